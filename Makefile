@@ -1,0 +1,51 @@
+# harbor-py: `make run` and `make test` are all a newcomer needs (see README.md).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: run up down status test test-fast bench lint deps system-deps test-deps clean
+
+run: deps
+	$(PY) manage.py platform run
+
+up: deps
+	$(PY) manage.py platform up
+
+down:
+	@if [ -x $(PY) ]; then $(PY) manage.py platform down; fi
+
+status:
+	$(PY) manage.py platform status
+
+deps: system-deps $(VENV)/.installed
+
+system-deps:
+	@deploy/install-system.sh run
+
+test-deps: deps
+	@deploy/install-system.sh test
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements.txt
+	touch $@
+
+# The whole suite, end-to-end tests included (real distribution, nginx, skopeo, ...).
+test: test-deps
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Only the fast tests, while working.
+test-fast: deps
+	$(VENV)/bin/pytest -m "not e2e" $(PYTEST_ARGS)
+
+bench: test-deps
+	$(PY) -m tests.bench
+
+lint: deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean: down
+	rm -rf data

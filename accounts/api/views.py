@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts import services
+from accounts.api.serializers import UserCreationSerializer, UserSerializer
+from accounts.authentication import parse_basic
+from accounts.grants import grant
+from accounts.login import LoginThrottled, authenticate_credentials
+from accounts.models import User
+from accounts.tokens import mint, parse_scopes
+from harbor_py.api.errors import error_body
+from harbor_py.api.permissions import IsSysadmin
+
+
+class UserListView(GenericAPIView):
+    serializer_class = UserSerializer
+    permission_classes = [IsSysadmin]
+    queryset = User.objects.order_by("pk")
+
+    @extend_schema(operation_id="listUsers", responses=UserSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(UserSerializer(page, many=True).data)
+
+    @extend_schema(operation_id="createUser", request=UserCreationSerializer, responses={201: None})
+    def post(self, request: Request) -> Response:
+        body = UserCreationSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        user = services.create_user(**body.validated_data, actor=request.user.username)
+        response = Response(status=status.HTTP_201_CREATED)
+        response["Location"] = f"/api/v2.0/users/{user.pk}"
+        return response
+
+
+def _client_address(request: HttpRequest) -> str:
+    return request.META.get("HTTP_X_REAL_IP") or request.META.get("REMOTE_ADDR", "")
+
+
+@csrf_exempt
+@require_GET
+def registry_token(request: HttpRequest) -> JsonResponse:
+    """The Docker registry token endpoint (GET /service/token)."""
+    service = request.GET.get("service")
+    if service and service != settings.HARBOR["TOKEN_SERVICE"]:
+        return JsonResponse(error_body("BAD_REQUEST", f"unknown service {service}"), status=400)
+    user: User | AnonymousUser = AnonymousUser()
+    header = request.headers.get("Authorization", "")
+    if header:
+        pair = parse_basic(header)
+        if pair is None:
+            return JsonResponse(
+                error_body("UNAUTHORIZED", "malformed basic credentials"), status=401
+            )
+        try:
+            found = authenticate_credentials(*pair, address=_client_address(request))
+        except LoginThrottled as exc:
+            return JsonResponse(error_body("TOO_MANY_REQUESTS", str(exc)), status=429)
+        if found is None:
+            return JsonResponse(
+                error_body("UNAUTHORIZED", "invalid username or password"), status=401
+            )
+        user = found
+    scopes = grant(user, parse_scopes(request.GET.getlist("scope")))
+    token, expires_in, issued_at = mint(user.username if user.is_authenticated else "", scopes)
+    issued = dt.datetime.fromtimestamp(issued_at, tz=dt.UTC).isoformat()
+    return JsonResponse(
+        {"token": token, "access_token": token, "expires_in": expires_in, "issued_at": issued}
+    )

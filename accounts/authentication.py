@@ -1,0 +1,51 @@
+"""DRF authentication: HTTP Basic (with the credential cache) and the UI session with CSRF."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+
+from accounts.login import LoginThrottled, authenticate_credentials
+from accounts.models import User
+
+
+def client_address(request: Request) -> str:
+    return request.META.get("HTTP_X_REAL_IP") or request.META.get("REMOTE_ADDR", "")
+
+
+def parse_basic(header: str) -> tuple[str, str] | None:
+    if not header.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    username, sep, password = decoded.partition(":")
+    return (username, password) if sep else None
+
+
+class CachedBasicAuthentication(authentication.BaseAuthentication):
+    def authenticate(self, request: Request) -> tuple[User, None] | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header.lower().startswith("basic "):
+            return None
+        pair = parse_basic(header)
+        if pair is None:
+            raise exceptions.AuthenticationFailed("malformed basic credentials")
+        try:
+            user = authenticate_credentials(*pair, address=client_address(request))
+        except LoginThrottled as exc:
+            raise exceptions.Throttled(detail=str(exc)) from None
+        if user is None:
+            raise exceptions.AuthenticationFailed("invalid username or password")
+        return user, None
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Basic realm="harbor"'
+
+
+class CsrfSessionAuthentication(authentication.SessionAuthentication):
+    """The UI session; unsafe methods need the CSRF token (DRF enforces it here)."""

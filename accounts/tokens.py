@@ -1,0 +1,112 @@
+"""Registry bearer tokens (Docker token spec): minting and verification.
+
+Format decisions are in ARCHITECTURE.md §2 and shared/reference/distribution-2.8-jwt-acceptance.md:
+RS256, `x5c` = [certificate as standard base64 DER], `aud` a plain string, integer times.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import jwt
+from django.conf import settings
+
+from accounts import keys
+
+LEEWAY_SECONDS = 60
+# type[(class)]:name:actions; the name may contain ':' only in a registry host, which we
+# never accept, so the first and last ':' split the three parts.
+_SCOPE = re.compile(r"^(?P<type>[a-z]+)(?:\([a-z0-9]+\))?:(?P<name>[^:]+):(?P<actions>[a-z*,]*)$")
+
+
+@dataclass(frozen=True)
+class Scope:
+    type: str
+    name: str
+    actions: frozenset[str]
+
+    def claim(self) -> dict[str, object]:
+        return {"type": self.type, "name": self.name, "actions": sorted(self.actions)}
+
+
+def parse_scopes(raw_scopes: list[str]) -> list[Scope]:
+    """Parse `scope` parameters; each may hold several space-separated scopes. Bad ones drop."""
+    parsed: list[Scope] = []
+    for raw in raw_scopes:
+        for item in raw.split():
+            match = _SCOPE.match(item)
+            if match:
+                actions = frozenset(a for a in match["actions"].split(",") if a)
+                parsed.append(Scope(match["type"], match["name"], actions))
+    return parsed
+
+
+@dataclass
+class TokenClaims:
+    subject: str
+    access: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+
+    def allows(self, type_: str, name: str, action: str) -> bool:
+        granted = self.access.get((type_, name), frozenset())
+        return action in granted or "*" in granted
+
+
+class InvalidToken(Exception):
+    pass
+
+
+def _x5c_header() -> list[str]:
+    der = keys.certificate_der(settings.HARBOR["TOKEN_CERT_PATH"])
+    return [base64.standard_b64encode(der).decode()]
+
+
+def mint(subject: str, scopes: list[Scope], expires_in: int | None = None) -> tuple[str, int, int]:
+    """Return (token, expires_in, issued_at)."""
+    config = settings.HARBOR
+    expires_in = expires_in or config["TOKEN_EXPIRATION_MINUTES"] * 60
+    now = int(time.time())
+    claims = {
+        "iss": config["TOKEN_ISSUER"],
+        "sub": subject,
+        "aud": config["TOKEN_SERVICE"],
+        "exp": now + expires_in,
+        "nbf": now,
+        "iat": now,
+        "jti": uuid.uuid4().hex,
+        "access": [s.claim() for s in scopes if s.actions],
+    }
+    key = keys.load_private_key(config["TOKEN_KEY_PATH"])
+    token = jwt.encode(claims, key, algorithm="RS256", headers={"x5c": _x5c_header()})  # type: ignore[arg-type]
+    return token, expires_in, now
+
+
+def verify(raw: str) -> TokenClaims:
+    config = settings.HARBOR
+    try:
+        claims = jwt.decode(
+            raw,
+            keys.public_key(config["TOKEN_CERT_PATH"]),  # type: ignore[arg-type]
+            algorithms=["RS256"],
+            audience=config["TOKEN_SERVICE"],
+            issuer=config["TOKEN_ISSUER"],
+            leeway=LEEWAY_SECONDS,
+            options={"require": ["exp", "iss", "aud"]},
+        )
+    except jwt.PyJWTError as exc:
+        raise InvalidToken(str(exc)) from exc
+    result = TokenClaims(subject=str(claims.get("sub") or ""))
+    access = claims.get("access") or []
+    if not isinstance(access, list):
+        raise InvalidToken("access must be a list")
+    for entry in access:
+        if not isinstance(entry, dict) or not isinstance(entry.get("actions"), list):
+            raise InvalidToken("malformed access entry")
+        key = (str(entry.get("type")), str(entry.get("name")))
+        result.access[key] = result.access.get(key, frozenset()) | frozenset(
+            str(a) for a in entry["actions"]
+        )
+    return result

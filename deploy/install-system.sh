@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the Debian packages harbor-py needs, when they are missing.
+#   deploy/install-system.sh run    what `make run` needs
+#   deploy/install-system.sh test   that, plus the real clients and servers the tests use
+set -euo pipefail
+profile=${1:-run}
+
+need=()
+want() { # want <command-or-path> <package>
+    if ! command -v "$1" >/dev/null 2>&1 && [ ! -e "$1" ]; then need+=("$2"); fi
+}
+want docker-registry docker-registry
+want nginx nginx
+want /usr/sbin/nginx nginx
+want redis-server redis-server
+want /usr/include/ldap.h libldap2-dev
+want /usr/include/sasl/sasl.h libsasl2-dev
+if [ "$profile" = test ]; then
+    want skopeo skopeo
+    want slapd slapd
+    want ldapadd ldap-utils
+    want chromium chromium
+fi
+
+if [ ${#need[@]} -eq 0 ]; then exit 0; fi
+mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
+echo "installing Debian packages: ${need[*]}"
+sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+# Keep package scripts from starting system-wide services (nginx on :80, slapd, redis).
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [ ! -e $policy ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee $policy >/dev/null
+    $sudo chmod +x $policy
+    created_policy=1
+fi
+trap '[ $created_policy -eq 1 ] && $sudo rm -f $policy' EXIT
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

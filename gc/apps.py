@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class GcConfig(AppConfig):
+    """Online garbage collection of unreferenced blobs (ARCHITECTURE.md §4).
+
+    Imported as `harbor_gc` (see harbor_py/__init__.py): `gc` is a built-in module name.
+    """
+
+    name = "harbor_gc"
+    label = "gc"
+    verbose_name = "Garbage collection"

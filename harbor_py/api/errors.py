@@ -1,0 +1,106 @@
+"""Harbor's error shape, {"errors":[{"code","message"}]}, for every API failure."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+logger = logging.getLogger(__name__)
+
+CODE_BY_STATUS = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    412: "PRECONDITION",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "UNPROCESSABLE_ENTITY",
+    429: "TOO_MANY_REQUESTS",
+    500: "UNKNOWN",
+}
+
+
+class HarborError(exceptions.APIException):
+    """An API error with an explicit Harbor code; raise from services and views alike."""
+
+    def __init__(self, status_code: int, message: str, code: str | None = None) -> None:
+        self.status_code = status_code
+        self.harbor_code = code or CODE_BY_STATUS.get(status_code, "UNKNOWN")
+        super().__init__(detail=message)
+
+
+def bad_request(message: str) -> HarborError:
+    return HarborError(400, message)
+
+
+def not_found(message: str) -> HarborError:
+    return HarborError(404, message)
+
+
+def conflict(message: str) -> HarborError:
+    return HarborError(409, message)
+
+
+def forbidden(message: str = "forbidden") -> HarborError:
+    return HarborError(403, message)
+
+
+def error_body(code: str, message: str) -> dict[str, list[dict[str, str]]]:
+    return {"errors": [{"code": code, "message": message}]}
+
+
+def _flatten(detail: Any, prefix: str = "") -> list[str]:
+    if isinstance(detail, dict):
+        out: list[str] = []
+        for key, value in detail.items():
+            name = "" if key == "non_field_errors" else f"{prefix}{key}"
+            out.extend(_flatten(value, f"{name}." if name else ""))
+        return out
+    if isinstance(detail, list):
+        return [m for item in detail for m in _flatten(item, prefix)]
+    text = str(detail)
+    return [f"{prefix.rstrip('.')}: {text}" if prefix else text]
+
+
+def harbor_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or "not found")
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = exception_handler(exc, context)
+    if response is None:
+        logger.exception("unhandled API error", exc_info=exc)
+        return Response(
+            error_body("UNKNOWN", "internal server error"),
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+    code = getattr(exc, "harbor_code", None) or CODE_BY_STATUS.get(response.status_code, "UNKNOWN")
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        response.status_code = 401
+        code = "UNAUTHORIZED"
+        response["WWW-Authenticate"] = 'Basic realm="harbor"'
+    message = "; ".join(_flatten(response.data)) if response.data else ""
+    response.data = error_body(code, message or code.lower())
+    return response
+
+
+def json_error(status_code: int, message: str) -> JsonResponse:
+    return JsonResponse(
+        error_body(CODE_BY_STATUS.get(status_code, "UNKNOWN"), message), status=status_code
+    )
+
+
+def not_found_view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return json_error(404, "not found")
+
+
+def server_error_view(request: HttpRequest) -> JsonResponse:
+    return json_error(500, "internal server error")

@@ -1,0 +1,61 @@
+"""Harbor's pagination: page/page_size (default 10, max 100), X-Total-Count and Link."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from rest_framework.pagination import BasePagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from harbor_py.api.errors import bad_request
+
+DEFAULT_PAGE_SIZE = 10
+MAX_PAGE_SIZE = 100
+
+
+def _positive_int(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise bad_request(f"{name} must be an integer") from None
+    if value < 1:
+        raise bad_request(f"{name} must be a positive integer")
+    return value
+
+
+class HarborPagination(BasePagination):
+    def paginate_queryset(
+        self, queryset: QuerySet[Any] | list[Any], request: Request, view: Any = None
+    ) -> list[Any]:
+        self.request = request
+        self.page = _positive_int(request, "page", 1)
+        self.page_size = min(_positive_int(request, "page_size", DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE)
+        self.total = queryset.count() if isinstance(queryset, QuerySet) else len(queryset)
+        start = (self.page - 1) * self.page_size
+        return list(queryset[start : start + self.page_size])
+
+    def _link(self, page: int, rel: str) -> str:
+        params = self.request.query_params.copy()
+        params["page"] = str(page)
+        params["page_size"] = str(self.page_size)
+        return f'<{self.request.path}?{params.urlencode()}>; rel="{rel}"'
+
+    def get_paginated_response(self, data: Any) -> Response:
+        response = Response(data)
+        response["X-Total-Count"] = str(self.total)
+        links = []
+        if self.page > 1:
+            links.append(self._link(self.page - 1, "prev"))
+        if self.page * self.page_size < self.total:
+            links.append(self._link(self.page + 1, "next"))
+        if links:
+            response["Link"] = ", ".join(links)
+        return response
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        return schema

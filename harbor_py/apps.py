@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class HarborPyConfig(AppConfig):
+    name = "harbor_py"
+    verbose_name = "harbor-py platform"

@@ -1,0 +1,181 @@
+"""Prepare, start and stop the embedded platform (README: `make run`, `make up`, `make down`).
+
+manage.py platform prepare   keys, configs, database, admin user
+manage.py platform run       prepare, then run everything in the foreground (Ctrl-C stops)
+manage.py platform up        prepare, start in the background, wait until healthy
+manage.py platform down      stop what `up` started
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.template import Context, Engine
+
+from accounts.keys import generate_signing_material
+from accounts.services import ensure_admin
+from harbor_py.runtime import BASE_DIR, Runtime, load_or_create_secret
+
+DEPLOY_DIR = BASE_DIR / "deploy"
+PASSED_ENVIRONMENT = (
+    "HARBOR_PORT",
+    "HARBOR_DATA_DIR",
+    "HARBOR_EXTERNAL_URL",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "HARBOR_SECRET_KEY",
+    "HARBOR_LOG_LEVEL",
+    "HARBOR_CREDENTIAL_CACHE_SECONDS",
+    "HARBOR_TOKEN_EXPIRATION_MINUTES",
+    "HARBOR_CACHE_PREFIX",
+    "GC_TIME_WINDOW_HOURS",
+)
+
+
+def _supervisor_environment(rt: Runtime) -> str:
+    values = {name: os.environ[name] for name in PASSED_ENVIRONMENT if name in os.environ}
+    values.update(
+        HARBOR_DATA_DIR=str(rt.data_dir),
+        HARBOR_PORT=str(rt.port),
+        DJANGO_SETTINGS_MODULE="harbor_py.settings",
+    )
+    # supervisor's format: KEY="value",... with % doubled.
+    return ",".join(f'{k}="{v.replace("%", "%%")}"' for k, v in sorted(values.items()))
+
+
+def render_configs(rt: Runtime) -> None:
+    engine = Engine(dirs=[str(DEPLOY_DIR)], autoescape=False)
+    context = {
+        "rt": rt,
+        "run_as_root": os.geteuid() == 0,
+        "http_secret": load_or_create_secret(rt.keys_dir / "registry_http_secret"),
+        "service": settings.HARBOR["TOKEN_SERVICE"],
+        "issuer": settings.HARBOR["TOKEN_ISSUER"],
+        "static_root": settings.STATIC_ROOT,
+        "venv": Path(sys.executable).parent.parent,
+        "base_dir": BASE_DIR,
+        "web_workers": os.environ.get("HARBOR_WEB_WORKERS", "2"),
+        "environment": _supervisor_environment(rt),
+    }
+    rt.config_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("registry.yml", "nginx.conf", "supervisord.conf"):
+        text = engine.get_template(name).render(Context(context, autoescape=False))
+        (rt.config_dir / name).write_text(text)
+    shutil.copy(DEPLOY_DIR / "nginx-proxy-headers.conf", rt.config_dir / "nginx-proxy-headers.conf")
+
+
+def health(rt: Runtime, timeout: float = 5.0) -> dict[str, Any] | None:
+    url = f"http://127.0.0.1:{rt.port}/api/v2.0/health"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+class Command(BaseCommand):
+    help = "Prepare, run, start or stop the embedded harbor-py platform."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("action", choices=["prepare", "run", "up", "down", "status"])
+        parser.add_argument(
+            "--wait", type=float, default=180.0, help="seconds `up` waits for health"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        rt: Runtime = settings.RUNTIME
+        action = options["action"]
+        if action == "down":
+            return self.down(rt)
+        if action == "status":
+            self.stdout.write(json.dumps(health(rt), indent=2))
+            return None
+        self.prepare(rt)
+        if action == "run":
+            self.stdout.write(f"harbor-py on {rt.external_url} (Ctrl-C stops everything)")
+            supervisord = Path(sys.executable).parent / "supervisord"
+            os.execv(
+                supervisord, [str(supervisord), "-n", "-c", str(rt.config_dir / "supervisord.conf")]
+            )
+        if action == "up":
+            self.up(rt, options["wait"])
+        return None
+
+    def prepare(self, rt: Runtime) -> None:
+        for directory in (
+            rt.data_dir,
+            rt.run_dir,
+            rt.log_dir,
+            rt.keys_dir,
+            rt.storage_dir,
+            rt.run_dir / "nginx-tmp",
+        ):
+            directory.mkdir(parents=True, exist_ok=True)
+        os.chmod(rt.keys_dir, 0o700)
+        if generate_signing_material(
+            rt.token_key_path, rt.token_cert_path, settings.HARBOR["TOKEN_ISSUER"]
+        ):
+            self.stdout.write(f"generated token signing key and certificate in {rt.keys_dir}")
+        render_configs(rt)
+        call_command("migrate", interactive=False, verbosity=0)
+        if ensure_admin(password=rt.admin_password):
+            self.stdout.write("created the admin user")
+
+    def _supervisorctl(self, rt: Runtime, *args: str) -> subprocess.CompletedProcess[str]:
+        ctl = Path(sys.executable).parent / "supervisorctl"
+        return subprocess.run(
+            [str(ctl), "-c", str(rt.config_dir / "supervisord.conf"), *args],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    def up(self, rt: Runtime, wait: float) -> None:
+        if (rt.run_dir / "supervisor.sock").exists() and self._supervisorctl(
+            rt, "pid"
+        ).returncode == 0:
+            self.stdout.write("already running")
+        else:
+            supervisord = Path(sys.executable).parent / "supervisord"
+            subprocess.run(
+                [str(supervisord), "-c", str(rt.config_dir / "supervisord.conf")], check=True
+            )
+        deadline = time.monotonic() + wait
+        status: dict[str, Any] | None = None
+        while time.monotonic() < deadline:
+            status = health(rt)
+            if status and status.get("status") == "healthy":
+                self.stdout.write(f"harbor-py is up on {rt.external_url}")
+                return
+            time.sleep(0.5)
+        raise CommandError(
+            f"not healthy after {wait:.0f}s: {json.dumps(status)}; logs are in {rt.log_dir}"
+        )
+
+    def down(self, rt: Runtime) -> None:
+        if not (rt.run_dir / "supervisor.sock").exists():
+            self.stdout.write("not running")
+            return
+        pid_file = rt.run_dir / "supervisord.pid"
+        pid = int(pid_file.read_text()) if pid_file.exists() else None
+        self._supervisorctl(rt, "shutdown")
+        deadline = time.monotonic() + 60
+        while pid and time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+        self.stdout.write("harbor-py stopped")

@@ -1,0 +1,97 @@
+"""Deployment settings read from the environment (12-factor), and the paths they imply.
+
+Everything an operator sets when starting an instance lives here; settings that an admin
+changes at run time live in the database behind /api/v2.0/configurations.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Runtime:
+    port: int
+    data_dir: Path
+    external_url: str
+    admin_password: str
+    database_url: str
+    redis_url: str
+    private_redis: bool
+
+    @property
+    def run_dir(self) -> Path:
+        return self.data_dir / "run"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def config_dir(self) -> Path:
+        return self.data_dir / "config"
+
+    @property
+    def storage_dir(self) -> Path:
+        return self.data_dir / "registry"
+
+    @property
+    def registry_socket(self) -> Path:
+        return self.run_dir / "registry.sock"
+
+    @property
+    def gunicorn_socket(self) -> Path:
+        return self.run_dir / "gunicorn.sock"
+
+    @property
+    def redis_socket(self) -> Path:
+        return self.run_dir / "redis.sock"
+
+    @property
+    def token_key_path(self) -> Path:
+        return self.keys_dir / "token.key"
+
+    @property
+    def token_cert_path(self) -> Path:
+        return self.keys_dir / "token.crt"
+
+
+def load_runtime(environ: os._Environ[str] | dict[str, str] = os.environ) -> Runtime:
+    port = int(environ.get("HARBOR_PORT", "8080"))
+    data_dir = Path(environ.get("HARBOR_DATA_DIR", "data"))
+    if not data_dir.is_absolute():
+        data_dir = BASE_DIR / data_dir
+    redis_url = environ.get("REDIS_URL", "")
+    return Runtime(
+        port=port,
+        data_dir=data_dir,
+        external_url=environ.get("HARBOR_EXTERNAL_URL", f"http://127.0.0.1:{port}").rstrip("/"),
+        admin_password=environ.get("HARBOR_ADMIN_PASSWORD", "Harbor12345"),
+        database_url=environ.get("DATABASE_URL", f"sqlite:///{data_dir / 'harbor.db'}"),
+        redis_url=redis_url or f"unix://{data_dir / 'run' / 'redis.sock'}",
+        private_redis=not redis_url,
+    )
+
+
+def load_or_create_secret(path: Path) -> str:
+    """Read a secret from `path`, creating it (mode 0600) on first use."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(50)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value

@@ -1,0 +1,165 @@
+"""Django settings. Deployment values come from the environment via harbor_py.runtime."""
+
+from __future__ import annotations
+
+import os
+
+import dj_database_url
+
+from harbor_py.runtime import load_or_create_secret, load_runtime
+
+RUNTIME = load_runtime()
+
+SECRET_KEY = os.environ.get("HARBOR_SECRET_KEY") or load_or_create_secret(
+    RUNTIME.keys_dir / "secret_key"
+)
+DEBUG = os.environ.get("HARBOR_DEBUG", "") == "1"
+ALLOWED_HOSTS = ["*"]  # nginx is the only front door; the Host header is not trusted for URLs.
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "django_celery_beat",
+    "harbor_py",
+    "accounts",
+    "projects",
+    "registry",
+    "audit",
+    "replication",
+    "harbor_gc.apps.GcConfig",
+    "frontend",
+]
+
+MIDDLEWARE = [
+    "harbor_py.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "harbor_py.urls"
+WSGI_APPLICATION = "harbor_py.wsgi.application"
+AUTH_USER_MODEL = "accounts.User"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASES = {"default": dj_database_url.parse(RUNTIME.database_url, conn_max_age=600)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets pulls read while a push writes; IMMEDIATE avoids upgrade deadlocks
+    # between gunicorn threads that all write.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+
+def _celery_redis_url(url: str) -> str:
+    return url.replace("unix://", "redis+socket://", 1) if url.startswith("unix://") else url
+
+
+REDIS_URL = RUNTIME.redis_url
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": os.environ.get("HARBOR_CACHE_PREFIX", f"harbor-{RUNTIME.port}"),
+    },
+    # Per-process cache for hot, cheap-to-rebuild values (internal registry tokens).
+    "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+}
+
+CELERY_BROKER_URL = _celery_redis_url(REDIS_URL)
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS: list[dict[str, str]] = []  # Harbor's own rule lives in accounts.passwords
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = RUNTIME.data_dir / "static"
+
+SESSION_COOKIE_NAME = "sid"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_NAME = "__csrf"
+CSRF_HEADER_NAME = "HTTP_X_HARBOR_CSRF_TOKEN"
+CSRF_TRUSTED_ORIGINS = [RUNTIME.external_url]
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.CachedBasicAuthentication",
+        "accounts.authentication.CsrfSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_PAGINATION_CLASS": "harbor_py.api.pagination.HarborPagination",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "harbor_py.api.errors.harbor_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "harbor-py API",
+    "DESCRIPTION": "Harbor API v2.0, served by harbor-py",
+    "VERSION": "2.0",
+    "SCHEMA_PATH_PREFIX": "/api/v2.0",
+}
+
+HARBOR = {
+    "EXTERNAL_URL": RUNTIME.external_url,
+    "TOKEN_SERVICE": "harbor-registry",
+    "TOKEN_ISSUER": "harbor-token-issuer",
+    "TOKEN_KEY_PATH": RUNTIME.token_key_path,
+    "TOKEN_CERT_PATH": RUNTIME.token_cert_path,
+    "TOKEN_EXPIRATION_MINUTES": int(os.environ.get("HARBOR_TOKEN_EXPIRATION_MINUTES", "30")),
+    "REGISTRY_URL": os.environ.get("HARBOR_REGISTRY_URL", f"unix://{RUNTIME.registry_socket}"),
+    "CREDENTIAL_CACHE_SECONDS": int(os.environ.get("HARBOR_CREDENTIAL_CACHE_SECONDS", "300")),
+    "MAX_MANIFEST_BYTES": 4 * 1024 * 1024,
+    "VERSION": "v2.0.0-harbor-py",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("HARBOR_LOG_LEVEL", "INFO")},
+}

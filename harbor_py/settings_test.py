@@ -1,0 +1,16 @@
+"""Settings for the pytest process itself: PostgreSQL and the machine's Redis.
+
+End-to-end tests start whole instances with their own environment (tests/stack.py).
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/harbor_py")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
+os.environ.setdefault("HARBOR_DATA_DIR", os.path.join(tempfile.gettempdir(), "harbor-py-pytest"))
+os.environ.setdefault("HARBOR_CACHE_PREFIX", f"pytest-{os.getpid()}")
+
+from harbor_py.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]

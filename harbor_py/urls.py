@@ -1,0 +1,26 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from accounts.api.views import registry_token
+from harbor_py.api import system
+
+api_v2 = [
+    path("health", system.HealthView.as_view()),
+    path("systeminfo", system.SystemInfoView.as_view()),
+    path("ping", system.ping),
+    path("", include("accounts.api.urls")),
+    path("", include("projects.api.urls")),
+]
+
+urlpatterns = [
+    path("service/token", registry_token),
+    path("api/version", system.version),
+    path("api/v2.0/", include(api_v2)),
+    path("api/v2.0/openapi.json", SpectacularAPIView.as_view(), name="openapi"),
+    path("devcenter-api-2.0", SpectacularSwaggerView.as_view(url_name="openapi")),
+    path("", include("registry.v2_urls")),
+    path("", include("frontend.urls")),
+]
+
+handler404 = "harbor_py.api.errors.not_found_view"
+handler500 = "harbor_py.api.errors.server_error_view"

@@ -1,0 +1,38 @@
+"""Project-scoped endpoints: resolve {project_name_or_id}, hide what the caller may not see."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.generics import GenericAPIView
+
+from harbor_py.api.errors import HarborError, not_found
+from projects.selectors import ProjectAccess, find_project, project_access
+
+
+def is_resource_name(request: Any) -> bool | None:
+    raw = request.headers.get("X-Is-Resource-Name")
+    if raw is None:
+        return None
+    return raw.lower() == "true"
+
+
+class ProjectScopedView(GenericAPIView):
+    """Subclasses name the (resource, action) each HTTP method needs."""
+
+    required: dict[str, tuple[str, str]] = {}
+
+    def project_access(self) -> ProjectAccess:
+        key = self.kwargs["project_name_or_id"]
+        project = find_project(key, is_name=is_resource_name(self.request))
+        if project is None:
+            raise not_found(f"project {key} not found")
+        access = project_access(self.request.user, project)
+        if not access.visible:
+            raise not_found(f"project {key} not found")
+        resource, action = self.required[self.request.method or "GET"]
+        if not access.can(resource, action):
+            if not self.request.user.is_authenticated:
+                raise HarborError(401, "authentication required")
+            raise HarborError(403, f"not allowed to {action} {resource} of project {project.name}")
+        return access

@@ -1,0 +1,65 @@
+"""Who may do what on a /v2 route: verify the bearer token, and explain refusals."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+
+from accounts.models import User
+from accounts.tokens import InvalidToken, TokenClaims, verify
+from projects.selectors import find_project, project_access
+from registry.names import project_of
+from registry.oci import challenge, oci_error
+
+ACTIONS_BY_METHOD = {
+    "GET": "pull",
+    "HEAD": "pull",
+    "POST": "push",
+    "PATCH": "push",
+    "PUT": "push",
+    "DELETE": "delete",
+}
+
+
+def scope_for(repository: str, action: str) -> str:
+    actions = "pull,push" if action == "push" else action
+    return f"repository:{repository}:{actions}"
+
+
+def bearer_claims(request: HttpRequest) -> TokenClaims | InvalidToken | None:
+    header = request.headers.get("Authorization", "")
+    if not header.lower().startswith("bearer "):
+        return None
+    try:
+        return verify(header[7:].strip())
+    except InvalidToken as exc:
+        return exc
+
+
+def authorize(request: HttpRequest, repository: str, action: str) -> TokenClaims | HttpResponse:
+    claims = bearer_claims(request)
+    scope = scope_for(repository, action)
+    if claims is None:
+        return challenge(scope)
+    if isinstance(claims, InvalidToken):
+        return challenge(scope, error="invalid_token")
+    if claims.allows("repository", repository, action):
+        return claims
+    return explain_denial(claims, repository, action)
+
+
+def explain_denial(claims: TokenClaims, repository: str, action: str) -> HttpResponse:
+    """Refuse so that a private project is indistinguishable from a missing one."""
+    scope = scope_for(repository, action)
+    user = (
+        User.objects.filter(username=claims.subject, is_active=True).first()
+        if claims.subject
+        else None
+    )
+    if user is None:
+        return challenge(scope, error="insufficient_scope")
+    project = find_project(project_of(repository), is_name=True)
+    if project is None or not project_access(user, project).visible:
+        return oci_error(
+            404, "NAME_UNKNOWN", f"repository name not known to registry: {repository}"
+        )
+    return oci_error(403, "DENIED", "requested access to the resource is denied")

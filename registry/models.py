@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from django.db import models
+
+from projects.models import Project
+
+
+class Repository(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="repositories")
+    name = models.CharField(max_length=255, unique=True)  # full path, "<project>/<path...>"
+    description = models.TextField(blank=True, default="")
+    pull_count = models.BigIntegerField(default=0)
+    creation_time = models.DateTimeField(auto_now_add=True)
+    update_time = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "repository"
+
+
+class Blob(models.Model):
+    """A content-addressed blob (layer, config or manifest) in registry storage.
+
+    `status` and `version` carry the GC protocol of ARCHITECTURE.md §4: updates are
+    compare-and-set on `version`.
+    """
+
+    class Status(models.TextChoices):
+        NONE = "none"
+        DELETE = "delete"
+        DELETING = "deleting"
+        DELETE_FAILED = "deletefailed"
+
+    digest = models.CharField(max_length=255, unique=True)
+    content_type = models.CharField(max_length=255, blank=True, default="")
+    size = models.BigIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NONE)
+    version = models.BigIntegerField(default=0)
+    creation_time = models.DateTimeField(auto_now_add=True)
+    update_time = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        db_table = "blob"
+
+
+class Artifact(models.Model):
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="artifacts")
+    digest = models.CharField(max_length=255)
+    type = models.CharField(max_length=64, default="IMAGE")
+    media_type = models.CharField(max_length=255)  # config media type (Harbor's media_type)
+    manifest_media_type = models.CharField(max_length=255)
+    artifact_type = models.CharField(max_length=255, blank=True, default="")
+    subject_digest = models.CharField(max_length=255, blank=True, default="", db_index=True)
+    size = models.BigIntegerField(default=0)
+    extra_attrs = models.JSONField(default=dict, blank=True)
+    annotations = models.JSONField(default=dict, blank=True)
+    push_time = models.DateTimeField(auto_now_add=True)
+    pull_time = models.DateTimeField(null=True, blank=True)
+    blobs = models.ManyToManyField(Blob, through="ArtifactBlob", related_name="artifacts")
+
+    class Meta:
+        db_table = "artifact"
+        constraints = [
+            models.UniqueConstraint(fields=["repository", "digest"], name="artifact_unique_digest")
+        ]
+
+
+class ArtifactBlob(models.Model):
+    artifact = models.ForeignKey(Artifact, on_delete=models.CASCADE)
+    # PROTECT: a blob row that an artifact references can never be deleted (GC invariant).
+    blob = models.ForeignKey(Blob, on_delete=models.PROTECT)
+
+    class Meta:
+        db_table = "artifact_blob"
+        constraints = [
+            models.UniqueConstraint(fields=["artifact", "blob"], name="artifact_blob_unique")
+        ]
+
+
+class ArtifactReference(models.Model):
+    """An index (parent) referencing a child manifest."""
+
+    parent = models.ForeignKey(Artifact, on_delete=models.CASCADE, related_name="references")
+    child = models.ForeignKey(
+        Artifact, null=True, on_delete=models.SET_NULL, related_name="referenced_by"
+    )
+    child_digest = models.CharField(max_length=255)
+    platform = models.JSONField(null=True, blank=True)
+    annotations = models.JSONField(null=True, blank=True)
+    urls = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        db_table = "artifact_reference"
+        constraints = [
+            models.UniqueConstraint(fields=["parent", "child_digest"], name="artifact_ref_unique")
+        ]
+
+
+class Tag(models.Model):
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="tags")
+    artifact = models.ForeignKey(Artifact, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=128)
+    push_time = models.DateTimeField(auto_now=True)
+    pull_time = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "tag"
+        constraints = [
+            models.UniqueConstraint(fields=["repository", "name"], name="tag_unique_name")
+        ]

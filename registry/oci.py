@@ -1,0 +1,37 @@
+"""OCI distribution error responses and Bearer challenges."""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.http import HttpResponse
+
+API_VERSION_HEADER = ("Docker-Distribution-Api-Version", "registry/2.0")
+
+
+def oci_error(status: int, code: str, message: str, detail: object = None) -> HttpResponse:
+    error: dict[str, object] = {"code": code, "message": message}
+    if detail is not None:
+        error["detail"] = detail
+    response = HttpResponse(
+        json.dumps({"errors": [error]}), status=status, content_type="application/json"
+    )
+    response[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
+    return response
+
+
+def challenge(scope: str | None = None, error: str | None = None) -> HttpResponse:
+    """401 with the WWW-Authenticate header that sends clients to /service/token."""
+    config = settings.HARBOR
+    parts = [
+        f'realm="{config["EXTERNAL_URL"]}/service/token"',
+        f'service="{config["TOKEN_SERVICE"]}"',
+    ]
+    if scope:
+        parts.append(f'scope="{scope}"')
+    if error:
+        parts.append(f'error="{error}"')
+    response = oci_error(401, "UNAUTHORIZED", "authentication required")
+    response["WWW-Authenticate"] = "Bearer " + ",".join(parts)
+    return response

@@ -1,0 +1,295 @@
+"""The /v2 routes that pass through Django (ARCHITECTURE.md §1): manifests, tags/list,
+catalog and blob HEAD. Each verifies the bearer token, answers from the database where it
+can, forwards to distribution where it must, and records what changed."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import httpx
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from accounts.tokens import InvalidToken
+from projects.selectors import find_project
+from registry import selectors, services, upstream
+from registry.access import ACTIONS_BY_METHOD, authorize, bearer_claims, explain_denial
+from registry.manifests import ManifestInvalid, parse_manifest
+from registry.names import is_digest, is_tag, project_of, valid_repository_name
+from registry.oci import API_VERSION_HEADER, challenge, oci_error
+
+FORWARDED_REQUEST_HEADERS = ("Host", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-For")
+PASSED_RESPONSE_HEADERS = (
+    "Content-Type",
+    "Docker-Content-Digest",
+    "Location",
+    "ETag",
+    "Docker-Upload-UUID",
+    "Range",
+)
+MANIFEST_ACCEPT = ", ".join(
+    [
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "*/*",
+    ]
+)
+PULL, PUSH, DELETE = frozenset({"pull"}), frozenset({"pull", "push"}), frozenset({"delete"})
+
+
+def client_address(request: HttpRequest) -> str:
+    return request.META.get("HTTP_X_REAL_IP") or request.META.get("REMOTE_ADDR", "")
+
+
+def _forward_headers(request: HttpRequest, **extra: str) -> dict[str, str]:
+    headers = {h: request.headers[h] for h in FORWARDED_REQUEST_HEADERS if h in request.headers}
+    headers.update(extra)
+    return headers
+
+
+def _relay(upstream_response: httpx.Response, *, head: bool = False) -> HttpResponse:
+    body = b"" if head else upstream_response.content
+    response = HttpResponse(body, status=upstream_response.status_code)
+    for name in PASSED_RESPONSE_HEADERS:
+        if name in upstream_response.headers:
+            response[name] = upstream_response.headers[name]
+    if "Content-Length" in upstream_response.headers:
+        response["Content-Length"] = upstream_response.headers["Content-Length"]
+    response[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
+    return response
+
+
+def _bad_name(name: str) -> HttpResponse | None:
+    if not valid_repository_name(name):
+        return oci_error(400, "NAME_INVALID", "invalid repository name")
+    return None
+
+
+def _page_params(request: HttpRequest) -> tuple[int | None, str | None] | HttpResponse:
+    raw_n = request.GET.get("n")
+    limit = None
+    if raw_n not in (None, ""):
+        if not raw_n.isdigit():
+            return oci_error(
+                400, "PAGINATION_NUMBER_INVALID", "invalid number of results requested"
+            )
+        limit = int(raw_n)
+    return limit, request.GET.get("last") or None
+
+
+def _paged_json(
+    request: HttpRequest, key: str, extra: dict[str, str], names: list[str], limit: int | None
+) -> JsonResponse:
+    response = JsonResponse({**extra, key: names})
+    if limit and len(names) == limit:
+        query = urlencode({"n": limit, "last": names[-1]})
+        response["Link"] = f'<{request.path}?{query}>; rel="next"'
+    response[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
+    return response
+
+
+@csrf_exempt
+def base(request: HttpRequest) -> HttpResponse:
+    claims = bearer_claims(request)
+    if claims is None:
+        return challenge()
+    if isinstance(claims, InvalidToken):
+        return challenge(error="invalid_token")
+    response = JsonResponse({})
+    response[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
+    return response
+
+
+@csrf_exempt
+def catalog(request: HttpRequest) -> HttpResponse:
+    claims = bearer_claims(request)
+    scope = "registry:catalog:*"
+    if claims is None:
+        return challenge(scope)
+    if isinstance(claims, InvalidToken):
+        return challenge(scope, error="invalid_token")
+    if not claims.allows("registry", "catalog", "*"):
+        return oci_error(401, "UNAUTHORIZED", "catalog access requires a system administrator")
+    page = _page_params(request)
+    if isinstance(page, HttpResponse):
+        return page
+    limit, last = page
+    return _paged_json(
+        request, "repositories", {}, selectors.repository_names(last=last, limit=limit), limit
+    )
+
+
+@csrf_exempt
+def tags_list(request: HttpRequest, name: str) -> HttpResponse:
+    if (bad := _bad_name(name)) is not None:
+        return bad
+    claims = authorize(request, name, "pull")
+    if isinstance(claims, HttpResponse):
+        return claims
+    repository = selectors.find_repository(name)
+    if repository is None:
+        return oci_error(404, "NAME_UNKNOWN", f"repository name not known to registry: {name}")
+    page = _page_params(request)
+    if isinstance(page, HttpResponse):
+        return page
+    limit, last = page
+    names = selectors.tag_names(repository, last=last, limit=limit)
+    return _paged_json(request, "tags", {"name": name}, names, limit)
+
+
+@csrf_exempt
+def manifest(request: HttpRequest, name: str, reference: str) -> HttpResponse:
+    if (bad := _bad_name(name)) is not None:
+        return bad
+    if not (is_digest(reference) or is_tag(reference)):
+        return oci_error(
+            400,
+            "MANIFEST_INVALID" if request.method == "PUT" else "MANIFEST_UNKNOWN",
+            "invalid reference",
+        )
+    action = ACTIONS_BY_METHOD.get(request.method or "")
+    if request.method not in ("GET", "HEAD", "PUT", "DELETE") or action is None:
+        return oci_error(405, "UNSUPPORTED", "method not allowed")
+    claims = authorize(request, name, action)
+    if isinstance(claims, HttpResponse):
+        return claims
+    if request.method == "PUT":
+        return _put_manifest(request, name, reference, claims.subject)
+    if request.method == "DELETE":
+        return _delete_manifest(request, name, reference, claims.subject)
+    return _get_manifest(request, name, reference)
+
+
+def _manifest_unknown(reference: str) -> HttpResponse:
+    return oci_error(404, "MANIFEST_UNKNOWN", f"manifest unknown: {reference}")
+
+
+def _get_manifest(request: HttpRequest, name: str, reference: str) -> HttpResponse:
+    repository = selectors.find_repository(name)
+    if repository is None:
+        return oci_error(404, "NAME_UNKNOWN", f"repository name not known to registry: {name}")
+    artifact = selectors.resolve_reference(repository, reference)
+    if artifact is None:
+        return _manifest_unknown(reference)
+    head = request.method == "HEAD"
+    result = upstream.request(
+        "HEAD" if head else "GET",
+        name,
+        f"/v2/{name}/manifests/{artifact.digest}",
+        PULL,
+        headers=_forward_headers(request, Accept=MANIFEST_ACCEPT),
+    )
+    return _relay(result, head=head)
+
+
+def _put_manifest(request: HttpRequest, name: str, reference: str, username: str) -> HttpResponse:
+    limit = settings.HARBOR["MAX_MANIFEST_BYTES"]
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > limit:
+        return oci_error(413, "SIZE_INVALID", f"manifest larger than {limit} bytes")
+    body = request.body
+    if len(body) > limit:
+        return oci_error(413, "SIZE_INVALID", f"manifest larger than {limit} bytes")
+    content_type = request.headers.get("Content-Type", "")
+    try:
+        parsed = parse_manifest(body, content_type)
+    except ManifestInvalid as exc:
+        return oci_error(400, "MANIFEST_INVALID", str(exc))
+    if is_digest(reference) and reference != parsed.digest:
+        return oci_error(400, "DIGEST_INVALID", "manifest digest does not match the reference")
+    project = find_project(project_of(name), is_name=True)
+    if project is None:
+        return oci_error(404, "NAME_UNKNOWN", f"repository name not known to registry: {name}")
+    result = upstream.request(
+        "PUT",
+        name,
+        f"/v2/{name}/manifests/{reference}",
+        PUSH,
+        headers=_forward_headers(request, **{"Content-Type": parsed.media_type}),
+        content=body,
+    )
+    if result.status_code != 201:
+        return _relay(result)
+    services.record_manifest_push(
+        project=project,
+        repository_name=name,
+        parsed=parsed,
+        tag=None if is_digest(reference) else reference,
+        username=username,
+        client_address=client_address(request),
+    )
+    response = _relay(result)
+    if parsed.subject:
+        response["OCI-Subject"] = parsed.subject.digest
+    return response
+
+
+def _delete_manifest(
+    request: HttpRequest, name: str, reference: str, username: str
+) -> HttpResponse:
+    repository = selectors.find_repository(name)
+    if repository is None:
+        return oci_error(404, "NAME_UNKNOWN", f"repository name not known to registry: {name}")
+    if is_tag(reference) and not is_digest(reference):
+        tag = selectors.find_tag(repository, reference)
+        if tag is None:
+            return _manifest_unknown(reference)
+        services.delete_tag(tag=tag, username=username, client_address=client_address(request))
+        return HttpResponse(status=202)
+    artifact = selectors.resolve_reference(repository, reference)
+    if artifact is None:
+        return _manifest_unknown(reference)
+    if selectors.is_referenced_by_index(artifact):
+        return oci_error(
+            403, "DENIED", "the manifest is referenced by an index; delete the index first"
+        )
+    result = upstream.request(
+        "DELETE",
+        name,
+        f"/v2/{name}/manifests/{artifact.digest}",
+        DELETE,
+        headers=_forward_headers(request),
+    )
+    if result.status_code not in (202, 404):
+        return _relay(result)
+    # 404: storage had already lost it; the database row is removed either way.
+    services.delete_artifact(
+        artifact=artifact, username=username, client_address=client_address(request)
+    )
+    return HttpResponse(status=202)
+
+
+@csrf_exempt
+def blob_head(request: HttpRequest, name: str, digest: str) -> HttpResponse:
+    if (bad := _bad_name(name)) is not None:
+        return bad
+    if request.method != "HEAD":
+        return registry_denied(request, name)
+    if not is_digest(digest):
+        return oci_error(400, "DIGEST_INVALID", "invalid digest")
+    claims = authorize(request, name, "pull")
+    if isinstance(claims, HttpResponse):
+        return claims
+    result = upstream.request(
+        "HEAD", name, f"/v2/{name}/blobs/{digest}", PULL, headers=_forward_headers(request)
+    )
+    return _relay(result, head=True)
+
+
+@csrf_exempt
+def registry_denied(request: HttpRequest, name: str, rest: str = "") -> HttpResponse:
+    """Reached only when nginx intercepts a 401 from distribution on a direct route: say
+    why, as the gate would (missing project, no access, or a token to fetch)."""
+    action = ACTIONS_BY_METHOD.get(request.method or "", "pull")
+    claims = bearer_claims(request)
+    if claims is None or isinstance(claims, InvalidToken):
+        return authorize(request, name, action)  # type: ignore[return-value]
+    if claims.allows("repository", name, action):
+        return challenge(f"repository:{name}:{action}", error="insufficient_scope")
+    return explain_denial(claims, name, action)

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.stack import Instance, running_instance
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
+    """One running instance (PostgreSQL, private redis) shared by the e2e session."""
+    with running_instance(tmp_path_factory.mktemp("stack")) as instance:
+        yield instance
+
+
+@pytest.fixture
+def images(tmp_path: Path) -> Path:
+    return tmp_path

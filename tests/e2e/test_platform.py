@@ -1,0 +1,56 @@
+"""The platform as `make up` starts it: health, system info, and two instances side by side
+(the second on the embedded default: SQLite and a private redis)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from tests.imagegen import layout_blobs, make_image
+from tests.stack import ADMIN_PASSWORD, Instance, running_instance, skopeo
+
+ADMIN = ("admin", ADMIN_PASSWORD)
+
+
+def test_health_reports_every_component(stack: Instance) -> None:
+    with stack.client(None) as api:
+        body = api.get("/api/v2.0/health").json()
+    assert body["status"] == "healthy"
+    names = {c["name"]: c["status"] for c in body["components"]}
+    assert names == {
+        "core": "healthy",
+        "database": "healthy",
+        "redis": "healthy",
+        "registry": "healthy",
+        "jobservice": "healthy",
+    }
+
+
+def test_systeminfo_hides_details_from_anonymous(stack: Instance) -> None:
+    with stack.client(None) as anonymous, stack.client() as admin:
+        public = anonymous.get("/api/v2.0/systeminfo").json()
+        full = admin.get("/api/v2.0/systeminfo").json()
+    assert "external_url" not in public
+    assert full["external_url"] == stack.url
+    assert full["registry_url"] == stack.host
+
+
+def test_second_instance_on_sqlite_runs_beside_the_first(stack: Instance, tmp_path: Path) -> None:
+    with running_instance(tmp_path / "second", database=None) as second:
+        assert second.port != stack.port
+        assert (second.data_dir / "harbor.db").exists()
+        project = f"side{uuid.uuid4().hex[:6]}"
+        second.create_project(project)
+        image = make_image(tmp_path / "img", layer_sizes=[4096])
+        skopeo("copy", image.ref, f"docker://{second.host}/{project}/app:v1", creds=ADMIN)
+        skopeo(
+            "copy",
+            f"docker://{second.host}/{project}/app:v1",
+            f"oci:{tmp_path / 'out'}:v1",
+            creds=ADMIN,
+        )
+        assert layout_blobs(tmp_path / "out") == layout_blobs(image.path)
+        with stack.client() as first_api:
+            assert first_api.get(f"/api/v2.0/projects/{project}").status_code == 404
+    with stack.client(None) as api:
+        assert api.get("/api/v2.0/health").json()["status"] == "healthy"

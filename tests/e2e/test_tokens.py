@@ -1,0 +1,138 @@
+"""Forged, expired and wrong-audience tokens are refused by the gate and by distribution."""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from accounts.keys import generate_signing_material
+from tests.imagegen import make_image
+from tests.stack import ADMIN_PASSWORD, Instance, skopeo
+
+
+@pytest.fixture(scope="module")
+def repo(stack: Instance, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    project = f"tok{uuid.uuid4().hex[:8]}"
+    stack.create_project(project)
+    image = make_image(tmp_path_factory.mktemp("img") / "src", layer_sizes=[512])
+    skopeo(
+        "copy",
+        image.ref,
+        f"docker://{stack.host}/{project}/app:v1",
+        creds=("admin", ADMIN_PASSWORD),
+    )
+    return {"name": f"{project}/app", "image": image}
+
+
+def _sign(key_path: Path, cert_path: Path, **overrides: object) -> str:
+    key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    der = cert.public_bytes(serialization.Encoding.DER)
+    now = int(time.time())
+    claims = {
+        "iss": "harbor-token-issuer",
+        "sub": "admin",
+        "aud": "harbor-registry",
+        "exp": now + 300,
+        "nbf": now,
+        "iat": now,
+        "jti": uuid.uuid4().hex,
+        "access": [],
+    }
+    claims.update(overrides)
+    return jwt.encode(
+        claims, key, algorithm="RS256", headers={"x5c": [base64.standard_b64encode(der).decode()]}
+    )
+
+
+def _statuses(stack: Instance, repo: dict, token: str) -> tuple[int, int]:
+    """(gate: manifest GET, distribution: blob GET) for this token."""
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=stack.url) as registry:
+        manifest = registry.get(f"/v2/{repo['name']}/manifests/v1", headers=headers)
+        blob = registry.get(
+            f"/v2/{repo['name']}/blobs/{repo['image'].layer_digests[0]}", headers=headers
+        )
+    return manifest.status_code, blob.status_code
+
+
+def test_genuine_token_works(stack, repo):
+    keys = stack.data_dir / "keys"
+    access = [{"type": "repository", "name": repo["name"], "actions": ["pull"]}]
+    token = _sign(keys / "token.key", keys / "token.crt", access=access)
+    assert _statuses(stack, repo, token) == (200, 200)
+
+
+@pytest.mark.parametrize(
+    "case", ["forged", "expired", "wrong_audience", "wrong_issuer", "not_yet_valid"]
+)
+def test_bad_tokens_are_refused_everywhere(stack, repo, tmp_path, case):
+    keys = stack.data_dir / "keys"
+    key, cert = keys / "token.key", keys / "token.crt"
+    access = [{"type": "repository", "name": repo["name"], "actions": ["pull"]}]
+    now = int(time.time())
+    if case == "forged":
+        generate_signing_material(
+            tmp_path / "rogue.key", tmp_path / "rogue.crt", "harbor-token-issuer"
+        )
+        key, cert = tmp_path / "rogue.key", tmp_path / "rogue.crt"
+    overrides: dict[str, object] = {"access": access}
+    if case == "expired":
+        overrides.update(exp=now - 600, nbf=now - 900, iat=now - 900)
+    elif case == "wrong_audience":
+        overrides["aud"] = "some-other-registry"
+    elif case == "wrong_issuer":
+        overrides["iss"] = "mallory"
+    elif case == "not_yet_valid":
+        overrides["nbf"] = now + 600
+    token = _sign(key, cert, **overrides)
+    assert _statuses(stack, repo, token) == (401, 401)
+
+
+def test_rogue_key_with_stolen_certificate_is_refused(stack, repo):
+    """A token whose x5c names the genuine certificate but is signed by another key."""
+    keys = stack.data_dir / "keys"
+    rogue = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    cert = x509.load_pem_x509_certificate((keys / "token.crt").read_bytes())
+    der = cert.public_bytes(serialization.Encoding.DER)
+    now = int(time.time())
+    token = jwt.encode(
+        {
+            "iss": "harbor-token-issuer",
+            "sub": "admin",
+            "aud": "harbor-registry",
+            "exp": now + 300,
+            "nbf": now,
+            "iat": now,
+            "access": [{"type": "repository", "name": repo["name"], "actions": ["pull"]}],
+        },
+        rogue,
+        algorithm="RS256",
+        headers={"x5c": [base64.standard_b64encode(der).decode()]},
+    )
+    assert _statuses(stack, repo, token) == (401, 401)
+
+
+def test_challenge_realm_is_the_external_url(stack):
+    with httpx.Client(base_url=stack.url) as registry:
+        response = registry.get("/v2/")
+    assert response.status_code == 401
+    challenge = response.headers["WWW-Authenticate"]
+    assert challenge.startswith(f'Bearer realm="{stack.url}/service/token"')
+    assert 'service="harbor-registry"' in challenge
+
+
+def test_token_endpoint_refuses_bad_credentials(stack):
+    with httpx.Client(base_url=stack.url, auth=("admin", "wrong-password")) as api:
+        response = api.get("/service/token", params={"service": "harbor-registry"})
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["code"] == "UNAUTHORIZED"

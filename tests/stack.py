@@ -1,0 +1,211 @@
+"""Start and drive whole harbor-py instances for end-to-end tests and benchmarks.
+
+Each instance is what `make up` starts (nginx, distribution, gunicorn, Celery worker and
+beat, a private redis-server), on a free port with its own data directory and database.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psycopg2
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ADMIN_PASSWORD = "Harbor12345"
+PG_DSN = os.environ.get("HARBOR_TEST_PG", "postgres://postgres@127.0.0.1:5432/postgres")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def recreate_database(name: str) -> str:
+    """Drop and create a PostgreSQL database; return its URL."""
+    conn = psycopg2.connect(PG_DSN)
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+    return PG_DSN.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_database(name: str) -> None:
+    conn = psycopg2.connect(PG_DSN)
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    conn.close()
+
+
+@dataclass
+class Instance:
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    database: str | None = "postgres"  # "postgres": a fresh PostgreSQL db; None: SQLite default
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def db_name(self) -> str:
+        return f"harbor_e2e_{self.port}"
+
+    def env(self) -> dict[str, str]:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("HARBOR_", "DATABASE_URL", "REDIS_URL", "DJANGO_"))
+        }
+        env.update(
+            HARBOR_PORT=str(self.port),
+            HARBOR_DATA_DIR=str(self.data_dir),
+            HARBOR_ADMIN_PASSWORD=ADMIN_PASSWORD,
+            **self.extra_env,
+        )
+        if self.database == "postgres":
+            env["DATABASE_URL"] = PG_DSN.rsplit("/", 1)[0] + f"/{self.db_name}"
+        return env
+
+    def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=REPO_ROOT,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=600,
+        )
+
+    def start(self) -> None:
+        if self.database == "postgres":
+            recreate_database(self.db_name)
+        result = self.manage("platform", "up", "--wait", "180", check=False)
+        if result.returncode != 0:
+            logs = self.logs()
+            self.stop()
+            raise RuntimeError(
+                f"instance failed to start:\n{result.stdout}\n{result.stderr}\n{logs}"
+            )
+
+    def stop(self) -> None:
+        self.manage("platform", "down", check=False)
+        if self.database == "postgres":
+            with contextlib.suppress(psycopg2.Error):
+                drop_database(self.db_name)
+
+    def logs(self, tail: int = 40) -> str:
+        out = []
+        for path in sorted((self.data_dir / "logs").glob("*.log")):
+            lines = path.read_text(errors="replace").splitlines()[-tail:]
+            out.append(f"== {path.name}\n" + "\n".join(lines))
+        return "\n".join(out)
+
+    def client(self, auth: tuple[str, str] | None = ("admin", ADMIN_PASSWORD)) -> httpx.Client:
+        return httpx.Client(base_url=self.url, auth=auth, timeout=60)
+
+    # -- fixtures through the REST API -------------------------------------------------
+    def create_user(self, username: str, password: str = "Passw0rd!x") -> int:
+        with self.client() as api:
+            response = api.post(
+                "/api/v2.0/users",
+                json={
+                    "username": username,
+                    "password": password,
+                    "email": f"{username}@example.com",
+                    "realname": username,
+                },
+            )
+            response.raise_for_status()
+            return int(response.headers["Location"].rsplit("/", 1)[1])
+
+    def create_project(
+        self, name: str, *, public: bool = False, auth: tuple[str, str] = ("admin", ADMIN_PASSWORD)
+    ) -> int:
+        with self.client(auth) as api:
+            response = api.post(
+                "/api/v2.0/projects",
+                json={"project_name": name, "metadata": {"public": str(public).lower()}},
+            )
+            response.raise_for_status()
+            return int(response.headers["Location"].rsplit("/", 1)[1])
+
+    def add_member(self, project: str, username: str, role_id: int) -> None:
+        with self.client() as api:
+            response = api.post(
+                f"/api/v2.0/projects/{project}/members",
+                json={"role_id": role_id, "member_user": {"username": username}},
+            )
+            response.raise_for_status()
+
+    def token(self, scopes: list[str], auth: tuple[str, str] | None = None) -> dict:
+        with self.client(auth) as api:
+            response = api.get(
+                "/service/token",
+                params=[("service", "harbor-registry")] + [("scope", s) for s in scopes],
+            )
+            response.raise_for_status()
+            return response.json()
+
+
+def skopeo(
+    *args: str, creds: tuple[str, str] | None = None, check: bool = True, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """Run skopeo against plain-HTTP registries, with credentials given explicitly."""
+    verb = args[0]
+    flags: list[str] = []
+    if verb == "copy":
+        flags = ["--src-tls-verify=false", "--dest-tls-verify=false"]
+        if creds:
+            flags += [f"--src-creds={creds[0]}:{creds[1]}", f"--dest-creds={creds[0]}:{creds[1]}"]
+    elif verb in ("inspect", "delete", "list-tags"):
+        flags = ["--tls-verify=false"]
+        if creds:
+            flags.append(f"--creds={creds[0]}:{creds[1]}")
+    command = ["skopeo", "--insecure-policy", verb, *flags, *args[1:]]
+    env = {**os.environ, "REGISTRY_AUTH_FILE": "/nonexistent/auth.json"}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"skopeo {' '.join(args)} failed:\n{result.stderr}")
+    return result
+
+
+def reset_skopeo_cache() -> None:
+    """skopeo remembers where blobs live; benchmarks and tests that count uploads reset it."""
+    for path in ("/var/lib/containers/cache",):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running_instance(data_dir: Path, **kwargs: object) -> Iterator[Instance]:
+    instance = Instance(data_dir=data_dir, **kwargs)  # type: ignore[arg-type]
+    instance.start()
+    try:
+        yield instance
+    finally:
+        instance.stop()
+
+
+def jwt_claims(token: str) -> dict:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
