@@ -98,6 +98,8 @@ def verify(raw: str) -> TokenClaims:
         )
     except jwt.PyJWTError as exc:
         raise InvalidToken(str(exc)) from exc
+    if not isinstance(claims.get("aud"), str):
+        raise InvalidToken("aud must be a single string")  # as distribution requires
     result = TokenClaims(subject=str(claims.get("sub") or ""))
     access = claims.get("access") or []
     if not isinstance(access, list):

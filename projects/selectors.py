@@ -75,12 +75,12 @@ def project_access(user: AnyUser, project: Project) -> ProjectAccess:
 
 
 def find_project(name_or_id: str, *, is_name: bool | None = None) -> Project | None:
-    """Harbor's {project_name_or_id}: numeric means id unless X-Is-Resource-Name says name."""
-    if is_name is None:
-        is_name = not name_or_id.isdigit()
-    if is_name:
-        return Project.objects.filter(name=name_or_id).first()
-    return Project.objects.filter(pk=int(name_or_id)).first()
+    """Harbor's {project_name_or_id}: an ASCII number is an id unless X-Is-Resource-Name says
+    name; anything else is a name, whatever the header says (as Harbor's parseProjectNameOrID).
+    """
+    if not is_name and name_or_id.isascii() and name_or_id.isdigit():
+        return Project.objects.filter(pk=int(name_or_id)).first()
+    return Project.objects.filter(name=name_or_id).first()
 
 
 def visible_projects(user: AnyUser) -> QuerySet[Project]:

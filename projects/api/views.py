@@ -59,7 +59,8 @@ class ProjectListView(GenericAPIView):
         name = request.query_params.get("project_name")
         if not name:
             raise bad_request("project_name is required")
-        if not Project.objects.filter(name=name).exists():
+        # Only projects the caller may see exist, as for GET (Harbor checks project read).
+        if not visible_projects(request.user).filter(name=name).exists():
             raise not_found(f"project {name} not found")
         return Response(status=status.HTTP_200_OK)
 
