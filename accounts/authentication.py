@@ -10,10 +10,7 @@ from rest_framework.request import Request
 
 from accounts.login import LoginThrottled, authenticate_credentials
 from accounts.models import User
-
-
-def client_address(request: Request) -> str:
-    return request.META.get("HTTP_X_REAL_IP") or request.META.get("REMOTE_ADDR", "")
+from harbor_py.http import client_address
 
 
 def parse_basic(header: str) -> tuple[str, str] | None:

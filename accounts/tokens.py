@@ -18,6 +18,7 @@ from django.conf import settings
 from accounts import keys
 
 LEEWAY_SECONDS = 60
+DEFAULT_EXPIRATION_SECONDS = 30 * 60
 # type[(class)]:name:actions; the name may contain ':' only in a registry host, which we
 # never accept, so the first and last ':' split the three parts.
 _SCOPE = re.compile(r"^(?P<type>[a-z]+)(?:\([a-z0-9]+\))?:(?P<name>[^:]+):(?P<actions>[a-z*,]*)$")
@@ -67,7 +68,7 @@ def _x5c_header() -> list[str]:
 def mint(subject: str, scopes: list[Scope], expires_in: int | None = None) -> tuple[str, int, int]:
     """Return (token, expires_in, issued_at)."""
     config = settings.HARBOR
-    expires_in = expires_in or config["TOKEN_EXPIRATION_MINUTES"] * 60
+    expires_in = expires_in or DEFAULT_EXPIRATION_SECONDS
     now = int(time.time())
     claims = {
         "iss": config["TOKEN_ISSUER"],

@@ -150,7 +150,6 @@ HARBOR = {
     "TOKEN_ISSUER": "harbor-token-issuer",
     "TOKEN_KEY_PATH": RUNTIME.token_key_path,
     "TOKEN_CERT_PATH": RUNTIME.token_cert_path,
-    "TOKEN_EXPIRATION_MINUTES": int(os.environ.get("HARBOR_TOKEN_EXPIRATION_MINUTES", "30")),
     "REGISTRY_URL": os.environ.get("HARBOR_REGISTRY_URL", f"unix://{RUNTIME.registry_socket}"),
     "CREDENTIAL_CACHE_SECONDS": int(os.environ.get("HARBOR_CREDENTIAL_CACHE_SECONDS", "300")),
     "MAX_MANIFEST_BYTES": 4 * 1024 * 1024,

@@ -2,12 +2,13 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.api.views import registry_token
-from harbor_py.api import system
+from harbor_py.api import configurations, system
 
 api_v2 = [
     path("health", system.HealthView.as_view()),
     path("systeminfo", system.SystemInfoView.as_view()),
     path("ping", system.ping),
+    path("configurations", configurations.ConfigurationsView.as_view()),
     path("", include("accounts.api.urls")),
     path("", include("projects.api.urls")),
 ]

@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.tokens import InvalidToken
+from harbor_py.http import client_address
 from projects.selectors import find_project
 from registry import selectors, services, upstream
 from registry.access import ACTIONS_BY_METHOD, authorize, bearer_claims, explain_denial
@@ -38,10 +39,6 @@ MANIFEST_ACCEPT = ", ".join(
     ]
 )
 PULL, PUSH, DELETE = frozenset({"pull"}), frozenset({"pull", "push"}), frozenset({"delete"})
-
-
-def client_address(request: HttpRequest) -> str:
-    return request.META.get("HTTP_X_REAL_IP") or request.META.get("REMOTE_ADDR", "")
 
 
 def _forward_headers(request: HttpRequest, **extra: str) -> dict[str, str]:

@@ -20,8 +20,10 @@ from accounts.grants import grant
 from accounts.login import LoginThrottled, authenticate_credentials
 from accounts.models import User
 from accounts.tokens import mint, parse_scopes
+from harbor_py import configuration
 from harbor_py.api.errors import error_body
 from harbor_py.api.permissions import IsSysadmin
+from harbor_py.http import client_address
 
 
 class UserListView(GenericAPIView):
@@ -44,10 +46,6 @@ class UserListView(GenericAPIView):
         return response
 
 
-def _client_address(request: HttpRequest) -> str:
-    return request.META.get("HTTP_X_REAL_IP") or request.META.get("REMOTE_ADDR", "")
-
-
 @csrf_exempt
 @require_GET
 def registry_token(request: HttpRequest) -> JsonResponse:
@@ -64,7 +62,7 @@ def registry_token(request: HttpRequest) -> JsonResponse:
                 error_body("UNAUTHORIZED", "malformed basic credentials"), status=401
             )
         try:
-            found = authenticate_credentials(*pair, address=_client_address(request))
+            found = authenticate_credentials(*pair, address=client_address(request))
         except LoginThrottled as exc:
             return JsonResponse(error_body("TOO_MANY_REQUESTS", str(exc)), status=429)
         if found is None:
@@ -73,7 +71,9 @@ def registry_token(request: HttpRequest) -> JsonResponse:
             )
         user = found
     scopes = grant(user, parse_scopes(request.GET.getlist("scope")))
-    token, expires_in, issued_at = mint(user.username if user.is_authenticated else "", scopes)
+    subject = user.username if user.is_authenticated else ""
+    lifetime = configuration.get("token_expiration") * 60
+    token, expires_in, issued_at = mint(subject, scopes, expires_in=lifetime)
     issued = dt.datetime.fromtimestamp(issued_at, tz=dt.UTC).isoformat()
     return JsonResponse(
         {"token": token, "access_token": token, "expires_in": expires_in, "issued_at": issued}

@@ -14,6 +14,7 @@ from audit.services import record
 from harbor_py import configuration
 from harbor_py.api.errors import bad_request
 from harbor_py.api.permissions import IsSysadmin
+from harbor_py.http import client_address
 
 
 def _non_admin_users_exist() -> bool:
@@ -60,7 +61,6 @@ class ConfigurationsView(APIView):
         update_configurations(
             changes=request.data,
             actor=request.user.username,
-            client_address=request.META.get("HTTP_X_REAL_IP")
-            or request.META.get("REMOTE_ADDR", ""),
+            client_address=client_address(request),
         )
         return Response(status=200)

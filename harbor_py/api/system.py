@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from harbor_py import configuration
 from harbor_py.health import component_health
 
 
@@ -28,11 +29,11 @@ class SystemInfoView(APIView):
     def get(self, request: Request) -> Response:
         config = settings.HARBOR
         info: dict[str, object] = {
-            "auth_mode": "db_auth",
-            "primary_auth_mode": False,
-            "self_registration": False,
+            "auth_mode": configuration.get("auth_mode"),
+            "primary_auth_mode": configuration.get("primary_auth_mode"),
+            "self_registration": configuration.get("self_registration"),
             "harbor_version": config["VERSION"],
-            "banner_message": "",
+            "banner_message": configuration.get("banner_message"),
             "current_time": timezone.now().isoformat(),
         }
         if request.user.is_authenticated:
@@ -41,11 +42,13 @@ class SystemInfoView(APIView):
                 {
                     "registry_url": host,
                     "external_url": config["EXTERNAL_URL"],
-                    "project_creation_restriction": "everyone",
+                    "project_creation_restriction": configuration.get(
+                        "project_creation_restriction"
+                    ),
                     "has_ca_root": False,
                     "registry_storage_provider_name": "filesystem",
-                    "read_only": False,
-                    "notification_enable": False,
+                    "read_only": configuration.get("read_only"),
+                    "notification_enable": configuration.get("notification_enable"),
                 }
             )
         return Response(info)

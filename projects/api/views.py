@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import User, UserGroup
+from harbor_py import configuration
 from harbor_py.api.errors import HarborError, bad_request, not_found
 from projects import services
 from projects.api.base import ProjectScopedView
@@ -70,6 +71,9 @@ class ProjectListView(GenericAPIView):
     def post(self, request: Request) -> Response:
         if not request.user.is_authenticated:
             raise HarborError(401, "authentication required")
+        restriction = configuration.get("project_creation_restriction")
+        if restriction == "adminonly" and not request.user.is_superuser:
+            raise HarborError(403, "only system administrators may create projects")
         body = ProjectReqSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
