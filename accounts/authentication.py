@@ -9,6 +9,7 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from accounts.login import LoginThrottled, authenticate_credentials
+from accounts.login_errors import LoginRefused
 from accounts.models import User
 from harbor_py.http import client_address
 
@@ -24,6 +25,16 @@ def parse_basic(header: str) -> tuple[str, str] | None:
     return (username, password) if sep else None
 
 
+class _Refused(exceptions.APIException):
+    """LoginRefused other than 401 (the directory is unavailable), in the Harbor shape.
+    Not harbor_py.api.errors.HarborError: DRF imports this module while that one loads."""
+
+    def __init__(self, refused: LoginRefused) -> None:
+        self.status_code = refused.status
+        self.harbor_code = refused.code
+        super().__init__(detail=str(refused))
+
+
 class CachedBasicAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[User, None] | None:
         header = request.META.get("HTTP_AUTHORIZATION", "")
@@ -36,6 +47,10 @@ class CachedBasicAuthentication(authentication.BaseAuthentication):
             user = authenticate_credentials(*pair, address=client_address(request))
         except LoginThrottled as exc:
             raise exceptions.Throttled(detail=str(exc)) from None
+        except LoginRefused as exc:
+            if exc.status == 401:
+                raise exceptions.AuthenticationFailed(str(exc)) from None
+            raise _Refused(exc) from None
         if user is None:
             raise exceptions.AuthenticationFailed("invalid username or password")
         return user, None

@@ -1,5 +1,8 @@
 """One entry point for checking a username and password, with login throttling.
 
+Under auth_mode ldap_auth every name but the local `admin` (and robot accounts) is
+checked against the directory (accounts.ldap_auth); otherwise against the local password.
+
 After MAX_FAILURES failed attempts for one username from one client address within
 WINDOW_SECONDS, further attempts are refused without checking the password until the
 window passes. Keyed on (username, address) so that an attacker elsewhere cannot lock a
@@ -13,6 +16,7 @@ import hashlib
 from django.core.cache import cache
 
 from accounts.credentials import check_local_credentials
+from accounts.login_errors import LoginRefused
 from accounts.models import User
 
 MAX_FAILURES = 10
@@ -27,18 +31,43 @@ def _key(username: str, address: str) -> str:
     return "loginfail:" + hashlib.sha256(f"{username}\x00{address}".encode()).hexdigest()
 
 
+def _verify(username: str, password: str) -> User | None:
+    # Imported here: DRF imports this module (through its authentication classes) while
+    # harbor_py.api.errors, which harbor_py.configuration needs, is still being imported.
+    from accounts import ldap_auth
+    from accounts.services import ADMIN_USERNAME
+    from harbor_py import configuration
+
+    if configuration.get("auth_mode") == "ldap_auth" and not (
+        username == ADMIN_USERNAME or username.startswith(configuration.get("robot_name_prefix"))
+    ):
+        return ldap_auth.authenticate(username, password)
+    return check_local_credentials(username, password)
+
+
+def _count_failure(key: str) -> None:
+    if cache.add(key, 1, timeout=WINDOW_SECONDS) is False:
+        try:
+            cache.incr(key)
+        except ValueError:
+            cache.set(key, 1, timeout=WINDOW_SECONDS)
+
+
 def authenticate_credentials(username: str, password: str, *, address: str = "") -> User | None:
+    """The user, or None for a wrong name or password. Raises LoginThrottled, and
+    LoginRefused with a message for the caller (accounts.login_errors)."""
     key = _key(username, address)
     failures = cache.get(key, 0)
     if failures >= MAX_FAILURES:
         raise LoginThrottled(f"too many failed logins; try again in {WINDOW_SECONDS // 60} minutes")
-    user = check_local_credentials(username, password)
+    try:
+        user = _verify(username, password)
+    except LoginRefused as exc:
+        if exc.counts_as_failure:
+            _count_failure(key)
+        raise
     if user is None:
-        if cache.add(key, 1, timeout=WINDOW_SECONDS) is False:
-            try:
-                cache.incr(key)
-            except ValueError:
-                cache.set(key, 1, timeout=WINDOW_SECONDS)
+        _count_failure(key)
         return None
     if failures:
         cache.delete(key)

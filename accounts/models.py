@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
@@ -30,8 +32,12 @@ class UserGroup(models.Model):
 
 
 class User(AbstractUser):
-    """A Harbor user. `is_superuser` is Harbor's sysadmin_flag."""
+    """A Harbor user. `is_superuser` is Harbor's sysadmin_flag; a deleted user is kept,
+    inactive and renamed `<name>#<id>`, as Harbor keeps its rows."""
 
+    # Harbor allows 255 characters for both (Django's defaults are 150 and 254).
+    username = models.CharField(max_length=255, unique=True)
+    email = models.EmailField(max_length=255, blank=True)
     realname = models.CharField(max_length=255, blank=True, default="")
     comment = models.CharField(max_length=1024, blank=True, default="")
     update_time = models.DateTimeField(auto_now=True)
@@ -41,6 +47,28 @@ class User(AbstractUser):
     class Meta:
         db_table = "harbor_user"
 
+    # Harbor's admin_role_in_auth: sysadmin for this login only, granted by the directory
+    # (ldap_group_admin_dn). Never saved: `is_superuser` is what the rest of the code reads.
+    admin_role_in_auth = False
+    _stored_superuser: bool | None = None
+
     @property
     def sysadmin_flag(self) -> bool:
-        return self.is_superuser
+        """The stored flag, without a role granted for this login."""
+        return self.is_superuser if self._stored_superuser is None else self._stored_superuser
+
+    def grant_admin_role(self) -> None:
+        if not self.admin_role_in_auth:
+            self._stored_superuser = self.is_superuser
+        self.admin_role_in_auth = True
+        self.is_superuser = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self.admin_role_in_auth:
+            super().save(*args, **kwargs)
+            return
+        granted, self.is_superuser = self.is_superuser, bool(self._stored_superuser)
+        try:
+            super().save(*args, **kwargs)
+        finally:
+            self.is_superuser = granted

@@ -11,9 +11,12 @@ from django.db import transaction
 from accounts.models import User
 from accounts.passwords import password_problem
 from audit.services import record
-from harbor_py.api.errors import bad_request, conflict
+from harbor_py.api.errors import bad_request, conflict, forbidden
+from projects.models import ProjectMember
 
+ADMIN_USERNAME = "admin"
 _BAD_USERNAME = re.compile(r'[,"~#%$:/\\\s]')
+_BAD_REALNAME = re.compile(r"[,~#$%]")
 
 
 def _validate_new_user(username: str, email: str, password: str) -> None:
@@ -45,8 +48,7 @@ def create_user(
     _validate_new_user(username, email, password)
     if User.objects.filter(username=username).exists():
         raise conflict(f"username {username} already exists")
-    if User.objects.filter(email__iexact=email).exists():
-        raise conflict(f"email {email} already exists")
+    _check_email_free(email)
     user = User(
         username=username,
         email=email,
@@ -72,3 +74,93 @@ def ensure_admin(*, password: str) -> bool:
     admin.save()
     record(username="system", operation="create", resource_type="user", resource="admin")
     return True
+
+
+def is_builtin_admin(user: User) -> bool:
+    """Harbor's user 1, the `admin` created at installation (`ensure_admin`)."""
+    return user.username == ADMIN_USERNAME
+
+
+def _check_email_free(email: str, *, but: User | None = None) -> None:
+    taken = User.objects.filter(email__iexact=email)
+    if but is not None:
+        taken = taken.exclude(pk=but.pk)
+    if taken.exists():
+        raise conflict(f"email {email} already exists")
+
+
+@transaction.atomic
+def update_profile(*, user: User, email: str, realname: str, comment: str, actor: str) -> User:
+    """PUT /users/{id}: Harbor's profile rules (email required, realname 1-255 characters
+    without , ~ # $ %); comments as long as on creation."""
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise bad_request("email with illegal format") from None
+    if not 1 <= len(realname) <= 255:
+        raise bad_request("realname with illegal length")
+    if _BAD_REALNAME.search(realname):
+        raise bad_request("realname contains illegal characters")
+    if len(comment) > 1024:
+        raise bad_request("comment with illegal length")
+    _check_email_free(email, but=user)
+    user.email, user.realname, user.comment = email, realname, comment
+    user.save(update_fields=["email", "realname", "comment", "update_time"])
+    record(username=actor, operation="update", resource_type="user", resource=user.username)
+    return user
+
+
+@transaction.atomic
+def set_sysadmin(*, user: User, sysadmin: bool, actor: str) -> User:
+    if is_builtin_admin(user):
+        raise forbidden("the sysadmin flag of the admin user cannot be changed")
+    user.is_superuser = sysadmin
+    user.save(update_fields=["is_superuser", "update_time"])
+    record(
+        username=actor,
+        operation="update",
+        resource_type="user",
+        resource=user.username,
+        description=f"sysadmin_flag {str(sysadmin).lower()}",
+    )
+    return user
+
+
+@transaction.atomic
+def change_password(*, user: User, new_password: str, actor: str) -> User:
+    """A new stored hash also invalidates every cached credential of the user
+    (accounts.credentials keys its cache with the hash)."""
+    if problem := password_problem(new_password):
+        raise bad_request(problem)
+    if user.check_password(new_password):
+        raise bad_request("New password is identical to old password")
+    user.set_password(new_password)
+    user.save(update_fields=["password", "update_time"])
+    record(
+        username=actor,
+        operation="update",
+        resource_type="user",
+        resource=user.username,
+        description="password",
+    )
+    return user
+
+
+def _tombstone(value: str, suffix: str, limit: int = 255) -> str:
+    return value[: limit - len(suffix)] + suffix
+
+
+@transaction.atomic
+def delete_user(*, user: User, actor: User) -> None:
+    """Harbor marks a user deleted and renames it `<name>#<id>` (freeing the name and the
+    email) after removing its project memberships. Nobody deletes themselves or admin."""
+    if user.pk == actor.pk or is_builtin_admin(user):
+        raise forbidden(f"User with ID {user.pk} cannot be deleted")
+    name = user.username
+    ProjectMember.objects.filter(user=user).delete()
+    suffix = f"#{user.pk}"
+    user.username = _tombstone(user.username, suffix)
+    user.email = _tombstone(user.email, suffix)
+    user.is_active = False
+    user.save(update_fields=["username", "email", "is_active", "update_time"])
+    record(username=actor.username, operation="delete", resource_type="user", resource=name)

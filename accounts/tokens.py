@@ -85,7 +85,29 @@ def mint(subject: str, scopes: list[Scope], expires_in: int | None = None) -> tu
     return token, expires_in, now
 
 
+# Every request of one client process carries the same token: verify it once per process.
+# Keyed by the whole token string, so a hit is the very token that was verified; its expiry
+# (with the same leeway) is checked again on every hit.
+_VERIFIED: dict[str, tuple[TokenClaims, int, int]] = {}
+_VERIFIED_MAX = 4096
+
+
 def verify(raw: str) -> TokenClaims:
+    hit = _VERIFIED.get(raw)
+    if hit is not None:
+        claims, not_before, expires = hit
+        now = time.time()
+        if not_before - LEEWAY_SECONDS <= now <= expires + LEEWAY_SECONDS:
+            return claims
+        _VERIFIED.pop(raw, None)
+    claims, not_before, expires = _verify(raw)
+    if len(_VERIFIED) >= _VERIFIED_MAX:
+        _VERIFIED.clear()
+    _VERIFIED[raw] = (claims, not_before, expires)
+    return claims
+
+
+def _verify(raw: str) -> tuple[TokenClaims, int, int]:
     config = settings.HARBOR
     try:
         claims = jwt.decode(
@@ -112,4 +134,5 @@ def verify(raw: str) -> TokenClaims:
         result.access[key] = result.access.get(key, frozenset()) | frozenset(
             str(a) for a in entry["actions"]
         )
-    return result
+    not_before = claims.get("nbf")
+    return result, not_before if isinstance(not_before, int) else 0, int(claims["exp"])

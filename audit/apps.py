@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class AuditConfig(AppConfig):
     name = "audit"
     verbose_name = "Audit log"
+
+    def ready(self) -> None:
+        from audit.purge import purge
+        from jobs.registry import register
+
+        register("PURGE_AUDIT_LOG", purge)

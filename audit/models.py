@@ -2,6 +2,62 @@ from __future__ import annotations
 
 from django.db import models
 
+# Harbor's event types: "<operation>_<resource_type>".
+EVENT_TYPES = {
+    f"{operation}_{resource}"
+    for operation, resources in {
+        "create": [
+            "artifact",
+            "project",
+            "user",
+            "robot",
+            "tag",
+            "project_member",
+            "user_group",
+            "label",
+            "registry",
+            "replication_policy",
+            "immutable_rule",
+            "webhook",
+        ],
+        "delete": [
+            "artifact",
+            "project",
+            "user",
+            "robot",
+            "tag",
+            "project_member",
+            "user_group",
+            "label",
+            "registry",
+            "replication_policy",
+            "immutable_rule",
+            "webhook",
+            "repository",
+        ],
+        "update": [
+            "project",
+            "user",
+            "robot",
+            "project_member",
+            "user_group",
+            "label",
+            "configuration",
+            "registry",
+            "replication_policy",
+            "immutable_rule",
+            "webhook",
+            "repository",
+            "gc_schedule",
+            "purge_audit_schedule",
+        ],
+        "pull": ["artifact"],
+        "login": ["user"],
+        "logout": ["user"],
+    }.items()
+    for resource in resources
+}
+
 
 class AuditLog(models.Model):
     """One append-only record of who did what. Written in the transaction of the change."""

@@ -10,3 +10,9 @@ class GcConfig(AppConfig):
     name = "harbor_gc"
     label = "gc"
     verbose_name = "Garbage collection"
+
+    def ready(self) -> None:
+        from harbor_gc.collector import collect
+        from jobs.registry import register
+
+        register("GARBAGE_COLLECTION", collect)

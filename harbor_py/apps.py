@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class HarborPyConfig(AppConfig):
     name = "harbor_py"
     verbose_name = "harbor-py platform"
+
+    def ready(self) -> None:
+        from harbor_py.api import schema  # noqa: F401  (registers OpenAPI extensions)

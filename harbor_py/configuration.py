@@ -39,6 +39,16 @@ def _positive(value: int) -> str | None:
     return None if value > 0 else "must be positive"
 
 
+def _ldap_urls(value: str) -> str | None:
+    from accounts.ldap_settings import SettingsError, parse_urls  # accounts needs this module
+
+    try:
+        parse_urls(value)
+    except SettingsError as exc:
+        return f"is invalid: {exc}"
+    return None
+
+
 def _quota(value: int) -> str | None:
     return None if value == -1 or value >= 0 else "must be -1 (unlimited) or a size in bytes"
 
@@ -61,7 +71,7 @@ ITEMS: dict[str, Item] = {
     "skip_audit_log_database": Item(bool, False),
     "disabled_audit_log_event_types": Item(str, ""),
     "scanner_skip_update_pulltime": Item(bool, False),
-    "ldap_url": Item(str, ""),
+    "ldap_url": Item(str, "", check=_ldap_urls),
     "ldap_search_dn": Item(str, ""),
     "ldap_search_password": Item(str, "", secret=True),
     "ldap_base_dn": Item(str, ""),
@@ -134,4 +144,7 @@ def store(changes: dict[str, Any]) -> None:
         item = ITEMS[key]
         stored = secretbox.encrypt(value) if item.secret and value else value
         ConfigEntry.objects.update_or_create(key=key, defaults={"value": stored})
+    # Now for this request, and again after commit in case a reader refilled the cache
+    # with the old values while the transaction was open.
+    cache.delete(CACHE_KEY)
     transaction.on_commit(lambda: cache.delete(CACHE_KEY))

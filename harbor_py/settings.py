@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "harbor_py",
     "accounts",
@@ -34,6 +35,7 @@ INSTALLED_APPS = [
     "replication",
     "harbor_gc.apps.GcConfig",
     "frontend",
+    "jobs",
 ]
 
 MIDDLEWARE = [
@@ -50,6 +52,8 @@ MIDDLEWARE = [
 ROOT_URLCONF = "harbor_py.urls"
 WSGI_APPLICATION = "harbor_py.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
+# Local passwords or the directory, by auth_mode, with login throttling (accounts/login.py).
+AUTHENTICATION_BACKENDS = ["accounts.backends.HarborBackend"]
 
 TEMPLATES = [
     {
@@ -86,7 +90,7 @@ def _celery_redis_url(url: str) -> str:
 REDIS_URL = RUNTIME.redis_url
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "harbor_py.cache.HarborRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": os.environ.get("HARBOR_CACHE_PREFIX", f"harbor-{RUNTIME.port}"),
     },
@@ -142,6 +146,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Harbor API v2.0, served by harbor-py",
     "VERSION": "2.0",
     "SCHEMA_PATH_PREFIX": "/api/v2.0",
+    "SWAGGER_UI_DIST": "SIDECAR",  # served from our static files: no CDN needed
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SERVE_INCLUDE_SCHEMA": False,
 }
 
 HARBOR = {
@@ -152,7 +160,15 @@ HARBOR = {
     "TOKEN_CERT_PATH": RUNTIME.token_cert_path,
     "REGISTRY_URL": os.environ.get("HARBOR_REGISTRY_URL", f"unix://{RUNTIME.registry_socket}"),
     "CREDENTIAL_CACHE_SECONDS": int(os.environ.get("HARBOR_CREDENTIAL_CACHE_SECONDS", "300")),
+    # Directory logins and group lists (accounts/ldap_cache.py): how long a directory
+    # password change or lock, and a group membership change, may take to apply.
+    "LDAP_CREDENTIAL_CACHE_SECONDS": int(
+        os.environ.get("HARBOR_LDAP_CREDENTIAL_CACHE_SECONDS", "60")
+    ),
+    "LDAP_GROUP_CACHE_SECONDS": int(os.environ.get("HARBOR_LDAP_GROUP_CACHE_SECONDS", "300")),
     "MAX_MANIFEST_BYTES": 4 * 1024 * 1024,
+    # Where distribution's filesystem driver keeps the bytes; empty for other drivers (S3).
+    "STORAGE_ROOT": os.environ.get("HARBOR_STORAGE_ROOT", str(RUNTIME.storage_dir)),
     "VERSION": "v2.0.0-harbor-py",
 }
 
@@ -161,4 +177,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("HARBOR_LOG_LEVEL", "INFO")},
+    "loggers": {
+        # One line per upstream call and per 4xx would double the log volume of the gate.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        "django.request": {"level": "ERROR"},
+    },
 }

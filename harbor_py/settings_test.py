@@ -14,3 +14,6 @@ os.environ.setdefault("HARBOR_CACHE_PREFIX", f"pytest-{os.getpid()}")
 from harbor_py.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+
+# Tasks enqueued by the code under test run inline (fast tests have no worker).
+CELERY_TASK_ALWAYS_EAGER = True

@@ -1,5 +1,5 @@
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from accounts.api.views import registry_token
 from harbor_py.api import configurations, system
@@ -7,17 +7,23 @@ from harbor_py.api import configurations, system
 api_v2 = [
     path("health", system.HealthView.as_view()),
     path("systeminfo", system.SystemInfoView.as_view()),
-    path("ping", system.ping),
+    path("systeminfo/volumes", system.VolumesView.as_view()),
+    path("systeminfo/getcert", system.CertView.as_view()),
+    path("ping", system.PingView.as_view()),
     path("configurations", configurations.ConfigurationsView.as_view()),
+    path("internalconfig", configurations.InternalConfigView.as_view()),
     path("", include("accounts.api.urls")),
     path("", include("projects.api.urls")),
+    path("", include("registry.api.urls")),
+    path("", include("audit.api.urls")),
+    path("", include("harbor_gc.api.urls")),
 ]
 
 urlpatterns = [
     path("service/token", registry_token),
-    path("api/version", system.version),
+    path("api/version", system.VersionView.as_view()),
     path("api/v2.0/", include(api_v2)),
-    path("api/v2.0/openapi.json", SpectacularAPIView.as_view(), name="openapi"),
+    path("api/v2.0/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
     path("devcenter-api-2.0", SpectacularSwaggerView.as_view(url_name="openapi")),
     path("", include("registry.v2_urls")),
     path("", include("frontend.urls")),

@@ -72,6 +72,7 @@ _MATRIX: dict[str, tuple[str, str, str, str, str]] = {
     "preheat-policy": ("CRUDL", "", "", "", ""),
     "export-cve": ("CRL", "CRL", "CRL", "", ""),
 }
+RESOURCES = tuple(_MATRIX)
 _COLUMN = [Role.PROJECT_ADMIN, Role.MAINTAINER, Role.DEVELOPER, Role.GUEST, Role.LIMITED_GUEST]
 
 PERMISSIONS: dict[Role, dict[str, frozenset[str]]] = {

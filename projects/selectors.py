@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from accounts.models import User
+from harbor_py.api.query import Field, apply_query, apply_sort, as_bool, as_int, as_time
 from projects.models import Project, ProjectMember
 from projects.roles import REGISTRY_ACTIONS, ROLE_RANK, Role, allowed
+from registry.models import Repository
 
 AnyUser = User | AnonymousUser
 
@@ -89,9 +92,96 @@ def visible_projects(user: AnyUser) -> QuerySet[Project]:
         return projects
     if not user.is_authenticated:
         return projects.filter(public=True)
-    member_of = ProjectMember.objects.filter(membership_filter(user)).values("project_id")
-    return projects.filter(Q(public=True) | Q(pk__in=member_of))
+    return projects.filter(Q(public=True) | Q(pk__in=member_project_ids(user)))
+
+
+def member_project_ids(user: User) -> QuerySet[ProjectMember]:
+    """A subquery of the ids of the projects `user` is a member of, directly or by group."""
+    return ProjectMember.objects.filter(membership_filter(user)).values("project_id")
 
 
 def project_members(project: Project) -> QuerySet[ProjectMember]:
     return ProjectMember.objects.filter(project=project).select_related("user", "group")
+
+
+def project_metadata(project: Project) -> dict[str, str]:
+    """Harbor's metadata map: the stored keys plus `public`, from its own column."""
+    return {**project.metadata, "public": "true" if project.public else "false"}
+
+
+PROJECT_QUERY = {
+    "name": Field("name"),
+    "project_id": Field("pk", cast=as_int, fuzzy=False, ranged=True),
+    "owner_id": Field("owner_id", cast=as_int, fuzzy=False),
+    "owner": Field("owner__username"),
+    "public": Field("public", cast=as_bool, fuzzy=False),
+    "creation_time": Field("creation_time", cast=as_time, fuzzy=False, ranged=True),
+    "update_time": Field("update_time", cast=as_time, fuzzy=False, ranged=True),
+}
+PROJECT_SORT = {
+    "name": "name",
+    "project_id": "pk",
+    "owner_id": "owner_id",
+    "creation_time": "creation_time",
+    "update_time": "update_time",
+}
+
+
+def list_projects(
+    user: AnyUser,
+    *,
+    q: str | None = None,
+    sort: str | None = None,
+    name: str | None = None,
+    public: bool | None = None,
+    owner: str | None = None,
+) -> QuerySet[Project]:
+    """GET /projects: what the caller may see, filtered by q= and the plain parameters."""
+    projects = apply_query(visible_projects(user), q, PROJECT_QUERY)
+    if name:
+        projects = projects.filter(name__icontains=name)
+    if public is not None:
+        projects = projects.filter(public=public)
+    if owner:
+        projects = projects.filter(owner__username=owner)
+    return apply_sort(with_repo_count(projects), sort, PROJECT_SORT, default=["name"])
+
+
+def with_repo_count(projects: QuerySet[Project]) -> QuerySet[Project]:
+    """`repo_count` as a correlated subquery: no join and no GROUP BY, so counting and
+    paginating the list stay cheap."""
+    counts = (
+        Repository.objects.filter(project=OuterRef("pk"))
+        .order_by()
+        .values("project")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return projects.annotate(repo_count=Coalesce(Subquery(counts), 0))
+
+
+def project_with_details(project: Project) -> Project:
+    return with_repo_count(Project.objects.select_related("owner")).get(pk=project.pk)
+
+
+def repository_count(project: Project) -> int:
+    return project.repositories.count()
+
+
+def deletable(project: Project) -> tuple[bool, str]:
+    """Harbor's rule: a project that still holds repositories cannot be deleted."""
+    if repository_count(project):
+        return False, "the project contains repositories, can not be deleted"
+    return True, ""
+
+
+def member_counts(project: Project) -> dict[Role, int]:
+    rows = ProjectMember.objects.filter(project=project).values_list("role").annotate(n=Count("pk"))
+    counts = dict.fromkeys(Role, 0)
+    for role, n in rows:
+        counts[Role(role)] = n
+    return counts
+
+
+def project_member(project: Project, member_id: int) -> ProjectMember | None:
+    return project_members(project).filter(pk=member_id).first()

@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import User, UserGroup
 from audit.services import record
-from harbor_py.api.errors import bad_request, conflict
+from harbor_py.api.errors import HarborError, bad_request, conflict
 from projects.models import Project, ProjectMember
 from projects.roles import Role
 from registry.names import PROJECT_NAME
@@ -78,3 +78,130 @@ def add_member(
         description=f"role {Role(role).role_name}",
     )
     return member
+
+
+def _locked(project: Project) -> Project:
+    return Project.objects.select_for_update().get(pk=project.pk)
+
+
+@transaction.atomic
+def update_project(*, project: Project, metadata: dict[str, str], actor: str) -> Project:
+    """PUT /projects/{id}: as in Harbor only the metadata changes (name, owner and storage
+    limit do not); `metadata` has been through projects.metadata.clean_request_metadata."""
+    project = _locked(project)
+    changes = dict(metadata)
+    if "retention_id" in changes and changes.pop("retention_id") != project.metadata.get(
+        "retention_id"
+    ):
+        raise bad_request(
+            "the retention_id in the request's payload when updating a project should be "
+            "omitted, alternatively passing the one that has already been associated to "
+            "this project"
+        )
+    if "public" in changes:
+        project.public = changes.pop("public") == "true"
+    project.metadata = {**project.metadata, **changes}
+    project.save(update_fields=["public", "metadata", "update_time"])
+    _record_project(project, actor, "update", description=_describe(metadata))
+    return project
+
+
+@transaction.atomic
+def delete_project(*, project: Project, actor: str) -> None:
+    """Refused with 412 while repositories remain. The row lock makes a concurrent push,
+    whose repository insert needs a key-share lock on this row, wait for the outcome."""
+    project = _locked(project)
+    if project.repositories.exists():
+        raise HarborError(412, "the project contains repositories, can not be deleted")
+    _record_project(project, actor, "delete")
+    project.delete()
+
+
+@transaction.atomic
+def add_metadata(*, project: Project, key: str, value: str, actor: str) -> None:
+    """POST /metadatas: a key that is already set is a 409, as Harbor's unique row."""
+    project = _locked(project)
+    if key == "public" or key in project.metadata:
+        raise conflict(f"metadata {key} already exists for project {project.name}")
+    project.metadata = {**project.metadata, key: value}
+    project.save(update_fields=["metadata", "update_time"])
+    _record_project(project, actor, "create", description=f"metadata {key}={value}")
+
+
+@transaction.atomic
+def set_metadata(*, project: Project, key: str, value: str, actor: str) -> None:
+    project = _locked(project)
+    if key == "public":
+        project.public = value == "true"
+    else:
+        project.metadata = {**project.metadata, key: value}
+    project.save(update_fields=["public", "metadata", "update_time"])
+    _record_project(project, actor, "update", description=f"metadata {key}={value}")
+
+
+@transaction.atomic
+def delete_metadata(*, project: Project, key: str, actor: str) -> None:
+    """Deleting `public` makes the project private (Harbor reads a missing key as false).
+    Deleting a key that is not set succeeds without a change, as in Harbor."""
+    project = _locked(project)
+    if key == "public":
+        if not project.public:
+            return
+        project.public = False
+    elif key in project.metadata:
+        project.metadata = {k: v for k, v in project.metadata.items() if k != key}
+    else:
+        return
+    project.save(update_fields=["public", "metadata", "update_time"])
+    _record_project(project, actor, "delete", description=f"metadata {key}")
+
+
+def _describe(metadata: dict[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(metadata.items()))
+
+
+def _record_project(project: Project, actor: str, operation: str, description: str = "") -> None:
+    record(
+        username=actor,
+        operation=operation,
+        resource_type="project",
+        resource=project.name,
+        project_id=project.pk,
+        project_name=project.name,
+        description=description,
+    )
+
+
+def _member_entity(member: ProjectMember) -> str:
+    return member.user.username if member.user else member.group.group_name  # type: ignore[union-attr]
+
+
+@transaction.atomic
+def update_member_role(*, member: ProjectMember, role: int, actor: str) -> ProjectMember:
+    if role not in {r.value for r in Role}:
+        raise bad_request(f"invalid role_id {role}")
+    member.role = role
+    member.save(update_fields=["role", "update_time"])
+    record(
+        username=actor,
+        operation="update",
+        resource_type="project_member",
+        resource=f"{member.project.name}:{_member_entity(member)}",
+        project_id=member.project_id,
+        project_name=member.project.name,
+        description=f"role {Role(role).role_name}",
+    )
+    return member
+
+
+@transaction.atomic
+def delete_member(*, member: ProjectMember, actor: str) -> None:
+    record(
+        username=actor,
+        operation="delete",
+        resource_type="project_member",
+        resource=f"{member.project.name}:{_member_entity(member)}",
+        project_id=member.project_id,
+        project_name=member.project.name,
+    )
+    member.delete()

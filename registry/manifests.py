@@ -21,6 +21,8 @@ IMAGE_CONFIGS = {
     "application/vnd.docker.container.image.v1+json",
 }
 OCI_EMPTY_CONFIG = "application/vnd.oci.empty.v1+json"
+# What the gate asks distribution for: the manifest as stored, whatever its type.
+MANIFEST_ACCEPT = ", ".join([OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST, "*/*"])
 
 
 class ManifestInvalid(ValueError):

@@ -56,12 +56,14 @@ class Artifact(models.Model):
     push_time = models.DateTimeField(auto_now_add=True)
     pull_time = models.DateTimeField(null=True, blank=True)
     blobs = models.ManyToManyField(Blob, through="ArtifactBlob", related_name="artifacts")
+    labels = models.ManyToManyField("Label", through="ArtifactLabel", related_name="artifacts")
 
     class Meta:
         db_table = "artifact"
         constraints = [
             models.UniqueConstraint(fields=["repository", "digest"], name="artifact_unique_digest")
         ]
+        indexes = [models.Index(fields=["repository", "push_time"], name="artifact_push_time")]
 
 
 class ArtifactBlob(models.Model):
@@ -106,4 +108,71 @@ class Tag(models.Model):
         db_table = "tag"
         constraints = [
             models.UniqueConstraint(fields=["repository", "name"], name="tag_unique_name")
+        ]
+
+
+class ArtifactAddition(models.Model):
+    """Content derived at push time and served by getAddition (e.g. the build history from
+    the image config), so that reading it needs neither the registry nor the config blob."""
+
+    class Type(models.TextChoices):
+        BUILD_HISTORY = "build_history"
+
+    artifact = models.ForeignKey(Artifact, on_delete=models.CASCADE, related_name="additions")
+    type = models.CharField(max_length=32, choices=Type.choices)
+    content_type = models.CharField(max_length=128, default="application/json; charset=utf-8")
+    content = models.TextField()
+
+    class Meta:
+        db_table = "artifact_addition"
+        constraints = [
+            models.UniqueConstraint(fields=["artifact", "type"], name="artifact_addition_unique")
+        ]
+
+
+class Label(models.Model):
+    """Harbor's label: global (scope "g", managed by sysadmins) or of one project (scope "p")."""
+
+    class Scope(models.TextChoices):
+        GLOBAL = "g"
+        PROJECT = "p"
+
+    name = models.CharField(max_length=128)
+    description = models.TextField(blank=True, default="")
+    color = models.CharField(max_length=32, blank=True, default="")
+    scope = models.CharField(max_length=1, choices=Scope.choices)
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.CASCADE, related_name="labels"
+    )
+    creation_time = models.DateTimeField(auto_now_add=True)
+    update_time = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "harbor_label"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name"], condition=models.Q(scope="g"), name="label_unique_global_name"
+            ),
+            models.UniqueConstraint(
+                fields=["project", "name"],
+                condition=models.Q(scope="p"),
+                name="label_unique_project_name",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(scope="g", project__isnull=True)
+                | models.Q(scope="p", project__isnull=False),
+                name="label_scope_matches_project",
+            ),
+        ]
+
+
+class ArtifactLabel(models.Model):
+    artifact = models.ForeignKey(Artifact, on_delete=models.CASCADE)
+    label = models.ForeignKey(Label, on_delete=models.CASCADE)
+    creation_time = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "label_reference"
+        constraints = [
+            models.UniqueConstraint(fields=["artifact", "label"], name="label_reference_unique")
         ]

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from django.db import connection
-from django.db.models import F, QuerySet
-from django.db.models.functions import Collate
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.functions import Coalesce, Collate
 
-from registry.models import Artifact, Repository, Tag
+from registry.manifests import IMAGE_MANIFESTS, OCI_INDEX
+from registry.models import Artifact, ArtifactReference, Blob, Label, Repository, Tag
 from registry.names import is_digest
 
 
@@ -22,15 +33,6 @@ def _lexical_page(rows: QuerySet, *, last: str | None, limit: int | None) -> lis
 
 def find_repository(name: str) -> Repository | None:
     return Repository.objects.select_related("project").filter(name=name).first()
-
-
-def resolve_reference(repository: Repository, reference: str) -> Artifact | None:
-    if is_digest(reference):
-        return Artifact.objects.filter(repository=repository, digest=reference).first()
-    tag = (
-        Tag.objects.select_related("artifact").filter(repository=repository, name=reference).first()
-    )
-    return tag.artifact if tag else None
 
 
 def find_tag(repository: Repository, name: str) -> Tag | None:
@@ -51,3 +53,133 @@ def repository_names(*, last: str | None, limit: int | None) -> list[str]:
 
 def is_referenced_by_index(artifact: Artifact) -> bool:
     return artifact.referenced_by.exists()
+
+
+def resolve(repository: Repository, reference: str) -> tuple[Artifact | None, Tag | None]:
+    """The artifact a tag or digest names, and the tag when it was a tag."""
+    if is_digest(reference):
+        return Artifact.objects.filter(repository=repository, digest=reference).first(), None
+    tag = Tag.objects.select_related("artifact").filter(repository=repository, name=reference)
+    found = tag.first()
+    return (found.artifact, found) if found else (None, None)
+
+
+def listable() -> Q:
+    """Harbor's default artifact listing: accessories (artifacts with a subject) are shown
+    under their subject, and an untagged child of an index under the index."""
+    tagged = Exists(Tag.objects.filter(artifact=OuterRef("pk")))
+    in_index = Exists(ArtifactReference.objects.filter(child=OuterRef("pk")))
+    return Q(subject_digest="") & (Q(tagged) | ~Q(in_index))
+
+
+def repositories_with_counts() -> QuerySet[Repository]:
+    counted = (
+        Artifact.objects.filter(listable(), repository=OuterRef("pk"))
+        .order_by()
+        .values("repository")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Repository.objects.annotate(
+        artifact_count=Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+    )
+
+
+def artifacts_with_details(
+    artifacts: QuerySet[Artifact], *, with_tag: bool, with_label: bool
+) -> QuerySet[Artifact]:
+    """Everything an Artifact body needs, in a fixed number of queries for any page size."""
+    related: list[str | Prefetch] = [
+        Prefetch("references", queryset=ArtifactReference.objects.order_by("pk"))
+    ]
+    if with_tag:
+        related.append(Prefetch("tags", queryset=Tag.objects.order_by("-push_time", "-pk")))
+    if with_label:
+        related.append(Prefetch("labels", queryset=Label.objects.order_by("pk")))
+    return artifacts.select_related("repository").prefetch_related(*related)
+
+
+def accessories_of(artifacts: list[Artifact]) -> dict[tuple[int, str], list[Artifact]]:
+    """Accessories (artifacts whose subject is one of `artifacts`), in one query."""
+    if not artifacts:
+        return {}
+    found: dict[tuple[int, str], list[Artifact]] = {}
+    rows = (
+        Artifact.objects.select_related("repository")
+        .filter(
+            repository_id__in={a.repository_id for a in artifacts},
+            subject_digest__in={a.digest for a in artifacts},
+        )
+        .order_by("-push_time", "-pk")
+    )
+    for row in rows:
+        found.setdefault((row.repository_id, row.subject_digest), []).append(row)
+    return found
+
+
+def manifest_sizes(artifacts: list[Artifact]) -> dict[str, int]:
+    digests = {a.digest for a in artifacts}
+    return dict(Blob.objects.filter(digest__in=digests).values_list("digest", "size"))
+
+
+def _referrer_descriptor(artifact: Artifact, size: int) -> dict[str, object]:
+    descriptor: dict[str, object] = {
+        "mediaType": artifact.manifest_media_type,
+        "digest": artifact.digest,
+        "size": size,
+    }
+    # The spec: the manifest's artifactType, else an image manifest's config media type.
+    if artifact.artifact_type:
+        descriptor["artifactType"] = artifact.artifact_type
+    elif artifact.manifest_media_type in IMAGE_MANIFESTS:
+        descriptor["artifactType"] = artifact.media_type
+    if artifact.annotations:
+        descriptor["annotations"] = artifact.annotations
+    return descriptor
+
+
+def referrers_index(
+    repository: Repository, digest: str, artifact_type: str | None
+) -> dict[str, object]:
+    """The image index of the manifests in `repository` whose subject is `digest`."""
+    rows = Artifact.objects.filter(repository=repository, subject_digest=digest)
+    if artifact_type:
+        rows = rows.filter(
+            Q(artifact_type=artifact_type)
+            | Q(artifact_type="", media_type=artifact_type, manifest_media_type__in=IMAGE_MANIFESTS)
+        )
+    found = list(rows.order_by("pk"))
+    sizes = manifest_sizes(found)
+    return {
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": [_referrer_descriptor(a, sizes.get(a.digest, 0)) for a in found],
+    }
+
+
+def deletion_set(root: Artifact) -> list[Artifact] | None:
+    """What deleting `root` removes, as Harbor's deleteDeeply: the root, its accessories,
+    and the children that no tag and no other index keeps. None when an index still
+    references the root (it has to be deleted first)."""
+    if ArtifactReference.objects.filter(child=root).exists():
+        return None
+    doomed: dict[int, Artifact] = {}
+    pending: list[tuple[Artifact, bool]] = [(root, True)]
+    while pending:
+        artifact, forced = pending.pop()
+        if artifact.pk in doomed:
+            continue
+        if not forced:
+            if Tag.objects.filter(artifact=artifact).exists():
+                continue
+            parents = ArtifactReference.objects.filter(child=artifact)
+            if parents.exclude(parent_id__in=list(doomed)).exists():
+                continue
+        doomed[artifact.pk] = artifact
+        accessories = Artifact.objects.filter(
+            repository_id=artifact.repository_id, subject_digest=artifact.digest
+        )
+        pending.extend((accessory, True) for accessory in accessories)
+        children = Artifact.objects.filter(referenced_by__parent=artifact).distinct()
+        pending.extend((child, False) for child in children)
+    return list(doomed.values())

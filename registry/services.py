@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-from django.db import transaction
-from django.db.models import Sum
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import record
+from harbor_py.api.errors import bad_request, conflict, not_found
 from projects.models import Project
+from registry import push
+from registry.image_config import ImageConfig
 from registry.manifests import ParsedManifest
-from registry.models import Artifact, ArtifactBlob, ArtifactReference, Blob, Repository, Tag
-
-
-def _ensure_blobs(parsed: ParsedManifest) -> list[Blob]:
-    descriptors = parsed.blob_descriptors()
-    Blob.objects.bulk_create(
-        [Blob(digest=d.digest, size=d.size, content_type=d.media_type) for d in descriptors],
-        ignore_conflicts=True,
-    )
-    return list(Blob.objects.filter(digest__in=[d.digest for d in descriptors]))
-
-
-def _artifact_size(parsed: ParsedManifest, repository: Repository) -> int:
-    if parsed.is_index:
-        children = Artifact.objects.filter(
-            repository=repository, digest__in=[c.digest for c in parsed.children]
-        ).aggregate(total=Sum("size"))["total"]
-        return parsed.size + (children or 0)
-    return sum(d.size for d in parsed.blob_descriptors())
+from registry.models import (
+    Artifact,
+    ArtifactLabel,
+    Label,
+    Repository,
+    Tag,
+)
+from registry.names import is_tag
 
 
 @transaction.atomic
@@ -39,66 +30,18 @@ def record_manifest_push(
     tag: str | None,
     username: str,
     client_address: str = "",
+    image_config: ImageConfig | None = None,
 ) -> Artifact:
-    repository, _ = Repository.objects.get_or_create(
-        name=repository_name, defaults={"project": project}
-    )
-    artifact, created = Artifact.objects.get_or_create(
-        repository=repository,
-        digest=parsed.digest,
-        defaults={
-            "type": parsed.artifact_kind,
-            "media_type": parsed.config.media_type if parsed.config else parsed.media_type,
-            "manifest_media_type": parsed.media_type,
-            "artifact_type": parsed.artifact_type,
-            "subject_digest": parsed.subject.digest if parsed.subject else "",
-            "size": _artifact_size(parsed, repository),
-            "annotations": parsed.annotations,
-        },
-    )
-    if created:
-        blobs = _ensure_blobs(parsed)
-        ArtifactBlob.objects.bulk_create(
-            [ArtifactBlob(artifact=artifact, blob=blob) for blob in blobs], ignore_conflicts=True
-        )
-        if parsed.children:
-            children = {
-                a.digest: a
-                for a in Artifact.objects.filter(
-                    repository=repository, digest__in=[c.digest for c in parsed.children]
-                )
-            }
-            ArtifactReference.objects.bulk_create(
-                [
-                    ArtifactReference(
-                        parent=artifact,
-                        child=children.get(c.digest),
-                        child_digest=c.digest,
-                        platform=c.platform,
-                        annotations=c.annotations,
-                        urls=c.urls,
-                    )
-                    for c in parsed.children
-                ],
-                ignore_conflicts=True,
-            )
-    if tag:
-        Tag.objects.update_or_create(
-            repository=repository,
-            name=tag,
-            defaults={"artifact": artifact, "push_time": timezone.now()},
-        )
-    resource = f"{repository_name}:{tag}" if tag else f"{repository_name}@{parsed.digest}"
-    record(
+    """Both phases of registry.push in one transaction, for pushes that distribution has
+    already accepted (copies, fixtures)."""
+    reservation = push.reserve(project=project, repository_name=repository_name, parsed=parsed)
+    return push.complete(
+        reservation=reservation,
+        tag=tag,
         username=username,
-        operation="create",
-        resource_type="artifact",
-        resource=resource,
-        project_id=project.pk,
-        project_name=project.name,
         client_address=client_address,
+        image_config=image_config,
     )
-    return artifact
 
 
 @transaction.atomic
@@ -131,5 +74,164 @@ def delete_tag(*, tag: Tag, username: str, client_address: str = "") -> None:
         resource=resource,
         project_id=project.pk,
         project_name=project.name,
+        client_address=client_address,
+    )
+
+
+def _record(
+    *,
+    repository: Repository,
+    username: str,
+    operation: str,
+    resource_type: str,
+    resource: str,
+    client_address: str,
+    description: str = "",
+) -> None:
+    record(
+        username=username,
+        operation=operation,
+        resource_type=resource_type,
+        resource=resource,
+        project_id=repository.project_id,
+        project_name=repository.name.split("/", 1)[0],
+        description=description,
+        client_address=client_address,
+    )
+
+
+@transaction.atomic
+def delete_artifacts(
+    *, root: Artifact, artifacts: list[Artifact], username: str, client_address: str = ""
+) -> None:
+    """The database side of deleting `root` deeply (its manifests are already gone from
+    storage): the root, the children and accessories that went with it, their tags and
+    labels. Blobs stay for garbage collection."""
+    repository = root.repository
+    Artifact.objects.filter(pk__in=[a.pk for a in artifacts]).delete()
+    others = len(artifacts) - 1
+    _record(
+        repository=repository,
+        username=username,
+        operation="delete",
+        resource_type="artifact",
+        resource=f"{repository.name}@{root.digest}",
+        description=f"with {others} child or accessory artifacts" if others else "",
+        client_address=client_address,
+    )
+
+
+@transaction.atomic
+def update_repository(
+    *, repository: Repository, description: str, username: str, client_address: str = ""
+) -> Repository:
+    repository.description = description
+    repository.save(update_fields=["description", "update_time"])
+    _record(
+        repository=repository,
+        username=username,
+        operation="update",
+        resource_type="repository",
+        resource=repository.name,
+        client_address=client_address,
+    )
+    return repository
+
+
+@transaction.atomic
+def delete_repository(*, repository: Repository, username: str, client_address: str = "") -> None:
+    """The database side (storage has already dropped every manifest of the repository)."""
+    repository.delete()
+    _record(
+        repository=repository,
+        username=username,
+        operation="delete",
+        resource_type="repository",
+        resource=repository.name,
+        client_address=client_address,
+    )
+
+
+@transaction.atomic
+def create_tag(*, artifact: Artifact, name: str, username: str, client_address: str = "") -> Tag:
+    if not is_tag(name):
+        raise bad_request(f"invalid tag name {name!r}")
+    repository = artifact.repository
+    if Tag.objects.filter(repository=repository, name=name).exists():
+        raise conflict(f"tag {name} already exists in {repository.name}")
+    try:
+        with transaction.atomic():
+            tag = Tag.objects.create(repository=repository, artifact=artifact, name=name)
+    except IntegrityError:
+        raise conflict(f"tag {name} already exists in {repository.name}") from None
+    _record(
+        repository=repository,
+        username=username,
+        operation="create",
+        resource_type="tag",
+        resource=f"{repository.name}:{name}",
+        client_address=client_address,
+    )
+    return tag
+
+
+def attach_tags(
+    *, artifact: Artifact, names: list[str], username: str, client_address: str = ""
+) -> None:
+    """Point each tag at `artifact`, moving it if the repository had it elsewhere."""
+    for name in names:
+        with transaction.atomic():
+            Tag.objects.update_or_create(
+                repository=artifact.repository,
+                name=name,
+                defaults={"artifact": artifact, "push_time": timezone.now()},
+            )
+            _record(
+                repository=artifact.repository,
+                username=username,
+                operation="create",
+                resource_type="tag",
+                resource=f"{artifact.repository.name}:{name}",
+                client_address=client_address,
+            )
+
+
+@transaction.atomic
+def add_label(*, artifact: Artifact, label: Label, username: str, client_address: str = "") -> None:
+    repository = artifact.repository
+    if label.scope == Label.Scope.PROJECT and label.project_id != repository.project_id:
+        raise bad_request(f"label {label.pk} belongs to another project")
+    if ArtifactLabel.objects.filter(artifact=artifact, label=label).exists():
+        raise conflict(f"label {label.pk} is already added to the artifact")
+    try:
+        with transaction.atomic():
+            ArtifactLabel.objects.create(artifact=artifact, label=label)
+    except IntegrityError:
+        raise conflict(f"label {label.pk} is already added to the artifact") from None
+    _record(
+        repository=repository,
+        username=username,
+        operation="create",
+        resource_type="artifact_label",
+        resource=f"{repository.name}@{artifact.digest}",
+        description=f"label {label.name}",
+        client_address=client_address,
+    )
+
+
+@transaction.atomic
+def remove_label(
+    *, artifact: Artifact, label_id: int, username: str, client_address: str = ""
+) -> None:
+    deleted, _ = ArtifactLabel.objects.filter(artifact=artifact, label_id=label_id).delete()
+    if not deleted:
+        raise not_found(f"label {label_id} is not added to the artifact")
+    _record(
+        repository=artifact.repository,
+        username=username,
+        operation="delete",
+        resource_type="artifact_label",
+        resource=f"{artifact.repository.name}@{artifact.digest}",
+        description=f"label {label_id}",
         client_address=client_address,
     )

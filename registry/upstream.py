@@ -1,11 +1,13 @@
 """The HTTP client from the gate to distribution, authenticated with internal tokens.
 
-One pooled keep-alive client per process; bytes of manifests only (blob bytes never come
-through Python: nginx sends them to distribution directly).
+One pooled keep-alive client per process; bytes of manifests and small image configs only
+(layer bytes never come through Python: nginx sends them to distribution directly, and
+copies between repositories are cross-repository mounts).
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 
@@ -13,11 +15,13 @@ import httpx
 from django.conf import settings
 
 from accounts.tokens import Scope, mint
+from registry.manifests import MANIFEST_ACCEPT
 
 CORE_SUBJECT = "harbor-core"
 _client: httpx.Client | None = None
 _client_lock = threading.Lock()
-_tokens: dict[tuple[str, frozenset[str]], tuple[str, float]] = {}
+Grants = tuple[tuple[str, frozenset[str]], ...]  # (repository, actions) pairs
+_tokens: dict[Grants, tuple[str, float]] = {}
 
 
 def client() -> httpx.Client:
@@ -41,17 +45,29 @@ def client() -> httpx.Client:
     return _client
 
 
-def internal_token(repository: str, actions: frozenset[str]) -> str:
-    """A short-lived token for exactly this repository and actions, reused until near expiry."""
-    key = (repository, actions)
-    cached = _tokens.get(key)
+def reset_client() -> None:
+    """Forget the pooled client (after the registry URL changed, e.g. in tests)."""
+    global _client
+    with _client_lock:
+        if _client is not None:
+            _client.close()
+        _client = None
+
+
+def internal_token(repository: str, actions: frozenset[str], *, also: Grants = ()) -> str:
+    """A short-lived token for exactly these repositories and actions, reused until near
+    expiry. `also` adds grants on other repositories (a cross-repository mount needs pull
+    on the source)."""
+    grants: Grants = ((repository, actions), *also)
+    cached = _tokens.get(grants)
     now = time.monotonic()
     if cached and cached[1] > now:
         return cached[0]
-    token, expires_in, _ = mint(CORE_SUBJECT, [Scope("repository", repository, actions)], 300)
+    scopes = [Scope("repository", name, acts) for name, acts in grants]
+    token, expires_in, _ = mint(CORE_SUBJECT, scopes, 300)
     if len(_tokens) > 10_000:
         _tokens.clear()
-    _tokens[key] = (token, now + expires_in - 60)
+    _tokens[grants] = (token, now + expires_in - 60)
     return token
 
 
@@ -63,10 +79,56 @@ def request(
     *,
     headers: dict[str, str] | None = None,
     content: bytes | None = None,
+    also: Grants = (),
 ) -> httpx.Response:
-    all_headers = {"Authorization": f"Bearer {internal_token(repository, actions)}"}
+    token = internal_token(repository, actions, also=also)
+    all_headers = {"Authorization": f"Bearer {token}"}
     all_headers.update(headers or {})
     return client().request(method, path, headers=all_headers, content=content)
+
+
+class BlobTooLarge(Exception):
+    pass
+
+
+def fetch_small_blob(repository: str, digest: str, limit: int, timeout: float = 10.0) -> bytes:
+    """The bytes of a small blob (an image config), read at most `limit` bytes far and
+    checked against its digest. Raises httpx.HTTPError, BlobTooLarge or ValueError."""
+    token = internal_token(repository, frozenset({"pull"}))
+    with client().stream(
+        "GET",
+        f"/v2/{repository}/blobs/{digest}",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=timeout,
+    ) as response:
+        response.raise_for_status()
+        if int(response.headers.get("Content-Length") or 0) > limit:
+            raise BlobTooLarge(digest)
+        body = bytearray()
+        for chunk in response.iter_bytes():
+            body.extend(chunk)
+            if len(body) > limit:
+                raise BlobTooLarge(digest)
+    algorithm, _, expected = digest.partition(":")
+    if hashlib.new(algorithm, bytes(body)).hexdigest() != expected:
+        raise ValueError(f"blob {digest} does not match its digest")
+    return bytes(body)
+
+
+def fetch_manifest(repository: str, digest: str) -> bytes:
+    """A manifest's bytes by digest, checked against the digest."""
+    response = request(
+        "GET",
+        repository,
+        f"/v2/{repository}/manifests/{digest}",
+        frozenset({"pull"}),
+        headers={"Accept": MANIFEST_ACCEPT},
+    )
+    response.raise_for_status()
+    algorithm, _, expected = digest.partition(":")
+    if hashlib.new(algorithm, response.content).hexdigest() != expected:
+        raise ValueError(f"manifest {digest} does not match its digest")
+    return response.content
 
 
 def ping() -> None:

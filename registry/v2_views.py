@@ -1,9 +1,13 @@
 """The /v2 routes that pass through Django (ARCHITECTURE.md §1): manifests, tags/list,
-catalog and blob HEAD. Each verifies the bearer token, answers from the database where it
-can, forwards to distribution where it must, and records what changed."""
+catalog, referrers and blob HEAD. Each verifies the bearer token, answers from the database
+where it can, forwards to distribution where it must, and records what changed."""
 
 from __future__ import annotations
 
+import functools
+import json
+import logging
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 import httpx
@@ -12,13 +16,16 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.tokens import InvalidToken
+from harbor_gc import guard
 from harbor_py.http import client_address
 from projects.selectors import find_project
-from registry import selectors, services, upstream
+from registry import pulls, push, selectors, services, storage_probe, upstream
 from registry.access import ACTIONS_BY_METHOD, authorize, bearer_claims, explain_denial
-from registry.manifests import ManifestInvalid, parse_manifest
+from registry.manifests import MANIFEST_ACCEPT, OCI_INDEX, ManifestInvalid, parse_manifest
 from registry.names import is_digest, is_tag, project_of, valid_repository_name
 from registry.oci import API_VERSION_HEADER, challenge, oci_error
+
+logger = logging.getLogger(__name__)
 
 FORWARDED_REQUEST_HEADERS = ("Host", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Forwarded-For")
 PASSED_RESPONSE_HEADERS = (
@@ -29,16 +36,22 @@ PASSED_RESPONSE_HEADERS = (
     "Docker-Upload-UUID",
     "Range",
 )
-MANIFEST_ACCEPT = ", ".join(
-    [
-        "application/vnd.oci.image.manifest.v1+json",
-        "application/vnd.oci.image.index.v1+json",
-        "application/vnd.docker.distribution.manifest.v2+json",
-        "application/vnd.docker.distribution.manifest.list.v2+json",
-        "*/*",
-    ]
-)
 PULL, PUSH, DELETE = frozenset({"pull"}), frozenset({"pull", "push"}), frozenset({"delete"})
+View = Callable[..., HttpResponse]
+
+
+def _upstream_errors(view: View) -> View:
+    """distribution unreachable or timing out: 503 in the OCI error shape, not a 500 page."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except httpx.HTTPError as exc:
+            logger.warning("registry storage unavailable for %s: %s", request.path, exc)
+            return oci_error(503, "UNAVAILABLE", "the registry storage is unavailable")
+
+    return wrapper
 
 
 def _forward_headers(request: HttpRequest, **extra: str) -> dict[str, str]:
@@ -137,16 +150,23 @@ def tags_list(request: HttpRequest, name: str) -> HttpResponse:
     return _paged_json(request, "tags", {"name": name}, names, limit)
 
 
+def _bad_reference(method: str, reference: str) -> HttpResponse | None:
+    if is_digest(reference) or is_tag(reference):
+        return None
+    if ":" in reference:
+        return oci_error(400, "DIGEST_INVALID", f"invalid digest {reference!r}")
+    if method == "PUT":
+        return oci_error(400, "MANIFEST_INVALID", f"invalid tag {reference!r}")
+    return _manifest_unknown(reference)
+
+
 @csrf_exempt
+@_upstream_errors
 def manifest(request: HttpRequest, name: str, reference: str) -> HttpResponse:
     if (bad := _bad_name(name)) is not None:
         return bad
-    if not (is_digest(reference) or is_tag(reference)):
-        return oci_error(
-            400,
-            "MANIFEST_INVALID" if request.method == "PUT" else "MANIFEST_UNKNOWN",
-            "invalid reference",
-        )
+    if (bad := _bad_reference(request.method or "", reference)) is not None:
+        return bad
     action = ACTIONS_BY_METHOD.get(request.method or "")
     if request.method not in ("GET", "HEAD", "PUT", "DELETE") or action is None:
         return oci_error(405, "UNSUPPORTED", "method not allowed")
@@ -168,7 +188,7 @@ def _get_manifest(request: HttpRequest, name: str, reference: str) -> HttpRespon
     repository = selectors.find_repository(name)
     if repository is None:
         return oci_error(404, "NAME_UNKNOWN", f"repository name not known to registry: {name}")
-    artifact = selectors.resolve_reference(repository, reference)
+    artifact, tag = selectors.resolve(repository, reference)
     if artifact is None:
         return _manifest_unknown(reference)
     head = request.method == "HEAD"
@@ -179,6 +199,10 @@ def _get_manifest(request: HttpRequest, name: str, reference: str) -> HttpRespon
         PULL,
         headers=_forward_headers(request, Accept=MANIFEST_ACCEPT),
     )
+    if result.status_code == 200 and not head:
+        pulls.record_pull(
+            repository_id=repository.pk, artifact_id=artifact.pk, tag_id=tag.pk if tag else None
+        )
     return _relay(result, head=head)
 
 
@@ -203,20 +227,27 @@ def _put_manifest(request: HttpRequest, name: str, reference: str, username: str
     project = find_project(project_of(name), is_name=True)
     if project is None:
         return oci_error(404, "NAME_UNKNOWN", f"repository name not known to registry: {name}")
-    result = upstream.request(
-        "PUT",
-        name,
-        f"/v2/{name}/manifests/{reference}",
-        PUSH,
-        headers=_forward_headers(request, **{"Content-Type": parsed.media_type}),
-        content=body,
-    )
+    try:
+        reservation = push.reserve(project=project, repository_name=name, parsed=parsed)
+    except push.BlobsBeingDeleted as exc:
+        return oci_error(404, "BLOB_UNKNOWN", f"blob unknown to registry: {exc}; upload it again")
+    try:
+        result = upstream.request(
+            "PUT",
+            name,
+            f"/v2/{name}/manifests/{reference}",
+            PUSH,
+            headers=_forward_headers(request, **{"Content-Type": parsed.media_type}),
+            content=body,
+        )
+    except httpx.HTTPError:
+        push.release(reservation)
+        raise
     if result.status_code != 201:
+        push.release(reservation)
         return _relay(result)
-    services.record_manifest_push(
-        project=project,
-        repository_name=name,
-        parsed=parsed,
+    push.complete(
+        reservation=reservation,
         tag=None if is_digest(reference) else reference,
         username=username,
         client_address=client_address(request),
@@ -239,7 +270,7 @@ def _delete_manifest(
             return _manifest_unknown(reference)
         services.delete_tag(tag=tag, username=username, client_address=client_address(request))
         return HttpResponse(status=202)
-    artifact = selectors.resolve_reference(repository, reference)
+    artifact, _ = selectors.resolve(repository, reference)
     if artifact is None:
         return _manifest_unknown(reference)
     if selectors.is_referenced_by_index(artifact):
@@ -263,6 +294,31 @@ def _delete_manifest(
 
 
 @csrf_exempt
+def referrers(request: HttpRequest, name: str, digest: str) -> HttpResponse:
+    """OCI 1.1 referrers, answered from the database."""
+    if (bad := _bad_name(name)) is not None:
+        return bad
+    if request.method not in ("GET", "HEAD"):
+        return oci_error(405, "UNSUPPORTED", "method not allowed")
+    if not is_digest(digest):
+        return oci_error(400, "DIGEST_INVALID", f"invalid digest {digest!r}")
+    claims = authorize(request, name, "pull")
+    if isinstance(claims, HttpResponse):
+        return claims
+    repository = selectors.find_repository(name)
+    if repository is None:
+        return oci_error(404, "NAME_UNKNOWN", f"repository name not known to registry: {name}")
+    artifact_type = request.GET.get("artifactType") or None
+    index = selectors.referrers_index(repository, digest, artifact_type)
+    response = HttpResponse(json.dumps(index), content_type=OCI_INDEX)
+    if artifact_type:
+        response["OCI-Filters-Applied"] = "artifactType"
+    response[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
+    return response
+
+
+@csrf_exempt
+@_upstream_errors
 def blob_head(request: HttpRequest, name: str, digest: str) -> HttpResponse:
     if (bad := _bad_name(name)) is not None:
         return bad
@@ -273,10 +329,23 @@ def blob_head(request: HttpRequest, name: str, digest: str) -> HttpResponse:
     claims = authorize(request, name, "pull")
     if isinstance(claims, HttpResponse):
         return claims
-    result = upstream.request(
-        "HEAD", name, f"/v2/{name}/blobs/{digest}", PULL, headers=_forward_headers(request)
-    )
-    return _relay(result, head=True)
+    size = storage_probe.linked_blob_size(name, digest)
+    if size is storage_probe.UNKNOWN:  # storage we cannot read directly: ask distribution
+        result = upstream.request(
+            "HEAD", name, f"/v2/{name}/blobs/{digest}", PULL, headers=_forward_headers(request)
+        )
+        if result.status_code != 200:
+            return _relay(result, head=True)
+        size = int(result.headers.get("Content-Length") or 0)
+    if size is None or not guard.touch_one(digest):
+        # Absent, or being deleted by GC: the client uploads it (again).
+        response = HttpResponse(status=404)
+    else:
+        response = HttpResponse(status=200, content_type="application/octet-stream")
+        response["Content-Length"] = str(size)
+        response["Docker-Content-Digest"] = digest
+    response[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
+    return response
 
 
 @csrf_exempt

@@ -13,15 +13,16 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts import services
+from accounts import selectors, services
 from accounts.api.serializers import UserCreationSerializer, UserSerializer
 from accounts.authentication import parse_basic
 from accounts.grants import grant
 from accounts.login import LoginThrottled, authenticate_credentials
+from accounts.login_errors import LoginRefused
 from accounts.models import User
 from accounts.tokens import mint, parse_scopes
 from harbor_py import configuration
-from harbor_py.api.errors import error_body
+from harbor_py.api.errors import error_body, forbidden
 from harbor_py.api.permissions import IsSysadmin
 from harbor_py.http import client_address
 
@@ -29,15 +30,24 @@ from harbor_py.http import client_address
 class UserListView(GenericAPIView):
     serializer_class = UserSerializer
     permission_classes = [IsSysadmin]
-    queryset = User.objects.order_by("pk")
 
     @extend_schema(operation_id="listUsers", responses=UserSerializer(many=True))
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
+        params = request.query_params
+        users = selectors.list_users(
+            q=params.get("q"),
+            sort=params.get("sort"),
+            username=params.get("username"),
+            email=params.get("email"),
+        )
+        page = self.paginate_queryset(users)
         return self.get_paginated_response(UserSerializer(page, many=True).data)
 
     @extend_schema(operation_id="createUser", request=UserCreationSerializer, responses={201: None})
     def post(self, request: Request) -> Response:
+        auth_mode = configuration.get("auth_mode")
+        if auth_mode != "db_auth":
+            raise forbidden(f"creating local user is not allowed under auth mode: {auth_mode}")
         body = UserCreationSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         user = services.create_user(**body.validated_data, actor=request.user.username)
@@ -65,6 +75,8 @@ def registry_token(request: HttpRequest) -> JsonResponse:
             found = authenticate_credentials(*pair, address=client_address(request))
         except LoginThrottled as exc:
             return JsonResponse(error_body("TOO_MANY_REQUESTS", str(exc)), status=429)
+        except LoginRefused as exc:
+            return JsonResponse(error_body(exc.code, str(exc)), status=exc.status)
         if found is None:
             return JsonResponse(
                 error_body("UNAUTHORIZED", "invalid username or password"), status=401

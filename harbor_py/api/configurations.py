@@ -64,3 +64,18 @@ class ConfigurationsView(APIView):
             client_address=client_address(request),
         )
         return Response(status=200)
+
+
+class InternalConfigView(APIView):
+    """Harbor's internal component configuration; here the same settings, sysadmin only."""
+
+    permission_classes = [IsSysadmin]
+
+    @extend_schema(operation_id="getInternalconfig", responses={200: dict})
+    def get(self, request: Request) -> Response:
+        return Response(
+            {
+                k: {"value": v, "editable": configuration.ITEMS[k].editable}
+                for k, v in configuration.snapshot().items()
+            }
+        )

@@ -141,7 +141,15 @@ def _condition(term: Term, field: Field) -> Q | list[Q]:
 def apply_query(
     queryset: QuerySet[Any], raw: str | None, fields: dict[str, Field]
 ) -> QuerySet[Any]:
-    for term in parse_query(raw):
+    return apply_terms(queryset, parse_query(raw), fields)
+
+
+def apply_terms(
+    queryset: QuerySet[Any], terms: list[Term], fields: dict[str, Field]
+) -> QuerySet[Any]:
+    """apply_query for terms already parsed, e.g. after a view has taken out the keys it
+    handles itself."""
+    for term in terms:
         field = fields.get(term.key)
         if field is None:
             allowed = ", ".join(sorted(fields)) or "none"

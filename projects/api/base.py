@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
 
-from harbor_py.api.errors import HarborError, not_found
+from harbor_py.api.errors import HarborError, bad_request, not_found
 from projects.selectors import ProjectAccess, find_project, project_access
 
 
@@ -15,6 +16,22 @@ def is_resource_name(request: Any) -> bool | None:
     if raw is None:
         return None
     return raw.lower() == "true"
+
+
+def bool_param(request: Request, name: str, default: bool | None = None) -> bool | None:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    if raw.lower() in ("true", "1"):
+        return True
+    if raw.lower() in ("false", "0"):
+        return False
+    raise bad_request(f"{name} must be true or false")
+
+
+def require_authenticated(request: Request) -> None:
+    if not request.user.is_authenticated:
+        raise HarborError(401, "authentication required")
 
 
 class ProjectScopedView(GenericAPIView):
@@ -30,9 +47,9 @@ class ProjectScopedView(GenericAPIView):
         access = project_access(self.request.user, project)
         if not access.visible:
             raise not_found(f"project {key} not found")
-        resource, action = self.required[self.request.method or "GET"]
+        method = self.request.method or "GET"
+        resource, action = self.required["GET" if method == "HEAD" else method]
         if not access.can(resource, action):
-            if not self.request.user.is_authenticated:
-                raise HarborError(401, "authentication required")
+            require_authenticated(self.request)
             raise HarborError(403, f"not allowed to {action} {resource} of project {project.name}")
         return access

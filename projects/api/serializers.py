@@ -1,49 +1,62 @@
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
+from harbor_py.api.errors import HarborError
+from projects.metadata import clean_request_metadata
 from projects.models import Project, ProjectMember
 from projects.roles import ROLE_RANK, Role
-
-METADATA_KEYS = {
-    "public",
-    "enable_content_trust",
-    "enable_content_trust_cosign",
-    "prevent_vul",
-    "severity",
-    "auto_scan",
-    "auto_sbom_generation",
-    "reuse_sys_cve_allowlist",
-    "retention_id",
-    "proxy_speed_kb",
-}
+from projects.selectors import project_metadata
 
 
 class ProjectReqSerializer(serializers.Serializer):
+    """Harbor's ProjectReq. `metadata` values are checked by projects.metadata."""
+
     project_name = serializers.CharField(max_length=255)
     public = serializers.BooleanField(required=False, allow_null=True, default=None)
     metadata = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
+    cve_allowlist = serializers.DictField(required=False)
     storage_limit = serializers.IntegerField(required=False, allow_null=True)
     registry_id = serializers.IntegerField(required=False, allow_null=True)
 
     def validate_metadata(self, value: dict[str, str]) -> dict[str, str]:
-        unknown = set(value) - METADATA_KEYS
-        if unknown:
-            raise serializers.ValidationError(
-                f"unknown metadata keys: {', '.join(sorted(unknown))}"
-            )
-        if "public" in value and value["public"] not in ("true", "false"):
-            raise serializers.ValidationError('public must be "true" or "false"')
-        return value
+        try:
+            return clean_request_metadata(value)
+        except HarborError as exc:
+            raise serializers.ValidationError(str(exc.detail)) from None
+
+
+class ProjectUpdateSerializer(ProjectReqSerializer):
+    """PUT /projects/{id}: the same body, but the name cannot change and may be left out."""
+
+    project_name = serializers.CharField(max_length=255, required=False)
+
+
+class ProjectDeletableSerializer(serializers.Serializer):
+    deletable = serializers.BooleanField()
+    message = serializers.CharField(required=False)
+
+
+class ProjectSummarySerializer(serializers.Serializer):
+    repo_count = serializers.IntegerField()
+    project_admin_count = serializers.IntegerField(required=False)
+    maintainer_count = serializers.IntegerField(required=False)
+    developer_count = serializers.IntegerField(required=False)
+    guest_count = serializers.IntegerField(required=False)
+    limited_guest_count = serializers.IntegerField(required=False)
 
 
 class ProjectSerializer(serializers.ModelSerializer):
-    """Harbor's Project. Context: `roles` = {project_id: set of the caller's roles}."""
+    """Harbor's Project. Context: `roles` = {project_id: set of the caller's roles} and
+    `detail` (default True): without it, metadata and owner_name are left out, as Harbor
+    does for with_detail=false. registry_id is only set on proxy cache projects, which
+    harbor-py does not have, so it is never sent."""
 
     project_id = serializers.IntegerField(source="pk")
     owner_id = serializers.IntegerField()
     owner_name = serializers.CharField(source="owner.username")
-    registry_id = serializers.SerializerMethodField()
     deleted = serializers.SerializerMethodField()
     togglable = serializers.SerializerMethodField()
     current_user_role_id = serializers.SerializerMethodField()
@@ -57,7 +70,6 @@ class ProjectSerializer(serializers.ModelSerializer):
             "project_id",
             "owner_id",
             "name",
-            "registry_id",
             "creation_time",
             "update_time",
             "deleted",
@@ -71,9 +83,6 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     def _roles(self, project: Project) -> set[Role]:
         return self.context.get("roles", {}).get(project.pk, set())
-
-    def get_registry_id(self, project: Project) -> int | None:
-        return None
 
     def get_deleted(self, project: Project) -> bool:
         return False
@@ -89,7 +98,14 @@ class ProjectSerializer(serializers.ModelSerializer):
         return sorted(int(r) for r in self._roles(project))
 
     def get_metadata(self, project: Project) -> dict[str, str]:
-        return {**project.metadata, "public": "true" if project.public else "false"}
+        return project_metadata(project)
+
+    def to_representation(self, instance: Project) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if not self.context.get("detail", True):
+            data.pop("metadata")
+            data.pop("owner_name")
+        return data
 
 
 class MemberUserSerializer(serializers.Serializer):
@@ -141,3 +157,7 @@ class ProjectMemberEntitySerializer(serializers.ModelSerializer):
 
     def get_entity_type(self, member: ProjectMember) -> str:
         return "u" if member.user_id else "g"
+
+
+class RoleRequestSerializer(serializers.Serializer):
+    role_id = serializers.IntegerField()

@@ -229,8 +229,8 @@ def test_page_size_is_capped_at_100(admin, client_for):
 def test_link_keeps_other_query_parameters(admin, make_user, client_for):
     for i in range(3):
         make_user(f"u{i}")
-    response = client_for(admin).get(URL, {"page_size": 1, "q": "x"})
-    assert links(response)["next"]["q"] == ["x"]
+    response = client_for(admin).get(URL, {"page_size": 1, "q": "username=~u"})
+    assert links(response)["next"]["q"] == ["username=~u"]
 
 
 @pytest.mark.parametrize(

@@ -38,6 +38,9 @@ PASSED_ENVIRONMENT = (
     "HARBOR_SECRET_KEY",
     "HARBOR_LOG_LEVEL",
     "HARBOR_CREDENTIAL_CACHE_SECONDS",
+    "HARBOR_LDAP_CREDENTIAL_CACHE_SECONDS",
+    "HARBOR_LDAP_GROUP_CACHE_SECONDS",
+    "GC_UPLOAD_AGE_HOURS",
     "HARBOR_CACHE_PREFIX",
     "GC_TIME_WINDOW_HOURS",
 )
@@ -66,6 +69,7 @@ def render_configs(rt: Runtime) -> None:
         "venv": Path(sys.executable).parent.parent,
         "base_dir": BASE_DIR,
         "web_workers": os.environ.get("HARBOR_WEB_WORKERS", "2"),
+        "registry_log_level": os.environ.get("HARBOR_REGISTRY_LOG_LEVEL", "info"),
         "environment": _supervisor_environment(rt),
     }
     rt.config_dir.mkdir(parents=True, exist_ok=True)
@@ -129,6 +133,7 @@ class Command(BaseCommand):
             self.stdout.write(f"generated token signing key and certificate in {rt.keys_dir}")
         render_configs(rt)
         call_command("migrate", interactive=False, verbosity=0)
+        call_command("collectstatic", interactive=False, verbosity=0)
         if ensure_admin(password=rt.admin_password):
             self.stdout.write("created the admin user")
 

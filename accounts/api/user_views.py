@@ -1,0 +1,170 @@
+"""The user group beyond list and create: /users/current, /users/search, /users/{user_id}."""
+
+from __future__ import annotations
+
+from django.contrib.auth import update_session_auth_hash
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts import selectors, services
+from accounts.api.serializers import (
+    PasswordReqSerializer,
+    PermissionSerializer,
+    UserProfileSerializer,
+    UserSearchRespItemSerializer,
+    UserSerializer,
+    UserSysAdminFlagSerializer,
+)
+from accounts.authentication import CsrfSessionAuthentication
+from accounts.models import User
+from harbor_py import configuration
+from harbor_py.api.errors import HarborError, bad_request, forbidden, not_found
+from harbor_py.api.permissions import IsSysadmin
+from projects.api.base import bool_param, require_authenticated
+from projects.permissions import current_permissions
+
+
+def _target(user_id: int) -> User:
+    user = selectors.find_user(user_id)
+    if user is None:
+        raise not_found(f"user {user_id} not found")
+    return user
+
+
+def readable_user(request: Request, user_id: int) -> User:
+    """Sysadmins read anyone, others themselves only (checked before existence)."""
+    require_authenticated(request)
+    if not request.user.is_superuser and request.user.pk != user_id:
+        raise forbidden(f"Not authorized to read user: {user_id}")
+    return _target(user_id)
+
+
+def modifiable_user(request: Request, user_id: int) -> User:
+    """Harbor's requireModifiable: under database authentication sysadmins change anyone
+    and users themselves; under LDAP only the local admin can be changed, by a sysadmin."""
+    require_authenticated(request)
+    caller = request.user
+    if not caller.is_superuser and caller.pk != user_id:
+        raise forbidden(f"User with ID {user_id} can't be updated")
+    user = _target(user_id)
+    if configuration.get("auth_mode") != "db_auth" and not (
+        caller.is_superuser and services.is_builtin_admin(user)
+    ):
+        raise forbidden(f"User with ID {user_id} can't be updated")
+    return user
+
+
+class CurrentUserView(GenericAPIView):
+    serializer_class = UserSerializer
+    pagination_class = None
+
+    @extend_schema(operation_id="getCurrentUserInfo", responses=UserSerializer)
+    def get(self, request: Request) -> Response:
+        require_authenticated(request)
+        return Response(UserSerializer(request.user).data)
+
+
+class CurrentUserPermissionsView(GenericAPIView):
+    serializer_class = PermissionSerializer
+    pagination_class = None
+
+    @extend_schema(
+        operation_id="getCurrentUserPermissions",
+        parameters=[
+            OpenApiParameter("scope", str, description="/system or /project/{project_id}"),
+            OpenApiParameter("relative", bool),
+        ],
+        responses=PermissionSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        require_authenticated(request)
+        scope = request.query_params.get("scope", "")
+        relative = bool(bool_param(request, "relative", default=False))
+        return Response(current_permissions(request.user, scope, relative=relative))
+
+
+class UserSearchView(GenericAPIView):
+    serializer_class = UserSearchRespItemSerializer
+
+    @extend_schema(
+        operation_id="searchUsers",
+        parameters=[OpenApiParameter("username", str, required=True)],
+        responses=UserSearchRespItemSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        require_authenticated(request)
+        username = request.query_params.get("username")
+        if not username:
+            raise bad_request("username is required")
+        page = self.paginate_queryset(selectors.search_users(username))
+        return self.get_paginated_response(UserSearchRespItemSerializer(page, many=True).data)
+
+
+class UserDetailView(GenericAPIView):
+    serializer_class = UserSerializer
+
+    @extend_schema(operation_id="getUser", responses=UserSerializer)
+    def get(self, request: Request, user_id: int) -> Response:
+        return Response(UserSerializer(readable_user(request, user_id)).data)
+
+    @extend_schema(
+        operation_id="updateUserProfile", request=UserProfileSerializer, responses={200: None}
+    )
+    def put(self, request: Request, user_id: int) -> Response:
+        user = modifiable_user(request, user_id)
+        body = UserProfileSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.update_profile(user=user, **body.validated_data, actor=request.user.username)
+        return Response(status=status.HTTP_200_OK)
+
+    @extend_schema(operation_id="deleteUser", responses={200: None})
+    def delete(self, request: Request, user_id: int) -> Response:
+        require_authenticated(request)
+        if not request.user.is_superuser:
+            raise forbidden("Not authorized to delete users")
+        services.delete_user(user=_target(user_id), actor=request.user)
+        return Response(status=status.HTTP_200_OK)
+
+
+class UserSysAdminView(GenericAPIView):
+    serializer_class = UserSysAdminFlagSerializer
+    permission_classes = [IsSysadmin]
+
+    @extend_schema(
+        operation_id="setUserSysAdmin", request=UserSysAdminFlagSerializer, responses={200: None}
+    )
+    def put(self, request: Request, user_id: int) -> Response:
+        user = _target(user_id)
+        body = UserSysAdminFlagSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.set_sysadmin(
+            user=user, sysadmin=body.validated_data["sysadmin_flag"], actor=request.user.username
+        )
+        return Response(status=status.HTTP_200_OK)
+
+
+class UserPasswordView(GenericAPIView):
+    serializer_class = PasswordReqSerializer
+
+    @extend_schema(
+        operation_id="updateUserPassword", request=PasswordReqSerializer, responses={200: None}
+    )
+    def put(self, request: Request, user_id: int) -> Response:
+        """Changing one's own password needs the current one, sysadmins included."""
+        user = modifiable_user(request, user_id)
+        body = PasswordReqSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        if user.pk == request.user.pk and not user.check_password(data["old_password"]):
+            raise HarborError(403, "Current password is incorrect")
+        services.change_password(
+            user=user, new_password=data["new_password"], actor=request.user.username
+        )
+        if user.pk == request.user.pk and isinstance(
+            request.successful_authenticator, CsrfSessionAuthentication
+        ):
+            update_session_auth_hash(request._request, user)  # keep this UI session signed in
+        return Response(status=status.HTTP_200_OK)

@@ -1,0 +1,52 @@
+"""The Django authentication backend, for the UI's session login (django.contrib.auth
+authenticate() and login()): the same checks as the API and /service/token.
+
+authenticate() goes through accounts.login (auth mode, LDAP, throttling). It lets
+LoginThrottled and LoginRefused through so that the login view can show why; Django's
+authenticate() returns None only for wrong credentials.
+
+get_user() runs on every request of a session: under LDAP it gives back the sysadmin
+role that the user's last directory login granted (ldap_group_admin_dn), which is never
+stored on the user row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.backends import ModelBackend
+from django.http import HttpRequest
+
+from accounts import ldap_cache
+from accounts.ldap_auth import settings_or_unavailable
+from accounts.login import authenticate_credentials
+from accounts.login_errors import DirectoryUnavailable
+from accounts.models import User
+from harbor_py import configuration
+from harbor_py.http import client_address
+
+
+class HarborBackend(ModelBackend):
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> User | None:
+        if username is None or password is None:
+            return None
+        address = client_address(request) if request is not None else ""
+        return authenticate_credentials(username, password, address=address)
+
+    def get_user(self, user_id: int) -> User | None:
+        user = super().get_user(user_id)
+        if user is None or configuration.get("auth_mode") != "ldap_auth":
+            return user
+        try:
+            config = settings_or_unavailable()
+        except DirectoryUnavailable:
+            return user
+        if ldap_cache.session_admin_role(config, user.pk):
+            user.grant_admin_role()
+        return user

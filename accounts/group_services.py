@@ -1,0 +1,74 @@
+"""Writes about user groups. Each runs in one transaction with its audit record."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+
+from accounts.models import UserGroup
+from accounts.selectors import normalize_dn
+from audit.services import record
+from harbor_py.api.errors import bad_request, conflict
+
+GROUP_TYPES = {t.value for t in UserGroup.GroupType}
+
+
+@transaction.atomic
+def create_group(*, group_name: str, group_type: int, ldap_group_dn: str, actor: str) -> UserGroup:
+    """LDAP groups (type 1) are identified by their DN, which is required and unique; HTTP
+    and OIDC groups by their name within their type (Harbor's duplicate checks). Under
+    ldap_auth the API looks the DN up in the directory first (accounts.ldap_tools)."""
+    group_name = group_name.strip()
+    if not group_name or len(group_name) > 255:
+        raise bad_request("group_name is required, at most 255 characters")
+    if group_type not in GROUP_TYPES:
+        raise bad_request("group_type must be 1 (LDAP), 2 (HTTP) or 3 (OIDC)")
+    if group_type == UserGroup.GroupType.LDAP:
+        ldap_group_dn = normalize_dn(ldap_group_dn)
+        if not ldap_group_dn or len(ldap_group_dn) > 512:
+            raise bad_request("ldap_group_dn is required for LDAP groups (at most 512 characters)")
+        duplicate = UserGroup.objects.filter(group_type=group_type, ldap_group_dn=ldap_group_dn)
+    else:
+        ldap_group_dn = ""
+        duplicate = UserGroup.objects.filter(group_type=group_type, group_name=group_name)
+    if duplicate.exists():
+        raise conflict(
+            f"duplicate user group, group name: {group_name}, group type: {group_type}, "
+            f"ldap group DN: {ldap_group_dn}"
+        )
+    try:
+        with transaction.atomic():
+            group = UserGroup.objects.create(
+                group_name=group_name, group_type=group_type, ldap_group_dn=ldap_group_dn
+            )
+    except IntegrityError:
+        raise conflict(f"duplicate user group, ldap group DN: {ldap_group_dn}") from None
+    record(username=actor, operation="create", resource_type="user_group", resource=group_name)
+    return group
+
+
+@transaction.atomic
+def rename_group(*, group: UserGroup, group_name: str, actor: str) -> UserGroup:
+    """Harbor updates the name only."""
+    group_name = group_name.strip()
+    if not group_name or len(group_name) > 255:
+        raise bad_request("group_name is required, at most 255 characters")
+    old = group.group_name
+    group.group_name = group_name
+    group.save(update_fields=["group_name", "update_time"])
+    record(
+        username=actor,
+        operation="update",
+        resource_type="user_group",
+        resource=group_name,
+        description=f"renamed from {old}" if old != group_name else "",
+    )
+    return group
+
+
+@transaction.atomic
+def delete_group(*, group: UserGroup, actor: str) -> None:
+    """Its project memberships and user links go with it (cascades)."""
+    record(
+        username=actor, operation="delete", resource_type="user_group", resource=group.group_name
+    )
+    group.delete()

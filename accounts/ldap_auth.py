@@ -1,0 +1,112 @@
+"""Directory logins (auth_mode ldap_auth) for the UI, the API and /service/token.
+
+A login finds the entry whose ldap_uid equals the name (escaped, under ldap_base_dn with
+ldap_filter), binds as that entry with the password, refuses entries the directory marks
+disabled or locked, onboards the user, links it to the LDAP user groups it is in (nested
+groups included) and grants the sysadmin role for this login when it is in
+ldap_group_admin_dn.
+
+Sysadmin role from the directory: granted per login (User.grant_admin_role), never
+written to the user row, as Harbor's admin_role_in_auth. API and token callers log in on
+every request (through the short credential cache), UI sessions get it back from the
+record of their last directory login (accounts.backends). So leaving the admin group
+takes effect with the next directory login (within the cache TTLs), and a sysadmin_flag
+set by hand stays as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from accounts import ldap_cache, ldap_groups, ldap_services
+from accounts.ldap_cache import RememberedLogin
+from accounts.ldap_client import Directory, DirectoryError, DirectoryUser
+from accounts.ldap_settings import LdapSettings, SettingsError, current
+from accounts.login_errors import DirectoryUnavailable, LoginRefused
+from accounts.models import User
+from accounts.selectors import normalize_dn
+
+logger = logging.getLogger(__name__)
+
+_STAGE_MESSAGES = {
+    "connect": "the LDAP server cannot be reached",
+    "bind": "the LDAP search account was refused by the directory",
+    "search": "searching the LDAP directory failed",
+}
+
+
+def settings_or_unavailable() -> LdapSettings:
+    try:
+        return current()
+    except SettingsError as exc:
+        raise DirectoryUnavailable(f"LDAP is misconfigured: {exc}") from None
+
+
+def unavailable(exc: DirectoryError) -> DirectoryUnavailable:
+    logger.error("LDAP directory unusable: %s", exc)
+    return DirectoryUnavailable(_STAGE_MESSAGES.get(exc.stage, "the LDAP directory failed"))
+
+
+def _is_admin(config: LdapSettings, groups: set[str]) -> bool:
+    return bool(config.group_admin_dn) and normalize_dn(config.group_admin_dn) in groups
+
+
+def _ask_directory(
+    config: LdapSettings, username: str, password: str
+) -> tuple[DirectoryUser, set[str]] | None:
+    with Directory.open(config) as directory:
+        found = directory.find_users(username)
+        if len(found) != 1:
+            why = "no such user" if not found else "several entries match"
+            logger.info("LDAP login refused for %r: %s", username, why)
+            return None
+        entry = found[0]
+        if not directory.check_password(entry.dn, password):
+            note = f" (the entry is {entry.locked})" if entry.locked else ""
+            logger.info("LDAP login refused for %r: wrong password%s", username, note)
+            return None
+        # The caller knows the password from here on: tell them why they cannot sign in.
+        if entry.locked:
+            raise LoginRefused(f"the account {entry.username} is {entry.locked} in the directory")
+        if ldap_services.reserved_name(entry.username):
+            raise LoginRefused(f"the directory user {entry.username} cannot sign in to Harbor")
+        groups = ldap_cache.recall_groups(config, entry.dn)
+        if groups is None:
+            groups = ldap_groups.resolve(directory, entry)
+            ldap_cache.remember_groups(config, entry.dn, groups)
+    return entry, groups
+
+
+def authenticate(username: str, password: str) -> User | None:
+    """The user, or None for wrong credentials. Raises LoginRefused (account locked or
+    disabled) and DirectoryUnavailable (server down, settings wrong)."""
+    if not username.strip() or not password or len(username) > 255 or len(password) > 1024:
+        return None
+    config = settings_or_unavailable()
+    remembered = ldap_cache.recall_login(config, username, password)
+    if remembered is not None:
+        user = User.objects.filter(pk=remembered.user_id, is_active=True).first()
+        if user is not None:
+            if remembered.admin:
+                user.grant_admin_role()
+            return user
+    try:
+        answer = _ask_directory(config, username, password)
+    except DirectoryError as exc:
+        raise unavailable(exc) from None
+    if answer is None:
+        return None
+    entry, groups = answer
+    try:
+        user, _ = ldap_services.onboard_user(entry=entry, actor=entry.username)
+    except ldap_services.LocalAccount as exc:
+        raise LoginRefused(str(exc)) from None
+    if not user.is_active:
+        raise LoginRefused(f"the user {user.username} is deactivated in Harbor")
+    ldap_services.sync_user_groups(user=user, group_dns=groups)
+    admin = _is_admin(config, groups)
+    ldap_cache.remember_login(config, username, entry.dn, password, RememberedLogin(user.pk, admin))
+    ldap_cache.remember_admin_role(config, user.pk, admin)
+    if admin:
+        user.grant_admin_role()
+    return user

@@ -1,0 +1,23 @@
+"""Logins refused with a reason the caller may see.
+
+Wrong passwords and unknown users are not errors: the checks return None, and callers
+answer "invalid username or password" whatever the cause, so that nothing tells them
+apart. These are the other cases: the password was right but the directory marks the
+account unusable, or the directory cannot be asked at all.
+"""
+
+from __future__ import annotations
+
+
+class LoginRefused(Exception):
+    status = 401
+    code = "UNAUTHORIZED"
+    counts_as_failure = True  # towards login throttling
+
+
+class DirectoryUnavailable(LoginRefused):
+    """Not the caller's fault: the LDAP servers are down or misconfigured."""
+
+    status = 503
+    code = "SERVICE_UNAVAILABLE"
+    counts_as_failure = False

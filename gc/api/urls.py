@@ -1,0 +1,17 @@
+from harbor_gc.collector import check_parameters
+from jobs.api.views import system_job_urls
+
+urlpatterns = system_job_urls(
+    "system/gc",
+    "GARBAGE_COLLECTION",
+    check_parameters,
+    {
+        "history": "getGCHistory",
+        "get": "getGC",
+        "stop": "stopGC",
+        "log": "getGCLog",
+        "getSchedule": "getGCSchedule",
+        "createSchedule": "createGCSchedule",
+        "updateSchedule": "updateGCSchedule",
+    },
+)

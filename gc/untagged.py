@@ -1,0 +1,53 @@
+"""`delete_untagged`: untagged artifacts go, but never an index child or a referrer
+(signature, SBOM...) whose parent is kept."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from harbor_py.api.errors import HarborError
+from jobs.runner import JobContext, Stopped
+from registry import deletion
+from registry.models import Artifact, ArtifactReference, Tag
+
+GC_USER = "harbor-gc"
+
+
+def untagged_roots(cutoff: dt.datetime) -> QuerySet[Artifact]:
+    has_tag = Exists(Tag.objects.filter(artifact_id=OuterRef("pk")))
+    is_child = Exists(ArtifactReference.objects.filter(child_id=OuterRef("pk")))
+    subject_kept = Exists(
+        Artifact.objects.filter(
+            repository_id=OuterRef("repository_id"), digest=OuterRef("subject_digest")
+        )
+    )
+    return (
+        Artifact.objects.filter(push_time__lt=cutoff)
+        .exclude(has_tag)
+        .exclude(is_child)
+        .exclude(Q(~Q(subject_digest="")) & Q(subject_kept))
+        .select_related("repository")
+        .order_by("pk")
+    )
+
+
+def delete_untagged_artifacts(context: JobContext, cutoff: dt.datetime, *, dry_run: bool) -> int:
+    candidates = untagged_roots(cutoff)
+    if dry_run:
+        count = candidates.count()
+        context.log(f"dry run: {count} untagged artifacts would be deleted")
+        return count
+    deleted = 0
+    for artifact in candidates.iterator():
+        if context.should_stop():
+            raise Stopped
+        try:
+            deletion.delete_artifact(artifact=artifact, username=GC_USER)
+        except HarborError as exc:  # e.g. referenced meanwhile: keep it, go on
+            context.log(f"kept {artifact.repository.name}@{artifact.digest}: {exc.detail}")
+            continue
+        deleted += 1
+        context.log(f"deleted untagged {artifact.repository.name}@{artifact.digest}")
+    return deleted

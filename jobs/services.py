@@ -1,0 +1,105 @@
+"""Starting, stopping and scheduling jobs. Celery tasks are enqueued only after commit."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+from harbor_py.api.errors import HarborError, bad_request
+from jobs.models import FINAL, Execution, Schedule, Status, Task, Trigger
+
+PRESET_CRONS = {"Hourly": "0 0 * * * *", "Daily": "0 0 0 * * *", "Weekly": "0 0 0 * * 0"}
+
+
+@transaction.atomic
+def start_execution(
+    *,
+    vendor_type: str,
+    parameters: dict[str, Any],
+    trigger: str = Trigger.MANUAL,
+    vendor_id: int = 0,
+) -> Execution:
+    """Create an execution with one task and enqueue it. One active execution per vendor."""
+    from jobs.tasks import run_task
+
+    try:
+        with transaction.atomic():
+            execution = Execution.objects.create(
+                vendor_type=vendor_type,
+                vendor_id=vendor_id,
+                trigger=trigger,
+                parameters=parameters,
+            )
+    except IntegrityError:
+        raise HarborError(409, f"a {vendor_type} job is already running", "CONFLICT") from None
+    task = Task.objects.create(execution=execution)
+    transaction.on_commit(lambda: run_task.delay(task.pk))
+    return execution
+
+
+def request_stop(execution: Execution) -> None:
+    """Ask a running execution to stop; a pending one stops at once."""
+    if execution.status in FINAL:
+        raise bad_request(f"execution {execution.pk} has already finished")
+    Execution.objects.filter(pk=execution.pk).update(stop_requested=True)
+    now = timezone.now()
+    stopped = Task.objects.filter(execution=execution, status=Status.PENDING).update(
+        status=Status.STOPPED, end_time=now
+    )
+    if stopped:
+        Execution.objects.filter(pk=execution.pk, status=Status.PENDING).update(
+            status=Status.STOPPED, end_time=now
+        )
+
+
+def _beat_crontab(cron: str) -> CrontabSchedule:
+    """Harbor's crons have six fields (seconds first); beat's have five."""
+    fields = cron.split()
+    if len(fields) == 6:
+        fields = fields[1:]
+    if len(fields) != 5:
+        raise bad_request(f"invalid cron {cron!r}: expected 6 fields (s m h dom mon dow)")
+    minute, hour, day_of_month, month, day_of_week = fields
+    try:
+        schedule, _ = CrontabSchedule.objects.get_or_create(
+            minute=minute,
+            hour=hour,
+            day_of_month=day_of_month,
+            month_of_year=month,
+            day_of_week=day_of_week,
+            timezone="UTC",
+        )
+        schedule.full_clean()
+    except Exception as exc:
+        raise bad_request(f"invalid cron {cron!r}: {exc}") from None
+    return schedule
+
+
+@transaction.atomic
+def set_schedule(
+    *, vendor_type: str, type_: str, cron: str, parameters: dict[str, Any]
+) -> Schedule:
+    """Hourly/Daily/Weekly/Custom schedule the job; None removes the schedule."""
+    if type_ not in {"Hourly", "Daily", "Weekly", "Custom", "None"}:
+        raise bad_request("schedule type must be Hourly, Daily, Weekly, Custom or None")
+    schedule, _ = Schedule.objects.select_for_update().get_or_create(vendor_type=vendor_type)
+    if schedule.periodic_task:
+        schedule.periodic_task.delete()
+        schedule.periodic_task = None
+    schedule.type, schedule.parameters = type_, parameters
+    schedule.cron = "" if type_ == "None" else (PRESET_CRONS.get(type_) or cron)
+    if type_ != "None":
+        if not schedule.cron:
+            raise bad_request("a Custom schedule needs a cron expression")
+        schedule.periodic_task = PeriodicTask.objects.create(
+            name=f"harbor-schedule-{vendor_type}",
+            task="jobs.tasks.run_scheduled",
+            crontab=_beat_crontab(schedule.cron),
+            args=json.dumps([vendor_type]),
+        )
+    schedule.save()
+    return schedule

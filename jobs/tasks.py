@@ -1,0 +1,30 @@
+"""Thin Celery tasks: they call the runner and services."""
+
+from __future__ import annotations
+
+import contextlib
+
+from celery import shared_task
+
+from harbor_py.api.errors import HarborError
+from jobs import runner
+from jobs.models import Schedule, Trigger
+
+
+@shared_task(acks_late=True)
+def run_task(task_id: int) -> None:
+    runner.run(task_id)
+
+
+@shared_task
+def run_scheduled(vendor_type: str) -> None:
+    from jobs.services import start_execution
+
+    schedule = Schedule.objects.filter(vendor_type=vendor_type).first()
+    # A conflict means the previous run is still going: skip this tick.
+    with contextlib.suppress(HarborError):
+        start_execution(
+            vendor_type=vendor_type,
+            parameters=schedule.parameters if schedule else {},
+            trigger=Trigger.SCHEDULE,
+        )

@@ -1,0 +1,98 @@
+"""Writes about labels. Each runs in one transaction with its audit record."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+
+from audit.services import record
+from harbor_py.api.errors import bad_request, conflict
+from projects.models import Project
+from registry.models import Label
+
+MAX_NAME = 128
+
+
+def _validate_name(name: str) -> None:
+    if not name:
+        raise bad_request("label name is empty")
+    if len(name) > MAX_NAME:
+        raise bad_request(f"label name is too long (> {MAX_NAME})")
+
+
+def _taken(label: Label) -> bool:
+    same = Label.objects.filter(name=label.name, scope=label.scope, project=label.project)
+    return same.exclude(pk=label.pk).exists()
+
+
+def _save(label: Label) -> None:
+    if _taken(label):
+        raise conflict(f"label {label.name} already exists")
+    try:
+        with transaction.atomic():
+            label.save()
+    except IntegrityError:
+        raise conflict(f"label {label.name} already exists") from None
+
+
+def _audit(label: Label, operation: str, username: str, client_address: str) -> None:
+    project = label.project
+    record(
+        username=username,
+        operation=operation,
+        resource_type="label",
+        resource=label.name,
+        project_id=project.pk if project else None,
+        project_name=project.name if project else "",
+        client_address=client_address,
+    )
+
+
+@transaction.atomic
+def create_label(
+    *,
+    name: str,
+    scope: str,
+    project: Project | None,
+    description: str = "",
+    color: str = "",
+    username: str,
+    client_address: str = "",
+) -> Label:
+    _validate_name(name)
+    if scope not in Label.Scope.values:
+        raise bad_request(f"unrecognized scope {scope!r}")
+    label = Label(
+        name=name,
+        scope=scope,
+        project=project if scope == Label.Scope.PROJECT else None,
+        description=description,
+        color=color,
+    )
+    _save(label)
+    _audit(label, "create", username, client_address)
+    return label
+
+
+@transaction.atomic
+def update_label(
+    *,
+    label: Label,
+    name: str,
+    description: str,
+    color: str,
+    username: str,
+    client_address: str = "",
+) -> Label:
+    """Name, description and color change; scope and project never do (as in Harbor)."""
+    _validate_name(name)
+    label.name, label.description, label.color = name, description, color
+    _save(label)
+    _audit(label, "update", username, client_address)
+    return label
+
+
+@transaction.atomic
+def delete_label(*, label: Label, username: str, client_address: str = "") -> None:
+    """Removes it from every artifact too (the label_reference rows cascade)."""
+    _audit(label, "delete", username, client_address)
+    label.delete()

@@ -1,0 +1,186 @@
+"""Recording a manifest push, in two short transactions around distribution's PUT.
+
+    reserve()  before the PUT: repository, artifact and its blob references, with the GC
+               guard (blobs touched; a blob being deleted refuses the push)
+    complete() after distribution accepted it: the tag and the audit record
+    release()  after distribution refused it: drop what reserve() created
+
+Recording the references before the bytes are committed to distribution is what keeps GC
+from sweeping a blob that a manifest is about to name (ARCHITECTURE.md §4).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from audit.services import record
+from harbor_gc import guard
+from projects.models import Project
+from registry.image_config import ImageConfig
+from registry.manifests import ParsedManifest
+from registry.models import (
+    Artifact,
+    ArtifactAddition,
+    ArtifactBlob,
+    ArtifactReference,
+    Repository,
+    Tag,
+)
+
+
+class BlobsBeingDeleted(Exception):
+    def __init__(self, digests: set[str]) -> None:
+        super().__init__(", ".join(sorted(digests)))
+        self.digests = digests
+
+
+@dataclass(frozen=True)
+class Reservation:
+    project: Project
+    repository: Repository
+    artifact: Artifact
+    created: bool
+
+
+def _repository(project: Project, name: str) -> Repository:
+    repository = Repository.objects.filter(name=name).first()
+    if repository is None:
+        Repository.objects.bulk_create(
+            [Repository(project=project, name=name)], ignore_conflicts=True
+        )
+        repository = Repository.objects.get(name=name)
+    return repository
+
+
+def _size(parsed: ParsedManifest, repository: Repository) -> int:
+    if parsed.is_index:
+        children = Artifact.objects.filter(
+            repository=repository, digest__in=[c.digest for c in parsed.children]
+        ).aggregate(total=Sum("size"))["total"]
+        return parsed.size + (children or 0)
+    return sum(d.size for d in parsed.blob_descriptors())
+
+
+def _new_artifact(parsed: ParsedManifest, repository: Repository) -> Artifact:
+    return Artifact(
+        repository=repository,
+        digest=parsed.digest,
+        type=parsed.artifact_kind,
+        media_type=parsed.config.media_type if parsed.config else parsed.media_type,
+        manifest_media_type=parsed.media_type,
+        artifact_type=parsed.artifact_type,
+        subject_digest=parsed.subject.digest if parsed.subject else "",
+        size=_size(parsed, repository),
+        annotations=parsed.annotations,
+    )
+
+
+def _references(artifact: Artifact, parsed: ParsedManifest, repository: Repository) -> None:
+    # An index pushed before this child was (re)pushed points at it by digest only.
+    ArtifactReference.objects.filter(
+        parent__repository=repository, child_digest=artifact.digest, child__isnull=True
+    ).update(child=artifact)
+    if not parsed.children:
+        return
+    children = {
+        a.digest: a
+        for a in Artifact.objects.filter(
+            repository=repository, digest__in=[c.digest for c in parsed.children]
+        )
+    }
+    ArtifactReference.objects.bulk_create(
+        [
+            ArtifactReference(
+                parent=artifact,
+                child=children.get(c.digest),
+                child_digest=c.digest,
+                platform=c.platform,
+                annotations=c.annotations,
+                urls=c.urls,
+            )
+            for c in parsed.children
+        ],
+        ignore_conflicts=True,
+    )
+
+
+@transaction.atomic
+def reserve(*, project: Project, repository_name: str, parsed: ParsedManifest) -> Reservation:
+    repository = _repository(project, repository_name)
+    descriptors = parsed.blob_descriptors()
+    blob_ids, deleting = guard.touch(
+        [d.digest for d in descriptors],
+        sizes={d.digest: d.size for d in descriptors},
+        media_types={d.digest: d.media_type for d in descriptors},
+    )
+    if deleting:
+        raise BlobsBeingDeleted(deleting)
+    artifact = Artifact.objects.filter(repository=repository, digest=parsed.digest).first()
+    created = artifact is None
+    if artifact is None:
+        artifact = _new_artifact(parsed, repository)
+        artifact.save()
+        _references(artifact, parsed, repository)
+    ArtifactBlob.objects.bulk_create(
+        [ArtifactBlob(artifact=artifact, blob_id=pk) for pk in blob_ids.values()],
+        ignore_conflicts=True,
+    )
+    return Reservation(project, repository, artifact, created)
+
+
+def release(reservation: Reservation) -> None:
+    """distribution refused the manifest: forget the artifact if this push created it."""
+    if reservation.created:
+        Artifact.objects.filter(pk=reservation.artifact.pk, tags__isnull=True).delete()
+
+
+@transaction.atomic
+def complete(
+    *,
+    reservation: Reservation,
+    tag: str | None,
+    username: str,
+    client_address: str = "",
+    image_config: ImageConfig | None = None,
+) -> Artifact:
+    artifact, repository = reservation.artifact, reservation.repository
+    if tag:
+        Tag.objects.bulk_create(
+            [Tag(repository=repository, artifact=artifact, name=tag, push_time=timezone.now())],
+            update_conflicts=True,
+            unique_fields=["repository", "name"],
+            update_fields=["artifact", "push_time"],
+        )
+    if reservation.created:
+        if image_config is not None:
+            apply_image_config(artifact, image_config)
+        elif reservation.artifact.media_type.endswith("json"):
+            from registry import pending_configs
+
+            transaction.on_commit(lambda: pending_configs.add(artifact.pk))
+    record(
+        username=username,
+        operation="create",
+        resource_type="artifact",
+        resource=f"{repository.name}:{tag}" if tag else f"{repository.name}@{artifact.digest}",
+        project_id=reservation.project.pk,
+        project_name=reservation.project.name,
+        client_address=client_address,
+    )
+    return artifact
+
+
+def apply_image_config(artifact: Artifact, image_config: ImageConfig) -> None:
+    Artifact.objects.filter(pk=artifact.pk).update(extra_attrs=image_config.extra_attrs)
+    artifact.extra_attrs = image_config.extra_attrs
+    if image_config.history is not None:
+        ArtifactAddition.objects.get_or_create(
+            artifact=artifact,
+            type=ArtifactAddition.Type.BUILD_HISTORY,
+            defaults={"content": json.dumps(image_config.history, separators=(",", ":"))},
+        )

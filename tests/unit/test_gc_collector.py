@@ -1,0 +1,166 @@
+"""Mark and sweep over a real filesystem layout and the real database."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from harbor_gc import collector, guard
+from harbor_gc.storage import FilesystemStorage
+from jobs.models import Execution, Status, Task
+from jobs.runner import JobContext, run
+from registry.models import Artifact, ArtifactBlob, Blob, Repository
+
+# transaction=True: the sweep runs in worker threads with their own connections.
+pytestmark = pytest.mark.django_db(transaction=True)
+OLD = timezone.now() - dt.timedelta(hours=5)
+
+
+@pytest.fixture
+def storage_root(tmp_path, settings, monkeypatch):
+    settings.RUNTIME = dataclasses.replace(settings.RUNTIME, data_dir=tmp_path)
+    monkeypatch.setenv("GC_TIME_WINDOW_HOURS", "2")
+    return tmp_path / "registry"
+
+
+def _write_blob(root: Path, data: bytes, *, repo: str = "p/app", age: dt.datetime = OLD) -> str:
+    hex_digest = hashlib.sha256(data).hexdigest()
+    base = root / "docker/registry/v2"
+    blob = base / "blobs/sha256" / hex_digest[:2] / hex_digest
+    blob.mkdir(parents=True)
+    (blob / "data").write_bytes(data)
+    os.utime(blob / "data", (age.timestamp(), age.timestamp()))
+    link = base / "repositories" / repo / "_layers/sha256" / hex_digest
+    link.mkdir(parents=True)
+    (link / "link").write_text(f"sha256:{hex_digest}")
+    return f"sha256:{hex_digest}"
+
+
+def _row(digest: str, size: int, *, age: dt.datetime = OLD) -> Blob:
+    blob = Blob.objects.create(digest=digest, size=size)
+    Blob.objects.filter(pk=blob.pk).update(update_time=age)
+    return blob
+
+
+def _referenced(digest: str, make_project) -> None:
+    project = make_project("p")
+    repo = Repository.objects.create(project=project, name="p/app")
+    artifact = Artifact.objects.create(
+        repository=repo, digest="sha256:" + "a" * 64, media_type="x", manifest_media_type="y"
+    )
+    ArtifactBlob.objects.create(artifact=artifact, blob=Blob.objects.get(digest=digest))
+
+
+def _gc(parameters: dict | None = None) -> Execution:
+    execution = Execution.objects.create(
+        vendor_type="GARBAGE_COLLECTION", parameters=parameters or {}
+    )
+    task = Task.objects.create(execution=execution)
+    run(task.pk)
+    execution.refresh_from_db()
+    return execution
+
+
+def test_unreferenced_old_blobs_go_and_space_is_freed(storage_root, make_project):
+    kept = _write_blob(storage_root, b"kept" * 100)
+    gone = _write_blob(storage_root, b"gone" * 100)
+    orphan = _write_blob(storage_root, b"never in the database" * 10)
+    young = _write_blob(storage_root, b"young", age=timezone.now())
+    _row(kept, 400)
+    _row(gone, 400)
+    _referenced(kept, make_project)
+
+    execution = _gc()
+    assert execution.status == Status.SUCCESS, execution.status_message
+    storage = FilesystemStorage(storage_root)
+    assert storage.has_blob(kept) and storage.has_blob(young)
+    assert not storage.has_blob(gone) and not storage.has_blob(orphan)
+    assert set(Blob.objects.values_list("digest", flat=True)) == {kept}
+    assert execution.extra_attrs["blobs_deleted"] == 2
+    assert execution.extra_attrs["freed_bytes"] == 400 + len(b"never in the database" * 10)
+    links = storage.link_index()
+    assert gone not in links and kept in links
+
+
+def test_dry_run_reports_the_same_and_deletes_nothing(storage_root):
+    gone = _write_blob(storage_root, b"gone" * 100)
+    _row(gone, 400)
+    orphan = _write_blob(storage_root, b"orphan")
+    dry = _gc({"dry_run": True})
+    assert dry.extra_attrs["blobs_deleted"] == 2
+    assert dry.extra_attrs["freed_bytes"] == 406
+    storage = FilesystemStorage(storage_root)
+    assert storage.has_blob(gone) and storage.has_blob(orphan)
+    real = _gc()
+    assert (real.extra_attrs["blobs_deleted"], real.extra_attrs["freed_bytes"]) == (2, 406)
+
+
+def test_a_touched_blob_survives_a_concurrent_sweep(storage_root):
+    digest = _write_blob(storage_root, b"racy" * 10)
+    _row(digest, 40)
+    collector.mark(timezone.now() - dt.timedelta(hours=2), dry_run=False)
+    row = Blob.objects.filter(digest=digest).values("id", "digest", "version").get()
+    assert Blob.objects.get(digest=digest).status == Blob.Status.DELETE
+    # A client HEADs or pushes a manifest naming it before the sweeper gets there:
+    assert guard.touch([digest])[1] == set()
+    assert collector._sweep_one(row, FilesystemStorage(storage_root), {}) is None
+    assert FilesystemStorage(storage_root).has_blob(digest)
+    assert Blob.objects.get(digest=digest).status == Blob.Status.NONE
+
+
+def test_a_deleting_blob_is_reported_to_the_client(storage_root):
+    digest = _write_blob(storage_root, b"doomed")
+    Blob.objects.create(digest=digest, status=Blob.Status.DELETING)
+    ids, deleting = guard.touch([digest, "sha256:" + "b" * 64])
+    assert deleting == {digest} and list(ids) == ["sha256:" + "b" * 64]
+    assert guard.status_of(digest) == Blob.Status.DELETING
+    assert not guard.touch_one(digest)
+
+
+def test_abandoned_uploads_are_removed(storage_root):
+    uploads = storage_root / "docker/registry/v2/repositories/p/app/_uploads"
+    (uploads / "old").mkdir(parents=True)
+    (uploads / "old" / "startedat").write_text("2020-01-01T00:00:00.123456789Z")
+    (uploads / "new").mkdir()
+    (uploads / "new" / "startedat").write_text(timezone.now().isoformat())
+    execution = _gc()
+    assert execution.extra_attrs["uploads_deleted"] == 1
+    assert not (uploads / "old").exists() and (uploads / "new").exists()
+
+
+def test_window_zero_takes_everything_unreferenced(storage_root, monkeypatch):
+    monkeypatch.setenv("GC_TIME_WINDOW_HOURS", "0")
+    young = _write_blob(storage_root, b"young", age=timezone.now() - dt.timedelta(seconds=2))
+    assert _gc().extra_attrs["blobs_deleted"] == 1
+    assert not FilesystemStorage(storage_root).has_blob(young)
+
+
+def test_stop_request_stops_the_sweep(storage_root):
+    for i in range(3):
+        _row(_write_blob(storage_root, f"blob{i}".encode()), 5)
+    execution = Execution.objects.create(vendor_type="GARBAGE_COLLECTION", stop_requested=True)
+    context = JobContext(
+        task_id=Task.objects.create(execution=execution).pk,
+        execution_id=execution.pk,
+        parameters={},
+    )
+    collector.mark(timezone.now(), dry_run=False)
+    with pytest.raises(collector.Stopped):
+        collector.sweep(context, FilesystemStorage(storage_root), 2, collector.Results())
+    assert Blob.objects.filter(status=Blob.Status.DELETE).count() == 3
+
+
+@pytest.mark.parametrize(
+    "parameters", [{"workers": 0}, {"workers": 6}, {"dry_run": "no"}, {"delete_untagged": 1}]
+)
+def test_bad_parameters(parameters):
+    from harbor_py.api.errors import HarborError
+
+    with pytest.raises(HarborError):
+        collector.check_parameters(parameters)
