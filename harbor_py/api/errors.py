@@ -61,7 +61,7 @@ def _flatten(detail: Any, prefix: str = "") -> list[str]:
     if isinstance(detail, dict):
         out: list[str] = []
         for key, value in detail.items():
-            name = "" if key == "non_field_errors" else f"{prefix}{key}"
+            name = "" if key in ("non_field_errors", "detail") else f"{prefix}{key}"
             out.extend(_flatten(value, f"{name}." if name else ""))
         return out
     if isinstance(detail, list):

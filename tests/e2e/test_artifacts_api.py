@@ -35,6 +35,16 @@ def _artifact(stack: Instance, project: str, reference: str, repository: str = "
     return response.json()
 
 
+def _described(stack: Instance, project: str, reference: str) -> dict:
+    """The artifact once the worker has read its image config (batched after the push)."""
+    artifact = _artifact(stack, project, reference)
+    deadline = time.monotonic() + 30
+    while not artifact["extra_attrs"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+        artifact = _artifact(stack, project, reference)
+    return artifact
+
+
 def _multi_arch_layout(path: Path, tag: str) -> tuple[str, dict[str, str]]:
     """An OCI layout whose `tag` is an image index over an amd64 and an arm64 image;
     returns the index digest and {architecture: manifest digest}."""
@@ -70,12 +80,7 @@ def test_pushed_image_is_described_by_the_api(stack: Instance, tmp_path: Path) -
     image = make_image(tmp_path / "src", layer_sizes=[300_000, 1000], architecture="arm64")
     skopeo("copy", image.ref, f"docker://{stack.host}/{project}/app:v1", creds=ADMIN)
 
-    artifact = _artifact(stack, project, "v1")
-    # The config is read by the worker after the push commits: wait for it, boundedly.
-    deadline = time.monotonic() + 30
-    while not artifact["extra_attrs"] and time.monotonic() < deadline:
-        time.sleep(0.2)
-        artifact = _artifact(stack, project, "v1")
+    artifact = _described(stack, project, "v1")
     assert artifact["digest"] == image.manifest_digest
     assert artifact["type"] == "IMAGE"
     assert artifact["extra_attrs"]["architecture"] == "arm64"
@@ -156,7 +161,7 @@ def test_index_children_are_references(stack: Instance, tmp_path: Path) -> None:
         ).json()
     assert [a["digest"] for a in listing] == [index_digest]  # untagged children under it
     assert {a["digest"] for a in everything} == {index_digest, *children.values()}
-    child = _artifact(stack, project, children["arm64"])
+    child = _described(stack, project, children["arm64"])
     assert child["extra_attrs"]["architecture"] == "arm64"
 
 

@@ -165,6 +165,27 @@ def test_list_repositories_query_budget(
         assert len(client.get(repo_url("demo"), {"page_size": 50}).json()) == 40
 
 
+def test_list_all_repositories_in_a_bounded_number_of_queries(
+    admin, make_user, make_project, client_for
+):
+    alice = make_user("alice")
+    clients = {"admin": client_for(admin), "alice": client_for(alice)}
+    counts: dict[str, list[int]] = {name: [] for name in clients}
+    for size, projects in (("small", 2), ("large", 6)):
+        for p in range(projects):
+            project = make_project(f"{size}{p}", public=p % 2 == 0, members={alice: Role.GUEST})
+            for r in range(projects):
+                image(project, f"repo{r}", "v1")
+        for name, client in clients.items():
+            client.get("/api/v2.0/repositories")  # warm the credential cache
+            with CaptureQueriesContext(connection) as queries:
+                response = client.get("/api/v2.0/repositories", {"page_size": 100})
+            assert len(response.json()) == 4 + (36 if size == "large" else 0)
+            assert {r["artifact_count"] for r in response.json()} == {1}
+            counts[name].append(len(queries))
+    assert all(small == large <= 6 for small, large in counts.values()), counts
+
+
 # --- getRepository / updateRepository -----------------------------------------------------
 
 

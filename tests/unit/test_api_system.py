@@ -134,3 +134,13 @@ def test_adminonly_project_creation(admin, make_user, client_for):
     assert_harbor_error(refused, 403)
     allowed = client_for(admin).post("/api/v2.0/projects", {"project_name": "mine"}, format="json")
     assert allowed.status_code == 201
+
+
+def test_error_messages_are_plain_sentences(anon_client):
+    response = anon_client.get(
+        "/api/v2.0/users",
+        HTTP_AUTHORIZATION="Basic " + "YWRtaW46d3Jvbmc=",  # admin:wrong
+    )
+    message = assert_harbor_error(response, 401, "UNAUTHORIZED")["message"]
+    assert not message.startswith("detail")
+    assert "invalid username or password" in message

@@ -1,31 +1,67 @@
 """Seed Harbor's "small" performance data set: projects x repositories x artifacts x tags.
 
-    manage.py seed --projects 100 --repositories 100 --artifacts 10 --tags 5
+    manage.py seed --projects 100 --repositories 100 --artifacts 10 --tags 5 --member dev
 
-Rows go in with bulk inserts (no registry bytes): for measuring API list and search
-performance, not pulls.
+Rows only (no registry bytes): for measuring API list and search performance, not pulls.
+Projects are named <prefix>0000.., every other one public; repositories
+<project>/repo000..; every artifact gets --tags tags and --labels global labels. Projects
+that already exist are skipped, so an interrupted run can be resumed. Artifacts, tags and
+their links go in with COPY on PostgreSQL (executemany elsewhere), one transaction per
+project; the tables are ANALYZEd at the end so that the planner sees the new sizes.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
-from django.db import transaction
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection, transaction
+from django.utils import timezone
 
 from accounts.models import User
 from projects.models import Project, ProjectMember
 from projects.roles import Role
-from registry.models import Artifact, ArtifactBlob, Blob, Repository, Tag
+from registry.models import Artifact, ArtifactBlob, ArtifactLabel, Blob, Label, Repository, Tag
 
-BATCH = 5000
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+EXTRA_ATTRS = json.dumps({"architecture": "amd64", "os": "linux"})
+TABLES = (Project, ProjectMember, Repository, Artifact, Tag, ArtifactBlob, ArtifactLabel)
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 def _digest(*parts: object) -> str:
     return "sha256:" + hashlib.sha256("/".join(map(str, parts)).encode()).hexdigest()
+
+
+def _copy_text(value: object) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value).translate(_COPY_ESCAPES)
+
+
+def insert_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """Insert plain rows: COPY on PostgreSQL (one round trip), executemany elsewhere."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            buffer = io.StringIO()
+            for row in rows:
+                buffer.write("\t".join(map(_copy_text, row)))
+                buffer.write("\n")
+            buffer.seek(0)
+            cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
+        else:
+            marks = ", ".join(["%s"] * len(columns))
+            cursor.executemany(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", list(rows)
+            )
 
 
 class Command(BaseCommand):
@@ -33,17 +69,22 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--projects", type=int, default=100)
-        parser.add_argument("--repositories", type=int, default=100)
-        parser.add_argument("--artifacts", type=int, default=10)
-        parser.add_argument("--tags", type=int, default=5)
-        parser.add_argument("--prefix", default="perf")
+        parser.add_argument("--repositories", type=int, default=100, help="per project")
+        parser.add_argument("--artifacts", type=int, default=10, help="per repository")
+        parser.add_argument("--tags", type=int, default=5, help="per artifact")
+        parser.add_argument(
+            "--labels", type=int, default=1, help="global labels added to every artifact (1)"
+        )
+        parser.add_argument("--prefix", default="perf", help="project name prefix (perf)")
+        parser.add_argument("--owner", default="admin", help="owner of the projects (admin)")
         parser.add_argument("--member", default="", help="username made Developer of every project")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        owner = User.objects.get(username="admin")
-        member = (
-            User.objects.filter(username=options["member"]).first() if options["member"] else None
-        )
+        counts = [options[k] for k in ("projects", "repositories", "artifacts", "tags", "labels")]
+        if min(counts) < 0:
+            raise CommandError("counts must not be negative")
+        owner = self._user(options["owner"])
+        member = self._user(options["member"]) if options["member"] else None
         prefix = options["prefix"]
         shared = Blob.objects.get_or_create(
             digest=_digest(prefix, "shared-layer"),
@@ -52,53 +93,118 @@ class Command(BaseCommand):
                 "content_type": "application/vnd.oci.image.layer.v1.tar+gzip",
             },
         )[0]
-        for p in range(options["projects"]):
+        labels = [
+            Label.objects.get_or_create(
+                name=f"{prefix}-label-{i}", scope=Label.Scope.GLOBAL, defaults={"color": "#0095D3"}
+            )[0].pk
+            for i in range(options["labels"])
+        ]
+        names = [f"{prefix}{p:04d}" for p in range(options["projects"])]
+        existing = set(Project.objects.filter(name__in=names).values_list("name", flat=True))
+        seeded = 0
+        for p, name in enumerate(names):
+            if name in existing:
+                continue
             with transaction.atomic():
-                self._seed_project(owner, member, shared, f"{prefix}{p:04d}", p % 2 == 0, options)
-            if (p + 1) % 10 == 0:
-                self.stdout.write(f"seeded {p + 1} projects")
+                self._seed_project(owner, member, shared, labels, name, p % 2 == 0, options)
+            seeded += 1
+            if seeded % 10 == 0:
+                self.stdout.write(f"seeded {seeded} projects")
+        if existing:
+            self.stdout.write(f"skipped {len(existing)} projects that already existed")
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                for model in TABLES:
+                    cursor.execute(f"ANALYZE {model._meta.db_table}")
+        self.stdout.write(f"done: {seeded} projects seeded")
+
+    def _user(self, username: str) -> User:
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            raise CommandError(f"user {username!r} does not exist")
+        return user
 
     def _seed_project(
         self,
         owner: User,
         member: User | None,
         shared: Blob,
+        labels: list[int],
         name: str,
         public: bool,
         options: dict[str, Any],
     ) -> None:
         project = Project.objects.create(name=name, owner=owner, public=public)
-        ProjectMember.objects.create(project=project, user=owner, role=Role.PROJECT_ADMIN)
-        if member:
-            ProjectMember.objects.create(project=project, user=member, role=Role.DEVELOPER)
+        members = [ProjectMember(project=project, user=owner, role=Role.PROJECT_ADMIN)]
+        if member and member.pk != owner.pk:
+            members.append(ProjectMember(project=project, user=member, role=Role.DEVELOPER))
+        ProjectMember.objects.bulk_create(members)
         repositories = Repository.objects.bulk_create(
             [
                 Repository(project=project, name=f"{name}/repo{r:03d}")
                 for r in range(options["repositories"])
             ]
         )
-        artifacts = [
-            Artifact(
-                repository=repo,
-                digest=_digest(repo.name, a),
-                type="IMAGE",
-                media_type=OCI_CONFIG,
-                manifest_media_type=OCI_MANIFEST,
-                size=(1 << 20) + a,
-                extra_attrs={"architecture": "amd64", "os": "linux"},
-            )
-            for repo in repositories
-            for a in range(options["artifacts"])
-        ]
-        artifacts = Artifact.objects.bulk_create(artifacts, batch_size=BATCH)
-        Tag.objects.bulk_create(
-            [
-                Tag(repository_id=art.repository_id, artifact=art, name=f"v{i}-{art.digest[7:15]}")
-                for art in artifacts
-                for i in range(options["tags"])
-            ],
-            batch_size=BATCH,
+        n_artifacts = options["artifacts"]
+        if not repositories or not n_artifacts:
+            return
+        # Distinct push times, oldest first, so that the default sort (-push_time) is real.
+        start = timezone.now() - timedelta(seconds=n_artifacts)
+        insert_rows(
+            Artifact._meta.db_table,
+            (
+                "repository_id",
+                "digest",
+                "type",
+                "media_type",
+                "manifest_media_type",
+                "artifact_type",
+                "subject_digest",
+                "size",
+                "extra_attrs",
+                "annotations",
+                "push_time",
+            ),
+            (
+                (
+                    repo.pk,
+                    _digest(repo.name, a),
+                    "IMAGE",
+                    OCI_CONFIG,
+                    OCI_MANIFEST,
+                    "",
+                    "",
+                    (1 << 20) + a,
+                    EXTRA_ATTRS,
+                    "{}",
+                    start + timedelta(seconds=a),
+                )
+                for repo in repositories
+                for a in range(n_artifacts)
+            ),
         )
-        ArtifactBlob.objects.bulk_create(
-            [ArtifactBlob(artifact=art, blob=shared) for art in artifacts], batch_size=BATCH
+        artifacts = list(
+            Artifact.objects.filter(repository__project=project).values_list(
+                "pk", "repository_id", "digest", "push_time"
+            )
+        )
+        insert_rows(
+            Tag._meta.db_table,
+            ("repository_id", "artifact_id", "name", "push_time"),
+            (
+                (repo_id, pk, f"v{i}-{digest[7:15]}", pushed + timedelta(milliseconds=i))
+                for pk, repo_id, digest, pushed in artifacts
+                for i in range(options["tags"])
+            ),
+        )
+        insert_rows(
+            ArtifactBlob._meta.db_table,
+            ("artifact_id", "blob_id"),
+            ((pk, shared.pk) for pk, *_ in artifacts),
+        )
+        now = timezone.now()
+        insert_rows(
+            ArtifactLabel._meta.db_table,
+            ("artifact_id", "label_id", "creation_time"),
+            ((pk, label, now) for pk, *_ in artifacts for label in labels),
         )
