@@ -17,7 +17,9 @@ from typing import Any
 import jsonschema
 import yaml
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "harbor-api-v2.0.yaml"
+# shared/ lies beside the repository (in CI too: "a copy of shared/ beside it").
+REFERENCE_DIR = Path(__file__).resolve().parents[2] / "shared" / "reference"
+REFERENCE = REFERENCE_DIR / "harbor-api-v2.0.yaml"
 
 
 @cache

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -15,8 +14,9 @@ from projects.roles import (
     Role,
     allowed,
 )
+from tests.contract import REFERENCE_DIR
 
-REFERENCE = Path("/work/shared/reference/harbor-project-roles.md")
+REFERENCE = REFERENCE_DIR / "harbor-project-roles.md"
 LETTERS = {"C": "create", "R": "read", "U": "update", "D": "delete", "L": "list"}
 
 ADMIN, DEV, GUEST, MAINT, LIMITED = (

@@ -43,7 +43,21 @@ PASSED_ENVIRONMENT = (
     "GC_UPLOAD_AGE_HOURS",
     "HARBOR_CACHE_PREFIX",
     "GC_TIME_WINDOW_HOURS",
+    "HARBOR_STORAGE",
+    "HARBOR_S3_REGION",
+    "HARBOR_S3_ENDPOINT",
+    "HARBOR_S3_BUCKET",
+    "HARBOR_S3_ACCESS_KEY",
+    "HARBOR_S3_SECRET_KEY",
+    "HARBOR_S3_SECURE",
+    "HARBOR_S3_ROOT",
+    "AWS_CA_BUNDLE",
 )
+# distribution 2.8's s3 driver panics at start when AWS_CA_BUNDLE is set (its HTTP client
+# has a transport the AWS SDK cannot add a CA to): supervisord, whose environment
+# distribution inherits, starts without it; the Python programs get it back through
+# `environment=` (PASSED_ENVIRONMENT).
+SUPERVISOR_DROPPED_ENVIRONMENT = ("AWS_CA_BUNDLE",)
 
 
 def _supervisor_environment(rt: Runtime) -> str:
@@ -55,6 +69,27 @@ def _supervisor_environment(rt: Runtime) -> str:
     )
     # supervisor's format: KEY="value",... with % doubled.
     return ",".join(f'{k}="{v.replace("%", "%%")}"' for k, v in sorted(values.items()))
+
+
+def _supervisor_process_environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in SUPERVISOR_DROPPED_ENVIRONMENT}
+
+
+def _storage_context() -> dict[str, Any]:
+    """distribution's storage section; values JSON-quoted (JSON strings are YAML strings)."""
+    s3 = settings.HARBOR["S3"]
+    return {
+        "storage": settings.HARBOR["STORAGE"],
+        "s3": {
+            "region": json.dumps(s3["REGION"]),
+            "regionendpoint": json.dumps(s3["ENDPOINT"]),
+            "bucket": json.dumps(s3["BUCKET"]),
+            "accesskey": json.dumps(s3["ACCESS_KEY"]),
+            "secretkey": json.dumps(s3["SECRET_KEY"]),
+            "secure": "true" if s3["SECURE"] else "false",
+            "rootdirectory": json.dumps("/" + s3["ROOT"].strip("/")),
+        },
+    }
 
 
 def render_configs(rt: Runtime) -> None:
@@ -69,8 +104,9 @@ def render_configs(rt: Runtime) -> None:
         "venv": Path(sys.executable).parent.parent,
         "base_dir": BASE_DIR,
         "web_workers": os.environ.get("HARBOR_WEB_WORKERS", "2"),
-        "registry_log_level": os.environ.get("HARBOR_REGISTRY_LOG_LEVEL", "info"),
+        "registry_log_level": os.environ.get("HARBOR_REGISTRY_LOG_LEVEL", "warn"),
         "environment": _supervisor_environment(rt),
+        **_storage_context(),
     }
     rt.config_dir.mkdir(parents=True, exist_ok=True)
     for name in ("registry.yml", "nginx.conf", "supervisord.conf"):
@@ -109,8 +145,10 @@ class Command(BaseCommand):
         if action == "run":
             self.stdout.write(f"harbor-py on {rt.external_url} (Ctrl-C stops everything)")
             supervisord = Path(sys.executable).parent / "supervisord"
-            os.execv(
-                supervisord, [str(supervisord), "-n", "-c", str(rt.config_dir / "supervisord.conf")]
+            os.execve(
+                supervisord,
+                [str(supervisord), "-n", "-c", str(rt.config_dir / "supervisord.conf")],
+                _supervisor_process_environment(),
             )
         if action == "up":
             self.up(rt, options["wait"])
@@ -154,7 +192,9 @@ class Command(BaseCommand):
         else:
             supervisord = Path(sys.executable).parent / "supervisord"
             subprocess.run(
-                [str(supervisord), "-c", str(rt.config_dir / "supervisord.conf")], check=True
+                [str(supervisord), "-c", str(rt.config_dir / "supervisord.conf")],
+                check=True,
+                env=_supervisor_process_environment(),
             )
         deadline = time.monotonic() + wait
         status: dict[str, Any] | None = None
