@@ -152,6 +152,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
+_STORAGE = os.environ.get("HARBOR_STORAGE", "filesystem")
 HARBOR = {
     "EXTERNAL_URL": RUNTIME.external_url,
     "TOKEN_SERVICE": "harbor-registry",
@@ -167,8 +168,22 @@ HARBOR = {
     ),
     "LDAP_GROUP_CACHE_SECONDS": int(os.environ.get("HARBOR_LDAP_GROUP_CACHE_SECONDS", "300")),
     "MAX_MANIFEST_BYTES": 4 * 1024 * 1024,
-    # Where distribution's filesystem driver keeps the bytes; empty for other drivers (S3).
-    "STORAGE_ROOT": os.environ.get("HARBOR_STORAGE_ROOT", str(RUNTIME.storage_dir)),
+    # distribution's storage driver: "filesystem" (under STORAGE_ROOT) or "s3" (HARBOR_S3_*).
+    "STORAGE": _STORAGE,
+    # Where distribution's filesystem driver keeps the bytes; empty for other drivers (S3),
+    # so that blob HEAD asks distribution instead of reading the directory.
+    "STORAGE_ROOT": ""
+    if _STORAGE == "s3"
+    else os.environ.get("HARBOR_STORAGE_ROOT", str(RUNTIME.storage_dir)),
+    "S3": {
+        "REGION": os.environ.get("HARBOR_S3_REGION", "us-east-1"),
+        "ENDPOINT": os.environ.get("HARBOR_S3_ENDPOINT", ""),  # distribution's regionendpoint
+        "BUCKET": os.environ.get("HARBOR_S3_BUCKET", ""),
+        "ACCESS_KEY": os.environ.get("HARBOR_S3_ACCESS_KEY", ""),
+        "SECRET_KEY": os.environ.get("HARBOR_S3_SECRET_KEY", ""),
+        "SECURE": os.environ.get("HARBOR_S3_SECURE", "true").lower() != "false",
+        "ROOT": os.environ.get("HARBOR_S3_ROOT", ""),  # distribution's rootdirectory
+    },
     "VERSION": "v2.0.0-harbor-py",
 }
 
