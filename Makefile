@@ -42,6 +42,8 @@ test-fast: deps
 
 bench: test-deps
 	$(PY) -m tests.bench
+	$(PY) -m tests.bench_api
+	$(PY) -m tests.bench_gc
 
 lint: deps
 	$(VENV)/bin/ruff check .

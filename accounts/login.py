@@ -7,6 +7,12 @@ After MAX_FAILURES failed attempts for one username from one client address with
 WINDOW_SECONDS, further attempts are refused without checking the password until the
 window passes. Keyed on (username, address) so that an attacker elsewhere cannot lock a
 user out everywhere.
+
+Every check is audited (operation login, resource_type user; never the password):
+failures always (bounded by the throttle; a throttled pair adds one entry per window),
+successes once per (username, client address) per SUCCESS_WINDOW_SECONDS for the API and
+the token service, whose clients send their credentials with every request (a `docker
+pull` asks /service/token each time); a UI session login (`session=True`) every time.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from accounts.models import User
 
 MAX_FAILURES = 10
 WINDOW_SECONDS = 300
+SUCCESS_WINDOW_SECONDS = 300
 
 
 class LoginThrottled(Exception):
@@ -53,22 +60,49 @@ def _count_failure(key: str) -> None:
             cache.set(key, 1, timeout=WINDOW_SECONDS)
 
 
-def authenticate_credentials(username: str, password: str, *, address: str = "") -> User | None:
+def _audit(username: str, address: str, *, success: bool, description: str = "") -> None:
+    from audit.services import record  # audit imports harbor_py.configuration (see _verify)
+
+    record(
+        username=username,
+        operation="login",
+        resource_type="user",
+        resource=username,
+        success=success,
+        description=description,
+        client_address=address,
+    )
+
+
+def authenticate_credentials(
+    username: str, password: str, *, address: str = "", session: bool = False
+) -> User | None:
     """The user, or None for a wrong name or password. Raises LoginThrottled, and
-    LoginRefused with a message for the caller (accounts.login_errors)."""
-    key = _key(username, address)
-    failures = cache.get(key, 0)
+    LoginRefused with a message for the caller (accounts.login_errors). `session`: a UI
+    login, audited every time it succeeds."""
+    key, recorded_key = _key(username, address), _key(username, address) + ":ok"
+    # One round trip for both: the failure count and whether a success is already recorded.
+    seen = cache.get_many([key, recorded_key])
+    failures = seen.get(key, 0)
     if failures >= MAX_FAILURES:
+        if cache.add(key + ":audited", 1, timeout=WINDOW_SECONDS):
+            _audit(username, address, success=False, description="throttled: too many failures")
         raise LoginThrottled(f"too many failed logins; try again in {WINDOW_SECONDS // 60} minutes")
     try:
         user = _verify(username, password)
     except LoginRefused as exc:
         if exc.counts_as_failure:
             _count_failure(key)
+        _audit(username, address, success=False, description=str(exc)[:200])
         raise
     if user is None:
         _count_failure(key)
+        _audit(username, address, success=False, description="invalid username or password")
         return None
     if failures:
         cache.delete(key)
+    if session:
+        _audit(user.username, address, success=True, description="session")
+    elif recorded_key not in seen and cache.add(recorded_key, 1, timeout=SUCCESS_WINDOW_SECONDS):
+        _audit(user.username, address, success=True)
     return user

@@ -1,6 +1,11 @@
 """The GC job (vendor GARBAGE_COLLECTION): mark in set-based SQL, sweep in parallel.
 
 Runs while pushes and pulls go on; gc/guard.py is the registry side of the protocol.
+
+On PostgreSQL, mark and the sweep's compare-and-set take their row locks with SKIP LOCKED:
+a row locked at that moment is being touched by a push (guard.touch), so it is in use and
+is left alone. It also keeps the sweep from deadlocking with a push that touches several of
+the same blobs (pushes lock in digest order, a bulk UPDATE in whatever order it scans).
 """
 
 from __future__ import annotations
@@ -11,19 +16,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
 from django.db import connection
-from django.db.models import Exists, F, OuterRef, Sum
 from django.utils import timezone
 
-from harbor_gc.storage import FilesystemStorage
+from harbor_gc.storage import Storage, StoredBlob, storage_from_settings
 from harbor_py.api.errors import bad_request
 from jobs.runner import JobContext, Stopped
 from registry.manifests import SUPPORTED as MANIFEST_TYPES
-from registry.models import ArtifactBlob, Blob
 
 DIGEST_CHUNK = 1000
-SWEEP_CHUNK = 500
+MARK_CHUNK = 20_000  # ids per mark statement
+SWEEP_CHUNK = 1000  # rows one worker takes at a time
+CAS_BATCH = 100  # rows moved to `deleting` together, then deleted from storage
+_MANIFEST_TYPES = sorted(MANIFEST_TYPES)
+_UNREFERENCED = "NOT EXISTS (SELECT 1 FROM artifact_blob ab WHERE ab.blob_id = blob.id)"
 
 
 def window_hours() -> float:
@@ -63,40 +69,60 @@ class Results:
             "artifacts_deleted": self.artifacts_deleted,
             "uploads_deleted": self.uploads_deleted,
             "failed": len(self.failed),
+            # Harbor's names, shown in the GC history's job_parameters.
+            "freed_space": self.freed_bytes,
+            "purged_blobs": self.blobs_deleted,
+            "purged_manifests": self.manifests_deleted,
         }
 
 
-def _unreferenced() -> Any:
-    return ~Exists(ArtifactBlob.objects.filter(blob_id=OuterRef("pk")))
+def _postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _lock_clause() -> str:
+    return "FOR UPDATE SKIP LOCKED" if _postgres() else ""
 
 
 def adopt_storage_only_blobs(
-    storage: FilesystemStorage, cutoff: dt.datetime, *, dry_run: bool
+    storage: Storage, cutoff: dt.datetime, *, dry_run: bool
 ) -> tuple[int, int]:
     """Blobs uploaded but never named by a pushed manifest exist only in storage. Give the
-    ones older than `cutoff` rows dated at the cutoff, so that the mark can take them.
+    ones older than `cutoff` rows dated just before it, so that the mark can take them.
     Returns (count, bytes) of such blobs."""
     count = size = 0
-    batch: list[Any] = []
+    batch: list[StoredBlob] = []
 
     def flush() -> None:
         nonlocal count, size
-        known = set(
-            Blob.objects.filter(digest__in=[b.digest for b in batch]).values_list(
-                "digest", flat=True
-            )
-        )
-        new = [b for b in batch if b.digest not in known]
-        count, size = count + len(new), size + sum(b.size for b in new)
-        if new and not dry_run:
-            Blob.objects.bulk_create(
-                [Blob(digest=b.digest, size=b.size) for b in new], ignore_conflicts=True
-            )
-            # auto_now dated them now; version 0 skips any a client touched meanwhile.
-            Blob.objects.filter(
-                digest__in=[b.digest for b in new], version=0, status=Blob.Status.NONE
-            ).update(update_time=cutoff - dt.timedelta(seconds=1))
+        digests = sorted({b.digest for b in batch})
+        with connection.cursor() as cursor:
+            placeholders = ", ".join(["%s"] * len(digests))
+            cursor.execute(f"SELECT digest FROM blob WHERE digest IN ({placeholders})", digests)
+            known = {row[0] for row in cursor.fetchall()}
+        new = sorted((b for b in batch if b.digest not in known), key=lambda b: b.digest)
         batch.clear()
+        if not new:
+            return
+        if dry_run:
+            count, size = count + len(new), size + sum(b.size for b in new)
+            return
+        # Explicit dates and DO NOTHING: a row a client created meanwhile (guard.touch) keeps
+        # its own fresh update_time and is not taken.
+        dated = cutoff - dt.timedelta(seconds=1)
+        params: list[object] = []
+        for blob in new:
+            params += [blob.digest, blob.size, dated, dated]
+        values = ", ".join(["(%s, '', %s, 'none', 0, %s, %s)"] * len(new))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO blob (digest, content_type, size, status, version, creation_time,"
+                f" update_time) VALUES {values} ON CONFLICT (digest) DO NOTHING RETURNING digest",
+                params,
+            )
+            inserted = {row[0] for row in cursor.fetchall()}
+        count += len(inserted)
+        size += sum(b.size for b in new if b.digest in inserted)
 
     for stored in storage.blobs():
         if stored.modified < cutoff:
@@ -108,57 +134,140 @@ def adopt_storage_only_blobs(
     return count, size
 
 
-def mark(cutoff: dt.datetime, *, dry_run: bool) -> tuple[int, int]:
-    """none/deletefailed -> delete for unreferenced blobs untouched since `cutoff`.
-    Returns (count, bytes)."""
-    candidates = Blob.objects.filter(
-        _unreferenced(),
-        status__in=[Blob.Status.NONE, Blob.Status.DELETE_FAILED],
-        update_time__lt=cutoff,
-    )
-    if dry_run:
-        totals = candidates.aggregate(total=Sum("size"))
-        return candidates.count(), totals["total"] or 0
-    count = candidates.update(status=Blob.Status.DELETE, version=F("version") + 1)
-    return count, 0
+def mark(
+    cutoff: dt.datetime, *, dry_run: bool, going: frozenset[int] = frozenset()
+) -> tuple[int, int, int]:
+    """none/deletefailed -> delete for unreferenced blobs untouched since `cutoff`, one
+    set-based statement per range of ids. Returns (count, bytes, manifests); a dry run
+    counts what a real run would sweep (blobs left in `delete` by a stopped run included),
+    references from the artifacts `going` (untagged ones a real run would delete first) not
+    counting."""
+    manifest_in = ", ".join(["%s"] * len(_MANIFEST_TYPES))
+    with connection.cursor() as cursor:
+        if dry_run:
+            unreferenced, extra = _UNREFERENCED, []
+            if going:
+                ids = ", ".join(["%s"] * len(going))
+                unreferenced = unreferenced.replace(
+                    "ab.blob_id = blob.id",
+                    f"ab.blob_id = blob.id AND ab.artifact_id NOT IN ({ids})",
+                )
+                extra = sorted(going)
+            cursor.execute(
+                "SELECT COUNT(*), COALESCE(SUM(size), 0),"
+                f" COUNT(*) FILTER (WHERE content_type IN ({manifest_in}))"
+                " FROM blob WHERE ((status IN ('none', 'deletefailed') AND update_time < %s)"
+                f" OR status = 'delete') AND {unreferenced}",
+                [*_MANIFEST_TYPES, cutoff, *extra],
+            )
+            count, size, manifests = cursor.fetchone()
+            return int(count), int(size), int(manifests)
+        cursor.execute("SELECT MIN(id), MAX(id) FROM blob")
+        low, high = cursor.fetchone()
+    marked = 0
+    if low is None:
+        return 0, 0, 0
+    # One statement per range of ids, each its own transaction: a push touching a candidate
+    # waits for one range's locks at most, never for a whole million-row mark.
+    for start in range(low, high + 1, MARK_CHUNK):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE blob SET status = 'delete', version = version + 1 WHERE id IN ("
+                " SELECT id FROM blob WHERE id >= %s AND id < %s"
+                " AND status IN ('none', 'deletefailed') AND update_time < %s"
+                f" AND {_UNREFERENCED} {_lock_clause()})",
+                [start, start + MARK_CHUNK, cutoff],
+            )
+            marked += cursor.rowcount
+    return marked, 0, 0
 
 
-def _sweep_one(
-    row: dict[str, Any], storage: FilesystemStorage, links: dict[str, list[Any]]
-) -> int | None:
-    """CAS delete -> deleting, remove from storage, drop the row. None when the CAS lost."""
-    won = Blob.objects.filter(
-        _unreferenced(), pk=row["id"], status=Blob.Status.DELETE, version=row["version"]
-    ).update(status=Blob.Status.DELETING, version=F("version") + 1)
-    if not won:
-        return None
-    try:
-        freed = storage.delete_blob(row["digest"], links.get(row["digest"], []))
-    except OSError:
-        Blob.objects.filter(pk=row["id"]).update(status=Blob.Status.DELETE_FAILED)
-        raise
-    Blob.objects.filter(pk=row["id"], status=Blob.Status.DELETING).delete()
+def _claim(rows: list[dict[str, Any]]) -> set[int]:
+    """CAS delete -> deleting for rows still at the version the sweep read and still
+    unreferenced; returns the ids won. A client touch in between bumps the version."""
+    pairs = ", ".join(["(%s, %s)"] * len(rows))
+    params: list[object] = []
+    for row in rows:
+        params += [row["id"], row["version"]]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE blob SET status = 'deleting', version = version + 1 WHERE id IN ("
+            f" SELECT id FROM blob WHERE status = 'delete' AND (id, version) IN (VALUES {pairs})"
+            f" AND {_UNREFERENCED} {_lock_clause()}) RETURNING id",
+            params,
+        )
+        return {pk for (pk,) in cursor.fetchall()}
+
+
+def _finish(deleted: list[int], failed: list[int]) -> None:
+    with connection.cursor() as cursor:
+        if deleted:
+            ids = ", ".join(["%s"] * len(deleted))
+            cursor.execute(f"DELETE FROM blob WHERE id IN ({ids}) AND status = 'deleting'", deleted)
+        if failed:
+            ids = ", ".join(["%s"] * len(failed))
+            cursor.execute(
+                f"UPDATE blob SET status = 'deletefailed' WHERE id IN ({ids})"
+                " AND status = 'deleting'",
+                failed,
+            )
+
+
+Outcome = tuple[dict[str, Any], int | None, str | None]  # row, bytes freed (None: lost), error
+
+
+def _sweep_batch(
+    rows: list[dict[str, Any]], storage: Storage, links: dict[str, list[str]]
+) -> list[Outcome]:
+    """Claim a batch, delete the won blobs from storage, then drop their rows. While a
+    blob is `deleting`, touches refuse it, so no push can start relying on it."""
+    won = _claim(rows)
+    outcomes: list[Outcome] = []
+    deleted: list[int] = []
+    failed: list[int] = []
+    for row in rows:
+        if row["id"] not in won:
+            outcomes.append((row, None, None))
+            continue
+        try:
+            freed = storage.delete_blob(row["digest"], links.get(row["digest"], []))
+        except OSError as exc:
+            failed.append(row["id"])
+            outcomes.append((row, None, str(exc)))
+        else:
+            deleted.append(row["id"])
+            outcomes.append((row, freed, None))
+    _finish(deleted, failed)
+    return outcomes
+
+
+def _sweep_one(row: dict[str, Any], storage: Storage, links: dict[str, list[str]]) -> int | None:
+    """One row through the sweep: bytes freed, None when the CAS lost."""
+    (_, freed, error) = _sweep_batch([row], storage, links)[0]
+    if error:
+        raise OSError(error)
     return freed
 
 
-def sweep(context: JobContext, storage: FilesystemStorage, workers: int, results: Results) -> None:
-    rows = list(
-        Blob.objects.filter(status=Blob.Status.DELETE).values(
-            "id", "digest", "version", "content_type"
+def sweep(context: JobContext, storage: Storage, workers: int, results: Results) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, digest, version, content_type FROM blob WHERE status = 'delete'"
+            " ORDER BY digest"
         )
-    )
+        rows = [
+            {"id": pk, "digest": digest, "version": version, "content_type": content_type}
+            for pk, digest, version, content_type in cursor.fetchall()
+        ]
     if not rows:
         return
     links = storage.link_index()
 
-    def work(chunk: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int | None, str | None]]:
-        done: list[tuple[dict[str, Any], int | None, str | None]] = []
+    def work(chunk: list[dict[str, Any]]) -> list[Outcome]:
+        done: list[Outcome] = []
         try:
-            for row in chunk:
-                try:
-                    done.append((row, _sweep_one(row, storage, links), None))
-                except OSError as exc:
-                    done.append((row, None, str(exc)))
+            for start in range(0, len(chunk), CAS_BATCH):
+                done += _sweep_batch(chunk[start : start + CAS_BATCH], storage, links)
         finally:
             connection.close()  # this thread's own connection
         return done
@@ -180,7 +289,7 @@ def sweep(context: JobContext, storage: FilesystemStorage, workers: int, results
                             results.manifests_deleted += 1
 
 
-def purge_uploads(storage: FilesystemStorage, *, dry_run: bool) -> int:
+def purge_uploads(storage: Storage, *, dry_run: bool) -> int:
     cutoff = timezone.now() - dt.timedelta(hours=upload_age_hours())
     count = 0
     for upload in storage.uploads():
@@ -194,23 +303,36 @@ def purge_uploads(storage: FilesystemStorage, *, dry_run: bool) -> int:
 def collect(context: JobContext) -> dict[str, object]:
     parameters = check_parameters(context.parameters)
     dry_run = parameters["dry_run"]
-    storage = FilesystemStorage(settings.RUNTIME.storage_dir)
+    storage = storage_from_settings()
     cutoff = timezone.now() - dt.timedelta(hours=window_hours())
     results = Results()
+    going: set[int] = set()
     context.log(f"GC started: window {window_hours()} h, parameters {parameters}")
     if parameters["delete_untagged"]:
         from harbor_gc.untagged import delete_untagged_artifacts
 
-        results.artifacts_deleted = delete_untagged_artifacts(context, cutoff, dry_run=dry_run)
+        results.artifacts_deleted, going = delete_untagged_artifacts(
+            context, cutoff, dry_run=dry_run
+        )
     orphans, orphan_bytes = adopt_storage_only_blobs(storage, cutoff, dry_run=dry_run)
     context.log(f"{orphans} blobs found only in storage")
-    marked, marked_bytes = mark(cutoff, dry_run=dry_run)
-    context.log(f"{marked} blobs marked for deletion")
+    marked, marked_bytes, marked_manifests = mark(cutoff, dry_run=dry_run, going=frozenset(going))
     if dry_run:
         results.blobs_deleted = marked + orphans
         results.freed_bytes = marked_bytes + orphan_bytes
+        results.manifests_deleted = marked_manifests
+        context.log(
+            f"dry run: {results.blobs_deleted} blobs and {results.manifests_deleted} manifests"
+            f" eligible for deletion, {results.freed_bytes} bytes would be freed"
+        )
     else:
+        context.log(f"{marked} blobs marked for deletion")
         sweep(context, storage, parameters["workers"], results)
+        context.log(
+            f"{results.blobs_deleted} blobs and {results.manifests_deleted} manifests"
+            f" are actually deleted, {results.freed_bytes} bytes freed"
+            f" ({results.freed_bytes / 1024 / 1024:.1f} MB)"
+        )
     results.uploads_deleted = purge_uploads(storage, dry_run=dry_run)
     summary = results.as_dict(dry_run)
     context.log(f"GC finished: {summary}")

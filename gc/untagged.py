@@ -9,7 +9,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from harbor_py.api.errors import HarborError
 from jobs.runner import JobContext, Stopped
-from registry import deletion
+from registry import deletion, selectors
 from registry.models import Artifact, ArtifactReference, Tag
 
 GC_USER = "harbor-gc"
@@ -33,12 +33,19 @@ def untagged_roots(cutoff: dt.datetime) -> QuerySet[Artifact]:
     )
 
 
-def delete_untagged_artifacts(context: JobContext, cutoff: dt.datetime, *, dry_run: bool) -> int:
+def delete_untagged_artifacts(
+    context: JobContext, cutoff: dt.datetime, *, dry_run: bool
+) -> tuple[int, set[int]]:
+    """Returns (count, ids): the artifacts deleted, or in a dry run those that would be
+    (with the children and accessories that go with them), whose blobs then count as
+    unreferenced."""
     candidates = untagged_roots(cutoff)
     if dry_run:
-        count = candidates.count()
-        context.log(f"dry run: {count} untagged artifacts would be deleted")
-        return count
+        doomed: set[int] = set()
+        for artifact in candidates.iterator():
+            doomed.update(a.pk for a in selectors.deletion_set(artifact) or [])
+        context.log(f"dry run: {len(doomed)} untagged artifacts would be deleted")
+        return len(doomed), doomed
     deleted = 0
     for artifact in candidates.iterator():
         if context.should_stop():
@@ -50,4 +57,4 @@ def delete_untagged_artifacts(context: JobContext, cutoff: dt.datetime, *, dry_r
             continue
         deleted += 1
         context.log(f"deleted untagged {artifact.repository.name}@{artifact.digest}")
-    return deleted
+    return deleted, set()

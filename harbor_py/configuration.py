@@ -6,12 +6,14 @@ cache, which an update clears, so a change applies everywhere without a restart.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
+from redis.exceptions import RedisError
 
 from harbor_py import secretbox
 from harbor_py.api.errors import bad_request
@@ -49,6 +51,12 @@ def _ldap_urls(value: str) -> str | None:
     return None
 
 
+def _syslog_endpoint(value: str) -> str | None:
+    from audit.forwarding import endpoint_problem  # audit needs this module
+
+    return endpoint_problem(value)
+
+
 def _quota(value: int) -> str | None:
     return None if value == -1 or value >= 0 else "must be -1 (unlimited) or a size in bytes"
 
@@ -67,7 +75,7 @@ ITEMS: dict[str, Item] = {
     "robot_name_prefix": Item(str, "robot$"),
     "quota_per_project_enable": Item(bool, True),
     "storage_per_project": Item(int, -1, check=_quota),
-    "audit_log_forward_endpoint": Item(str, ""),
+    "audit_log_forward_endpoint": Item(str, "", check=_syslog_endpoint),
     "skip_audit_log_database": Item(bool, False),
     "disabled_audit_log_event_types": Item(str, ""),
     "scanner_skip_update_pulltime": Item(bool, False),
@@ -91,10 +99,16 @@ ITEMS: dict[str, Item] = {
 
 
 def _load() -> dict[str, Any]:
-    values = cache.get(CACHE_KEY)
+    # The database is the source of truth: without Redis (e.g. during `platform prepare`,
+    # before the private redis-server runs) settings are read from it directly.
+    try:
+        values = cache.get(CACHE_KEY)
+    except RedisError:
+        values = None
     if values is None:
         values = {entry.key: entry.value for entry in ConfigEntry.objects.all()}
-        cache.set(CACHE_KEY, values, CACHE_SECONDS)
+        with contextlib.suppress(RedisError):
+            cache.set(CACHE_KEY, values, CACHE_SECONDS)
     return values
 
 

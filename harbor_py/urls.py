@@ -1,6 +1,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
+from accounts import session_views
 from accounts.api.views import registry_token
 from harbor_py.api import configurations, system
 
@@ -17,10 +18,13 @@ api_v2 = [
     path("", include("registry.api.urls")),
     path("", include("audit.api.urls")),
     path("", include("harbor_gc.api.urls")),
+    path("", include("replication.api.urls")),
 ]
 
 urlpatterns = [
     path("service/token", registry_token),
+    path("c/login", session_views.session_login),
+    path("c/log_out", session_views.session_logout),
     path("api/version", system.VersionView.as_view()),
     path("api/v2.0/", include(api_v2)),
     path("api/v2.0/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),

@@ -1,4 +1,8 @@
-"""Starting, stopping and scheduling jobs. Celery tasks are enqueued only after commit."""
+"""Starting, stopping and scheduling jobs. Celery tasks are enqueued only after commit.
+
+Changes made by a user (an `actor` is given: manual runs, stops, schedules through the API)
+are audited in their transaction; runs that beat starts on a schedule are not.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,36 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
+from audit.services import record
 from harbor_py.api.errors import HarborError, bad_request
 from jobs.models import FINAL, Execution, Schedule, Status, Task, Trigger
 
 PRESET_CRONS = {"Hourly": "0 0 * * * *", "Daily": "0 0 0 * * *", "Weekly": "0 0 0 * * 0"}
+# Audit resource types: <name>_schedule for schedules, <name>_job for runs.
+AUDIT_NAMES = {"GARBAGE_COLLECTION": "gc", "PURGE_AUDIT_LOG": "purge_audit"}
+
+
+def _audit(
+    *,
+    actor: str | None,
+    client_address: str,
+    vendor_type: str,
+    kind: str,
+    operation: str,
+    resource: str,
+    description: str,
+) -> None:
+    if actor is None:
+        return
+    name = AUDIT_NAMES.get(vendor_type, vendor_type.lower())
+    record(
+        username=actor,
+        operation=operation,
+        resource_type=f"{name}_{kind}",
+        resource=resource,
+        description=description,
+        client_address=client_address,
+    )
 
 
 @transaction.atomic
@@ -22,6 +52,8 @@ def start_execution(
     parameters: dict[str, Any],
     trigger: str = Trigger.MANUAL,
     vendor_id: int = 0,
+    actor: str | None = None,
+    client_address: str = "",
 ) -> Execution:
     """Create an execution with one task and enqueue it. One active execution per vendor."""
     from jobs.tasks import run_task
@@ -37,14 +69,35 @@ def start_execution(
     except IntegrityError:
         raise HarborError(409, f"a {vendor_type} job is already running", "CONFLICT") from None
     task = Task.objects.create(execution=execution)
+    _audit(
+        actor=actor,
+        client_address=client_address,
+        vendor_type=vendor_type,
+        kind="job",
+        operation="create",
+        resource=f"{vendor_type}:{execution.pk}",
+        description=f"{trigger.lower()} run, parameters {json.dumps(parameters, sort_keys=True)}",
+    )
     transaction.on_commit(lambda: run_task.delay(task.pk))
     return execution
 
 
-def request_stop(execution: Execution) -> None:
+@transaction.atomic
+def request_stop(
+    execution: Execution, *, actor: str | None = None, client_address: str = ""
+) -> None:
     """Ask a running execution to stop; a pending one stops at once."""
     if execution.status in FINAL:
         raise bad_request(f"execution {execution.pk} has already finished")
+    _audit(
+        actor=actor,
+        client_address=client_address,
+        vendor_type=execution.vendor_type,
+        kind="job",
+        operation="update",
+        resource=f"{execution.vendor_type}:{execution.pk}",
+        description="stop requested",
+    )
     Execution.objects.filter(pk=execution.pk).update(stop_requested=True)
     now = timezone.now()
     stopped = Task.objects.filter(execution=execution, status=Status.PENDING).update(
@@ -81,7 +134,13 @@ def _beat_crontab(cron: str) -> CrontabSchedule:
 
 @transaction.atomic
 def set_schedule(
-    *, vendor_type: str, type_: str, cron: str, parameters: dict[str, Any]
+    *,
+    vendor_type: str,
+    type_: str,
+    cron: str,
+    parameters: dict[str, Any],
+    actor: str | None = None,
+    client_address: str = "",
 ) -> Schedule:
     """Hourly/Daily/Weekly/Custom schedule the job; None removes the schedule."""
     if type_ not in {"Hourly", "Daily", "Weekly", "Custom", "None"}:
@@ -102,4 +161,15 @@ def set_schedule(
             args=json.dumps([vendor_type]),
         )
     schedule.save()
+    _audit(
+        actor=actor,
+        client_address=client_address,
+        vendor_type=vendor_type,
+        kind="schedule",
+        operation="update",
+        resource=vendor_type,
+        description=f"type {type_}"
+        + (f", cron {schedule.cron}" if schedule.cron else "")
+        + f", parameters {json.dumps(parameters, sort_keys=True)}",
+    )
     return schedule

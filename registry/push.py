@@ -31,6 +31,7 @@ from registry.models import (
     Repository,
     Tag,
 )
+from replication import events as replication_events
 
 
 class BlobsBeingDeleted(Exception):
@@ -163,6 +164,7 @@ def complete(
             from registry import pending_configs
 
             transaction.on_commit(lambda: pending_configs.add(artifact.pk))
+    replication_events.artifact_pushed(repository=repository.name, digest=artifact.digest, tag=tag)
     record(
         username=username,
         operation="create",

@@ -85,6 +85,22 @@ def repositories_with_counts() -> QuerySet[Repository]:
     )
 
 
+def count_artifacts(repositories: list[Repository]) -> list[Repository]:
+    """Set `artifact_count` on a page of repositories, in one query. Lists count after
+    paginating: as an annotation, PostgreSQL computes the count for every row that OFFSET
+    skips too, so deep pages of a large list got slower page by page."""
+    counts = dict(
+        Artifact.objects.filter(listable(), repository__in=[r.pk for r in repositories])
+        .order_by()
+        .values("repository")
+        .annotate(n=Count("pk"))
+        .values_list("repository", "n")
+    )
+    for repository in repositories:
+        repository.artifact_count = counts.get(repository.pk, 0)
+    return repositories
+
+
 def artifacts_with_details(
     artifacts: QuerySet[Artifact], *, with_tag: bool, with_label: bool
 ) -> QuerySet[Artifact]:

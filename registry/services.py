@@ -19,6 +19,7 @@ from registry.models import (
     Tag,
 )
 from registry.names import is_tag
+from replication import events as replication_events
 
 
 @transaction.atomic
@@ -49,6 +50,7 @@ def delete_artifact(*, artifact: Artifact, username: str, client_address: str = 
     repository = artifact.repository
     project = repository.project
     resource = f"{repository.name}@{artifact.digest}"
+    replication_events.artifact_deleted(artifact=artifact)
     artifact.delete()
     record(
         username=username,
@@ -108,6 +110,7 @@ def delete_artifacts(
     storage): the root, the children and accessories that went with it, their tags and
     labels. Blobs stay for garbage collection."""
     repository = root.repository
+    replication_events.artifact_deleted(artifact=root)
     Artifact.objects.filter(pk__in=[a.pk for a in artifacts]).delete()
     others = len(artifacts) - 1
     _record(

@@ -201,7 +201,10 @@ def _get_manifest(request: HttpRequest, name: str, reference: str) -> HttpRespon
     )
     if result.status_code == 200 and not head:
         pulls.record_pull(
-            repository_id=repository.pk, artifact_id=artifact.pk, tag_id=tag.pk if tag else None
+            repository_id=repository.pk,
+            artifact_id=artifact.pk,
+            tag_id=tag.pk if tag else None,
+            event=pulls.PullEvent.of(request, repository, artifact, tag),
         )
     return _relay(result, head=head)
 

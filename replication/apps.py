@@ -2,6 +2,13 @@ from django.apps import AppConfig
 
 
 class ReplicationConfig(AppConfig):
-    """Registry endpoints, replication policies and executions (issue: replication)."""
+    """Registry endpoints, replication policies and their runs (ARCHITECTURE.md §6)."""
 
     name = "replication"
+
+    def ready(self) -> None:
+        from jobs.registry import register
+        from replication import runs
+        from replication.services import VENDOR
+
+        register(VENDOR, runs.run)

@@ -8,6 +8,7 @@ urlpatterns = [
     path("audit-logs", views.AuditLogListView.as_view()),
     path("auditlog-exts", views.AuditLogExtListView.as_view()),
     path("auditlog-exts/events", views.AuditLogEventTypesView.as_view()),
+    path("auditlog-exts/export", views.AuditLogExportView.as_view()),
     path("projects/<str:project_name_or_id>/logs", views.ProjectLogsView.as_view()),
     path("projects/<str:project_name_or_id>/auditlog-exts", views.ProjectLogExtsView.as_view()),
     *system_job_urls(

@@ -35,9 +35,17 @@ class HarborPagination(BasePagination):
         self.request = request
         self.page = _positive_int(request, "page", 1)
         self.page_size = min(_positive_int(request, "page_size", DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE)
-        self.total = queryset.count() if isinstance(queryset, QuerySet) else len(queryset)
         start = (self.page - 1) * self.page_size
-        return list(queryset[start : start + self.page_size])
+        items = list(queryset[start : start + self.page_size])
+        # What this page proves: as many entries as seen, and one more when it is full.
+        seen = start + len(items) + (1 if len(items) == self.page_size else 0)
+        self.total = self.count(queryset, at_least=seen if items else 0)
+        return items
+
+    def count(self, queryset: QuerySet[Any] | list[Any], *, at_least: int = 0) -> int:
+        """X-Total-Count. Subclasses may bound its cost on big tables by answering an
+        estimate, never below `at_least`."""
+        return queryset.count() if isinstance(queryset, QuerySet) else len(queryset)
 
     def _link(self, page: int, rel: str) -> str:
         params = self.request.query_params.copy()

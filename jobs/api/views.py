@@ -19,10 +19,17 @@ from harbor_py.api.errors import bad_request, not_found
 from harbor_py.api.pagination import HarborPagination
 from harbor_py.api.permissions import IsSysadmin
 from harbor_py.api.query import Field, apply_query, apply_sort
+from harbor_py.http import client_address
 from jobs import services
 from jobs.models import Execution, Schedule
 
 ParameterCheck = Callable[[dict[str, Any]], dict[str, Any]]
+# What a history item shows as job_parameters (Harbor's GC adds its results there).
+ParameterView = Callable[[Execution], dict[str, Any]]
+
+
+def _parameters(execution: Execution) -> dict[str, Any]:
+    return execution.parameters
 
 
 def _schedule_obj(schedule: Schedule | None) -> dict[str, Any]:
@@ -31,12 +38,16 @@ def _schedule_obj(schedule: Schedule | None) -> dict[str, Any]:
     return {"type": schedule.type, "cron": schedule.cron}
 
 
-def history_item(execution: Execution, schedule: Schedule | None = None) -> dict[str, Any]:
+def history_item(
+    execution: Execution,
+    schedule: Schedule | None = None,
+    parameters: ParameterView = _parameters,
+) -> dict[str, Any]:
     return {
         "id": execution.pk,
         "job_name": execution.vendor_type,
         "job_kind": execution.trigger,
-        "job_parameters": json.dumps(execution.parameters),
+        "job_parameters": json.dumps(parameters(execution)),
         "schedule": {"type": "Manual"}
         if execution.trigger == "MANUAL"
         else _schedule_obj(schedule),
@@ -51,6 +62,7 @@ class _SystemJobView(APIView):
     permission_classes = [IsSysadmin]
     vendor_type = ""
     check_parameters: ParameterCheck = staticmethod(lambda p: p)  # type: ignore[assignment]
+    job_parameters: ParameterView = staticmethod(_parameters)  # type: ignore[assignment]
 
     def execution(self, job_id: int) -> Execution:
         found = Execution.objects.filter(pk=job_id, vendor_type=self.vendor_type).first()
@@ -75,16 +87,22 @@ class HistoryView(_SystemJobView):
         paginator = HarborPagination()
         page = paginator.paginate_queryset(executions, request, self)
         schedule = Schedule.objects.filter(vendor_type=self.vendor_type).first()
-        return paginator.get_paginated_response([history_item(e, schedule) for e in page])
+        return paginator.get_paginated_response(
+            [history_item(e, schedule, type(self).job_parameters) for e in page]
+        )
 
 
 class DetailView(_SystemJobView):
     def get(self, request: Request, job_id: int) -> Response:
         schedule = Schedule.objects.filter(vendor_type=self.vendor_type).first()
-        return Response(history_item(self.execution(job_id), schedule))
+        return Response(history_item(self.execution(job_id), schedule, type(self).job_parameters))
 
     def put(self, request: Request, job_id: int) -> Response:
-        services.request_stop(self.execution(job_id))
+        services.request_stop(
+            self.execution(job_id),
+            actor=request.user.username,
+            client_address=client_address(request),
+        )
         return Response(status=200)
 
 
@@ -130,7 +148,12 @@ class ScheduleView(_SystemJobView):
         parameters = type(self).check_parameters(raw_parameters)
         kind = schedule.get("type")
         if kind == "Manual":
-            return services.start_execution(vendor_type=self.vendor_type, parameters=parameters)
+            return services.start_execution(
+                vendor_type=self.vendor_type,
+                parameters=parameters,
+                actor=request.user.username,
+                client_address=client_address(request),
+            )
         if kind not in {"Hourly", "Daily", "Weekly", "Custom", "None", "Schedule"}:
             raise bad_request("schedule.type must be Manual, Hourly, Daily, Weekly, Custom or None")
         services.set_schedule(
@@ -138,6 +161,8 @@ class ScheduleView(_SystemJobView):
             type_="Custom" if kind == "Schedule" else kind,
             cron=str(schedule.get("cron") or ""),
             parameters=parameters,
+            actor=request.user.username,
+            client_address=client_address(request),
         )
         return None
 
@@ -154,11 +179,19 @@ class ScheduleView(_SystemJobView):
 
 
 def system_job_urls(
-    prefix: str, vendor_type: str, check_parameters: ParameterCheck, operation_ids: dict[str, str]
+    prefix: str,
+    vendor_type: str,
+    check_parameters: ParameterCheck,
+    operation_ids: dict[str, str],
+    job_parameters: ParameterView = _parameters,
 ) -> list[URLPattern]:
     """Routes for one system job: operation_ids maps history, get, stop, log, getSchedule,
     createSchedule, updateSchedule onto Harbor's operationIds."""
-    attrs = {"vendor_type": vendor_type, "check_parameters": staticmethod(check_parameters)}
+    attrs = {
+        "vendor_type": vendor_type,
+        "check_parameters": staticmethod(check_parameters),
+        "job_parameters": staticmethod(job_parameters),
+    }
     ops = operation_ids
 
     def make(base: type[_SystemJobView], methods: dict[str, str]) -> Any:

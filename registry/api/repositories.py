@@ -20,7 +20,7 @@ class AllRepositoriesView(GenericAPIView):
 
     @extend_schema(operation_id="listAllRepositories", responses=RepositorySerializer(many=True))
     def get(self, request: Request) -> Response:
-        repositories = selectors.repositories_with_counts()
+        repositories = Repository.objects.all()
         if not (request.user.is_authenticated and request.user.is_superuser):
             visible = visible_projects(request.user).values("pk")
             repositories = repositories.filter(project_id__in=visible)
@@ -28,7 +28,7 @@ class AllRepositoriesView(GenericAPIView):
         repositories = queries.apply(
             repositories, params.get("q"), params.get("sort"), queries.REPOSITORIES
         )
-        page = self.paginate_queryset(repositories)
+        page = selectors.count_artifacts(self.paginate_queryset(repositories))
         return self.get_paginated_response(RepositorySerializer(page, many=True).data)
 
 
@@ -40,12 +40,12 @@ class RepositoriesView(GenericAPIView):
         access = require_by_name(request, project_name, "repository", "list")
         params = request.query_params
         repositories = queries.apply(
-            selectors.repositories_with_counts().filter(project=access.project),
+            Repository.objects.filter(project=access.project),
             params.get("q"),
             params.get("sort"),
             queries.REPOSITORIES,
         )
-        page = self.paginate_queryset(repositories)
+        page = selectors.count_artifacts(self.paginate_queryset(repositories))
         return self.get_paginated_response(RepositorySerializer(page, many=True).data)
 
 

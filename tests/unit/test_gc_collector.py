@@ -25,6 +25,7 @@ OLD = timezone.now() - dt.timedelta(hours=5)
 @pytest.fixture
 def storage_root(tmp_path, settings, monkeypatch):
     settings.RUNTIME = dataclasses.replace(settings.RUNTIME, data_dir=tmp_path)
+    settings.HARBOR = {**settings.HARBOR, "STORAGE": "filesystem", "STORAGE_ROOT": ""}
     monkeypatch.setenv("GC_TIME_WINDOW_HOURS", "2")
     return tmp_path / "registry"
 
@@ -164,3 +165,23 @@ def test_bad_parameters(parameters):
 
     with pytest.raises(HarborError):
         collector.check_parameters(parameters)
+
+
+def test_an_upload_that_completes_during_the_listing_is_skipped(storage_root, monkeypatch):
+    import shutil
+
+    from harbor_gc import storage as storage_module
+
+    uploads = storage_root / "docker/registry/v2/repositories/p/app/_uploads"
+    (uploads / "finishing").mkdir(parents=True)  # no startedat yet: dated by the directory
+    listed = storage_module._scandir
+
+    def scandir_then_complete(directory):
+        entries = listed(directory)
+        if Path(directory) == uploads:
+            shutil.rmtree(uploads / "finishing", ignore_errors=True)  # upload completed
+        return entries
+
+    monkeypatch.setattr(storage_module, "_scandir", scandir_then_complete)
+    assert list(FilesystemStorage(storage_root).uploads()) == []
+    assert _gc().status == Status.SUCCESS

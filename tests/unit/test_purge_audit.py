@@ -18,13 +18,13 @@ pytestmark = pytest.mark.django_db
 
 
 def _entry(hours_old: float, operation: str = "pull", resource_type: str = "artifact") -> AuditLog:
-    entry = AuditLog.objects.create(
-        username="u", resource="p/r:t", resource_type=resource_type, operation=operation
+    return AuditLog.objects.create(
+        username="u",
+        resource="p/r:t",
+        resource_type=resource_type,
+        operation=operation,
+        op_time=timezone.now() - dt.timedelta(hours=hours_old),
     )
-    AuditLog.objects.filter(pk=entry.pk).update(
-        op_time=timezone.now() - dt.timedelta(hours=hours_old)
-    )
-    return entry
 
 
 def _run_manual(api, parameters) -> Execution:
@@ -62,11 +62,13 @@ def test_purge_deletes_only_old_entries_of_the_chosen_types(admin, client_for):
 
 
 def test_dry_run_deletes_nothing(admin, client_for):
-    _entry(100)
-    before = AuditLog.objects.count()
+    old = _entry(100)
+    before = set(AuditLog.objects.values_list("pk", flat=True))
     execution = _run_manual(client_for(admin), {"audit_retention_hour": 1, "dry_run": True})
     assert execution.status == Status.SUCCESS
-    assert AuditLog.objects.count() == before
+    # nothing deleted (the run itself added its login and create_purge_audit_job entries)
+    assert before <= set(AuditLog.objects.values_list("pk", flat=True))
+    assert AuditLog.objects.filter(pk=old.pk).exists()
     assert execution.extra_attrs["would_purge"] >= 1
 
 

@@ -1,0 +1,118 @@
+"""/replication/executions: start, list, get, stop, tasks and task logs."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from harbor_py.api.errors import not_found
+from harbor_py.api.pagination import HarborPagination
+from harbor_py.api.permissions import IsSysadmin
+from harbor_py.api.query import apply_sort
+from harbor_py.http import client_address
+from jobs import services as job_services
+from jobs.models import Status
+from replication import selectors, services
+from replication.api import serializers as shapes
+
+STATUS_FILTER = {
+    "InProgress": [Status.PENDING, Status.RUNNING],
+    "Succeed": [Status.SUCCESS],
+    "Failed": [Status.ERROR],
+    "Stopped": [Status.STOPPED],
+}
+TRIGGER_FILTER = {v: k for k, v in shapes.TRIGGER.items()}
+
+
+def _statuses(raw: str) -> list[str]:
+    return STATUS_FILTER.get(raw, [raw])
+
+
+class ExecutionsView(APIView):
+    permission_classes = [IsSysadmin]
+
+    @extend_schema(operation_id="listReplicationExecutions", responses={200: dict})
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        found = selectors.executions()
+        if policy_id := params.get("policy_id"):
+            found = found.filter(vendor_id=int(policy_id) if policy_id.isdigit() else -1)
+        if status := params.get("status"):
+            found = found.filter(status__in=_statuses(status))
+        if trigger := params.get("trigger"):
+            found = found.filter(trigger=TRIGGER_FILTER.get(trigger, trigger))
+        found = apply_sort(
+            found,
+            params.get("sort"),
+            {"start_time": "start_time", "end_time": "end_time", "id": "pk", "status": "status"},
+            default=["-start_time"],
+        )
+        paginator = HarborPagination()
+        page = paginator.paginate_queryset(found, request, self)
+        return paginator.get_paginated_response([shapes.execution(e) for e in page])
+
+    @extend_schema(operation_id="startReplication", responses={201: None})
+    def post(self, request: Request) -> Response:
+        body = shapes.StartBody(data=request.data)
+        body.is_valid(raise_exception=True)
+        execution = services.start(
+            policy=selectors.policy(body.validated_data["policy_id"]),
+            actor=request.user.username,
+            client_address=client_address(request),
+        )
+        response = Response(status=201)
+        response["Location"] = f"/api/v2.0/replication/executions/{execution.pk}"
+        return response
+
+
+class ExecutionView(APIView):
+    permission_classes = [IsSysadmin]
+
+    @extend_schema(operation_id="getReplicationExecution", responses={200: dict})
+    def get(self, request: Request, execution_id: int) -> Response:
+        return Response(shapes.execution(selectors.execution(execution_id)))
+
+    @extend_schema(operation_id="stopReplication", responses={200: None})
+    def put(self, request: Request, execution_id: int) -> Response:
+        job_services.request_stop(
+            selectors.execution(execution_id),
+            actor=request.user.username,
+            client_address=client_address(request),
+        )
+        return Response(status=200)
+
+
+class TasksView(APIView):
+    permission_classes = [IsSysadmin]
+
+    @extend_schema(operation_id="listReplicationTasks", responses={200: dict})
+    def get(self, request: Request, execution_id: int) -> Response:
+        params = request.query_params
+        found = selectors.tasks(selectors.execution(execution_id))
+        if status := params.get("status"):
+            found = found.filter(status__in=_statuses(status))
+        if resource_type := params.get("resource_type"):
+            found = found.filter(extra_attrs__resource_type=resource_type)
+        found = apply_sort(
+            found,
+            params.get("sort"),
+            {"start_time": "start_time", "end_time": "end_time", "id": "pk", "status": "status"},
+            default=["pk"],
+        )
+        paginator = HarborPagination()
+        page = paginator.paginate_queryset(found, request, self)
+        return paginator.get_paginated_response([shapes.task(t) for t in page])
+
+
+class TaskLogView(APIView):
+    permission_classes = [IsSysadmin]
+
+    @extend_schema(operation_id="getReplicationLog", responses={200: str})
+    def get(self, request: Request, execution_id: int, task_id: int) -> HttpResponse:
+        task = selectors.tasks(selectors.execution(execution_id)).filter(pk=task_id).first()
+        if task is None:
+            raise not_found(f"task {task_id} of execution {execution_id} not found")
+        return HttpResponse(task.log, content_type="text/plain; charset=utf-8")

@@ -1,0 +1,112 @@
+"""/replication/policies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from harbor_py.api.errors import bad_request
+from harbor_py.api.pagination import HarborPagination
+from harbor_py.api.permissions import IsSysadmin
+from harbor_py.api.query import Field, apply_query, apply_sort
+from harbor_py.http import client_address
+from replication import filters, selectors, services
+from replication.api import serializers as shapes
+from replication.models import RegistryEndpoint, ReplicationPolicy
+
+QUERY = {"name": Field("name")}
+
+
+def _endpoint(ref: dict[str, Any] | None) -> RegistryEndpoint | None:
+    if not ref or not ref.get("id"):
+        return None
+    return selectors.endpoint(ref["id"])
+
+
+def _values(request: Request) -> dict[str, Any]:
+    body = shapes.PolicyBody(data=request.data)
+    body.is_valid(raise_exception=True)
+    data = body.validated_data
+    trigger = data.get("trigger") or {"type": "manual", "trigger_settings": {}}
+    try:
+        checked_filters = filters.check(data["filters"])
+    except ValueError as exc:
+        raise bad_request(str(exc)) from None
+    return {
+        "name": data["name"],
+        "description": data["description"],
+        "src_registry": _endpoint(data.get("src_registry")),
+        "dest_registry": _endpoint(data.get("dest_registry")),
+        "dest_namespace": data["dest_namespace"],
+        "dest_namespace_replace_count": data["dest_namespace_replace_count"],
+        "filters": checked_filters,
+        "trigger_type": trigger["type"],
+        "cron": str((trigger.get("trigger_settings") or {}).get("cron") or ""),
+        "replicate_deletion": data["replicate_deletion"] or data["deletion"],
+        "override": data["override"],
+        "enabled": data["enabled"],
+        "speed": data["speed"] or 0,
+        "copy_by_chunk": bool(data["copy_by_chunk"]),
+    }
+
+
+class PoliciesView(APIView):
+    permission_classes = [IsSysadmin]
+
+    @extend_schema(operation_id="listReplicationPolicies", responses={200: dict})
+    def get(self, request: Request) -> Response:
+        found = ReplicationPolicy.objects.select_related("src_registry", "dest_registry")
+        found = apply_query(found, request.query_params.get("q"), QUERY)
+        if name := request.query_params.get("name"):
+            found = found.filter(name__icontains=name)
+        found = apply_sort(
+            found,
+            request.query_params.get("sort"),
+            {"name": "name", "creation_time": "creation_time", "id": "pk"},
+            default=["-creation_time"],
+        )
+        paginator = HarborPagination()
+        page = paginator.paginate_queryset(found, request, self)
+        return paginator.get_paginated_response([shapes.policy(p) for p in page])
+
+    @extend_schema(operation_id="createReplicationPolicy", responses={201: None})
+    def post(self, request: Request) -> Response:
+        policy = services.create_policy(
+            values=_values(request),
+            actor=request.user.username,
+            client_address=client_address(request),
+        )
+        response = Response(status=201)
+        response["Location"] = f"/api/v2.0/replication/policies/{policy.pk}"
+        return response
+
+
+class PolicyView(APIView):
+    permission_classes = [IsSysadmin]
+
+    @extend_schema(operation_id="getReplicationPolicy", responses={200: dict})
+    def get(self, request: Request, policy_id: int) -> Response:
+        return Response(shapes.policy(selectors.policy(policy_id)))
+
+    @extend_schema(operation_id="updateReplicationPolicy", responses={200: None})
+    def put(self, request: Request, policy_id: int) -> Response:
+        services.update_policy(
+            policy=selectors.policy(policy_id),
+            values=_values(request),
+            actor=request.user.username,
+            client_address=client_address(request),
+        )
+        return Response(status=200)
+
+    @extend_schema(operation_id="deleteReplicationPolicy", responses={200: None})
+    def delete(self, request: Request, policy_id: int) -> Response:
+        services.delete_policy(
+            policy=selectors.policy(policy_id),
+            actor=request.user.username,
+            client_address=client_address(request),
+        )
+        return Response(status=200)

@@ -1,0 +1,188 @@
+"""Copying one artifact between two registries, blob by blob, streamed.
+
+For every blob of the manifest (children of an index first): HEAD at the destination
+(skip when present), else a cross-repository mount from a repository of the destination
+known to hold it, else a GET from the source streamed into the destination's upload,
+with the digest verified chunk by chunk and an optional speed limit. Blobs go through a
+small thread pool; a failed blob is retried with backoff, and each retry starts with a
+new HEAD, so bytes that did arrive are not sent again. Manifests are put last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from registry.manifests import Descriptor, ManifestInvalid, parse_manifest
+from replication.transfer import PUSH, TransferError, _Client
+
+CHUNK = 1 << 20  # read size of the source stream
+UPLOAD_CHUNK = 16 << 20  # PATCH size with copy_by_chunk
+WORKERS = 4
+RETRIES = 3
+BACKOFF_SECONDS = 1.0  # doubled on every retry, at most 10 s
+MAX_DEPTH = 4
+
+
+class StopRequested(Exception):
+    pass
+
+
+class TokenBucket:
+    """A byte rate limit shared by the workers of one task (rate in bytes per second)."""
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self.allowance = float(rate)
+        self.last = time.monotonic()
+        self.lock = threading.Lock()
+
+    def take(self, amount: int) -> None:
+        with self.lock:
+            now = time.monotonic()
+            self.allowance = min(self.rate, self.allowance + (now - self.last) * self.rate)
+            self.last = now
+            self.allowance -= amount
+            wait = -self.allowance / self.rate if self.allowance < 0 else 0.0
+        if wait:
+            time.sleep(wait)
+
+
+@dataclass
+class Copier:
+    source: _Client
+    destination: _Client
+    speed_kb: int = 0
+    chunked: bool = False
+    stop: threading.Event = field(default_factory=threading.Event)
+    log: Callable[[str], None] = lambda message: None
+    sleep: Callable[[float], None] = time.sleep
+    # digest -> a destination repository that has it (for mounts), learned in this run
+    known: dict[str, str] = field(default_factory=dict)
+    stats: dict[str, int] = field(
+        default_factory=lambda: {"skipped": 0, "mounted": 0, "uploaded": 0, "bytes": 0}
+    )
+
+    def __post_init__(self) -> None:
+        self.destination.probe_actions = PUSH
+        self.bucket = TokenBucket(self.speed_kb * 1024) if self.speed_kb > 0 else None
+        self.lock = threading.Lock()
+
+    # -- blobs ------------------------------------------------------------------------
+    def _verified(self, chunks: Iterable[bytes], digest: str) -> Iterator[bytes]:
+        algorithm, _, expected = digest.partition(":")
+        hasher = hashlib.new(algorithm)
+        for chunk in chunks:
+            if self.stop.is_set():
+                raise StopRequested
+            hasher.update(chunk)
+            if self.bucket:
+                self.bucket.take(len(chunk))
+            yield chunk
+        if hasher.hexdigest() != expected:
+            raise TransferError(f"blob {digest} does not match its digest")
+
+    def _blob_once(self, src_repo: str, dst_repo: str, blob: Descriptor, origin: str | None) -> str:
+        digest = blob.digest
+        if self.destination.has_blob(dst_repo, digest):
+            return "skipped"
+        location = None
+        origin = self.known.get(digest) or origin
+        if origin and origin != dst_repo:
+            location = self.destination.mount(dst_repo, digest, origin)
+            if location is None:
+                return "mounted"
+        with self.source.open_blob(src_repo, digest) as response:
+            size = int(response.headers.get("Content-Length") or blob.size)
+            self.destination.upload(
+                dst_repo,
+                digest,
+                size,
+                self._verified(response.iter_bytes(CHUNK), digest),
+                location=location,
+                chunk_size=UPLOAD_CHUNK if self.chunked else 0,
+            )
+        with self.lock:
+            self.stats["bytes"] += size
+        return "uploaded"
+
+    def blob(
+        self,
+        src_repo: str,
+        dst_repo: str,
+        blob: Descriptor,
+        origin: str | None = None,
+        notes: list[str] | None = None,
+    ) -> None:
+        """Copy one blob with retries; retry notes go to `notes` (logged by the caller)."""
+        for attempt in range(RETRIES + 1):
+            try:
+                outcome = self._blob_once(src_repo, dst_repo, blob, origin)
+                break
+            except StopRequested:
+                raise
+            except (TransferError, OSError) as exc:
+                if attempt == RETRIES:
+                    raise TransferError(f"blob {blob.digest}: {exc}") from exc
+                if notes is not None:
+                    notes.append(f"retrying blob {blob.digest} after: {exc}")
+                self.sleep(min(BACKOFF_SECONDS * 2**attempt, 10.0))
+        with self.lock:
+            self.stats[outcome] += 1
+            self.known[blob.digest] = dst_repo
+
+    # -- manifests ----------------------------------------------------------------------
+    def manifest(
+        self,
+        src_repo: str,
+        dst_repo: str,
+        digest: str,
+        tags: Iterable[str] = (),
+        depth: int = 0,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        """Copy the manifest `digest` (children and blobs first) and point `tags` at it.
+        Thread-safe: runs may copy several artifacts at once with one Copier."""
+        log = log or self.log
+        if self.stop.is_set():
+            raise StopRequested
+        found = self.source.manifest(src_repo, digest)
+        if found is None:
+            raise TransferError(f"{src_repo}@{digest} not found at the source")
+        body, media_type = found
+        try:
+            parsed = parse_manifest(body, media_type)
+        except ManifestInvalid as exc:
+            raise TransferError(f"manifest {digest} is invalid: {exc}") from None
+        if parsed.children and depth >= MAX_DEPTH:
+            raise TransferError(f"{digest} is nested deeper than {MAX_DEPTH} indexes")
+        for child in parsed.children:
+            if self.destination.manifest_digest(dst_repo, child.digest) is None:
+                self.manifest(src_repo, dst_repo, child.digest, depth=depth + 1, log=log)
+        own = ([parsed.config] if parsed.config else []) + parsed.layers
+        blobs = list({d.digest: d for d in own if not d.urls}.values())
+        if blobs:
+            # locate() may read the database: here, not in the pool's threads
+            origins = {
+                b.digest: self.known.get(b.digest) or self.destination.locate(b.digest)
+                for b in blobs
+            }
+            notes: list[str] = []
+            with ThreadPoolExecutor(max_workers=min(WORKERS, len(blobs))) as pool:
+                futures = [
+                    pool.submit(self.blob, src_repo, dst_repo, b, origins[b.digest], notes)
+                    for b in blobs
+                ]
+                errors = [f.exception() for f in futures if f.exception() is not None]
+            for note in notes:
+                log(note)
+            if errors:
+                raise errors[0]  # type: ignore[misc]
+        references = list(tags) or [digest]
+        for reference in references:
+            self.destination.put_manifest(dst_repo, reference, body, parsed.media_type)
+        log(f"{dst_repo}@{digest} put as {', '.join(references)}")

@@ -1,0 +1,91 @@
+"""This instance as a replication source or destination.
+
+Choice (docs/architecture.md, "Replication"): replication talks to the local distribution
+directly, through registry.upstream's client with internal tokens (subject harbor-core),
+not through the public URL: no robot credential to manage, no nginx hop. Every manifest
+it writes goes through registry.push's reserve / PUT / complete, like a client push, so
+pulled-in artifacts are recorded (tags, blobs, GC guard, audit) and appear in the API.
+Listings come from the database, which is the source of truth for tags.
+"""
+
+from __future__ import annotations
+
+from accounts.models import User
+from projects import services as project_services
+from projects.models import Project
+from registry import push, upstream
+from registry.manifests import parse_manifest
+from registry.models import Artifact, Repository
+from registry.names import is_digest
+from replication.transfer import Grants, SourceArtifact, TransferError, _Client
+
+USERNAME = "harbor-replication"  # the audit log's actor for replicated writes
+
+
+class LocalRegistry(_Client):
+    def __init__(self) -> None:
+        self.client = upstream.client()
+
+    def close(self) -> None:
+        """The pooled client is shared: nothing to close."""
+
+    def headers_for(self, wanted: Grants | None) -> dict[str, str]:
+        if not wanted:
+            return {}
+        (repository, actions), *also = wanted
+        token = upstream.internal_token(repository, actions, also=tuple(also))
+        return {"Authorization": f"Bearer {token}"}
+
+    def repositories(self) -> list[str]:
+        return list(Repository.objects.order_by("name").values_list("name", flat=True))
+
+    def artifacts(self, repository: str) -> list[SourceArtifact]:
+        """Top-level artifacts: untagged index children and accessories are left out."""
+        found = (
+            Artifact.objects.filter(repository__name=repository, subject_digest="")
+            .prefetch_related("tags", "labels")
+            .order_by("pk")
+        )
+        out = []
+        for artifact in found:
+            tags = tuple(sorted(t.name for t in artifact.tags.all()))
+            if not tags and artifact.referenced_by.exists():
+                continue
+            labels = frozenset(label.name for label in artifact.labels.all())
+            out.append(SourceArtifact(artifact.digest, tags, labels))
+        return out
+
+    def locate(self, digest: str) -> str | None:
+        return (
+            Repository.objects.filter(artifacts__blobs__digest=digest)
+            .values_list("name", flat=True)
+            .first()
+        )
+
+    def ensure_namespace(self, namespace: str) -> None:
+        if Project.objects.filter(name=namespace).exists():
+            return
+        owner = User.objects.filter(is_superuser=True).order_by("pk").first()
+        if owner is None:
+            raise TransferError("no system administrator to own a replicated project")
+        project_services.create_project(owner=owner, name=namespace)
+
+    def put_manifest(self, repository: str, reference: str, body: bytes, media_type: str) -> None:
+        project = Project.objects.filter(name=repository.split("/", 1)[0]).first()
+        if project is None:
+            raise TransferError(f"project of {repository} does not exist")
+        parsed = parse_manifest(body, media_type)
+        try:
+            reservation = push.reserve(project=project, repository_name=repository, parsed=parsed)
+        except push.BlobsBeingDeleted as exc:
+            raise TransferError(f"blobs being garbage collected: {exc}") from None
+        try:
+            super().put_manifest(repository, parsed.digest, body, media_type)
+        except TransferError:
+            push.release(reservation)
+            raise
+        push.complete(
+            reservation=reservation,
+            tag=None if is_digest(reference) else reference,
+            username=USERNAME,
+        )

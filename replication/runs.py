@@ -1,0 +1,247 @@
+"""The REPLICATION job: plan the artifacts of one policy run, one Task each, and copy
+(or delete) them. Registered with jobs.registry in ReplicationConfig.ready."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, connections
+from django.utils import timezone
+
+from jobs.models import Status, Task
+from jobs.runner import JobContext, Stopped
+from replication import filters
+from replication.copier import Copier, StopRequested
+from replication.local import LocalRegistry
+from replication.models import ReplicationPolicy
+from replication.selectors import CONTROLLER
+from replication.transfer import RemoteRegistry, TransferError, _Client
+
+STOP_POLL_SECONDS = 2.0
+ARTIFACT_WORKERS = 3  # artifacts copied at once (each with copier.WORKERS blob streams)
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Item:
+    operation: str  # copy | deletion
+    src_repo: str
+    dst_repo: str
+    digest: str
+    tags: tuple[str, ...]
+
+
+def endpoints(policy: ReplicationPolicy) -> tuple[_Client, _Client]:
+    def side(endpoint: Any) -> _Client:
+        return LocalRegistry() if endpoint is None else RemoteRegistry(endpoint)
+
+    return side(policy.src_registry), side(policy.dest_registry)
+
+
+def plan(policy: ReplicationPolicy, source: Any, event: dict[str, Any] | None) -> list[Item]:
+    rules = filters.parse(policy.filters)
+
+    def target(repository: str) -> str:
+        return filters.destination_repository(
+            repository, policy.dest_namespace, policy.dest_namespace_replace_count
+        )
+
+    if event:
+        repository = event["repository"]
+        if not rules.repository(repository):
+            return []
+        if event["operation"] == "delete":
+            if not policy.replicate_deletion:
+                return []
+            tags = tuple(event.get("tags") or ())
+            if rules.tags and tags and not any(rules.tag(t) for t in tags):
+                return []
+            return [Item("deletion", repository, target(repository), event["digest"], tags)]
+        candidates = [
+            (repository, [a for a in source.artifacts(repository) if a.digest == event["digest"]])
+        ]
+    else:
+        repositories = [r for r in source.repositories() if rules.repository(r)]
+        candidates = [(r, source.artifacts(r)) for r in repositories]
+    items = []
+    for repository, artifacts in candidates:
+        for artifact in artifacts:
+            if not rules.artifact(list(artifact.tags), set(artifact.labels)):
+                continue
+            tags = tuple(t for t in artifact.tags if rules.tag(t))
+            items.append(Item("copy", repository, target(repository), artifact.digest, tags))
+    return items
+
+
+class _StopWatch:
+    """Polls the execution's stop flag while a task copies, and tells the copier."""
+
+    def __init__(self, context: JobContext, copier: Copier) -> None:
+        self.context, self.copier = context, copier
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        try:
+            while not self.done.wait(STOP_POLL_SECONDS):
+                if self.context.should_stop():
+                    self.copier.stop.set()
+                    return
+        finally:
+            connections.close_all()
+
+    def __enter__(self) -> _StopWatch:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.thread.join()
+
+
+def _finish(task: Task, status: str, message: str = "") -> None:
+    Task.objects.filter(pk=task.pk).update(
+        status=status, status_message=message[:1000], end_time=timezone.now()
+    )
+
+
+def _copy(item: Item, policy: ReplicationPolicy, copier: Copier, log: JobContext) -> str:
+    tags = item.tags
+    if not policy.override and tags:
+        tags = tuple(
+            t for t in tags if copier.destination.manifest_digest(item.dst_repo, t) is None
+        )
+        if not tags:
+            log.log(f"skipped: every tag exists at {item.dst_repo} and override is off")
+            return "skipped"
+    copier.manifest(item.src_repo, item.dst_repo, item.digest, tags, log=log.log)
+    return "copied"
+
+
+def _run_item(item: Item, task: Task, policy: ReplicationPolicy, copier: Copier, ctx: Any) -> None:
+    log = JobContext(task.pk, ctx.execution_id, ctx.parameters)
+    Task.objects.filter(pk=task.pk).update(
+        status=Status.RUNNING, start_time=timezone.now(), run_count=1
+    )
+    what = f"{item.src_repo}@{item.digest} ({', '.join(item.tags) or 'untagged'})"
+    log.log(f"{item.operation} {what} -> {item.dst_repo}")
+    try:
+        if item.operation == "deletion":
+            deleted = copier.destination.delete_manifest(item.dst_repo, item.digest)
+            log.log("deleted" if deleted else "already absent at the destination")
+        else:
+            _copy(item, policy, copier, log)
+    except StopRequested:
+        log.log("stopped on request")
+        _finish(task, Status.STOPPED, "stopped on request")
+        raise
+    except (TransferError, OSError) as exc:
+        log.log(f"failed: {exc}")
+        _finish(task, Status.ERROR, str(exc))
+        return
+    _finish(task, Status.SUCCESS)
+
+
+def _prepare_namespaces(
+    items: list[Item], tasks: list[Task], destination: _Client, context: JobContext
+) -> list[tuple[Item, Task]]:
+    """Create the destination projects first; the tasks of a project that could not be
+    created fail here. Returns the pairs left to run."""
+    failures: dict[str, str] = {}
+    for namespace in sorted({i.dst_repo.split("/", 1)[0] for i in items if i.operation == "copy"}):
+        try:
+            destination.ensure_namespace(namespace)
+        except TransferError as exc:
+            failures[namespace] = str(exc)
+    runnable = []
+    for item, task in zip(items, tasks, strict=True):
+        failure = failures.get(item.dst_repo.split("/", 1)[0])
+        if item.operation == "copy" and failure:
+            JobContext(task.pk, context.execution_id, {}).log(f"failed: {failure}")
+            _finish(task, Status.ERROR, failure)
+        else:
+            runnable.append((item, task))
+    return runnable
+
+
+def _work(
+    item: Item,
+    task: Task,
+    policy: ReplicationPolicy,
+    copier: Copier,
+    context: JobContext,
+    *,
+    threaded: bool,
+) -> None:
+    try:
+        if not copier.stop.is_set():  # else it stays pending and is marked stopped
+            _run_item(item, task, policy, copier, context)
+    except StopRequested:
+        copier.stop.set()
+    except Exception as exc:  # a bug must not leave the task running
+        logger.exception("replication task %s failed", task.pk)
+        _finish(task, Status.ERROR, f"internal error: {exc}")
+    finally:
+        if threaded:
+            connections.close_all()
+
+
+def run(context: JobContext) -> dict[str, Any]:
+    policy = ReplicationPolicy.objects.select_related("src_registry", "dest_registry").get(
+        pk=context.parameters["policy_id"]
+    )
+    Task.objects.filter(pk=context.task_id).update(extra_attrs={"kind": CONTROLLER})
+    # A run redelivered after a lost worker starts over (copies skip what arrived).
+    Task.objects.filter(execution_id=context.execution_id).exclude(pk=context.task_id).delete()
+    source, destination = endpoints(policy)
+    copier = Copier(source, destination, speed_kb=policy.speed, chunked=policy.copy_by_chunk)
+    try:
+        items = plan(policy, source, context.parameters.get("event"))
+        context.log(f"policy {policy.name}: {len(items)} artifacts to replicate")
+        tasks = Task.objects.bulk_create(
+            [
+                Task(
+                    execution_id=context.execution_id,
+                    extra_attrs={
+                        "operation": item.operation,
+                        "resource_type": "image",
+                        "src_resource": f"{item.src_repo}:[{','.join(item.tags)}]",
+                        "dst_resource": f"{item.dst_repo}:[{','.join(item.tags)}]",
+                    },
+                )
+                for item in items
+            ]
+        )
+        runnable = _prepare_namespaces(items, tasks, destination, context)
+        # Threads cannot share the caller's transaction (tests run inside one): sequential.
+        workers = 1 if connection.in_atomic_block else ARTIFACT_WORKERS
+        with _StopWatch(context, copier):
+            if workers == 1:
+                for item, task in runnable:
+                    if copier.stop.is_set() or context.should_stop():
+                        raise Stopped
+                    _work(item, task, policy, copier, context, threaded=False)
+            else:
+                with ThreadPoolExecutor(max_workers=workers) as pool:
+                    for pair in runnable:
+                        pool.submit(_work, *pair, policy, copier, context, threaded=True)
+        if copier.stop.is_set():
+            raise Stopped
+    except Stopped:
+        Task.objects.filter(execution_id=context.execution_id, status=Status.PENDING).exclude(
+            pk=context.task_id
+        ).update(status=Status.STOPPED, end_time=timezone.now())
+        raise
+    finally:
+        source.close()
+        destination.close()
+    failed = Task.objects.filter(execution_id=context.execution_id, status=Status.ERROR).count()
+    results = {"total": len(items), "failed": failed, **copier.stats}
+    context.log(f"done: {results}")
+    if failed:
+        raise RuntimeError(f"{failed} of {len(items)} artifacts failed")
+    return results

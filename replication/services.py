@@ -1,0 +1,231 @@
+"""Writes: registry endpoints, policies (with their beat schedule), starting and stopping
+runs. Keyword-only, one transaction each with its audit record."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django_celery_beat.models import PeriodicTask
+
+from audit.services import record
+from harbor_py.api.errors import HarborError, bad_request, conflict
+from jobs import services as job_services
+from jobs.models import Execution, Trigger
+from replication.models import RegistryEndpoint, ReplicationPolicy
+
+VENDOR = "REPLICATION"
+REGISTRY_FIELDS = ("name", "type", "url", "access_key", "insecure", "description")
+POLICY_FIELDS = (
+    "name",
+    "description",
+    "src_registry",
+    "dest_registry",
+    "dest_namespace",
+    "dest_namespace_replace_count",
+    "filters",
+    "trigger_type",
+    "cron",
+    "replicate_deletion",
+    "override",
+    "enabled",
+    "speed",
+    "copy_by_chunk",
+)
+
+
+def _audit(*, actor: str, client_address: str, operation: str, kind: str, name: str) -> None:
+    record(
+        username=actor,
+        operation=operation,
+        resource_type=kind,
+        resource=name,
+        client_address=client_address,
+    )
+
+
+def _unique(model: type[Any], name: str, exclude: int | None = None) -> None:
+    found = model.objects.filter(name=name)
+    if exclude is not None:
+        found = found.exclude(pk=exclude)
+    if found.exists():
+        raise conflict(f"{name} already exists")
+
+
+@transaction.atomic
+def create_registry(
+    *, values: dict[str, Any], access_secret: str, actor: str, client_address: str = ""
+) -> RegistryEndpoint:
+    _unique(RegistryEndpoint, values["name"])
+    endpoint = RegistryEndpoint(**{k: values[k] for k in REGISTRY_FIELDS if k in values})
+    endpoint.access_secret = access_secret
+    endpoint.save()
+    _audit(
+        actor=actor,
+        client_address=client_address,
+        operation="create",
+        kind="registry",
+        name=endpoint.name,
+    )
+    return endpoint
+
+
+@transaction.atomic
+def update_registry(
+    *,
+    endpoint: RegistryEndpoint,
+    values: dict[str, Any],
+    access_secret: str | None,
+    actor: str,
+    client_address: str = "",
+) -> RegistryEndpoint:
+    """`values` holds the fields to change; `access_secret` None keeps the stored one."""
+    if "name" in values:
+        _unique(RegistryEndpoint, values["name"], exclude=endpoint.pk)
+    for key in REGISTRY_FIELDS:
+        if key in values:
+            setattr(endpoint, key, values[key])
+    if access_secret is not None:
+        endpoint.access_secret = access_secret
+    endpoint.save()
+    _audit(
+        actor=actor,
+        client_address=client_address,
+        operation="update",
+        kind="registry",
+        name=endpoint.name,
+    )
+    return endpoint
+
+
+@transaction.atomic
+def set_registry_status(*, endpoint: RegistryEndpoint, status: str) -> None:
+    RegistryEndpoint.objects.filter(pk=endpoint.pk).update(status=status)
+
+
+@transaction.atomic
+def delete_registry(*, endpoint: RegistryEndpoint, actor: str, client_address: str = "") -> None:
+    used = ReplicationPolicy.objects.filter(Q(src_registry=endpoint) | Q(dest_registry=endpoint))
+    if used.exists():
+        raise HarborError(412, f"the registry {endpoint.name} is referenced by policies")
+    endpoint.delete()
+    _audit(
+        actor=actor,
+        client_address=client_address,
+        operation="delete",
+        kind="registry",
+        name=endpoint.name,
+    )
+
+
+def _check_policy(policy: ReplicationPolicy) -> None:
+    if (policy.src_registry_id is None) == (policy.dest_registry_id is None):
+        raise bad_request("exactly one of src_registry and dest_registry must be a remote registry")
+    if policy.dest_namespace_replace_count < -1 or policy.dest_namespace_replace_count > 3:
+        raise bad_request("dest_namespace_replace_count must be between -1 and 3")
+    if policy.speed < 0:
+        raise bad_request("speed must not be negative")
+    if policy.trigger_type == ReplicationPolicy.TriggerType.SCHEDULED and not policy.cron:
+        raise bad_request("a scheduled trigger needs trigger_settings.cron")
+    if policy.trigger_type == ReplicationPolicy.TriggerType.EVENT_BASED and not policy.is_push:
+        raise bad_request("event based triggers are only supported by push-based policies")
+
+
+def _schedule(policy: ReplicationPolicy) -> None:
+    """One django-celery-beat task per scheduled, enabled policy."""
+    if policy.periodic_task_id:
+        PeriodicTask.objects.filter(pk=policy.periodic_task_id).delete()
+        policy.periodic_task = None
+    if policy.enabled and policy.trigger_type == ReplicationPolicy.TriggerType.SCHEDULED:
+        policy.periodic_task = PeriodicTask.objects.create(
+            name=f"harbor-replication-policy-{policy.pk}",
+            task="replication.tasks.run_scheduled_policy",
+            crontab=job_services._beat_crontab(policy.cron),
+            args=json.dumps([policy.pk]),
+        )
+    ReplicationPolicy.objects.filter(pk=policy.pk).update(periodic_task=policy.periodic_task)
+
+
+@transaction.atomic
+def create_policy(
+    *, values: dict[str, Any], actor: str, client_address: str = ""
+) -> ReplicationPolicy:
+    _unique(ReplicationPolicy, values["name"])
+    policy = ReplicationPolicy(**{k: values[k] for k in POLICY_FIELDS if k in values})
+    _check_policy(policy)
+    policy.save()
+    _schedule(policy)
+    _audit(
+        actor=actor,
+        client_address=client_address,
+        operation="create",
+        kind="replication_policy",
+        name=policy.name,
+    )
+    return policy
+
+
+@transaction.atomic
+def update_policy(
+    *, policy: ReplicationPolicy, values: dict[str, Any], actor: str, client_address: str = ""
+) -> ReplicationPolicy:
+    if "name" in values:
+        _unique(ReplicationPolicy, values["name"], exclude=policy.pk)
+    for key in POLICY_FIELDS:
+        if key in values:
+            setattr(policy, key, values[key])
+    _check_policy(policy)
+    policy.save()
+    _schedule(policy)
+    _audit(
+        actor=actor,
+        client_address=client_address,
+        operation="update",
+        kind="replication_policy",
+        name=policy.name,
+    )
+    return policy
+
+
+@transaction.atomic
+def delete_policy(*, policy: ReplicationPolicy, actor: str, client_address: str = "") -> None:
+    if Execution.objects.filter(
+        vendor_type=VENDOR, vendor_id=policy.pk, status__in=["Pending", "Running"]
+    ).exists():
+        raise HarborError(412, f"the policy {policy.name} has running executions")
+    if policy.periodic_task_id:
+        PeriodicTask.objects.filter(pk=policy.periodic_task_id).delete()
+    policy.delete()
+    _audit(
+        actor=actor,
+        client_address=client_address,
+        operation="delete",
+        kind="replication_policy",
+        name=policy.name,
+    )
+
+
+def start(
+    *,
+    policy: ReplicationPolicy,
+    trigger: str = Trigger.MANUAL,
+    event: dict[str, Any] | None = None,
+    actor: str | None = None,
+    client_address: str = "",
+) -> Execution:
+    """One execution of the policy (one active per policy: a second start is a 409)."""
+    if not policy.enabled:
+        raise bad_request(f"the policy {policy.name} is disabled")
+    parameters: dict[str, Any] = {"policy_id": policy.pk}
+    if event:
+        parameters["event"] = event
+    return job_services.start_execution(
+        vendor_type=VENDOR,
+        vendor_id=policy.pk,
+        parameters=parameters,
+        trigger=trigger,
+        actor=actor,
+        client_address=client_address,
+    )

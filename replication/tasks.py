@@ -1,0 +1,39 @@
+"""Thin Celery tasks: scheduled runs and event-based runs of replication policies."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from celery import shared_task
+
+from harbor_py.api.errors import HarborError
+from jobs.models import Trigger
+from replication import services
+from replication.models import ReplicationPolicy
+
+EVENT_RETRIES = 30
+
+
+@shared_task
+def run_scheduled_policy(policy_id: int) -> None:
+    policy = ReplicationPolicy.objects.filter(pk=policy_id, enabled=True).first()
+    if policy is None:
+        return
+    # A conflict means the previous run is still going: skip this tick.
+    with contextlib.suppress(HarborError):
+        services.start(policy=policy, trigger=Trigger.SCHEDULE)
+
+
+@shared_task(bind=True, max_retries=EVENT_RETRIES, acks_late=True)
+def replicate_event(self: Any, policy_id: int, event: dict[str, Any]) -> None:
+    policy = ReplicationPolicy.objects.filter(pk=policy_id, enabled=True).first()
+    if policy is None:
+        return
+    try:
+        services.start(policy=policy, trigger=Trigger.EVENT, event=event)
+    except HarborError as exc:
+        if exc.status_code != 409:
+            raise
+        # One run per policy at a time: wait for the current one, then replicate this event.
+        raise self.retry(countdown=min(2 ** min(self.request.retries, 5), 30)) from None

@@ -1,0 +1,188 @@
+"""Replication benchmark: push-based replication of N images between two instances,
+against `skopeo sync` of the same images between the same instances.
+
+    .venv/bin/python -m tests.bench_replication                 # 10 images of ~2.5 MiB
+    .venv/bin/python -m tests.bench_replication --images 20 --layers 4194304,524288,10240
+    .venv/bin/python -m tests.bench_replication --redis-url redis://127.0.0.1:6379
+
+Two instances are started (tests.stack); N images with random layers are pushed to the
+first with skopeo. Timed: (1) a manual run of a push-based policy on the first instance
+into a new project of the second (wall time from POST /replication/executions to the
+execution's end), (2) `skopeo sync` from the first into another new project of the
+second. Both copy every byte (the destination projects start empty). --redis-url gives
+each instance a database of that Redis instead of a private redis-server.
+
+Results on stdout, and as JSON with --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.imagegen import make_image
+from tests.stack import ADMIN_PASSWORD, Instance, reset_skopeo_cache, running_instance, skopeo
+
+ADMIN = ("admin", ADMIN_PASSWORD)
+
+
+def _push_images(instance: Instance, work: Path, count: int, layers: list[int]) -> int:
+    instance.create_project("bench")
+    total = 0
+    for i in range(count):
+        image = make_image(work / f"img{i}", layer_sizes=layers)
+        total += sum(p.stat().st_size for p in (image.path / "blobs" / "sha256").iterdir())
+        skopeo("copy", image.ref, f"docker://{instance.host}/bench/img{i}:v1", creds=ADMIN)
+    return total
+
+
+def _replicate(source: Instance, destination: Instance) -> tuple[float, dict[str, Any]]:
+    with source.client() as api:
+        response = api.post(
+            "/api/v2.0/registries",
+            json={
+                "name": "bench-destination",
+                "type": "harbor",
+                "url": destination.url,
+                "credential": {
+                    "type": "basic",
+                    "access_key": "admin",
+                    "access_secret": ADMIN_PASSWORD,
+                },
+            },
+        )
+        response.raise_for_status()
+        registry_id = int(response.headers["Location"].rsplit("/", 1)[1])
+        response = api.post(
+            "/api/v2.0/replication/policies",
+            json={
+                "name": "bench",
+                "dest_registry": {"id": registry_id},
+                "dest_namespace": "replicated",
+                "dest_namespace_replace_count": 1,
+                "filters": [{"type": "name", "value": "bench/**"}],
+            },
+        )
+        response.raise_for_status()
+        policy_id = int(response.headers["Location"].rsplit("/", 1)[1])
+        started = time.perf_counter()
+        response = api.post("/api/v2.0/replication/executions", json={"policy_id": policy_id})
+        response.raise_for_status()
+        location = response.headers["Location"]
+        while True:
+            execution = api.get(location).json()
+            if execution["status"] != "InProgress":
+                break
+            time.sleep(0.1)
+        elapsed = time.perf_counter() - started
+        tasks = api.get(f"{location}/tasks", params={"page_size": 100}).json()
+    execution["timeline"] = _timeline(execution, tasks)
+    if execution["status"] != "Succeed":
+        raise RuntimeError(f"replication did not succeed: {execution}")
+    return elapsed, execution
+
+
+def _timeline(execution: dict[str, Any], tasks: list[dict[str, Any]]) -> dict[str, float]:
+    """Seconds from the execution's start to its first task's start and last task's end."""
+
+    def at(value: str) -> float:
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+    begin = at(execution["start_time"])
+    return {
+        "first_task_start": round(min(at(t["start_time"]) for t in tasks) - begin, 3),
+        "last_task_end": round(max(at(t["end_time"]) for t in tasks) - begin, 3),
+        "execution_end": round(at(execution["end_time"]) - begin, 3),
+        "mean_task_seconds": round(
+            sum(at(t["end_time"]) - at(t["start_time"]) for t in tasks) / len(tasks), 3
+        ),
+    }
+
+
+def _skopeo_sync(source: Instance, destination: Instance, work: Path, count: int) -> float:
+    destination.create_project("synced")
+    config = {
+        source.host: {
+            "tls-verify": False,
+            "credentials": {"username": "admin", "password": ADMIN_PASSWORD},
+            "images": {f"bench/img{i}": [] for i in range(count)},
+        }
+    }
+    path = work / "sync.yml"
+    path.write_text(json.dumps(config))  # JSON is YAML
+    reset_skopeo_cache()
+    started = time.perf_counter()
+    subprocess.run(
+        [
+            "skopeo",
+            "--insecure-policy",
+            "sync",
+            "--src",
+            "yaml",
+            "--dest",
+            "docker",
+            "--dest-tls-verify=false",
+            f"--dest-creds=admin:{ADMIN_PASSWORD}",
+            str(path),
+            f"{destination.host}/synced",
+        ],
+        check=True,
+        capture_output=True,
+        env={"REGISTRY_AUTH_FILE": "/nonexistent/auth.json", "PATH": "/usr/bin:/bin"},
+        timeout=3600,
+    )
+    return time.perf_counter() - started
+
+
+def run(count: int, layers: list[int], redis_url: str = "") -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="bench-repl-") as tmp:
+        work = Path(tmp)
+
+        def extra(db: int) -> dict[str, str]:
+            return {"REDIS_URL": f"{redis_url.rstrip('/')}/{db}"} if redis_url else {}
+
+        with (
+            running_instance(work / "a", extra_env=extra(12)) as first,
+            running_instance(work / "b", extra_env=extra(13)) as second,
+        ):
+            total_bytes = _push_images(first, work, count, layers)
+            for instance in (first, second):  # warm both credential caches (PBKDF2)
+                instance.token([], auth=ADMIN)
+            replication_seconds, execution = _replicate(first, second)
+            sync_seconds = _skopeo_sync(first, second, work, count)
+    mib = total_bytes / (1 << 20)
+    return {
+        "images": count,
+        "layer_sizes": layers,
+        "bytes": total_bytes,
+        "replication_seconds": round(replication_seconds, 2),
+        "replication_mib_per_second": round(mib / replication_seconds, 1),
+        "skopeo_sync_seconds": round(sync_seconds, 2),
+        "skopeo_sync_mib_per_second": round(mib / sync_seconds, 1),
+        "execution": execution,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--images", type=int, default=10)
+    parser.add_argument("--layers", default="2097152,524288,10240", help="bytes, comma-separated")
+    parser.add_argument("--redis-url", default="", help="e.g. redis://127.0.0.1:6379")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    layers = [int(size) for size in args.layers.split(",")]
+    results = run(args.images, layers, args.redis_url)
+    print(json.dumps(results, indent=2))
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
