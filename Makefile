@@ -44,6 +44,9 @@ bench: test-deps
 	$(PY) -m tests.bench
 	$(PY) -m tests.bench_api
 	$(PY) -m tests.bench_gc
+	$(PY) -m tests.bench_audit
+	$(PY) -m tests.bench_ldap
+	$(PY) -m tests.bench_replication
 
 lint: deps
 	$(VENV)/bin/ruff check .

@@ -18,6 +18,12 @@ def token_signing_material() -> None:
 
 @pytest.fixture(autouse=True)
 def clean_cache() -> None:
+    """Forget this run's cached values. Only keys under this run's prefix: cache.clear()
+    would flush the whole Redis database, and with it concurrent runs' keys."""
     from django.core.cache import cache
 
-    cache.clear()
+    client = cache._cache.get_client(write=True)
+    prefix = settings.CACHES["default"]["KEY_PREFIX"]
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
