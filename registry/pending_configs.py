@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 import redis
+from django.db import IntegrityError, transaction
 
 from registry.image_config import fetch_config_blob
 from registry.models import Artifact, Blob
@@ -44,7 +45,12 @@ def read_batch() -> int:
         parsed = fetch_config_blob(
             artifact.repository.name, config["digest"], config["size"], artifact.media_type
         )
-        if parsed is not None:
-            apply_image_config(artifact, parsed)
-            done += 1
+        if parsed is None:
+            continue
+        try:
+            with transaction.atomic():
+                apply_image_config(artifact, parsed)
+        except IntegrityError:
+            continue  # deleted meanwhile; the rest of the batch goes on
+        done += 1
     return done

@@ -111,7 +111,11 @@ def delete_artifacts(
     labels. Blobs stay for garbage collection."""
     repository = root.repository
     replication_events.artifact_deleted(artifact=root)
-    Artifact.objects.filter(pk__in=[a.pk for a in artifacts]).delete()
+    doomed = Artifact.objects.filter(pk__in=[a.pk for a in artifacts])
+    # Lock first: a concurrent writer of rows that reference these artifacts (the config
+    # reader adding a build history) then waits for us instead of breaking the delete.
+    list(doomed.select_for_update().values_list("pk", flat=True))
+    doomed.delete()
     others = len(artifacts) - 1
     _record(
         repository=repository,

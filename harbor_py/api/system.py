@@ -69,7 +69,7 @@ class SystemInfoView(APIView):
                         "project_creation_restriction"
                     ),
                     "has_ca_root": False,
-                    "registry_storage_provider_name": "filesystem",
+                    "registry_storage_provider_name": settings.HARBOR["STORAGE"],
                     "read_only": configuration.get("read_only"),
                     "notification_enable": configuration.get("notification_enable"),
                 }
