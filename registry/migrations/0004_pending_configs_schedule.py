@@ -1,31 +1,8 @@
-"""Schedule the batch reading of image configs (registry.tasks.read_pending_configs) with
-django-celery-beat. Idempotent: running it again, or after an admin changed the interval,
-keeps the existing rows."""
+"""Schedule the batch reading of image configs (registry.tasks.read_pending_configs) every 5 s."""
 
 from django.db import migrations
-from django.utils import timezone
 
-TASK_NAME = "harbor: read pending image configs"
-TASK = "registry.tasks.read_pending_configs"
-EVERY_SECONDS = 5
-
-
-def schedule(apps, schema_editor):
-    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    PeriodicTasks = apps.get_model("django_celery_beat", "PeriodicTasks")
-    interval, _ = IntervalSchedule.objects.get_or_create(every=EVERY_SECONDS, period="seconds")
-    _, created = PeriodicTask.objects.get_or_create(
-        name=TASK_NAME,
-        defaults={"task": TASK, "interval": interval, "enabled": True},
-    )
-    if created:
-        # Tell a running beat (DatabaseScheduler) that its schedule changed.
-        PeriodicTasks.objects.update_or_create(ident=1, defaults={"last_update": timezone.now()})
-
-
-def unschedule(apps, schema_editor):
-    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=TASK_NAME).delete()
+from jobs.beat import interval_task
 
 
 class Migration(migrations.Migration):
@@ -34,4 +11,4 @@ class Migration(migrations.Migration):
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
-    operations = [migrations.RunPython(schedule, unschedule)]
+    operations = [interval_task("harbor: read pending image configs", "registry.tasks.read_pending_configs", 5)]
