@@ -7,6 +7,8 @@ record. Blobs are left to garbage collection.
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from harbor_py.api.errors import HarborError
@@ -14,16 +16,30 @@ from registry import selectors, services, upstream
 from registry.models import Artifact, Repository
 
 DELETE = frozenset({"delete"})
+RETRIES = 3
 
 
-def _delete_manifests(repository: str, digests: list[str]) -> None:
-    for digest in digests:
+def _delete_manifest(repository: str, digest: str) -> httpx.Response:
+    """distribution 2.8 writes a tag's link file in place: a DELETE that reads it while a
+    push is writing it fails with a 5xx ("invalid checksum digest format"). Such answers
+    are retried a few times; anything else is final."""
+    for attempt in range(1, RETRIES + 1):
         try:
             result = upstream.request(
                 "DELETE", repository, f"/v2/{repository}/manifests/{digest}", DELETE
             )
         except httpx.HTTPError as exc:
             raise HarborError(500, f"the registry is unavailable: {exc}") from None
+        if result.status_code < 500:
+            break
+        if attempt < RETRIES:
+            time.sleep(0.05 * attempt)
+    return result
+
+
+def _delete_manifests(repository: str, digests: list[str]) -> None:
+    for digest in digests:
+        result = _delete_manifest(repository, digest)
         # 404: storage had already lost it; the rows go either way.
         if result.status_code not in (202, 404):
             raise HarborError(
