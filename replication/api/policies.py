@@ -10,12 +10,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from harbor_py.api.errors import bad_request
-from harbor_py.api.pagination import HarborPagination
 from harbor_py.api.permissions import IsSysadmin
-from harbor_py.api.query import Field, apply_query, apply_sort
+from harbor_py.api.query import Field
 from harbor_py.http import client_address
 from replication import filters, selectors, services
 from replication.api import serializers as shapes
+from replication.api.listing import named_page
 from replication.models import RegistryEndpoint, ReplicationPolicy
 
 QUERY = {"name": Field("name")}
@@ -59,19 +59,8 @@ class PoliciesView(APIView):
 
     @extend_schema(operation_id="listReplicationPolicies", responses={200: dict})
     def get(self, request: Request) -> Response:
-        found = ReplicationPolicy.objects.select_related("src_registry", "dest_registry")
-        found = apply_query(found, request.query_params.get("q"), QUERY)
-        if name := request.query_params.get("name"):
-            found = found.filter(name__icontains=name)
-        found = apply_sort(
-            found,
-            request.query_params.get("sort"),
-            {"name": "name", "creation_time": "creation_time", "id": "pk"},
-            default=["-creation_time"],
-        )
-        paginator = HarborPagination()
-        page = paginator.paginate_queryset(found, request, self)
-        return paginator.get_paginated_response([shapes.policy(p) for p in page])
+        policies = ReplicationPolicy.objects.select_related("src_registry", "dest_registry")
+        return named_page(self, request, policies, QUERY, shapes.policy)
 
     @extend_schema(operation_id="createReplicationPolicy", responses={201: None})
     def post(self, request: Request) -> Response:

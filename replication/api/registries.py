@@ -10,12 +10,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from harbor_py.api.errors import HarborError, bad_request
-from harbor_py.api.pagination import HarborPagination
 from harbor_py.api.permissions import IsSysadmin
-from harbor_py.api.query import Field, apply_query, apply_sort
+from harbor_py.api.query import Field
 from harbor_py.http import client_address
 from replication import selectors, services, transfer
 from replication.api import serializers as shapes
+from replication.api.listing import named_page
 from replication.models import RegistryEndpoint
 
 QUERY = {"name": Field("name"), "type": Field("type", fuzzy=False), "url": Field("url")}
@@ -28,18 +28,7 @@ class _Admin(APIView):
 class RegistriesView(_Admin):
     @extend_schema(operation_id="listRegistries", responses={200: dict})
     def get(self, request: Request) -> Response:
-        found = apply_query(RegistryEndpoint.objects.all(), request.query_params.get("q"), QUERY)
-        if name := request.query_params.get("name"):
-            found = found.filter(name__icontains=name)
-        found = apply_sort(
-            found,
-            request.query_params.get("sort"),
-            {"name": "name", "creation_time": "creation_time", "id": "pk"},
-            default=["-creation_time"],
-        )
-        paginator = HarborPagination()
-        page = paginator.paginate_queryset(found, request, self)
-        return paginator.get_paginated_response([shapes.registry(e) for e in page])
+        return named_page(self, request, RegistryEndpoint.objects.all(), QUERY, shapes.registry)
 
     @extend_schema(operation_id="createRegistry", responses={201: None})
     def post(self, request: Request) -> Response:
