@@ -5,7 +5,13 @@ Runs while pushes and pulls go on; gc/guard.py is the registry side of the proto
 On PostgreSQL, mark and the sweep's compare-and-set take their row locks with SKIP LOCKED:
 a row locked at that moment is being touched by a push (guard.touch), so it is in use and
 is left alone. It also keeps the sweep from deadlocking with a push that touches several of
-the same blobs (pushes lock in digest order, a bulk UPDATE in whatever order it scans).
+the same blobs (pushes lock in digest order, a bulk UPDATE in whatever order it scans). The
+statements that must wait for their rows lock them in digest order, as pushes do.
+
+A run that dies between its compare-and-set and the row's removal (worker killed, database
+error) leaves rows in `deleting`. Clients are refused such a blob, and nothing else moves it
+on, so the next run (only one runs at a time) finishes them: without that, a layer uploaded
+again after the crash would stay in storage, and its pushes refused, for ever.
 """
 
 from __future__ import annotations
@@ -157,7 +163,7 @@ def mark(
                 "SELECT COUNT(*), COALESCE(SUM(size), 0),"
                 f" COUNT(*) FILTER (WHERE content_type IN ({manifest_in}))"
                 " FROM blob WHERE ((status IN ('none', 'deletefailed') AND update_time < %s)"
-                f" OR status = 'delete') AND {unreferenced}",
+                f" OR status IN ('delete', 'deleting')) AND {unreferenced}",
                 [*_MANIFEST_TYPES, cutoff, *extra],
             )
             count, size, manifests = cursor.fetchone()
@@ -184,7 +190,8 @@ def mark(
 
 def _claim(rows: list[dict[str, Any]]) -> set[int]:
     """CAS delete -> deleting for rows still at the version the sweep read and still
-    unreferenced; returns the ids won. A client touch in between bumps the version."""
+    unreferenced; returns the ids won. A client touch in between bumps the version. Rows an
+    interrupted run left in `deleting` are taken over the same way."""
     pairs = ", ".join(["(%s, %s)"] * len(rows))
     params: list[object] = []
     for row in rows:
@@ -192,23 +199,33 @@ def _claim(rows: list[dict[str, Any]]) -> set[int]:
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE blob SET status = 'deleting', version = version + 1 WHERE id IN ("
-            f" SELECT id FROM blob WHERE status = 'delete' AND (id, version) IN (VALUES {pairs})"
+            " SELECT id FROM blob WHERE status IN ('delete', 'deleting')"
+            f" AND (id, version) IN (VALUES {pairs})"
             f" AND {_UNREFERENCED} {_lock_clause()}) RETURNING id",
             params,
         )
         return {pk for (pk,) in cursor.fetchall()}
 
 
+def _in_digest_order(ids: list[int]) -> str:
+    """Rows of `ids` still `deleting`, locked in digest order: a push's guard.touch may hold
+    some of them (ON CONFLICT locks a row even when its WHERE refuses the update) while it
+    waits for others, and locking in its order is what keeps the two from deadlocking."""
+    placeholders = ", ".join(["%s"] * len(ids))
+    lock = "FOR UPDATE" if _postgres() else ""
+    return (
+        f"SELECT id FROM blob WHERE id IN ({placeholders}) AND status = 'deleting'"
+        f" ORDER BY digest {lock}"
+    )
+
+
 def _finish(deleted: list[int], failed: list[int]) -> None:
     with connection.cursor() as cursor:
         if deleted:
-            ids = ", ".join(["%s"] * len(deleted))
-            cursor.execute(f"DELETE FROM blob WHERE id IN ({ids}) AND status = 'deleting'", deleted)
+            cursor.execute(f"DELETE FROM blob WHERE id IN ({_in_digest_order(deleted)})", deleted)
         if failed:
-            ids = ", ".join(["%s"] * len(failed))
             cursor.execute(
-                f"UPDATE blob SET status = 'deletefailed' WHERE id IN ({ids})"
-                " AND status = 'deleting'",
+                f"UPDATE blob SET status = 'deletefailed' WHERE id IN ({_in_digest_order(failed)})",
                 failed,
             )
 
@@ -252,13 +269,16 @@ def _sweep_one(row: dict[str, Any], storage: Storage, links: dict[str, list[str]
 def sweep(context: JobContext, storage: Storage, workers: int, results: Results) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT id, digest, version, content_type FROM blob WHERE status = 'delete'"
-            " ORDER BY digest"
+            "SELECT id, digest, version, content_type, status FROM blob"
+            " WHERE status IN ('delete', 'deleting') ORDER BY digest"
         )
-        rows = [
-            {"id": pk, "digest": digest, "version": version, "content_type": content_type}
-            for pk, digest, version, content_type in cursor.fetchall()
-        ]
+        fetched = cursor.fetchall()
+    rows = [
+        {"id": pk, "digest": digest, "version": version, "content_type": content_type}
+        for pk, digest, version, content_type, _ in fetched
+    ]
+    if leftovers := sum(1 for *_, status in fetched if status == "deleting"):
+        context.log(f"{leftovers} blobs left mid-deletion by an earlier run are finished now")
     if not rows:
         return
     links = storage.link_index()

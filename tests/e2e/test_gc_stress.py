@@ -356,9 +356,20 @@ def test_gc_under_load_never_loses_a_pushed_image(tmp_path: Path) -> None:
                 time.sleep(0.5)
                 final = stress.run_gc(api)
         stored = {blob.digest for blob in storage.blobs()}
+        leaked = sorted(stored - referenced)
         assert stored == referenced, {
-            "leaked": sorted(stored - referenced),
+            "leaked": leaked,
             "missing": sorted(referenced - stored),
+            "final_gc": final,
+            "leaked_rows": _query(
+                instance,
+                "SELECT digest, status, version, update_time FROM blob WHERE digest IN ("
+                + ", ".join(f"'{d}'" for d in leaked[:20])
+                + ")",
+            )
+            if leaked
+            else [],
+            "errors": stress.errors[:3],
         }
         left = _query(
             instance,

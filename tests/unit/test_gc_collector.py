@@ -124,6 +124,38 @@ def test_a_deleting_blob_is_reported_to_the_client(storage_root):
     assert not guard.touch_one(digest)
 
 
+def test_a_run_that_dies_mid_deletion_is_finished_by_the_next(storage_root, monkeypatch):
+    digest = _write_blob(storage_root, b"half-deleted" * 10)
+    _row(digest, 120)
+    real_finish = collector._finish
+
+    def database_gone(deleted: list[int], failed: list[int]) -> None:
+        raise RuntimeError("connection to the database lost")
+
+    monkeypatch.setattr(collector, "_finish", database_gone)
+    died = _gc()
+    assert died.status == Status.ERROR
+    assert guard.status_of(digest) == Blob.Status.DELETING
+    assert not guard.touch_one(digest)  # refused while deleting: the client uploads again
+    _write_blob(storage_root, b"half-deleted" * 10)  # the upload lands; its push is refused
+
+    monkeypatch.setattr(collector, "_finish", real_finish)
+    finished = _gc()
+    assert finished.status == Status.SUCCESS, finished.status_message
+    assert finished.extra_attrs["blobs_deleted"] == 1
+    assert not FilesystemStorage(storage_root).has_blob(digest)
+    assert not Blob.objects.filter(digest=digest).exists()
+    assert "left mid-deletion by an earlier run" in Task.objects.get(execution=finished).log
+    assert guard.touch_one(digest)  # the next push of it is accepted again
+
+
+def test_a_dry_run_counts_rows_left_mid_deletion(storage_root):
+    digest = _write_blob(storage_root, b"stuck")
+    Blob.objects.create(digest=digest, size=5, status=Blob.Status.DELETING)
+    assert _gc({"dry_run": True}).extra_attrs["blobs_deleted"] == 1
+    assert FilesystemStorage(storage_root).has_blob(digest)
+
+
 def test_abandoned_uploads_are_removed(storage_root):
     uploads = storage_root / "docker/registry/v2/repositories/p/app/_uploads"
     (uploads / "old").mkdir(parents=True)
