@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from accounts.login import LoginThrottled, authenticate_credentials
 from accounts.login_errors import LoginRefused
 from accounts.models import User
+from accounts.robots import RobotUser
 from harbor_py.http import client_address
 
 
@@ -36,7 +37,7 @@ class _Refused(exceptions.APIException):
 
 
 class CachedBasicAuthentication(authentication.BaseAuthentication):
-    def authenticate(self, request: Request) -> tuple[User, None] | None:
+    def authenticate(self, request: Request) -> tuple[User | RobotUser, None] | None:
         header = request.META.get("HTTP_AUTHORIZATION", "")
         if not header.lower().startswith("basic "):
             return None

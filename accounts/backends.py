@@ -37,7 +37,8 @@ class HarborBackend(ModelBackend):
         if username is None or password is None:
             return None
         address = client_address(request) if request is not None else ""
-        return authenticate_credentials(username, password, address=address, session=True)
+        user = authenticate_credentials(username, password, address=address, session=True)
+        return user if isinstance(user, User) else None  # robots have no UI session
 
     def get_user(self, user_id: int) -> User | None:
         user = super().get_user(user_id)

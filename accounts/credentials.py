@@ -12,17 +12,33 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib.auth.hashers import check_password
 from django.core.cache import cache
 
 from accounts.models import User
 
 
-def _cache_key(user: User, password: str) -> str:
-    material = f"{user.pk}\x00{user.password}\x00{password}".encode()
+def _cache_key(subject: str, stored_hash: str, password: str) -> str:
+    material = f"{subject}\x00{stored_hash}\x00{password}".encode()
     digest = hmac.new(settings.SECRET_KEY.encode(), material, hashlib.sha256).hexdigest()
     return f"cred:{digest}"
+
+
+def check_cached(
+    *, subject: str, stored_hash: str, password: str, check: Callable[[str], bool] | None = None
+) -> bool:
+    """`check(password)` (default: against `stored_hash`), a success remembered for a short
+    time. `subject` names the account (the user id, or `robot:<id>` for robot accounts)."""
+    key = _cache_key(subject, stored_hash, password)
+    if cache.get(key):
+        return True
+    if not (check(password) if check else check_password(password, stored_hash)):
+        return False
+    cache.set(key, 1, timeout=settings.HARBOR["CREDENTIAL_CACHE_SECONDS"])
+    return True
 
 
 def check_local_credentials(username: str, password: str) -> User | None:
@@ -32,10 +48,7 @@ def check_local_credentials(username: str, password: str) -> User | None:
     if user is None:
         User().set_password(password)  # same cost for unknown users: no username oracle
         return None
-    key = _cache_key(user, password)
-    if cache.get(key):
-        return user
-    if not user.check_password(password):
+    stored, check = user.password, user.check_password
+    if not check_cached(subject=str(user.pk), stored_hash=stored, password=password, check=check):
         return None
-    cache.set(key, 1, timeout=settings.HARBOR["CREDENTIAL_CACHE_SECONDS"])
     return user

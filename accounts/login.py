@@ -2,6 +2,7 @@
 
 Under auth_mode ldap_auth every name but the local `admin` (and robot accounts) is
 checked against the directory (accounts.ldap_auth); otherwise against the local password.
+Names with the robot prefix (`robot$`) are robot accounts (accounts.robots), in every mode.
 
 After MAX_FAILURES failed attempts for one username from one client address within
 WINDOW_SECONDS, further attempts are refused without checking the password until the
@@ -21,9 +22,11 @@ import hashlib
 
 from django.core.cache import cache
 
+from accounts import robots
 from accounts.credentials import check_local_credentials
 from accounts.login_errors import LoginRefused
 from accounts.models import User
+from accounts.robots import RobotUser
 
 MAX_FAILURES = 10
 WINDOW_SECONDS = 300
@@ -38,16 +41,16 @@ def _key(username: str, address: str) -> str:
     return "loginfail:" + hashlib.sha256(f"{username}\x00{address}".encode()).hexdigest()
 
 
-def _verify(username: str, password: str) -> User | None:
+def _verify(username: str, password: str) -> User | RobotUser | None:
     # Imported here: DRF imports this module (through its authentication classes) while
     # harbor_py.api.errors, which harbor_py.configuration needs, is still being imported.
     from accounts import ldap_auth
     from accounts.services import ADMIN_USERNAME
     from harbor_py import configuration
 
-    if configuration.get("auth_mode") == "ldap_auth" and not (
-        username == ADMIN_USERNAME or username.startswith(configuration.get("robot_name_prefix"))
-    ):
+    if robots.is_robot_name(username):
+        return robots.authenticate(username, password)
+    if configuration.get("auth_mode") == "ldap_auth" and username != ADMIN_USERNAME:
         return ldap_auth.authenticate(username, password)
     return check_local_credentials(username, password)
 
@@ -76,7 +79,7 @@ def _audit(username: str, address: str, *, success: bool, description: str = "")
 
 def authenticate_credentials(
     username: str, password: str, *, address: str = "", session: bool = False
-) -> User | None:
+) -> User | RobotUser | None:
     """The user, or None for a wrong name or password. Raises LoginThrottled, and
     LoginRefused with a message for the caller (accounts.login_errors). `session`: a UI
     login, audited every time it succeeds."""

@@ -72,3 +72,35 @@ class User(AbstractUser):
             super().save(*args, **kwargs)
         finally:
             self.is_superuser = granted
+
+
+class Robot(models.Model):
+    """Harbor's robot account: a credential for machines, with its own permissions.
+
+    `name` is the full name (`robot$<project>+<name>` or `robot$<name>`); `secret` holds
+    only a password hash of the secret, which is shown once. `permissions` is Harbor's
+    list of RobotPermission objects ({kind, namespace, access: [{resource, action}]}).
+    """
+
+    class Level(models.TextChoices):
+        SYSTEM = "system"
+        PROJECT = "project"
+
+    name = models.CharField(max_length=255, unique=True)
+    description = models.TextField(blank=True, default="")
+    secret = models.CharField(max_length=255)
+    level = models.CharField(max_length=16, choices=Level.choices)
+    project = models.ForeignKey(
+        "projects.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="robots"
+    )
+    duration = models.IntegerField(default=-1)  # days; -1: never expires
+    expires_at = models.BigIntegerField(default=-1)  # unix seconds; -1: never
+    disabled = models.BooleanField(default=False)
+    permissions = models.JSONField(default=list)
+    creator_type = models.CharField(max_length=16, default="local")
+    creator_ref = models.BigIntegerField(default=0)
+    creation_time = models.DateTimeField(auto_now_add=True)
+    update_time = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "robot"

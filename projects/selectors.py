@@ -19,7 +19,9 @@ AnyUser = User | AnonymousUser
 
 def membership_filter(user: User) -> Q:
     """Rows of `user` as a member directly or through one of their groups (one subquery,
-    not a separate round trip for the groups)."""
+    not a separate round trip for the groups). A robot is a member of nothing."""
+    if getattr(user, "is_robot", False):
+        return Q(pk__in=[])
     groups = User.user_groups.through.objects.filter(user_id=user.pk).values("usergroup_id")
     return Q(user=user) | Q(group_id__in=groups)
 
@@ -49,28 +51,38 @@ class ProjectAccess:
     project: Project
     roles: set[Role] = field(default_factory=set)
     sysadmin: bool = False
+    # A robot's (resource, action) grants in this project; None for everyone else.
+    robot_policies: frozenset[tuple[str, str]] | None = None
 
     @property
     def visible(self) -> bool:
-        return self.sysadmin or self.project.public or bool(self.roles)
+        return self.sysadmin or self.project.public or bool(self.roles or self.robot_policies)
 
     @property
     def highest_role(self) -> Role | None:
         return max(self.roles, key=ROLE_RANK.__getitem__) if self.roles else None
 
     def can(self, resource: str, action: str) -> bool:
+        if self.robot_policies is not None and (resource, action) in self.robot_policies:
+            return True
         return self.sysadmin or allowed(self.roles, self.project.public, resource, action)
 
     def registry_actions(self) -> frozenset[str]:
         if self.sysadmin:
             return frozenset({"pull", "push", "delete", "*"})
         granted: set[str] = {"pull"} if self.project.public else set()
+        for action in ("pull", "push", "delete"):
+            if ("repository", action) in (self.robot_policies or ()):
+                granted.add(action)
         for role in self.roles:
             granted |= REGISTRY_ACTIONS[role]
         return frozenset(granted)
 
 
 def project_access(user: AnyUser, project: Project) -> ProjectAccess:
+    if getattr(user, "is_robot", False):
+        policies = user.project_policies(project.name)  # type: ignore[union-attr]
+        return ProjectAccess(project=project, robot_policies=policies)
     sysadmin = bool(user.is_authenticated and user.is_superuser)
     roles = set() if sysadmin else roles_in_project(user, project)
     return ProjectAccess(project=project, roles=roles, sysadmin=sysadmin)
@@ -91,6 +103,10 @@ def visible_projects(user: AnyUser) -> QuerySet[Project]:
         return projects
     if not user.is_authenticated:
         return projects.filter(public=True)
+    if getattr(user, "is_robot", False):
+        if user.all_projects:  # type: ignore[union-attr]
+            return projects
+        return projects.filter(Q(public=True) | Q(name__in=user.project_names))  # type: ignore[union-attr]
     return projects.filter(Q(public=True) | Q(pk__in=member_project_ids(user)))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 
 from accounts.models import User
+from accounts.robots import RobotUser, active_robot, is_robot_name
 from accounts.tokens import InvalidToken, TokenClaims, verify
 from projects.selectors import find_project, project_access
 from registry.names import project_of
@@ -47,14 +48,17 @@ def authorize(request: HttpRequest, repository: str, action: str) -> TokenClaims
     return explain_denial(claims, repository, action)
 
 
+def principal(subject: str) -> User | RobotUser | None:
+    """The user or robot a token was issued to, if it may still act."""
+    if is_robot_name(subject):
+        return active_robot(subject)
+    return User.objects.filter(username=subject, is_active=True).first()
+
+
 def explain_denial(claims: TokenClaims, repository: str, action: str) -> HttpResponse:
     """Refuse so that a private project is indistinguishable from a missing one."""
     scope = scope_for(repository, action)
-    user = (
-        User.objects.filter(username=claims.subject, is_active=True).first()
-        if claims.subject
-        else None
-    )
+    user = principal(claims.subject) if claims.subject else None
     if user is None:
         return challenge(scope, error="insufficient_scope")
     project = find_project(project_of(repository), is_name=True)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts.api import group_views, ldap_views, user_views, views
+from accounts.api import group_views, ldap_views, robot_views, user_views, views
 
 urlpatterns = [
     path("users", views.UserListView.as_view()),
@@ -13,6 +13,8 @@ urlpatterns = [
     path("usergroups", group_views.UserGroupListView.as_view()),
     path("usergroups/search", group_views.UserGroupSearchView.as_view()),
     path("usergroups/<int:group_id>", group_views.UserGroupDetailView.as_view()),
+    path("robots", robot_views.RobotListView.as_view()),
+    path("robots/<int:robot_id>", robot_views.RobotDetailView.as_view()),
     path("ldap/ping", ldap_views.LdapPingView.as_view()),
     path("ldap/users/search", ldap_views.LdapUserSearchView.as_view()),
     path("ldap/users/import", ldap_views.LdapUserImportView.as_view()),
