@@ -1,5 +1,53 @@
-from django.urls import path
+from django.urls import include, path
 
-from frontend import views
+from frontend.views import account, artifacts, dashboard, projects
 
-urlpatterns = [path("", views.index)]
+app_name = "ui"
+
+ARTIFACT = "projects/<str:name>/repositories/<path:path>/-/artifacts/<str:reference>"
+
+urlpatterns = [
+    path("", dashboard.dashboard, name="dashboard"),
+    path("account/sign-in", account.sign_in, name="sign-in"),
+    path("account/sign-out", account.sign_out, name="sign-out"),
+    path("account/password", account.change_password, name="password"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("projects/", projects.project_list, name="projects"),
+    path("projects/new", projects.project_create, name="project-create"),
+    path("projects/<str:name>/", projects.project_detail, name="project"),
+    path("projects/<str:name>/repositories", projects.repositories, name="project-repositories"),
+    path("projects/<str:name>/members", projects.members, name="project-members"),
+    path(
+        "projects/<str:name>/members/<int:member_id>/role",
+        projects.member_role,
+        name="member-role",
+    ),
+    path(
+        "projects/<str:name>/members/<int:member_id>/delete",
+        projects.member_delete,
+        name="member-delete",
+    ),
+    path("projects/<str:name>/labels", projects.labels, name="project-labels"),
+    path(
+        "projects/<str:name>/labels/<int:label_id>/delete",
+        projects.label_delete,
+        name="label-delete",
+    ),
+    path("projects/<str:name>/logs", projects.logs, name="project-logs"),
+    path(
+        "projects/<str:name>/configuration",
+        projects.configuration_tab,
+        name="project-configuration",
+    ),
+    path("projects/<str:name>/delete", projects.project_delete, name="project-delete"),
+    path(f"{ARTIFACT}/tags", artifacts.tag_add, name="tag-add"),
+    path(f"{ARTIFACT}/tags/<str:tag>/delete", artifacts.tag_delete, name="tag-delete"),
+    path(f"{ARTIFACT}/delete", artifacts.artifact_delete, name="artifact-delete"),
+    path(ARTIFACT, artifacts.artifact, name="artifact"),
+    path(
+        "projects/<str:name>/repositories/<path:path>/-/delete",
+        artifacts.repository_delete,
+        name="repository-delete",
+    ),
+    path("projects/<str:name>/repositories/<path:path>/", artifacts.repository, name="repository"),
+]

@@ -40,8 +40,11 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "harbor_py.middleware.RequestIdMiddleware",
+    "harbor_py.ops.readonly.ReadOnlyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The browser's language (or the switcher's choice) for the web UI only (frontend/).
+    "frontend.middleware.UiLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -115,6 +118,9 @@ PASSWORD_HASHERS = [
 AUTH_PASSWORD_VALIDATORS: list[dict[str, str]] = []  # Harbor's own rule lives in accounts.passwords
 
 LANGUAGE_CODE = "en-us"
+# The web UI's languages (catalogues in frontend/locale); zh-cn browsers get zh-hans.
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LOGIN_URL = "/account/sign-in"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

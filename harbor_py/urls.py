@@ -30,7 +30,7 @@ urlpatterns = [
     path("api/v2.0/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
     path("devcenter-api-2.0", SpectacularSwaggerView.as_view(url_name="openapi")),
     path("", include("registry.v2_urls")),
-    path("", include("frontend.urls")),
+    path("", include("frontend.urls", namespace="ui")),
 ]
 
 handler404 = "harbor_py.api.errors.not_found_view"

@@ -1,0 +1,83 @@
+"""Reads that only the UI needs: an artifact's layers with what they share, its build
+history, and the pull commands. Everything else comes from the apps' own selectors."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db.models import Count, Q
+
+from registry.models import Artifact, ArtifactAddition, ArtifactBlob
+
+
+@dataclass(frozen=True)
+class Layer:
+    digest: str
+    media_type: str
+    size: int
+    shared_with: int  # other artifacts (in any repository) that reference the same blob
+
+
+@dataclass(frozen=True)
+class LayerSummary:
+    layers: list[Layer]
+    total: int
+    shared: int  # bytes stored once for this artifact and others: what sharing saves
+
+    @property
+    def unique(self) -> int:
+        return self.total - self.shared
+
+
+def layers(artifact: Artifact) -> LayerSummary:
+    """The artifact's layer blobs in manifest order (rows are written in that order), its
+    own manifest and config left out, each with how many other artifacts use it."""
+    rows = (
+        ArtifactBlob.objects.filter(artifact=artifact)
+        .exclude(blob__digest=artifact.digest)
+        .exclude(blob__content_type=artifact.media_type)
+        .select_related("blob")
+        .annotate(
+            others=Count("blob__artifactblob", filter=~Q(blob__artifactblob__artifact=artifact))
+        )
+        .order_by("pk")
+    )
+    found = [Layer(r.blob.digest, r.blob.content_type, r.blob.size, r.others) for r in rows]
+    total = sum(layer.size for layer in found)
+    shared = sum(layer.size for layer in found if layer.shared_with)
+    return LayerSummary(found, total, shared)
+
+
+def build_history(artifact: Artifact) -> list[dict[str, str]]:
+    """The image config's history, as recorded after the push (empty until it is read)."""
+    addition = artifact.additions.filter(type=ArtifactAddition.Type.BUILD_HISTORY).first()
+    if addition is None:
+        return []
+    try:
+        steps = json.loads(addition.content)
+    except ValueError:
+        return []
+    return [step for step in steps if isinstance(step, dict)] if isinstance(steps, list) else []
+
+
+def registry_host() -> str:
+    return urlsplit(settings.HARBOR["EXTERNAL_URL"]).netloc
+
+
+def pull_commands(repository: str, reference: str) -> dict[str, str]:
+    """docker, podman and skopeo commands for `repository` at a tag or digest. Over plain
+    HTTP podman and skopeo need --tls-verify=false (docker needs an insecure-registries
+    entry in its daemon configuration instead)."""
+    plain = settings.HARBOR["EXTERNAL_URL"].startswith("http://")
+    separator = "@" if reference.startswith("sha256:") else ":"
+    image = f"{registry_host()}/{repository}{separator}{reference}"
+    tls = " --tls-verify=false" if plain else ""
+    local_name = repository.rsplit("/", 1)[-1]
+    return {
+        "docker": f"docker pull {image}",
+        "podman": f"podman pull{tls} {image}",
+        "skopeo": f"skopeo copy{tls.replace('tls', 'src-tls')} docker://{image} oci:{local_name}",
+    }

@@ -1,0 +1,83 @@
+"""Sign in (local users or the directory, by auth mode), sign out, change password."""
+
+from __future__ import annotations
+
+from django.contrib.auth import authenticate, login, update_session_auth_hash
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts import services as user_services
+from accounts.login import LoginThrottled
+from accounts.login_errors import LoginRefused
+from accounts.session_views import session_logout
+from frontend.forms import PasswordChangeForm, SignInForm, refuse
+from frontend.views.base import signed_in
+from harbor_py import configuration
+from harbor_py.api.errors import HarborError
+
+
+def _next_url(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or "/"
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return "/"
+
+
+def sign_in(request: HttpRequest) -> HttpResponse:
+    """The same check as /c/login (accounts.login: auth mode, LDAP, throttling, audit)."""
+    form = SignInForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            user = authenticate(request, username=data["principal"], password=data["password"])
+        except LoginThrottled:
+            form.add_error(None, _("Too many failed sign-ins. Try again in a few minutes."))
+            status = 429
+        except LoginRefused as exc:
+            form.add_error(None, str(exc))
+            status = exc.status
+        else:
+            if user is not None:
+                login(request, user)
+                return redirect(_next_url(request))
+            form.add_error(None, _("Invalid username or password."))
+            status = 401
+    context = {
+        "form": form,
+        "next": _next_url(request),
+        "ldap": configuration.get("auth_mode") == "ldap_auth",
+    }
+    return render(request, "frontend/sign_in.html", context, status=status)
+
+
+@require_POST
+def sign_out(request: HttpRequest) -> HttpResponse:
+    session_logout(request)  # audited there, as the API's /c/log_out
+    return redirect("ui:sign-in")
+
+
+@signed_in
+def change_password(request: HttpRequest) -> HttpResponse:
+    """Local accounts only: under LDAP only the local admin has a password here."""
+    user = request.user
+    local = configuration.get("auth_mode") == "db_auth" or user_services.is_builtin_admin(user)
+    form = PasswordChangeForm(request.POST or None)
+    if request.method == "POST" and local and form.is_valid():
+        data = form.cleaned_data
+        if not user.check_password(data["old_password"]):
+            form.add_error("old_password", _("The current password is incorrect."))
+        else:
+            try:
+                user_services.change_password(
+                    user=user, new_password=data["new_password"], actor=user.username
+                )
+            except HarborError as exc:
+                refuse(form, exc, "new_password")
+            else:
+                update_session_auth_hash(request, user)
+                return render(request, "frontend/password.html", {"done": True, "local": local})
+    return render(request, "frontend/password.html", {"form": form, "local": local})

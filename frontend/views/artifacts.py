@@ -1,0 +1,164 @@
+"""A repository's artifacts and one artifact: tags, pull commands, index children,
+layers and build history; add and remove tags; delete artifacts and repositories."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from frontend import selectors as ui_selectors
+from frontend.forms import TagForm
+from frontend.links import artifact_url, repository_url
+from frontend.views.base import actor, attempt, page_of, signed_in
+from frontend.views.projects import confirm
+from harbor_py.api.errors import HarborError, not_found
+from projects.selectors import ProjectAccess
+from registry import deletion, queries, selectors, services
+from registry.api.base import find_artifact, find_repository, require_by_name
+from registry.models import Artifact, Tag
+
+
+def _repository(request: HttpRequest, name: str, path: str, resource: str, action: str):  # noqa: ANN202
+    access = require_by_name(request, name, resource, action)
+    return access, find_repository(access, f"{name}/{path}")
+
+
+@signed_in
+def repository(request: HttpRequest, name: str, path: str) -> HttpResponse:
+    access, repo = _repository(request, name, path, "artifact", "list")
+    tag = request.GET.get("tag", "").strip()
+    # Harbor's listing: index children and accessories are shown under their parent.
+    query = f"tags=~{quote(tag, safe='')}" if tag else None
+    rows = queries.filter_artifacts(Artifact.objects.filter(repository=repo), query)
+    rows = queries.sort_artifacts(rows, None)
+    page = page_of(request, selectors.artifacts_with_details(rows, with_tag=True, with_label=True))
+    context = {
+        "project": access.project,
+        "repository": repo,
+        "short_name": path,
+        "page": page,
+        "tag": tag,
+        "can_delete": access.can("repository", "delete"),
+        "pull": ui_selectors.pull_commands(repo.name, "<tag>"),
+    }
+    return render(request, "frontend/repository.html", context)
+
+
+@signed_in
+def repository_delete(request: HttpRequest, name: str, path: str) -> HttpResponse:
+    _access, repo = _repository(request, name, path, "repository", "delete")
+    if request.method == "POST":
+        if attempt(request, deletion.delete_repository, repository=repo, **actor(request)):
+            messages.success(request, _("Repository %(name)s deleted.") % {"name": repo.name})
+            return redirect("ui:project-repositories", name=name)
+        return redirect(repository_url(repo))
+    return confirm(
+        request,
+        _("Delete repository %(name)s and all its artifacts?") % {"name": repo.name},
+        cancel=repository_url(repo),
+        detail=_("Pulls of its images fail from now on. Space is freed by the next GC."),
+    )
+
+
+def _artifact(
+    request: HttpRequest, name: str, path: str, reference: str, resource: str, action: str
+) -> tuple[ProjectAccess, Artifact]:
+    access, repo = _repository(request, name, path, resource, action)
+    return access, find_artifact(repo, reference)
+
+
+@signed_in
+def artifact(request: HttpRequest, name: str, path: str, reference: str) -> HttpResponse:
+    access, found = _artifact(request, name, path, reference, "artifact", "read")
+    details = selectors.artifacts_with_details(
+        Artifact.objects.filter(pk=found.pk), with_tag=True, with_label=True
+    ).get()
+    tags = list(details.tags.all())
+    children = list(details.references.select_related("child").order_by("pk"))
+    context = {
+        "project": access.project,
+        "repository": found.repository,
+        "short_name": path,
+        "artifact": details,
+        "tags": tags,
+        "children": children,
+        "layers": ui_selectors.layers(details),
+        "history": ui_selectors.build_history(details),
+        "pull": ui_selectors.pull_commands(
+            found.repository.name, tags[0].name if tags else details.digest
+        ),
+        "pull_by_digest": ui_selectors.pull_commands(found.repository.name, details.digest),
+        "tag_form": TagForm(),
+        "can": {
+            "add_tag": access.can("tag", "create"),
+            "delete_tag": access.can("tag", "delete"),
+            "delete": access.can("artifact", "delete"),
+        },
+    }
+    return render(request, "frontend/artifact.html", context)
+
+
+@require_POST
+@signed_in
+def tag_add(request: HttpRequest, name: str, path: str, reference: str) -> HttpResponse:
+    _access, found = _artifact(request, name, path, reference, "tag", "create")
+    form = TagForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("A tag name is required."))
+    elif attempt(
+        request,
+        services.create_tag,
+        artifact=found,
+        name=form.cleaned_data["name"],
+        **actor(request),
+    ):
+        messages.success(request, _("Tag %(name)s added.") % {"name": form.cleaned_data["name"]})
+    return redirect(artifact_url(found))
+
+
+@signed_in
+def tag_delete(
+    request: HttpRequest, name: str, path: str, reference: str, tag: str
+) -> HttpResponse:
+    _access, found = _artifact(request, name, path, reference, "tag", "delete")
+    doomed = Tag.objects.filter(artifact=found, name=tag).select_related("repository__project")
+    target = doomed.first()
+    if target is None:
+        raise not_found(_("This tag does not exist."))
+    if request.method == "POST":
+        if attempt(request, services.delete_tag, tag=target, **actor(request)):
+            messages.success(request, _("Tag %(name)s deleted.") % {"name": tag})
+        return redirect(artifact_url(found))
+    return confirm(
+        request,
+        _("Delete tag %(tag)s of %(repository)s?")
+        % {"tag": tag, "repository": found.repository.name},
+        cancel=artifact_url(found),
+        detail=_("The artifact stays; only the tag is removed."),
+    )
+
+
+@signed_in
+def artifact_delete(request: HttpRequest, name: str, path: str, reference: str) -> HttpResponse:
+    _access, found = _artifact(request, name, path, reference, "artifact", "delete")
+    if request.method == "POST":
+        try:
+            deletion.delete_artifact(artifact=found, **actor(request))
+        except HarborError as exc:
+            messages.error(request, str(exc.detail))
+            return redirect(artifact_url(found))
+        messages.success(request, _("Artifact %(digest)s deleted.") % {"digest": found.digest[:19]})
+        return redirect(repository_url(found.repository))
+    return confirm(
+        request,
+        _("Delete artifact %(digest)s?") % {"digest": found.digest},
+        cancel=artifact_url(found),
+        detail=_(
+            "Its tags, and the children and accessories no other artifact keeps, are deleted too."
+        ),
+    )

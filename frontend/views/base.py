@@ -1,0 +1,87 @@
+"""What every UI view shares: sign-in and sysadmin gates, Harbor errors shown as pages or
+messages, pagination."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+
+from harbor_py.api.errors import HarborError
+from harbor_py.http import client_address
+
+View = Callable[..., HttpResponse]
+PAGE_SIZE = 15
+PAGE_SIZES = (15, 50, 100)
+
+
+def error_page(request: HttpRequest, status: int, message: str) -> HttpResponse:
+    titles = {
+        401: _("Sign-in required"),
+        403: _("Not allowed"),
+        404: _("Not found"),
+        409: _("Conflict"),
+        412: _("Not possible now"),
+    }
+    context = {"status": status, "title": titles.get(status, _("Error")), "message": message}
+    return render(request, "frontend/error.html", context, status=status)
+
+
+def signed_in(view: View) -> View:
+    """Sign-in required; a HarborError from a selector or service becomes an error page
+    with its status (a project the caller may not see is a 404, as in the API)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        try:
+            return view(request, *args, **kwargs)
+        except HarborError as exc:
+            return error_page(request, exc.status_code, str(exc.detail))
+
+    return wrapper
+
+
+def sysadmin_only(view: View) -> View:
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_superuser:
+            return error_page(request, 403, _("Only system administrators may open this page."))
+        return view(request, *args, **kwargs)
+
+    return signed_in(wrapper)
+
+
+def attempt(request: HttpRequest, action: Callable[..., Any], /, **kwargs: Any) -> bool:
+    """Run a service call; a refusal becomes an error message on the next page."""
+    try:
+        action(**kwargs)
+    except HarborError as exc:
+        messages.error(request, str(exc.detail))
+        return False
+    return True
+
+
+def actor(request: HttpRequest) -> dict[str, str]:
+    """The keyword arguments that services take to audit who did it and from where."""
+    return {"username": request.user.username, "client_address": client_address(request)}
+
+
+def page_of(request: HttpRequest, rows: QuerySet[Any] | list[Any]) -> Page:
+    """?page= and ?page_size= (15, 50 or 100); out-of-range pages show the last one."""
+    raw_size = request.GET.get("page_size", "")
+    size = int(raw_size) if raw_size.isdigit() and int(raw_size) in PAGE_SIZES else PAGE_SIZE
+    return Paginator(rows, size).get_page(request.GET.get("page"))
+
+
+def is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"

@@ -1,0 +1,354 @@
+"""Projects: the list (search, create) and a project's tabs: repositories, members,
+labels, logs, configuration."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from audit import selectors as audit_selectors
+from frontend.forms import (
+    ROLE_LABELS,
+    LabelForm,
+    MemberForm,
+    ProjectConfigForm,
+    ProjectForm,
+    RoleForm,
+    refuse,
+)
+from frontend.views.base import actor, attempt, is_htmx, page_of, signed_in
+from harbor_py import configuration
+from harbor_py.api.errors import HarborError, not_found
+from projects import selectors, services
+from projects.api.member_views import _find_group, _find_user
+from projects.roles import Role
+from projects.selectors import ProjectAccess
+from registry import label_services, queries
+from registry import selectors as registry_selectors
+from registry.api.base import require_by_name
+from registry.models import Label, Repository
+
+TABS = ("repositories", "members", "labels", "logs", "configuration")
+
+
+def may_create_projects(request: HttpRequest) -> bool:
+    """The same rule as POST /projects (project_creation_restriction)."""
+    restriction = configuration.get("project_creation_restriction")
+    return request.user.is_superuser or restriction != "adminonly"
+
+
+@signed_in
+def project_list(request: HttpRequest) -> HttpResponse:
+    name = request.GET.get("name", "").strip()
+    visibility = request.GET.get("public", "")
+    public = {"true": True, "false": False}.get(visibility)
+    projects = selectors.list_projects(request.user, name=name or None, public=public)
+    page = page_of(request, projects)
+    roles = selectors.roles_by_project(request.user, list(page.object_list))
+    rows = [
+        {"project": project, "role": _role_label(roles.get(project.pk, set()))}
+        for project in page.object_list
+    ]
+    context = {
+        "page": page,
+        "rows": rows,
+        "name": name,
+        "visibility": visibility,
+        "may_create": may_create_projects(request),
+    }
+    template = "frontend/projects_table.html" if is_htmx(request) else "frontend/projects.html"
+    return render(request, template, context)
+
+
+def _role_label(roles: set[Role]) -> str:
+    if not roles:
+        return ""
+    access = ProjectAccess(project=None, roles=roles)  # type: ignore[arg-type]
+    return str(ROLE_LABELS[access.highest_role])  # type: ignore[index]
+
+
+@signed_in
+def project_create(request: HttpRequest) -> HttpResponse:
+    if not may_create_projects(request):
+        raise HarborError(403, _("Only system administrators may create projects."))
+    form = ProjectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            project = services.create_project(
+                owner=request.user,
+                name=form.cleaned_data["project_name"],
+                public=form.cleaned_data["public"],
+            )
+        except HarborError as exc:
+            refuse(form, exc, "project_name")
+        else:
+            messages.success(request, _("Project %(name)s created.") % {"name": project.name})
+            return redirect("ui:project", name=project.name)
+    return render(request, "frontend/project_create.html", {"form": form})
+
+
+def _tab(
+    request: HttpRequest,
+    access: ProjectAccess,
+    tab: str,
+    template: str,
+    status: int = 200,
+    **extra: object,
+) -> HttpResponse:
+    context = {
+        "project": access.project,
+        "access": access,
+        "tab": tab,
+        "can": _abilities(access),
+        **extra,
+    }
+    return render(request, template, context, status=status)
+
+
+def _abilities(access: ProjectAccess) -> dict[str, bool]:
+    """What the page offers; the services and these same checks refuse the rest."""
+    return {
+        "members": access.can("member", "list"),
+        "add_member": access.can("member", "create"),
+        "labels": access.can("label", "list"),
+        "add_label": access.can("label", "create"),
+        "logs": access.can("log", "list"),
+        "configure": access.can("project", "update"),
+        "delete_project": access.can("project", "delete"),
+        "delete_repository": access.can("repository", "delete"),
+    }
+
+
+@signed_in
+def project_detail(request: HttpRequest, name: str) -> HttpResponse:
+    return redirect("ui:project-repositories", name=name)
+
+
+@signed_in
+def repositories(request: HttpRequest, name: str) -> HttpResponse:
+    access = require_by_name(request, name, "repository", "list")
+    search = request.GET.get("q", "").strip()
+    rows = queries.apply(
+        Repository.objects.filter(project=access.project),
+        f"name=~{quote(search)}" if search else None,
+        "-update_time",
+        queries.REPOSITORIES,
+    )
+    page = page_of(request, rows)
+    registry_selectors.count_artifacts(list(page.object_list))
+    template = (
+        "frontend/repositories_table.html" if is_htmx(request) else "frontend/repositories.html"
+    )
+    return _tab(request, access, "repositories", template, page=page, q=search)
+
+
+@signed_in
+def members(request: HttpRequest, name: str) -> HttpResponse:
+    access = require_by_name(request, name, "member", "list")
+    form = MemberForm(request.POST or None)
+    if request.method == "POST":
+        access = require_by_name(request, name, "member", "create")
+        if form.is_valid() and _add_member(request, access, form):
+            return redirect("ui:project-members", name=name)
+    rows = selectors.project_members(access.project).order_by("pk")
+    page = page_of(request, rows)
+    for member in page.object_list:
+        member.role_label = ROLE_LABELS[Role(member.role)]
+    status = 400 if form.errors else 200
+    return _tab(
+        request,
+        access,
+        "members",
+        "frontend/members.html",
+        page=page,
+        form=form,
+        role_form=RoleForm(),
+        status=status,
+    )
+
+
+def _add_member(request: HttpRequest, access: ProjectAccess, form: MemberForm) -> bool:
+    data = form.cleaned_data
+    who = request.user.username
+    try:
+        if data["kind"] == "user":
+            user, group = _find_user({"username": data["name"]}, who), None
+        else:
+            user, group = None, _find_group({"group_name": data["name"]}, who)
+        services.add_member(
+            project=access.project, role=data["role"], user=user, group=group, actor=who
+        )
+    except HarborError as exc:
+        refuse(form, exc, "name")
+        return False
+    messages.success(request, _("Member %(name)s added.") % {"name": data["name"]})
+    return True
+
+
+def _member(access: ProjectAccess, member_id: int):  # noqa: ANN202
+    member = selectors.project_member(access.project, member_id)
+    if member is None:
+        raise not_found(_("This member does not exist."))
+    return member
+
+
+@require_POST
+@signed_in
+def member_role(request: HttpRequest, name: str, member_id: int) -> HttpResponse:
+    access = require_by_name(request, name, "member", "update")
+    form = RoleForm(request.POST)
+    if form.is_valid():
+        attempt(
+            request,
+            services.update_member_role,
+            member=_member(access, member_id),
+            role=form.cleaned_data["role"],
+            actor=request.user.username,
+        )
+    return redirect("ui:project-members", name=name)
+
+
+@signed_in
+def member_delete(request: HttpRequest, name: str, member_id: int) -> HttpResponse:
+    access = require_by_name(request, name, "member", "delete")
+    member = _member(access, member_id)
+    entity = member.user.username if member.user else member.group.group_name
+    if request.method == "POST":
+        if attempt(request, services.delete_member, member=member, actor=request.user.username):
+            messages.success(request, _("Member %(name)s removed.") % {"name": entity})
+        return redirect("ui:project-members", name=name)
+    return confirm(
+        request,
+        _("Remove member %(name)s from project %(project)s?") % {"name": entity, "project": name},
+        cancel=f"/projects/{name}/members",
+    )
+
+
+def confirm(request: HttpRequest, question: str, *, cancel: str, detail: str = "") -> HttpResponse:
+    """The confirmation step of every destructive action: a page that POSTs back."""
+    context = {"question": question, "cancel": cancel, "detail": detail}
+    return render(request, "frontend/confirm.html", context)
+
+
+@signed_in
+def labels(request: HttpRequest, name: str) -> HttpResponse:
+    access = require_by_name(request, name, "label", "list")
+    form = LabelForm(request.POST or None)
+    if request.method == "POST":
+        access = require_by_name(request, name, "label", "create")
+        if form.is_valid():
+            try:
+                label_services.create_label(
+                    scope=Label.Scope.PROJECT,
+                    project=access.project,
+                    **form.cleaned_data,
+                    **actor(request),
+                )
+            except HarborError as exc:
+                refuse(form, exc, "name")
+            else:
+                return redirect("ui:project-labels", name=name)
+    page = page_of(request, Label.objects.filter(project=access.project).order_by("name"))
+    return _tab(request, access, "labels", "frontend/labels.html", page=page, form=form)
+
+
+@signed_in
+def label_delete(request: HttpRequest, name: str, label_id: int) -> HttpResponse:
+    access = require_by_name(request, name, "label", "delete")
+    label = Label.objects.filter(project=access.project, pk=label_id).first()
+    if label is None:
+        raise not_found(_("This label does not exist."))
+    if request.method == "POST":
+        attempt(request, label_services.delete_label, label=label, **actor(request))
+        return redirect("ui:project-labels", name=name)
+    return confirm(
+        request,
+        _("Delete label %(name)s?") % {"name": label.name},
+        cancel=f"/projects/{name}/labels",
+        detail=_("It is removed from every artifact too."),
+    )
+
+
+LOG_FILTERS = ("username", "operation", "resource_type", "resource")
+
+
+def audit_query(request: HttpRequest) -> tuple[str | None, dict[str, str]]:
+    """The q= of the audit selectors from the filter form's fields (fuzzy matches)."""
+    values = {key: request.GET.get(key, "").strip() for key in LOG_FILTERS}
+    terms = [f"{key}=~{quote(value, safe='')}" for key, value in values.items() if value]
+    return (",".join(terms) or None), values
+
+
+@signed_in
+def logs(request: HttpRequest, name: str) -> HttpResponse:
+    access = require_by_name(request, name, "log", "list")
+    q, filters = audit_query(request)
+    entries = audit_selectors.project_entries(access.project.pk, q=q, sort=None)
+    page = page_of(request, entries)
+    return _tab(request, access, "logs", "frontend/project_logs.html", page=page, filters=filters)
+
+
+@signed_in
+def configuration_tab(request: HttpRequest, name: str) -> HttpResponse:
+    access = require_by_name(request, name, "project", "read")
+    project = access.project
+    metadata = selectors.project_metadata(project)
+    initial = {
+        "public": project.public,
+        "auto_scan": metadata.get("auto_scan") == "true",
+        "prevent_vul": metadata.get("prevent_vul") == "true",
+        "severity": metadata.get("severity", "none"),
+    }
+    form = ProjectConfigForm(request.POST or None, initial=initial)
+    if request.method == "POST":
+        access = require_by_name(request, name, "project", "update")
+        if form.is_valid():
+            data = form.cleaned_data
+            changes = {
+                key: "true" if data[key] else "false" for key in initial if key != "severity"
+            }
+            changes["severity"] = data["severity"] or "none"
+            if attempt(
+                request,
+                services.update_project,
+                project=project,
+                metadata=changes,
+                actor=request.user.username,
+            ):
+                messages.success(request, _("Configuration saved."))
+            return redirect("ui:project-configuration", name=name)
+    deletable, _reason = selectors.deletable(project)
+    return _tab(
+        request,
+        access,
+        "configuration",
+        "frontend/project_configuration.html",
+        form=form,
+        deletable=deletable,
+    )
+
+
+@signed_in
+def project_delete(request: HttpRequest, name: str) -> HttpResponse:
+    access = require_by_name(request, name, "project", "delete")
+    if request.method == "POST":
+        if attempt(
+            request,
+            services.delete_project,
+            project=access.project,
+            actor=request.user.username,
+        ):
+            messages.success(request, _("Project %(name)s deleted.") % {"name": name})
+            return redirect("ui:projects")
+        return redirect("ui:project-configuration", name=name)
+    return confirm(
+        request,
+        _("Delete project %(name)s?") % {"name": name},
+        cancel=f"/projects/{name}/configuration",
+        detail=_("A project that still holds repositories cannot be deleted."),
+    )
