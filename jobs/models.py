@@ -9,9 +9,10 @@ class Status(models.TextChoices):
     STOPPED = "Stopped"
     ERROR = "Error"
     SUCCESS = "Success"
+    SKIPPED = "Skipped"  # never ran: another execution of the same vendor id was active
 
 
-FINAL = {Status.STOPPED, Status.ERROR, Status.SUCCESS}
+FINAL = {Status.STOPPED, Status.ERROR, Status.SUCCESS, Status.SKIPPED}
 
 
 class Trigger(models.TextChoices):
@@ -39,10 +40,12 @@ class Execution(models.Model):
         db_table = "execution"
         indexes = [models.Index(fields=["vendor_type", "-start_time"])]
         constraints = [
-            # One unfinished execution per vendor type and vendor id (e.g. one GC at a time).
+            # One unfinished execution per vendor type and vendor id (e.g. one GC at a time);
+            # replication decides per policy (single_active_replication), as Harbor does.
             models.UniqueConstraint(
                 fields=["vendor_type", "vendor_id"],
-                condition=models.Q(status__in=["Pending", "Running"]),
+                condition=models.Q(status__in=["Pending", "Running"])
+                & ~models.Q(vendor_type="REPLICATION"),
                 name="execution_one_active",
             )
         ]

@@ -68,6 +68,7 @@ def delete_tag(*, tag: Tag, username: str, client_address: str = "") -> None:
     repository = tag.repository
     project = repository.project
     resource = f"{repository.name}:{tag.name}"
+    replication_events.tag_deleted(tag=tag)
     tag.delete()
     record(
         username=username,

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from registry.manifests import Descriptor, ManifestInvalid, parse_manifest
 from replication.transfer import PUSH, TransferError, _Client
@@ -26,6 +27,7 @@ WORKERS = 4
 RETRIES = 3
 BACKOFF_SECONDS = 1.0  # doubled on every retry, at most 10 s
 MAX_DEPTH = 4
+T = TypeVar("T")
 
 
 class StopRequested(Exception):
@@ -110,6 +112,22 @@ class Copier:
             self.stats["bytes"] += size
         return "uploaded"
 
+    def attempt(self, call: Callable[[], T], what: str, notes: list[str] | None = None) -> T:
+        """Run one idempotent step, retried with backoff on transfer errors (a registry
+        that went away for a moment); retry notes go to `notes` (logged by the caller)."""
+        for attempt in range(RETRIES + 1):
+            try:
+                return call()
+            except StopRequested:
+                raise
+            except (TransferError, OSError) as exc:
+                if attempt == RETRIES:
+                    raise TransferError(f"{what}: {exc}") from exc
+                if notes is not None:
+                    notes.append(f"retrying {what} after: {exc}")
+                self.sleep(min(BACKOFF_SECONDS * 2**attempt, 10.0))
+        raise AssertionError("unreachable")
+
     def blob(
         self,
         src_repo: str,
@@ -118,19 +136,10 @@ class Copier:
         origin: str | None = None,
         notes: list[str] | None = None,
     ) -> None:
-        """Copy one blob with retries; retry notes go to `notes` (logged by the caller)."""
-        for attempt in range(RETRIES + 1):
-            try:
-                outcome = self._blob_once(src_repo, dst_repo, blob, origin)
-                break
-            except StopRequested:
-                raise
-            except (TransferError, OSError) as exc:
-                if attempt == RETRIES:
-                    raise TransferError(f"blob {blob.digest}: {exc}") from exc
-                if notes is not None:
-                    notes.append(f"retrying blob {blob.digest} after: {exc}")
-                self.sleep(min(BACKOFF_SECONDS * 2**attempt, 10.0))
+        """Copy one blob with retries, each starting with a new HEAD."""
+        outcome = self.attempt(
+            lambda: self._blob_once(src_repo, dst_repo, blob, origin), f"blob {blob.digest}", notes
+        )
         with self.lock:
             self.stats[outcome] += 1
             self.known[blob.digest] = dst_repo
@@ -144,25 +153,49 @@ class Copier:
         tags: Iterable[str] = (),
         depth: int = 0,
         log: Callable[[str], None] | None = None,
+        accessories: bool = True,
     ) -> None:
-        """Copy the manifest `digest` (children and blobs first) and point `tags` at it.
+        """Copy the manifest `digest` (children and blobs first), point `tags` at it, then
+        copy its accessories (the artifacts whose subject it is). The tags are written
+        last: a tag never names an artifact whose parts are not all at the destination.
         Thread-safe: runs may copy several artifacts at once with one Copier."""
         log = log or self.log
         if self.stop.is_set():
             raise StopRequested
-        found = self.source.manifest(src_repo, digest)
+        notes: list[str] = []
+        try:
+            self._manifest(src_repo, dst_repo, digest, tuple(tags), depth, notes, accessories)
+        finally:
+            for note in notes:
+                log(note)
+
+    def _manifest(
+        self,
+        src_repo: str,
+        dst_repo: str,
+        digest: str,
+        tags: tuple[str, ...],
+        depth: int,
+        notes: list[str],
+        accessories: bool,
+    ) -> None:
+        found = self.attempt(
+            lambda: self.source.manifest(src_repo, digest), f"GET manifest {digest}", notes
+        )
         if found is None:
-            raise TransferError(f"{src_repo}@{digest} not found at the source")
+            raise TransferError(
+                f"{src_repo}@{digest} is no longer at the source (deleted after it was listed)"
+            )
         body, media_type = found
         try:
             parsed = parse_manifest(body, media_type)
         except ManifestInvalid as exc:
             raise TransferError(f"manifest {digest} is invalid: {exc}") from None
-        if parsed.children and depth >= MAX_DEPTH:
-            raise TransferError(f"{digest} is nested deeper than {MAX_DEPTH} indexes")
+        if depth >= MAX_DEPTH:
+            raise TransferError(f"{digest} is nested deeper than {MAX_DEPTH} levels")
         for child in parsed.children:
-            if self.destination.manifest_digest(dst_repo, child.digest) is None:
-                self.manifest(src_repo, dst_repo, child.digest, depth=depth + 1, log=log)
+            if not self._present(dst_repo, child.digest, notes):
+                self._manifest(src_repo, dst_repo, child.digest, (), depth + 1, notes, False)
         own = ([parsed.config] if parsed.config else []) + parsed.layers
         blobs = list({d.digest: d for d in own if not d.urls}.values())
         if blobs:
@@ -171,18 +204,44 @@ class Copier:
                 b.digest: self.known.get(b.digest) or self.destination.locate(b.digest)
                 for b in blobs
             }
-            notes: list[str] = []
             with ThreadPoolExecutor(max_workers=min(WORKERS, len(blobs))) as pool:
                 futures = [
                     pool.submit(self.blob, src_repo, dst_repo, b, origins[b.digest], notes)
                     for b in blobs
                 ]
                 errors = [f.exception() for f in futures if f.exception() is not None]
-            for note in notes:
-                log(note)
             if errors:
                 raise errors[0]  # type: ignore[misc]
         references = list(tags) or [digest]
         for reference in references:
-            self.destination.put_manifest(dst_repo, reference, body, parsed.media_type)
-        log(f"{dst_repo}@{digest} put as {', '.join(references)}")
+            self.attempt(
+                lambda ref=reference: self.destination.put_manifest(  # type: ignore[misc]
+                    dst_repo, ref, body, parsed.media_type
+                ),
+                f"PUT manifest {dst_repo}:{reference}",
+                notes,
+            )
+        notes.append(f"{dst_repo}@{digest} put as {', '.join(references)}")
+        if accessories:
+            self._accessories(src_repo, dst_repo, digest, depth, notes)
+
+    def _present(self, repository: str, digest: str, notes: list[str]) -> bool:
+        found = self.attempt(
+            lambda: self.destination.manifest_digest(repository, digest),
+            f"HEAD manifest {digest}",
+            notes,
+        )
+        return found is not None
+
+    def _accessories(
+        self, src_repo: str, dst_repo: str, digest: str, depth: int, notes: list[str]
+    ) -> None:
+        """Signatures, SBOMs... (OCI 1.1 subject) follow their subject, by digest."""
+        referrers = self.attempt(
+            lambda: self.source.referrers(src_repo, digest), f"referrers of {digest}", notes
+        )
+        for accessory in referrers:
+            if self._present(dst_repo, accessory, notes):
+                continue
+            notes.append(f"accessory {accessory} of {digest}")
+            self._manifest(src_repo, dst_repo, accessory, (), depth + 1, notes, True)

@@ -1,5 +1,6 @@
 """Event-based replication: registry code calls these when an artifact is pushed or
-deleted; matching push-based event policies run after the change commits."""
+deleted, or a tag is deleted; matching push-based event policies run after the change
+commits. Pull-based policies never react to events (the events are this instance's)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from django.db import transaction
 
-from registry.models import Artifact
+from registry.models import Artifact, Tag
 from replication import filters
 from replication.models import ReplicationPolicy
 
@@ -21,7 +22,7 @@ def _dispatch(event: dict[str, Any]) -> None:
         src_registry__isnull=True,
     ).only("pk", "filters", "replicate_deletion")
     for policy in policies:
-        if event["operation"] == "delete" and not policy.replicate_deletion:
+        if event["operation"] != "push" and not policy.replicate_deletion:
             continue
         if filters.parse(policy.filters).repository(event["repository"]):
             replicate_event.delay(policy.pk, event)
@@ -40,5 +41,16 @@ def artifact_deleted(*, artifact: Artifact) -> None:
         "repository": artifact.repository.name,
         "digest": artifact.digest,
         "tags": sorted(artifact.tags.values_list("name", flat=True)),
+    }
+    transaction.on_commit(lambda: _dispatch(event))
+
+
+def tag_deleted(*, tag: Tag) -> None:
+    """A tag alone was deleted (its artifact stays): the destination loses the tag."""
+    event = {
+        "operation": "delete_tag",
+        "repository": tag.repository.name,
+        "digest": tag.artifact.digest,
+        "tags": [tag.name],
     }
     transaction.on_commit(lambda: _dispatch(event))

@@ -15,9 +15,9 @@ from projects import services as project_services
 from projects.models import Project
 from registry import push, upstream
 from registry.manifests import parse_manifest
-from registry.models import Artifact, Repository
+from registry.models import Artifact, Repository, Tag
 from registry.names import is_digest
-from replication.transfer import Grants, SourceArtifact, TransferError, _Client
+from replication.transfer import Grants, Inventory, SourceArtifact, TransferError, _Client
 
 USERNAME = "harbor-replication"  # the audit log's actor for replicated writes
 
@@ -40,20 +40,40 @@ class LocalRegistry(_Client):
         return list(Repository.objects.order_by("name").values_list("name", flat=True))
 
     def artifacts(self, repository: str) -> list[SourceArtifact]:
-        """Top-level artifacts: untagged index children and accessories are left out."""
-        found = (
-            Artifact.objects.filter(repository__name=repository, subject_digest="")
-            .prefetch_related("tags", "labels")
-            .order_by("pk")
-        )
+        """Top-level artifacts: untagged index children and accessories are left out
+        (accessories travel with their subject)."""
+        rows = Artifact.objects.filter(repository__name=repository)
+        accessories: dict[str, list[str]] = {}
+        for subject, digest in rows.exclude(subject_digest="").values_list(
+            "subject_digest", "digest"
+        ):
+            accessories.setdefault(subject, []).append(digest)
+        found = rows.filter(subject_digest="").prefetch_related("tags", "labels").order_by("pk")
         out = []
         for artifact in found:
             tags = tuple(sorted(t.name for t in artifact.tags.all()))
             if not tags and artifact.referenced_by.exists():
                 continue
             labels = frozenset(label.name for label in artifact.labels.all())
-            out.append(SourceArtifact(artifact.digest, tags, labels))
+            extra = tuple(sorted(accessories.get(artifact.digest, ())))
+            out.append(SourceArtifact(artifact.digest, tags, labels, extra))
         return out
+
+    def inventory(self, repository: str) -> Inventory:
+        tags = dict(
+            Tag.objects.filter(repository__name=repository).values_list("name", "artifact__digest")
+        )
+        digests = Artifact.objects.filter(repository__name=repository).values_list(
+            "digest", flat=True
+        )
+        return Inventory(tags, set(digests))
+
+    def referrers(self, repository: str, digest: str) -> list[str]:
+        return list(
+            Artifact.objects.filter(repository__name=repository, subject_digest=digest)
+            .order_by("pk")
+            .values_list("digest", flat=True)
+        )
 
     def locate(self, digest: str) -> str | None:
         return (

@@ -24,6 +24,8 @@ class RegistryEndpoint(models.Model):
     # Fernet ciphertext (harbor_py.secretbox); empty when there is no secret.
     access_secret_encrypted = models.TextField(blank=True, default="")
     insecure = models.BooleanField(default=False)
+    # PEM CA bundle that verifies this endpoint's certificate instead of the system pool.
+    ca_certificate = models.TextField(blank=True, default="")
     description = models.TextField(blank=True, default="")
     status = models.CharField(max_length=16, default="unknown")  # healthy | unhealthy | unknown
     creation_time = models.DateTimeField(auto_now_add=True)
@@ -73,6 +75,8 @@ class ReplicationPolicy(models.Model):
     enabled = models.BooleanField(default=True)
     speed = models.IntegerField(default=0)  # KB/s per task; 0 = unlimited
     copy_by_chunk = models.BooleanField(default=False)
+    # True: a start while an execution of this policy runs is recorded as Skipped.
+    single_active_replication = models.BooleanField(default=False)
     periodic_task = models.OneToOneField(
         "django_celery_beat.PeriodicTask",
         null=True,

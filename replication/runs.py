@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.db import connection, connections
@@ -19,10 +19,11 @@ from replication.copier import Copier, StopRequested
 from replication.local import LocalRegistry
 from replication.models import ReplicationPolicy
 from replication.selectors import CONTROLLER
-from replication.transfer import RemoteRegistry, TransferError, _Client
+from replication.transfer import Inventory, RemoteRegistry, TransferError, _Client
 
 STOP_POLL_SECONDS = 2.0
 ARTIFACT_WORKERS = 3  # artifacts copied at once (each with copier.WORKERS blob streams)
+INVENTORY_WORKERS = 4  # destination repositories listed at once
 logger = logging.getLogger(__name__)
 
 
@@ -33,6 +34,8 @@ class Item:
     dst_repo: str
     digest: str
     tags: tuple[str, ...]
+    accessories: tuple[str, ...] = ()  # known from the listing; copied in any case
+    tag_only: bool = False  # a deletion of the tags, not of the artifact
 
 
 def endpoints(policy: ReplicationPolicy) -> tuple[_Client, _Client]:
@@ -54,13 +57,19 @@ def plan(policy: ReplicationPolicy, source: Any, event: dict[str, Any] | None) -
         repository = event["repository"]
         if not rules.repository(repository):
             return []
-        if event["operation"] == "delete":
+        if event["operation"] in ("delete", "delete_tag"):
             if not policy.replicate_deletion:
                 return []
             tags = tuple(event.get("tags") or ())
-            if rules.tags and tags and not any(rules.tag(t) for t in tags):
+            tag_only = event["operation"] == "delete_tag"
+            if tag_only:
+                tags = tuple(t for t in tags if rules.tag(t))
+                if not tags:
+                    return []
+            elif rules.tags and tags and not any(rules.tag(t) for t in tags):
                 return []
-            return [Item("deletion", repository, target(repository), event["digest"], tags)]
+            item = Item("deletion", repository, target(repository), event["digest"], tags)
+            return [replace(item, tag_only=tag_only)]
         candidates = [
             (repository, [a for a in source.artifacts(repository) if a.digest == event["digest"]])
         ]
@@ -73,8 +82,55 @@ def plan(policy: ReplicationPolicy, source: Any, event: dict[str, Any] | None) -
             if not rules.artifact(list(artifact.tags), set(artifact.labels)):
                 continue
             tags = tuple(t for t in artifact.tags if rules.tag(t))
-            items.append(Item("copy", repository, target(repository), artifact.digest, tags))
+            items.append(
+                Item(
+                    "copy",
+                    repository,
+                    target(repository),
+                    artifact.digest,
+                    tags,
+                    artifact.accessories,
+                )
+            )
     return items
+
+
+def inventories(
+    items: list[Item], destination: _Client, context: JobContext, *, threaded: bool
+) -> dict[str, Inventory | None]:
+    """What each destination repository of the copies holds, read once (one listing per
+    repository instead of probes per artifact); None where it could not be read."""
+
+    def read(repository: str) -> Inventory | None:
+        try:
+            return destination.inventory(repository)
+        except TransferError as exc:
+            context.log(f"could not list {repository} at the destination: {exc}")
+            return None
+        finally:
+            if threaded:
+                connections.close_all()
+
+    wanted = sorted({i.dst_repo for i in items if i.operation == "copy"})
+    if not threaded or len(wanted) < 2:
+        return {r: read(r) for r in wanted}
+    with ThreadPoolExecutor(max_workers=INVENTORY_WORKERS) as pool:
+        return dict(zip(wanted, pool.map(read, wanted), strict=True))
+
+
+def outstanding(item: Item, policy: ReplicationPolicy, inventory: Inventory | None) -> Item | None:
+    """The part of a copy still to do given the destination's inventory; None when the
+    destination already has it (or, with override off, has every tag already)."""
+    if item.operation != "copy" or inventory is None:
+        return item
+    if not policy.override and item.tags:
+        tags = tuple(t for t in item.tags if t not in inventory.tags)
+        if not tags:
+            return None
+        item = replace(item, tags=tags)
+    if inventory.holds(item.digest, item.tags, item.accessories):
+        return None
+    return item
 
 
 class _StopWatch:
@@ -130,7 +186,11 @@ def _run_item(item: Item, task: Task, policy: ReplicationPolicy, copier: Copier,
     what = f"{item.src_repo}@{item.digest} ({', '.join(item.tags) or 'untagged'})"
     log.log(f"{item.operation} {what} -> {item.dst_repo}")
     try:
-        if item.operation == "deletion":
+        if item.operation == "deletion" and item.tag_only:
+            for tag in item.tags:
+                deleted = copier.destination.delete_tag(item.dst_repo, tag)
+                log.log(f"tag {tag} " + ("deleted" if deleted else "already absent"))
+        elif item.operation == "deletion":
             deleted = copier.destination.delete_manifest(item.dst_repo, item.digest)
             log.log("deleted" if deleted else "already absent at the destination")
         else:
@@ -190,6 +250,25 @@ def _work(
             connections.close_all()
 
 
+def _task(context: JobContext, item: Item, done: bool) -> Task:
+    what = "tag" if item.tag_only else "image"
+    task = Task(
+        execution_id=context.execution_id,
+        extra_attrs={
+            "operation": item.operation,
+            "resource_type": what,
+            "src_resource": f"{item.src_repo}:[{','.join(item.tags)}]",
+            "dst_resource": f"{item.dst_repo}:[{','.join(item.tags)}]",
+        },
+    )
+    if done:
+        now = timezone.now()
+        task.status, task.start_time, task.end_time = Status.SUCCESS, now, now
+        task.log = f"{now.isoformat(timespec='seconds')} {item.dst_repo}@{item.digest} is "
+        task.log += "already at the destination with its tags and accessories\n"
+    return task
+
+
 def run(context: JobContext) -> dict[str, Any]:
     policy = ReplicationPolicy.objects.select_related("src_registry", "dest_registry").get(
         pk=context.parameters["policy_id"]
@@ -199,26 +278,26 @@ def run(context: JobContext) -> dict[str, Any]:
     Task.objects.filter(execution_id=context.execution_id).exclude(pk=context.task_id).delete()
     source, destination = endpoints(policy)
     copier = Copier(source, destination, speed_kb=policy.speed, chunked=policy.copy_by_chunk)
+    # Threads cannot share the caller's transaction (tests run inside one): sequential.
+    threaded = not connection.in_atomic_block
     try:
-        items = plan(policy, source, context.parameters.get("event"))
+        event = context.parameters.get("event")
+        items = plan(policy, source, event)
         context.log(f"policy {policy.name}: {len(items)} artifacts to replicate")
+        # A whole run compares with one listing per destination repository; an event's
+        # single artifact is cheaper to probe.
+        known = {} if event else inventories(items, destination, context, threaded=threaded)
+        work = [outstanding(item, policy, known.get(item.dst_repo)) for item in items]
         tasks = Task.objects.bulk_create(
-            [
-                Task(
-                    execution_id=context.execution_id,
-                    extra_attrs={
-                        "operation": item.operation,
-                        "resource_type": "image",
-                        "src_resource": f"{item.src_repo}:[{','.join(item.tags)}]",
-                        "dst_resource": f"{item.dst_repo}:[{','.join(item.tags)}]",
-                    },
-                )
-                for item in items
-            ]
+            [_task(context, item, todo is None) for item, todo in zip(items, work, strict=True)],
+            batch_size=500,
         )
-        runnable = _prepare_namespaces(items, tasks, destination, context)
-        # Threads cannot share the caller's transaction (tests run inside one): sequential.
-        workers = 1 if connection.in_atomic_block else ARTIFACT_WORKERS
+        pending = [(i, t) for i, t in zip(work, tasks, strict=True) if i is not None]
+        context.log(f"{len(items) - len(pending)} already at the destination")
+        runnable = _prepare_namespaces(
+            [i for i, _ in pending], [t for _, t in pending], destination, context
+        )
+        workers = ARTIFACT_WORKERS if threaded else 1
         with _StopWatch(context, copier):
             if workers == 1:
                 for item, task in runnable:
@@ -240,7 +319,8 @@ def run(context: JobContext) -> dict[str, Any]:
         source.close()
         destination.close()
     failed = Task.objects.filter(execution_id=context.execution_id, status=Status.ERROR).count()
-    results = {"total": len(items), "failed": failed, **copier.stats}
+    results = {"total": len(items), "failed": failed, "unchanged": len(items) - len(pending)}
+    results |= copier.stats
     context.log(f"done: {results}")
     if failed:
         raise RuntimeError(f"{failed} of {len(items)} artifacts failed")

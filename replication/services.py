@@ -6,18 +6,30 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from audit.services import record
 from harbor_py.api.errors import HarborError, bad_request, conflict
 from jobs import services as job_services
-from jobs.models import Execution, Trigger
+from jobs.models import Execution, Status, Trigger
 from replication.models import RegistryEndpoint, ReplicationPolicy
+from replication.transfer import RemoteRegistry, TransferError
 
 VENDOR = "REPLICATION"
-REGISTRY_FIELDS = ("name", "type", "url", "access_key", "insecure", "description")
+REGISTRY_FIELDS = (
+    "name",
+    "type",
+    "url",
+    "access_key",
+    "insecure",
+    "ca_certificate",
+    "description",
+)
+SKIPPED_MESSAGE = "Execution skipped: active replication still in progress."
 POLICY_FIELDS = (
     "name",
     "description",
@@ -33,6 +45,7 @@ POLICY_FIELDS = (
     "enabled",
     "speed",
     "copy_by_chunk",
+    "single_active_replication",
 )
 
 
@@ -105,6 +118,26 @@ def set_registry_status(*, endpoint: RegistryEndpoint, status: str) -> None:
     RegistryEndpoint.objects.filter(pk=endpoint.pk).update(status=status)
 
 
+HEALTH_TIMEOUT_SECONDS = 15.0
+
+
+def refresh_health(*, endpoint: RegistryEndpoint) -> str:
+    """Ping the endpoint (GET /v2/ with its credentials) and record healthy/unhealthy."""
+    status = "healthy"
+    try:
+        remote = RemoteRegistry(endpoint)
+        remote.client.timeout = httpx.Timeout(HEALTH_TIMEOUT_SECONDS)
+        try:
+            remote.ping()
+        finally:
+            remote.close()
+    except TransferError:
+        status = "unhealthy"
+    if status != endpoint.status:
+        set_registry_status(endpoint=endpoint, status=status)
+    return status
+
+
 @transaction.atomic
 def delete_registry(*, endpoint: RegistryEndpoint, actor: str, client_address: str = "") -> None:
     used = ReplicationPolicy.objects.filter(Q(src_registry=endpoint) | Q(dest_registry=endpoint))
@@ -129,8 +162,6 @@ def _check_policy(policy: ReplicationPolicy) -> None:
         raise bad_request("speed must not be negative")
     if policy.trigger_type == ReplicationPolicy.TriggerType.SCHEDULED and not policy.cron:
         raise bad_request("a scheduled trigger needs trigger_settings.cron")
-    if policy.trigger_type == ReplicationPolicy.TriggerType.EVENT_BASED and not policy.is_push:
-        raise bad_request("event based triggers are only supported by push-based policies")
 
 
 def _schedule(policy: ReplicationPolicy) -> None:
@@ -207,6 +238,7 @@ def delete_policy(*, policy: ReplicationPolicy, actor: str, client_address: str 
     )
 
 
+@transaction.atomic
 def start(
     *,
     policy: ReplicationPolicy,
@@ -215,12 +247,25 @@ def start(
     actor: str | None = None,
     client_address: str = "",
 ) -> Execution:
-    """One execution of the policy (one active per policy: a second start is a 409)."""
+    """One execution of the policy. Executions of one policy may overlap, as in Harbor,
+    unless single_active_replication: then a start while one is active is recorded as a
+    Skipped execution (Harbor's), except for an event, which gets a 409 so that its
+    Celery task waits for the active run instead of losing its artifact."""
     if not policy.enabled:
         raise bad_request(f"the policy {policy.name} is disabled")
     parameters: dict[str, Any] = {"policy_id": policy.pk}
     if event:
         parameters["event"] = event
+    if policy.single_active_replication:
+        # the policy's row serializes concurrent starts of the same policy
+        ReplicationPolicy.objects.select_for_update().filter(pk=policy.pk).first()
+        active = Execution.objects.filter(
+            vendor_type=VENDOR, vendor_id=policy.pk, status__in=[Status.PENDING, Status.RUNNING]
+        )
+        if active.exists():
+            if event:
+                raise conflict(f"a replication of the policy {policy.name} is in progress")
+            return _skipped(policy=policy, trigger=trigger, parameters=parameters)
     return job_services.start_execution(
         vendor_type=VENDOR,
         vendor_id=policy.pk,
@@ -228,4 +273,16 @@ def start(
         trigger=trigger,
         actor=actor,
         client_address=client_address,
+    )
+
+
+def _skipped(*, policy: ReplicationPolicy, trigger: str, parameters: dict[str, Any]) -> Execution:
+    return Execution.objects.create(
+        vendor_type=VENDOR,
+        vendor_id=policy.pk,
+        trigger=trigger,
+        parameters=parameters,
+        status=Status.SKIPPED,
+        status_message=SKIPPED_MESSAGE,
+        end_time=timezone.now(),
     )

@@ -1,4 +1,5 @@
-"""Thin Celery tasks: scheduled runs and event-based runs of replication policies."""
+"""Thin Celery tasks: scheduled and event-based runs of replication policies, and the
+periodic health check of the registry endpoints."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from celery import shared_task
 from harbor_py.api.errors import HarborError
 from jobs.models import Trigger
 from replication import services
-from replication.models import ReplicationPolicy
+from replication.models import RegistryEndpoint, ReplicationPolicy
 
 EVENT_RETRIES = 30
 
@@ -37,3 +38,9 @@ def replicate_event(self: Any, policy_id: int, event: dict[str, Any]) -> None:
             raise
         # One run per policy at a time: wait for the current one, then replicate this event.
         raise self.retry(countdown=min(2 ** min(self.request.retries, 5), 30)) from None
+
+
+@shared_task
+def refresh_registry_health() -> None:
+    for endpoint in RegistryEndpoint.objects.order_by("pk"):
+        services.refresh_health(endpoint=endpoint)

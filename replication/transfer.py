@@ -16,8 +16,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import re
+import ssl
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -41,6 +42,29 @@ class SourceArtifact:
     digest: str
     tags: tuple[str, ...]
     labels: frozenset[str] = frozenset()
+    # digests of its accessories (artifacts whose subject it is), when the listing knows them
+    accessories: tuple[str, ...] = ()
+
+
+@dataclass
+class Inventory:
+    """What one destination repository holds: its tags and the digests of its artifacts
+    (accessories and index children included), read once per repository and run."""
+
+    tags: dict[str, str]
+    digests: set[str]
+    # asks about a digest the listing does not show (a plain registry lists tags only)
+    probe: Callable[[str], bool] | None = None
+
+    def has(self, digest: str) -> bool:
+        return digest in self.digests or (self.probe is not None and self.probe(digest))
+
+    def holds(self, digest: str, tags: Iterable[str], accessories: Iterable[str]) -> bool:
+        return (
+            all(self.tags.get(tag) == digest for tag in tags)
+            and self.has(digest)
+            and all(self.has(accessory) for accessory in accessories)
+        )
 
 
 def grants(repository: str, actions: frozenset[str], *also: tuple[str, frozenset[str]]) -> Grants:
@@ -49,6 +73,27 @@ def grants(repository: str, actions: frozenset[str], *also: tuple[str, frozenset
 
 def _scopes(wanted: Grants) -> list[str]:
     return [f"repository:{repo}:{','.join(sorted(acts))}" for repo, acts in wanted]
+
+
+def _refusal(status: int) -> str:
+    if status == 401:
+        return "unauthorized (HTTP 401): check the registry endpoint's credentials"
+    if status == 403:
+        return "forbidden (HTTP 403): the registry endpoint's account lacks the permission"
+    return f"HTTP {status}"
+
+
+def verification(endpoint: Any) -> ssl.SSLContext | bool:
+    """httpx's `verify`: off when insecure, the endpoint's own CA bundle when given."""
+    if endpoint.insecure:
+        return False
+    pem = getattr(endpoint, "ca_certificate", "")
+    if not pem:
+        return True
+    try:
+        return ssl.create_default_context(cadata=pem)
+    except (ssl.SSLError, ValueError) as exc:
+        raise TransferError(f"the ca_certificate is not a valid PEM bundle: {exc}") from None
 
 
 def _next_link(response: httpx.Response) -> str | None:
@@ -86,7 +131,9 @@ class _Client:
         try:
             response = self.client.send(request, stream=stream, follow_redirects=method == "GET")
         except httpx.HTTPError as exc:
-            raise TransferError(f"{method} {url}: {exc}") from exc
+            where = request.url.copy_with(query=None)
+            reason = str(exc) or type(exc).__name__
+            raise TransferError(f"{method} {where}: unreachable ({reason})") from exc
         replayable = content is None or isinstance(content, bytes)
         if response.status_code == 401 and replayable and self.on_unauthorized(response, wanted):
             response.close()
@@ -105,7 +152,7 @@ class _Client:
             with contextlib.suppress(httpx.HTTPError, httpx.StreamError):
                 text = response.read()[:300].decode(errors="replace")
             response.close()
-            raise TransferError(f"{what}: HTTP {response.status_code} {text}")
+            raise TransferError(f"{what}: {_refusal(response.status_code)} {text}".rstrip())
         return response
 
     # -- manifests --------------------------------------------------------------------
@@ -166,6 +213,45 @@ class _Client:
             found += response.json().get("tags") or []
             url = _next_link(response)
         return found
+
+    def tag_digests(self, repository: str) -> dict[str, str]:
+        """tag -> digest, one HEAD per tag (what the distribution API offers)."""
+        found = {}
+        for tag in self.tags(repository):
+            digest = self.manifest_digest(repository, tag)
+            if digest:
+                found[tag] = digest
+        return found
+
+    def inventory(self, repository: str) -> Inventory:
+        tags = self.tag_digests(repository)
+
+        def probe(digest: str) -> bool:
+            return self.manifest_digest(repository, digest) is not None
+
+        return Inventory(tags, set(tags.values()), probe)
+
+    def referrers(self, repository: str, digest: str) -> list[str]:
+        """Digests of the artifacts whose subject is `digest` (OCI 1.1 referrers API);
+        none where the registry does not offer the API (distribution 2.8 answers 404)."""
+        response = self.send(
+            "GET",
+            f"/v2/{repository}/referrers/{digest}",
+            grants(repository, PULL),
+            headers={"Accept": "application/vnd.oci.image.index.v1+json"},
+        )
+        if response.status_code in (400, 404, 405):
+            response.close()
+            return []
+        self._expect(response, 200, what=f"GET referrers of {repository}@{digest}")
+        try:
+            return [m["digest"] for m in response.json().get("manifests") or []]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return []
+
+    def delete_tag(self, repository: str, tag: str) -> bool:
+        """Delete one tag, not its artifact (False when it was not there)."""
+        raise TransferError("the tag deletion isn't supported by a docker-registry destination")
 
     # -- blobs ------------------------------------------------------------------------
     def has_blob(self, repository: str, digest: str) -> bool:
@@ -275,7 +361,7 @@ class RemoteRegistry(_Client):
         )
         self.client = httpx.Client(
             base_url=endpoint.url,
-            verify=not endpoint.insecure,
+            verify=verification(endpoint),
             timeout=httpx.Timeout(300.0, connect=10.0),
             limits=httpx.Limits(max_keepalive_connections=16, max_connections=32),
             transport=transport,
@@ -332,9 +418,9 @@ class RemoteRegistry(_Client):
                 realm, params=query, auth=self.credentials or httpx.USE_CLIENT_DEFAULT
             )
         except httpx.HTTPError as exc:
-            raise TransferError(f"token service {realm}: {exc}") from exc
+            raise TransferError(f"token service {realm}: unreachable ({exc})") from exc
         if answer.status_code != 200:
-            raise TransferError(f"token service {realm} answered {answer.status_code}")
+            raise TransferError(f"token service {realm}: {_refusal(answer.status_code)}")
         body = answer.json()
         token = body.get("token") or body.get("access_token") or ""
         with self._lock:
@@ -349,7 +435,7 @@ class RemoteRegistry(_Client):
         try:
             response = self.client.get(path, params=params, auth=self.credentials)
         except httpx.HTTPError as exc:
-            raise TransferError(f"GET {path}: {exc}") from exc
+            raise TransferError(f"GET {self.endpoint.url}{path}: unreachable ({exc})") from exc
         return self._expect(response, 200, what=f"GET {path}")
 
     def repositories(self) -> list[str]:
@@ -372,29 +458,66 @@ class RemoteRegistry(_Client):
             url = _next_link(response)
         return found
 
+    def _harbor_artifacts(self, repository: str) -> Iterator[dict[str, Any]]:
+        """The artifacts API of a Harbor: top-level artifacts with tags, labels and
+        accessories, 100 a page."""
+        project, _, rest = repository.partition("/")
+        path = f"/api/v2.0/projects/{project}/repositories/{quote(quote(rest, safe=''), safe='')}"
+        page = 1
+        while True:
+            params = {"page": str(page), "page_size": "100", "with_tag": "true"}
+            params |= {"with_label": "true", "with_accessory": "true"}
+            try:
+                items = self._api(f"{path}/artifacts", params).json()
+            except TransferError as exc:
+                if "HTTP 404" in str(exc):
+                    return  # no such repository (yet)
+                raise
+            yield from items
+            if len(items) < 100:
+                return
+            page += 1
+
     def artifacts(self, repository: str) -> list[SourceArtifact]:
         """Top-level artifacts with their tags (and labels, from a Harbor's API)."""
         if self.endpoint.type != "harbor":
             by_digest: dict[str, list[str]] = {}
-            for tag in self.tags(repository):
-                digest = self.manifest_digest(repository, tag)
-                if digest:
-                    by_digest.setdefault(digest, []).append(tag)
+            for tag, digest in self.tag_digests(repository).items():
+                by_digest.setdefault(digest, []).append(tag)
             return [SourceArtifact(d, tuple(sorted(t))) for d, t in by_digest.items()]
+        found = []
+        for item in self._harbor_artifacts(repository):
+            tags = tuple(sorted(t["name"] for t in item.get("tags") or []))
+            labels = frozenset(label["name"] for label in item.get("labels") or [])
+            accessories = tuple(a["digest"] for a in item.get("accessories") or [])
+            found.append(SourceArtifact(item["digest"], tags, labels, accessories))
+        return found
+
+    def inventory(self, repository: str) -> Inventory:
+        if self.endpoint.type != "harbor":
+            return super().inventory(repository)
+        tags: dict[str, str] = {}
+        digests: set[str] = set()
+        for item in self._harbor_artifacts(repository):
+            digests.add(item["digest"])
+            digests.update(a["digest"] for a in item.get("accessories") or [])
+            tags.update((t["name"], item["digest"]) for t in item.get("tags") or [])
+        return Inventory(tags, digests)
+
+    def delete_tag(self, repository: str, tag: str) -> bool:
+        if self.endpoint.type != "harbor":
+            return super().delete_tag(repository, tag)
         project, _, rest = repository.partition("/")
-        path = f"/api/v2.0/projects/{project}/repositories/{quote(quote(rest, safe=''), safe='')}"
-        found, page = [], 1
-        while True:
-            params = {"page": str(page), "page_size": "100", "with_tag": "true"}
-            params["with_label"] = "true"
-            items = self._api(f"{path}/artifacts", params).json()
-            for item in items:
-                tags = tuple(sorted(t["name"] for t in item.get("tags") or []))
-                labels = frozenset(label["name"] for label in item.get("labels") or [])
-                found.append(SourceArtifact(item["digest"], tags, labels))
-            if len(items) < 100:
-                return found
-            page += 1
+        name = quote(quote(rest, safe=""), safe="")
+        path = f"/api/v2.0/projects/{project}/repositories/{name}/artifacts/{tag}/tags/{tag}"
+        try:
+            response = self.client.delete(path, auth=self.credentials)
+        except httpx.HTTPError as exc:
+            raise TransferError(f"DELETE tag {repository}:{tag}: unreachable ({exc})") from exc
+        if response.status_code == 404:
+            return False
+        self._expect(response, 200, what=f"DELETE tag {repository}:{tag}")
+        return True
 
     def ensure_namespace(self, namespace: str) -> None:
         if self.endpoint.type != "harbor":
@@ -406,5 +529,5 @@ class RemoteRegistry(_Client):
                 auth=self.credentials,
             )
         except httpx.HTTPError as exc:
-            raise TransferError(f"create project {namespace}: {exc}") from exc
+            raise TransferError(f"create project {namespace}: unreachable ({exc})") from exc
         self._expect(response, 201, 409, what=f"create project {namespace}")

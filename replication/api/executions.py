@@ -23,6 +23,7 @@ STATUS_FILTER = {
     "Succeed": [Status.SUCCESS],
     "Failed": [Status.ERROR],
     "Stopped": [Status.STOPPED],
+    "Skipped": [Status.SKIPPED],
 }
 TRIGGER_FILTER = {v: k for k, v in shapes.TRIGGER.items()}
 

@@ -51,6 +51,7 @@ def _values(request: Request) -> dict[str, Any]:
         "enabled": data["enabled"],
         "speed": data["speed"] or 0,
         "copy_by_chunk": bool(data["copy_by_chunk"]),
+        "single_active_replication": bool(data["single_active_replication"]),
     }
 
 

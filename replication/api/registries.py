@@ -51,7 +51,7 @@ class RegistriesView(_Admin):
 def _update_values(data: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     values = {
         k: data[k]
-        for k in ("name", "description", "url", "access_key", "insecure")
+        for k in ("name", "description", "url", "access_key", "insecure", "ca_certificate")
         if data.get(k) is not None
     }
     if "url" in values:
@@ -144,3 +144,22 @@ class AdaptersView(_Admin):
     @extend_schema(operation_id="listRegistryProviderTypes", responses={200: dict})
     def get(self, request: Request) -> Response:
         return Response(sorted(RegistryEndpoint.Type.values))
+
+
+# Both adapters take any URL and a username/password, which Harbor calls the standard
+# endpoint and credential patterns.
+PROVIDER_INFO = {
+    "endpoint_pattern": {"endpoint_type": "EndpointPatternTypeStandard", "endpoints": []},
+    "credential_pattern": {
+        "access_key_type": "AccessKeyTypeStandard",
+        "access_key_data": "",
+        "access_secret_type": "AccessSecretTypeStandard",
+        "access_secret_data": "",
+    },
+}
+
+
+class AdapterInfosView(_Admin):
+    @extend_schema(operation_id="listRegistryProviderInfos", responses={200: dict})
+    def get(self, request: Request) -> Response:
+        return Response({kind: PROVIDER_INFO for kind in sorted(RegistryEndpoint.Type.values)})

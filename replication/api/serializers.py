@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 from django.conf import settings
@@ -18,6 +19,7 @@ STATUS = {  # Harbor's replication API names for the task manager's statuses
     Status.STOPPED: "Stopped",
     Status.ERROR: "Failed",
     Status.SUCCESS: "Succeed",
+    Status.SKIPPED: "Skipped",
 }
 TRIGGER = {Trigger.MANUAL: "manual", Trigger.SCHEDULE: "scheduled", Trigger.EVENT: "event_based"}
 
@@ -42,6 +44,7 @@ def registry(endpoint: RegistryEndpoint | None) -> dict[str, Any]:
         "type": endpoint.type,
         "url": endpoint.url,
         "insecure": endpoint.insecure,
+        "ca_certificate": endpoint.ca_certificate,
         "description": endpoint.description,
         "status": endpoint.status,
         "credential": {
@@ -72,7 +75,7 @@ def policy(item: ReplicationPolicy) -> dict[str, Any]:
         "enabled": item.enabled,
         "speed": item.speed,
         "copy_by_chunk": item.copy_by_chunk,
-        "single_active_replication": True,
+        "single_active_replication": item.single_active_replication,
         "creation_time": _time.to_representation(item.creation_time),
         "update_time": _time.to_representation(item.update_time),
     }
@@ -121,6 +124,15 @@ class CredentialBody(serializers.Serializer):
     access_secret = serializers.CharField(required=False, allow_blank=True, default="")
 
 
+def _check_ca(value: str | None) -> str | None:
+    if value:
+        try:
+            ssl.create_default_context(cadata=value)
+        except (ssl.SSLError, ValueError):
+            raise serializers.ValidationError("not a PEM CA certificate") from None
+    return value
+
+
 def _check_url(value: str) -> str:
     if not value.startswith(("http://", "https://")):
         raise serializers.ValidationError("the url must start with http:// or https://")
@@ -132,11 +144,17 @@ class RegistryBody(serializers.Serializer):
     type = serializers.ChoiceField(choices=RegistryEndpoint.Type.values)
     url = serializers.CharField(max_length=512)
     insecure = serializers.BooleanField(required=False, default=False)
+    ca_certificate = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, default="", trim_whitespace=False
+    )
     description = serializers.CharField(required=False, allow_blank=True, default="")
     credential = CredentialBody(required=False)
 
     def validate_url(self, value: str) -> str:
         return _check_url(value)
+
+    def validate_ca_certificate(self, value: str | None) -> str:
+        return _check_ca(value) or ""
 
 
 class RegistryUpdateBody(serializers.Serializer):
@@ -147,9 +165,15 @@ class RegistryUpdateBody(serializers.Serializer):
     access_key = serializers.CharField(required=False, allow_blank=True, allow_null=True)
     access_secret = serializers.CharField(required=False, allow_blank=True, allow_null=True)
     insecure = serializers.BooleanField(required=False, allow_null=True)
+    ca_certificate = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, trim_whitespace=False
+    )
 
     def validate_url(self, value: str | None) -> str | None:
         return None if value is None else _check_url(value)
+
+    def validate_ca_certificate(self, value: str | None) -> str | None:
+        return _check_ca(value)
 
 
 class RegistryPingBody(RegistryUpdateBody):
@@ -183,6 +207,9 @@ class PolicyBody(serializers.Serializer):
     enabled = serializers.BooleanField(required=False, default=True)
     speed = serializers.IntegerField(required=False, default=0, allow_null=True)
     copy_by_chunk = serializers.BooleanField(required=False, default=False, allow_null=True)
+    single_active_replication = serializers.BooleanField(
+        required=False, default=False, allow_null=True
+    )
 
 
 class StartBody(serializers.Serializer):

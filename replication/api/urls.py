@@ -10,6 +10,7 @@ urlpatterns = [
     path("registries/<int:registry_id>", registries.RegistryView.as_view()),
     path("registries/<int:registry_id>/info", registries.InfoView.as_view()),
     path("replication/adapters", registries.AdaptersView.as_view()),
+    path("replication/adapterinfos", registries.AdapterInfosView.as_view()),
     path("replication/policies", policies.PoliciesView.as_view()),
     path("replication/policies/<int:policy_id>", policies.PolicyView.as_view()),
     path("replication/executions", executions.ExecutionsView.as_view()),

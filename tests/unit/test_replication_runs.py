@@ -4,6 +4,8 @@ event-based on push and on delete, and the execution's tasks and logs."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 
 import pytest
@@ -13,12 +15,13 @@ from jobs import runner
 from jobs.models import Execution, Status, Trigger
 from projects.roles import Role
 from registry import deletion, upstream
+from registry import services as registry_services
 from registry.models import Artifact, Tag
 from replication import copier, runs, selectors, services
 from replication.models import RegistryEndpoint, ReplicationPolicy
 from replication.transfer import RemoteRegistry
 from tests.imagegen import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST
-from tests.unit.distribution import push_image
+from tests.unit.distribution import push_image, put_manifest, upload_blob
 from tests.unit.fake_registry import FakeRegistry
 
 pytestmark = pytest.mark.django_db
@@ -178,13 +181,19 @@ def test_scheduled_tick_starts_a_run(remote, monkeypatch):
     from replication import tasks
 
     _, endpoint = remote
-    policy = _policy(dest_registry=endpoint, trigger_type="scheduled", cron="0 */5 * * * *")
+    policy = _policy(
+        dest_registry=endpoint,
+        trigger_type="scheduled",
+        cron="0 */5 * * * *",
+        single_active_replication=True,
+    )
     assert policy.periodic_task.crontab.minute == "*/5"
     tasks.run_scheduled_policy(policy.pk)
     execution = Execution.objects.get(vendor_id=policy.pk)
     assert execution.trigger == Trigger.SCHEDULE
     tasks.run_scheduled_policy(policy.pk)  # still pending: this tick is skipped
-    assert Execution.objects.filter(vendor_id=policy.pk).count() == 1
+    skipped = Execution.objects.filter(vendor_id=policy.pk).exclude(pk=execution.pk).get()
+    assert (skipped.status, skipped.trigger) == (Status.SKIPPED, Trigger.SCHEDULE)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -199,3 +208,71 @@ def test_artifacts_in_parallel_outside_a_transaction(distribution, remote, make_
     for repository, digest in digests.items():
         assert fake.manifests[repository]["v1"][0] == fake.manifests[repository][digest][0]
     assert all("put as v1" in t.log for t in selectors.tasks(execution))
+
+
+def _signature(repository: str, subject: str) -> str:
+    """An OCI 1.1 accessory (a cosign-like signature) of `subject`, untagged."""
+    data = os.urandom(300)
+    doc = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": "application/vnd.dev.cosign.artifact.sig.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.empty.v1+json",
+            "digest": upload_blob(repository, b"{}"),
+            "size": 2,
+        },
+        "layers": [
+            {
+                "mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+                "digest": upload_blob(repository, data),
+                "size": len(data),
+            }
+        ],
+        "subject": {"mediaType": OCI_MANIFEST, "digest": subject, "size": 0},
+    }
+    digest = "sha256:" + hashlib.sha256(json.dumps(doc).encode()).hexdigest()
+    response = put_manifest("alice", repository, digest, doc, OCI_MANIFEST)
+    assert response.status_code == 201, response.content
+    return digest
+
+
+def test_accessories_follow_and_a_rerun_compares_by_listing(
+    distribution, remote, make_user, make_project, monkeypatch
+):
+    fake, endpoint = remote
+    alice = make_user("alice")
+    make_project("team", members={alice: Role.DEVELOPER})
+    digest = push_image("alice", "team/app", "v1", layers=1)
+    signature = _signature("team/app", digest)
+    execution = _run(_policy(dest_registry=endpoint))
+    assert execution.status == Status.SUCCESS, execution.status_message
+    assert execution.n_total == 1  # the signature is no artifact of its own
+    assert signature in fake.manifests["team/app"] and "v1" in fake.manifests["team/app"]
+    assert f"accessory {signature}" in selectors.tasks(execution).get().log
+
+    # a re-run lists the destination once (tags/list, a HEAD per tag and per accessory
+    # digest on a plain registry) and copies nothing
+    monkeypatch.setattr(RemoteRegistry, "tags", lambda self, repo: ["v1"])
+    before = dict(fake.calls)
+    execution = _run(ReplicationPolicy.objects.get())
+    assert execution.status == Status.SUCCESS and execution.n_succeed == 1
+    assert "already at the destination" in selectors.tasks(execution).get().log
+    spent = {k: v - before.get(k, 0) for k, v in fake.calls.items() if v != before.get(k, 0)}
+    assert spent.pop("token") == 1  # a new run, a new client
+    assert spent == {"HEAD manifests": 2}, spent
+
+    # tag deletions cannot be replicated to a plain registry: a clear failed task
+    services.update_policy(
+        policy=ReplicationPolicy.objects.get(),
+        values={"trigger_type": "event_based", "replicate_deletion": True},
+        actor="admin",
+    )
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        registry_services.delete_tag(tag=Tag.objects.get(name="v1"), username="alice")
+    event_run = Execution.objects.filter(trigger=Trigger.EVENT).latest("pk")
+    assert event_run.parameters["event"]["operation"] == "delete_tag"
+    task = selectors.tasks(event_run).get()
+    assert task.status == Status.ERROR
+    assert "tag deletion isn't supported" in task.status_message
+    assert task.extra_attrs["resource_type"] == "tag"
