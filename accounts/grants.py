@@ -6,6 +6,7 @@ Requested actions the caller may not do are dropped, as the token spec asks.
 from __future__ import annotations
 
 from accounts.tokens import Scope
+from harbor_py.ops.readonly import registry_actions
 from projects.models import Project
 from projects.selectors import AnyUser, project_access
 from registry.names import project_of, valid_repository_name
@@ -37,7 +38,7 @@ def grant(user: AnyUser, requested: list[Scope]) -> list[Scope]:
             continue
         if scope.type != "repository":
             continue
-        allowed = granted_actions(user, scope.name, projects)
+        allowed = registry_actions(granted_actions(user, scope.name, projects))
         actions = scope.actions & allowed
         if "*" in scope.actions and "*" not in allowed:
             actions |= allowed & REGISTRY_ACTIONS

@@ -11,6 +11,7 @@ from django.db.models import Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
+from harbor_py.ops import readonly
 from jobs.models import FINAL, Execution, Status, Task
 from jobs.registry import job_for
 
@@ -59,6 +60,10 @@ def run(task_id: int) -> None:
         return
     if execution.stop_requested:
         _finish(task, Status.STOPPED, "stopped before it started")
+        return
+    if skipped := readonly.skipped_job_message(execution.vendor_type, execution.parameters):
+        JobContext(task.pk, execution.pk, execution.parameters).log(skipped)
+        _finish(task, Status.ERROR, skipped)
         return
     now = timezone.now()
     Task.objects.filter(pk=task.pk).update(

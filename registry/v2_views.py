@@ -325,6 +325,8 @@ def referrers(request: HttpRequest, name: str, digest: str) -> HttpResponse:
 def blob_head(request: HttpRequest, name: str, digest: str) -> HttpResponse:
     if (bad := _bad_name(name)) is not None:
         return bad
+    if request.method == "DELETE":
+        return _delete_blob(request, name, digest)
     if request.method != "HEAD":
         return registry_denied(request, name)
     if not is_digest(digest):
@@ -349,6 +351,18 @@ def blob_head(request: HttpRequest, name: str, digest: str) -> HttpResponse:
         response["Docker-Content-Digest"] = digest
     response[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
     return response
+
+
+def _delete_blob(request: HttpRequest, name: str, digest: str) -> HttpResponse:
+    """Blob DELETE passes through Django (nginx) so that read-only mode refuses it even
+    with a token issued before the switch (harbor_py.ops.readonly)."""
+    if not is_digest(digest):
+        return oci_error(400, "DIGEST_INVALID", "invalid digest")
+    claims = authorize(request, name, "delete")
+    if isinstance(claims, HttpResponse):
+        return claims
+    path = f"/v2/{name}/blobs/{digest}"
+    return _relay(upstream.request("DELETE", name, path, DELETE, headers=_forward_headers(request)))
 
 
 @csrf_exempt

@@ -1,0 +1,2 @@
+"""Operations: read-only mode, metrics, structured logs and their forwarding, backups
+(docs/operations.md)."""
