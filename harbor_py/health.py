@@ -1,8 +1,25 @@
-"""Component health checks for GET /api/v2.0/health."""
+"""Component health checks for GET /api/v2.0/health (Harbor's OverallHealthStatus).
+
+Every check runs in its own thread and the answer waits at most CHECK_SECONDS for all of
+them together: a dead Redis, a hung database or an unreachable registry makes its component
+unhealthy ("timed out") instead of hanging the endpoint (a load balancer's probe). The
+checks also bound their own sockets, so abandoned threads end soon after.
+
+Components: core, database, redis, registry (distribution answers), storage (the registry
+storage is writable: a file created and removed in the filesystem root, an object put and
+deleted in the S3 bucket, outside distribution's tree), jobservice (at least one Celery
+worker answered a ping), then one `worker:<node name>` per worker that answered.
+"""
 
 from __future__ import annotations
 
+import os
+import socket
+import tempfile
+import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
+from pathlib import Path
 
 import redis
 from django.conf import settings
@@ -11,38 +28,118 @@ from django.db import connection
 from harbor_py.celery import app as celery_app
 from registry import upstream
 
+CHECK_SECONDS = float(os.environ.get("HARBOR_HEALTH_TIMEOUT_SECONDS", "3"))
+WORKER_PING_SECONDS = 1.0
+HEALTH_OBJECT_DIR = "harbor-health"  # beside docker/ in the storage root, never inside it
+
 
 def _database() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    finally:
+        connection.close()  # this thread's connection: the thread is not reused
 
 
 def _redis() -> None:
-    redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2).ping()
+    timeout = CHECK_SECONDS
+    client = redis.Redis.from_url(
+        settings.REDIS_URL, socket_timeout=timeout, socket_connect_timeout=timeout
+    )
+    try:
+        client.ping()
+    finally:
+        client.close()
 
 
-def _jobservice() -> None:
-    replies = celery_app.control.ping(timeout=1.0, limit=1)
-    if not replies:
-        raise RuntimeError("no Celery worker answered")
+def _registry() -> None:
+    response = upstream.client().get("/v2/", timeout=CHECK_SECONDS)
+    if response.status_code not in (200, 401):  # 401 without a token is a healthy answer
+        raise RuntimeError(f"registry answered {response.status_code}")
 
 
-CHECKS: dict[str, Callable[[], None]] = {
+def _filesystem_storage(root: Path) -> None:
+    if not root.is_dir():
+        raise RuntimeError(f"storage root {root} is not a directory")
+    with tempfile.NamedTemporaryFile(dir=root, prefix=".harbor-health-") as probe:
+        probe.write(b"ok")
+        probe.flush()
+
+
+def _s3_storage() -> None:
+    import boto3
+    from botocore.config import Config
+
+    s3 = settings.HARBOR["S3"]
+    client = boto3.client(
+        "s3",
+        region_name=s3["REGION"],
+        endpoint_url=s3["ENDPOINT"] or None,
+        aws_access_key_id=s3["ACCESS_KEY"] or None,
+        aws_secret_access_key=s3["SECRET_KEY"] or None,
+        use_ssl=s3["SECURE"],
+        config=Config(
+            s3={"addressing_style": "path"} if s3["ENDPOINT"] else {},
+            connect_timeout=CHECK_SECONDS,
+            read_timeout=CHECK_SECONDS,
+            retries={"max_attempts": 1},
+        ),
+    )
+    root = s3["ROOT"].strip("/")
+    name = f"{socket.gethostname()}-{uuid.uuid4().hex}"
+    key = f"{root}/{HEALTH_OBJECT_DIR}/{name}" if root else f"{HEALTH_OBJECT_DIR}/{name}"
+    client.put_object(Bucket=s3["BUCKET"], Key=key, Body=b"ok")
+    client.delete_object(Bucket=s3["BUCKET"], Key=key)
+
+
+def _storage() -> None:
+    if settings.HARBOR.get("STORAGE") == "s3":
+        _s3_storage()
+    else:
+        _filesystem_storage(
+            Path(settings.HARBOR.get("STORAGE_ROOT") or settings.RUNTIME.storage_dir)
+        )
+
+
+def answering_workers() -> list[str]:
+    replies = celery_app.control.ping(timeout=WORKER_PING_SECONDS)
+    return sorted(name for reply in replies for name in reply)
+
+
+CHECKS: dict[str, Callable[[], object]] = {
     "core": lambda: None,
     "database": _database,
     "redis": _redis,
-    "registry": upstream.ping,
-    "jobservice": _jobservice,
+    "registry": _registry,
+    "storage": _storage,
+    "jobservice": answering_workers,
 }
 
 
+def _error(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def component_health() -> list[dict[str, str]]:
-    components = []
-    for name, check in CHECKS.items():
-        try:
-            check()
-        except Exception as exc:
-            components.append({"name": name, "status": "unhealthy", "error": type(exc).__name__})
+    executor = ThreadPoolExecutor(max_workers=len(CHECKS), thread_name_prefix="health")
+    futures = {name: executor.submit(check) for name, check in CHECKS.items()}
+    wait(futures.values(), timeout=CHECK_SECONDS + WORKER_PING_SECONDS)
+    executor.shutdown(wait=False, cancel_futures=True)  # a hung check is left behind
+    components: list[dict[str, str]] = []
+    workers: list[str] = []
+    for name, future in futures.items():
+        if not future.done():
+            error = f"no answer within {CHECK_SECONDS + WORKER_PING_SECONDS:g}s"
+            components.append({"name": name, "status": "unhealthy", "error": error})
+        elif (exc := future.exception()) is not None:
+            components.append({"name": name, "status": "unhealthy", "error": _error(exc)})
+        elif name == "jobservice" and not future.result():
+            error = "no Celery worker answered"
+            components.append({"name": name, "status": "unhealthy", "error": error})
         else:
             components.append({"name": name, "status": "healthy"})
+            if name == "jobservice":
+                workers = future.result()
+    components.extend({"name": f"worker:{worker}", "status": "healthy"} for worker in workers)
     return components
