@@ -7,3 +7,6 @@ class HarborPyConfig(AppConfig):
 
     def ready(self) -> None:
         from harbor_py.api import schema  # noqa: F401  (registers OpenAPI extensions)
+        from harbor_py.ops import jsonlog
+
+        jsonlog.connect_celery_signals()

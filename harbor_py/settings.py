@@ -6,6 +6,7 @@ import os
 
 import dj_database_url
 
+from harbor_py.ops.jsonlog import logging_config
 from harbor_py.runtime import load_or_create_secret, load_runtime
 
 RUNTIME = load_runtime()
@@ -194,15 +195,9 @@ HARBOR = {
     "VERSION": "v2.0.0-harbor-py",
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("HARBOR_LOG_LEVEL", "INFO")},
-    "loggers": {
-        # One line per upstream call and per 4xx would double the log volume of the gate.
-        "httpx": {"level": "WARNING"},
-        "httpcore": {"level": "WARNING"},
-        "django.request": {"level": "ERROR"},
-    },
-}
+# JSON lines with the request id (harbor_py/ops/jsonlog.py); HARBOR_LOG_FORMAT=text for
+# humans. Celery keeps this configuration instead of installing its own.
+LOGGING = logging_config(
+    os.environ.get("HARBOR_LOG_LEVEL", "INFO"), os.environ.get("HARBOR_LOG_FORMAT", "json")
+)
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

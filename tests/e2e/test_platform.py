@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
 from pathlib import Path
 
@@ -22,7 +23,10 @@ def test_health_reports_every_component(stack: Instance) -> None:
         "database": "healthy",
         "redis": "healthy",
         "registry": "healthy",
+        "storage": "healthy",
         "jobservice": "healthy",
+        # The instance's one Celery worker, by its node name (deploy/supervisord.conf).
+        f"worker:harbor-{stack.port}@{socket.gethostname()}": "healthy",
     }
 
 

@@ -26,6 +26,7 @@ from django.template import Context, Engine
 
 from accounts.keys import generate_signing_material
 from accounts.services import ensure_admin
+from harbor_py.ops.deploy import supervisor_context
 from harbor_py.runtime import BASE_DIR, Runtime, load_or_create_secret
 
 DEPLOY_DIR = BASE_DIR / "deploy"
@@ -37,6 +38,7 @@ PASSED_ENVIRONMENT = (
     "REDIS_URL",
     "HARBOR_SECRET_KEY",
     "HARBOR_LOG_LEVEL",
+    "HARBOR_LOG_FORMAT",
     "HARBOR_CREDENTIAL_CACHE_SECONDS",
     "HARBOR_LDAP_CREDENTIAL_CACHE_SECONDS",
     "HARBOR_LDAP_GROUP_CACHE_SECONDS",
@@ -107,12 +109,23 @@ def render_configs(rt: Runtime) -> None:
         "registry_log_level": os.environ.get("HARBOR_REGISTRY_LOG_LEVEL", "warn"),
         "environment": _supervisor_environment(rt),
         **_storage_context(),
+        **supervisor_context(rt),
     }
     rt.config_dir.mkdir(parents=True, exist_ok=True)
     for name in ("registry.yml", "nginx.conf", "supervisord.conf"):
         text = engine.get_template(name).render(Context(context, autoescape=False))
         (rt.config_dir / name).write_text(text)
     shutil.copy(DEPLOY_DIR / "nginx-proxy-headers.conf", rt.config_dir / "nginx-proxy-headers.conf")
+
+
+def _require_migrated() -> None:
+    """With --skip-migrations, refuse to start on a schema older than the code."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+        raise CommandError("the database has unapplied migrations: run `manage.py migrate` first")
 
 
 def health(rt: Runtime, timeout: float = 5.0) -> dict[str, Any] | None:
@@ -132,6 +145,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--wait", type=float, default=180.0, help="seconds `up` waits for health"
         )
+        parser.add_argument(
+            "--skip-migrations",
+            action="store_true",
+            help="leave the database schema alone (a one-shot `manage.py migrate` step owns it)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         rt: Runtime = settings.RUNTIME
@@ -141,7 +159,7 @@ class Command(BaseCommand):
         if action == "status":
             self.stdout.write(json.dumps(health(rt), indent=2))
             return None
-        self.prepare(rt)
+        self.prepare(rt, migrate=not options["skip_migrations"])
         if action == "run":
             self.stdout.write(f"harbor-py on {rt.external_url} (Ctrl-C stops everything)")
             supervisord = Path(sys.executable).parent / "supervisord"
@@ -154,7 +172,7 @@ class Command(BaseCommand):
             self.up(rt, options["wait"])
         return None
 
-    def prepare(self, rt: Runtime) -> None:
+    def prepare(self, rt: Runtime, *, migrate: bool = True) -> None:
         for directory in (
             rt.data_dir,
             rt.run_dir,
@@ -170,7 +188,10 @@ class Command(BaseCommand):
         ):
             self.stdout.write(f"generated token signing key and certificate in {rt.keys_dir}")
         render_configs(rt)
-        call_command("migrate", interactive=False, verbosity=0)
+        if migrate:
+            call_command("migrate", interactive=False, verbosity=0)
+        else:
+            _require_migrated()
         call_command("collectstatic", interactive=False, verbosity=0)
         if ensure_admin(password=rt.admin_password):
             self.stdout.write("created the admin user")

@@ -1,0 +1,39 @@
+"""gunicorn settings for the `core` program (deploy/supervisord.conf): JSON logs (access
+lines on stdout, gunicorn's own on stderr) and the Prometheus multiprocess directory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harbor_py.ops import metrics_files
+
+logconfig_dict: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "harbor_py.ops.jsonlog.JsonFormatter"}},
+    "handlers": {
+        "access": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "stream": "ext://sys.stdout",
+        },
+        "error": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "stream": "ext://sys.stderr",
+        },
+    },
+    "root": {"level": "INFO", "handlers": ["error"]},
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["error"], "propagate": False},
+        "gunicorn.access": {"level": "INFO", "handlers": ["access"], "propagate": False},
+    },
+}
+
+
+def on_starting(server: Any) -> None:
+    metrics_files.prepare()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    metrics_files.process_exited(worker.pid)

@@ -1,0 +1,119 @@
+"""Structured logs: one JSON object per line, with the request id of the HTTP request (or
+of the request that enqueued a Celery task) on every line logged while serving it.
+
+    {"time": "2026-01-02T03:04:05.123Z", "level": "warning", "component": "core",
+     "logger": "harbor_py.ops.readonly", "message": "refused ...", "request_id": "abc"}
+
+The id lives in a contextvar set by harbor_py.middleware.RequestIdMiddleware; Celery tasks
+carry it in a message header (before_task_publish) and restore it while they run
+(task_prerun), falling back to the task id. gunicorn's access lines (logger
+gunicorn.access, whose record args are gunicorn's atoms) become fields: method, path,
+status, bytes, duration_ms and the X-Request-Id the response carried.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+from contextvars import ContextVar
+from typing import Any
+
+request_id: ContextVar[str] = ContextVar("request_id", default="")
+HEADER = "harbor_request_id"
+# Which program logs (set per supervisord program): core, worker, beat, ...
+COMPONENT = os.environ.get("HARBOR_COMPONENT", "")
+
+
+class RequestIdFilter(logging.Filter):
+    """Puts the current request id on the record (for text formats: %(request_id)s)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "request_id", None):
+            record.request_id = request_id.get() or "-"
+        return True
+
+
+def _access_fields(atoms: dict[str, Any]) -> dict[str, Any]:
+    status = str(atoms.get("s", ""))
+    return {
+        "remote": atoms.get("h"),
+        "method": atoms.get("m"),
+        "path": atoms.get("U"),
+        "query": atoms.get("q") or None,
+        "status": int(status) if status.isdigit() else status,
+        "bytes": atoms.get("B"),
+        "duration_ms": atoms.get("M"),
+        "request_id": atoms.get("{x-request-id}o") or None,
+    }
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, Any] = {
+            "time": dt.datetime.fromtimestamp(record.created, tz=dt.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname.lower(),
+            "component": COMPONENT or None,
+            "logger": record.name,
+        }
+        if record.name == "gunicorn.access" and isinstance(record.args, dict):
+            doc.update(_access_fields(record.args))
+            doc["message"] = f"{doc['method']} {doc['path']} {doc['status']}"
+        else:
+            doc["message"] = record.getMessage()
+            rid = getattr(record, "request_id", None) or request_id.get()
+            doc["request_id"] = rid if rid and rid != "-" else None
+        if record.exc_info:
+            doc["exception"] = self.formatException(record.exc_info)
+        return json.dumps({k: v for k, v in doc.items() if v is not None}, default=str)
+
+
+def logging_config(level: str, fmt: str) -> dict[str, Any]:
+    """Django's LOGGING: one stderr handler, JSON (HARBOR_LOG_FORMAT=json, the default) or
+    text with the request id."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": "harbor_py.ops.jsonlog.RequestIdFilter"}},
+        "formatters": {
+            "json": {"()": "harbor_py.ops.jsonlog.JsonFormatter"},
+            "text": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
+        },
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "filters": ["request_id"],
+                "formatter": "text" if fmt == "text" else "json",
+            }
+        },
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {
+            # One line per upstream call and per 4xx would double the log volume of the gate.
+            "httpx": {"level": "WARNING"},
+            "httpcore": {"level": "WARNING"},
+            "django.request": {"level": "ERROR"},
+        },
+    }
+
+
+def connect_celery_signals() -> None:
+    """Carry the request id from the enqueuing request into the task's log lines."""
+    from celery.signals import before_task_publish, task_postrun, task_prerun
+
+    @before_task_publish.connect(weak=False)
+    def _publish(headers: dict[str, Any] | None = None, **_: Any) -> None:
+        rid = request_id.get()
+        if rid and headers is not None:
+            headers.setdefault(HEADER, rid)
+
+    @task_prerun.connect(weak=False)
+    def _prerun(task_id: str = "", task: Any = None, **_: Any) -> None:
+        given = getattr(getattr(task, "request", None), HEADER, None)
+        request_id.set(given or task_id)
+
+    @task_postrun.connect(weak=False)
+    def _postrun(**_: Any) -> None:
+        request_id.set("")

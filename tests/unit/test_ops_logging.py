@@ -1,0 +1,191 @@
+"""Structured logs: JSON lines carrying the request id (HTTP requests and the Celery tasks
+they enqueue), and the forwarder that follows rotating log files to a real syslog receiver."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from celery.signals import before_task_publish, task_postrun, task_prerun
+from django.test import Client
+
+from harbor_py import configuration
+from harbor_py.ops import jsonlog, logforward
+from tests.unit.syslog_receiver import SyslogReceiver, parse_message
+
+
+@pytest.fixture
+def json_lines():
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(jsonlog.JsonFormatter())
+    handler.addFilter(jsonlog.RequestIdFilter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    root.removeHandler(handler)
+
+
+@pytest.mark.django_db
+def test_a_requests_log_lines_carry_its_id(json_lines):
+    configuration.store({"read_only": True})  # its refusals log a warning
+    response = Client().post("/api/v2.0/projects", HTTP_X_REQUEST_ID="ops-req-42")
+    assert response.status_code == 403 and response["X-Request-Id"] == "ops-req-42"
+    lines = [line for line in json_lines() if line["logger"] == "harbor_py.ops.readonly"]
+    assert len(lines) == 1
+    line = lines[0]
+    assert line["request_id"] == "ops-req-42" and line["level"] == "warning"
+    assert "refused in read only mode: POST /api/v2.0/projects" in line["message"]
+    assert line["time"].endswith("+00:00")
+    logging.getLogger("after").warning("outside any request")
+    assert "request_id" not in json_lines()[-1]
+
+
+def test_exceptions_are_one_json_line(json_lines):
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        logging.getLogger("x").exception("failed")
+    line = json_lines()[-1]
+    assert line["message"] == "failed" and "ValueError: boom" in line["exception"]
+
+
+def test_gunicorn_access_lines_become_fields():
+    atoms = {
+        "h": "10.0.0.1",
+        "m": "GET",
+        "U": "/api/v2.0/projects",
+        "q": "page=2",
+        "s": "200",
+        "B": 17,
+        "M": 12,
+        "{x-request-id}o": "abc",
+    }
+    record = logging.LogRecord("gunicorn.access", logging.INFO, "", 0, "%(h)s", (), None)
+    record.args = atoms
+    line = json.loads(jsonlog.JsonFormatter().format(record))
+    assert line == {
+        "time": line["time"],
+        "level": "info",
+        "logger": "gunicorn.access",
+        "remote": "10.0.0.1",
+        "method": "GET",
+        "path": "/api/v2.0/projects",
+        "query": "page=2",
+        "status": 200,
+        "bytes": 17,
+        "duration_ms": 12,
+        "request_id": "abc",
+        "message": "GET /api/v2.0/projects 200",
+    }
+
+
+def test_tasks_carry_the_enqueuing_requests_id():
+    headers: dict[str, str] = {}
+    token = jsonlog.request_id.set("req-7")
+    try:
+        before_task_publish.send(sender="t", headers=headers, body=None)
+    finally:
+        jsonlog.request_id.reset(token)
+    assert headers == {jsonlog.HEADER: "req-7"}
+
+    class Task:
+        class request:
+            harbor_request_id = "req-7"
+
+    task_prerun.send(sender=Task, task_id="task-1", task=Task)
+    assert jsonlog.request_id.get() == "req-7"
+    task_postrun.send(sender=Task, task_id="task-1", task=Task)
+    Task.request.harbor_request_id = None
+    task_prerun.send(sender=Task, task_id="task-2", task=Task)
+    assert jsonlog.request_id.get() == "task-2"  # no request: the task id
+    task_postrun.send(sender=Task, task_id="task-2", task=Task)
+    assert jsonlog.request_id.get() == ""
+
+
+def _append(path: Path, *lines: str) -> None:
+    with path.open("a") as handle:
+        handle.write("".join(f"{line}\n" for line in lines))
+
+
+def test_tail_follows_rotation_and_new_files(tmp_path: Path):
+    core = tmp_path / "core.log"
+    _append(core, "before the forwarder started")
+    tail = logforward.LogTail(tmp_path)
+    assert tail.poll() == []  # starts at the end of existing files
+    _append(core, '{"level": "info", "message": "one"}', "two")
+    with core.open("a") as handle:
+        handle.write("half")
+    assert [line for _, line in tail.poll()] == ['{"level": "info", "message": "one"}', "two"]
+    _append(core, " a line")
+    core.rename(tmp_path / "core.log.1")  # supervisord's rotation
+    _append(tmp_path / "core.log", "three")
+    _append(tmp_path / "nginx-access.log", "from nginx")  # appears later: read from 0
+    _append(tmp_path / "logforwarder.log", "own log, never forwarded")
+    assert tail.poll() == [
+        ("core", "half a line"),
+        ("core", "three"),
+        ("nginx-access", "from nginx"),
+    ]
+
+
+def test_parse_target():
+    assert logforward.parse_target("udp://10.0.0.1:514") == logforward.Target(
+        "udp", "10.0.0.1", 514
+    )
+    assert logforward.parse_target("logs.example:6514").protocol == "tcp"
+    with pytest.raises(ValueError):
+        logforward.parse_target("http://x:1")
+
+
+def test_forwarder_delivers_over_tcp_and_survives_a_receiver_restart(tmp_path: Path):
+    receiver = SyslogReceiver().start()
+    _append(tmp_path / "core.log", "")
+    target = logforward.Target("tcp", "127.0.0.1", receiver.port)
+    thread = threading.Thread(
+        target=logforward.run, args=(tmp_path, target), kwargs={"stop_after": 4}, daemon=True
+    )
+    thread.start()
+    try:
+        time.sleep(0.5)
+        _append(tmp_path / "core.log", '{"level": "error", "message": "bad"}')
+        _append(tmp_path / "nginx-access.log", '{"component": "nginx", "status": 200}')
+        messages = receiver.wait_for(2)
+        by_app = {m.app: m for m in messages}
+        assert by_app["core"].severity == 3 and by_app["core"].facility == 16
+        assert by_app["core"].text == '{"level": "error", "message": "bad"}'
+        assert by_app["nginx-access"].severity == 6
+        receiver.stop()
+        _append(tmp_path / "core.log", "while the receiver was down")
+        time.sleep(0.6)
+        receiver.start()  # same port
+        messages = receiver.wait_for(3, timeout=5)
+        assert messages[-1].text == "while the receiver was down"
+    finally:
+        receiver.stop()
+        thread.join(timeout=10)
+
+
+def test_forwarder_over_udp(tmp_path: Path):
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind(("127.0.0.1", 0))
+    server.settimeout(5)
+    target = logforward.Target("udp", "127.0.0.1", server.getsockname()[1])
+    thread = threading.Thread(
+        target=logforward.run, args=(tmp_path, target), kwargs={"stop_after": 1.5}, daemon=True
+    )
+    thread.start()
+    try:
+        time.sleep(0.4)
+        _append(tmp_path / "worker.log", "task done")
+        message = parse_message(server.recv(65536))
+        assert (message.app, message.text, message.version) == ("worker", "task done", 1)
+    finally:
+        server.close()
+        thread.join(timeout=5)
