@@ -100,3 +100,163 @@ class ProjectConfigForm(forms.Form):
         ],
         required=False,
     )
+
+
+class UserForm(forms.Form):
+    username = forms.CharField(label=_("Username"), max_length=255)
+    email = forms.EmailField(label=_("Email"), max_length=255)
+    realname = forms.CharField(label=_("Full name"), max_length=255, required=False)
+    password = forms.CharField(
+        label=_("Password"),
+        widget=forms.PasswordInput,
+        help_text=_("8-128 characters with an upper-case letter, a lower-case letter and a digit."),
+    )
+    comment = forms.CharField(label=_("Comment"), max_length=1024, required=False)
+    sysadmin = forms.BooleanField(label=_("System administrator"), required=False)
+
+
+class ResetPasswordForm(forms.Form):
+    new_password = forms.CharField(label=_("New password"), widget=forms.PasswordInput)
+
+
+class GroupForm(forms.Form):
+    TYPE_CHOICES = [(1, _("LDAP group")), (2, _("HTTP group")), (3, _("OIDC group"))]
+    group_name = forms.CharField(label=_("Group name"), max_length=255)
+    group_type = forms.TypedChoiceField(
+        label=_("Group type"), choices=TYPE_CHOICES, coerce=int, initial=1
+    )
+    ldap_group_dn = forms.CharField(
+        label=_("LDAP group DN"),
+        max_length=512,
+        required=False,
+        help_text=_("Required for LDAP groups, e.g. cn=devs,ou=groups,dc=example,dc=com"),
+    )
+
+
+class SystemConfigForm(forms.Form):
+    auth_mode = forms.ChoiceField(
+        label=_("Authentication mode"),
+        choices=[("db_auth", _("Database")), ("ldap_auth", _("LDAP"))],
+        help_text=_("It can only change while no user other than admin exists."),
+    )
+    project_creation_restriction = forms.ChoiceField(
+        label=_("Project creation"),
+        choices=[("everyone", _("Everyone")), ("adminonly", _("Administrators only"))],
+    )
+    token_expiration = forms.IntegerField(label=_("Token expiration (minutes)"), min_value=1)
+    robot_token_duration = forms.IntegerField(label=_("Robot token expiration (days)"), min_value=1)
+    ldap_url = forms.CharField(label=_("LDAP URL"), required=False)
+    ldap_search_dn = forms.CharField(label=_("LDAP search DN"), required=False)
+    ldap_search_password = forms.CharField(
+        label=_("LDAP search password"),
+        required=False,
+        widget=forms.PasswordInput,
+        help_text=_("Leave empty to keep the saved password."),
+    )
+    ldap_base_dn = forms.CharField(label=_("LDAP base DN"), required=False)
+    ldap_filter = forms.CharField(label=_("LDAP filter"), required=False)
+    ldap_uid = forms.CharField(label=_("LDAP UID attribute"), required=False)
+    ldap_scope = forms.TypedChoiceField(
+        label=_("LDAP scope"),
+        choices=[(0, _("Base")), (1, _("One level")), (2, _("Subtree"))],
+        coerce=int,
+    )
+    ldap_verify_cert = forms.BooleanField(label=_("Verify the LDAP certificate"), required=False)
+    ldap_group_base_dn = forms.CharField(label=_("LDAP group base DN"), required=False)
+    ldap_group_search_filter = forms.CharField(label=_("LDAP group filter"), required=False)
+    ldap_group_attribute_name = forms.CharField(
+        label=_("LDAP group name attribute"), required=False
+    )
+    ldap_group_admin_dn = forms.CharField(label=_("LDAP group admin DN"), required=False)
+    ldap_group_membership_attribute = forms.CharField(
+        label=_("LDAP group membership attribute"), required=False
+    )
+
+    LDAP_PING_FIELDS = (
+        "ldap_url",
+        "ldap_search_dn",
+        "ldap_search_password",
+        "ldap_base_dn",
+        "ldap_filter",
+        "ldap_uid",
+        "ldap_scope",
+        "ldap_verify_cert",
+    )
+
+
+class GcRunForm(forms.Form):
+    dry_run = forms.BooleanField(
+        label=_("Dry run"),
+        required=False,
+        help_text=_("Count what would be freed, delete nothing."),
+    )
+    delete_untagged = forms.BooleanField(label=_("Delete untagged artifacts"), required=False)
+    workers = forms.IntegerField(label=_("Workers"), min_value=1, max_value=5, initial=1)
+
+
+class ScheduleForm(forms.Form):
+    type = forms.ChoiceField(
+        label=_("Schedule"),
+        choices=[
+            ("None", _("None")),
+            ("Hourly", _("Hourly")),
+            ("Daily", _("Daily")),
+            ("Weekly", _("Weekly")),
+            ("Custom", _("Custom")),
+        ],
+    )
+    cron = forms.CharField(
+        label=_("Cron"),
+        required=False,
+        help_text=_("Six fields for Custom: second minute hour day month weekday."),
+    )
+
+
+class RegistryForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=255)
+    type = forms.ChoiceField(
+        label=_("Provider"),
+        choices=[("harbor", "Harbor / harbor-py"), ("docker-registry", "Docker Registry v2")],
+    )
+    url = forms.URLField(label=_("Endpoint URL"), max_length=512)
+    access_key = forms.CharField(label=_("Access ID"), required=False)
+    access_secret = forms.CharField(
+        label=_("Access secret"), required=False, widget=forms.PasswordInput
+    )
+    insecure = forms.BooleanField(label=_("Skip certificate verification"), required=False)
+    description = forms.CharField(label=_("Description"), required=False)
+
+
+class PolicyForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=255)
+    description = forms.CharField(label=_("Description"), required=False)
+    direction = forms.ChoiceField(
+        label=_("Replication mode"),
+        choices=[("push", _("Push to the remote registry")), ("pull", _("Pull from it"))],
+    )
+    registry = forms.TypedChoiceField(label=_("Remote registry"), coerce=int, choices=[])
+    name_filter = forms.CharField(
+        label=_("Source repository filter"),
+        required=False,
+        help_text=_("A glob such as library/** ; empty: everything."),
+    )
+    tag_filter = forms.CharField(label=_("Tag filter"), required=False)
+    dest_namespace = forms.CharField(label=_("Destination namespace"), required=False)
+    trigger_type = forms.ChoiceField(
+        label=_("Trigger"),
+        choices=[
+            ("manual", _("Manual")),
+            ("scheduled", _("Scheduled")),
+            ("event_based", _("Event based")),
+        ],
+    )
+    cron = forms.CharField(label=_("Cron"), required=False)
+    override = forms.BooleanField(
+        label=_("Override existing artifacts"), required=False, initial=True
+    )
+    replicate_deletion = forms.BooleanField(label=_("Replicate deletions"), required=False)
+    enabled = forms.BooleanField(label=_("Enabled"), required=False, initial=True)
+
+    def __init__(self, *args: object, registries: list[tuple[int, str]], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["registry"].choices = registries

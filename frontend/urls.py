@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from frontend.views import account, artifacts, dashboard, projects
+from frontend.views import account, admin, artifacts, dashboard, jobs, projects
 
 app_name = "ui"
 
@@ -12,6 +12,36 @@ urlpatterns = [
     path("account/sign-out", account.sign_out, name="sign-out"),
     path("account/password", account.change_password, name="password"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/users", admin.users, name="users"),
+    path("admin/users/<int:user_id>/sysadmin", admin.user_sysadmin, name="user-sysadmin"),
+    path("admin/users/<int:user_id>/password", admin.user_password, name="user-password"),
+    path("admin/users/<int:user_id>/delete", admin.user_delete, name="user-delete"),
+    path("admin/groups", admin.groups, name="groups"),
+    path("admin/groups/<int:group_id>/delete", admin.group_delete, name="group-delete"),
+    path("admin/configuration", admin.system_configuration, name="configuration"),
+    path("admin/audit", admin.audit_log, name="audit"),
+    path("admin/gc", jobs.gc, name="gc"),
+    path("admin/gc/<int:execution_id>", jobs.gc_execution, name="gc-execution"),
+    path("admin/jobs/<int:execution_id>/stop", jobs.stop_execution, name="job-stop"),
+    path("admin/registries", jobs.registries, name="registries"),
+    path("admin/registries/<int:registry_id>/delete", jobs.registry_delete, name="registry-delete"),
+    path("admin/replications", jobs.replications, name="replications"),
+    path("admin/replications/<int:policy_id>/run", jobs.replication_run, name="replication-run"),
+    path(
+        "admin/replications/<int:policy_id>/delete",
+        jobs.replication_delete,
+        name="replication-delete",
+    ),
+    path(
+        "admin/replications/executions/<int:execution_id>",
+        jobs.replication_execution,
+        name="replication-execution",
+    ),
+    path(
+        "admin/replications/executions/<int:execution_id>/tasks/<int:task_id>/log",
+        jobs.replication_task_log,
+        name="replication-task-log",
+    ),
     path("projects/", projects.project_list, name="projects"),
     path("projects/new", projects.project_create, name="project-create"),
     path("projects/<str:name>/", projects.project_detail, name="project"),

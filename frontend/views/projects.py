@@ -289,7 +289,7 @@ def logs(request: HttpRequest, name: str) -> HttpResponse:
     access = require_by_name(request, name, "log", "list")
     q, filters = audit_query(request)
     entries = audit_selectors.project_entries(access.project.pk, q=q, sort=None)
-    page = page_of(request, entries)
+    page = page_of(request, entries, count=audit_selectors.count_entries)
     return _tab(request, access, "logs", "frontend/project_logs.html", page=page, filters=filters)
 
 

@@ -1,0 +1,281 @@
+"""Garbage collection (run now, dry run, schedule, history, logs, progress) and
+replication (registries, rules, executions, tasks, logs). Sysadmins only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from frontend.forms import GcRunForm, PolicyForm, RegistryForm, ScheduleForm, refuse
+from frontend.views.base import is_htmx, page_of, sysadmin_only
+from frontend.views.projects import confirm
+from harbor_gc.api.urls import job_parameters
+from harbor_gc.collector import check_parameters
+from harbor_py.api.errors import HarborError, not_found
+from harbor_py.http import client_address
+from jobs import services as job_services
+from jobs.models import FINAL, Execution, Schedule
+from replication import filters, selectors, services, transfer
+from replication.models import RegistryEndpoint, ReplicationPolicy
+
+GC = "GARBAGE_COLLECTION"
+
+
+def _who(request: HttpRequest) -> dict[str, str]:
+    return {"actor": request.user.username, "client_address": client_address(request)}
+
+
+def _log(execution: Execution) -> str:
+    return "".join(task.log for task in execution.tasks.order_by("pk"))
+
+
+@sysadmin_only
+def gc(request: HttpRequest) -> HttpResponse:
+    run_form = GcRunForm(request.POST if "run" in request.POST else None)
+    schedule = Schedule.objects.filter(vendor_type=GC).first()
+    initial = {
+        "type": schedule.type if schedule else "None",
+        "cron": schedule.cron if schedule else "",
+    }
+    schedule_form = ScheduleForm(
+        request.POST if "schedule" in request.POST else None, initial=initial
+    )
+    if run_form.is_bound and run_form.is_valid():
+        try:
+            execution = job_services.start_execution(
+                vendor_type=GC, parameters=check_parameters(run_form.cleaned_data), **_who(request)
+            )
+        except HarborError as exc:
+            refuse(run_form, exc)
+        else:
+            return redirect("ui:gc-execution", execution_id=execution.pk)
+    if schedule_form.is_bound and schedule_form.is_valid():
+        data = schedule_form.cleaned_data
+        try:
+            job_services.set_schedule(
+                vendor_type=GC,
+                type_=data["type"],
+                cron=data["cron"],
+                parameters=schedule.parameters if schedule else {},
+                **_who(request),
+            )
+        except HarborError as exc:
+            refuse(schedule_form, exc, "cron")
+        else:
+            messages.success(request, _("Schedule saved."))
+            return redirect("ui:gc")
+    page = page_of(request, Execution.objects.filter(vendor_type=GC).order_by("-start_time"))
+    for execution in page.object_list:
+        execution.results = job_parameters(execution)
+    context = {"section": "gc", "page": page, "run_form": run_form, "schedule_form": schedule_form}
+    status = 400 if run_form.errors or schedule_form.errors else 200
+    return render(request, "frontend/gc.html", context, status=status)
+
+
+def _execution(vendor_type: str, execution_id: int) -> Execution:
+    found = Execution.objects.filter(pk=execution_id, vendor_type=vendor_type).first()
+    if found is None:
+        raise not_found(_("This job does not exist."))
+    return found
+
+
+@sysadmin_only
+def gc_execution(request: HttpRequest, execution_id: int) -> HttpResponse:
+    """The run's status, results and log; while it runs, htmx refreshes the panel."""
+    execution = _execution(GC, execution_id)
+    context = {
+        "section": "gc",
+        "execution": execution,
+        "results": job_parameters(execution),
+        "log": _log(execution),
+        "running": execution.status not in FINAL,
+    }
+    template = "frontend/gc_progress.html" if is_htmx(request) else "frontend/gc_execution.html"
+    return render(request, template, context)
+
+
+@require_POST
+@sysadmin_only
+def stop_execution(request: HttpRequest, execution_id: int) -> HttpResponse:
+    execution = Execution.objects.filter(pk=execution_id).first()
+    if execution is None:
+        raise not_found(_("This job does not exist."))
+    try:
+        job_services.request_stop(execution, **_who(request))
+    except HarborError as exc:
+        messages.error(request, str(exc.detail))
+    if execution.vendor_type == GC:
+        return redirect("ui:gc-execution", execution_id=execution.pk)
+    return redirect("ui:replication-execution", execution_id=execution.pk)
+
+
+def _endpoint_from(data: dict[str, Any]) -> RegistryEndpoint:
+    endpoint = RegistryEndpoint(
+        **{k: data[k] for k in ("name", "type", "url", "access_key", "insecure", "description")}
+    )
+    endpoint.url = endpoint.url.rstrip("/")
+    endpoint.access_secret = data["access_secret"]
+    return endpoint
+
+
+@sysadmin_only
+def registries(request: HttpRequest) -> HttpResponse:
+    form = RegistryForm(request.POST or None)
+    ping: dict[str, Any] | None = None
+    if request.method == "POST" and form.is_valid():
+        endpoint = _endpoint_from(form.cleaned_data)
+        if "test" in request.POST:
+            try:
+                transfer.RemoteRegistry(endpoint).ping()
+            except transfer.TransferError as exc:
+                ping = {"success": False, "message": str(exc)}
+            else:
+                ping = {"success": True, "message": ""}
+        else:
+            values = dict(form.cleaned_data)
+            secret = values.pop("access_secret")
+            values["url"] = endpoint.url
+            try:
+                services.create_registry(values=values, access_secret=secret, **_who(request))
+            except HarborError as exc:
+                refuse(form, exc, "name")
+            else:
+                messages.success(request, _("Registry %(name)s added.") % {"name": values["name"]})
+                return redirect("ui:registries")
+    page = page_of(request, RegistryEndpoint.objects.order_by("name"))
+    context = {"section": "registries", "page": page, "form": form, "ping": ping}
+    return render(request, "frontend/registries.html", context, status=400 if form.errors else 200)
+
+
+@sysadmin_only
+def registry_delete(request: HttpRequest, registry_id: int) -> HttpResponse:
+    endpoint = selectors.endpoint(registry_id)
+    if request.method == "POST":
+        try:
+            services.delete_registry(endpoint=endpoint, **_who(request))
+        except HarborError as exc:
+            messages.error(request, str(exc.detail))
+        return redirect("ui:registries")
+    return confirm(
+        request,
+        _("Delete registry %(name)s?") % {"name": endpoint.name},
+        cancel="/admin/registries",
+        detail=_("A registry that replication rules use cannot be deleted."),
+    )
+
+
+def _policy_values(data: dict[str, Any]) -> dict[str, Any]:
+    """The PolicyForm's fields as replication.services takes them (the API's shape)."""
+    remote = selectors.endpoint(data["registry"])
+    raw_filters = [
+        {"type": kind, "value": data[field]}
+        for kind, field in (("name", "name_filter"), ("tag", "tag_filter"))
+        if data[field]
+    ]
+    try:
+        checked = filters.check(raw_filters)
+    except ValueError as exc:
+        raise HarborError(400, str(exc)) from None
+    push = data["direction"] == "push"
+    return {
+        "name": data["name"],
+        "description": data["description"],
+        "src_registry": None if push else remote,
+        "dest_registry": remote if push else None,
+        "dest_namespace": data["dest_namespace"],
+        "filters": checked,
+        "trigger_type": data["trigger_type"],
+        "cron": data["cron"],
+        "override": data["override"],
+        "replicate_deletion": data["replicate_deletion"],
+        "enabled": data["enabled"],
+    }
+
+
+@sysadmin_only
+def replications(request: HttpRequest) -> HttpResponse:
+    choices = list(RegistryEndpoint.objects.order_by("name").values_list("pk", "name"))
+    form = PolicyForm(request.POST or None, registries=choices)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.create_policy(values=_policy_values(form.cleaned_data), **_who(request))
+        except HarborError as exc:
+            refuse(form, exc)
+        else:
+            messages.success(request, _("Replication rule created."))
+            return redirect("ui:replications")
+    policies = ReplicationPolicy.objects.select_related("src_registry", "dest_registry")
+    page = page_of(request, policies.order_by("name"))
+    executions = selectors.executions().order_by("-start_time")[:10]
+    context = {
+        "section": "replication",
+        "page": page,
+        "form": form,
+        "executions": executions,
+        "has_registries": bool(choices),
+    }
+    return render(
+        request, "frontend/replications.html", context, status=400 if form.errors else 200
+    )
+
+
+@require_POST
+@sysadmin_only
+def replication_run(request: HttpRequest, policy_id: int) -> HttpResponse:
+    try:
+        execution = services.start(policy=selectors.policy(policy_id), **_who(request))
+    except HarborError as exc:
+        messages.error(request, str(exc.detail))
+        return redirect("ui:replications")
+    return redirect("ui:replication-execution", execution_id=execution.pk)
+
+
+@sysadmin_only
+def replication_delete(request: HttpRequest, policy_id: int) -> HttpResponse:
+    policy = selectors.policy(policy_id)
+    if request.method == "POST":
+        try:
+            services.delete_policy(policy=policy, **_who(request))
+        except HarborError as exc:
+            messages.error(request, str(exc.detail))
+        return redirect("ui:replications")
+    return confirm(
+        request,
+        _("Delete replication rule %(name)s?") % {"name": policy.name},
+        cancel="/admin/replications",
+    )
+
+
+@sysadmin_only
+def replication_execution(request: HttpRequest, execution_id: int) -> HttpResponse:
+    execution = selectors.execution(execution_id)
+    policy = ReplicationPolicy.objects.filter(pk=execution.vendor_id).first()
+    page = page_of(request, selectors.tasks(execution).order_by("pk"))
+    context = {
+        "section": "replication",
+        "execution": execution,
+        "policy": policy,
+        "page": page,
+        "running": execution.status not in FINAL,
+    }
+    template = (
+        "frontend/replication_progress.html"
+        if is_htmx(request)
+        else "frontend/replication_execution.html"
+    )
+    return render(request, template, context)
+
+
+@sysadmin_only
+def replication_task_log(request: HttpRequest, execution_id: int, task_id: int) -> HttpResponse:
+    execution = selectors.execution(execution_id)
+    task = selectors.tasks(execution).filter(pk=task_id).first()
+    if task is None:
+        raise not_found(_("This task does not exist."))
+    context = {"section": "replication", "execution": execution, "task": task}
+    return render(request, "frontend/task_log.html", context)

@@ -1,0 +1,87 @@
+"""GC and replication pages: run, schedule, progress fragments, registries with the
+connection test, rules created, run and deleted."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from jobs.models import Execution, Schedule
+from replication.models import RegistryEndpoint, ReplicationPolicy
+
+pytestmark = pytest.mark.django_db
+
+
+def signed(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.parametrize("page", ["/admin/gc", "/admin/registries", "/admin/replications"])
+def test_job_pages_are_for_sysadmins_only(make_user, page):
+    assert signed(make_user("alice")).get(page).status_code == 403
+
+
+def test_gc_run_progress_and_schedule(admin):
+    client = signed(admin)
+    bad = client.post("/admin/gc", {"run": "1", "workers": 9})
+    assert bad.status_code == 400
+    response = client.post("/admin/gc", {"run": "1", "dry_run": "on", "workers": 2})
+    execution = Execution.objects.get(vendor_type="GARBAGE_COLLECTION")
+    assert response["Location"] == f"/admin/gc/{execution.pk}"
+    assert execution.parameters == {"dry_run": True, "delete_untagged": False, "workers": 2}
+    again = client.post("/admin/gc", {"run": "1", "workers": 1})
+    assert "already running" in again.content.decode()
+    fragment = client.get(f"/admin/gc/{execution.pk}", HTTP_HX_REQUEST="true").content.decode()
+    assert 'hx-trigger="every 2s"' in fragment and "<html" not in fragment
+    client.post(f"/admin/jobs/{execution.pk}/stop")
+    execution.refresh_from_db()
+    assert execution.status == "Stopped"
+    done = client.get(f"/admin/gc/{execution.pk}").content.decode()
+    assert "hx-trigger" not in done
+    no_cron = client.post("/admin/gc", {"schedule": "1", "type": "Custom", "cron": ""})
+    assert "needs a cron expression" in no_cron.content.decode()
+    client.post("/admin/gc", {"schedule": "1", "type": "Daily"})
+    assert Schedule.objects.get(vendor_type="GARBAGE_COLLECTION").cron == "0 0 0 * * *"
+
+
+def test_registry_connection_test_and_create(admin):
+    client = signed(admin)
+    form = {"name": "far", "type": "harbor", "url": "http://127.0.0.1:1", "access_key": "a"}
+    failed = client.post("/admin/registries", {**form, "test": "1"})
+    assert "Connection failed" in failed.content.decode()
+    assert not RegistryEndpoint.objects.exists()
+    client.post("/admin/registries", {**form, "access_secret": "s3cret"})
+    endpoint = RegistryEndpoint.objects.get(name="far")
+    assert endpoint.access_secret == "s3cret"
+    dup = client.post("/admin/registries", form)
+    assert "already exists" in dup.content.decode()
+
+
+def test_replication_rule_create_run_delete(admin):
+    endpoint = RegistryEndpoint.objects.create(name="far", type="harbor", url="http://127.0.0.1:1")
+    client = signed(admin)
+    rule = {
+        "name": "copy-library",
+        "direction": "push",
+        "registry": endpoint.pk,
+        "name_filter": "library/**",
+        "trigger_type": "scheduled",
+        "enabled": "on",
+        "override": "on",
+    }
+    refused = client.post("/admin/replications", rule)
+    assert "needs trigger_settings.cron" in refused.content.decode()
+    client.post("/admin/replications", {**rule, "trigger_type": "manual"})
+    policy = ReplicationPolicy.objects.get(name="copy-library")
+    assert policy.dest_registry == endpoint and policy.filters[0]["value"] == "library/**"
+    response = client.post(f"/admin/replications/{policy.pk}/run")
+    execution = Execution.objects.get(vendor_type="REPLICATION", vendor_id=policy.pk)
+    assert response["Location"] == f"/admin/replications/executions/{execution.pk}"
+    assert "copy-library" in client.get(response["Location"]).content.decode()
+    busy = client.post(f"/admin/replications/{policy.pk}/delete", follow=True)
+    assert "has running executions" in busy.content.decode()
+    client.post(f"/admin/jobs/{execution.pk}/stop")
+    client.post(f"/admin/replications/{policy.pk}/delete")
+    assert not ReplicationPolicy.objects.filter(pk=policy.pk).exists()
