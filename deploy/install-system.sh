@@ -21,6 +21,7 @@ if [ "$profile" = test ]; then
     want ldapadd ldap-utils
     want chromium chromium
     want xgettext gettext  # the UI catalogue check (tests/unit/test_ui_i18n.py)
+    want docker-compose docker-compose
 fi
 
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi

@@ -58,6 +58,9 @@ class Task(models.Model):
     run_count = models.IntegerField(default=0)
     extra_attrs = models.JSONField(default=dict, blank=True)
     log = models.TextField(blank=True, default="")
+    # The lease of a running task (jobs/lease.py): who runs it and when it last said so.
+    worker = models.CharField(max_length=255, blank=True, default="")
+    heartbeat = models.DateTimeField(null=True, blank=True)
     creation_time = models.DateTimeField(auto_now_add=True)
     start_time = models.DateTimeField(null=True, blank=True)
     end_time = models.DateTimeField(null=True, blank=True)

@@ -12,6 +12,7 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 
 from harbor_py.ops import readonly
+from jobs.lease import Heartbeat, claim, held_by_live_worker, this_worker
 from jobs.models import FINAL, Execution, Status, Task
 from jobs.registry import job_for
 
@@ -24,12 +25,15 @@ class JobContext:
     task_id: int
     execution_id: int
     parameters: dict[str, Any]
+    lease: Heartbeat | None = None
 
     def log(self, message: str) -> None:
         line = f"{timezone.now().isoformat(timespec='seconds')} {message}\n"
         Task.objects.filter(pk=self.task_id).update(log=Concat("log", Value(line)))
 
     def should_stop(self) -> bool:
+        if self.lease is not None and self.lease.lost.is_set():
+            return True  # another worker has taken the task over
         return Execution.objects.filter(pk=self.execution_id, stop_requested=True).exists()
 
 
@@ -38,10 +42,18 @@ class Stopped(Exception):
 
 
 def _finish(
-    task: Task, status: str, message: str = "", results: dict[str, Any] | None = None
+    task: Task,
+    status: str,
+    message: str = "",
+    results: dict[str, Any] | None = None,
+    run: int | None = None,
 ) -> None:
     now = timezone.now()
-    Task.objects.filter(pk=task.pk).update(status=status, status_message=message, end_time=now)
+    mine = Task.objects.filter(pk=task.pk)
+    if run is not None:
+        mine = mine.filter(run_count=run, worker=this_worker())
+    if not mine.update(status=status, status_message=message, end_time=now):
+        return  # another worker took the task over: its run reports
     Execution.objects.filter(pk=task.execution_id).update(
         status=status,
         status_message=message,
@@ -54,6 +66,8 @@ def run(task_id: int) -> None:
     task = Task.objects.select_related("execution").filter(pk=task_id).first()
     if task is None or task.status in FINAL:
         return  # redelivered after it finished: nothing to do (idempotent)
+    if held_by_live_worker(task):
+        return  # redelivered while its worker is alive: that run reports
     execution = task.execution
     if task.run_count >= MAX_RUNS:
         _finish(task, Status.ERROR, f"gave up after {task.run_count} attempts (worker lost)")
@@ -65,20 +79,24 @@ def run(task_id: int) -> None:
         JobContext(task.pk, execution.pk, execution.parameters).log(skipped)
         _finish(task, Status.ERROR, skipped)
         return
-    now = timezone.now()
-    Task.objects.filter(pk=task.pk).update(
-        status=Status.RUNNING, start_time=now, run_count=task.run_count + 1
-    )
+    run_number = claim(task)
+    if run_number is None:
+        return  # a live worker runs it, or it finished meanwhile
     Execution.objects.filter(pk=execution.pk).update(status=Status.RUNNING)
-    context = JobContext(task.pk, execution.pk, execution.parameters)
-    try:
-        results = job_for(execution.vendor_type)(context)
-    except Stopped:
-        context.log("stopped on request")
-        _finish(task, Status.STOPPED, "stopped on request")
-    except Exception as exc:
-        logger.exception("job %s failed", execution.vendor_type)
-        context.log("failed: " + "".join(traceback.format_exception_only(exc)).strip())
-        _finish(task, Status.ERROR, str(exc)[:1000])
-    else:
-        _finish(task, Status.SUCCESS, results=results or {})
+    with Heartbeat(task.pk, run_number) as lease:
+        context = JobContext(task.pk, execution.pk, execution.parameters, lease)
+        if run_number > 1:
+            context.log(f"run {run_number}: the worker of the previous run was lost")
+        try:
+            results = job_for(execution.vendor_type)(context)
+        except Stopped:
+            if lease.lost.is_set():
+                return
+            context.log("stopped on request")
+            _finish(task, Status.STOPPED, "stopped on request", run=run_number)
+        except Exception as exc:
+            logger.exception("job %s failed", execution.vendor_type)
+            context.log("failed: " + "".join(traceback.format_exception_only(exc)).strip())
+            _finish(task, Status.ERROR, str(exc)[:1000], run=run_number)
+        else:
+            _finish(task, Status.SUCCESS, results=results or {}, run=run_number)

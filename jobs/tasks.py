@@ -17,6 +17,15 @@ def run_task(task_id: int) -> None:
 
 
 @shared_task
+def resume_orphaned_tasks() -> None:
+    """Enqueue again the running tasks whose worker stopped renewing its lease."""
+    from jobs.lease import orphaned_task_ids
+
+    for task_id in orphaned_task_ids():
+        run_task.delay(task_id)
+
+
+@shared_task
 def run_scheduled(vendor_type: str) -> None:
     from jobs.services import start_execution
 

@@ -28,6 +28,7 @@ from accounts.keys import generate_signing_material
 from accounts.services import ensure_admin
 from harbor_py.ops.deploy import supervisor_context
 from harbor_py.runtime import BASE_DIR, Runtime, load_or_create_secret
+from harbor_py.topology import load_topology
 
 DEPLOY_DIR = BASE_DIR / "deploy"
 PASSED_ENVIRONMENT = (
@@ -54,6 +55,7 @@ PASSED_ENVIRONMENT = (
     "HARBOR_S3_SECURE",
     "HARBOR_S3_ROOT",
     "AWS_CA_BUNDLE",
+    "HARBOR_REGISTRY_URL",
 )
 # distribution 2.8's s3 driver panics at start when AWS_CA_BUNDLE is set (its HTTP client
 # has a transport the AWS SDK cannot add a CA to): supervisord, whose environment
@@ -94,7 +96,9 @@ def _storage_context() -> dict[str, Any]:
     }
 
 
-def render_configs(rt: Runtime) -> None:
+def render_configs(rt: Runtime, target: Path | None = None) -> Path:
+    """Render deploy/ into `target` (default: the instance's config dir); returns it."""
+    config_dir = target or rt.config_dir
     engine = Engine(dirs=[str(DEPLOY_DIR)], autoescape=False)
     context = {
         "rt": rt,
@@ -108,14 +112,17 @@ def render_configs(rt: Runtime) -> None:
         "web_workers": os.environ.get("HARBOR_WEB_WORKERS", "2"),
         "registry_log_level": os.environ.get("HARBOR_REGISTRY_LOG_LEVEL", "warn"),
         "environment": _supervisor_environment(rt),
+        "topology": load_topology(rt),
+        "config_dir": config_dir,
         **_storage_context(),
         **supervisor_context(rt),
     }
-    rt.config_dir.mkdir(parents=True, exist_ok=True)
+    config_dir.mkdir(parents=True, exist_ok=True)
     for name in ("registry.yml", "nginx.conf", "supervisord.conf"):
         text = engine.get_template(name).render(Context(context, autoescape=False))
-        (rt.config_dir / name).write_text(text)
-    shutil.copy(DEPLOY_DIR / "nginx-proxy-headers.conf", rt.config_dir / "nginx-proxy-headers.conf")
+        (config_dir / name).write_text(text)
+    shutil.copy(DEPLOY_DIR / "nginx-proxy-headers.conf", config_dir / "nginx-proxy-headers.conf")
+    return config_dir
 
 
 def _require_migrated() -> None:

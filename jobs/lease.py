@@ -1,0 +1,124 @@
+"""Which worker runs a task, so that a task whose worker died is run again, and only once.
+
+A worker claims a task with a compare-and-set (pending, or running under a lease that has
+gone stale) and then renews the lease every HEARTBEAT_SECONDS from a thread. A task whose
+lease is stale belongs to a dead worker: a node that vanished, a process killed with
+SIGKILL. Two ways bring it back: Celery redelivers the unacknowledged message (at once when
+a pool process dies, after the broker's visibility timeout when a whole node does), and
+`jobs.tasks.resume_orphaned_tasks` (beat, every RESUME_EVERY seconds) enqueues the task
+again as soon as its lease is stale. Whichever arrives first wins the claim; the others find
+the task taken or finished and do nothing. Jobs are written to be run again (GC marks and
+sweeps with compare-and-set, replication skips what the destination has).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import threading
+
+from django.db import connection
+from django.db.models import F, Q
+from django.utils import timezone
+
+from jobs.models import Status, Task
+
+HEARTBEAT_SECONDS = 10
+STALE_SECONDS = 45
+RESUME_EVERY = 15
+
+
+def this_worker() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _owner_is_dead(worker: str) -> bool:
+    """A lease held by a process of this host that no longer exists is stale at once."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _stale_before() -> dt.datetime:
+    return timezone.now() - dt.timedelta(seconds=STALE_SECONDS)
+
+
+def held_by_live_worker(task: Task) -> bool:
+    if task.status != Status.RUNNING or task.heartbeat is None:
+        return False
+    return task.heartbeat >= _stale_before() and not _owner_is_dead(task.worker)
+
+
+def claim(task: Task) -> int | None:
+    """Take the task for this worker; returns the run number, or None if another live
+    worker holds it (or it finished meanwhile)."""
+    takeable = Q(status=Status.PENDING) | Q(
+        Q(heartbeat__isnull=True) | Q(heartbeat__lt=_stale_before()), status=Status.RUNNING
+    )
+    if task.status == Status.RUNNING and task.worker and _owner_is_dead(task.worker):
+        takeable |= Q(status=Status.RUNNING, worker=task.worker)
+    now = timezone.now()
+    won = (
+        Task.objects.filter(takeable, pk=task.pk, run_count=task.run_count)
+        .exclude(worker=this_worker(), status=Status.RUNNING)
+        .update(
+            status=Status.RUNNING,
+            start_time=now,
+            heartbeat=now,
+            worker=this_worker(),
+            run_count=F("run_count") + 1,
+        )
+    )
+    return task.run_count + 1 if won else None
+
+
+def orphaned_task_ids() -> list[int]:
+    return list(
+        Task.objects.filter(status=Status.RUNNING)
+        .filter(Q(heartbeat__isnull=True) | Q(heartbeat__lt=_stale_before()))
+        .values_list("pk", flat=True)
+    )
+
+
+class Heartbeat:
+    """Renews the lease of (task, run) until stopped; `lost` tells that another worker took
+    the task over (this one was presumed dead), so the job should stop."""
+
+    def __init__(self, task_id: int, run: int) -> None:
+        self.task_id, self.run = task_id, run
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True, name="job-heartbeat")
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _taken_over(self) -> bool:
+        # A row this connection cannot see (a test's open transaction) is not a takeover.
+        owner = Task.objects.filter(pk=self.task_id).values_list("run_count", "worker").first()
+        return owner is not None and owner != (self.run, this_worker())
+
+    def _beat(self) -> None:
+        try:
+            while not self._stop.wait(HEARTBEAT_SECONDS):
+                renewed = Task.objects.filter(
+                    pk=self.task_id, run_count=self.run, worker=this_worker()
+                ).update(heartbeat=timezone.now())
+                if not renewed and self._taken_over():
+                    self.lost.set()
+                    return
+        finally:
+            connection.close()  # this thread's own connection

@@ -1,0 +1,155 @@
+"""deploy/: the templates render for every topology, nginx accepts what they render, and the
+compose file is valid (checked statically: no container engine runs on the test machines)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harbor_py.management.commands.platform import render_configs
+from harbor_py.management.commands.serve import ROLES
+from harbor_py.runtime import BASE_DIR, load_runtime
+
+COMPOSE = BASE_DIR / "deploy" / "docker-compose.yml"
+TOPOLOGY_VARIABLES = (
+    "HARBOR_LISTEN",
+    "HARBOR_CORE_UPSTREAMS",
+    "HARBOR_REGISTRY_UPSTREAMS",
+    "HARBOR_WEB_BIND",
+    "HARBOR_REGISTRY_BIND",
+    "HARBOR_LOG_TO_STDOUT",
+)
+
+
+@pytest.fixture
+def render(tmp_path, monkeypatch):
+    for name in TOPOLOGY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+    def render_with(**environment: str) -> tuple[Path, str, dict]:
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        rt = load_runtime({"HARBOR_PORT": "18999", "HARBOR_DATA_DIR": str(tmp_path / "data")})
+        for directory in (rt.log_dir, rt.run_dir / "nginx-tmp", rt.keys_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+        (rt.keys_dir / "registry_http_secret").write_text("secret")
+        config_dir = render_configs(rt, tmp_path / "config")
+        nginx = (config_dir / "nginx.conf").read_text()
+        registry = yaml.safe_load((config_dir / "registry.yml").read_text())
+        return config_dir, nginx, registry
+
+    return render_with
+
+
+def _nginx_accepts(config_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["/usr/sbin/nginx", "-t", "-c", str(config_dir / "nginx.conf"), "-p", str(config_dir)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def _servers(nginx: str, upstream: str) -> list[str]:
+    block = re.search(rf"upstream {upstream} \{{(.*?)\}}", nginx, re.S)
+    assert block, f"no upstream {upstream}"
+    return re.findall(r"^\s*server (\S+?)[ ;]", block.group(1), re.M)
+
+
+def test_the_embedded_default_uses_unix_sockets(render):
+    config_dir, nginx, registry = render()
+    assert _nginx_accepts(config_dir).returncode == 0, _nginx_accepts(config_dir).stderr
+    assert "listen 127.0.0.1:18999;" in nginx
+    assert _servers(nginx, "core") == [f"unix:{config_dir.parent}/data/run/gunicorn.sock"]
+    assert "proxy_next_upstream" not in nginx  # one node: nothing to fail over to
+    assert registry["http"]["net"] == "unix"
+    assert registry["http"]["addr"].endswith("/run/registry.sock")
+
+
+def test_two_app_nodes_are_balanced_with_failover(render):
+    config_dir, nginx, registry = render(
+        HARBOR_LISTEN="127.0.0.1:18999",
+        HARBOR_CORE_UPSTREAMS="127.0.0.1:18001,127.0.0.1:18002",
+        HARBOR_REGISTRY_UPSTREAMS="127.0.0.1:18101,127.0.0.1:18102",
+        HARBOR_REGISTRY_BIND="127.0.0.1:18101",
+    )
+    result = _nginx_accepts(config_dir)
+    assert result.returncode == 0, result.stderr
+    assert _servers(nginx, "core") == ["127.0.0.1:18001", "127.0.0.1:18002"]
+    assert _servers(nginx, "registry") == ["127.0.0.1:18101", "127.0.0.1:18102"]
+    assert "proxy_next_upstream error timeout http_502 http_503;" in nginx
+    assert (registry["http"]["net"], registry["http"]["addr"]) == ("tcp", "127.0.0.1:18101")
+
+
+def test_the_compose_topology_logs_to_stdout(render):
+    _, nginx, registry = render(
+        HARBOR_LISTEN="0.0.0.0:8080",
+        HARBOR_CORE_UPSTREAMS="web:8000",
+        HARBOR_REGISTRY_UPSTREAMS="registry:5000",
+        HARBOR_REGISTRY_BIND="0.0.0.0:5000",
+        HARBOR_LOG_TO_STDOUT="1",
+    )
+    assert "listen 0.0.0.0:8080;" in nginx
+    assert _servers(nginx, "core") == ["web:8000"]
+    assert "access_log /dev/stdout harbor_json" in nginx and "error_log stderr" in nginx
+    assert registry["http"]["addr"] == "0.0.0.0:5000"
+
+
+def _compose_env(tmp_path: Path) -> Path:
+    text = (BASE_DIR / "deploy" / "env.example").read_text()
+    text = re.sub(r"^(HARBOR_SECRET_KEY|POSTGRES_PASSWORD)=$", r"\1=filled-in", text, flags=re.M)
+    env = tmp_path / ".env"
+    env.write_text(text)
+    return env
+
+
+def test_docker_compose_accepts_the_compose_file(tmp_path):
+    assert shutil.which("docker-compose"), "deploy/install-system.sh test installs it"
+    env = _compose_env(tmp_path)
+    result = subprocess.run(
+        ["docker-compose", "--env-file", str(env), "-f", str(COMPOSE), "config", "-q"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_docker_compose_refuses_a_missing_secret(tmp_path):
+    env = _compose_env(tmp_path)
+    env.write_text(env.read_text().replace("HARBOR_SECRET_KEY=filled-in", "HARBOR_SECRET_KEY="))
+    result = subprocess.run(
+        ["docker-compose", "--env-file", str(env), "-f", str(COMPOSE), "config", "-q"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0 and "HARBOR_SECRET_KEY" in result.stderr
+
+
+def test_every_service_runs_a_role_that_exists():
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    assert {"postgres", "redis", "migrate", "registry", "web", "worker", "beat", "nginx"} <= set(
+        services
+    )
+    for name, service in services.items():
+        command = service.get("command")
+        if name in ("postgres", "redis"):
+            continue
+        assert command[:2] == ["python", "manage.py"], name
+        if command[2] == "serve":
+            assert command[3] in ROLES, name
+        else:
+            assert command[2:] == ["platform", "prepare"], name
+
+
+def test_the_dockerfile_copies_files_that_exist():
+    dockerfile = (BASE_DIR / "Dockerfile").read_text()
+    for source in re.findall(r"^COPY (\S+) ", dockerfile, re.M):
+        assert (BASE_DIR / source).exists(), source
+    assert 'CMD ["python", "manage.py", "serve", "web"]' in dockerfile

@@ -1,0 +1,98 @@
+"""Task leases: a task whose worker died runs again, exactly once; a live one is left alone."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+
+import pytest
+from django.utils import timezone
+
+from jobs import lease, registry, runner, tasks
+from jobs.models import Execution, Status, Task
+
+pytestmark = pytest.mark.django_db
+runs_seen: list[int] = []
+
+
+def _count_runs(context: runner.JobContext) -> dict[str, object]:
+    runs_seen.append(context.task_id)
+    return {"ok": True}
+
+
+@pytest.fixture(autouse=True)
+def test_job():
+    registry.register("LEASE_TEST", _count_runs)
+    runs_seen.clear()
+    yield
+
+
+def _running_task(*, worker: str, heartbeat_age: float, run_count: int = 1) -> Task:
+    execution = Execution.objects.create(
+        vendor_type="LEASE_TEST", vendor_id=Execution.objects.count(), status=Status.RUNNING
+    )
+    return Task.objects.create(
+        execution=execution,
+        status=Status.RUNNING,
+        run_count=run_count,
+        worker=worker,
+        heartbeat=timezone.now() - dt.timedelta(seconds=heartbeat_age),
+    )
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_pending_task_is_claimed_and_run_once():
+    execution = Execution.objects.create(vendor_type="LEASE_TEST")
+    task = Task.objects.create(execution=execution)
+    runner.run(task.pk)
+    runner.run(task.pk)  # redelivered after it finished
+    task.refresh_from_db()
+    assert runs_seen == [task.pk]
+    assert (task.status, task.run_count, task.worker) == (Status.SUCCESS, 1, lease.this_worker())
+
+
+def test_a_task_held_by_a_live_worker_is_left_alone():
+    task = _running_task(worker="other-host:1", heartbeat_age=5)
+    runner.run(task.pk)
+    task.refresh_from_db()
+    assert runs_seen == [] and task.status == Status.RUNNING and task.run_count == 1
+
+
+def test_a_task_whose_lease_went_stale_runs_again():
+    task = _running_task(worker="other-host:1", heartbeat_age=lease.STALE_SECONDS + 5)
+    runner.run(task.pk)
+    task.refresh_from_db()
+    assert runs_seen == [task.pk]
+    assert (task.status, task.run_count) == (Status.SUCCESS, 2)
+    assert "worker of the previous run was lost" in task.log
+
+
+def test_a_task_of_a_dead_process_on_this_host_is_taken_over_at_once():
+    task = _running_task(worker=f"{lease.socket.gethostname()}:{_dead_pid()}", heartbeat_age=1)
+    runner.run(task.pk)
+    task.refresh_from_db()
+    assert runs_seen == [task.pk] and task.status == Status.SUCCESS
+
+
+def test_beat_resumes_orphaned_tasks_only():
+    stale = _running_task(worker="gone:1", heartbeat_age=lease.STALE_SECONDS + 5)
+    live = _running_task(worker="alive:1", heartbeat_age=2)
+    tasks.resume_orphaned_tasks()  # eager in tests: the enqueued run happens here
+    stale.refresh_from_db()
+    live.refresh_from_db()
+    assert runs_seen == [stale.pk]
+    assert stale.status == Status.SUCCESS and live.status == Status.RUNNING
+
+
+def test_a_worker_presumed_dead_does_not_overwrite_the_new_run():
+    task = _running_task(worker="new-owner:7", heartbeat_age=1, run_count=2)
+    runner._finish(task, Status.ERROR, "late failure of run 1", run=1)
+    task.refresh_from_db()
+    assert task.status == Status.RUNNING and task.status_message == ""
+    assert Execution.objects.get(pk=task.execution_id).status == Status.RUNNING
