@@ -1,0 +1,194 @@
+"""A highly available deployment on one machine, with real processes: app nodes (each a
+distribution, gunicorn, a Celery worker and a beat candidate) behind one nginx, sharing
+PostgreSQL, Redis and the registry storage. Every process is started as the compose file
+starts its container (`manage.py serve <role>`), from the same templates."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import redis
+
+from tests.stack import (
+    ADMIN_PASSWORD,
+    PG_DSN,
+    REPO_ROOT,
+    Instance,
+    drop_database,
+    free_port,
+    recreate_database,
+)
+
+REDIS_DB = 5  # reserved for this topology's tests: flushed when a cluster starts
+NODE_ROLES = ("registry", "web", "worker", "beat")
+
+
+@dataclass
+class Node:
+    name: str
+    web_port: int = field(default_factory=free_port)
+    registry_port: int = field(default_factory=free_port)
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def pids(self) -> set[int]:
+        """Every process of the node, children included (gunicorn and Celery workers)."""
+        found: set[int] = set()
+        for process in self.processes.values():
+            group = os.getpgid(process.pid) if process.poll() is None else None
+            for entry in Path("/proc").iterdir():
+                if entry.name.isdigit() and group is not None:
+                    try:
+                        if os.getpgid(int(entry.name)) == group:
+                            found.add(int(entry.name))
+                    except ProcessLookupError:
+                        pass
+        return found
+
+    def signal_role(self, role: str, signum: int) -> None:
+        os.killpg(os.getpgid(self.processes[role].pid), signum)
+
+    def kill(self) -> None:
+        """SIGKILL, as when the machine dies: no process gets to clean up."""
+        for process in self.processes.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(os.getpgid(process.pid), signal.SIGKILL)
+        for process in self.processes.values():
+            process.wait(timeout=10)
+
+
+class Cluster:
+    def __init__(self, base: Path, node_count: int = 2) -> None:
+        self.base = base
+        self.port = free_port()
+        self.db_name = f"harbor_ha_{self.port}"
+        self.data_dir = base / "shared"
+        self.log_dir = base / "process-logs"
+        self.nodes = [Node(f"node{i + 1}") for i in range(node_count)]
+        self.front = Instance(data_dir=self.data_dir, port=self.port)  # API helpers only
+        self.lb: subprocess.Popen[bytes] | None = None
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://127.0.0.1:6379/{REDIS_DB}"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("HARBOR_", "DATABASE_URL", "REDIS_URL", "DJANGO_"))
+        }
+        env.update(
+            HARBOR_PORT=str(self.port),
+            HARBOR_DATA_DIR=str(self.data_dir),
+            HARBOR_ADMIN_PASSWORD=ADMIN_PASSWORD,
+            DATABASE_URL=PG_DSN.rsplit("/", 1)[0] + f"/{self.db_name}",
+            REDIS_URL=self.redis_url,
+            HARBOR_CACHE_PREFIX=f"ha-{self.port}",
+            HARBOR_LOG_TO_STDOUT="1",
+            **extra,
+        )
+        return env
+
+    def _spawn(self, label: str, role: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = (self.log_dir / f"{label}-{role}.log").open("ab")
+        return subprocess.Popen(
+            [sys.executable, "manage.py", "serve", role],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # one process group per role: killed as a whole
+        )
+
+    def prepare(self) -> None:
+        """The one-shot `migrate` service of the compose file."""
+        recreate_database(self.db_name)
+        redis.Redis.from_url(self.redis_url).flushdb()
+        subprocess.run(
+            [sys.executable, "manage.py", "platform", "prepare"],
+            cwd=REPO_ROOT,
+            env=self.env(),
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+
+    def start_node(self, node: Node, roles: tuple[str, ...] = NODE_ROLES) -> None:
+        env = self.env(
+            HARBOR_NODE_NAME=node.name,
+            HARBOR_WEB_BIND=f"127.0.0.1:{node.web_port}",
+            HARBOR_REGISTRY_BIND=f"127.0.0.1:{node.registry_port}",
+            HARBOR_REGISTRY_URL=f"http://127.0.0.1:{node.registry_port}",
+            HARBOR_WEB_WORKERS="2",
+        )
+        for role in roles:
+            node.processes[role] = self._spawn(node.name, role, env)
+
+    def start_balancer(self) -> None:
+        env = self.env(
+            HARBOR_NODE_NAME="lb",
+            HARBOR_LISTEN=f"127.0.0.1:{self.port}",
+            HARBOR_CORE_UPSTREAMS=",".join(f"127.0.0.1:{n.web_port}" for n in self.nodes),
+            HARBOR_REGISTRY_UPSTREAMS=",".join(f"127.0.0.1:{n.registry_port}" for n in self.nodes),
+        )
+        self.lb = self._spawn("lb", "nginx", env)
+
+    def wait_healthy(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            try:
+                response = httpx.get(f"{self.front.url}/api/v2.0/health", timeout=5)
+                if response.status_code == 200 and response.json()["status"] == "healthy":
+                    return
+                last = response.text
+            except httpx.HTTPError as exc:
+                last = repr(exc)
+            time.sleep(0.5)
+        raise RuntimeError(f"cluster not healthy: {last}\n{self.logs()}")
+
+    def wait_node_serving(self, node: Node, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                web = httpx.get(f"http://127.0.0.1:{node.web_port}/api/v2.0/ping", timeout=2)
+                registry = httpx.get(f"http://127.0.0.1:{node.registry_port}/v2/", timeout=2)
+                if web.status_code == 200 and registry.status_code == 401:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"{node.name} did not start\n{self.logs()}")
+
+    def logs(self, tail: int = 30) -> str:
+        out = []
+        for path in sorted(self.log_dir.glob("*.log")):
+            lines = path.read_text(errors="replace").splitlines()[-tail:]
+            out.append(f"== {path.name}\n" + "\n".join(lines))
+        return "\n".join(out)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            for process in node.processes.values():
+                if process.poll() is None:
+                    os.killpg(os.getpgid(process.pid), signal.SIGTERM)
+        if self.lb and self.lb.poll() is None:
+            os.killpg(os.getpgid(self.lb.pid), signal.SIGTERM)
+        for node in self.nodes:
+            for process in node.processes.values():
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(os.getpgid(process.pid), signal.SIGKILL)
+        if self.lb:
+            self.lb.wait(timeout=30)
+        drop_database(self.db_name)

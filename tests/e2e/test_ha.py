@@ -1,0 +1,261 @@
+"""High availability by shared storage: two app nodes behind nginx share PostgreSQL, Redis
+and the registry storage. One node is killed (SIGKILL, every process) while clients push
+and pull in a loop and a replication job runs on it. After the requests that were in
+flight, everything goes on through the other node; no pushed image is lost; the job is
+run again by the surviving worker and finishes; beat fails over to the surviving node."""
+
+from __future__ import annotations
+
+import random
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+
+from harbor_py.beat_lock import LOCK_SECONDS
+from jobs.lease import STALE_SECONDS
+from tests.cluster import Cluster
+from tests.imagegen import ImageLayout, layout_blobs, make_image, random_layer
+from tests.stack import ADMIN_PASSWORD, skopeo
+
+pytestmark = pytest.mark.e2e
+ADMIN = ("admin", ADMIN_PASSWORD)
+GRACE_SECONDS = 10  # requests in flight when the node dies may fail; none after this
+
+
+@dataclass
+class Operation:
+    kind: str
+    started: float
+    ended: float
+    ok: bool
+    detail: str
+
+
+class Clients:
+    """Pushers push new images, pullers pull back ones already pushed, until stopped."""
+
+    def __init__(self, cluster: Cluster, base: Path) -> None:
+        self.cluster, self.base = cluster, base
+        self.operations: list[Operation] = []
+        self.pushed: list[tuple[str, ImageLayout]] = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.counter = 0
+
+    def _record(self, kind: str, started: float, ok: bool, detail: str) -> None:
+        with self.lock:
+            self.operations.append(Operation(kind, started, time.monotonic(), ok, detail))
+
+    def pusher(self, seed: int) -> None:
+        rng = random.Random(seed)
+        while not self.stopping.is_set():
+            with self.lock:
+                self.counter += 1
+                number = self.counter
+            layout = make_image(
+                self.base / f"push{number}", layers=[random_layer(rng.choice([4096, 256 * 1024]))]
+            )
+            reference = f"ha/app{seed}:v{number}"
+            started = time.monotonic()
+            result = skopeo(
+                "copy",
+                layout.ref,
+                f"docker://{self.cluster.front.host}/{reference}",
+                creds=ADMIN,
+                check=False,
+                timeout=120,
+            )
+            self._record("push", started, result.returncode == 0, result.stderr[-300:])
+            if result.returncode == 0:
+                with self.lock:
+                    self.pushed.append((reference, layout))
+
+    def puller(self, seed: int) -> None:
+        rng = random.Random(seed)
+        pulls = 0
+        while not self.stopping.is_set():
+            with self.lock:
+                candidates = list(self.pushed)
+            if not candidates:
+                time.sleep(0.2)
+                continue
+            reference, layout = rng.choice(candidates)
+            pulls += 1
+            target = self.base / f"pull{seed}-{pulls}"
+            started = time.monotonic()
+            result = skopeo(
+                "copy",
+                f"docker://{self.cluster.front.host}/{reference}",
+                f"oci:{target}:latest",
+                creds=ADMIN,
+                check=False,
+                timeout=120,
+            )
+            ok = result.returncode == 0 and layout_blobs(target) == layout_blobs(layout.path)
+            self._record("pull", started, ok, result.stderr[-300:] or "pulled blobs differ")
+
+
+@pytest.fixture
+def cluster(tmp_path: Path):
+    cluster = Cluster(tmp_path)
+    cluster.prepare()
+    first, second = cluster.nodes
+    cluster.start_node(first)
+    cluster.wait_node_serving(first)
+    # The first node's beat takes the leader lock; the second's waits behind it.
+    leader = redis.Redis.from_url(cluster.redis_url)
+    deadline = time.monotonic() + 60
+    while not leader.get(f"ha-{cluster.port}:beat-leader"):
+        assert time.monotonic() < deadline, cluster.logs()
+        time.sleep(0.5)
+    cluster.start_node(second)
+    cluster.wait_node_serving(second)
+    cluster.start_balancer()
+    cluster.wait_healthy()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def _start_replication(cluster: Cluster) -> tuple[str, int]:
+    """A push-based policy from `ha` to `mirror` on the cluster itself, slowed down by its
+    speed limit so that it is still running when the node dies. Returns (location, task)."""
+    with cluster.front.client() as api:
+        response = api.post(
+            "/api/v2.0/registries",
+            json={
+                "name": "self",
+                "type": "harbor",
+                "url": cluster.front.url,
+                "insecure": True,
+                "credential": {
+                    "type": "basic",
+                    "access_key": "admin",
+                    "access_secret": ADMIN_PASSWORD,
+                },
+            },
+        )
+        assert response.status_code == 201, response.text
+        registry_id = int(response.headers["Location"].rsplit("/", 1)[1])
+        response = api.post(
+            "/api/v2.0/replication/policies",
+            json={
+                "name": "to-mirror",
+                "dest_registry": {"id": registry_id},
+                "dest_namespace": "mirror",
+                "filters": [{"type": "name", "value": "ha/seed*"}],
+                "trigger": {"type": "manual"},
+                "enabled": True,
+                "override": True,
+                "speed": 256,  # KB/s: 6 images of 1 MiB take about 25 s
+            },
+        )
+        assert response.status_code == 201, response.text
+        policy_id = int(response.headers["Location"].rsplit("/", 1)[1])
+        response = api.post("/api/v2.0/replication/executions", json={"policy_id": policy_id})
+        assert response.status_code == 201, response.text
+    location = response.headers["Location"].split("/api/v2.0", 1)[1]
+    return location, int(location.rsplit("/", 1)[1])
+
+
+def _runner_task(cluster: Cluster, execution_id: int) -> tuple[str, str, int]:
+    """(status, worker, run_count) of the job's own task, from the database."""
+    import psycopg2
+
+    from tests.stack import PG_DSN
+
+    conn = psycopg2.connect(PG_DSN.rsplit("/", 1)[0] + f"/{cluster.db_name}")
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(
+                "SELECT status, worker, run_count FROM task WHERE execution_id = %s ORDER BY id",
+                [execution_id],
+            )
+            return cursor.fetchone()
+    finally:
+        conn.close()
+
+
+def test_losing_a_node_loses_nothing(cluster: Cluster, tmp_path: Path) -> None:
+    first, second = cluster.nodes
+    cluster.front.create_project("ha")
+    cluster.front.create_project("mirror")
+    seeds = []
+    for i in range(6):
+        layout = make_image(tmp_path / f"seed{i}", layers=[random_layer(1024 * 1024)])
+        skopeo("copy", layout.ref, f"docker://{cluster.front.host}/ha/seed{i}:v1", creds=ADMIN)
+        seeds.append(layout)
+
+    # The job must run on the node that dies: the other node's worker is paused meanwhile.
+    second.signal_role("worker", signal.SIGSTOP)
+    location, execution_id = _start_replication(cluster)
+    deadline = time.monotonic() + 60
+    while (task := _runner_task(cluster, execution_id))[0] != "Running":
+        assert time.monotonic() < deadline, f"the job did not start: {task}\n{cluster.logs()}"
+        time.sleep(0.3)
+    second.signal_role("worker", signal.SIGCONT)
+    first_pids = first.pids()
+    assert int(task[1].rsplit(":", 1)[1]) in first_pids, task
+
+    clients = Clients(cluster, tmp_path / "clients")
+    threads = [threading.Thread(target=clients.pusher, args=(i,)) for i in range(2)]
+    threads += [threading.Thread(target=clients.puller, args=(10 + i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    time.sleep(8)
+    first.kill()
+    killed_at = time.monotonic()
+
+    # The job: run again by the surviving worker (after its lease goes stale, resumed by
+    # the beat that took over the leader lock), and finished.
+    deadline = killed_at + LOCK_SECONDS + STALE_SECONDS + 150
+    with cluster.front.client() as api:
+        while True:
+            execution = api.get(f"/api/v2.0{location}").json()
+            if execution["status"] not in ("InProgress", "Pending", "Running"):
+                break
+            assert time.monotonic() < deadline, f"{execution}\n{cluster.logs()}"
+            time.sleep(1)
+    time.sleep(5)  # a last round of client operations after the job
+    clients.stopping.set()
+    for thread in threads:
+        thread.join(timeout=200)
+    _status, worker, runs = _runner_task(cluster, execution_id)
+
+    after = [op for op in clients.operations if op.started > killed_at + GRACE_SECONDS]
+    failures = [op for op in after if not op.ok]
+    print(
+        f"\nHA: {len(clients.operations)} operations, {len(after)} after the grace period,"
+        f" {sum(not op.ok for op in clients.operations)} failed in all; job run {runs} on {worker}"
+    )
+    assert execution["status"] == "Succeed", execution
+    assert runs >= 2 and int(worker.rsplit(":", 1)[1]) not in first_pids
+    assert len([op for op in after if op.kind == "push"]) >= 3, "too few pushes after the kill"
+    assert len([op for op in after if op.kind == "pull"]) >= 3, "too few pulls after the kill"
+    assert not failures, [f"{op.kind}: {op.detail}" for op in failures[:5]]
+
+    # No image is lost: every successful push and every seed pulls back bit-identically,
+    # and the replicated copies are complete.
+    checks = [(ref, layout) for ref, layout in clients.pushed]
+    checks += [(f"ha/seed{i}:v1", layout) for i, layout in enumerate(seeds)]
+    checks += [(f"mirror/seed{i}:v1", layout) for i, layout in enumerate(seeds)]
+    lost = []
+    for number, (reference, layout) in enumerate(checks):
+        target = tmp_path / "final" / str(number)
+        target.parent.mkdir(exist_ok=True)
+        result = skopeo(
+            "copy",
+            f"docker://{cluster.front.host}/{reference}",
+            f"oci:{target}:latest",
+            creds=ADMIN,
+            check=False,
+        )
+        if result.returncode != 0 or layout_blobs(target) != layout_blobs(layout.path):
+            lost.append(f"{reference}: {result.stderr[-200:]}")
+    assert not lost, lost
