@@ -35,6 +35,8 @@ INSTALLED_APPS = [
     "audit",
     "replication",
     "harbor_gc.apps.GcConfig",
+    "quotas",
+    "immutable",
     "frontend",
     "jobs",
 ]

@@ -19,6 +19,8 @@ api_v2 = [
     path("", include("audit.api.urls")),
     path("", include("harbor_gc.api.urls")),
     path("", include("replication.api.urls")),
+    path("", include("quotas.api.urls")),
+    path("", include("immutable.api.urls")),
 ]
 
 urlpatterns = [

@@ -9,6 +9,8 @@ from audit.services import record
 from harbor_py.api.errors import HarborError, bad_request, conflict
 from projects.models import Project, ProjectMember
 from projects.roles import Role
+from quotas import usage
+from quotas.services import ensure_quota, validate_hard
 from registry.names import PROJECT_NAME
 
 MAX_PROJECT_NAME = 255
@@ -24,8 +26,14 @@ def validate_project_name(name: str) -> None:
 
 @transaction.atomic
 def create_project(
-    *, owner: User, name: str, public: bool = False, metadata: dict[str, str] | None = None
+    *,
+    owner: User,
+    name: str,
+    public: bool = False,
+    metadata: dict[str, str] | None = None,
+    storage_limit: int | None = None,
 ) -> Project:
+    """`storage_limit`: bytes or -1; None (or 0, as Harbor) takes the configured default."""
     validate_project_name(name)
     if Project.objects.filter(name=name).exists():
         raise conflict(f"the project named {name} already exists")
@@ -37,6 +45,8 @@ def create_project(
     except IntegrityError:
         raise conflict(f"the project named {name} already exists") from None
     ProjectMember.objects.create(project=project, user=owner, role=Role.PROJECT_ADMIN)
+    hard = validate_hard(storage_limit) if storage_limit else usage.default_hard()
+    ensure_quota(project=project, hard=hard)
     record(
         username=owner.username,
         operation="create",

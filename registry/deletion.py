@@ -12,6 +12,7 @@ import time
 import httpx
 
 from harbor_py.api.errors import HarborError
+from immutable.enforcement import check_artifacts_deletable
 from registry import selectors, services, upstream
 from registry.models import Artifact, Repository
 
@@ -55,6 +56,7 @@ def delete_artifact(*, artifact: Artifact, username: str, client_address: str = 
             "the deleting artifact is referenced by others",
             code="VIOLATE_FOREIGN_KEY_CONSTRAINT",
         )
+    check_artifacts_deletable(doomed)
     _delete_manifests(artifact.repository.name, [a.digest for a in doomed])
     services.delete_artifacts(
         root=artifact, artifacts=doomed, username=username, client_address=client_address
@@ -62,6 +64,7 @@ def delete_artifact(*, artifact: Artifact, username: str, client_address: str = 
 
 
 def delete_repository(*, repository: Repository, username: str, client_address: str = "") -> None:
+    check_artifacts_deletable(repository.artifacts.all())
     digests = list(repository.artifacts.values_list("digest", flat=True))
     _delete_manifests(repository.name, digests)
     services.delete_repository(

@@ -15,12 +15,14 @@ import json
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import OuterRef, Subquery, Sum
 from django.utils import timezone
 
 from audit.services import record
 from harbor_gc import guard
+from immutable.enforcement import check_move
 from projects.models import Project
+from quotas import usage
 from registry.image_config import ImageConfig
 from registry.manifests import ParsedManifest
 from registry.models import (
@@ -48,14 +50,19 @@ class Reservation:
     created: bool
 
 
-def _repository(project: Project, name: str) -> Repository:
-    repository = Repository.objects.filter(name=name).first()
+def _repository(project: Project, name: str, tag: str | None) -> tuple[Repository, str | None]:
+    """The repository, and the digest `tag` points at now (read in the same query)."""
+    repositories = Repository.objects.filter(name=name)
+    if tag:
+        tagged = Tag.objects.filter(repository=OuterRef("pk"), name=tag)
+        repositories = repositories.annotate(tagged=Subquery(tagged.values("artifact__digest")))
+    repository = repositories.first()
     if repository is None:
         Repository.objects.bulk_create(
             [Repository(project=project, name=name)], ignore_conflicts=True
         )
         repository = Repository.objects.get(name=name)
-    return repository
+    return repository, getattr(repository, "tagged", None)
 
 
 def _size(parsed: ParsedManifest, repository: Repository) -> int:
@@ -111,8 +118,20 @@ def _references(artifact: Artifact, parsed: ParsedManifest, repository: Reposito
 
 
 @transaction.atomic
-def reserve(*, project: Project, repository_name: str, parsed: ParsedManifest) -> Reservation:
-    repository = _repository(project, repository_name)
+def reserve(
+    *, project: Project, repository_name: str, parsed: ParsedManifest, tag: str | None = None
+) -> Reservation:
+    """Raises QuotaExceeded and TagImmutable (HarborErrors) with nothing recorded."""
+    quota = usage.lock(project.pk)  # first: the lock order of every reference writer
+    repository, tagged = _repository(project, repository_name, tag)
+    if tag:
+        check_move(
+            project_id=project.pk,
+            repository_name=repository_name,
+            tag=tag,
+            current=tagged,
+            new=parsed.digest,
+        )
     descriptors = parsed.blob_descriptors()
     blob_ids, deleting = guard.touch(
         [d.digest for d in descriptors],
@@ -127,6 +146,7 @@ def reserve(*, project: Project, repository_name: str, parsed: ParsedManifest) -
         artifact = _new_artifact(parsed, repository)
         artifact.save()
         _references(artifact, parsed, repository)
+    usage.charge(quota, list(blob_ids.values()))
     ArtifactBlob.objects.bulk_create(
         [ArtifactBlob(artifact=artifact, blob_id=pk) for pk in blob_ids.values()],
         ignore_conflicts=True,
@@ -137,7 +157,8 @@ def reserve(*, project: Project, repository_name: str, parsed: ParsedManifest) -
 def release(reservation: Reservation) -> None:
     """distribution refused the manifest: forget the artifact if this push created it."""
     if reservation.created:
-        Artifact.objects.filter(pk=reservation.artifact.pk, tags__isnull=True).delete()
+        with transaction.atomic(), usage.recomputed(reservation.project.pk):
+            Artifact.objects.filter(pk=reservation.artifact.pk, tags__isnull=True).delete()
 
 
 @transaction.atomic

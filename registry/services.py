@@ -7,7 +7,9 @@ from django.utils import timezone
 
 from audit.services import record
 from harbor_py.api.errors import bad_request, conflict, not_found
+from immutable.enforcement import check_move, check_tags
 from projects.models import Project
+from quotas import usage
 from registry import push
 from registry.image_config import ImageConfig
 from registry.manifests import ParsedManifest
@@ -35,7 +37,9 @@ def record_manifest_push(
 ) -> Artifact:
     """Both phases of registry.push in one transaction, for pushes that distribution has
     already accepted (copies, fixtures)."""
-    reservation = push.reserve(project=project, repository_name=repository_name, parsed=parsed)
+    reservation = push.reserve(
+        project=project, repository_name=repository_name, parsed=parsed, tag=tag
+    )
     return push.complete(
         reservation=reservation,
         tag=tag,
@@ -51,7 +55,8 @@ def delete_artifact(*, artifact: Artifact, username: str, client_address: str = 
     project = repository.project
     resource = f"{repository.name}@{artifact.digest}"
     replication_events.artifact_deleted(artifact=artifact)
-    artifact.delete()
+    with usage.recomputed(project.pk):
+        artifact.delete()
     record(
         username=username,
         operation="delete",
@@ -68,6 +73,7 @@ def delete_tag(*, tag: Tag, username: str, client_address: str = "") -> None:
     repository = tag.repository
     project = repository.project
     resource = f"{repository.name}:{tag.name}"
+    check_tags(project_id=project.pk, repository_name=repository.name, tags=[tag.name])
     replication_events.tag_deleted(tag=tag)
     tag.delete()
     record(
@@ -113,10 +119,11 @@ def delete_artifacts(
     repository = root.repository
     replication_events.artifact_deleted(artifact=root)
     doomed = Artifact.objects.filter(pk__in=[a.pk for a in artifacts])
-    # Lock first: a concurrent writer of rows that reference these artifacts (the config
-    # reader adding a build history) then waits for us instead of breaking the delete.
-    list(doomed.select_for_update().values_list("pk", flat=True))
-    doomed.delete()
+    with usage.recomputed(repository.project_id):
+        # Lock first: a concurrent writer of rows that reference these artifacts (the config
+        # reader adding a build history) then waits for us instead of breaking the delete.
+        list(doomed.select_for_update().values_list("pk", flat=True))
+        doomed.delete()
     others = len(artifacts) - 1
     _record(
         repository=repository,
@@ -149,7 +156,8 @@ def update_repository(
 @transaction.atomic
 def delete_repository(*, repository: Repository, username: str, client_address: str = "") -> None:
     """The database side (storage has already dropped every manifest of the repository)."""
-    repository.delete()
+    with usage.recomputed(repository.project_id):
+        repository.delete()
     _record(
         repository=repository,
         username=username,
@@ -187,6 +195,19 @@ def attach_tags(
     *, artifact: Artifact, names: list[str], username: str, client_address: str = ""
 ) -> None:
     """Point each tag at `artifact`, moving it if the repository had it elsewhere."""
+    current = dict(
+        Tag.objects.filter(repository=artifact.repository, name__in=names).values_list(
+            "name", "artifact__digest"
+        )
+    )
+    for name in names:
+        check_move(
+            project_id=artifact.repository.project_id,
+            repository_name=artifact.repository.name,
+            tag=name,
+            current=current.get(name),
+            new=artifact.digest,
+        )
     for name in names:
         with transaction.atomic():
             Tag.objects.update_or_create(

@@ -17,7 +17,9 @@ from django.views.decorators.csrf import csrf_exempt
 
 from accounts.tokens import InvalidToken
 from harbor_gc import guard
+from harbor_py.api.errors import HarborError
 from harbor_py.http import client_address
+from immutable.enforcement import check_artifacts_deletable
 from projects.selectors import find_project
 from registry import pulls, push, selectors, services, storage_probe, upstream
 from registry.access import ACTIONS_BY_METHOD, authorize, bearer_claims, explain_denial
@@ -230,10 +232,13 @@ def _put_manifest(request: HttpRequest, name: str, reference: str, username: str
     project = find_project(project_of(name), is_name=True)
     if project is None:
         return oci_error(404, "NAME_UNKNOWN", f"repository name not known to registry: {name}")
+    tag = None if is_digest(reference) else reference
     try:
-        reservation = push.reserve(project=project, repository_name=name, parsed=parsed)
+        reservation = push.reserve(project=project, repository_name=name, parsed=parsed, tag=tag)
     except push.BlobsBeingDeleted as exc:
         return oci_error(404, "BLOB_UNKNOWN", f"blob unknown to registry: {exc}; upload it again")
+    except HarborError as exc:  # over the quota, or an immutable tag
+        return oci_error(exc.status_code, exc.harbor_code, str(exc.detail))
     try:
         result = upstream.request(
             "PUT",
@@ -251,7 +256,7 @@ def _put_manifest(request: HttpRequest, name: str, reference: str, username: str
         return _relay(result)
     push.complete(
         reservation=reservation,
-        tag=None if is_digest(reference) else reference,
+        tag=tag,
         username=username,
         client_address=client_address(request),
     )
@@ -271,7 +276,10 @@ def _delete_manifest(
         tag = selectors.find_tag(repository, reference)
         if tag is None:
             return _manifest_unknown(reference)
-        services.delete_tag(tag=tag, username=username, client_address=client_address(request))
+        try:
+            services.delete_tag(tag=tag, username=username, client_address=client_address(request))
+        except HarborError as exc:  # an immutable tag
+            return oci_error(exc.status_code, exc.harbor_code, str(exc.detail))
         return HttpResponse(status=202)
     artifact, _ = selectors.resolve(repository, reference)
     if artifact is None:
@@ -280,6 +288,10 @@ def _delete_manifest(
         return oci_error(
             403, "DENIED", "the manifest is referenced by an index; delete the index first"
         )
+    try:
+        check_artifacts_deletable([artifact])
+    except HarborError as exc:
+        return oci_error(exc.status_code, exc.harbor_code, str(exc.detail))
     result = upstream.request(
         "DELETE",
         name,

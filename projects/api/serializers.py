@@ -46,6 +46,7 @@ class ProjectSummarySerializer(serializers.Serializer):
     developer_count = serializers.IntegerField(required=False)
     guest_count = serializers.IntegerField(required=False)
     limited_guest_count = serializers.IntegerField(required=False)
+    quota = serializers.DictField(required=False)
 
 
 class ProjectSerializer(serializers.ModelSerializer):

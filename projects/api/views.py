@@ -20,6 +20,8 @@ from projects.api.serializers import (
     ProjectUpdateSerializer,
 )
 from projects.roles import Role
+from quotas import services as quota_services
+from quotas.api.serializers import summary_quota
 
 SUMMARY_FIELDS = {
     Role.PROJECT_ADMIN: "project_admin_count",
@@ -79,7 +81,12 @@ class ProjectListView(GenericAPIView):
         public = metadata.pop("public", None)
         is_public = public == "true" if public is not None else bool(data.get("public"))
         project = services.create_project(
-            owner=request.user, name=data["project_name"], public=is_public, metadata=metadata
+            owner=request.user,
+            name=data["project_name"],
+            public=is_public,
+            metadata=metadata,
+            # Only a sysadmin chooses the limit; everyone else gets the default (Harbor).
+            storage_limit=data.get("storage_limit") if request.user.is_superuser else None,
         )
         response = Response(status=status.HTTP_201_CREATED)
         in_location = request.headers.get("X-Resource-Name-In-Location", "").lower() == "true"
@@ -115,6 +122,11 @@ class ProjectDetailView(ProjectScopedView):
             metadata=body.validated_data.get("metadata") or {},
             actor=request.user.username,
         )
+        limit = body.validated_data.get("storage_limit")
+        if limit is not None and request.user.is_superuser:
+            quota_services.set_storage_limit(
+                project=access.project, hard=limit, actor=request.user.username
+            )
         return Response(status=status.HTTP_200_OK)
 
     @extend_schema(operation_id="deleteProject", responses={200: None})
@@ -144,11 +156,13 @@ class ProjectSummaryView(ProjectScopedView):
 
     @extend_schema(operation_id="getProjectSummary", responses=ProjectSummarySerializer)
     def get(self, request: Request, project_name_or_id: str) -> Response:
-        """Member counts for those who may list members, as Harbor. Quotas do not exist
-        yet, so `quota` is left out; `registry` belongs to proxy cache projects only."""
+        """Member counts for those who may list members, and the quota for those who may
+        read it, as Harbor; `registry` belongs to proxy cache projects only."""
         access = self.project_access()
-        body: dict[str, int] = {"repo_count": selectors.repository_count(access.project)}
+        body: dict[str, object] = {"repo_count": selectors.repository_count(access.project)}
         if access.can("member", "list"):
             counts = selectors.member_counts(access.project)
             body.update({field: counts[role] for role, field in SUMMARY_FIELDS.items()})
+        if access.can("quota", "read"):
+            body["quota"] = summary_quota(quota_services.quota_of(access.project))
         return Response(body)

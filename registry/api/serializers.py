@@ -9,6 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from immutable.selectors import immutable_checker
 from registry.manifests import IMAGE_MANIFESTS
 from registry.models import Artifact, ArtifactReference, Label, Tag
 
@@ -65,7 +66,11 @@ class TagSerializer(serializers.Serializer):
     immutable = serializers.SerializerMethodField()
 
     def get_immutable(self, tag: Tag) -> bool:
-        return False  # immutability rules are not implemented
+        # One rules lookup per repository and response, shared through the root's context.
+        checkers = self.context.setdefault("immutable_checkers", {})
+        if tag.repository_id not in checkers:
+            checkers[tag.repository_id] = immutable_checker(tag.repository_id)
+        return checkers[tag.repository_id](tag.name)
 
 
 class NewTagSerializer(serializers.Serializer):

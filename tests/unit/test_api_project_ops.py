@@ -307,6 +307,7 @@ def test_summary_counts_members_by_role(client_for, make_user, make_group, lands
         "developer_count": 1,
         "guest_count": 1,
         "limited_guest_count": 1,
+        "quota": {"hard": {"storage": -1}, "used": {"storage": 0}},
     }
 
 
@@ -316,6 +317,6 @@ def test_summary_without_member_list_right_has_only_repo_count(
     limited = make_user()
     ProjectMember.objects.create(project=landscape["gamma"], user=limited, role=Role.LIMITED_GUEST)
     body = check("getProjectSummary", client_for(limited).get(f"{URL}/gamma/summary"), 200)
-    assert body == {"repo_count": 0}
+    assert body == {"repo_count": 0, "quota": {"hard": {"storage": -1}, "used": {"storage": 0}}}
     body = check("getProjectSummary", anon_client.get(f"{URL}/beta/summary"), 200)
     assert body == {"repo_count": 1}

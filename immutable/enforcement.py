@@ -1,0 +1,46 @@
+"""Refusing what an immutability rule forbids: moving, overwriting or deleting a
+protected tag (and so deleting an artifact or repository that holds one)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from harbor_py.api.errors import HarborError
+from immutable import selectors
+from registry.models import Artifact, Tag
+
+
+class TagImmutable(HarborError):
+    """Harbor's answer: 412 PRECONDITION, on the registry protocol and the API alike."""
+
+    def __init__(self, repository_name: str, tag: str) -> None:
+        super().__init__(
+            412,
+            f"Failed to process request due to '{repository_name}:{tag}' configured as immutable.",
+            code="PRECONDITION",
+        )
+
+
+def check_tags(*, project_id: int, repository_name: str, tags: Iterable[str]) -> None:
+    protected = selectors.immutable_tags(project_id, repository_name, list(tags))
+    if protected:
+        raise TagImmutable(repository_name, protected[0])
+
+
+def check_move(
+    *, project_id: int, repository_name: str, tag: str, current: str | None, new: str
+) -> None:
+    """`tag` (now on digest `current`, or nowhere) is to point at digest `new`."""
+    if current is not None and current != new:
+        check_tags(project_id=project_id, repository_name=repository_name, tags=[tag])
+
+
+def check_artifacts_deletable(artifacts: Iterable[Artifact]) -> None:
+    by_repository: dict[tuple[int, str], list[str]] = {}
+    rows = Tag.objects.filter(artifact__in=list(artifacts)).values_list(
+        "repository__project_id", "repository__name", "name"
+    )
+    for project_id, repository_name, tag in rows:
+        by_repository.setdefault((project_id, repository_name), []).append(tag)
+    for (project_id, repository_name), tags in by_repository.items():
+        check_tags(project_id=project_id, repository_name=repository_name, tags=tags)

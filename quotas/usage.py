@@ -1,0 +1,148 @@
+"""Keeping `quota.used` exact: the size of the distinct blobs a project's artifacts
+reference.
+
+Every writer of references takes the project's quota row lock first (`lock`), so writers
+of one project queue there and each statement after the lock sees what the previous
+writer committed (READ COMMITTED takes a new snapshot per statement):
+
+- a push adds the sizes of the blobs it is about to reference that nothing in the project
+  references yet (`charge`, one UPDATE ... RETURNING), refused when over the hard limit;
+- a delete recomputes the sum from the references that remain (`recompute`, set-based).
+
+The lock is always the first lock a writer takes, so lock order is the same everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from django.db import connection
+from django.utils import timezone
+
+from harbor_py import configuration
+from harbor_py.api.errors import HarborError
+from projects.models import Project
+
+# The blobs of a project: referenced by an artifact of one of its repositories.
+_PROJECT_BLOBS = """
+SELECT ab.blob_id FROM artifact_blob ab
+JOIN artifact a ON a.id = ab.artifact_id
+JOIN repository r ON r.id = a.repository_id
+WHERE r.project_id = %s
+"""
+_NEW_SIZE = f"""
+SELECT COALESCE(SUM(b.size), 0) FROM blob b
+WHERE b.id IN ({{ids}}) AND b.id NOT IN ({_PROJECT_BLOBS})
+"""
+_USED = f"SELECT COALESCE(SUM(b.size), 0) FROM blob b WHERE b.id IN ({_PROJECT_BLOBS})"
+
+
+@dataclass(frozen=True)
+class LockedQuota:
+    id: int
+    project_id: int
+    hard: int
+    used: int
+
+
+class QuotaExceeded(HarborError):
+    """Harbor's answer to a push over the limit: DENIED, with its sizes."""
+
+    def __init__(self, *, adding: int, used: int, hard: int) -> None:
+        self.adding, self.used, self.hard = adding, used, hard
+        super().__init__(
+            403,
+            "Quota exceeded when processing the request of adding "
+            f"{format_bytes(adding)} of storage resource, which when updated to current "
+            f"usage of {format_bytes(used)} will exceed the configured upper limit of "
+            f"{format_bytes(hard)}.",
+            code="DENIED",
+        )
+
+
+def format_bytes(size: int) -> str:
+    """Harbor's rendering of storage sizes (2.1 MiB)."""
+    value, unit = float(size), "B"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if value < 1024 or unit == "PiB":
+            break
+        value /= 1024
+    return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+
+
+def _for_update() -> str:
+    return " FOR UPDATE" if connection.features.has_select_for_update else ""
+
+
+def lock(project_id: int) -> LockedQuota:
+    """The project's quota row, locked until the transaction ends; created (with the
+    default limit and the usage recomputed) for a project that has none."""
+    sql = "SELECT id, hard, used FROM quota WHERE project_id = %s" + _for_update()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [project_id])
+        row = cursor.fetchone()
+    if row is None:
+        from quotas.services import ensure_quota  # services build on this module
+
+        ensure_quota(project=Project(pk=project_id), hard=default_hard())
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [project_id])
+            row = cursor.fetchone()
+        locked = LockedQuota(row[0], project_id, row[1], row[2])
+        return LockedQuota(locked.id, project_id, locked.hard, recompute(locked))
+    return LockedQuota(row[0], project_id, row[1], row[2])
+
+
+def charge(quota: LockedQuota, blob_ids: list[int]) -> int:
+    """Add what these blobs add to the project (call before recording the references,
+    holding `lock`). Raises QuotaExceeded, leaving usage as it was."""
+    if not blob_ids:
+        return quota.used
+    ids = ", ".join(["%s"] * len(blob_ids))
+    sql = (
+        f"UPDATE quota SET used = used + ({_NEW_SIZE.format(ids=ids)}), update_time = %s "
+        "WHERE id = %s RETURNING used"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*blob_ids, quota.project_id, timezone.now(), quota.id])
+        used = cursor.fetchone()[0]
+    if quota.hard >= 0 and used > quota.hard and used > quota.used and enforced():
+        raise QuotaExceeded(adding=used - quota.used, used=quota.used, hard=quota.hard)
+    return used
+
+
+def enforced() -> bool:
+    """Read only when a push would exceed: the hot path never asks the configuration."""
+    return bool(configuration.get("quota_per_project_enable"))
+
+
+def recompute(quota: LockedQuota) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE quota SET used = ({_USED}), update_time = %s WHERE id = %s RETURNING used",
+            [quota.project_id, timezone.now(), quota.id],
+        )
+        return cursor.fetchone()[0]
+
+
+@contextmanager
+def recomputed(project_id: int) -> Iterator[None]:
+    """Around a delete of references, in its transaction: lock first, recompute after."""
+    quota = lock(project_id)
+    yield
+    recompute(quota)
+
+
+def measured(project_id: int) -> int:
+    """The usage computed from the references, without touching the quota row."""
+    with connection.cursor() as cursor:
+        cursor.execute(_USED, [project_id])
+        return cursor.fetchone()[0]
+
+
+def default_hard() -> int:
+    if not configuration.get("quota_per_project_enable"):
+        return -1
+    return configuration.get("storage_per_project")
