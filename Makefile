@@ -47,6 +47,7 @@ bench: test-deps
 	$(PY) -m tests.bench_audit
 	$(PY) -m tests.bench_ldap
 	$(PY) -m tests.bench_replication
+	$(PY) -m tests.bench_load
 
 lint: deps
 	$(VENV)/bin/ruff check .
