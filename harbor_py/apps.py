@@ -7,6 +7,7 @@ class HarborPyConfig(AppConfig):
 
     def ready(self) -> None:
         from harbor_py.api import schema  # noqa: F401  (registers OpenAPI extensions)
-        from harbor_py.ops import jsonlog
+        from harbor_py.ops import jsonlog, metrics
 
         jsonlog.connect_celery_signals()
+        metrics.connect_celery_signals()

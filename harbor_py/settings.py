@@ -42,6 +42,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "harbor_py.ops.metrics.MetricsMiddleware",
     "harbor_py.middleware.RequestIdMiddleware",
     "harbor_py.ops.readonly.ReadOnlyMiddleware",
     "django.middleware.security.SecurityMiddleware",
