@@ -13,6 +13,7 @@ want docker-registry docker-registry
 want nginx nginx
 want /usr/sbin/nginx nginx
 want redis-server redis-server
+want pg_dump postgresql-client  # manage.py backup / restore (PostgreSQL)
 want /usr/include/ldap.h libldap2-dev
 want /usr/include/sasl/sasl.h libsasl2-dev
 if [ "$profile" = test ]; then
