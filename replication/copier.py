@@ -121,8 +121,9 @@ class Copier:
             except StopRequested:
                 raise
             except (TransferError, OSError) as exc:
-                if attempt == RETRIES:
-                    raise TransferError(f"{what}: {exc}") from exc
+                if attempt == RETRIES or (isinstance(exc, TransferError) and exc.refused):
+                    status = exc.status if isinstance(exc, TransferError) else 0
+                    raise TransferError(f"{what}: {exc}", status) from exc
                 if notes is not None:
                     notes.append(f"retrying {what} after: {exc}")
                 self.sleep(min(BACKOFF_SECONDS * 2**attempt, 10.0))

@@ -75,6 +75,11 @@ class LocalRegistry(_Client):
             .values_list("digest", flat=True)
         )
 
+    def subject_of(self, repository: str, digest: str) -> str | None:
+        found = Artifact.objects.filter(repository__name=repository, digest=digest)
+        subject = found.values_list("subject_digest", flat=True).first()
+        return subject or None
+
     def locate(self, digest: str) -> str | None:
         return (
             Repository.objects.filter(artifacts__blobs__digest=digest)

@@ -70,9 +70,9 @@ def plan(policy: ReplicationPolicy, source: Any, event: dict[str, Any] | None) -
                 return []
             item = Item("deletion", repository, target(repository), event["digest"], tags)
             return [replace(item, tag_only=tag_only)]
-        candidates = [
-            (repository, [a for a in source.artifacts(repository) if a.digest == event["digest"]])
-        ]
+        # an accessory pushed later travels with its subject (which skips what is there)
+        wanted = source.subject_of(repository, event["digest"]) or event["digest"]
+        candidates = [(repository, [a for a in source.artifacts(repository) if a.digest == wanted])]
     else:
         repositories = [r for r in source.repositories() if rules.repository(r)]
         candidates = [(r, source.artifacts(r)) for r in repositories]

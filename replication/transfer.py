@@ -34,7 +34,14 @@ _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
 
 
 class TransferError(Exception):
-    pass
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status  # the HTTP status that refused, 0 when there was no answer
+
+    @property
+    def refused(self) -> bool:
+        """Refused for good (credentials, permissions): retrying cannot help."""
+        return self.status in (401, 403)
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,9 @@ def _scopes(wanted: Grants) -> list[str]:
     return [f"repository:{repo}:{','.join(sorted(acts))}" for repo, acts in wanted]
 
 
-def _refusal(status: int) -> str:
+def _refusal(status: int, body: str) -> str:
+    if status in (401, 403) and '"DENIED"' in body:
+        return f"denied (HTTP {status}): the registry endpoint's account may not do this here"
     if status == 401:
         return "unauthorized (HTTP 401): check the registry endpoint's credentials"
     if status == 403:
@@ -123,6 +132,7 @@ class _Client:
         content: bytes | Iterable[bytes] | None = None,
         params: dict[str, str] | None = None,
         stream: bool = False,
+        retry_unauthorized: bool = True,
     ) -> httpx.Response:
         all_headers = {**self.headers_for(wanted), **(headers or {})}
         request = self.client.build_request(
@@ -134,11 +144,19 @@ class _Client:
             where = request.url.copy_with(query=None)
             reason = str(exc) or type(exc).__name__
             raise TransferError(f"{method} {where}: unreachable ({reason})") from exc
-        replayable = content is None or isinstance(content, bytes)
+        replayable = retry_unauthorized and (content is None or isinstance(content, bytes))
         if response.status_code == 401 and replayable and self.on_unauthorized(response, wanted):
             response.close()
+            # once: a fresh token that is refused again means the account may not do this
             return self.send(
-                method, url, wanted, headers=headers, content=content, params=params, stream=stream
+                method,
+                url,
+                wanted,
+                headers=headers,
+                content=content,
+                params=params,
+                stream=stream,
+                retry_unauthorized=False,
             )
         return response
 
@@ -152,7 +170,8 @@ class _Client:
             with contextlib.suppress(httpx.HTTPError, httpx.StreamError):
                 text = response.read()[:300].decode(errors="replace")
             response.close()
-            raise TransferError(f"{what}: {_refusal(response.status_code)} {text}".rstrip())
+            status = response.status_code
+            raise TransferError(f"{what}: {_refusal(status, text)} {text}".rstrip(), status)
         return response
 
     # -- manifests --------------------------------------------------------------------
@@ -345,6 +364,10 @@ class _Client:
         )
         self._expect(response, 201, what=f"PUT blob {digest} to {repository}")
 
+    def subject_of(self, repository: str, digest: str) -> str | None:
+        """The subject digest when `digest` is an accessory (known on the local side)."""
+        return None
+
     def locate(self, digest: str) -> str | None:
         """A repository of this registry known to hold the blob (for a mount)."""
         return None
@@ -420,7 +443,8 @@ class RemoteRegistry(_Client):
         except httpx.HTTPError as exc:
             raise TransferError(f"token service {realm}: unreachable ({exc})") from exc
         if answer.status_code != 200:
-            raise TransferError(f"token service {realm}: {_refusal(answer.status_code)}")
+            status = answer.status_code
+            raise TransferError(f"token service {realm}: {_refusal(status, '')}", status)
         body = answer.json()
         token = body.get("token") or body.get("access_token") or ""
         with self._lock:

@@ -4,6 +4,7 @@ against `skopeo sync` of the same images between the same instances.
     .venv/bin/python -m tests.bench_replication                 # 10 images of ~2.5 MiB
     .venv/bin/python -m tests.bench_replication --images 20 --layers 4194304,524288,10240
     .venv/bin/python -m tests.bench_replication --redis-url redis://127.0.0.1:6379
+    .venv/bin/python -m tests.bench_replication --images 0 --noop-artifacts 1000
 
 Two instances are started (tests.stack); N images with random layers are pushed to the
 first with skopeo. Timed: (1) a manual run of a push-based policy on the first instance
@@ -12,6 +13,11 @@ execution's end), (2) `skopeo sync` from the first into another new project of t
 second. Both copy every byte (the destination projects start empty). --redis-url gives
 each instance a database of that Redis instead of a private redis-server.
 
+Then the no-op re-run (--noop-artifacts, default 1,000, 0 skips it): that many small
+artifacts (10 repositories, one tag each, sharing their blobs) are pushed to the first
+instance over /v2 and replicated once; timed is a second run, where everything is
+already at the destination.
+
 Results on stdout, and as JSON with --out.
 """
 
@@ -19,14 +25,18 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
+import os
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from tests.imagegen import make_image
+import httpx
+
+from tests.imagegen import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, make_image
 from tests.stack import ADMIN_PASSWORD, Instance, reset_skopeo_cache, running_instance, skopeo
 
 ADMIN = ("admin", ADMIN_PASSWORD)
@@ -42,8 +52,11 @@ def _push_images(instance: Instance, work: Path, count: int, layers: list[int]) 
     return total
 
 
-def _replicate(source: Instance, destination: Instance) -> tuple[float, dict[str, Any]]:
+def _endpoint(source: Instance, destination: Instance) -> int:
     with source.client() as api:
+        found = api.get("/api/v2.0/registries", params={"name": "bench-destination"}).json()
+        if found:
+            return int(found[0]["id"])
         response = api.post(
             "/api/v2.0/registries",
             json={
@@ -58,19 +71,28 @@ def _replicate(source: Instance, destination: Instance) -> tuple[float, dict[str
             },
         )
         response.raise_for_status()
-        registry_id = int(response.headers["Location"].rsplit("/", 1)[1])
+        return int(response.headers["Location"].rsplit("/", 1)[1])
+
+
+def _policy(source: Instance, destination: Instance, name: str, project: str) -> int:
+    with source.client() as api:
         response = api.post(
             "/api/v2.0/replication/policies",
             json={
-                "name": "bench",
-                "dest_registry": {"id": registry_id},
+                "name": name,
+                "dest_registry": {"id": _endpoint(source, destination)},
                 "dest_namespace": "replicated",
                 "dest_namespace_replace_count": 1,
-                "filters": [{"type": "name", "value": "bench/**"}],
+                "filters": [{"type": "name", "value": f"{project}/**"}],
             },
         )
         response.raise_for_status()
-        policy_id = int(response.headers["Location"].rsplit("/", 1)[1])
+        return int(response.headers["Location"].rsplit("/", 1)[1])
+
+
+def _execute(source: Instance, policy_id: int) -> tuple[float, dict[str, Any]]:
+    """Start a run and wait for its end: (seconds, the execution)."""
+    with source.client() as api:
         started = time.perf_counter()
         response = api.post("/api/v2.0/replication/executions", json={"policy_id": policy_id})
         response.raise_for_status()
@@ -86,6 +108,64 @@ def _replicate(source: Instance, destination: Instance) -> tuple[float, dict[str
     if execution["status"] != "Succeed":
         raise RuntimeError(f"replication did not succeed: {execution}")
     return elapsed, execution
+
+
+def _replicate(source: Instance, destination: Instance) -> tuple[float, dict[str, Any]]:
+    return _execute(source, _policy(source, destination, "bench", "bench"))
+
+
+def _push_small_artifacts(instance: Instance, count: int, repositories: int = 10) -> None:
+    """`count` artifacts over /v2: one config and one layer shared by all, a manifest each
+    (an annotation makes every digest different), spread over `repositories`."""
+    instance.create_project("noop")
+    names = [f"noop/r{i}" for i in range(repositories)]
+    token = instance.token([f"repository:{n}:pull,push" for n in names], auth=ADMIN)["token"]
+    blobs = {"config": b'{"architecture":"amd64","os":"linux"}', "layer": os.urandom(512)}
+    with httpx.Client(
+        base_url=instance.url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+    ) as v2:
+        descriptors = {}
+        for name in names:
+            for key, data in blobs.items():
+                digest = "sha256:" + hashlib.sha256(data).hexdigest()
+                started = v2.post(f"/v2/{name}/blobs/uploads/")
+                started.raise_for_status()
+                location = httpx.URL(started.headers["Location"])
+                v2.put(
+                    str(location.copy_merge_params({"digest": digest})), content=data
+                ).raise_for_status()
+                descriptors[key] = {"digest": digest, "size": len(data)}
+        for i in range(count):
+            manifest = {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": OCI_CONFIG, **descriptors["config"]},
+                "layers": [{"mediaType": OCI_LAYER_GZIP, **descriptors["layer"]}],
+                "annotations": {"bench.n": str(i)},
+            }
+            response = v2.put(
+                f"/v2/{names[i % repositories]}/manifests/t{i}",
+                content=json.dumps(manifest).encode(),
+                headers={"Content-Type": OCI_MANIFEST},
+            )
+            response.raise_for_status()
+
+
+def _noop_rerun(source: Instance, destination: Instance, count: int) -> dict[str, Any]:
+    started = time.perf_counter()
+    _push_small_artifacts(source, count)
+    pushed = time.perf_counter() - started
+    policy = _policy(source, destination, "bench-noop", "noop")
+    first_seconds, _ = _execute(source, policy)
+    rerun_seconds, rerun = _execute(source, policy)
+    assert rerun["succeed"] == count, rerun
+    return {
+        "artifacts": count,
+        "push_seconds": round(pushed, 2),
+        "first_run_seconds": round(first_seconds, 2),
+        "noop_rerun_seconds": round(rerun_seconds, 2),
+        "noop_rerun_timeline": rerun["timeline"],
+    }
 
 
 def _timeline(execution: dict[str, Any], tasks: list[dict[str, Any]]) -> dict[str, float]:
@@ -140,7 +220,7 @@ def _skopeo_sync(source: Instance, destination: Instance, work: Path, count: int
     return time.perf_counter() - started
 
 
-def run(count: int, layers: list[int], redis_url: str = "") -> dict[str, Any]:
+def run(count: int, layers: list[int], redis_url: str = "", noop: int = 1000) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-repl-") as tmp:
         work = Path(tmp)
 
@@ -151,11 +231,20 @@ def run(count: int, layers: list[int], redis_url: str = "") -> dict[str, Any]:
             running_instance(work / "a", extra_env=extra(12)) as first,
             running_instance(work / "b", extra_env=extra(13)) as second,
         ):
-            total_bytes = _push_images(first, work, count, layers)
             for instance in (first, second):  # warm both credential caches (PBKDF2)
                 instance.token([], auth=ADMIN)
-            replication_seconds, execution = _replicate(first, second)
-            sync_seconds = _skopeo_sync(first, second, work, count)
+            results = _throughput(first, second, work, count, layers) if count else {}
+            if noop:
+                results["noop"] = _noop_rerun(first, second, noop)
+    return results
+
+
+def _throughput(
+    first: Instance, second: Instance, work: Path, count: int, layers: list[int]
+) -> dict[str, Any]:
+    total_bytes = _push_images(first, work, count, layers)
+    replication_seconds, execution = _replicate(first, second)
+    sync_seconds = _skopeo_sync(first, second, work, count)
     mib = total_bytes / (1 << 20)
     return {
         "images": count,
@@ -171,13 +260,14 @@ def run(count: int, layers: list[int], redis_url: str = "") -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--images", type=int, default=10)
+    parser.add_argument("--images", type=int, default=10, help="0 skips the throughput part")
     parser.add_argument("--layers", default="2097152,524288,10240", help="bytes, comma-separated")
     parser.add_argument("--redis-url", default="", help="e.g. redis://127.0.0.1:6379")
+    parser.add_argument("--noop-artifacts", type=int, default=1000, help="0 skips it")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     layers = [int(size) for size in args.layers.split(",")]
-    results = run(args.images, layers, args.redis_url)
+    results = run(args.images, layers, args.redis_url, args.noop_artifacts)
     print(json.dumps(results, indent=2))
     if args.out:
         args.out.write_text(json.dumps(results, indent=2))

@@ -1,21 +1,31 @@
 """Replication between two running instances: push-based from the session `stack` to a
-second instance, and pull-based back into a new project, with the images compared bit by
-bit after a skopeo pull and checked in the destination's API."""
+second instance, and pull-based back into a new project, with the images compared bit
+by bit after a skopeo pull and checked in the destination's API; event-based runs that
+follow pushes, accessories (OCI 1.1 subject) and tag deletions."""
 
 from __future__ import annotations
 
-import time
+import hashlib
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.contract import assert_matches
-from tests.imagegen import ImageLayout, layout_blobs, make_image
+from tests.e2e.replication_support import (
+    ADMIN,
+    API,
+    artifact_tags,
+    assert_identical,
+    create_endpoint,
+    create_policy,
+    replicate,
+    wait_until,
+)
+from tests.imagegen import make_image
 from tests.stack import ADMIN_PASSWORD, Instance, running_instance, skopeo
-
-ADMIN = ("admin", ADMIN_PASSWORD)
 
 
 @pytest.fixture(scope="module")
@@ -25,65 +35,18 @@ def second(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
 
 
 def _endpoint(on: Instance, to: Instance, name: str) -> int:
-    body = {
-        "name": name,
-        "type": "harbor",
-        "url": to.url,
-        "insecure": True,
-        "credential": {"type": "basic", "access_key": "admin", "access_secret": ADMIN_PASSWORD},
-    }
     with on.client() as api:
         ping = api.post(
-            "/api/v2.0/registries/ping",
-            json={k: body[k] for k in ("type", "url")}
-            | {"access_key": "admin", "access_secret": ADMIN_PASSWORD},
+            f"{API}/registries/ping",
+            json={
+                "type": "harbor",
+                "url": to.url,
+                "access_key": "admin",
+                "access_secret": ADMIN_PASSWORD,
+            },
         )
-        assert ping.status_code == 200, ping.text
-        response = api.post("/api/v2.0/registries", json=body)
-        assert response.status_code == 201, response.text
-        return int(response.headers["Location"].rsplit("/", 1)[1])
-
-
-def _replicate(on: Instance, policy: dict) -> dict:
-    with on.client() as api:
-        response = api.post("/api/v2.0/replication/policies", json=policy)
-        assert response.status_code == 201, response.text
-        policy_id = int(response.headers["Location"].rsplit("/", 1)[1])
-        response = api.post("/api/v2.0/replication/executions", json={"policy_id": policy_id})
-        assert response.status_code == 201, response.text
-        location = response.headers["Location"].split("/api/v2.0", 1)[1]
-        deadline = time.monotonic() + 180
-        while True:
-            response = api.get(f"/api/v2.0{location}")
-            assert_matches("getReplicationExecution", response, 200)
-            execution = response.json()
-            if execution["status"] != "InProgress" or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
-        tasks = api.get(f"/api/v2.0{location}/tasks")
-        assert_matches("listReplicationTasks", tasks, 200)
-        if execution["status"] != "Succeed":
-            logs = [api.get(f"/api/v2.0{location}/tasks/{t['id']}/log").text for t in tasks.json()]
-            pytest.fail(f"replication {execution}: {logs}")
-        return execution
-
-
-def _assert_identical(instance: Instance, ref: str, image: ImageLayout, out: Path) -> None:
-    skopeo("copy", f"docker://{instance.host}/{ref}", f"oci:{out}:x", creds=ADMIN)
-    pulled, pushed = layout_blobs(out), layout_blobs(image.path)
-    assert pulled.keys() == pushed.keys()
-    for digest, data in pushed.items():
-        assert pulled[digest] == data, digest
-
-
-def _artifact_tags(instance: Instance, project: str, repository: str) -> dict[str, list[str]]:
-    with instance.client() as api:
-        response = api.get(
-            f"/api/v2.0/projects/{project}/repositories/{repository}/artifacts",
-            params={"with_tag": "true"},
-        )
-    assert response.status_code == 200, response.text
-    return {a["digest"]: sorted(t["name"] for t in a["tags"] or []) for a in response.json()}
+    assert ping.status_code == 200, ping.text
+    return create_endpoint(on, to.url, name)
 
 
 def test_push_and_pull_based_replication(stack: Instance, second: Instance, tmp_path: Path):
@@ -97,7 +60,7 @@ def test_push_and_pull_based_replication(stack: Instance, second: Instance, tmp_
 
     # push-based: stack -> second, same names (the project is created there)
     to_second = _endpoint(stack, second, f"second-{project}")
-    execution = _replicate(
+    push = create_policy(
         stack,
         {
             "name": f"push-{project}",
@@ -106,17 +69,16 @@ def test_push_and_pull_based_replication(stack: Instance, second: Instance, tmp_
             "trigger": {"type": "manual"},
         },
     )
+    execution = replicate(stack, push)
     assert (execution["total"], execution["succeed"]) == (2, 2)
-    _assert_identical(second, f"{project}/team/big:stable", big, tmp_path / "out1")
-    _assert_identical(second, f"{project}/small:v1", small, tmp_path / "out2")
-    assert _artifact_tags(second, project, "team%252Fbig") == {
-        big.manifest_digest: ["stable", "v1"]
-    }
+    assert_identical(second.host, f"{project}/team/big:stable", big, tmp_path / "out1")
+    assert_identical(second.host, f"{project}/small:v1", small, tmp_path / "out2")
+    assert artifact_tags(second, project, "team%252Fbig") == {big.manifest_digest: ["stable", "v1"]}
 
     # pull-based: second <- stack, into another namespace, one path level replaced
     from_stack = _endpoint(second, stack, f"stack-{project}")
     pulled = f"{project}-pulled"
-    execution = _replicate(
+    pull = create_policy(
         second,
         {
             "name": f"pull-{project}",
@@ -127,9 +89,105 @@ def test_push_and_pull_based_replication(stack: Instance, second: Instance, tmp_
             "trigger": {"type": "manual"},
         },
     )
+    execution = replicate(second, pull)
     assert (execution["total"], execution["succeed"]) == (2, 2)
-    _assert_identical(second, f"{pulled}/team/big:v1", big, tmp_path / "out3")
-    _assert_identical(second, f"{pulled}/small:v1", small, tmp_path / "out4")
+    assert_identical(second.host, f"{pulled}/team/big:v1", big, tmp_path / "out3")
+    assert_identical(second.host, f"{pulled}/small:v1", small, tmp_path / "out4")
     # only the tag that passed the filter, and the artifacts show in the API
-    assert _artifact_tags(second, pulled, "team%252Fbig") == {big.manifest_digest: ["v1"]}
-    assert _artifact_tags(second, pulled, "small") == {small.manifest_digest: ["v1"]}
+    assert artifact_tags(second, pulled, "team%252Fbig") == {big.manifest_digest: ["v1"]}
+    assert artifact_tags(second, pulled, "small") == {small.manifest_digest: ["v1"]}
+
+
+def _push_signature(instance: Instance, repository: str, subject: str, size: int) -> str:
+    """Push an OCI 1.1 accessory (a cosign-like signature) of `subject` over /v2."""
+    token = instance.token([f"repository:{repository}:pull,push"], auth=ADMIN)["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=instance.url, headers=headers, timeout=60) as v2:
+        descriptors = []
+        for data, media_type in (
+            (b"{}", "application/vnd.oci.empty.v1+json"),
+            (uuid.uuid4().bytes * 10, "application/vnd.dev.cosign.simplesigning.v1+json"),
+        ):
+            digest = "sha256:" + hashlib.sha256(data).hexdigest()
+            started = v2.post(f"/v2/{repository}/blobs/uploads/")
+            assert started.status_code == 202, started.text
+            done = v2.put(
+                str(httpx.URL(started.headers["Location"]).copy_merge_params({"digest": digest})),
+                content=data,
+                headers={"Content-Type": "application/octet-stream"},
+            )
+            assert done.status_code == 201, done.text
+            descriptors.append({"mediaType": media_type, "digest": digest, "size": len(data)})
+        manifest = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "artifactType": "application/vnd.dev.cosign.artifact.sig.v1+json",
+                "config": descriptors[0],
+                "layers": descriptors[1:],
+                "subject": {
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "digest": subject,
+                    "size": size,
+                },
+            }
+        ).encode()
+        digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
+        response = v2.put(
+            f"/v2/{repository}/manifests/{digest}",
+            content=manifest,
+            headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+        )
+    assert response.status_code == 201, response.text
+    return digest
+
+
+def _referrers(instance: Instance, repository: str, digest: str) -> list[str]:
+    token = instance.token([f"repository:{repository}:pull"], auth=ADMIN)["token"]
+    response = httpx.get(
+        f"{instance.url}/v2/{repository}/referrers/{digest}",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 200, response.text
+    return [m["digest"] for m in response.json()["manifests"]]
+
+
+def test_event_based_accessories_and_tag_deletion(stack: Instance, second: Instance, tmp_path):
+    project = f"e{uuid.uuid4().hex[:8]}"
+    stack.create_project(project)
+    to_second = _endpoint(stack, second, f"events-{project}")
+    create_policy(
+        stack,
+        {
+            "name": f"events-{project}",
+            "dest_registry": {"id": to_second},
+            "filters": [{"type": "name", "value": f"{project}/**"}],
+            "trigger": {"type": "event_based"},
+            "deletion": True,
+        },
+    )
+    app = make_image(tmp_path / "app", layer_sizes=[400_000])
+    skopeo("copy", app.ref, f"docker://{stack.host}/{project}/app:v1", creds=ADMIN)
+    skopeo("copy", app.ref, f"docker://{stack.host}/{project}/app:v2", creds=ADMIN)
+
+    def tags_at_second() -> list[str]:
+        return artifact_tags(second, project, "app").get(app.manifest_digest, [])
+
+    wait_until(lambda: tags_at_second() == ["v1", "v2"], 90, "the pushes to be replicated")
+    assert_identical(second.host, f"{project}/app:v2", app, tmp_path / "out")
+
+    # an accessory pushed later follows its subject
+    size = len((app.path / "blobs" / "sha256" / app.manifest_digest.split(":")[1]).read_bytes())
+    signature = _push_signature(stack, f"{project}/app", app.manifest_digest, size)
+    wait_until(
+        lambda: _referrers(second, f"{project}/app", app.manifest_digest) == [signature],
+        90,
+        "the signature to be replicated",
+    )
+
+    # deleting a tag (not the artifact) deletes that tag at the destination only
+    with stack.client() as api:
+        response = api.delete(f"{API}/projects/{project}/repositories/app/artifacts/v2/tags/v2")
+    assert response.status_code == 200, response.text
+    wait_until(lambda: tags_at_second() == ["v1"], 90, "the tag deletion to be replicated")
+    assert_identical(second.host, f"{project}/app:v1", app, tmp_path / "after")
