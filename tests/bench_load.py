@@ -44,6 +44,7 @@ def _push(stack: Instance, layout: ImageLayout, reference: str) -> Outcome:
 
 
 def _pull(stack: Instance, layout: ImageLayout, reference: str, target: Path) -> Outcome:
+    target.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     result = skopeo(
         "copy",
