@@ -23,7 +23,7 @@ from accounts.models import User
 from harbor_py import configuration
 from harbor_py.api.errors import HarborError, bad_request, forbidden, not_found
 from harbor_py.api.permissions import IsSysadmin
-from projects.api.base import bool_param, require_authenticated
+from projects.api.base import bool_param, require_authenticated, require_user
 from projects.permissions import current_permissions
 
 
@@ -63,7 +63,7 @@ class CurrentUserView(GenericAPIView):
 
     @extend_schema(operation_id="getCurrentUserInfo", responses=UserSerializer)
     def get(self, request: Request) -> Response:
-        require_authenticated(request)
+        require_user(request)
         return Response(UserSerializer(request.user).data)
 
 

@@ -34,6 +34,13 @@ def require_authenticated(request: Request) -> None:
         raise HarborError(401, "authentication required")
 
 
+def require_user(request: Request) -> None:
+    """A signed-in person: robot accounts own nothing and have no profile."""
+    require_authenticated(request)
+    if getattr(request.user, "is_robot", False):
+        raise HarborError(403, "not allowed for robot accounts")
+
+
 class ProjectScopedView(GenericAPIView):
     """Subclasses name the (resource, action) each HTTP method needs."""
 

@@ -11,7 +11,11 @@ from rest_framework.response import Response
 from harbor_py import configuration
 from harbor_py.api.errors import HarborError, bad_request, not_found
 from projects import selectors, services
-from projects.api.base import ProjectScopedView, bool_param, require_authenticated
+from projects.api.base import (
+    ProjectScopedView,
+    bool_param,
+    require_user,
+)
 from projects.api.serializers import (
     ProjectDeletableSerializer,
     ProjectReqSerializer,
@@ -65,7 +69,7 @@ class ProjectListView(GenericAPIView):
         operation_id="createProject", request=ProjectReqSerializer, responses={201: None}
     )
     def post(self, request: Request) -> Response:
-        require_authenticated(request)
+        require_user(request)
         restriction = configuration.get("project_creation_restriction")
         if restriction == "adminonly" and not request.user.is_superuser:
             raise HarborError(403, "only system administrators may create projects")

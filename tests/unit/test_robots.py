@@ -250,3 +250,33 @@ def test_list_and_delete(world, admin, client_for):
     assert deleted.status_code == 200
     assert not Robot.objects.exists()
     assert_harbor_error(world["owner_client"].get(f"/api/v2.0/robots/{created['id']}"), 404)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v2.0/users/current",
+        "/api/v2.0/users/current/permissions?scope=/project/{pid}",
+        "/api/v2.0/projects/granted",
+        "/api/v2.0/projects/granted/summary",
+        "/api/v2.0/projects/granted/logs",
+        "/api/v2.0/audit-logs",
+        "/api/v2.0/search?q=gran",
+        "/api/v2.0/statistics",
+        "/api/v2.0/robots/{rid}",
+        "/api/v2.0/users",
+        "/api/v2.0/quotas",
+    ],
+)
+def test_a_robot_on_any_endpoint_gets_an_answer_not_a_crash(world, path):
+    created = create(world["owner_client"], project_robot("granted"))
+    url = path.format(pid=world["granted"].pk, rid=created["id"])
+    response = robot_client(created["name"], created["secret"]).get(url)
+    assert response.status_code < 500, (response.status_code, response.content[:300])
+
+
+def test_a_robot_cannot_create_projects(world):
+    created = create(world["owner_client"], project_robot("granted"))
+    as_robot = robot_client(created["name"], created["secret"])
+    refused = as_robot.post("/api/v2.0/projects", {"project_name": "botmade"}, format="json")
+    assert_harbor_error(refused, 403)
