@@ -600,6 +600,13 @@ def go_duration_ms(text: str) -> float:
 def parse_line(source: str, line: str) -> tuple[str, str, str, float] | None:
     """(method, path, status, milliseconds) of one access-log line, or None."""
     if source == "gunicorn":
+        if line.startswith("{"):  # JSON access lines (harbor_py/ops/gunicorn_conf.py)
+            try:
+                doc = json.loads(line)
+                path = doc["path"] + (f"?{doc['query']}" if doc.get("query") else "")
+                return doc["method"], path, str(doc["status"]), float(doc["duration_ms"])
+            except (ValueError, KeyError, TypeError):
+                return None
         if match := GUNICORN_LINE.search(line):
             return match["method"], match["path"], match["status"], float(match["ms"])
     elif source == "nginx":
