@@ -4,9 +4,12 @@ whose refusals are added to the form as errors (`refuse`)."""
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from frontend.control_forms import SizeField
 from harbor_py.api.errors import HarborError
+from immutable.enforcement import TagImmutable
 from projects.roles import Role
 
 ROLE_LABELS = {
@@ -19,9 +22,20 @@ ROLE_LABELS = {
 ROLE_CHOICES = [(role.value, label) for role, label in ROLE_LABELS.items()]
 
 
+def refusal_text(exc: HarborError) -> str:
+    """A service's refusal as the page shows it; the immutability refusal in the UI's own
+    (translated) words, the others as the API words them."""
+    if isinstance(exc, TagImmutable):
+        return gettext(
+            "%(repository)s:%(tag)s is immutable: a tag immutability rule of the project "
+            "protects it from being deleted, moved or overwritten."
+        ) % {"repository": exc.repository_name, "tag": exc.tag}
+    return str(exc.detail)
+
+
 def refuse(form: forms.Form, exc: HarborError, field: str | None = None) -> None:
     """Show a service's refusal on the form."""
-    form.add_error(field, str(exc.detail))
+    form.add_error(field, refusal_text(exc))
 
 
 class SignInForm(forms.Form):
@@ -56,6 +70,16 @@ class ProjectForm(forms.Form):
         required=False,
         help_text=_("Anyone may pull from a public project, without signing in."),
     )
+    storage_limit = SizeField(
+        label=_("Storage limit"),
+        required=False,
+        help_text=_("-1 means unlimited; empty: the system's default."),
+    )
+
+    def __init__(self, *args: object, with_limit: bool = False, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        if not with_limit:
+            del self.fields["storage_limit"]
 
 
 class MemberForm(forms.Form):
@@ -145,6 +169,10 @@ class SystemConfigForm(forms.Form):
     )
     token_expiration = forms.IntegerField(label=_("Token expiration (minutes)"), min_value=1)
     robot_token_duration = forms.IntegerField(label=_("Robot token expiration (days)"), min_value=1)
+    quota_per_project_enable = forms.BooleanField(
+        label=_("Enforce per-project storage quotas"), required=False
+    )
+    storage_per_project = SizeField(label=_("Default storage limit of new projects"), required=True)
     ldap_url = forms.CharField(label=_("LDAP URL"), required=False)
     ldap_search_dn = forms.CharField(label=_("LDAP search DN"), required=False)
     ldap_search_password = forms.CharField(

@@ -1,5 +1,6 @@
 """Reads that only the UI needs: an artifact's layers with what they share, its build
-history, and the pull commands. Everything else comes from the apps' own selectors."""
+history, the pull commands, and the quotas of a page of projects. Everything else comes
+from the apps' own selectors."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db.models import Count, Q
 
+from quotas.models import Quota
 from registry.models import Artifact, ArtifactAddition, ArtifactBlob
 
 
@@ -81,3 +83,9 @@ def pull_commands(repository: str, reference: str) -> dict[str, str]:
         "podman": f"podman pull{tls} {image}",
         "skopeo": f"skopeo copy{tls.replace('tls', 'src-tls')} docker://{image} oci:{local_name}",
     }
+
+
+def quotas_by_project(project_ids: list[int]) -> dict[int, Quota]:
+    """One query for the quotas of a page of projects (projects without a row are left
+    out: their row and usage are made the first time their own page asks)."""
+    return {quota.project_id: quota for quota in Quota.objects.filter(project_id__in=project_ids)}

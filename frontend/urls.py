@@ -1,6 +1,15 @@
 from django.urls import include, path
 
-from frontend.views import account, admin, artifacts, dashboard, jobs, projects
+from frontend.views import (
+    account,
+    admin,
+    artifacts,
+    dashboard,
+    jobs,
+    project_settings,
+    projects,
+    robots,
+)
 
 app_name = "ui"
 
@@ -19,6 +28,22 @@ urlpatterns = [
     path("admin/groups", admin.groups, name="groups"),
     path("admin/groups/<int:group_id>/delete", admin.group_delete, name="group-delete"),
     path("admin/configuration", admin.system_configuration, name="configuration"),
+    path("admin/robots", robots.system_robots, name="robots"),
+    path(
+        "admin/robots/<int:robot_id>/toggle",
+        robots.system_robot_toggle,
+        name="robot-toggle",
+    ),
+    path(
+        "admin/robots/<int:robot_id>/secret",
+        robots.system_robot_secret,
+        name="robot-secret",
+    ),
+    path(
+        "admin/robots/<int:robot_id>/delete",
+        robots.system_robot_delete,
+        name="robot-delete",
+    ),
     path("admin/audit", admin.audit_log, name="audit"),
     path("admin/gc", jobs.gc, name="gc"),
     path("admin/gc/<int:execution_id>", jobs.gc_execution, name="gc-execution"),
@@ -66,10 +91,43 @@ urlpatterns = [
     path("projects/<str:name>/logs", projects.logs, name="project-logs"),
     path(
         "projects/<str:name>/configuration",
-        projects.configuration_tab,
+        project_settings.configuration_tab,
         name="project-configuration",
     ),
-    path("projects/<str:name>/delete", projects.project_delete, name="project-delete"),
+    path("projects/<str:name>/quota", project_settings.quota_update, name="project-quota"),
+    path("projects/<str:name>/immutability", project_settings.rule_create, name="rule-create"),
+    path(
+        "projects/<str:name>/immutability/<int:rule_id>",
+        project_settings.rule_edit,
+        name="rule-edit",
+    ),
+    path(
+        "projects/<str:name>/immutability/<int:rule_id>/toggle",
+        project_settings.rule_toggle,
+        name="rule-toggle",
+    ),
+    path(
+        "projects/<str:name>/immutability/<int:rule_id>/delete",
+        project_settings.rule_delete,
+        name="rule-delete",
+    ),
+    path("projects/<str:name>/delete", project_settings.project_delete, name="project-delete"),
+    path("projects/<str:name>/robots", robots.project_robots, name="project-robots"),
+    path(
+        "projects/<str:name>/robots/<int:robot_id>/toggle",
+        robots.project_robot_toggle,
+        name="project-robot-toggle",
+    ),
+    path(
+        "projects/<str:name>/robots/<int:robot_id>/secret",
+        robots.project_robot_secret,
+        name="project-robot-secret",
+    ),
+    path(
+        "projects/<str:name>/robots/<int:robot_id>/delete",
+        robots.project_robot_delete,
+        name="project-robot-delete",
+    ),
     path(f"{ARTIFACT}/tags", artifacts.tag_add, name="tag-add"),
     path(f"{ARTIFACT}/tags/<str:tag>/delete", artifacts.tag_delete, name="tag-delete"),
     path(f"{ARTIFACT}/delete", artifacts.artifact_delete, name="artifact-delete"),

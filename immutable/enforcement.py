@@ -14,6 +14,7 @@ class TagImmutable(HarborError):
     """Harbor's answer: 412 PRECONDITION, on the registry protocol and the API alike."""
 
     def __init__(self, repository_name: str, tag: str) -> None:
+        self.repository_name, self.tag = repository_name, tag  # for the UI's own wording
         super().__init__(
             412,
             f"Failed to process request due to '{repository_name}:{tag}' configured as immutable.",

@@ -12,11 +12,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from frontend import selectors as ui_selectors
-from frontend.forms import TagForm
+from frontend.forms import TagForm, refusal_text
 from frontend.links import artifact_url, repository_url
 from frontend.views.base import actor, attempt, page_of, signed_in
 from frontend.views.projects import confirm
 from harbor_py.api.errors import HarborError, not_found
+from immutable.selectors import immutable_checker
 from projects.selectors import ProjectAccess
 from registry import deletion, queries, selectors, services
 from registry.api.base import find_artifact, find_repository, require_by_name
@@ -37,6 +38,9 @@ def repository(request: HttpRequest, name: str, path: str) -> HttpResponse:
     rows = queries.filter_artifacts(Artifact.objects.filter(repository=repo), query)
     rows = queries.sort_artifacts(rows, None)
     page = page_of(request, selectors.artifacts_with_details(rows, with_tag=True, with_label=True))
+    immutable = immutable_checker(repo.pk)
+    for row in page.object_list:
+        row.immutable_tags = {tag.name for tag in row.tags.all() if immutable(tag.name)}
     context = {
         "project": access.project,
         "repository": repo,
@@ -80,12 +84,14 @@ def artifact(request: HttpRequest, name: str, path: str, reference: str) -> Http
     ).get()
     tags = list(details.tags.all())
     children = list(details.references.select_related("child").order_by("pk"))
+    immutable = immutable_checker(found.repository_id)
     context = {
         "project": access.project,
         "repository": found.repository,
         "short_name": path,
         "artifact": details,
         "tags": tags,
+        "immutable_tags": {tag.name for tag in tags if immutable(tag.name)},
         "children": children,
         "layers": ui_selectors.layers(details),
         "history": ui_selectors.build_history(details),
@@ -150,7 +156,7 @@ def artifact_delete(request: HttpRequest, name: str, path: str, reference: str) 
         try:
             deletion.delete_artifact(artifact=found, **actor(request))
         except HarborError as exc:
-            messages.error(request, str(exc.detail))
+            messages.error(request, refusal_text(exc))
             return redirect(artifact_url(found))
         messages.success(request, _("Artifact %(digest)s deleted.") % {"digest": found.digest[:19]})
         return redirect(repository_url(found.repository))

@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
+from frontend.forms import refusal_text
 from harbor_py.api.errors import HarborError
 from harbor_py.http import client_address
 
@@ -46,7 +47,7 @@ def signed_in(view: View) -> View:
         try:
             return view(request, *args, **kwargs)
         except HarborError as exc:
-            return error_page(request, exc.status_code, str(exc.detail))
+            return error_page(request, exc.status_code, refusal_text(exc))
 
     return wrapper
 
@@ -66,7 +67,7 @@ def attempt(request: HttpRequest, action: Callable[..., Any], /, **kwargs: Any) 
     try:
         action(**kwargs)
     except HarborError as exc:
-        messages.error(request, str(exc.detail))
+        messages.error(request, refusal_text(exc))
         return False
     return True
 

@@ -12,11 +12,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from audit import selectors as audit_selectors
+from frontend import selectors as ui_selectors
 from frontend.forms import (
     ROLE_LABELS,
     LabelForm,
     MemberForm,
-    ProjectConfigForm,
     ProjectForm,
     RoleForm,
     refuse,
@@ -33,7 +33,7 @@ from registry import selectors as registry_selectors
 from registry.api.base import require_by_name
 from registry.models import Label, Repository
 
-TABS = ("repositories", "members", "labels", "logs", "configuration")
+TABS = ("repositories", "members", "robots", "labels", "logs", "configuration")
 
 
 def may_create_projects(request: HttpRequest) -> bool:
@@ -50,10 +50,21 @@ def project_list(request: HttpRequest) -> HttpResponse:
     projects = selectors.list_projects(request.user, name=name or None, public=public)
     page = page_of(request, projects)
     roles = selectors.roles_by_project(request.user, list(page.object_list))
-    rows = [
-        {"project": project, "role": _role_label(roles.get(project.pk, set()))}
-        for project in page.object_list
-    ]
+    quotas = ui_selectors.quotas_by_project([project.pk for project in page.object_list])
+    sysadmin = request.user.is_superuser
+    rows = []
+    for project in page.object_list:
+        access = ProjectAccess(
+            project=project, roles=roles.get(project.pk, set()), sysadmin=sysadmin
+        )
+        rows.append(
+            {
+                "project": project,
+                "role": _role_label(access.roles),
+                # The rule of GET /quotas/{id}: whoever may read the project's quota.
+                "quota": quotas.get(project.pk) if access.can("quota", "read") else None,
+            }
+        )
     context = {
         "page": page,
         "rows": rows,
@@ -76,13 +87,14 @@ def _role_label(roles: set[Role]) -> str:
 def project_create(request: HttpRequest) -> HttpResponse:
     if not may_create_projects(request):
         raise HarborError(403, _("Only system administrators may create projects."))
-    form = ProjectForm(request.POST or None)
+    form = ProjectForm(request.POST or None, with_limit=_may_choose_limit(request))
     if request.method == "POST" and form.is_valid():
         try:
             project = services.create_project(
                 owner=request.user,
                 name=form.cleaned_data["project_name"],
                 public=form.cleaned_data["public"],
+                storage_limit=form.cleaned_data.get("storage_limit"),
             )
         except HarborError as exc:
             refuse(form, exc, "project_name")
@@ -92,7 +104,13 @@ def project_create(request: HttpRequest) -> HttpResponse:
     return render(request, "frontend/project_create.html", {"form": form})
 
 
-def _tab(
+def _may_choose_limit(request: HttpRequest) -> bool:
+    """POST /projects takes storage_limit from sysadmins only; without per-project quotas
+    there is no limit to choose."""
+    return request.user.is_superuser and configuration.get("quota_per_project_enable")
+
+
+def render_tab(
     request: HttpRequest,
     access: ProjectAccess,
     tab: str,
@@ -121,6 +139,15 @@ def _abilities(access: ProjectAccess) -> dict[str, bool]:
         "configure": access.can("project", "update"),
         "delete_project": access.can("project", "delete"),
         "delete_repository": access.can("repository", "delete"),
+        "robots": access.can("robot", "list"),
+        "add_robot": access.can("robot", "create"),
+        "manage_robots": access.can("robot", "update"),
+        "delete_robots": access.can("robot", "delete"),
+        "quota": access.can("quota", "read"),
+        "immutability": access.can("immutable-tag", "list"),
+        "add_rule": access.can("immutable-tag", "create"),
+        "edit_rules": access.can("immutable-tag", "update"),
+        "delete_rules": access.can("immutable-tag", "delete"),
     }
 
 
@@ -144,7 +171,7 @@ def repositories(request: HttpRequest, name: str) -> HttpResponse:
     template = (
         "frontend/repositories_table.html" if is_htmx(request) else "frontend/repositories.html"
     )
-    return _tab(request, access, "repositories", template, page=page, q=search)
+    return render_tab(request, access, "repositories", template, page=page, q=search)
 
 
 @signed_in
@@ -160,7 +187,7 @@ def members(request: HttpRequest, name: str) -> HttpResponse:
     for member in page.object_list:
         member.role_label = ROLE_LABELS[Role(member.role)]
     status = 400 if form.errors else 200
-    return _tab(
+    return render_tab(
         request,
         access,
         "members",
@@ -229,9 +256,16 @@ def member_delete(request: HttpRequest, name: str, member_id: int) -> HttpRespon
     )
 
 
-def confirm(request: HttpRequest, question: str, *, cancel: str, detail: str = "") -> HttpResponse:
+def confirm(
+    request: HttpRequest, question: str, *, cancel: str, detail: str = "", action: str = ""
+) -> HttpResponse:
     """The confirmation step of every destructive action: a page that POSTs back."""
-    context = {"question": question, "cancel": cancel, "detail": detail}
+    context = {
+        "question": question,
+        "cancel": cancel,
+        "detail": detail,
+        "action": action or _("Yes, delete"),
+    }
     return render(request, "frontend/confirm.html", context)
 
 
@@ -254,7 +288,7 @@ def labels(request: HttpRequest, name: str) -> HttpResponse:
             else:
                 return redirect("ui:project-labels", name=name)
     page = page_of(request, Label.objects.filter(project=access.project).order_by("name"))
-    return _tab(request, access, "labels", "frontend/labels.html", page=page, form=form)
+    return render_tab(request, access, "labels", "frontend/labels.html", page=page, form=form)
 
 
 @signed_in
@@ -290,65 +324,6 @@ def logs(request: HttpRequest, name: str) -> HttpResponse:
     q, filters = audit_query(request)
     entries = audit_selectors.project_entries(access.project.pk, q=q, sort=None)
     page = page_of(request, entries, count=audit_selectors.count_entries)
-    return _tab(request, access, "logs", "frontend/project_logs.html", page=page, filters=filters)
-
-
-@signed_in
-def configuration_tab(request: HttpRequest, name: str) -> HttpResponse:
-    access = require_by_name(request, name, "project", "read")
-    project = access.project
-    metadata = selectors.project_metadata(project)
-    initial = {
-        "public": project.public,
-        "auto_scan": metadata.get("auto_scan") == "true",
-        "prevent_vul": metadata.get("prevent_vul") == "true",
-        "severity": metadata.get("severity", "none"),
-    }
-    form = ProjectConfigForm(request.POST or None, initial=initial)
-    if request.method == "POST":
-        access = require_by_name(request, name, "project", "update")
-        if form.is_valid():
-            data = form.cleaned_data
-            changes = {
-                key: "true" if data[key] else "false" for key in initial if key != "severity"
-            }
-            changes["severity"] = data["severity"] or "none"
-            if attempt(
-                request,
-                services.update_project,
-                project=project,
-                metadata=changes,
-                actor=request.user.username,
-            ):
-                messages.success(request, _("Configuration saved."))
-            return redirect("ui:project-configuration", name=name)
-    deletable, _reason = selectors.deletable(project)
-    return _tab(
-        request,
-        access,
-        "configuration",
-        "frontend/project_configuration.html",
-        form=form,
-        deletable=deletable,
-    )
-
-
-@signed_in
-def project_delete(request: HttpRequest, name: str) -> HttpResponse:
-    access = require_by_name(request, name, "project", "delete")
-    if request.method == "POST":
-        if attempt(
-            request,
-            services.delete_project,
-            project=access.project,
-            actor=request.user.username,
-        ):
-            messages.success(request, _("Project %(name)s deleted.") % {"name": name})
-            return redirect("ui:projects")
-        return redirect("ui:project-configuration", name=name)
-    return confirm(
-        request,
-        _("Delete project %(name)s?") % {"name": name},
-        cancel=f"/projects/{name}/configuration",
-        detail=_("A project that still holds repositories cannot be deleted."),
+    return render_tab(
+        request, access, "logs", "frontend/project_logs.html", page=page, filters=filters
     )

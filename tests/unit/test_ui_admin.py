@@ -92,7 +92,13 @@ def test_groups_create_and_delete(admin):
 def _config_form(**changes):
     values = {k: v for k, v in configuration.snapshot().items() if v is not None}
     values.update(changes)
-    return {k: ("on" if v is True else v) for k, v in values.items() if v is not False}
+    form = {k: ("on" if v is True else v) for k, v in values.items() if v is not False}
+    # The default quota is a number and a unit (SizeWidget).
+    form["storage_per_project_0"], form["storage_per_project_1"] = (
+        form.pop("storage_per_project"),
+        "B",
+    )
+    return form
 
 
 def test_system_configuration_saves_and_refuses(admin, make_user):

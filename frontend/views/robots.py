@@ -1,0 +1,240 @@
+"""Robot accounts: a project's robots tab and the system robots page (sysadmins). The
+same checks as /robots: `robot_services.holds` decides who lists, creates and manages,
+and what they may grant; the services refuse the rest. A secret is shown once, in the
+answer to the create or refresh POST, and stored nowhere but as its hash."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from urllib.parse import quote
+
+from django.contrib import messages
+from django.core.paginator import Page
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts import robot_selectors, robot_services
+from accounts.models import Robot
+from accounts.robot_services import RobotSpec
+from accounts.robots import SYSTEM_NAMESPACE
+from frontend.control_forms import Policy, RobotForm, SystemRobotForm
+from frontend.forms import refusal_text, refuse
+from frontend.views.base import attempt, page_of, signed_in, sysadmin_only
+from frontend.views.projects import confirm, render_tab
+from harbor_py.api.errors import HarborError, not_found
+from projects.permissions import PROJECT_ROBOT_POLICIES, SYSTEM_ROBOT_POLICIES
+from registry.api.base import require_by_name
+
+
+def _grantable(
+    request: HttpRequest, kind: str, namespace: str, policies: list[Policy]
+) -> list[Policy]:
+    """The permissions the caller holds, so may give a robot (the service checks again)."""
+    return [
+        (resource, action)
+        for resource, action in policies
+        if robot_services.holds(request.user, kind, namespace, resource, action)
+    ]
+
+
+def _with_status(page: Page) -> Page:
+    """Each robot of the page gets `expires` (a datetime, None for never) and `expired`."""
+    now = time.time()
+    for robot in page.object_list:
+        never = robot.expires_at == -1
+        robot.expires = None if never else dt.datetime.fromtimestamp(robot.expires_at, dt.UTC)
+        robot.expired = not never and robot.expires_at <= now
+    return page
+
+
+def _secret_page(request: HttpRequest, robot: Robot, secret: str, back: str) -> HttpResponse:
+    response = render(
+        request, "frontend/robot_secret.html", {"robot": robot, "secret": secret, "back": back}
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _spec_with(robot: Robot, *, disable: bool) -> RobotSpec:
+    """PUT /robots/{id} with everything as it is but `disable`."""
+    return RobotSpec(
+        name=robot.name,
+        level=robot.level,
+        description=robot.description,
+        duration=robot.duration,
+        disable=disable,
+        permissions=tuple(robot.permissions),
+    )
+
+
+def _toggle(request: HttpRequest, robot: Robot) -> None:
+    disable = not robot.disabled
+    if attempt(
+        request,
+        robot_services.update_robot,
+        caller=request.user,
+        robot=robot,
+        spec=_spec_with(robot, disable=disable),
+    ):
+        done = _("Robot %(name)s disabled.") if disable else _("Robot %(name)s enabled.")
+        messages.success(request, done % {"name": robot.name})
+
+
+def _refresh(request: HttpRequest, robot: Robot, back: str) -> HttpResponse:
+    if request.method != "POST":
+        return confirm(
+            request,
+            _("Refresh the secret of %(name)s?") % {"name": robot.name},
+            cancel=back,
+            detail=_("The current secret stops working at once; the new one is shown once."),
+            action=_("Yes, refresh"),
+        )
+    try:
+        secret = robot_services.refresh_secret(caller=request.user, robot=robot)
+    except HarborError as exc:
+        messages.error(request, refusal_text(exc))
+        return redirect(back)
+    return _secret_page(request, robot, secret, back)
+
+
+def _delete(request: HttpRequest, robot: Robot, back: str) -> HttpResponse:
+    if request.method != "POST":
+        return confirm(
+            request,
+            _("Delete robot account %(name)s?") % {"name": robot.name},
+            cancel=back,
+            detail=_("Clients that use its secret are refused from now on."),
+        )
+    if attempt(request, robot_services.delete_robot, caller=request.user, robot=robot):
+        messages.success(request, _("Robot %(name)s deleted.") % {"name": robot.name})
+    return redirect(back)
+
+
+# A project's robots tab.
+
+
+def _project_robots_url(name: str) -> str:
+    return reverse("ui:project-robots", kwargs={"name": name})
+
+
+def _project_robot(request: HttpRequest, name: str, robot_id: int, action: str) -> Robot:
+    access = require_by_name(request, name, "robot", action)
+    robot = robot_selectors.find_robot(robot_id)
+    if robot is None or robot.project_id != access.project.pk:
+        raise not_found(_("This robot account does not exist."))
+    return robot
+
+
+@signed_in
+def project_robots(request: HttpRequest, name: str) -> HttpResponse:
+    access = require_by_name(request, name, "robot", "list")
+    project = access.project
+    grantable = _grantable(request, "project", project.name, PROJECT_ROBOT_POLICIES)
+    form = RobotForm(request.POST or None, grantable=grantable)
+    if request.method == "POST":
+        access = require_by_name(request, name, "robot", "create")
+        if form.is_valid():
+            try:
+                robot, secret = robot_services.create_robot(
+                    caller=request.user, spec=form.spec(project.name)
+                )
+            except HarborError as exc:
+                refuse(form, exc)
+            else:
+                return _secret_page(request, robot, secret, _project_robots_url(name))
+    robots = robot_selectors.list_robots(
+        level=Robot.Level.PROJECT, project_id=project.pk, terms=[], sort=None
+    )
+    return render_tab(
+        request,
+        access,
+        "robots",
+        "frontend/robots.html",
+        status=400 if form.errors else 200,
+        page=_with_status(page_of(request, robots)),
+        form=form,
+    )
+
+
+@require_POST
+@signed_in
+def project_robot_toggle(request: HttpRequest, name: str, robot_id: int) -> HttpResponse:
+    _toggle(request, _project_robot(request, name, robot_id, "update"))
+    return redirect(_project_robots_url(name))
+
+
+@signed_in
+def project_robot_secret(request: HttpRequest, name: str, robot_id: int) -> HttpResponse:
+    robot = _project_robot(request, name, robot_id, "update")
+    return _refresh(request, robot, _project_robots_url(name))
+
+
+@signed_in
+def project_robot_delete(request: HttpRequest, name: str, robot_id: int) -> HttpResponse:
+    robot = _project_robot(request, name, robot_id, "delete")
+    return _delete(request, robot, _project_robots_url(name))
+
+
+# System robots (sysadmins, as /robots without a project).
+
+SYSTEM_ROBOTS_URL = "/admin/robots"
+
+
+def _system_robot(robot_id: int) -> Robot:
+    robot = robot_selectors.find_robot(robot_id)
+    if robot is None or robot.level != Robot.Level.SYSTEM:
+        raise not_found(_("This robot account does not exist."))
+    return robot
+
+
+@sysadmin_only
+def system_robots(request: HttpRequest) -> HttpResponse:
+    form = SystemRobotForm(
+        request.POST or None,
+        system=_grantable(request, "system", SYSTEM_NAMESPACE, SYSTEM_ROBOT_POLICIES),
+        project=PROJECT_ROBOT_POLICIES,
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            robot, secret = robot_services.create_robot(
+                caller=request.user, spec=form.system_spec()
+            )
+        except HarborError as exc:
+            refuse(form, exc)
+        else:
+            return _secret_page(request, robot, secret, SYSTEM_ROBOTS_URL)
+    search = request.GET.get("q", "").strip()
+    terms = robot_selectors.split_scope(f"name=~{quote(search, safe='')}" if search else None)[2]
+    robots = robot_selectors.list_robots(
+        level=Robot.Level.SYSTEM, project_id=None, terms=terms, sort=None
+    )
+    context = {
+        "section": "robots",
+        "page": _with_status(page_of(request, robots)),
+        "form": form,
+        "q": search,
+    }
+    return render(
+        request, "frontend/system_robots.html", context, status=400 if form.errors else 200
+    )
+
+
+@require_POST
+@sysadmin_only
+def system_robot_toggle(request: HttpRequest, robot_id: int) -> HttpResponse:
+    _toggle(request, _system_robot(robot_id))
+    return redirect(SYSTEM_ROBOTS_URL)
+
+
+@sysadmin_only
+def system_robot_secret(request: HttpRequest, robot_id: int) -> HttpResponse:
+    return _refresh(request, _system_robot(robot_id), SYSTEM_ROBOTS_URL)
+
+
+@sysadmin_only
+def system_robot_delete(request: HttpRequest, robot_id: int) -> HttpResponse:
+    return _delete(request, _system_robot(robot_id), SYSTEM_ROBOTS_URL)
