@@ -7,7 +7,8 @@ cache, which an update clears, so a change applies everywhere without a restart.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,7 +99,35 @@ ITEMS: dict[str, Item] = {
 }
 
 
+# Within one request the settings are read once: a registry request asks for several
+# (read-only mode, token expiry, audit policy, auth mode), each a Redis round trip otherwise.
+# `per_request` turns it on for the duration of a request; elsewhere (Celery, commands)
+# every read goes to the cache.
+_request_memo: ContextVar[dict[str, dict[str, Any]] | None] = ContextVar(
+    "configuration_request_memo", default=None
+)
+
+
+@contextlib.contextmanager
+def per_request() -> Iterator[None]:
+    token = _request_memo.set({})
+    try:
+        yield
+    finally:
+        _request_memo.reset(token)
+
+
 def _load() -> dict[str, Any]:
+    memo = _request_memo.get()
+    if memo is not None and "values" in memo:
+        return memo["values"]
+    values = _read()
+    if memo is not None:
+        memo["values"] = values
+    return values
+
+
+def _read() -> dict[str, Any]:
     # The database is the source of truth: without Redis (e.g. during `platform prepare`,
     # before the private redis-server runs) settings are read from it directly.
     try:
@@ -162,3 +191,5 @@ def store(changes: dict[str, Any]) -> None:
     # with the old values while the transaction was open.
     cache.delete(CACHE_KEY)
     transaction.on_commit(lambda: cache.delete(CACHE_KEY))
+    if (memo := _request_memo.get()) is not None:
+        memo.clear()  # this request reads its own writes

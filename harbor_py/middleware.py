@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
+from harbor_py import configuration
 from harbor_py.ops.jsonlog import request_id as current_request_id
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -23,7 +24,8 @@ class RequestIdMiddleware:
         request.request_id = request_id  # type: ignore[attr-defined]
         token = current_request_id.set(request_id)  # for every log line of this request
         try:
-            response = self.get_response(request)
+            with configuration.per_request():
+                response = self.get_response(request)
         finally:
             current_request_id.reset(token)
         response["X-Request-Id"] = request_id
