@@ -1,15 +1,18 @@
 """Keeping `quota.used` exact: the size of the distinct blobs a project's artifacts
 reference.
 
-Every writer of references takes the project's quota row lock first (`lock`), so writers
-of one project queue there and each statement after the lock sees what the previous
-writer committed (READ COMMITTED takes a new snapshot per statement):
+Every writer of references takes the project's quota row lock (`lock`) before it reads
+or writes references, so writers of one project queue there and each statement after the
+lock sees what the previous writer committed (READ COMMITTED takes a new snapshot per
+statement):
 
 - a push adds the sizes of the blobs it is about to reference that nothing in the project
   references yet (`charge`, one UPDATE ... RETURNING), refused when over the hard limit;
 - a delete recomputes the sum from the references that remain (`recompute`, set-based).
 
-The lock is always the first lock a writer takes, so lock order is the same everywhere.
+Lock order: a push locks its blob rows (the GC guard's touch, in digest order) and then
+the quota row, so while it waits GC's mark skips its blobs; a delete locks the quota row
+and then its artifact rows, and never a blob row; GC never takes the quota row. No cycle.
 """
 
 from __future__ import annotations

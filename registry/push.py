@@ -122,7 +122,6 @@ def reserve(
     *, project: Project, repository_name: str, parsed: ParsedManifest, tag: str | None = None
 ) -> Reservation:
     """Raises QuotaExceeded and TagImmutable (HarborErrors) with nothing recorded."""
-    quota = usage.lock(project.pk)  # first: the lock order of every reference writer
     repository, tagged = _repository(project, repository_name, tag)
     if tag:
         check_move(
@@ -140,6 +139,8 @@ def reserve(
     )
     if deleting:
         raise BlobsBeingDeleted(deleting)
+    # After the touch: while a push waits here its blob rows stay locked, so GC skips them.
+    quota = usage.lock(project.pk)
     artifact = Artifact.objects.filter(repository=repository, digest=parsed.digest).first()
     created = artifact is None
     if artifact is None:
