@@ -18,12 +18,12 @@ import httpx
 import redis
 
 from tests.stack import (
-    ADMIN_PASSWORD,
-    PG_DSN,
     REPO_ROOT,
     Instance,
+    database_url,
     drop_database,
     free_port,
+    instance_environment,
     recreate_database,
 )
 
@@ -80,22 +80,15 @@ class Cluster:
         return f"redis://127.0.0.1:6379/{REDIS_DB}"
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("HARBOR_", "DATABASE_URL", "REDIS_URL", "DJANGO_"))
-        }
-        env.update(
-            HARBOR_PORT=str(self.port),
-            HARBOR_DATA_DIR=str(self.data_dir),
-            HARBOR_ADMIN_PASSWORD=ADMIN_PASSWORD,
-            DATABASE_URL=PG_DSN.rsplit("/", 1)[0] + f"/{self.db_name}",
+        return instance_environment(
+            self.port,
+            self.data_dir,
+            DATABASE_URL=database_url(self.db_name),
             REDIS_URL=self.redis_url,
             HARBOR_CACHE_PREFIX=f"ha-{self.port}",
             HARBOR_LOG_TO_STDOUT="1",
             **extra,
         )
-        return env
 
     def _spawn(self, label: str, role: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
         self.log_dir.mkdir(parents=True, exist_ok=True)

@@ -26,6 +26,26 @@ ADMIN_PASSWORD = "Harbor12345"
 PG_DSN = os.environ.get("HARBOR_TEST_PG", "postgres://postgres@127.0.0.1:5432/postgres")
 
 
+def database_url(name: str) -> str:
+    return PG_DSN.rsplit("/", 1)[0] + f"/{name}"
+
+
+def instance_environment(port: int, data_dir: Path, **extra: str) -> dict[str, str]:
+    """This process's environment without its harbor-py settings, plus an instance's."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("HARBOR_", "DATABASE_URL", "REDIS_URL", "DJANGO_"))
+    }
+    env.update(
+        HARBOR_PORT=str(port),
+        HARBOR_DATA_DIR=str(data_dir),
+        HARBOR_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        **extra,
+    )
+    return env
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -71,19 +91,9 @@ class Instance:
         return f"harbor_e2e_{self.port}"
 
     def env(self) -> dict[str, str]:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("HARBOR_", "DATABASE_URL", "REDIS_URL", "DJANGO_"))
-        }
-        env.update(
-            HARBOR_PORT=str(self.port),
-            HARBOR_DATA_DIR=str(self.data_dir),
-            HARBOR_ADMIN_PASSWORD=ADMIN_PASSWORD,
-            **self.extra_env,
-        )
+        env = instance_environment(self.port, self.data_dir, **self.extra_env)
         if self.database == "postgres":
-            env["DATABASE_URL"] = PG_DSN.rsplit("/", 1)[0] + f"/{self.db_name}"
+            env["DATABASE_URL"] = database_url(self.db_name)
         return env
 
     def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

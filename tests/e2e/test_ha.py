@@ -19,6 +19,7 @@ import redis
 from harbor_py.beat_lock import LOCK_SECONDS
 from jobs.lease import STALE_SECONDS
 from tests.cluster import Cluster
+from tests.e2e.replication_support import create_endpoint, create_policy, start
 from tests.imagegen import ImageLayout, layout_blobs, make_image, random_layer
 from tests.stack import ADMIN_PASSWORD, skopeo
 
@@ -126,41 +127,21 @@ def cluster(tmp_path: Path):
 def _start_replication(cluster: Cluster) -> tuple[str, int]:
     """A push-based policy from `ha` to `mirror` on the cluster itself, slowed down by its
     speed limit so that it is still running when the node dies. Returns (location, task)."""
-    with cluster.front.client() as api:
-        response = api.post(
-            "/api/v2.0/registries",
-            json={
-                "name": "self",
-                "type": "harbor",
-                "url": cluster.front.url,
-                "insecure": True,
-                "credential": {
-                    "type": "basic",
-                    "access_key": "admin",
-                    "access_secret": ADMIN_PASSWORD,
-                },
-            },
-        )
-        assert response.status_code == 201, response.text
-        registry_id = int(response.headers["Location"].rsplit("/", 1)[1])
-        response = api.post(
-            "/api/v2.0/replication/policies",
-            json={
-                "name": "to-mirror",
-                "dest_registry": {"id": registry_id},
-                "dest_namespace": "mirror",
-                "filters": [{"type": "name", "value": "ha/seed*"}],
-                "trigger": {"type": "manual"},
-                "enabled": True,
-                "override": True,
-                "speed": 256,  # KB/s: 6 images of 1 MiB take about 25 s
-            },
-        )
-        assert response.status_code == 201, response.text
-        policy_id = int(response.headers["Location"].rsplit("/", 1)[1])
-        response = api.post("/api/v2.0/replication/executions", json={"policy_id": policy_id})
-        assert response.status_code == 201, response.text
-    location = response.headers["Location"].split("/api/v2.0", 1)[1]
+    registry_id = create_endpoint(cluster.front, cluster.front.url, "self")
+    policy_id = create_policy(
+        cluster.front,
+        {
+            "name": "to-mirror",
+            "dest_registry": {"id": registry_id},
+            "dest_namespace": "mirror",
+            "filters": [{"type": "name", "value": "ha/seed*"}],
+            "trigger": {"type": "manual"},
+            "enabled": True,
+            "override": True,
+            "speed": 256,  # KB/s: 6 images of 1 MiB take about 25 s
+        },
+    )
+    location = start(cluster.front, policy_id)
     return location, int(location.rsplit("/", 1)[1])
 
 

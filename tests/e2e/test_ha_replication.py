@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.replication_support import create_endpoint, create_policy
 from tests.imagegen import make_image
 from tests.stack import ADMIN_PASSWORD, Instance, running_instance, skopeo
 
@@ -29,36 +30,19 @@ def pair(tmp_path: Path) -> Iterator[tuple[Instance, Instance]]:
 
 
 def _keep_in_step(primary: Instance, standby: Instance) -> None:
-    with primary.client() as api:
-        response = api.post(
-            "/api/v2.0/registries",
-            json={
-                "name": "standby",
-                "type": "harbor",
-                "url": standby.url,
-                "insecure": True,
-                "credential": {
-                    "type": "basic",
-                    "access_key": "admin",
-                    "access_secret": ADMIN_PASSWORD,
-                },
-            },
-        )
-        assert response.status_code == 201, response.text
-        registry_id = int(response.headers["Location"].rsplit("/", 1)[1])
-        response = api.post(
-            "/api/v2.0/replication/policies",
-            json={
-                "name": "standby",
-                "dest_registry": {"id": registry_id},
-                "filters": [{"type": "name", "value": f"{PROJECT}/**"}],
-                "trigger": {"type": "event_based"},
-                "deletion": True,
-                "override": True,
-                "enabled": True,
-            },
-        )
-        assert response.status_code == 201, response.text
+    registry_id = create_endpoint(primary, standby.url, "standby")
+    create_policy(
+        primary,
+        {
+            "name": "standby",
+            "dest_registry": {"id": registry_id},
+            "filters": [{"type": "name", "value": f"{PROJECT}/**"}],
+            "trigger": {"type": "event_based"},
+            "deletion": True,
+            "override": True,
+            "enabled": True,
+        },
+    )
 
 
 def _tags(instance: Instance, repository: str) -> dict[str, str]:
