@@ -191,3 +191,32 @@ def test_event_based_accessories_and_tag_deletion(stack: Instance, second: Insta
     assert response.status_code == 200, response.text
     wait_until(lambda: tags_at_second() == ["v1"], 90, "the tag deletion to be replicated")
     assert_identical(second.host, f"{project}/app:v1", app, tmp_path / "after")
+
+
+def test_scheduled_policy_runs_from_beat(stack: Instance, second: Instance, tmp_path):
+    """Beat starts the run from the policy's cron (every minute here), no API call."""
+    project = f"s{uuid.uuid4().hex[:8]}"
+    stack.create_project(project)
+    app = make_image(tmp_path / "app", layer_sizes=[100_000])
+    skopeo("copy", app.ref, f"docker://{stack.host}/{project}/app:v1", creds=ADMIN)
+    to_second = _endpoint(stack, second, f"scheduled-{project}")
+    policy = create_policy(
+        stack,
+        {
+            "name": f"scheduled-{project}",
+            "dest_registry": {"id": to_second},
+            "filters": [{"type": "name", "value": f"{project}/**"}],
+            "trigger": {"type": "scheduled", "trigger_settings": {"cron": "0 * * * * *"}},
+        },
+    )
+
+    def scheduled_run() -> dict | None:
+        with stack.client() as api:
+            found = api.get(
+                f"{API}/replication/executions",
+                params={"policy_id": policy, "trigger": "scheduled", "status": "Succeed"},
+            ).json()
+        return found[0] if found else None
+
+    wait_until(scheduled_run, 150, "beat to run the scheduled policy")
+    assert artifact_tags(second, project, "app") == {app.manifest_digest: ["v1"]}

@@ -127,6 +127,27 @@ def test_destination_gone_mid_copy_then_back(stack, second, to_second, tmp_path)
         assert artifact_tags(second, project, name) == {image.manifest_digest: ["v1"]}
 
 
+def test_short_outage_is_absorbed_by_the_retries(stack, second, to_second, tmp_path):
+    project = _project(stack)
+    images = _push(stack, tmp_path, project, ["a", "b"], [2 * MIB, 10_000])
+    policy = _policy(stack, to_second, project, speed=512)
+    location = start(stack, policy)
+    _running_task(stack, location)
+    time.sleep(1.0)
+    supervisorctl(second, "stop", "nginx")
+    try:
+        time.sleep(2)  # shorter than a step's retries
+    finally:
+        supervisorctl(second, "start", "nginx")
+    found = wait(stack, location)
+    logs = [t["log"] for t in tasks(stack, location)]
+    assert found["status"] == "Succeed", (found, logs)
+    assert any("retrying" in log for log in logs), logs
+    _assert_complete_or_absent(second, project, images, tmp_path)
+    for name, image in images.items():
+        assert artifact_tags(second, project, name) == {image.manifest_digest: ["v1"]}
+
+
 def _controller_run_count(instance: Instance, execution_id: int) -> int:
     dsn = PG_DSN.rsplit("/", 1)[0] + f"/{instance.db_name}"
     with psycopg2.connect(dsn) as conn, conn.cursor() as cursor:
