@@ -3,12 +3,14 @@ they enqueue), and the forwarder that follows rotating log files to a real syslo
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -144,16 +146,27 @@ def test_parse_target():
         logforward.parse_target("http://x:1")
 
 
+@contextlib.contextmanager
+def forwarding(directory: Path, target: logforward.Target, seconds: float) -> Iterator[None]:
+    """The forwarder running in a thread for `seconds`, started on the files as they are."""
+    thread = threading.Thread(
+        target=logforward.run, args=(directory, target), kwargs={"stop_after": seconds}, daemon=True
+    )
+    thread.start()
+    try:
+        time.sleep(0.4)  # its first poll: it starts at the end of the existing files
+        yield
+    finally:
+        thread.join(timeout=seconds + 5)
+
+
 def test_forwarder_delivers_over_tcp_and_survives_a_receiver_restart(tmp_path: Path):
     receiver = SyslogReceiver().start()
     _append(tmp_path / "core.log", "")
     target = logforward.Target("tcp", "127.0.0.1", receiver.port)
-    thread = threading.Thread(
-        target=logforward.run, args=(tmp_path, target), kwargs={"stop_after": 4}, daemon=True
-    )
-    thread.start()
-    try:
-        time.sleep(0.5)
+    with contextlib.ExitStack() as stack:
+        stack.callback(receiver.stop)
+        stack.enter_context(forwarding(tmp_path, target, 4))
         _append(tmp_path / "core.log", '{"level": "error", "message": "bad"}')
         _append(tmp_path / "nginx-access.log", '{"component": "nginx", "status": 200}')
         messages = receiver.wait_for(2)
@@ -167,9 +180,6 @@ def test_forwarder_delivers_over_tcp_and_survives_a_receiver_restart(tmp_path: P
         receiver.start()  # same port
         messages = receiver.wait_for(3, timeout=5)
         assert messages[-1].text == "while the receiver was down"
-    finally:
-        receiver.stop()
-        thread.join(timeout=10)
 
 
 def test_forwarder_over_udp(tmp_path: Path):
@@ -177,15 +187,7 @@ def test_forwarder_over_udp(tmp_path: Path):
     server.bind(("127.0.0.1", 0))
     server.settimeout(5)
     target = logforward.Target("udp", "127.0.0.1", server.getsockname()[1])
-    thread = threading.Thread(
-        target=logforward.run, args=(tmp_path, target), kwargs={"stop_after": 1.5}, daemon=True
-    )
-    thread.start()
-    try:
-        time.sleep(0.4)
+    with contextlib.closing(server), forwarding(tmp_path, target, 1.5):
         _append(tmp_path / "worker.log", "task done")
         message = parse_message(server.recv(65536))
         assert (message.app, message.text, message.version) == ("worker", "task done", 1)
-    finally:
-        server.close()
-        thread.join(timeout=5)
