@@ -6,7 +6,6 @@ FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     HARBOR_DATA_DIR=/data \
-    HARBOR_LOG_TO_STDOUT=1 \
     PATH=/app/.venv/bin:$PATH
 
 WORKDIR /app

@@ -10,7 +10,6 @@ templates in deploy/ are rendered for all of them, so there is one source of tru
     HARBOR_REGISTRY_UPSTREAMS   distribution servers nginx uses  the local registry socket
     HARBOR_WEB_BIND             where this node's gunicorn binds the local gunicorn socket
     HARBOR_REGISTRY_BIND        where this node's distribution binds  the local registry socket
-    HARBOR_LOG_TO_STDOUT=1      nginx and distribution log to stdout/stderr (containers)
 """
 
 from __future__ import annotations
@@ -39,7 +38,6 @@ class Topology:
     web_bind: str  # gunicorn --bind syntax: host:port or unix:/path
     registry_net: str  # distribution http.net: tcp or unix
     registry_addr: str
-    log_to_stdout: bool
 
     @property
     def balanced(self) -> bool:
@@ -59,5 +57,4 @@ def load_topology(rt: Runtime, environ: dict[str, str] | None = None) -> Topolog
         web_bind=web_bind,
         registry_net="unix" if registry_is_socket else "tcp",
         registry_addr=registry_bind,
-        log_to_stdout=env.get("HARBOR_LOG_TO_STDOUT", "") in ("1", "true", "yes"),
     )

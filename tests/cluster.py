@@ -86,7 +86,6 @@ class Cluster:
             DATABASE_URL=database_url(self.db_name),
             REDIS_URL=self.redis_url,
             HARBOR_CACHE_PREFIX=f"ha-{self.port}",
-            HARBOR_LOG_TO_STDOUT="1",
             **extra,
         )
 

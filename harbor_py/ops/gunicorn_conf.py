@@ -31,6 +31,11 @@ logconfig_dict: dict[str, Any] = {
 }
 
 
+# gunicorn >= 25 opens a control socket at one fixed path per user by default: several
+# instances on one host would take it from each other. Nothing here uses it.
+control_socket_disable = True
+
+
 def on_starting(server: Any) -> None:
     metrics_files.prepare()
 

@@ -22,7 +22,6 @@ TOPOLOGY_VARIABLES = (
     "HARBOR_REGISTRY_UPSTREAMS",
     "HARBOR_WEB_BIND",
     "HARBOR_REGISTRY_BIND",
-    "HARBOR_LOG_TO_STDOUT",
 )
 
 
@@ -86,13 +85,12 @@ def test_two_app_nodes_are_balanced_with_failover(render):
     assert (registry["http"]["net"], registry["http"]["addr"]) == ("tcp", "127.0.0.1:18101")
 
 
-def test_the_compose_topology_logs_to_stdout(render):
+def test_the_compose_topology_uses_service_names(render):
     _, nginx, registry = render(
         HARBOR_LISTEN="0.0.0.0:8080",
         HARBOR_CORE_UPSTREAMS="web:8000",
         HARBOR_REGISTRY_UPSTREAMS="registry:5000",
         HARBOR_REGISTRY_BIND="0.0.0.0:5000",
-        HARBOR_LOG_TO_STDOUT="1",
     )
     assert "listen 0.0.0.0:8080;" in nginx
     assert _servers(nginx, "core") == ["web:8000"]

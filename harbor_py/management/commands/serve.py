@@ -44,16 +44,15 @@ def role_argv(role: str, rt: Runtime, config_dir: Path) -> list[str]:
     if role == "registry":
         return ["/usr/bin/docker-registry", "serve", str(config_dir / "registry.yml")]
     if role == "web":
-        access_log = "-" if topology.log_to_stdout else str(rt.log_dir / "core-access.log")
+        # As deploy/supervisord.conf runs it: JSON logs and metrics from the same config.
         return [
             str(bin_dir / "gunicorn"),
             "harbor_py.wsgi:application",
+            *("-c", "python:harbor_py.ops.gunicorn_conf"),
             *("--bind", topology.web_bind),
             *("--worker-class", "gthread"),
             *("--workers", os.environ.get("HARBOR_WEB_WORKERS", "2")),
             *("--threads", "8", "--keep-alive", "75"),
-            *("--access-logfile", access_log),
-            *("--access-logformat", "%(h)s %(r)s %(s)s %(b)s %(M)sms"),
         ]
     if role == "worker":
         concurrency = os.environ.get("HARBOR_WORKER_CONCURRENCY", "2")
