@@ -19,7 +19,9 @@ DEFAULT_UNIT = "GiB"
 
 
 class SizeWidget(forms.MultiWidget):
-    """A number and a unit; -1 means unlimited."""
+    """A number and a unit, side by side; -1 means unlimited."""
+
+    template_name = "frontend/widgets/size.html"
 
     def __init__(self, attrs: dict[str, Any] | None = None) -> None:
         widgets = (

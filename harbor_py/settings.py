@@ -124,6 +124,9 @@ AUTH_PASSWORD_VALIDATORS: list[dict[str, str]] = []  # Harbor's own rule lives i
 LANGUAGE_CODE = "en-us"
 # The web UI's languages (catalogues in frontend/locale); zh-cn browsers get zh-hans.
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+# The UI's catalogue first: installed apps' catalogues (django_celery_beat translates
+# "Name" as a task name) would otherwise win over the app listed after them.
+LOCALE_PATHS = [os.path.join(os.path.dirname(os.path.dirname(__file__)), "frontend", "locale")]
 LOGIN_URL = "/account/sign-in"
 TIME_ZONE = "UTC"
 USE_I18N = True

@@ -1,8 +1,10 @@
 """The web UI in a real browser (Debian's chromium through Playwright) against a whole
 running instance: sign in, create a project, add a member, see an artifact pushed with
 skopeo, copy its pull command, delete a tag, run GC and watch it finish, create a
-replication rule to this instance's own registry endpoint and run it, switch to 简体中文.
-Screenshots of the main pages go to docs/screenshots/."""
+replication rule to this instance's own registry endpoint and run it, switch to 简体中文;
+create a robot account and see its secret once (skopeo logs in with it), add a tag
+immutability rule and see a tag delete refused. Screenshots of the main pages go to
+docs/screenshots/ (the Chinese one needs a CJK font: deploy/install-system.sh test)."""
 
 from __future__ import annotations
 
@@ -143,3 +145,74 @@ def test_the_ui_end_to_end(stack: Instance, page, tmp_path: Path):
     page.get_by_label("Language").select_option("zh-hans")
     expect(page.get_by_role("heading", name="项目")).to_be_visible()
     assert page.locator("html").get_attribute("lang") == "zh-hans"
+    shot(page, "projects-zh-hans")
+
+
+def in_english(page, stack: Instance) -> None:
+    """Signed in as admin, in English, whatever an earlier test left."""
+    page.goto("/projects/")
+    if "/account/sign-in" in page.url:
+        page.locator("#id_principal").fill("admin")
+        page.locator("#id_password").fill(ADMIN_PASSWORD)
+        page.locator("form.stacked button[type=submit]").click()
+        page.goto("/projects/")
+    if page.locator("html").get_attribute("lang") != "en":
+        page.locator("#language").select_option("en")
+    playwright_api.expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+
+
+def test_robot_secret_once_and_immutable_tags(stack: Instance, page, tmp_path: Path):
+    expect = playwright_api.expect
+    project = f"ci-{uuid.uuid4().hex[:6]}"
+    stack.create_project(project)
+    image = make_image(tmp_path / "img", layer_sizes=[30_000])
+    skopeo("copy", image.ref, f"docker://{stack.host}/{project}/app:v1", creds=ADMIN)
+    in_english(page, stack)
+    row = page.get_by_role("row").filter(has=page.get_by_role("link", name=project, exact=True))
+    expect(row).to_contain_text("/ unlimited")  # the quota column: usage / limit
+
+    # A robot that may pull and push in this project; its secret is shown once.
+    page.goto(f"/projects/{project}/robots")
+    page.get_by_label("Robot name").fill("ci")
+    page.locator('input[value="repository:pull"]').check()
+    page.locator('input[value="repository:push"]').check()
+    page.get_by_label("Never expires").check()
+    page.get_by_role("button", name="Create robot account").click()
+    robot = f"robot${project}+ci"
+    expect(page.get_by_role("heading", name=f"Secret of {robot}")).to_be_visible()
+    secret = page.locator("#robot-secret").inner_text()
+    assert len(secret) == 32
+    copy = page.locator('button[aria-describedby="robot-secret"]')
+    expect(copy).to_have_text("Copy secret")
+    copy.click()
+    expect(copy).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == secret
+    tags = skopeo("list-tags", f"docker://{stack.host}/{project}/app", creds=(robot, secret))
+    assert '"v1"' in tags.stdout
+    page.get_by_role("link", name="Done").click()
+    expect(page.get_by_role("cell", name=robot, exact=True)).to_be_visible()
+    assert secret not in page.content()
+    shot(page, "project-robots")
+    page.reload()
+    assert secret not in page.content()  # never shown again
+
+    # An immutability rule for v* tags; the artifact's v1 gets the badge, its delete is refused.
+    page.get_by_role("navigation", name="Project").get_by_role("link", name="Configuration").click()
+    page.get_by_label("Repository pattern").fill("**")
+    page.get_by_label("Tag pattern").fill("v*")
+    page.get_by_role("button", name="Add rule").click()
+    expect(page.get_by_text("Immutability rule added.")).to_be_visible()
+    expect(page.locator("#immutability-rules")).to_contain_text("v*")
+    page.locator("#rules-title").evaluate("heading => heading.scrollIntoView()")
+    shot(page, "project-immutability")
+    page.get_by_role("navigation", name="Project").get_by_role("link", name="Repositories").click()
+    page.get_by_role("link", name=f"{project}/app").click()
+    expect(page.locator(".badge.immutable")).to_have_count(1)
+    page.locator("table a.mono").first.click()
+    page.get_by_role("link", name="Delete tag v1").click()
+    page.get_by_role("button", name="Yes, delete").click()
+    refusal = page.get_by_role("alert")
+    expect(refusal).to_contain_text(f"{project}/app:v1 is immutable")
+    expect(page.locator("#tags")).to_contain_text("v1")
+    tags = skopeo("list-tags", f"docker://{stack.host}/{project}/app", creds=ADMIN).stdout
+    assert '"v1"' in tags

@@ -215,6 +215,8 @@ def test_language_follows_the_browser_and_the_switcher(make_user, browser):
     chinese = client.get("/projects/", HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9")
     assert '<html lang="zh-hans">' in chinese.content.decode()
     assert "项目" in chinese.content.decode()
+    # The UI's own catalogue wins over those of installed apps (LOCALE_PATHS).
+    assert '<th scope="col">名称</th>' in chinese.content.decode()
     client.post("/i18n/setlang/", {"language": "en", "next": "/projects/"})
     switched = client.get("/projects/", HTTP_ACCEPT_LANGUAGE="zh-CN")
     assert '<html lang="en">' in switched.content.decode()

@@ -2,6 +2,9 @@
 (function () {
   "use strict";
 
+  // With script the language select submits itself; its Switch button is for pages without.
+  document.documentElement.classList.add("js");
+
   function announce(text) {
     var region = document.getElementById("live");
     if (region) { region.textContent = ""; region.textContent = text; }
