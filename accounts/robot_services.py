@@ -244,3 +244,17 @@ def delete_robot(*, caller: Caller, robot: Robot) -> None:
         raise forbidden("not allowed to delete this robot account")
     _record(robot, caller.username, "delete")
     robot.delete()
+
+
+def forget_project(*, project_name: str) -> None:
+    """Part of deleting a project (in its transaction): its name may be taken again, so
+    system robots lose what they were granted there (project robots go with the project)."""
+    for robot in Robot.objects.select_for_update().filter(level=Robot.Level.SYSTEM):
+        kept = [
+            p
+            for p in robot.permissions
+            if not (p["kind"] == "project" and p["namespace"] == project_name)
+        ]
+        if len(kept) != len(robot.permissions):
+            robot.permissions = kept
+            robot.save(update_fields=["permissions", "update_time"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 
 from accounts.models import User, UserGroup
+from accounts.robot_services import forget_project
 from audit.services import record
 from harbor_py.api.errors import HarborError, bad_request, conflict
 from projects.models import Project, ProjectMember
@@ -124,6 +125,7 @@ def delete_project(*, project: Project, actor: str) -> None:
     if project.repositories.exists():
         raise HarborError(412, "the project contains repositories, can not be deleted")
     _record_project(project, actor, "delete")
+    forget_project(project_name=project.name)
     project.delete()
 
 

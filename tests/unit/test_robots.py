@@ -280,3 +280,23 @@ def test_a_robot_cannot_create_projects(world):
     as_robot = robot_client(created["name"], created["secret"])
     refused = as_robot.post("/api/v2.0/projects", {"project_name": "botmade"}, format="json")
     assert_harbor_error(refused, 403)
+
+
+def test_a_project_name_taken_again_does_not_inherit_old_grants(world, admin, client_for):
+    body = {
+        "name": "fleet",
+        "level": "system",
+        "duration": -1,
+        "permissions": [
+            {"kind": "project", "namespace": "other", "access": access("repository:pull")},
+            {"kind": "project", "namespace": "granted", "access": access("repository:pull")},
+        ],
+    }
+    created = create(client_for(admin), body)
+    assert client_for(admin).delete("/api/v2.0/projects/other").status_code == 200
+    robot = Robot.objects.get(pk=created["id"])
+    assert [p["namespace"] for p in robot.permissions] == ["granted"]
+    client_for(admin).post("/api/v2.0/projects", {"project_name": "other"}, format="json")
+    auth = basic(created["name"], created["secret"])
+    claims = payload(get_token(Client(), "repository:other/x:pull", auth=auth).json()["token"])
+    assert claims["access"] == []
