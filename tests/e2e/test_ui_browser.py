@@ -196,6 +196,23 @@ def test_robot_secret_once_and_immutable_tags(stack: Instance, page, tmp_path: P
     page.reload()
     assert secret not in page.content()  # never shown again
 
+    # A system robot that pulls from every project, made on the sysadmins' page.
+    page.get_by_role("link", name="Robots", exact=True).click()
+    page.get_by_label("Robot name").fill(f"puller-{project}")
+    page.locator('input[name="permissions"][value="repository:pull"]').check()
+    page.get_by_label("All projects").check()
+    page.get_by_role("button", name="Create robot account").click()
+    puller = f"robot$puller-{project}"
+    expect(page.get_by_role("heading", name=f"Secret of {puller}")).to_be_visible()
+    puller_secret = page.locator("#robot-secret").inner_text()
+    tags = skopeo(
+        "list-tags", f"docker://{stack.host}/{project}/app", creds=(puller, puller_secret)
+    )
+    assert '"v1"' in tags.stdout
+    page.get_by_role("link", name="Done").click()
+    expect(page.get_by_role("row").filter(has_text=puller)).to_contain_text("All projects")
+    page.goto(f"/projects/{project}/robots")
+
     # An immutability rule for v* tags; the artifact's v1 gets the badge, its delete is refused.
     page.get_by_role("navigation", name="Project").get_by_role("link", name="Configuration").click()
     page.get_by_label("Repository pattern").fill("**")

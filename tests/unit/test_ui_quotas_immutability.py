@@ -205,3 +205,24 @@ def test_immutable_badge_and_refused_tag_delete(make_user, make_project):
     chinese = client.post(f"{base}/delete", follow=True, HTTP_ACCEPT_LANGUAGE="zh-CN")
     assert "team/app:v1 " in chinese.content.decode() and "不可变" in chinese.content.decode()
     assert Artifact.objects.filter(pk=artifact.pk).exists()
+
+
+def test_quota_and_rule_changes_need_the_csrf_token(admin, make_project):
+    project = make_project("team", owner=admin)
+    signed(admin).post("/projects/team/immutability", rule_form())
+    rule = ImmutableRule.objects.get()
+    client = signed(admin, csrf=True)
+    base = f"/projects/team/immutability/{rule.pk}"
+    posts = {
+        "/projects/team/quota": {"hard_0": "1", "hard_1": "GiB"},
+        "/projects/team/immutability": rule_form("other"),
+        base: rule_form("changed"),
+        f"{base}/toggle": {},
+        f"{base}/delete": {},
+    }
+    for url, data in posts.items():
+        assert client.post(url, data).status_code == 403, url
+    rule.refresh_from_db()
+    assert rule.tag_selectors[0]["pattern"] == "v*" and not rule.disabled
+    assert ImmutableRule.objects.count() == 1
+    assert not Quota.objects.filter(project=project, hard=GiB).exists()

@@ -209,3 +209,22 @@ def test_project_robots_are_not_managed_on_the_system_page(admin, make_project):
     robot = Robot.objects.get()
     assert client.post(f"/admin/robots/{robot.pk}/delete").status_code == 404
     assert "robot$team+ci" not in client.get("/admin/robots").content.decode()
+
+
+def test_every_robot_action_needs_the_csrf_token(admin, make_project):
+    make_project("team", owner=admin)
+    signed(admin).post("/projects/team/robots", robot_form())
+    robot = Robot.objects.get()
+    client = signed(admin, csrf=True)
+    for url in (
+        f"/projects/team/robots/{robot.pk}/toggle",
+        f"/projects/team/robots/{robot.pk}/secret",
+        f"/projects/team/robots/{robot.pk}/delete",
+        "/admin/robots",
+    ):
+        assert client.post(url, {"name": "x", "permissions": ["repository:pull"]}).status_code == (
+            403
+        ), url
+    stored = Robot.objects.get()
+    assert (stored.disabled, stored.secret) == (robot.disabled, robot.secret)
+    assert Robot.objects.count() == 1
