@@ -81,8 +81,11 @@ def claim(task: Task) -> int | None:
 
 
 def orphaned_task_ids() -> list[int]:
+    # Only tasks a worker claimed: a job's own sub-tasks (replication's one per artifact)
+    # are run by that job, never by run_task.
     return list(
         Task.objects.filter(status=Status.RUNNING)
+        .exclude(worker="")
         .filter(Q(heartbeat__isnull=True) | Q(heartbeat__lt=_stale_before()))
         .values_list("pk", flat=True)
     )

@@ -87,13 +87,19 @@ class LocalRegistry(_Client):
             .first()
         )
 
-    def ensure_namespace(self, namespace: str) -> None:
+    def ensure_namespace(self, namespace: str) -> bool:
         if Project.objects.filter(name=namespace).exists():
-            return
+            return False
         owner = User.objects.filter(is_superuser=True).order_by("pk").first()
         if owner is None:
             raise TransferError("no system administrator to own a replicated project")
         project_services.create_project(owner=owner, name=namespace)
+        return True
+
+    def repositories_in(self, namespace: str) -> set[str] | None:
+        return set(
+            Repository.objects.filter(project__name=namespace).values_list("name", flat=True)
+        )
 
     def put_manifest(self, repository: str, reference: str, body: bytes, media_type: str) -> None:
         project = Project.objects.filter(name=repository.split("/", 1)[0]).first()

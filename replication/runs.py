@@ -23,7 +23,7 @@ from replication.transfer import Inventory, RemoteRegistry, TransferError, _Clie
 
 STOP_POLL_SECONDS = 2.0
 ARTIFACT_WORKERS = 3  # artifacts copied at once (each with copier.WORKERS blob streams)
-INVENTORY_WORKERS = 4  # destination repositories listed at once
+INVENTORY_WORKERS = 8  # destination repositories listed at once (latency-bound)
 logger = logging.getLogger(__name__)
 
 
@@ -95,11 +95,25 @@ def plan(policy: ReplicationPolicy, source: Any, event: dict[str, Any] | None) -
     return items
 
 
+def _namespace(repository: str) -> str:
+    return repository.split("/", 1)[0]
+
+
 def inventories(
-    items: list[Item], destination: _Client, context: JobContext, *, threaded: bool
+    items: list[Item], destination: _Client, context: JobContext, *, threaded: bool, new: set[str]
 ) -> dict[str, Inventory | None]:
     """What each destination repository of the copies holds, read once (one listing per
-    repository instead of probes per artifact); None where it could not be read."""
+    repository instead of probes per artifact); None where it could not be read. Projects
+    created by this run (`new`) and repositories their project does not list are empty
+    without asking."""
+    wanted = sorted({i.dst_repo for i in items if i.operation == "copy"})
+    known: dict[str, Inventory | None] = {}
+    for namespace in sorted({_namespace(r) for r in wanted}):
+        inside = [r for r in wanted if _namespace(r) == namespace]
+        existing = set() if namespace in new else _repositories_in(destination, namespace)
+        for repository in inside:
+            if existing is not None and repository not in existing:
+                known[repository] = Inventory({}, set())
 
     def read(repository: str) -> Inventory | None:
         try:
@@ -111,11 +125,18 @@ def inventories(
             if threaded:
                 connections.close_all()
 
-    wanted = sorted({i.dst_repo for i in items if i.operation == "copy"})
-    if not threaded or len(wanted) < 2:
-        return {r: read(r) for r in wanted}
+    left = [r for r in wanted if r not in known]
+    if not threaded or len(left) < 2:
+        return known | {r: read(r) for r in left}
     with ThreadPoolExecutor(max_workers=INVENTORY_WORKERS) as pool:
-        return dict(zip(wanted, pool.map(read, wanted), strict=True))
+        return known | dict(zip(left, pool.map(read, left), strict=True))
+
+
+def _repositories_in(destination: _Client, namespace: str) -> set[str] | None:
+    try:
+        return destination.repositories_in(namespace)
+    except TransferError:
+        return None
 
 
 def outstanding(item: Item, policy: ReplicationPolicy, inventory: Inventory | None) -> Item | None:
@@ -206,20 +227,27 @@ def _run_item(item: Item, task: Task, policy: ReplicationPolicy, copier: Copier,
     _finish(task, Status.SUCCESS)
 
 
-def _prepare_namespaces(
-    items: list[Item], tasks: list[Task], destination: _Client, context: JobContext
-) -> list[tuple[Item, Task]]:
-    """Create the destination projects first; the tasks of a project that could not be
-    created fail here. Returns the pairs left to run."""
+def _ensure_namespaces(items: list[Item], destination: _Client) -> tuple[dict[str, str], set[str]]:
+    """Create the destination projects first: (namespace -> why it failed, namespaces
+    created now)."""
     failures: dict[str, str] = {}
-    for namespace in sorted({i.dst_repo.split("/", 1)[0] for i in items if i.operation == "copy"}):
+    created: set[str] = set()
+    for namespace in sorted({_namespace(i.dst_repo) for i in items if i.operation == "copy"}):
         try:
-            destination.ensure_namespace(namespace)
+            if destination.ensure_namespace(namespace):
+                created.add(namespace)
         except TransferError as exc:
             failures[namespace] = str(exc)
+    return failures, created
+
+
+def _fail_refused(
+    pairs: list[tuple[Item, Task]], failures: dict[str, str], context: JobContext
+) -> list[tuple[Item, Task]]:
+    """The tasks of a project that could not be created fail here; the others are left."""
     runnable = []
-    for item, task in zip(items, tasks, strict=True):
-        failure = failures.get(item.dst_repo.split("/", 1)[0])
+    for item, task in pairs:
+        failure = failures.get(_namespace(item.dst_repo))
         if item.operation == "copy" and failure:
             JobContext(task.pk, context.execution_id, {}).log(f"failed: {failure}")
             _finish(task, Status.ERROR, failure)
@@ -284,9 +312,17 @@ def run(context: JobContext) -> dict[str, Any]:
         event = context.parameters.get("event")
         items = plan(policy, source, event)
         context.log(f"policy {policy.name}: {len(items)} artifacts to replicate")
+        failures, created = _ensure_namespaces(items, destination)
         # A whole run compares with one listing per destination repository; an event's
         # single artifact is cheaper to probe.
-        known = {} if event else inventories(items, destination, context, threaded=threaded)
+        known = (
+            {}
+            if event
+            # failed projects' tasks fail below: nothing to list there either
+            else inventories(
+                items, destination, context, threaded=threaded, new=created | set(failures)
+            )
+        )
         work = [outstanding(item, policy, known.get(item.dst_repo)) for item in items]
         tasks = Task.objects.bulk_create(
             [_task(context, item, todo is None) for item, todo in zip(items, work, strict=True)],
@@ -294,9 +330,7 @@ def run(context: JobContext) -> dict[str, Any]:
         )
         pending = [(i, t) for i, t in zip(work, tasks, strict=True) if i is not None]
         context.log(f"{len(items) - len(pending)} already at the destination")
-        runnable = _prepare_namespaces(
-            [i for i, _ in pending], [t for _, t in pending], destination, context
-        )
+        runnable = _fail_refused(pending, failures, context)
         workers = ARTIFACT_WORKERS if threaded else 1
         with _StopWatch(context, copier):
             if workers == 1:

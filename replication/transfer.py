@@ -372,8 +372,14 @@ class _Client:
         """A repository of this registry known to hold the blob (for a mount)."""
         return None
 
-    def ensure_namespace(self, namespace: str) -> None:
-        """Make sure the destination project exists (a no-op where there are none)."""
+    def ensure_namespace(self, namespace: str) -> bool:
+        """Make sure the destination project exists (a no-op where there are none); True
+        when it was created just now (so it holds nothing yet)."""
+        return False
+
+    def repositories_in(self, namespace: str) -> set[str] | None:
+        """The repositories of a project, None when the registry cannot say cheaply."""
+        return None
 
 
 class RemoteRegistry(_Client):
@@ -494,7 +500,7 @@ class RemoteRegistry(_Client):
             try:
                 items = self._api(f"{path}/artifacts", params).json()
             except TransferError as exc:
-                if "HTTP 404" in str(exc):
+                if exc.status == 404:
                     return  # no such repository (yet)
                 raise
             yield from items
@@ -543,9 +549,24 @@ class RemoteRegistry(_Client):
         self._expect(response, 200, what=f"DELETE tag {repository}:{tag}")
         return True
 
-    def ensure_namespace(self, namespace: str) -> None:
+    def repositories_in(self, namespace: str) -> set[str] | None:
         if self.endpoint.type != "harbor":
-            return
+            return None
+        found, page = set(), 1
+        while True:
+            try:
+                params = {"page": str(page), "page_size": "100"}
+                items = self._api(f"/api/v2.0/projects/{namespace}/repositories", params).json()
+            except TransferError as exc:
+                return set() if exc.status == 404 else None  # else: ask per repository
+            found.update(item["name"] for item in items)
+            if len(items) < 100:
+                return found
+            page += 1
+
+    def ensure_namespace(self, namespace: str) -> bool:
+        if self.endpoint.type != "harbor":
+            return False
         try:
             response = self.client.post(
                 "/api/v2.0/projects",
@@ -555,3 +576,4 @@ class RemoteRegistry(_Client):
         except httpx.HTTPError as exc:
             raise TransferError(f"create project {namespace}: unreachable ({exc})") from exc
         self._expect(response, 201, 409, what=f"create project {namespace}")
+        return response.status_code == 201

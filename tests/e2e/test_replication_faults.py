@@ -129,7 +129,7 @@ def test_destination_gone_mid_copy_then_back(stack, second, to_second, tmp_path)
 
 def test_short_outage_is_absorbed_by_the_retries(stack, second, to_second, tmp_path):
     project = _project(stack)
-    images = _push(stack, tmp_path, project, ["a", "b"], [2 * MIB, 10_000])
+    images = _push(stack, tmp_path, project, ["a", "b"], [4 * MIB, 10_000])
     policy = _policy(stack, to_second, project, speed=512)
     location = start(stack, policy)
     _running_task(stack, location)
@@ -191,7 +191,10 @@ def test_source_artifact_deleted_between_listing_and_copying(stack, second, to_s
         response = api.delete(f"{API}/projects/{project}/repositories/zz-doomed/artifacts/v1")
     assert response.status_code == 200, response.text
     found = wait(stack, location)
-    assert found["status"] == "Failed" and (found["succeed"], found["failed"]) == (3, 1)
+    assert found["status"] == "Failed" and (found["succeed"], found["failed"]) == (3, 1), [
+        (t["src_resource"], t["start_time"], t["end_time"], t["log"])
+        for t in tasks(stack, location)
+    ]
     (doomed,) = [t for t in tasks(stack, location) if t["status"] == "Failed"]
     assert doomed["src_resource"].startswith(f"{project}/zz-doomed")
     assert "deleted after it was listed" in doomed["log"]

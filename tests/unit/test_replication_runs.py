@@ -12,7 +12,7 @@ import pytest
 from django.test import TestCase
 
 from jobs import runner
-from jobs.models import Execution, Status, Trigger
+from jobs.models import Execution, Status, Task, Trigger
 from projects.roles import Role
 from registry import deletion, upstream
 from registry import services as registry_services
@@ -276,3 +276,21 @@ def test_accessories_follow_and_a_rerun_compares_by_listing(
     assert task.status == Status.ERROR
     assert "tag deletion isn't supported" in task.status_message
     assert task.extra_attrs["resource_type"] == "tag"
+
+
+def test_artifact_tasks_are_never_resumed_as_orphans():
+    """jobs.tasks.resume_orphaned_tasks enqueues claimed tasks whose lease went stale; a
+    replication's per-artifact tasks are run by the replication job itself."""
+    from jobs import lease
+
+    execution = Execution.objects.create(vendor_type="REPLICATION", status=Status.RUNNING)
+    controller = Task.objects.create(
+        execution=execution, status=Status.RUNNING, worker="gone:1", run_count=1
+    )
+    Task.objects.create(
+        execution=execution,
+        status=Status.RUNNING,
+        run_count=1,
+        extra_attrs={"operation": "copy", "resource_type": "image"},
+    )
+    assert lease.orphaned_task_ids() == [controller.pk]  # no heartbeat: stale
