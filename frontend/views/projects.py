@@ -1,5 +1,5 @@
 """Projects: the list (search, create) and a project's tabs: repositories, members,
-labels, logs, configuration."""
+labels, logs (the configuration tab is in project_settings, robots in robots)."""
 
 from __future__ import annotations
 

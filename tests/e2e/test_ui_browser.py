@@ -161,6 +161,18 @@ def in_english(page, stack: Instance) -> None:
     playwright_api.expect(page.get_by_role("heading", name="Projects")).to_be_visible()
 
 
+def create_robot(page, full_name: str) -> str:
+    """Submit the robot form; the answer shows the secret, this once."""
+    page.get_by_role("button", name="Create robot account").click()
+    heading = page.get_by_role("heading", name=f"Secret of {full_name}")
+    playwright_api.expect(heading).to_be_visible()
+    return page.locator("#robot-secret").inner_text()
+
+
+def tags_seen_by(stack: Instance, repository: str, creds: tuple[str, str]) -> str:
+    return skopeo("list-tags", f"docker://{stack.host}/{repository}", creds=creds).stdout
+
+
 def test_robot_secret_once_and_immutable_tags(stack: Instance, page, tmp_path: Path):
     expect = playwright_api.expect
     project = f"ci-{uuid.uuid4().hex[:6]}"
@@ -177,18 +189,15 @@ def test_robot_secret_once_and_immutable_tags(stack: Instance, page, tmp_path: P
     page.locator('input[value="repository:pull"]').check()
     page.locator('input[value="repository:push"]').check()
     page.get_by_label("Never expires").check()
-    page.get_by_role("button", name="Create robot account").click()
     robot = f"robot${project}+ci"
-    expect(page.get_by_role("heading", name=f"Secret of {robot}")).to_be_visible()
-    secret = page.locator("#robot-secret").inner_text()
+    secret = create_robot(page, robot)
     assert len(secret) == 32
     copy = page.locator('button[aria-describedby="robot-secret"]')
     expect(copy).to_have_text("Copy secret")
     copy.click()
     expect(copy).to_have_text("Copied")
     assert page.evaluate("navigator.clipboard.readText()") == secret
-    tags = skopeo("list-tags", f"docker://{stack.host}/{project}/app", creds=(robot, secret))
-    assert '"v1"' in tags.stdout
+    assert '"v1"' in tags_seen_by(stack, f"{project}/app", (robot, secret))
     page.get_by_role("link", name="Done").click()
     expect(page.get_by_role("cell", name=robot, exact=True)).to_be_visible()
     assert secret not in page.content()
@@ -201,14 +210,9 @@ def test_robot_secret_once_and_immutable_tags(stack: Instance, page, tmp_path: P
     page.get_by_label("Robot name").fill(f"puller-{project}")
     page.locator('input[name="permissions"][value="repository:pull"]').check()
     page.get_by_label("All projects").check()
-    page.get_by_role("button", name="Create robot account").click()
     puller = f"robot$puller-{project}"
-    expect(page.get_by_role("heading", name=f"Secret of {puller}")).to_be_visible()
-    puller_secret = page.locator("#robot-secret").inner_text()
-    tags = skopeo(
-        "list-tags", f"docker://{stack.host}/{project}/app", creds=(puller, puller_secret)
-    )
-    assert '"v1"' in tags.stdout
+    puller_secret = create_robot(page, puller)
+    assert '"v1"' in tags_seen_by(stack, f"{project}/app", (puller, puller_secret))
     page.get_by_role("link", name="Done").click()
     expect(page.get_by_role("row").filter(has_text=puller)).to_contain_text("All projects")
     page.goto(f"/projects/{project}/robots")
@@ -231,5 +235,4 @@ def test_robot_secret_once_and_immutable_tags(stack: Instance, page, tmp_path: P
     refusal = page.get_by_role("alert")
     expect(refusal).to_contain_text(f"{project}/app:v1 is immutable")
     expect(page.locator("#tags")).to_contain_text("v1")
-    tags = skopeo("list-tags", f"docker://{stack.host}/{project}/app", creds=ADMIN).stdout
-    assert '"v1"' in tags
+    assert '"v1"' in tags_seen_by(stack, f"{project}/app", ADMIN)
