@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import Robot
 from accounts.robot_services import RobotSpec
 from accounts.robots import ALL_PROJECTS, SYSTEM_NAMESPACE
 
@@ -79,6 +80,29 @@ def as_access(values: list[str]) -> list[dict[str, str]]:
     return [dict(zip(("resource", "action"), value.split(":", 1), strict=True)) for value in values]
 
 
+def robot_initial(robot: Robot) -> dict[str, Any]:
+    """A robot as the robot forms show it. The forms give every project one set of
+    permissions; a robot made through the API with different sets shows the first."""
+    values: dict[str, list[str]] = {"system": [], "project": []}
+    namespaces = []
+    for permission in robot.permissions:
+        granted = [f"{entry['resource']}:{entry['action']}" for entry in permission["access"]]
+        if permission["kind"] == "project":
+            namespaces.append(permission["namespace"])
+        if not values[permission["kind"]]:
+            values[permission["kind"]] = granted
+    return {
+        "name": robot.name,
+        "description": robot.description,
+        "never_expires": robot.duration == -1,
+        "duration": None if robot.duration == -1 else robot.duration,
+        "permissions": values["project"],
+        "system_permissions": values["system"],
+        "all_projects": ALL_PROJECTS in namespaces,
+        "projects": ", ".join(n for n in namespaces if n != ALL_PROJECTS),
+    }
+
+
 class RobotForm(forms.Form):
     """A project robot: its permissions are offered from what the caller may grant."""
 
@@ -99,9 +123,16 @@ class RobotForm(forms.Form):
         label=_("Permissions"), widget=forms.CheckboxSelectMultiple, choices=[]
     )
 
-    def __init__(self, *args: Any, grantable: list[Policy], **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, grantable: list[Policy], editing: Robot | None = None, **kwargs: Any
+    ) -> None:
+        if editing is not None:
+            kwargs["initial"] = robot_initial(editing)
         super().__init__(*args, **kwargs)
         self.fields["permissions"].choices = policy_choices(grantable)
+        if editing is not None:  # the name cannot change (PUT /robots/{id})
+            self.fields["name"].disabled = True
+            self.fields["name"].help_text = ""
 
     def expiry(self) -> int | None:
         data = self.cleaned_data

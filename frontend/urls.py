@@ -34,6 +34,7 @@ urlpatterns = [
         robots.system_robot_toggle,
         name="robot-toggle",
     ),
+    path("admin/robots/<int:robot_id>/edit", robots.system_robot_edit, name="robot-edit"),
     path(
         "admin/robots/<int:robot_id>/secret",
         robots.system_robot_secret,
@@ -117,6 +118,11 @@ urlpatterns = [
         "projects/<str:name>/robots/<int:robot_id>/toggle",
         robots.project_robot_toggle,
         name="project-robot-toggle",
+    ),
+    path(
+        "projects/<str:name>/robots/<int:robot_id>/edit",
+        robots.project_robot_edit,
+        name="project-robot-edit",
     ),
     path(
         "projects/<str:name>/robots/<int:robot_id>/secret",

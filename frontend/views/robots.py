@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from urllib.parse import quote
 
 from django.contrib import messages
@@ -27,6 +29,7 @@ from frontend.views.base import attempt, page_of, signed_in, sysadmin_only
 from frontend.views.projects import confirm, render_tab
 from harbor_py.api.errors import HarborError, not_found
 from projects.permissions import PROJECT_ROBOT_POLICIES, SYSTEM_ROBOT_POLICIES
+from projects.selectors import ProjectAccess
 from registry.api.base import require_by_name
 
 
@@ -114,6 +117,23 @@ def _delete(request: HttpRequest, robot: Robot, back: str) -> HttpResponse:
     return redirect(back)
 
 
+def _edit(
+    request: HttpRequest, robot: Robot, form: RobotForm, spec: Callable[[], RobotSpec], back: str
+) -> HttpResponse | None:
+    """PUT /robots/{id} from the form (disabled or not, as it is); None shows the form."""
+    if request.method != "POST" or not form.is_valid():
+        return None
+    try:
+        robot_services.update_robot(
+            caller=request.user, robot=robot, spec=replace(spec(), disable=robot.disabled)
+        )
+    except HarborError as exc:
+        refuse(form, exc)
+        return None
+    messages.success(request, _("Robot %(name)s saved.") % {"name": robot.name})
+    return redirect(back)
+
+
 # A project's robots tab.
 
 
@@ -121,12 +141,14 @@ def _project_robots_url(name: str) -> str:
     return reverse("ui:project-robots", kwargs={"name": name})
 
 
-def _project_robot(request: HttpRequest, name: str, robot_id: int, action: str) -> Robot:
+def _project_robot(
+    request: HttpRequest, name: str, robot_id: int, action: str
+) -> tuple[ProjectAccess, Robot]:
     access = require_by_name(request, name, "robot", action)
     robot = robot_selectors.find_robot(robot_id)
     if robot is None or robot.project_id != access.project.pk:
         raise not_found(_("This robot account does not exist."))
-    return robot
+    return access, robot
 
 
 @signed_in
@@ -163,19 +185,35 @@ def project_robots(request: HttpRequest, name: str) -> HttpResponse:
 @require_POST
 @signed_in
 def project_robot_toggle(request: HttpRequest, name: str, robot_id: int) -> HttpResponse:
-    _toggle(request, _project_robot(request, name, robot_id, "update"))
+    _toggle(request, _project_robot(request, name, robot_id, "update")[1])
     return redirect(_project_robots_url(name))
 
 
 @signed_in
+def project_robot_edit(request: HttpRequest, name: str, robot_id: int) -> HttpResponse:
+    access, robot = _project_robot(request, name, robot_id, "update")
+    grantable = _grantable(request, "project", access.project.name, PROJECT_ROBOT_POLICIES)
+    form = RobotForm(request.POST or None, grantable=grantable, editing=robot)
+    saved = _edit(
+        request, robot, form, lambda: form.spec(access.project.name), _project_robots_url(name)
+    )
+    if saved is not None:
+        return saved
+    status = 400 if form.errors else 200
+    return render_tab(
+        request, access, "robots", "frontend/robot_edit.html", status=status, robot=robot, form=form
+    )
+
+
+@signed_in
 def project_robot_secret(request: HttpRequest, name: str, robot_id: int) -> HttpResponse:
-    robot = _project_robot(request, name, robot_id, "update")
+    _access, robot = _project_robot(request, name, robot_id, "update")
     return _refresh(request, robot, _project_robots_url(name))
 
 
 @signed_in
 def project_robot_delete(request: HttpRequest, name: str, robot_id: int) -> HttpResponse:
-    robot = _project_robot(request, name, robot_id, "delete")
+    _access, robot = _project_robot(request, name, robot_id, "delete")
     return _delete(request, robot, _project_robots_url(name))
 
 
@@ -191,13 +229,18 @@ def _system_robot(robot_id: int) -> Robot:
     return robot
 
 
-@sysadmin_only
-def system_robots(request: HttpRequest) -> HttpResponse:
-    form = SystemRobotForm(
+def _system_form(request: HttpRequest, editing: Robot | None = None) -> SystemRobotForm:
+    return SystemRobotForm(
         request.POST or None,
         system=_grantable(request, "system", SYSTEM_NAMESPACE, SYSTEM_ROBOT_POLICIES),
         project=PROJECT_ROBOT_POLICIES,
+        editing=editing,
     )
+
+
+@sysadmin_only
+def system_robots(request: HttpRequest) -> HttpResponse:
+    form = _system_form(request)
     if request.method == "POST" and form.is_valid():
         try:
             robot, secret = robot_services.create_robot(
@@ -228,6 +271,18 @@ def system_robots(request: HttpRequest) -> HttpResponse:
 def system_robot_toggle(request: HttpRequest, robot_id: int) -> HttpResponse:
     _toggle(request, _system_robot(robot_id))
     return redirect(SYSTEM_ROBOTS_URL)
+
+
+@sysadmin_only
+def system_robot_edit(request: HttpRequest, robot_id: int) -> HttpResponse:
+    robot = _system_robot(robot_id)
+    form = _system_form(request, editing=robot)
+    saved = _edit(request, robot, form, form.system_spec, SYSTEM_ROBOTS_URL)
+    if saved is not None:
+        return saved
+    context = {"section": "robots", "robot": robot, "form": form}
+    status = 400 if form.errors else 200
+    return render(request, "frontend/system_robot_edit.html", context, status=status)
 
 
 @sysadmin_only

@@ -228,3 +228,62 @@ def test_every_robot_action_needs_the_csrf_token(admin, make_project):
     stored = Robot.objects.get()
     assert (stored.disabled, stored.secret) == (robot.disabled, robot.secret)
     assert Robot.objects.count() == 1
+
+
+def test_edit_a_project_robot(team):
+    client = signed(team["owner"])
+    client.post("/projects/team/robots", robot_form("ci", "repository:pull", never_expires="on"))
+    robot = Robot.objects.get()
+    client.post(f"/projects/team/robots/{robot.pk}/toggle")  # disabled stays disabled
+    edit = f"/projects/team/robots/{robot.pk}/edit"
+    assert signed(team[Role.GUEST]).get(edit).status_code == 403
+    page = client.get(edit).content.decode()
+    assert 'value="robot$team+ci"' in page and "disabled" in page
+    assert 'value="repository:pull" id="id_permissions_' in page
+    assert page.count("checked") >= 2  # never expires, repository:pull
+    saved = client.post(
+        edit,
+        {
+            "name": "renamed",  # a disabled field: the name cannot change
+            "description": "CI pipeline",
+            "duration": "10",
+            "permissions": ["repository:pull", "repository:push", "artifact:read"],
+        },
+    )
+    assert saved.status_code == 302
+    robot.refresh_from_db()
+    assert robot.name == "robot$team+ci" and robot.description == "CI pipeline"
+    assert robot.duration == 10 and robot.disabled
+    assert [a["action"] for a in robot.permissions[0]["access"]] == ["pull", "push", "read"]
+    assert AuditLog.objects.filter(resource=robot.name, operation="update").count() == 2
+    empty = client.post(edit, {"description": "x"})
+    assert empty.status_code == 400 and "This field is required." in empty.content.decode()
+
+
+def test_edit_a_system_robot(admin, make_project):
+    make_project("alpha", owner=admin)
+    make_project("beta", owner=admin)
+    client = signed(admin)
+    client.post(
+        "/admin/robots",
+        {"name": "sync", "permissions": ["repository:pull"], "projects": "alpha"},
+    )
+    robot = Robot.objects.get()
+    page = client.get(f"/admin/robots/{robot.pk}/edit").content.decode()
+    assert 'value="alpha"' in page
+    client.post(
+        f"/admin/robots/{robot.pk}/edit",
+        {
+            "permissions": ["repository:pull"],
+            "projects": "alpha, beta",
+            "system_permissions": ["audit-log:list"],
+            "never_expires": "on",
+        },
+    )
+    robot.refresh_from_db()
+    assert [(p["kind"], p["namespace"]) for p in robot.permissions] == [
+        ("system", "/"),
+        ("project", "alpha"),
+        ("project", "beta"),
+    ]
+    assert robot.duration == -1 and not robot.disabled
