@@ -215,6 +215,7 @@ def test_robot_secret_once_and_immutable_tags(stack: Instance, page, tmp_path: P
     assert '"v1"' in tags_seen_by(stack, f"{project}/app", (puller, puller_secret))
     page.get_by_role("link", name="Done").click()
     expect(page.get_by_role("row").filter(has_text=puller)).to_contain_text("All projects")
+    shot(page, "robots")
     page.goto(f"/projects/{project}/robots")
 
     # An immutability rule for v* tags; the artifact's v1 gets the badge, its delete is refused.
