@@ -52,9 +52,6 @@ class Node:
                         pass
         return found
 
-    def signal_role(self, role: str, signum: int) -> None:
-        os.killpg(os.getpgid(self.processes[role].pid), signum)
-
     def kill(self) -> None:
         """SIGKILL, as when the machine dies: no process gets to clean up."""
         for process in self.processes.values():
@@ -124,6 +121,12 @@ class Cluster:
         )
         for role in roles:
             node.processes[role] = self._spawn(node.name, role, env)
+
+    def stop_role(self, node: Node, role: str) -> None:
+        """A clean stop (SIGTERM), as an operator's restart of one process does."""
+        process = node.processes.pop(role)
+        os.killpg(os.getpgid(process.pid), signal.SIGTERM)
+        process.wait(timeout=60)
 
     def start_balancer(self) -> None:
         env = self.env(

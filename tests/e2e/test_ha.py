@@ -7,7 +7,6 @@ run again by the surviving worker and finishes; beat fails over to the surviving
 from __future__ import annotations
 
 import random
-import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -173,14 +172,15 @@ def test_losing_a_node_loses_nothing(cluster: Cluster, tmp_path: Path) -> None:
         skopeo("copy", layout.ref, f"docker://{cluster.front.host}/ha/seed{i}:v1", creds=ADMIN)
         seeds.append(layout)
 
-    # The job must run on the node that dies: the other node's worker is paused meanwhile.
-    second.signal_role("worker", signal.SIGSTOP)
+    # The job must run on the node that dies: the other node's worker is stopped meanwhile
+    # (a paused one would not do: its connection's blocking pop can still take the message).
+    cluster.stop_role(second, "worker")
     location, execution_id = _start_replication(cluster)
     deadline = time.monotonic() + 60
     while (task := _runner_task(cluster, execution_id))[0] != "Running":
         assert time.monotonic() < deadline, f"the job did not start: {task}\n{cluster.logs()}"
         time.sleep(0.3)
-    second.signal_role("worker", signal.SIGCONT)
+    cluster.start_node(second, roles=("worker",))
     first_pids = first.pids()
     assert int(task[1].rsplit(":", 1)[1]) in first_pids, task
 

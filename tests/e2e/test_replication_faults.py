@@ -86,6 +86,21 @@ def _running_task(stack: Instance, location: str) -> None:
     wait_until(started, 60, "a task to start copying")
 
 
+def _upload_in_flight(second: Instance, project: str) -> None:
+    """Wait until the destination's distribution is receiving a layer of `project`, so that
+    an outage starting now is sure to break a request rather than fall between two."""
+    repositories = second.data_dir / "registry" / "docker" / "registry" / "v2" / "repositories"
+
+    def receiving() -> bool:
+        return any(
+            data.stat().st_size > 0
+            for data in (repositories / project).glob("*/_uploads/*/data")
+            if data.exists()
+        )
+
+    wait_until(receiving, 60, "the destination to receive a layer")
+
+
 def _assert_complete_or_absent(
     second: Instance, project: str, images: dict[str, ImageLayout], tmp: Path
 ) -> None:
@@ -104,7 +119,7 @@ def test_destination_gone_mid_copy_then_back(stack, second, to_second, tmp_path)
     policy = _policy(stack, to_second, project, speed=768)
     location = start(stack, policy)
     _running_task(stack, location)
-    time.sleep(1.0)
+    _upload_in_flight(second, project)
     supervisorctl(second, "stop", "nginx")
     try:
         time.sleep(12)  # longer than a step's retries (1 + 2 + 4 s)
@@ -133,7 +148,7 @@ def test_short_outage_is_absorbed_by_the_retries(stack, second, to_second, tmp_p
     policy = _policy(stack, to_second, project, speed=512)
     location = start(stack, policy)
     _running_task(stack, location)
-    time.sleep(1.0)
+    _upload_in_flight(second, project)
     supervisorctl(second, "stop", "nginx")
     try:
         time.sleep(2)  # shorter than a step's retries
