@@ -246,7 +246,7 @@ class RegistryForm(forms.Form):
         label=_("Provider"),
         choices=[("harbor", "Harbor / harbor-py"), ("docker-registry", "Docker Registry v2")],
     )
-    url = forms.URLField(label=_("Endpoint URL"), max_length=512)
+    url = forms.URLField(label=_("Endpoint URL"), max_length=512, assume_scheme="https")
     access_key = forms.CharField(label=_("Access ID"), required=False)
     access_secret = forms.CharField(
         label=_("Access secret"), required=False, widget=forms.PasswordInput
