@@ -20,7 +20,8 @@ from django.utils import timezone
 
 from audit.services import record
 from harbor_gc import guard
-from immutable.enforcement import check_move
+from immutable.enforcement import TagImmutable, check_move
+from immutable.selectors import immutable_tags
 from projects.models import Project
 from quotas import usage
 from registry.image_config import ImageConfig
@@ -173,12 +174,7 @@ def complete(
 ) -> Artifact:
     artifact, repository = reservation.artifact, reservation.repository
     if tag:
-        Tag.objects.bulk_create(
-            [Tag(repository=repository, artifact=artifact, name=tag, push_time=timezone.now())],
-            update_conflicts=True,
-            unique_fields=["repository", "name"],
-            update_fields=["artifact", "push_time"],
-        )
+        _write_tag(reservation, tag)
     if reservation.created:
         if image_config is not None:
             apply_image_config(artifact, image_config)
@@ -197,6 +193,27 @@ def complete(
         client_address=client_address,
     )
     return artifact
+
+
+def _write_tag(reservation: Reservation, tag: str) -> None:
+    """Point `tag` at the pushed artifact. reserve() checked immutability, but two pushes of
+    one new protected tag may both pass it; for a protected tag the write itself decides:
+    the first tag row wins, and a push that finds it on another digest is refused."""
+    artifact, repository = reservation.artifact, reservation.repository
+    row = Tag(repository=repository, artifact=artifact, name=tag, push_time=timezone.now())
+    if not immutable_tags(reservation.project.pk, repository.name, [tag]):
+        Tag.objects.bulk_create(
+            [row],
+            update_conflicts=True,
+            unique_fields=["repository", "name"],
+            update_fields=["artifact", "push_time"],
+        )
+        return
+    Tag.objects.bulk_create([row], ignore_conflicts=True)  # waits for a concurrent writer
+    current = Tag.objects.filter(repository=repository, name=tag)
+    if current.values_list("artifact_id", flat=True).first() != artifact.pk:
+        raise TagImmutable(repository.name, tag)
+    current.update(push_time=row.push_time)
 
 
 def apply_image_config(artifact: Artifact, image_config: ImageConfig) -> None:

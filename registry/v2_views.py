@@ -254,12 +254,15 @@ def _put_manifest(request: HttpRequest, name: str, reference: str, username: str
     if result.status_code != 201:
         push.release(reservation)
         return _relay(result)
-    push.complete(
-        reservation=reservation,
-        tag=tag,
-        username=username,
-        client_address=client_address(request),
-    )
+    try:
+        push.complete(
+            reservation=reservation,
+            tag=tag,
+            username=username,
+            client_address=client_address(request),
+        )
+    except HarborError as exc:  # a concurrent push took the new immutable tag first
+        return oci_error(exc.status_code, exc.harbor_code, str(exc.detail))
     response = _relay(result)
     if parsed.subject:
         response["OCI-Subject"] = parsed.subject.digest

@@ -188,3 +188,42 @@ def test_same_digest_may_be_pushed_again_and_copy_cannot_move_the_tag(world):
     with pytest.raises(TagImmutable):
         services.attach_tags(artifact=other, names=["v1"], username="u")
     assert Tag.objects.get(name="v1").artifact_id == v1.pk
+
+
+def _manifest(serial: str):
+    import hashlib
+    import json
+
+    from registry.manifests import parse_manifest
+
+    config = json.dumps({"architecture": "amd64", "os": "linux", "serial": serial}).encode()
+    doc = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": "sha256:" + hashlib.sha256(config).hexdigest(),
+            "size": len(config),
+        },
+        "layers": [],
+    }
+    return parse_manifest(json.dumps(doc).encode(), doc["mediaType"])
+
+
+@pytest.mark.django_db
+def test_two_first_pushes_of_a_new_protected_tag_cannot_both_win(world):
+    """Both pass reserve() (the tag does not exist yet); the tag write decides."""
+    from registry import push
+
+    world["owner"].post(RULES, rule(), format="json")
+    project = world["project"]
+    first, second = (
+        push.reserve(project=project, repository_name="demo/app", parsed=_manifest(s), tag="v1")
+        for s in ("a", "b")
+    )
+    push.complete(reservation=first, tag="v1", username="ci-1")
+    with pytest.raises(TagImmutable):
+        push.complete(reservation=second, tag="v1", username="ci-2")
+    assert Tag.objects.get(name="v1").artifact_id == first.artifact.pk
+    push.complete(reservation=first, tag="v1", username="ci-1")  # the same digest again: fine
+    assert Tag.objects.get(name="v1").artifact_id == first.artifact.pk
