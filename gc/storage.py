@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -251,6 +252,45 @@ class S3Storage:
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
             yield from page.get("Contents", [])
+
+    def download_tree(self, target: Path) -> int:
+        """Copy the registry's objects (uploads in progress left out) into `target` in
+        distribution's filesystem layout, so that a backup does not depend on the driver.
+        Returns the number of files."""
+        base = target / ROOT
+        keys = [
+            item["Key"]
+            for item in self._list("")
+            if "/_uploads/" not in item["Key"][len(self.prefix) - 1 :]
+        ]
+
+        def fetch(key: str) -> None:
+            from botocore.exceptions import ClientError
+
+            path = base / key[len(self.prefix) :]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.client.download_file(self.bucket, key, str(path))
+            except ClientError as exc:  # GC swept it meanwhile: the backup notes the gap
+                if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey"):
+                    raise
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(fetch, keys))
+        return sum(1 for path in base.rglob("*") if path.is_file())
+
+    def upload_tree(self, source: Path) -> int:
+        """The reverse of download_tree: put a filesystem layout's files into the bucket."""
+        base = source / ROOT
+        files = [path for path in base.rglob("*") if path.is_file()]
+
+        def put(path: Path) -> None:
+            key = self.prefix + path.relative_to(base).as_posix()
+            self.client.upload_file(str(path), self.bucket, key)
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(put, files))
+        return len(files)
 
     def blobs(self) -> Iterator[StoredBlob]:
         start = len(self.prefix) + len("blobs/")

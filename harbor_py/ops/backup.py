@@ -8,7 +8,9 @@ A backup directory holds:
     database.sqlite3          SQLite's online backup API (the embedded default)
     registry/docker/...       distribution's filesystem tree: blob data hard-linked when the
                               backup is on the same filesystem (blobs never change once
-                              written), everything else copied; uploads in progress left out
+                              written), everything else copied; uploads in progress left out.
+                              From S3 the objects are downloaded into the same layout, and a
+                              restore puts them into whichever storage the instance uses
     keys/                     token signing key and certificate, SECRET_KEY (it encrypts the
                               secrets stored in the database), distribution's HTTP secret
 
@@ -155,6 +157,30 @@ def copy_tree(source: Path, target: Path) -> int:
     return count
 
 
+def save_storage(target: Path) -> int:
+    """Copy the registry storage (filesystem or S3) into `target`; returns the files."""
+    root = _storage_root()
+    if root is None:
+        return _s3().download_tree(target)
+    return copy_tree(root, target)
+
+
+def load_storage(source: Path) -> int:
+    """Put a saved tree back into this instance's storage (filesystem or S3)."""
+    root = _storage_root()
+    if root is None:
+        return _s3().upload_tree(source)
+    return copy_tree(source, root)
+
+
+def _s3() -> Any:
+    from harbor_gc.storage import S3Storage, storage_from_settings
+
+    storage = storage_from_settings()
+    assert isinstance(storage, S3Storage)
+    return storage
+
+
 def _missing_blobs(storage: Path, digests: set[str]) -> list[str]:
     base = storage / "docker/registry/v2/blobs"
     missing = []
@@ -205,23 +231,14 @@ def backup(directory: Path) -> Report:
         digests = _dump_postgresql(directory / "database.dump")
     else:
         digests = _dump_sqlite(directory / "database.sqlite3")
-    # 2. Registry storage.
-    root = _storage_root()
-    missing: list[str] = []
-    files = 0
-    if root is None:
+    # 2. Registry storage, in distribution's filesystem layout whatever the driver.
+    files = save_storage(directory / "registry")
+    missing = _missing_blobs(directory / "registry", digests)
+    if missing:
         report.notes.append(
-            "storage is S3: back the bucket up with the provider's tools (versioning, "
-            "replication or `aws s3 sync`) after this command, see docs/operations.md"
+            f"{len(missing)} blobs named by the database were swept by GC during the "
+            "backup; after a restore, run `manage.py registry_fsck --repair`"
         )
-    else:
-        files = copy_tree(root, directory / "registry")
-        missing = _missing_blobs(directory / "registry", digests)
-        if missing:
-            report.notes.append(
-                f"{len(missing)} blobs named by the database were swept by GC during the "
-                "backup; after a restore, run `manage.py registry_fsck --repair`"
-            )
     # 3. Keys.
     keys = _copy_keys(settings.RUNTIME.keys_dir, directory / "keys")
     if os.environ.get("HARBOR_SECRET_KEY"):
@@ -258,13 +275,10 @@ def restore(directory: Path, *, force: bool = False) -> Report:
     report = Report(directory, manifest)
     # Keys first: `platform prepare` would otherwise generate new ones.
     _copy_keys(directory / "keys", settings.RUNTIME.keys_dir)
-    root = _storage_root()
     if (directory / "registry").is_dir():
-        if root is None:
-            raise BackupError("the backup holds filesystem storage, this instance uses S3")
-        copy_tree(directory / "registry", root)
-    elif manifest["storage"] == "s3":
-        report.notes.append("restore the S3 bucket with the provider's tools")
+        load_storage(directory / "registry")
+    else:
+        report.notes.append("the backup holds no registry storage: restore it separately")
     if engine == "postgresql":
         connection.close()
         _restore_postgresql(directory / "database.dump")
