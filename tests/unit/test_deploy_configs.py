@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from harbor_py.management.commands.platform import render_configs
-from harbor_py.management.commands.serve import ROLES
+from harbor_py.processes import ROLES
 from harbor_py.runtime import BASE_DIR, load_runtime
 
 COMPOSE = BASE_DIR / "deploy" / "docker-compose.yml"

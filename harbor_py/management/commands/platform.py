@@ -27,6 +27,7 @@ from django.template import Context, Engine
 from accounts.keys import generate_signing_material
 from accounts.services import ensure_admin
 from harbor_py.ops.deploy import supervisor_context
+from harbor_py.processes import supervisor_commands
 from harbor_py.runtime import BASE_DIR, Runtime, load_or_create_secret
 from harbor_py.topology import load_topology
 
@@ -109,7 +110,7 @@ def render_configs(rt: Runtime, target: Path | None = None) -> Path:
         "static_root": settings.STATIC_ROOT,
         "venv": Path(sys.executable).parent.parent,
         "base_dir": BASE_DIR,
-        "web_workers": os.environ.get("HARBOR_WEB_WORKERS", "2"),
+        "commands": supervisor_commands(rt),
         "registry_log_level": os.environ.get("HARBOR_REGISTRY_LOG_LEVEL", "warn"),
         "environment": _supervisor_environment(rt),
         "topology": load_topology(rt),

@@ -1,0 +1,70 @@
+"""How each process of a deployment runs: one command line per role, used by the embedded
+run (deploy/supervisord.conf, rendered by `manage.py platform prepare`) and by
+`manage.py serve <role>` (compose services, HA nodes), so the two cannot drift apart."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import socket
+import sys
+from pathlib import Path
+
+from harbor_py.runtime import Runtime
+from harbor_py.topology import load_topology
+
+ROLES = ("nginx", "registry", "web", "worker", "beat")
+
+
+def node_name() -> str:
+    return os.environ.get("HARBOR_NODE_NAME") or socket.gethostname()
+
+
+def role_argv(role: str, rt: Runtime, config_dir: Path, *, node: str) -> list[str]:
+    """The command line of a role; nginx and registry read their config from config_dir,
+    `node` names the Celery worker."""
+    topology = load_topology(rt)
+    bin_dir = Path(sys.executable).parent
+    if role == "nginx":
+        config = config_dir / "nginx.conf"
+        return ["/usr/sbin/nginx", "-c", str(config), "-p", str(rt.data_dir), "-g", "daemon off;"]
+    if role == "registry":
+        return ["/usr/bin/docker-registry", "serve", str(config_dir / "registry.yml")]
+    if role == "web":
+        # JSON logs and metrics from harbor_py/ops/gunicorn_conf.py.
+        return [
+            str(bin_dir / "gunicorn"),
+            "harbor_py.wsgi:application",
+            *("-c", "python:harbor_py.ops.gunicorn_conf"),
+            *("--bind", topology.web_bind),
+            *("--worker-class", "gthread"),
+            *("--workers", os.environ.get("HARBOR_WEB_WORKERS", "2")),
+            *("--threads", "8", "--keep-alive", "75"),
+        ]
+    if role == "worker":
+        concurrency = os.environ.get("HARBOR_WORKER_CONCURRENCY", "2")
+        return [
+            str(bin_dir / "celery"),
+            *("-A", "harbor_py", "worker", "--loglevel", "INFO"),
+            *("--concurrency", concurrency, "-n", f"harbor-{node}@%h"),
+        ]
+    if role == "beat":
+        return [
+            str(bin_dir / "celery"),
+            "-A",
+            "harbor_py",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "--pidfile=",
+        ]
+    raise ValueError(f"unknown role {role}")
+
+
+def supervisor_commands(rt: Runtime) -> dict[str, str]:
+    """The embedded run's `command=` lines: its Celery worker is named after the port, so
+    that two instances on one host never share a name; `%` doubled for supervisord."""
+    return {
+        role: shlex.join(role_argv(role, rt, rt.config_dir, node=str(rt.port))).replace("%", "%%")
+        for role in ROLES
+    }
