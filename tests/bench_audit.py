@@ -43,6 +43,8 @@ from typing import Any
 
 import psycopg2
 
+from tests.bench import percentile
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DAYS = 180
 USERS = 2000
@@ -259,11 +261,6 @@ def load_rows(count: int, projects: list[Any]) -> dict[str, float]:
 
 
 # -- measuring ----------------------------------------------------------------------------
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def timed(call: Callable[[], Any], repeat: int, warmup: int = 3) -> tuple[list[float], Any]:
