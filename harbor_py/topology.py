@@ -41,12 +41,12 @@ class Topology:
 
     @property
     def balanced(self) -> bool:
-        """More than one app node: nginx retries an idempotent request on another."""
+        """More than one app node: nginx sends a request a node refused to another."""
         return len(self.core_upstreams) > 1 or len(self.registry_upstreams) > 1
 
 
-def load_topology(rt: Runtime, environ: dict[str, str] | None = None) -> Topology:
-    env = dict(os.environ if environ is None else environ)
+def load_topology(rt: Runtime) -> Topology:
+    env = os.environ
     web_bind = env.get("HARBOR_WEB_BIND", f"unix:{rt.gunicorn_socket}")
     registry_bind = env.get("HARBOR_REGISTRY_BIND", str(rt.registry_socket))
     registry_is_socket = registry_bind.startswith("/")
