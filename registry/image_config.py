@@ -1,7 +1,9 @@
 """What an artifact records from its config blob: Harbor's extra_attrs and build history.
 
-The config is fetched from distribution once, at manifest push, with a hard size bound;
-any failure leaves the attributes empty and never fails the push.
+The config is read once, at manifest push, with a hard size bound: straight from the
+storage directory when it is local (in the push itself), otherwise from distribution (by
+registry.pending_configs, after the push). Any failure leaves the attributes empty and never
+fails the push.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from registry import upstream
+from registry import storage_probe, upstream
 from registry.manifests import IMAGE_CONFIGS, OCI_EMPTY_CONFIG, ParsedManifest
 
 logger = logging.getLogger(__name__)
@@ -61,11 +63,30 @@ def fetch_config(repository: str, parsed: ParsedManifest) -> ImageConfig | None:
     return fetch_config_blob(repository, config.digest, config.size, config.media_type)
 
 
+def stored_config(parsed: ParsedManifest) -> ImageConfig | object | None:
+    """The config read from local storage, None when there is nothing to record, or
+    storage_probe.UNKNOWN when storage is not local (fetch it from distribution later)."""
+    config = parsed.config
+    if config is None or not _wanted(config.size, config.media_type):
+        return None
+    data = storage_probe.read_small_blob(config.digest, MAX_CONFIG_BYTES)
+    if data is storage_probe.UNKNOWN or data is None:
+        return data
+    return parse_config(data, config.media_type)  # type: ignore[arg-type]
+
+
+def _wanted(size: int, media_type: str) -> bool:
+    return size <= MAX_CONFIG_BYTES and _is_json(media_type) and media_type != OCI_EMPTY_CONFIG
+
+
 def fetch_config_blob(
     repository: str, digest: str, size: int, media_type: str
 ) -> ImageConfig | None:
-    if size > MAX_CONFIG_BYTES or not _is_json(media_type) or media_type == OCI_EMPTY_CONFIG:
+    if not _wanted(size, media_type):
         return None
+    stored = storage_probe.read_small_blob(digest, MAX_CONFIG_BYTES)
+    if isinstance(stored, bytes):
+        return parse_config(stored, media_type)
     try:
         data = upstream.fetch_small_blob(repository, digest, MAX_CONFIG_BYTES)
     except (httpx.HTTPError, upstream.BlobTooLarge, ValueError) as exc:

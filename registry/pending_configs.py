@@ -1,6 +1,8 @@
-"""Reading image configs off the push path, in batches.
+"""Reading image configs off the push path, in batches, when storage is not local.
 
-A push only adds the new artifact's id to a Redis set (one round trip); the Celery task
+On local filesystem storage a push reads its config straight from the storage directory
+(registry.image_config.stored_config). Otherwise (S3) it only adds the new artifact's id to
+a Redis set (one round trip); the Celery task
 registry.tasks.read_pending_configs (run by beat every few seconds) takes a batch, fetches
 each config blob from distribution and fills extra_attrs and the build history. One task
 per batch instead of one per push keeps Celery's own overhead off every push.

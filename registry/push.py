@@ -49,6 +49,7 @@ class Reservation:
     repository: Repository
     artifact: Artifact
     created: bool
+    config_pending: bool = False  # read the config after commit (registry.pending_configs)
 
 
 def _repository(project: Project, name: str, tag: str | None) -> tuple[Repository, str | None]:
@@ -75,7 +76,9 @@ def _size(parsed: ParsedManifest, repository: Repository) -> int:
     return sum(d.size for d in parsed.blob_descriptors())
 
 
-def _new_artifact(parsed: ParsedManifest, repository: Repository) -> Artifact:
+def _new_artifact(
+    parsed: ParsedManifest, repository: Repository, image_config: ImageConfig | None
+) -> Artifact:
     return Artifact(
         repository=repository,
         digest=parsed.digest,
@@ -86,6 +89,7 @@ def _new_artifact(parsed: ParsedManifest, repository: Repository) -> Artifact:
         subject_digest=parsed.subject.digest if parsed.subject else "",
         size=_size(parsed, repository),
         annotations=parsed.annotations,
+        extra_attrs=image_config.extra_attrs if image_config else {},
     )
 
 
@@ -120,9 +124,19 @@ def _references(artifact: Artifact, parsed: ParsedManifest, repository: Reposito
 
 @transaction.atomic
 def reserve(
-    *, project: Project, repository_name: str, parsed: ParsedManifest, tag: str | None = None
+    *,
+    project: Project,
+    repository_name: str,
+    parsed: ParsedManifest,
+    tag: str | None = None,
+    image_config: ImageConfig | None = None,
+    config_read: bool = False,
 ) -> Reservation:
-    """Raises QuotaExceeded and TagImmutable (HarborErrors) with nothing recorded."""
+    """Raises QuotaExceeded and TagImmutable (HarborErrors) with nothing recorded.
+
+    `image_config` is recorded with a new artifact; `config_read` says the caller already
+    read the config (`image_config`, or nothing worth recording), otherwise a JSON config is
+    read after commit."""
     repository, tagged = _repository(project, repository_name, tag)
     if tag:
         check_move(
@@ -145,15 +159,18 @@ def reserve(
     artifact = Artifact.objects.filter(repository=repository, digest=parsed.digest).first()
     created = artifact is None
     if artifact is None:
-        artifact = _new_artifact(parsed, repository)
+        artifact = _new_artifact(parsed, repository, image_config)
         artifact.save()
         _references(artifact, parsed, repository)
+        if image_config is not None and image_config.history is not None:
+            _add_build_history(artifact, image_config.history)
     usage.charge(quota, list(blob_ids.values()))
     ArtifactBlob.objects.bulk_create(
         [ArtifactBlob(artifact=artifact, blob_id=pk) for pk in blob_ids.values()],
         ignore_conflicts=True,
     )
-    return Reservation(project, repository, artifact, created)
+    config_pending = created and not config_read and artifact.media_type.endswith("json")
+    return Reservation(project, repository, artifact, created, config_pending)
 
 
 def release(reservation: Reservation) -> None:
@@ -165,23 +182,15 @@ def release(reservation: Reservation) -> None:
 
 @transaction.atomic
 def complete(
-    *,
-    reservation: Reservation,
-    tag: str | None,
-    username: str,
-    client_address: str = "",
-    image_config: ImageConfig | None = None,
+    *, reservation: Reservation, tag: str | None, username: str, client_address: str = ""
 ) -> Artifact:
     artifact, repository = reservation.artifact, reservation.repository
     if tag:
         _write_tag(reservation, tag)
-    if reservation.created:
-        if image_config is not None:
-            apply_image_config(artifact, image_config)
-        elif reservation.artifact.media_type.endswith("json"):
-            from registry import pending_configs
+    if reservation.config_pending:
+        from registry import pending_configs
 
-            transaction.on_commit(lambda: pending_configs.add(artifact.pk))
+        transaction.on_commit(lambda: pending_configs.add(artifact.pk))
     replication_events.artifact_pushed(repository=repository.name, digest=artifact.digest, tag=tag)
     record(
         username=username,
@@ -220,8 +229,17 @@ def apply_image_config(artifact: Artifact, image_config: ImageConfig) -> None:
     Artifact.objects.filter(pk=artifact.pk).update(extra_attrs=image_config.extra_attrs)
     artifact.extra_attrs = image_config.extra_attrs
     if image_config.history is not None:
-        ArtifactAddition.objects.get_or_create(
-            artifact=artifact,
-            type=ArtifactAddition.Type.BUILD_HISTORY,
-            defaults={"content": json.dumps(image_config.history, separators=(",", ":"))},
-        )
+        _add_build_history(artifact, image_config.history)
+
+
+def _add_build_history(artifact: Artifact, history: list[object]) -> None:
+    ArtifactAddition.objects.bulk_create(
+        [
+            ArtifactAddition(
+                artifact=artifact,
+                type=ArtifactAddition.Type.BUILD_HISTORY,
+                content=json.dumps(history, separators=(",", ":")),
+            )
+        ],
+        ignore_conflicts=True,
+    )

@@ -38,14 +38,15 @@ def record_manifest_push(
     """Both phases of registry.push in one transaction, for pushes that distribution has
     already accepted (copies, fixtures)."""
     reservation = push.reserve(
-        project=project, repository_name=repository_name, parsed=parsed, tag=tag
+        project=project,
+        repository_name=repository_name,
+        parsed=parsed,
+        tag=tag,
+        image_config=image_config,
+        config_read=image_config is not None,
     )
     return push.complete(
-        reservation=reservation,
-        tag=tag,
-        username=username,
-        client_address=client_address,
-        image_config=image_config,
+        reservation=reservation, tag=tag, username=username, client_address=client_address
     )
 
 

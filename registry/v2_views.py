@@ -21,7 +21,7 @@ from harbor_py.api.errors import HarborError
 from harbor_py.http import client_address
 from immutable.enforcement import check_artifacts_deletable
 from projects.selectors import find_project
-from registry import pulls, push, selectors, services, storage_probe, upstream
+from registry import image_config, pulls, push, selectors, services, storage_probe, upstream
 from registry.access import ACTIONS_BY_METHOD, authorize, bearer_claims, explain_denial
 from registry.manifests import MANIFEST_ACCEPT, OCI_INDEX, ManifestInvalid, parse_manifest
 from registry.names import is_digest, is_tag, project_of, valid_repository_name
@@ -233,8 +233,16 @@ def _put_manifest(request: HttpRequest, name: str, reference: str, username: str
     if project is None:
         return oci_error(404, "NAME_UNKNOWN", f"repository name not known to registry: {name}")
     tag = None if is_digest(reference) else reference
+    config = image_config.stored_config(parsed)
     try:
-        reservation = push.reserve(project=project, repository_name=name, parsed=parsed, tag=tag)
+        reservation = push.reserve(
+            project=project,
+            repository_name=name,
+            parsed=parsed,
+            tag=tag,
+            image_config=config if isinstance(config, image_config.ImageConfig) else None,
+            config_read=config is not storage_probe.UNKNOWN,
+        )
     except push.BlobsBeingDeleted as exc:
         return oci_error(404, "BLOB_UNKNOWN", f"blob unknown to registry: {exc}; upload it again")
     except HarborError as exc:  # over the quota, or an immutable tag

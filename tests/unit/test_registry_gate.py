@@ -8,7 +8,7 @@ import json
 import pytest
 from django.test import Client
 
-from registry import upstream
+from registry import pending_configs, upstream
 from registry.manifests import digest_of
 from registry.models import Artifact, ArtifactAddition, Tag
 from tests.unit.distribution import bearer, push_image, put_manifest, stored_manifest, upload_blob
@@ -187,9 +187,18 @@ def test_storage_unavailable_is_503_not_500(demo, settings, tmp_path):
 # --- pushes through the gate (real distribution) ------------------------------------------
 
 
-def test_push_records_config_attributes_and_history(distribution, make_user, make_project):
+@pytest.mark.parametrize("local_storage", [True, False], ids=["local-storage", "remote-storage"])
+def test_push_records_config_attributes_and_history(
+    distribution, make_user, make_project, settings, monkeypatch, local_storage
+):
+    """Local storage: the push reads the config itself and queues nothing. Storage the gate
+    cannot read: the config is queued and read from distribution after commit."""
     owner = make_user("owner")
     make_project("demo", owner=owner)
+    queued: list[int] = []
+    monkeypatch.setattr(pending_configs, "add", queued.append)
+    if not local_storage:
+        settings.HARBOR = {**settings.HARBOR, "STORAGE_ROOT": ""}
     digest = push_image(
         "owner",
         "demo/app",
@@ -198,6 +207,15 @@ def test_push_records_config_attributes_and_history(distribution, make_user, mak
         history=[{"created_by": "FROM scratch"}, {"created_by": "COPY x"}],
     )
     artifact = Artifact.objects.get(digest=digest)
+    if local_storage:
+        assert queued == []
+    else:
+        assert queued == [artifact.pk]
+        assert artifact.extra_attrs == {}
+        monkeypatch.undo()  # the real queue, as the worker reads it
+        pending_configs.add(artifact.pk)
+        assert pending_configs.read_batch() == 1
+        artifact.refresh_from_db()
     assert artifact.extra_attrs["architecture"] == "arm64"
     assert artifact.extra_attrs["os"] == "linux"
     assert artifact.extra_attrs["author"] == "unit tests"
