@@ -35,9 +35,16 @@ JOIN artifact a ON a.id = ab.artifact_id
 JOIN repository r ON r.id = a.repository_id
 WHERE r.project_id = %s
 """
-_NEW_SIZE = f"""
+# Per blob an index probe (artifact_blob.blob_id), not a scan of every blob the project
+# references: a push costs the same in a project of ten artifacts or a million.
+_NEW_SIZE = """
 SELECT COALESCE(SUM(b.size), 0) FROM blob b
-WHERE b.id IN ({{ids}}) AND b.id NOT IN ({_PROJECT_BLOBS})
+WHERE b.id IN ({ids}) AND NOT EXISTS (
+    SELECT 1 FROM artifact_blob ab
+    JOIN artifact a ON a.id = ab.artifact_id
+    JOIN repository r ON r.id = a.repository_id
+    WHERE ab.blob_id = b.id AND r.project_id = %s
+)
 """
 _USED = f"SELECT COALESCE(SUM(b.size), 0) FROM blob b WHERE b.id IN ({_PROJECT_BLOBS})"
 
