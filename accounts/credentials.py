@@ -19,6 +19,7 @@ from django.contrib.auth.hashers import check_password
 from django.core.cache import cache
 
 from accounts.models import User
+from harbor_py.db import fetch_one
 
 
 def _cache_key(subject: str, stored_hash: str, password: str) -> str:
@@ -44,7 +45,7 @@ def check_cached(
 def check_local_credentials(username: str, password: str) -> User | None:
     if not username or not password or len(password) > 1024:
         return None
-    user = User.objects.filter(username=username, is_active=True).first()
+    user = fetch_one(User, "username = %s AND is_active = %s", [username, True])
     if user is None:
         User().set_password(password)  # same cost for unknown users: no username oracle
         return None

@@ -8,7 +8,7 @@ from __future__ import annotations
 from accounts.tokens import Scope
 from harbor_py.ops.readonly import registry_actions
 from projects.models import Project
-from projects.selectors import AnyUser, project_access
+from projects.selectors import AnyUser, find_project, project_access
 from registry.names import project_of, valid_repository_name
 
 REGISTRY_ACTIONS = frozenset({"pull", "push", "delete"})
@@ -21,7 +21,7 @@ def granted_actions(
         return frozenset()
     name = project_of(repository)
     if name not in projects:
-        projects[name] = Project.objects.filter(name=name).first()
+        projects[name] = find_project(name, is_name=True)
     project = projects[name]
     if project is None:
         return frozenset()

@@ -10,6 +10,7 @@ from django.db.models.functions import Coalesce
 
 from accounts.models import User
 from harbor_py.api.query import Field, apply_query, apply_sort, as_bool, as_int, as_time
+from harbor_py.db import fetch_one
 from projects.models import Project, ProjectMember
 from projects.roles import REGISTRY_ACTIONS, ROLE_RANK, Role, allowed
 from registry.models import Repository
@@ -93,8 +94,8 @@ def find_project(name_or_id: str, *, is_name: bool | None = None) -> Project | N
     name; anything else is a name, whatever the header says (as Harbor's parseProjectNameOrID).
     """
     if not is_name and name_or_id.isascii() and name_or_id.isdigit():
-        return Project.objects.filter(pk=int(name_or_id)).first()
-    return Project.objects.filter(name=name_or_id).first()
+        return fetch_one(Project, "id = %s", [int(name_or_id)])
+    return fetch_one(Project, "name = %s", [name_or_id])
 
 
 def visible_projects(user: AnyUser) -> QuerySet[Project]:

@@ -14,12 +14,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from django.db import transaction
-from django.db.models import OuterRef, Subquery, Sum
+from django.db import connection, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from audit.services import record
 from harbor_gc import guard
+from harbor_py.db import fetch_one
 from immutable.enforcement import TagImmutable, check_move
 from immutable.selectors import immutable_tags
 from projects.models import Project
@@ -52,19 +53,31 @@ class Reservation:
     config_pending: bool = False  # read the config after commit (registry.pending_configs)
 
 
+_REPOSITORY_SQL = """
+SELECT r.id, r.project_id, (
+    SELECT a.digest FROM tag t JOIN artifact a ON a.id = t.artifact_id
+    WHERE t.repository_id = r.id AND t.name = %s
+) FROM repository r WHERE r.name = %s
+"""
+
+
 def _repository(project: Project, name: str, tag: str | None) -> tuple[Repository, str | None]:
-    """The repository, and the digest `tag` points at now (read in the same query)."""
-    repositories = Repository.objects.filter(name=name)
-    if tag:
-        tagged = Tag.objects.filter(repository=OuterRef("pk"), name=tag)
-        repositories = repositories.annotate(tagged=Subquery(tagged.values("artifact__digest")))
-    repository = repositories.first()
-    if repository is None:
-        Repository.objects.bulk_create(
-            [Repository(project=project, name=name)], ignore_conflicts=True
-        )
-        repository = Repository.objects.get(name=name)
-    return repository, getattr(repository, "tagged", None)
+    """The repository (id, project and name loaded), and the digest `tag` points at now,
+    read in one statement on a cursor: this runs on every push (harbor_py.db says why)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_REPOSITORY_SQL, [tag or "", name])
+        row = cursor.fetchone()
+        if row is None:
+            Repository.objects.bulk_create(
+                [Repository(project=project, name=name)], ignore_conflicts=True
+            )
+            cursor.execute(_REPOSITORY_SQL, [tag or "", name])
+            row = cursor.fetchone()
+    repository_id, project_id, tagged = row
+    repository = Repository.from_db(
+        connection.alias, ["id", "project_id", "name"], [repository_id, project_id, name]
+    )
+    return repository, tagged if tag else None
 
 
 def _size(parsed: ParsedManifest, repository: Repository) -> int:
@@ -156,7 +169,9 @@ def reserve(
         raise BlobsBeingDeleted(deleting)
     # After the touch: while a push waits here its blob rows stay locked, so GC skips them.
     quota = usage.lock(project.pk)
-    artifact = Artifact.objects.filter(repository=repository, digest=parsed.digest).first()
+    artifact = fetch_one(
+        Artifact, "repository_id = %s AND digest = %s", [repository.pk, parsed.digest]
+    )
     created = artifact is None
     if artifact is None:
         artifact = _new_artifact(parsed, repository, image_config)

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import transaction
 
+from harbor_py.db import fetch_all
 from registry.models import Artifact, Tag
 from replication import filters
 from replication.models import ReplicationPolicy
@@ -16,11 +17,12 @@ from replication.models import ReplicationPolicy
 def _dispatch(event: dict[str, Any]) -> None:
     from replication.tasks import replicate_event
 
-    policies = ReplicationPolicy.objects.filter(
-        enabled=True,
-        trigger_type=ReplicationPolicy.TriggerType.EVENT_BASED,
-        src_registry__isnull=True,
-    ).only("pk", "filters", "replicate_deletion")
+    # Read after every push: a plain SELECT (harbor_py.db says why).
+    policies = fetch_all(
+        ReplicationPolicy,
+        "enabled = %s AND trigger_type = %s AND src_registry_id IS NULL",
+        [True, ReplicationPolicy.TriggerType.EVENT_BASED.value],
+    )
     for policy in policies:
         if event["operation"] != "push" and not policy.replicate_deletion:
             continue
