@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psycopg2
+import psycopg
 
 from tests.bench import cleanup_guard, git_state, http_client, log, percentile, settle
 from tests.stack import ADMIN_PASSWORD, PG_DSN, REPO_ROOT, Instance
@@ -307,7 +307,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def sql(instance: Instance, statement: str) -> tuple[Any, ...] | None:
     """One statement on the instance's database, outside any transaction."""
-    conn = psycopg2.connect(PG_DSN.rsplit("/", 1)[0] + f"/{instance.db_name}")
+    conn = psycopg.connect(PG_DSN.rsplit("/", 1)[0] + f"/{instance.db_name}")
     try:
         conn.autocommit = True
         with conn.cursor() as cursor:

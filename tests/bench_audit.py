@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg2
+import psycopg
 
 from tests.bench import percentile
 
@@ -87,7 +87,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def recreate_database(pg: str, name: str) -> None:
-    admin = psycopg2.connect(f"{pg}/postgres")
+    admin = psycopg.connect(f"{pg}/postgres")
     admin.autocommit = True
     with admin.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -99,7 +99,7 @@ def drop_database(pg: str, name: str) -> None:
     from django.db import connections
 
     connections.close_all()
-    admin = psycopg2.connect(f"{pg}/postgres")
+    admin = psycopg.connect(f"{pg}/postgres")
     admin.autocommit = True
     with admin.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -237,12 +237,10 @@ def load_rows(count: int, projects: list[Any]) -> dict[str, float]:
         for name, _ in indexes:
             cursor.execute(f'DROP INDEX IF EXISTS "{name}"')
         started = time.perf_counter()
-        raw = cursor.cursor  # psycopg2
-        raw.copy_expert(
-            f"COPY audit_log ({', '.join(COLUMNS)}) FROM STDIN",
-            RowStream(generate_rows(count, projects)),
-            size=1 << 20,
-        )
+        stream = RowStream(generate_rows(count, projects))
+        with cursor.copy(f"COPY audit_log ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            while chunk := stream.read(1 << 20):
+                copy.write(chunk)
         timings["copy_s"] = time.perf_counter() - started
         log(f"copied {count} rows in {timings['copy_s']:.0f} s; rebuilding {len(indexes)} indexes")
         started = time.perf_counter()

@@ -49,16 +49,15 @@ def _setup_django(data_dir: Path) -> None:
 
 
 def _copy(table: str, columns: list[str], rows: Any) -> None:
-    """COPY rows (tuples of str) into a table, through psycopg2, in 8 MB slices."""
+    """COPY rows (tuples of str) into a table, through psycopg, in 8 MB slices."""
     from django.db import connection
 
     buffer = io.StringIO()
     with connection.cursor() as cursor:
-        raw = cursor.cursor  # psycopg2's own cursor: copy_from
 
         def flush() -> None:
-            buffer.seek(0)
-            raw.copy_from(buffer, table, columns=columns)
+            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                copy.write(buffer.getvalue())
             buffer.seek(0)
             buffer.truncate()
 

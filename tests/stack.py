@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import psycopg2
+import psycopg
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ADMIN_PASSWORD = "Harbor12345"
@@ -54,7 +54,7 @@ def free_port() -> int:
 
 def recreate_database(name: str) -> str:
     """Drop and create a PostgreSQL database; return its URL."""
-    conn = psycopg2.connect(PG_DSN)
+    conn = psycopg.connect(PG_DSN)
     conn.autocommit = True
     with conn.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -64,7 +64,7 @@ def recreate_database(name: str) -> str:
 
 
 def drop_database(name: str) -> None:
-    conn = psycopg2.connect(PG_DSN)
+    conn = psycopg.connect(PG_DSN)
     conn.autocommit = True
     with conn.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -121,7 +121,7 @@ class Instance:
     def stop(self) -> None:
         self.manage("platform", "down", check=False)
         if self.database == "postgres":
-            with contextlib.suppress(psycopg2.Error):
+            with contextlib.suppress(psycopg.Error):
                 drop_database(self.db_name)
 
     def logs(self, tail: int = 40) -> str:

@@ -25,7 +25,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg2
+import psycopg
 import pytest
 
 from harbor_gc.storage import FilesystemStorage
@@ -275,7 +275,7 @@ def _pull_back(instance: Instance, push: Push, target: Path) -> str | None:
 
 
 def _query(instance: Instance, sql: str) -> list[tuple]:
-    conn = psycopg2.connect(PG_DSN.rsplit("/", 1)[0] + f"/{instance.db_name}")
+    conn = psycopg.connect(PG_DSN.rsplit("/", 1)[0] + f"/{instance.db_name}")
     try:
         with conn.cursor() as cursor:
             cursor.execute(sql)

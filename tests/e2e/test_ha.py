@@ -146,11 +146,11 @@ def _start_replication(cluster: Cluster) -> tuple[str, int]:
 
 def _runner_task(cluster: Cluster, execution_id: int) -> tuple[str, str, int]:
     """(status, worker, run_count) of the job's own task, from the database."""
-    import psycopg2
+    import psycopg
 
     from tests.stack import PG_DSN
 
-    conn = psycopg2.connect(PG_DSN.rsplit("/", 1)[0] + f"/{cluster.db_name}")
+    conn = psycopg.connect(PG_DSN.rsplit("/", 1)[0] + f"/{cluster.db_name}")
     try:
         with conn.cursor() as cursor:
             cursor.execute(

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg2
+import psycopg
 import pytest
 
 from tests.e2e.replication_support import (
@@ -165,7 +165,7 @@ def test_short_outage_is_absorbed_by_the_retries(stack, second, to_second, tmp_p
 
 def _controller_run_count(instance: Instance, execution_id: int) -> int:
     dsn = PG_DSN.rsplit("/", 1)[0] + f"/{instance.db_name}"
-    with psycopg2.connect(dsn) as conn, conn.cursor() as cursor:
+    with psycopg.connect(dsn) as conn, conn.cursor() as cursor:
         cursor.execute(
             "SELECT run_count FROM task WHERE execution_id = %s"
             " AND extra_attrs->>'kind' = 'controller'",

@@ -43,3 +43,19 @@ def test_no_row_is_none(db):
 def test_values_are_parameters_not_sql(make_project):
     make_project("demo")
     assert fetch_one(Project, "name = %s", ["demo' OR '1'='1"]) is None
+
+
+def test_statements_run_again_and_again_are_prepared(make_project):
+    """harbor_py.settings: psycopg 3 with server-side binding prepares repeated statements,
+    so PostgreSQL does not parse and plan them on every push."""
+    from django.db import connection
+
+    make_project("demo")
+    for _ in range(3):
+        assert fetch_one(Project, "name = %s", ["demo"]) is not None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ['%FROM "project" WHERE name = $1 LIMIT 1%'],
+        )
+        assert cursor.fetchone()[0] == 1

@@ -55,8 +55,8 @@ def insert_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[obje
             for row in rows:
                 buffer.write("\t".join(map(_copy_text, row)))
                 buffer.write("\n")
-            buffer.seek(0)
-            cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
+            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                copy.write(buffer.getvalue())
         else:
             marks = ", ".join(["%s"] * len(columns))
             cursor.executemany(
