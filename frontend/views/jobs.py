@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from frontend.forms import GcRunForm, PolicyForm, RegistryForm, ScheduleForm, refuse
-from frontend.views.base import is_htmx, page_of, sysadmin_only
+from frontend.views.base import attempt, is_htmx, page_of, sysadmin_only
 from frontend.views.projects import confirm
 from harbor_gc.api.urls import job_parameters
 from harbor_gc.collector import check_parameters
@@ -105,10 +105,7 @@ def stop_execution(request: HttpRequest, execution_id: int) -> HttpResponse:
     execution = Execution.objects.filter(pk=execution_id).first()
     if execution is None:
         raise not_found(_("This job does not exist."))
-    try:
-        job_services.request_stop(execution, **_who(request))
-    except HarborError as exc:
-        messages.error(request, str(exc.detail))
+    attempt(request, job_services.request_stop, execution=execution, **_who(request))
     if execution.vendor_type == GC:
         return redirect("ui:gc-execution", execution_id=execution.pk)
     return redirect("ui:replication-execution", execution_id=execution.pk)
@@ -156,10 +153,7 @@ def registries(request: HttpRequest) -> HttpResponse:
 def registry_delete(request: HttpRequest, registry_id: int) -> HttpResponse:
     endpoint = selectors.endpoint(registry_id)
     if request.method == "POST":
-        try:
-            services.delete_registry(endpoint=endpoint, **_who(request))
-        except HarborError as exc:
-            messages.error(request, str(exc.detail))
+        attempt(request, services.delete_registry, endpoint=endpoint, **_who(request))
         return redirect("ui:registries")
     return confirm(
         request,
@@ -239,10 +233,7 @@ def replication_run(request: HttpRequest, policy_id: int) -> HttpResponse:
 def replication_delete(request: HttpRequest, policy_id: int) -> HttpResponse:
     policy = selectors.policy(policy_id)
     if request.method == "POST":
-        try:
-            services.delete_policy(policy=policy, **_who(request))
-        except HarborError as exc:
-            messages.error(request, str(exc.detail))
+        attempt(request, services.delete_policy, policy=policy, **_who(request))
         return redirect("ui:replications")
     return confirm(
         request,
