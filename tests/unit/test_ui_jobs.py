@@ -80,6 +80,9 @@ def test_replication_rule_create_run_delete(admin):
     execution = Execution.objects.get(vendor_type="REPLICATION", vendor_id=policy.pk)
     assert response["Location"] == f"/admin/replications/executions/{execution.pk}"
     assert "copy-library" in client.get(response["Location"]).content.decode()
+    in_use = client.post(f"/admin/registries/{endpoint.pk}/delete", follow=True)
+    assert "the registry far is referenced by policies" in in_use.content.decode()
+    assert RegistryEndpoint.objects.filter(pk=endpoint.pk).exists()
     busy = client.post(f"/admin/replications/{policy.pk}/delete", follow=True)
     assert "has running executions" in busy.content.decode()
     client.post(f"/admin/jobs/{execution.pk}/stop")
