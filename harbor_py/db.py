@@ -20,7 +20,8 @@ M = TypeVar("M", bound=models.Model)
 @cache
 def _plan(model: type[models.Model], vendor: str) -> tuple[str, list[str], list[tuple]]:
     """The SELECT, the attribute names, and the value converters the ORM would apply (JSON
-    columns, SQLite's dates, ...) as (position, column, converters) where there are any."""
+    columns, SQLite's dates, ...) as (position, column, converters) where there are any.
+    `vendor` is only part of the cache key: the converters depend on the database."""
     fields = model._meta.concrete_fields
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)

@@ -70,9 +70,7 @@ def stored_config(parsed: ParsedManifest) -> ImageConfig | object | None:
     if config is None or not _wanted(config.size, config.media_type):
         return None
     data = storage_probe.read_small_blob(config.digest, MAX_CONFIG_BYTES)
-    if data is storage_probe.UNKNOWN or data is None:
-        return data
-    return parse_config(data, config.media_type)  # type: ignore[arg-type]
+    return parse_config(data, config.media_type) if isinstance(data, bytes) else data
 
 
 def _wanted(size: int, media_type: str) -> bool:
@@ -84,12 +82,11 @@ def fetch_config_blob(
 ) -> ImageConfig | None:
     if not _wanted(size, media_type):
         return None
-    stored = storage_probe.read_small_blob(digest, MAX_CONFIG_BYTES)
-    if isinstance(stored, bytes):
-        return parse_config(stored, media_type)
-    try:
-        data = upstream.fetch_small_blob(repository, digest, MAX_CONFIG_BYTES)
-    except (httpx.HTTPError, upstream.BlobTooLarge, ValueError) as exc:
-        logger.warning("config %s of %s not read: %s", digest, repository, exc)
-        return None
+    data = storage_probe.read_small_blob(digest, MAX_CONFIG_BYTES)
+    if not isinstance(data, bytes):  # storage not local, or not there: ask distribution
+        try:
+            data = upstream.fetch_small_blob(repository, digest, MAX_CONFIG_BYTES)
+        except (httpx.HTTPError, upstream.BlobTooLarge, ValueError) as exc:
+            logger.warning("config %s of %s not read: %s", digest, repository, exc)
+            return None
     return parse_config(data, media_type)
