@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from audit import context
 from audit.models import AuditLog, AuditOutbox
+from harbor_py.db import insert
 
 NAME_MAX = 255  # usernames come from login attempts too: any length
 RESOURCE_MAX = 1024
@@ -158,9 +159,9 @@ def record(
     # savepoint=False: joins the caller's transaction without a SAVEPOINT round trip.
     with transaction.atomic(savepoint=False):
         if rules.store:
-            entry.save(force_insert=True)
+            insert([entry], returning_pk=True)
         if rules.forward:
-            AuditOutbox.objects.create(payload=payload(entry))
+            insert([AuditOutbox(payload=payload(entry))])
             _forward_after_commit()
     return entry
 

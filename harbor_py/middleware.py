@@ -1,12 +1,16 @@
-"""Request ids: accept the caller's X-Request-Id (as Harbor does) or mint one, and echo it."""
+"""Request ids (accept the caller's X-Request-Id, as Harbor does, or mint one, and echo it),
+and the web-only wrappers that keep UI middleware off the registry paths."""
 
 from __future__ import annotations
 
 import re
 import uuid
 from collections.abc import Callable
+from typing import Any, ClassVar
 
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
+from django.utils.module_loading import import_string
 
 from harbor_py import configuration
 from harbor_py.ops.jsonlog import request_id as current_request_id
@@ -30,3 +34,68 @@ class RequestIdMiddleware:
             current_request_id.reset(token)
         response["X-Request-Id"] = request_id
         return response
+
+
+# Registry clients (the /v2/ API and the token service) send no cookies and get no pages.
+REGISTRY_PREFIXES = ("/v2/", "/service/token")
+
+
+def is_registry_path(path: str) -> bool:
+    return path == "/v2" or path.startswith(REGISTRY_PREFIXES)
+
+
+class _WebOnly:
+    """Runs the wrapped Django middleware everywhere but on registry paths.
+
+    Sessions, CSRF, messages, slash redirects and frame options are for the web UI and the
+    REST API. Every image push makes six requests on registry paths, and this stack cost
+    about 1 ms of CPU per image there; CommonMiddleware alone resolved the URL a second time
+    for every 404 (each blob HEAD of a new layer) to offer a slash redirect."""
+
+    wrapped: ClassVar[str]
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.middleware = import_string(self.wrapped)(get_response)
+        # Django collects process_view from the instance; CsrfViewMiddleware has one.
+        if hasattr(self.middleware, "process_view"):
+            self.process_view = self._process_view
+        unsupported = {"process_exception", "process_template_response"}
+        if found := {hook for hook in unsupported if hasattr(self.middleware, hook)}:
+            raise ImproperlyConfigured(f"{self.wrapped} has {found}, which _WebOnly drops")
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if is_registry_path(request.path_info):
+            return self.get_response(request)
+        return self.middleware(request)
+
+    def _process_view(
+        self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any
+    ) -> HttpResponse | None:
+        if is_registry_path(request.path_info):
+            return None
+        return self.middleware.process_view(request, view, args, kwargs)
+
+
+class SessionMiddleware(_WebOnly):
+    wrapped = "django.contrib.sessions.middleware.SessionMiddleware"
+
+
+class CommonMiddleware(_WebOnly):
+    wrapped = "django.middleware.common.CommonMiddleware"
+
+
+class CsrfViewMiddleware(_WebOnly):
+    wrapped = "django.middleware.csrf.CsrfViewMiddleware"
+
+
+class AuthenticationMiddleware(_WebOnly):
+    wrapped = "django.contrib.auth.middleware.AuthenticationMiddleware"
+
+
+class MessageMiddleware(_WebOnly):
+    wrapped = "django.contrib.messages.middleware.MessageMiddleware"
+
+
+class XFrameOptionsMiddleware(_WebOnly):
+    wrapped = "django.middleware.clickjacking.XFrameOptionsMiddleware"

@@ -41,20 +41,22 @@ INSTALLED_APPS = [
     "jobs",
 ]
 
+# The harbor_py.middleware wrappers are Django's own, skipped on registry paths (/v2/,
+# /service/token), which need no sessions, CSRF, messages or slash redirects.
 MIDDLEWARE = [
     "harbor_py.ops.metrics.MetricsMiddleware",
     "harbor_py.middleware.RequestIdMiddleware",
     "harbor_py.ops.readonly.ReadOnlyMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "harbor_py.middleware.SessionMiddleware",
     # The browser's language (or the switcher's choice) for the web UI only (frontend/).
     "frontend.middleware.UiLocaleMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "harbor_py.middleware.CommonMiddleware",
+    "harbor_py.middleware.CsrfViewMiddleware",
+    "harbor_py.middleware.AuthenticationMiddleware",
     "audit.middleware.AuditContextMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "harbor_py.middleware.MessageMiddleware",
+    "harbor_py.middleware.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "harbor_py.urls"

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from audit.services import record
 from harbor_gc import guard
-from harbor_py.db import fetch_one
+from harbor_py.db import IGNORE_CONFLICTS, fetch_one, insert
 from immutable.enforcement import TagImmutable, check_move
 from immutable.selectors import immutable_tags
 from projects.models import Project
@@ -68,9 +68,7 @@ def _repository(project: Project, name: str, tag: str | None) -> tuple[Repositor
         cursor.execute(_REPOSITORY_SQL, [tag or "", name])
         row = cursor.fetchone()
         if row is None:
-            Repository.objects.bulk_create(
-                [Repository(project=project, name=name)], ignore_conflicts=True
-            )
+            insert([Repository(project=project, name=name)], on_conflict=IGNORE_CONFLICTS)
             cursor.execute(_REPOSITORY_SQL, [tag or "", name])
             row = cursor.fetchone()
     repository_id, project_id, tagged = row
@@ -106,11 +104,17 @@ def _new_artifact(
     )
 
 
+_ADOPT_CHILD_SQL = """
+UPDATE artifact_reference SET child_id = %s
+WHERE child_digest = %s AND child_id IS NULL
+  AND parent_id IN (SELECT id FROM artifact WHERE repository_id = %s)
+"""
+
+
 def _references(artifact: Artifact, parsed: ParsedManifest, repository: Repository) -> None:
     # An index pushed before this child was (re)pushed points at it by digest only.
-    ArtifactReference.objects.filter(
-        parent__repository=repository, child_digest=artifact.digest, child__isnull=True
-    ).update(child=artifact)
+    with connection.cursor() as cursor:
+        cursor.execute(_ADOPT_CHILD_SQL, [artifact.pk, artifact.digest, repository.pk])
     if not parsed.children:
         return
     children = {
@@ -119,7 +123,7 @@ def _references(artifact: Artifact, parsed: ParsedManifest, repository: Reposito
             repository=repository, digest__in=[c.digest for c in parsed.children]
         )
     }
-    ArtifactReference.objects.bulk_create(
+    insert(
         [
             ArtifactReference(
                 parent=artifact,
@@ -131,7 +135,7 @@ def _references(artifact: Artifact, parsed: ParsedManifest, repository: Reposito
             )
             for c in parsed.children
         ],
-        ignore_conflicts=True,
+        on_conflict=IGNORE_CONFLICTS,
     )
 
 
@@ -175,14 +179,14 @@ def reserve(
     created = artifact is None
     if artifact is None:
         artifact = _new_artifact(parsed, repository, image_config)
-        artifact.save()
+        insert([artifact], returning_pk=True)
         _references(artifact, parsed, repository)
         if image_config is not None and image_config.history is not None:
             _add_build_history(artifact, image_config.history)
     usage.charge(quota, list(blob_ids.values()))
-    ArtifactBlob.objects.bulk_create(
+    insert(
         [ArtifactBlob(artifact=artifact, blob_id=pk) for pk in blob_ids.values()],
-        ignore_conflicts=True,
+        on_conflict=IGNORE_CONFLICTS,
     )
     config_pending = created and not config_read and artifact.media_type.endswith("json")
     return Reservation(project, repository, artifact, created, config_pending)
@@ -219,6 +223,12 @@ def complete(
     return artifact
 
 
+_MOVE_TAG = (
+    "ON CONFLICT (repository_id, name) DO UPDATE "
+    "SET artifact_id = EXCLUDED.artifact_id, push_time = EXCLUDED.push_time"
+)
+
+
 def _write_tag(reservation: Reservation, tag: str) -> None:
     """Point `tag` at the pushed artifact. reserve() checked immutability, but two pushes of
     one new protected tag may both pass it; for a protected tag the write itself decides:
@@ -226,14 +236,9 @@ def _write_tag(reservation: Reservation, tag: str) -> None:
     artifact, repository = reservation.artifact, reservation.repository
     row = Tag(repository=repository, artifact=artifact, name=tag, push_time=timezone.now())
     if not immutable_tags(reservation.project.pk, repository.name, [tag]):
-        Tag.objects.bulk_create(
-            [row],
-            update_conflicts=True,
-            unique_fields=["repository", "name"],
-            update_fields=["artifact", "push_time"],
-        )
+        insert([row], on_conflict=_MOVE_TAG)
         return
-    Tag.objects.bulk_create([row], ignore_conflicts=True)  # waits for a concurrent writer
+    insert([row], on_conflict=IGNORE_CONFLICTS)  # waits for a concurrent writer
     current = Tag.objects.filter(repository=repository, name=tag)
     if current.values_list("artifact_id", flat=True).first() != artifact.pk:
         raise TagImmutable(repository.name, tag)
@@ -248,13 +253,9 @@ def apply_image_config(artifact: Artifact, image_config: ImageConfig) -> None:
 
 
 def _add_build_history(artifact: Artifact, history: list[object]) -> None:
-    ArtifactAddition.objects.bulk_create(
-        [
-            ArtifactAddition(
-                artifact=artifact,
-                type=ArtifactAddition.Type.BUILD_HISTORY,
-                content=json.dumps(history, separators=(",", ":")),
-            )
-        ],
-        ignore_conflicts=True,
+    addition = ArtifactAddition(
+        artifact=artifact,
+        type=ArtifactAddition.Type.BUILD_HISTORY,
+        content=json.dumps(history, separators=(",", ":")),
     )
+    insert([addition], on_conflict=IGNORE_CONFLICTS)

@@ -1,5 +1,6 @@
 """gunicorn settings for the `core` program (deploy/supervisord.conf): JSON logs (access
-lines on stdout, gunicorn's own on stderr) and the Prometheus multiprocess directory."""
+lines on stdout, written by harbor_py.ops.access_log; gunicorn's own on stderr) and the
+Prometheus multiprocess directory."""
 
 from __future__ import annotations
 
@@ -12,11 +13,6 @@ logconfig_dict: dict[str, Any] = {
     "disable_existing_loggers": False,
     "formatters": {"json": {"()": "harbor_py.ops.jsonlog.JsonFormatter"}},
     "handlers": {
-        "access": {
-            "class": "logging.StreamHandler",
-            "formatter": "json",
-            "stream": "ext://sys.stdout",
-        },
         "error": {
             "class": "logging.StreamHandler",
             "formatter": "json",
@@ -26,10 +22,11 @@ logconfig_dict: dict[str, Any] = {
     "root": {"level": "INFO", "handlers": ["error"]},
     "loggers": {
         "gunicorn.error": {"level": "INFO", "handlers": ["error"], "propagate": False},
-        "gunicorn.access": {"level": "INFO", "handlers": ["access"], "propagate": False},
     },
 }
 
+logger_class = "harbor_py.ops.access_log.JsonAccessLogger"
+accesslog = "-"  # enables access lines; JsonAccessLogger writes them to stdout itself
 
 # gunicorn >= 25 opens a control socket at one fixed path per user by default: several
 # instances on one host would take it from each other. Nothing here uses it.

@@ -6,9 +6,9 @@ of the request that enqueued a Celery task) on every line logged while serving i
 
 The id lives in a contextvar set by harbor_py.middleware.RequestIdMiddleware; Celery tasks
 carry it in a message header (before_task_publish) and restore it while they run
-(task_prerun), falling back to the task id. gunicorn's access lines (logger
-gunicorn.access, whose record args are gunicorn's atoms) become fields: method, path,
-status, bytes, duration_ms and the X-Request-Id the response carried.
+(task_prerun), falling back to the task id. gunicorn's access lines (access_document,
+written by harbor_py.ops.access_log) carry method, path, status, bytes, duration_ms and
+the X-Request-Id the response carried.
 """
 
 from __future__ import annotations
@@ -35,18 +35,34 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-def _access_fields(atoms: dict[str, Any]) -> dict[str, Any]:
-    status = str(atoms.get("s", ""))
-    return {
-        "remote": atoms.get("h"),
-        "method": atoms.get("m"),
-        "path": atoms.get("U"),
-        "query": atoms.get("q") or None,
-        "status": int(status) if status.isdigit() else status,
-        "bytes": atoms.get("B"),
-        "duration_ms": atoms.get("M"),
-        "request_id": atoms.get("{x-request-id}o") or None,
+def access_document(
+    *,
+    remote: str | None,
+    method: str | None,
+    path: str | None,
+    query: str | None,
+    status: int | str,
+    bytes_sent: int | None,
+    duration_ms: int,
+    request_id: str | None,
+) -> dict[str, Any]:
+    """One access line's fields (harbor_py.ops.access_log writes them for gunicorn)."""
+    doc: dict[str, Any] = {
+        "time": dt.datetime.now(tz=dt.UTC).isoformat(timespec="milliseconds"),
+        "level": "info",
+        "component": COMPONENT or None,
+        "logger": "gunicorn.access",
+        "remote": remote,
+        "method": method,
+        "path": path,
+        "query": query or None,
+        "status": status,
+        "bytes": bytes_sent,
+        "duration_ms": duration_ms,
+        "request_id": request_id or None,
+        "message": f"{method} {path} {status}",
     }
+    return {k: v for k, v in doc.items() if v is not None}
 
 
 class JsonFormatter(logging.Formatter):
@@ -59,13 +75,9 @@ class JsonFormatter(logging.Formatter):
             "component": COMPONENT or None,
             "logger": record.name,
         }
-        if record.name == "gunicorn.access" and isinstance(record.args, dict):
-            doc.update(_access_fields(record.args))
-            doc["message"] = f"{doc['method']} {doc['path']} {doc['status']}"
-        else:
-            doc["message"] = record.getMessage()
-            rid = getattr(record, "request_id", None) or request_id.get()
-            doc["request_id"] = rid if rid and rid != "-" else None
+        doc["message"] = record.getMessage()
+        rid = getattr(record, "request_id", None) or request_id.get()
+        doc["request_id"] = rid if rid and rid != "-" else None
         if record.exc_info:
             doc["exception"] = self.formatException(record.exc_info)
         return json.dumps({k: v for k, v in doc.items() if v is not None}, default=str)

@@ -4,7 +4,7 @@ no entry without its change (also for the forwarding outbox)."""
 from __future__ import annotations
 
 import pytest
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 
 from accounts import services as account_services
 from audit.models import AuditLog, AuditOutbox
@@ -47,14 +47,19 @@ def test_no_change_without_its_entry(admin, monkeypatch, storage):
     assert not ProjectMember.objects.filter(project__name="never").exists()
 
 
-def test_no_change_when_the_database_refuses_the_entry(admin, monkeypatch):
-    """The entry insert itself fails (as a full disk or a constraint would)."""
-
-    def refuse(self, *args, **kwargs):
-        raise DatabaseError("could not extend file")
-
-    monkeypatch.setattr(AuditLog, "save", refuse)
-    with pytest.raises(DatabaseError):
+def test_no_change_when_the_database_refuses_the_entry(admin):
+    """The entry insert itself fails in PostgreSQL (as a full disk or a constraint would):
+    a trigger, dropped with the test's transaction, refuses every new audit row."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'could not extend file'; END $$"
+        )
+        cursor.execute(
+            "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_audit()"
+        )
+    with pytest.raises(DatabaseError, match="could not extend file"):
         account_services.create_user(
             username="zoe", email="zoe@example.com", password="Harbor12345", actor="admin"
         )

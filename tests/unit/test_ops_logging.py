@@ -4,6 +4,7 @@ they enqueue), and the forwarder that follows rotating log files to a real syslo
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import io
 import json
 import logging
@@ -16,9 +17,11 @@ from pathlib import Path
 import pytest
 from celery.signals import before_task_publish, task_postrun, task_prerun
 from django.test import Client
+from gunicorn import config as gunicorn_config
 
 from harbor_py import configuration
 from harbor_py.ops import jsonlog, logforward
+from harbor_py.ops.access_log import JsonAccessLogger
 from tests.unit.syslog_receiver import SyslogReceiver, parse_message
 
 
@@ -58,20 +61,23 @@ def test_exceptions_are_one_json_line(json_lines):
     assert line["message"] == "failed" and "ValueError: boom" in line["exception"]
 
 
-def test_gunicorn_access_lines_become_fields():
-    atoms = {
-        "h": "10.0.0.1",
-        "m": "GET",
-        "U": "/api/v2.0/projects",
-        "q": "page=2",
-        "s": "200",
-        "B": 17,
-        "M": 12,
-        "{x-request-id}o": "abc",
+def test_gunicorn_access_lines_become_fields(capsys: pytest.CaptureFixture[str]) -> None:
+    class Response:
+        status = "200 OK"
+        headers = [("Content-Type", "application/json"), ("X-Request-Id", "abc")]
+        sent = 17
+
+    environ = {
+        "REMOTE_ADDR": "10.0.0.1",
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/api/v2.0/projects",
+        "QUERY_STRING": "page=2",
     }
-    record = logging.LogRecord("gunicorn.access", logging.INFO, "", 0, "%(h)s", (), None)
-    record.args = atoms
-    line = json.loads(jsonlog.JsonFormatter().format(record))
+    cfg = gunicorn_config.Config()
+    cfg.set("accesslog", "-")
+    logger = JsonAccessLogger(cfg)
+    logger.access(Response(), None, environ, dt.timedelta(seconds=1, microseconds=12_500))
+    line = json.loads(capsys.readouterr().out)
     assert line == {
         "time": line["time"],
         "level": "info",
@@ -82,7 +88,7 @@ def test_gunicorn_access_lines_become_fields():
         "query": "page=2",
         "status": 200,
         "bytes": 17,
-        "duration_ms": 12,
+        "duration_ms": 1012,
         "request_id": "abc",
         "message": "GET /api/v2.0/projects 200",
     }
