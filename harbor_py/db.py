@@ -79,21 +79,21 @@ def _insert_sql(
 
 def insert(
     objs: Sequence[models.Model], *, on_conflict: str = "", returning_pk: bool = False
-) -> None:
+) -> int:
     """INSERT the instances (of one model) in one statement, their values prepared as
-    `save()` prepares them (auto_now, JSON, ...); no signals are sent. `on_conflict` is
-    the clause after VALUES, e.g. "ON CONFLICT DO NOTHING" or "ON CONFLICT (a, b) DO UPDATE
-    SET c = EXCLUDED.c" (PostgreSQL and SQLite read the same syntax). `returning_pk` sets
-    the primary key of each instance (not with a clause that may skip rows)."""
+    `save()` prepares them (auto_now, JSON, ...); no signals are sent. Returns how many
+    rows were written. `on_conflict` is the clause after VALUES, e.g. IGNORE_CONFLICTS or
+    "ON CONFLICT (a, b) DO UPDATE SET c = EXCLUDED.c" (PostgreSQL and SQLite read the same
+    syntax). `returning_pk` sets the primary key of each written instance; with a clause
+    that may skip rows, only for a single instance (left without a pk when skipped)."""
     if not objs:
-        return
+        return 0
+    if returning_pk and on_conflict and len(objs) > 1:
+        raise ValueError("returning_pk with a conflict clause takes one instance")
     model = type(objs[0])
     pk = model._meta.pk
-    suffix = (
-        f"{on_conflict} RETURNING {connection.ops.quote_name(pk.column)}"
-        if returning_pk
-        else on_conflict
-    )
+    quoted_pk = connection.ops.quote_name(pk.column)
+    suffix = f"{on_conflict} RETURNING {quoted_pk}" if returning_pk else on_conflict
     sql, fields = _insert_sql(model, len(objs), suffix, connection.vendor)
     params = [
         field.get_db_prep_save(field.pre_save(obj, add=True), connection)
@@ -102,8 +102,11 @@ def insert(
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        if returning_pk:
-            for obj, (value,) in zip(objs, cursor.fetchall(), strict=True):
-                setattr(obj, pk.attname, value)
-                obj._state.adding = False
-                obj._state.db = connection.alias
+        if not returning_pk:
+            return cursor.rowcount
+        rows = cursor.fetchall()
+    for obj, (value,) in zip(objs, rows, strict=not on_conflict):
+        setattr(obj, pk.attname, value)
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    return len(rows)

@@ -68,8 +68,10 @@ def _repository(project: Project, name: str, tag: str | None) -> tuple[Repositor
         cursor.execute(_REPOSITORY_SQL, [tag or "", name])
         row = cursor.fetchone()
         if row is None:
-            insert([Repository(project=project, name=name)], on_conflict=IGNORE_CONFLICTS)
-            cursor.execute(_REPOSITORY_SQL, [tag or "", name])
+            created = Repository(project=project, name=name)
+            if insert([created], on_conflict=IGNORE_CONFLICTS, returning_pk=True):
+                return created, None  # new: no tags yet
+            cursor.execute(_REPOSITORY_SQL, [tag or "", name])  # a concurrent push made it
             row = cursor.fetchone()
     repository_id, project_id, tagged = row
     repository = Repository.from_db(
@@ -109,6 +111,22 @@ UPDATE artifact_reference SET child_id = %s
 WHERE child_digest = %s AND child_id IS NULL
   AND parent_id IN (SELECT id FROM artifact WHERE repository_id = %s)
 """
+
+
+def _artifact(
+    parsed: ParsedManifest, repository: Repository, image_config: ImageConfig | None
+) -> tuple[Artifact, bool]:
+    """The artifact row of this digest, and whether this push created it: one INSERT for a
+    new digest, and the stored row when the digest was pushed before."""
+    while True:
+        artifact = _new_artifact(parsed, repository, image_config)
+        if insert([artifact], on_conflict=IGNORE_CONFLICTS, returning_pk=True):
+            return artifact, True
+        stored = fetch_one(
+            Artifact, "repository_id = %s AND digest = %s", [repository.pk, parsed.digest]
+        )
+        if stored is not None:  # else deleted since the INSERT saw it: insert again
+            return stored, False
 
 
 def _references(artifact: Artifact, parsed: ParsedManifest, repository: Repository) -> None:
@@ -173,13 +191,8 @@ def reserve(
         raise BlobsBeingDeleted(deleting)
     # After the touch: while a push waits here its blob rows stay locked, so GC skips them.
     quota = usage.lock(project.pk)
-    artifact = fetch_one(
-        Artifact, "repository_id = %s AND digest = %s", [repository.pk, parsed.digest]
-    )
-    created = artifact is None
-    if artifact is None:
-        artifact = _new_artifact(parsed, repository, image_config)
-        insert([artifact], returning_pk=True)
+    artifact, created = _artifact(parsed, repository, image_config)
+    if created:
         _references(artifact, parsed, repository)
         if image_config is not None and image_config.history is not None:
             _add_build_history(artifact, image_config.history)

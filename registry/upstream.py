@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from dataclasses import dataclass
 
 import httpx
 from django.conf import settings
@@ -18,40 +19,48 @@ from accounts.tokens import Scope, mint
 from registry.manifests import MANIFEST_ACCEPT
 
 CORE_SUBJECT = "harbor-core"
-_client: httpx.Client | None = None
-_client_lock = threading.Lock()
+TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+_current: _Pool | None = None
+_pool_lock = threading.Lock()
 Grants = tuple[tuple[str, frozenset[str]], ...]  # (repository, actions) pairs
 _tokens: dict[Grants, tuple[str, float]] = {}
 
 
-def client() -> httpx.Client:
-    global _client
-    if _client is None:
-        with _client_lock:
-            if _client is None:
+@dataclass(frozen=True)
+class _Pool:
+    client: httpx.Client
+    transport: httpx.HTTPTransport  # the client's, for request()
+    base_url: str
+
+
+def _pool() -> _Pool:
+    global _current
+    if _current is None:
+        with _pool_lock:
+            if _current is None:
                 url = settings.HARBOR["REGISTRY_URL"]
                 if url.startswith("unix://"):
                     transport = httpx.HTTPTransport(uds=url[len("unix://") :])
                     base_url = "http://registry"
                 else:
                     transport = httpx.HTTPTransport()
-                    base_url = url
-                _client = httpx.Client(
-                    transport=transport,
-                    base_url=base_url,
-                    timeout=httpx.Timeout(60.0, connect=5.0),
-                    limits=httpx.Limits(max_keepalive_connections=32, max_connections=64),
-                )
-    return _client
+                    base_url = url.rstrip("/")
+                client = httpx.Client(transport=transport, base_url=base_url, timeout=TIMEOUT)
+                _current = _Pool(client, transport, base_url)
+    return _current
+
+
+def client() -> httpx.Client:
+    return _pool().client
 
 
 def reset_client() -> None:
     """Forget the pooled client (after the registry URL changed, e.g. in tests)."""
-    global _client
-    with _client_lock:
-        if _client is not None:
-            _client.close()
-        _client = None
+    global _current
+    with _pool_lock:
+        if _current is not None:
+            _current.client.close()
+        _current = None
 
 
 def internal_token(repository: str, actions: frozenset[str], *, also: Grants = ()) -> str:
@@ -81,10 +90,27 @@ def request(
     content: bytes | None = None,
     also: Grants = (),
 ) -> httpx.Response:
+    """One call, its body read. Sent on the pool's transport: the client's cookie jar,
+    URL merging and redirect handling cost about 0.4 ms of CPU a call here, and the gate
+    needs none of them (distribution sets no cookies, and redirects are not followed)."""
     token = internal_token(repository, actions, also=also)
     all_headers = {"Authorization": f"Bearer {token}"}
     all_headers.update(headers or {})
-    return client().request(method, path, headers=all_headers, content=content)
+    pool = _pool()
+    outgoing = httpx.Request(
+        method,
+        pool.base_url + path,
+        headers=all_headers,
+        content=content,
+        extensions={"timeout": TIMEOUT.as_dict()},
+    )
+    response = pool.transport.handle_request(outgoing)
+    response.request = outgoing
+    try:
+        response.read()
+    finally:
+        response.close()
+    return response
 
 
 class BlobTooLarge(Exception):

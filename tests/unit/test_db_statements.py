@@ -92,10 +92,9 @@ def test_insert_on_conflict_ignores_or_updates(make_project):
     artifact = image(make_project("demo"), "app", "v1")
     other = image(artifact.repository.project, "app", "v2")
     repository = artifact.repository
-    insert(
-        [Repository(project=repository.project, name=repository.name)],
-        on_conflict=IGNORE_CONFLICTS,
-    )
+    again = Repository(project=repository.project, name=repository.name)
+    assert insert([again], on_conflict=IGNORE_CONFLICTS, returning_pk=True) == 0
+    assert again.pk is None and again._state.adding is True
     assert Repository.objects.filter(name=repository.name).count() == 1
     moved = Tag(repository=repository, artifact=other, name="v1")
     insert(
