@@ -151,3 +151,17 @@ def test_the_dockerfile_copies_files_that_exist():
     for source in re.findall(r"^COPY (\S+) ", dockerfile, re.M):
         assert (BASE_DIR / source).exists(), source
     assert 'CMD ["python", "manage.py", "serve", "web"]' in dockerfile
+
+
+def test_gunicorn_workers_freeze_their_start_up_objects_for_the_gc():
+    import gc
+
+    from harbor_py.ops import gunicorn_conf
+
+    assert gunicorn_conf.logger_class == "harbor_py.ops.access_log.JsonAccessLogger"
+    before = gc.get_freeze_count()
+    try:
+        gunicorn_conf.post_worker_init(worker=None)
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()
