@@ -16,6 +16,8 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Collate
 
+from harbor_py.db import fetch_one
+from projects.models import Project
 from registry.manifests import IMAGE_MANIFESTS, OCI_INDEX
 from registry.models import Artifact, ArtifactReference, Blob, Label, Repository, Tag
 from registry.names import is_digest
@@ -32,7 +34,12 @@ def _lexical_page(rows: QuerySet, *, last: str | None, limit: int | None) -> lis
 
 
 def find_repository(name: str) -> Repository | None:
-    return Repository.objects.select_related("project").filter(name=name).first()
+    """The repository, its project loaded. Read on every pull: plain SELECTs, as the other
+    per-request lookups (harbor_py.db says why)."""
+    repository = fetch_one(Repository, "name = %s", [name])
+    if repository is not None:
+        repository.project = fetch_one(Project, "id = %s", [repository.project_id])
+    return repository
 
 
 def find_tag(repository: Repository, name: str) -> Tag | None:
@@ -58,10 +65,20 @@ def is_referenced_by_index(artifact: Artifact) -> bool:
 def resolve(repository: Repository, reference: str) -> tuple[Artifact | None, Tag | None]:
     """The artifact a tag or digest names, and the tag when it was a tag."""
     if is_digest(reference):
-        return Artifact.objects.filter(repository=repository, digest=reference).first(), None
-    tag = Tag.objects.select_related("artifact").filter(repository=repository, name=reference)
-    found = tag.first()
-    return (found.artifact, found) if found else (None, None)
+        where = "repository_id = %s AND digest = %s"
+        found = fetch_one(Artifact, where, [repository.pk, reference])
+        if found is not None:
+            found.repository = repository
+        return found, None
+    tag = fetch_one(Tag, "repository_id = %s AND name = %s", [repository.pk, reference])
+    if tag is None:
+        return None, None
+    artifact = fetch_one(Artifact, "id = %s", [tag.artifact_id])
+    if artifact is None:  # deleted between the two reads
+        return None, None
+    tag.repository = artifact.repository = repository
+    tag.artifact = artifact
+    return artifact, tag
 
 
 def listable() -> Q:
