@@ -42,6 +42,7 @@ test-fast: deps
 
 bench: test-deps
 	$(PY) -m tests.bench
+	$(PY) -m tests.bench_requests
 	$(PY) -m tests.bench_api
 	$(PY) -m tests.bench_gc
 	$(PY) -m tests.bench_audit
