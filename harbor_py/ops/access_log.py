@@ -9,14 +9,13 @@ the answer to a blob HEAD. This logger writes the same one-line document directl
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sys
 import threading
 from typing import Any
 
 from gunicorn.glogging import Logger
 
-from harbor_py.ops.jsonlog import access_document
+from harbor_py.ops.jsonlog import access_line
 
 REQUEST_ID_HEADER = "x-request-id"
 
@@ -39,7 +38,7 @@ class JsonAccessLogger(Logger):
     ) -> None:
         if not self.access_log_enabled:
             return
-        document = access_document(
+        line = access_line(
             remote=environ.get("REMOTE_ADDR"),
             method=environ.get("REQUEST_METHOD"),
             path=environ.get("PATH_INFO"),
@@ -49,10 +48,9 @@ class JsonAccessLogger(Logger):
             duration_ms=request_time.seconds * 1000 + request_time.microseconds // 1000,
             request_id=_request_id(resp),
         )
-        line = json.dumps(document, default=str) + "\n"
         try:
             with self._write_lock:
-                sys.stdout.write(line)
+                sys.stdout.write(line + "\n")
                 sys.stdout.flush()
         except (OSError, ValueError):  # stdout gone (supervisord stopping): nothing to log to
             pass

@@ -6,7 +6,7 @@ of the request that enqueued a Celery task) on every line logged while serving i
 
 The id lives in a contextvar set by harbor_py.middleware.RequestIdMiddleware; Celery tasks
 carry it in a message header (before_task_publish) and restore it while they run
-(task_prerun), falling back to the task id. gunicorn's access lines (access_document,
+(task_prerun), falling back to the task id. gunicorn's access lines (access_line,
 written by harbor_py.ops.access_log) carry method, path, status, bytes, duration_ms and
 the X-Request-Id the response carried.
 """
@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import logging
 import os
+import time
 from contextvars import ContextVar
 from typing import Any
 
@@ -35,7 +36,20 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-def access_document(
+def _line(logger: str, level: str, created: float, fields: dict[str, Any]) -> str:
+    """One JSON log line: time, level, component and logger, then `fields`; fields that
+    are None are left out."""
+    doc: dict[str, Any] = {
+        "time": dt.datetime.fromtimestamp(created, tz=dt.UTC).isoformat(timespec="milliseconds"),
+        "level": level,
+        "component": COMPONENT or None,
+        "logger": logger,
+        **fields,
+    }
+    return json.dumps({k: v for k, v in doc.items() if v is not None}, default=str)
+
+
+def access_line(
     *,
     remote: str | None,
     method: str | None,
@@ -45,13 +59,9 @@ def access_document(
     bytes_sent: int | None,
     duration_ms: int,
     request_id: str | None,
-) -> dict[str, Any]:
-    """One access line's fields (harbor_py.ops.access_log writes them for gunicorn)."""
-    doc: dict[str, Any] = {
-        "time": dt.datetime.now(tz=dt.UTC).isoformat(timespec="milliseconds"),
-        "level": "info",
-        "component": COMPONENT or None,
-        "logger": "gunicorn.access",
+) -> str:
+    """One access line (harbor_py.ops.access_log writes them for gunicorn)."""
+    fields = {
         "remote": remote,
         "method": method,
         "path": path,
@@ -62,25 +72,18 @@ def access_document(
         "request_id": request_id or None,
         "message": f"{method} {path} {status}",
     }
-    return {k: v for k, v in doc.items() if v is not None}
+    return _line("gunicorn.access", "info", time.time(), fields)
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        doc: dict[str, Any] = {
-            "time": dt.datetime.fromtimestamp(record.created, tz=dt.UTC).isoformat(
-                timespec="milliseconds"
-            ),
-            "level": record.levelname.lower(),
-            "component": COMPONENT or None,
-            "logger": record.name,
-        }
-        doc["message"] = record.getMessage()
         rid = getattr(record, "request_id", None) or request_id.get()
-        doc["request_id"] = rid if rid and rid != "-" else None
-        if record.exc_info:
-            doc["exception"] = self.formatException(record.exc_info)
-        return json.dumps({k: v for k, v in doc.items() if v is not None}, default=str)
+        fields = {
+            "message": record.getMessage(),
+            "request_id": rid if rid and rid != "-" else None,
+            "exception": self.formatException(record.exc_info) if record.exc_info else None,
+        }
+        return _line(record.name, record.levelname.lower(), record.created, fields)
 
 
 def logging_config(level: str, fmt: str) -> dict[str, Any]:
