@@ -23,8 +23,7 @@ def _base() -> str | None:
     return os.path.join(root, "docker", "registry", "v2") if root else None
 
 
-def _data_path(base: str, digest: str) -> str:
-    algorithm, _, hex_digest = digest.partition(":")
+def _data_path(base: str, algorithm: str, hex_digest: str) -> str:
     return os.path.join(base, "blobs", algorithm, hex_digest[:2], hex_digest, "data")
 
 
@@ -37,7 +36,7 @@ def linked_blob_size(repository: str, digest: str) -> int | object | None:
     link = os.path.join(base, "repositories", repository, "_layers", algorithm, hex_digest, "link")
     try:
         os.stat(link)
-        return os.stat(_data_path(base, digest)).st_size
+        return os.stat(_data_path(base, algorithm, hex_digest)).st_size
     except FileNotFoundError:
         return None
 
@@ -52,7 +51,7 @@ def read_small_blob(digest: str, limit: int) -> bytes | object | None:
     if algorithm not in hashlib.algorithms_guaranteed:
         return None
     try:
-        with open(_data_path(base, digest), "rb") as handle:
+        with open(_data_path(base, algorithm, hex_digest), "rb") as handle:
             data = handle.read(limit + 1)
     except OSError:
         return None
