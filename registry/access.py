@@ -26,12 +26,19 @@ def scope_for(repository: str, action: str) -> str:
     return f"repository:{repository}:{actions}"
 
 
-def bearer_claims(request: HttpRequest) -> TokenClaims | InvalidToken | None:
+def bearer_token(request: HttpRequest) -> str | None:
     header = request.headers.get("Authorization", "")
     if not header.lower().startswith("bearer "):
         return None
+    return header[7:].strip()
+
+
+def bearer_claims(request: HttpRequest) -> TokenClaims | InvalidToken | None:
+    raw = bearer_token(request)
+    if raw is None:
+        return None
     try:
-        return verify(header[7:].strip())
+        return verify(raw)
     except InvalidToken as exc:
         return exc
 

@@ -21,17 +21,25 @@ def oci_error(status: int, code: str, message: str, detail: object = None) -> Ht
     return response
 
 
-def challenge(scope: str | None = None, error: str | None = None) -> HttpResponse:
-    """401 with the WWW-Authenticate header that sends clients to /service/token."""
+def challenge_header(
+    scope: str | None = None, error: str | None = None, *, external_url: str | None = None
+) -> str:
+    """The WWW-Authenticate value that sends clients to /service/token (nginx gives the
+    plain one for GET /v2/ without credentials: deploy/nginx.conf)."""
     config = settings.HARBOR
     parts = [
-        f'realm="{config["EXTERNAL_URL"]}/service/token"',
+        f'realm="{external_url or config["EXTERNAL_URL"]}/service/token"',
         f'service="{config["TOKEN_SERVICE"]}"',
     ]
     if scope:
         parts.append(f'scope="{scope}"')
     if error:
         parts.append(f'error="{error}"')
+    return "Bearer " + ",".join(parts)
+
+
+def challenge(scope: str | None = None, error: str | None = None) -> HttpResponse:
+    """401 with the WWW-Authenticate header that sends clients to /service/token."""
     response = oci_error(401, "UNAUTHORIZED", "authentication required")
-    response["WWW-Authenticate"] = "Bearer " + ",".join(parts)
+    response["WWW-Authenticate"] = challenge_header(scope, error)
     return response

@@ -22,7 +22,13 @@ from harbor_py.http import client_address
 from immutable.enforcement import check_artifacts_deletable
 from projects.selectors import find_project
 from registry import image_config, pulls, push, selectors, services, storage_probe, upstream
-from registry.access import ACTIONS_BY_METHOD, authorize, bearer_claims, explain_denial
+from registry.access import (
+    ACTIONS_BY_METHOD,
+    authorize,
+    bearer_claims,
+    bearer_token,
+    explain_denial,
+)
 from registry.manifests import MANIFEST_ACCEPT, OCI_INDEX, ManifestInvalid, parse_manifest
 from registry.names import is_digest, is_tag, project_of, valid_repository_name
 from registry.oci import API_VERSION_HEADER, challenge, oci_error
@@ -200,6 +206,7 @@ def _get_manifest(request: HttpRequest, name: str, reference: str) -> HttpRespon
         f"/v2/{name}/manifests/{artifact.digest}",
         PULL,
         headers=_forward_headers(request, Accept=MANIFEST_ACCEPT),
+        client_token=bearer_token(request),
     )
     if result.status_code == 200 and not head:
         pulls.record_pull(
@@ -254,6 +261,7 @@ def _put_manifest(request: HttpRequest, name: str, reference: str, username: str
             f"/v2/{name}/manifests/{reference}",
             PUSH,
             headers=_forward_headers(request, **{"Content-Type": parsed.media_type}),
+            client_token=bearer_token(request),
             content=body,
         )
     except httpx.HTTPError:
@@ -309,6 +317,7 @@ def _delete_manifest(
         f"/v2/{name}/manifests/{artifact.digest}",
         DELETE,
         headers=_forward_headers(request),
+        client_token=bearer_token(request),
     )
     if result.status_code not in (202, 404):
         return _relay(result)
@@ -360,7 +369,12 @@ def blob_head(request: HttpRequest, name: str, digest: str) -> HttpResponse:
     size = storage_probe.linked_blob_size(name, digest)
     if size is storage_probe.UNKNOWN:  # storage we cannot read directly: ask distribution
         result = upstream.request(
-            "HEAD", name, f"/v2/{name}/blobs/{digest}", PULL, headers=_forward_headers(request)
+            "HEAD",
+            name,
+            f"/v2/{name}/blobs/{digest}",
+            PULL,
+            headers=_forward_headers(request),
+            client_token=bearer_token(request),
         )
         if result.status_code != 200:
             return _relay(result, head=True)
@@ -385,7 +399,15 @@ def _delete_blob(request: HttpRequest, name: str, digest: str) -> HttpResponse:
     if isinstance(claims, HttpResponse):
         return claims
     path = f"/v2/{name}/blobs/{digest}"
-    return _relay(upstream.request("DELETE", name, path, DELETE, headers=_forward_headers(request)))
+    result = upstream.request(
+        "DELETE",
+        name,
+        path,
+        DELETE,
+        headers=_forward_headers(request),
+        client_token=bearer_token(request),
+    )
+    return _relay(result)
 
 
 @csrf_exempt

@@ -123,12 +123,26 @@ def test_rogue_key_with_stolen_certificate_is_refused(stack, repo):
 
 
 def test_challenge_realm_is_the_external_url(stack):
+    """Without credentials nginx answers GET /v2/ (deploy/nginx.conf), exactly as the gate
+    would; with a token the gate verifies it."""
+    keys = stack.data_dir / "keys"
     with httpx.Client(base_url=stack.url) as registry:
         response = registry.get("/v2/")
-    assert response.status_code == 401
-    challenge = response.headers["WWW-Authenticate"]
-    assert challenge.startswith(f'Bearer realm="{stack.url}/service/token"')
-    assert 'service="harbor-registry"' in challenge
+        assert response.status_code == 401
+        assert response.headers["WWW-Authenticate"] == (
+            f'Bearer realm="{stack.url}/service/token",service="harbor-registry"'
+        )
+        assert response.headers["Content-Type"] == "application/json"
+        assert response.headers["Docker-Distribution-Api-Version"] == "registry/2.0"
+        assert response.json()["errors"][0]["code"] == "UNAUTHORIZED"
+        expired = _sign(keys / "token.key", keys / "token.crt", exp=int(time.time()) - 600)
+        refused = registry.get("/v2/", headers={"Authorization": f"Bearer {expired}"})
+        assert refused.status_code == 401
+        assert 'error="invalid_token"' in refused.headers["WWW-Authenticate"]
+        genuine = _sign(keys / "token.key", keys / "token.crt")
+        accepted = registry.get("/v2/", headers={"Authorization": f"Bearer {genuine}"})
+        assert accepted.status_code == 200
+        assert accepted.headers["Docker-Distribution-Api-Version"] == "registry/2.0"
 
 
 def test_token_endpoint_refuses_bad_credentials(stack):

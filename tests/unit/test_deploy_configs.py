@@ -165,3 +165,30 @@ def test_gunicorn_workers_freeze_their_start_up_objects_for_the_gc():
         assert gc.get_freeze_count() > before
     finally:
         gc.unfreeze()
+
+
+def test_nginx_answers_the_challenge_django_would_give(render):
+    from registry.oci import challenge_header
+
+    config_dir, nginx, _ = render()
+    assert _nginx_accepts(config_dir).returncode == 0, _nginx_accepts(config_dir).stderr
+    block = re.search(r"location = /v2/ \{(.*?)\n        \}", nginx, re.S)
+    assert block, "no exact /v2/ location"
+    header = challenge_header(external_url="http://127.0.0.1:18999")
+    assert f"add_header WWW-Authenticate '{header}' always;" in block.group(1)
+    assert 'if ($http_authorization = "")' in block.group(1)
+    assert "proxy_pass http://core;" in block.group(1)  # with credentials: the gate
+
+
+@pytest.mark.parametrize(
+    "url", ["http://h/'; return 200 x; #", "http://h/$host", "http://h/a b", "ftp://h", "h:80"]
+)
+def test_an_external_url_that_would_break_the_configs_is_refused(tmp_path, url):
+    from django.core.management.base import CommandError
+
+    rt = load_runtime({"HARBOR_DATA_DIR": str(tmp_path / "data"), "HARBOR_EXTERNAL_URL": url})
+    (rt.keys_dir).mkdir(parents=True)
+    (rt.keys_dir / "registry_http_secret").write_text("secret")
+    with pytest.raises(CommandError, match="HARBOR_EXTERNAL_URL"):
+        render_configs(rt, tmp_path / "config")
+    assert not (tmp_path / "config" / "nginx.conf").exists()

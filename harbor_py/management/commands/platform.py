@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from harbor_py.ops.deploy import supervisor_context
 from harbor_py.processes import supervisor_commands
 from harbor_py.runtime import BASE_DIR, Runtime, load_or_create_secret
 from harbor_py.topology import load_topology
+from registry.oci import challenge_header
 
 DEPLOY_DIR = BASE_DIR / "deploy"
 PASSED_ENVIRONMENT = (
@@ -97,6 +99,20 @@ def _storage_context() -> dict[str, Any]:
     }
 
 
+# What may appear in the external URL: it is written into nginx.conf (inside '...', where
+# nginx expands $variables) and registry.yml.
+_SAFE_URL = re.compile(r"^https?://[A-Za-z0-9._~:/@%+,=\[\]-]+$")
+
+
+def _checked_external_url(rt: Runtime) -> str:
+    if not _SAFE_URL.match(rt.external_url):
+        raise CommandError(
+            f"HARBOR_EXTERNAL_URL {rt.external_url!r} is not a plain http(s) URL "
+            "(letters, digits and . _ ~ : / @ % + , = [ ] - only)"
+        )
+    return rt.external_url
+
+
 def render_configs(rt: Runtime, target: Path | None = None) -> Path:
     """Render deploy/ into `target` (default: the instance's config dir); returns it."""
     config_dir = target or rt.config_dir
@@ -107,6 +123,7 @@ def render_configs(rt: Runtime, target: Path | None = None) -> Path:
         "http_secret": load_or_create_secret(rt.keys_dir / "registry_http_secret"),
         "service": settings.HARBOR["TOKEN_SERVICE"],
         "issuer": settings.HARBOR["TOKEN_ISSUER"],
+        "challenge": challenge_header(external_url=_checked_external_url(rt)),
         "static_root": settings.STATIC_ROOT,
         "venv": Path(sys.executable).parent.parent,
         "base_dir": BASE_DIR,
