@@ -4,13 +4,21 @@ gunicorn's own Logger.access builds a dict of every request header, response hea
 WSGI environ variable for each request and then goes through logging's record machinery
 (caller lookup included): about 0.3 ms of CPU a request on this machine class, more than
 the answer to a blob HEAD. This logger writes the same one-line document directly.
+
+Lines are written in batches, at most FLUSH_SECONDS after the request (as nginx's
+`access_log ... buffer=64k flush=2s`): a write per line woke supervisord once per
+request, which cost it about 0.7 ms of CPU per pushed tiny image, measured. A worker
+flushes what it holds when it exits (gunicorn_conf.worker_exit); a worker that is killed
+loses at most FLUSH_SECONDS of lines.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 import threading
+import time
 from typing import Any
 
 from gunicorn.glogging import Logger
@@ -18,6 +26,56 @@ from gunicorn.glogging import Logger
 from harbor_py.ops.jsonlog import access_line
 
 REQUEST_ID_HEADER = "x-request-id"
+FLUSH_SECONDS = 1.0
+FLUSH_BYTES = 32 * 1024
+
+
+class _LineBuffer:
+    """This process's pending access lines and the thread that writes them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lines: list[str] = []
+        self._size = 0
+        self._flusher_pid = 0  # threads do not survive a fork: one flusher per worker
+
+    def add(self, line: str) -> None:
+        with self._lock:
+            if self._flusher_pid != os.getpid():
+                self._flusher_pid = os.getpid()
+                threading.Thread(target=self._flush_forever, daemon=True).start()
+            self._lines.append(line)
+            self._size += len(line) + 1
+            if self._size >= FLUSH_BYTES:
+                self._write()
+
+    def flush(self) -> None:
+        with self._lock:
+            self._write()
+
+    def _flush_forever(self) -> None:
+        while True:
+            time.sleep(FLUSH_SECONDS)
+            self.flush()
+
+    def _write(self) -> None:
+        if not self._lines:
+            return
+        text = "\n".join(self._lines) + "\n"
+        self._lines, self._size = [], 0
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except (OSError, ValueError):  # stdout gone (supervisord stopping): nothing to log to
+            pass
+
+
+_buffer = _LineBuffer()
+
+
+def flush() -> None:
+    """Write the pending access lines now."""
+    _buffer.flush()
 
 
 def _status(resp: Any) -> int | str:
@@ -31,26 +89,20 @@ def _request_id(resp: Any) -> str | None:
 
 
 class JsonAccessLogger(Logger):
-    _write_lock = threading.Lock()
-
     def access(
         self, resp: Any, req: Any, environ: dict[str, Any], request_time: dt.timedelta
     ) -> None:
         if not self.access_log_enabled:
             return
-        line = access_line(
-            remote=environ.get("REMOTE_ADDR"),
-            method=environ.get("REQUEST_METHOD"),
-            path=environ.get("PATH_INFO"),
-            query=environ.get("QUERY_STRING"),
-            status=_status(resp),
-            bytes_sent=getattr(resp, "sent", None),
-            duration_ms=request_time.seconds * 1000 + request_time.microseconds // 1000,
-            request_id=_request_id(resp),
+        _buffer.add(
+            access_line(
+                remote=environ.get("REMOTE_ADDR"),
+                method=environ.get("REQUEST_METHOD"),
+                path=environ.get("PATH_INFO"),
+                query=environ.get("QUERY_STRING"),
+                status=_status(resp),
+                bytes_sent=getattr(resp, "sent", None),
+                duration_ms=request_time.seconds * 1000 + request_time.microseconds // 1000,
+                request_id=_request_id(resp),
+            )
         )
-        try:
-            with self._write_lock:
-                sys.stdout.write(line + "\n")
-                sys.stdout.flush()
-        except (OSError, ValueError):  # stdout gone (supervisord stopping): nothing to log to
-            pass

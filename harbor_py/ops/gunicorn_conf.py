@@ -7,7 +7,7 @@ from __future__ import annotations
 import gc
 from typing import Any
 
-from harbor_py.ops import metrics_files
+from harbor_py.ops import access_log, metrics_files
 
 logconfig_dict: dict[str, Any] = {
     "version": 1,
@@ -40,6 +40,10 @@ def on_starting(server: Any) -> None:
 
 def child_exit(server: Any, worker: Any) -> None:
     metrics_files.process_exited(worker.pid)
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    access_log.flush()  # the lines still buffered (harbor_py.ops.access_log)
 
 
 def post_worker_init(worker: Any) -> None:
