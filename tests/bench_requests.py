@@ -8,6 +8,8 @@ keep-alive connection and one request at a time (after --warmup requests, not co
 
   ping           GET /v2/ without credentials (the 401 challenge every client starts with)
   token          GET /service/token, Basic admin, a push scope (the credential cache is warm)
+  token, member  the same for a user who is a Developer of the project
+  token, robot   the same for a project robot account with pull and push (how CI logs in)
   blob HEAD      HEAD of a blob nobody pushed (404), with a push token
   manifest PUT   a new tag of a new one-layer image (its blobs uploaded beforehand, straight
                  to distribution through nginx, not counted)
@@ -63,11 +65,11 @@ class Client:
     def ping(self) -> None:
         assert self.http.get("/v2/").status_code == 401
 
-    def token(self, repository: str) -> dict[str, str]:
+    def token(self, repository: str, auth: tuple[str, str] = ADMIN) -> dict[str, str]:
         response = self.http.get(
             "/service/token",
             params={"service": "harbor-registry", "scope": f"repository:{repository}:pull,push"},
-            auth=ADMIN,
+            auth=auth,
         )
         response.raise_for_status()
         return {"Authorization": f"Bearer {response.json()['token']}"}
@@ -143,6 +145,29 @@ def measure(topo: Topology, run: Callable[[int], None], count: int, warmup: int)
     return {"wall_ms": wall * 1000 / count, "cpu_ms": cpu}
 
 
+def credentials(topo: Topology) -> tuple[tuple[str, str], tuple[str, str]]:
+    """A Developer of the project and a project robot with pull and push."""
+    instance = topo.instance
+    assert instance is not None
+    password = "Bench-member-1"
+    instance.create_user("bench-member", password)
+    instance.add_member(PROJECT, "bench-member", 2)  # Developer
+    with instance.client() as api:
+        access = [{"resource": "repository", "action": a} for a in ("pull", "push")]
+        response = api.post(
+            "/api/v2.0/robots",
+            json={
+                "name": "bench-ci",
+                "level": "project",
+                "duration": -1,
+                "permissions": [{"kind": "project", "namespace": PROJECT, "access": access}],
+            },
+        )
+        response.raise_for_status()
+        robot = response.json()
+    return ("bench-member", password), (robot["name"], robot["secret"])
+
+
 def run_cases(topo: Topology, args: argparse.Namespace) -> dict[str, dict]:
     client = Client(topo.url)
     repository = f"{PROJECT}/requests"
@@ -161,6 +186,9 @@ def run_cases(topo: Topology, args: argparse.Namespace) -> dict[str, dict]:
 
     case("ping", lambda k: client.ping(), args.requests)
     case("token", token, args.requests)
+    member, robot = credentials(topo)
+    case("token, member", lambda k: client.token(repository, member), args.requests)
+    case("token, robot", lambda k: client.token(repository, robot), args.requests)
     case("blob HEAD", head, args.requests)
     manifests = [client.image(repository, auth) for _ in range(args.requests + args.warmup)]
     case(
