@@ -51,6 +51,7 @@ class Reservation:
     artifact: Artifact
     created: bool
     config_pending: bool = False  # read the config after commit (registry.pending_configs)
+    tag_existed: bool = True  # the pushed tag pointed somewhere when reserve() looked
 
 
 _REPOSITORY_SQL = """
@@ -202,7 +203,9 @@ def reserve(
         on_conflict=IGNORE_CONFLICTS,
     )
     config_pending = created and not config_read and artifact.media_type.endswith("json")
-    return Reservation(project, repository, artifact, created, config_pending)
+    return Reservation(
+        project, repository, artifact, created, config_pending, tag_existed=tagged is not None
+    )
 
 
 def release(reservation: Reservation) -> None:
@@ -248,6 +251,10 @@ def _write_tag(reservation: Reservation, tag: str) -> None:
     the first tag row wins, and a push that finds it on another digest is refused."""
     artifact, repository = reservation.artifact, reservation.repository
     row = Tag(repository=repository, artifact=artifact, name=tag, push_time=timezone.now())
+    # A tag that did not exist overwrites nothing, so no rule can refuse it: one INSERT, and
+    # the rules are read only if another push created the tag in between.
+    if not reservation.tag_existed and insert([row], on_conflict=IGNORE_CONFLICTS):
+        return
     if not immutable_tags(reservation.project.pk, repository.name, [tag]):
         insert([row], on_conflict=_MOVE_TAG)
         return

@@ -227,3 +227,32 @@ def test_two_first_pushes_of_a_new_protected_tag_cannot_both_win(world):
     assert Tag.objects.get(name="v1").artifact_id == first.artifact.pk
     push.complete(reservation=first, tag="v1", username="ci-1")  # the same digest again: fine
     assert Tag.objects.get(name="v1").artifact_id == first.artifact.pk
+
+
+@pytest.mark.django_db
+def test_a_new_tag_is_one_insert_and_a_moved_tag_reads_the_rules(world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from registry import push
+
+    world["owner"].post(RULES, rule(), format="json")  # protects v*, not dev
+    project = world["project"]
+
+    def complete(serial: str, tag: str) -> list[str]:
+        reservation = push.reserve(
+            project=project, repository_name="demo/app", parsed=_manifest(serial), tag=tag
+        )
+        with CaptureQueriesContext(connection) as queries:
+            push.complete(reservation=reservation, tag=tag, username="ci")
+        return [q["sql"] for q in queries.captured_queries]
+
+    new_tag = complete("a", "dev")
+    assert not any("immutable_tag_rule" in sql for sql in new_tag)
+    assert sum(sql.startswith('INSERT INTO "tag"') for sql in new_tag) == 1
+    moved = complete("b", "dev")
+    assert any("immutable_tag_rule" in sql for sql in moved)
+    assert Tag.objects.get(name="dev").artifact.digest == _manifest("b").digest
+    complete("c", "v9")  # a new protected tag may be created
+    with pytest.raises(TagImmutable):
+        complete("d", "v9")
