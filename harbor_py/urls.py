@@ -24,6 +24,8 @@ api_v2 = [
 ]
 
 urlpatterns = [
+    # The registry routes first: they take most requests, and Django tries patterns in order.
+    path("", include("registry.v2_urls")),
     path("service/token", registry_token),
     path("c/login", session_views.session_login),
     path("c/log_out", session_views.session_logout),
@@ -31,7 +33,6 @@ urlpatterns = [
     path("api/v2.0/", include(api_v2)),
     path("api/v2.0/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
     path("devcenter-api-2.0", SpectacularSwaggerView.as_view(url_name="openapi")),
-    path("", include("registry.v2_urls")),
     path("", include("frontend.urls", namespace="ui")),
 ]
 
