@@ -739,7 +739,9 @@ class Bench:
         account["amount"] += amount
         for component, seconds in used.items():
             account[component] = account.get(component, 0.0) + seconds
-        time.sleep(0.3)  # let supervisord copy the last lines of gunicorn and distribution
+        # gunicorn writes its access lines within a second (harbor_py.ops.access_log), then
+        # supervisord copies them: wait for the last lines of this measurement.
+        time.sleep(1.5)
         for src, path in logs.items():
             if path.exists():
                 spans = self.windows.setdefault((metric, topo.name, src), [])
