@@ -62,23 +62,26 @@ SELECT r.id, r.project_id, (
 """
 
 
-def _repository(project: Project, name: str, tag: str | None) -> tuple[Repository, str | None]:
-    """The repository (id, project and name loaded), and the digest `tag` points at now,
-    read in one statement on a cursor: this runs on every push (harbor_py.db says why)."""
+def _repository(
+    project: Project, name: str, tag: str | None
+) -> tuple[Repository, str | None, bool]:
+    """The repository (id, project and name loaded), the digest `tag` points at now, and
+    whether this push created the repository; read in one statement on a cursor: this runs
+    on every push (harbor_py.db says why)."""
     with connection.cursor() as cursor:
         cursor.execute(_REPOSITORY_SQL, [tag or "", name])
         row = cursor.fetchone()
         if row is None:
             created = Repository(project=project, name=name)
             if insert([created], on_conflict=IGNORE_CONFLICTS, returning_pk=True):
-                return created, None  # new: no tags yet
+                return created, None, True  # new: no tags, no artifacts yet
             cursor.execute(_REPOSITORY_SQL, [tag or "", name])  # a concurrent push made it
             row = cursor.fetchone()
     repository_id, project_id, tagged = row
     repository = Repository.from_db(
         connection.alias, ["id", "project_id", "name"], [repository_id, project_id, name]
     )
-    return repository, tagged if tag else None
+    return repository, tagged if tag else None, False
 
 
 def _size(parsed: ParsedManifest, repository: Repository) -> int:
@@ -130,10 +133,15 @@ def _artifact(
             return stored, False
 
 
-def _references(artifact: Artifact, parsed: ParsedManifest, repository: Repository) -> None:
-    # An index pushed before this child was (re)pushed points at it by digest only.
-    with connection.cursor() as cursor:
-        cursor.execute(_ADOPT_CHILD_SQL, [artifact.pk, artifact.digest, repository.pk])
+def _references(
+    artifact: Artifact, parsed: ParsedManifest, repository: Repository, *, new_repository: bool
+) -> None:
+    # An index pushed before this child was (re)pushed points at it by digest only. A
+    # repository this push created holds no index yet: another push's index waits for
+    # this transaction at the repository's unique name, and then sees this child.
+    if not new_repository:
+        with connection.cursor() as cursor:
+            cursor.execute(_ADOPT_CHILD_SQL, [artifact.pk, artifact.digest, repository.pk])
     if not parsed.children:
         return
     children = {
@@ -173,7 +181,7 @@ def reserve(
     `image_config` is recorded with a new artifact; `config_read` says the caller already
     read the config (`image_config`, or nothing worth recording), otherwise a JSON config is
     read after commit."""
-    repository, tagged = _repository(project, repository_name, tag)
+    repository, tagged, new_repository = _repository(project, repository_name, tag)
     if tag:
         check_move(
             project_id=project.pk,
@@ -194,7 +202,7 @@ def reserve(
     quota = usage.lock(project.pk)
     artifact, created = _artifact(parsed, repository, image_config)
     if created:
-        _references(artifact, parsed, repository)
+        _references(artifact, parsed, repository, new_repository=new_repository)
         if image_config is not None and image_config.history is not None:
             _add_build_history(artifact, image_config.history)
     usage.charge(quota, list(blob_ids.values()))
