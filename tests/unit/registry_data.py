@@ -10,7 +10,7 @@ import json
 from projects.models import Project
 from registry import services
 from registry.image_config import parse_config
-from registry.manifests import OCI_INDEX, OCI_MANIFEST, parse_manifest
+from registry.manifests import OCI_INDEX, OCI_MANIFEST, ParsedManifest, parse_manifest
 from registry.models import Artifact
 
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -21,6 +21,27 @@ _serial = itertools.count(1)
 
 def fake_digest(seed: str) -> str:
     return "sha256:" + hashlib.sha256(seed.encode()).hexdigest()
+
+
+def _config_descriptor(config: bytes) -> dict:
+    return {
+        "mediaType": OCI_CONFIG,
+        "digest": "sha256:" + hashlib.sha256(config).hexdigest(),
+        "size": len(config),
+    }
+
+
+def parsed_image(serial: str) -> ParsedManifest:
+    """A parsed image manifest with no layers, distinct per `serial`, for tests that call
+    registry.push directly."""
+    config = json.dumps({"architecture": "amd64", "os": "linux", "serial": serial}).encode()
+    doc = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": _config_descriptor(config),
+        "layers": [],
+    }
+    return parse_manifest(json.dumps(doc).encode(), OCI_MANIFEST)
 
 
 def _record(
@@ -68,11 +89,7 @@ def image(
     doc = {
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
-        "config": {
-            "mediaType": OCI_CONFIG,
-            "digest": "sha256:" + hashlib.sha256(config).hexdigest(),
-            "size": len(config),
-        },
+        "config": _config_descriptor(config),
         "layers": [
             {"mediaType": OCI_LAYER, "digest": fake_digest(f"layer-{serial}-{i}"), "size": size}
             for i, size in enumerate(layer_sizes)

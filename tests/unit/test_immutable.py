@@ -14,7 +14,7 @@ from registry.models import Artifact, Repository, Tag
 from tests.contract import assert_matches
 from tests.unit.conftest import assert_harbor_error
 from tests.unit.distribution import bearer, push_image
-from tests.unit.registry_data import image
+from tests.unit.registry_data import image, parsed_image
 from tests.unit.test_registry_gate import get, oci_error
 
 pytest_plugins = ["tests.unit.distribution_plugin"]
@@ -190,26 +190,6 @@ def test_same_digest_may_be_pushed_again_and_copy_cannot_move_the_tag(world):
     assert Tag.objects.get(name="v1").artifact_id == v1.pk
 
 
-def _manifest(serial: str):
-    import hashlib
-    import json
-
-    from registry.manifests import parse_manifest
-
-    config = json.dumps({"architecture": "amd64", "os": "linux", "serial": serial}).encode()
-    doc = {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {
-            "mediaType": "application/vnd.oci.image.config.v1+json",
-            "digest": "sha256:" + hashlib.sha256(config).hexdigest(),
-            "size": len(config),
-        },
-        "layers": [],
-    }
-    return parse_manifest(json.dumps(doc).encode(), doc["mediaType"])
-
-
 @pytest.mark.django_db
 def test_two_first_pushes_of_a_new_protected_tag_cannot_both_win(world):
     """Both pass reserve() (the tag does not exist yet); the tag write decides."""
@@ -218,7 +198,7 @@ def test_two_first_pushes_of_a_new_protected_tag_cannot_both_win(world):
     world["owner"].post(RULES, rule(), format="json")
     project = world["project"]
     first, second = (
-        push.reserve(project=project, repository_name="demo/app", parsed=_manifest(s), tag="v1")
+        push.reserve(project=project, repository_name="demo/app", parsed=parsed_image(s), tag="v1")
         for s in ("a", "b")
     )
     push.complete(reservation=first, tag="v1", username="ci-1")
@@ -241,7 +221,7 @@ def test_a_new_tag_is_one_insert_and_a_moved_tag_reads_the_rules(world):
 
     def complete(serial: str, tag: str) -> list[str]:
         reservation = push.reserve(
-            project=project, repository_name="demo/app", parsed=_manifest(serial), tag=tag
+            project=project, repository_name="demo/app", parsed=parsed_image(serial), tag=tag
         )
         with CaptureQueriesContext(connection) as queries:
             push.complete(reservation=reservation, tag=tag, username="ci")
@@ -252,7 +232,7 @@ def test_a_new_tag_is_one_insert_and_a_moved_tag_reads_the_rules(world):
     assert sum(sql.startswith('INSERT INTO "tag"') for sql in new_tag) == 1
     moved = complete("b", "dev")
     assert any("immutable_tag_rule" in sql for sql in moved)
-    assert Tag.objects.get(name="dev").artifact.digest == _manifest("b").digest
+    assert Tag.objects.get(name="dev").artifact.digest == parsed_image("b").digest
     complete("c", "v9")  # a new protected tag may be created
     with pytest.raises(TagImmutable):
         complete("d", "v9")

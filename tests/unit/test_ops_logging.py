@@ -61,6 +61,12 @@ def test_exceptions_are_one_json_line(json_lines):
     assert line["message"] == "failed" and "ValueError: boom" in line["exception"]
 
 
+def _access_logger() -> JsonAccessLogger:
+    cfg = gunicorn_config.Config()
+    cfg.set("accesslog", "-")
+    return JsonAccessLogger(cfg)
+
+
 def test_gunicorn_access_lines_become_fields(capsys: pytest.CaptureFixture[str]) -> None:
     class Response:
         status = "200 OK"
@@ -73,9 +79,7 @@ def test_gunicorn_access_lines_become_fields(capsys: pytest.CaptureFixture[str])
         "PATH_INFO": "/api/v2.0/projects",
         "QUERY_STRING": "page=2",
     }
-    cfg = gunicorn_config.Config()
-    cfg.set("accesslog", "-")
-    logger = JsonAccessLogger(cfg)
+    logger = _access_logger()
     logger.access(Response(), None, environ, dt.timedelta(seconds=1, microseconds=12_500))
     access_log.flush()
     line = json.loads(capsys.readouterr().out)
@@ -108,9 +112,7 @@ def _access(logger: JsonAccessLogger, path: str) -> None:
 def test_access_lines_are_written_in_batches_and_within_the_flush_interval(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cfg = gunicorn_config.Config()
-    cfg.set("accesslog", "-")
-    logger = JsonAccessLogger(cfg)
+    logger = _access_logger()
     access_log.flush()
     capsys.readouterr()
     monkeypatch.setattr(access_log, "FLUSH_SECONDS", 0.05)
@@ -132,9 +134,7 @@ def test_access_lines_are_written_in_batches_and_within_the_flush_interval(
 def test_a_full_batch_is_written_at_once(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cfg = gunicorn_config.Config()
-    cfg.set("accesslog", "-")
-    logger = JsonAccessLogger(cfg)
+    logger = _access_logger()
     monkeypatch.setattr(access_log, "FLUSH_SECONDS", 3600)
     monkeypatch.setattr(access_log, "FLUSH_BYTES", 1000)
     monkeypatch.setattr(access_log, "_buffer", access_log._LineBuffer())

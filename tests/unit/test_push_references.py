@@ -4,7 +4,6 @@ one the index's push created; a child pushed to a new repository needs no adopti
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 import pytest
@@ -14,26 +13,12 @@ from django.test.utils import CaptureQueriesContext
 from registry import push
 from registry.manifests import ParsedManifest, parse_manifest
 from registry.models import ArtifactReference
+from tests.unit.registry_data import parsed_image
 
 pytestmark = pytest.mark.django_db
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-
-
-def _image(serial: str) -> ParsedManifest:
-    config = json.dumps({"architecture": "amd64", "os": "linux", "serial": serial}).encode()
-    doc = {
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {
-            "mediaType": "application/vnd.oci.image.config.v1+json",
-            "digest": "sha256:" + hashlib.sha256(config).hexdigest(),
-            "size": len(config),
-        },
-        "layers": [],
-    }
-    return parse_manifest(json.dumps(doc).encode(), OCI_MANIFEST)
 
 
 def _index(child: ParsedManifest) -> ParsedManifest:
@@ -65,8 +50,8 @@ def _push(project, repository: str, parsed: ParsedManifest, tag: str | None) -> 
 def test_a_child_pushed_after_its_index_is_adopted(make_project, repository_existed):
     project = make_project("demo")
     if repository_existed:
-        _push(project, "demo/app", _image("other"), "other")
-    child = _image("child")
+        _push(project, "demo/app", parsed_image("other"), "other")
+    child = parsed_image("child")
     _push(project, "demo/app", _index(child), "multi")
     reference = ArtifactReference.objects.get(child_digest=child.digest)
     assert reference.child_id is None  # the child is not there yet
@@ -78,7 +63,7 @@ def test_a_child_pushed_after_its_index_is_adopted(make_project, repository_exis
 
 def test_a_push_that_creates_the_repository_adopts_nothing(make_project):
     project = make_project("demo")
-    first = _push(project, "demo/new", _image("a"), "v1")
+    first = _push(project, "demo/new", parsed_image("a"), "v1")
     assert not any("UPDATE artifact_reference" in sql for sql in first)
-    second = _push(project, "demo/new", _image("b"), "v2")
+    second = _push(project, "demo/new", parsed_image("b"), "v2")
     assert any("UPDATE artifact_reference" in sql for sql in second)

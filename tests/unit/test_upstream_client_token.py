@@ -4,6 +4,7 @@ refuses it (a real distribution)."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from registry import upstream
@@ -27,6 +28,18 @@ def minted(monkeypatch) -> list[tuple[str, frozenset[str]]]:
 
     monkeypatch.setattr(upstream, "internal_token", spy)
     return calls
+
+
+def _head_manifest(digest: str, client_token: str) -> httpx.Response:
+    """HEAD of ct/app's manifest in distribution, sent with `client_token`."""
+    return upstream.request(
+        "HEAD",
+        "ct/app",
+        f"/v2/ct/app/manifests/{digest}",
+        frozenset({"pull"}),
+        headers={"Accept": MANIFEST_ACCEPT},
+        client_token=client_token,
+    )
 
 
 def test_a_manifest_push_through_the_gate_uses_the_clients_token(
@@ -60,15 +73,7 @@ def test_the_clients_token_is_sent_as_it_is(distribution, make_user, make_projec
     digest = push_image("alice", "ct/app", "v1")
     before = len(minted)
     token = bearer("alice", "ct/app", {"pull"})[len("Bearer ") :]
-    response = upstream.request(
-        "HEAD",
-        "ct/app",
-        f"/v2/ct/app/manifests/{digest}",
-        frozenset({"pull"}),
-        headers={"Accept": MANIFEST_ACCEPT},
-        client_token=token,
-    )
-    assert response.status_code == 200
+    assert _head_manifest(digest, token).status_code == 200
     assert len(minted) == before
 
 
@@ -80,13 +85,5 @@ def test_a_token_distribution_refuses_falls_back_to_an_internal_one(
     before = len(minted)
     other_repository = bearer("alice", "ct/other", {"pull"})[len("Bearer ") :]
     for refused in ("not-a-token", other_repository):
-        response = upstream.request(
-            "HEAD",
-            "ct/app",
-            f"/v2/ct/app/manifests/{digest}",
-            frozenset({"pull"}),
-            headers={"Accept": MANIFEST_ACCEPT},
-            client_token=refused,
-        )
-        assert response.status_code == 200
+        assert _head_manifest(digest, refused).status_code == 200
     assert minted[before:] == [("ct/app", frozenset({"pull"}))] * 2
