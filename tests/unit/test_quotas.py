@@ -17,7 +17,7 @@ from quotas import usage
 from quotas.models import Quota
 from registry import push, services
 from registry.manifests import parse_manifest
-from registry.models import Artifact, Repository
+from registry.models import Artifact, ArtifactBlob, Blob, Repository
 from tests.contract import assert_matches
 from tests.unit.conftest import assert_harbor_error
 from tests.unit.registry_data import OCI_CONFIG, OCI_LAYER, fake_digest
@@ -250,3 +250,43 @@ def test_quota_api(admin_client, make_project, make_user, client_for):
         "hard": {"storage": 4096},
         "used": {"storage": usage.measured(project.pk)},
     }
+
+
+def _fill(project: Project, artifacts: int) -> None:
+    """`artifacts` artifacts, each in its own repository with one blob of its own."""
+    repos = Repository.objects.bulk_create(
+        Repository(project=project, name=f"{project.name}/r{k}") for k in range(artifacts)
+    )
+    blobs = Blob.objects.bulk_create(
+        Blob(digest=fake_digest(f"{project.name}-{k}"), size=1) for k in range(artifacts)
+    )
+    rows = Artifact.objects.bulk_create(
+        Artifact(repository=repo, digest=fake_digest(f"{repo.name}-m"), size=1) for repo in repos
+    )
+    ArtifactBlob.objects.bulk_create(
+        ArtifactBlob(artifact=a, blob=b) for a, b in zip(rows, blobs, strict=True)
+    )
+
+
+def _blocks_to_charge(project: Project, blob: Blob) -> int:
+    """Buffer blocks PostgreSQL touches to price a push of `blob` into `project`."""
+    sql = "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + usage._NEW_SIZE.format(ids="%s")
+    with connection.cursor() as cursor:
+        for _ in range(2):  # the second run: the first also sets hint bits
+            cursor.execute(sql, [blob.pk, project.pk])
+            plan = cursor.fetchone()[0]
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    top = plan[0]["Plan"]
+    return top["Shared Hit Blocks"] + top["Shared Read Blocks"]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="reads PostgreSQL's plan")
+@pytest.mark.django_db
+def test_pricing_a_push_reads_the_pushed_blobs_references_not_the_projects(make_project):
+    # Tables without statistics, as in a new database: the plan must still start from the
+    # pushed blob's own references, whatever the size of the project.
+    small, large = make_project("small"), make_project("large")
+    _fill(small, 5)
+    _fill(large, 400)
+    new_blob = Blob.objects.create(digest=fake_digest("new"), size=7)
+    assert _blocks_to_charge(large, new_blob) <= _blocks_to_charge(small, new_blob) + 2
