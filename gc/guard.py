@@ -9,6 +9,7 @@ already `deleting` is reported, and the client must upload it again.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from django.db import connection
 from django.utils import timezone
@@ -29,8 +30,13 @@ ON CONFLICT (digest) DO UPDATE SET
     content_type = CASE WHEN blob.content_type = '' THEN excluded.content_type
                         ELSE blob.content_type END
 WHERE blob.status <> 'deleting'
-RETURNING id, digest
+RETURNING id, digest, size
 """
+
+
+class TouchedBlob(NamedTuple):
+    id: int
+    size: int  # as stored: the size the first manifest naming it declared
 
 
 def touch(
@@ -38,9 +44,9 @@ def touch(
     *,
     sizes: dict[str, int] | None = None,
     media_types: dict[str, str] | None = None,
-) -> tuple[dict[str, int], set[str]]:
-    """Mark these blobs in use now, creating rows as needed. Returns (ids by digest, the
-    digests being deleted). Call in the transaction that records the references."""
+) -> tuple[dict[str, TouchedBlob], set[str]]:
+    """Mark these blobs in use now, creating rows as needed. Returns (the rows by digest,
+    the digests being deleted). Call in the transaction that records the references."""
     wanted = sorted(set(digests))
     if not wanted:
         return {}, set()
@@ -52,8 +58,8 @@ def touch(
     values = ", ".join(["(%s, %s, %s, 'none', 0, %s, %s)"] * len(wanted))
     with connection.cursor() as cursor:
         cursor.execute(_TOUCH_SQL.format(values=values), params)
-        ids = {digest: pk for pk, digest in cursor.fetchall()}
-    return ids, set(wanted) - set(ids)
+        rows = {digest: TouchedBlob(pk, size) for pk, digest, size in cursor.fetchall()}
+    return rows, set(wanted) - set(rows)
 
 
 def touch_one(digest: str) -> bool:

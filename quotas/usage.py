@@ -40,11 +40,14 @@ WHERE r.project_id = %s
 # The project test is a scalar subquery on purpose, so that no plan can start from the
 # project's repositories: written as a three-table join, PostgreSQL without statistics
 # (a new database, or autovacuum off) read every reference of the project on every push.
+# The ids and sizes come from the caller (the GC guard's touch returns them), so the blob
+# table is not read again: a plan cached while it was small scanned it on every push.
 _NEW_SIZE = """
-SELECT COALESCE(SUM(b.size), 0) FROM blob b
-WHERE b.id IN ({ids}) AND NOT EXISTS (
+WITH pushed (id, size) AS (VALUES {rows})
+SELECT COALESCE(SUM(pushed.size), 0) FROM pushed
+WHERE NOT EXISTS (
     SELECT 1 FROM artifact_blob ab
-    WHERE ab.blob_id = b.id AND (
+    WHERE ab.blob_id = pushed.id AND (
         SELECT r.project_id FROM artifact a JOIN repository r ON r.id = a.repository_id
         WHERE a.id = ab.artifact_id
     ) = %s
@@ -109,18 +112,24 @@ def lock(project_id: int) -> LockedQuota:
     return LockedQuota(row[0], project_id, row[1], row[2])
 
 
-def charge(quota: LockedQuota, blob_ids: list[int]) -> int:
-    """Add what these blobs add to the project (call before recording the references,
-    holding `lock`). Raises QuotaExceeded, leaving usage as it was."""
-    if not blob_ids:
+def new_size_sql(count: int) -> str:
+    """What `count` blobs, given as (id, stored size) parameters and then the project id,
+    add to a project."""
+    return _NEW_SIZE.format(rows=", ".join(["(%s, %s)"] * count))
+
+
+def charge(quota: LockedQuota, sizes: dict[int, int]) -> int:
+    """Add what these blobs (id -> stored size) add to the project (call before recording
+    the references, holding `lock`). Raises QuotaExceeded, leaving usage as it was."""
+    if not sizes:
         return quota.used
-    ids = ", ".join(["%s"] * len(blob_ids))
     sql = (
-        f"UPDATE quota SET used = used + ({_NEW_SIZE.format(ids=ids)}), update_time = %s "
+        f"UPDATE quota SET used = used + ({new_size_sql(len(sizes))}), update_time = %s "
         "WHERE id = %s RETURNING used"
     )
+    pairs = [value for pair in sizes.items() for value in pair]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*blob_ids, quota.project_id, timezone.now(), quota.id])
+        cursor.execute(sql, [*pairs, quota.project_id, timezone.now(), quota.id])
         used = cursor.fetchone()[0]
     if quota.hard >= 0 and used > quota.hard and used > quota.used and enforced():
         raise QuotaExceeded(adding=used - quota.used, used=quota.used, hard=quota.hard)

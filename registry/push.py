@@ -191,7 +191,7 @@ def reserve(
             new=parsed.digest,
         )
     descriptors = parsed.blob_descriptors()
-    blob_ids, deleting = guard.touch(
+    blobs, deleting = guard.touch(
         [d.digest for d in descriptors],
         sizes={d.digest: d.size for d in descriptors},
         media_types={d.digest: d.media_type for d in descriptors},
@@ -205,9 +205,9 @@ def reserve(
         _references(artifact, parsed, repository, new_repository=new_repository)
         if image_config is not None and image_config.history is not None:
             _add_build_history(artifact, image_config.history)
-    usage.charge(quota, list(blob_ids.values()))
+    usage.charge(quota, {blob.id: blob.size for blob in blobs.values()})
     insert(
-        [ArtifactBlob(artifact=artifact, blob_id=pk) for pk in blob_ids.values()],
+        [ArtifactBlob(artifact=artifact, blob_id=blob.id) for blob in blobs.values()],
         on_conflict=IGNORE_CONFLICTS,
     )
     config_pending = created and not config_read and artifact.media_type.endswith("json")

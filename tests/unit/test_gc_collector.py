@@ -118,8 +118,8 @@ def test_a_touched_blob_survives_a_concurrent_sweep(storage_root):
 def test_a_deleting_blob_is_reported_to_the_client(storage_root):
     digest = _write_blob(storage_root, b"doomed")
     Blob.objects.create(digest=digest, status=Blob.Status.DELETING)
-    ids, deleting = guard.touch([digest, "sha256:" + "b" * 64])
-    assert deleting == {digest} and list(ids) == ["sha256:" + "b" * 64]
+    rows, deleting = guard.touch([digest, "sha256:" + "b" * 64])
+    assert deleting == {digest} and list(rows) == ["sha256:" + "b" * 64]
     assert guard.status_of(digest) == Blob.Status.DELETING
     assert not guard.touch_one(digest)
 

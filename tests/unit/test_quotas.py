@@ -270,10 +270,10 @@ def _fill(project: Project, artifacts: int) -> None:
 
 def _blocks_to_charge(project: Project, blob: Blob) -> int:
     """Buffer blocks PostgreSQL touches to price a push of `blob` into `project`."""
-    sql = "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + usage._NEW_SIZE.format(ids="%s")
+    sql = "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + usage.new_size_sql(1)
     with connection.cursor() as cursor:
         for _ in range(2):  # the second run: the first also sets hint bits
-            cursor.execute(sql, [blob.pk, project.pk])
+            cursor.execute(sql, [blob.pk, blob.size, project.pk])
             plan = cursor.fetchone()[0]
     plan = json.loads(plan) if isinstance(plan, str) else plan
     top = plan[0]["Plan"]
