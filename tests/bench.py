@@ -1,6 +1,6 @@
 """Push/pull benchmark: bare distribution vs nginx + distribution vs the whole harbor-py stack.
 
-    .venv/bin/python -m tests.bench                  # defaults: ~2.5 min on an idle 2-core box
+    .venv/bin/python -m tests.bench                  # defaults: ~5 min on an idle 2-core box
     .venv/bin/python -m tests.bench --runs 1 --tiny 40 --big-mib 16   # a quick look
 
 Three topologies, all started (and stopped) by this script, all on 127.0.0.1:
@@ -960,12 +960,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--runs", type=int, default=3, help="big push/pull runs (median; 3)")
+    parser.add_argument("--runs", type=int, default=5, help="big push/pull runs (median; 5)")
     parser.add_argument("--big-mib", type=int, default=64, help="MiB per big layer (64)")
     parser.add_argument("--big-layers", type=int, default=4, help="layers of the big image (4)")
     parser.add_argument("--tiny", type=int, default=200, help="tiny images per tiny run (200)")
     parser.add_argument("--tiny-kib", type=int, default=4, help="KiB per tiny layer (4)")
-    parser.add_argument("--tiny-runs", type=int, default=1, help="tiny push runs (median; 1)")
+    parser.add_argument("--tiny-runs", type=int, default=5, help="tiny push runs (median; 5)")
     parser.add_argument("--parallel", type=int, default=8, help="concurrent skopeo for tiny (8)")
     parser.add_argument(
         "--settle-max", type=float, default=10, help="max seconds to wait for an idle CPU (10)"

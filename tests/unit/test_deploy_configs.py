@@ -3,6 +3,7 @@ compose file is valid (checked statically: no container engine runs on the test 
 
 from __future__ import annotations
 
+import configparser
 import re
 import shutil
 import subprocess
@@ -192,3 +193,43 @@ def test_an_external_url_that_would_break_the_configs_is_refused(tmp_path, url):
     with pytest.raises(CommandError, match="HARBOR_EXTERNAL_URL"):
         render_configs(rt, tmp_path / "config")
     assert not (tmp_path / "config" / "nginx.conf").exists()
+
+
+def _program_environment(config_dir: Path, program: str) -> dict[str, str]:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(config_dir / "supervisord.conf")
+    line = parser.get(f"program:{program}", "environment", fallback="")
+    return dict(re.findall(r'(\w+)="([^"]*)"', line))
+
+
+def test_distribution_runs_with_the_go_gc_settings(render, monkeypatch):
+    monkeypatch.delenv("HARBOR_REGISTRY_GOGC", raising=False)
+    monkeypatch.delenv("HARBOR_REGISTRY_GOMEMLIMIT", raising=False)
+    config_dir, _, _ = render()
+    assert _program_environment(config_dir, "registry") == {"GOGC": "400", "GOMEMLIMIT": "1GiB"}
+    assert "GOGC" not in _program_environment(config_dir, "core")  # Python ignores it anyway
+
+    config_dir, _, _ = render(HARBOR_REGISTRY_GOGC="off", HARBOR_REGISTRY_GOMEMLIMIT="768MiB")
+    assert _program_environment(config_dir, "registry") == {"GOGC": "off", "GOMEMLIMIT": "768MiB"}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("HARBOR_REGISTRY_GOGC", "0"),
+        ("HARBOR_REGISTRY_GOGC", "fast"),
+        ("HARBOR_REGISTRY_GOGC", '400",PATH="/tmp'),
+        ("HARBOR_REGISTRY_GOGC", "400\n"),
+        ("HARBOR_REGISTRY_GOMEMLIMIT", "1GB"),  # Go knows KiB, MiB, GiB, TiB only
+        ("HARBOR_REGISTRY_GOMEMLIMIT", "-1"),
+        ("HARBOR_REGISTRY_GOMEMLIMIT", "1GiB\n[program:x]"),
+    ],
+)
+def test_go_gc_settings_distribution_would_not_understand_are_refused(
+    render, tmp_path, name, value
+):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match=name):
+        render(**{name: value})
+    assert not (tmp_path / "config" / "supervisord.conf").exists()

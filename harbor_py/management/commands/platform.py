@@ -28,7 +28,7 @@ from django.template import Context, Engine
 from accounts.keys import generate_signing_material
 from accounts.services import ensure_admin
 from harbor_py.ops.deploy import supervisor_context
-from harbor_py.processes import supervisor_commands
+from harbor_py.processes import role_environment, supervisor_commands, supervisor_environment
 from harbor_py.runtime import BASE_DIR, Runtime, load_or_create_secret
 from harbor_py.topology import load_topology
 from registry.oci import challenge_header
@@ -74,8 +74,7 @@ def _supervisor_environment(rt: Runtime) -> str:
         HARBOR_PORT=str(rt.port),
         DJANGO_SETTINGS_MODULE="harbor_py.settings",
     )
-    # supervisor's format: KEY="value",... with % doubled.
-    return ",".join(f'{k}="{v.replace("%", "%%")}"' for k, v in sorted(values.items()))
+    return supervisor_environment(values)
 
 
 def _supervisor_process_environment() -> dict[str, str]:
@@ -113,6 +112,13 @@ def _checked_external_url(rt: Runtime) -> str:
     return rt.external_url
 
 
+def _registry_environment() -> str:
+    try:
+        return supervisor_environment(role_environment("registry"))
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+
+
 def render_configs(rt: Runtime, target: Path | None = None) -> Path:
     """Render deploy/ into `target` (default: the instance's config dir); returns it."""
     config_dir = target or rt.config_dir
@@ -130,6 +136,7 @@ def render_configs(rt: Runtime, target: Path | None = None) -> Path:
         "commands": supervisor_commands(rt),
         "registry_log_level": os.environ.get("HARBOR_REGISTRY_LOG_LEVEL", "warn"),
         "environment": _supervisor_environment(rt),
+        "registry_environment": _registry_environment(),
         "topology": load_topology(rt),
         "config_dir": config_dir,
         **_storage_context(),

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from harbor_py.management.commands.platform import render_configs
-from harbor_py.processes import ROLES, node_name, role_argv
+from harbor_py.processes import ROLES, node_name, role_argv, role_environment
 from harbor_py.runtime import Runtime
 
 
@@ -42,9 +42,11 @@ class Command(BaseCommand):
         if role in ("nginx", "registry"):
             render_configs(rt, config_dir)
         argv = role_argv(role, rt, config_dir, node=node_name())
+        # render_configs has refused settings role_environment cannot pass on.
+        environment = {**os.environ, **role_environment(role)}
         if role == "beat":
             from harbor_py.beat_lock import run_while_leader
 
             sys.exit(run_while_leader(argv, node=node_name()))
         sys.stdout.flush()
-        os.execv(argv[0], argv)
+        os.execve(argv[0], argv, environment)
