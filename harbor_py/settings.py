@@ -218,3 +218,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["OPTIONS"] = {"server_side_binding": True}
     if os.environ.get("HARBOR_DB_PREPARED_STATEMENTS", "true").lower() != "false":
         DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 2
+    # A persistent connection that PostgreSQL ended (restart, failover) is replaced at the
+    # start of the next request instead of failing it; the check reads no reply
+    # (harbor_py/postgres/base.py).
+    DATABASES["default"]["ENGINE"] = "harbor_py.postgres"
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

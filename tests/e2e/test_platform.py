@@ -4,11 +4,15 @@
 from __future__ import annotations
 
 import socket
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psycopg
+
 from tests.imagegen import layout_blobs, make_image
-from tests.stack import ADMIN_PASSWORD, Instance, running_instance, skopeo
+from tests.stack import ADMIN_PASSWORD, PG_DSN, Instance, running_instance, skopeo
 
 ADMIN = ("admin", ADMIN_PASSWORD)
 
@@ -77,3 +81,32 @@ def test_distribution_runs_with_the_go_gc_settings(stack: Instance) -> None:
     assert len(environments) == 1
     assert environments[0]["GOGC"] == "400"
     assert environments[0]["GOMEMLIMIT"] == "1GiB"
+
+
+def _get_projects_concurrently(instance: Instance, count: int) -> list[int]:
+    def get(_: int) -> int:
+        with instance.client() as api:  # a new connection each: spread over gunicorn's threads
+            return api.get("/api/v2.0/projects").status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(get, range(count)))
+
+
+def test_no_request_fails_after_postgresql_ended_every_session(tmp_path: Path) -> None:
+    """A PostgreSQL restart or failover ends the sessions that gunicorn's threads keep
+    between requests; the next requests get new ones instead of a 500
+    (harbor_py/postgres/base.py)."""
+    with running_instance(tmp_path / "instance") as instance:
+        assert set(_get_projects_concurrently(instance, 64)) == {200}
+        with psycopg.connect(PG_DSN, autocommit=True) as admin:
+            ended = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                [instance.db_name],
+            ).fetchone()
+        assert ended is not None and ended[0] >= 2  # gunicorn's threads, Celery's processes
+        time.sleep(0.5)  # the sessions' goodbyes reach their sockets
+
+        assert set(_get_projects_concurrently(instance, 64)) == {200}
+        with instance.client(None) as api:
+            assert api.get("/api/v2.0/health").json()["status"] == "healthy"

@@ -1,0 +1,141 @@
+"""A/B benchmark: does a setting make tiny-image pushes cheaper? Interleaved, so that the
+VM's drift (whole runs here differ by more than most changes) hits both sides alike.
+
+    .venv/bin/python -m tests.bench_ab --b HARBOR_REGISTRY_GOGC=100
+    .venv/bin/python -m tests.bench_ab --a HARBOR_WEB_WORKERS=2 --b HARBOR_WEB_WORKERS=1 --rounds 6
+
+Starts two instances of our stack (tests.stack.Instance, PostgreSQL), A and B, each with its
+extra environment (--a, --b: NAME=VALUE, repeatable), pushes one warm-up round of --tiny
+one-layer images to each, then --rounds rounds per instance in ABBA order, every round
+to new repositories with images its storage has never seen, by --parallel concurrent
+skopeo processes (as tests/bench.py's tiny push). For each round it prints images/s and the
+CPU time per image by component (ms, from /proc: gunicorn, PostgreSQL, distribution, nginx,
+skopeo, ...); at the end the medians, B/A per pair of neighbouring rounds, and the resident
+and peak memory of each instance's distribution. A change is real when the pairs agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import types
+from pathlib import Path
+
+from tests import bench
+from tests.imagegen import ImageLayout
+from tests.stack import Instance
+
+SIDES = ("A", "B")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.bench_ab", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--a", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--b", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--rounds", type=int, default=4, help="rounds per instance (4)")
+    parser.add_argument("--tiny", type=int, default=200, help="images per round (200)")
+    parser.add_argument("--parallel", type=int, default=8, help="concurrent skopeo (8)")
+    args = parser.parse_args(argv)
+    for value in (*args.a, *args.b):
+        if "=" not in value:
+            parser.error(f"{value!r} is not NAME=VALUE")
+    if min(args.rounds, args.tiny, args.parallel) < 1:
+        parser.error("counts must be at least 1")
+    return args
+
+
+def push_round(
+    topo: bench.Topology, images: list[ImageLayout], repo_prefix: str, parallel: int
+) -> tuple[float, dict[str, float]]:
+    """Images/s, and CPU ms per image by component."""
+    bench.settle(10)
+    before = topo.cpu_by_component(bench.process_table())
+    clients_before = bench.clients_cpu()
+    elapsed = bench.push_tiny(topo, images, repo_prefix, parallel)
+    after = topo.cpu_by_component(bench.process_table())
+    per_image = 1000 / len(images)
+    cpu = {name: (used - before.get(name, 0.0)) * per_image for name, used in after.items()}
+    cpu["skopeo (clients)"] = (bench.clients_cpu() - clients_before) * per_image
+    return len(images) / elapsed, {name: ms for name, ms in cpu.items() if ms >= 0.05}
+
+
+def registry_memory(instance: Instance) -> str:
+    """VmRSS and VmHWM of the instance's distribution."""
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            if cmdline.startswith(bench.DOCKER_REGISTRY.encode()) and (
+                str(instance.data_dir).encode() in cmdline
+            ):
+                status = dict(
+                    line.split(":", 1) for line in (proc / "status").read_text().splitlines()
+                )
+                return f"rss {status['VmRSS'].strip()}, peak {status['VmHWM'].strip()}"
+        except OSError:  # not a process, or it ended
+            continue
+    return "not found"
+
+
+def report_round(side: str, rate: float, cpu: dict[str, float]) -> None:
+    parts = ", ".join(f"{name} {ms:.1f}" for name, ms in sorted(cpu.items(), key=lambda i: -i[1]))
+    bench.log(f"{side} {rate:5.1f} img/s, CPU {sum(cpu.values()):5.1f} ms/img: {parts}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    for name in ("http_proxy", "https_proxy", "all_proxy"):
+        os.environ.pop(name, None)
+        os.environ.pop(name.upper(), None)  # everything goes to 127.0.0.1 directly
+    workdir = Path(tempfile.mkdtemp(prefix="harbor-bench-ab-"))
+    sizes = types.SimpleNamespace(
+        runs=0, big_mib=1, big_layers=1, tiny=args.tiny, tiny_kib=4, tiny_runs=2 * args.rounds + 2
+    )
+    _, image_sets = bench.generate_images(workdir / "images", sizes)
+    topos: dict[str, bench.Topology] = {}
+    rates: dict[str, list[float]] = {side: [] for side in SIDES}
+    totals: dict[str, list[float]] = {side: [] for side in SIDES}
+    try:
+        for side, settings in zip(SIDES, (args.a, args.b), strict=True):
+            topo = bench.Topology(name="ours", workdir=workdir / side)
+            env = dict(value.split("=", 1) for value in settings)
+            topo.instance = Instance(data_dir=topo.workdir / "data", port=topo.port, extra_env=env)
+            topo.creds = bench.ADMIN
+            topos[side] = topo
+            bench.log(f"starting {side} on {topo.host} with {env or 'the defaults'}")
+            topo.start()
+            topo.instance.create_project(bench.PROJECT, public=False)
+        images = iter(image_sets)
+        for side in SIDES:
+            bench.push_tiny(topos[side], next(images), f"{bench.PROJECT}/warm", args.parallel)
+        for number, side in enumerate(("ABBA" * args.rounds)[: 2 * args.rounds]):
+            rate, cpu = push_round(
+                topos[side], next(images), f"{bench.PROJECT}/r{number}", args.parallel
+            )
+            rates[side].append(rate)
+            totals[side].append(sum(cpu.values()))
+            report_round(side, rate, cpu)
+        for side in SIDES:
+            assert topos[side].instance is not None
+            print(
+                f"{side}: median {statistics.median(rates[side]):.1f} img/s, "
+                f"{statistics.median(totals[side]):.1f} CPU ms/img; "
+                f"distribution {registry_memory(topos[side].instance)}"
+            )
+        # Rounds 2k and 2k+1 of ABBA... are neighbours: one A and one B each.
+        pairs = [b / a for a, b in zip(rates["A"], rates["B"], strict=True)]
+        print("B/A per pair of neighbouring rounds:", ", ".join(f"{p:.3f}" for p in pairs))
+        medians = {side: statistics.median(rates[side]) for side in SIDES}
+        print(f"B/A of the medians: {medians['B'] / medians['A']:.3f}")
+    finally:
+        for topo in topos.values():
+            topo.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
