@@ -63,8 +63,8 @@ def role_argv(role: str, rt: Runtime, config_dir: Path, *, node: str) -> list[st
 
 
 # distribution's Go garbage collector. At Go's default (GOGC=100) it took a fifth of
-# distribution's CPU in the tiny-image push bench; at 400 distribution used 21% less CPU per
-# image and pushes ran 8% faster (docs/architecture.md). The heap may then grow to five
+# distribution's CPU in the tiny-image push bench; at 400 distribution used 15-21% less CPU
+# per image and pushes ran 3-8.5% faster (docs/architecture.md). The heap may then grow to five
 # times the live data instead of twice: tens of MB with filesystem storage; GOMEMLIMIT
 # caps it where many concurrent uploads buffer S3 chunks in memory.
 _GO_GC = re.compile(r"off|[1-9][0-9]{0,5}")
