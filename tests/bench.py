@@ -55,7 +55,15 @@ from typing import Any
 import httpx
 
 from tests.imagegen import ImageLayout, make_image, random_layer
-from tests.stack import ADMIN_PASSWORD, REPO_ROOT, Instance, free_port, reset_skopeo_cache, skopeo
+from tests.stack import (
+    ADMIN_PASSWORD,
+    DOCKER_REGISTRY,
+    REPO_ROOT,
+    Instance,
+    free_port,
+    reset_skopeo_cache,
+    skopeo,
+)
 
 ADMIN = ("admin", ADMIN_PASSWORD)
 PROJECT = "bench"
@@ -68,7 +76,6 @@ METRICS = {  # key: (label, unit)
 }
 # ours / (nginx + distribution)
 GOALS = {"big_push": 0.95, "big_pull": 0.95, "tiny_push": 0.80}
-DOCKER_REGISTRY = "/usr/bin/docker-registry"
 NGINX = "/usr/sbin/nginx"
 
 

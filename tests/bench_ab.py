@@ -66,19 +66,15 @@ def push_round(
 
 def registry_memory(instance: Instance) -> str:
     """VmRSS and VmHWM of the instance's distribution."""
-    for proc in Path("/proc").iterdir():
-        try:
-            cmdline = (proc / "cmdline").read_bytes()
-            if cmdline.startswith(bench.DOCKER_REGISTRY.encode()) and (
-                str(instance.data_dir).encode() in cmdline
-            ):
-                status = dict(
-                    line.split(":", 1) for line in (proc / "status").read_text().splitlines()
-                )
-                return f"rss {status['VmRSS'].strip()}, peak {status['VmHWM'].strip()}"
-        except OSError:  # not a process, or it ended
-            continue
-    return "not found"
+    proc = instance.registry_process()
+    try:
+        lines = (proc / "status").read_text().splitlines() if proc else []
+    except OSError:  # it ended
+        lines = []
+    status = dict(line.split(":", 1) for line in lines)
+    if not status:
+        return "not found"
+    return f"rss {status['VmRSS'].strip()}, peak {status['VmHWM'].strip()}"
 
 
 def report_round(side: str, rate: float, cpu: dict[str, float]) -> None:

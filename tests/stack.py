@@ -22,6 +22,7 @@ import httpx
 import psycopg
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+DOCKER_REGISTRY = "/usr/bin/docker-registry"
 ADMIN_PASSWORD = "Harbor12345"
 PG_DSN = os.environ.get("HARBOR_TEST_PG", "postgres://postgres@127.0.0.1:5432/postgres")
 
@@ -123,6 +124,19 @@ class Instance:
         if self.database == "postgres":
             with contextlib.suppress(psycopg.Error):
                 drop_database(self.db_name)
+
+    def registry_process(self) -> Path | None:
+        """/proc/<pid> of this instance's distribution, if it runs."""
+        for proc in Path("/proc").iterdir():
+            try:
+                cmdline = (proc / "cmdline").read_bytes()
+            except OSError:  # not a process, or it ended
+                continue
+            if cmdline.startswith(DOCKER_REGISTRY.encode() + b"\0") and (
+                str(self.data_dir).encode() in cmdline
+            ):
+                return proc
+        return None
 
     def logs(self, tail: int = 40) -> str:
         out = []

@@ -66,21 +66,12 @@ def test_second_instance_on_sqlite_runs_beside_the_first(stack: Instance, tmp_pa
 
 def test_distribution_runs_with_the_go_gc_settings(stack: Instance) -> None:
     """What supervisord really hands distribution (deploy/supervisord.conf)."""
-    environments = []
-    for proc in Path("/proc").iterdir():
-        try:
-            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
-            if cmdline[0] != b"/usr/bin/docker-registry" or str(stack.data_dir).encode() not in (
-                b" ".join(cmdline)
-            ):
-                continue
-            environ = (proc / "environ").read_bytes().split(b"\0")
-        except OSError:  # not a process, or it ended
-            continue
-        environments.append(dict(e.decode().split("=", 1) for e in environ if b"=" in e))
-    assert len(environments) == 1
-    assert environments[0]["GOGC"] == "400"
-    assert environments[0]["GOMEMLIMIT"] == "1GiB"
+    proc = stack.registry_process()
+    assert proc is not None
+    environ = (proc / "environ").read_bytes().split(b"\0")
+    environment = dict(e.decode().split("=", 1) for e in environ if b"=" in e)
+    assert environment["GOGC"] == "400"
+    assert environment["GOMEMLIMIT"] == "1GiB"
 
 
 def _get_projects_concurrently(instance: Instance, count: int) -> list[int]:
