@@ -154,8 +154,14 @@ def test_distribution_refuses_direct_blob_access_without_scope(stack, world):
         [f"repository:{world['private']}/app:pull"], auth=world["users"]["outsider"]
     )
     guest = stack.token([f"repository:{world['private']}/app:pull"], auth=world["users"]["guest"])
+    challenge = (
+        f'Bearer realm="{stack.url}/service/token",service="harbor-registry",'
+        f'scope="repository:{world["private"]}/app:pull"'
+    )
     with httpx.Client(base_url=stack.url) as registry:
-        assert registry.get(path).status_code == 401
+        for anonymous in (registry.get(path), registry.head(path)):
+            assert anonymous.status_code == 401
+            assert anonymous.headers.get_list("WWW-Authenticate") == [challenge]
         denied = registry.get(path, headers={"Authorization": f"Bearer {outsider['token']}"})
         assert denied.status_code == 404
         assert denied.json()["errors"][0]["code"] == "NAME_UNKNOWN"

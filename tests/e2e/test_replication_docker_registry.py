@@ -23,9 +23,8 @@ from tests.e2e.replication_support import (
     replicate,
 )
 from tests.imagegen import make_image
-from tests.stack import Instance, free_port, skopeo
+from tests.stack import DOCKER_REGISTRY, Instance, free_port, skopeo
 
-BINARY = "/usr/bin/docker-registry"
 CONFIG = """
 version: 0.1
 log: {{level: warn}}
@@ -39,14 +38,14 @@ http: {{addr: "127.0.0.1:{port}"}}
 @pytest.fixture(scope="module")
 def bare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A bare distribution on a TCP port; its host:port."""
-    if not shutil.which(BINARY):
+    if not shutil.which(DOCKER_REGISTRY):
         pytest.skip("docker-registry is not installed")
     base: Path = tmp_path_factory.mktemp("bare")
     port = free_port()
     (base / "config.yml").write_text(CONFIG.format(root=base / "storage", port=port))
     log = (base / "registry.log").open("w")
     process = subprocess.Popen(
-        [BINARY, "serve", str(base / "config.yml")], stdout=log, stderr=subprocess.STDOUT
+        [DOCKER_REGISTRY, "serve", str(base / "config.yml")], stdout=log, stderr=subprocess.STDOUT
     )
     deadline = time.monotonic() + 15
     while True:

@@ -18,8 +18,7 @@ import pytest
 from django.conf import settings
 
 from registry import upstream
-
-BINARY = "/usr/bin/docker-registry"
+from tests.stack import DOCKER_REGISTRY
 
 CONFIG = """
 version: 0.1
@@ -46,7 +45,7 @@ class Distribution:
 
 @pytest.fixture(scope="session")
 def distribution_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Distribution]:
-    if not os.path.exists(BINARY):
+    if not os.path.exists(DOCKER_REGISTRY):
         pytest.skip("docker-registry is not installed")
     base = tmp_path_factory.mktemp("distribution")
     socket = base / "registry.sock"
@@ -61,7 +60,7 @@ def distribution_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Di
     )
     log = (base / "registry.log").open("w")
     process = subprocess.Popen(
-        [BINARY, "serve", str(base / "config.yml")], stdout=log, stderr=subprocess.STDOUT
+        [DOCKER_REGISTRY, "serve", str(base / "config.yml")], stdout=log, stderr=subprocess.STDOUT
     )
     deadline = time.monotonic() + 15
     while not socket.exists():

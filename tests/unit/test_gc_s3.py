@@ -24,13 +24,12 @@ from jobs.runner import run
 from registry import deletion, upstream
 from registry.manifests import MANIFEST_ACCEPT
 from registry.models import Artifact, Blob
-from tests.stack import free_port
+from tests.stack import DOCKER_REGISTRY, free_port
 from tests.unit.distribution import bearer, push_image
 
 moto_server = pytest.importorskip("moto.server")
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BINARY = "/usr/bin/docker-registry"
 BUCKET = "harbor"
 KEYS = {"ACCESS_KEY": "harbor-test", "SECRET_KEY": "harbor-test-secret"}
 CONFIG = """
@@ -75,7 +74,7 @@ def s3_endpoint() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def s3_registry(s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Registry]:
-    if not os.path.exists(BINARY):
+    if not os.path.exists(DOCKER_REGISTRY):
         pytest.skip("docker-registry is not installed")
     _storage(s3_endpoint).client.create_bucket(Bucket=BUCKET)
     base = tmp_path_factory.mktemp("s3-distribution")
@@ -96,7 +95,10 @@ def s3_registry(s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> I
     env = {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}
     log = (base / "registry.log").open("w")
     process = subprocess.Popen(
-        [BINARY, "serve", str(base / "config.yml")], stdout=log, stderr=subprocess.STDOUT, env=env
+        [DOCKER_REGISTRY, "serve", str(base / "config.yml")],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
     )
     deadline = time.monotonic() + 15
     while not socket.exists():
