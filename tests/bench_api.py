@@ -229,7 +229,11 @@ def print_report(result: dict[str, Any]) -> None:
     )
     print(
         f"code measured: {result['code']}; seeded in {result['seed_seconds']:.1f}s, "
-        f"VACUUM ANALYZE {result['vacuum_seconds']:.1f}s"
+        + (
+            "no planner statistics (--no-statistics)"
+            if p["no_statistics"]
+            else f"VACUUM ANALYZE {result['vacuum_seconds']:.1f}s"
+        )
     )
     head = (
         f"{'call':<16}{'user':<8}{'items':>6}{'queries':>8}{'sql ms':>8}{'app ms':>8}"
@@ -290,6 +294,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=Path,
         default=REPO_ROOT / "data" / "bench" / "api.json",
         help="JSON results (data/bench/api.json)",
+    )
+    parser.add_argument(
+        "--no-statistics",
+        action="store_true",
+        help="measure without ANALYZE: the planner sees table sizes but no statistics, as on"
+        " a new database with autovacuum off",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
@@ -359,9 +369,10 @@ def main(argv: list[str] | None = None) -> int:
             *("--projects", str(args.projects), "--repositories", str(args.repositories)),
             *("--artifacts", str(args.artifacts), "--tags", str(args.tags)),
             *("--prefix", args.prefix, "--member", MEMBER[0]),
+            *(("--no-analyze",) if args.no_statistics else ()),
         )
         seed_seconds = time.monotonic() - began
-        vacuum_seconds = vacuum_analyze(instance)
+        vacuum_seconds = 0.0 if args.no_statistics else vacuum_analyze(instance)
         log(f"seeded in {seed_seconds:.1f}s, VACUUM ANALYZE {vacuum_seconds:.1f}s")
         artifacts, tags = table_counts(instance)
         log("counting queries in-process")

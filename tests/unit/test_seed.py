@@ -69,6 +69,21 @@ def test_seed_skips_projects_that_exist(admin):
     assert Artifact.objects.count() == 3
 
 
+def test_seed_analyzes_the_tables_unless_told_not_to(admin):
+    """--no-analyze leaves the planner as a new database with autovacuum off has it
+    (tests/bench_api.py --no-statistics)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("ANALYZE is PostgreSQL's")
+
+    def analyzed(**options) -> list[str]:
+        with CaptureQueriesContext(connection) as queries:
+            seed(**options)
+        return [q["sql"] for q in queries.captured_queries if q["sql"].startswith("ANALYZE")]
+
+    assert analyzed(projects=1, repositories=1, artifacts=1, tags=1, no_analyze=True) == []
+    assert "ANALYZE artifact" in analyzed(projects=2, repositories=1, artifacts=1, tags=1)
+
+
 def test_seed_needs_existing_users(admin):
     with pytest.raises(CommandError, match="nobody"):
         seed(projects=1, member="nobody")

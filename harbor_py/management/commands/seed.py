@@ -7,7 +7,8 @@ Projects are named <prefix>0000.., every other one public; repositories
 <project>/repo000..; every artifact gets --tags tags and --labels global labels. Projects
 that already exist are skipped, so an interrupted run can be resumed. Artifacts, tags and
 their links go in with COPY on PostgreSQL (executemany elsewhere), one transaction per
-project; the tables are ANALYZEd at the end so that the planner sees the new sizes.
+project; the tables are ANALYZEd at the end so that the planner sees the new sizes
+(unless --no-analyze).
 """
 
 from __future__ import annotations
@@ -78,6 +79,11 @@ class Command(BaseCommand):
         parser.add_argument("--prefix", default="perf", help="project name prefix (perf)")
         parser.add_argument("--owner", default="admin", help="owner of the projects (admin)")
         parser.add_argument("--member", default="", help="username made Developer of every project")
+        parser.add_argument(
+            "--no-analyze",
+            action="store_true",
+            help="leave the planner without statistics (a new database with autovacuum off)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         counts = [options[k] for k in ("projects", "repositories", "artifacts", "tags", "labels")]
@@ -112,7 +118,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"seeded {seeded} projects")
         if existing:
             self.stdout.write(f"skipped {len(existing)} projects that already existed")
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and not options["no_analyze"]:
             with connection.cursor() as cursor:
                 for model in TABLES:
                     cursor.execute(f"ANALYZE {model._meta.db_table}")
