@@ -24,6 +24,10 @@ celery, redis, supervisord, PostgreSQL backends); and, from the logs, where the 
 request kind goes (gunicorn core.log for ours, the bench nginx's access log, and
 distribution's own `response completed` durations).
 
+The verdict compares the medians; under the table, ours / nginx+distribution is also given
+run by run (both measured in the same round of the rotation), which shows how far one run's
+ratio moves with the VM's drift.
+
 Results: a table on stdout and JSON in data/bench/results.json (--out); the logs of the run
 are copied next to it (logs/<topology>/).
 """
@@ -819,6 +823,16 @@ class Bench:
             }
         return report
 
+    def paired_ratios(self, metric: str) -> list[float]:
+        """ours / nginx+distribution for each run: both were measured in the same round of
+        the rotation, so the VM's drift between runs mostly cancels. Empty when a failure left
+        either side without a sample for some run."""
+        ours = self.samples.get("ours", {}).get(metric, [])
+        nginx = self.samples.get("nginx", {}).get(metric, [])
+        if not ours or len(ours) != len(nginx):
+            return []
+        return [round(a / b, 3) for a, b in zip(ours, nginx, strict=True)]
+
     def summary(self) -> dict[str, Any]:
         medians = {
             topo: {metric: median(values) for metric, values in metrics.items()}
@@ -832,6 +846,7 @@ class Bench:
             vs_nginx = ours / nginx if ours and nginx else None
             ratios[metric] = {
                 "ours_vs_nginx": vs_nginx,
+                "ours_vs_nginx_per_run": self.paired_ratios(metric),
                 "ours_vs_bare": ours / bare if ours and bare else None,
                 "nginx_vs_bare": nginx / bare if nginx and bare else None,
                 "goal_ours_vs_nginx": goal,
@@ -890,6 +905,17 @@ def print_report(bench: Bench, result: dict[str, Any]) -> None:
         )
         print(row)
     print("(medians; the range over runs in parentheses; MB = 10^6 bytes)")
+    # The verdict stays on the ratio of the medians; this shows how far one run's ratio moves.
+    per_run = [
+        f"{METRICS[metric][0]} {min(paired):.3f}-{max(paired):.3f} (median {median(paired):.3f})"
+        for metric in METRICS
+        if (paired := ratios[metric]["ours_vs_nginx_per_run"])
+    ]
+    if per_run:
+        print(
+            "ours/nginx+dist run by run (each pair measured in the same round): "
+            + ", ".join(per_run)
+        )
     if bench.token:
         t = bench.token
         print(
