@@ -373,7 +373,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         seed_seconds = time.monotonic() - began
         vacuum_seconds = 0.0 if args.no_statistics else vacuum_analyze(instance)
-        log(f"seeded in {seed_seconds:.1f}s, VACUUM ANALYZE {vacuum_seconds:.1f}s")
+        analyzed = "no ANALYZE" if args.no_statistics else f"VACUUM ANALYZE {vacuum_seconds:.1f}s"
+        log(f"seeded in {seed_seconds:.1f}s, {analyzed}")
         artifacts, tags = table_counts(instance)
         log("counting queries in-process")
         counts = count_queries(instance, calls, list(users.values()))
