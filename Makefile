@@ -53,6 +53,7 @@ bench: test-deps
 lint: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 clean: down
 	rm -rf data

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import dj_database_url
 
@@ -169,7 +170,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 _STORAGE = os.environ.get("HARBOR_STORAGE", "filesystem")
-HARBOR = {
+HARBOR: dict[str, Any] = {
     "EXTERNAL_URL": RUNTIME.external_url,
     "TOKEN_SERVICE": "harbor-registry",
     "TOKEN_ISSUER": "harbor-token-issuer",
