@@ -53,6 +53,8 @@ bench: test-deps
 lint: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	PYTHONPATH=lint $(VENV)/bin/lint-imports
 
 clean: down
 	rm -rf data

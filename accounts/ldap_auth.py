@@ -1,9 +1,10 @@
 """Directory logins (auth_mode ldap_auth) for the UI, the API and /service/token.
 
 A login finds the entry whose ldap_uid equals the name (escaped, under ldap_base_dn with
-ldap_filter), binds as that entry with the password, refuses entries the directory marks
-disabled or locked, onboards the user, links it to the LDAP user groups it is in (nested
-groups included) and grants the sysadmin role for this login when it is in
+ldap_filter) and binds as that entry with the password, both carried by django-auth-ldap
+(accounts.ldap_login). Around that, ours: the credential cache; refusing entries the
+directory marks disabled or locked; onboarding the user; linking it to the LDAP user
+groups it is in (nested groups included); the sysadmin role for this login when it is in
 ldap_group_admin_dn.
 
 Sysadmin role from the directory: granted per login (User.grant_admin_role), never
@@ -21,6 +22,7 @@ import logging
 from accounts import ldap_cache, ldap_groups, ldap_services
 from accounts.ldap_cache import RememberedLogin
 from accounts.ldap_client import Directory, DirectoryError, DirectoryUser
+from accounts.ldap_login import DirectoryLogin
 from accounts.ldap_settings import LdapSettings, SettingsError, current
 from accounts.login_errors import DirectoryUnavailable, LoginRefused
 from accounts.models import User
@@ -53,18 +55,13 @@ def _is_admin(config: LdapSettings, groups: set[str]) -> bool:
 
 def _ask_directory(
     config: LdapSettings, username: str, password: str
-) -> tuple[DirectoryUser, set[str]] | None:
-    with Directory.open(config) as directory:
-        found = directory.find_users(username)
-        if len(found) != 1:
-            why = "no such user" if not found else "several entries match"
-            logger.info("LDAP login refused for %r: %s", username, why)
-            return None
-        entry = found[0]
-        if not directory.check_password(entry.dn, password):
-            note = f" (the entry is {entry.locked})" if entry.locked else ""
-            logger.info("LDAP login refused for %r: wrong password%s", username, note)
-            return None
+) -> tuple[User, str, set[str]] | None:
+    """django-auth-ldap finds the entry and checks the password (accounts.ldap_login); once
+    the password is right, the entry's lockout flags, groups and Harbor user are ours.
+    Returns the user, the entry's DN and its group DNs, or None for wrong credentials."""
+    seen: list[tuple[str, set[str]]] = []
+
+    def harbor_user(entry: DirectoryUser) -> User:
         # The caller knows the password from here on: tell them why they cannot sign in.
         if entry.locked:
             raise LoginRefused(f"the account {entry.username} is {entry.locked} in the directory")
@@ -74,7 +71,19 @@ def _ask_directory(
         if groups is None:
             groups = ldap_groups.resolve(directory, entry)
             ldap_cache.remember_groups(config, entry.dn, groups)
-    return entry, groups
+        seen.append((entry.dn, groups))
+        try:
+            user, _ = ldap_services.onboard_user(entry=entry, actor=entry.username)
+        except ldap_services.LocalAccount as exc:
+            raise LoginRefused(str(exc)) from None
+        return user
+
+    with Directory.open(config) as directory:
+        user = DirectoryLogin(directory, harbor_user).login(username, password)
+    if user is None:
+        return None
+    dn, groups = seen[0]
+    return user, dn, groups
 
 
 def authenticate(username: str, password: str) -> User | None:
@@ -96,16 +105,12 @@ def authenticate(username: str, password: str) -> User | None:
         raise unavailable(exc) from None
     if answer is None:
         return None
-    entry, groups = answer
-    try:
-        user, _ = ldap_services.onboard_user(entry=entry, actor=entry.username)
-    except ldap_services.LocalAccount as exc:
-        raise LoginRefused(str(exc)) from None
+    user, dn, groups = answer
     if not user.is_active:
         raise LoginRefused(f"the user {user.username} is deactivated in Harbor")
     ldap_services.sync_user_groups(user=user, group_dns=groups)
     admin = _is_admin(config, groups)
-    ldap_cache.remember_login(config, username, entry.dn, password, RememberedLogin(user.pk, admin))
+    ldap_cache.remember_login(config, username, dn, password, RememberedLogin(user.pk, admin))
     ldap_cache.remember_admin_role(config, user.pk, admin)
     if admin:
         user.grant_admin_role()

@@ -1,10 +1,9 @@
 """Talking to the directory with python-ldap: connect with failover, bind, search.
 
-django-auth-ldap is not used: its LDAPBackend reads static AUTH_LDAP_* settings, keeps
-them on the backend instance, mirrors groups into django.contrib.auth Groups (ours are
-UserGroup rows that are project members) and persists flags such as is_superuser; and it
-has no URL failover with per-URL errors, lockout checks, or the searches that Harbor's
-directory tools need. What is left of it here would be a thin wrapper over python-ldap.
+Logins are carried by django-auth-ldap (accounts.ldap_login), which is handed a Directory
+as its connection. What it has no part for is here: trying each ldap_url in order with
+the reason each one failed, timeouts on every call, lockout flags, and the user and group
+searches of Harbor's directory tools and group resolution.
 
 Every value that goes into a filter is escaped with ldap.filter.escape_filter_chars.
 """
@@ -258,20 +257,20 @@ class Directory:
         return AD_CAPABILITY.encode() in capabilities
 
     # -- users ----------------------------------------------------------------------------
-    def _user_attributes(self) -> list[str]:
+    def user_attributes(self) -> list[str]:
         s = self.settings
         names = [s.uid, "mail", "email", "displayName", "cn", *_LOCK_ATTRIBUTES]
         if s.membership_attribute:
             names.append(s.membership_attribute)
         return names
 
-    def _user_filter(self, value: str) -> str:
+    def user_filter(self, value: str) -> str:
         clause = f"({self.settings.uid}={value})"
         if self.settings.user_filter:
             return f"(&{self.settings.user_filter}{clause})"
         return clause
 
-    def _to_user(self, dn: str, attrs: dict[str, list[bytes]]) -> DirectoryUser:
+    def to_user(self, dn: str, attrs: dict[str, list[bytes]]) -> DirectoryUser:
         s = self.settings
         username = _text(_attr(attrs, s.uid))
         email = _text(_attr(attrs, "mail")) or _text(_attr(attrs, "email"))
@@ -292,11 +291,11 @@ class Directory:
         rows = self.search(
             self.settings.base_dn,
             self.settings.scope,
-            self._user_filter(value),
-            self._user_attributes(),
+            self.user_filter(value),
+            self.user_attributes(),
             limit=2,
         )
-        users = [self._to_user(dn, attrs) for dn, attrs in rows]
+        users = [self.to_user(dn, attrs) for dn, attrs in rows]
         return [u for u in users if u.username]
 
     def search_users(self, fragment: str, *, limit: int = SEARCH_LIMIT) -> list[DirectoryUser]:
@@ -304,11 +303,11 @@ class Directory:
         rows = self.search(
             self.settings.base_dn,
             self.settings.scope,
-            self._user_filter(value),
-            self._user_attributes(),
+            self.user_filter(value),
+            self.user_attributes(),
             limit=limit,
         )
-        return [u for u in (self._to_user(dn, a) for dn, a in rows) if u.username]
+        return [u for u in (self.to_user(dn, a) for dn, a in rows) if u.username]
 
     # -- groups ---------------------------------------------------------------------------
     def _to_group(self, dn: str, attrs: dict[str, list[bytes]]) -> DirectoryGroup:

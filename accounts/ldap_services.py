@@ -68,7 +68,7 @@ def onboard_user(*, entry: DirectoryUser, actor: str) -> tuple[User, bool]:
         return user, True
     if user.has_usable_password():
         raise LocalAccount(f"the name {user.username} belongs to a local Harbor account")
-    changed = []
+    changed: list[str] = []
     if email and user.email != email:
         user.email, changed = email, [*changed, "email"]
     if realname and user.realname != realname:

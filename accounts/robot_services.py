@@ -15,8 +15,15 @@ from typing import Any
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 
-from accounts.models import Robot, User
-from accounts.robots import ALL_PROJECTS, SYSTEM_NAMESPACE, RobotUser, new_secret, valid_secret
+from accounts.models import Robot
+from accounts.robots import (
+    ALL_PROJECTS,
+    SYSTEM_NAMESPACE,
+    Caller,
+    RobotUser,
+    new_secret,
+    valid_secret,
+)
 from audit.services import record
 from harbor_py import configuration
 from harbor_py.api.errors import bad_request, conflict, forbidden, not_found
@@ -24,7 +31,6 @@ from projects.models import Project
 from projects.permissions import PROJECT_ROBOT_POLICIES, SYSTEM_ROBOT_POLICIES
 from projects.selectors import project_access
 
-Caller = User | RobotUser
 ROBOT_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 SECONDS_PER_DAY = 86400
 _CATALOGUE = {"system": set(SYSTEM_ROBOT_POLICIES), "project": set(PROJECT_ROBOT_POLICIES)}
@@ -115,9 +121,9 @@ def _expires_at(duration: int, created: float) -> int:
 def _duration(value: int | None) -> int:
     if value in (None, 0):
         return configuration.get("robot_token_duration")
-    if value != -1 and value < 1:  # type: ignore[operator]
+    if value != -1 and value < 1:
         raise bad_request("duration must be either -1 (never) or a positive number of days")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def _project_of(spec: RobotSpec) -> Project | None:

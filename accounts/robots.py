@@ -12,13 +12,18 @@ import secrets
 import string
 import time
 from functools import cached_property
+from typing import TYPE_CHECKING, cast
 
 from django.contrib.auth.hashers import make_password
 
 from accounts.credentials import check_cached
 from accounts.login_errors import LoginRefused
-from accounts.models import Robot
+from accounts.models import Robot, User
 from harbor_py.db import fetch_one
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+    from rest_framework.request import Request
 
 ALL_PROJECTS = "*"
 SYSTEM_NAMESPACE = "/"
@@ -140,3 +145,17 @@ def active_robot(name: str) -> RobotUser | None:
     """The robot that a token subject names, if it may still act."""
     robot = fetch_one(Robot, "name = %s", [name])
     return RobotUser(robot) if robot is not None and usable(robot) else None
+
+
+Caller = User | RobotUser
+
+
+def caller_of(request: HttpRequest | Request) -> Caller:
+    """`request.user` behind a sign-in check. Our authentication may put a `RobotUser`
+    there, which Django's types (User | AnonymousUser) cannot know."""
+    return cast(Caller, request.user)
+
+
+def person_of(request: HttpRequest | Request) -> User:
+    """`request.user` behind a check that a person signed in (not anonymous, not a robot)."""
+    return cast(User, request.user)

@@ -81,7 +81,7 @@ def mint(subject: str, scopes: list[Scope], expires_in: int | None = None) -> tu
         "access": [s.claim() for s in scopes if s.actions],
     }
     key = keys.load_private_key(config["TOKEN_KEY_PATH"])
-    token = jwt.encode(claims, key, algorithm="RS256", headers={"x5c": _x5c_header()})  # type: ignore[arg-type]
+    token = jwt.encode(claims, key, algorithm="RS256", headers={"x5c": _x5c_header()})  # type: ignore[arg-type]  # our token key is RSA (accounts.keys makes it)
     return token, expires_in, now
 
 
@@ -112,7 +112,7 @@ def _verify(raw: str) -> tuple[TokenClaims, int, int]:
     try:
         claims = jwt.decode(
             raw,
-            keys.public_key(config["TOKEN_CERT_PATH"]),  # type: ignore[arg-type]
+            keys.public_key(config["TOKEN_CERT_PATH"]),  # type: ignore[arg-type]  # our token certificate holds an RSA key
             algorithms=["RS256"],
             audience=config["TOKEN_SERVICE"],
             issuer=config["TOKEN_ISSUER"],

@@ -129,7 +129,7 @@ class RobotForm(forms.Form):
         if editing is not None:
             kwargs["initial"] = robot_initial(editing)
         super().__init__(*args, **kwargs)
-        self.fields["permissions"].choices = policy_choices(grantable)
+        self.fields["permissions"].choices = policy_choices(grantable)  # type: ignore[attr-defined]  # a MultipleChoiceField
         if editing is not None:  # the name cannot change (PUT /robots/{id})
             self.fields["name"].disabled = True
             self.fields["name"].help_text = ""
@@ -174,7 +174,7 @@ class SystemRobotForm(RobotForm):
         self, *args: Any, system: list[Policy], project: list[Policy], **kwargs: Any
     ) -> None:
         super().__init__(*args, grantable=project, **kwargs)
-        self.fields["system_permissions"].choices = policy_choices(system)
+        self.fields["system_permissions"].choices = policy_choices(system)  # type: ignore[attr-defined]  # a MultipleChoiceField
         self.fields["permissions"].required = False
         self.fields["permissions"].label = _("Project permissions")
 
@@ -185,7 +185,8 @@ class SystemRobotForm(RobotForm):
         return [name for name in (n.strip() for n in data["projects"].split(",")) if name]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("permissions") and not (data.get("all_projects") or data.get("projects")):
             self.add_error("projects", _("Name the projects, or choose All projects."))
         return data

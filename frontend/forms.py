@@ -53,7 +53,8 @@ class PasswordChangeForm(forms.Form):
     confirm_password = forms.CharField(label=_("Confirm new password"), widget=forms.PasswordInput)
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("new_password") != data.get("confirm_password"):
             self.add_error("confirm_password", _("The two passwords do not match."))
         return data
@@ -77,7 +78,7 @@ class ProjectForm(forms.Form):
     )
 
     def __init__(self, *args: object, with_limit: bool = False, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]  # Form's own arguments, passed on
         if not with_limit:
             del self.fields["storage_limit"]
 
@@ -286,5 +287,5 @@ class PolicyForm(forms.Form):
     enabled = forms.BooleanField(label=_("Enabled"), required=False, initial=True)
 
     def __init__(self, *args: object, registries: list[tuple[int, str]], **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["registry"].choices = registries
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]  # Form's own arguments, passed on
+        self.fields["registry"].choices = registries  # type: ignore[attr-defined]  # a ChoiceField

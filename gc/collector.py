@@ -116,7 +116,7 @@ def adopt_storage_only_blobs(
         # Explicit dates and DO NOTHING: a row a client created meanwhile (guard.touch) keeps
         # its own fresh update_time and is not taken.
         dated = cutoff - dt.timedelta(seconds=1)
-        params: list[object] = []
+        params: list[Any] = []
         for blob in new:
             params += [blob.digest, blob.size, dated, dated]
         values = ", ".join(["(%s, '', %s, 'none', 0, %s, %s)"] * len(new))
@@ -193,7 +193,7 @@ def _claim(rows: list[dict[str, Any]]) -> set[int]:
     unreferenced; returns the ids won. A client touch in between bumps the version. Rows an
     interrupted run left in `deleting` are taken over the same way."""
     pairs = ", ".join(["(%s, %s)"] * len(rows))
-    params: list[object] = []
+    params: list[Any] = []
     for row in rows:
         params += [row["id"], row["version"]]
     with connection.cursor() as cursor:

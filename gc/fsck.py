@@ -177,7 +177,7 @@ def _adopt(blobs: list[StoredBlob]) -> int:
     ordered = sorted(blobs, key=_key)
     for start in range(0, len(ordered), ADOPT_CHUNK):
         chunk = ordered[start : start + ADOPT_CHUNK]
-        params: list[object] = []
+        params: list[Any] = []
         for blob in chunk:
             dated = min(blob.modified, now)
             params += [blob.digest, blob.size, dated, dated]

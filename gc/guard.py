@@ -9,7 +9,7 @@ already `deleting` is reported, and the client must upload it again.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.db import connection
 from django.utils import timezone
@@ -52,7 +52,7 @@ def touch(
         return {}, set()
     sizes, media_types = sizes or {}, media_types or {}
     now = timezone.now()
-    params: list[object] = []
+    params: list[Any] = []
     for digest in wanted:
         params += [digest, media_types.get(digest, ""), sizes.get(digest, 0), now, now]
     values = ", ".join(["(%s, %s, %s, 'none', 0, %s, %s)"] * len(wanted))

@@ -21,8 +21,8 @@ class PooledRedisCacheClient(RedisCacheClient):
     def get_client(self, key: Any = None, *, write: bool = False) -> Any:
         client = self._clients.get(write)
         if client is None:
-            client = self._clients[write] = self._client(
-                connection_pool=self._get_connection_pool(write)
+            client = self._clients[write] = self._client(  # type: ignore[attr-defined]  # Django's private API
+                connection_pool=self._get_connection_pool(write)  # type: ignore[attr-defined]  # likewise
             )
         return client
 

@@ -171,7 +171,7 @@ def _coerce(key: str, item: Item, value: Any) -> Any:
     return value
 
 
-def validate(changes: dict[str, Any]) -> dict[str, Any]:
+def validate(changes: object) -> dict[str, Any]:
     if not isinstance(changes, dict) or not changes:
         raise bad_request("a JSON object of settings is required")
     unknown = sorted(set(changes) - set(ITEMS))

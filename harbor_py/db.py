@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache, lru_cache
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.db import connection, models
 from django.db.models.fields import AutoFieldMixin
@@ -27,7 +27,7 @@ def _plan(model: type[models.Model], vendor: str) -> tuple[str, list[str], list[
     `vendor` is only part of the cache key: the converters depend on the database."""
     fields = model._meta.concrete_fields
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in fields)
+    columns = ", ".join(quote(f.column) for f in fields)  # type: ignore[arg-type]  # concrete fields have a column
     select = f"SELECT {columns} FROM {quote(model._meta.db_table)}"
     conversions = []
     for position, field in enumerate(fields):
@@ -38,19 +38,19 @@ def _plan(model: type[models.Model], vendor: str) -> tuple[str, list[str], list[
     return select, [f.attname for f in fields], conversions
 
 
-def fetch_one(model: type[M], where: str, params: Sequence[object]) -> M | None:
+def fetch_one(model: type[M], where: str, params: Sequence[Any]) -> M | None:
     """The first row of `model` matching the SQL condition `where` (placeholders `%s`),
     or None. Meant for unique keys: no ordering is applied."""
     rows = _fetch(model, f"{where} LIMIT 1", params)
     return rows[0] if rows else None
 
 
-def fetch_all(model: type[M], where: str, params: Sequence[object]) -> list[M]:
+def fetch_all(model: type[M], where: str, params: Sequence[Any]) -> list[M]:
     """Every row of `model` matching `where`, in no particular order."""
     return _fetch(model, where, params)
 
 
-def _fetch(model: type[M], where: str, params: Sequence[object]) -> list[M]:
+def _fetch(model: type[M], where: str, params: Sequence[Any]) -> list[M]:
     select, attnames, conversions = _plan(model, connection.vendor)
     with connection.cursor() as cursor:
         cursor.execute(f"{select} WHERE {where}", list(params))
@@ -72,7 +72,7 @@ def _insert_sql(
     """The INSERT for `rows` rows; `vendor` is only part of the cache key (see _plan)."""
     fields = [f for f in model._meta.concrete_fields if not isinstance(f, AutoFieldMixin)]
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in fields)
+    columns = ", ".join(quote(f.column) for f in fields)  # type: ignore[arg-type]  # concrete fields have a column
     values = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * rows)
     return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES {values} {suffix}", fields
 
@@ -92,7 +92,7 @@ def insert(
         raise ValueError("returning_pk with a conflict clause takes one instance")
     model = type(objs[0])
     pk = model._meta.pk
-    quoted_pk = connection.ops.quote_name(pk.column)
+    quoted_pk = connection.ops.quote_name(pk.column)  # type: ignore[arg-type]  # a primary key has a column
     suffix = f"{on_conflict} RETURNING {quoted_pk}" if returning_pk else on_conflict
     sql, fields = _insert_sql(model, len(objs), suffix, connection.vendor)
     params = [

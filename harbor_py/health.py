@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
+from typing import cast
 
 import redis
 from django.conf import settings
@@ -103,7 +104,7 @@ def _storage() -> None:
 
 def answering_workers() -> list[str]:
     replies = celery_app.control.ping(timeout=WORKER_PING_SECONDS)
-    return sorted(name for reply in replies for name in reply)
+    return sorted(name for reply in replies or [] for name in reply)
 
 
 CHECKS: dict[str, Callable[[], object]] = {
@@ -140,6 +141,6 @@ def component_health() -> list[dict[str, str]]:
         else:
             components.append({"name": name, "status": "healthy"})
             if name == "jobservice":
-                workers = future.result()
+                workers = cast("list[str]", future.result())  # answering_workers()
     components.extend({"name": f"worker:{worker}", "status": "healthy"} for worker in workers)
     return components

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import dj_database_url
 
@@ -24,7 +25,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
@@ -169,7 +169,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 _STORAGE = os.environ.get("HARBOR_STORAGE", "filesystem")
-HARBOR = {
+HARBOR: dict[str, Any] = {
     "EXTERNAL_URL": RUNTIME.external_url,
     "TOKEN_SERVICE": "harbor-registry",
     "TOKEN_ISSUER": "harbor-token-issuer",

@@ -1,11 +1,11 @@
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from accounts import session_views
 from accounts.api.views import registry_token
 from harbor_py.api import configurations, system
 
-api_v2 = [
+api_v2: list[URLPattern | URLResolver] = [
     path("health", system.HealthView.as_view()),
     path("systeminfo", system.SystemInfoView.as_view()),
     path("systeminfo/volumes", system.VolumesView.as_view()),

@@ -53,5 +53,5 @@ def immutable_checker(repository_id: int) -> Callable[[str], bool]:
     rules = active_rules(repository["project_id"]) if repository else []
     if not rules:
         return lambda tag: False
-    path = repository_path(repository["name"])  # type: ignore[index]
+    path = repository_path(repository["name"])  # type: ignore[index]  # rules exist, so the repository does
     return lambda tag: protected(rules, path, tag)

@@ -71,7 +71,7 @@ def clean_request_metadata(metadata: dict[str, str]) -> dict[str, str]:
     return cleaned
 
 
-def clean_api_pair(metadata: dict[str, object]) -> tuple[str, str]:
+def clean_api_pair(metadata: object) -> tuple[str, str]:
     """The body of POST and PUT on /metadatas: exactly one known key with a valid value,
     normalised as Harbor does (Go's ParseBool for booleans, lower-case severities)."""
     if not isinstance(metadata, dict) or len(metadata) != 1:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db.models import Count, Q, QuerySet, Sum
 
+from accounts.models import User
+from accounts.robots import RobotUser
 from projects.models import Project
 from projects.selectors import AnyUser, member_project_ids, visible_projects, with_repo_count
 from registry.models import Blob, Repository
@@ -25,7 +27,7 @@ def search_repositories(user: AnyUser, keyword: str) -> QuerySet[Repository]:
     )
 
 
-def statistics(user: AnyUser) -> dict[str, int]:
+def statistics(user: User | RobotUser) -> dict[str, int]:
     """Harbor's Statistic: public counts for everyone; private counts over the projects the
     caller is a member of; totals and storage for sysadmins only (0 for the others)."""
     projects = Project.objects.aggregate(
@@ -41,7 +43,7 @@ def statistics(user: AnyUser) -> dict[str, int]:
         "total_repo_count": 0,
         "total_storage_consumption": 0,
     }
-    if user.is_authenticated and user.is_superuser:
+    if user.is_superuser:
         result.update(
             private_project_count=projects["total"] - projects["public"],
             private_repo_count=repositories["total"] - repositories["public"],

@@ -85,7 +85,7 @@ SYSTEM_POLICIES = _flatten(_SYSTEM_NAMESPACE)
 
 def _project_policies() -> list[Policy]:
     """Every (resource, action) some role or public access grants, in matrix order."""
-    policies = []
+    policies: list[Policy] = []
     for resource in RESOURCES:
         actions: set[str] = set(PUBLIC_PERMISSIONS.get(resource, ()))
         for table in PERMISSIONS.values():

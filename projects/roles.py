@@ -38,7 +38,7 @@ _LETTERS = {"C": "create", "R": "read", "U": "update", "D": "delete", "L": "list
 
 
 def _expand(spec: str) -> frozenset[str]:
-    actions = set()
+    actions: set[str] = set()
     for word in spec.split():
         if word.isupper():
             actions.update(_LETTERS[letter] for letter in word)

@@ -4,25 +4,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from accounts.models import User
+from accounts.robots import RobotUser
 from harbor_py.api.query import Field, apply_query, apply_sort, as_bool, as_int, as_time
 from harbor_py.db import fetch_all, fetch_one
 from projects.models import Project, ProjectMember
 from projects.roles import REGISTRY_ACTIONS, ROLE_RANK, Role, allowed
 from registry.models import Repository
 
-AnyUser = User | AnonymousUser
+# Who may be on request.user: a robot stands in for a user (accounts.robots).
+AnyUser = User | AnonymousUser | RobotUser
 
 
-def membership_filter(user: User) -> Q:
+def membership_filter(user: User | RobotUser) -> Q:
     """Rows of `user` as a member directly or through one of their groups (one subquery,
     not a separate round trip for the groups). A robot is a member of nothing."""
-    if getattr(user, "is_robot", False):
+    if isinstance(user, RobotUser):
         return Q(pk__in=[])
     groups = User.user_groups.through.objects.filter(user_id=user.pk).values("usergroup_id")
     return Q(user=user) | Q(group_id__in=groups)
@@ -95,8 +98,8 @@ class ProjectAccess:
 
 
 def project_access(user: AnyUser, project: Project) -> ProjectAccess:
-    if getattr(user, "is_robot", False):
-        policies = user.project_policies(project.name)  # type: ignore[union-attr]
+    if isinstance(user, RobotUser):
+        policies = user.project_policies(project.name)
         return ProjectAccess(project=project, robot_policies=policies)
     sysadmin = bool(user.is_authenticated and user.is_superuser)
     roles = set() if sysadmin else roles_in_project(user, project)
@@ -118,14 +121,14 @@ def visible_projects(user: AnyUser) -> QuerySet[Project]:
         return projects
     if not user.is_authenticated:
         return projects.filter(public=True)
-    if getattr(user, "is_robot", False):
-        if user.all_projects:  # type: ignore[union-attr]
+    if isinstance(user, RobotUser):
+        if user.all_projects:
             return projects
-        return projects.filter(Q(public=True) | Q(name__in=user.project_names))  # type: ignore[union-attr]
+        return projects.filter(Q(public=True) | Q(name__in=user.project_names))
     return projects.filter(Q(public=True) | Q(pk__in=member_project_ids(user)))
 
 
-def member_project_ids(user: User) -> QuerySet[ProjectMember]:
+def member_project_ids(user: User | RobotUser) -> QuerySet[ProjectMember, Any]:
     """A subquery of the ids of the projects `user` is a member of, directly or by group."""
     return ProjectMember.objects.filter(membership_filter(user)).values("project_id")
 

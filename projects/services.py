@@ -78,7 +78,7 @@ def add_member(
     if group is not None and existing.filter(group=group).exists():
         raise conflict(f"group {group.group_name} is already a member of {project.name}")
     member = ProjectMember.objects.create(project=project, user=user, group=group, role=role)
-    entity = user.username if user else group.group_name  # type: ignore[union-attr]
+    entity = user.username if user else group.group_name  # type: ignore[union-attr]  # a member is a user or else a group
     record(
         username=actor,
         operation="create",
@@ -185,7 +185,7 @@ def _record_project(project: Project, actor: str, operation: str, description: s
 
 
 def _member_entity(member: ProjectMember) -> str:
-    return member.user.username if member.user else member.group.group_name  # type: ignore[union-attr]
+    return member.user.username if member.user else member.group.group_name  # type: ignore[union-attr]  # a member is a user or else a group
 
 
 @transaction.atomic

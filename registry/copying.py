@@ -9,6 +9,7 @@ read and written, and each goes through the normal recording path.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 
@@ -49,7 +50,7 @@ class _Copy:
         self.username = username
         self.client_address = client_address
 
-    def _call(self, method: str, path: str, **kwargs: object) -> httpx.Response:
+    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             return upstream.request(
                 method, self.destination, path, PUSH, also=((self.source.name, PULL),), **kwargs

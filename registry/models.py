@@ -56,7 +56,9 @@ class Artifact(models.Model):
     push_time = models.DateTimeField(auto_now_add=True)
     pull_time = models.DateTimeField(null=True, blank=True)
     blobs = models.ManyToManyField(Blob, through="ArtifactBlob", related_name="artifacts")
-    labels = models.ManyToManyField("Label", through="ArtifactLabel", related_name="artifacts")
+    labels: models.ManyToManyField[Label, ArtifactLabel] = models.ManyToManyField(
+        "Label", through="ArtifactLabel", related_name="artifacts"
+    )
 
     class Meta:
         db_table = "artifact"

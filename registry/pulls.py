@@ -26,7 +26,7 @@ import datetime as dt
 import json
 import logging
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 
@@ -154,7 +154,7 @@ def _take(client: redis.Redis, kind: str) -> dict[int, str]:
             client.rename(live, work)
         except redis.ResponseError:  # no such key: nothing pulled since the last run
             return {}
-    return {int(k): v.decode() for k, v in client.hgetall(work).items()}
+    return {int(k): v.decode() for k, v in client.hgetall(work).items()}  # type: ignore[union-attr]  # bytes: no decode_responses
 
 
 def _take_events(client: redis.Redis) -> int:
@@ -171,7 +171,7 @@ def _take_events(client: redis.Redis) -> int:
 def _events(client: redis.Redis, count: int) -> Iterator[list[bytes]]:
     work = _key(EVENTS, ":work")
     for start in range(0, count, EVENT_CHUNK):
-        yield client.lrange(work, start, start + EVENT_CHUNK - 1)
+        yield client.lrange(work, start, start + EVENT_CHUNK - 1)  # type: ignore[misc]  # bytes: no decode_responses
 
 
 def _record_events(client: redis.Redis, count: int) -> int:
@@ -182,14 +182,14 @@ def _record_events(client: redis.Redis, count: int) -> int:
     return written
 
 
-def _chunks(items: dict[int, object]) -> Iterable[list[tuple[int, object]]]:
+def _chunks(items: Mapping[int, object]) -> Iterable[list[tuple[int, object]]]:
     pairs = list(items.items())
     for start in range(0, len(pairs), CHUNK):
         yield pairs[start : start + CHUNK]
 
 
 def _set_times(model: type[Artifact] | type[Tag], times: dict[int, dt.datetime]) -> None:
-    for chunk in _chunks(times):  # type: ignore[arg-type]
+    for chunk in _chunks(times):
         whens = [When(pk=pk, then=Value(when)) for pk, when in chunk]
         model.objects.filter(pk__in=[pk for pk, _ in chunk]).update(
             pull_time=Case(*whens, output_field=DateTimeField())
@@ -197,7 +197,7 @@ def _set_times(model: type[Artifact] | type[Tag], times: dict[int, dt.datetime])
 
 
 def _add_counts(counts: dict[int, int]) -> None:
-    for chunk in _chunks(counts):  # type: ignore[arg-type]
+    for chunk in _chunks(counts):
         whens = [When(pk=pk, then=Value(n)) for pk, n in chunk]
         Repository.objects.filter(pk__in=[pk for pk, _ in chunk]).update(
             pull_count=F("pull_count") + Case(*whens, output_field=BigIntegerField())

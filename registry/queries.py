@@ -27,8 +27,8 @@ from harbor_py.api.query import (
 from registry.models import Artifact, ArtifactLabel, Tag
 from registry.selectors import listable
 
-_TIME = {"cast": as_time, "fuzzy": False, "ranged": True}
-_ID = {"cast": as_int, "fuzzy": False}
+_TIME: dict[str, Any] = {"cast": as_time, "fuzzy": False, "ranged": True}
+_ID: dict[str, Any] = {"cast": as_int, "fuzzy": False}
 
 REPOSITORY_QUERY = {
     "id": Field("pk", **_ID),

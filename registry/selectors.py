@@ -38,7 +38,7 @@ def find_repository(name: str) -> Repository | None:
     per-request lookups (harbor_py.db says why)."""
     repository = fetch_one(Repository, "name = %s", [name])
     if repository is not None:
-        repository.project = fetch_one(Project, "id = %s", [repository.project_id])
+        repository.project = fetch_one(Project, "id = %s", [repository.project_id])  # type: ignore[assignment]  # the foreign key guarantees the row
     return repository
 
 
@@ -114,7 +114,7 @@ def count_artifacts(repositories: list[Repository]) -> list[Repository]:
         .values_list("repository", "n")
     )
     for repository in repositories:
-        repository.artifact_count = counts.get(repository.pk, 0)
+        repository.artifact_count = counts.get(repository.pk, 0)  # type: ignore[attr-defined]  # read by RepositorySerializer
     return repositories
 
 

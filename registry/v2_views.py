@@ -417,7 +417,7 @@ def registry_denied(request: HttpRequest, name: str, rest: str = "") -> HttpResp
     action = ACTIONS_BY_METHOD.get(request.method or "", "pull")
     claims = bearer_claims(request)
     if claims is None or isinstance(claims, InvalidToken):
-        return authorize(request, name, action)  # type: ignore[return-value]
+        return authorize(request, name, action)  # type: ignore[return-value]  # no valid token: authorize answers with a refusal
     if claims.allows("repository", name, action):
         return challenge(f"repository:{name}:{action}", error="insufficient_scope")
     return explain_denial(claims, name, action)

@@ -212,11 +212,11 @@ class Copier:
                 ]
                 errors = [f.exception() for f in futures if f.exception() is not None]
             if errors:
-                raise errors[0]  # type: ignore[misc]
+                raise errors[0]  # type: ignore[misc]  # only the futures that raised are kept
         references = list(tags) or [digest]
         for reference in references:
             self.attempt(
-                lambda ref=reference: self.destination.put_manifest(  # type: ignore[misc]
+                lambda ref=reference: self.destination.put_manifest(  # type: ignore[misc]  # the default binds the loop variable
                     dst_repo, ref, body, parsed.media_type
                 ),
                 f"PUT manifest {dst_repo}:{reference}",

@@ -31,7 +31,7 @@ def _dispatch(event: dict[str, Any]) -> None:
 
 
 def artifact_pushed(*, repository: str, digest: str, tag: str | None) -> None:
-    event = {"operation": "push", "repository": repository, "digest": digest}
+    event: dict[str, Any] = {"operation": "push", "repository": repository, "digest": digest}
     event["tags"] = [tag] if tag else []
     transaction.on_commit(lambda: _dispatch(event))
 

@@ -119,6 +119,9 @@ class _Client:
     # repository serves its probes and its uploads.
     probe_actions: frozenset[str] = PULL
 
+    def close(self) -> None:
+        raise NotImplementedError
+
     def headers_for(self, wanted: Grants | None) -> dict[str, str]:
         raise NotImplementedError
 
@@ -330,7 +333,7 @@ class _Client:
                 nonlocal location, offset
                 response = self.send(
                     "PATCH",
-                    location,
+                    location,  # type: ignore[arg-type]  # set above (or start_upload)
                     wanted,
                     headers={
                         "Content-Type": "application/octet-stream",
@@ -441,7 +444,7 @@ class RemoteRegistry(_Client):
     def _fetch_token(
         self, realm: str, service: str, scopes: tuple[str, ...], key: tuple[str, ...] | None = None
     ) -> str:
-        query = [("service", service)] + [("scope", s) for s in scopes]
+        query: list[tuple[str, Any]] = [("service", service)] + [("scope", s) for s in scopes]
         try:
             answer = self.client.get(
                 realm, params=query, auth=self.credentials or httpx.USE_CLIENT_DEFAULT
@@ -479,7 +482,8 @@ class RemoteRegistry(_Client):
                 if len(items) < 100:
                     return found
                 page += 1
-        found, url = [], "/v2/_catalog"
+        found = []
+        url: str | None = "/v2/_catalog"
         catalog: Grants = ()
         while url:
             response = self.send("GET", url, catalog, params={"n": "1000"})
@@ -541,7 +545,7 @@ class RemoteRegistry(_Client):
         name = quote(quote(rest, safe=""), safe="")
         path = f"/api/v2.0/projects/{project}/repositories/{name}/artifacts/{tag}/tags/{tag}"
         try:
-            response = self.client.delete(path, auth=self.credentials)
+            response = self.client.delete(path, auth=self.credentials or httpx.USE_CLIENT_DEFAULT)
         except httpx.HTTPError as exc:
             raise TransferError(f"DELETE tag {repository}:{tag}: unreachable ({exc})") from exc
         if response.status_code == 404:
@@ -552,7 +556,8 @@ class RemoteRegistry(_Client):
     def repositories_in(self, namespace: str) -> set[str] | None:
         if self.endpoint.type != "harbor":
             return None
-        found, page = set(), 1
+        found: set[str] = set()
+        page = 1
         while True:
             try:
                 params = {"page": str(page), "page_size": "100"}
@@ -571,7 +576,7 @@ class RemoteRegistry(_Client):
             response = self.client.post(
                 "/api/v2.0/projects",
                 json={"project_name": namespace, "metadata": {"public": "false"}},
-                auth=self.credentials,
+                auth=self.credentials or httpx.USE_CLIENT_DEFAULT,
             )
         except httpx.HTTPError as exc:
             raise TransferError(f"create project {namespace}: unreachable ({exc})") from exc

@@ -16,7 +16,7 @@ from accounts.api.robot_serializers import (
     RobotSerializer,
 )
 from accounts.models import Robot
-from accounts.robots import SYSTEM_NAMESPACE
+from accounts.robots import SYSTEM_NAMESPACE, RobotUser, caller_of
 from harbor_py.api.errors import forbidden, not_found
 from projects.api.base import require_authenticated
 from projects.models import Project
@@ -48,10 +48,12 @@ class RobotListView(GenericAPIView):
             project = Project.objects.filter(pk=project_id).first()
             if project is None:
                 raise not_found(f"project {project_id} not found")
-            allowed = robot_services.holds(request.user, "project", project.name, "robot", "list")
+            allowed = robot_services.holds(
+                caller_of(request), "project", project.name, "robot", "list"
+            )
         else:
             allowed = robot_services.holds(
-                request.user, "system", SYSTEM_NAMESPACE, "robot", "list"
+                caller_of(request), "system", SYSTEM_NAMESPACE, "robot", "list"
             )
         if not allowed:
             raise forbidden("not allowed to list these robot accounts")
@@ -69,7 +71,9 @@ class RobotListView(GenericAPIView):
     def post(self, request: Request) -> Response:
         require_authenticated(request)
         spec, secret = _spec(request)
-        robot, secret = robot_services.create_robot(caller=request.user, spec=spec, secret=secret)
+        robot, secret = robot_services.create_robot(
+            caller=caller_of(request), spec=spec, secret=secret
+        )
         robot.secret = secret  # the plain secret, this once
         response = Response(RobotCreatedSerializer(robot).data, status=status.HTTP_201_CREATED)
         response["Location"] = f"/api/v2.0/robots/{robot.pk}"
@@ -84,8 +88,8 @@ class RobotDetailView(GenericAPIView):
         robot_id = self.kwargs["robot_id"]
         robot = robot_selectors.find_robot(robot_id)
         if robot is None or not (
-            robot_services.may_manage(self.request.user, robot, "read")
-            or robot_services.may_manage(self.request.user, robot, action)
+            robot_services.may_manage(caller_of(self.request), robot, "read")
+            or robot_services.may_manage(caller_of(self.request), robot, action)
         ):
             raise not_found(f"robot {robot_id} not found")
         return robot
@@ -98,7 +102,7 @@ class RobotDetailView(GenericAPIView):
     def put(self, request: Request, robot_id: int) -> Response:
         robot = self._robot("update")
         spec, _ = _spec(request)
-        robot_services.update_robot(caller=request.user, robot=robot, spec=spec)
+        robot_services.update_robot(caller=caller_of(request), robot=robot, spec=spec)
         return Response(status=status.HTTP_200_OK)
 
     @extend_schema(
@@ -107,17 +111,18 @@ class RobotDetailView(GenericAPIView):
     def patch(self, request: Request, robot_id: int) -> Response:
         require_authenticated(request)
         robot = robot_selectors.find_robot(robot_id)
-        itself = getattr(request.user, "is_robot", False) and request.user.robot.pk == robot_id
-        if robot is None or not (itself or robot_services.may_manage(request.user, robot, "read")):
+        caller = caller_of(request)
+        itself = isinstance(caller, RobotUser) and caller.robot.pk == robot_id
+        if robot is None or not (itself or robot_services.may_manage(caller, robot, "read")):
             raise not_found(f"robot {robot_id} not found")
         body = RobotSecretSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         secret = robot_services.refresh_secret(
-            caller=request.user, robot=robot, secret=body.validated_data["secret"]
+            caller=caller_of(request), robot=robot, secret=body.validated_data["secret"]
         )
         return Response({"secret": secret})
 
     @extend_schema(operation_id="DeleteRobot", responses={200: None})
     def delete(self, request: Request, robot_id: int) -> Response:
-        robot_services.delete_robot(caller=request.user, robot=self._robot("delete"))
+        robot_services.delete_robot(caller=caller_of(request), robot=self._robot("delete"))
         return Response(status=status.HTTP_200_OK)

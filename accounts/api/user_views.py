@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import update_session_auth_hash
+from django.http import HttpRequest
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
@@ -42,7 +43,7 @@ def readable_user(request: Request, user_id: int) -> User:
     return _target(user_id)
 
 
-def modifiable_user(request: Request, user_id: int) -> User:
+def modifiable_user(request: Request | HttpRequest, user_id: int) -> User:
     """Harbor's requireModifiable: under database authentication sysadmins change anyone
     and users themselves; under LDAP only the local admin can be changed, by a sysadmin."""
     require_authenticated(request)

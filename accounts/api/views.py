@@ -20,6 +20,7 @@ from accounts.grants import grant
 from accounts.login import LoginThrottled, authenticate_credentials
 from accounts.login_errors import LoginRefused
 from accounts.models import User
+from accounts.robots import RobotUser
 from accounts.tokens import mint, parse_scopes
 from harbor_py import configuration
 from harbor_py.api.errors import error_body, forbidden
@@ -63,7 +64,7 @@ def registry_token(request: HttpRequest) -> JsonResponse:
     service = request.GET.get("service")
     if service and service != settings.HARBOR["TOKEN_SERVICE"]:
         return JsonResponse(error_body("BAD_REQUEST", f"unknown service {service}"), status=400)
-    user: User | AnonymousUser = AnonymousUser()
+    user: User | RobotUser | AnonymousUser = AnonymousUser()
     header = request.headers.get("Authorization", "")
     if header:
         pair = parse_basic(header)

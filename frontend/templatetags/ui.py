@@ -34,11 +34,11 @@ def page_sizes() -> tuple[int, ...]:
 def repository_url(repository: object) -> str:
     from frontend.links import repository_url as url
 
-    return url(repository)  # type: ignore[arg-type]
+    return url(repository)  # type: ignore[arg-type]  # templates pass a Repository
 
 
 @register.filter
 def artifact_url(artifact: object) -> str:
     from frontend.links import artifact_url as url
 
-    return url(artifact)  # type: ignore[arg-type]
+    return url(artifact)  # type: ignore[arg-type]  # templates pass an Artifact

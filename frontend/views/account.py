@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from accounts import services as user_services
 from accounts.login import LoginThrottled
 from accounts.login_errors import LoginRefused
+from accounts.robots import person_of
 from accounts.session_views import session_logout
 from frontend.forms import PasswordChangeForm, SignInForm, refuse
 from frontend.views.base import signed_in
@@ -63,7 +64,7 @@ def sign_out(request: HttpRequest) -> HttpResponse:
 @signed_in
 def change_password(request: HttpRequest) -> HttpResponse:
     """Local accounts only: under LDAP only the local admin has a password here."""
-    user = request.user
+    user = person_of(request)
     local = configuration.get("auth_mode") == "db_auth" or user_services.is_builtin_admin(user)
     form = PasswordChangeForm(request.POST or None)
     if request.method == "POST" and local and form.is_valid():

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from accounts.robots import caller_of
 from accounts.selectors import active_users
 from audit import selectors as audit_selectors
 from frontend.views.base import signed_in
@@ -16,7 +17,7 @@ from projects.selectors import list_projects
 
 @signed_in
 def dashboard(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    user = caller_of(request)
     context: dict[str, object] = {
         "stats": overview.statistics(user),
         "recent_projects": list(list_projects(user, sort="-update_time")[:5]),

@@ -3,7 +3,7 @@ replication (registries, rules, executions, tasks, logs). Sysadmins only."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -26,7 +26,12 @@ from replication.models import RegistryEndpoint, ReplicationPolicy
 GC = "GARBAGE_COLLECTION"
 
 
-def _who(request: HttpRequest) -> dict[str, str]:
+class _Who(TypedDict):
+    actor: str
+    client_address: str
+
+
+def _who(request: HttpRequest) -> _Who:
     return {"actor": request.user.username, "client_address": client_address(request)}
 
 

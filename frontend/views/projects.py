@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.robots import person_of
 from audit import selectors as audit_selectors
 from frontend import selectors as ui_selectors
 from frontend.forms import (
@@ -79,8 +80,8 @@ def project_list(request: HttpRequest) -> HttpResponse:
 def _role_label(roles: set[Role]) -> str:
     if not roles:
         return ""
-    access = ProjectAccess(project=None, roles=roles)  # type: ignore[arg-type]
-    return str(ROLE_LABELS[access.highest_role])  # type: ignore[index]
+    access = ProjectAccess(project=None, roles=roles)  # type: ignore[arg-type]  # only the roles are read
+    return str(ROLE_LABELS[access.highest_role])  # type: ignore[index]  # roles is not empty, so there is a highest
 
 
 @signed_in
@@ -91,7 +92,7 @@ def project_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             project = services.create_project(
-                owner=request.user,
+                owner=person_of(request),
                 name=form.cleaned_data["project_name"],
                 public=form.cleaned_data["public"],
                 storage_limit=form.cleaned_data.get("storage_limit"),

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_POST
 from accounts import robot_selectors, robot_services
 from accounts.models import Robot
 from accounts.robot_services import RobotSpec
-from accounts.robots import SYSTEM_NAMESPACE
+from accounts.robots import SYSTEM_NAMESPACE, caller_of
 from frontend.control_forms import Policy, RobotForm, SystemRobotForm
 from frontend.forms import refusal_text, refuse
 from frontend.views.base import attempt, page_of, signed_in, sysadmin_only
@@ -40,7 +40,7 @@ def _grantable(
     return [
         (resource, action)
         for resource, action in policies
-        if robot_services.holds(request.user, kind, namespace, resource, action)
+        if robot_services.holds(caller_of(request), kind, namespace, resource, action)
     ]
 
 
@@ -79,7 +79,7 @@ def _toggle(request: HttpRequest, robot: Robot) -> None:
     if attempt(
         request,
         robot_services.update_robot,
-        caller=request.user,
+        caller=caller_of(request),
         robot=robot,
         spec=_spec_with(robot, disable=disable),
     ):
@@ -97,7 +97,7 @@ def _refresh(request: HttpRequest, robot: Robot, back: str) -> HttpResponse:
             action=_("Yes, refresh"),
         )
     try:
-        secret = robot_services.refresh_secret(caller=request.user, robot=robot)
+        secret = robot_services.refresh_secret(caller=caller_of(request), robot=robot)
     except HarborError as exc:
         messages.error(request, refusal_text(exc))
         return redirect(back)
@@ -112,7 +112,7 @@ def _delete(request: HttpRequest, robot: Robot, back: str) -> HttpResponse:
             cancel=back,
             detail=_("Clients that use its secret are refused from now on."),
         )
-    if attempt(request, robot_services.delete_robot, caller=request.user, robot=robot):
+    if attempt(request, robot_services.delete_robot, caller=caller_of(request), robot=robot):
         messages.success(request, _("Robot %(name)s deleted.") % {"name": robot.name})
     return redirect(back)
 
@@ -125,7 +125,7 @@ def _edit(
         return None
     try:
         robot_services.update_robot(
-            caller=request.user, robot=robot, spec=replace(spec(), disable=robot.disabled)
+            caller=caller_of(request), robot=robot, spec=replace(spec(), disable=robot.disabled)
         )
     except HarborError as exc:
         refuse(form, exc)
@@ -162,7 +162,7 @@ def project_robots(request: HttpRequest, name: str) -> HttpResponse:
         if form.is_valid():
             try:
                 robot, secret = robot_services.create_robot(
-                    caller=request.user, spec=form.spec(project.name)
+                    caller=caller_of(request), spec=form.spec(project.name)
                 )
             except HarborError as exc:
                 refuse(form, exc)
@@ -244,7 +244,7 @@ def system_robots(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             robot, secret = robot_services.create_robot(
-                caller=request.user, spec=form.system_spec()
+                caller=caller_of(request), spec=form.system_spec()
             )
         except HarborError as exc:
             refuse(form, exc)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
@@ -24,7 +22,7 @@ def _non_admin_users_exist() -> bool:
 
 
 @transaction.atomic
-def update_configurations(*, changes: dict[str, Any], actor: str, client_address: str = "") -> None:
+def update_configurations(*, changes: object, actor: str, client_address: str = "") -> None:
     valid = configuration.validate(changes)
     new_mode = valid.get("auth_mode")
     if new_mode and new_mode != configuration.get("auth_mode") and _non_admin_users_exist():

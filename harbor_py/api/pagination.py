@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import QuerySet
@@ -30,7 +31,7 @@ def _positive_int(request: Request, name: str, default: int) -> int:
 
 class HarborPagination(BasePagination):
     def paginate_queryset(
-        self, queryset: QuerySet[Any] | list[Any], request: Request, view: Any = None
+        self, queryset: QuerySet[Any] | Sequence[Any], request: Request, view: Any = None
     ) -> list[Any]:
         self.request = request
         self.page = _positive_int(request, "page", 1)
@@ -42,7 +43,7 @@ class HarborPagination(BasePagination):
         self.total = self.count(queryset, at_least=seen if items else 0)
         return items
 
-    def count(self, queryset: QuerySet[Any] | list[Any], *, at_least: int = 0) -> int:
+    def count(self, queryset: QuerySet[Any] | Sequence[Any], *, at_least: int = 0) -> int:
         """X-Total-Count. Subclasses may bound its cost on big tables by answering an
         estimate, never below `at_least`."""
         return queryset.count() if isinstance(queryset, QuerySet) else len(queryset)

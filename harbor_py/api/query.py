@@ -32,7 +32,9 @@ class Term:
 
 
 def _split_top_level(raw: str) -> list[str]:
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in raw:
         if char in "[{(":
             depth += 1

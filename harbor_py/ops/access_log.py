@@ -19,6 +19,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import MutableMapping
 from typing import Any
 
 from gunicorn.glogging import Logger
@@ -90,7 +91,7 @@ def _request_id(resp: Any) -> str | None:
 
 class JsonAccessLogger(Logger):
     def access(
-        self, resp: Any, req: Any, environ: dict[str, Any], request_time: dt.timedelta
+        self, resp: Any, req: Any, environ: MutableMapping[str, Any], request_time: dt.timedelta
     ) -> None:
         if not self.access_log_enabled:
             return

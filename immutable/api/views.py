@@ -12,6 +12,7 @@ from immutable import selectors, services
 from immutable.api.serializers import ImmutableRuleSerializer
 from immutable.models import ImmutableRule
 from projects.api.base import ProjectScopedView
+from projects.models import Project
 
 
 def _body(request: Request) -> dict:
@@ -47,7 +48,7 @@ class ImmutableRuleDetailView(ProjectScopedView):
     serializer_class = ImmutableRuleSerializer
     required = {"PUT": ("immutable-tag", "update"), "DELETE": ("immutable-tag", "delete")}
 
-    def _rule(self) -> tuple[ImmutableRule, object]:
+    def _rule(self) -> tuple[ImmutableRule, Project]:
         project = self.project_access().project
         rule = selectors.find_rule(project.pk, self.kwargs["immutable_rule_id"])
         if rule is None:

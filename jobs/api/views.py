@@ -61,8 +61,8 @@ def history_item(
 class _SystemJobView(APIView):
     permission_classes = [IsSysadmin]
     vendor_type = ""
-    check_parameters: ParameterCheck = staticmethod(lambda p: p)  # type: ignore[assignment]
-    job_parameters: ParameterView = staticmethod(_parameters)  # type: ignore[assignment]
+    check_parameters: ParameterCheck = staticmethod(lambda p: p)
+    job_parameters: ParameterView = staticmethod(_parameters)
 
     def execution(self, job_id: int) -> Execution:
         found = Execution.objects.filter(pk=job_id, vendor_type=self.vendor_type).first()
@@ -195,7 +195,7 @@ def system_job_urls(
     ops = operation_ids
 
     def make(base: type[_SystemJobView], methods: dict[str, str]) -> Any:
-        cls = type(f"{vendor_type.title()}{base.__name__}", (base,), dict(attrs))
+        cls: type[APIView] = type(f"{vendor_type.title()}{base.__name__}", (base,), dict(attrs))
         for method, op_key in methods.items():
             setattr(
                 cls,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpRequest
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 
@@ -29,7 +30,7 @@ def bool_param(request: Request, name: str, default: bool | None = None) -> bool
     raise bad_request(f"{name} must be true or false")
 
 
-def require_authenticated(request: Request) -> None:
+def require_authenticated(request: Request | HttpRequest) -> None:
     if not request.user.is_authenticated:
         raise HarborError(401, "authentication required")
 

@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api.serializers import PermissionSerializer
+from accounts.robots import caller_of
 from harbor_py.api.errors import HarborError, bad_request
 from projects import overview, permissions
 from projects.api.base import require_authenticated
@@ -75,7 +76,7 @@ class StatisticView(GenericAPIView):
     @extend_schema(operation_id="getStatistic", responses=StatisticSerializer)
     def get(self, request: Request) -> Response:
         require_authenticated(request)
-        return Response(overview.statistics(request.user))
+        return Response(overview.statistics(caller_of(request)))
 
 
 class PermissionsView(GenericAPIView):
@@ -86,7 +87,7 @@ class PermissionsView(GenericAPIView):
     def get(self, request: Request) -> Response:
         """For sysadmins (system and project permissions) and project admins (project)."""
         require_authenticated(request)
-        user = request.user
+        user = caller_of(request)
         body = {"project": permissions.as_dicts(permissions.PROJECT_ROBOT_POLICIES)}
         if user.is_superuser:
             body["system"] = permissions.as_dicts(permissions.SYSTEM_ROBOT_POLICIES)

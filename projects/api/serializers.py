@@ -148,13 +148,13 @@ class ProjectMemberEntitySerializer(serializers.ModelSerializer):
         ]
 
     def get_entity_name(self, member: ProjectMember) -> str:
-        return member.user.username if member.user else member.group.group_name  # type: ignore[union-attr]
+        return member.user.username if member.user else member.group.group_name  # type: ignore[union-attr]  # a member is a user or else a group
 
     def get_role_name(self, member: ProjectMember) -> str:
         return Role(member.role).role_name
 
     def get_entity_id(self, member: ProjectMember) -> int:
-        return int(member.user_id or member.group_id)  # type: ignore[arg-type]
+        return int(member.user_id or member.group_id)  # type: ignore[arg-type]  # a member is a user or else a group
 
     def get_entity_type(self, member: ProjectMember) -> str:
         return "u" if member.user_id else "g"

@@ -8,6 +8,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.robots import person_of
 from harbor_py import configuration
 from harbor_py.api.errors import HarborError, bad_request, not_found
 from projects import selectors, services
@@ -51,7 +52,7 @@ class ProjectListView(GenericAPIView):
             owner=params.get("owner"),
         )
         detail = bool_param(request, "with_detail", default=True)
-        page = self.paginate_queryset(projects)
+        page = self.paginate_queryset(projects) or []
         context = {"roles": selectors.roles_by_project(request.user, page), "detail": detail}
         return self.get_paginated_response(ProjectSerializer(page, many=True, context=context).data)
 
@@ -85,7 +86,7 @@ class ProjectListView(GenericAPIView):
         public = metadata.pop("public", None)
         is_public = public == "true" if public is not None else bool(data.get("public"))
         project = services.create_project(
-            owner=request.user,
+            owner=person_of(request),
             name=data["project_name"],
             public=is_public,
             metadata=metadata,

@@ -58,7 +58,7 @@ def _artifact_bodies(artifacts: list[Artifact], options: dict[str, bool]) -> lis
     context: dict[str, Any] = dict(options)
     if options["with_accessory"]:
         context["accessories"] = selectors.accessories_of(artifacts)
-    return ArtifactSerializer(artifacts, many=True, context=context).data
+    return ArtifactSerializer(artifacts, many=True, context=context).data  # type: ignore[return-value]  # many=True: a list
 
 
 class RepositoryScopedView(GenericAPIView):
@@ -90,7 +90,7 @@ class ArtifactsView(RepositoryScopedView):
         details = selectors.artifacts_with_details(
             artifacts, with_tag=options["with_tag"], with_label=options["with_label"]
         )
-        page = self.paginate_queryset(details)
+        page = self.paginate_queryset(details) or []
         return self.get_paginated_response(_artifact_bodies(page, options))
 
     @extend_schema(operation_id="CopyArtifact", request=None, responses={201: None})
@@ -309,5 +309,5 @@ class ProjectArtifactsView(GenericAPIView):
         details = selectors.artifacts_with_details(
             artifacts, with_tag=options["with_tag"], with_label=options["with_label"]
         )
-        page = self.paginate_queryset(details)
+        page = self.paginate_queryset(details) or []
         return self.get_paginated_response(_artifact_bodies(page, options))

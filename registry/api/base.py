@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
+from django.http import HttpRequest
 from rest_framework.request import Request
 
 from harbor_py.api.errors import HarborError, bad_request, not_found
@@ -27,7 +28,7 @@ def bool_param(request: Request, name: str, default: bool) -> bool:
 
 
 def require(
-    request: Request, project: Project | None, key: str, resource: str, action: str
+    request: Request | HttpRequest, project: Project | None, key: str, resource: str, action: str
 ) -> ProjectAccess:
     """The caller's access to `project`, if it may do `action` on `resource` there.
     A project the caller may not see is reported exactly as a missing one."""
@@ -43,7 +44,9 @@ def require(
     return access
 
 
-def require_by_name(request: Request, name: str, resource: str, action: str) -> ProjectAccess:
+def require_by_name(
+    request: Request | HttpRequest, name: str, resource: str, action: str
+) -> ProjectAccess:
     return require(request, Project.objects.filter(name=name).first(), name, resource, action)
 
 

@@ -28,7 +28,7 @@ class AllRepositoriesView(GenericAPIView):
         repositories = queries.apply(
             repositories, params.get("q"), params.get("sort"), queries.REPOSITORIES
         )
-        page = selectors.count_artifacts(self.paginate_queryset(repositories))
+        page = selectors.count_artifacts(self.paginate_queryset(repositories) or [])
         return self.get_paginated_response(RepositorySerializer(page, many=True).data)
 
 
@@ -45,7 +45,7 @@ class RepositoriesView(GenericAPIView):
             params.get("sort"),
             queries.REPOSITORIES,
         )
-        page = selectors.count_artifacts(self.paginate_queryset(repositories))
+        page = selectors.count_artifacts(self.paginate_queryset(repositories) or [])
         return self.get_paginated_response(RepositorySerializer(page, many=True).data)
 
 

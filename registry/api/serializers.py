@@ -67,7 +67,7 @@ class TagSerializer(serializers.Serializer):
 
     def get_immutable(self, tag: Tag) -> bool:
         # One rules lookup per repository and response, shared through the root's context.
-        checkers = self.context.setdefault("immutable_checkers", {})
+        checkers = self.context.setdefault("immutable_checkers", {})  # type: ignore[attr-defined]  # the view's dict
         if tag.repository_id not in checkers:
             checkers[tag.repository_id] = immutable_checker(tag.repository_id)
         return checkers[tag.repository_id](tag.name)
@@ -221,7 +221,7 @@ class ArtifactSerializer(serializers.Serializer):
             (artifact.repository_id, artifact.digest), []
         )
         subjects = {(artifact.repository_id, artifact.digest): artifact.pk}
-        return AccessorySerializer(found, many=True, context={"subjects": subjects}).data
+        return AccessorySerializer(found, many=True, context={"subjects": subjects}).data  # type: ignore[return-value]  # many=True: a list
 
     def get_addition_links(self, artifact: Artifact) -> dict[str, dict[str, Any]]:
         return addition_links(artifact)

@@ -18,7 +18,7 @@ from jobs.models import Status
 from replication import selectors, services
 from replication.api import serializers as shapes
 
-STATUS_FILTER = {
+STATUS_FILTER: dict[str, list[str]] = {
     "InProgress": [Status.PENDING, Status.RUNNING],
     "Succeed": [Status.SUCCESS],
     "Failed": [Status.ERROR],

@@ -13,7 +13,7 @@ from replication.models import RegistryEndpoint, ReplicationPolicy
 
 MASK = "*****"
 _time = serializers.DateTimeField()
-STATUS = {  # Harbor's replication API names for the task manager's statuses
+STATUS: dict[str, str] = {  # Harbor's replication API names for the task manager's statuses
     Status.PENDING: "InProgress",
     Status.RUNNING: "InProgress",
     Status.STOPPED: "Stopped",
@@ -21,7 +21,11 @@ STATUS = {  # Harbor's replication API names for the task manager's statuses
     Status.SUCCESS: "Succeed",
     Status.SKIPPED: "Skipped",
 }
-TRIGGER = {Trigger.MANUAL: "manual", Trigger.SCHEDULE: "scheduled", Trigger.EVENT: "event_based"}
+TRIGGER: dict[str, str] = {
+    Trigger.MANUAL: "manual",
+    Trigger.SCHEDULE: "scheduled",
+    Trigger.EVENT: "event_based",
+}
 
 
 def registry(endpoint: RegistryEndpoint | None) -> dict[str, Any]:
@@ -94,11 +98,11 @@ def execution(item: Execution) -> dict[str, Any]:
         "start_time": _when(item.start_time),
         "end_time": _when(item.end_time),
         "status_text": item.status_message,
-        "total": item.n_total,  # type: ignore[attr-defined]
-        "failed": item.n_failed,  # type: ignore[attr-defined]
-        "succeed": item.n_succeed,  # type: ignore[attr-defined]
-        "in_progress": item.n_in_progress,  # type: ignore[attr-defined]
-        "stopped": item.n_stopped,  # type: ignore[attr-defined]
+        "total": item.n_total,  # type: ignore[attr-defined]  # annotated by selectors
+        "failed": item.n_failed,  # type: ignore[attr-defined]  # likewise
+        "succeed": item.n_succeed,  # type: ignore[attr-defined]  # likewise
+        "in_progress": item.n_in_progress,  # type: ignore[attr-defined]  # likewise
+        "stopped": item.n_stopped,  # type: ignore[attr-defined]  # likewise
     }
 
 
@@ -200,7 +204,7 @@ class PolicyBody(serializers.Serializer):
     dest_namespace = serializers.CharField(required=False, allow_blank=True, default="")
     dest_namespace_replace_count = serializers.IntegerField(required=False, default=-1)
     trigger = TriggerBody(required=False)
-    filters = serializers.JSONField(required=False, default=list)
+    filters = serializers.JSONField(required=False, default=list)  # type: ignore[arg-type]  # stubs want a mapping; DRF takes any callable
     replicate_deletion = serializers.BooleanField(required=False, default=False)
     deletion = serializers.BooleanField(required=False, default=False)
     override = serializers.BooleanField(required=False, default=True)

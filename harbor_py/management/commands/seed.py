@@ -48,7 +48,7 @@ def _copy_text(value: object) -> str:
     return str(value).translate(_COPY_ESCAPES)
 
 
-def insert_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+def insert_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """Insert plain rows: COPY on PostgreSQL (one round trip), executemany elsewhere."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
