@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from registry import artifact_types
 from registry.names import is_digest
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -56,11 +57,15 @@ class ParsedManifest:
         return self.media_type in INDEXES
 
     @property
+    def harbor_media_type(self) -> str:
+        """The artifact's media type as Harbor records it (registry.artifact_types)."""
+        config = None if self.is_index else (self.config.media_type if self.config else "")
+        return artifact_types.harbor_media_type(self.media_type, config, self.annotations)
+
+    @property
     def artifact_kind(self) -> str:
         """Harbor's artifact `type`."""
-        if self.is_index or (self.config and self.config.media_type in IMAGE_CONFIGS):
-            return "IMAGE"
-        return "UNKNOWN"
+        return artifact_types.artifact_kind(self.harbor_media_type)
 
     def blob_descriptors(self) -> list[Descriptor]:
         """Every blob this manifest keeps alive, itself included (unique by digest)."""
