@@ -30,6 +30,7 @@ if [ "$profile" = test ]; then
     # podman pulls and runs.
     want podman podman
     want buildah buildah
+    want /bin/busybox busybox-static  # the base image those tests build and push
     # tests/oci_conformance.py builds the OCI conformance suite with Debian's Go and these.
     want go golang-go
     for dev in go-resty/resty google/uuid opencontainers/go-digest mitchellh/mapstructure \
