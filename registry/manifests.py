@@ -22,6 +22,14 @@ IMAGE_CONFIGS = {
     "application/vnd.docker.container.image.v1+json",
 }
 OCI_EMPTY_CONFIG = "application/vnd.oci.empty.v1+json"
+DOCKER_SCHEMA1 = {
+    "application/vnd.docker.distribution.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v1+prettyjws",
+}
+SCHEMA1_REFUSED = (
+    "Docker image manifest schema 1 is not supported (deprecated by Docker, removed from "
+    "Harbor): push the image as Docker schema 2 or OCI"
+)
 # What the gate asks distribution for: the manifest as stored, whatever its type.
 MANIFEST_ACCEPT = ", ".join([OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST, "*/*"])
 
@@ -110,10 +118,12 @@ def parse_manifest(body: bytes, content_type: str) -> ParsedManifest:
         raise ManifestInvalid(f"manifest is not valid JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise ManifestInvalid("manifest must be a JSON object")
+    content_type = content_type.split(";", 1)[0].strip()
+    if doc.get("schemaVersion") == 1 or content_type in DOCKER_SCHEMA1:
+        raise ManifestInvalid(SCHEMA1_REFUSED)
     if doc.get("schemaVersion") != 2:
         raise ManifestInvalid("only schemaVersion 2 manifests are supported")
     declared = doc.get("mediaType")
-    content_type = content_type.split(";", 1)[0].strip()
     if declared is not None and content_type and declared != content_type:
         raise ManifestInvalid("mediaType does not match the Content-Type header")
     media_type = content_type or declared or ""

@@ -229,8 +229,13 @@ def test_refuses_schema1():
         "tag": "v1",
         "fsLayers": [{"blobSum": digest("x")}],
     }
-    with pytest.raises(ManifestInvalid):
-        parse_manifest(encode(doc), "application/vnd.docker.distribution.manifest.v1+prettyjws")
+    for content_type in (
+        "application/vnd.docker.distribution.manifest.v1+prettyjws",
+        "application/vnd.docker.distribution.manifest.v1+json",
+        "",
+    ):
+        with pytest.raises(ManifestInvalid, match="schema 1 is not supported"):
+            parse_manifest(encode(doc), content_type)
 
 
 def test_refuses_media_type_not_matching_content_type():
