@@ -26,11 +26,13 @@ from django.http import HttpRequest, HttpResponse
 from accounts.tokens import TokenClaims
 from registry import storage_probe
 from registry.access import authorize, bearer_claims
+from registry.names import valid_repository_name
 from registry.oci import API_VERSION_HEADER, oci_error
 
 UPLOAD_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 CONTENT_RANGE = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?$")
-# The subrequest's answer nginx turns into 416 (auth_request passes only 2xx, 401, 403).
+# The subrequest's verdict nginx turns into 416 or 400 (auth_request passes only 2xx,
+# 401 and 403 on).
 VERDICT_HEADER = "X-Harbor-Upload-Verdict"
 
 
@@ -111,14 +113,21 @@ def _known_upload(
 def upload_check(request: HttpRequest, name: str, upload_id: str) -> HttpResponse:
     """The auth_request verdict for a PATCH or PUT with Content-Range: 200 lets nginx pass
     it to distribution (which still checks the token and everything else), 403 with the
-    verdict header makes nginx answer 416 with the upload's Range and a fresh Location."""
+    verdict header makes nginx answer 416 with the upload's Range and a fresh Location.
+    Nothing else may come back: nginx turns any other answer into a 500."""
     allowed = HttpResponse(status=200)
+    if not valid_repository_name(name):
+        return allowed  # distribution answers NAME_INVALID
     claims = bearer_claims(request)
     if not isinstance(claims, TokenClaims) or not claims.allows("repository", name, "push"):
         return allowed  # distribution refuses it, and the gate then says why
     match = CONTENT_RANGE.match(request.headers.get("Content-Range", "").strip())
+    if match is None or int(match.group(1)) > int(match.group(2)):
+        refused = HttpResponse(status=403)
+        refused[VERDICT_HEADER] = "400"
+        return refused
     known = _known_upload(request, name, upload_id)
-    if match is None or not isinstance(known, tuple):
+    if not isinstance(known, tuple):
         return allowed  # distribution answers unknown or invalid uploads itself
     state, size = known
     if int(match.group(1)) == size and state.offset == size:

@@ -424,10 +424,10 @@ def _delete_blob(request: HttpRequest, name: str, digest: str) -> HttpResponse:
 def blob_upload(request: HttpRequest, name: str, rest: str = "") -> HttpResponse:
     """Upload routes nginx sends here: the Content-Range check (an internal subrequest),
     upload status, and distribution's refusals (deploy/nginx.conf)."""
-    if (bad := _bad_name(name)) is not None:
-        return bad
     if request.headers.get("X-Harbor-Upload-Check"):
         return uploads.upload_check(request, name, rest)
+    if (bad := _bad_name(name)) is not None:
+        return bad
     if request.method in ("GET", "HEAD") and rest:
         status = uploads.upload_status(request, name, rest)
         if status is not None:

@@ -141,3 +141,23 @@ def test_range_check_needs_push_access(registry, stack: Instance) -> None:
     )
     assert anonymous.status_code == 401
     assert "Range" not in anonymous.headers
+
+
+def test_bad_names_and_ranges_on_checked_uploads_are_4xx(registry, stack: Instance) -> None:
+    """The check is an nginx auth_request, which turns any answer but 2xx/401/403 into a
+    500: bad input has to reach distribution (or the gate) and get its 4xx there."""
+    client, name = registry
+    location = _start(client, name)
+    for path, content_range, status, code in (
+        # distribution's own answer to a name its routes do not match, range or not
+        (f"/v2/{name.upper()}/blobs/uploads/x?_state=y", "0-9", 404, None),
+        (location, "not-a-range", 400, "BLOB_UPLOAD_INVALID"),
+        (location, "9-0", 400, "BLOB_UPLOAD_INVALID"),
+        (location.replace("_state=", "_state=broken"), "0-9", 404, "BLOB_UPLOAD_INVALID"),
+    ):
+        answer = client.patch(path, content=b"0123456789", headers={"Content-Range": content_range})
+        assert answer.status_code == status, (path, content_range, answer.text)
+        if code is not None:
+            assert answer.json()["errors"][0]["code"] == code
+    # None of them touched the upload.
+    assert client.get(location).headers["Range"] == "0-0"
