@@ -26,8 +26,8 @@ if [ "$profile" = test ]; then
     # against about 90 MB for fonts-noto-cjk).
     want /usr/share/fonts/truetype/wqy/wqy-microhei.ttc fonts-wqy-microhei
     want docker-compose docker-compose
-    # Real OCI clients (tests/e2e/test_oci_clients.py): buildah builds from a Containerfile,
-    # podman pulls and runs.
+    # Real OCI clients (tests/e2e/test_container_clients.py): buildah builds from a
+    # Containerfile, podman pulls and runs.
     want podman podman
     want buildah buildah
     want /bin/busybox busybox-static  # the base image those tests build and push
