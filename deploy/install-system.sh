@@ -2,6 +2,7 @@
 # Installs the Debian packages harbor-py needs, when they are missing.
 #   deploy/install-system.sh run    what `make run` needs
 #   deploy/install-system.sh test   that, plus the real clients and servers the tests use
+#   deploy/install-system.sh conformance   Go and the Go packages tests/oci_conformance.py needs
 set -euo pipefail
 profile=${1:-run}
 
@@ -31,6 +32,8 @@ if [ "$profile" = test ]; then
     want podman podman
     want buildah buildah
     want /bin/busybox busybox-static  # the base image those tests build and push
+fi
+if [ "$profile" = conformance ]; then
     # tests/oci_conformance.py builds the OCI conformance suite with Debian's Go and these.
     want go golang-go
     for dev in go-resty/resty google/uuid opencontainers/go-digest mitchellh/mapstructure \

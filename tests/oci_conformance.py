@@ -9,8 +9,9 @@ SPEC_DIR is a checkout of github.com/opencontainers/distribution-spec (tag v1.1.
 With `--module` directories (one per Go module the suite needs that the machine lacks:
 ginkgo v2, gomega, reggie at the versions of the suite's go.mod) it builds in GOPATH mode
 beside Debian's Go packages (/usr/share/gocode: golang-github-*-dev), so no module proxy
-is needed; without them it builds in module mode. Not part of `make test`: it needs the
-suite's source. docs/architecture.md reports a run.
+is needed (`deploy/install-system.sh conformance` installs them); without them it builds
+in module mode. Not part of `make test`: it needs the suite's source. docs/architecture.md
+reports a run.
 """
 
 from __future__ import annotations
