@@ -14,6 +14,7 @@ import json
 import os
 import tarfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -40,14 +41,22 @@ def project(stack: Instance) -> str:
 
 
 @pytest.fixture
-def client(
-    stack: Instance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> oras.client.OrasClient:
-    # oras keeps its login in a docker config file: one per test.
-    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
+def client(stack: Instance, tmp_path: Path) -> Iterator[oras.client.OrasClient]:
+    """Logged in with a docker config file of the test's own: oras writes
+    ~/.docker/config.json otherwise, which skopeo and podman read too, so that every later
+    'anonymous' pull on this machine would carry the admin's password."""
+    shared = Path.home() / ".docker" / "config.json"
+    before = shared.read_bytes() if shared.exists() else None
     registry = oras.client.OrasClient(hostname=stack.host, insecure=True)
-    registry.login(username=ADMIN[0], password=ADMIN[1], tls_verify=False, hostname=stack.host)
-    return registry
+    registry.login(
+        username=ADMIN[0],
+        password=ADMIN[1],
+        tls_verify=False,
+        hostname=stack.host,
+        config_path=str(tmp_path / "docker-config.json"),
+    )
+    yield registry
+    assert (shared.read_bytes() if shared.exists() else None) == before
 
 
 def _api(stack: Instance, path: str) -> httpx.Response:
