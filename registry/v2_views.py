@@ -428,7 +428,9 @@ def blob_upload(request: HttpRequest, name: str, rest: str = "") -> HttpResponse
         return uploads.upload_check(request, name, rest)
     if (bad := _bad_name(name)) is not None:
         return bad
-    if request.method in ("GET", "HEAD") and rest:
+    if request.method in ("GET", "HEAD"):
+        if not rest:
+            return oci_error(405, "UNSUPPORTED", "GET of the upload collection is not supported")
         status = uploads.upload_status(request, name, rest)
         if status is not None:
             return status

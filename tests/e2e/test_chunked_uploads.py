@@ -111,6 +111,10 @@ def test_status_of_unknown_forged_or_cancelled_uploads(registry, stack: Instance
     anonymous = httpx.get(stack.url + location.split(stack.url, 1)[-1])
     assert anonymous.status_code == 401
 
+    collection = client.get(f"/v2/{name}/blobs/uploads/")
+    assert collection.status_code == 405
+    assert collection.json()["errors"][0]["code"] == "UNSUPPORTED"
+
     assert client.delete(location).status_code == 204
     gone = client.get(location)
     assert gone.status_code == 404
