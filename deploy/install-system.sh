@@ -2,6 +2,7 @@
 # Installs the Debian packages harbor-py needs, when they are missing.
 #   deploy/install-system.sh run    what `make run` needs
 #   deploy/install-system.sh test   that, plus the real clients and servers the tests use
+#   deploy/install-system.sh conformance   Go and the Go packages tests/oci_conformance.py needs
 set -euo pipefail
 profile=${1:-run}
 
@@ -26,6 +27,23 @@ if [ "$profile" = test ]; then
     # against about 90 MB for fonts-noto-cjk).
     want /usr/share/fonts/truetype/wqy/wqy-microhei.ttc fonts-wqy-microhei
     want docker-compose docker-compose
+    # Real OCI clients (tests/e2e/test_container_clients.py): buildah builds from a
+    # Containerfile, podman pulls and runs.
+    want podman podman
+    want buildah buildah
+    want /bin/busybox busybox-static  # the base image those tests build and push
+fi
+if [ "$profile" = conformance ]; then
+    # tests/oci_conformance.py builds the OCI conformance suite with Debian's Go and these.
+    want go golang-go
+    for dev in go-resty/resty google/uuid opencontainers/go-digest mitchellh/mapstructure \
+        asaskevich/govalidator go-logr/logr google/go-cmp; do
+        want "/usr/share/gocode/src/github.com/$dev" "golang-github-${dev//\//-}-dev"
+    done
+    want /usr/share/gocode/src/golang.org/x/net golang-golang-x-net-dev
+    want /usr/share/gocode/src/golang.org/x/sys golang-golang-x-sys-dev
+    want /usr/share/gocode/src/golang.org/x/text golang-golang-x-text-dev
+    want /usr/share/gocode/src/gopkg.in/yaml.v3 golang-gopkg-yaml.v3-dev
 fi
 
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from registry import artifact_types
 from registry.names import is_digest
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -21,6 +22,14 @@ IMAGE_CONFIGS = {
     "application/vnd.docker.container.image.v1+json",
 }
 OCI_EMPTY_CONFIG = "application/vnd.oci.empty.v1+json"
+DOCKER_SCHEMA1 = {
+    "application/vnd.docker.distribution.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v1+prettyjws",
+}
+SCHEMA1_REFUSED = (
+    "Docker image manifest schema 1 is not supported (deprecated by Docker, removed from "
+    "Harbor): push the image as Docker schema 2 or OCI"
+)
 # What the gate asks distribution for: the manifest as stored, whatever its type.
 MANIFEST_ACCEPT = ", ".join([OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST, "*/*"])
 
@@ -56,11 +65,15 @@ class ParsedManifest:
         return self.media_type in INDEXES
 
     @property
+    def harbor_media_type(self) -> str:
+        """The artifact's media type as Harbor records it (registry.artifact_types)."""
+        config = None if self.is_index else (self.config.media_type if self.config else "")
+        return artifact_types.harbor_media_type(self.media_type, config, self.annotations)
+
+    @property
     def artifact_kind(self) -> str:
         """Harbor's artifact `type`."""
-        if self.is_index or (self.config and self.config.media_type in IMAGE_CONFIGS):
-            return "IMAGE"
-        return "UNKNOWN"
+        return artifact_types.artifact_kind(self.harbor_media_type)
 
     def blob_descriptors(self) -> list[Descriptor]:
         """Every blob this manifest keeps alive, itself included (unique by digest)."""
@@ -105,10 +118,12 @@ def parse_manifest(body: bytes, content_type: str) -> ParsedManifest:
         raise ManifestInvalid(f"manifest is not valid JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise ManifestInvalid("manifest must be a JSON object")
+    content_type = content_type.split(";", 1)[0].strip()
+    if doc.get("schemaVersion") == 1 or content_type in DOCKER_SCHEMA1:
+        raise ManifestInvalid(SCHEMA1_REFUSED)
     if doc.get("schemaVersion") != 2:
         raise ManifestInvalid("only schemaVersion 2 manifests are supported")
     declared = doc.get("mediaType")
-    content_type = content_type.split(";", 1)[0].strip()
     if declared is not None and content_type and declared != content_type:
         raise ManifestInvalid("mediaType does not match the Content-Type header")
     media_type = content_type or declared or ""

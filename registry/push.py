@@ -100,7 +100,7 @@ def _new_artifact(
         repository=repository,
         digest=parsed.digest,
         type=parsed.artifact_kind,
-        media_type=parsed.config.media_type if parsed.config else parsed.media_type,
+        media_type=parsed.harbor_media_type,
         manifest_media_type=parsed.media_type,
         artifact_type=parsed.artifact_type,
         subject_digest=parsed.subject.digest if parsed.subject else "",

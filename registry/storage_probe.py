@@ -41,6 +41,19 @@ def linked_blob_size(repository: str, digest: str) -> int | object | None:
         return None
 
 
+def upload_size(repository: str, upload_id: str) -> int | object | None:
+    """The bytes an unfinished upload holds so far (distribution's offset), None when
+    there is no such upload, or UNKNOWN."""
+    base = _base()
+    if base is None:
+        return UNKNOWN
+    path = os.path.join(base, "repositories", repository, "_uploads", upload_id, "data")
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return None
+
+
 def read_small_blob(digest: str, limit: int) -> bytes | object | None:
     """A blob's bytes when it is stored and at most `limit` long, checked against its
     digest; None when absent, too large or corrupt; UNKNOWN when storage is not local."""

@@ -10,6 +10,6 @@ urlpatterns = [
     re_path(rf"^v2/{NAME}/tags/list$", v2_views.tags_list),
     re_path(rf"^v2/{NAME}/manifests/(?P<reference>[^/]+)$", v2_views.manifest),
     re_path(rf"^v2/{NAME}/referrers/(?P<digest>[^/]+)$", v2_views.referrers),
-    re_path(rf"^v2/{NAME}/blobs/uploads/(?P<rest>.*)$", v2_views.registry_denied),
+    re_path(rf"^v2/{NAME}/blobs/uploads/(?P<rest>.*)$", v2_views.blob_upload),
     re_path(rf"^v2/{NAME}/blobs/(?P<digest>[^/]+)$", v2_views.blob_head),
 ]

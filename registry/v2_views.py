@@ -21,7 +21,16 @@ from harbor_py.api.errors import HarborError
 from harbor_py.http import client_address
 from immutable.enforcement import check_artifacts_deletable
 from projects.selectors import find_project
-from registry import image_config, pulls, push, selectors, services, storage_probe, upstream
+from registry import (
+    image_config,
+    pulls,
+    push,
+    selectors,
+    services,
+    storage_probe,
+    uploads,
+    upstream,
+)
 from registry.access import (
     ACTIONS_BY_METHOD,
     authorize,
@@ -408,6 +417,34 @@ def _delete_blob(request: HttpRequest, name: str, digest: str) -> HttpResponse:
         client_token=bearer_token(request),
     )
     return _relay(result)
+
+
+@csrf_exempt
+@_upstream_errors
+def blob_upload(request: HttpRequest, name: str, rest: str = "") -> HttpResponse:
+    """Upload routes nginx sends here: the Content-Range check (an internal subrequest),
+    upload status, and distribution's refusals (deploy/nginx.conf)."""
+    if request.headers.get("X-Harbor-Upload-Check"):
+        return uploads.upload_check(request, name, rest)
+    if (bad := _bad_name(name)) is not None:
+        return bad
+    if request.method in ("GET", "HEAD"):
+        if not rest:
+            return oci_error(405, "UNSUPPORTED", "GET of the upload collection is not supported")
+        status = uploads.upload_status(request, name, rest)
+        if status is not None:
+            return status
+        query = f"?{request.META['QUERY_STRING']}" if request.META.get("QUERY_STRING") else ""
+        result = upstream.request(
+            request.method,
+            name,
+            f"/v2/{name}/blobs/uploads/{rest}{query}",
+            PULL,
+            headers=_forward_headers(request),
+            client_token=bearer_token(request),
+        )
+        return _relay(result, head=request.method == "HEAD")
+    return registry_denied(request, name, rest)
 
 
 @csrf_exempt

@@ -16,7 +16,7 @@ from harbor_py.api.errors import bad_request, not_found
 from harbor_py.http import client_address
 from projects.api.base import is_resource_name
 from projects.selectors import ProjectAccess, find_project
-from registry import copying, deletion, queries, selectors, services
+from registry import charts, copying, deletion, queries, selectors, services
 from registry.api.base import (
     bool_param,
     find_artifact,
@@ -244,8 +244,17 @@ class AdditionView(RepositoryScopedView):
         addition: str,
     ) -> HttpResponse:
         artifact = self.artifact("artifact-addition", "read")
+        addition = addition.lower()  # Harbor takes the name in any case
         if addition not in ADDITIONS:
             raise not_found(f"addition {addition} not found")
+        if artifact.type == "CHART" and addition in charts.ADDITIONS:
+            try:
+                content, content_type = charts.chart_files(artifact).addition(addition)
+            except charts.ChartUnreadable as exc:
+                raise not_found(
+                    f"addition {addition} of artifact {artifact.digest}: {exc}"
+                ) from None
+            return HttpResponse(content, content_type=content_type)
         found = artifact.additions.filter(type=addition).first()
         if found is None:
             raise not_found(f"addition {addition} of artifact {artifact.digest} not found")

@@ -10,12 +10,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from immutable.selectors import immutable_checker
+from registry.artifact_types import icon_of
+from registry.charts import ADDITIONS as CHART_ADDITIONS
 from registry.manifests import IMAGE_MANIFESTS
 from registry.models import Artifact, ArtifactReference, Label, Tag
 
 # What Go's zero time.Time serialises to: Harbor's "never pulled".
 ZERO_TIME = "0001-01-01T00:00:00.000Z"
-IMAGE_ICON = "sha256:0048162a053eef4d4ce3fe7518615bef084403614f8bca43b40ae2e762e11e06"
 ACCESSORY_TYPES = {
     "application/vnd.dev.cosign.artifact.sig.v1+json": "signature.cosign",
     "application/vnd.cncf.notary.signature": "signature.notation",
@@ -159,14 +160,20 @@ def _reference(reference: ArtifactReference) -> dict[str, Any]:
 
 
 def addition_links(artifact: Artifact) -> dict[str, dict[str, Any]]:
-    if artifact.manifest_media_type not in IMAGE_MANIFESTS or artifact.type != "IMAGE":
+    if artifact.manifest_media_type not in IMAGE_MANIFESTS:
+        return {}
+    if artifact.type == "IMAGE":
+        names: tuple[str, ...] = ("build_history",)
+    elif artifact.type == "CHART":
+        names = CHART_ADDITIONS
+    else:
         return {}
     project, _, path = artifact.repository.name.partition("/")
     base = (
         f"/api/v2.0/projects/{project}/repositories/{quote(quote(path, safe=''), safe='')}"
         f"/artifacts/{artifact.digest}/additions"
     )
-    return {"build_history": {"href": f"{base}/build_history", "absolute": False}}
+    return {name: {"href": f"{base}/{name}", "absolute": False} for name in names}
 
 
 class ArtifactSerializer(serializers.Serializer):
@@ -204,14 +211,8 @@ class ArtifactSerializer(serializers.Serializer):
             if not self.context.get(flag, default):
                 self.fields.pop(name)
 
-    def to_representation(self, instance: Artifact) -> dict[str, Any]:
-        data = super().to_representation(instance)
-        if data["icon"] is None:
-            del data["icon"]
-        return data
-
-    def get_icon(self, artifact: Artifact) -> str | None:
-        return IMAGE_ICON if artifact.type == "IMAGE" else None
+    def get_icon(self, artifact: Artifact) -> str:
+        return icon_of(artifact.type)
 
     def get_references(self, artifact: Artifact) -> list[dict[str, Any]]:
         return [_reference(r) for r in artifact.references.all()]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from registry.api import artifacts, labels, repositories
+from registry.api import artifacts, icons, labels, repositories
 
 REPOSITORY = "projects/<str:project_name>/repositories/<str:repository_name>"
 ARTIFACT = f"{REPOSITORY}/artifacts/<str:reference>"
@@ -18,6 +18,7 @@ urlpatterns = [
     path(f"{ARTIFACT}/labels", artifacts.ArtifactLabelsView.as_view()),
     path(f"{ARTIFACT}/labels/<int:label_id>", artifacts.ArtifactLabelView.as_view()),
     path("projects/<str:project_name_or_id>/artifacts", artifacts.ProjectArtifactsView.as_view()),
+    path("icons/<str:digest>", icons.IconView.as_view()),
     path("labels", labels.LabelsView.as_view()),
     path("labels/<int:label_id>", labels.LabelView.as_view()),
 ]

@@ -156,11 +156,11 @@ def test_subject_and_artifact_type_are_captured():
     assert parsed.artifact_kind == "UNKNOWN"
 
 
-def test_artifact_type_defaults_to_a_non_image_config_media_type():
+def test_artifact_type_defaults_to_a_non_image_config_media_type_and_helm_is_a_chart():
     doc = oci_manifest(config=desc("application/vnd.cncf.helm.config.v1+json", "chart", 10))
     parsed = parse_manifest(encode(doc), OCI_MANIFEST)
     assert parsed.artifact_type == "application/vnd.cncf.helm.config.v1+json"
-    assert parsed.artifact_kind == "UNKNOWN"
+    assert parsed.artifact_kind == "CHART"
 
 
 def test_empty_config_without_artifact_type_has_none():
@@ -229,8 +229,13 @@ def test_refuses_schema1():
         "tag": "v1",
         "fsLayers": [{"blobSum": digest("x")}],
     }
-    with pytest.raises(ManifestInvalid):
-        parse_manifest(encode(doc), "application/vnd.docker.distribution.manifest.v1+prettyjws")
+    for content_type in (
+        "application/vnd.docker.distribution.manifest.v1+prettyjws",
+        "application/vnd.docker.distribution.manifest.v1+json",
+        "",
+    ):
+        with pytest.raises(ManifestInvalid, match="schema 1 is not supported"):
+            parse_manifest(encode(doc), content_type)
 
 
 def test_refuses_media_type_not_matching_content_type():

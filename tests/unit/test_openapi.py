@@ -28,6 +28,7 @@ GROUPS = [
     "ping",
     "permissions",
     "configure",
+    "icon",
 ]
 EXCLUDED = {
     # scanner operations of the project group, scan/vulnerability additions, CLI secrets
