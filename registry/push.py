@@ -7,6 +7,11 @@
 
 Recording the references before the bytes are committed to distribution is what keeps GC
 from sweeping a blob that a manifest is about to name (ARCHITECTURE.md §4).
+
+Both phases pin the artifact row (registry.locks) against deleters. One that removed it
+between the two (GC taking a still untagged artifact, an API delete) makes complete()
+raise ArtifactGone: the caller runs the three steps again (at most ATTEMPTS rounds), and
+the PUT puts back the manifest the deleter took from distribution (docs/deletes.md).
 """
 
 from __future__ import annotations
@@ -20,11 +25,12 @@ from django.utils import timezone
 
 from audit.services import record
 from harbor_gc import guard
-from harbor_py.db import IGNORE_CONFLICTS, fetch_one, insert
+from harbor_py.db import IGNORE_CONFLICTS, fetch_all, insert
 from immutable.enforcement import TagImmutable, check_move
 from immutable.selectors import immutable_tags
 from projects.models import Project
 from quotas import usage
+from registry import locks
 from registry.image_config import ImageConfig
 from registry.manifests import ParsedManifest
 from registry.models import (
@@ -37,11 +43,17 @@ from registry.models import (
 )
 from replication import events as replication_events
 
+ATTEMPTS = 3  # reserve / PUT / complete rounds when a deleter takes the artifact between
+
 
 class BlobsBeingDeleted(Exception):
     def __init__(self, digests: set[str]) -> None:
         super().__init__(", ".join(sorted(digests)))
         self.digests = digests
+
+
+class ArtifactGone(Exception):
+    """A deleter removed the reserved artifact before complete() pinned it."""
 
 
 @dataclass(frozen=True)
@@ -126,11 +138,14 @@ def _artifact(
         artifact = _new_artifact(parsed, repository, image_config)
         if insert([artifact], on_conflict=IGNORE_CONFLICTS, returning_pk=True):
             return artifact, True
-        stored = fetch_one(
-            Artifact, "repository_id = %s AND digest = %s", [repository.pk, parsed.digest]
+        # Pinned: a deleter that holds it makes us wait, and then we insert it again.
+        stored = fetch_all(
+            Artifact,
+            f"repository_id = %s AND digest = %s{locks.key_share()}",
+            [repository.pk, parsed.digest],
         )
-        if stored is not None:  # else deleted since the INSERT saw it: insert again
-            return stored, False
+        if stored:  # else deleted since the INSERT saw it: insert again
+            return stored[0], False
 
 
 def _references(
@@ -144,10 +159,14 @@ def _references(
             cursor.execute(_ADOPT_CHILD_SQL, [artifact.pk, artifact.digest, repository.pk])
     if not parsed.children:
         return
+    digests = sorted({c.digest for c in parsed.children})
+    placeholders = ", ".join(["%s"] * len(digests))
     children = {
         a.digest: a
-        for a in Artifact.objects.filter(
-            repository=repository, digest__in=[c.digest for c in parsed.children]
+        for a in fetch_all(  # pinned, as a tagged artifact is: a deleter re-checks after us
+            Artifact,
+            f"repository_id = %s AND digest IN ({placeholders}) ORDER BY id{locks.key_share()}",
+            [repository.pk, *digests],
         )
     }
     insert(
@@ -198,9 +217,10 @@ def reserve(
     )
     if deleting:
         raise BlobsBeingDeleted(deleting)
+    # Lock order: blobs, artifact, quota (deleters take artifacts, then the quota row).
+    artifact, created = _artifact(parsed, repository, image_config)
     # After the touch: while a push waits here its blob rows stay locked, so GC skips them.
     quota = usage.lock(project.pk)
-    artifact, created = _artifact(parsed, repository, image_config)
     if created:
         _references(artifact, parsed, repository, new_repository=new_repository)
         if image_config is not None and image_config.history is not None:
@@ -219,8 +239,10 @@ def reserve(
 def release(reservation: Reservation) -> None:
     """distribution refused the manifest: forget the artifact if this push created it."""
     if reservation.created:
-        with transaction.atomic(), usage.recomputed(reservation.project.pk):
-            Artifact.objects.filter(pk=reservation.artifact.pk, tags__isnull=True).delete()
+        with transaction.atomic():
+            locks.for_delete([reservation.artifact.pk])
+            with usage.recomputed(reservation.project.pk):
+                Artifact.objects.filter(pk=reservation.artifact.pk, tags__isnull=True).delete()
 
 
 @transaction.atomic
@@ -228,6 +250,8 @@ def complete(
     *, reservation: Reservation, tag: str | None, username: str, client_address: str = ""
 ) -> Artifact:
     artifact, repository = reservation.artifact, reservation.repository
+    if not locks.pin(artifact.pk):
+        raise ArtifactGone(artifact.digest)
     if tag:
         _write_tag(reservation, tag)
     if reservation.config_pending:
