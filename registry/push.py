@@ -8,15 +8,19 @@
 Recording the references before the bytes are committed to distribution is what keeps GC
 from sweeping a blob that a manifest is about to name (ARCHITECTURE.md §4).
 
-Both phases pin the artifact row (registry.locks) against deleters. One that removed it
-between the two (GC taking a still untagged artifact, an API delete) makes complete()
-raise ArtifactGone: the caller runs the three steps again (at most ATTEMPTS rounds), and
-the PUT puts back the manifest the deleter took from distribution (docs/deletes.md).
+Both phases pin the artifact row (registry.locks) against deleters: reserve() while it
+records the references, and `pinned()` from before distribution's PUT to the end of
+complete(). A deleter that removed the row between the two (GC taking a still untagged
+artifact, an API delete) makes `pinned()` raise ArtifactGone before anything is PUT: the
+caller runs the steps again (at most ATTEMPTS rounds), recording the artifact anew and
+putting back the manifest the deleter took from distribution (docs/deletes.md).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -53,7 +57,7 @@ class BlobsBeingDeleted(Exception):
 
 
 class ArtifactGone(Exception):
-    """A deleter removed the reserved artifact before complete() pinned it."""
+    """A deleter removed the reserved artifact before pinned() could pin it."""
 
 
 @dataclass(frozen=True)
@@ -245,13 +249,23 @@ def release(reservation: Reservation) -> None:
                 Artifact.objects.filter(pk=reservation.artifact.pk, tags__isnull=True).delete()
 
 
-@transaction.atomic
+@contextmanager
+def pinned(reservation: Reservation) -> Iterator[None]:
+    """The transaction of distribution's PUT and complete(): the artifact row is pinned
+    first, so no deleter removes it, or its manifest from distribution, until the tag is
+    written. Raises ArtifactGone, before anything is PUT, when one removed it since
+    reserve()."""
+    with transaction.atomic():
+        if not locks.pin(reservation.artifact.pk):
+            raise ArtifactGone(reservation.artifact.digest)
+        yield
+
+
+@transaction.atomic(savepoint=False)  # inside pinned(), or reserve()'s own transaction
 def complete(
     *, reservation: Reservation, tag: str | None, username: str, client_address: str = ""
 ) -> Artifact:
     artifact, repository = reservation.artifact, reservation.repository
-    if not locks.pin(artifact.pk):
-        raise ArtifactGone(artifact.digest)
     if tag:
         _write_tag(reservation, tag)
     if reservation.config_pending:

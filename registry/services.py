@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import record
+from harbor_gc.storage import storage_from_settings
 from harbor_py.api.errors import bad_request, conflict, not_found
 from immutable.enforcement import check_move, check_tags
 from projects.models import Project
@@ -22,6 +25,8 @@ from registry.models import (
 )
 from registry.names import is_tag
 from replication import events as replication_events
+
+logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
@@ -61,6 +66,8 @@ def delete_tag(*, tag: Tag, username: str, client_address: str = "") -> None:
     deleted, _ = Tag.objects.filter(pk=tag.pk, artifact_id=tag.artifact_id).delete()
     if not deleted:
         raise not_found(f"tag {tag.name} of {repository.name} was moved or deleted meanwhile")
+    name = tag.name
+    transaction.on_commit(lambda: _forget_stored_tag(repository.name, name))
     record(
         username=username,
         operation="delete",
@@ -70,6 +77,17 @@ def delete_tag(*, tag: Tag, username: str, client_address: str = "") -> None:
         project_name=project.name,
         client_address=client_address,
     )
+
+
+def _forget_stored_tag(repository: str, tag: str) -> None:
+    """distribution 2.8 refuses tag DELETEs, so a deleted tag's link goes from storage
+    directly (as registry_fsck --repair does): a look-up by tag in distribution (the
+    replication override check) no longer finds it, and fsck sees no stale tag. Pulls
+    resolve tags in the database, so a push that re-wrote the tag meanwhile loses nothing."""
+    try:
+        storage_from_settings().delete_tag(repository, tag)
+    except Exception:  # best effort: fsck --repair removes what is left
+        logger.warning("could not remove the stored tag %s:%s", repository, tag, exc_info=True)
 
 
 def _record(

@@ -272,7 +272,8 @@ def _record_and_put(
     tag: str | None,
     username: str,
 ) -> HttpResponse:
-    """One round of reserve / PUT / complete (registry.push). Raises push.ArtifactGone."""
+    """One round of reserve / PUT / complete (registry.push). Raises push.ArtifactGone when
+    a deleter took the reserved artifact (nothing was PUT then)."""
     body = request.body
     config = image_config.stored_config(parsed)
     try:
@@ -289,30 +290,31 @@ def _record_and_put(
     except HarborError as exc:  # over the quota, or an immutable tag
         return oci_error(exc.status_code, exc.harbor_code, str(exc.detail))
     try:
-        result = upstream.request(
-            "PUT",
-            name,
-            f"/v2/{name}/manifests/{reference}",
-            PUSH,
-            headers=_forward_headers(request, **{"Content-Type": parsed.media_type}),
-            client_token=bearer_token(request),
-            content=body,
-        )
+        with push.pinned(reservation):
+            result = upstream.request(
+                "PUT",
+                name,
+                f"/v2/{name}/manifests/{reference}",
+                PUSH,
+                headers=_forward_headers(request, **{"Content-Type": parsed.media_type}),
+                client_token=bearer_token(request),
+                content=body,
+            )
+            if result.status_code == 201:
+                push.complete(
+                    reservation=reservation,
+                    tag=tag,
+                    username=username,
+                    client_address=client_address(request),
+                )
     except httpx.HTTPError:
         push.release(reservation)
         raise
+    except HarborError as exc:  # a concurrent push took the new immutable tag first
+        return oci_error(exc.status_code, exc.harbor_code, str(exc.detail))
     if result.status_code != 201:
         push.release(reservation)
         return _relay(result)
-    try:
-        push.complete(
-            reservation=reservation,
-            tag=tag,
-            username=username,
-            client_address=client_address(request),
-        )
-    except HarborError as exc:  # a concurrent push took the new immutable tag first
-        return oci_error(exc.status_code, exc.harbor_code, str(exc.detail))
     response = _relay(result)
     if parsed.subject:
         response["OCI-Subject"] = parsed.subject.digest

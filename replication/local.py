@@ -127,12 +127,13 @@ class LocalRegistry(_Client):
         except push.BlobsBeingDeleted as exc:
             raise TransferError(f"blobs being garbage collected: {exc}") from None
         try:
-            super().put_manifest(repository, parsed.digest, *content)
+            with push.pinned(reservation):
+                super().put_manifest(repository, parsed.digest, *content)
+                push.complete(
+                    reservation=reservation,
+                    tag=None if is_digest(reference) else reference,
+                    username=USERNAME,
+                )
         except TransferError:
             push.release(reservation)
             raise
-        push.complete(
-            reservation=reservation,
-            tag=None if is_digest(reference) else reference,
-            username=USERNAME,
-        )

@@ -31,10 +31,9 @@ from jobs.models import Execution, Task
 from jobs.runner import JobContext
 from quotas import usage
 from quotas.models import Quota
-from registry import deletion, services, upstream
+from registry import deletion, push, services, upstream
 from registry.manifests import MANIFEST_ACCEPT
-from registry.models import Artifact, Tag
-from replication import transfer
+from registry.models import Artifact, Blob, Tag
 from replication.local import LocalRegistry
 from tests.imagegen import OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, random_layer
 from tests.unit.distribution import bearer, put_manifest, stored_manifest, upload_blob
@@ -198,19 +197,24 @@ def _delete_untagged() -> None:
     )
 
 
-def _during_manifest_put(monkeypatch, step: Callable[[], object]) -> None:
-    """Run `step` between a push's reserve and its complete: when its manifest PUT reaches
-    distribution."""
-    original = upstream.request
+def _after_reserve(monkeypatch, step: Callable[[], object]) -> None:
+    """Run `step` between a push's reserve and the rest of it (distribution's PUT and the
+    tag), once."""
+    _once_after(monkeypatch, push, "reserve", step)
+
+
+def _once_after(monkeypatch, owner: object, name: str, step: Callable[[], object]) -> None:
+    original = getattr(owner, name)
     fired = []
 
-    def wrapper(method, repository, path, *args, **kwargs):
-        if not fired and method == "PUT" and "/manifests/" in path:
+    def wrapper(*args, **kwargs):
+        result = original(*args, **kwargs)
+        if not fired:
             fired.append(1)
             step()
-        return original(method, repository, path, *args, **kwargs)
+        return result
 
-    monkeypatch.setattr(upstream, "request", wrapper)
+    monkeypatch.setattr(owner, name, wrapper)
 
 
 @pytest.fixture
@@ -241,12 +245,39 @@ def test_gc_between_a_pushs_reserve_and_complete(project, monkeypatch):
     doc = _image()
     _pushed(doc, "old")
     _untag("old")
-    _during_manifest_put(monkeypatch, _delete_untagged)
+    _after_reserve(monkeypatch, _delete_untagged)
     _pushed(doc, "new")
     _pulls_back(doc, "new")
     _quota_exact(project)
     log = list(AuditLog.objects.order_by("pk").values_list("username", "operation"))
     assert log[-2:] == [(untagged.GC_USER, "delete"), ("owner", "create")]
+
+
+def test_a_push_that_loses_its_artifact_and_then_its_blobs_leaves_no_manifest(project, monkeypatch):
+    """GC takes the untagged artifact between the push's reserve and its PUT, and its
+    sweep then claims the blobs: the push either succeeds whole, or fails and leaves no
+    manifest in storage that no artifact row accounts for (fsck's unknown manifests)."""
+    doc = _image()
+    _pushed(doc, "old")
+    _untag("old")
+    digests = [_digest(doc), doc["config"]["digest"], *(d["digest"] for d in doc["layers"])]
+    _after_reserve(monkeypatch, _delete_untagged)
+    original = upstream.request
+    swept = []
+
+    def request(method, repository, path, *args, **kwargs):
+        result = original(method, repository, path, *args, **kwargs)
+        if method == "PUT" and "/manifests/" in path and not swept:
+            swept.append(1)  # the state a sweep leaves while it deletes the blobs
+            Blob.objects.filter(digest__in=digests).update(status=Blob.Status.DELETING)
+        return result
+
+    monkeypatch.setattr(upstream, "request", request)
+    if _push(doc, "new") == 201:
+        _pulls_back(doc, "new")
+    else:
+        assert not Artifact.objects.filter(digest=_digest(doc)).exists()
+        assert stored_manifest(REPO, _digest(doc)).status_code == 404
 
 
 def test_gc_keeps_an_index_and_its_children_retagged_after_the_snapshot(project, monkeypatch):
@@ -349,7 +380,7 @@ def test_api_artifact_delete_between_a_pushs_reserve_and_complete(project, clien
     api = client_for(User.objects.get(username="owner"))
     url = f"/api/v2.0/projects/demo/repositories/app/artifacts/{_digest(doc)}"
     deletes: list[Background] = []
-    _during_manifest_put(
+    _after_reserve(
         monkeypatch, lambda: deletes.append(_meanwhile(lambda: api.delete(url).status_code))
     )
     _pushed(doc, "v2")
@@ -376,7 +407,7 @@ def test_v2_manifest_delete_between_a_pushs_reserve_and_complete(project, monkey
         )
 
     deletes: list[Background] = []
-    _during_manifest_put(monkeypatch, lambda: deletes.append(_meanwhile(delete)))
+    _after_reserve(monkeypatch, lambda: deletes.append(_meanwhile(delete)))
     _pushed(doc, "v2")
     assert deletes[0].join() == 202
     _pulls_back(doc, "v2")
@@ -389,7 +420,7 @@ def test_replicated_manifest_written_while_gc_deletes_it(project, monkeypatch):
     doc = _image()
     _pushed(doc, "old")
     _untag("old")
-    _once(monkeypatch, transfer._Client, "put_manifest", lambda *args: _delete_untagged())
+    _after_reserve(monkeypatch, _delete_untagged)
     LocalRegistry().put_manifest(REPO, "replicated", _json(doc), OCI_MANIFEST)
     _pulls_back(doc, "replicated")
     _quota_exact(project)
@@ -437,3 +468,21 @@ def test_delete_races_on_sqlite(tmp_path: Path):
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and "skipped" in result.stdout
+
+
+def test_a_deleted_tag_leaves_storage_too(project, client_for, distribution):
+    """distribution refuses tag DELETEs: the tag's link goes from storage after the commit,
+    so that fsck sees no stale tag and a look-up by tag in distribution misses it."""
+    from accounts.models import User
+
+    doc = _image()
+    _pushed(doc, "gone")
+    _pushed(doc, "kept")
+    link = distribution.root / f"docker/registry/v2/repositories/{REPO}/_manifests/tags"
+    assert (link / "gone/current/link").exists()
+    api = client_for(User.objects.get(username="owner"))
+    url = f"/api/v2.0/projects/demo/repositories/app/artifacts/{_digest(doc)}/tags/gone"
+    assert api.delete(url).status_code == 200
+    assert not (link / "gone").exists()
+    assert (link / "kept/current/link").exists()
+    _pulls_back(doc, "kept")
