@@ -30,7 +30,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.imagegen import ImageLayout, layout_blobs, make_image, random_layer
+from tests.e2e.gc_support import GcRuns, pulls_back, run_all
+from tests.imagegen import ImageLayout, make_image, random_layer
 from tests.stack import ADMIN_PASSWORD, Instance, running_instance, skopeo
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -40,7 +41,6 @@ PROJECT = "storm"
 PUSHERS = 4
 POOL = 6  # images shared by every pusher
 TAGS = [f"t{i}" for i in range(5)]
-FINAL = {"Success", "Error", "Stopped"}
 
 
 def _pool(base: Path) -> list[ImageLayout]:
@@ -75,9 +75,8 @@ class Storm:
         self.instance = instance
         self.pool = pool
         self.deadline = time.monotonic() + seconds
-        self.gc_runs: list[dict] = []
         self.errors: list[str] = []
-        self.lock = threading.Lock()
+        self.gc = GcRuns(self.errors, {"delete_untagged": True, "workers": 2})
         self.pushers = [Pusher(i, f"{PROJECT}/p{i}") for i in range(PUSHERS)]
 
     def running(self) -> bool:
@@ -162,32 +161,7 @@ class Storm:
                     time.sleep(0.2)
 
     def run_gc(self, api: httpx.Client) -> dict | None:
-        response = api.post(
-            "/api/v2.0/system/gc/schedule",
-            json={
-                "schedule": {"type": "Manual"},
-                "parameters": {"delete_untagged": True, "workers": 2},
-            },
-        )
-        if response.status_code == 409:
-            return None
-        assert response.status_code == 201, response.text
-        job = response.headers["Location"].rsplit("/", 1)[1]
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            item = api.get(f"/api/v2.0/system/gc/{job}").json()
-            if item["job_status"] in FINAL:
-                break
-            time.sleep(0.2)
-        else:
-            raise AssertionError(f"GC {job} did not finish")
-        if item["job_status"] != "Success":
-            log = api.get(f"/api/v2.0/system/gc/{job}/log").text
-            self.errors.append(f"GC {job} {item['job_status']}: {log[-2000:]}")
-        run = json.loads(item["job_parameters"])
-        with self.lock:
-            self.gc_runs.append(run)
-        return run
+        return self.gc.run(api)
 
 
 def _kind(stderr: str) -> str:
@@ -221,22 +195,6 @@ def _listing(instance: Instance, repository: str) -> tuple[dict[str, str], set[s
             page += 1
 
 
-def _pull_back(instance: Instance, repository: str, tag: str, image: ImageLayout, to: Path):
-    pulled = skopeo(
-        "copy",
-        "--preserve-digests",
-        f"docker://{instance.host}/{repository}:{tag}",
-        f"oci:{to}:latest",
-        creds=ADMIN,
-        check=False,
-    )
-    if pulled.returncode != 0:
-        return pulled.stderr.strip()[-300:]
-    if layout_blobs(to) != layout_blobs(image.path):
-        return "pulled blobs differ"
-    return None
-
-
 def _verify(storm: Storm, instance: Instance, work: Path) -> dict:
     lost, resurrected, checked = [], [], 0
     work.mkdir(parents=True, exist_ok=True)
@@ -249,7 +207,9 @@ def _verify(storm: Storm, instance: Instance, work: Path) -> dict:
                 lost.append(f"{pusher.repository}:{tag} -> {tags.get(tag)}, pushed {image}")
                 continue
             checked += 1
-            if problem := _pull_back(instance, pusher.repository, tag, image, work / str(checked)):
+            if problem := pulls_back(
+                instance, f"{pusher.repository}:{tag}", image.path, work / str(checked)
+            ):
                 lost.append(f"{pusher.repository}:{tag}: {problem}")
         extra = set(tags) - set(pusher.tags) - pusher.uncertain
         resurrected += [f"{pusher.repository}:{tag} -> {tags[tag]}" for tag in sorted(extra)]
@@ -290,11 +250,7 @@ def test_delete_storm_never_loses_a_pushed_tag(tmp_path: Path) -> None:
         storm = Storm(instance, pool, seconds)
         threads = [threading.Thread(target=storm.pusher, args=(p,)) for p in storm.pushers]
         threads.append(threading.Thread(target=storm.collector))
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=seconds + 900)
-        assert not any(t.is_alive() for t in threads), "a storm thread did not stop"
+        run_all(threads, seconds + 900)
 
         with instance.client() as api:
             while storm.run_gc(api) is None:  # the collector's last run may still be going
@@ -314,14 +270,14 @@ def test_delete_storm_never_loses_a_pushed_tag(tmp_path: Path) -> None:
         **dict(counts),
         "push_failures": dict(failures),
         "tags_left_unchecked_by_a_failed_push": sum(len(p.uncertain) for p in storm.pushers),
-        "gc_runs": len(storm.gc_runs),
+        "gc_runs": len(storm.gc.runs),
         "untagged_artifacts_deleted_by_gc": gc_deleted,
-        "blobs_swept": sum(run.get("purged_blobs", 0) for run in storm.gc_runs),
+        "blobs_swept": sum(run.get("purged_blobs", 0) for run in storm.gc.runs),
         **verified,
     }
     print("\ndelete storm:", json.dumps(report, indent=2))
     assert not storm.errors, storm.errors[:5]
     assert not any(v for k, v in drift.items() if k != "repaired"), json.dumps(drift)
-    assert len(storm.gc_runs) >= 3, "GC ran too rarely to race anything"
+    assert len(storm.gc.runs) >= 3, "GC ran too rarely to race anything"
     assert counts["pushed"] >= 20 and verified["tags_pulled_back"], report
     assert sum(failures.values()) < counts["pushed"], f"push failures are not a minority: {report}"

@@ -183,6 +183,37 @@ def _pulls_back(doc: dict, reference: str) -> None:
             assert found.status_code == 200, descriptor["digest"]
 
 
+def _untagged_image() -> dict:
+    """An image pushed as `old`, then untagged: what GC's delete_untagged takes."""
+    doc = _image()
+    _pushed(doc, "old")
+    _untag("old")
+    return doc
+
+
+def _pushed_index(tag: str) -> tuple[dict, list[dict]]:
+    """An index over two images pushed by digest, pushed as `tag`; (index, children)."""
+    children = [_image(), _image("arm64")]
+    for child in children:
+        _pushed(child, _digest(child))
+    index = _index(children)
+    _pushed(index, tag)
+    return index, children
+
+
+def _push_while_deleting(monkeypatch, doc: dict, tag: str) -> list[Background]:
+    """Push `doc` as `tag` while a deleter deletes manifests from distribution (the
+    first time it does); the push, in the list, once started."""
+    pushes: list[Background] = []
+    _once(
+        monkeypatch,
+        deletion,
+        "_delete_manifests",
+        lambda *args: pushes.append(_meanwhile(lambda: _push(doc, tag))),
+    )
+    return pushes
+
+
 def _quota_exact(project) -> None:
     assert Quota.objects.get(project=project).used == usage.measured(project.pk)
 
@@ -224,16 +255,8 @@ def project(distribution, make_user, make_project):
 
 def test_gc_keeps_an_artifact_tagged_while_it_deletes(project, monkeypatch):
     """GC listed the artifact untagged; a push re-tags it as GC deletes it."""
-    doc = _image()
-    _pushed(doc, "old")
-    _untag("old")
-    pushes: list[Background] = []
-    _once(
-        monkeypatch,
-        deletion,
-        "_delete_manifests",
-        lambda *args: pushes.append(_meanwhile(lambda: _push(doc, "new"))),
-    )
+    doc = _untagged_image()
+    pushes = _push_while_deleting(monkeypatch, doc, "new")
     _delete_untagged()
     assert pushes and pushes[0].join() == 201
     _pulls_back(doc, "new")
@@ -242,9 +265,7 @@ def test_gc_keeps_an_artifact_tagged_while_it_deletes(project, monkeypatch):
 
 def test_gc_between_a_pushs_reserve_and_complete(project, monkeypatch):
     """The push has recorded the artifact but not yet its tag when GC takes it."""
-    doc = _image()
-    _pushed(doc, "old")
-    _untag("old")
+    doc = _untagged_image()
     _after_reserve(monkeypatch, _delete_untagged)
     _pushed(doc, "new")
     _pulls_back(doc, "new")
@@ -257,9 +278,7 @@ def test_a_push_that_loses_its_artifact_and_then_its_blobs_leaves_no_manifest(pr
     """GC takes the untagged artifact between the push's reserve and its PUT, and its
     sweep then claims the blobs: the push either succeeds whole, or fails and leaves no
     manifest in storage that no artifact row accounts for (fsck's unknown manifests)."""
-    doc = _image()
-    _pushed(doc, "old")
-    _untag("old")
+    doc = _untagged_image()
     digests = [_digest(doc), doc["config"]["digest"], *(d["digest"] for d in doc["layers"])]
     _after_reserve(monkeypatch, _delete_untagged)
     original = upstream.request
@@ -281,11 +300,7 @@ def test_a_push_that_loses_its_artifact_and_then_its_blobs_leaves_no_manifest(pr
 
 
 def test_gc_keeps_an_index_and_its_children_retagged_after_the_snapshot(project, monkeypatch):
-    children = [_image(), _image("arm64")]
-    for child in children:
-        _pushed(child, _digest(child))
-    index = _index(children)
-    _pushed(index, "old")
+    index, children = _pushed_index("old")
     _untag("old")
     _listed_then(monkeypatch, lambda: _pushed(index, "new"))
     _delete_untagged()
@@ -330,19 +345,9 @@ def _listed_then(monkeypatch, step: Callable[[], object]) -> None:
 
 
 def test_gc_deletes_an_index_but_keeps_a_child_tagged_while_it_deletes(project, monkeypatch):
-    children = [_image(), _image("arm64")]
-    for child in children:
-        _pushed(child, _digest(child))
-    index = _index(children)
-    _pushed(index, "old")
+    index, children = _pushed_index("old")
     _untag("old")
-    pushes: list[Background] = []
-    _once(
-        monkeypatch,
-        deletion,
-        "_delete_manifests",
-        lambda *args: pushes.append(_meanwhile(lambda: _push(children[0], "child"))),
-    )
+    pushes = _push_while_deleting(monkeypatch, children[0], "child")
     _delete_untagged()
     assert pushes[0].join() == 201
     _pulls_back(children[0], "child")
@@ -352,18 +357,8 @@ def test_gc_deletes_an_index_but_keeps_a_child_tagged_while_it_deletes(project, 
 
 
 def test_api_delete_of_an_index_keeps_a_child_tagged_while_it_deletes(project, monkeypatch):
-    children = [_image(), _image("arm64")]
-    for child in children:
-        _pushed(child, _digest(child))
-    index = _index(children)
-    _pushed(index, "multi")
-    pushes: list[Background] = []
-    _once(
-        monkeypatch,
-        deletion,
-        "_delete_manifests",
-        lambda *args: pushes.append(_meanwhile(lambda: _push(children[1], "arm"))),
-    )
+    index, children = _pushed_index("multi")
+    pushes = _push_while_deleting(monkeypatch, children[1], "arm")
     found = Artifact.objects.get(digest=_digest(index))
     deletion.delete_artifact(artifact=found, username="owner")
     assert pushes[0].join() == 201
@@ -417,9 +412,7 @@ def test_v2_manifest_delete_between_a_pushs_reserve_and_complete(project, monkey
 
 def test_replicated_manifest_written_while_gc_deletes_it(project, monkeypatch):
     """Replication into this instance reuses an untagged artifact GC takes meanwhile."""
-    doc = _image()
-    _pushed(doc, "old")
-    _untag("old")
+    doc = _untagged_image()
     _after_reserve(monkeypatch, _delete_untagged)
     LocalRegistry().put_manifest(REPO, "replicated", _json(doc), OCI_MANIFEST)
     _pulls_back(doc, "replicated")
