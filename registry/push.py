@@ -261,10 +261,13 @@ def pinned(reservation: Reservation) -> Iterator[None]:
         yield
 
 
-@transaction.atomic(savepoint=False)  # inside pinned(), or reserve()'s own transaction
 def complete(
     *, reservation: Reservation, tag: str | None, username: str, client_address: str = ""
 ) -> Artifact:
+    """The tag and the audit record, in the caller's transaction: pinned()'s, or the one
+    around reserve() too (no savepoint of its own: this runs on every push)."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("push.complete() runs inside push.pinned() or a transaction")
     artifact, repository = reservation.artifact, reservation.repository
     if tag:
         _write_tag(reservation, tag)
