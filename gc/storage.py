@@ -165,10 +165,15 @@ class FilesystemStorage:
             )
             for kind, directory in kinds:
                 for entry in _scandir(directory):
+                    # distribution's manifest DELETE removes a revision's link file and
+                    # leaves its directory: that revision is gone (as on S3, which has no
+                    # directories). Layer directories stay listed so the sweep tidies them.
+                    if kind == "revision" and not os.path.exists(f"{entry.path}/link"):
+                        continue
                     yield StoredLink(name, kind, f"sha256:{entry.name}", "", entry.path)
             for tag in _scandir(repo / "_manifests" / "tags"):
                 current = os.path.join(tag.path, "current")
-                if os.path.isdir(current):
+                if os.path.exists(os.path.join(current, "link")):
                     yield StoredLink(name, "tag_current", "", tag.name, current)
                 for entry in _scandir(Path(tag.path) / "index" / "sha256"):
                     digest = f"sha256:{entry.name}"

@@ -1,5 +1,10 @@
 """`delete_untagged`: untagged artifacts go, but never an index child or a referrer
-(signature, SBOM...) whose parent is kept."""
+(signature, SBOM...) whose parent is kept.
+
+The list is a snapshot: each candidate is deleted only if, with its row locked
+(registry.deletion), it is still an untagged root older than the cutoff. A push that tagged
+it meanwhile keeps it; a push that tags it later waits for the lock and records itself
+again (docs/deletes.md)."""
 
 from __future__ import annotations
 
@@ -47,13 +52,22 @@ def delete_untagged_artifacts(
         context.log(f"dry run: {len(doomed)} untagged artifacts would be deleted")
         return len(doomed), doomed
     deleted = 0
+
+    def still_untagged(artifact: Artifact) -> bool:
+        return untagged_roots(cutoff).filter(pk=artifact.pk).exists()
+
     for artifact in candidates.iterator():
         if context.should_stop():
             raise Stopped
         try:
-            deletion.delete_artifact(artifact=artifact, username=GC_USER)
+            done = deletion.delete_artifact(
+                artifact=artifact, username=GC_USER, still_wanted=still_untagged
+            )
         except HarborError as exc:  # e.g. referenced meanwhile: keep it, go on
             context.log(f"kept {artifact.repository.name}@{artifact.digest}: {exc.detail}")
+            continue
+        if not done:
+            context.log(f"kept {artifact.repository.name}@{artifact.digest}: pushed again")
             continue
         deleted += 1
         context.log(f"deleted untagged {artifact.repository.name}@{artifact.digest}")

@@ -17,3 +17,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
 
 # Tasks enqueued by the code under test run inline (fast tests have no worker).
 CELERY_TASK_ALWAYS_EAGER = True
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not Django's shared in-memory test database: tests with threads need
+    # SQLite's real locking (the embedded default's), which shared-cache mode replaces.
+    DATABASES["default"]["TEST"] = {"NAME": os.path.join(RUNTIME.data_dir, "test.sqlite3")}  # noqa: F405

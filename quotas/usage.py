@@ -10,9 +10,10 @@ statement):
   references yet (`charge`, one UPDATE ... RETURNING), refused when over the hard limit;
 - a delete recomputes the sum from the references that remain (`recompute`, set-based).
 
-Lock order: a push locks its blob rows (the GC guard's touch, in digest order) and then
-the quota row, so while it waits GC's mark skips its blobs; a delete locks the quota row
-and then its artifact rows, and never a blob row; GC never takes the quota row. No cycle.
+Lock order: a push locks its blob rows (the GC guard's touch, in digest order), its
+artifact row and then the quota row, so while it waits GC's mark skips its blobs; a delete
+locks its artifact rows and then the quota row, and never a blob row; GC's mark and sweep
+never take the quota row. No cycle (docs/deletes.md).
 """
 
 from __future__ import annotations

@@ -1,23 +1,36 @@
-"""Deleting artifacts and repositories through the API: storage first, then the database.
+"""Deleting artifacts and repositories (API, /v2, GC, replication): storage, then the
+database, in one transaction that holds the rows' locks.
 
-Manifests are deleted from distribution (so pullers get MANIFEST_UNKNOWN even from a
-node that still resolves the digest), then the rows go in one transaction with the audit
-record. Blobs are left to garbage collection.
+Whoever decided the delete on a snapshot (GC's list of untagged artifacts, an API caller's
+view), the artifacts are locked first (registry.locks), the condition is checked again on
+the locked rows, and only then are the manifests deleted from distribution (so pullers
+get MANIFEST_UNKNOWN even from a node that still resolves the digest) and the rows removed
+with the audit record. A push that reuses one of the artifacts meanwhile waits for the
+lock and records itself again (docs/deletes.md). Blobs are left to garbage collection.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import httpx
+from django.db import transaction
 
 from harbor_py.api.errors import HarborError
 from immutable.enforcement import check_artifacts_deletable
-from registry import selectors, services, upstream
-from registry.models import Artifact, Repository
+from registry import locks, selectors, services, upstream
+from registry.models import Artifact, ArtifactReference, Repository
 
 DELETE = frozenset({"delete"})
 RETRIES = 3
+LOCK_ROUNDS = 5  # rounds of locking what a deletion set gained meanwhile
+
+
+class ReferencedByIndex(HarborError):
+    def __init__(self) -> None:
+        message = "the deleting artifact is referenced by others"
+        super().__init__(412, message, code="VIOLATE_FOREIGN_KEY_CONSTRAINT")
 
 
 def _delete_manifest(repository: str, digest: str) -> httpx.Response:
@@ -48,22 +61,55 @@ def _delete_manifests(repository: str, digests: list[str]) -> None:
             )
 
 
-def delete_artifact(*, artifact: Artifact, username: str, client_address: str = "") -> None:
-    doomed = selectors.deletion_set(artifact)
-    if doomed is None:
-        raise HarborError(
-            412,
-            "the deleting artifact is referenced by others",
-            code="VIOLATE_FOREIGN_KEY_CONSTRAINT",
-        )
+def _locked_deletion_set(root: Artifact, *, deep: bool) -> list[Artifact]:
+    """What deleting the locked `root` removes, every row of it locked. Children and
+    accessories are locked after they were read, so the set is read again until it gains
+    nothing: a child a push tagged before its lock was taken drops out."""
+    if not deep:
+        if ArtifactReference.objects.filter(child=root).exists():
+            raise ReferencedByIndex
+        return [root]
+    locked = {root.pk}
+    for _ in range(LOCK_ROUNDS):
+        doomed = selectors.deletion_set(root)
+        if doomed is None:
+            raise ReferencedByIndex
+        gained = {a.pk for a in doomed} - locked
+        if not gained:
+            return doomed
+        locked |= gained
+        locks.for_delete(gained)
+    raise HarborError(409, "the artifact's children changed while deleting it; try again")
+
+
+@transaction.atomic
+def delete_artifact(
+    *,
+    artifact: Artifact,
+    username: str,
+    client_address: str = "",
+    deep: bool = True,
+    still_wanted: Callable[[Artifact], bool] | None = None,
+) -> bool:
+    """Delete `artifact` (with its accessories and the children nothing else keeps when
+    `deep`) if it still exists and `still_wanted` (checked on the locked row) agrees;
+    whether it was deleted. Raises ReferencedByIndex and the immutability errors."""
+    if not locks.for_delete([artifact.pk]):
+        return False  # a concurrent delete took it
+    if still_wanted is not None and not still_wanted(artifact):
+        return False
+    doomed = _locked_deletion_set(artifact, deep=deep)
     check_artifacts_deletable(doomed)
     _delete_manifests(artifact.repository.name, [a.digest for a in doomed])
     services.delete_artifacts(
         root=artifact, artifacts=doomed, username=username, client_address=client_address
     )
+    return True
 
 
+@transaction.atomic
 def delete_repository(*, repository: Repository, username: str, client_address: str = "") -> None:
+    locks.for_delete(repository.artifacts.values_list("pk", flat=True))
     check_artifacts_deletable(repository.artifacts.all())
     digests = list(repository.artifacts.values_list("digest", flat=True))
     _delete_manifests(repository.name, digests)

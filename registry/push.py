@@ -7,11 +7,20 @@
 
 Recording the references before the bytes are committed to distribution is what keeps GC
 from sweeping a blob that a manifest is about to name (ARCHITECTURE.md §4).
+
+Both phases pin the artifact row (registry.locks) against deleters: reserve() while it
+records the references, and `pinned()` from before distribution's PUT to the end of
+complete(). A deleter that removed the row between the two (GC taking a still untagged
+artifact, an API delete) makes `pinned()` raise ArtifactGone before anything is PUT: the
+caller runs the steps again (at most ATTEMPTS rounds), recording the artifact anew and
+putting back the manifest the deleter took from distribution (docs/deletes.md).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -20,11 +29,12 @@ from django.utils import timezone
 
 from audit.services import record
 from harbor_gc import guard
-from harbor_py.db import IGNORE_CONFLICTS, fetch_one, insert
+from harbor_py.db import IGNORE_CONFLICTS, fetch_all, insert
 from immutable.enforcement import TagImmutable, check_move
 from immutable.selectors import immutable_tags
 from projects.models import Project
 from quotas import usage
+from registry import locks
 from registry.image_config import ImageConfig
 from registry.manifests import ParsedManifest
 from registry.models import (
@@ -37,11 +47,17 @@ from registry.models import (
 )
 from replication import events as replication_events
 
+ATTEMPTS = 3  # reserve / PUT / complete rounds when a deleter takes the artifact between
+
 
 class BlobsBeingDeleted(Exception):
     def __init__(self, digests: set[str]) -> None:
         super().__init__(", ".join(sorted(digests)))
         self.digests = digests
+
+
+class ArtifactGone(Exception):
+    """A deleter removed the reserved artifact before pinned() could pin it."""
 
 
 @dataclass(frozen=True)
@@ -126,11 +142,14 @@ def _artifact(
         artifact = _new_artifact(parsed, repository, image_config)
         if insert([artifact], on_conflict=IGNORE_CONFLICTS, returning_pk=True):
             return artifact, True
-        stored = fetch_one(
-            Artifact, "repository_id = %s AND digest = %s", [repository.pk, parsed.digest]
+        # Pinned: a deleter that holds it makes us wait, and then we insert it again.
+        stored = fetch_all(
+            Artifact,
+            f"repository_id = %s AND digest = %s{locks.key_share()}",
+            [repository.pk, parsed.digest],
         )
-        if stored is not None:  # else deleted since the INSERT saw it: insert again
-            return stored, False
+        if stored:  # else deleted since the INSERT saw it: insert again
+            return stored[0], False
 
 
 def _references(
@@ -144,10 +163,14 @@ def _references(
             cursor.execute(_ADOPT_CHILD_SQL, [artifact.pk, artifact.digest, repository.pk])
     if not parsed.children:
         return
+    digests = sorted({c.digest for c in parsed.children})
+    placeholders = ", ".join(["%s"] * len(digests))
     children = {
         a.digest: a
-        for a in Artifact.objects.filter(
-            repository=repository, digest__in=[c.digest for c in parsed.children]
+        for a in fetch_all(  # pinned, as a tagged artifact is: a deleter re-checks after us
+            Artifact,
+            f"repository_id = %s AND digest IN ({placeholders}) ORDER BY id{locks.key_share()}",
+            [repository.pk, *digests],
         )
     }
     insert(
@@ -198,9 +221,10 @@ def reserve(
     )
     if deleting:
         raise BlobsBeingDeleted(deleting)
+    # Lock order: blobs, artifact, quota (deleters take artifacts, then the quota row).
+    artifact, created = _artifact(parsed, repository, image_config)
     # After the touch: while a push waits here its blob rows stay locked, so GC skips them.
     quota = usage.lock(project.pk)
-    artifact, created = _artifact(parsed, repository, image_config)
     if created:
         _references(artifact, parsed, repository, new_repository=new_repository)
         if image_config is not None and image_config.history is not None:
@@ -219,14 +243,31 @@ def reserve(
 def release(reservation: Reservation) -> None:
     """distribution refused the manifest: forget the artifact if this push created it."""
     if reservation.created:
-        with transaction.atomic(), usage.recomputed(reservation.project.pk):
-            Artifact.objects.filter(pk=reservation.artifact.pk, tags__isnull=True).delete()
+        with transaction.atomic():
+            locks.for_delete([reservation.artifact.pk])
+            with usage.recomputed(reservation.project.pk):
+                Artifact.objects.filter(pk=reservation.artifact.pk, tags__isnull=True).delete()
 
 
-@transaction.atomic
+@contextmanager
+def pinned(reservation: Reservation) -> Iterator[None]:
+    """The transaction of distribution's PUT and complete(): the artifact row is pinned
+    first, so no deleter removes it, or its manifest from distribution, until the tag is
+    written. Raises ArtifactGone, before anything is PUT, when one removed it since
+    reserve()."""
+    with transaction.atomic():
+        if not locks.pin(reservation.artifact.pk):
+            raise ArtifactGone(reservation.artifact.digest)
+        yield
+
+
 def complete(
     *, reservation: Reservation, tag: str | None, username: str, client_address: str = ""
 ) -> Artifact:
+    """The tag and the audit record, in the caller's transaction: pinned()'s, or the one
+    around reserve() too (no savepoint of its own: this runs on every push)."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("push.complete() runs inside push.pinned() or a transaction")
     artifact, repository = reservation.artifact, reservation.repository
     if tag:
         _write_tag(reservation, tag)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import record
+from harbor_gc.storage import storage_from_settings
 from harbor_py.api.errors import bad_request, conflict, not_found
 from immutable.enforcement import check_move, check_tags
 from projects.models import Project
 from quotas import usage
-from registry import push
+from registry import locks, push
 from registry.image_config import ImageConfig
 from registry.manifests import ParsedManifest
 from registry.models import (
@@ -22,6 +25,8 @@ from registry.models import (
 )
 from registry.names import is_tag
 from replication import events as replication_events
+
+logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
@@ -51,32 +56,18 @@ def record_manifest_push(
 
 
 @transaction.atomic
-def delete_artifact(*, artifact: Artifact, username: str, client_address: str = "") -> None:
-    repository = artifact.repository
-    project = repository.project
-    resource = f"{repository.name}@{artifact.digest}"
-    replication_events.artifact_deleted(artifact=artifact)
-    with usage.recomputed(project.pk):
-        artifact.delete()
-    record(
-        username=username,
-        operation="delete",
-        resource_type="artifact",
-        resource=resource,
-        project_id=project.pk,
-        project_name=project.name,
-        client_address=client_address,
-    )
-
-
-@transaction.atomic
 def delete_tag(*, tag: Tag, username: str, client_address: str = "") -> None:
     repository = tag.repository
     project = repository.project
     resource = f"{repository.name}:{tag.name}"
     check_tags(project_id=project.pk, repository_name=repository.name, tags=[tag.name])
     replication_events.tag_deleted(tag=tag)
-    tag.delete()
+    # Only while it points where the caller saw it: a push may have moved it since.
+    deleted, _ = Tag.objects.filter(pk=tag.pk, artifact_id=tag.artifact_id).delete()
+    if not deleted:
+        raise not_found(f"tag {tag.name} of {repository.name} was moved or deleted meanwhile")
+    name = tag.name
+    transaction.on_commit(lambda: _forget_stored_tag(repository.name, name))
     record(
         username=username,
         operation="delete",
@@ -86,6 +77,17 @@ def delete_tag(*, tag: Tag, username: str, client_address: str = "") -> None:
         project_name=project.name,
         client_address=client_address,
     )
+
+
+def _forget_stored_tag(repository: str, tag: str) -> None:
+    """distribution 2.8 refuses tag DELETEs, so a deleted tag's link goes from storage
+    directly (as registry_fsck --repair does): a look-up by tag in distribution (the
+    replication override check) no longer finds it, and fsck sees no stale tag. Pulls
+    resolve tags in the database, so a push that re-wrote the tag meanwhile loses nothing."""
+    try:
+        storage_from_settings().delete_tag(repository, tag)
+    except Exception:  # best effort: fsck --repair removes what is left
+        logger.warning("could not remove the stored tag %s:%s", repository, tag, exc_info=True)
 
 
 def _record(
@@ -120,10 +122,11 @@ def delete_artifacts(
     repository = root.repository
     replication_events.artifact_deleted(artifact=root)
     doomed = Artifact.objects.filter(pk__in=[a.pk for a in artifacts])
+    # Lock first (artifacts before the quota row, the order a push takes them in): a
+    # concurrent writer of rows that reference these artifacts (the config reader adding a
+    # build history, a push pinning one) then waits for us instead of breaking the delete.
+    locks.for_delete(a.pk for a in artifacts)
     with usage.recomputed(repository.project_id):
-        # Lock first: a concurrent writer of rows that reference these artifacts (the config
-        # reader adding a build history) then waits for us instead of breaking the delete.
-        list(doomed.select_for_update().values_list("pk", flat=True))
         doomed.delete()
     others = len(artifacts) - 1
     _record(

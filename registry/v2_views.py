@@ -19,9 +19,10 @@ from accounts.tokens import InvalidToken
 from harbor_gc import guard
 from harbor_py.api.errors import HarborError
 from harbor_py.http import client_address
-from immutable.enforcement import check_artifacts_deletable
+from projects.models import Project
 from projects.selectors import find_project
 from registry import (
+    deletion,
     image_config,
     pulls,
     push,
@@ -38,7 +39,13 @@ from registry.access import (
     bearer_token,
     explain_denial,
 )
-from registry.manifests import MANIFEST_ACCEPT, OCI_INDEX, ManifestInvalid, parse_manifest
+from registry.manifests import (
+    MANIFEST_ACCEPT,
+    OCI_INDEX,
+    ManifestInvalid,
+    ParsedManifest,
+    parse_manifest,
+)
 from registry.names import is_digest, is_tag, project_of, valid_repository_name
 from registry.oci import API_VERSION_HEADER, challenge, oci_error
 
@@ -249,6 +256,26 @@ def _put_manifest(request: HttpRequest, name: str, reference: str, username: str
     if project is None:
         return oci_error(404, "NAME_UNKNOWN", f"repository name not known to registry: {name}")
     tag = None if is_digest(reference) else reference
+    for _ in range(push.ATTEMPTS):
+        try:
+            return _record_and_put(request, name, reference, parsed, project, tag, username)
+        except push.ArtifactGone:
+            continue  # a deleter took the artifact between reserve and complete: again
+    return oci_error(503, "UNAVAILABLE", "the artifact was deleted while pushed; push again")
+
+
+def _record_and_put(
+    request: HttpRequest,
+    name: str,
+    reference: str,
+    parsed: ParsedManifest,
+    project: Project,
+    tag: str | None,
+    username: str,
+) -> HttpResponse:
+    """One round of reserve / PUT / complete (registry.push). Raises push.ArtifactGone when
+    a deleter took the reserved artifact (nothing was PUT then)."""
+    body = request.body
     config = image_config.stored_config(parsed)
     try:
         reservation = push.reserve(
@@ -264,30 +291,31 @@ def _put_manifest(request: HttpRequest, name: str, reference: str, username: str
     except HarborError as exc:  # over the quota, or an immutable tag
         return oci_error(exc.status_code, exc.harbor_code, str(exc.detail))
     try:
-        result = upstream.request(
-            "PUT",
-            name,
-            f"/v2/{name}/manifests/{reference}",
-            PUSH,
-            headers=_forward_headers(request, **{"Content-Type": parsed.media_type}),
-            client_token=bearer_token(request),
-            content=body,
-        )
+        with push.pinned(reservation):
+            result = upstream.request(
+                "PUT",
+                name,
+                f"/v2/{name}/manifests/{reference}",
+                PUSH,
+                headers=_forward_headers(request, **{"Content-Type": parsed.media_type}),
+                client_token=bearer_token(request),
+                content=body,
+            )
+            if result.status_code == 201:
+                push.complete(
+                    reservation=reservation,
+                    tag=tag,
+                    username=username,
+                    client_address=client_address(request),
+                )
     except httpx.HTTPError:
         push.release(reservation)
         raise
+    except HarborError as exc:  # a concurrent push took the new immutable tag first
+        return oci_error(exc.status_code, exc.harbor_code, str(exc.detail))
     if result.status_code != 201:
         push.release(reservation)
         return _relay(result)
-    try:
-        push.complete(
-            reservation=reservation,
-            tag=tag,
-            username=username,
-            client_address=client_address(request),
-        )
-    except HarborError as exc:  # a concurrent push took the new immutable tag first
-        return oci_error(exc.status_code, exc.harbor_code, str(exc.detail))
     response = _relay(result)
     if parsed.subject:
         response["OCI-Subject"] = parsed.subject.digest
@@ -306,35 +334,25 @@ def _delete_manifest(
             return _manifest_unknown(reference)
         try:
             services.delete_tag(tag=tag, username=username, client_address=client_address(request))
-        except HarborError as exc:  # an immutable tag
+        except HarborError as exc:  # an immutable tag, or moved by a push meanwhile
+            if exc.status_code == 404:
+                return _manifest_unknown(reference)
             return oci_error(exc.status_code, exc.harbor_code, str(exc.detail))
         return HttpResponse(status=202)
     artifact, _ = selectors.resolve(repository, reference)
     if artifact is None:
         return _manifest_unknown(reference)
-    if selectors.is_referenced_by_index(artifact):
+    try:
+        deleted = deletion.delete_artifact(
+            artifact=artifact, username=username, client_address=client_address(request), deep=False
+        )
+    except deletion.ReferencedByIndex:
         return oci_error(
             403, "DENIED", "the manifest is referenced by an index; delete the index first"
         )
-    try:
-        check_artifacts_deletable([artifact])
-    except HarborError as exc:
+    except HarborError as exc:  # an immutable tag, or distribution refusing the delete
         return oci_error(exc.status_code, exc.harbor_code, str(exc.detail))
-    result = upstream.request(
-        "DELETE",
-        name,
-        f"/v2/{name}/manifests/{artifact.digest}",
-        DELETE,
-        headers=_forward_headers(request),
-        client_token=bearer_token(request),
-    )
-    if result.status_code not in (202, 404):
-        return _relay(result)
-    # 404: storage had already lost it; the database row is removed either way.
-    services.delete_artifact(
-        artifact=artifact, username=username, client_address=client_address(request)
-    )
-    return HttpResponse(status=202)
+    return HttpResponse(status=202) if deleted else _manifest_unknown(reference)
 
 
 @csrf_exempt

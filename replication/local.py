@@ -14,7 +14,7 @@ from accounts.models import User
 from projects import services as project_services
 from projects.models import Project
 from registry import push, upstream
-from registry.manifests import parse_manifest
+from registry.manifests import ParsedManifest, parse_manifest
 from registry.models import Artifact, Repository, Tag
 from registry.names import is_digest
 from replication.transfer import Grants, Inventory, SourceArtifact, TransferError, _Client
@@ -106,17 +106,34 @@ class LocalRegistry(_Client):
         if project is None:
             raise TransferError(f"project of {repository} does not exist")
         parsed = parse_manifest(body, media_type)
+        content = (body, media_type)
+        for _ in range(push.ATTEMPTS):
+            try:
+                return self._record_and_put(project, repository, reference, parsed, content)
+            except push.ArtifactGone:
+                continue  # deleted between reserve and complete: record and put it again
+        raise TransferError(f"{repository}@{parsed.digest} was deleted while it was written")
+
+    def _record_and_put(
+        self,
+        project: Project,
+        repository: str,
+        reference: str,
+        parsed: ParsedManifest,
+        content: tuple[bytes, str],
+    ) -> None:
         try:
             reservation = push.reserve(project=project, repository_name=repository, parsed=parsed)
         except push.BlobsBeingDeleted as exc:
             raise TransferError(f"blobs being garbage collected: {exc}") from None
         try:
-            super().put_manifest(repository, parsed.digest, body, media_type)
+            with push.pinned(reservation):
+                super().put_manifest(repository, parsed.digest, *content)
+                push.complete(
+                    reservation=reservation,
+                    tag=None if is_digest(reference) else reference,
+                    username=USERNAME,
+                )
         except TransferError:
             push.release(reservation)
             raise
-        push.complete(
-            reservation=reservation,
-            tag=None if is_digest(reference) else reference,
-            username=USERNAME,
-        )

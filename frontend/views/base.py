@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, TypedDict
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
@@ -72,7 +72,12 @@ def attempt(request: HttpRequest, action: Callable[..., Any], /, **kwargs: Any) 
     return True
 
 
-def actor(request: HttpRequest) -> dict[str, str]:
+class ActorArguments(TypedDict):
+    username: str
+    client_address: str
+
+
+def actor(request: HttpRequest) -> ActorArguments:
     """The keyword arguments that services take to audit who did it and from where."""
     return {"username": request.user.username, "client_address": client_address(request)}
 

@@ -147,11 +147,13 @@ class ArtifactView(RepositoryScopedView):
     def delete(
         self, request: Request, project_name: str, repository_name: str, reference: str
     ) -> Response:
-        deletion.delete_artifact(
-            artifact=self.artifact("artifact", "delete"),
+        artifact = self.artifact("artifact", "delete")
+        if not deletion.delete_artifact(
+            artifact=artifact,
             username=request.user.username,
             client_address=client_address(request),
-        )
+        ):
+            raise not_found(f"artifact {artifact.digest} was deleted meanwhile")
         return Response(status=200)
 
 

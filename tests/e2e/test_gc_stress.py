@@ -29,7 +29,8 @@ import psycopg
 import pytest
 
 from harbor_gc.storage import FilesystemStorage
-from tests.imagegen import ImageLayout, layout_blobs, make_image, random_layer
+from tests.e2e.gc_support import GcRuns, pulls_back, run_all
+from tests.imagegen import ImageLayout, make_image, random_layer
 from tests.stack import ADMIN_PASSWORD, PG_DSN, Instance, running_instance, skopeo
 
 ADMIN = ("admin", ADMIN_PASSWORD)
@@ -37,7 +38,6 @@ PROJECT = "stress"
 REPOS = [f"{PROJECT}/app{i}" for i in range(3)]
 TAGS = [f"t{i}" for i in range(4)]
 PUSHERS = 4
-FINAL = {"Success", "Error", "Stopped"}
 
 
 @dataclass
@@ -111,11 +111,10 @@ class Stress:
         self.images = images
         self.deadline = time.monotonic() + seconds
         self.pushes: list[Push] = []
-        self.gc_runs: list[dict] = []
-        self.gc_conflicts = 0
         self.deletions = 0
         self.delete_errors: list[FailedDelete] = []
         self.errors: list[str] = []
+        self.gc = GcRuns(self.errors, {"delete_untagged": False, "workers": 3}, timeout=120)
         self.lock = threading.Lock()
 
     def running(self) -> bool:
@@ -183,34 +182,7 @@ class Stress:
 
     def run_gc(self, api) -> dict | None:
         """One manual GC through the API, waited for; None when one was already running."""
-        response = api.post(
-            "/api/v2.0/system/gc/schedule",
-            json={
-                "schedule": {"type": "Manual"},
-                "parameters": {"delete_untagged": False, "workers": 3},
-            },
-        )
-        if response.status_code == 409:
-            with self.lock:
-                self.gc_conflicts += 1
-            return None
-        assert response.status_code == 201, response.text
-        job = response.headers["Location"].rsplit("/", 1)[1]
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            item = api.get(f"/api/v2.0/system/gc/{job}").json()
-            if item["job_status"] in FINAL:
-                break
-            time.sleep(0.2)
-        else:
-            raise AssertionError(f"GC {job} did not finish")
-        if item["job_status"] != "Success":
-            log = api.get(f"/api/v2.0/system/gc/{job}/log").text
-            self.errors.append(f"GC {job} {item['job_status']}: {log[-2000:]}")
-        run = {"id": job, "status": item["job_status"], **json.loads(item["job_parameters"])}
-        with self.lock:
-            self.gc_runs.append(run)
-        return run
+        return self.gc.run(api)
 
 
 def _summary(stress: Stress) -> dict:
@@ -222,9 +194,9 @@ def _summary(stress: Stress) -> dict:
         "failures_by_kind": dict(Counter(_failure_kind(p.error) for p in failed)),
         "deletions": stress.deletions,
         "delete_errors": [f"{d.digest}: {d.error}" for d in stress.delete_errors[:3]],
-        "gc_runs": len(stress.gc_runs),
-        "gc_conflicts_409": stress.gc_conflicts,
-        "blobs_swept_during_load": sum(run.get("purged_blobs", 0) for run in stress.gc_runs),
+        "gc_runs": len(stress.gc.runs),
+        "gc_conflicts_409": stress.gc.conflicts,
+        "blobs_swept_during_load": sum(run.get("purged_blobs", 0) for run in stress.gc.runs),
         "errors": stress.errors[:3],
         "first_failures": [f"{p.repository}:{p.tag}: {p.error[-300:]}" for p in failed[:3]],
     }
@@ -259,19 +231,8 @@ def _database_view(instance: Instance) -> tuple[dict[tuple[str, str], str], set[
 def _pull_back(instance: Instance, push: Push, target: Path) -> str | None:
     """None when the image pulls back bit-identically, else what went wrong."""
     target.parent.mkdir(exist_ok=True)
-    pulled = skopeo(
-        "copy",
-        "--preserve-digests",
-        f"docker://{instance.host}/{push.repository}@{push.layout.manifest_digest}",
-        f"oci:{target}:latest",
-        creds=ADMIN,
-        check=False,
-    )
-    if pulled.returncode != 0:
-        return pulled.stderr.strip()[-300:]
-    if layout_blobs(target) != layout_blobs(push.layout.path):
-        return "pulled blobs differ"
-    return None
+    reference = f"{push.repository}@{push.layout.manifest_digest}"
+    return pulls_back(instance, reference, push.layout.path, target)
 
 
 def _query(instance: Instance, sql: str) -> list[tuple]:
@@ -294,11 +255,7 @@ def test_gc_under_load_never_loses_a_pushed_image(tmp_path: Path) -> None:
         threads = [threading.Thread(target=stress.pusher, args=(i,)) for i in range(PUSHERS)]
         threads += [threading.Thread(target=stress.deleter, args=(100 + i,)) for i in range(2)]
         threads.append(threading.Thread(target=stress.collector))
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=seconds + 600)
-        assert not any(t.is_alive() for t in threads), "a stress thread did not stop"
+        run_all(threads, seconds + 600)
         print("\nload phase:", json.dumps(_summary(stress)))
 
         # Every image whose push succeeded and whose tag still points at it pulls back
@@ -381,7 +338,7 @@ def test_gc_under_load_never_loses_a_pushed_image(tmp_path: Path) -> None:
     ok = [p for p in stress.pushes if p.ok]
     failed = [p for p in stress.pushes if not p.ok]
     kinds = Counter(_failure_kind(p.error) for p in failed)
-    swept = sum(run.get("purged_blobs", 0) for run in stress.gc_runs)
+    swept = sum(run.get("purged_blobs", 0) for run in stress.gc.runs)
     report = {
         "seconds": seconds,
         "pushes": len(stress.pushes),
@@ -390,8 +347,8 @@ def test_gc_under_load_never_loses_a_pushed_image(tmp_path: Path) -> None:
         "failures_by_kind": dict(kinds),
         "deletions": stress.deletions,
         "delete_errors_500": len(stress.delete_errors),
-        "gc_runs": len(stress.gc_runs),
-        "gc_conflicts_409": stress.gc_conflicts,
+        "gc_runs": len(stress.gc.runs),
+        "gc_conflicts_409": stress.gc.conflicts,
         "blobs_swept_during_load": swept,
         "images_pulled_back": len(checked),
         "blobs_in_storage_at_end": len(stored),
@@ -403,7 +360,7 @@ def test_gc_under_load_never_loses_a_pushed_image(tmp_path: Path) -> None:
         print(f"  failed push {push.repository}:{push.tag}: {push.error[-300:]}")
     (tmp_path / "report.json").write_text(json.dumps(report, indent=2))
     assert not stress.errors, stress.errors
-    assert len(stress.gc_runs) >= 3, "GC ran too rarely to stress anything"
+    assert len(stress.gc.runs) >= 3, "GC ran too rarely to stress anything"
     assert swept > 0 and stress.deletions > 0, "no garbage was collected during the load"
     assert len(ok) >= 20 and checked, "too few pushes succeeded to check anything"
     assert len(failed) < len(ok), f"push failures are not a minority: {report}"

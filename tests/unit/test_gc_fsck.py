@@ -104,6 +104,20 @@ def test_a_consistent_registry_has_no_drift(layout, repository):
     assert not report.drift, report.as_dict()
 
 
+def test_what_distribution_leaves_of_a_deleted_manifest_is_no_drift(layout, repository):
+    """distribution's manifest DELETE removes the revision's and the tag's link files and
+    leaves their directories: no manifest and no tag to report."""
+    kept = _image(layout, repository, "a")
+    deleted = layout.blob(b"a deleted manifest")  # its blob is still another's
+    layout.link("revision", deleted)
+    tags = layout.tag("was-deleted", deleted)
+    (layout.base / f"repositories/{REPO}/_manifests/revisions/sha256/{deleted[7:]}/link").unlink()
+    (tags / "current/link").unlink()
+    ArtifactBlob.objects.create(artifact=kept, blob=Blob.objects.create(digest=deleted))
+    report = fsck.check(FilesystemStorage(layout.root))
+    assert not report.drift, report.as_dict()
+
+
 def test_drift_in_both_directions_is_reported(layout, repository):
     _image(layout, repository, "ok")
     no_layer = _image(layout, repository, "no-layer", tag="v2", layer_on_disk=False)
