@@ -28,6 +28,7 @@ urlpatterns = [
     path("admin/groups", admin.groups, name="groups"),
     path("admin/groups/<int:group_id>/delete", admin.group_delete, name="group-delete"),
     path("admin/configuration", admin.system_configuration, name="configuration"),
+    path("account/robot-secret", robots.secret_shown, name="robot-secret-once"),
     path("admin/robots", robots.system_robots, name="robots"),
     path(
         "admin/robots/<int:robot_id>/toggle",
@@ -50,9 +51,11 @@ urlpatterns = [
     path("admin/gc/<int:execution_id>", jobs.gc_execution, name="gc-execution"),
     path("admin/jobs/<int:execution_id>/stop", jobs.stop_execution, name="job-stop"),
     path("admin/registries", jobs.registries, name="registries"),
+    path("admin/registries/<int:registry_id>/edit", jobs.registry_edit, name="registry-edit"),
     path("admin/registries/<int:registry_id>/delete", jobs.registry_delete, name="registry-delete"),
     path("admin/replications", jobs.replications, name="replications"),
     path("admin/replications/<int:policy_id>/run", jobs.replication_run, name="replication-run"),
+    path("admin/replications/<int:policy_id>/edit", jobs.replication_edit, name="replication-edit"),
     path(
         "admin/replications/<int:policy_id>/delete",
         jobs.replication_delete,

@@ -3,6 +3,7 @@ layers and build history; add and remove tags; delete artifacts and repositories
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from urllib.parse import quote
 
 from django.contrib import messages
@@ -17,6 +18,7 @@ from frontend.links import artifact_url, repository_url
 from frontend.views.base import actor, attempt, page_of, signed_in
 from frontend.views.projects import confirm
 from harbor_py.api.errors import HarborError, not_found
+from immutable.enforcement import TagImmutable
 from immutable.selectors import immutable_checker
 from projects.selectors import ProjectAccess
 from registry import deletion, queries, selectors, services
@@ -127,6 +129,14 @@ def tag_add(request: HttpRequest, name: str, path: str, reference: str) -> HttpR
     return redirect(artifact_url(found))
 
 
+def _refuse_immutable(found: Artifact, tags: Iterable[str]) -> None:
+    """Say so before the confirmation, not after it (the services check again)."""
+    immutable = immutable_checker(found.repository_id)
+    for tag in tags:
+        if immutable(tag):
+            raise TagImmutable(found.repository.name, tag)
+
+
 @signed_in
 def tag_delete(
     request: HttpRequest, name: str, path: str, reference: str, tag: str
@@ -136,6 +146,7 @@ def tag_delete(
     target = doomed.first()
     if target is None:
         raise not_found(_("This tag does not exist."))
+    _refuse_immutable(found, [tag])
     if request.method == "POST":
         if attempt(request, services.delete_tag, tag=target, **actor(request)):
             messages.success(request, _("Tag %(name)s deleted.") % {"name": tag})
@@ -152,6 +163,8 @@ def tag_delete(
 @signed_in
 def artifact_delete(request: HttpRequest, name: str, path: str, reference: str) -> HttpResponse:
     _access, found = _artifact(request, name, path, reference, "artifact", "delete")
+    if request.method != "POST":
+        _refuse_immutable(found, found.tags.values_list("name", flat=True))
     if request.method == "POST":
         try:
             deletion.delete_artifact(artifact=found, **actor(request))
