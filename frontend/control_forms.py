@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Robot
 from accounts.robot_services import RobotSpec
 from accounts.robots import ALL_PROJECTS, SYSTEM_NAMESPACE
+from frontend.labels import label
 
 Policy = tuple[str, str]
 UNITS = {"B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "TiB": 1024**4}
@@ -75,7 +76,7 @@ def policy_choices(policies: list[Policy]) -> list[tuple[str, list[tuple[str, st
     """Checkbox groups, one per resource: ("repository", [("repository:pull", "pull"), ...])."""
     groups: dict[str, list[tuple[str, str]]] = {}
     for resource, action in policies:
-        groups.setdefault(resource, []).append((f"{resource}:{action}", action))
+        groups.setdefault(label(resource), []).append((f"{resource}:{action}", label(action)))
     return list(groups.items())
 
 

@@ -79,3 +79,11 @@ def size(value: object) -> str:
         amount, unit = amount / 1024, unit + 1
     decimals = 0 if amount == int(amount) else 1
     return f"{number_format(round(amount, decimals), decimals)}\u00a0{BINARY_UNITS[unit]}"
+
+
+@register.filter(name="label")
+def label_of(value: object) -> str:
+    """A stored value (status, trigger, operation, type) in the page's language."""
+    from frontend.labels import label
+
+    return label(value)
