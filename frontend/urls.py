@@ -138,6 +138,8 @@ urlpatterns = [
         name="project-robot-delete",
     ),
     path(f"{ARTIFACT}/tags", artifacts.tag_add, name="tag-add"),
+    path(f"{ARTIFACT}/labels", artifacts.label_add, name="label-add"),
+    path(f"{ARTIFACT}/labels/<int:label_id>/remove", artifacts.label_remove, name="label-remove"),
     path(f"{ARTIFACT}/tags/<str:tag>/delete", artifacts.tag_delete, name="tag-delete"),
     path(f"{ARTIFACT}/delete", artifacts.artifact_delete, name="artifact-delete"),
     path(ARTIFACT, artifacts.artifact, name="artifact"),

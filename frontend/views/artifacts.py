@@ -35,8 +35,14 @@ def _repository(request: HttpRequest, name: str, path: str, resource: str, actio
 def repository(request: HttpRequest, name: str, path: str) -> HttpResponse:
     access, repo = _repository(request, name, path, "artifact", "list")
     tag = request.GET.get("tag", "").strip()
+    labels = list(ui_selectors.labels_for_project(access.project.pk))
+    label = request.GET.get("label", "")
+    label_id = int(label) if label.isdigit() and int(label) in {x.pk for x in labels} else None
     # Harbor's listing: index children and accessories are shown under their parent.
-    query = f"tags=~{quote(tag, safe='')}" if tag else None
+    terms = [f"tags=~{quote(tag, safe='')}"] if tag else []
+    if label_id is not None:
+        terms.append(f"labels=({label_id})")
+    query = ",".join(terms) or None
     rows = queries.filter_artifacts(Artifact.objects.filter(repository=repo), query)
     rows = queries.sort_artifacts(rows, None)
     page = page_of(request, selectors.artifacts_with_details(rows, with_tag=True, with_label=True))
@@ -49,6 +55,8 @@ def repository(request: HttpRequest, name: str, path: str) -> HttpResponse:
         "short_name": path,
         "page": page,
         "tag": tag,
+        "labels": labels,
+        "label_id": label_id,
         "can_delete": access.can("repository", "delete"),
         "pull": ui_selectors.pull_commands(repo.name, "<tag>"),
     }
@@ -102,7 +110,14 @@ def artifact(request: HttpRequest, name: str, path: str, reference: str) -> Http
         ),
         "pull_by_digest": ui_selectors.pull_commands(found.repository.name, details.digest),
         "tag_form": TagForm(),
+        "attachable": [
+            label
+            for label in ui_selectors.labels_for_project(access.project.pk)
+            if label.pk not in {attached.pk for attached in details.labels.all()}
+        ],
         "can": {
+            "add_label": access.can("artifact-label", "create"),
+            "remove_label": access.can("artifact-label", "delete"),
             "add_tag": access.can("tag", "create"),
             "delete_tag": access.can("tag", "delete"),
             "delete": access.can("artifact", "delete"),
@@ -181,3 +196,31 @@ def artifact_delete(request: HttpRequest, name: str, path: str, reference: str) 
             "Its tags, and the children and accessories no other artifact keeps, are deleted too."
         ),
     )
+
+
+@require_POST
+@signed_in
+def label_add(request: HttpRequest, name: str, path: str, reference: str) -> HttpResponse:
+    access, found = _artifact(request, name, path, reference, "artifact-label", "create")
+    raw = request.POST.get("label", "")
+    label = (
+        ui_selectors.labels_for_project(access.project.pk).filter(pk=int(raw)).first()
+        if raw.isdigit()
+        else None
+    )
+    if label is None:
+        messages.error(request, _("Choose a label of this project or a global one."))
+    elif attempt(request, services.add_label, artifact=found, label=label, **actor(request)):
+        messages.success(request, _("Label %(name)s added.") % {"name": label.name})
+    return redirect(artifact_url(found))
+
+
+@require_POST
+@signed_in
+def label_remove(
+    request: HttpRequest, name: str, path: str, reference: str, label_id: int
+) -> HttpResponse:
+    _access, found = _artifact(request, name, path, reference, "artifact-label", "delete")
+    if attempt(request, services.remove_label, artifact=found, label_id=label_id, **actor(request)):
+        messages.success(request, _("Label removed."))
+    return redirect(artifact_url(found))

@@ -166,3 +166,57 @@ def test_htmx_comes_from_its_npm_package_not_a_committed_copy():
     assert found and "node_modules/htmx.org/dist" in found
     installed = json.loads((ROOT / "frontend/node_modules/htmx.org/package.json").read_text())
     assert installed["version"] == pinned
+
+
+def test_project_summary_and_push_commands(make_user, make_project):
+    owner, guest = make_user("owner"), make_user("visitor")
+    project = make_project("team", owner=owner, members={guest: 3})
+    client = signed(owner)
+    empty = client.get("/projects/team/repositories").content.decode()
+    assert "Push commands" in empty  # an empty project says how to fill it
+    for tool in ("docker push", "podman push", "helm push", "oras push", "skopeo copy"):
+        assert tool in empty
+    assert "oci://testserver/team" in empty or "oci://" in empty
+    image(project, "app", "v1")
+    summary = client.get("/projects/team/")
+    body = summary.content.decode()
+    assert summary.status_code == 200 and 'aria-current="page">Summary' in body
+    assert '<b id="summary-repositories">1</b>' in body
+    assert "Members by role" in body and "<dt>Guest</dt><dd>1</dd>" in body
+    assert "docker tag SOURCE_IMAGE[:TAG]" in body
+    seen_by_guest = signed(guest).get("/projects/team/").content.decode()
+    assert "Push commands" not in seen_by_guest  # a guest may not push
+    assert "Members by role" in seen_by_guest  # guests list members, as the API
+
+
+def test_labels_attached_removed_and_used_as_filter(make_user, make_project):
+    from registry.models import ArtifactLabel, Label
+
+    owner = make_user("owner")
+    project = make_project("team", owner=owner)
+    other = make_project("other")
+    first, second = image(project, "app", "v1"), image(project, "app", "v2")
+    mine = Label.objects.create(name="release", scope="p", project=project)
+    shared = Label.objects.create(name="approved", scope="g")
+    foreign = Label.objects.create(name="theirs", scope="p", project=other)
+    client = signed(owner)
+    base = f"/projects/team/repositories/app/-/artifacts/{first.digest}"
+    page = client.get(base).content.decode()
+    assert f'<option value="{mine.pk}">release</option>' in page
+    assert "approved (global)" in page and "theirs" not in page
+    client.post(f"{base}/labels", {"label": mine.pk})
+    client.post(f"{base}/labels", {"label": shared.pk})
+    refused = client.post(f"{base}/labels", {"label": foreign.pk}, follow=True)
+    assert "Choose a label of this project or a global one." in refused.content.decode()
+    assert set(
+        ArtifactLabel.objects.filter(artifact=first).values_list("label__name", flat=True)
+    ) == {
+        "release",
+        "approved",
+    }
+    listing = client.get(f"/projects/team/repositories/app/?label={mine.pk}").content.decode()
+    assert first.digest[:19] in listing and second.digest[:19] not in listing
+    client.post(f"{base}/labels/{mine.pk}/remove")
+    assert not ArtifactLabel.objects.filter(artifact=first, label=mine).exists()
+    listing = client.get(f"/projects/team/repositories/app/?label={mine.pk}").content.decode()
+    assert first.digest[:19] not in listing
