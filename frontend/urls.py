@@ -6,6 +6,7 @@ from frontend.views import (
     artifacts,
     dashboard,
     jobs,
+    portal,
     project_settings,
     projects,
     robots,
@@ -21,6 +22,12 @@ urlpatterns = [
     path("account/sign-out", account.sign_out, name="sign-out"),
     path("account/password", account.change_password, name="password"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("search", portal.search, name="search"),
+    path("admin/quotas", portal.quotas, name="quotas"),
+    path("admin/labels", portal.global_labels, name="global-labels"),
+    path(
+        "admin/labels/<int:label_id>/delete", portal.global_label_delete, name="global-label-delete"
+    ),
     path("admin/users", admin.users, name="users"),
     path("admin/users/<int:user_id>/sysadmin", admin.user_sysadmin, name="user-sysadmin"),
     path("admin/users/<int:user_id>/password", admin.user_password, name="user-password"),

@@ -503,6 +503,9 @@ def test_every_page_is_translated_in_chinese(stack: Instance, page, tmp_path: Pa
         "/admin/gc",
         "/admin/registries",
         "/admin/replications",
+        "/admin/quotas",
+        "/admin/labels",
+        f"/search?q={project}",
         "/no/such/page",
     ]
     found: dict[str, list[str]] = {}
@@ -516,3 +519,78 @@ def test_every_page_is_translated_in_chinese(stack: Instance, page, tmp_path: Pa
                 found[f"{user[0]} {path}"] = missed
         context.close()
     assert found == {}
+
+
+def test_portal_pages(stack: Instance, page, tmp_path: Path):
+    """Summary tab with push commands, labels on artifacts and as a filter, the global
+    search, the quota overview, global labels, the dark theme."""
+    expect = playwright_api.expect
+    project = f"portal-{uuid.uuid4().hex[:6]}"
+    stack.create_project(project)
+    in_english(page, stack)
+    # An empty project tells how to push, with every tool.
+    page.goto(f"/projects/{project}/repositories")
+    helper = page.get_by_role("region", name="Push commands")
+    for tool in ("docker", "podman", "helm", "oras", "skopeo"):
+        expect(helper.locator(f"#cmd-push-{tool}")).to_be_visible()
+    expect(helper.locator("#cmd-push-helm")).to_contain_text(f"oci://{stack.host}/{project}")
+    image = make_image(tmp_path / "img", layer_sizes=[10_000])
+    for tag in ("v1", "v2"):
+        skopeo("copy", image.ref, f"docker://{stack.host}/{project}/app:{tag}", creds=ADMIN)
+    other = make_image(tmp_path / "other", layer_sizes=[12_000])
+    skopeo("copy", other.ref, f"docker://{stack.host}/{project}/app:v3", creds=ADMIN)
+    page.get_by_role("navigation", name="Project").get_by_role("link", name="Summary").click()
+    expect(page.locator("#summary-repositories")).to_have_text("1")
+    expect(page.get_by_role("heading", name="Members by role")).to_be_visible()
+    expect(page.get_by_role("heading", name="Push commands")).to_be_visible()
+    shot(page, "project-summary")
+
+    # A project label, attached to the artifact of v3, then used as a filter.
+    page.goto(f"/projects/{project}/labels")
+    page.get_by_label("Label name").fill("release")
+    page.get_by_role("button", name="Create label").click()
+    page.goto(f"/projects/{project}/repositories/app/?tag=v3")
+    page.locator("table a.mono").first.click()
+    page.get_by_label("Add a label").select_option(label="release")
+    page.get_by_role("button", name="Add label").click()
+    expect(page.get_by_text("Label release added.")).to_be_visible()
+    expect(page.locator("#artifact-labels")).to_contain_text("release")
+    page.goto(f"/projects/{project}/repositories/app/")
+    expect(page.locator("tbody tr")).to_have_count(2)
+    page.get_by_label("Label", exact=True).select_option(label="release")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("tbody tr")).to_have_count(1)
+    expect(page.locator("tbody tr")).to_contain_text("v3")
+
+    # The global search in the header.
+    page.get_by_label("Search projects and repositories").fill(project)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("link", name=project, exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name=f"{project}/app")).to_be_visible()
+
+    # The quota overview sorts by a column; global labels.
+    page.goto("/admin/quotas?sort=-used")
+    expect(page.get_by_role("columnheader", name="Used")).to_have_attribute(
+        "aria-sort", "descending"
+    )
+    page.get_by_role("link", name="Used").click()
+    expect(page.get_by_role("columnheader", name="Used")).to_have_attribute(
+        "aria-sort", "ascending"
+    )
+    page.goto("/admin/labels")
+    page.get_by_label("Label name").fill(f"ok-{project}")
+    page.get_by_role("button", name="Create label").click()
+    expect(page.get_by_role("cell", name=f"ok-{project}")).to_be_visible()
+
+    # The dark theme: the toggle switches and is remembered across pages.
+    toggle = page.get_by_role("button", name="Dark theme")
+    expect(toggle).to_have_attribute("aria-pressed", "false")
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    page.goto("/projects/")
+    assert page.locator("html").get_attribute("data-theme") == "dark"
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(14, 20, 27)"
+    shot(page, "projects-dark")
+    page.get_by_role("button", name="Dark theme").click()
+    assert page.locator("html").get_attribute("data-theme") == "light"

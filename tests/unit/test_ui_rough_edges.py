@@ -220,3 +220,64 @@ def test_labels_attached_removed_and_used_as_filter(make_user, make_project):
     assert not ArtifactLabel.objects.filter(artifact=first, label=mine).exists()
     listing = client.get(f"/projects/team/repositories/app/?label={mine.pk}").content.decode()
     assert first.digest[:19] not in listing
+
+
+def test_gc_dry_run_says_what_it_would_free(admin):
+    from jobs.models import Execution
+
+    run = Execution.objects.create(
+        vendor_type="GARBAGE_COLLECTION",
+        status="Success",
+        trigger="MANUAL",
+        parameters={"dry_run": True, "delete_untagged": False, "workers": 1},
+        extra_attrs={"freed_space": 0, "purged_blobs": 0, "purged_manifests": 0},
+    )
+    body = signed(admin).get(f"/admin/gc/{run.pk}").content.decode()
+    assert "Would free" in body and "Blobs it would delete" in body
+    blobs = re.search(r"Blobs it would delete</th><td>([^<]*)</td>", body)
+    assert blobs and blobs[1] == "0"  # zero, not "—"
+    history = signed(admin).get("/admin/gc").content.decode()
+    assert "would free" in history
+
+
+def test_gc_log_lines_are_not_python_dicts():
+    from harbor_gc.collector import _readable
+
+    line = _readable({"dry_run": True, "workers": 2})
+    assert line == "dry run: true, workers: 2" and "{" not in line
+
+
+def test_global_search_quota_overview_and_global_labels(admin, make_user, make_project):
+    from quotas.models import Quota
+    from registry.models import Label
+
+    outsider = make_user("outsider")
+    seen = make_project("alpha-web", members={outsider: 3})
+    hidden = make_project("alpha-secret")
+    image(seen, "webapp", "v1")
+    image(hidden, "webapp", "v1")
+    found = signed(outsider).get("/search?q=alpha").content.decode()
+    assert "alpha-web" in found and "alpha-secret" not in found
+    repos = signed(outsider).get("/search?q=webapp").content.decode()
+    assert "alpha-web/webapp" in repos and "alpha-secret/webapp" not in repos
+    assert 'id="global-search"' in signed(outsider).get("/projects/").content.decode()
+
+    Quota.objects.update_or_create(project=seen, defaults={"hard": 10 * 1024**3, "used": 5})
+    Quota.objects.update_or_create(project=hidden, defaults={"hard": -1, "used": 900})
+    client = signed(admin)
+    by_use = client.get("/admin/quotas").content.decode()
+    assert by_use.index("alpha-secret") < by_use.index("alpha-web")  # most used first
+    by_name = client.get("/admin/quotas?sort=name").content.decode()
+    assert by_name.index("alpha-secret") < by_name.index("alpha-web")
+    by_name_desc = client.get("/admin/quotas?sort=-name").content.decode()
+    assert by_name_desc.index("alpha-web") < by_name_desc.index("alpha-secret")
+    assert "10\xa0GiB" in by_use and "unlimited" in by_use
+    assert signed(outsider).get("/admin/quotas").status_code == 403
+
+    client.post("/admin/labels", {"name": "approved", "description": "QA passed"})
+    label = Label.objects.get(name="approved")
+    assert label.scope == "g" and label.project is None
+    assert "approved" in client.get("/admin/labels").content.decode()
+    client.post(f"/admin/labels/{label.pk}/delete")
+    assert not Label.objects.filter(pk=label.pk).exists()
+    assert signed(outsider).post("/admin/labels", {"name": "x"}).status_code == 403

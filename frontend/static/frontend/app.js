@@ -59,6 +59,27 @@
   });
   document.addEventListener("pointerdown", function () { keyed = null; });
 
+  // The theme toggle: dark or light from now on in this browser (theme.js applies it
+  // before the page is drawn); the button says whether the dark theme is on.
+  function darkNow() {
+    var chosen = document.documentElement.getAttribute("data-theme");
+    if (chosen) { return chosen === "dark"; }
+    return window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
+  }
+  function showTheme() {
+    document.querySelectorAll(".theme-toggle").forEach(function (button) {
+      button.setAttribute("aria-pressed", darkNow() ? "true" : "false");
+    });
+  }
+  document.addEventListener("DOMContentLoaded", showTheme);
+  document.addEventListener("click", function (event) {
+    if (!event.target.closest(".theme-toggle")) { return; }
+    var next = darkNow() ? "light" : "dark";
+    document.documentElement.setAttribute("data-theme", next);
+    try { window.localStorage.setItem("harbor-theme", next); } catch (e) { /* private mode */ }
+    showTheme();
+  });
+
   // The header's menu button (phones).
   document.addEventListener("click", function (event) {
     var toggle = event.target.closest(".menu-toggle");
