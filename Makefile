@@ -49,6 +49,7 @@ bench: test-deps
 	$(PY) -m tests.bench
 	$(PY) -m tests.bench_requests
 	$(PY) -m tests.bench_api
+	$(PY) -m tests.bench_ui
 	$(PY) -m tests.bench_gc
 	$(PY) -m tests.bench_audit
 	$(PY) -m tests.bench_ldap

@@ -127,6 +127,20 @@ class TagForm(forms.Form):
     name = forms.CharField(label=_("New tag"), max_length=128)
 
 
+class CopyForm(forms.Form):
+    """Copy an artifact into another repository (of this or another project), or retag it
+    there: the copy gets its tags, and the new tag when one is given."""
+
+    project = forms.CharField(label=_("Target project"), max_length=255)
+    repository = forms.CharField(label=_("Target repository"), max_length=255)
+    tag = forms.CharField(
+        label=_("New tag"),
+        max_length=128,
+        required=False,
+        help_text=_("Optional: a tag for the copy (retag)."),
+    )
+
+
 class ProjectConfigForm(forms.Form):
     public = forms.BooleanField(label=_("Public"), required=False)
     auto_scan = forms.BooleanField(label=_("Scan images automatically on push"), required=False)

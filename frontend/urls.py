@@ -146,6 +146,7 @@ urlpatterns = [
     ),
     path(f"{ARTIFACT}/tags", artifacts.tag_add, name="tag-add"),
     path(f"{ARTIFACT}/labels", artifacts.label_add, name="label-add"),
+    path(f"{ARTIFACT}/copy", artifacts.artifact_copy, name="artifact-copy"),
     path(f"{ARTIFACT}/labels/<int:label_id>/remove", artifacts.label_remove, name="label-remove"),
     path(f"{ARTIFACT}/tags/<str:tag>/delete", artifacts.tag_delete, name="tag-delete"),
     path(f"{ARTIFACT}/delete", artifacts.artifact_delete, name="artifact-delete"),

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from frontend import selectors as ui_selectors
-from frontend.forms import TagForm, refusal_text
+from frontend.forms import CopyForm, TagForm, refusal_text
 from frontend.links import artifact_url, repository_url
 from frontend.views.base import actor, attempt, page_of, signed_in
 from frontend.views.projects import confirm
@@ -21,9 +21,10 @@ from harbor_py.api.errors import HarborError, not_found
 from immutable.enforcement import TagImmutable
 from immutable.selectors import immutable_checker
 from projects.selectors import ProjectAccess
-from registry import deletion, queries, selectors, services
+from registry import copying, deletion, queries, selectors, services
 from registry.api.base import find_artifact, find_repository, require_by_name
 from registry.models import Artifact, Tag
+from registry.names import valid_repository_name
 
 
 def _repository(request: HttpRequest, name: str, path: str, resource: str, action: str):  # noqa: ANN202
@@ -110,6 +111,7 @@ def artifact(request: HttpRequest, name: str, path: str, reference: str) -> Http
         ),
         "pull_by_digest": ui_selectors.pull_commands(found.repository.name, details.digest),
         "tag_form": TagForm(),
+        "copy_form": CopyForm(initial={"project": access.project.name, "repository": path}),
         "attachable": [
             label
             for label in ui_selectors.labels_for_project(access.project.pk)
@@ -224,3 +226,33 @@ def label_remove(
     if attempt(request, services.remove_label, artifact=found, label_id=label_id, **actor(request)):
         messages.success(request, _("Label removed."))
     return redirect(artifact_url(found))
+
+
+@require_POST
+@signed_in
+def artifact_copy(request: HttpRequest, name: str, path: str, reference: str) -> HttpResponse:
+    """POST /projects/{p}/repositories/{r}/artifacts?from= from a form: the target project
+    must let the caller create artifacts (the same 404/403 as the API)."""
+    _access, found = _artifact(request, name, path, reference, "artifact", "read")
+    form = CopyForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Name the target project and repository."))
+        return redirect(artifact_url(found))
+    data = form.cleaned_data
+    target = require_by_name(request, data["project"], "artifact", "create")
+    destination = f"{target.project.name}/{data['repository'].strip('/')}"
+    if not valid_repository_name(destination):
+        invalid = _("%(name)s is not a valid repository name.") % {"name": destination}
+        messages.error(request, invalid)
+        return redirect(artifact_url(found))
+    try:
+        copied = copying.copy_artifact(
+            source=found, project=target.project, destination=destination, **actor(request)
+        )
+        if data["tag"]:
+            services.create_tag(artifact=copied, name=data["tag"], **actor(request))
+    except HarborError as exc:
+        messages.error(request, refusal_text(exc))
+        return redirect(artifact_url(found))
+    messages.success(request, _("Copied to %(name)s.") % {"name": destination})
+    return redirect(artifact_url(copied))

@@ -39,11 +39,7 @@ def _grantable(
     request: HttpRequest, kind: str, namespace: str, policies: list[Policy]
 ) -> list[Policy]:
     """The permissions the caller holds, so may give a robot (the service checks again)."""
-    return [
-        (resource, action)
-        for resource, action in policies
-        if robot_services.holds(caller_of(request), kind, namespace, resource, action)
-    ]
+    return robot_services.held(caller_of(request), kind, namespace, policies)
 
 
 def _with_status(page: Page) -> Page:

@@ -562,6 +562,20 @@ def test_portal_pages(stack: Instance, page, tmp_path: Path):
     expect(page.locator("tbody tr")).to_have_count(1)
     expect(page.locator("tbody tr")).to_contain_text("v3")
 
+    # Copy the v3 artifact into another project's repository with a new tag (retag).
+    target = f"{project}-copy"
+    stack.create_project(target)
+    page.goto(f"/projects/{project}/repositories/app/?tag=v3")
+    page.locator("table a.mono").first.click()
+    page.get_by_label("Target project").fill(target)
+    page.get_by_label("Target repository").fill("mirror/app")
+    page.get_by_role("region", name="Copy or retag").get_by_label("New tag").fill("stable")
+    page.get_by_role("region", name="Copy or retag").get_by_role("button", name="Copy").click()
+    expect(page.get_by_text(f"Copied to {target}/mirror/app.")).to_be_visible()
+    expect(page.locator("#tags")).to_contain_text("stable")
+    copied = skopeo("list-tags", f"docker://{stack.host}/{target}/mirror/app", creds=ADMIN)
+    assert '"stable"' in copied.stdout and '"v3"' in copied.stdout
+
     # The global search in the header.
     page.get_by_label("Search projects and repositories").fill(project)
     page.keyboard.press("Enter")
@@ -580,7 +594,7 @@ def test_portal_pages(stack: Instance, page, tmp_path: Path):
     page.goto("/admin/labels")
     page.get_by_label("Label name").fill(f"ok-{project}")
     page.get_by_role("button", name="Create label").click()
-    expect(page.get_by_role("cell", name=f"ok-{project}")).to_be_visible()
+    expect(page.get_by_role("cell", name=f"ok-{project}", exact=True)).to_be_visible()
 
     # The dark theme: the toggle switches and is remembered across pages.
     toggle = page.get_by_role("button", name="Dark theme")
