@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.bench import git_state, log, percentile
-from tests.bench_api import MEMBER, table_counts, vacuum_analyze
+from tests.bench_api import MEMBER, shell_json, table_counts, vacuum_analyze
 from tests.stack import REPO_ROOT, Instance
 
 MARKER = "BENCH-UI "
@@ -91,11 +91,7 @@ def pages_in_process(spec: str) -> None:
 def measure(instance: Instance, pages: list[tuple[str, str]], requests: int) -> dict[str, Any]:
     spec = json.dumps({"users": ["admin", MEMBER[0]], "pages": pages, "requests": requests})
     code = f"from tests.bench_ui import pages_in_process; pages_in_process({spec!r})"
-    done = instance.manage("shell", "-c", code, check=False)
-    for line in done.stdout.splitlines():
-        if line.startswith(MARKER):
-            return json.loads(line[len(MARKER) :])
-    raise RuntimeError(f"measuring failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return shell_json(instance, code, MARKER)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
