@@ -120,7 +120,7 @@ def test_the_ui_end_to_end(stack: Instance, page, tmp_path: Path):
     expect(page.get_by_text("Connection OK")).to_be_visible()
     page.get_by_label("Access secret").fill(ADMIN_PASSWORD)
     page.get_by_role("button", name="Create", exact=True).click()
-    expect(page.get_by_role("cell", name=f"self-{suffix}")).to_be_visible()
+    expect(page.get_by_role("cell", name=f"self-{suffix}", exact=True)).to_be_visible()
     target = f"copy-{suffix}"
     stack.create_project(target)
     page.get_by_role("link", name="Replication").click()
