@@ -20,6 +20,8 @@ COPY requirements.txt .
 RUN python -m venv /app/.venv \
     && /app/.venv/bin/pip install --no-cache-dir -r requirements.txt
 COPY . .
+# The UI's third-party browser code (htmx), pinned by frontend/package-lock.json.
+RUN cd frontend && npm ci --ignore-scripts --no-audit --no-fund --omit=dev
 
 VOLUME ["/data"]
 EXPOSE 8080

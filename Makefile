@@ -18,7 +18,7 @@ down:
 status:
 	$(PY) manage.py platform status
 
-deps: system-deps $(VENV)/.installed
+deps: system-deps $(VENV)/.installed frontend/node_modules/.installed
 
 system-deps:
 	@deploy/install-system.sh run
@@ -30,6 +30,11 @@ $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -r requirements.txt
+	touch $@
+
+# Third-party browser code (htmx) from npm, pinned by frontend/package-lock.json.
+frontend/node_modules/.installed: frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --ignore-scripts --no-audit --no-fund --omit=dev
 	touch $@
 
 # The whole suite, end-to-end tests included (real distribution, nginx, skopeo, ...).
@@ -44,6 +49,7 @@ bench: test-deps
 	$(PY) -m tests.bench
 	$(PY) -m tests.bench_requests
 	$(PY) -m tests.bench_api
+	$(PY) -m tests.bench_ui
 	$(PY) -m tests.bench_gc
 	$(PY) -m tests.bench_audit
 	$(PY) -m tests.bench_ldap

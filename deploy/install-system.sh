@@ -12,6 +12,7 @@ want() { # want <command-or-path> <package>
 }
 want docker-registry docker-registry
 want nginx nginx
+want npm npm  # the UI's third-party browser code (frontend/package.json)
 want /usr/sbin/nginx nginx
 want redis-server redis-server
 want pg_dump postgresql-client  # manage.py backup / restore (PostgreSQL)

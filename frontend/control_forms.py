@@ -12,10 +12,12 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Robot
 from accounts.robot_services import RobotSpec
 from accounts.robots import ALL_PROJECTS, SYSTEM_NAMESPACE
+from frontend.labels import label
 
 Policy = tuple[str, str]
 UNITS = {"B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "TiB": 1024**4}
-UNIT_CHOICES = [(unit, unit) for unit in UNITS]
+UNLIMITED = "unlimited"
+UNIT_CHOICES = [(unit, unit) for unit in UNITS] + [(UNLIMITED, _("unlimited"))]
 DEFAULT_UNIT = "GiB"
 
 
@@ -35,7 +37,7 @@ class SizeWidget(forms.MultiWidget):
         if value is None or value == "":
             return [None, DEFAULT_UNIT]
         if value < 0:
-            return [-1, DEFAULT_UNIT]
+            return [None, UNLIMITED]
         for unit, factor in reversed(UNITS.items()):
             if value and value % factor == 0:
                 return [value // factor, unit]
@@ -52,16 +54,18 @@ class SizeField(forms.MultiValueField):
             forms.IntegerField(min_value=-1, required=False),
             forms.ChoiceField(choices=UNIT_CHOICES, required=False),
         )
-        kwargs.setdefault("help_text", _("-1 means unlimited."))
+        kwargs.setdefault("help_text", _("The unit “unlimited” (or -1): no limit."))
         super().__init__(fields, require_all_fields=False, **kwargs)
 
     def compress(self, data_list: list[Any]) -> int | None:
+        if data_list and data_list[1] == UNLIMITED:
+            return -1
         if not data_list or data_list[0] in (None, ""):
             if self.required:
                 raise forms.ValidationError(self.error_messages["required"], code="required")
             return None
         number, unit = data_list
-        return -1 if number == -1 else number * UNITS[unit or DEFAULT_UNIT]
+        return -1 if number == -1 else number * UNITS.get(unit, UNITS[DEFAULT_UNIT])
 
 
 class QuotaForm(forms.Form):
@@ -72,7 +76,7 @@ def policy_choices(policies: list[Policy]) -> list[tuple[str, list[tuple[str, st
     """Checkbox groups, one per resource: ("repository", [("repository:pull", "pull"), ...])."""
     groups: dict[str, list[tuple[str, str]]] = {}
     for resource, action in policies:
-        groups.setdefault(resource, []).append((f"{resource}:{action}", action))
+        groups.setdefault(label(resource), []).append((f"{resource}:{action}", label(action)))
     return list(groups.items())
 
 

@@ -8,6 +8,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from frontend.control_forms import SizeField
+from frontend.refusals import worded
 from harbor_py.api.errors import HarborError
 from immutable.enforcement import TagImmutable
 from projects.roles import Role
@@ -30,17 +31,35 @@ def refusal_text(exc: HarborError) -> str:
             "%(repository)s:%(tag)s is immutable: a tag immutability rule of the project "
             "protects it from being deleted, moved or overwritten."
         ) % {"repository": exc.repository_name, "tag": exc.tag}
-    return str(exc.detail)
+    return worded(str(exc.detail)).text
 
 
 def refuse(form: forms.Form, exc: HarborError, field: str | None = None) -> None:
-    """Show a service's refusal on the form."""
-    form.add_error(field, refusal_text(exc))
+    """Show a service's refusal on the form, next to the field it is about when the UI
+    recognises it (`frontend.refusals`), else next to `field` or at the top."""
+    refusal = worded(str(exc.detail)) if not isinstance(exc, TagImmutable) else None
+    if refusal is not None and refusal.field in form.fields:
+        form.add_error(refusal.field, refusal.text)
+    else:
+        form.add_error(field if field in form.fields else None, refusal_text(exc))
 
 
 class SignInForm(forms.Form):
-    principal = forms.CharField(label=_("Username or email"), max_length=255)
-    password = forms.CharField(label=_("Password"), widget=forms.PasswordInput)
+    principal = forms.CharField(
+        label=_("Username or email"),
+        max_length=255,
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none"}),
+    )
+    password = forms.CharField(
+        label=_("Password"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def focus(self) -> None:
+        """Autofocus the field to type next: the name first, the password after a
+        failed sign-in (the name is kept)."""
+        field = "password" if self.is_bound and self.data.get("principal") else "principal"
+        self.fields[field].widget.attrs["autofocus"] = True
 
 
 class PasswordChangeForm(forms.Form):
@@ -74,7 +93,7 @@ class ProjectForm(forms.Form):
     storage_limit = SizeField(
         label=_("Storage limit"),
         required=False,
-        help_text=_("-1 means unlimited; empty: the system's default."),
+        help_text=_("The unit “unlimited” (or -1): no limit; empty: the system's default."),
     )
 
     def __init__(self, *args: object, with_limit: bool = False, **kwargs: object) -> None:
@@ -106,6 +125,20 @@ class LabelForm(forms.Form):
 
 class TagForm(forms.Form):
     name = forms.CharField(label=_("New tag"), max_length=128)
+
+
+class CopyForm(forms.Form):
+    """Copy an artifact into another repository (of this or another project), or retag it
+    there: the copy gets its tags, and the new tag when one is given."""
+
+    project = forms.CharField(label=_("Target project"), max_length=255)
+    repository = forms.CharField(label=_("Target repository"), max_length=255)
+    tag = forms.CharField(
+        label=_("New tag"),
+        max_length=128,
+        required=False,
+        help_text=_("Optional: a tag for the copy (retag)."),
+    )
 
 
 class ProjectConfigForm(forms.Form):
@@ -249,11 +282,19 @@ class RegistryForm(forms.Form):
     )
     url = forms.URLField(label=_("Endpoint URL"), max_length=512, assume_scheme="https")
     access_key = forms.CharField(label=_("Access ID"), required=False)
+    # render_value: "Test connection" answers with the form, which keeps what was typed.
     access_secret = forms.CharField(
-        label=_("Access secret"), required=False, widget=forms.PasswordInput
+        label=_("Access secret"),
+        required=False,
+        widget=forms.PasswordInput(render_value=True, attrs={"autocomplete": "off"}),
     )
     insecure = forms.BooleanField(label=_("Skip certificate verification"), required=False)
     description = forms.CharField(label=_("Description"), required=False)
+
+    def __init__(self, *args: object, editing: bool = False, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]  # Form's own arguments, passed on
+        if editing:
+            self.fields["access_secret"].help_text = _("Empty: keep the stored secret.")
 
 
 class PolicyForm(forms.Form):

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 
 from quotas.models import Quota
-from registry.models import Artifact, ArtifactAddition, ArtifactBlob
+from registry.models import Artifact, ArtifactAddition, ArtifactBlob, Label
+from registry.selectors import listable
 
 
 @dataclass(frozen=True)
@@ -89,3 +90,33 @@ def quotas_by_project(project_ids: list[int]) -> dict[int, Quota]:
     """One query for the quotas of a page of projects (projects without a row are left
     out: their row and usage are made the first time their own page asks)."""
     return {quota.project_id: quota for quota in Quota.objects.filter(project_id__in=project_ids)}
+
+
+def push_commands(project: str) -> dict[str, str]:
+    """How to push into `project` with docker, podman, helm (OCI), oras and skopeo, with
+    the placeholders Harbor's push-command helper uses. Over plain HTTP the tools that
+    check TLS get their flag (docker needs an insecure-registries entry instead)."""
+    plain = settings.HARBOR["EXTERNAL_URL"].startswith("http://")
+    target = f"{registry_host()}/{project}/REPOSITORY[:TAG]"
+    tls = " --tls-verify=false" if plain else ""
+    plain_http = " --plain-http" if plain else ""
+    return {
+        "docker": f"docker tag SOURCE_IMAGE[:TAG] {target} && docker push {target}",
+        "podman": f"podman push{tls} SOURCE_IMAGE[:TAG] {target}",
+        "helm": f"helm push{plain_http} CHART_PACKAGE oci://{registry_host()}/{project}",
+        "oras": f"oras push{plain_http} {target} FILE[:MEDIA_TYPE]",
+        "skopeo": f"skopeo copy{tls.replace('tls', 'dest-tls')} SOURCE_IMAGE docker://{target}",
+    }
+
+
+def project_artifact_count(project_id: int) -> int:
+    """Artifacts as the repository lists count them (index children and accessories are
+    shown under their parent)."""
+    return Artifact.objects.filter(listable(), repository__project_id=project_id).count()
+
+
+def labels_for_project(project_id: int) -> QuerySet[Label]:
+    """The labels an artifact of the project may carry: the project's and the global ones."""
+    return Label.objects.filter(
+        Q(scope=Label.Scope.GLOBAL) | Q(scope=Label.Scope.PROJECT, project_id=project_id)
+    ).order_by("scope", "name")

@@ -82,6 +82,12 @@ class Results:
         }
 
 
+def _readable(values: dict[str, Any]) -> str:
+    """ "key: value" pairs for the job log (people read it), not a Python dict."""
+    pairs = (f"{key.replace('_', ' ')}: {str(value).lower()}" for key, value in values.items())
+    return ", ".join(pairs)
+
+
 def _postgres() -> bool:
     return connection.vendor == "postgresql"
 
@@ -327,7 +333,7 @@ def collect(context: JobContext) -> dict[str, object]:
     cutoff = timezone.now() - dt.timedelta(hours=window_hours())
     results = Results()
     going: set[int] = set()
-    context.log(f"GC started: window {window_hours()} h, parameters {parameters}")
+    context.log(f"GC started: window {window_hours()} h, {_readable(parameters)}")
     if parameters["delete_untagged"]:
         from harbor_gc.untagged import delete_untagged_artifacts
 
@@ -355,5 +361,5 @@ def collect(context: JobContext) -> dict[str, object]:
         )
     results.uploads_deleted = purge_uploads(storage, dry_run=dry_run)
     summary = results.as_dict(dry_run)
-    context.log(f"GC finished: {summary}")
+    context.log(f"GC finished: {_readable(summary)}")
     return summary

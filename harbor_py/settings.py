@@ -136,6 +136,20 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = RUNTIME.data_dir / "static"
+# Third-party browser code comes from its npm package (frontend/package.json, pinned in
+# package-lock.json), installed by `make deps` with `npm ci`; nothing of it is committed.
+STATICFILES_DIRS = [
+    (
+        "vendor/htmx.org",
+        os.path.join(
+            os.path.dirname(os.path.dirname(__file__)),
+            "frontend",
+            "node_modules",
+            "htmx.org",
+            "dist",
+        ),
+    )
+]
 
 SESSION_COOKIE_NAME = "sid"
 SESSION_COOKIE_HTTPONLY = True

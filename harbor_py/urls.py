@@ -36,5 +36,5 @@ urlpatterns = [
     path("", include("frontend.urls", namespace="ui")),
 ]
 
-handler404 = "harbor_py.api.errors.not_found_view"
+handler404 = "frontend.views.base.page_not_found"
 handler500 = "harbor_py.api.errors.server_error_view"

@@ -134,11 +134,17 @@ def queries_in_process(spec: str) -> None:
 def count_queries(instance: Instance, calls: list[Call], users: list[tuple[str, str]]) -> dict:
     spec = json.dumps({"users": users, "calls": [(c.name, c.path) for c in calls]})
     code = f"from tests.bench_api import queries_in_process; queries_in_process({spec!r})"
+    return shell_json(instance, code, MARKER)
+
+
+def shell_json(instance: Instance, code: str, marker: str) -> Any:
+    """Run `code` with `manage.py shell` in the instance's environment; the JSON it
+    printed after `marker`."""
     result = instance.manage("shell", "-c", code, check=False)
     for line in result.stdout.splitlines():
-        if line.startswith(MARKER):
-            return json.loads(line[len(MARKER) :])
-    raise RuntimeError(f"counting queries failed:\n{result.stdout}\n{result.stderr}")
+        if line.startswith(marker):
+            return json.loads(line[len(marker) :])
+    raise RuntimeError(f"{code[:60]} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
 
 
 # -- load -------------------------------------------------------------------------------------

@@ -42,3 +42,48 @@ def artifact_url(artifact: object) -> str:
     from frontend.links import artifact_url as url
 
     return url(artifact)  # type: ignore[arg-type]  # templates pass an Artifact
+
+
+@register.filter
+def iso_time(value: object) -> object:
+    """An ISO 8601 string from an image config ("created") as a datetime, for `date`;
+    anything else unchanged."""
+    from django.utils.dateparse import parse_datetime
+
+    if isinstance(value, str):
+        try:
+            return parse_datetime(value) or value
+        except ValueError:
+            return value
+    return value
+
+
+BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+@register.filter
+def size(value: object) -> str:
+    """Bytes with the binary units the forms use: "10 GiB" for an exact 10 GiB, else one
+    decimal ("1.5 MiB"); a negative limit is "unlimited"."""
+    from django.utils.formats import number_format
+    from django.utils.translation import gettext
+
+    try:
+        number = int(value)  # type: ignore[call-overload]  # bytes as int, str or None
+    except (TypeError, ValueError):
+        return ""
+    if number < 0:
+        return gettext("unlimited")
+    amount, unit = float(number), 0
+    while amount >= 1024 and unit < len(BINARY_UNITS) - 1:
+        amount, unit = amount / 1024, unit + 1
+    decimals = 0 if amount == int(amount) else 1
+    return f"{number_format(round(amount, decimals), decimals)}\u00a0{BINARY_UNITS[unit]}"
+
+
+@register.filter(name="label")
+def label_of(value: object) -> str:
+    """A stored value (status, trigger, operation, type) in the page's language."""
+    from frontend.labels import label
+
+    return label(value)

@@ -47,6 +47,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
                 return redirect(_next_url(request))
             form.add_error(None, _("Invalid username or password."))
             status = 401
+    form.focus()
     context = {
         "form": form,
         "next": _next_url(request),

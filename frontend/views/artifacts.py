@@ -3,6 +3,7 @@ layers and build history; add and remove tags; delete artifacts and repositories
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from urllib.parse import quote
 
 from django.contrib import messages
@@ -12,16 +13,18 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from frontend import selectors as ui_selectors
-from frontend.forms import TagForm, refusal_text
+from frontend.forms import CopyForm, TagForm, refusal_text
 from frontend.links import artifact_url, repository_url
 from frontend.views.base import actor, attempt, page_of, signed_in
 from frontend.views.projects import confirm
 from harbor_py.api.errors import HarborError, not_found
+from immutable.enforcement import TagImmutable
 from immutable.selectors import immutable_checker
 from projects.selectors import ProjectAccess
-from registry import deletion, queries, selectors, services
+from registry import copying, deletion, queries, selectors, services
 from registry.api.base import find_artifact, find_repository, require_by_name
 from registry.models import Artifact, Tag
+from registry.names import valid_repository_name
 
 
 def _repository(request: HttpRequest, name: str, path: str, resource: str, action: str):  # noqa: ANN202
@@ -33,8 +36,14 @@ def _repository(request: HttpRequest, name: str, path: str, resource: str, actio
 def repository(request: HttpRequest, name: str, path: str) -> HttpResponse:
     access, repo = _repository(request, name, path, "artifact", "list")
     tag = request.GET.get("tag", "").strip()
+    labels = list(ui_selectors.labels_for_project(access.project.pk))
+    label = request.GET.get("label", "")
+    label_id = int(label) if label.isdigit() and int(label) in {x.pk for x in labels} else None
     # Harbor's listing: index children and accessories are shown under their parent.
-    query = f"tags=~{quote(tag, safe='')}" if tag else None
+    terms = [f"tags=~{quote(tag, safe='')}"] if tag else []
+    if label_id is not None:
+        terms.append(f"labels=({label_id})")
+    query = ",".join(terms) or None
     rows = queries.filter_artifacts(Artifact.objects.filter(repository=repo), query)
     rows = queries.sort_artifacts(rows, None)
     page = page_of(request, selectors.artifacts_with_details(rows, with_tag=True, with_label=True))
@@ -47,6 +56,8 @@ def repository(request: HttpRequest, name: str, path: str) -> HttpResponse:
         "short_name": path,
         "page": page,
         "tag": tag,
+        "labels": labels,
+        "label_id": label_id,
         "can_delete": access.can("repository", "delete"),
         "pull": ui_selectors.pull_commands(repo.name, "<tag>"),
     }
@@ -100,7 +111,15 @@ def artifact(request: HttpRequest, name: str, path: str, reference: str) -> Http
         ),
         "pull_by_digest": ui_selectors.pull_commands(found.repository.name, details.digest),
         "tag_form": TagForm(),
+        "copy_form": CopyForm(initial={"project": access.project.name, "repository": path}),
+        "attachable": [
+            label
+            for label in ui_selectors.labels_for_project(access.project.pk)
+            if label.pk not in {attached.pk for attached in details.labels.all()}
+        ],
         "can": {
+            "add_label": access.can("artifact-label", "create"),
+            "remove_label": access.can("artifact-label", "delete"),
             "add_tag": access.can("tag", "create"),
             "delete_tag": access.can("tag", "delete"),
             "delete": access.can("artifact", "delete"),
@@ -127,6 +146,14 @@ def tag_add(request: HttpRequest, name: str, path: str, reference: str) -> HttpR
     return redirect(artifact_url(found))
 
 
+def _refuse_immutable(found: Artifact, tags: Iterable[str]) -> None:
+    """Say so before the confirmation, not after it (the services check again)."""
+    immutable = immutable_checker(found.repository_id)
+    for tag in tags:
+        if immutable(tag):
+            raise TagImmutable(found.repository.name, tag)
+
+
 @signed_in
 def tag_delete(
     request: HttpRequest, name: str, path: str, reference: str, tag: str
@@ -136,6 +163,7 @@ def tag_delete(
     target = doomed.first()
     if target is None:
         raise not_found(_("This tag does not exist."))
+    _refuse_immutable(found, [tag])
     if request.method == "POST":
         if attempt(request, services.delete_tag, tag=target, **actor(request)):
             messages.success(request, _("Tag %(name)s deleted.") % {"name": tag})
@@ -152,6 +180,8 @@ def tag_delete(
 @signed_in
 def artifact_delete(request: HttpRequest, name: str, path: str, reference: str) -> HttpResponse:
     _access, found = _artifact(request, name, path, reference, "artifact", "delete")
+    if request.method != "POST":
+        _refuse_immutable(found, found.tags.values_list("name", flat=True))
     if request.method == "POST":
         try:
             deletion.delete_artifact(artifact=found, **actor(request))
@@ -168,3 +198,61 @@ def artifact_delete(request: HttpRequest, name: str, path: str, reference: str) 
             "Its tags, and the children and accessories no other artifact keeps, are deleted too."
         ),
     )
+
+
+@require_POST
+@signed_in
+def label_add(request: HttpRequest, name: str, path: str, reference: str) -> HttpResponse:
+    access, found = _artifact(request, name, path, reference, "artifact-label", "create")
+    raw = request.POST.get("label", "")
+    label = (
+        ui_selectors.labels_for_project(access.project.pk).filter(pk=int(raw)).first()
+        if raw.isdigit()
+        else None
+    )
+    if label is None:
+        messages.error(request, _("Choose a label of this project or a global one."))
+    elif attempt(request, services.add_label, artifact=found, label=label, **actor(request)):
+        messages.success(request, _("Label %(name)s added.") % {"name": label.name})
+    return redirect(artifact_url(found))
+
+
+@require_POST
+@signed_in
+def label_remove(
+    request: HttpRequest, name: str, path: str, reference: str, label_id: int
+) -> HttpResponse:
+    _access, found = _artifact(request, name, path, reference, "artifact-label", "delete")
+    if attempt(request, services.remove_label, artifact=found, label_id=label_id, **actor(request)):
+        messages.success(request, _("Label removed."))
+    return redirect(artifact_url(found))
+
+
+@require_POST
+@signed_in
+def artifact_copy(request: HttpRequest, name: str, path: str, reference: str) -> HttpResponse:
+    """POST /projects/{p}/repositories/{r}/artifacts?from= from a form: the target project
+    must let the caller create artifacts (the same 404/403 as the API)."""
+    _access, found = _artifact(request, name, path, reference, "artifact", "read")
+    form = CopyForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Name the target project and repository."))
+        return redirect(artifact_url(found))
+    data = form.cleaned_data
+    target = require_by_name(request, data["project"], "artifact", "create")
+    destination = f"{target.project.name}/{data['repository'].strip('/')}"
+    if not valid_repository_name(destination):
+        invalid = _("%(name)s is not a valid repository name.") % {"name": destination}
+        messages.error(request, invalid)
+        return redirect(artifact_url(found))
+    try:
+        copied = copying.copy_artifact(
+            source=found, project=target.project, destination=destination, **actor(request)
+        )
+        if data["tag"]:
+            services.create_tag(artifact=copied, name=data["tag"], **actor(request))
+    except HarborError as exc:
+        messages.error(request, refusal_text(exc))
+        return redirect(artifact_url(found))
+    messages.success(request, _("Copied to %(name)s.") % {"name": destination})
+    return redirect(artifact_url(copied))

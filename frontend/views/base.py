@@ -16,7 +16,8 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from frontend.forms import refusal_text
-from harbor_py.api.errors import HarborError
+from frontend.middleware import MACHINE_PREFIXES
+from harbor_py.api.errors import HarborError, not_found_view
 from harbor_py.http import client_address
 
 View = Callable[..., HttpResponse]
@@ -30,6 +31,7 @@ def error_page(request: HttpRequest, status: int, message: str) -> HttpResponse:
         403: _("Not allowed"),
         404: _("Not found"),
         409: _("Conflict"),
+        410: _("Gone"),
         412: _("Not possible now"),
     }
     context = {"status": status, "title": titles.get(status, _("Error")), "message": message}
@@ -99,3 +101,11 @@ def page_of(
 
 def is_htmx(request: HttpRequest) -> bool:
     return request.headers.get("HX-Request") == "true"
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's 404 handler: Harbor's JSON error for machine clients (the API, /v2, the
+    token service), a page of the UI for everything else."""
+    if request.path.startswith(MACHINE_PREFIXES) or request.path.startswith("/c/"):
+        return not_found_view(request, exception)
+    return error_page(request, 404, _("There is no page at this address."))

@@ -125,6 +125,21 @@ def _endpoint_from(data: dict[str, Any]) -> RegistryEndpoint:
     return endpoint
 
 
+def _ping(endpoint: RegistryEndpoint) -> dict[str, Any]:
+    try:
+        transfer.RemoteRegistry(endpoint).ping()
+    except transfer.TransferError as exc:
+        return {"success": False, "message": str(exc)}
+    return {"success": True, "message": ""}
+
+
+def _registry_values(form: RegistryForm, endpoint: RegistryEndpoint) -> dict[str, Any]:
+    values = dict(form.cleaned_data)
+    values.pop("access_secret")
+    values["url"] = endpoint.url
+    return values
+
+
 @sysadmin_only
 def registries(request: HttpRequest) -> HttpResponse:
     form = RegistryForm(request.POST or None)
@@ -132,26 +147,63 @@ def registries(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         endpoint = _endpoint_from(form.cleaned_data)
         if "test" in request.POST:
-            try:
-                transfer.RemoteRegistry(endpoint).ping()
-            except transfer.TransferError as exc:
-                ping = {"success": False, "message": str(exc)}
-            else:
-                ping = {"success": True, "message": ""}
+            ping = _ping(endpoint)
         else:
-            values = dict(form.cleaned_data)
-            secret = values.pop("access_secret")
-            values["url"] = endpoint.url
+            values = _registry_values(form, endpoint)
             try:
-                services.create_registry(values=values, access_secret=secret, **_who(request))
+                created = services.create_registry(
+                    values=values, access_secret=endpoint.access_secret, **_who(request)
+                )
             except HarborError as exc:
                 refuse(form, exc, "name")
             else:
+                services.refresh_health(endpoint=created)  # healthy or not, not "unknown"
                 messages.success(request, _("Registry %(name)s added.") % {"name": values["name"]})
                 return redirect("ui:registries")
     page = page_of(request, RegistryEndpoint.objects.order_by("name"))
     context = {"section": "registries", "page": page, "form": form, "ping": ping}
     return render(request, "frontend/registries.html", context, status=400 if form.errors else 200)
+
+
+@sysadmin_only
+def registry_edit(request: HttpRequest, registry_id: int) -> HttpResponse:
+    """Edit an endpoint; an empty secret keeps the stored one (PUT /registries/{id})."""
+    stored = selectors.endpoint(registry_id)
+    initial = {field: getattr(stored, field) for field in RegistryForm.base_fields}
+    initial.pop("access_secret")
+    form = RegistryForm(request.POST or None, initial=initial, editing=True)
+    ping: dict[str, Any] | None = None
+    if request.method == "POST" and form.is_valid():
+        endpoint = _endpoint_from(form.cleaned_data)
+        secret = endpoint.access_secret or None
+        if secret is None:
+            endpoint.access_secret = stored.access_secret
+        if "test" in request.POST:
+            ping = _ping(endpoint)
+        else:
+            try:
+                updated = services.update_registry(
+                    endpoint=stored,
+                    values=_registry_values(form, endpoint),
+                    access_secret=secret,
+                    **_who(request),
+                )
+            except HarborError as exc:
+                refuse(form, exc, "name")
+            else:
+                services.refresh_health(endpoint=updated)
+                messages.success(request, _("Registry %(name)s saved.") % {"name": updated.name})
+                return redirect("ui:registries")
+    context = {
+        "section": "registries",
+        "form": form,
+        "ping": ping,
+        "title": _("Edit registry %(name)s") % {"name": stored.name},
+        "cancel": "/admin/registries",
+        "testable": True,
+    }
+    status = 400 if form.errors else 200
+    return render(request, "frontend/edit_form.html", context, status=status)
 
 
 @sysadmin_only
@@ -232,6 +284,46 @@ def replication_run(request: HttpRequest, policy_id: int) -> HttpResponse:
         messages.error(request, str(exc.detail))
         return redirect("ui:replications")
     return redirect("ui:replication-execution", execution_id=execution.pk)
+
+
+@sysadmin_only
+def replication_edit(request: HttpRequest, policy_id: int) -> HttpResponse:
+    policy = selectors.policy(policy_id)
+    choices = list(RegistryEndpoint.objects.order_by("name").values_list("pk", "name"))
+    filters_by_type = {item["type"]: item["value"] for item in policy.filters or []}
+    initial = {
+        "name": policy.name,
+        "description": policy.description,
+        "direction": "push" if policy.is_push else "pull",
+        "registry": policy.dest_registry_id if policy.is_push else policy.src_registry_id,
+        "name_filter": filters_by_type.get("name", ""),
+        "tag_filter": filters_by_type.get("tag", ""),
+        "dest_namespace": policy.dest_namespace,
+        "trigger_type": policy.trigger_type,
+        "cron": policy.cron,
+        "override": policy.override,
+        "replicate_deletion": policy.replicate_deletion,
+        "enabled": policy.enabled,
+    }
+    form = PolicyForm(request.POST or None, registries=choices, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_policy(
+                policy=policy, values=_policy_values(form.cleaned_data), **_who(request)
+            )
+        except HarborError as exc:
+            refuse(form, exc)
+        else:
+            messages.success(request, _("Replication rule %(name)s saved.") % {"name": policy.name})
+            return redirect("ui:replications")
+    context = {
+        "section": "replication",
+        "form": form,
+        "title": _("Edit replication rule %(name)s") % {"name": policy.name},
+        "cancel": "/admin/replications",
+    }
+    status = 400 if form.errors else 200
+    return render(request, "frontend/edit_form.html", context, status=status)
 
 
 @sysadmin_only

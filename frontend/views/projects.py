@@ -29,6 +29,7 @@ from projects import selectors, services
 from projects.api.member_views import _find_group, _find_user
 from projects.roles import Role
 from projects.selectors import ProjectAccess
+from quotas import services as quota_services
 from registry import label_services, queries
 from registry import selectors as registry_selectors
 from registry.api.base import require_by_name
@@ -154,7 +155,26 @@ def _abilities(access: ProjectAccess) -> dict[str, bool]:
 
 @signed_in
 def project_detail(request: HttpRequest, name: str) -> HttpResponse:
-    return redirect("ui:project-repositories", name=name)
+    """The summary tab, as GET /projects/{p}/summary: counts, the quota for those who may
+    read it, members by role for those who may list them, and how to push."""
+    access = require_by_name(request, name, "project", "read")
+    project = access.project
+    member_counts = None
+    if access.can("member", "list"):
+        counts = selectors.member_counts(project)
+        member_counts = [(ROLE_LABELS[role], counts[role]) for role in ROLE_LABELS]
+    return render_tab(
+        request,
+        access,
+        "summary",
+        "frontend/project_summary.html",
+        repo_count=selectors.repository_count(project),
+        artifact_count=ui_selectors.project_artifact_count(project.pk),
+        quota=quota_services.quota_of(project) if access.can("quota", "read") else None,
+        member_counts=member_counts,
+        can_push=access.can("repository", "push"),
+        push=ui_selectors.push_commands(project.name),
+    )
 
 
 @signed_in
@@ -172,7 +192,10 @@ def repositories(request: HttpRequest, name: str) -> HttpResponse:
     template = (
         "frontend/repositories_table.html" if is_htmx(request) else "frontend/repositories.html"
     )
-    return render_tab(request, access, "repositories", template, page=page, q=search)
+    push = None
+    if not page.paginator.count and not search and access.can("repository", "push"):
+        push = ui_selectors.push_commands(access.project.name)  # an empty project: how to fill it
+    return render_tab(request, access, "repositories", template, page=page, q=search, push=push)
 
 
 @signed_in

@@ -1,7 +1,8 @@
 """Robot accounts: a project's robots tab and the system robots page (sysadmins). The
 same checks as /robots: `robot_services.holds` decides who lists, creates and manages,
 and what they may grant; the services refuse the rest. A secret is shown once, in the
-answer to the create or refresh POST, and stored nowhere but as its hash."""
+page the create or refresh POST redirects to (`frontend.secret_once`), and stored nowhere
+else but as its hash."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from django.contrib import messages
 from django.core.paginator import Page
@@ -23,9 +24,10 @@ from accounts import robot_selectors, robot_services
 from accounts.models import Robot
 from accounts.robot_services import RobotSpec
 from accounts.robots import SYSTEM_NAMESPACE, caller_of
+from frontend import secret_once
 from frontend.control_forms import Policy, RobotForm, SystemRobotForm
 from frontend.forms import refusal_text, refuse
-from frontend.views.base import attempt, page_of, signed_in, sysadmin_only
+from frontend.views.base import attempt, error_page, page_of, signed_in, sysadmin_only
 from frontend.views.projects import confirm, render_tab
 from harbor_py.api.errors import HarborError, not_found
 from projects.permissions import PROJECT_ROBOT_POLICIES, SYSTEM_ROBOT_POLICIES
@@ -37,11 +39,7 @@ def _grantable(
     request: HttpRequest, kind: str, namespace: str, policies: list[Policy]
 ) -> list[Policy]:
     """The permissions the caller holds, so may give a robot (the service checks again)."""
-    return [
-        (resource, action)
-        for resource, action in policies
-        if robot_services.holds(caller_of(request), kind, namespace, resource, action)
-    ]
+    return robot_services.held(caller_of(request), kind, namespace, policies)
 
 
 def _with_status(page: Page) -> Page:
@@ -55,9 +53,24 @@ def _with_status(page: Page) -> Page:
 
 
 def _secret_page(request: HttpRequest, robot: Robot, secret: str, back: str) -> HttpResponse:
-    response = render(
-        request, "frontend/robot_secret.html", {"robot": robot, "secret": secret, "back": back}
-    )
+    """Post/redirect/get: the secret goes to a page that shows it once, so a reload sends
+    no form again (`frontend.secret_once`)."""
+    key = secret_once.keep(user_id=request.user.pk, robot_id=robot.pk, secret=secret, back=back)
+    return redirect(f"{reverse('ui:robot-secret-once')}?{urlencode({'key': key})}")
+
+
+@signed_in
+def secret_shown(request: HttpRequest) -> HttpResponse:
+    shown = secret_once.take(user_id=request.user.pk, key=request.GET.get("key", ""))
+    robot = robot_selectors.find_robot(shown.robot_id) if shown is not None else None
+    if shown is None or robot is None:
+        return error_page(
+            request,
+            410,
+            _("This secret has been shown already. If it was lost, refresh the robot's secret."),
+        )
+    context = {"robot": robot, "secret": shown.secret, "back": shown.back}
+    response = render(request, "frontend/robot_secret.html", context)
     response["Cache-Control"] = "no-store"
     return response
 

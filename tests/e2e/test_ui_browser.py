@@ -9,6 +9,7 @@ docs/screenshots/ (the Chinese one needs a CJK font: deploy/install-system.sh te
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -119,7 +120,7 @@ def test_the_ui_end_to_end(stack: Instance, page, tmp_path: Path):
     expect(page.get_by_text("Connection OK")).to_be_visible()
     page.get_by_label("Access secret").fill(ADMIN_PASSWORD)
     page.get_by_role("button", name="Create", exact=True).click()
-    expect(page.get_by_role("cell", name=f"self-{suffix}")).to_be_visible()
+    expect(page.get_by_role("cell", name=f"self-{suffix}", exact=True)).to_be_visible()
     target = f"copy-{suffix}"
     stack.create_project(target)
     page.get_by_role("link", name="Replication").click()
@@ -231,9 +232,379 @@ def test_robot_secret_once_and_immutable_tags(stack: Instance, page, tmp_path: P
     page.get_by_role("link", name=f"{project}/app").click()
     expect(page.locator(".badge.immutable")).to_have_count(1)
     page.locator("table a.mono").first.click()
-    page.get_by_role("link", name="Delete tag v1").click()
-    page.get_by_role("button", name="Yes, delete").click()
+    expect(page.get_by_role("button", name="Delete tag v1")).to_be_disabled()
+    artifact_page = page.url
+    page.goto(f"{artifact_page}/tags/v1/delete")  # typed: refused before any confirmation
     refusal = page.get_by_role("alert")
     expect(refusal).to_contain_text(f"{project}/app:v1 is immutable")
+    page.goto(artifact_page)
     expect(page.locator("#tags")).to_contain_text("v1")
     assert '"v1"' in tags_seen_by(stack, f"{project}/app", ADMIN)
+
+
+# -- #28: the rough edges, at a laptop and a phone size, in English and 简体中文 -------------
+
+
+def sign_in_fresh(browser, stack: Instance, user: tuple[str, str], **options):
+    """A new browser context signed in as `user` (its own cookies and language)."""
+    context = browser.new_context(base_url=stack.url, **options)
+    tab = context.new_page()
+    tab.set_default_timeout(20_000)
+    tab.goto("/account/sign-in")
+    tab.locator("#id_principal").fill(user[0])
+    tab.locator("#id_password").fill(user[1])
+    tab.locator("form.stacked button[type=submit]").click()
+    playwright_api.expect(tab.locator("header.top nav")).to_have_count(1)  # signed in
+    return context, tab
+
+
+def focused_id(page) -> str:
+    return page.evaluate("document.activeElement && document.activeElement.id")
+
+
+def test_rough_edges_fixed(stack: Instance, page, tmp_path: Path):
+    expect = playwright_api.expect
+    project = f"edge-{uuid.uuid4().hex[:6]}"
+    stack.create_project(project)
+    image = make_image(tmp_path / "img", layer_sizes=[20_000])
+    skopeo("copy", image.ref, f"docker://{stack.host}/{project}/app:v1", creds=ADMIN)
+    browser = page.context.browser
+
+    # Sign-in: the name field has the focus, the password after a failure; a favicon.
+    context = browser.new_context(base_url=stack.url, locale="en-US")
+    fresh = context.new_page()
+    fresh.goto("/account/sign-in")
+    assert focused_id(fresh) == "id_principal"
+    assert fresh.locator("#id_principal").get_attribute("autocomplete") == "username"
+    fresh.locator("#id_principal").fill("admin")
+    fresh.locator("#id_password").fill("wrong")
+    fresh.get_by_role("button", name="Sign in").click()
+    expect(fresh.get_by_text("Invalid username or password.")).to_be_visible()
+    assert focused_id(fresh) == "id_password"
+    assert fresh.request.get("/static/frontend/favicon.svg").ok
+    # htmx is served from its npm package (collectstatic found it in node_modules).
+    assert fresh.request.get("/static/vendor/htmx.org/htmx.min.js").ok
+    context.close()
+
+    in_english(page, stack)
+    # 1. An unknown address is a page of the UI.
+    page.goto("/projects/no/such/page/really")
+    expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+    expect(page.get_by_role("link", name="Back to the dashboard")).to_be_visible()
+
+    # 2. The repository's help keeps its <tag>.
+    page.goto(f"/projects/{project}/repositories/app/")
+    expect(page.get_by_text("Replace <tag> by a tag below")).to_be_visible()
+
+    # 6. An immutable tag: its Delete and the artifact's are disabled, with the reason.
+    stack_rule = {
+        "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "v*"}],
+        "scope_selectors": {
+            "repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]
+        },
+    }
+    with stack.client() as api:
+        api.post(f"/api/v2.0/projects/{project}/immutabletagrules", json=stack_rule)
+    page.reload()
+    page.locator("table a.mono").first.click()
+    expect(page.get_by_role("button", name="Delete tag v1")).to_be_disabled()
+    expect(page.get_by_role("button", name="Delete artifact")).to_be_disabled()
+    expect(page.get_by_text("Immutable tags cannot be deleted")).to_be_visible()
+    expect(page.get_by_role("heading", name="app:v1")).to_be_visible()  # not a small digest
+
+    # 18. A confirmation page gives the focus to Cancel, not to the destructive button.
+    page.goto(f"/projects/{project}/delete")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Cancel"
+
+    # 3. Reloading the robot-secret page sends no form again and shows no secret.
+    page.goto(f"/projects/{project}/robots")
+    expect(page.get_by_text("Nothing here yet.")).to_have_count(0)  # one empty state
+    page.get_by_label("Robot name").fill("reload")
+    page.locator('input[value="repository:pull"]').check()
+    page.get_by_label("Never expires").check()
+    secret = create_robot(page, f"robot${project}+reload")
+    page.reload()
+    expect(page.get_by_text("This secret has been shown already.")).to_be_visible()
+    assert secret not in page.content()
+
+    # 4. Test connection keeps the secret; the registry is healthy; edit; cron only when
+    # the trigger is scheduled.
+    page.goto("/admin/registries")
+    name = f"self-{project}"
+    page.locator("#id_name").fill(name)
+    page.get_by_label("Endpoint URL").fill(stack.url)
+    page.get_by_label("Access ID").fill("admin")
+    page.get_by_label("Access secret").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Test connection").click()
+    expect(page.get_by_text("Connection OK")).to_be_visible()
+    expect(page.get_by_label("Access secret")).to_have_value(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Create", exact=True).click()
+    row = page.get_by_role("row").filter(has_text=name)
+    expect(row).to_contain_text("healthy")
+    expect(row).not_to_contain_text("unknown")
+    row.get_by_role("link", name=f"Edit {name}").click()
+    page.get_by_label("Description").fill("this instance")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text(f"Registry {name} saved.")).to_be_visible()
+    page.goto("/admin/replications")
+    cron = page.locator("#id_cron")
+    expect(cron).to_be_hidden()
+    page.get_by_label("Trigger").select_option("scheduled")
+    expect(cron).to_be_visible()
+    page.locator("#id_name").fill(f"rule-{project}")
+    page.get_by_role("button", name="Create rule").click()
+    # 7. The refusal is worded for people and sits next to the cron field.
+    error = page.locator("div:has(> #id_cron) .errorlist")
+    expect(error).to_have_text("A scheduled trigger needs a cron expression.")
+    page.get_by_label("Trigger").select_option("manual")
+    page.get_by_role("button", name="Create rule").click()
+    page.get_by_role("link", name=f"Edit rule-{project}").click()
+    expect(page.get_by_label("Trigger")).to_have_value("manual")
+
+    # 5. The audit filter after Back shows the filter of the rows shown.
+    page.goto("/admin/audit")
+    page.get_by_label("User", exact=True).fill("admin")
+    page.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(re.compile(r"username=admin"))
+    page.go_back()
+    expect(page).to_have_url(f"{stack.url}/admin/audit")
+    expect(page.get_by_label("User", exact=True)).to_have_value("")
+
+    # 8. Sizes as entered: 10 GiB is "10 GiB"; unlimited is a word.
+    page.goto(f"/projects/{project}/configuration")
+    page.locator("#id_hard_0").fill("10")
+    page.locator("#id_hard_1").select_option("GiB")
+    page.get_by_role("button", name="Save storage limit").click()
+    expect(page.locator("#quota-usage")).to_contain_text("of 10\u00a0GiB.")
+    page.locator("#id_hard_0").fill("")
+    page.locator("#id_hard_1").select_option("unlimited")
+    page.get_by_role("button", name="Save storage limit").click()
+    expect(page.locator("#quota-usage")).to_contain_text("unlimited quota")
+
+    # 15. LDAP settings show only under LDAP authentication.
+    page.goto("/admin/configuration")
+    expect(page.get_by_label("Authentication mode")).to_have_value("db_auth")
+    expect(page.get_by_label("LDAP URL")).to_be_hidden()
+    page.get_by_label("Authentication mode").select_option("ldap_auth")
+    expect(page.get_by_label("LDAP URL")).to_be_visible()
+    page.get_by_role("link", name="Storage quotas").click()
+    expect(page.get_by_label("Authentication mode")).to_be_hidden()
+
+    # 16. The language select does not switch on arrow keys; Enter does.
+    page.goto("/projects/")
+    page.locator("#language").focus()
+    page.keyboard.press("ArrowDown")
+    page.wait_for_timeout(500)
+    assert page.locator("html").get_attribute("lang") == "en"
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="项目")).to_be_visible()
+    page.locator("#language").select_option("en")
+    expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+
+
+def test_phone_size_header_menu_and_tables(stack: Instance, page):
+    expect = playwright_api.expect
+    context, phone = sign_in_fresh(
+        page.context.browser,
+        stack,
+        ADMIN,
+        viewport={"width": 390, "height": 844},
+        locale="en-US",
+        is_mobile=True,
+        has_touch=True,
+    )
+    header = phone.locator("header.top")
+    assert header.bounding_box()["height"] < 70  # one row, not six
+    menu = phone.get_by_role("button", name="Menu")
+    expect(menu).to_be_visible()
+    expect(phone.get_by_role("navigation", name="Main")).to_be_hidden()
+    menu.click()
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    phone.get_by_role("navigation", name="Main").get_by_role("link", name="Audit log").click()
+    expect(phone.get_by_role("heading", name="Audit log")).to_be_visible()
+    wrap = phone.locator(".table-wrap").first
+    # The table scrolls inside its frame, whose edge shadow says there is more.
+    assert wrap.evaluate("w => w.scrollWidth > w.clientWidth")
+    assert "radial-gradient" in wrap.evaluate("w => getComputedStyle(w).backgroundImage")
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    phone.screenshot(path=str(SHOTS / "phone-audit-log.png"))
+    context.close()
+
+
+UNTRANSLATED_JS = """msgids => {
+  const wanted = new Set(msgids), seen = new Set();
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const parent = node.parentElement;
+    if (!parent || parent.closest('script, style, code, .mono, pre')) continue;
+    const text = node.textContent.trim();
+    if (wanted.has(text)) seen.add(text);
+  }
+  for (const el of document.querySelectorAll('[aria-label], [title], [placeholder]')) {
+    for (const name of ['aria-label', 'title', 'placeholder']) {
+      const text = (el.getAttribute(name) || '').trim();
+      if (wanted.has(text)) seen.add(text);
+    }
+  }
+  return [...seen];
+}"""
+
+
+def untranslated_msgids() -> list[str]:
+    """The UI's English strings that have a different 简体中文 translation: seen on a page
+    in 简体中文, they are a string that missed its translation."""
+    polib = pytest.importorskip("polib")
+    catalogue = Path(__file__).resolve().parents[2] / "frontend/locale/zh_Hans/LC_MESSAGES"
+    return [
+        entry.msgid
+        for entry in polib.pofile(str(catalogue / "django.po"))
+        if entry.msgstr and entry.msgstr != entry.msgid and "%" not in entry.msgid
+    ]
+
+
+def test_every_page_is_translated_in_chinese(stack: Instance, page, tmp_path: Path):
+    """Walk the UI in 简体中文 as admin and as a guest: no page shows an English string of
+    the catalogue (a msgid whose translation exists but was not used)."""
+    project = f"zh-{uuid.uuid4().hex[:6]}"
+    guest = (f"guest-{project}", "Passw0rd!x")
+    stack.create_project(project)
+    stack.create_user(guest[0], guest[1])
+    stack.add_member(project, guest[0], 3)  # guest
+    image = make_image(tmp_path / "img", layer_sizes=[10_000])
+    skopeo("copy", image.ref, f"docker://{stack.host}/{project}/app:v1", creds=ADMIN)
+    with stack.client() as api:
+        digest = api.get(f"/api/v2.0/projects/{project}/repositories/app/artifacts").json()[0][
+            "digest"
+        ]
+    msgids = untranslated_msgids()
+    project_pages = [
+        f"/projects/{project}/",
+        f"/projects/{project}/repositories",
+        f"/projects/{project}/repositories/app/",
+        f"/projects/{project}/repositories/app/-/artifacts/{digest}",
+        f"/projects/{project}/members",
+        f"/projects/{project}/labels",
+        f"/projects/{project}/logs",
+        f"/projects/{project}/robots",
+    ]
+    admin_pages = [
+        "/",
+        "/projects/",
+        "/projects/new",
+        *project_pages,
+        f"/projects/{project}/configuration",
+        f"/projects/{project}/delete",
+        "/account/password",
+        "/admin/users",
+        "/admin/groups",
+        "/admin/configuration",
+        "/admin/robots",
+        "/admin/audit",
+        "/admin/gc",
+        "/admin/registries",
+        "/admin/replications",
+        "/admin/quotas",
+        "/admin/labels",
+        f"/search?q={project}",
+        "/no/such/page",
+    ]
+    found: dict[str, list[str]] = {}
+    for user, pages in ((ADMIN, admin_pages), (guest, ["/", "/projects/", *project_pages])):
+        context, tab = sign_in_fresh(page.context.browser, stack, user, locale="zh-CN")
+        for path in pages:
+            tab.goto(path)
+            assert tab.locator("html").get_attribute("lang") == "zh-hans"
+            missed = tab.evaluate(UNTRANSLATED_JS, msgids)
+            if missed:
+                found[f"{user[0]} {path}"] = missed
+        context.close()
+    assert found == {}
+
+
+def test_portal_pages(stack: Instance, page, tmp_path: Path):
+    """Summary tab with push commands, labels on artifacts and as a filter, the global
+    search, the quota overview, global labels, the dark theme."""
+    expect = playwright_api.expect
+    project = f"portal-{uuid.uuid4().hex[:6]}"
+    stack.create_project(project)
+    in_english(page, stack)
+    # An empty project tells how to push, with every tool.
+    page.goto(f"/projects/{project}/repositories")
+    helper = page.get_by_role("region", name="Push commands")
+    for tool in ("docker", "podman", "helm", "oras", "skopeo"):
+        expect(helper.locator(f"#cmd-push-{tool}")).to_be_visible()
+    expect(helper.locator("#cmd-push-helm")).to_contain_text(f"oci://{stack.host}/{project}")
+    image = make_image(tmp_path / "img", layer_sizes=[10_000])
+    for tag in ("v1", "v2"):
+        skopeo("copy", image.ref, f"docker://{stack.host}/{project}/app:{tag}", creds=ADMIN)
+    other = make_image(tmp_path / "other", layer_sizes=[12_000])
+    skopeo("copy", other.ref, f"docker://{stack.host}/{project}/app:v3", creds=ADMIN)
+    page.get_by_role("navigation", name="Project").get_by_role("link", name="Summary").click()
+    expect(page.locator("#summary-repositories")).to_have_text("1")
+    expect(page.get_by_role("heading", name="Members by role")).to_be_visible()
+    expect(page.get_by_role("heading", name="Push commands")).to_be_visible()
+    shot(page, "project-summary")
+
+    # A project label, attached to the artifact of v3, then used as a filter.
+    page.goto(f"/projects/{project}/labels")
+    page.get_by_label("Label name").fill("release")
+    page.get_by_role("button", name="Create label").click()
+    page.goto(f"/projects/{project}/repositories/app/?tag=v3")
+    page.locator("table a.mono").first.click()
+    page.get_by_label("Add a label").select_option(label="release")
+    page.get_by_role("button", name="Add label").click()
+    expect(page.get_by_text("Label release added.")).to_be_visible()
+    expect(page.locator("#artifact-labels")).to_contain_text("release")
+    page.goto(f"/projects/{project}/repositories/app/")
+    expect(page.locator("tbody tr")).to_have_count(2)
+    page.get_by_label("Label", exact=True).select_option(label="release")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("tbody tr")).to_have_count(1)
+    expect(page.locator("tbody tr")).to_contain_text("v3")
+
+    # Copy the v3 artifact into another project's repository with a new tag (retag).
+    target = f"{project}-copy"
+    stack.create_project(target)
+    page.goto(f"/projects/{project}/repositories/app/?tag=v3")
+    page.locator("table a.mono").first.click()
+    page.get_by_label("Target project").fill(target)
+    page.get_by_label("Target repository").fill("mirror/app")
+    page.get_by_role("region", name="Copy or retag").get_by_label("New tag").fill("stable")
+    page.get_by_role("region", name="Copy or retag").get_by_role("button", name="Copy").click()
+    expect(page.get_by_text(f"Copied to {target}/mirror/app.")).to_be_visible()
+    expect(page.locator("#tags")).to_contain_text("stable")
+    copied = skopeo("list-tags", f"docker://{stack.host}/{target}/mirror/app", creds=ADMIN)
+    assert '"stable"' in copied.stdout and '"v3"' in copied.stdout
+
+    # The global search in the header.
+    page.get_by_label("Search projects and repositories").fill(project)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("link", name=project, exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name=f"{project}/app")).to_be_visible()
+
+    # The quota overview sorts by a column; global labels.
+    page.goto("/admin/quotas?sort=-used")
+    expect(page.get_by_role("columnheader", name="Used")).to_have_attribute(
+        "aria-sort", "descending"
+    )
+    page.get_by_role("link", name="Used").click()
+    expect(page.get_by_role("columnheader", name="Used")).to_have_attribute(
+        "aria-sort", "ascending"
+    )
+    page.goto("/admin/labels")
+    page.get_by_label("Label name").fill(f"ok-{project}")
+    page.get_by_role("button", name="Create label").click()
+    expect(page.get_by_role("cell", name=f"ok-{project}", exact=True)).to_be_visible()
+
+    # The dark theme: the toggle switches and is remembered across pages.
+    toggle = page.get_by_role("button", name="Dark theme")
+    expect(toggle).to_have_attribute("aria-pressed", "false")
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    page.goto("/projects/")
+    assert page.locator("html").get_attribute("data-theme") == "dark"
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(14, 20, 27)"
+    shot(page, "projects-dark")
+    page.get_by_role("button", name="Dark theme").click()
+    assert page.locator("html").get_attribute("data-theme") == "light"

@@ -32,7 +32,7 @@ def test_create_user_with_errors_then_success(admin):
     weak = client.post(
         "/admin/users", {"username": "bob", "email": "bob@example.com", "password": "short"}
     )
-    assert weak.status_code == 400 and "password must be 8-128" in weak.content.decode()
+    assert weak.status_code == 400 and "Password must be 8-128" in weak.content.decode()
     bad_email = client.post(
         "/admin/users", {"username": "bob", "email": "x", "password": "Abcdefg1"}
     )
@@ -82,7 +82,7 @@ def test_groups_create_and_delete(admin):
     client = signed(admin)
     missing_dn = client.post("/admin/groups", {"group_name": "devs", "group_type": 1})
     assert missing_dn.status_code == 400
-    assert "ldap_group_dn is required" in missing_dn.content.decode()
+    assert "An LDAP group needs its DN" in missing_dn.content.decode()
     client.post("/admin/groups", {"group_name": "web", "group_type": 2})
     group = UserGroup.objects.get(group_name="web")
     client.post(f"/admin/groups/{group.pk}/delete")

@@ -54,7 +54,7 @@ def test_artifact_page_shows_layers_sharing_history_and_pull_commands(make_user,
     body = signed(owner).get(url(first)).content.decode()
     assert "RUN make" in body
     assert "1 other artifact" in body
-    assert "3.9\xa0KB of 3.9\xa0KB are shared" in body
+    assert "3.9\xa0KiB of 3.9\xa0KiB are shared" in body
     assert "docker pull 127.0.0.1:" in body and "/demo/app:v1" in body
     assert "podman pull --tls-verify=false" in body
     assert "skopeo copy --src-tls-verify=false docker://" in body
@@ -69,7 +69,7 @@ def test_tags_added_and_removed_with_confirmation(make_user, make_project):
     client.post(url(artifact, "/tags"), {"name": "v2"})
     assert set(artifact.tags.values_list("name", flat=True)) == {"v1", "v2"}
     bad = client.post(url(artifact, "/tags"), {"name": "bad tag!"}, follow=True)
-    assert "invalid tag name" in bad.content.decode()
+    assert "is not a valid tag name." in bad.content.decode()
     dup = client.post(url(artifact, "/tags"), {"name": "v2"}, follow=True)
     assert "already exists" in dup.content.decode()
     question = client.get(url(artifact, "/tags/v1/delete")).content.decode()

@@ -41,11 +41,22 @@ def test_compiled_catalogues_match_the_sources(lang):
     with open(CATALOGUES[lang] / "django.mo", "rb") as handle:
         compiled = gettext.GNUTranslations(handle)
     for entry in po:
+        context = entry.msgctxt
         if entry.msgid_plural:
             expected = entry.msgstr_plural.get(0) or entry.msgid
-            assert compiled.ngettext(entry.msgid, entry.msgid_plural, 1) == expected
+            found = (
+                compiled.npgettext(context, entry.msgid, entry.msgid_plural, 1)
+                if context
+                else compiled.ngettext(entry.msgid, entry.msgid_plural, 1)
+            )
+            assert found == expected
         else:
-            assert compiled.gettext(entry.msgid) == (entry.msgstr or entry.msgid)
+            found = (
+                compiled.pgettext(context, entry.msgid)
+                if context
+                else compiled.gettext(entry.msgid)
+            )
+            assert found == (entry.msgstr or entry.msgid)
 
 
 @pytest.mark.skipif(shutil.which("xgettext") is None, reason="needs gettext (test profile)")

@@ -72,7 +72,7 @@ def test_replication_rule_create_run_delete(admin):
         "override": "on",
     }
     refused = client.post("/admin/replications", rule)
-    assert "needs trigger_settings.cron" in refused.content.decode()
+    assert "A scheduled trigger needs a cron expression." in refused.content.decode()
     client.post("/admin/replications", {**rule, "trigger_type": "manual"})
     policy = ReplicationPolicy.objects.get(name="copy-library")
     assert policy.dest_registry == endpoint and policy.filters[0]["value"] == "library/**"
@@ -81,10 +81,10 @@ def test_replication_rule_create_run_delete(admin):
     assert response["Location"] == f"/admin/replications/executions/{execution.pk}"
     assert "copy-library" in client.get(response["Location"]).content.decode()
     in_use = client.post(f"/admin/registries/{endpoint.pk}/delete", follow=True)
-    assert "the registry far is referenced by policies" in in_use.content.decode()
+    assert "Replication rules use the registry far" in in_use.content.decode()
     assert RegistryEndpoint.objects.filter(pk=endpoint.pk).exists()
     busy = client.post(f"/admin/replications/{policy.pk}/delete", follow=True)
-    assert "has running executions" in busy.content.decode()
+    assert "is replicating now: stop it first" in busy.content.decode()
     client.post(f"/admin/jobs/{execution.pk}/stop")
     client.post(f"/admin/replications/{policy.pk}/delete")
     assert not ReplicationPolicy.objects.filter(pk=policy.pk).exists()

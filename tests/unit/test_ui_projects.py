@@ -126,7 +126,7 @@ def test_create_project_and_its_errors(make_user, make_project, browser):
     client = browser(alice)
     bad = client.post("/projects/new", {"project_name": "Bad Name!"})
     assert bad.status_code == 200
-    assert "project name must be" in bad.content.decode()
+    assert "A project name is 1-255" in bad.content.decode()
     dup = client.post("/projects/new", {"project_name": "taken"})
     assert "already exists" in dup.content.decode()
     created = client.post("/projects/new", {"project_name": "fresh", "public": "on"})
@@ -155,7 +155,7 @@ def test_members_add_change_remove(make_user, make_project, make_group, browser)
     client = browser(owner)
     missing = client.post("/projects/team/members", {"kind": "user", "name": "nobody", "role": 2})
     assert missing.status_code == 400
-    assert "user not found" in missing.content.decode()
+    assert "User not found." in missing.content.decode()
     assert client.post("/projects/team/members", {"kind": "user", "name": "bob", "role": 2})[
         "Location"
     ].endswith("/projects/team/members")
@@ -204,7 +204,7 @@ def test_configuration_and_delete(make_user, make_project, browser):
     assert project.public and project.metadata["severity"] == "high"
     image(project, "app", "v1")
     refused = client.post("/projects/team/delete", follow=True)
-    assert "the project contains repositories" in refused.content.decode()
+    assert "The project still has repositories" in refused.content.decode()
     assert Project.objects.filter(pk=project.pk).exists()
 
 

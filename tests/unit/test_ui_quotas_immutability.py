@@ -57,7 +57,7 @@ def test_projects_list_shows_usage_of_the_limit(make_user, make_project):
     Quota.objects.update_or_create(project=mine, defaults={"hard": 2 * GiB})
     Quota.objects.filter(project=mine).update(used=3 * MiB)
     body = signed(alice).get("/projects/").content.decode()
-    assert "3.0\xa0MB / 2.0\xa0GB" in body
+    assert "3\xa0MiB / 2\xa0GiB" in body
     row = body.split(">open<", 1)[1].split("</tr>", 1)[0]
     assert "—" in row  # a public project's quota is for its members
 
@@ -106,7 +106,7 @@ def test_configuration_tab_shows_and_changes_the_quota(admin, make_user, make_pr
     assert Quota.objects.get(project=project).hard == 5 * GiB
     assert AuditLog.objects.filter(resource="team", description=f"storage limit {5 * GiB}").exists()
     shown = client.get("/projects/team/configuration").content.decode()
-    assert "of 5.0\xa0GB." in shown and 'value="5"' in shown and '"GiB" selected' in shown
+    assert "of 5\xa0GiB." in shown and 'value="5"' in shown and '"GiB" selected' in shown
 
 
 def test_system_configuration_has_the_quota_defaults(admin, quota_defaults):
@@ -157,7 +157,7 @@ def test_rules_added_edited_disabled_and_deleted(make_user, make_project):
     dup = client.post("/projects/team/immutability", rule_form("v*", "team/**"))
     assert dup.status_code == 400 and "same selectors already exists" in dup.content.decode()
     bad = client.post("/projects/team/immutability", rule_form("[v"))
-    assert bad.status_code == 400 and "tag_selectors" in bad.content.decode()
+    assert bad.status_code == 400 and "Not a valid tag pattern (unclosed [" in bad.content.decode()
     assert ImmutableRule.objects.count() == 1
 
     edit = f"/projects/team/immutability/{rule.pk}"

@@ -40,8 +40,58 @@
     copy.then(done, function () { fallbackCopy(text).then(done); });
   });
 
-  // Auto-submit selects marked data-autosubmit (language switcher, filters).
+  // Auto-submit selects marked data-autosubmit (language switcher, filters). A select
+  // marked data-autosubmit="pointer" does not submit on arrow keys (each would reload the
+  // page): from the keyboard, Enter submits, and its form's button shows.
+  var keyed = null;
+  document.addEventListener("keydown", function (event) {
+    var select = event.target.closest && event.target.closest("select[data-autosubmit=pointer]");
+    if (!select) { return; }
+    keyed = select;
+    select.form.classList.add("keyboard");
+    if (event.key === "Enter") { event.preventDefault(); select.form.requestSubmit(); }
+  });
   document.addEventListener("change", function (event) {
-    if (event.target.matches("select[data-autosubmit]")) { event.target.form.requestSubmit(); }
+    var select = event.target;
+    if (!select.matches("select[data-autosubmit]")) { return; }
+    if (select.getAttribute("data-autosubmit") === "pointer" && keyed === select) { return; }
+    select.form.requestSubmit();
+  });
+  document.addEventListener("pointerdown", function () { keyed = null; });
+
+  // The theme toggle: dark or light from now on in this browser (theme.js applies it
+  // before the page is drawn); the button says whether the dark theme is on.
+  function darkNow() {
+    var chosen = document.documentElement.getAttribute("data-theme");
+    if (chosen) { return chosen === "dark"; }
+    return window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
+  }
+  function showTheme() {
+    document.querySelectorAll(".theme-toggle").forEach(function (button) {
+      button.setAttribute("aria-pressed", darkNow() ? "true" : "false");
+    });
+  }
+  document.addEventListener("DOMContentLoaded", showTheme);
+  document.addEventListener("click", function (event) {
+    if (!event.target.closest(".theme-toggle")) { return; }
+    var next = darkNow() ? "light" : "dark";
+    document.documentElement.setAttribute("data-theme", next);
+    try { window.localStorage.setItem("harbor-theme", next); } catch (e) { /* private mode */ }
+    showTheme();
+  });
+
+  // The header's menu button (phones).
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest(".menu-toggle");
+    if (!toggle) { return; }
+    var header = toggle.closest("header");
+    var open = header.classList.toggle("open");
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
   });
 })();
+
+// Back/Forward may restore a search form as it was typed while the rows are those of
+// the page's URL: put the form back to what the server rendered (its query).
+window.addEventListener("pageshow", function () {
+  document.querySelectorAll("form[role=search]").forEach(function (form) { form.reset(); });
+});
