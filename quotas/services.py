@@ -10,9 +10,11 @@ from projects.models import Project
 from quotas import selectors, usage
 from quotas.models import Quota
 
+MAX_BYTES = 2**63 - 1  # PostgreSQL's bigint
+
 
 def validate_hard(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < -1:
+    if isinstance(value, bool) or not isinstance(value, int) or not -1 <= value <= MAX_BYTES:
         raise bad_request("the storage limit must be -1 (unlimited) or a number of bytes")
     return value
 

@@ -21,7 +21,16 @@ from harbor_py.api.errors import HarborError
 from harbor_py.http import client_address
 from immutable.enforcement import check_artifacts_deletable
 from projects.selectors import find_project
-from registry import image_config, pulls, push, selectors, services, storage_probe, upstream
+from registry import (
+    blob_sizes,
+    image_config,
+    pulls,
+    push,
+    selectors,
+    services,
+    storage_probe,
+    upstream,
+)
 from registry.access import (
     ACTIONS_BY_METHOD,
     authorize,
@@ -240,6 +249,10 @@ def _put_manifest(request: HttpRequest, name: str, reference: str, username: str
     if project is None:
         return oci_error(404, "NAME_UNKNOWN", f"repository name not known to registry: {name}")
     tag = None if is_digest(reference) else reference
+    try:
+        sizes = blob_sizes.verified_sizes(name, parsed)
+    except blob_sizes.SizeRefused as exc:
+        return oci_error(exc.status_code, exc.harbor_code, str(exc.detail))
     config = image_config.stored_config(parsed)
     try:
         reservation = push.reserve(
@@ -249,6 +262,7 @@ def _put_manifest(request: HttpRequest, name: str, reference: str, username: str
             tag=tag,
             image_config=config if isinstance(config, image_config.ImageConfig) else None,
             config_read=config is not storage_probe.UNKNOWN,
+            sizes=sizes,
         )
     except push.BlobsBeingDeleted as exc:
         return oci_error(404, "BLOB_UNKNOWN", f"blob unknown to registry: {exc}; upload it again")
