@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from accounts.models import User
 from accounts.robots import RobotUser, active_robot, is_robot_name
 from accounts.tokens import InvalidToken, TokenClaims, verify
+from harbor_py.ops.readonly import registry_actions
 from projects.selectors import find_project, project_access
 from registry.names import project_of
 from registry.oci import challenge, oci_error
@@ -69,8 +70,13 @@ def explain_denial(claims: TokenClaims, repository: str, action: str) -> HttpRes
     if user is None:
         return challenge(scope, error="insufficient_scope")
     project = find_project(project_of(repository), is_name=True)
-    if project is None or not project_access(user, project).visible:
+    access = project_access(user, project) if project is not None else None
+    if access is None or not access.visible:
         return oci_error(
             404, "NAME_UNKNOWN", f"repository name not known to registry: {repository}"
         )
+    if action in registry_actions(access.registry_actions()):
+        # The caller may do it, this token just does not say so (issued for another
+        # repository): the challenge makes clients fetch a token with this scope.
+        return challenge(scope, error="insufficient_scope")
     return oci_error(403, "DENIED", "requested access to the resource is denied")
