@@ -57,6 +57,7 @@ MIDDLEWARE = [
     "audit.middleware.AuditContextMiddleware",
     "harbor_py.middleware.MessageMiddleware",
     "harbor_py.middleware.XFrameOptionsMiddleware",
+    "harbor_py.middleware.RegistryFaultMiddleware",
 ]
 
 ROOT_URLCONF = "harbor_py.urls"
@@ -152,7 +153,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_PAGINATION_CLASS": "harbor_py.api.pagination.HarborPagination",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["harbor_py.api.negotiation.HarborJSONParser"],
+    "DEFAULT_METADATA_CLASS": "harbor_py.api.negotiation.HarborMetadata",
     "EXCEPTION_HANDLER": "harbor_py.api.errors.harbor_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

@@ -6,11 +6,10 @@ from django.db import transaction
 
 from audit.services import record
 from harbor_py.api.errors import bad_request
+from harbor_py.configuration import MAX_BYTES
 from projects.models import Project
 from quotas import selectors, usage
 from quotas.models import Quota
-
-MAX_BYTES = 2**63 - 1  # PostgreSQL's bigint
 
 
 def validate_hard(value: object) -> int:

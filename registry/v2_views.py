@@ -53,6 +53,7 @@ PASSED_RESPONSE_HEADERS = (
     "Docker-Upload-UUID",
     "Range",
 )
+MAX_PAGE = 10_000  # n= beyond this (up to any number of digits) is answered as n=10000
 PULL, PUSH, DELETE = frozenset({"pull"}), frozenset({"pull", "push"}), frozenset({"delete"})
 View = Callable[..., HttpResponse]
 
@@ -103,7 +104,7 @@ def _page_params(request: HttpRequest) -> tuple[int | None, str | None] | HttpRe
             return oci_error(
                 400, "PAGINATION_NUMBER_INVALID", "invalid number of results requested"
             )
-        limit = int(raw_n)
+        limit = min(int(raw_n), MAX_PAGE)  # fewer than asked, with a Link: as the spec allows
     return limit, request.GET.get("last") or None
 
 

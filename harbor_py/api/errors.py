@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.db import DataError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -21,6 +22,7 @@ CODE_BY_STATUS = {
     405: "METHOD_NOT_ALLOWED",
     409: "CONFLICT",
     412: "PRECONDITION",
+    413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
     422: "UNPROCESSABLE_ENTITY",
     429: "TOO_MANY_REQUESTS",
@@ -70,7 +72,21 @@ def _flatten(detail: Any, prefix: str = "") -> list[str]:
     return [f"{prefix.rstrip('.')}: {text}" if prefix else text]
 
 
+def _client_fault(exc: Exception) -> exceptions.APIException | None:
+    """Failures that only bad input reaches: a 4xx, not a 500 (issue #20). The views
+    validate what they take; this is the net under what a check missed."""
+    if isinstance(exc, RequestDataTooBig):
+        return HarborError(413, "the request body is too large")
+    if isinstance(exc, RecursionError):
+        return HarborError(400, "the request is nested too deeply")
+    if isinstance(exc, DataError | OverflowError):
+        logger.warning("bad input reached the database or a conversion: %s", exc)
+        return HarborError(400, "a value in the request is out of range or invalid")
+    return None
+
+
 def harbor_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    exc = _client_fault(exc) or exc
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or "not found")
     elif isinstance(exc, PermissionDenied):

@@ -13,6 +13,7 @@ from harbor_py.api.errors import bad_request
 
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
+MAX_PAGE = 2**31 - 1  # the offset (page - 1) * page_size stays far inside a bigint
 
 
 def _positive_int(request: Request, name: str, default: int) -> int:
@@ -23,8 +24,8 @@ def _positive_int(request: Request, name: str, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise bad_request(f"{name} must be an integer") from None
-    if value < 1:
-        raise bad_request(f"{name} must be a positive integer")
+    if not 1 <= value <= MAX_PAGE:
+        raise bad_request(f"{name} must be an integer from 1 to {MAX_PAGE}")
     return value
 
 
