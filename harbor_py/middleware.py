@@ -107,12 +107,15 @@ class XFrameOptionsMiddleware(_WebOnly):
 
 class RegistryFaultMiddleware:
     """The net under the /v2 views' own checks: input that reaches the database or a
-    conversion out of range is the client's fault, answered as an OCI 400, not a 500."""
+    conversion out of range is the client's fault, answered as an OCI 400, not a 500. The
+    Host is checked here too (CommonMiddleware, which checks it elsewhere, skips /v2)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if is_registry_path(request.path_info):
+            request.get_host()  # DisallowedHost: a 400 (handler400)
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit
 
 import dj_database_url
 
@@ -15,7 +16,9 @@ SECRET_KEY = os.environ.get("HARBOR_SECRET_KEY") or load_or_create_secret(
     RUNTIME.keys_dir / "secret_key"
 )
 DEBUG = os.environ.get("HARBOR_DEBUG", "") == "1"
-ALLOWED_HOSTS = ["*"]  # nginx is the only front door; the Host header is not trusted for URLs.
+# nginx sends every request with the external URL's host (deploy/nginx-proxy-headers.conf);
+# any other Host reached gunicorn some other way and is refused.
+ALLOWED_HOSTS = [urlsplit(RUNTIME.external_url).hostname or "localhost"]
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -144,6 +147,7 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_NAME = "__csrf"
 CSRF_HEADER_NAME = "HTTP_X_HARBOR_CSRF_TOKEN"
 CSRF_TRUSTED_ORIGINS = [RUNTIME.external_url]
+CSRF_FAILURE_VIEW = "harbor_py.api.errors.csrf_failure_view"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -372,12 +372,12 @@ def referrers(request: HttpRequest, name: str, digest: str) -> HttpResponse:
 def blob_head(request: HttpRequest, name: str, digest: str) -> HttpResponse:
     if (bad := _bad_name(name)) is not None:
         return bad
+    if not is_digest(digest):  # nginx sends well-formed digests to distribution
+        return oci_error(400, "DIGEST_INVALID", f"invalid digest {digest!r}")
     if request.method == "DELETE":
         return _delete_blob(request, name, digest)
     if request.method != "HEAD":
         return registry_denied(request, name)
-    if not is_digest(digest):
-        return oci_error(400, "DIGEST_INVALID", "invalid digest")
     claims = authorize(request, name, "pull")
     if isinstance(claims, HttpResponse):
         return claims
@@ -408,8 +408,6 @@ def blob_head(request: HttpRequest, name: str, digest: str) -> HttpResponse:
 def _delete_blob(request: HttpRequest, name: str, digest: str) -> HttpResponse:
     """Blob DELETE passes through Django (nginx) so that read-only mode refuses it even
     with a token issued before the switch (harbor_py.ops.readonly)."""
-    if not is_digest(digest):
-        return oci_error(400, "DIGEST_INVALID", "invalid digest")
     claims = authorize(request, name, "delete")
     if isinstance(claims, HttpResponse):
         return claims

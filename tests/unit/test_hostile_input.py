@@ -163,3 +163,56 @@ def test_v2_n_beyond_64_bits_is_answered(world, path):
     response = Client().get(f"{path}?n={HUGE}", HTTP_AUTHORIZATION=f"Bearer {token}")
     assert response.status_code == 200, response.content
     assert "Link" not in response
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("get", "/api/v2.0/ldap/users/search?username=a", None),
+        ("get", "/api/v2.0/ldap/groups/search?groupname=a", None),
+        ("post", "/api/v2.0/ldap/users/import", {"ldap_uid_list": ["a"]}),
+    ],
+)
+def test_ldap_tools_without_ldap_configured_say_so_with_a_4xx(world, method, path, body):
+    response = getattr(world["admin"], method)(path, body, format="json")
+    error = assert_harbor_error(response, 412, "PRECONDITION")
+    assert "LDAP is not configured" in error["message"]
+
+
+# --- Harbor's error shape on every refusal we own --------------------------------------
+
+
+def test_post_to_the_token_service_is_a_405_in_harbors_shape(db):
+    response = Client().post("/service/token", {"grant_type": "password"})
+    error = assert_harbor_error(response, 405, "METHOD_NOT_ALLOWED")
+    assert "GET" in error["message"] and response["Allow"] == "GET, HEAD"
+
+
+def test_csrf_refusals_are_in_harbors_shape(admin):
+    client = Client(enforce_csrf_checks=True)
+    login = client.post("/c/login", {"principal": "admin", "password": "x"})
+    assert_harbor_error(login, 403, "FORBIDDEN")
+    client.force_login(admin)
+    api = client.post("/api/v2.0/projects", {"project_name": "x"}, content_type="application/json")
+    assert_harbor_error(api, 403)
+
+
+def test_a_host_the_configuration_does_not_name_is_refused_in_harbors_shape(db):
+    response = Client().get("/api/v2.0/ping", HTTP_HOST="evil.example")
+    assert_harbor_error(response, 400, "BAD_REQUEST")
+    registry = Client().get("/v2/demo/app/tags/list", HTTP_HOST="evil.example")
+    assert registry.status_code == 400
+    assert registry.json()["errors"][0]["code"] == "UNSUPPORTED"
+
+
+def test_unknown_registry_routes_and_bad_digests_answer_oci_errors(world):
+    token, _, _ = mint("admin", [Scope("repository", "demo/app", frozenset({"pull"}))])
+    bearer = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    unknown = Client().get("/v2/demo/app/blobs/", **bearer)
+    assert unknown.status_code == 404
+    assert unknown.json()["errors"][0]["code"] == "UNSUPPORTED"
+    for method in ("get", "head", "delete"):
+        bad = getattr(Client(), method)("/v2/demo/app/blobs/sha256:zz", **bearer)
+        assert bad.status_code == 400
+    bad = Client().get("/v2/demo/app/blobs/0:", **bearer)
+    assert bad.json()["errors"][0]["code"] == "DIGEST_INVALID"
