@@ -68,3 +68,40 @@ class HarborPagination(BasePagination):
 
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
         return schema
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        """page, page_size, q and sort, as Harbor's own document has them on its lists."""
+
+        def query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+            return {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "schema": schema,
+                "description": description,
+            }
+
+        return [
+            query(
+                "page",
+                {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
+                "The page number",
+            ),
+            query(
+                "page_size",
+                {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": MAX_PAGE,
+                    "default": DEFAULT_PAGE_SIZE,
+                },
+                f"The size per page (at most {MAX_PAGE_SIZE} are returned)",
+            ),
+            query(
+                "q",
+                {"type": "string"},
+                "Query string: key=value, key=~fuzzy, key=[min~max], key={a b}, key=(a b), "
+                "comma separated",
+            ),
+            query("sort", {"type": "string"}, "Sort keys, comma separated, - for descending"),
+        ]
