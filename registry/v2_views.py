@@ -433,4 +433,4 @@ def registry_denied(request: HttpRequest, name: str, rest: str = "") -> HttpResp
         return authorize(request, name, action)  # type: ignore[return-value]
     if claims.allows("repository", name, action):
         return challenge(f"repository:{name}:{action}", error="insufficient_scope")
-    return explain_denial(claims, name, action)
+    return explain_denial(claims, name, action, bearer_token(request))

@@ -43,6 +43,26 @@ def test_a_pull_token_gets_a_challenge_on_upload_start_when_the_user_may_push(de
     challenged(response, "repository:demo/app:pull,push")
 
 
+def test_the_same_token_sent_again_gets_403_with_the_challenge(demo):
+    """The oras Python SDK retries a 401 with the token it has and fetches a new one only
+    after a 403; spec clients fetch a new token on the 401 and never send this one again."""
+    token = bearer("owner", "demo/other", {"pull"})
+    challenged(
+        Client().get("/v2/demo/app/manifests/v1", HTTP_AUTHORIZATION=token),
+        "repository:demo/app:pull",
+    )
+    again = Client().get("/v2/demo/app/manifests/v1", HTTP_AUTHORIZATION=token)
+    assert again.status_code == 403
+    assert again.json()["errors"][0]["code"] == "DENIED"
+    assert 'error="insufficient_scope"' in again["WWW-Authenticate"]
+    assert 'scope="repository:demo/app:pull"' in again["WWW-Authenticate"]
+    other = bearer("owner", "demo/other", {"pull", "push"})
+    challenged(
+        Client().get("/v2/demo/app/manifests/v1", HTTP_AUTHORIZATION=other),
+        "repository:demo/app:pull",
+    )
+
+
 def test_what_the_user_may_not_do_stays_denied(demo):
     token = bearer("guest", "demo/app", {"pull"})
     response = Client().post("/v2/demo/app/blobs/uploads/", HTTP_AUTHORIZATION=token)
