@@ -54,6 +54,7 @@ MIDDLEWARE = [
     "harbor_py.middleware.SessionMiddleware",
     # The browser's language (or the switcher's choice) for the web UI only (frontend/).
     "frontend.middleware.UiLocaleMiddleware",
+    "frontend.middleware.ContentSecurityPolicyMiddleware",
     "harbor_py.middleware.CommonMiddleware",
     "harbor_py.middleware.CsrfViewMiddleware",
     "harbor_py.middleware.AuthenticationMiddleware",

@@ -42,3 +42,12 @@ def artifact_url(artifact: object) -> str:
     from frontend.links import artifact_url as url
 
     return url(artifact)  # type: ignore[arg-type]
+
+
+@register.filter
+def css_color(value: str) -> str:
+    """A label colour for a style attribute, or '' (rows saved before colours were
+    validated may hold anything)."""
+    from registry.label_services import is_color
+
+    return value if value and is_color(value) else ""

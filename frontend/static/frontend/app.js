@@ -40,6 +40,16 @@
     copy.then(done, function () { fallbackCopy(text).then(done); });
   });
 
+  // Label colours: <span data-color="#RRGGBB">. Set through the CSSOM, which the page's
+  // Content-Security-Policy allows, unlike a style attribute.
+  function paintLabels(root) {
+    root.querySelectorAll("[data-color]").forEach(function (badge) {
+      badge.style.borderLeft = "0.6rem solid " + badge.getAttribute("data-color");
+    });
+  }
+  paintLabels(document);
+  document.addEventListener("htmx:afterSwap", function (event) { paintLabels(event.target); });
+
   // Auto-submit selects marked data-autosubmit (language switcher, filters).
   document.addEventListener("change", function (event) {
     if (event.target.matches("select[data-autosubmit]")) { event.target.form.requestSubmit(); }
