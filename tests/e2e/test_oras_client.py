@@ -14,8 +14,10 @@ from tests.stack import ADMIN_PASSWORD, Instance
 
 
 def _client(stack: Instance) -> oras.client.OrasClient:
+    """Credentials in memory only: `login()` would write them to ~/.docker/config.json,
+    where skopeo in every later test would find them."""
     client = oras.client.OrasClient(hostname=stack.host, insecure=True)
-    client.login(username="admin", password=ADMIN_PASSWORD, hostname=stack.host)
+    client.auth.set_basic_auth("admin", ADMIN_PASSWORD)
     return client
 
 

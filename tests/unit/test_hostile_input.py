@@ -63,6 +63,8 @@ def test_options_on_detail_endpoints_lists_the_methods(world, path):
         f"/api/v2.0/projects?q=owner_id%3D{HUGE}",
         f"/api/v2.0/projects/demo/repositories/app/artifacts?page={HUGE}",
         f"/api/v2.0/audit-logs?q=id%3D{HUGE}",
+        f"/api/v2.0/labels?scope=g&q=id%3D{HUGE}",
+        f"/api/v2.0/users?q=user_id%3D{HUGE}",
     ],
 )
 def test_integers_beyond_64_bits_are_400(world, query):
