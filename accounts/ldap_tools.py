@@ -43,6 +43,15 @@ def saved_settings() -> LdapSettings:
         raise bad_request(f"the saved LDAP settings are invalid: {exc}") from None
 
 
+def configured_settings() -> LdapSettings:
+    """The saved settings for a directory operation: without a server, the request cannot
+    be served, and says so (412) instead of a 503 that clients would retry."""
+    config = saved_settings()
+    if not config.urls:
+        raise HarborError(412, "LDAP is not configured: set ldap_url in the configuration")
+    return config
+
+
 def _api_error(exc: DirectoryError) -> HarborError:
     if isinstance(exc, SearchFailed):
         return bad_request(f"LDAP {exc}")
@@ -67,7 +76,7 @@ def ping(config: LdapSettings) -> PingResult:
 
 def search_users(username: str) -> list[DirectoryUser]:
     try:
-        with Directory.open(saved_settings()) as directory:
+        with Directory.open(configured_settings()) as directory:
             return directory.search_users(username)
     except DirectoryError as exc:
         raise _api_error(exc) from None
@@ -78,7 +87,7 @@ def import_users(*, uids: list[str], actor: str) -> list[FailedImport]:
     ones that could not be, with Harbor's reasons."""
     failed: list[FailedImport] = []
     try:
-        with Directory.open(saved_settings()) as directory:
+        with Directory.open(configured_settings()) as directory:
             for uid in uids:
                 name = uid.strip()
                 if not name:
@@ -118,7 +127,7 @@ def _valid_dn(dn: str) -> str:
 def search_groups(*, name: str = "", dn: str = "") -> list[DirectoryGroup]:
     if not name and not dn:
         raise bad_request("groupname or groupdn is required")
-    config = saved_settings()
+    config = configured_settings()
     try:
         with Directory.open(config) as directory:
             if dn:
@@ -158,7 +167,7 @@ def onboard_user(*, username: str, actor: str) -> User | None:
     """Harbor's SearchAndOnBoardUser (adding a project member by name): the user of that
     directory entry, onboarded; None when the directory has no such user."""
     try:
-        with Directory.open(saved_settings()) as directory:
+        with Directory.open(configured_settings()) as directory:
             found = directory.find_users(username)
     except DirectoryError as exc:
         raise _api_error(exc) from None

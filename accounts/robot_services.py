@@ -138,9 +138,12 @@ def _expires_at(duration: int, created: float) -> int:
 def _duration(value: int | None) -> int:
     if value in (None, 0):
         return configuration.get("robot_token_duration")
-    if value != -1 and value < 1:
-        raise bad_request("duration must be either -1 (never) or a positive number of days")
-    return value
+    most = configuration.MAX_ROBOT_DAYS
+    if value != -1 and not 1 <= value <= most:  # type: ignore[operator]
+        raise bad_request(
+            f"duration must be either -1 (never) or a number of days from 1 to {most}"
+        )
+    return value  # type: ignore[return-value]
 
 
 def _project_of(spec: RobotSpec) -> Project | None:

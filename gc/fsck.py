@@ -12,6 +12,10 @@ repairs that are safe while the registry runs (`manage.py registry_fsck [--repai
     unknown_manifests   revision links no artifact of that repository matches (reported;
                         GC removes them with their manifest blob)
     rows_without_data   unreferenced blob rows whose data is gone (reported; GC drops them)
+    wrong_sizes         blob rows whose size is not the stored data's (recorded from a
+                        manifest's claim before pushes were checked, issue #20); repair
+                        writes the true size and recomputes the usage of every project
+                        referencing the blob
 
 Artifacts pushed within the last `grace` are left out: a push records its artifact just
 before distribution stores the manifest.
@@ -23,10 +27,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from harbor_gc.storage import Storage, StoredBlob
+from projects.models import Project
+from quotas import services as quota_services
 from registry import services
 from registry.models import Artifact, Blob, Tag
 
@@ -42,6 +48,7 @@ class Report:
     stale_tags: list[tuple[str, str]] = field(default_factory=list)  # repository, tag
     unknown_manifests: list[tuple[str, str]] = field(default_factory=list)  # repository, digest
     rows_without_data: list[str] = field(default_factory=list)
+    wrong_sizes: list[tuple[str, int, int]] = field(default_factory=list)  # digest, row, data
     repaired: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -54,6 +61,7 @@ class Report:
                 self.stale_tags,
                 self.unknown_manifests,
                 self.rows_without_data,
+                self.wrong_sizes,
             ]
         )
 
@@ -74,6 +82,10 @@ class Report:
                 {"repository": r, "digest": d} for r, d in sorted(self.unknown_manifests)
             ],
             "rows_without_data": sorted(self.rows_without_data),
+            "wrong_sizes": [
+                {"digest": d, "recorded": row, "stored": data}
+                for d, row, data in sorted(self.wrong_sizes)
+            ],
             "repaired": self.repaired,
         }
 
@@ -121,10 +133,13 @@ def check(storage: Storage, *, grace: dt.timedelta = dt.timedelta(minutes=10)) -
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT b.digest, EXISTS (SELECT 1 FROM artifact_blob ab WHERE ab.blob_id = b.id),"
-            " b.status FROM blob b"
+            " b.status, b.size FROM blob b"
         )
-        for digest, referenced, status in cursor.fetchall():
+        for digest, referenced, status, size in cursor.fetchall():
             known[digest] = (referenced, status)
+            # 0 is "not known yet" (a blob HEAD's row) until a manifest references it
+            if digest in stored and stored[digest].size != size and (size or referenced):
+                report.wrong_sizes.append((digest, size, stored[digest].size))
     report.unknown_blobs = [blob for digest, blob in stored.items() if digest not in known]
     report.rows_without_data = sorted(
         digest
@@ -141,6 +156,7 @@ def repair(storage: Storage, report: Report) -> dict[str, int]:
     """Fix what is safe to fix while the registry runs; returns counts per kind."""
     deleted, their_tags = _delete_broken_artifacts(report.missing_manifests)
     adopted = _adopt(report.unknown_blobs)
+    resized = _fix_sizes(report.wrong_sizes)
     stale = sorted(set(report.stale_tags) | their_tags)
     for repository, tag in stale:
         storage.delete_tag(repository, tag)
@@ -148,6 +164,7 @@ def repair(storage: Storage, report: Report) -> dict[str, int]:
         "artifacts_deleted": deleted,
         "blobs_adopted": adopted,
         "storage_tags_removed": len(stale),
+        "blob_sizes_fixed": resized,
     }
     return report.repaired
 
@@ -190,3 +207,18 @@ def _adopt(blobs: list[StoredBlob]) -> int:
             )
             adopted += cursor.rowcount
     return adopted
+
+
+def _fix_sizes(wrong: list[tuple[str, int, int]]) -> int:
+    """True sizes into the rows, then the usage of each project referencing one of them."""
+    if not wrong:
+        return 0
+    with transaction.atomic():
+        for digest, _, size in wrong:
+            Blob.objects.filter(digest=digest).update(size=size)
+    projects = Project.objects.filter(
+        repositories__artifacts__blobs__digest__in=[digest for digest, _, _ in wrong]
+    ).distinct()
+    for project in projects:
+        quota_services.recalculate(project=project)
+    return len(wrong)

@@ -34,14 +34,6 @@ class Item:
     check: Callable[[Any], str | None] | None = None
 
 
-def _non_negative(value: int) -> str | None:
-    return None if value >= 0 else "must not be negative"
-
-
-def _positive(value: int) -> str | None:
-    return None if value > 0 else "must be positive"
-
-
 def _ldap_urls(value: str) -> str | None:
     from accounts.ldap_settings import SettingsError, parse_urls  # accounts needs this module
 
@@ -58,8 +50,25 @@ def _syslog_endpoint(value: str) -> str | None:
     return endpoint_problem(value)
 
 
+def _between(low: int, high: int, unit: str) -> Callable[[int], str | None]:
+    """Durations have bounds: a token or robot expiry past year 9999 cannot be represented,
+    and with one every pull failed and robot creation answered 500 (issue #20)."""
+
+    def check(value: int) -> str | None:
+        return None if low <= value <= high else f"must be between {low} and {high} {unit}"
+
+    return check
+
+
+MAX_BYTES = 2**63 - 1  # PostgreSQL's bigint
+MINUTES_PER_YEAR = 365 * 24 * 60
+MAX_ROBOT_DAYS = 36500  # a hundred years
+
+
 def _quota(value: int) -> str | None:
-    return None if value == -1 or value >= 0 else "must be -1 (unlimited) or a size in bytes"
+    if value == -1 or 0 <= value <= MAX_BYTES:
+        return None
+    return "must be -1 (unlimited) or a size in bytes"
 
 
 ITEMS: dict[str, Item] = {
@@ -67,12 +76,12 @@ ITEMS: dict[str, Item] = {
     "primary_auth_mode": Item(bool, False),
     "project_creation_restriction": Item(str, "everyone", choices=("everyone", "adminonly")),
     "self_registration": Item(bool, False),
-    "token_expiration": Item(int, 30, check=_positive),
+    "token_expiration": Item(int, 30, check=_between(1, MINUTES_PER_YEAR, "minutes")),
     "read_only": Item(bool, False),
     "notification_enable": Item(bool, True),
-    "session_timeout": Item(int, 60, check=_positive),
+    "session_timeout": Item(int, 60, check=_between(1, MINUTES_PER_YEAR, "minutes")),
     "banner_message": Item(str, ""),
-    "robot_token_duration": Item(int, 30, check=_positive),
+    "robot_token_duration": Item(int, 30, check=_between(1, MAX_ROBOT_DAYS, "days")),
     "robot_name_prefix": Item(str, "robot$"),
     "quota_per_project_enable": Item(bool, True),
     "storage_per_project": Item(int, -1, check=_quota),
@@ -87,7 +96,7 @@ ITEMS: dict[str, Item] = {
     "ldap_filter": Item(str, ""),
     "ldap_uid": Item(str, "cn"),
     "ldap_scope": Item(int, 2, choices=(0, 1, 2)),
-    "ldap_timeout": Item(int, 5, check=_positive),
+    "ldap_timeout": Item(int, 5, check=_between(1, 3600, "seconds")),
     "ldap_verify_cert": Item(bool, True),
     "ldap_group_base_dn": Item(str, ""),
     "ldap_group_search_filter": Item(str, ""),

@@ -3,18 +3,22 @@ and the web-only wrappers that keep UI middleware off the registry paths."""
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured
+from django.db import DataError
 from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
 
 from harbor_py import configuration
 from harbor_py.ops.jsonlog import request_id as current_request_id
+from registry.oci import oci_error
 
+logger = logging.getLogger(__name__)
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -99,3 +103,25 @@ class MessageMiddleware(_WebOnly):
 
 class XFrameOptionsMiddleware(_WebOnly):
     wrapped = "django.middleware.clickjacking.XFrameOptionsMiddleware"
+
+
+class RegistryFaultMiddleware:
+    """The net under the /v2 views' own checks: input that reaches the database or a
+    conversion out of range is the client's fault, answered as an OCI 400, not a 500. The
+    Host is checked here too (CommonMiddleware, which checks it elsewhere, skips /v2)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if is_registry_path(request.path_info):
+            request.get_host()  # DisallowedHost: a 400 (handler400)
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not is_registry_path(request.path_info):
+            return None
+        if not isinstance(exception, DataError | OverflowError | RecursionError):
+            return None
+        logger.warning("bad input on %s: %s", request.path_info, exception)
+        return oci_error(400, "UNSUPPORTED", "a value in the request is out of range or invalid")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from typing import Any
+from urllib.parse import urlsplit
 
 import dj_database_url
 
@@ -16,7 +17,9 @@ SECRET_KEY = os.environ.get("HARBOR_SECRET_KEY") or load_or_create_secret(
     RUNTIME.keys_dir / "secret_key"
 )
 DEBUG = os.environ.get("HARBOR_DEBUG", "") == "1"
-ALLOWED_HOSTS = ["*"]  # nginx is the only front door; the Host header is not trusted for URLs.
+# nginx sends every request with the external URL's host (deploy/nginx-proxy-headers.conf);
+# any other Host reached gunicorn some other way and is refused.
+ALLOWED_HOSTS = [urlsplit(RUNTIME.external_url).hostname or "localhost"]
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -51,12 +54,14 @@ MIDDLEWARE = [
     "harbor_py.middleware.SessionMiddleware",
     # The browser's language (or the switcher's choice) for the web UI only (frontend/).
     "frontend.middleware.UiLocaleMiddleware",
+    "frontend.middleware.ContentSecurityPolicyMiddleware",
     "harbor_py.middleware.CommonMiddleware",
     "harbor_py.middleware.CsrfViewMiddleware",
     "harbor_py.middleware.AuthenticationMiddleware",
     "audit.middleware.AuditContextMiddleware",
     "harbor_py.middleware.MessageMiddleware",
     "harbor_py.middleware.XFrameOptionsMiddleware",
+    "harbor_py.middleware.RegistryFaultMiddleware",
 ]
 
 ROOT_URLCONF = "harbor_py.urls"
@@ -157,6 +162,7 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_NAME = "__csrf"
 CSRF_HEADER_NAME = "HTTP_X_HARBOR_CSRF_TOKEN"
 CSRF_TRUSTED_ORIGINS = [RUNTIME.external_url]
+CSRF_FAILURE_VIEW = "harbor_py.api.errors.csrf_failure_view"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -166,7 +172,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_PAGINATION_CLASS": "harbor_py.api.pagination.HarborPagination",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["harbor_py.api.negotiation.HarborJSONParser"],
+    "DEFAULT_METADATA_CLASS": "harbor_py.api.negotiation.HarborMetadata",
     "EXCEPTION_HANDLER": "harbor_py.api.errors.harbor_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -180,6 +187,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "harbor_py.api.schema.document_errors",
+    ],
 }
 
 _STORAGE = os.environ.get("HARBOR_STORAGE", "filesystem")

@@ -22,3 +22,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not Django's shared in-memory test database: tests with threads need
     # SQLite's real locking (the embedded default's), which shared-cache mode replaces.
     DATABASES["default"]["TEST"] = {"NAME": os.path.join(RUNTIME.data_dir, "test.sqlite3")}  # noqa: F405
+
+# Django's test client sends Host: testserver.
+ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]  # noqa: F405

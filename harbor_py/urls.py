@@ -36,5 +36,6 @@ urlpatterns = [
     path("", include("frontend.urls", namespace="ui")),
 ]
 
+handler400 = "harbor_py.api.errors.bad_request_view"
 handler404 = "frontend.views.base.page_not_found"
 handler500 = "harbor_py.api.errors.server_error_view"

@@ -6,13 +6,14 @@ from django.db import transaction
 
 from audit.services import record
 from harbor_py.api.errors import bad_request
+from harbor_py.configuration import MAX_BYTES
 from projects.models import Project
 from quotas import selectors, usage
 from quotas.models import Quota
 
 
 def validate_hard(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < -1:
+    if isinstance(value, bool) or not isinstance(value, int) or not -1 <= value <= MAX_BYTES:
         raise bad_request("the storage limit must be -1 (unlimited) or a number of bytes")
     return value
 

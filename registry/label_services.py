@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.db import IntegrityError, transaction
 
 from audit.services import record
@@ -10,6 +12,17 @@ from projects.models import Project
 from registry.models import Label
 
 MAX_NAME = 128
+# The web UI puts the colour into a style attribute: a colour, never other CSS.
+COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+
+
+def is_color(value: str) -> bool:
+    return bool(COLOR.match(value))
+
+
+def _validate_color(color: str) -> None:
+    if color and not is_color(color):
+        raise bad_request(f"label color {color!r} is not a #RGB or #RRGGBB colour")
 
 
 def _validate_name(name: str) -> None:
@@ -59,6 +72,7 @@ def create_label(
     client_address: str = "",
 ) -> Label:
     _validate_name(name)
+    _validate_color(color)
     if scope not in Label.Scope.values:
         raise bad_request(f"unrecognized scope {scope!r}")
     label = Label(
@@ -85,6 +99,7 @@ def update_label(
 ) -> Label:
     """Name, description and color change; scope and project never do (as in Harbor)."""
     _validate_name(name)
+    _validate_color(color)
     label.name, label.description, label.color = name, description, color
     _save(label)
     _audit(label, "update", username, client_address)

@@ -34,6 +34,9 @@ SCHEMA1_REFUSED = (
 MANIFEST_ACCEPT = ", ".join([OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST, "*/*"])
 
 
+MAX_SIZE = 2**63 - 1  # OCI sizes are int64
+
+
 class ManifestInvalid(ValueError):
     pass
 
@@ -94,7 +97,7 @@ def _descriptor(raw: Any, where: str) -> Descriptor:
     digest, size, media_type = raw.get("digest"), raw.get("size"), raw.get("mediaType", "")
     if not isinstance(digest, str) or not is_digest(digest):
         raise ManifestInvalid(f"{where} has an invalid digest")
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= MAX_SIZE:
         raise ManifestInvalid(f"{where} has an invalid size")
     if not isinstance(media_type, str):
         raise ManifestInvalid(f"{where} has an invalid mediaType")
@@ -116,6 +119,8 @@ def parse_manifest(body: bytes, content_type: str) -> ParsedManifest:
         doc = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ManifestInvalid(f"manifest is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ManifestInvalid("manifest is nested too deeply") from None
     if not isinstance(doc, dict):
         raise ManifestInvalid("manifest must be a JSON object")
     content_type = content_type.split(";", 1)[0].strip()

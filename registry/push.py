@@ -198,12 +198,14 @@ def reserve(
     tag: str | None = None,
     image_config: ImageConfig | None = None,
     config_read: bool = False,
+    sizes: dict[str, int] | None = None,
 ) -> Reservation:
     """Raises QuotaExceeded and TagImmutable (HarborErrors) with nothing recorded.
 
     `image_config` is recorded with a new artifact; `config_read` says the caller already
     read the config (`image_config`, or nothing worth recording), otherwise a JSON config is
-    read after commit."""
+    read after commit. `sizes`: the blobs' stored sizes (`registry.blob_sizes`), recorded
+    instead of the sizes the manifest declares."""
     repository, tagged, new_repository = _repository(project, repository_name, tag)
     if tag:
         check_move(
@@ -216,7 +218,7 @@ def reserve(
     descriptors = parsed.blob_descriptors()
     blobs, deleting = guard.touch(
         [d.digest for d in descriptors],
-        sizes={d.digest: d.size for d in descriptors},
+        sizes=sizes if sizes is not None else {d.digest: d.size for d in descriptors},
         media_types={d.digest: d.media_type for d in descriptors},
     )
     if deleting:

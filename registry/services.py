@@ -233,7 +233,7 @@ def attach_tags(
 def add_label(*, artifact: Artifact, label: Label, username: str, client_address: str = "") -> None:
     repository = artifact.repository
     if label.scope == Label.Scope.PROJECT and label.project_id != repository.project_id:
-        raise bad_request(f"label {label.pk} belongs to another project")
+        raise not_found(f"label {label.pk} not found")  # as a missing one: no leak
     if ArtifactLabel.objects.filter(artifact=artifact, label=label).exists():
         raise conflict(f"label {label.pk} is already added to the artifact")
     try:

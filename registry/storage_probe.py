@@ -27,13 +27,17 @@ def _data_path(base: str, algorithm: str, hex_digest: str) -> str:
     return os.path.join(base, "blobs", algorithm, hex_digest[:2], hex_digest, "data")
 
 
-def linked_blob_size(repository: str, digest: str) -> int | object | None:
-    """The blob's size, None when the repository does not have it, or UNKNOWN."""
+def linked_blob_size(
+    repository: str, digest: str, *, links: str = "_layers"
+) -> int | object | None:
+    """The blob's size, None when the repository does not have it, or UNKNOWN. `links` is
+    the repository's link directory: `_layers` for blobs, `_manifests/revisions` for
+    manifests."""
     base = _base()
     if base is None:
         return UNKNOWN
     algorithm, _, hex_digest = digest.partition(":")
-    link = os.path.join(base, "repositories", repository, "_layers", algorithm, hex_digest, "link")
+    link = os.path.join(base, "repositories", repository, links, algorithm, hex_digest, "link")
     try:
         os.stat(link)
         return os.stat(_data_path(base, algorithm, hex_digest)).st_size

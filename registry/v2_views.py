@@ -22,6 +22,7 @@ from harbor_py.http import client_address
 from projects.models import Project
 from projects.selectors import find_project
 from registry import (
+    blob_sizes,
     deletion,
     image_config,
     pulls,
@@ -60,6 +61,7 @@ PASSED_RESPONSE_HEADERS = (
     "Docker-Upload-UUID",
     "Range",
 )
+MAX_PAGE = 10_000  # n= beyond this (up to any number of digits) is answered as n=10000
 PULL, PUSH, DELETE = frozenset({"pull"}), frozenset({"pull", "push"}), frozenset({"delete"})
 View = Callable[..., HttpResponse]
 
@@ -110,7 +112,7 @@ def _page_params(request: HttpRequest) -> tuple[int | None, str | None] | HttpRe
             return oci_error(
                 400, "PAGINATION_NUMBER_INVALID", "invalid number of results requested"
             )
-        limit = int(raw_n)
+        limit = min(int(raw_n), MAX_PAGE)  # fewer than asked, with a Link: as the spec allows
     return limit, request.GET.get("last") or None
 
 
@@ -256,9 +258,13 @@ def _put_manifest(request: HttpRequest, name: str, reference: str, username: str
     if project is None:
         return oci_error(404, "NAME_UNKNOWN", f"repository name not known to registry: {name}")
     tag = None if is_digest(reference) else reference
+    try:
+        sizes = blob_sizes.verified_sizes(name, parsed)
+    except blob_sizes.SizeRefused as exc:
+        return oci_error(exc.status_code, exc.harbor_code, str(exc.detail))
     for _ in range(push.ATTEMPTS):
         try:
-            return _record_and_put(request, name, reference, parsed, project, tag, username)
+            return _record_and_put(request, name, reference, parsed, project, tag, sizes, username)
         except push.ArtifactGone:
             continue  # a deleter took the artifact between reserve and complete: again
     return oci_error(503, "UNAVAILABLE", "the artifact was deleted while pushed; push again")
@@ -271,6 +277,7 @@ def _record_and_put(
     parsed: ParsedManifest,
     project: Project,
     tag: str | None,
+    sizes: dict[str, int],
     username: str,
 ) -> HttpResponse:
     """One round of reserve / PUT / complete (registry.push). Raises push.ArtifactGone when
@@ -285,6 +292,7 @@ def _record_and_put(
             tag=tag,
             image_config=config if isinstance(config, image_config.ImageConfig) else None,
             config_read=config is not storage_probe.UNKNOWN,
+            sizes=sizes,
         )
     except push.BlobsBeingDeleted as exc:
         return oci_error(404, "BLOB_UNKNOWN", f"blob unknown to registry: {exc}; upload it again")
@@ -384,12 +392,12 @@ def referrers(request: HttpRequest, name: str, digest: str) -> HttpResponse:
 def blob_head(request: HttpRequest, name: str, digest: str) -> HttpResponse:
     if (bad := _bad_name(name)) is not None:
         return bad
+    if not is_digest(digest):  # nginx sends well-formed digests to distribution
+        return oci_error(400, "DIGEST_INVALID", f"invalid digest {digest!r}")
     if request.method == "DELETE":
         return _delete_blob(request, name, digest)
     if request.method != "HEAD":
         return registry_denied(request, name)
-    if not is_digest(digest):
-        return oci_error(400, "DIGEST_INVALID", "invalid digest")
     claims = authorize(request, name, "pull")
     if isinstance(claims, HttpResponse):
         return claims
@@ -420,8 +428,6 @@ def blob_head(request: HttpRequest, name: str, digest: str) -> HttpResponse:
 def _delete_blob(request: HttpRequest, name: str, digest: str) -> HttpResponse:
     """Blob DELETE passes through Django (nginx) so that read-only mode refuses it even
     with a token issued before the switch (harbor_py.ops.readonly)."""
-    if not is_digest(digest):
-        return oci_error(400, "DIGEST_INVALID", "invalid digest")
     claims = authorize(request, name, "delete")
     if isinstance(claims, HttpResponse):
         return claims
@@ -475,4 +481,4 @@ def registry_denied(request: HttpRequest, name: str, rest: str = "") -> HttpResp
         return authorize(request, name, action)  # type: ignore[return-value]  # no valid token: authorize answers with a refusal
     if claims.allows("repository", name, action):
         return challenge(f"repository:{name}:{action}", error="insufficient_scope")
-    return explain_denial(claims, name, action)
+    return explain_denial(claims, name, action, bearer_token(request))

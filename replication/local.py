@@ -13,7 +13,7 @@ from __future__ import annotations
 from accounts.models import User
 from projects import services as project_services
 from projects.models import Project
-from registry import push, upstream
+from registry import blob_sizes, push, upstream
 from registry.manifests import ParsedManifest, parse_manifest
 from registry.models import Artifact, Repository, Tag
 from registry.names import is_digest
@@ -123,9 +123,14 @@ class LocalRegistry(_Client):
         content: tuple[bytes, str],
     ) -> None:
         try:
-            reservation = push.reserve(project=project, repository_name=repository, parsed=parsed)
+            sizes = blob_sizes.verified_sizes(repository, parsed)
+            reservation = push.reserve(
+                project=project, repository_name=repository, parsed=parsed, sizes=sizes
+            )
         except push.BlobsBeingDeleted as exc:
             raise TransferError(f"blobs being garbage collected: {exc}") from None
+        except blob_sizes.SizeRefused as exc:
+            raise TransferError(f"the source's manifest is inconsistent: {exc.detail}") from None
         try:
             with push.pinned(reservation):
                 super().put_manifest(repository, parsed.digest, *content)

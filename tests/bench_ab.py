@@ -3,6 +3,7 @@ VM's drift (whole runs here differ by more than most changes) hits both sides al
 
     .venv/bin/python -m tests.bench_ab --b HARBOR_REGISTRY_GOGC=100
     .venv/bin/python -m tests.bench_ab --a HARBOR_WEB_WORKERS=2 --b HARBOR_WEB_WORKERS=1 --rounds 6
+    .venv/bin/python -m tests.bench_ab --a-root /tmp/before   # a commit's code against ours
 
 Starts two instances of our stack (tests.stack.Instance, PostgreSQL), A and B, each with its
 extra environment (--a, --b: NAME=VALUE, repeatable), pushes one warm-up round of --tiny
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from tests import bench
 from tests.imagegen import ImageLayout
-from tests.stack import Instance
+from tests.stack import REPO_ROOT, Instance
 
 SIDES = ("A", "B")
 
@@ -37,6 +38,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--a", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--b", action="append", default=[], metavar="NAME=VALUE")
+    for side in ("a", "b"):
+        parser.add_argument(
+            f"--{side}-root",
+            type=Path,
+            default=REPO_ROOT,
+            help=f"checkout whose code {side.upper()} runs, e.g. `git archive` of a commit",
+        )
     parser.add_argument("--rounds", type=int, default=4, help="rounds per instance (4)")
     parser.add_argument("--tiny", type=int, default=200, help="images per round (200)")
     parser.add_argument("--parallel", type=int, default=8, help="concurrent skopeo (8)")
@@ -96,13 +104,16 @@ def main(argv: list[str] | None = None) -> int:
     rates: dict[str, list[float]] = {side: [] for side in SIDES}
     totals: dict[str, list[float]] = {side: [] for side in SIDES}
     try:
-        for side, settings in zip(SIDES, (args.a, args.b), strict=True):
+        roots = (args.a_root, args.b_root)
+        for side, settings, root in zip(SIDES, (args.a, args.b), roots, strict=True):
             topo = bench.Topology(name="ours", workdir=workdir / side)
             env = dict(value.split("=", 1) for value in settings)
-            topo.instance = Instance(data_dir=topo.workdir / "data", port=topo.port, extra_env=env)
+            topo.instance = Instance(
+                data_dir=topo.workdir / "data", port=topo.port, extra_env=env, root=root
+            )
             topo.creds = bench.ADMIN
             topos[side] = topo
-            bench.log(f"starting {side} on {topo.host} with {env or 'the defaults'}")
+            bench.log(f"starting {side} on {topo.host} from {root} with {env or 'the defaults'}")
             topo.start()
             topo.instance.create_project(bench.PROJECT, public=False)
         images = iter(image_sets)

@@ -78,6 +78,7 @@ class Instance:
     port: int = field(default_factory=free_port)
     database: str | None = "postgres"  # "postgres": a fresh PostgreSQL db; None: SQLite default
     extra_env: dict[str, str] = field(default_factory=dict)
+    root: Path = REPO_ROOT  # the checkout whose code runs (tests.bench_ab --a-root)
 
     @property
     def url(self) -> str:
@@ -100,7 +101,7 @@ class Instance:
     def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "manage.py", *args],
-            cwd=REPO_ROOT,
+            cwd=self.root,
             env=self.env(),
             capture_output=True,
             text=True,

@@ -6,7 +6,6 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
@@ -58,9 +57,15 @@ class UserListView(GenericAPIView):
 
 
 @csrf_exempt
-@require_GET
 def registry_token(request: HttpRequest) -> JsonResponse:
     """The Docker registry token endpoint (GET /service/token)."""
+    if request.method not in ("GET", "HEAD"):
+        response = JsonResponse(
+            error_body("METHOD_NOT_ALLOWED", f"{request.method} is not allowed; use GET"),
+            status=405,
+        )
+        response["Allow"] = "GET, HEAD"
+        return response
     service = request.GET.get("service")
     if service and service != settings.HARBOR["TOKEN_SERVICE"]:
         return JsonResponse(error_body("BAD_REQUEST", f"unknown service {service}"), status=400)

@@ -20,6 +20,7 @@ from audit.api.serializers import AuditLogExtSerializer, AuditLogSerializer
 from audit.models import AuditLog
 from harbor_py.api.errors import HarborError
 from harbor_py.api.pagination import HarborPagination
+from harbor_py.api.schema import listing
 from projects.api.base import ProjectScopedView
 
 
@@ -92,7 +93,7 @@ def _page_of(view: GenericAPIView, request: Request, serializer: type[Serializer
 
 
 class AuditLogEventTypesView(APIView):
-    @extend_schema(operation_id="listAuditLogEventTypes", responses={200: dict})
+    @listing("listAuditLogEventTypes", paged=False)
     def get(self, request: Request) -> Response:
         if not request.user.is_authenticated:
             raise HarborError(401, "authentication required")

@@ -87,3 +87,12 @@ def label_of(value: object) -> str:
     from frontend.labels import label
 
     return label(value)
+
+
+@register.filter
+def css_color(value: str) -> str:
+    """A label colour for a style attribute, or '' (rows saved before colours were
+    validated may hold anything)."""
+    from registry.label_services import is_color
+
+    return value if value and is_color(value) else ""

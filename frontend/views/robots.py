@@ -42,12 +42,20 @@ def _grantable(
     return robot_services.held(caller_of(request), kind, namespace, policies)
 
 
+def _expiry(timestamp: int) -> dt.datetime:
+    """Rows written before durations were bounded may lie past year 9999."""
+    try:
+        return dt.datetime.fromtimestamp(timestamp, dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
 def _with_status(page: Page) -> Page:
     """Each robot of the page gets `expires` (a datetime, None for never) and `expired`."""
     now = time.time()
     for robot in page.object_list:
         never = robot.expires_at == -1
-        robot.expires = None if never else dt.datetime.fromtimestamp(robot.expires_at, dt.UTC)
+        robot.expires = None if never else _expiry(robot.expires_at)
         robot.expired = not never and robot.expires_at <= now
     return page
 

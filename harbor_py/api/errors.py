@@ -5,11 +5,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, JsonResponse
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.db import DataError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.csrf import csrf_failure
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+from registry.oci import oci_error
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +25,7 @@ CODE_BY_STATUS = {
     405: "METHOD_NOT_ALLOWED",
     409: "CONFLICT",
     412: "PRECONDITION",
+    413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
     422: "UNPROCESSABLE_ENTITY",
     429: "TOO_MANY_REQUESTS",
@@ -70,7 +75,21 @@ def _flatten(detail: Any, prefix: str = "") -> list[str]:
     return [f"{prefix.rstrip('.')}: {text}" if prefix else text]
 
 
+def _client_fault(exc: Exception) -> exceptions.APIException | None:
+    """Failures that only bad input reaches: a 4xx, not a 500 (issue #20). The views
+    validate what they take; this is the net under what a check missed."""
+    if isinstance(exc, RequestDataTooBig):
+        return HarborError(413, "the request body is too large")
+    if isinstance(exc, RecursionError):
+        return HarborError(400, "the request is nested too deeply")
+    if isinstance(exc, DataError | OverflowError):
+        logger.warning("bad input reached the database or a conversion: %s", exc)
+        return HarborError(400, "a value in the request is out of range or invalid")
+    return None
+
+
 def harbor_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    exc = _client_fault(exc) or exc
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or "not found")
     elif isinstance(exc, PermissionDenied):
@@ -98,9 +117,32 @@ def json_error(status_code: int, message: str) -> JsonResponse:
     )
 
 
-def not_found_view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+def _registry_path(request: HttpRequest) -> bool:
+    return request.path == "/v2" or request.path.startswith("/v2/")
+
+
+def not_found_view(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _registry_path(request):  # registry clients read OCI errors
+        return oci_error(404, "UNSUPPORTED", "no such registry route")
     return json_error(404, "not found")
 
 
-def server_error_view(request: HttpRequest) -> JsonResponse:
+def bad_request_view(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler400: a Host the configuration does not name, and other suspicious requests."""
+    if _registry_path(request):
+        return oci_error(400, "UNSUPPORTED", "bad request")
+    return json_error(400, "bad request")
+
+
+def server_error_view(request: HttpRequest) -> HttpResponse:
+    if _registry_path(request):
+        return oci_error(500, "UNKNOWN", "internal server error")
     return json_error(500, "internal server error")
+
+
+def csrf_failure_view(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: the API and the login endpoint answer in Harbor's shape; the web
+    UI's pages keep Django's page."""
+    if request.path.startswith(("/api/", "/c/")):
+        return json_error(403, f"CSRF verification failed: {reason}")
+    return csrf_failure(request, reason)

@@ -14,6 +14,7 @@ from harbor_py.api.errors import bad_request
 
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
+MAX_PAGE = 2**31 - 1  # the offset (page - 1) * page_size stays far inside a bigint
 
 
 def _positive_int(request: Request, name: str, default: int) -> int:
@@ -24,8 +25,8 @@ def _positive_int(request: Request, name: str, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise bad_request(f"{name} must be an integer") from None
-    if value < 1:
-        raise bad_request(f"{name} must be a positive integer")
+    if not 1 <= value <= MAX_PAGE:
+        raise bad_request(f"{name} must be an integer from 1 to {MAX_PAGE}")
     return value
 
 
@@ -68,3 +69,40 @@ class HarborPagination(BasePagination):
 
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
         return schema
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        """page, page_size, q and sort, as Harbor's own document has them on its lists."""
+
+        def query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+            return {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "schema": schema,
+                "description": description,
+            }
+
+        return [
+            query(
+                "page",
+                {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
+                "The page number",
+            ),
+            query(
+                "page_size",
+                {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": MAX_PAGE,
+                    "default": DEFAULT_PAGE_SIZE,
+                },
+                f"The size per page (at most {MAX_PAGE_SIZE} are returned)",
+            ),
+            query(
+                "q",
+                {"type": "string"},
+                "Query string: key=value, key=~fuzzy, key=[min~max], key={a b}, key=(a b), "
+                "comma separated",
+            ),
+            query("sort", {"type": "string"}, "Sort keys, comma separated, - for descending"),
+        ]

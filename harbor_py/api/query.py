@@ -78,11 +78,17 @@ def parse_query(raw: str | None) -> list[Term]:
     return terms
 
 
+MAX_INT = 2**63 - 1  # PostgreSQL's bigint
+
+
 def as_int(value: str) -> int:
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise bad_request(f"{value!r} is not an integer") from None
+    if not -MAX_INT <= number <= MAX_INT:
+        raise bad_request(f"{value!r} is out of range")
+    return number
 
 
 def as_bool(value: str) -> bool:
@@ -95,9 +101,12 @@ def as_bool(value: str) -> bool:
 
 
 def as_time(value: str) -> dt.datetime:
-    parsed = parse_datetime(value)
+    try:  # a well-formed impossible date (2020-02-30) raises ValueError
+        parsed = parse_datetime(value)
+        day = parse_date(value) if parsed is None else None
+    except ValueError:
+        raise bad_request(f"{value!r} is not a valid date or time") from None
     if parsed is None:
-        day = parse_date(value)
         if day is None:
             raise bad_request(f"{value!r} is not a date or time")
         parsed = dt.datetime.combine(day, dt.time.min)

@@ -33,6 +33,11 @@ accesslog = "-"  # enables access lines; JsonAccessLogger writes them to stdout 
 # instances on one host would take it from each other. Nothing here uses it.
 control_socket_disable = True
 
+# nginx bounds request lines and headers (large_client_header_buffers) and answers in
+# Harbor's error shape past them; gunicorn's own, lower limits answered plain-text 414/400.
+limit_request_line = 0
+limit_request_field_size = 32768  # nginx: large_client_header_buffers 8 32k
+
 
 def on_starting(server: Any) -> None:
     metrics_files.prepare()

@@ -19,6 +19,7 @@ from harbor_py.api.errors import bad_request, not_found
 from harbor_py.api.pagination import HarborPagination
 from harbor_py.api.permissions import IsSysadmin
 from harbor_py.api.query import Field, apply_query, apply_sort
+from harbor_py.api.schema import listing
 from harbor_py.http import client_address
 from jobs import services
 from jobs.models import Execution, Schedule
@@ -200,9 +201,11 @@ def system_job_urls(
             setattr(
                 cls,
                 method,
-                extend_schema(operation_id=ops[op_key], responses={200: dict})(
-                    _passthrough(base, method)
-                ),
+                (
+                    listing(ops[op_key])
+                    if op_key == "history"
+                    else extend_schema(operation_id=ops[op_key], responses={200: dict})
+                )(_passthrough(base, method)),
             )
         return cls.as_view()
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
@@ -236,7 +237,8 @@ class AccessoriesView(RepositoryScopedView):
 
 
 class AdditionView(RepositoryScopedView):
-    @extend_schema(operation_id="getAddition", responses={200: str})
+    # The addition as stored: JSON (build history: a list) or text (readme, values).
+    @extend_schema(operation_id="getAddition", responses={200: OpenApiTypes.ANY})
     def get(
         self,
         request: Request,

@@ -12,6 +12,7 @@ from harbor_py.api.errors import not_found
 from harbor_py.api.pagination import HarborPagination
 from harbor_py.api.permissions import IsSysadmin
 from harbor_py.api.query import apply_sort
+from harbor_py.api.schema import listing
 from harbor_py.http import client_address
 from jobs import services as job_services
 from jobs.models import Status
@@ -35,7 +36,7 @@ def _statuses(raw: str) -> list[str]:
 class ExecutionsView(APIView):
     permission_classes = [IsSysadmin]
 
-    @extend_schema(operation_id="listReplicationExecutions", responses={200: dict})
+    @listing("listReplicationExecutions")
     def get(self, request: Request) -> Response:
         params = request.query_params
         found = selectors.executions()
@@ -89,7 +90,7 @@ class ExecutionView(APIView):
 class TasksView(APIView):
     permission_classes = [IsSysadmin]
 
-    @extend_schema(operation_id="listReplicationTasks", responses={200: dict})
+    @listing("listReplicationTasks")
     def get(self, request: Request, execution_id: int) -> Response:
         params = request.query_params
         found = selectors.tasks(selectors.execution(execution_id))

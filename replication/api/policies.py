@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from harbor_py.api.errors import bad_request
 from harbor_py.api.permissions import IsSysadmin
 from harbor_py.api.query import Field
+from harbor_py.api.schema import listing
 from harbor_py.http import client_address
 from replication import filters, selectors, services
 from replication.api import serializers as shapes
@@ -58,7 +59,7 @@ def _values(request: Request) -> dict[str, Any]:
 class PoliciesView(APIView):
     permission_classes = [IsSysadmin]
 
-    @extend_schema(operation_id="listReplicationPolicies", responses={200: dict})
+    @listing("listReplicationPolicies")
     def get(self, request: Request) -> Response:
         policies = ReplicationPolicy.objects.select_related("src_registry", "dest_registry")
         return named_page(self, request, policies, QUERY, shapes.policy)

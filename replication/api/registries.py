@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from harbor_py.api.errors import HarborError, bad_request
 from harbor_py.api.permissions import IsSysadmin
 from harbor_py.api.query import Field
+from harbor_py.api.schema import STRINGS, listing
 from harbor_py.http import client_address
 from replication import selectors, services, transfer
 from replication.api import serializers as shapes
@@ -26,7 +27,7 @@ class _Admin(APIView):
 
 
 class RegistriesView(_Admin):
-    @extend_schema(operation_id="listRegistries", responses={200: dict})
+    @listing("listRegistries")
     def get(self, request: Request) -> Response:
         return named_page(self, request, RegistryEndpoint.objects.all(), QUERY, shapes.registry)
 
@@ -141,7 +142,7 @@ class InfoView(_Admin):
 
 
 class AdaptersView(_Admin):
-    @extend_schema(operation_id="listRegistryProviderTypes", responses={200: dict})
+    @listing("listRegistryProviderTypes", items=STRINGS, paged=False)
     def get(self, request: Request) -> Response:
         return Response(sorted(RegistryEndpoint.Type.values))
 

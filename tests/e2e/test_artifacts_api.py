@@ -206,7 +206,7 @@ def test_referrers_api_lists_an_artifact_pushed_with_a_subject(
                 "subject": {
                     "mediaType": OCI_MANIFEST,
                     "digest": image.manifest_digest,
-                    "size": 500,
+                    "size": len(layout_blobs(image.path)[image.manifest_digest]),
                 },
                 "annotations": {"org.example.kind": "sbom"},
             }

@@ -567,12 +567,15 @@ def test_add_and_remove_labels(demo, client_for, make_project):
 def test_add_label_errors(demo, client_for, make_project):
     client = client_for(demo["alice"])
     foreign = Label.objects.create(name="theirs", scope="p", project=make_project("else"))
+    # Another project's label answers exactly like a missing one (issue #20).
     response = client.post(art_url("v1", "/labels"), {"id": foreign.pk}, format="json")
-    assert_harbor_error(response, 400)
-    assert_matches("addLabel", response, 400)
-    response = client.post(art_url("v1", "/labels"), {"id": 999999}, format="json")
-    assert_harbor_error(response, 404)
+    theirs = assert_harbor_error(response, 404)
     assert_matches("addLabel", response, 404)
+    assert theirs["message"] == f"label {foreign.pk} not found"
+    response = client.post(art_url("v1", "/labels"), {"id": 999999}, format="json")
+    missing = assert_harbor_error(response, 404)
+    assert_matches("addLabel", response, 404)
+    assert missing["message"] == "label 999999 not found"
     response = client.post(art_url("v1", "/labels"), {"name": "x"}, format="json")
     assert_harbor_error(response, 400)
 

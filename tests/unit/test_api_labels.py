@@ -190,6 +190,9 @@ def test_public_project_labels_are_readable_anonymously(make_project, anon_clien
         {"name": "x", "scope": "p"},
         {"name": "x", "scope": "p", "project_id": 0},
         {"name": "x", "scope": "p", "project_id": "abc"},
+        {"name": "x", "scope": "g", "color": "red; background: url(//evil.example/x)"},
+        {"name": "x", "scope": "g", "color": "#12345"},
+        {"name": "x", "scope": "g", "color": '#ff0000" onmouseover="alert(1)'},
     ],
 )
 def test_create_invalid_label_is_400(admin, client_for, body):
@@ -275,3 +278,27 @@ def test_list_labels_in_a_bounded_number_of_queries(team, client_for):
             assert len(client.get(URL, params).json()) == n
         counts.append(len(queries))
     assert counts[0] == counts[1]
+
+
+def test_a_label_colour_must_be_a_colour_on_update_too(admin, client_for):
+    label = Label.objects.create(name="g1", scope="g", color="#fff")
+    client = client_for(admin)
+    response = client.put(f"{URL}/{label.pk}", {"name": "g1", "color": "red;x"}, format="json")
+    assert_harbor_error(response, 400)
+    label.refresh_from_db()
+    assert label.color == "#fff"
+    ok = client.put(f"{URL}/{label.pk}", {"name": "g1", "color": "#A0b1C2"}, format="json")
+    assert ok.status_code == 200, ok.content
+
+
+def test_a_stored_colour_that_is_not_one_stays_out_of_the_page(team):
+    """Rows saved before colours were validated: the page leaves them out of the style."""
+    from django.test import Client
+
+    Label.objects.create(name="bad", scope="p", project=team["project"], color="red;x:y")
+    Label.objects.create(name="good", scope="p", project=team["project"], color="#00ff00")
+    client = Client()
+    client.force_login(team["owner"])
+    page = client.get(f"/projects/{team['project'].name}/labels").content.decode()
+    assert 'data-color="#00ff00"' in page
+    assert "red;x:y" not in page

@@ -76,6 +76,7 @@ def _image(
     manifest = layout.blob(f"manifest {name}".encode())
     config = layout.blob(f"config {name}".encode())
     layer_data = f"layer {name}".encode()
+    sizes = {manifest: len(f"manifest {name}"), config: len(f"config {name}")}
     layer = (
         layout.blob(layer_data)
         if layer_on_disk
@@ -90,7 +91,9 @@ def _image(
     )
     Artifact.objects.filter(pk=artifact.pk).update(push_time=pushed)
     for digest in (manifest, config, layer):
-        blob, _ = Blob.objects.get_or_create(digest=digest)
+        blob, _ = Blob.objects.get_or_create(
+            digest=digest, defaults={"size": sizes.get(digest, len(layer_data))}
+        )
         ArtifactBlob.objects.create(artifact=artifact, blob=blob)
     if tag:
         Tag.objects.create(repository=repository, artifact=artifact, name=tag)
@@ -152,6 +155,7 @@ def test_repair_fixes_what_is_safely_fixable(layout, repository):
         "artifacts_deleted": 1,
         "blobs_adopted": 1,
         "storage_tags_removed": 2,  # the stale one and the broken artifact's
+        "blob_sizes_fixed": 0,
     }
     assert not Artifact.objects.filter(pk=broken.pk).exists()
     assert Artifact.objects.filter(pk=kept.pk).exists()
@@ -182,6 +186,25 @@ def test_repaired_orphans_are_collected_by_gc(layout, repository, monkeypatch):
     execution.refresh_from_db()
     assert execution.extra_attrs["purged_blobs"] == 1, execution.status_message
     assert not storage.has_blob(unknown)
+    assert not fsck.check(storage).drift
+
+
+def test_blob_rows_with_wrong_sizes_are_repaired_with_the_projects_usage(layout, repository):
+    """Rows that took a manifest's claimed size before pushes were checked (issue #20)."""
+    from quotas.models import Quota
+
+    artifact = _image(layout, repository, "lied")
+    layer = "sha256:" + hashlib.sha256(b"layer lied").hexdigest()
+    Blob.objects.filter(digest=layer).update(size=10 * 1024**4)
+    Quota.objects.update_or_create(project=repository.project, defaults={"used": 10 * 1024**4})
+    storage = FilesystemStorage(layout.root)
+    report = fsck.check(storage)
+    assert report.wrong_sizes == [(layer, 10 * 1024**4, len(b"layer lied"))]
+    assert report.drift
+    assert fsck.repair(storage, report)["blob_sizes_fixed"] == 1
+    assert Blob.objects.get(digest=layer).size == len(b"layer lied")
+    true_usage = sum(b.size for b in artifact.blobs.all())
+    assert Quota.objects.get(project=repository.project).used == true_usage
     assert not fsck.check(storage).drift
 
 

@@ -339,3 +339,16 @@ def test_index_media_type_with_image_body_is_refused():
 
 def test_manifest_invalid_is_a_value_error():
     assert issubclass(ManifestInvalid, ValueError)
+
+
+@pytest.mark.parametrize("size", [2**63, 2**64 + 1, 10**40])
+def test_refuses_sizes_beyond_64_bits(size):
+    doc = oci_manifest(layers=[desc(OCI_LAYER, "huge", size)])
+    with pytest.raises(ManifestInvalid, match="invalid size"):
+        parse_manifest(encode(doc), OCI_MANIFEST)
+
+
+def test_refuses_deeply_nested_json():
+    body = b'{"schemaVersion": 2, "annotations": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with pytest.raises(ManifestInvalid, match="nested"):
+        parse_manifest(body, OCI_MANIFEST)

@@ -232,6 +232,7 @@ def test_push_with_a_subject_answers_oci_subject_and_is_a_referrer(
 ):
     make_project("demo", owner=make_user("owner"))
     subject = push_image("owner", "demo/app", "v1")
+    subject_size = int(stored_manifest("demo/app", subject).headers["Content-Length"])
     empty = upload_blob("demo/app", b"{}")
     payload = b'{"format": "spdx"}'
     layer = upload_blob("demo/app", payload)
@@ -241,7 +242,7 @@ def test_push_with_a_subject_answers_oci_subject_and_is_a_referrer(
         "artifactType": "application/spdx+json",
         "config": {"mediaType": EMPTY_CONFIG, "digest": empty, "size": 2},
         "layers": [{"mediaType": "application/spdx+json", "digest": layer, "size": len(payload)}],
-        "subject": {"mediaType": OCI_MANIFEST, "digest": subject, "size": 100},
+        "subject": {"mediaType": OCI_MANIFEST, "digest": subject, "size": subject_size},
         "annotations": {"org.opencontainers.image.created": "2026-01-01T00:00:00Z"},
     }
     body = json.dumps(doc).encode()

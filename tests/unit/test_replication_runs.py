@@ -21,7 +21,7 @@ from replication import copier, runs, selectors, services
 from replication.models import RegistryEndpoint, ReplicationPolicy
 from replication.transfer import RemoteRegistry
 from tests.imagegen import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST
-from tests.unit.distribution import push_image, put_manifest, upload_blob
+from tests.unit.distribution import push_image, put_manifest, stored_manifest, upload_blob
 from tests.unit.fake_registry import FakeRegistry
 
 pytestmark = pytest.mark.django_db
@@ -213,6 +213,7 @@ def test_artifacts_in_parallel_outside_a_transaction(distribution, remote, make_
 def _signature(repository: str, subject: str) -> str:
     """An OCI 1.1 accessory (a cosign-like signature) of `subject`, untagged."""
     data = os.urandom(300)
+    size = int(stored_manifest(repository, subject).headers["Content-Length"])
     doc = {
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
@@ -229,7 +230,7 @@ def _signature(repository: str, subject: str) -> str:
                 "size": len(data),
             }
         ],
-        "subject": {"mediaType": OCI_MANIFEST, "digest": subject, "size": 0},
+        "subject": {"mediaType": OCI_MANIFEST, "digest": subject, "size": size},
     }
     digest = "sha256:" + hashlib.sha256(json.dumps(doc).encode()).hexdigest()
     response = put_manifest("alice", repository, digest, doc, OCI_MANIFEST)

@@ -56,7 +56,11 @@ def test_a_manifest_push_through_the_gate_uses_the_clients_token(
             "size": len(config),
         },
         "layers": [
-            {"mediaType": OCI_LAYER_GZIP, "digest": upload_blob("ct/app", layer), "size": 256}
+            {
+                "mediaType": OCI_LAYER_GZIP,
+                "digest": upload_blob("ct/app", layer),
+                "size": len(layer),
+            }
         ],
     }
     minted.clear()  # the uploads above went straight to distribution, as nginx sends them

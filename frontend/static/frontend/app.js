@@ -51,6 +51,17 @@
     select.form.classList.add("keyboard");
     if (event.key === "Enter") { event.preventDefault(); select.form.requestSubmit(); }
   });
+  // Label colours: <span data-color="#RRGGBB">. Set through the CSSOM, which the page's
+  // Content-Security-Policy allows, unlike a style attribute.
+  function paintLabels(root) {
+    root.querySelectorAll("[data-color]").forEach(function (badge) {
+      badge.style.borderLeft = "0.6rem solid " + badge.getAttribute("data-color");
+    });
+  }
+  paintLabels(document);
+  document.addEventListener("htmx:afterSwap", function (event) { paintLabels(event.target); });
+
+  // Auto-submit selects marked data-autosubmit (language switcher, filters).
   document.addEventListener("change", function (event) {
     var select = event.target;
     if (!select.matches("select[data-autosubmit]")) { return; }

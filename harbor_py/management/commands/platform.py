@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.management import call_command
@@ -130,6 +130,7 @@ def render_configs(rt: Runtime, target: Path | None = None) -> Path:
         "service": settings.HARBOR["TOKEN_SERVICE"],
         "issuer": settings.HARBOR["TOKEN_ISSUER"],
         "challenge": challenge_header(external_url=_checked_external_url(rt)),
+        "external": urlsplit(rt.external_url),
         "static_root": settings.STATIC_ROOT,
         "venv": Path(sys.executable).parent.parent,
         "base_dir": BASE_DIR,
@@ -143,10 +144,9 @@ def render_configs(rt: Runtime, target: Path | None = None) -> Path:
         **supervisor_context(rt),
     }
     config_dir.mkdir(parents=True, exist_ok=True)
-    for name in ("registry.yml", "nginx.conf", "supervisord.conf"):
+    for name in ("registry.yml", "nginx.conf", "supervisord.conf", "nginx-proxy-headers.conf"):
         text = engine.get_template(name).render(Context(context, autoescape=False))
         (config_dir / name).write_text(text)
-    shutil.copy(DEPLOY_DIR / "nginx-proxy-headers.conf", config_dir / "nginx-proxy-headers.conf")
     return config_dir
 
 
