@@ -139,11 +139,11 @@ def _duration(value: int | None) -> int:
     if value in (None, 0):
         return configuration.get("robot_token_duration")
     most = configuration.MAX_ROBOT_DAYS
-    if value != -1 and not 1 <= value <= most:  # type: ignore[operator]
+    if value != -1 and not 1 <= value <= most:
         raise bad_request(
             f"duration must be either -1 (never) or a number of days from 1 to {most}"
         )
-    return value  # type: ignore[return-value]
+    return value
 
 
 def _project_of(spec: RobotSpec) -> Project | None:

@@ -53,10 +53,10 @@ CSP_EXEMPT = ("/devcenter-api-2.0",)
 
 
 class ContentSecurityPolicyMiddleware:
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
         if not request.path.startswith(MACHINE_PREFIXES + CSP_EXEMPT):
             response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)

@@ -15,8 +15,8 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
 
 from harbor_py import configuration
+from harbor_py.oci import oci_error
 from harbor_py.ops.jsonlog import request_id as current_request_id
-from registry.oci import oci_error
 
 logger = logging.getLogger(__name__)
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")

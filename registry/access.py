@@ -11,10 +11,10 @@ from redis.exceptions import RedisError
 from accounts.models import User
 from accounts.robots import RobotUser, active_robot, is_robot_name
 from accounts.tokens import InvalidToken, TokenClaims, verify
+from harbor_py.oci import challenge, challenge_header, oci_error
 from harbor_py.ops.readonly import registry_actions
 from projects.selectors import find_project, project_access
 from registry.names import project_of
-from registry.oci import challenge, challenge_header, oci_error
 
 RETRY_WINDOW = 60  # seconds: a token re-sent for a scope it lacks gets 403 (see below)
 ACTIONS_BY_METHOD = {

@@ -24,10 +24,10 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from accounts.tokens import TokenClaims
+from harbor_py.oci import API_VERSION_HEADER, oci_error
 from registry import storage_probe
 from registry.access import authorize, bearer_claims
 from registry.names import valid_repository_name
-from registry.oci import API_VERSION_HEADER, oci_error
 
 UPLOAD_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 CONTENT_RANGE = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?$")

@@ -19,6 +19,7 @@ from accounts.tokens import InvalidToken
 from harbor_gc import guard
 from harbor_py.api.errors import HarborError
 from harbor_py.http import client_address
+from harbor_py.oci import API_VERSION_HEADER, challenge, oci_error
 from projects.models import Project
 from projects.selectors import find_project
 from registry import (
@@ -48,7 +49,6 @@ from registry.manifests import (
     parse_manifest,
 )
 from registry.names import is_digest, is_tag, project_of, valid_repository_name
-from registry.oci import API_VERSION_HEADER, challenge, oci_error
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from registry.oci import oci_error
+from harbor_py.oci import oci_error
 
 logger = logging.getLogger(__name__)
 

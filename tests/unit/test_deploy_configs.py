@@ -169,7 +169,7 @@ def test_gunicorn_workers_freeze_their_start_up_objects_for_the_gc():
 
 
 def test_nginx_answers_the_challenge_django_would_give(render):
-    from registry.oci import challenge_header
+    from harbor_py.oci import challenge_header
 
     config_dir, nginx, _ = render()
     assert _nginx_accepts(config_dir).returncode == 0, _nginx_accepts(config_dir).stderr

@@ -27,11 +27,11 @@ from django.template import Context, Engine
 
 from accounts.keys import generate_signing_material
 from accounts.services import ensure_admin
+from harbor_py.oci import challenge_header
 from harbor_py.ops.deploy import supervisor_context
 from harbor_py.processes import role_environment, supervisor_commands, supervisor_environment
 from harbor_py.runtime import BASE_DIR, Runtime, load_or_create_secret
 from harbor_py.topology import load_topology
-from registry.oci import challenge_header
 
 DEPLOY_DIR = BASE_DIR / "deploy"
 PASSED_ENVIRONMENT = (
