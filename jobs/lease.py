@@ -81,14 +81,20 @@ def claim(task: Task) -> int | None:
 
 
 def orphaned_task_ids() -> list[int]:
+    """Running tasks whose worker is gone, and pending ones whose message never came: the
+    broker lost it (a Redis failover drops the writes its replica had not received yet) or
+    was down when the job was created. The database is the record of a job; the Celery
+    message only wakes a worker, and claim() makes a second wake-up harmless."""
     # Only tasks a worker claimed: a job's own sub-tasks (replication's one per artifact)
-    # are run by that job, never by run_task.
-    return list(
-        Task.objects.filter(status=Status.RUNNING)
-        .exclude(worker="")
-        .filter(Q(heartbeat__isnull=True) | Q(heartbeat__lt=_stale_before()))
-        .values_list("pk", flat=True)
+    # are run by that job, never by run_task; they exist only once their execution runs.
+    stale = _stale_before()
+    lost = Q(status=Status.PENDING, execution__status=Status.PENDING, creation_time__lt=stale)
+    orphaned = (
+        Q(status=Status.RUNNING)
+        & ~Q(worker="")
+        & (Q(heartbeat__isnull=True) | Q(heartbeat__lt=stale))
     )
+    return list(Task.objects.filter(lost | orphaned).values_list("pk", flat=True))
 
 
 class Heartbeat:

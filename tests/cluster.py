@@ -16,7 +16,9 @@ from pathlib import Path
 
 import httpx
 import redis
+from redis.sentinel import Sentinel
 
+from harbor_py.runtime import SentinelConfig
 from tests.stack import (
     REPO_ROOT,
     Instance,
@@ -62,7 +64,12 @@ class Node:
 
 
 class Cluster:
-    def __init__(self, base: Path, node_count: int = 2) -> None:
+    def __init__(
+        self, base: Path, node_count: int = 2, shared_env: dict[str, str] | None = None
+    ) -> None:
+        """shared_env: what every process gets on top, e.g. REDIS_SENTINELS (then
+        REDIS_URL is not passed) or HARBOR_STORAGE=s3."""
+        self.shared_env = shared_env or {}
         self.base = base
         self.port = free_port()
         self.db_name = f"harbor_ha_{self.port}"
@@ -76,14 +83,28 @@ class Cluster:
     def redis_url(self) -> str:
         return f"redis://127.0.0.1:6379/{REDIS_DB}"
 
+    def redis(self) -> redis.Redis:
+        """A client of the cluster's Redis: through its sentinels when it has them."""
+        if "REDIS_SENTINELS" not in self.shared_env:
+            return redis.Redis.from_url(self.redis_url)
+        config = SentinelConfig.parse(
+            self.shared_env["REDIS_SENTINELS"],
+            self.shared_env.get("REDIS_SENTINEL_MASTER", ""),
+            self.shared_env.get("REDIS_DB", "0"),
+        )
+        return Sentinel(list(config.sentinels), socket_timeout=2).master_for(
+            config.master, db=config.db, socket_timeout=2
+        )
+
     def env(self, **extra: str) -> dict[str, str]:
+        values = {
+            "DATABASE_URL": database_url(self.db_name),
+            "HARBOR_CACHE_PREFIX": f"ha-{self.port}",
+        }
+        if "REDIS_SENTINELS" not in self.shared_env:
+            values["REDIS_URL"] = self.redis_url
         return instance_environment(
-            self.port,
-            self.data_dir,
-            DATABASE_URL=database_url(self.db_name),
-            REDIS_URL=self.redis_url,
-            HARBOR_CACHE_PREFIX=f"ha-{self.port}",
-            **extra,
+            self.port, self.data_dir, **{**values, **self.shared_env, **extra}
         )
 
     def _spawn(self, label: str, role: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -101,7 +122,7 @@ class Cluster:
     def prepare(self) -> None:
         """The one-shot `migrate` service of the compose file."""
         recreate_database(self.db_name)
-        redis.Redis.from_url(self.redis_url).flushdb()
+        self.redis().flushdb()
         subprocess.run(
             [sys.executable, "manage.py", "platform", "prepare"],
             cwd=REPO_ROOT,

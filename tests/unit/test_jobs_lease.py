@@ -96,3 +96,34 @@ def test_a_worker_presumed_dead_does_not_overwrite_the_new_run():
     task.refresh_from_db()
     assert task.status == Status.RUNNING and task.status_message == ""
     assert Execution.objects.get(pk=task.execution_id).status == Status.RUNNING
+
+
+def test_beat_enqueues_a_pending_task_whose_message_was_lost():
+    """A Redis failover can drop a just-enqueued message: the task, pending in the database
+    past the lease's stale time, is enqueued again (a fresh one is still in the queue)."""
+    old = timezone.now() - dt.timedelta(seconds=lease.STALE_SECONDS + 5)
+    lost = Task.objects.create(execution=Execution.objects.create(vendor_type="LEASE_TEST"))
+    Task.objects.filter(pk=lost.pk).update(creation_time=old)
+    fresh = Task.objects.create(
+        execution=Execution.objects.create(vendor_type="LEASE_TEST", vendor_id=1)
+    )
+    running = Execution.objects.create(vendor_type="LEASE_TEST", vendor_id=2, status=Status.RUNNING)
+    sub_task = Task.objects.create(execution=running)  # a job's own, run by that job
+    Task.objects.filter(pk=sub_task.pk).update(creation_time=old)
+    tasks.resume_orphaned_tasks()
+    assert runs_seen == [lost.pk]
+    assert Task.objects.get(pk=lost.pk).status == Status.SUCCESS
+    assert {Task.objects.get(pk=t.pk).status for t in (fresh, sub_task)} == {Status.PENDING}
+
+
+def test_a_job_is_created_while_the_broker_is_down(monkeypatch, django_capture_on_commit_callbacks):
+    """The request succeeds and the task waits, pending, for beat to enqueue it."""
+    from jobs import services
+
+    def broker_down(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(tasks.run_task, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        execution = services.start_execution(vendor_type="LEASE_TEST", parameters={})
+    assert Task.objects.get(execution=execution).status == Status.PENDING

@@ -99,7 +99,8 @@ def _s3_settings(settings, seaweedfs: SeaweedFS, bucket: str) -> None:
 def test_s3_bucket_writable_or_not(anon_client, settings, seaweedfs):
     bucket = seaweedfs.new_bucket("healthy")
     _s3_settings(settings, seaweedfs, bucket)
-    assert _by_name(anon_client.get("/api/v2.0/health"))["storage"]["status"] == "healthy"
+    storage = _by_name(anon_client.get("/api/v2.0/health"))["storage"]
+    assert storage["status"] == "healthy", storage
     assert seaweedfs.client().list_objects_v2(Bucket=bucket).get("KeyCount") == 0  # probe gone
 
     _s3_settings(settings, seaweedfs, "missing-bucket")
