@@ -26,6 +26,13 @@ if [ "$profile" = test ]; then
     # against about 90 MB for fonts-noto-cjk).
     want /usr/share/fonts/truetype/wqy/wqy-microhei.ttc fonts-wqy-microhei
     want docker-compose docker-compose
+    # Failover tests (docs/deployment.md): Redis Sentinel; Patroni (Debian's, on the system
+    # python that the postgres user can run) with etcd and HAProxy, over PostgreSQL 15.
+    want redis-sentinel redis-sentinel
+    want /usr/bin/etcd etcd-server
+    want /usr/bin/patroni patroni
+    want /usr/sbin/haproxy haproxy
+    want /usr/lib/postgresql/15/bin/postgres postgresql-15
 fi
 
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+import sys
+from typing import Any, TypeVar
 
+from django import db
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
@@ -12,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 logger = logging.getLogger(__name__)
+ResponseT = TypeVar("ResponseT", Response, JsonResponse)
 
 CODE_BY_STATUS = {
     400: "BAD_REQUEST",
@@ -25,7 +28,11 @@ CODE_BY_STATUS = {
     422: "UNPROCESSABLE_ENTITY",
     429: "TOO_MANY_REQUESTS",
     500: "UNKNOWN",
+    503: "SERVICE_UNAVAILABLE",
 }
+# While PostgreSQL fails over (no primary for the seconds Patroni takes, docs/deployment.md)
+# every query fails: the client is told to come back, not that the server is broken.
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 class HarborError(exceptions.APIException):
@@ -76,6 +83,9 @@ def harbor_exception_handler(exc: Exception, context: dict[str, Any]) -> Respons
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
     response = exception_handler(exc, context)
+    if response is None and _database_unavailable(exc):
+        logger.warning("database unavailable: %s", exc)
+        return _unavailable(Response(error_body("SERVICE_UNAVAILABLE", DATABASE_DOWN), status=503))
     if response is None:
         logger.exception("unhandled API error", exc_info=exc)
         return Response(
@@ -103,4 +113,27 @@ def not_found_view(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error_view(request: HttpRequest) -> JsonResponse:
+    """Django's handler500, called while the exception is being handled."""
+    if _database_unavailable(sys.exc_info()[1]):
+        if request.path == "/v2" or request.path.startswith("/v2/"):  # OCI's own code
+            body = error_body("UNAVAILABLE", DATABASE_DOWN)
+            response = JsonResponse(body, status=503)
+            response["Docker-Distribution-Api-Version"] = "registry/2.0"
+        else:
+            response = json_error(503, DATABASE_DOWN)
+        return _unavailable(response)
     return json_error(500, "internal server error")
+
+
+DATABASE_DOWN = "the database is unavailable; retry shortly"
+
+
+def _database_unavailable(exc: BaseException | None) -> bool:
+    """A lost or refused connection (what a failover looks like to a query: HAProxy sends
+    no session to a standby), or a deadlock or serialization failure: worth retrying."""
+    return isinstance(exc, db.OperationalError | db.InterfaceError)
+
+
+def _unavailable(response: ResponseT) -> ResponseT:
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    return response
