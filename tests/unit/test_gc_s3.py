@@ -18,6 +18,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from harbor_gc import fsck
 from harbor_gc.storage import S3Storage, Upload
 from jobs.models import Execution, Status, Task
 from jobs.runner import run
@@ -198,6 +199,12 @@ def test_gc_deletes_exactly_the_unreferenced_keys(s3, make_user, make_project):
             "GET", "demo/app", f"/v2/demo/app/blobs/{digest}", frozenset({"pull"})
         )
         assert blob.status_code == 200, digest
+
+    # The consistency check reads the bucket: no drift, until a kept layer's object goes.
+    assert not fsck.check(s3, grace=dt.timedelta(0)).drift
+    s3.client.delete_object(Bucket=s3.bucket, Key=s3.prefix + _blob_keys(layer))
+    report = fsck.check(s3, grace=dt.timedelta(0))
+    assert report.missing_blobs == {layer: [f"demo/app@{kept}"]}, report.as_dict()
 
 
 def test_storage_only_blobs_and_old_uploads_go(s3, make_user, make_project):
