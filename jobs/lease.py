@@ -14,16 +14,18 @@ sweeps with compare-and-set, replication skips what the destination has).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import socket
 import threading
 
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.db.models import F, Q
 from django.utils import timezone
 
 from jobs.models import Status, Task
 
+logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 10
 STALE_SECONDS = 45
 RESUME_EVERY = 15
@@ -123,11 +125,18 @@ class Heartbeat:
     def _beat(self) -> None:
         try:
             while not self._stop.wait(HEARTBEAT_SECONDS):
-                renewed = Task.objects.filter(
-                    pk=self.task_id, run_count=self.run, worker=this_worker()
-                ).update(heartbeat=timezone.now())
-                if not renewed and self._taken_over():
-                    self.lost.set()
-                    return
+                try:
+                    renewed = Task.objects.filter(
+                        pk=self.task_id, run_count=self.run, worker=this_worker()
+                    ).update(heartbeat=timezone.now())
+                    if not renewed and self._taken_over():
+                        self.lost.set()
+                        return
+                except DatabaseError:
+                    # The database is failing over (or restarting): the lease goes on at
+                    # the next beat, on a new session. Ending the thread here would let the
+                    # lease go stale under a job that is still running.
+                    logger.warning("job %s: heartbeat not renewed", self.task_id, exc_info=True)
+                    connection.close()
         finally:
             connection.close()  # this thread's own connection

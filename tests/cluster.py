@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -208,3 +209,31 @@ class Cluster:
         if self.lb:
             self.lb.wait(timeout=30)
         drop_database(self.db_name)
+
+    def wait_beat_leader(self, timeout: float = 60) -> None:
+        """Until some node's beat holds the leader lock (harbor_py/beat_lock.py)."""
+        deadline = time.monotonic() + timeout
+        while not self.redis().get(f"ha-{self.port}:beat-leader"):
+            assert time.monotonic() < deadline, f"no beat leads\n{self.logs()}"
+            time.sleep(0.5)
+
+
+@contextlib.contextmanager
+def running_cluster(base: Path, shared_env: dict[str, str] | None = None) -> Iterator[Cluster]:
+    """Prepared, every node serving behind the balancer, stopped afterwards. The first
+    node starts alone until its beat holds the leader lock; the others wait behind it."""
+    cluster = Cluster(base, shared_env=shared_env)
+    cluster.prepare()
+    try:
+        first, *others = cluster.nodes
+        cluster.start_node(first)
+        cluster.wait_node_serving(first)
+        cluster.wait_beat_leader()
+        for node in others:
+            cluster.start_node(node)
+            cluster.wait_node_serving(node)
+        cluster.start_balancer()
+        cluster.wait_healthy()
+        yield cluster
+    finally:
+        cluster.stop()

@@ -47,15 +47,15 @@ class PatroniNode:
             return ""
 
     def is_primary(self) -> bool:
-        try:
-            response = httpx.get(f"http://127.0.0.1:{self.api_port}/primary", timeout=2)
-        except httpx.HTTPError:
-            return False
-        return response.status_code == 200
+        return self._answers_200("/primary")
 
     def is_sync_standby(self) -> bool:
+        return self._answers_200("/sync")
+
+    def _answers_200(self, path: str) -> bool:
+        """Patroni's health endpoints answer 200 when the node is what the path names."""
         try:
-            response = httpx.get(f"http://127.0.0.1:{self.api_port}/sync", timeout=2)
+            response = httpx.get(f"http://127.0.0.1:{self.api_port}{path}", timeout=2)
         except httpx.HTTPError:
             return False
         return response.status_code == 200

@@ -24,33 +24,43 @@ class Operation:
     ended: float
     ok: bool
     detail: str
+    reference: str = ""
 
 
 class Clients:
-    """Pushers push new images, pullers pull back ones already pushed, until stopped."""
+    """Pushers push new images, pullers pull back ones already pushed, until stopped.
+    retry: a pusher whose push failed pushes the same image again (a second later) before
+    going on, as a client that was told to retry does."""
 
-    def __init__(self, host: str, base: Path, project: str = "ha") -> None:
-        self.host, self.base, self.project = host, base, project
+    def __init__(self, host: str, base: Path, project: str = "ha", retry: bool = False) -> None:
+        self.host, self.base, self.project, self.retry = host, base, project, retry
         self.operations: list[Operation] = []
         self.pushed: list[tuple[str, ImageLayout]] = []
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.counter = 0
 
-    def _record(self, kind: str, started: float, ok: bool, detail: str) -> None:
+    def _record(
+        self, kind: str, started: float, ok: bool, detail: str, reference: str = ""
+    ) -> None:
         with self.lock:
-            self.operations.append(Operation(kind, started, time.monotonic(), ok, detail))
+            operation = Operation(kind, started, time.monotonic(), ok, detail, reference)
+            self.operations.append(operation)
 
     def pusher(self, seed: int) -> None:
         rng = random.Random(seed)
+        failed: tuple[str, ImageLayout] | None = None
         while not self.stopping.is_set():
-            with self.lock:
-                self.counter += 1
-                number = self.counter
-            layout = make_image(
-                self.base / f"push{number}", layers=[random_layer(rng.choice([4096, 256 * 1024]))]
-            )
-            reference = f"{self.project}/app{seed}:v{number}"
+            if failed is not None:
+                reference, layout = failed
+                time.sleep(1)
+            else:
+                with self.lock:
+                    self.counter += 1
+                    number = self.counter
+                size = rng.choice([4096, 256 * 1024])
+                layout = make_image(self.base / f"push{number}", layers=[random_layer(size)])
+                reference = f"{self.project}/app{seed}:v{number}"
             started = time.monotonic()
             result = skopeo(
                 "copy",
@@ -60,8 +70,10 @@ class Clients:
                 check=False,
                 timeout=120,
             )
-            self._record("push", started, result.returncode == 0, result.stderr[-300:])
-            if result.returncode == 0:
+            ok = result.returncode == 0
+            self._record("push", started, ok, result.stderr[-300:], reference)
+            failed = (reference, layout) if self.retry and not ok else None
+            if ok:
                 with self.lock:
                     self.pushed.append((reference, layout))
 
@@ -78,16 +90,22 @@ class Clients:
             pulls += 1
             target = self.base / f"pull{seed}-{pulls}"
             started = time.monotonic()
-            result = skopeo(
-                "copy",
-                f"docker://{self.host}/{reference}",
-                f"oci:{target}:latest",
-                creds=ADMIN,
-                check=False,
-                timeout=120,
-            )
-            ok = result.returncode == 0 and layout_blobs(target) == layout_blobs(layout.path)
-            self._record("pull", started, ok, result.stderr[-300:] or "pulled blobs differ")
+            problem = self.pull_back(reference, layout, target)
+            self._record("pull", started, problem is None, problem or "")
+
+    def pull_back(self, reference: str, layout: ImageLayout, target: Path) -> str | None:
+        """Pull an image into an OCI layout; None if it came back bit for bit, else why not."""
+        result = skopeo(
+            "copy",
+            f"docker://{self.host}/{reference}",
+            f"oci:{target}:latest",
+            creds=ADMIN,
+            check=False,
+            timeout=120,
+        )
+        if result.returncode == 0 and layout_blobs(target) == layout_blobs(layout.path):
+            return None
+        return result.stderr[-300:] or "pulled blobs differ"
 
     def verify_all(
         self, base: Path, extra: tuple[tuple[str, ImageLayout], ...] | list = ()
@@ -98,15 +116,8 @@ class Clients:
         for number, (reference, layout) in enumerate([*self.pushed, *extra]):
             target = base / str(number)
             target.parent.mkdir(parents=True, exist_ok=True)
-            result = skopeo(
-                "copy",
-                f"docker://{self.host}/{reference}",
-                f"oci:{target}:latest",
-                creds=ADMIN,
-                check=False,
-            )
-            if result.returncode != 0 or layout_blobs(target) != layout_blobs(layout.path):
-                lost.append(f"{reference}: {result.stderr[-200:]}")
+            if problem := self.pull_back(reference, layout, target):
+                lost.append(f"{reference}: {problem[-200:]}")
         return lost
 
     @contextlib.contextmanager

@@ -16,14 +16,7 @@ ADMIN = ("admin", ADMIN_PASSWORD)
 
 def test_push_delete_and_gc_on_s3(tmp_path: Path, seaweedfs: SeaweedFS) -> None:
     bucket = seaweedfs.new_bucket("e2e")
-    storage = S3Storage(
-        bucket=bucket,
-        root="/harbor",
-        endpoint=seaweedfs.endpoint,
-        access_key=seaweedfs.access_key,
-        secret_key=seaweedfs.secret_key,
-        secure=False,
-    )
+    storage = seaweedfs.storage(bucket, "/harbor")
     env = {**seaweedfs.harbor_env(bucket, "/harbor"), "GC_TIME_WINDOW_HOURS": "0"}
     with running_instance(tmp_path / "instance", extra_env=env) as instance:
         _exercise(instance, storage, tmp_path)

@@ -11,13 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
-import redis
 
 from harbor_py.beat_lock import LOCK_SECONDS
 from jobs.lease import STALE_SECONDS
-from tests.cluster import Cluster
+from tests.cluster import Cluster, running_cluster
 from tests.e2e.load import Clients
-from tests.e2e.replication_support import create_endpoint, create_policy, start
+from tests.e2e.replication_support import start_slow_mirror
 from tests.imagegen import make_image, random_layer
 from tests.stack import ADMIN_PASSWORD, skopeo
 
@@ -28,46 +27,9 @@ GRACE_SECONDS = 10  # requests in flight when the node dies may fail; none after
 
 @pytest.fixture
 def cluster(tmp_path: Path):
-    cluster = Cluster(tmp_path)
-    cluster.prepare()
-    first, second = cluster.nodes
-    cluster.start_node(first)
-    cluster.wait_node_serving(first)
     # The first node's beat takes the leader lock; the second's waits behind it.
-    leader = redis.Redis.from_url(cluster.redis_url)
-    deadline = time.monotonic() + 60
-    while not leader.get(f"ha-{cluster.port}:beat-leader"):
-        assert time.monotonic() < deadline, cluster.logs()
-        time.sleep(0.5)
-    cluster.start_node(second)
-    cluster.wait_node_serving(second)
-    cluster.start_balancer()
-    cluster.wait_healthy()
-    try:
+    with running_cluster(tmp_path) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
-
-
-def _start_replication(cluster: Cluster) -> tuple[str, int]:
-    """A push-based policy from `ha` to `mirror` on the cluster itself, slowed down by its
-    speed limit so that it is still running when the node dies. Returns (location, task)."""
-    registry_id = create_endpoint(cluster.front, cluster.front.url, "self")
-    policy_id = create_policy(
-        cluster.front,
-        {
-            "name": "to-mirror",
-            "dest_registry": {"id": registry_id},
-            "dest_namespace": "mirror",
-            "filters": [{"type": "name", "value": "ha/seed*"}],
-            "trigger": {"type": "manual"},
-            "enabled": True,
-            "override": True,
-            "speed": 256,  # KB/s: 6 images of 1 MiB take about 25 s
-        },
-    )
-    location = start(cluster.front, policy_id)
-    return location, int(location.rsplit("/", 1)[1])
 
 
 def _runner_task(cluster: Cluster, execution_id: int) -> tuple[str, str, int]:
@@ -101,7 +63,7 @@ def test_losing_a_node_loses_nothing(cluster: Cluster, tmp_path: Path) -> None:
     # The job must run on the node that dies: the other node's worker is stopped meanwhile
     # (a paused one would not do: its connection's blocking pop can still take the message).
     cluster.stop_role(second, "worker")
-    location, execution_id = _start_replication(cluster)
+    location, execution_id = start_slow_mirror(cluster.front)
     deadline = time.monotonic() + 60
     while (task := _runner_task(cluster, execution_id))[0] != "Running":
         assert time.monotonic() < deadline, f"the job did not start: {task}\n{cluster.logs()}"

@@ -13,7 +13,7 @@ import pytest
 
 from harbor_py.beat_lock import LOCK_SECONDS
 from jobs.lease import RESUME_EVERY, STALE_SECONDS
-from tests.cluster import Cluster
+from tests.cluster import Cluster, running_cluster
 from tests.e2e.load import Clients
 from tests.imagegen import make_image, random_layer
 from tests.redis_sentinel import SentinelGroup, running_sentinel_group
@@ -32,18 +32,8 @@ def group(tmp_path: Path):
 
 @pytest.fixture
 def cluster(tmp_path: Path, group: SentinelGroup):
-    cluster = Cluster(tmp_path / "cluster", shared_env=group.env())
-    cluster.prepare()
-    for node in cluster.nodes:
-        cluster.start_node(node)
-    for node in cluster.nodes:
-        cluster.wait_node_serving(node)
-    cluster.start_balancer()
-    cluster.wait_healthy()
-    try:
+    with running_cluster(tmp_path / "cluster", shared_env=group.env()) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 def _repository_pulls(cluster: Cluster, repository: str) -> int:
@@ -69,12 +59,6 @@ def test_a_redis_master_failover_loses_nothing(
     cluster.front.create_project("ha")
     seed = make_image(tmp_path / "seed", layers=[random_layer(256 * 1024)])
     skopeo("copy", seed.ref, f"docker://{cluster.front.host}/ha/seed:v1", creds=ADMIN)
-    lock_key = f"ha-{cluster.port}:beat-leader"
-    deadline = time.monotonic() + 60
-    while not cluster.redis().get(lock_key):  # a beat leads
-        assert time.monotonic() < deadline, cluster.logs()
-        time.sleep(0.5)
-
     clients = Clients(cluster.front.host, tmp_path / "clients")
     with clients.running(pushers=1, pullers=1):
         time.sleep(6)
@@ -120,10 +104,7 @@ def test_a_redis_master_failover_loses_nothing(
     while _repository_pulls(cluster, "seed") <= pulls_before:
         assert time.monotonic() < deadline, "a pull after the failover was not counted"
         time.sleep(1)
-    deadline = time.monotonic() + LOCK_SECONDS + 30
-    while not cluster.redis().get(lock_key):
-        assert time.monotonic() < deadline, "no beat leads after the failover"
-        time.sleep(0.5)
+    cluster.wait_beat_leader(timeout=LOCK_SECONDS + 30)
 
     # Every image whose push succeeded pulls back bit for bit.
     lost = clients.verify_all(tmp_path / "final")

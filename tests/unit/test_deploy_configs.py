@@ -258,3 +258,15 @@ def test_docker_compose_accepts_the_ha_compose_file(tmp_path):
     env.write_text(env.read_text().replace("POSTGRES_REPLICATION_PASSWORD=filled-in", ""))
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     assert result.returncode != 0 and "POSTGRES_REPLICATION_PASSWORD" in result.stderr
+
+
+def test_serve_registry_drops_what_distributions_s3_driver_cannot_take():
+    """distribution 2.8 panics at start on S3 with AWS_CA_BUNDLE set; `serve registry`
+    (compose, HA nodes) must drop it as the embedded run's supervisord does."""
+    from harbor_py.processes import process_environment
+
+    inherited = {"AWS_CA_BUNDLE": "/etc/ssl/certs/ca-certificates.crt", "PATH": "/usr/bin"}
+    registry = process_environment("registry", inherited)
+    assert "AWS_CA_BUNDLE" not in registry and registry["PATH"] == "/usr/bin"
+    assert "GOGC" in registry  # what role_environment adds is still there
+    assert process_environment("web", inherited)["AWS_CA_BUNDLE"] == inherited["AWS_CA_BUNDLE"]

@@ -105,14 +105,7 @@ def s3_registry(
 
 
 def _storage(registry: S3Registry, root: str = "/registry") -> S3Storage:
-    return S3Storage(
-        bucket=registry.bucket,
-        root=root,
-        endpoint=registry.store.endpoint,
-        access_key=registry.store.access_key,
-        secret_key=registry.store.secret_key,
-        secure=False,
-    )
+    return registry.store.storage(registry.bucket, root)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
+import time
 
 import pytest
 from django.utils import timezone
@@ -127,3 +128,29 @@ def test_a_job_is_created_while_the_broker_is_down(monkeypatch, django_capture_o
     with django_capture_on_commit_callbacks(execute=True):
         execution = services.start_execution(vendor_type="LEASE_TEST", parameters={})
     assert Task.objects.get(execution=execution).status == Status.PENDING
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_heartbeat_outlives_a_database_failover(monkeypatch):
+    """A renewal that fails (no primary for a moment) must not end the heartbeat: the lease
+    would go stale under a running job and another worker would run it again."""
+    from django.db import OperationalError
+    from django.db.models.query import QuerySet
+
+    monkeypatch.setattr(lease, "HEARTBEAT_SECONDS", 0.05)
+    task = _running_task(worker=lease.this_worker(), heartbeat_age=100)
+    real_update = QuerySet.update
+    failures = iter([True, True])
+
+    def update_failing_twice(self, **values):
+        if "heartbeat" in values and next(failures, False):
+            raise OperationalError("the database system is shutting down")
+        return real_update(self, **values)
+
+    monkeypatch.setattr(QuerySet, "update", update_failing_twice)
+    with lease.Heartbeat(task.pk, run=1) as beat:
+        deadline = dt.datetime.now() + dt.timedelta(seconds=5)
+        while Task.objects.get(pk=task.pk).heartbeat < timezone.now() - dt.timedelta(seconds=5):
+            assert dt.datetime.now() < deadline, "the lease was never renewed after the errors"
+            time.sleep(0.05)
+    assert not beat.lost.is_set()
