@@ -120,18 +120,23 @@ class Cluster:
             start_new_session=True,  # one process group per role: killed as a whole
         )
 
+    def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """A one-shot `manage.py` command with the nodes' settings."""
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=REPO_ROOT,
+            env=self.env(),
+            check=check,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
     def prepare(self) -> None:
         """The one-shot `migrate` service of the compose file."""
         recreate_database(self.db_name)
         self.redis().flushdb()
-        subprocess.run(
-            [sys.executable, "manage.py", "platform", "prepare"],
-            cwd=REPO_ROOT,
-            env=self.env(),
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+        self.manage("platform", "prepare")
 
     def start_node(self, node: Node, roles: tuple[str, ...] = NODE_ROLES) -> None:
         env = self.env(

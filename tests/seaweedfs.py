@@ -262,7 +262,7 @@ def running_seaweedfs_cluster(base: Path, volumes: int = 3) -> Iterator[SeaweedC
     commands["s3"] = [
         weed, "s3", "-ip.bind=127.0.0.1", f"-port={s3_port}", f"-port.grpc={free_port()}",
         f"-filer={_address(filer_port, filer_grpc)}", "-port.iceberg=0", "-port.lance=0",
-        f"-config={base / 's3.json'}",
+        f"-config={base / 's3.json'}", "-autoCreateBucket=false",
     ]  # fmt: skip
     processes: dict[str, subprocess.Popen[bytes]] = {}
     try:

@@ -248,7 +248,7 @@ def test_docker_compose_accepts_the_ha_compose_file(tmp_path):
     app = services["web"]["environment"]
     assert app["DATABASE_URL"].endswith("@haproxy:5000/harbor")
     assert app["REDIS_SENTINELS"].count(",") == 2 and "REDIS_URL" not in app
-    assert app["HARBOR_STORAGE"] == "s3" and app["HARBOR_S3_ENDPOINT"].endswith("filer:8333")
+    assert app["HARBOR_STORAGE"] == "s3" and app["HARBOR_S3_ENDPOINT"].endswith("s3:8333")
     for name, service in services.items():
         if service.get("command", [""])[0] == "python":
             assert service["command"][2:] in (
@@ -270,3 +270,12 @@ def test_serve_registry_drops_what_distributions_s3_driver_cannot_take():
     assert "AWS_CA_BUNDLE" not in registry and registry["PATH"] == "/usr/bin"
     assert "GOGC" in registry  # what role_environment adds is still there
     assert process_environment("web", inherited)["AWS_CA_BUNDLE"] == inherited["AWS_CA_BUNDLE"]
+
+
+@pytest.mark.parametrize("storage", ["filesystem", "s3"])
+def test_distribution_never_purges_uploads_itself(render, settings, storage):
+    """harbor-py's GC deletes abandoned uploads; distribution 2.8's purger panics walking
+    an S3 bucket (seen on SeaweedFS in the chaos test), taking the registry down."""
+    settings.HARBOR = {**settings.HARBOR, "STORAGE": storage}
+    _, _, registry = render()
+    assert registry["storage"]["maintenance"] == {"uploadpurging": {"enabled": False}}
