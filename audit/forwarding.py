@@ -39,6 +39,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from audit.models import AuditOutbox
+from harbor_py import redis_conn
 
 logger = logging.getLogger(__name__)
 
@@ -208,7 +209,7 @@ sender = Sender()
 
 
 def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=5)
+    return redis_conn.client(timeout=5)
 
 
 def _lock_name() -> str:

@@ -33,6 +33,13 @@ if [ "$profile" = test ]; then
     want podman podman
     want buildah buildah
     want /bin/busybox busybox-static  # the base image those tests build and push
+    # Failover tests (docs/deployment.md): Redis Sentinel; Patroni (Debian's, on the system
+    # python that the postgres user can run) with etcd and HAProxy, over PostgreSQL 15.
+    want redis-sentinel redis-sentinel
+    want /usr/bin/etcd etcd-server
+    want /usr/bin/patroni patroni
+    want /usr/sbin/haproxy haproxy
+    want /usr/lib/postgresql/15/bin/postgres postgresql-15
 fi
 if [ "$profile" = conformance ]; then
     # tests/oci_conformance.py builds the OCI conformance suite with Debian's Go and these.

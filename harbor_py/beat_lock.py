@@ -16,9 +16,10 @@ import subprocess
 import time
 from types import FrameType
 
-import redis
 from django.conf import settings
 from redis.exceptions import LockError, RedisError
+
+from harbor_py import redis_conn
 
 logger = logging.getLogger(__name__)
 LOCK_SECONDS = 30
@@ -31,7 +32,7 @@ def lock_name() -> str:
 
 
 def run_while_leader(argv: list[str], *, node: str = "") -> int:
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
+    client = redis_conn.client(timeout=5)
     lock = client.lock(lock_name(), timeout=LOCK_SECONDS, thread_local=False)
     stopping = False
 
@@ -56,10 +57,16 @@ def run_while_leader(argv: list[str], *, node: str = "") -> int:
     try:
         while not stopping:
             try:
-                code = child.wait(timeout=RENEW_EVERY)
-                break  # beat ended on its own
+                exited = child.wait(timeout=RENEW_EVERY)
             except subprocess.TimeoutExpired:
                 pass
+            else:
+                # beat ended on its own, e.g. its scheduler found no database while
+                # PostgreSQL failed over: this node still leads, so beat starts again here
+                # rather than the platform going without one until someone restarts it.
+                logger.error("beat exited with %s: starting it again", exited)
+                time.sleep(POLL_SECONDS)
+                child = subprocess.Popen(argv)
             try:
                 lock.extend(LOCK_SECONDS, replace_ttl=True)
             except (LockError, RedisError) as exc:

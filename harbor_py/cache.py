@@ -4,13 +4,19 @@ Django's RedisCacheClient.get_client() builds a new redis.Redis for every operat
 each construction copies redis-py's table of response callbacks (~0.3 ms): on the token
 and /v2 paths, which touch the cache several times a request, that was a measurable share
 of the CPU. redis.Redis is thread-safe, so one per pool is enough.
+
+Through Sentinel (REDIS_SENTINELS) reads and writes both go to the master, with the client
+of harbor_py.redis_conn, which follows a failover.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+
+from harbor_py import redis_conn
 
 
 class PooledRedisCacheClient(RedisCacheClient):
@@ -19,6 +25,8 @@ class PooledRedisCacheClient(RedisCacheClient):
         self._clients: dict[bool, Any] = {}
 
     def get_client(self, key: Any = None, *, write: bool = False) -> Any:
+        if settings.REDIS_SENTINEL is not None:
+            return redis_conn.client(timeout=5)
         client = self._clients.get(write)
         if client is None:
             client = self._clients[write] = self._client(  # type: ignore[attr-defined]  # Django's private API

@@ -22,10 +22,10 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import cast
 
-import redis
 from django.conf import settings
 from django.db import connection
 
+from harbor_py import redis_conn
 from harbor_py.celery import app as celery_app
 from registry import upstream
 
@@ -43,14 +43,7 @@ def _database() -> None:
 
 
 def _redis() -> None:
-    timeout = CHECK_SECONDS
-    client = redis.Redis.from_url(
-        settings.REDIS_URL, socket_timeout=timeout, socket_connect_timeout=timeout
-    )
-    try:
-        client.ping()
-    finally:
-        client.close()
+    redis_conn.client(timeout=CHECK_SECONDS, wait_for_failover=False).ping()
 
 
 def _registry() -> None:

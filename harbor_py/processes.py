@@ -9,6 +9,7 @@ import re
 import shlex
 import socket
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from harbor_py.runtime import Runtime
@@ -85,6 +86,20 @@ def role_environment(role: str) -> dict[str, str]:
             f"HARBOR_REGISTRY_GOMEMLIMIT {memory_limit!r} is not a size (e.g. 1GiB, 512MiB) or off"
         )
     return {"GOGC": gogc, "GOMEMLIMIT": memory_limit}
+
+
+# distribution 2.8's s3 driver panics at start when AWS_CA_BUNDLE is set (its HTTP client
+# has a transport the AWS SDK cannot add a CA to): its process never gets these.
+REGISTRY_DROPPED_ENVIRONMENT = ("AWS_CA_BUNDLE",)
+
+
+def process_environment(role: str, inherited: Mapping[str, str]) -> dict[str, str]:
+    """The whole environment `serve <role>` execs its program with."""
+    environment = {**inherited, **role_environment(role)}
+    if role == "registry":
+        for name in REGISTRY_DROPPED_ENVIRONMENT:
+            environment.pop(name, None)
+    return environment
 
 
 def supervisor_environment(values: dict[str, str]) -> str:

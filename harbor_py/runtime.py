@@ -65,12 +65,44 @@ class Runtime:
         return self.keys_dir / "token.crt"
 
 
+@dataclass(frozen=True)
+class SentinelConfig:
+    sentinels: tuple[tuple[str, int], ...]
+    master: str
+    db: int = 0
+    password: str | None = None
+
+    @classmethod
+    def parse(
+        cls, sentinels: str, master: str, db: str = "0", password: str = ""
+    ) -> SentinelConfig:
+        """`host:port,host:port,...` (port 26379 when left out)."""
+        addresses = []
+        for item in sentinels.split(","):
+            host, _, port = item.strip().rpartition(":")
+            if not host:
+                host, port = port, "26379"
+            addresses.append((host.strip("[]"), int(port)))
+        return cls(tuple(addresses), master or "harbor", int(db or 0), password or None)
+
+    def celery_broker_url(self) -> str:
+        """kombu's form: one `sentinel://` URL per sentinel, `;`-separated; the master's
+        name goes in the transport options (celery_transport_options)."""
+        auth = f":{self.password}@" if self.password else ""
+        hosts = ((f"[{h}]" if ":" in h else h, p) for h, p in self.sentinels)
+        return ";".join(f"sentinel://{auth}{h}:{p}/{self.db}" for h, p in hosts)
+
+    def celery_transport_options(self) -> dict[str, object]:
+        return {"master_name": self.master}
+
+
 def load_runtime(environ: os._Environ[str] | dict[str, str] = os.environ) -> Runtime:
     port = int(environ.get("HARBOR_PORT", "8080"))
     data_dir = Path(environ.get("HARBOR_DATA_DIR", "data"))
     if not data_dir.is_absolute():
         data_dir = BASE_DIR / data_dir
     redis_url = environ.get("REDIS_URL", "")
+    sentinels = environ.get("REDIS_SENTINELS", "")
     return Runtime(
         port=port,
         data_dir=data_dir,
@@ -78,7 +110,7 @@ def load_runtime(environ: os._Environ[str] | dict[str, str] = os.environ) -> Run
         admin_password=environ.get("HARBOR_ADMIN_PASSWORD", "Harbor12345"),
         database_url=environ.get("DATABASE_URL", f"sqlite:///{data_dir / 'harbor.db'}"),
         redis_url=redis_url or f"unix://{data_dir / 'run' / 'redis.sock'}",
-        private_redis=not redis_url,
+        private_redis=not (redis_url or sentinels),
     )
 
 

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 
 from harbor_py.ops.jsonlog import logging_config
-from harbor_py.runtime import load_or_create_secret, load_runtime
+from harbor_py.runtime import SentinelConfig, load_or_create_secret, load_runtime
 
 RUNTIME = load_runtime()
 
@@ -103,6 +103,17 @@ def _celery_redis_url(url: str) -> str:
 
 
 REDIS_URL = RUNTIME.redis_url
+# Redis through Sentinel (harbor_py/redis_conn.py, docs/deployment.md); REDIS_URL is then unused.
+REDIS_SENTINEL = (
+    SentinelConfig.parse(
+        os.environ["REDIS_SENTINELS"],
+        os.environ.get("REDIS_SENTINEL_MASTER", ""),
+        os.environ.get("REDIS_DB", "0"),
+        os.environ.get("REDIS_PASSWORD", ""),
+    )
+    if os.environ.get("REDIS_SENTINELS")
+    else None
+)
 CACHES = {
     "default": {
         "BACKEND": "harbor_py.cache.HarborRedisCache",
@@ -113,7 +124,11 @@ CACHES = {
     "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
 }
 
-CELERY_BROKER_URL = _celery_redis_url(REDIS_URL)
+CELERY_BROKER_URL = (
+    REDIS_SENTINEL.celery_broker_url() if REDIS_SENTINEL else _celery_redis_url(REDIS_URL)
+)
+if REDIS_SENTINEL:
+    CELERY_BROKER_TRANSPORT_OPTIONS = REDIS_SENTINEL.celery_transport_options()
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -14,16 +14,18 @@ sweeps with compare-and-set, replication skips what the destination has).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import socket
 import threading
 
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.db.models import F, Q
 from django.utils import timezone
 
 from jobs.models import Status, Task
 
+logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 10
 STALE_SECONDS = 45
 RESUME_EVERY = 15
@@ -81,14 +83,20 @@ def claim(task: Task) -> int | None:
 
 
 def orphaned_task_ids() -> list[int]:
+    """Running tasks whose worker is gone, and pending ones whose message never came: the
+    broker lost it (a Redis failover drops the writes its replica had not received yet) or
+    was down when the job was created. The database is the record of a job; the Celery
+    message only wakes a worker, and claim() makes a second wake-up harmless."""
     # Only tasks a worker claimed: a job's own sub-tasks (replication's one per artifact)
-    # are run by that job, never by run_task.
-    return list(
-        Task.objects.filter(status=Status.RUNNING)
-        .exclude(worker="")
-        .filter(Q(heartbeat__isnull=True) | Q(heartbeat__lt=_stale_before()))
-        .values_list("pk", flat=True)
+    # are run by that job, never by run_task; they exist only once their execution runs.
+    stale = _stale_before()
+    lost = Q(status=Status.PENDING, execution__status=Status.PENDING, creation_time__lt=stale)
+    orphaned = (
+        Q(status=Status.RUNNING)
+        & ~Q(worker="")
+        & (Q(heartbeat__isnull=True) | Q(heartbeat__lt=stale))
     )
+    return list(Task.objects.filter(lost | orphaned).values_list("pk", flat=True))
 
 
 class Heartbeat:
@@ -117,11 +125,18 @@ class Heartbeat:
     def _beat(self) -> None:
         try:
             while not self._stop.wait(HEARTBEAT_SECONDS):
-                renewed = Task.objects.filter(
-                    pk=self.task_id, run_count=self.run, worker=this_worker()
-                ).update(heartbeat=timezone.now())
-                if not renewed and self._taken_over():
-                    self.lost.set()
-                    return
+                try:
+                    renewed = Task.objects.filter(
+                        pk=self.task_id, run_count=self.run, worker=this_worker()
+                    ).update(heartbeat=timezone.now())
+                    if not renewed and self._taken_over():
+                        self.lost.set()
+                        return
+                except DatabaseError:
+                    # The database is failing over (or restarting): the lease goes on at
+                    # the next beat, on a new session. Ending the thread here would let the
+                    # lease go stale under a job that is still running.
+                    logger.warning("job %s: heartbeat not renewed", self.task_id, exc_info=True)
+                    connection.close()
         finally:
             connection.close()  # this thread's own connection

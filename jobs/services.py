@@ -78,7 +78,9 @@ def start_execution(
         resource=f"{vendor_type}:{execution.pk}",
         description=f"{trigger.lower()} run, parameters {json.dumps(parameters, sort_keys=True)}",
     )
-    transaction.on_commit(lambda: run_task.delay(task.pk))
+    # robust: a broker that is failing over must not fail the request; the task waits in
+    # the database and jobs.tasks.resume_orphaned_tasks enqueues it (jobs/lease.py).
+    transaction.on_commit(lambda: run_task.delay(task.pk), robust=True)
     return execution
 
 

@@ -28,7 +28,6 @@ import logging
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import cache
 
 import redis
 from django.conf import settings
@@ -38,6 +37,7 @@ from django.db.models.fields import BigIntegerField, DateTimeField
 from django.http import HttpRequest
 
 from audit.services import Entry, record_many
+from harbor_py import redis_conn
 from harbor_py.http import client_address
 from registry.models import Artifact, Repository, Tag
 
@@ -114,9 +114,8 @@ def _entry(raw: bytes) -> Entry | None:
         return None
 
 
-@cache
 def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    return redis_conn.client(timeout=2)
 
 
 def _key(kind: str, suffix: str = "") -> str:

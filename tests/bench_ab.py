@@ -4,6 +4,7 @@ VM's drift (whole runs here differ by more than most changes) hits both sides al
     .venv/bin/python -m tests.bench_ab --b HARBOR_REGISTRY_GOGC=100
     .venv/bin/python -m tests.bench_ab --a HARBOR_WEB_WORKERS=2 --b HARBOR_WEB_WORKERS=1 --rounds 6
     .venv/bin/python -m tests.bench_ab --a-root /tmp/before   # a commit's code against ours
+    .venv/bin/python -m tests.bench_ab --patroni B  # B: Patroni, synchronous; A: one PostgreSQL
 
 Starts two instances of our stack (tests.stack.Instance, PostgreSQL), A and B, each with its
 extra environment (--a, --b: NAME=VALUE, repeatable), pushes one warm-up round of --tiny
@@ -18,6 +19,7 @@ and peak memory of each instance's distribution. A change is real when the pairs
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -27,6 +29,7 @@ from pathlib import Path
 
 from tests import bench
 from tests.imagegen import ImageLayout
+from tests.patroni import running_patroni
 from tests.stack import REPO_ROOT, Instance
 
 SIDES = ("A", "B")
@@ -48,6 +51,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=4, help="rounds per instance (4)")
     parser.add_argument("--tiny", type=int, default=200, help="images per round (200)")
     parser.add_argument("--parallel", type=int, default=8, help="concurrent skopeo (8)")
+    parser.add_argument(
+        "--patroni",
+        choices=SIDES,
+        help="this side's database is on two Patroni nodes in synchronous replication, "
+        "through HAProxy (tests/patroni.py); the other's on the one PostgreSQL",
+    )
     args = parser.parse_args(argv)
     for value in (*args.a, *args.b):
         if "=" not in value:
@@ -103,13 +112,23 @@ def main(argv: list[str] | None = None) -> int:
     topos: dict[str, bench.Topology] = {}
     rates: dict[str, list[float]] = {side: [] for side in SIDES}
     totals: dict[str, list[float]] = {side: [] for side in SIDES}
+    stack = contextlib.ExitStack()
     try:
         roots = (args.a_root, args.b_root)
         for side, settings, root in zip(SIDES, (args.a, args.b), roots, strict=True):
             topo = bench.Topology(name="ours", workdir=workdir / side)
             env = dict(value.split("=", 1) for value in settings)
+            database: str | None = "postgres"
+            if side == args.patroni:
+                patroni = stack.enter_context(running_patroni())
+                env["DATABASE_URL"] = patroni.create_database("harbor_bench")
+                database = None
             topo.instance = Instance(
-                data_dir=topo.workdir / "data", port=topo.port, extra_env=env, root=root
+                data_dir=topo.workdir / "data",
+                port=topo.port,
+                database=database,
+                extra_env=env,
+                root=root,
             )
             topo.creds = bench.ADMIN
             topos[side] = topo
@@ -141,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for topo in topos.values():
             topo.stop()
+        stack.close()
     return 0
 
 

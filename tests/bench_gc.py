@@ -10,7 +10,8 @@ mark   --blobs rows are COPYed into a fresh PostgreSQL database (hpy_bench_gc), 
 sweep  --sweep blobs of 64 bytes, each with its data file and a layer link, in a temporary
        filesystem layout of distribution's, with their rows in `delete`; sweep() claims them
        (compare-and-set), deletes them from the filesystem and drops their rows, with
-       workers=1 and again with workers=5 (a fresh layout each time).
+       workers=1 and again with workers=5 (a fresh layout each time). Then the same with
+       --s3-sweep blobs in a bucket of a real SeaweedFS (tests/seaweedfs.py) on loopback.
 
 Results on stdout, and as JSON with --out.
 """
@@ -26,9 +27,11 @@ import shutil
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from tests.seaweedfs import SeaweedFS, running_seaweedfs
 from tests.stack import PG_DSN, drop_database, recreate_database
 
 DATABASE = "hpy_bench_gc"
@@ -183,16 +186,48 @@ def _layout(root: Path, count: int, salt: int) -> list[str]:
     return digests
 
 
-def bench_sweep(count: int, workers: int, salt: int) -> dict[str, Any]:
+def _s3_layout(store: SeaweedFS, bucket: str, count: int, salt: int) -> list[str]:
+    """The same layout as _layout, as objects in a bucket (16 uploads at a time)."""
+    client = store.client(connections=16)
+    prefix = "registry/docker/registry/v2/"
+    digests = [_digest(i, salt) for i in range(count)]
+
+    def put(digest: str) -> None:
+        hex_digest = digest.split(":", 1)[1]
+        client.put_object(
+            Bucket=bucket,
+            Key=f"{prefix}blobs/sha256/{hex_digest[:2]}/{hex_digest}/data",
+            Body=b"x" * 64,
+        )
+        client.put_object(
+            Bucket=bucket,
+            Key=f"{prefix}repositories/bench/app/_layers/sha256/{hex_digest}/link",
+            Body=digest.encode(),
+        )
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(put, digests))
+    return digests
+
+
+def bench_sweep(count: int, workers: int, salt: int, s3: SeaweedFS | None = None) -> dict[str, Any]:
+    """Sweep `count` blobs from a filesystem layout, or from a SeaweedFS bucket."""
     from harbor_gc import collector
-    from harbor_gc.storage import FilesystemStorage
+    from harbor_gc.storage import FilesystemStorage, Storage
     from jobs.models import Execution, Task
     from jobs.runner import JobContext
 
     root = Path(tempfile.mkdtemp(prefix="bench-gc-sweep-"))
     try:
         started = time.perf_counter()
-        digests = _layout(root, count, salt)
+        storage: Storage
+        if s3 is None:
+            digests = _layout(root, count, salt)
+            storage = FilesystemStorage(root)
+        else:
+            bucket = s3.new_bucket("bench-gc")
+            digests = _s3_layout(s3, bucket, count, salt)
+            storage = s3.storage(bucket)
         _copy(
             "blob",
             ["digest", "content_type", "size", "status", "version", "creation_time", "update_time"],
@@ -203,14 +238,14 @@ def bench_sweep(count: int, workers: int, salt: int) -> dict[str, Any]:
         execution = Execution.objects.create(vendor_type="GARBAGE_COLLECTION")
         context = JobContext(Task.objects.create(execution=execution).pk, execution.pk, {})
         results = collector.Results()
-        storage = FilesystemStorage(root)
         started = time.perf_counter()
         collector.sweep(context, storage, workers, results)
         seconds = time.perf_counter() - started
         assert results.blobs_deleted == count and not results.failed, results
-        assert not any(True for _ in storage.blobs()), "blobs left on disk"
+        assert not any(True for _ in storage.blobs()), "blobs left in storage"
         execution.delete()
         return {
+            "storage": "filesystem" if s3 is None else "s3 (SeaweedFS)",
             "blobs": count,
             "workers": workers,
             "prepare_seconds": round(prepared, 1),
@@ -226,6 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--blobs", type=int, default=1_000_000, help="blob rows for the mark")
     parser.add_argument("--sweep", type=int, default=100_000, help="blobs for each sweep")
+    parser.add_argument(
+        "--s3-sweep", type=int, default=5_000, help="blobs for each sweep on SeaweedFS's S3"
+    )
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args(argv)
     data_dir = Path(tempfile.mkdtemp(prefix="bench-gc-"))
@@ -242,15 +280,18 @@ def main(argv: list[str] | None = None) -> int:
         )
         _execute("TRUNCATE artifact_blob, blob")
         sweeps = []
-        for salt, workers in enumerate((1, 5), start=2):
-            sweep = bench_sweep(args.sweep, workers, salt)
-            sweeps.append(sweep)
-            print(
-                f"sweep: {sweep['blobs']:,} blobs, workers={workers}:"
-                f" {sweep['sweep_seconds']} s = {sweep['blobs_per_second']:,} blobs/s"
-                f" ({sweep['blobs_per_second'] * 60:,} per minute)",
-                flush=True,
-            )
+        with running_seaweedfs(data_dir / "seaweedfs") as store:
+            runs = [(args.sweep, w, None) for w in (1, 5)]
+            runs += [(args.s3_sweep, w, store) for w in (1, 5)]
+            for salt, (count, workers, s3) in enumerate(runs, start=2):
+                sweep = bench_sweep(count, workers, salt, s3)
+                sweeps.append(sweep)
+                print(
+                    f"sweep: {sweep['storage']}, {sweep['blobs']:,} blobs, workers={workers}:"
+                    f" {sweep['sweep_seconds']} s = {sweep['blobs_per_second']:,} blobs/s"
+                    f" ({sweep['blobs_per_second'] * 60:,} per minute)",
+                    flush=True,
+                )
         results = {"mark": mark, "sweep": sweeps}
         if args.out:
             args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -11,12 +11,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import redis
+from redis.sentinel import Sentinel
 
+from harbor_py.runtime import SentinelConfig
 from tests.stack import (
     REPO_ROOT,
     Instance,
@@ -62,7 +65,12 @@ class Node:
 
 
 class Cluster:
-    def __init__(self, base: Path, node_count: int = 2) -> None:
+    def __init__(
+        self, base: Path, node_count: int = 2, shared_env: dict[str, str] | None = None
+    ) -> None:
+        """shared_env: what every process gets on top, e.g. REDIS_SENTINELS (then
+        REDIS_URL is not passed) or HARBOR_STORAGE=s3."""
+        self.shared_env = shared_env or {}
         self.base = base
         self.port = free_port()
         self.db_name = f"harbor_ha_{self.port}"
@@ -76,14 +84,28 @@ class Cluster:
     def redis_url(self) -> str:
         return f"redis://127.0.0.1:6379/{REDIS_DB}"
 
+    def redis(self) -> redis.Redis:
+        """A client of the cluster's Redis: through its sentinels when it has them."""
+        if "REDIS_SENTINELS" not in self.shared_env:
+            return redis.Redis.from_url(self.redis_url)
+        config = SentinelConfig.parse(
+            self.shared_env["REDIS_SENTINELS"],
+            self.shared_env.get("REDIS_SENTINEL_MASTER", ""),
+            self.shared_env.get("REDIS_DB", "0"),
+        )
+        return Sentinel(list(config.sentinels), socket_timeout=2).master_for(
+            config.master, db=config.db, socket_timeout=2
+        )
+
     def env(self, **extra: str) -> dict[str, str]:
+        values = {
+            "DATABASE_URL": database_url(self.db_name),
+            "HARBOR_CACHE_PREFIX": f"ha-{self.port}",
+        }
+        if "REDIS_SENTINELS" not in self.shared_env:
+            values["REDIS_URL"] = self.redis_url
         return instance_environment(
-            self.port,
-            self.data_dir,
-            DATABASE_URL=database_url(self.db_name),
-            REDIS_URL=self.redis_url,
-            HARBOR_CACHE_PREFIX=f"ha-{self.port}",
-            **extra,
+            self.port, self.data_dir, **{**values, **self.shared_env, **extra}
         )
 
     def _spawn(self, label: str, role: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -98,18 +120,23 @@ class Cluster:
             start_new_session=True,  # one process group per role: killed as a whole
         )
 
+    def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """A one-shot `manage.py` command with the nodes' settings."""
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=REPO_ROOT,
+            env=self.env(),
+            check=check,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
     def prepare(self) -> None:
         """The one-shot `migrate` service of the compose file."""
         recreate_database(self.db_name)
-        redis.Redis.from_url(self.redis_url).flushdb()
-        subprocess.run(
-            [sys.executable, "manage.py", "platform", "prepare"],
-            cwd=REPO_ROOT,
-            env=self.env(),
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+        self.redis().flushdb()
+        self.manage("platform", "prepare")
 
     def start_node(self, node: Node, roles: tuple[str, ...] = NODE_ROLES) -> None:
         env = self.env(
@@ -187,3 +214,31 @@ class Cluster:
         if self.lb:
             self.lb.wait(timeout=30)
         drop_database(self.db_name)
+
+    def wait_beat_leader(self, timeout: float = 60) -> None:
+        """Until some node's beat holds the leader lock (harbor_py/beat_lock.py)."""
+        deadline = time.monotonic() + timeout
+        while not self.redis().get(f"ha-{self.port}:beat-leader"):
+            assert time.monotonic() < deadline, f"no beat leads\n{self.logs()}"
+            time.sleep(0.5)
+
+
+@contextlib.contextmanager
+def running_cluster(base: Path, shared_env: dict[str, str] | None = None) -> Iterator[Cluster]:
+    """Prepared, every node serving behind the balancer, stopped afterwards. The first
+    node starts alone until its beat holds the leader lock; the others wait behind it."""
+    cluster = Cluster(base, shared_env=shared_env)
+    cluster.prepare()
+    try:
+        first, *others = cluster.nodes
+        cluster.start_node(first)
+        cluster.wait_node_serving(first)
+        cluster.wait_beat_leader()
+        for node in others:
+            cluster.start_node(node)
+            cluster.wait_node_serving(node)
+        cluster.start_balancer()
+        cluster.wait_healthy()
+        yield cluster
+    finally:
+        cluster.stop()

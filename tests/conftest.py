@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from django.conf import settings
 
 from accounts.keys import generate_signing_material
+from tests.seaweedfs import SeaweedFS, running_seaweedfs
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -27,3 +30,10 @@ def clean_cache() -> None:
     keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
     if keys:
         client.delete(*keys)
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
+    """One real SeaweedFS S3 gateway for the session; tests make their own buckets."""
+    with running_seaweedfs(tmp_path_factory.mktemp("seaweedfs")) as store:
+        yield store

@@ -36,7 +36,7 @@ def instance_environment(port: int, data_dir: Path, **extra: str) -> dict[str, s
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("HARBOR_", "DATABASE_URL", "REDIS_URL", "DJANGO_"))
+        if not k.startswith(("HARBOR_", "DATABASE_URL", "REDIS_", "DJANGO_"))
     }
     env.update(
         HARBOR_PORT=str(port),

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+import sys
+from typing import Any, TypeVar
 
+from django import db
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db import DataError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -16,6 +18,7 @@ from rest_framework.views import exception_handler
 from harbor_py.oci import oci_error
 
 logger = logging.getLogger(__name__)
+ResponseT = TypeVar("ResponseT", bound=HttpResponse)
 
 CODE_BY_STATUS = {
     400: "BAD_REQUEST",
@@ -30,7 +33,11 @@ CODE_BY_STATUS = {
     422: "UNPROCESSABLE_ENTITY",
     429: "TOO_MANY_REQUESTS",
     500: "UNKNOWN",
+    503: "SERVICE_UNAVAILABLE",
 }
+# While PostgreSQL fails over (no primary for the seconds Patroni takes, docs/deployment.md)
+# every query fails: the client is told to come back, not that the server is broken.
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 class HarborError(exceptions.APIException):
@@ -95,6 +102,9 @@ def harbor_exception_handler(exc: Exception, context: dict[str, Any]) -> Respons
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
     response = exception_handler(exc, context)
+    if response is None and _database_unavailable(exc):
+        logger.warning("database unavailable: %s", exc)
+        return _unavailable(Response(error_body("SERVICE_UNAVAILABLE", DATABASE_DOWN), status=503))
     if response is None:
         logger.exception("unhandled API error", exc_info=exc)
         return Response(
@@ -135,9 +145,29 @@ def bad_request_view(request: HttpRequest, exception: Exception | None = None) -
 
 
 def server_error_view(request: HttpRequest) -> HttpResponse:
+    """Django's handler500, called while the exception is being handled: a database that
+    is unavailable (a failover) is a 503 to retry, anything else a 500."""
+    if _database_unavailable(sys.exc_info()[1]):
+        if _registry_path(request):  # OCI's own code
+            return _unavailable(oci_error(503, "UNAVAILABLE", DATABASE_DOWN))
+        return _unavailable(json_error(503, DATABASE_DOWN))
     if _registry_path(request):
         return oci_error(500, "UNKNOWN", "internal server error")
     return json_error(500, "internal server error")
+
+
+DATABASE_DOWN = "the database is unavailable; retry shortly"
+
+
+def _database_unavailable(exc: BaseException | None) -> bool:
+    """A lost or refused connection (what a failover looks like to a query: HAProxy sends
+    no session to a standby), or a deadlock or serialization failure: worth retrying."""
+    return isinstance(exc, db.OperationalError | db.InterfaceError)
+
+
+def _unavailable(response: ResponseT) -> ResponseT:
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    return response
 
 
 def csrf_failure_view(request: HttpRequest, reason: str = "") -> HttpResponse:

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
@@ -177,21 +176,15 @@ class QueueCollector(Collector):
     PRIORITY_STEPS = (0, 3, 6, 9)
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        import redis
+        from harbor_py import redis_conn
 
-        client = redis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=3, socket_connect_timeout=3
-        )
-        try:
-            queues = _queue_names()
-            pipe = client.pipeline(transaction=False)
-            for queue in queues:
-                for step in self.PRIORITY_STEPS:
-                    pipe.llen(queue if step == 0 else f"{queue}{self.PRIORITY_SEPARATOR}{step}")
-            pipe.hlen("unacked")
-            lengths = pipe.execute()
-        finally:
-            client.close()
+        queues = _queue_names()
+        pipe = redis_conn.client(timeout=3).pipeline(transaction=False)
+        for queue in queues:
+            for step in self.PRIORITY_STEPS:
+                pipe.llen(queue if step == 0 else f"{queue}{self.PRIORITY_SEPARATOR}{step}")
+        pipe.hlen("unacked")
+        lengths = pipe.execute()
         waiting = GaugeMetricFamily(
             "harbor_celery_queue_length", "Celery messages waiting in the queue.", labels=["queue"]
         )

@@ -154,3 +154,25 @@ def wait_healthy(instance: Instance, timeout: float = 60) -> None:
             return False
 
     wait_until(healthy, timeout, f"{instance.url} to answer")
+
+
+def start_slow_mirror(front: Instance, speed_kb: int = 256) -> tuple[str, int]:
+    """A push-based policy from `ha/seed*` to `mirror` on the instance itself, slowed down by
+    its speed limit so that it is still running when something is killed (6 images of
+    1 MiB take about 25 s at 256 KB/s). Returns (location, execution id)."""
+    registry_id = create_endpoint(front, front.url, "self")
+    policy_id = create_policy(
+        front,
+        {
+            "name": "to-mirror",
+            "dest_registry": {"id": registry_id},
+            "dest_namespace": "mirror",
+            "filters": [{"type": "name", "value": "ha/seed*"}],
+            "trigger": {"type": "manual"},
+            "enabled": True,
+            "override": True,
+            "speed": speed_kb,
+        },
+    )
+    location = start(front, policy_id)
+    return location, int(location.rsplit("/", 1)[1])

@@ -1,51 +1,25 @@
-"""A whole instance on S3 (HARBOR_STORAGE=s3, distribution's s3 driver against moto's S3
-server on loopback): pushes land in the bucket, GC deletes exactly the garbage keys."""
+"""A whole instance on S3 (HARBOR_STORAGE=s3, distribution's s3 driver against a real
+SeaweedFS on loopback): pushes land in the bucket, GC deletes exactly the garbage keys."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
-import pytest
-
 from harbor_gc.storage import S3Storage
 from tests.imagegen import layout_blobs, make_image, random_layer
-from tests.stack import ADMIN_PASSWORD, free_port, running_instance, skopeo
+from tests.seaweedfs import SeaweedFS
+from tests.stack import ADMIN_PASSWORD, running_instance, skopeo
 
-moto_server = pytest.importorskip("moto.server")
 ADMIN = ("admin", ADMIN_PASSWORD)
-BUCKET = "harbor-e2e"
 
 
-def test_push_delete_and_gc_on_s3(tmp_path: Path) -> None:
-    port = free_port()
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        endpoint = f"http://127.0.0.1:{port}"
-        storage = S3Storage(
-            bucket=BUCKET,
-            root="/harbor",
-            endpoint=endpoint,
-            access_key="e2e",
-            secret_key="e2e-secret",
-            secure=False,
-        )
-        storage.client.create_bucket(Bucket=BUCKET)
-        env = {
-            "HARBOR_STORAGE": "s3",
-            "HARBOR_S3_ENDPOINT": endpoint,
-            "HARBOR_S3_BUCKET": BUCKET,
-            "HARBOR_S3_ACCESS_KEY": "e2e",
-            "HARBOR_S3_SECRET_KEY": "e2e-secret",
-            "HARBOR_S3_SECURE": "false",
-            "HARBOR_S3_ROOT": "/harbor",
-            "GC_TIME_WINDOW_HOURS": "0",
-        }
-        with running_instance(tmp_path / "instance", extra_env=env) as instance:
-            _exercise(instance, storage, tmp_path)
-    finally:
-        server.stop()
+def test_push_delete_and_gc_on_s3(tmp_path: Path, seaweedfs: SeaweedFS) -> None:
+    bucket = seaweedfs.new_bucket("e2e")
+    storage = seaweedfs.storage(bucket, "/harbor")
+    env = {**seaweedfs.harbor_env(bucket, "/harbor"), "GC_TIME_WINDOW_HOURS": "0"}
+    with running_instance(tmp_path / "instance", extra_env=env) as instance:
+        _exercise(instance, storage, tmp_path)
 
 
 def _exercise(instance, storage: S3Storage, tmp_path: Path) -> None:

@@ -6,20 +6,18 @@ run again by the surviving worker and finishes; beat fails over to the surviving
 
 from __future__ import annotations
 
-import random
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import redis
 
 from harbor_py.beat_lock import LOCK_SECONDS
 from jobs.lease import STALE_SECONDS
-from tests.cluster import Cluster
-from tests.e2e.replication_support import create_endpoint, create_policy, start
-from tests.imagegen import ImageLayout, layout_blobs, make_image, random_layer
+from tests.cluster import Cluster, running_cluster
+from tests.e2e.load import Clients
+from tests.e2e.replication_support import start_slow_mirror
+from tests.imagegen import make_image, random_layer
 from tests.stack import ADMIN_PASSWORD, skopeo
 
 pytestmark = pytest.mark.e2e
@@ -27,121 +25,11 @@ ADMIN = ("admin", ADMIN_PASSWORD)
 GRACE_SECONDS = 10  # requests in flight when the node dies may fail; none after this
 
 
-@dataclass
-class Operation:
-    kind: str
-    started: float
-    ended: float
-    ok: bool
-    detail: str
-
-
-class Clients:
-    """Pushers push new images, pullers pull back ones already pushed, until stopped."""
-
-    def __init__(self, cluster: Cluster, base: Path) -> None:
-        self.cluster, self.base = cluster, base
-        self.operations: list[Operation] = []
-        self.pushed: list[tuple[str, ImageLayout]] = []
-        self.lock = threading.Lock()
-        self.stopping = threading.Event()
-        self.counter = 0
-
-    def _record(self, kind: str, started: float, ok: bool, detail: str) -> None:
-        with self.lock:
-            self.operations.append(Operation(kind, started, time.monotonic(), ok, detail))
-
-    def pusher(self, seed: int) -> None:
-        rng = random.Random(seed)
-        while not self.stopping.is_set():
-            with self.lock:
-                self.counter += 1
-                number = self.counter
-            layout = make_image(
-                self.base / f"push{number}", layers=[random_layer(rng.choice([4096, 256 * 1024]))]
-            )
-            reference = f"ha/app{seed}:v{number}"
-            started = time.monotonic()
-            result = skopeo(
-                "copy",
-                layout.ref,
-                f"docker://{self.cluster.front.host}/{reference}",
-                creds=ADMIN,
-                check=False,
-                timeout=120,
-            )
-            self._record("push", started, result.returncode == 0, result.stderr[-300:])
-            if result.returncode == 0:
-                with self.lock:
-                    self.pushed.append((reference, layout))
-
-    def puller(self, seed: int) -> None:
-        rng = random.Random(seed)
-        pulls = 0
-        while not self.stopping.is_set():
-            with self.lock:
-                candidates = list(self.pushed)
-            if not candidates:
-                time.sleep(0.2)
-                continue
-            reference, layout = rng.choice(candidates)
-            pulls += 1
-            target = self.base / f"pull{seed}-{pulls}"
-            started = time.monotonic()
-            result = skopeo(
-                "copy",
-                f"docker://{self.cluster.front.host}/{reference}",
-                f"oci:{target}:latest",
-                creds=ADMIN,
-                check=False,
-                timeout=120,
-            )
-            ok = result.returncode == 0 and layout_blobs(target) == layout_blobs(layout.path)
-            self._record("pull", started, ok, result.stderr[-300:] or "pulled blobs differ")
-
-
 @pytest.fixture
 def cluster(tmp_path: Path):
-    cluster = Cluster(tmp_path)
-    cluster.prepare()
-    first, second = cluster.nodes
-    cluster.start_node(first)
-    cluster.wait_node_serving(first)
     # The first node's beat takes the leader lock; the second's waits behind it.
-    leader = redis.Redis.from_url(cluster.redis_url)
-    deadline = time.monotonic() + 60
-    while not leader.get(f"ha-{cluster.port}:beat-leader"):
-        assert time.monotonic() < deadline, cluster.logs()
-        time.sleep(0.5)
-    cluster.start_node(second)
-    cluster.wait_node_serving(second)
-    cluster.start_balancer()
-    cluster.wait_healthy()
-    try:
+    with running_cluster(tmp_path) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
-
-
-def _start_replication(cluster: Cluster) -> tuple[str, int]:
-    """A push-based policy from `ha` to `mirror` on the cluster itself, slowed down by its
-    speed limit so that it is still running when the node dies. Returns (location, task)."""
-    registry_id = create_endpoint(cluster.front, cluster.front.url, "self")
-    policy_id = create_policy(
-        cluster.front,
-        {
-            "name": "to-mirror",
-            "dest_registry": {"id": registry_id},
-            "dest_namespace": "mirror",
-            "filters": [{"type": "name", "value": "ha/seed*"}],
-            "trigger": {"type": "manual"},
-            "enabled": True,
-            "override": True,
-            "speed": 256,  # KB/s: 6 images of 1 MiB take about 25 s
-        },
-    )
-    location = start(cluster.front, policy_id)
-    return location, int(location.rsplit("/", 1)[1])
 
 
 def _runner_task(cluster: Cluster, execution_id: int) -> tuple[str, str, int]:
@@ -175,7 +63,7 @@ def test_losing_a_node_loses_nothing(cluster: Cluster, tmp_path: Path) -> None:
     # The job must run on the node that dies: the other node's worker is stopped meanwhile
     # (a paused one would not do: its connection's blocking pop can still take the message).
     cluster.stop_role(second, "worker")
-    location, execution_id = _start_replication(cluster)
+    location, execution_id = start_slow_mirror(cluster.front)
     deadline = time.monotonic() + 60
     while (task := _runner_task(cluster, execution_id))[0] != "Running":
         assert time.monotonic() < deadline, f"the job did not start: {task}\n{cluster.logs()}"
@@ -184,7 +72,7 @@ def test_losing_a_node_loses_nothing(cluster: Cluster, tmp_path: Path) -> None:
     first_pids = first.pids()
     assert int(task[1].rsplit(":", 1)[1]) in first_pids, task
 
-    clients = Clients(cluster, tmp_path / "clients")
+    clients = Clients(cluster.front.host, tmp_path / "clients")
     threads = [threading.Thread(target=clients.pusher, args=(i,)) for i in range(2)]
     threads += [threading.Thread(target=clients.puller, args=(10 + i,)) for i in range(2)]
     for thread in threads:
@@ -223,20 +111,7 @@ def test_losing_a_node_loses_nothing(cluster: Cluster, tmp_path: Path) -> None:
 
     # No image is lost: every successful push and every seed pulls back bit-identically,
     # and the replicated copies are complete.
-    checks = [(ref, layout) for ref, layout in clients.pushed]
-    checks += [(f"ha/seed{i}:v1", layout) for i, layout in enumerate(seeds)]
+    checks = [(f"ha/seed{i}:v1", layout) for i, layout in enumerate(seeds)]
     checks += [(f"mirror/seed{i}:v1", layout) for i, layout in enumerate(seeds)]
-    lost = []
-    for number, (reference, layout) in enumerate(checks):
-        target = tmp_path / "final" / str(number)
-        target.parent.mkdir(exist_ok=True)
-        result = skopeo(
-            "copy",
-            f"docker://{cluster.front.host}/{reference}",
-            f"oci:{target}:latest",
-            creds=ADMIN,
-            check=False,
-        )
-        if result.returncode != 0 or layout_blobs(target) != layout_blobs(layout.path):
-            lost.append(f"{reference}: {result.stderr[-200:]}")
+    lost = clients.verify_all(tmp_path / "final", extra=checks)
     assert not lost, lost

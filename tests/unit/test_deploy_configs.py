@@ -99,9 +99,10 @@ def test_the_compose_topology_uses_service_names(render):
     assert registry["http"]["addr"] == "0.0.0.0:5000"
 
 
-def _compose_env(tmp_path: Path) -> Path:
+def _compose_env(tmp_path: Path, *secrets: str) -> Path:
     text = (BASE_DIR / "deploy" / "env.example").read_text()
-    text = re.sub(r"^(HARBOR_SECRET_KEY|POSTGRES_PASSWORD)=$", r"\1=filled-in", text, flags=re.M)
+    names = "|".join(("HARBOR_SECRET_KEY", "POSTGRES_PASSWORD", *secrets))
+    text = re.sub(rf"^({names})=$", r"\1=filled-in", text, flags=re.M)
     env = tmp_path / ".env"
     env.write_text(text)
     return env
@@ -233,3 +234,48 @@ def test_go_gc_settings_distribution_would_not_understand_are_refused(
     with pytest.raises(CommandError, match=name):
         render(**{name: value})
     assert not (tmp_path / "config" / "supervisord.conf").exists()
+
+
+def test_docker_compose_accepts_the_ha_compose_file(tmp_path):
+    """deploy/docker-compose.ha.yml: SeaweedFS, Patroni + etcd + HAProxy, Redis Sentinel."""
+    compose = BASE_DIR / "deploy" / "docker-compose.ha.yml"
+    secrets = ("POSTGRES_REPLICATION_PASSWORD", "HARBOR_S3_ACCESS_KEY", "HARBOR_S3_SECRET_KEY")
+    env = _compose_env(tmp_path, *secrets)
+    command = ["docker-compose", "--env-file", str(env), "-f", str(compose), "config"]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    app = services["web"]["environment"]
+    assert app["DATABASE_URL"].endswith("@haproxy:5000/harbor")
+    assert app["REDIS_SENTINELS"].count(",") == 2 and "REDIS_URL" not in app
+    assert app["HARBOR_STORAGE"] == "s3" and app["HARBOR_S3_ENDPOINT"].endswith("s3:8333")
+    for name, service in services.items():
+        if service.get("command", [""])[0] == "python":
+            assert service["command"][2:] in (
+                ["platform", "prepare"],
+                *[["serve", r] for r in ROLES],
+            ), name
+    env.write_text(env.read_text().replace("POSTGRES_REPLICATION_PASSWORD=filled-in", ""))
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert result.returncode != 0 and "POSTGRES_REPLICATION_PASSWORD" in result.stderr
+
+
+def test_serve_registry_drops_what_distributions_s3_driver_cannot_take():
+    """distribution 2.8 panics at start on S3 with AWS_CA_BUNDLE set; `serve registry`
+    (compose, HA nodes) must drop it as the embedded run's supervisord does."""
+    from harbor_py.processes import process_environment
+
+    inherited = {"AWS_CA_BUNDLE": "/etc/ssl/certs/ca-certificates.crt", "PATH": "/usr/bin"}
+    registry = process_environment("registry", inherited)
+    assert "AWS_CA_BUNDLE" not in registry and registry["PATH"] == "/usr/bin"
+    assert "GOGC" in registry  # what role_environment adds is still there
+    assert process_environment("web", inherited)["AWS_CA_BUNDLE"] == inherited["AWS_CA_BUNDLE"]
+
+
+@pytest.mark.parametrize("storage", ["filesystem", "s3"])
+def test_distribution_never_purges_uploads_itself(render, settings, storage):
+    """harbor-py's GC deletes abandoned uploads; distribution 2.8's purger panics walking
+    an S3 bucket (seen on SeaweedFS in the chaos test), taking the registry down."""
+    settings.HARBOR = {**settings.HARBOR, "STORAGE": storage}
+    _, _, registry = render()
+    assert registry["storage"]["maintenance"] == {"uploadpurging": {"enabled": False}}

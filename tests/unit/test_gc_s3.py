@@ -1,4 +1,4 @@
-"""GC on S3: a real distribution with its s3 driver against moto's S3 server on loopback.
+"""GC on S3: a real distribution with its s3 driver against a real SeaweedFS on loopback.
 
 Images are pushed through the gate into the bucket; the collector deletes exactly the keys
 of what no artifact references any more.
@@ -18,20 +18,18 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from harbor_gc import fsck
 from harbor_gc.storage import S3Storage, Upload
 from jobs.models import Execution, Status, Task
 from jobs.runner import run
 from registry import deletion, upstream
 from registry.manifests import MANIFEST_ACCEPT
 from registry.models import Artifact, Blob
-from tests.stack import DOCKER_REGISTRY, free_port
+from tests.seaweedfs import SeaweedFS
+from tests.stack import DOCKER_REGISTRY
 from tests.unit.distribution import bearer, push_image
 
-moto_server = pytest.importorskip("moto.server")
 pytestmark = pytest.mark.django_db(transaction=True)
-
-BUCKET = "harbor"
-KEYS = {"ACCESS_KEY": "harbor-test", "SECRET_KEY": "harbor-test-secret"}
 CONFIG = """
 version: 0.1
 log: {{level: warn}}
@@ -60,31 +58,25 @@ auth:
 @dataclass
 class S3Registry:
     url: str
-    endpoint: str
+    store: SeaweedFS
+    bucket: str
 
 
 @pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    port = free_port()
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def s3_registry(s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Registry]:
+def s3_registry(
+    seaweedfs: SeaweedFS, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[S3Registry]:
     if not os.path.exists(DOCKER_REGISTRY):
         pytest.skip("docker-registry is not installed")
-    _storage(s3_endpoint).client.create_bucket(Bucket=BUCKET)
+    bucket = seaweedfs.new_bucket("gc")
     base = tmp_path_factory.mktemp("s3-distribution")
     socket = base / "registry.sock"
     (base / "config.yml").write_text(
         CONFIG.format(
-            endpoint=s3_endpoint,
-            bucket=BUCKET,
-            access=KEYS["ACCESS_KEY"],
-            secret=KEYS["SECRET_KEY"],
+            endpoint=seaweedfs.endpoint,
+            bucket=bucket,
+            access=seaweedfs.access_key,
+            secret=seaweedfs.secret_key,
             socket=socket,
             service=settings.HARBOR["TOKEN_SERVICE"],
             issuer=settings.HARBOR["TOKEN_ISSUER"],
@@ -106,40 +98,26 @@ def s3_registry(s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> I
             process.kill()
             raise RuntimeError((base / "registry.log").read_text())
         time.sleep(0.02)
-    yield S3Registry(url=f"unix://{socket}", endpoint=s3_endpoint)
+    yield S3Registry(url=f"unix://{socket}", store=seaweedfs, bucket=bucket)
     process.terminate()
     process.wait(timeout=10)
     log.close()
 
 
-def _storage(endpoint: str, root: str = "/registry") -> S3Storage:
-    return S3Storage(
-        bucket=BUCKET,
-        root=root,
-        endpoint=endpoint,
-        access_key=KEYS["ACCESS_KEY"],
-        secret_key=KEYS["SECRET_KEY"],
-        secure=False,
-    )
+def _storage(registry: S3Registry, root: str = "/registry") -> S3Storage:
+    return registry.store.storage(registry.bucket, root)
 
 
 @pytest.fixture
 def s3(settings, s3_registry: S3Registry, monkeypatch) -> Iterator[S3Storage]:
-    storage = _storage(s3_registry.endpoint)
+    storage = _storage(s3_registry)
     storage._delete_keys([item["Key"] for item in storage._list("")])
     settings.HARBOR = {
         **settings.HARBOR,
         "REGISTRY_URL": s3_registry.url,
         "STORAGE": "s3",
         "STORAGE_ROOT": "",
-        "S3": {
-            "REGION": "us-east-1",
-            "ENDPOINT": s3_registry.endpoint,
-            "BUCKET": BUCKET,
-            "SECURE": False,
-            "ROOT": "/registry",
-            **KEYS,
-        },
+        "S3": s3_registry.store.harbor_s3(s3_registry.bucket),
     }
     monkeypatch.setenv("GC_TIME_WINDOW_HOURS", "0")
     upstream.reset_client()
@@ -215,18 +193,24 @@ def test_gc_deletes_exactly_the_unreferenced_keys(s3, make_user, make_project):
         )
         assert blob.status_code == 200, digest
 
+    # The consistency check reads the bucket: no drift, until a kept layer's object goes.
+    assert not fsck.check(s3, grace=dt.timedelta(0)).drift
+    s3.client.delete_object(Bucket=s3.bucket, Key=s3.prefix + _blob_keys(layer))
+    report = fsck.check(s3, grace=dt.timedelta(0))
+    assert report.missing_blobs == {layer: [f"demo/app@{kept}"]}, report.as_dict()
+
 
 def test_storage_only_blobs_and_old_uploads_go(s3, make_user, make_project):
     make_project("demo", owner=make_user("owner"))
     push_image("owner", "demo/app", "v1")
     data = b"uploaded, never named by a manifest"
     orphan = "sha256:" + __import__("hashlib").sha256(data).hexdigest()
-    s3.client.put_object(Bucket=BUCKET, Key=s3.prefix + _blob_keys(orphan), Body=data)
+    s3.client.put_object(Bucket=s3.bucket, Key=s3.prefix + _blob_keys(orphan), Body=data)
     s3.client.put_object(
-        Bucket=BUCKET, Key=s3.prefix + "repositories/demo/app/_uploads/u1/startedat", Body=b"x"
+        Bucket=s3.bucket, Key=s3.prefix + "repositories/demo/app/_uploads/u1/startedat", Body=b"x"
     )
     s3.client.put_object(
-        Bucket=BUCKET, Key=s3.prefix + "repositories/demo/app/_uploads/u1/data", Body=b"partial"
+        Bucket=s3.bucket, Key=s3.prefix + "repositories/demo/app/_uploads/u1/data", Body=b"partial"
     )
     assert [u.repository for u in s3.uploads()] == ["demo/app"]
     execution = _gc()
@@ -250,7 +234,7 @@ def test_s3_storage_reads_and_prunes_the_layout(s3):
         "repositories/p/x/_uploads/u1/data": b"partial",
     }
     for key, body in put.items():
-        s3.client.put_object(Bucket=BUCKET, Key=s3.prefix + key, Body=body)
+        s3.client.put_object(Bucket=s3.bucket, Key=s3.prefix + key, Body=body)
     assert {(b.digest, b.size) for b in s3.blobs()} == {
         (f"sha256:{hex_a}", 10),
         (f"sha256:{hex_b}", 20),
@@ -279,7 +263,7 @@ def test_s3_storage_reads_and_prunes_the_layout(s3):
 
 
 def test_storage_without_root_directory(s3_registry):
-    storage = _storage(s3_registry.endpoint, root="")
+    storage = _storage(s3_registry, root="")
     assert storage.prefix == "docker/registry/v2/"
-    assert _storage(s3_registry.endpoint, root="/a/b/").prefix == "a/b/docker/registry/v2/"
+    assert _storage(s3_registry, root="/a/b/").prefix == "a/b/docker/registry/v2/"
     assert isinstance(Path(storage.prefix), Path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
+import time
 
 import pytest
 from django.utils import timezone
@@ -96,3 +97,60 @@ def test_a_worker_presumed_dead_does_not_overwrite_the_new_run():
     task.refresh_from_db()
     assert task.status == Status.RUNNING and task.status_message == ""
     assert Execution.objects.get(pk=task.execution_id).status == Status.RUNNING
+
+
+def test_beat_enqueues_a_pending_task_whose_message_was_lost():
+    """A Redis failover can drop a just-enqueued message: the task, pending in the database
+    past the lease's stale time, is enqueued again (a fresh one is still in the queue)."""
+    old = timezone.now() - dt.timedelta(seconds=lease.STALE_SECONDS + 5)
+    lost = Task.objects.create(execution=Execution.objects.create(vendor_type="LEASE_TEST"))
+    Task.objects.filter(pk=lost.pk).update(creation_time=old)
+    fresh = Task.objects.create(
+        execution=Execution.objects.create(vendor_type="LEASE_TEST", vendor_id=1)
+    )
+    running = Execution.objects.create(vendor_type="LEASE_TEST", vendor_id=2, status=Status.RUNNING)
+    sub_task = Task.objects.create(execution=running)  # a job's own, run by that job
+    Task.objects.filter(pk=sub_task.pk).update(creation_time=old)
+    tasks.resume_orphaned_tasks()
+    assert runs_seen == [lost.pk]
+    assert Task.objects.get(pk=lost.pk).status == Status.SUCCESS
+    assert {Task.objects.get(pk=t.pk).status for t in (fresh, sub_task)} == {Status.PENDING}
+
+
+def test_a_job_is_created_while_the_broker_is_down(monkeypatch, django_capture_on_commit_callbacks):
+    """The request succeeds and the task waits, pending, for beat to enqueue it."""
+    from jobs import services
+
+    def broker_down(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(tasks.run_task, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        execution = services.start_execution(vendor_type="LEASE_TEST", parameters={})
+    assert Task.objects.get(execution=execution).status == Status.PENDING
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_heartbeat_outlives_a_database_failover(monkeypatch):
+    """A renewal that fails (no primary for a moment) must not end the heartbeat: the lease
+    would go stale under a running job and another worker would run it again."""
+    from django.db import OperationalError
+    from django.db.models.query import QuerySet
+
+    monkeypatch.setattr(lease, "HEARTBEAT_SECONDS", 0.05)
+    task = _running_task(worker=lease.this_worker(), heartbeat_age=100)
+    real_update = QuerySet.update
+    failures = iter([True, True])
+
+    def update_failing_twice(self, **values):
+        if "heartbeat" in values and next(failures, False):
+            raise OperationalError("the database system is shutting down")
+        return real_update(self, **values)
+
+    monkeypatch.setattr(QuerySet, "update", update_failing_twice)
+    with lease.Heartbeat(task.pk, run=1) as beat:
+        deadline = dt.datetime.now() + dt.timedelta(seconds=5)
+        while Task.objects.get(pk=task.pk).heartbeat < timezone.now() - dt.timedelta(seconds=5):
+            assert dt.datetime.now() < deadline, "the lease was never renewed after the errors"
+            time.sleep(0.05)
+    assert not beat.lost.is_set()

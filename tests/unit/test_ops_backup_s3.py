@@ -1,20 +1,18 @@
 """Backup and restore of S3 storage: the bucket's objects go to distribution's filesystem
-layout and back, through a real S3 API (moto's server on loopback)."""
+layout and back, through a real S3 (SeaweedFS on loopback)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
 import pytest
+from botocore.client import BaseClient
 
 from harbor_py.ops import backup
-from tests.stack import free_port
+from tests.seaweedfs import SeaweedFS
 
-moto_server = pytest.importorskip("moto.server")
-BUCKET = "registry"
-KEYS = {"ACCESS_KEY": "backup-test", "SECRET_KEY": "backup-test-secret"}
 PREFIX = "root/docker/registry/v2/"
 OBJECTS = {
     "blobs/sha256/ab/" + "ab" * 32 + "/data": b"layer bytes",
@@ -25,43 +23,35 @@ IN_PROGRESS = "repositories/p/app/_uploads/0b5e/data"
 
 
 @pytest.fixture
-def s3(settings, monkeypatch) -> Iterator[object]:
-    port = free_port()
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
+def s3(settings, seaweedfs: SeaweedFS) -> Iterator[BucketClient]:
+    bucket = seaweedfs.new_bucket("backup")
     settings.HARBOR = {
         **settings.HARBOR,
         "STORAGE": "s3",
-        "S3": {
-            "REGION": "us-east-1",
-            "ENDPOINT": endpoint,
-            "BUCKET": BUCKET,
-            "SECURE": False,
-            "ROOT": "root",
-            **KEYS,
-        },
+        "S3": seaweedfs.harbor_s3(bucket, "root"),
     }
-    client = boto3.client(
-        "s3",
-        region_name="us-east-1",
-        endpoint_url=endpoint,
-        aws_access_key_id=KEYS["ACCESS_KEY"],
-        aws_secret_access_key=KEYS["SECRET_KEY"],
-    )
-    client.create_bucket(Bucket=BUCKET)
-    yield client
-    server.stop()
+    yield BucketClient(seaweedfs.client(), bucket)
 
 
-def _bucket(client) -> dict[str, bytes]:
-    listed = client.list_objects_v2(Bucket=BUCKET).get("Contents", [])
-    return {o["Key"]: client.get_object(Bucket=BUCKET, Key=o["Key"])["Body"].read() for o in listed}
+@dataclass
+class BucketClient:
+    client: BaseClient
+    bucket: str
+
+    def put(self, key: str, body: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=body)
+
+    def contents(self) -> dict[str, bytes]:
+        listed = self.client.list_objects_v2(Bucket=self.bucket).get("Contents", [])
+        return {
+            o["Key"]: self.client.get_object(Bucket=self.bucket, Key=o["Key"])["Body"].read()
+            for o in listed
+        }
 
 
 def test_s3_storage_is_saved_in_the_filesystem_layout_and_restored(s3, tmp_path: Path):
     for key, body in {**OBJECTS, IN_PROGRESS: b"half"}.items():
-        s3.put_object(Bucket=BUCKET, Key=PREFIX + key, Body=body)
+        s3.put(PREFIX + key, body)
 
     saved = tmp_path / "backup" / "registry"
     assert backup.save_storage(saved) == len(OBJECTS)
@@ -73,10 +63,10 @@ def test_s3_storage_is_saved_in_the_filesystem_layout_and_restored(s3, tmp_path:
     assert backup._missing_blobs(saved, {digest}) == []
     assert backup._missing_blobs(saved, {"sha256:" + "ef" * 32}) == ["sha256:" + "ef" * 32]
 
-    for key in list(_bucket(s3)):  # the bucket is lost
-        s3.delete_object(Bucket=BUCKET, Key=key)
+    for key in list(s3.contents()):  # the bucket is lost
+        s3.client.delete_object(Bucket=s3.bucket, Key=key)
     assert backup.load_storage(saved) == len(OBJECTS)
-    assert _bucket(s3) == {PREFIX + key: body for key, body in OBJECTS.items()}
+    assert s3.contents() == {PREFIX + key: body for key, body in OBJECTS.items()}
 
 
 def test_a_filesystem_backup_restores_into_s3(s3, tmp_path: Path):
@@ -86,4 +76,4 @@ def test_a_filesystem_backup_restores_into_s3(s3, tmp_path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(body)
     backup.load_storage(saved)
-    assert _bucket(s3) == {PREFIX + key: body for key, body in OBJECTS.items()}
+    assert s3.contents() == {PREFIX + key: body for key, body in OBJECTS.items()}

@@ -1,4 +1,4 @@
-"""/api/v2.0/health: storage writability (filesystem and S3 against moto's server), answers
+"""/api/v2.0/health: storage writability (filesystem, and S3 against a real SeaweedFS), answers
 bounded in time when Redis or the registry hang, Harbor's response shape throughout."""
 
 from __future__ import annotations
@@ -8,13 +8,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 
 from harbor_py import health
 from registry import upstream
 from tests.contract import assert_matches
-from tests.stack import free_port
+from tests.seaweedfs import SeaweedFS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -88,46 +87,27 @@ def test_hung_redis_and_registry_do_not_hang_the_endpoint(
     assert response.json()["status"] == "unhealthy"
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    moto_server = pytest.importorskip("moto.server")
-    port = free_port()
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
-def _s3_settings(settings, endpoint: str, bucket: str) -> None:
+def _s3_settings(settings, seaweedfs: SeaweedFS, bucket: str) -> None:
     settings.HARBOR = {
         **settings.HARBOR,
         "STORAGE": "s3",
         "STORAGE_ROOT": "",
-        "S3": {
-            "REGION": "us-east-1",
-            "ENDPOINT": endpoint,
-            "BUCKET": bucket,
-            "ACCESS_KEY": "health",
-            "SECRET_KEY": "health-secret",
-            "SECURE": False,
-            "ROOT": "/registry",
-        },
+        "S3": seaweedfs.harbor_s3(bucket),
     }
 
 
-def test_s3_bucket_writable_or_not(anon_client, settings, s3_endpoint):
-    client = boto3.client(
-        "s3",
-        region_name="us-east-1",
-        endpoint_url=s3_endpoint,
-        aws_access_key_id="health",
-        aws_secret_access_key="health-secret",
-    )
-    client.create_bucket(Bucket="healthy")
-    _s3_settings(settings, s3_endpoint, "healthy")
-    assert _by_name(anon_client.get("/api/v2.0/health"))["storage"]["status"] == "healthy"
-    assert client.list_objects_v2(Bucket="healthy").get("KeyCount") == 0  # probe removed
+def test_s3_bucket_writable_or_not(anon_client, settings, seaweedfs):
+    bucket = seaweedfs.new_bucket("healthy")
+    _s3_settings(settings, seaweedfs, bucket)
+    storage = _by_name(anon_client.get("/api/v2.0/health"))["storage"]
+    assert storage["status"] == "healthy", storage
+    assert seaweedfs.client().list_objects_v2(Bucket=bucket).get("KeyCount") == 0  # probe gone
 
-    _s3_settings(settings, s3_endpoint, "missing-bucket")
+    _s3_settings(settings, seaweedfs, "missing-bucket")
     storage = _by_name(anon_client.get("/api/v2.0/health"))["storage"]
     assert storage["status"] == "unhealthy" and "NoSuchBucket" in storage["error"]
+
+    _s3_settings(settings, seaweedfs, bucket)
+    settings.HARBOR["S3"]["SECRET_KEY"] = "not-the-secret"
+    storage = _by_name(anon_client.get("/api/v2.0/health"))["storage"]
+    assert storage["status"] == "unhealthy" and "SignatureDoesNotMatch" in storage["error"]

@@ -29,7 +29,12 @@ from accounts.keys import generate_signing_material
 from accounts.services import ensure_admin
 from harbor_py.oci import challenge_header
 from harbor_py.ops.deploy import supervisor_context
-from harbor_py.processes import role_environment, supervisor_commands, supervisor_environment
+from harbor_py.processes import (
+    REGISTRY_DROPPED_ENVIRONMENT,
+    role_environment,
+    supervisor_commands,
+    supervisor_environment,
+)
 from harbor_py.runtime import BASE_DIR, Runtime, load_or_create_secret
 from harbor_py.topology import load_topology
 
@@ -40,6 +45,10 @@ PASSED_ENVIRONMENT = (
     "HARBOR_EXTERNAL_URL",
     "DATABASE_URL",
     "REDIS_URL",
+    "REDIS_SENTINELS",
+    "REDIS_SENTINEL_MASTER",
+    "REDIS_DB",
+    "REDIS_PASSWORD",
     "HARBOR_SECRET_KEY",
     "HARBOR_LOG_LEVEL",
     "HARBOR_LOG_FORMAT",
@@ -60,11 +69,10 @@ PASSED_ENVIRONMENT = (
     "AWS_CA_BUNDLE",
     "HARBOR_REGISTRY_URL",
 )
-# distribution 2.8's s3 driver panics at start when AWS_CA_BUNDLE is set (its HTTP client
-# has a transport the AWS SDK cannot add a CA to): supervisord, whose environment
-# distribution inherits, starts without it; the Python programs get it back through
+# supervisord, whose environment distribution inherits, starts without what distribution
+# must not get (REGISTRY_DROPPED_ENVIRONMENT); the Python programs get it back through
 # `environment=` (PASSED_ENVIRONMENT).
-SUPERVISOR_DROPPED_ENVIRONMENT = ("AWS_CA_BUNDLE",)
+SUPERVISOR_DROPPED_ENVIRONMENT = REGISTRY_DROPPED_ENVIRONMENT
 
 
 def _supervisor_environment(rt: Runtime) -> str:

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from harbor_py.management.commands.platform import render_configs
-from harbor_py.processes import ROLES, node_name, role_argv, role_environment
+from harbor_py.processes import ROLES, node_name, process_environment, role_argv
 from harbor_py.runtime import Runtime
 
 
@@ -43,7 +43,7 @@ class Command(BaseCommand):
             render_configs(rt, config_dir)
         argv = role_argv(role, rt, config_dir, node=node_name())
         # render_configs has refused settings role_environment cannot pass on.
-        environment = {**os.environ, **role_environment(role)}
+        environment = process_environment(role, os.environ)
         if role == "beat":
             from harbor_py.beat_lock import run_while_leader
 
