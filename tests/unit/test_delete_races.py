@@ -499,23 +499,50 @@ def _gone_from_the_repository(docs: list[dict], project) -> None:
     _quota_exact(project)
 
 
-def test_repository_delete_racing_an_index_delete_answers_no_5xx(project, monkeypatch):
-    """The index delete locks the index, then its older children; the repository delete
-    locks every artifact in id order: on PostgreSQL a deadlock, and one of the two is
-    aborted. The victim runs again; neither answers 5xx, and the repository is gone."""
-    index, children = _pushed_index("multi")
-    repository_url = "/api/v2.0/projects/demo/repositories/app"
+def _while_the_index_is_locked(monkeypatch, url: str) -> list[Background]:
+    """Start an API DELETE of `url` once a deep delete has locked its root, before it locks
+    the children; the DELETE, in the list, once started."""
     deletes: list[Background] = []
-    _once(  # the index is locked, its children not yet
+    _once(
         monkeypatch,
         selectors,
         "deletion_set",
-        lambda *args: deletes.append(_meanwhile(lambda: _api_delete(repository_url))),
+        lambda *args: deletes.append(_meanwhile(lambda: _api_delete(url))),
     )
-    answer = _api_delete(f"{repository_url}/artifacts/{_digest(index)}")
+    return deletes
+
+
+@pytest.mark.parametrize("first", ["api", "gc"])
+def test_repository_delete_racing_an_index_delete_answers_no_5xx(project, monkeypatch, first):
+    """The index delete (API, or GC's of an untagged index) locks the index, then its
+    older children; the repository delete locks every artifact in id order: on PostgreSQL
+    a deadlock, and one of the two is aborted. The victim runs again; neither answers 5xx,
+    and the repository is gone."""
+    index, children = _pushed_index("multi")
+    repository_url = "/api/v2.0/projects/demo/repositories/app"
+    deletes = _while_the_index_is_locked(monkeypatch, repository_url)
+    if first == "gc":
+        _untag("multi")
+        _delete_untagged()
+    else:
+        answer = _api_delete(f"{repository_url}/artifacts/{_digest(index)}")
+        assert answer in (200, 404)  # 404: the repository delete took the index first
     assert deletes[0].join() == 200
-    assert answer in (200, 404)  # 404: the repository delete took the index first
     _gone_from_the_repository([index, *children], project)
+
+
+def test_api_deletes_of_an_index_and_of_its_child_answer_no_5xx(project, monkeypatch):
+    """The child's delete comes while the index's delete holds the index: it answers 412
+    (an index still references it) or 404 (the index delete took it), and both are gone."""
+    index, children = _pushed_index("multi")
+    base = "/api/v2.0/projects/demo/repositories/app/artifacts"
+    deletes = _while_the_index_is_locked(monkeypatch, f"{base}/{_digest(children[0])}")
+    assert _api_delete(f"{base}/{_digest(index)}") == 200
+    assert deletes[0].join() in (404, 412)
+    assert not Artifact.objects.filter(repository__name=REPO).exists()
+    for doc in [index, *children]:
+        assert stored_manifest(REPO, _digest(doc)).status_code == 404
+    _quota_exact(project)
 
 
 def test_repository_delete_between_a_pushs_reserve_and_complete(project, monkeypatch):
