@@ -11,11 +11,14 @@ lock and records itself again (docs/deletes.md). Blobs are left to garbage colle
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 import httpx
-from django.db import transaction
+from django.db import OperationalError, connection, transaction
+from psycopg import errors as pg_errors
 
 from harbor_py.api.errors import HarborError
 from immutable.enforcement import check_artifacts_deletable
@@ -25,6 +28,8 @@ from registry.models import Artifact, ArtifactReference, Repository
 DELETE = frozenset({"delete"})
 RETRIES = 3
 LOCK_ROUNDS = 5  # rounds of locking what a deletion set gained meanwhile
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 class ReferencedByIndex(HarborError):
@@ -82,7 +87,32 @@ def _locked_deletion_set(root: Artifact, *, deep: bool) -> list[Artifact]:
     raise HarborError(409, "the artifact's children changed while deleting it; try again")
 
 
-@transaction.atomic
+def _retried(function: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run `function` in a transaction of its own, again (at most RETRIES times) when
+    PostgreSQL aborted it as a deadlock victim or a serialization failure. The lock order
+    is not total: a deep delete locks its root, then the (often older) children; a
+    repository delete locks every artifact in id order (docs/deletes.md)."""
+
+    @functools.wraps(function)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        for attempt in range(1, RETRIES + 1):
+            try:
+                with transaction.atomic():
+                    return function(*args, **kwargs)
+            except OperationalError as exc:
+                transient = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
+                # Inside a caller's transaction the locks it holds stay: no point retrying.
+                if connection.in_atomic_block or not isinstance(exc.__cause__, transient):
+                    raise
+                if attempt == RETRIES:
+                    raise
+                time.sleep(0.05 * attempt)
+        raise AssertionError("unreachable")
+
+    return run
+
+
+@_retried
 def delete_artifact(
     *,
     artifact: Artifact,
@@ -107,8 +137,9 @@ def delete_artifact(
     return True
 
 
-@transaction.atomic
+@_retried
 def delete_repository(*, repository: Repository, username: str, client_address: str = "") -> None:
+    locks.repository_for_delete(repository.pk)
     locks.for_delete(repository.artifacts.values_list("pk", flat=True))
     check_artifacts_deletable(repository.artifacts.all())
     digests = list(repository.artifacts.values_list("digest", flat=True))

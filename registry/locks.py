@@ -48,3 +48,13 @@ def pin(artifact_id: int) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT 1 FROM artifact WHERE id = %s{key_share()}", [artifact_id])
         return cursor.fetchone() is not None
+
+
+def repository_for_delete(repository_id: int) -> bool:
+    """Lock a repository row for deletion, before its artifacts: a push pins the row first
+    (registry.push), so it waits for the delete and then creates the repository anew.
+    Whether the row still exists."""
+    lock = " FOR UPDATE" if _postgres() else ""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM repository WHERE id = %s{lock}", [repository_id])
+        return cursor.fetchone() is not None

@@ -76,6 +76,10 @@ SELECT r.id, r.project_id, (
     WHERE t.repository_id = r.id AND t.name = %s
 ) FROM repository r WHERE r.name = %s
 """
+# Pinned: a repository delete (which locks the row first) makes the push wait, and then
+# it finds no row and creates the repository anew, instead of recording an artifact in
+# a repository deleted meanwhile (a foreign-key error at commit).
+_PINNED_REPOSITORY_SQL = _REPOSITORY_SQL.rstrip() + " FOR KEY SHARE OF r"
 
 
 def _repository(
@@ -84,14 +88,15 @@ def _repository(
     """The repository (id, project and name loaded), the digest `tag` points at now, and
     whether this push created the repository; read in one statement on a cursor: this runs
     on every push (harbor_py.db says why)."""
+    sql = _PINNED_REPOSITORY_SQL if locks.key_share() else _REPOSITORY_SQL
     with connection.cursor() as cursor:
-        cursor.execute(_REPOSITORY_SQL, [tag or "", name])
+        cursor.execute(sql, [tag or "", name])
         row = cursor.fetchone()
         if row is None:
             created = Repository(project=project, name=name)
             if insert([created], on_conflict=IGNORE_CONFLICTS, returning_pk=True):
                 return created, None, True  # new: no tags, no artifacts yet
-            cursor.execute(_REPOSITORY_SQL, [tag or "", name])  # a concurrent push made it
+            cursor.execute(sql, [tag or "", name])  # a concurrent push made it
             row = cursor.fetchone()
     repository_id, project_id, tagged = row
     repository = Repository.from_db(
@@ -223,7 +228,7 @@ def reserve(
     )
     if deleting:
         raise BlobsBeingDeleted(deleting)
-    # Lock order: blobs, artifact, quota (deleters take artifacts, then the quota row).
+    # Lock order: repository, blobs, artifact, quota (deleters: repository, artifacts, quota).
     artifact, created = _artifact(parsed, repository, image_config)
     # After the touch: while a push waits here its blob rows stay locked, so GC skips them.
     quota = usage.lock(project.pk)

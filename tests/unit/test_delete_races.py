@@ -22,8 +22,9 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
-from django.test import Client
+from django.test import Client, TestCase
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from audit.models import AuditLog
 from harbor_gc import untagged
@@ -31,11 +32,12 @@ from jobs.models import Execution, Task
 from jobs.runner import JobContext
 from quotas import usage
 from quotas.models import Quota
-from registry import deletion, push, services, upstream
+from registry import deletion, push, selectors, services, upstream
 from registry.manifests import MANIFEST_ACCEPT
-from registry.models import Artifact, Blob, Tag
+from registry.models import Artifact, Blob, Repository, Tag
 from replication.local import LocalRegistry
 from tests.imagegen import OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, random_layer
+from tests.unit.conftest import PASSWORD, basic
 from tests.unit.distribution import bearer, put_manifest, stored_manifest, upload_blob
 
 pytest_plugins = ["tests.unit.distribution_plugin"]
@@ -479,3 +481,136 @@ def test_a_deleted_tag_leaves_storage_too(project, client_for, distribution):
     assert not (link / "gone").exists()
     assert (link / "kept/current/link").exists()
     _pulls_back(doc, "kept")
+
+
+def _api_delete(url: str) -> int:
+    """A DELETE on the API as the project's owner (real Basic credentials)."""
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=basic("owner", PASSWORD))
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return api.delete(url).status_code
+
+
+def _gone_from_the_repository(docs: list[dict], project) -> None:
+    assert not Repository.objects.filter(name=REPO).exists()
+    assert not Artifact.objects.filter(repository__name=REPO).exists()
+    for doc in docs:
+        assert stored_manifest(REPO, _digest(doc)).status_code == 404
+    _quota_exact(project)
+
+
+def _while_the_index_is_locked(monkeypatch, url: str) -> list[Background]:
+    """Start an API DELETE of `url` once a deep delete has locked its root, before it locks
+    the children; the DELETE, in the list, once started."""
+    deletes: list[Background] = []
+    _once(
+        monkeypatch,
+        selectors,
+        "deletion_set",
+        lambda *args: deletes.append(_meanwhile(lambda: _api_delete(url))),
+    )
+    return deletes
+
+
+@pytest.mark.parametrize("first", ["api", "gc"])
+def test_repository_delete_racing_an_index_delete_answers_no_5xx(project, monkeypatch, first):
+    """The index delete (API, or GC's of an untagged index) locks the index, then its
+    older children; the repository delete locks every artifact in id order: on PostgreSQL
+    a deadlock, and one of the two is aborted. The victim runs again; neither answers 5xx,
+    and the repository is gone."""
+    index, children = _pushed_index("multi")
+    repository_url = "/api/v2.0/projects/demo/repositories/app"
+    deletes = _while_the_index_is_locked(monkeypatch, repository_url)
+    if first == "gc":
+        _untag("multi")
+        _delete_untagged()
+    else:
+        answer = _api_delete(f"{repository_url}/artifacts/{_digest(index)}")
+        assert answer in (200, 404)  # 404: the repository delete took the index first
+    assert deletes[0].join() == 200
+    _gone_from_the_repository([index, *children], project)
+
+
+def test_api_deletes_of_an_index_and_of_its_child_answer_no_5xx(project, monkeypatch):
+    """The child's delete comes while the index's delete holds the index: it answers 412
+    (an index still references it) or 404 (the index delete took it), and both are gone."""
+    index, children = _pushed_index("multi")
+    base = "/api/v2.0/projects/demo/repositories/app/artifacts"
+    deletes = _while_the_index_is_locked(monkeypatch, f"{base}/{_digest(children[0])}")
+    assert _api_delete(f"{base}/{_digest(index)}") == 200
+    assert deletes[0].join() in (404, 412)
+    assert not Artifact.objects.filter(repository__name=REPO).exists()
+    for doc in [index, *children]:
+        assert stored_manifest(REPO, _digest(doc)).status_code == 404
+    _quota_exact(project)
+
+
+def test_repository_delete_between_a_pushs_reserve_and_complete(project, monkeypatch):
+    """The repository (and the artifact the push reserved) is deleted before the push puts
+    its manifest: the push records itself again, in a repository it creates anew."""
+    doc = _image()
+    _pushed(doc, "v1")
+    url = "/api/v2.0/projects/demo/repositories/app"
+    _after_reserve(monkeypatch, lambda: _meanwhile(lambda: _api_delete(url)).join())
+    _pushed(doc, "v2")
+    assert Repository.objects.filter(name=REPO).exists()
+    assert list(Tag.objects.filter(repository__name=REPO).values_list("name", flat=True)) == ["v2"]
+    _pulls_back(doc, "v2")
+    _quota_exact(project)
+
+
+def test_push_while_a_repository_delete_deletes_its_manifests(project, monkeypatch):
+    """A push of a digest the repository holds arrives while the repository delete holds
+    its rows: it either lands in a repository that exists afterwards and pulls back, or
+    fails with an error a client retries (never 5xx, never success with nothing behind)."""
+    doc, other = _image(), _image()
+    _pushed(doc, "v1")
+    _pushed(other, "other")
+    pushes = _push_while_deleting(monkeypatch, doc, "v2")
+    assert _api_delete("/api/v2.0/projects/demo/repositories/app") == 200
+    answer = pushes[0].join()
+    if answer == 201:
+        assert list(Tag.objects.filter(repository__name=REPO).values_list("name", flat=True)) == [
+            "v2"
+        ]
+        _pulls_back(doc, "v2")
+        assert stored_manifest(REPO, _digest(other)).status_code == 404
+        _quota_exact(project)
+    else:
+        assert answer in (404, 503), answer  # BLOB_UNKNOWN / UNAVAILABLE: push again
+        _gone_from_the_repository([doc, other], project)
+
+
+def test_a_push_that_loses_three_rounds_to_deletes_answers_503(project, monkeypatch):
+    """A deleter takes the artifact after every reserve: after push.ATTEMPTS rounds the
+    gate gives up with OCI's UNAVAILABLE, having recorded and PUT nothing; pushed again,
+    the image lands."""
+    doc = _image()
+    _pushed(doc, "v1")
+    rounds = []
+
+    def delete_reserved() -> None:
+        rounds.append(1)
+        found = Artifact.objects.get(digest=_digest(doc))
+        assert deletion.delete_artifact(artifact=found, username="owner")
+
+    original = push.reserve
+
+    def reserve(*args, **kwargs):
+        reservation = original(*args, **kwargs)
+        delete_reserved()
+        return reservation
+
+    monkeypatch.setattr(push, "reserve", reserve)
+    response = put_manifest("owner", REPO, "v2", doc, OCI_MANIFEST)
+    assert len(rounds) == push.ATTEMPTS
+    assert response.status_code == 503
+    assert response["Content-Type"] == "application/json"
+    errors = response.json()["errors"]
+    assert [e["code"] for e in errors] == ["UNAVAILABLE"] and errors[0]["message"]
+    assert not Artifact.objects.filter(digest=_digest(doc)).exists()
+    assert stored_manifest(REPO, _digest(doc)).status_code == 404
+    _quota_exact(project)
+    monkeypatch.setattr(push, "reserve", original)
+    _pushed(doc, "v2")  # what the client does next
+    _pulls_back(doc, "v2")
