@@ -111,12 +111,14 @@ def test_what_distribution_leaves_of_a_deleted_manifest_is_no_drift(layout, repo
     """distribution's manifest DELETE removes the revision's and the tag's link files and
     leaves their directories: no manifest and no tag to report."""
     kept = _image(layout, repository, "a")
-    deleted = layout.blob(b"a deleted manifest")  # its blob is still another's
+    deleted_data = b"a deleted manifest"
+    deleted = layout.blob(deleted_data)  # its blob is still another's
     layout.link("revision", deleted)
     tags = layout.tag("was-deleted", deleted)
     (layout.base / f"repositories/{REPO}/_manifests/revisions/sha256/{deleted[7:]}/link").unlink()
     (tags / "current/link").unlink()
-    ArtifactBlob.objects.create(artifact=kept, blob=Blob.objects.create(digest=deleted))
+    blob = Blob.objects.create(digest=deleted, size=len(deleted_data))
+    ArtifactBlob.objects.create(artifact=kept, blob=blob)
     report = fsck.check(FilesystemStorage(layout.root))
     assert not report.drift, report.as_dict()
 
