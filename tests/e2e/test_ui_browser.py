@@ -673,3 +673,32 @@ def test_even_field_widths(stack: Instance, page):
         page.goto(url)
         measured = widths(page, selectors)
         assert len(set(measured.values())) == 1, (url, measured)
+
+
+def test_columns_hidden_are_remembered_on_the_server(stack: Instance, page):
+    """Hide the projects list's "Created" and "Quota used" columns with the Columns menu;
+    another browser (a fresh context: no cookie, no localStorage) signed in as the same
+    user sees them hidden too; showing them again brings them back."""
+    expect = playwright_api.expect
+    in_english(page, stack)
+    page.goto("/projects/")
+    created = page.get_by_role("columnheader", name="Created")
+    expect(created).to_be_visible()
+    page.get_by_text("Columns", exact=True).click()
+    menu = page.locator(".columns-menu")
+    menu.get_by_label("Created").uncheck()
+    menu.get_by_label("Quota used").uncheck()
+    menu.get_by_role("button", name="Apply").click()
+    expect(created).to_be_hidden()
+    expect(page.get_by_role("columnheader", name="Quota used")).to_be_hidden()
+    expect(page.get_by_role("columnheader", name="My role")).to_be_visible()
+    context, other = sign_in_fresh(page.context.browser, stack, ADMIN, locale="en-US")
+    other.goto("/projects/")
+    expect(other.get_by_role("columnheader", name="Created")).to_be_hidden()
+    expect(other.get_by_role("columnheader", name="Name")).to_be_visible()
+    context.close()
+    page.get_by_text("Columns", exact=True).click()
+    menu.get_by_label("Created").check()
+    menu.get_by_label("Quota used").check()
+    menu.get_by_role("button", name="Apply").click()
+    expect(created).to_be_visible()
