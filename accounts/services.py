@@ -19,19 +19,32 @@ _BAD_USERNAME = re.compile(r'[,"~#%$:/\\\s]')
 _BAD_REALNAME = re.compile(r"[,~#$%]")
 
 
-def _validate_new_user(username: str, email: str, password: str) -> None:
+def validate_username(username: str) -> None:
     if not username or len(username) > 255 or _BAD_USERNAME.search(username):
         raise bad_request(
             'username is required, at most 255 characters, without ,"~#%$:/\\ or spaces'
         )
     if username.startswith("robot$"):
         raise bad_request("usernames starting with robot$ are reserved")
+
+
+def validate_password(password: str) -> None:
+    if problem := password_problem(password):
+        raise bad_request(problem)
+
+
+def check_username_free(username: str) -> None:
+    if User.objects.filter(username=username).exists():
+        raise conflict(f"username {username} already exists")
+
+
+def _validate_new_user(username: str, email: str, password: str) -> None:
+    validate_username(username)
     try:
         validate_email(email)
     except ValidationError:
         raise bad_request("a valid email is required") from None
-    if problem := password_problem(password):
-        raise bad_request(problem)
+    validate_password(password)
 
 
 @transaction.atomic
@@ -46,9 +59,8 @@ def create_user(
     actor: str,
 ) -> User:
     _validate_new_user(username, email, password)
-    if User.objects.filter(username=username).exists():
-        raise conflict(f"username {username} already exists")
-    _check_email_free(email)
+    check_username_free(username)
+    check_email_free(email)
     user = User(
         username=username,
         email=email,
@@ -81,7 +93,7 @@ def is_builtin_admin(user: User) -> bool:
     return user.username == ADMIN_USERNAME
 
 
-def _check_email_free(email: str, *, but: User | None = None) -> None:
+def check_email_free(email: str, *, but: User | None = None) -> None:
     taken = User.objects.filter(email__iexact=email)
     if but is not None:
         taken = taken.exclude(pk=but.pk)
@@ -103,7 +115,7 @@ def update_profile(*, user: User, email: str, realname: str, comment: str, actor
         raise bad_request("realname contains illegal characters")
     if len(comment) > 1024:
         raise bad_request("comment with illegal length")
-    _check_email_free(email, but=user)
+    check_email_free(email, but=user)
     user.email, user.realname, user.comment = email, realname, comment
     user.save(update_fields=["email", "realname", "comment", "update_time"])
     record(username=actor, operation="update", resource_type="user", resource=user.username)

@@ -4,15 +4,18 @@ valid patterns), and their refusals are shown on the form."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Robot
-from accounts.robot_services import RobotSpec
+from accounts.robot_services import RobotSpec, full_name
 from accounts.robots import ALL_PROJECTS, SYSTEM_NAMESPACE
+from frontend.checked_forms import ServiceChecked
 from frontend.labels import label
+from frontend.robot_permissions import PermissionMatrix, preset_field, unserved, with_preset
 
 Policy = tuple[str, str]
 UNITS = {"B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "TiB": 1024**4}
@@ -107,8 +110,14 @@ def robot_initial(robot: Robot) -> dict[str, Any]:
     }
 
 
-class RobotForm(forms.Form):
+def _robot_name(name: str) -> None:
+    full_name(name, None)
+
+
+class RobotForm(ServiceChecked):
     """A project robot: its permissions are offered from what the caller may grant."""
+
+    field_checks: ClassVar[dict[str, Callable[[Any], None]]] = {"name": _robot_name}
 
     name = forms.CharField(
         label=_("Robot name"),
@@ -123,9 +132,11 @@ class RobotForm(forms.Form):
         required=False,
         help_text=_("Empty: the system's default robot expiration."),
     )
+    preset = preset_field()
     permissions = forms.MultipleChoiceField(
-        label=_("Permissions"), widget=forms.CheckboxSelectMultiple, choices=[]
+        label=_("Permissions"), widget=PermissionMatrix, choices=[], required=False
     )
+    needs_permissions = True
 
     def __init__(
         self, *args: Any, grantable: list[Policy], editing: Robot | None = None, **kwargs: Any
@@ -134,9 +145,26 @@ class RobotForm(forms.Form):
             kwargs["initial"] = robot_initial(editing)
         super().__init__(*args, **kwargs)
         self.fields["permissions"].choices = policy_choices(grantable)  # type: ignore[attr-defined]  # a MultipleChoiceField
+        self.offered = [f"{resource}:{action}" for resource, action in grantable]
+        initial = robot_initial(editing) if editing is not None else {}
+        self.kept = {
+            "project": unserved(initial.get("permissions", [])),
+            "system": unserved(initial.get("system_permissions", [])),
+        }
         if editing is not None:  # the name cannot change (PUT /robots/{id})
             self.fields["name"].disabled = True
             self.fields["name"].help_text = ""
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        if "permissions" in data:
+            data["permissions"] = with_preset(
+                data.get("preset") or "", data["permissions"], self.offered
+            )
+            if self.needs_permissions and not data["permissions"]:
+                self.add_error("permissions", _("Choose at least one permission or a preset."))
+        return data
 
     def expiry(self) -> int | None:
         data = self.cleaned_data
@@ -147,7 +175,7 @@ class RobotForm(forms.Form):
         permission = {
             "kind": "project",
             "namespace": project_name,
-            "access": as_access(data["permissions"]),
+            "access": as_access(data["permissions"] + self.kept["project"]),
         }
         return RobotSpec(
             name=data["name"],
@@ -163,7 +191,7 @@ class SystemRobotForm(RobotForm):
     projects or for all of them."""
 
     system_permissions = forms.MultipleChoiceField(
-        label=_("System permissions"), widget=forms.CheckboxSelectMultiple, required=False
+        label=_("System permissions"), widget=PermissionMatrix, required=False
     )
     all_projects = forms.BooleanField(label=_("All projects"), required=False)
     projects = forms.CharField(
@@ -179,7 +207,7 @@ class SystemRobotForm(RobotForm):
     ) -> None:
         super().__init__(*args, grantable=project, **kwargs)
         self.fields["system_permissions"].choices = policy_choices(system)  # type: ignore[attr-defined]  # a MultipleChoiceField
-        self.fields["permissions"].required = False
+        self.needs_permissions = False
         self.fields["permissions"].label = _("Project permissions")
 
     def namespaces(self) -> list[str]:
@@ -203,11 +231,11 @@ class SystemRobotForm(RobotForm):
                 {
                     "kind": "system",
                     "namespace": SYSTEM_NAMESPACE,
-                    "access": as_access(data["system_permissions"]),
+                    "access": as_access(data["system_permissions"] + self.kept["system"]),
                 }
             )
         if data["permissions"]:
-            access = as_access(data["permissions"])
+            access = as_access(data["permissions"] + self.kept["project"])
             permissions += [
                 {"kind": "project", "namespace": namespace, "access": access}
                 for namespace in self.namespaces()

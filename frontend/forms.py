@@ -3,10 +3,15 @@ whose refusals are added to the form as errors (`refuse`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, ClassVar
+
 from django import forms
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from accounts import services as account_services
+from frontend.checked_forms import ServiceChecked
 from frontend.control_forms import SizeField
 from frontend.refusals import worded
 from harbor_py.api.errors import HarborError
@@ -160,7 +165,18 @@ class ProjectConfigForm(forms.Form):
     )
 
 
-class UserForm(forms.Form):
+def _new_username(username: str) -> None:
+    account_services.validate_username(username)
+    account_services.check_username_free(username)
+
+
+class UserForm(ServiceChecked):
+    field_checks: ClassVar[dict[str, Callable[[Any], None]]] = {
+        "username": _new_username,
+        "email": account_services.check_email_free,
+        "password": account_services.validate_password,
+    }
+
     username = forms.CharField(label=_("Username"), max_length=255)
     email = forms.EmailField(label=_("Email"), max_length=255)
     realname = forms.CharField(label=_("Full name"), max_length=255, required=False)

@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 
+from accounts.models import User
+from frontend.models import UiPreferences
 from quotas.models import Quota
 from registry.models import Artifact, ArtifactAddition, ArtifactBlob, Label
 from registry.selectors import listable
@@ -120,3 +122,9 @@ def labels_for_project(project_id: int) -> QuerySet[Label]:
     return Label.objects.filter(
         Q(scope=Label.Scope.GLOBAL) | Q(scope=Label.Scope.PROJECT, project_id=project_id)
     ).order_by("scope", "name")
+
+
+def hidden_columns(user: User, table: str) -> list[str]:
+    """The columns `user` hid in a large list (`frontend.columns`)."""
+    preferences = UiPreferences.objects.filter(user=user).first()
+    return list(preferences.hidden_columns.get(table, [])) if preferences else []

@@ -21,6 +21,7 @@ urlpatterns = [
     path("account/sign-in", account.sign_in, name="sign-in"),
     path("account/sign-out", account.sign_out, name="sign-out"),
     path("account/password", account.change_password, name="password"),
+    path("account/columns/<str:table>", account.columns, name="columns"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("search", portal.search, name="search"),
     path("admin/quotas", portal.quotas, name="quotas"),

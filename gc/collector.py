@@ -272,6 +272,11 @@ def _sweep_one(row: dict[str, Any], storage: Storage, links: dict[str, list[str]
     return freed
 
 
+# The progress bar's share of each step: deleting untagged artifacts and marking are single
+# queries (their ends are reported), the sweep reports after every round of chunks.
+SWEEP_FROM, SWEEP_TO = 40, 95
+
+
 def sweep(context: JobContext, storage: Storage, workers: int, results: Results) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
@@ -301,6 +306,7 @@ def sweep(context: JobContext, storage: Storage, workers: int, results: Results)
     chunks = [rows[i : i + SWEEP_CHUNK] for i in range(0, len(rows), SWEEP_CHUNK)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for start in range(0, len(chunks), workers):
+            context.progress(SWEEP_FROM + (SWEEP_TO - SWEEP_FROM) * start // len(chunks))
             if context.should_stop():
                 raise Stopped
             for done in pool.map(work, chunks[start : start + workers]):
@@ -340,9 +346,12 @@ def collect(context: JobContext) -> dict[str, object]:
         results.artifacts_deleted, going = delete_untagged_artifacts(
             context, cutoff, dry_run=dry_run
         )
+    context.progress(10)
     orphans, orphan_bytes = adopt_storage_only_blobs(storage, cutoff, dry_run=dry_run)
+    context.progress(25)
     context.log(f"{orphans} blobs found only in storage")
     marked, marked_bytes, marked_manifests = mark(cutoff, dry_run=dry_run, going=frozenset(going))
+    context.progress(SWEEP_FROM)
     if dry_run:
         results.blobs_deleted = marked + orphans
         results.freed_bytes = marked_bytes + orphan_bytes
@@ -359,7 +368,9 @@ def collect(context: JobContext) -> dict[str, object]:
             f" are actually deleted, {results.freed_bytes} bytes freed"
             f" ({results.freed_bytes / 1024 / 1024:.1f} MB)"
         )
+    context.progress(SWEEP_TO)
     results.uploads_deleted = purge_uploads(storage, dry_run=dry_run)
+    context.progress(100)
     summary = results.as_dict(dry_run)
     context.log(f"GC finished: {_readable(summary)}")
     return summary

@@ -31,6 +31,13 @@ class JobContext:
         line = f"{timezone.now().isoformat(timespec='seconds')} {message}\n"
         Task.objects.filter(pk=self.task_id).update(log=Concat("log", Value(line)))
 
+    def progress(self, percent: int) -> None:
+        """How far the run is (0-100), for the UI's progress bar; in the task's extra_attrs."""
+        task = Task.objects.filter(pk=self.task_id).only("extra_attrs").first()
+        if task is not None:
+            attrs = {**task.extra_attrs, "progress": max(0, min(100, percent))}
+            Task.objects.filter(pk=self.task_id).update(extra_attrs=attrs)
+
     def should_stop(self) -> bool:
         if self.lease is not None and self.lease.lost.is_set():
             return True  # another worker has taken the task over

@@ -131,3 +131,29 @@ def current_permissions(user: AnyUser, scope: str, *, relative: bool) -> list[di
             resource = resource[len(scope.rstrip("/")) :].lstrip("/") or "."
         result.append({"resource": resource, "action": action})
     return result
+
+
+# Resources of Harbor's catalogue whose feature this server does not have yet (no scanner,
+# no SBOM, no webhooks, no retention, no preheat, no job service monitor, no audit purge).
+# GET /permissions still lists them as Harbor does; the UI does not offer them.
+UNSERVED_RESOURCES = frozenset(
+    {
+        "scan",
+        "scan-all",
+        "scanner",
+        "sbom",
+        "security-hub",
+        "notification-policy",
+        "tag-retention",
+        "preheat-policy",
+        "preheat-instance",
+        "jobservice-monitor",
+        "purge-audit",
+    }
+)
+
+
+def served(policies: list[Policy]) -> list[Policy]:
+    return [
+        (resource, action) for resource, action in policies if resource not in UNSERVED_RESOURCES
+    ]

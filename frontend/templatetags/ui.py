@@ -96,3 +96,41 @@ def css_color(value: str) -> str:
     from registry.label_services import is_color
 
     return value if value and is_color(value) else ""
+
+
+def _hidden(request: HttpRequest, table: str) -> list[str]:
+    """The caller's hidden columns of `table`, read once per request."""
+    from frontend.selectors import hidden_columns
+
+    cache = request.__dict__.setdefault("_hidden_columns", {})
+    if table not in cache:
+        user = request.user
+        cache[table] = hidden_columns(user, table) if user.is_authenticated else []
+    return cache[table]
+
+
+@register.simple_tag(takes_context=True)
+def hidden_column_classes(context: template.Context, table: str) -> str:
+    """`hide-col-N` classes for the table's hidden columns (app.css hides them)."""
+    from frontend.columns import TABLES
+
+    hidden = _hidden(context["request"], table)
+    keys = [key for key, _label in TABLES[table]]
+    return " ".join(f"hide-col-{keys.index(key) + 1}" for key in hidden if key in keys)
+
+
+@register.inclusion_tag("frontend/_columns.html", takes_context=True)
+def columns_menu(context: template.Context, table: str) -> dict[str, object]:
+    """The "Columns" menu above a large list: a form that works without script."""
+    from frontend.columns import TABLES
+
+    request = context["request"]
+    hidden = _hidden(request, table)
+    columns = [(key, label, key not in hidden) for key, label in TABLES[table][1:]]
+    return {
+        "table": table,
+        "columns": columns,
+        "next": request.get_full_path(),
+        "csrf_token": context.get("csrf_token"),
+        "signed_in": request.user.is_authenticated,
+    }

@@ -14,10 +14,12 @@ from accounts.login import LoginThrottled
 from accounts.login_errors import LoginRefused
 from accounts.robots import person_of
 from accounts.session_views import session_logout
+from frontend import services as ui_services
+from frontend.columns import TABLES
 from frontend.forms import PasswordChangeForm, SignInForm, refuse
 from frontend.views.base import signed_in
 from harbor_py import configuration
-from harbor_py.api.errors import HarborError
+from harbor_py.api.errors import HarborError, not_found
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -83,3 +85,15 @@ def change_password(request: HttpRequest) -> HttpResponse:
                 update_session_auth_hash(request, user)
                 return render(request, "frontend/password.html", {"done": True, "local": local})
     return render(request, "frontend/password.html", {"form": form, "local": local})
+
+
+@require_POST
+@signed_in
+def columns(request: HttpRequest, table: str) -> HttpResponse:
+    """Save which columns of a large list the caller sees (the "Columns" menu)."""
+    if table not in TABLES:
+        raise not_found(_("There is no such list."))
+    shown = set(request.POST.getlist("shown"))
+    hidden = [key for key, _label in TABLES[table][1:] if key not in shown]
+    ui_services.set_hidden_columns(user=person_of(request), table=table, hidden=hidden)
+    return redirect(_next_url(request))

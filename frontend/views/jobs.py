@@ -39,6 +39,12 @@ def _log(execution: Execution) -> str:
     return "".join(task.log for task in execution.tasks.order_by("pk"))
 
 
+def _progress(execution: Execution) -> int | None:
+    """The percentage a running GC reported (`JobContext.progress`), None before it has."""
+    task = execution.tasks.order_by("pk").first()
+    return task.extra_attrs.get("progress") if task is not None else None
+
+
 @sysadmin_only
 def gc(request: HttpRequest) -> HttpResponse:
     run_form = GcRunForm(request.POST if "run" in request.POST else None)
@@ -99,6 +105,7 @@ def gc_execution(request: HttpRequest, execution_id: int) -> HttpResponse:
         "results": job_parameters(execution),
         "log": _log(execution),
         "running": execution.status not in FINAL,
+        "progress": _progress(execution),
     }
     template = "frontend/gc_progress.html" if is_htmx(request) else "frontend/gc_execution.html"
     return render(request, template, context)

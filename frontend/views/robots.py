@@ -30,7 +30,7 @@ from frontend.forms import refusal_text, refuse
 from frontend.views.base import attempt, error_page, page_of, signed_in, sysadmin_only
 from frontend.views.projects import confirm, render_tab
 from harbor_py.api.errors import HarborError, not_found
-from projects.permissions import PROJECT_ROBOT_POLICIES, SYSTEM_ROBOT_POLICIES
+from projects.permissions import PROJECT_ROBOT_POLICIES, SYSTEM_ROBOT_POLICIES, served
 from projects.selectors import ProjectAccess
 from registry.api.base import require_by_name
 
@@ -38,8 +38,9 @@ from registry.api.base import require_by_name
 def _grantable(
     request: HttpRequest, kind: str, namespace: str, policies: list[Policy]
 ) -> list[Policy]:
-    """The permissions the caller holds, so may give a robot (the service checks again)."""
-    return robot_services.held(caller_of(request), kind, namespace, policies)
+    """The permissions the caller holds, so may give a robot (the service checks again),
+    without those of features this server does not have."""
+    return robot_services.held(caller_of(request), kind, namespace, served(policies))
 
 
 def _expiry(timestamp: int) -> dt.datetime:
@@ -254,7 +255,7 @@ def _system_form(request: HttpRequest, editing: Robot | None = None) -> SystemRo
     return SystemRobotForm(
         request.POST or None,
         system=_grantable(request, "system", SYSTEM_NAMESPACE, SYSTEM_ROBOT_POLICIES),
-        project=PROJECT_ROBOT_POLICIES,
+        project=served(PROJECT_ROBOT_POLICIES),
         editing=editing,
     )
 

@@ -608,3 +608,97 @@ def test_portal_pages(stack: Instance, page, tmp_path: Path):
     shot(page, "projects-dark")
     page.get_by_role("button", name="Dark theme").click()
     assert page.locator("html").get_attribute("data-theme") == "light"
+
+
+def test_robot_permission_presets_and_select_all(stack: Instance, page):
+    """The robot form's matrix: a preset checks its boxes, a row and a column header
+    select all of theirs, features this server lacks are not offered; the robot gets
+    exactly what the boxes say."""
+    expect = playwright_api.expect
+    project = f"matrix-{uuid.uuid4().hex[:6]}"
+    stack.create_project(project)
+    in_english(page, stack)
+    page.goto(f"/projects/{project}/robots")
+    box = page.locator
+    assert box('input[value^="scan:"], input[value^="tag-retention:"]').count() == 0
+    page.get_by_label("Preset").select_option(label="Pull only")
+    expect(box('input[value="repository:pull"]')).to_be_checked()
+    expect(box('input[value="tag:list"]')).to_be_checked()
+    expect(box('input[value="repository:push"]')).not_to_be_checked()
+    page.get_by_label("label: every action", exact=True).check()  # a row
+    for action in ("create", "read", "update", "delete", "list"):
+        expect(box(f'input[value="label:{action}"]')).to_be_checked()
+    page.get_by_label("delete: all resources", exact=True).check()  # a column
+    expect(box('input[value="tag:delete"]')).to_be_checked()
+    expect(box('input[value="project:delete"]')).to_be_checked()
+    box('input[value="project:delete"]').uncheck()
+    expect(page.get_by_label("delete: all resources", exact=True)).not_to_be_checked()
+    page.get_by_label("Robot name").fill("matrix")
+    page.get_by_label("Never expires").check()
+    page.get_by_label("Preset").select_option("")  # custom: the boxes as they are
+    create_robot(page, f"robot${project}+matrix")
+    page.get_by_role("link", name="Done").click()
+    page.get_by_role("link", name=f"Edit robot${project}+matrix").click()
+    checked = box("[data-perm-matrix] td input:checked")
+    values = sorted(checked.nth(i).get_attribute("value") for i in range(checked.count()))
+    deletes = [v for v in values if v.endswith(":delete")]
+    assert "project:delete" not in values and "tag:delete" in deletes
+    assert {"repository:pull", "tag:list", "label:create", "label:update"} <= set(values)
+    assert "repository:push" not in values
+    shot(page, "robot-permissions")
+
+
+def widths(page, selectors: list[str]) -> dict[str, float]:
+    return {s: round(page.locator(s).bounding_box()["width"]) for s in selectors}
+
+
+def test_even_field_widths(stack: Instance, page):
+    """The users form, the audit log's filters and the immutability rule form: the fields
+    of each are as wide as one another (an email field was narrower, a date filter too)."""
+    project = f"widths-{uuid.uuid4().hex[:6]}"
+    stack.create_project(project)
+    in_english(page, stack)
+    forms = {
+        "/admin/users": ["#id_username", "#id_email", "#id_realname", "#id_password"],
+        "/admin/audit": ["#f-username", "#f-operation", "#f-resource-type", "#f-from", "#f-to"],
+        f"/projects/{project}/configuration": [
+            "#id_repository_decoration",
+            "#id_repository_pattern",
+            "#id_tag_decoration",
+            "#id_tag_pattern",
+            "#id_priority",
+        ],
+    }
+    for url, selectors in forms.items():
+        page.goto(url)
+        measured = widths(page, selectors)
+        assert len(set(measured.values())) == 1, (url, measured)
+
+
+def test_columns_hidden_are_remembered_on_the_server(stack: Instance, page):
+    """Hide the projects list's "Created" and "Quota used" columns with the Columns menu;
+    another browser (a fresh context: no cookie, no localStorage) signed in as the same
+    user sees them hidden too; showing them again brings them back."""
+    expect = playwright_api.expect
+    in_english(page, stack)
+    page.goto("/projects/")
+    created = page.get_by_role("columnheader", name="Created")
+    expect(created).to_be_visible()
+    page.get_by_text("Columns", exact=True).click()
+    menu = page.locator(".columns-menu")
+    menu.get_by_label("Created").uncheck()
+    menu.get_by_label("Quota used").uncheck()
+    menu.get_by_role("button", name="Apply").click()
+    expect(created).to_be_hidden()
+    expect(page.get_by_role("columnheader", name="Quota used")).to_be_hidden()
+    expect(page.get_by_role("columnheader", name="My role")).to_be_visible()
+    context, other = sign_in_fresh(page.context.browser, stack, ADMIN, locale="en-US")
+    other.goto("/projects/")
+    expect(other.get_by_role("columnheader", name="Created")).to_be_hidden()
+    expect(other.get_by_role("columnheader", name="Name")).to_be_visible()
+    context.close()
+    page.get_by_text("Columns", exact=True).click()
+    menu.get_by_label("Created").check()
+    menu.get_by_label("Quota used").check()
+    menu.get_by_role("button", name="Apply").click()
+    expect(created).to_be_visible()

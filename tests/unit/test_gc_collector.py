@@ -217,3 +217,29 @@ def test_an_upload_that_completes_during_the_listing_is_skipped(storage_root, mo
     monkeypatch.setattr(storage_module, "_scandir", scandir_then_complete)
     assert list(FilesystemStorage(storage_root).uploads()) == []
     assert _gc().status == Status.SUCCESS
+
+
+def test_progress_is_reported_while_the_sweep_goes(storage_root, monkeypatch):
+    """#28: the GC page's progress bar shows real progress: the sweep reports after each
+    round of chunks, and a finished run has reached 100."""
+    monkeypatch.setattr(collector, "SWEEP_CHUNK", 1)
+    for i in range(4):
+        _row(_write_blob(storage_root, f"blob{i}".encode()), 5)
+    execution = Execution.objects.create(vendor_type="GARBAGE_COLLECTION")
+    task = Task.objects.create(execution=execution, extra_attrs={"kept": 1})
+    seen: list[int] = []
+
+    @dataclasses.dataclass
+    class Recording(JobContext):
+        def progress(self, percent: int) -> None:
+            super().progress(percent)
+            seen.append(Task.objects.get(pk=task.pk).extra_attrs["progress"])
+
+    context = Recording(task_id=task.pk, execution_id=execution.pk, parameters={})
+    collector.mark(timezone.now(), dry_run=False)
+    collector.sweep(context, FilesystemStorage(storage_root), 1, collector.Results())
+    assert seen == [40, 53, 67, 81]  # 40 + 55 * round / 4 rounds of one chunk
+    assert Task.objects.get(pk=task.pk).extra_attrs == {"kept": 1, "progress": 81}
+    Execution.objects.filter(pk=execution.pk).update(status=Status.SUCCESS)
+    finished = _gc()
+    assert finished.tasks.get().extra_attrs["progress"] == 100

@@ -88,3 +88,17 @@ def test_replication_rule_create_run_delete(admin):
     client.post(f"/admin/jobs/{execution.pk}/stop")
     client.post(f"/admin/replications/{policy.pk}/delete")
     assert not ReplicationPolicy.objects.filter(pk=policy.pk).exists()
+
+
+def test_gc_progress_bar_shows_the_reported_progress(admin):
+    """#28: a determinate bar with the run's percentage once it reports one."""
+    client = signed(admin)
+    client.post("/admin/gc", {"run": "1", "dry_run": "on", "workers": 1})
+    execution = Execution.objects.get(vendor_type="GARBAGE_COLLECTION")
+    url = f"/admin/gc/{execution.pk}"
+    before = client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert '<progress aria-label="Running"></progress>' in before  # no figure yet
+    execution.tasks.update(extra_attrs={"progress": 57})
+    fragment = client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert '<progress id="job-progress" max="100" value="57"' in fragment
+    assert "57 %" in fragment

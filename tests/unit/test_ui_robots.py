@@ -104,7 +104,10 @@ def test_create_shows_the_secret_once(team):
 def test_create_errors_and_expiry(team):
     client = signed(team["owner"])
     nothing = client.post("/projects/team/robots", {"name": "ci"})
-    assert nothing.status_code == 400 and "This field is required." in nothing.content.decode()
+    assert (
+        nothing.status_code == 400
+        and "Choose at least one permission or a preset." in nothing.content.decode()
+    )
     bad_name = client.post("/projects/team/robots", robot_form("Bad Name"))
     assert "A robot name is lower-case" in bad_name.content.decode()
     forged = client.post("/projects/team/robots", robot_form("ci", "user:create"))
@@ -263,7 +266,10 @@ def test_edit_a_project_robot(team):
     assert [a["action"] for a in robot.permissions[0]["access"]] == ["pull", "push", "read"]
     assert AuditLog.objects.filter(resource=robot.name, operation="update").count() == 2
     empty = client.post(edit, {"description": "x"})
-    assert empty.status_code == 400 and "This field is required." in empty.content.decode()
+    assert (
+        empty.status_code == 400
+        and "Choose at least one permission or a preset." in empty.content.decode()
+    )
 
 
 def test_edit_a_system_robot(admin, make_project):

@@ -91,6 +91,45 @@
     showTheme();
   });
 
+  // Robot permissions: select-all per resource (row) and per action (column), and the
+  // presets (their permissions come from the server, in the select's data-preset).
+  function cellsOf(toggle) {
+    var table = toggle.closest("[data-perm-matrix]");
+    var key = toggle.dataset.selectRow ? "resource" : "action";
+    var value = toggle.dataset.selectRow || toggle.dataset.selectCol;
+    return Array.prototype.filter.call(table.querySelectorAll("td input"), function (box) {
+      return box.dataset[key] === value;
+    });
+  }
+  function syncSelectAll(table) {
+    table.querySelectorAll(".select-all").forEach(function (toggle) {
+      var cells = cellsOf(toggle);
+      toggle.hidden = cells.length === 0;
+      toggle.checked = cells.length > 0 && cells.every(function (box) { return box.checked; });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-perm-matrix]").forEach(syncSelectAll);
+  });
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    var table = target.closest("[data-perm-matrix]");
+    if (table && target.classList.contains("select-all")) {
+      cellsOf(target).forEach(function (box) { box.checked = target.checked; });
+    }
+    if (target.matches("select[data-preset]") && target.value) {
+      var form = target.closest("form");
+      table = form.querySelector("[data-perm-matrix] input[name=permissions]");
+      table = table && table.closest("[data-perm-matrix]");
+      if (!table) { return; }
+      var wanted = JSON.parse(target.dataset.preset)[target.value];
+      table.querySelectorAll("td input").forEach(function (box) {
+        box.checked = !wanted || wanted.indexOf(box.value) >= 0;
+      });
+    }
+    if (table) { syncSelectAll(table); }
+  });
+
   // The header's menu button (phones).
   document.addEventListener("click", function (event) {
     var toggle = event.target.closest(".menu-toggle");
