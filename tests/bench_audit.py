@@ -464,8 +464,8 @@ def measure_gate(people: dict[str, Any], repeat: int) -> dict[str, float] | None
     from django.test import Client
 
     from registry import pulls, upstream
-    from tests.unit.distribution import bearer, push_image
-    from tests.unit.distribution_plugin import BINARY, CONFIG
+    from tests.support.distribution import bearer, push_image
+    from tests.support.distribution_plugin import BINARY, CONFIG
 
     if not os.path.exists(BINARY):
         log("docker-registry not installed: skipping the gate measurement")
