@@ -46,15 +46,15 @@ test-fast: deps
 	$(VENV)/bin/pytest -m "not e2e" $(PYTEST_ARGS)
 
 bench: test-deps
-	$(PY) -m tests.bench
-	$(PY) -m tests.bench_requests
-	$(PY) -m tests.bench_api
-	$(PY) -m tests.bench_ui
-	$(PY) -m tests.bench_gc
-	$(PY) -m tests.bench_audit
-	$(PY) -m tests.bench_ldap
-	$(PY) -m tests.bench_replication
-	$(PY) -m tests.bench_load
+	$(PY) -m bench.bench
+	$(PY) -m bench.bench_requests
+	$(PY) -m bench.bench_api
+	$(PY) -m bench.bench_ui
+	$(PY) -m bench.bench_gc
+	$(PY) -m bench.bench_audit
+	$(PY) -m bench.bench_ldap
+	$(PY) -m bench.bench_replication
+	$(PY) -m bench.bench_load
 
 lint: deps
 	$(VENV)/bin/ruff check .

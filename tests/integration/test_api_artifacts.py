@@ -15,12 +15,12 @@ from projects.roles import Role
 from registry import upstream
 from registry.models import Artifact, ArtifactLabel, Label, Repository, Tag
 from tests.contract import assert_matches, response_schema
+from tests.distribution import push_image, push_index, stored_manifest
 from tests.integration.conftest import assert_harbor_error
 from tests.integration.registry_data import image, index, referrer
-from tests.support.distribution import push_image, push_index, stored_manifest
 
 pytestmark = pytest.mark.django_db
-pytest_plugins = ["tests.support.distribution_plugin"]
+pytest_plugins = ["tests.distribution_plugin"]
 
 REPO = "/api/v2.0/projects/demo/repositories/team%252Fapp"
 ARTIFACTS = f"{REPO}/artifacts"

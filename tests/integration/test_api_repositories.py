@@ -10,12 +10,12 @@ from audit.models import AuditLog
 from projects.roles import Role
 from registry.models import Artifact, Repository, Tag
 from tests.contract import assert_matches
+from tests.distribution import push_image, stored_manifest
 from tests.integration.conftest import assert_harbor_error
 from tests.integration.registry_data import image, index, referrer
-from tests.support.distribution import push_image, stored_manifest
 
 pytestmark = pytest.mark.django_db
-pytest_plugins = ["tests.support.distribution_plugin"]
+pytest_plugins = ["tests.distribution_plugin"]
 
 BASE = "/api/v2.0/projects"
 

@@ -17,10 +17,10 @@ from harbor_py import configuration
 from harbor_py.celery import app
 from projects.services import create_project
 from registry import pulls
+from tests.distribution import bearer
 from tests.integration.registry_data import image
 from tests.integration.test_audit_recording import _pull
-from tests.support.distribution import bearer
-from tests.support.syslog_receiver import SyslogReceiver, parse_message, split_frames
+from tests.syslog_receiver import SyslogReceiver, parse_message, split_frames
 
 pytestmark = pytest.mark.django_db
 

@@ -16,12 +16,12 @@ from jobs.models import Execution
 from projects.services import create_project
 from registry import pulls
 from registry.models import Artifact, Tag
+from tests.distribution import bearer, push_image
 from tests.integration.conftest import PASSWORD, basic
 from tests.integration.registry_data import image
-from tests.support.distribution import bearer, push_image
 
 pytestmark = pytest.mark.django_db
-pytest_plugins = ["tests.support.distribution_plugin"]
+pytest_plugins = ["tests.distribution_plugin"]
 
 
 def _entries(**filters) -> list[AuditLog]:

@@ -14,7 +14,7 @@ from harbor_py import configuration
 from registry import pulls
 from tests.integration.conftest import basic
 from tests.integration.registry_data import image
-from tests.support.syslog_receiver import SyslogReceiver
+from tests.syslog_receiver import SyslogReceiver
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bench import Topology
+from bench.bench import Topology
 
 
 def _environ(pid: int) -> dict[str, str]:

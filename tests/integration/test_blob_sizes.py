@@ -11,11 +11,11 @@ import pytest
 from projects.models import Project
 from quotas.models import Quota
 from registry.models import Artifact, Blob
+from tests.distribution import put_manifest, upload_blob
 from tests.imagegen import OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, random_layer
-from tests.support.distribution import put_manifest, upload_blob
 
 pytestmark = pytest.mark.django_db
-pytest_plugins = ["tests.support.distribution_plugin"]
+pytest_plugins = ["tests.distribution_plugin"]
 
 MIB = 1024 * 1024
 TIB = 1024**4

@@ -10,9 +10,9 @@ import pytest
 from django.db import connection
 from django.test import Client
 
+from tests.distribution import bearer
 from tests.integration.conftest import PASSWORD, basic
 from tests.stack import free_port
-from tests.support.distribution import bearer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -36,11 +36,11 @@ from registry import deletion, push, selectors, services, upstream
 from registry.manifests import MANIFEST_ACCEPT
 from registry.models import Artifact, Blob, Repository, Tag
 from replication.local import LocalRegistry
+from tests.distribution import bearer, put_manifest, stored_manifest, upload_blob
 from tests.imagegen import OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, random_layer
 from tests.integration.conftest import PASSWORD, basic
-from tests.support.distribution import bearer, put_manifest, stored_manifest, upload_blob
 
-pytest_plugins = ["tests.support.distribution_plugin"]
+pytest_plugins = ["tests.distribution_plugin"]
 # transaction=True: the concurrent push runs in a thread on its own connection.
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,10 +9,10 @@ import pytest
 from django.test import Client
 
 from registry.models import Artifact, Blob
+from tests.distribution import bearer, put_manifest, upload_blob
 from tests.imagegen import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, random_layer
-from tests.support.distribution import bearer, put_manifest, upload_blob
 
-pytest_plugins = ["tests.support.distribution_plugin"]
+pytest_plugins = ["tests.distribution_plugin"]
 pytestmark = pytest.mark.django_db
 
 

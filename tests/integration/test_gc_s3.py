@@ -25,9 +25,9 @@ from jobs.runner import run
 from registry import deletion, upstream
 from registry.manifests import MANIFEST_ACCEPT
 from registry.models import Artifact, Blob
+from tests.distribution import bearer, push_image
 from tests.seaweedfs import SeaweedFS
 from tests.stack import DOCKER_REGISTRY
-from tests.support.distribution import bearer, push_image
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CONFIG = """

@@ -11,12 +11,12 @@ from immutable.models import ImmutableRule
 from projects.roles import Role
 from registry.models import Artifact, Repository, Tag
 from tests.contract import assert_matches
+from tests.distribution import bearer, push_image
 from tests.integration.conftest import assert_harbor_error
 from tests.integration.registry_data import image, parsed_image
 from tests.integration.test_registry_gate import get, oci_error
-from tests.support.distribution import bearer, push_image
 
-pytest_plugins = ["tests.support.distribution_plugin"]
+pytest_plugins = ["tests.distribution_plugin"]
 
 
 def rule(tags: str = "v*", repos: str = "**", *, tag_decoration: str = "matches", **extra):

@@ -18,7 +18,7 @@ from django.test import Client
 
 from harbor_py import configuration
 from harbor_py.ops import jsonlog, logforward
-from tests.support.syslog_receiver import SyslogReceiver, parse_message
+from tests.syslog_receiver import SyslogReceiver, parse_message
 
 
 @pytest.fixture

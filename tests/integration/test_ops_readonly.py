@@ -79,7 +79,7 @@ def test_tokens_carry_pull_only(read_only, make_user, make_project):
 
 
 def test_registry_writes_refused_even_with_an_old_push_token(read_only, make_user, make_project):
-    from tests.support.distribution import bearer
+    from tests.distribution import bearer
 
     owner = make_user("owner")
     make_project("demo", owner=owner)

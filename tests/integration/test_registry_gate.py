@@ -11,17 +11,17 @@ from django.test import Client
 from registry import pending_configs, upstream
 from registry.manifests import digest_of
 from registry.models import Artifact, ArtifactAddition, Tag
-from tests.integration.registry_data import EMPTY_CONFIG, OCI_CONFIG, image, index, referrer
-from tests.support.distribution import (
+from tests.distribution import (
     bearer,
     push_image,
     put_manifest,
     stored_manifest,
     upload_blob,
 )
+from tests.integration.registry_data import EMPTY_CONFIG, OCI_CONFIG, image, index, referrer
 
 pytestmark = pytest.mark.django_db
-pytest_plugins = ["tests.support.distribution_plugin"]
+pytest_plugins = ["tests.distribution_plugin"]
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"

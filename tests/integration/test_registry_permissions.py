@@ -14,12 +14,12 @@ from rest_framework.test import APIClient
 from projects.roles import Role
 from registry.models import ArtifactLabel, Label, Tag
 from tests.contract import response_schema
+from tests.distribution import push_image
 from tests.integration.contract_helpers import check
 from tests.integration.registry_data import image, referrer
-from tests.support.distribution import push_image
 
 pytestmark = pytest.mark.django_db
-pytest_plugins = ["tests.support.distribution_plugin"]
+pytest_plugins = ["tests.distribution_plugin"]
 
 ROLES = {
     "projectAdmin": Role.PROJECT_ADMIN,

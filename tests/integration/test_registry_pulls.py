@@ -13,11 +13,11 @@ from harbor_py.celery import app
 from registry import pulls
 from registry.models import Artifact, Repository, Tag
 from registry.tasks import aggregate_pulls
+from tests.distribution import bearer, push_image
 from tests.integration.registry_data import image
-from tests.support.distribution import bearer, push_image
 
 pytestmark = pytest.mark.django_db
-pytest_plugins = ["tests.support.distribution_plugin"]
+pytest_plugins = ["tests.distribution_plugin"]
 
 
 def test_recorded_pulls_reach_the_database_when_aggregated(make_project):

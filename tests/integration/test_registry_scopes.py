@@ -8,8 +8,8 @@ import pytest
 from django.test import Client
 
 from projects.roles import Role
+from tests.distribution import bearer
 from tests.integration.registry_data import image
-from tests.support.distribution import bearer
 
 pytestmark = pytest.mark.django_db
 

@@ -20,12 +20,12 @@ from registry.models import Artifact, Tag
 from replication import copier, runs, selectors, services
 from replication.models import RegistryEndpoint, ReplicationPolicy
 from replication.transfer import RemoteRegistry
+from tests.distribution import push_image, put_manifest, stored_manifest, upload_blob
+from tests.fake_registry import FakeRegistry
 from tests.imagegen import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST
-from tests.support.distribution import push_image, put_manifest, stored_manifest, upload_blob
-from tests.support.fake_registry import FakeRegistry
 
 pytestmark = pytest.mark.django_db
-pytest_plugins = ["tests.support.distribution_plugin"]
+pytest_plugins = ["tests.distribution_plugin"]
 
 
 @pytest.fixture

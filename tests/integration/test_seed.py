@@ -1,5 +1,5 @@
 """manage.py seed (Harbor's "small" performance data set), with tiny numbers: what it
-writes, that the API lists show it, and that the lists the bench measures (tests/bench_api.py)
+writes, that the API lists show it, and that the lists the bench measures (bench/bench_api.py)
 answer a page in as many queries for a small seed as for a larger one."""
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def test_seed_skips_projects_that_exist(admin):
 
 def test_seed_analyzes_the_tables_unless_told_not_to(admin):
     """--no-analyze leaves the planner as a new database with autovacuum off has it
-    (tests/bench_api.py --no-statistics)."""
+    (bench/bench_api.py --no-statistics)."""
     if connection.vendor != "postgresql":
         pytest.skip("ANALYZE is PostgreSQL's")
 
@@ -127,7 +127,7 @@ def test_seeded_data_shows_up_in_the_api_lists(admin, dev, client_for):
         assert {r["artifact_count"] for r in body["repository"]} == {2}
 
 
-# The calls of tests/bench_api.py, with every page as full as the data allows.
+# The calls of bench/bench_api.py, with every page as full as the data allows.
 BENCH_CALLS = {
     "listProjects": ("/api/v2.0/projects", {"page_size": 100}),
     "listRepositories": ("/api/v2.0/projects/{p}0001/repositories", {"page_size": 100}),

@@ -8,11 +8,11 @@ from django.test import Client
 
 from projects.roles import Role
 from registry.models import Artifact, Tag
+from tests.distribution import push_image, stored_manifest
 from tests.integration.registry_data import image, index
-from tests.support.distribution import push_image, stored_manifest
 
 pytestmark = pytest.mark.django_db
-pytest_plugins = ["tests.support.distribution_plugin"]
+pytest_plugins = ["tests.distribution_plugin"]
 
 
 def signed(user) -> Client:

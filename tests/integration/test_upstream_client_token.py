@@ -9,17 +9,17 @@ import pytest
 
 from registry import upstream
 from registry.manifests import MANIFEST_ACCEPT
-from tests.imagegen import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, random_layer
-from tests.support.distribution import (
+from tests.distribution import (
     bearer,
     push_image,
     put_manifest,
     stored_manifest,
     upload_blob,
 )
+from tests.imagegen import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, random_layer
 
 pytestmark = pytest.mark.django_db
-pytest_plugins = ["tests.support.distribution_plugin"]
+pytest_plugins = ["tests.distribution_plugin"]
 
 
 @pytest.fixture

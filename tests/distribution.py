@@ -1,7 +1,7 @@
-"""Talking to the real distribution of tests/support/distribution_plugin.py: blob uploads
+"""Talking to the real distribution of tests/distribution_plugin.py: blob uploads
 straight to it, manifest pushes through the gate.
 
-    pytest_plugins = ["tests.support.distribution_plugin"]
+    pytest_plugins = ["tests.distribution_plugin"]
 
     def test_x(distribution):
         digest = push_image("alice", "demo/app", "v1")

@@ -1,8 +1,8 @@
 """Audit log benchmark: page-1 latency of the audit lists on a 5-million-row log, and what
 audit costs a pull.
 
-    .venv/bin/python -m tests.bench_audit                   # 5,000,000 rows: ~6 min
-    .venv/bin/python -m tests.bench_audit --rows 200000     # a quick look
+    .venv/bin/python -m bench.bench_audit                   # 5,000,000 rows: ~6 min
+    .venv/bin/python -m bench.bench_audit --rows 200000     # a quick look
 
 Creates a fresh PostgreSQL database (--database, default hpy_audit_bench, dropped at the end
 unless --keep) at --pg (default postgres://postgres@127.0.0.1:5432), migrates it, creates
@@ -43,7 +43,7 @@ from typing import Any
 
 import psycopg
 
-from tests.bench import percentile
+from bench.bench import percentile
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DAYS = 180
@@ -464,8 +464,8 @@ def measure_gate(people: dict[str, Any], repeat: int) -> dict[str, float] | None
     from django.test import Client
 
     from registry import pulls, upstream
-    from tests.support.distribution import bearer, push_image
-    from tests.support.distribution_plugin import BINARY, CONFIG
+    from tests.distribution import bearer, push_image
+    from tests.distribution_plugin import BINARY, CONFIG
 
     if not os.path.exists(BINARY):
         log("docker-registry not installed: skipping the gate measurement")

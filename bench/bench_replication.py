@@ -1,10 +1,10 @@
 """Replication benchmark: push-based replication of N images between two instances,
 against `skopeo sync` of the same images between the same instances.
 
-    .venv/bin/python -m tests.bench_replication                 # 10 images of ~2.5 MiB
-    .venv/bin/python -m tests.bench_replication --images 20 --layers 4194304,524288,10240
-    .venv/bin/python -m tests.bench_replication --redis-url redis://127.0.0.1:6379
-    .venv/bin/python -m tests.bench_replication --images 0 --noop-artifacts 1000
+    .venv/bin/python -m bench.bench_replication                 # 10 images of ~2.5 MiB
+    .venv/bin/python -m bench.bench_replication --images 20 --layers 4194304,524288,10240
+    .venv/bin/python -m bench.bench_replication --redis-url redis://127.0.0.1:6379
+    .venv/bin/python -m bench.bench_replication --images 0 --noop-artifacts 1000
 
 Two instances are started (tests.stack); N images with random layers are pushed to the
 first with skopeo. Timed: (1) a manual run of a push-based policy on the first instance

@@ -1,7 +1,7 @@
 """GC benchmark: the mark over a million blob rows, the sweep of 100,000 unused blobs.
 
-    .venv/bin/python -m tests.bench_gc                      # ~1-2 min on a 2-core box
-    .venv/bin/python -m tests.bench_gc --blobs 200000 --sweep 20000   # a quick look
+    .venv/bin/python -m bench.bench_gc                      # ~1-2 min on a 2-core box
+    .venv/bin/python -m bench.bench_gc --blobs 200000 --sweep 20000   # a quick look
 
 mark   --blobs rows are COPYed into a fresh PostgreSQL database (hpy_bench_gc), every other
        one referenced by an artifact (10 blobs per artifact), all older than the window;

@@ -1,16 +1,16 @@
 """A/B benchmark: does a setting make tiny-image pushes cheaper? Interleaved, so that the
 VM's drift (whole runs here differ by more than most changes) hits both sides alike.
 
-    .venv/bin/python -m tests.bench_ab --b HARBOR_REGISTRY_GOGC=100
-    .venv/bin/python -m tests.bench_ab --a HARBOR_WEB_WORKERS=2 --b HARBOR_WEB_WORKERS=1 --rounds 6
-    .venv/bin/python -m tests.bench_ab --a-root /tmp/before   # a commit's code against ours
-    .venv/bin/python -m tests.bench_ab --patroni B  # B: Patroni, synchronous; A: one PostgreSQL
+    .venv/bin/python -m bench.bench_ab --b HARBOR_REGISTRY_GOGC=100
+    .venv/bin/python -m bench.bench_ab --a HARBOR_WEB_WORKERS=2 --b HARBOR_WEB_WORKERS=1 --rounds 6
+    .venv/bin/python -m bench.bench_ab --a-root /tmp/before   # a commit's code against ours
+    .venv/bin/python -m bench.bench_ab --patroni B  # B: Patroni, synchronous; A: one PostgreSQL
 
 Starts two instances of our stack (tests.stack.Instance, PostgreSQL), A and B, each with its
 extra environment (--a, --b: NAME=VALUE, repeatable), pushes one warm-up round of --tiny
 one-layer images to each, then --rounds rounds per instance in ABBA order, every round
 to new repositories with images its storage has never seen, by --parallel concurrent
-skopeo processes (as tests/bench.py's tiny push). For each round it prints images/s and the
+skopeo processes (as bench/bench.py's tiny push). For each round it prints images/s and the
 CPU time per image by component (ms, from /proc: gunicorn, PostgreSQL, distribution, nginx,
 skopeo, ...); at the end the medians, B/A per pair of neighbouring rounds, and the resident
 and peak memory of each instance's distribution. A change is real when the pairs agree.
@@ -27,7 +27,7 @@ import tempfile
 import types
 from pathlib import Path
 
-from tests import bench
+from bench import bench
 from tests.imagegen import ImageLayout
 from tests.patroni import running_patroni
 from tests.stack import REPO_ROOT, Instance
@@ -37,7 +37,7 @@ SIDES = ("A", "B")
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m tests.bench_ab", description=__doc__.split("\n\n")[0]
+        prog="python -m bench.bench_ab", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--a", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--b", action="append", default=[], metavar="NAME=VALUE")

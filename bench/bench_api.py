@@ -1,8 +1,8 @@
 """API list benchmark: p50/p95 of the list and search calls at N concurrent clients, on a
 whole harbor-py instance (PostgreSQL) seeded with Harbor's "small" performance data set.
 
-    .venv/bin/python -m tests.bench_api              # defaults: ~4 min on an idle 2-core box
-    .venv/bin/python -m tests.bench_api --projects 10 --requests 50    # a quick look
+    .venv/bin/python -m bench.bench_api              # defaults: ~4 min on an idle 2-core box
+    .venv/bin/python -m bench.bench_api --projects 10 --requests 50    # a quick look
 
 Starts tests.stack.Instance (PostgreSQL, the platform as `make up` runs it), creates a
 non-admin user and runs `manage.py seed` (--projects x --repositories x --artifacts x --tags,
@@ -51,7 +51,7 @@ from typing import Any
 
 import psycopg
 
-from tests.bench import cleanup_guard, git_state, http_client, log, percentile, settle
+from bench.bench import cleanup_guard, git_state, http_client, log, percentile, settle
 from tests.stack import ADMIN_PASSWORD, PG_DSN, REPO_ROOT, Instance
 
 MEMBER = ("bench-dev", "Bench-Passw0rd")
@@ -133,7 +133,7 @@ def queries_in_process(spec: str) -> None:
 
 def count_queries(instance: Instance, calls: list[Call], users: list[tuple[str, str]]) -> dict:
     spec = json.dumps({"users": users, "calls": [(c.name, c.path) for c in calls]})
-    code = f"from tests.bench_api import queries_in_process; queries_in_process({spec!r})"
+    code = f"from bench.bench_api import queries_in_process; queries_in_process({spec!r})"
     return shell_json(instance, code, MARKER)
 
 
@@ -278,7 +278,7 @@ def print_report(result: dict[str, Any]) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m tests.bench_api",
+        prog="python -m bench.bench_api",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

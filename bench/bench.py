@@ -1,7 +1,7 @@
 """Push/pull benchmark: bare distribution vs nginx + distribution vs the whole harbor-py stack.
 
-    .venv/bin/python -m tests.bench                  # defaults: ~5 min on an idle 2-core box
-    .venv/bin/python -m tests.bench --runs 1 --tiny 40 --big-mib 16   # a quick look
+    .venv/bin/python -m bench.bench                  # defaults: ~5 min on an idle 2-core box
+    .venv/bin/python -m bench.bench --runs 1 --tiny 40 --big-mib 16   # a quick look
 
 Three topologies, all started (and stopped) by this script, all on 127.0.0.1:
   bare   docker-registry alone, no auth, TCP loopback port, filesystem storage in a temp dir
@@ -237,7 +237,7 @@ def clients_cpu() -> float:
 # -- topologies ------------------------------------------------------------------------------
 
 REGISTRY_CONFIG = """\
-# Like deploy/registry.yml, without `auth:` (written by tests/bench.py).
+# Like deploy/registry.yml, without `auth:` (written by bench/bench.py).
 version: 0.1
 log:
   level: info
@@ -258,7 +258,7 @@ http:
 """
 
 NGINX_CONFIG = """\
-# Minimal nginx in front of distribution (written by tests/bench.py), with the settings of
+# Minimal nginx in front of distribution (written by bench/bench.py), with the settings of
 # shared/reference/registry-integration-notes.md.
 {user}
 worker_processes 2;
@@ -1003,7 +1003,7 @@ def copy_logs(bench: Bench, dest: Path) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m tests.bench",
+        prog="python -m bench.bench",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

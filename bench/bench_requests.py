@@ -1,7 +1,7 @@
 """Per-request CPU benchmark: what each registry request costs each component, one at a time.
 
-    .venv/bin/python -m tests.bench_requests                 # defaults: ~1 min on a 2-core box
-    .venv/bin/python -m tests.bench_requests --requests 50   # a quick look
+    .venv/bin/python -m bench.bench_requests                 # defaults: ~1 min on a 2-core box
+    .venv/bin/python -m bench.bench_requests --requests 50   # a quick look
 
 Starts tests.stack.Instance (PostgreSQL, the platform as `make up` runs it) and sends, on one
 keep-alive connection and one request at a time (after --warmup requests, not counted):
@@ -15,7 +15,7 @@ keep-alive connection and one request at a time (after --warmup requests, not co
                  to distribution through nginx, not counted)
   manifest GET   GET of a tag
 
-and, as tests/bench.py's tiny images do, whole one-layer image pushes with the client's
+and, as bench/bench.py's tiny images do, whole one-layer image pushes with the client's
 requests only (ping, token, three blob HEADs, two blob uploads, manifest PUT):
 
   image, warm    every image on one connection, one repository and one token
@@ -43,7 +43,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.bench import ADMIN, PROJECT, Topology, log, process_table
+from bench.bench import ADMIN, PROJECT, Topology, log, process_table
 from tests.stack import REPO_ROOT, Instance
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"

@@ -1,7 +1,7 @@
 """A real distribution (Debian docker-registry) for the fast tests that need storage:
 copies, deletions and pushes through the gate. It trusts the pytest process's signing
 certificate, listens on a unix socket and starts in well under a second. Load it with
-`pytest_plugins = ["tests.support.distribution_plugin"]` and use the `distribution` fixture.
+`pytest_plugins = ["tests.distribution_plugin"]` and use the `distribution` fixture.
 """
 
 from __future__ import annotations

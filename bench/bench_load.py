@@ -2,8 +2,8 @@
 fixed number of operations against one whole instance (the embedded default on
 PostgreSQL). Prints throughput, latency percentiles and the error count (the goal: zero).
 
-    .venv/bin/python -m tests.bench_load                     # 50 x 4 pushes, 50 x 4 pulls
-    .venv/bin/python -m tests.bench_load --clients 20 --each 2
+    .venv/bin/python -m bench.bench_load                     # 50 x 4 pushes, 50 x 4 pulls
+    .venv/bin/python -m bench.bench_load --clients 20 --each 2
 
 Every push is a distinct image (one 32 KiB layer) into one of --repositories repositories
 of a private project, by its own skopeo process with admin credentials; every pull copies a
@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.bench import percentile, settle
+from bench.bench import percentile, settle
 from tests.imagegen import ImageLayout, layout_blobs, make_image, random_layer
 from tests.stack import ADMIN_PASSWORD, Instance, reset_skopeo_cache, running_instance, skopeo
 

@@ -1,10 +1,10 @@
 """Web UI list pages: server time p50/p95 on Harbor's "small" performance data set.
 
-    .venv/bin/python -m tests.bench_ui                     # 100 x 100 x 10 x 5, as bench_api
-    .venv/bin/python -m tests.bench_ui --projects 10 --requests 10   # a quick look
+    .venv/bin/python -m bench.bench_ui                     # 100 x 100 x 10 x 5, as bench_api
+    .venv/bin/python -m bench.bench_ui --projects 10 --requests 10   # a quick look
 
 Starts tests.stack.Instance (PostgreSQL), creates a non-admin member, runs `manage.py seed`
-as tests.bench_api does (every artifact with a global label, the member Developer of every
+as bench.bench_api does (every artifact with a global label, the member Developer of every
 project), VACUUM ANALYZE, then measures every list page of the UI in the instance's
 environment (`manage.py shell`: Django's test client, signed in with force_login, one
 request at a time after a warm-up): the server's time to answer, template rendering and SQL
@@ -27,8 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.bench import git_state, log, percentile
-from tests.bench_api import MEMBER, shell_json, table_counts, vacuum_analyze
+from bench.bench import git_state, log, percentile
+from bench.bench_api import MEMBER, shell_json, table_counts, vacuum_analyze
 from tests.stack import REPO_ROOT, Instance
 
 MARKER = "BENCH-UI "
@@ -90,12 +90,12 @@ def pages_in_process(spec: str) -> None:
 
 def measure(instance: Instance, pages: list[tuple[str, str]], requests: int) -> dict[str, Any]:
     spec = json.dumps({"users": ["admin", MEMBER[0]], "pages": pages, "requests": requests})
-    code = f"from tests.bench_ui import pages_in_process; pages_in_process({spec!r})"
+    code = f"from bench.bench_ui import pages_in_process; pages_in_process({spec!r})"
     return shell_json(instance, code, MARKER)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m tests.bench_ui", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_ui", description=__doc__)
     parser.add_argument("--projects", type=int, default=100, help="projects (100)")
     parser.add_argument("--repositories", type=int, default=100, help="per project (100)")
     parser.add_argument("--artifacts", type=int, default=10, help="per repository (10)")

@@ -1,7 +1,7 @@
 """Token latency for a directory user in 50 groups (issue 4): GET /service/token through
 nginx and gunicorn of a whole instance under ldap_auth, against a real slapd.
 
-    .venv/bin/python -m tests.bench_ldap [--requests 40]
+    .venv/bin/python -m bench.bench_ldap [--requests 40]
 
 The user `busy` of tests.ldap_server's OpenLDAP directory is in 50 groups, each onboarded
 as an LDAP user group with the Developer role in a project of its own; every request asks
