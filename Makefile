@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run up down status test test-fast bench lint deps system-deps test-deps clean
+.PHONY: run up down status test test-fast test-unit bench lint deps system-deps test-deps clean
 
 run: deps
 	$(PY) manage.py platform run
@@ -41,9 +41,13 @@ frontend/node_modules/.installed: frontend/package.json frontend/package-lock.js
 test: test-deps
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-# Only the fast tests, while working.
+# Only the fast tests (unit and integration: no platform instances), while working.
 test-fast: deps
 	$(VENV)/bin/pytest -m "not e2e" $(PYTEST_ARGS)
+
+# The unit tests alone: no database, no network (tests/unit/conftest.py refuses both).
+test-unit: deps
+	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
 
 bench: test-deps
 	$(PY) -m bench.bench
