@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 
 DB_FIXTURES = {
@@ -42,7 +43,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Internet sockets may be created (libraries do at import) but not connected to or
-    sent from; unix sockets and socketpairs stay usable."""
+    sent from, and psycopg does not connect; unix sockets and socketpairs stay usable."""
     connect, connect_ex, sendto = (
         socket.socket.connect,
         socket.socket.connect_ex,
@@ -67,6 +68,14 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(socket.socket, "connect", guarded_connect)
     monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
     monkeypatch.setattr(socket.socket, "sendto", guarded_sendto)
+
+    # libpq opens its sockets in C, out of the reach of the socket guard.
+    def refuse_postgres(*args: object, **kwargs: object) -> None:
+        _refuse("PostgreSQL")
+
+    monkeypatch.setattr(psycopg, "connect", refuse_postgres)
+    monkeypatch.setattr(psycopg.Connection, "connect", refuse_postgres)
+    monkeypatch.setattr(psycopg.AsyncConnection, "connect", refuse_postgres)
     yield
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 
+import psycopg
 import pytest
 from django.db import connection
 
@@ -21,6 +22,11 @@ def test_a_udp_datagram_is_refused() -> None:
         pytest.raises(NetworkUsedInUnitTest),
     ):
         sock.sendto(b"x", ("127.0.0.1", 514))
+
+
+def test_postgresql_is_refused_outside_django_too() -> None:
+    with pytest.raises(NetworkUsedInUnitTest):
+        psycopg.connect("postgres://postgres@127.0.0.1:5432/postgres", connect_timeout=1)
 
 
 def test_the_database_is_refused() -> None:
