@@ -24,8 +24,8 @@ is from sending to the whole body read. The clients run on the same machine as t
 {p} and {r} are the middle project and repository. The SQL queries of each call and user,
 their time and the time of the whole request (one at a time, no load) are measured
 in-process (`manage.py shell`: Django's test client with the instance's database and
-settings, CaptureQueriesContext); the unit tests (tests/integration/test_seed.py and the
-test_api_* query-count tests) assert that these counts do not grow with the data.
+settings, CaptureQueriesContext); the integration tests (tests/integration/test_seed.py
+and the test_api_* query-count tests) assert that these counts do not grow with the data.
 
 Results: a table on stdout and JSON in data/bench/api.json (--out).
 """
