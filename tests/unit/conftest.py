@@ -15,6 +15,7 @@ DB_FIXTURES = {
     "transactional_db",
     "django_db_reset_sequences",
     "django_db_serialized_rollback",
+    "live_server",
 }
 INET = {socket.AF_INET, socket.AF_INET6}
 
