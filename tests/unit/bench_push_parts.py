@@ -11,24 +11,32 @@ PostgreSQL backend (from /proc), per call, medians of three rounds. Not collecte
   size check      `registry.blob_sizes.verified_sizes` of a one-layer image on the
                   filesystem driver (stat calls)
   CSP             `frontend.middleware.ContentSecurityPolicyMiddleware` on a /v2 path
+
+and, for #31, what Django's handler and middleware add to a request of the hot path: a
+blob HEAD (404) through `WSGIHandler` against the view called on the same WSGI request.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from django.core.handlers.wsgi import WSGIHandler, WSGIRequest
 from django.db import connection, transaction
 from django.http import HttpResponse
 from django.test import RequestFactory
 
+from accounts.tokens import Scope, mint
 from frontend.middleware import ContentSecurityPolicyMiddleware
 from registry import blob_sizes, locks, push
 from registry.manifests import parse_manifest
+from registry.v2_views import blob_head
 from tests.imagegen import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, random_layer
 from tests.unit.distribution import upload_blob
 from tests.unit.registry_data import parsed_image
@@ -112,3 +120,40 @@ def test_costs(distribution, make_user, make_project) -> None:
     request = RequestFactory().head("/v2/bench/sizes/blobs/" + parsed.digest)
     _report("response with CSP", lambda: middleware(request), 20000)
     _report("response without CSP", HttpResponse, 20000)
+
+
+def test_django_handler_on_a_blob_head(make_project) -> None:
+    make_project("bench")
+    token, _, _ = mint("admin", [Scope("repository", "bench/r", frozenset({"pull"}))])
+    digest = "sha256:" + "a" * 64
+    handler = WSGIHandler()
+
+    def environ() -> dict[str, object]:
+        return {
+            "REQUEST_METHOD": "HEAD",
+            "PATH_INFO": f"/v2/bench/r/blobs/{digest}",
+            "QUERY_STRING": "",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "80",
+            "HTTP_HOST": "127.0.0.1",
+            "HTTP_AUTHORIZATION": f"Bearer {token}",
+            "REMOTE_ADDR": "127.0.0.1",
+            "wsgi.input": io.BytesIO(b""),
+            "wsgi.url_scheme": "http",
+            "wsgi.errors": sys.stderr,
+        }
+
+    def through_django() -> None:
+        statuses: list[str] = []
+        body = handler(environ(), lambda status, headers: statuses.append(status))
+        b"".join(body)
+        body.close()
+        assert statuses[0].startswith("404")
+
+    def view_only() -> None:
+        response = blob_head(WSGIRequest(environ()), "bench/r", digest)
+        assert response.status_code == 404
+        response.close()
+
+    _report("blob HEAD through Django", through_django, 2000)
+    _report("blob HEAD, view only", view_only, 2000)
