@@ -224,6 +224,36 @@ def process_table() -> dict[int, tuple[int, str, float]]:
     return table
 
 
+def stack_processes(
+    table: dict[int, tuple[int, str, float]], roots: list[int], instance: Instance | None
+) -> set[int]:
+    """The pids of a stack: `roots` and their descendants; for an instance, everything
+    under its supervisord and the PostgreSQL backends serving its database."""
+    roots = list(roots)
+    if instance is not None:
+        with contextlib.suppress(OSError, ValueError):
+            pid_file = instance.data_dir / "run" / "supervisord.pid"
+            roots.append(int(pid_file.read_text().strip()))
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    seen: set[int] = set()
+    todo = [pid for pid in roots if pid in table]
+    while todo:
+        pid = todo.pop()
+        if pid not in seen:
+            seen.add(pid)
+            todo.extend(children.get(pid, []))
+    if instance is not None:
+        db_name = instance.db_name
+        seen.update(
+            pid
+            for pid, (_, cmd, _) in table.items()
+            if cmd.startswith("postgres:") and f" {db_name} " in cmd
+        )
+    return seen
+
+
 def component_of(cmdline: str) -> str:
     return next((name for key, name in COMPONENTS if key in cmdline), "other")
 
@@ -421,28 +451,7 @@ class Topology:
         """CPU seconds used so far by this topology's server processes, per component: the
         processes it started and their descendants (for ours: everything under its
         supervisord, and the PostgreSQL backends serving its database)."""
-        roots = [proc.pid for proc in self.procs]
-        if self.instance is not None:
-            with contextlib.suppress(OSError, ValueError):
-                pid_file = self.instance.data_dir / "run" / "supervisord.pid"
-                roots.append(int(pid_file.read_text().strip()))
-        children: dict[int, list[int]] = {}
-        for pid, (ppid, _, _) in table.items():
-            children.setdefault(ppid, []).append(pid)
-        seen: set[int] = set()
-        todo = [pid for pid in roots if pid in table]
-        while todo:
-            pid = todo.pop()
-            if pid not in seen:
-                seen.add(pid)
-                todo.extend(children.get(pid, []))
-        if self.instance is not None:
-            db_name = self.instance.db_name
-            seen.update(
-                pid
-                for pid, (_, cmd, _) in table.items()
-                if cmd.startswith("postgres:") and f" {db_name} " in cmd
-            )
+        seen = stack_processes(table, [proc.pid for proc in self.procs], self.instance)
         usage: dict[str, float] = {}
         for pid in seen:
             _, cmdline, cpu = table[pid]

@@ -94,6 +94,25 @@ def registry_memory(instance: Instance) -> str:
     return f"rss {status['VmRSS'].strip()}, peak {status['VmHWM'].strip()}"
 
 
+GATE_COMPONENTS = ("gunicorn", "postgres")  # what the gate adds; the least noisy figure
+
+
+def gate_cpu(cpu: dict[str, float]) -> float:
+    return sum(ms for name, ms in cpu.items() if name in GATE_COMPONENTS)
+
+
+def report_ratios(what: str, figures: dict[str, list[float]]) -> None:
+    """Medians per side, and B/A per pair of neighbouring rounds and of the medians: rounds
+    2k and 2k+1 of ABBA... are neighbours, one A and one B each."""
+    medians = {side: statistics.median(figures[side]) for side in SIDES}
+    pairs = [b / a for a, b in zip(figures["A"], figures["B"], strict=True)]
+    print(
+        f"{what}: median A {medians['A']:.2f}, B {medians['B']:.2f}; B/A per pair "
+        f"{', '.join(f'{p:.3f}' for p in pairs)}; B/A of the medians "
+        f"{medians['B'] / medians['A']:.3f}"
+    )
+
+
 def report_round(side: str, rate: float, cpu: dict[str, float]) -> None:
     parts = ", ".join(f"{name} {ms:.1f}" for name, ms in sorted(cpu.items(), key=lambda i: -i[1]))
     bench.log(f"{side} {rate:5.1f} img/s, CPU {sum(cpu.values()):5.1f} ms/img: {parts}")
@@ -112,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     topos: dict[str, bench.Topology] = {}
     rates: dict[str, list[float]] = {side: [] for side in SIDES}
     totals: dict[str, list[float]] = {side: [] for side in SIDES}
+    gate: dict[str, list[float]] = {side: [] for side in SIDES}
     stack = contextlib.ExitStack()
     try:
         roots = (args.a_root, args.b_root)
@@ -144,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             rates[side].append(rate)
             totals[side].append(sum(cpu.values()))
+            gate[side].append(gate_cpu(cpu))
             report_round(side, rate, cpu)
         for side in SIDES:
             assert topos[side].instance is not None
@@ -153,10 +174,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"distribution {registry_memory(topos[side].instance)}"
             )
         # Rounds 2k and 2k+1 of ABBA... are neighbours: one A and one B each.
-        pairs = [b / a for a, b in zip(rates["A"], rates["B"], strict=True)]
-        print("B/A per pair of neighbouring rounds:", ", ".join(f"{p:.3f}" for p in pairs))
-        medians = {side: statistics.median(rates[side]) for side in SIDES}
-        print(f"B/A of the medians: {medians['B'] / medians['A']:.3f}")
+        report_ratios("throughput", rates)
+        report_ratios(f"CPU of {' + '.join(GATE_COMPONENTS)} per image", gate)
     finally:
         for topo in topos.values():
             topo.stop()

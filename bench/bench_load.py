@@ -1,6 +1,7 @@
 """Concurrency (issue 10): 50 concurrent pushers, then 50 concurrent pullers, each doing a
 fixed number of operations against one whole instance (the embedded default on
-PostgreSQL). Prints throughput, latency percentiles and the error count (the goal: zero).
+PostgreSQL). Prints throughput, latency percentiles and the error count (the goal: zero),
+and the stack's resident memory at idle and at its peak in each phase (tests.stack_memory).
 
     .venv/bin/python -m bench.bench_load                     # 50 x 4 pushes, 50 x 4 pulls
     .venv/bin/python -m bench.bench_load --clients 20 --each 2
@@ -24,6 +25,7 @@ from pathlib import Path
 from bench.bench import percentile, settle
 from tests.imagegen import ImageLayout, layout_blobs, make_image, random_layer
 from tests.stack import ADMIN_PASSWORD, Instance, reset_skopeo_cache, running_instance, skopeo
+from tests.stack_memory import Memory, PeakMemory, measure
 
 ADMIN = ("admin", ADMIN_PASSWORD)
 PROJECT = "load"
@@ -61,9 +63,9 @@ def _pull(stack: Instance, layout: ImageLayout, reference: str, target: Path) ->
     return Outcome(seconds)
 
 
-def _phase(name: str, jobs: list, clients: int) -> dict[str, object]:
+def _phase(stack: Instance, name: str, jobs: list, clients: int) -> dict[str, object]:
     started = time.monotonic()
-    with ThreadPoolExecutor(clients) as pool:
+    with PeakMemory(stack) as memory, ThreadPoolExecutor(clients) as pool:
         outcomes: list[Outcome] = list(pool.map(lambda job: job(), jobs))
     wall = time.monotonic() - started
     seconds = [o.seconds for o in outcomes]
@@ -78,10 +80,11 @@ def _phase(name: str, jobs: list, clients: int) -> dict[str, object]:
         "max": max(seconds),
         "errors": len(errors),
         "first_errors": errors[:3],
+        "peak_memory": memory.peak,
     }
 
 
-def run(args: argparse.Namespace, base: Path) -> list[dict[str, object]]:
+def run(args: argparse.Namespace, base: Path) -> tuple[list[dict[str, object]], Memory]:
     count = args.clients * args.each
     print(f"making {count} images ...", flush=True)
     layouts = [
@@ -92,11 +95,12 @@ def run(args: argparse.Namespace, base: Path) -> list[dict[str, object]]:
         stack.create_project(PROJECT)
         reset_skopeo_cache()
         settle(30)
+        idle = measure(stack)
         pushes = [
             (lambda layout=layout, ref=ref: _push(stack, layout, ref))
             for layout, ref in zip(layouts, references, strict=True)
         ]
-        results = [_phase("push", pushes, args.clients)]
+        results = [_phase(stack, "push", pushes, args.clients)]
         rng = random.Random(1)
         picks = [rng.randrange(count) for _ in range(count)]
         pulls = [
@@ -104,8 +108,8 @@ def run(args: argparse.Namespace, base: Path) -> list[dict[str, object]]:
             for n, i in enumerate(picks)
         ]
         settle(30)
-        results.append(_phase("pull", pulls, args.clients))
-    return results
+        results.append(_phase(stack, "pull", pulls, args.clients))
+    return results, idle
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repositories", type=int, default=10)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
-        results = run(args, Path(tmp))
+        results, idle = run(args, Path(tmp))
     columns = ("ops", "clients", "ops/s", "p50 s", "p95 s", "max s", "errors")
     print(f"\n{'phase':<6}" + "".join(f" {c:>7}" for c in columns))
     for r in results:
@@ -127,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         for error in r["first_errors"]:
             print(f"   error: {error}")
+    print("\nresident memory of the stack, MiB (PSS; shared pages counted once)")
+    print(f"idle:      {idle.describe()}")
+    for r in results:
+        print(f"peak {r['phase']}: {r['peak_memory'].describe()}")
     return 1 if any(r["errors"] for r in results) else 0
 
 
