@@ -1,4 +1,4 @@
-"""Resident memory of a whole running instance (tests.bench_load): every process under its
+"""Resident memory of a whole running instance (bench.bench_load): every process under its
 supervisord and the PostgreSQL backends of its database, by component.
 
 PSS (proportional set size) rather than RSS: gunicorn's forked workers and PostgreSQL's
@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.bench import component_of, process_table, stack_processes
+from bench.bench import component_of, process_table, stack_processes
 from tests.stack import Instance
 
 

@@ -3,7 +3,7 @@ in-process (#19 item 4): CPU of this process (what gunicorn would spend) and of 
 PostgreSQL backend (from /proc), per call, medians of three rounds. Not collected by
 `make test`; run it explicitly (it starts the unit tests' real distribution):
 
-    .venv/bin/python -m pytest tests/unit/bench_push_parts.py -s -q
+    .venv/bin/python -m pytest tests/integration/bench_push_parts.py -s -q
 
   pin             the artifact pin (`registry.locks.pin`) in a transaction that writes,
                   as `push.pinned()` + `push.complete()` do, against the same transaction
@@ -38,11 +38,11 @@ from registry import blob_sizes, locks, push
 from registry.manifests import parse_manifest
 from registry.v2_views import blob_head
 from tests.imagegen import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, random_layer
-from tests.unit.distribution import upload_blob
-from tests.unit.registry_data import parsed_image
+from tests.distribution import upload_blob
+from tests.integration.registry_data import parsed_image
 
 pytestmark = pytest.mark.django_db(transaction=True)
-pytest_plugins = ["tests.unit.distribution_plugin"]
+pytest_plugins = ["tests.distribution_plugin"]
 ROUNDS = 3
 
 
