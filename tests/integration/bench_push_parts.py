@@ -37,8 +37,8 @@ from frontend.middleware import ContentSecurityPolicyMiddleware
 from registry import blob_sizes, locks, push
 from registry.manifests import parse_manifest
 from registry.v2_views import blob_head
-from tests.imagegen import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, random_layer
 from tests.distribution import upload_blob
+from tests.imagegen import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, random_layer
 from tests.integration.registry_data import parsed_image
 
 pytestmark = pytest.mark.django_db(transaction=True)
