@@ -30,9 +30,9 @@ from frontend.forms import refusal_text, refuse
 from frontend.views.base import attempt, error_page, page_of, signed_in, sysadmin_only
 from frontend.views.projects import confirm, render_tab
 from harbor_py.api.errors import HarborError, not_found
+from harbor_py.core.actor import Actor
 from projects.permissions import PROJECT_ROBOT_POLICIES, SYSTEM_ROBOT_POLICIES, served
-from projects.selectors import ProjectAccess
-from registry.api.base import require_by_name
+from projects.selectors import ProjectAccess, require_access_by_name
 
 
 def _grantable(
@@ -102,6 +102,7 @@ def _toggle(request: HttpRequest, robot: Robot) -> None:
         request,
         robot_services.update_robot,
         caller=caller_of(request),
+        actor=Actor.of_request(request),
         robot=robot,
         spec=_spec_with(robot, disable=disable),
     ):
@@ -119,7 +120,9 @@ def _refresh(request: HttpRequest, robot: Robot, back: str) -> HttpResponse:
             action=_("Yes, refresh"),
         )
     try:
-        secret = robot_services.refresh_secret(caller=caller_of(request), robot=robot)
+        secret = robot_services.refresh_secret(
+            caller=caller_of(request), actor=Actor.of_request(request), robot=robot
+        )
     except HarborError as exc:
         messages.error(request, refusal_text(exc))
         return redirect(back)
@@ -134,7 +137,13 @@ def _delete(request: HttpRequest, robot: Robot, back: str) -> HttpResponse:
             cancel=back,
             detail=_("Clients that use its secret are refused from now on."),
         )
-    if attempt(request, robot_services.delete_robot, caller=caller_of(request), robot=robot):
+    if attempt(
+        request,
+        robot_services.delete_robot,
+        caller=caller_of(request),
+        actor=Actor.of_request(request),
+        robot=robot,
+    ):
         messages.success(request, _("Robot %(name)s deleted.") % {"name": robot.name})
     return redirect(back)
 
@@ -147,7 +156,10 @@ def _edit(
         return None
     try:
         robot_services.update_robot(
-            caller=caller_of(request), robot=robot, spec=replace(spec(), disable=robot.disabled)
+            caller=caller_of(request),
+            actor=Actor.of_request(request),
+            robot=robot,
+            spec=replace(spec(), disable=robot.disabled),
         )
     except HarborError as exc:
         refuse(form, exc)
@@ -166,7 +178,7 @@ def _project_robots_url(name: str) -> str:
 def _project_robot(
     request: HttpRequest, name: str, robot_id: int, action: str
 ) -> tuple[ProjectAccess, Robot]:
-    access = require_by_name(request, name, "robot", action)
+    access = require_access_by_name(request.user, name, "robot", action)
     robot = robot_selectors.find_robot(robot_id)
     if robot is None or robot.project_id != access.project.pk:
         raise not_found(_("This robot account does not exist."))
@@ -175,16 +187,18 @@ def _project_robot(
 
 @signed_in
 def project_robots(request: HttpRequest, name: str) -> HttpResponse:
-    access = require_by_name(request, name, "robot", "list")
+    access = require_access_by_name(request.user, name, "robot", "list")
     project = access.project
     grantable = _grantable(request, "project", project.name, PROJECT_ROBOT_POLICIES)
     form = RobotForm(request.POST or None, grantable=grantable)
     if request.method == "POST":
-        access = require_by_name(request, name, "robot", "create")
+        access = require_access_by_name(request.user, name, "robot", "create")
         if form.is_valid():
             try:
                 robot, secret = robot_services.create_robot(
-                    caller=caller_of(request), spec=form.spec(project.name)
+                    caller=caller_of(request),
+                    actor=Actor.of_request(request),
+                    spec=form.spec(project.name),
                 )
             except HarborError as exc:
                 refuse(form, exc)
@@ -266,7 +280,7 @@ def system_robots(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             robot, secret = robot_services.create_robot(
-                caller=caller_of(request), spec=form.system_spec()
+                caller=caller_of(request), actor=Actor.of_request(request), spec=form.system_spec()
             )
         except HarborError as exc:
             refuse(form, exc)
