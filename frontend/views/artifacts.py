@@ -255,15 +255,13 @@ def artifact_copy(request: HttpRequest, name: str, path: str, reference: str) ->
         invalid = _("%(name)s is not a valid repository name.") % {"name": destination}
         messages.error(request, invalid)
         return redirect(artifact_url(found))
+    actor = Actor.of_request(request)
     try:
         copied = copying.copy_artifact(
-            source=found,
-            project=target.project,
-            destination=destination,
-            actor=Actor.of_request(request),
+            source=found, project=target.project, destination=destination, actor=actor
         )
         if data["tag"]:
-            services.create_tag(artifact=copied, name=data["tag"], actor=Actor.of_request(request))
+            services.create_tag(artifact=copied, name=data["tag"], actor=actor)
     except HarborError as exc:
         messages.error(request, refusal_text(exc))
         return redirect(artifact_url(found))

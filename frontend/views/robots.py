@@ -10,6 +10,7 @@ import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TypedDict
 from urllib.parse import quote, urlencode
 
 from django.contrib import messages
@@ -23,7 +24,7 @@ from django.views.decorators.http import require_POST
 from accounts import robot_selectors, robot_services
 from accounts.models import Robot
 from accounts.robot_services import RobotSpec
-from accounts.robots import SYSTEM_NAMESPACE, caller_of
+from accounts.robots import SYSTEM_NAMESPACE, Caller, caller_of
 from frontend import secret_once
 from frontend.control_forms import Policy, RobotForm, SystemRobotForm
 from frontend.forms import refusal_text, refuse
@@ -33,6 +34,16 @@ from harbor_py.api.errors import HarborError, not_found
 from harbor_py.core.actor import Actor
 from projects.permissions import PROJECT_ROBOT_POLICIES, SYSTEM_ROBOT_POLICIES, served
 from projects.selectors import ProjectAccess, require_access_by_name
+
+
+class _Acting(TypedDict):
+    caller: Caller
+    actor: Actor
+
+
+def _acting(request: HttpRequest) -> _Acting:
+    """Who asks (the services check its permissions) and who the audit log names."""
+    return {"caller": caller_of(request), "actor": Actor.of_request(request)}
 
 
 def _grantable(
@@ -101,8 +112,7 @@ def _toggle(request: HttpRequest, robot: Robot) -> None:
     if attempt(
         request,
         robot_services.update_robot,
-        caller=caller_of(request),
-        actor=Actor.of_request(request),
+        **_acting(request),
         robot=robot,
         spec=_spec_with(robot, disable=disable),
     ):
@@ -120,9 +130,7 @@ def _refresh(request: HttpRequest, robot: Robot, back: str) -> HttpResponse:
             action=_("Yes, refresh"),
         )
     try:
-        secret = robot_services.refresh_secret(
-            caller=caller_of(request), actor=Actor.of_request(request), robot=robot
-        )
+        secret = robot_services.refresh_secret(**_acting(request), robot=robot)
     except HarborError as exc:
         messages.error(request, refusal_text(exc))
         return redirect(back)
@@ -137,13 +145,7 @@ def _delete(request: HttpRequest, robot: Robot, back: str) -> HttpResponse:
             cancel=back,
             detail=_("Clients that use its secret are refused from now on."),
         )
-    if attempt(
-        request,
-        robot_services.delete_robot,
-        caller=caller_of(request),
-        actor=Actor.of_request(request),
-        robot=robot,
-    ):
+    if attempt(request, robot_services.delete_robot, **_acting(request), robot=robot):
         messages.success(request, _("Robot %(name)s deleted.") % {"name": robot.name})
     return redirect(back)
 
@@ -156,8 +158,7 @@ def _edit(
         return None
     try:
         robot_services.update_robot(
-            caller=caller_of(request),
-            actor=Actor.of_request(request),
+            **_acting(request),
             robot=robot,
             spec=replace(spec(), disable=robot.disabled),
         )
@@ -196,8 +197,7 @@ def project_robots(request: HttpRequest, name: str) -> HttpResponse:
         if form.is_valid():
             try:
                 robot, secret = robot_services.create_robot(
-                    caller=caller_of(request),
-                    actor=Actor.of_request(request),
+                    **_acting(request),
                     spec=form.spec(project.name),
                 )
             except HarborError as exc:
@@ -279,9 +279,7 @@ def system_robots(request: HttpRequest) -> HttpResponse:
     form = _system_form(request)
     if request.method == "POST" and form.is_valid():
         try:
-            robot, secret = robot_services.create_robot(
-                caller=caller_of(request), actor=Actor.of_request(request), spec=form.system_spec()
-            )
+            robot, secret = robot_services.create_robot(**_acting(request), spec=form.system_spec())
         except HarborError as exc:
             refuse(form, exc)
         else:

@@ -118,16 +118,15 @@ class ProjectDetailView(ProjectScopedView):
         access = self.project_access()
         body = ProjectUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        actor = Actor.of_request(request)
         services.update_project(
             project=access.project,
             metadata=body.validated_data.get("metadata") or {},
-            actor=Actor.of_request(request),
+            actor=actor,
         )
         limit = body.validated_data.get("storage_limit")
         if limit is not None and request.user.is_superuser:
-            quota_services.set_storage_limit(
-                project=access.project, hard=limit, actor=Actor.of_request(request)
-            )
+            quota_services.set_storage_limit(project=access.project, hard=limit, actor=actor)
         return Response(status=status.HTTP_200_OK)
 
     @extend_schema(operation_id="deleteProject", responses={200: None})
