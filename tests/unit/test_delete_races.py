@@ -375,7 +375,7 @@ def test_api_artifact_delete_between_a_pushs_reserve_and_complete(project, clien
 
     doc = _image()
     _pushed(doc, "v1")
-    api = client_for(User.objects.get(actor=Actor(username="owner")))
+    api = client_for(User.objects.get(username="owner"))
     url = f"/api/v2.0/projects/demo/repositories/app/artifacts/{_digest(doc)}"
     deletes: list[Background] = []
     _after_reserve(
@@ -429,7 +429,7 @@ def test_api_tag_delete_leaves_a_tag_a_push_moved_meanwhile(project, client_for,
 
     old, new = _image(), _image()
     _pushed(old, "t")
-    api = client_for(User.objects.get(actor=Actor(username="owner")))
+    api = client_for(User.objects.get(username="owner"))
     url = f"/api/v2.0/projects/demo/repositories/app/artifacts/{_digest(old)}/tags/t"
     pushes: list[Background] = []
     _once(
@@ -476,7 +476,7 @@ def test_a_deleted_tag_leaves_storage_too(project, client_for, distribution):
     _pushed(doc, "kept")
     link = distribution.root / f"docker/registry/v2/repositories/{REPO}/_manifests/tags"
     assert (link / "gone/current/link").exists()
-    api = client_for(User.objects.get(actor=Actor(username="owner")))
+    api = client_for(User.objects.get(username="owner"))
     url = f"/api/v2.0/projects/demo/repositories/app/artifacts/{_digest(doc)}/tags/gone"
     assert api.delete(url).status_code == 200
     assert not (link / "gone").exists()
