@@ -8,12 +8,15 @@ from accounts.models import UserGroup
 from accounts.selectors import normalize_dn
 from audit.services import record
 from harbor_py.api.errors import bad_request, conflict
+from harbor_py.core.actor import Actor
 
 GROUP_TYPES = {t.value for t in UserGroup.GroupType}
 
 
 @transaction.atomic
-def create_group(*, group_name: str, group_type: int, ldap_group_dn: str, actor: str) -> UserGroup:
+def create_group(
+    *, group_name: str, group_type: int, ldap_group_dn: str, actor: Actor
+) -> UserGroup:
     """LDAP groups (type 1) are identified by their DN, which is required and unique; HTTP
     and OIDC groups by their name within their type (Harbor's duplicate checks). Under
     ldap_auth the API looks the DN up in the directory first (accounts.ldap_tools)."""
@@ -42,12 +45,12 @@ def create_group(*, group_name: str, group_type: int, ldap_group_dn: str, actor:
             )
     except IntegrityError:
         raise conflict(f"duplicate user group, ldap group DN: {ldap_group_dn}") from None
-    record(username=actor, operation="create", resource_type="user_group", resource=group_name)
+    record(actor=actor, operation="create", resource_type="user_group", resource=group_name)
     return group
 
 
 @transaction.atomic
-def rename_group(*, group: UserGroup, group_name: str, actor: str) -> UserGroup:
+def rename_group(*, group: UserGroup, group_name: str, actor: Actor) -> UserGroup:
     """Harbor updates the name only."""
     group_name = group_name.strip()
     if not group_name or len(group_name) > 255:
@@ -56,7 +59,7 @@ def rename_group(*, group: UserGroup, group_name: str, actor: str) -> UserGroup:
     group.group_name = group_name
     group.save(update_fields=["group_name", "update_time"])
     record(
-        username=actor,
+        actor=actor,
         operation="update",
         resource_type="user_group",
         resource=group_name,
@@ -66,9 +69,7 @@ def rename_group(*, group: UserGroup, group_name: str, actor: str) -> UserGroup:
 
 
 @transaction.atomic
-def delete_group(*, group: UserGroup, actor: str) -> None:
+def delete_group(*, group: UserGroup, actor: Actor) -> None:
     """Its project memberships and user links go with it (cascades)."""
-    record(
-        username=actor, operation="delete", resource_type="user_group", resource=group.group_name
-    )
+    record(actor=actor, operation="delete", resource_type="user_group", resource=group.group_name)
     group.delete()

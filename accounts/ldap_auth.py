@@ -27,6 +27,7 @@ from accounts.ldap_settings import LdapSettings, SettingsError, current
 from accounts.login_errors import DirectoryUnavailable, LoginRefused
 from accounts.models import User
 from accounts.selectors import normalize_dn
+from harbor_py.core.actor import Actor
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def _is_admin(config: LdapSettings, groups: set[str]) -> bool:
 
 
 def _ask_directory(
-    config: LdapSettings, username: str, password: str
+    config: LdapSettings, username: str, password: str, address: str
 ) -> tuple[User, str, set[str]] | None:
     """django-auth-ldap finds the entry and checks the password (accounts.ldap_login); once
     the password is right, the entry's lockout flags, groups and Harbor user are ours.
@@ -73,7 +74,9 @@ def _ask_directory(
             ldap_cache.remember_groups(config, entry.dn, groups)
         seen.append((entry.dn, groups))
         try:
-            user, _ = ldap_services.onboard_user(entry=entry, actor=entry.username)
+            user, _ = ldap_services.onboard_user(
+                entry=entry, actor=Actor(username=entry.username, client_address=address)
+            )
         except ldap_services.LocalAccount as exc:
             raise LoginRefused(str(exc)) from None
         return user
@@ -86,9 +89,10 @@ def _ask_directory(
     return user, dn, groups
 
 
-def authenticate(username: str, password: str) -> User | None:
+def authenticate(username: str, password: str, *, address: str = "") -> User | None:
     """The user, or None for wrong credentials. Raises LoginRefused (account locked or
-    disabled) and DirectoryUnavailable (server down, settings wrong)."""
+    disabled) and DirectoryUnavailable (server down, settings wrong). `address`: the
+    client's, for the audit records of onboarding and group changes."""
     if not username.strip() or not password or len(username) > 255 or len(password) > 1024:
         return None
     config = settings_or_unavailable()
@@ -100,7 +104,7 @@ def authenticate(username: str, password: str) -> User | None:
                 user.grant_admin_role()
             return user
     try:
-        answer = _ask_directory(config, username, password)
+        answer = _ask_directory(config, username, password, address)
     except DirectoryError as exc:
         raise unavailable(exc) from None
     if answer is None:
@@ -108,7 +112,9 @@ def authenticate(username: str, password: str) -> User | None:
     user, dn, groups = answer
     if not user.is_active:
         raise LoginRefused(f"the user {user.username} is deactivated in Harbor")
-    ldap_services.sync_user_groups(user=user, group_dns=groups)
+    ldap_services.sync_user_groups(
+        user=user, group_dns=groups, actor=Actor.of_user(user, address=address)
+    )
     admin = _is_admin(config, groups)
     ldap_cache.remember_login(config, username, dn, password, RememberedLogin(user.pk, admin))
     ldap_cache.remember_admin_role(config, user.pk, admin)

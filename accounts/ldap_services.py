@@ -15,6 +15,7 @@ from accounts.models import User, UserGroup
 from accounts.selectors import normalize_dn
 from accounts.services import ADMIN_USERNAME
 from audit.services import record
+from harbor_py.core.actor import Actor
 
 ONBOARD_COMMENT = "from LDAP."  # Harbor's marker for directory users
 
@@ -40,7 +41,7 @@ class LocalAccount(Exception):
 
 
 @transaction.atomic
-def onboard_user(*, entry: DirectoryUser, actor: str) -> tuple[User, bool]:
+def onboard_user(*, entry: DirectoryUser, actor: Actor) -> tuple[User, bool]:
     """The Harbor user of a directory entry, created (with an unusable local password) on
     first sight, its email and real name kept in step afterwards. Returns (user, created).
     Raises LocalAccount."""
@@ -59,7 +60,7 @@ def onboard_user(*, entry: DirectoryUser, actor: str) -> tuple[User, bool]:
             user = User.objects.select_for_update().get(username=entry.username)
     if created:
         record(
-            username=actor,
+            actor=actor,
             operation="create",
             resource_type="user",
             resource=user.username,
@@ -76,7 +77,7 @@ def onboard_user(*, entry: DirectoryUser, actor: str) -> tuple[User, bool]:
     if changed:
         user.save(update_fields=[*changed, "update_time"])
         record(
-            username=actor,
+            actor=actor,
             operation="update",
             resource_type="user",
             resource=user.username,
@@ -86,7 +87,7 @@ def onboard_user(*, entry: DirectoryUser, actor: str) -> tuple[User, bool]:
 
 
 @transaction.atomic
-def sync_user_groups(*, user: User, group_dns: Collection[str]) -> None:
+def sync_user_groups(*, user: User, group_dns: Collection[str], actor: Actor) -> None:
     """Link the user to the LDAP user groups among `group_dns` (normalized), and unlink
     the LDAP groups it left. Groups that are no user group yet are not created: Harbor
     maps only groups an admin onboarded (POST /usergroups or as a project member)."""
@@ -109,7 +110,7 @@ def sync_user_groups(*, user: User, group_dns: Collection[str]) -> None:
     parts = [f"+{names.get(pk, pk)}" for pk in sorted(added)]
     parts += [f"-{names.get(pk, pk)}" for pk in sorted(removed)]
     record(
-        username=user.username,
+        actor=actor,
         operation="update",
         resource_type="user",
         resource=user.username,
@@ -118,7 +119,7 @@ def sync_user_groups(*, user: User, group_dns: Collection[str]) -> None:
 
 
 @transaction.atomic
-def onboard_group(*, dn: str, group_name: str, actor: str) -> UserGroup:
+def onboard_group(*, dn: str, group_name: str, actor: Actor) -> UserGroup:
     """An LDAP user group for a DN the directory confirmed; the existing one if any."""
     existing = UserGroup.objects.filter(
         group_type=UserGroup.GroupType.LDAP, ldap_group_dn=normalize_dn(dn)

@@ -22,6 +22,7 @@ from accounts.ldap_client import (
 from accounts.ldap_settings import LdapSettings, SettingsError, current
 from accounts.models import User, UserGroup
 from harbor_py.api.errors import HarborError, bad_request
+from harbor_py.core.actor import Actor
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def search_users(username: str) -> list[DirectoryUser]:
         raise _api_error(exc) from None
 
 
-def import_users(*, uids: list[str], actor: str) -> list[FailedImport]:
+def import_users(*, uids: list[str], actor: Actor) -> list[FailedImport]:
     """Onboard the directory users named by `uids` (exact ldap_uid values); returns the
     ones that could not be, with Harbor's reasons."""
     failed: list[FailedImport] = []
@@ -147,7 +148,7 @@ def confirm_group(*, dn: str, group_name: str = "") -> tuple[str, str]:
     return found[0].dn, group_name.strip() or found[0].name
 
 
-def onboard_group(*, dn: str, group_name: str = "", actor: str) -> UserGroup | None:
+def onboard_group(*, dn: str, group_name: str = "", actor: Actor) -> UserGroup | None:
     """Harbor's SearchAndOnBoardGroup (a project member names a group DN that is no user
     group yet): the LDAP user group for `dn`, created when the directory has such a group;
     None when it has not."""
@@ -163,7 +164,7 @@ def onboard_group(*, dn: str, group_name: str = "", actor: str) -> UserGroup | N
     return ldap_services.onboard_group(dn=found[0].dn, group_name=name, actor=actor)
 
 
-def onboard_user(*, username: str, actor: str) -> User | None:
+def onboard_user(*, username: str, actor: Actor) -> User | None:
     """Harbor's SearchAndOnBoardUser (adding a project member by name): the user of that
     directory entry, onboarded; None when the directory has no such user."""
     try:

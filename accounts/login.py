@@ -27,6 +27,7 @@ from accounts.credentials import check_local_credentials
 from accounts.login_errors import LoginRefused
 from accounts.models import User
 from accounts.robots import RobotUser
+from harbor_py.core.actor import Actor
 
 MAX_FAILURES = 10
 WINDOW_SECONDS = 300
@@ -41,7 +42,7 @@ def _key(username: str, address: str) -> str:
     return "loginfail:" + hashlib.sha256(f"{username}\x00{address}".encode()).hexdigest()
 
 
-def _verify(username: str, password: str) -> User | RobotUser | None:
+def _verify(username: str, password: str, address: str) -> User | RobotUser | None:
     # Imported here: DRF imports this module (through its authentication classes) while
     # harbor_py.api.errors, which harbor_py.configuration needs, is still being imported.
     from accounts import ldap_auth
@@ -51,7 +52,7 @@ def _verify(username: str, password: str) -> User | RobotUser | None:
     if robots.is_robot_name(username):
         return robots.authenticate(username, password)
     if configuration.get("auth_mode") == "ldap_auth" and username != ADMIN_USERNAME:
-        return ldap_auth.authenticate(username, password)
+        return ldap_auth.authenticate(username, password, address=address)
     return check_local_credentials(username, password)
 
 
@@ -67,13 +68,12 @@ def _audit(username: str, address: str, *, success: bool, description: str = "")
     from audit.services import record  # audit imports harbor_py.configuration (see _verify)
 
     record(
-        username=username,
+        actor=Actor(username=username, client_address=address),
         operation="login",
         resource_type="user",
         resource=username,
         success=success,
         description=description,
-        client_address=address,
     )
 
 
@@ -92,7 +92,7 @@ def authenticate_credentials(
             _audit(username, address, success=False, description="throttled: too many failures")
         raise LoginThrottled(f"too many failed logins; try again in {WINDOW_SECONDS // 60} minutes")
     try:
-        user = _verify(username, password)
+        user = _verify(username, password, address)
     except LoginRefused as exc:
         if exc.counts_as_failure:
             _count_failure(key)

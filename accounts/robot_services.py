@@ -27,6 +27,7 @@ from accounts.robots import (
 from audit.services import record
 from harbor_py import configuration
 from harbor_py.api.errors import bad_request, conflict, forbidden, not_found
+from harbor_py.core.actor import Actor
 from projects.models import Project
 from projects.permissions import PROJECT_ROBOT_POLICIES, SYSTEM_ROBOT_POLICIES
 from projects.selectors import ProjectAccess, project_access
@@ -173,9 +174,9 @@ def _creator(caller: Caller) -> tuple[str, int]:
     return "local", caller.pk
 
 
-def _record(robot: Robot, actor: str, operation: str, description: str = "") -> None:
+def _record(robot: Robot, actor: Actor, operation: str, description: str = "") -> None:
     record(
-        username=actor,
+        actor=actor,
         operation=operation,
         resource_type="robot",
         resource=robot.name,
@@ -186,7 +187,9 @@ def _record(robot: Robot, actor: str, operation: str, description: str = "") -> 
 
 
 @transaction.atomic
-def create_robot(*, caller: Caller, spec: RobotSpec, secret: str = "") -> tuple[Robot, str]:
+def create_robot(
+    *, caller: Caller, spec: RobotSpec, secret: str = "", actor: Actor
+) -> tuple[Robot, str]:
     """Returns the robot and its secret, which is never shown again."""
     project = _project_of(spec)
     namespace = project.name if project else SYSTEM_NAMESPACE
@@ -218,12 +221,12 @@ def create_robot(*, caller: Caller, spec: RobotSpec, secret: str = "") -> tuple[
             robot.save()
     except IntegrityError:
         raise conflict(f"robot account {name} already exists") from None
-    _record(robot, caller.username, "create")
+    _record(robot, actor, "create")
     return robot, secret
 
 
 @transaction.atomic
-def update_robot(*, caller: Caller, robot: Robot, spec: RobotSpec) -> Robot:
+def update_robot(*, caller: Caller, robot: Robot, spec: RobotSpec, actor: Actor) -> Robot:
     """PUT /robots/{id}: description, duration, disable and permissions; the name and the
     level cannot change."""
     robot = Robot.objects.select_for_update(of=("self",)).select_related("project").get(pk=robot.pk)
@@ -239,7 +242,7 @@ def update_robot(*, caller: Caller, robot: Robot, spec: RobotSpec) -> Robot:
     robot.disabled = spec.disable
     robot.permissions = permissions
     robot.save()
-    _record(robot, caller.username, "update")
+    _record(robot, actor, "update")
     return robot
 
 
@@ -249,7 +252,7 @@ def _short_name(robot: Robot) -> str:
 
 
 @transaction.atomic
-def refresh_secret(*, caller: Caller, robot: Robot, secret: str = "") -> str:
+def refresh_secret(*, caller: Caller, robot: Robot, secret: str = "", actor: Actor) -> str:
     """PATCH /robots/{id}: a new secret (given, or generated), shown once. A robot may
     refresh its own."""
     itself = isinstance(caller, RobotUser) and caller.robot.pk == robot.pk
@@ -260,15 +263,15 @@ def refresh_secret(*, caller: Caller, robot: Robot, secret: str = "") -> str:
     secret = secret or new_secret()
     robot.secret = make_password(secret)
     robot.save(update_fields=["secret", "update_time"])
-    _record(robot, caller.username, "update", description="secret refreshed")
+    _record(robot, actor, "update", description="secret refreshed")
     return secret
 
 
 @transaction.atomic
-def delete_robot(*, caller: Caller, robot: Robot) -> None:
+def delete_robot(*, caller: Caller, robot: Robot, actor: Actor) -> None:
     if not may_manage(caller, robot, "delete"):
         raise forbidden("not allowed to delete this robot account")
-    _record(robot, caller.username, "delete")
+    _record(robot, actor, "delete")
     robot.delete()
 
 

@@ -6,9 +6,13 @@ import contextlib
 
 import ldap
 import ldap.dn
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
 
 from accounts.models import User, UserGroup
+from accounts.robots import RobotUser
+from harbor_py import configuration
+from harbor_py.api.errors import HarborError, forbidden, not_found
 from harbor_py.api.query import Field, apply_query, apply_sort, as_bool, as_int, as_time
 
 USER_QUERY = {
@@ -46,6 +50,25 @@ def active_users() -> QuerySet[User]:
 
 def find_user(user_id: int) -> User | None:
     return active_users().filter(pk=user_id).first()
+
+
+def modifiable_user(caller: User | AnonymousUser | RobotUser, user_id: int) -> User:
+    """Harbor's requireModifiable: under database authentication sysadmins change anyone
+    and users themselves; under LDAP only the local admin can be changed, by a sysadmin."""
+    from accounts.services import is_builtin_admin
+
+    if not caller.is_authenticated:
+        raise HarborError(401, "authentication required")
+    if not caller.is_superuser and caller.pk != user_id:
+        raise forbidden(f"User with ID {user_id} can't be updated")
+    user = find_user(user_id)
+    if user is None:
+        raise not_found(f"user {user_id} not found")
+    if configuration.get("auth_mode") != "db_auth" and not (
+        caller.is_superuser and is_builtin_admin(user)
+    ):
+        raise forbidden(f"User with ID {user_id} can't be updated")
+    return user
 
 
 def list_users(

@@ -12,6 +12,7 @@ from accounts.models import User
 from accounts.passwords import password_problem
 from audit.services import record
 from harbor_py.api.errors import bad_request, conflict, forbidden
+from harbor_py.core.actor import Actor
 from projects.models import ProjectMember
 
 ADMIN_USERNAME = "admin"
@@ -56,7 +57,7 @@ def create_user(
     realname: str = "",
     comment: str = "",
     sysadmin: bool = False,
-    actor: str,
+    actor: Actor,
 ) -> User:
     _validate_new_user(username, email, password)
     check_username_free(username)
@@ -70,7 +71,7 @@ def create_user(
     )
     user.set_password(password)
     user.save()
-    record(username=actor, operation="create", resource_type="user", resource=username)
+    record(actor=actor, operation="create", resource_type="user", resource=username)
     return user
 
 
@@ -84,7 +85,7 @@ def ensure_admin(*, password: str) -> bool:
     )
     admin.set_password(password)
     admin.save()
-    record(username="system", operation="create", resource_type="user", resource="admin")
+    record(actor=Actor.system("system"), operation="create", resource_type="user", resource="admin")
     return True
 
 
@@ -102,7 +103,7 @@ def check_email_free(email: str, *, but: User | None = None) -> None:
 
 
 @transaction.atomic
-def update_profile(*, user: User, email: str, realname: str, comment: str, actor: str) -> User:
+def update_profile(*, user: User, email: str, realname: str, comment: str, actor: Actor) -> User:
     """PUT /users/{id}: Harbor's profile rules (email required, realname 1-255 characters
     without , ~ # $ %); comments as long as on creation."""
     try:
@@ -118,18 +119,18 @@ def update_profile(*, user: User, email: str, realname: str, comment: str, actor
     check_email_free(email, but=user)
     user.email, user.realname, user.comment = email, realname, comment
     user.save(update_fields=["email", "realname", "comment", "update_time"])
-    record(username=actor, operation="update", resource_type="user", resource=user.username)
+    record(actor=actor, operation="update", resource_type="user", resource=user.username)
     return user
 
 
 @transaction.atomic
-def set_sysadmin(*, user: User, sysadmin: bool, actor: str) -> User:
+def set_sysadmin(*, user: User, sysadmin: bool, actor: Actor) -> User:
     if is_builtin_admin(user):
         raise forbidden("the sysadmin flag of the admin user cannot be changed")
     user.is_superuser = sysadmin
     user.save(update_fields=["is_superuser", "update_time"])
     record(
-        username=actor,
+        actor=actor,
         operation="update",
         resource_type="user",
         resource=user.username,
@@ -139,7 +140,7 @@ def set_sysadmin(*, user: User, sysadmin: bool, actor: str) -> User:
 
 
 @transaction.atomic
-def change_password(*, user: User, new_password: str, actor: str) -> User:
+def change_password(*, user: User, new_password: str, actor: Actor) -> User:
     """A new stored hash also invalidates every cached credential of the user
     (accounts.credentials keys its cache with the hash)."""
     if problem := password_problem(new_password):
@@ -149,7 +150,7 @@ def change_password(*, user: User, new_password: str, actor: str) -> User:
     user.set_password(new_password)
     user.save(update_fields=["password", "update_time"])
     record(
-        username=actor,
+        actor=actor,
         operation="update",
         resource_type="user",
         resource=user.username,
@@ -163,10 +164,10 @@ def _tombstone(value: str, suffix: str, limit: int = 255) -> str:
 
 
 @transaction.atomic
-def delete_user(*, user: User, actor: User) -> None:
+def delete_user(*, user: User, actor: Actor) -> None:
     """Harbor marks a user deleted and renames it `<name>#<id>` (freeing the name and the
     email) after removing its project memberships. Nobody deletes themselves or admin."""
-    if user.pk == actor.pk or is_builtin_admin(user):
+    if user.pk == actor.user_id or is_builtin_admin(user):
         raise forbidden(f"User with ID {user.pk} cannot be deleted")
     name = user.username
     ProjectMember.objects.filter(user=user).delete()
@@ -175,4 +176,4 @@ def delete_user(*, user: User, actor: User) -> None:
     user.email = _tombstone(user.email, suffix)
     user.is_active = False
     user.save(update_fields=["username", "email", "is_active", "update_time"])
-    record(username=actor.username, operation="delete", resource_type="user", resource=name)
+    record(actor=actor, operation="delete", resource_type="user", resource=name)

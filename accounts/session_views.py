@@ -1,20 +1,18 @@
 """The UI's session endpoints, as Harbor's: POST /c/login (form fields principal and
 password) and POST /c/log_out. Both are CSRF-protected (Django's middleware). Logins are
-audited in accounts.login; a logout is audited here, in the transaction that ends the
-session."""
+audited in accounts.login, a logout in accounts.sessions."""
 
 from __future__ import annotations
 
-from django.contrib.auth import authenticate, login, logout
-from django.db import transaction
+from django.contrib.auth import authenticate, login
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_POST
 
+from accounts import sessions
 from accounts.login import LoginThrottled
 from accounts.login_errors import LoginRefused
-from audit.services import record
 from harbor_py.api.errors import error_body
-from harbor_py.http import client_address
+from harbor_py.core.actor import Actor
 
 
 @require_POST
@@ -34,16 +32,6 @@ def session_login(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@transaction.atomic
 def session_logout(request: HttpRequest) -> HttpResponse:
-    user = request.user
-    if user.is_authenticated:
-        record(
-            username=user.username,
-            operation="logout",
-            resource_type="user",
-            resource=user.username,
-            client_address=client_address(request),
-        )
-    logout(request)
+    sessions.sign_out(request, actor=Actor.of_request(request))
     return HttpResponse(status=200)

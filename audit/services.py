@@ -19,8 +19,8 @@ import redis
 from django.db import transaction
 from django.utils import timezone
 
-from audit import context
 from audit.models import AuditLog, AuditOutbox
+from harbor_py.core.actor import Actor
 from harbor_py.db import insert
 
 NAME_MAX = 255  # usernames come from login attempts too: any length
@@ -128,7 +128,7 @@ def _forward_after_commit() -> None:
 
 def record(
     *,
-    username: str,
+    actor: Actor,
     operation: str,
     resource_type: str,
     resource: str,
@@ -136,15 +136,14 @@ def record(
     project_name: str = "",
     description: str = "",
     success: bool = True,
-    client_address: str = "",
 ) -> AuditLog | None:
     """Write one entry in the caller's transaction (or in its own when there is none).
     Returns the entry, unsaved when only forwarded, or None when its type is disabled.
-    `client_address` defaults to the address of the request being served. Never pass
-    secrets (passwords, tokens) in any field."""
+    The actor gives the operator's name and client address. Never pass secrets
+    (passwords, tokens) in any field."""
     rules = policy()
     entry = Entry(
-        username=username,
+        username=actor.username,
         operation=operation,
         resource_type=resource_type,
         resource=resource,
@@ -152,7 +151,7 @@ def record(
         project_name=project_name,
         description=description,
         success=success,
-        client_address=client_address or context.client_address(),
+        client_address=actor.client_address,
     ).row()
     if entry.event_type in rules.disabled:
         return None

@@ -31,12 +31,14 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from harbor_gc.storage import Storage, StoredBlob
+from harbor_py.core.actor import Actor
 from projects.models import Project
 from quotas import services as quota_services
 from registry import services
 from registry.models import Artifact, Blob, Tag
 
 FSCK_USER = "harbor-fsck"
+FSCK = Actor.system(FSCK_USER)  # the audit log's operator of repairs
 ADOPT_CHUNK = 1000
 
 
@@ -181,7 +183,7 @@ def _delete_broken_artifacts(
             continue
         names = artifact.tags.values_list("name", flat=True)
         tags.update((artifact.repository.name, name) for name in names)
-        services.delete_artifacts(root=artifact, artifacts=[artifact], username=FSCK_USER)
+        services.delete_artifacts(root=artifact, artifacts=[artifact], actor=FSCK)
         count += 1
     return count, tags
 

@@ -13,11 +13,13 @@ import datetime as dt
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from harbor_py.api.errors import HarborError
+from harbor_py.core.actor import Actor
 from jobs.runner import JobContext, Stopped
 from registry import deletion, selectors
 from registry.models import Artifact, ArtifactReference, Tag
 
 GC_USER = "harbor-gc"
+GC = Actor.system(GC_USER)
 
 
 def untagged_roots(cutoff: dt.datetime) -> QuerySet[Artifact]:
@@ -61,7 +63,7 @@ def delete_untagged_artifacts(
             raise Stopped
         try:
             done = deletion.delete_artifact(
-                artifact=artifact, username=GC_USER, still_wanted=still_untagged
+                artifact=artifact, actor=GC, still_wanted=still_untagged
             )
         except HarborError as exc:  # e.g. referenced meanwhile: keep it, go on
             context.log(f"kept {artifact.repository.name}@{artifact.digest}: {exc.detail}")

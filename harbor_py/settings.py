@@ -58,7 +58,6 @@ MIDDLEWARE = [
     "harbor_py.middleware.CommonMiddleware",
     "harbor_py.middleware.CsrfViewMiddleware",
     "harbor_py.middleware.AuthenticationMiddleware",
-    "audit.middleware.AuditContextMiddleware",
     "harbor_py.middleware.MessageMiddleware",
     "harbor_py.middleware.XFrameOptionsMiddleware",
     "harbor_py.middleware.RegistryFaultMiddleware",

@@ -8,6 +8,7 @@ from django.db import transaction
 
 from audit.services import record
 from harbor_py.api.errors import bad_request, conflict
+from harbor_py.core.actor import Actor
 from immutable.matching import (
     REPOSITORY_DECORATIONS,
     TAG_DECORATIONS,
@@ -64,10 +65,10 @@ def _same_rule_exists(rule: ImmutableRule) -> bool:
     )
 
 
-def _record(rule: ImmutableRule, project: Project, actor: str, operation: str) -> None:
+def _record(rule: ImmutableRule, project: Project, actor: Actor, operation: str) -> None:
     selectors = ", ".join(f"{s['decoration']} {s['pattern']}" for s in rule.tag_selectors)
     record(
-        username=actor,
+        actor=actor,
         operation=operation,
         resource_type="immutable_rule",
         resource=str(rule.pk),
@@ -83,7 +84,7 @@ def _lock(project: Project) -> None:
 
 
 @transaction.atomic
-def create_rule(*, project: Project, data: dict[str, Any], actor: str) -> ImmutableRule:
+def create_rule(*, project: Project, data: dict[str, Any], actor: Actor) -> ImmutableRule:
     _lock(project)
     if ImmutableRule.objects.filter(project=project).count() >= MAX_RULES:
         raise bad_request(f"a project has at most {MAX_RULES} immutability rules")
@@ -107,7 +108,7 @@ def create_rule(*, project: Project, data: dict[str, Any], actor: str) -> Immuta
 
 @transaction.atomic
 def update_rule(
-    *, project: Project, rule: ImmutableRule, data: dict[str, Any], actor: str
+    *, project: Project, rule: ImmutableRule, data: dict[str, Any], actor: Actor
 ) -> ImmutableRule:
     """Fields present in `data` replace the rule's (toggling `disabled` alone is allowed)."""
     _lock(project)
@@ -127,6 +128,6 @@ def update_rule(
 
 
 @transaction.atomic
-def delete_rule(*, project: Project, rule: ImmutableRule, actor: str) -> None:
+def delete_rule(*, project: Project, rule: ImmutableRule, actor: Actor) -> None:
     _record(rule, project, actor, "delete")
     rule.delete()

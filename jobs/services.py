@@ -1,7 +1,8 @@
 """Starting, stopping and scheduling jobs. Celery tasks are enqueued only after commit.
 
-Changes made by a user (an `actor` is given: manual runs, stops, schedules through the API)
-are audited in their transaction; runs that beat starts on a schedule are not.
+Changes made by a user (manual runs, stops, schedules through the API) are audited in their
+transaction; runs that a job starts (a system actor: beat's schedule, a replication event)
+are not.
 """
 
 from __future__ import annotations
@@ -15,33 +16,34 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from audit.services import record
 from harbor_py.api.errors import HarborError, bad_request
+from harbor_py.core.actor import Actor
 from jobs.models import FINAL, Execution, Schedule, Status, Task, Trigger
 
 PRESET_CRONS = {"Hourly": "0 0 * * * *", "Daily": "0 0 0 * * *", "Weekly": "0 0 0 * * 0"}
+# Who starts the runs that beat schedules (not audited: see above).
+SCHEDULER = Actor.system("harbor-scheduler")
 # Audit resource types: <name>_schedule for schedules, <name>_job for runs.
 AUDIT_NAMES = {"GARBAGE_COLLECTION": "gc", "PURGE_AUDIT_LOG": "purge_audit"}
 
 
 def _audit(
     *,
-    actor: str | None,
-    client_address: str,
+    actor: Actor,
     vendor_type: str,
     kind: str,
     operation: str,
     resource: str,
     description: str,
 ) -> None:
-    if actor is None:
+    if actor.is_system:
         return
     name = AUDIT_NAMES.get(vendor_type, vendor_type.lower())
     record(
-        username=actor,
+        actor=actor,
         operation=operation,
         resource_type=f"{name}_{kind}",
         resource=resource,
         description=description,
-        client_address=client_address,
     )
 
 
@@ -52,8 +54,7 @@ def start_execution(
     parameters: dict[str, Any],
     trigger: str = Trigger.MANUAL,
     vendor_id: int = 0,
-    actor: str | None = None,
-    client_address: str = "",
+    actor: Actor,
 ) -> Execution:
     """Create an execution with one task and enqueue it. One active execution per vendor."""
     from jobs.tasks import run_task
@@ -71,7 +72,6 @@ def start_execution(
     task = Task.objects.create(execution=execution)
     _audit(
         actor=actor,
-        client_address=client_address,
         vendor_type=vendor_type,
         kind="job",
         operation="create",
@@ -85,15 +85,12 @@ def start_execution(
 
 
 @transaction.atomic
-def request_stop(
-    execution: Execution, *, actor: str | None = None, client_address: str = ""
-) -> None:
+def request_stop(execution: Execution, *, actor: Actor) -> None:
     """Ask a running execution to stop; a pending one stops at once."""
     if execution.status in FINAL:
         raise bad_request(f"execution {execution.pk} has already finished")
     _audit(
         actor=actor,
-        client_address=client_address,
         vendor_type=execution.vendor_type,
         kind="job",
         operation="update",
@@ -111,7 +108,7 @@ def request_stop(
         )
 
 
-def _beat_crontab(cron: str) -> CrontabSchedule:
+def beat_crontab(cron: str) -> CrontabSchedule:
     """Harbor's crons have six fields (seconds first); beat's have five."""
     fields = cron.split()
     if len(fields) == 6:
@@ -141,8 +138,7 @@ def set_schedule(
     type_: str,
     cron: str,
     parameters: dict[str, Any],
-    actor: str | None = None,
-    client_address: str = "",
+    actor: Actor,
 ) -> Schedule:
     """Hourly/Daily/Weekly/Custom schedule the job; None removes the schedule."""
     if type_ not in {"Hourly", "Daily", "Weekly", "Custom", "None"}:
@@ -159,13 +155,12 @@ def set_schedule(
         schedule.periodic_task = PeriodicTask.objects.create(
             name=f"harbor-schedule-{vendor_type}",
             task="jobs.tasks.run_scheduled",
-            crontab=_beat_crontab(schedule.cron),
+            crontab=beat_crontab(schedule.cron),
             args=json.dumps([vendor_type]),
         )
     schedule.save()
     _audit(
         actor=actor,
-        client_address=client_address,
         vendor_type=vendor_type,
         kind="schedule",
         operation="update",

@@ -27,7 +27,7 @@ def resume_orphaned_tasks() -> None:
 
 @shared_task
 def run_scheduled(vendor_type: str) -> None:
-    from jobs.services import start_execution
+    from jobs.services import SCHEDULER, start_execution
 
     schedule = Schedule.objects.filter(vendor_type=vendor_type).first()
     # A conflict means the previous run is still going: skip this tick.
@@ -36,4 +36,5 @@ def run_scheduled(vendor_type: str) -> None:
             vendor_type=vendor_type,
             parameters=schedule.parameters if schedule else {},
             trigger=Trigger.SCHEDULE,
+            actor=SCHEDULER,
         )

@@ -12,6 +12,8 @@ from django.db.models.functions import Coalesce
 
 from accounts.models import User
 from accounts.robots import RobotUser
+from harbor_py import configuration
+from harbor_py.api.errors import HarborError, not_found
 from harbor_py.api.query import Field, apply_query, apply_sort, as_bool, as_int, as_time
 from harbor_py.db import fetch_all, fetch_one
 from projects.models import Project, ProjectMember
@@ -104,6 +106,33 @@ def project_access(user: AnyUser, project: Project) -> ProjectAccess:
     sysadmin = bool(user.is_authenticated and user.is_superuser)
     roles = set() if sysadmin else roles_in_project(user, project)
     return ProjectAccess(project=project, roles=roles, sysadmin=sysadmin)
+
+
+def require_access(
+    user: AnyUser, project: Project | None, key: str, resource: str, action: str
+) -> ProjectAccess:
+    """The caller's access to `project`, if it may do `action` on `resource` there.
+    A project the caller may not see is reported exactly as a missing one."""
+    if project is None:
+        raise not_found(f"project {key} not found")
+    access = project_access(user, project)
+    if not access.visible:
+        raise not_found(f"project {key} not found")
+    if not access.can(resource, action):
+        if not user.is_authenticated:
+            raise HarborError(401, "authentication required")
+        raise HarborError(403, f"not allowed to {action} {resource} of project {project.name}")
+    return access
+
+
+def require_access_by_name(user: AnyUser, name: str, resource: str, action: str) -> ProjectAccess:
+    return require_access(user, Project.objects.filter(name=name).first(), name, resource, action)
+
+
+def may_create_projects(user: AnyUser) -> bool:
+    """Harbor's project_creation_restriction: everyone, or system administrators only."""
+    restriction = configuration.get("project_creation_restriction")
+    return bool(user.is_superuser) or restriction != "adminonly"
 
 
 def find_project(name_or_id: str, *, is_name: bool | None = None) -> Project | None:

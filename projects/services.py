@@ -8,8 +8,10 @@ from accounts.models import User, UserGroup
 from accounts.robot_services import forget_project
 from audit.services import record
 from harbor_py.api.errors import HarborError, bad_request, conflict
+from harbor_py.core.actor import Actor
 from projects.models import Project, ProjectMember
 from projects.roles import Role
+from projects.selectors import may_create_projects
 from quotas import usage
 from quotas.services import ensure_quota, validate_hard
 from registry.names import PROJECT_NAME
@@ -33,8 +35,14 @@ def create_project(
     public: bool = False,
     metadata: dict[str, str] | None = None,
     storage_limit: int | None = None,
+    actor: Actor,
 ) -> Project:
-    """`storage_limit`: bytes or -1; None (or 0, as Harbor) takes the configured default."""
+    """`storage_limit`: bytes or -1; None (or 0, as Harbor) takes the configured default.
+    Only a sysadmin chooses the limit; everyone else gets the default (Harbor)."""
+    if not may_create_projects(owner):
+        raise HarborError(403, "only system administrators may create projects")
+    if not owner.is_superuser:
+        storage_limit = None
     validate_project_name(name)
     if Project.objects.filter(name=name).exists():
         raise conflict(f"the project named {name} already exists")
@@ -49,7 +57,7 @@ def create_project(
     hard = validate_hard(storage_limit) if storage_limit else usage.default_hard()
     ensure_quota(project=project, hard=hard)
     record(
-        username=owner.username,
+        actor=actor,
         operation="create",
         resource_type="project",
         resource=name,
@@ -66,7 +74,7 @@ def add_member(
     role: int,
     user: User | None = None,
     group: UserGroup | None = None,
-    actor: str,
+    actor: Actor,
 ) -> ProjectMember:
     if role not in {r.value for r in Role}:
         raise bad_request(f"invalid role_id {role}")
@@ -80,7 +88,7 @@ def add_member(
     member = ProjectMember.objects.create(project=project, user=user, group=group, role=role)
     entity = user.username if user else group.group_name  # type: ignore[union-attr]  # a member is a user or else a group
     record(
-        username=actor,
+        actor=actor,
         operation="create",
         resource_type="project_member",
         resource=f"{project.name}:{entity}",
@@ -96,7 +104,7 @@ def _locked(project: Project) -> Project:
 
 
 @transaction.atomic
-def update_project(*, project: Project, metadata: dict[str, str], actor: str) -> Project:
+def update_project(*, project: Project, metadata: dict[str, str], actor: Actor) -> Project:
     """PUT /projects/{id}: as in Harbor only the metadata changes (name, owner and storage
     limit do not); `metadata` has been through projects.metadata.clean_request_metadata."""
     project = _locked(project)
@@ -118,7 +126,7 @@ def update_project(*, project: Project, metadata: dict[str, str], actor: str) ->
 
 
 @transaction.atomic
-def delete_project(*, project: Project, actor: str) -> None:
+def delete_project(*, project: Project, actor: Actor) -> None:
     """Refused with 412 while repositories remain. The row lock makes a concurrent push,
     whose repository insert needs a key-share lock on this row, wait for the outcome."""
     project = _locked(project)
@@ -130,7 +138,7 @@ def delete_project(*, project: Project, actor: str) -> None:
 
 
 @transaction.atomic
-def add_metadata(*, project: Project, key: str, value: str, actor: str) -> None:
+def add_metadata(*, project: Project, key: str, value: str, actor: Actor) -> None:
     """POST /metadatas: a key that is already set is a 409, as Harbor's unique row."""
     project = _locked(project)
     if key == "public" or key in project.metadata:
@@ -141,7 +149,7 @@ def add_metadata(*, project: Project, key: str, value: str, actor: str) -> None:
 
 
 @transaction.atomic
-def set_metadata(*, project: Project, key: str, value: str, actor: str) -> None:
+def set_metadata(*, project: Project, key: str, value: str, actor: Actor) -> None:
     project = _locked(project)
     if key == "public":
         project.public = value == "true"
@@ -152,7 +160,7 @@ def set_metadata(*, project: Project, key: str, value: str, actor: str) -> None:
 
 
 @transaction.atomic
-def delete_metadata(*, project: Project, key: str, actor: str) -> None:
+def delete_metadata(*, project: Project, key: str, actor: Actor) -> None:
     """Deleting `public` makes the project private (Harbor reads a missing key as false).
     Deleting a key that is not set succeeds without a change, as in Harbor."""
     project = _locked(project)
@@ -172,9 +180,9 @@ def _describe(metadata: dict[str, str]) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(metadata.items()))
 
 
-def _record_project(project: Project, actor: str, operation: str, description: str = "") -> None:
+def _record_project(project: Project, actor: Actor, operation: str, description: str = "") -> None:
     record(
-        username=actor,
+        actor=actor,
         operation=operation,
         resource_type="project",
         resource=project.name,
@@ -189,13 +197,13 @@ def _member_entity(member: ProjectMember) -> str:
 
 
 @transaction.atomic
-def update_member_role(*, member: ProjectMember, role: int, actor: str) -> ProjectMember:
+def update_member_role(*, member: ProjectMember, role: int, actor: Actor) -> ProjectMember:
     if role not in {r.value for r in Role}:
         raise bad_request(f"invalid role_id {role}")
     member.role = role
     member.save(update_fields=["role", "update_time"])
     record(
-        username=actor,
+        actor=actor,
         operation="update",
         resource_type="project_member",
         resource=f"{member.project.name}:{_member_entity(member)}",
@@ -207,9 +215,9 @@ def update_member_role(*, member: ProjectMember, role: int, actor: str) -> Proje
 
 
 @transaction.atomic
-def delete_member(*, member: ProjectMember, actor: str) -> None:
+def delete_member(*, member: ProjectMember, actor: Actor) -> None:
     record(
-        username=actor,
+        actor=actor,
         operation="delete",
         resource_type="project_member",
         resource=f"{member.project.name}:{_member_entity(member)}",

@@ -38,3 +38,8 @@ def projects_without_quota() -> QuerySet[Project]:
 
 def find_quota(quota_id: int) -> Quota | None:
     return Quota.objects.select_related("project", "project__owner").filter(pk=quota_id).first()
+
+
+def summary_quota(quota: Quota) -> dict[str, dict[str, int]]:
+    """Harbor's ProjectSummaryQuota."""
+    return {"hard": {"storage": quota.hard}, "used": {"storage": quota.used}}

@@ -7,6 +7,7 @@ from django.db import transaction
 from audit.services import record
 from harbor_py.api.errors import bad_request
 from harbor_py.configuration import MAX_BYTES
+from harbor_py.core.actor import Actor
 from projects.models import Project
 from quotas import selectors, usage
 from quotas.models import Quota
@@ -24,12 +25,12 @@ def ensure_quota(*, project: Project, hard: int) -> None:
 
 
 @transaction.atomic
-def set_storage_limit(*, project: Project, hard: int, actor: str) -> Quota:
+def set_storage_limit(*, project: Project, hard: int, actor: Actor) -> Quota:
     hard = validate_hard(hard)
     locked = usage.lock(project.pk)
     Quota.objects.filter(pk=locked.id).update(hard=hard)
     record(
-        username=actor,
+        actor=actor,
         operation="update",
         resource_type="project",
         resource=project.name,

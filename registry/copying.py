@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from harbor_py.api.errors import HarborError
+from harbor_py.core.actor import Actor
 from projects.models import Project
 from registry import services, upstream
 from registry.image_config import ImageConfig, fetch_config
@@ -41,14 +42,12 @@ class _Copy:
         source: Repository,
         project: Project,
         destination: str,
-        username: str,
-        client_address: str,
+        actor: Actor,
     ) -> None:
         self.source = source
         self.project = project
         self.destination = destination
-        self.username = username
-        self.client_address = client_address
+        self.actor = actor
 
     def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
@@ -108,8 +107,7 @@ class _Copy:
             repository_name=self.destination,
             parsed=parsed,
             tag=None,
-            username=self.username,
-            client_address=self.client_address,
+            actor=self.actor,
             image_config=config,
         )
         accessories = Artifact.objects.filter(repository=self.source, subject_digest=digest)
@@ -123,20 +121,16 @@ def copy_artifact(
     source: Artifact,
     project: Project,
     destination: str,
-    username: str,
-    client_address: str = "",
+    actor: Actor,
 ) -> Artifact:
     """Copy `source` into repository `destination` of `project`, with all its tags."""
     copy = _Copy(
         source=source.repository,
         project=project,
         destination=destination,
-        username=username,
-        client_address=client_address,
+        actor=actor,
     )
     copied = copy.artifact(source.digest)
     names = list(source.tags.order_by("name").values_list("name", flat=True))
-    services.attach_tags(
-        artifact=copied, names=names, username=username, client_address=client_address
-    )
+    services.attach_tags(artifact=copied, names=names, actor=actor)
     return copied

@@ -21,6 +21,7 @@ from django.db import OperationalError, connection, transaction
 from psycopg import errors as pg_errors
 
 from harbor_py.api.errors import HarborError
+from harbor_py.core.actor import Actor
 from immutable.enforcement import check_artifacts_deletable
 from registry import locks, selectors, services, upstream
 from registry.models import Artifact, ArtifactReference, Repository
@@ -116,8 +117,7 @@ def _retried(function: Callable[_P, _R]) -> Callable[_P, _R]:
 def delete_artifact(
     *,
     artifact: Artifact,
-    username: str,
-    client_address: str = "",
+    actor: Actor,
     deep: bool = True,
     still_wanted: Callable[[Artifact], bool] | None = None,
 ) -> bool:
@@ -131,19 +131,15 @@ def delete_artifact(
     doomed = _locked_deletion_set(artifact, deep=deep)
     check_artifacts_deletable(doomed)
     _delete_manifests(artifact.repository.name, [a.digest for a in doomed])
-    services.delete_artifacts(
-        root=artifact, artifacts=doomed, username=username, client_address=client_address
-    )
+    services.delete_artifacts(root=artifact, artifacts=doomed, actor=actor)
     return True
 
 
 @_retried
-def delete_repository(*, repository: Repository, username: str, client_address: str = "") -> None:
+def delete_repository(*, repository: Repository, actor: Actor) -> None:
     locks.repository_for_delete(repository.pk)
     locks.for_delete(repository.artifacts.values_list("pk", flat=True))
     check_artifacts_deletable(repository.artifacts.all())
     digests = list(repository.artifacts.values_list("digest", flat=True))
     _delete_manifests(repository.name, digests)
-    services.delete_repository(
-        repository=repository, username=username, client_address=client_address
-    )
+    services.delete_repository(repository=repository, actor=actor)

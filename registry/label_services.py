@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 
 from audit.services import record
 from harbor_py.api.errors import bad_request, conflict
+from harbor_py.core.actor import Actor
 from projects.models import Project
 from registry.models import Label
 
@@ -47,16 +48,15 @@ def _save(label: Label) -> None:
         raise conflict(f"label {label.name} already exists") from None
 
 
-def _audit(label: Label, operation: str, username: str, client_address: str) -> None:
+def _audit(label: Label, operation: str, actor: Actor) -> None:
     project = label.project
     record(
-        username=username,
+        actor=actor,
         operation=operation,
         resource_type="label",
         resource=label.name,
         project_id=project.pk if project else None,
         project_name=project.name if project else "",
-        client_address=client_address,
     )
 
 
@@ -68,8 +68,7 @@ def create_label(
     project: Project | None,
     description: str = "",
     color: str = "",
-    username: str,
-    client_address: str = "",
+    actor: Actor,
 ) -> Label:
     _validate_name(name)
     _validate_color(color)
@@ -83,7 +82,7 @@ def create_label(
         color=color,
     )
     _save(label)
-    _audit(label, "create", username, client_address)
+    _audit(label, "create", actor)
     return label
 
 
@@ -94,20 +93,19 @@ def update_label(
     name: str,
     description: str,
     color: str,
-    username: str,
-    client_address: str = "",
+    actor: Actor,
 ) -> Label:
     """Name, description and color change; scope and project never do (as in Harbor)."""
     _validate_name(name)
     _validate_color(color)
     label.name, label.description, label.color = name, description, color
     _save(label)
-    _audit(label, "update", username, client_address)
+    _audit(label, "update", actor)
     return label
 
 
 @transaction.atomic
-def delete_label(*, label: Label, username: str, client_address: str = "") -> None:
+def delete_label(*, label: Label, actor: Actor) -> None:
     """Removes it from every artifact too (the label_reference rows cascade)."""
-    _audit(label, "delete", username, client_address)
+    _audit(label, "delete", actor)
     label.delete()

@@ -13,27 +13,39 @@ from __future__ import annotations
 import logging
 
 import redis
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from harbor_py import redis_conn
 from registry.image_config import fetch_config_blob
 from registry.models import Artifact, Blob
-from registry.pulls import _key, _redis
 from registry.push import apply_image_config
 
 logger = logging.getLogger(__name__)
 BATCH = 500
 
 
+def _queue() -> str:
+    """The Redis set of artifact ids waiting (the name it had under registry.pulls, so ids
+    queued before an upgrade are still read)."""
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "harbor")
+    return f"{prefix}:pulls:configs"
+
+
+def _redis() -> redis.Redis:
+    return redis_conn.client(timeout=2)
+
+
 def add(artifact_id: int) -> None:
     """Never raises: an artifact without extra_attrs is better than a failed push."""
     try:
-        _redis().sadd(_key("configs"), str(artifact_id))
+        _redis().sadd(_queue(), str(artifact_id))
     except redis.RedisError as exc:
         logger.warning("config of artifact %s not queued: %s", artifact_id, exc)
 
 
 def read_batch() -> int:
-    ids = [int(i) for i in _redis().spop(_key("configs"), BATCH) or []]
+    ids = [int(i) for i in _redis().spop(_queue(), BATCH) or []]
     artifacts = Artifact.objects.filter(pk__in=ids).select_related("repository")
     done = 0
     for artifact in artifacts:

@@ -38,6 +38,7 @@ from django.http import HttpRequest
 
 from audit.services import Entry, record_many
 from harbor_py import redis_conn
+from harbor_py.core.actor import Actor
 from harbor_py.http import client_address
 from registry.models import Artifact, Repository, Tag
 
@@ -54,8 +55,7 @@ LOCK_SECONDS = 300
 class PullEvent:
     """Who pulled what, for the audit log."""
 
-    username: str
-    client_address: str
+    actor: Actor
     project_id: int
     repository: str
     digest: str
@@ -70,8 +70,7 @@ class PullEvent:
         claims = bearer_claims(request)
         username = getattr(claims, "subject", "") or "anonymous"
         return cls(
-            username=username,
-            client_address=client_address(request),
+            actor=Actor(username=username, client_address=client_address(request)),
             project_id=repository.project_id,
             repository=repository.name,
             digest=artifact.digest,
@@ -83,8 +82,8 @@ class PullEvent:
             [
                 uuid.uuid4().hex,
                 when,
-                self.username,
-                self.client_address,
+                self.actor.username,
+                self.actor.client_address,
                 self.project_id,
                 self.repository,
                 self.digest,

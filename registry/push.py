@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from audit.services import record
 from harbor_gc import guard
+from harbor_py.core.actor import Actor
 from harbor_py.db import IGNORE_CONFLICTS, fetch_all, insert
 from immutable.enforcement import TagImmutable, check_move
 from immutable.selectors import immutable_tags
@@ -268,9 +269,7 @@ def pinned(reservation: Reservation) -> Iterator[None]:
         yield
 
 
-def complete(
-    *, reservation: Reservation, tag: str | None, username: str, client_address: str = ""
-) -> Artifact:
+def complete(*, reservation: Reservation, tag: str | None, actor: Actor) -> Artifact:
     """The tag and the audit record, in the caller's transaction: pinned()'s, or the one
     around reserve() too (no savepoint of its own: this runs on every push)."""
     if not connection.in_atomic_block:
@@ -284,13 +283,12 @@ def complete(
         transaction.on_commit(lambda: pending_configs.add(artifact.pk))
     replication_events.artifact_pushed(repository=repository.name, digest=artifact.digest, tag=tag)
     record(
-        username=username,
+        actor=actor,
         operation="create",
         resource_type="artifact",
         resource=f"{repository.name}:{tag}" if tag else f"{repository.name}@{artifact.digest}",
         project_id=reservation.project.pk,
         project_name=reservation.project.name,
-        client_address=client_address,
     )
     return artifact
 

@@ -16,11 +16,12 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Collate
 
+from harbor_py.api.errors import not_found
 from harbor_py.db import fetch_one
 from projects.models import Project
 from registry.manifests import IMAGE_MANIFESTS, OCI_INDEX
 from registry.models import Artifact, ArtifactReference, Blob, Label, Repository, Tag
-from registry.names import is_digest
+from registry.names import is_digest, valid_repository_name
 
 
 def _lexical_page(rows: QuerySet, *, last: str | None, limit: int | None) -> list[str]:
@@ -40,6 +41,25 @@ def find_repository(name: str) -> Repository | None:
     if repository is not None:
         repository.project = fetch_one(Project, "id = %s", [repository.project_id])  # type: ignore[assignment]  # the foreign key guarantees the row
     return repository
+
+
+def repository_in(project: Project, name: str) -> Repository:
+    """The repository `name` of `project`; not found when there is none."""
+    repository = None
+    if valid_repository_name(name):
+        repository = Repository.objects.filter(project=project, name=name).first()
+    if repository is None:
+        raise not_found(f"repository {name} not found")
+    return repository
+
+
+def artifact_in(repository: Repository, reference: str) -> Artifact:
+    """The artifact `reference` (tag or digest) names in `repository`; not found if none."""
+    artifact, _ = resolve(repository, reference)
+    if artifact is None:
+        raise not_found(f"artifact {repository.name}:{reference} not found")
+    artifact.repository = repository
+    return artifact
 
 
 def find_tag(repository: Repository, name: str) -> Tag | None:

@@ -10,6 +10,7 @@ from django.utils import timezone
 from audit.services import record
 from harbor_gc.storage import storage_from_settings
 from harbor_py.api.errors import bad_request, conflict, not_found
+from harbor_py.core.actor import Actor
 from immutable.enforcement import check_move, check_tags
 from projects.models import Project
 from quotas import usage
@@ -36,8 +37,7 @@ def record_manifest_push(
     repository_name: str,
     parsed: ParsedManifest,
     tag: str | None,
-    username: str,
-    client_address: str = "",
+    actor: Actor,
     image_config: ImageConfig | None = None,
 ) -> Artifact:
     """Both phases of registry.push in one transaction, for pushes that distribution has
@@ -50,13 +50,11 @@ def record_manifest_push(
         image_config=image_config,
         config_read=image_config is not None,
     )
-    return push.complete(
-        reservation=reservation, tag=tag, username=username, client_address=client_address
-    )
+    return push.complete(reservation=reservation, tag=tag, actor=actor)
 
 
 @transaction.atomic
-def delete_tag(*, tag: Tag, username: str, client_address: str = "") -> None:
+def delete_tag(*, tag: Tag, actor: Actor) -> None:
     repository = tag.repository
     project = repository.project
     resource = f"{repository.name}:{tag.name}"
@@ -69,13 +67,12 @@ def delete_tag(*, tag: Tag, username: str, client_address: str = "") -> None:
     name = tag.name
     transaction.on_commit(lambda: _forget_stored_tag(repository.name, name))
     record(
-        username=username,
+        actor=actor,
         operation="delete",
         resource_type="tag",
         resource=resource,
         project_id=project.pk,
         project_name=project.name,
-        client_address=client_address,
     )
 
 
@@ -93,29 +90,25 @@ def _forget_stored_tag(repository: str, tag: str) -> None:
 def _record(
     *,
     repository: Repository,
-    username: str,
+    actor: Actor,
     operation: str,
     resource_type: str,
     resource: str,
-    client_address: str,
     description: str = "",
 ) -> None:
     record(
-        username=username,
+        actor=actor,
         operation=operation,
         resource_type=resource_type,
         resource=resource,
         project_id=repository.project_id,
         project_name=repository.name.split("/", 1)[0],
         description=description,
-        client_address=client_address,
     )
 
 
 @transaction.atomic
-def delete_artifacts(
-    *, root: Artifact, artifacts: list[Artifact], username: str, client_address: str = ""
-) -> None:
+def delete_artifacts(*, root: Artifact, artifacts: list[Artifact], actor: Actor) -> None:
     """The database side of deleting `root` deeply (its manifests are already gone from
     storage): the root, the children and accessories that went with it, their tags and
     labels. Blobs stay for garbage collection."""
@@ -131,49 +124,44 @@ def delete_artifacts(
     others = len(artifacts) - 1
     _record(
         repository=repository,
-        username=username,
+        actor=actor,
         operation="delete",
         resource_type="artifact",
         resource=f"{repository.name}@{root.digest}",
         description=f"with {others} child or accessory artifacts" if others else "",
-        client_address=client_address,
     )
 
 
 @transaction.atomic
-def update_repository(
-    *, repository: Repository, description: str, username: str, client_address: str = ""
-) -> Repository:
+def update_repository(*, repository: Repository, description: str, actor: Actor) -> Repository:
     repository.description = description
     repository.save(update_fields=["description", "update_time"])
     _record(
         repository=repository,
-        username=username,
+        actor=actor,
         operation="update",
         resource_type="repository",
         resource=repository.name,
-        client_address=client_address,
     )
     return repository
 
 
 @transaction.atomic
-def delete_repository(*, repository: Repository, username: str, client_address: str = "") -> None:
+def delete_repository(*, repository: Repository, actor: Actor) -> None:
     """The database side (storage has already dropped every manifest of the repository)."""
     with usage.recomputed(repository.project_id):
         repository.delete()
     _record(
         repository=repository,
-        username=username,
+        actor=actor,
         operation="delete",
         resource_type="repository",
         resource=repository.name,
-        client_address=client_address,
     )
 
 
 @transaction.atomic
-def create_tag(*, artifact: Artifact, name: str, username: str, client_address: str = "") -> Tag:
+def create_tag(*, artifact: Artifact, name: str, actor: Actor) -> Tag:
     if not is_tag(name):
         raise bad_request(f"invalid tag name {name!r}")
     repository = artifact.repository
@@ -186,18 +174,15 @@ def create_tag(*, artifact: Artifact, name: str, username: str, client_address: 
         raise conflict(f"tag {name} already exists in {repository.name}") from None
     _record(
         repository=repository,
-        username=username,
+        actor=actor,
         operation="create",
         resource_type="tag",
         resource=f"{repository.name}:{name}",
-        client_address=client_address,
     )
     return tag
 
 
-def attach_tags(
-    *, artifact: Artifact, names: list[str], username: str, client_address: str = ""
-) -> None:
+def attach_tags(*, artifact: Artifact, names: list[str], actor: Actor) -> None:
     """Point each tag at `artifact`, moving it if the repository had it elsewhere."""
     current = dict(
         Tag.objects.filter(repository=artifact.repository, name__in=names).values_list(
@@ -221,16 +206,15 @@ def attach_tags(
             )
             _record(
                 repository=artifact.repository,
-                username=username,
+                actor=actor,
                 operation="create",
                 resource_type="tag",
                 resource=f"{artifact.repository.name}:{name}",
-                client_address=client_address,
             )
 
 
 @transaction.atomic
-def add_label(*, artifact: Artifact, label: Label, username: str, client_address: str = "") -> None:
+def add_label(*, artifact: Artifact, label: Label, actor: Actor) -> None:
     repository = artifact.repository
     if label.scope == Label.Scope.PROJECT and label.project_id != repository.project_id:
         raise not_found(f"label {label.pk} not found")  # as a missing one: no leak
@@ -243,28 +227,24 @@ def add_label(*, artifact: Artifact, label: Label, username: str, client_address
         raise conflict(f"label {label.pk} is already added to the artifact") from None
     _record(
         repository=repository,
-        username=username,
+        actor=actor,
         operation="create",
         resource_type="artifact_label",
         resource=f"{repository.name}@{artifact.digest}",
         description=f"label {label.name}",
-        client_address=client_address,
     )
 
 
 @transaction.atomic
-def remove_label(
-    *, artifact: Artifact, label_id: int, username: str, client_address: str = ""
-) -> None:
+def remove_label(*, artifact: Artifact, label_id: int, actor: Actor) -> None:
     deleted, _ = ArtifactLabel.objects.filter(artifact=artifact, label_id=label_id).delete()
     if not deleted:
         raise not_found(f"label {label_id} is not added to the artifact")
     _record(
         repository=artifact.repository,
-        username=username,
+        actor=actor,
         operation="delete",
         resource_type="artifact_label",
         resource=f"{artifact.repository.name}@{artifact.digest}",
         description=f"label {label_id}",
-        client_address=client_address,
     )

@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from accounts.tokens import InvalidToken
 from harbor_gc import guard
 from harbor_py.api.errors import HarborError
+from harbor_py.core.actor import Actor
 from harbor_py.http import client_address
 from harbor_py.oci import API_VERSION_HEADER, challenge, oci_error
 from projects.models import Project
@@ -200,9 +201,9 @@ def manifest(request: HttpRequest, name: str, reference: str) -> HttpResponse:
     if isinstance(claims, HttpResponse):
         return claims
     if request.method == "PUT":
-        return _put_manifest(request, name, reference, claims.subject)
+        return _put_manifest(request, name, reference, _actor(request, claims.subject))
     if request.method == "DELETE":
-        return _delete_manifest(request, name, reference, claims.subject)
+        return _delete_manifest(request, name, reference, _actor(request, claims.subject))
     return _get_manifest(request, name, reference)
 
 
@@ -236,7 +237,12 @@ def _get_manifest(request: HttpRequest, name: str, reference: str) -> HttpRespon
     return _relay(result, head=head)
 
 
-def _put_manifest(request: HttpRequest, name: str, reference: str, username: str) -> HttpResponse:
+def _actor(request: HttpRequest, subject: str) -> Actor:
+    """The caller of a /v2 write: the token's subject, from the client's address."""
+    return Actor(username=subject, client_address=client_address(request))
+
+
+def _put_manifest(request: HttpRequest, name: str, reference: str, actor: Actor) -> HttpResponse:
     limit = settings.HARBOR["MAX_MANIFEST_BYTES"]
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -264,7 +270,7 @@ def _put_manifest(request: HttpRequest, name: str, reference: str, username: str
         return oci_error(exc.status_code, exc.harbor_code, str(exc.detail))
     for _ in range(push.ATTEMPTS):
         try:
-            return _record_and_put(request, name, reference, parsed, project, tag, sizes, username)
+            return _record_and_put(request, name, reference, parsed, project, tag, sizes, actor)
         except push.ArtifactGone:
             continue  # a deleter took the artifact between reserve and complete: again
     return oci_error(503, "UNAVAILABLE", "the artifact was deleted while pushed; push again")
@@ -278,7 +284,7 @@ def _record_and_put(
     project: Project,
     tag: str | None,
     sizes: dict[str, int],
-    username: str,
+    actor: Actor,
 ) -> HttpResponse:
     """One round of reserve / PUT / complete (registry.push). Raises push.ArtifactGone when
     a deleter took the reserved artifact (nothing was PUT then)."""
@@ -313,8 +319,7 @@ def _record_and_put(
                 push.complete(
                     reservation=reservation,
                     tag=tag,
-                    username=username,
-                    client_address=client_address(request),
+                    actor=actor,
                 )
     except httpx.HTTPError:
         push.release(reservation)
@@ -330,9 +335,7 @@ def _record_and_put(
     return response
 
 
-def _delete_manifest(
-    request: HttpRequest, name: str, reference: str, username: str
-) -> HttpResponse:
+def _delete_manifest(request: HttpRequest, name: str, reference: str, actor: Actor) -> HttpResponse:
     repository = selectors.find_repository(name)
     if repository is None:
         return oci_error(404, "NAME_UNKNOWN", f"repository name not known to registry: {name}")
@@ -341,7 +344,7 @@ def _delete_manifest(
         if tag is None:
             return _manifest_unknown(reference)
         try:
-            services.delete_tag(tag=tag, username=username, client_address=client_address(request))
+            services.delete_tag(tag=tag, actor=actor)
         except HarborError as exc:  # an immutable tag, or moved by a push meanwhile
             if exc.status_code == 404:
                 return _manifest_unknown(reference)
@@ -351,9 +354,7 @@ def _delete_manifest(
     if artifact is None:
         return _manifest_unknown(reference)
     try:
-        deleted = deletion.delete_artifact(
-            artifact=artifact, username=username, client_address=client_address(request), deep=False
-        )
+        deleted = deletion.delete_artifact(artifact=artifact, actor=actor, deep=False)
     except deletion.ReferencedByIndex:
         return oci_error(
             403, "DENIED", "the manifest is referenced by an index; delete the index first"

@@ -11,6 +11,7 @@ Listings come from the database, which is the source of truth for tags.
 from __future__ import annotations
 
 from accounts.models import User
+from harbor_py.core.actor import Actor
 from projects import services as project_services
 from projects.models import Project
 from registry import blob_sizes, push, upstream
@@ -19,7 +20,7 @@ from registry.models import Artifact, Repository, Tag
 from registry.names import is_digest
 from replication.transfer import Grants, Inventory, SourceArtifact, TransferError, _Client
 
-USERNAME = "harbor-replication"  # the audit log's actor for replicated writes
+REPLICATION = Actor.system("harbor-replication")  # the audit log's actor for replicated writes
 
 
 class LocalRegistry(_Client):
@@ -93,7 +94,7 @@ class LocalRegistry(_Client):
         owner = User.objects.filter(is_superuser=True).order_by("pk").first()
         if owner is None:
             raise TransferError("no system administrator to own a replicated project")
-        project_services.create_project(owner=owner, name=namespace)
+        project_services.create_project(owner=owner, name=namespace, actor=Actor.of_user(owner))
         return True
 
     def repositories_in(self, namespace: str) -> set[str] | None:
@@ -137,7 +138,7 @@ class LocalRegistry(_Client):
                 push.complete(
                     reservation=reservation,
                     tag=None if is_digest(reference) else reference,
-                    username=USERNAME,
+                    actor=REPLICATION,
                 )
         except TransferError:
             push.release(reservation)

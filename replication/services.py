@@ -14,6 +14,7 @@ from django_celery_beat.models import PeriodicTask
 
 from audit.services import record
 from harbor_py.api.errors import HarborError, bad_request, conflict
+from harbor_py.core.actor import Actor
 from jobs import services as job_services
 from jobs.models import Execution, Status, Trigger
 from replication.models import RegistryEndpoint, ReplicationPolicy
@@ -49,13 +50,12 @@ POLICY_FIELDS = (
 )
 
 
-def _audit(*, actor: str, client_address: str, operation: str, kind: str, name: str) -> None:
+def _audit(*, actor: Actor, operation: str, kind: str, name: str) -> None:
     record(
-        username=actor,
+        actor=actor,
         operation=operation,
         resource_type=kind,
         resource=name,
-        client_address=client_address,
     )
 
 
@@ -69,7 +69,7 @@ def _unique(model: type[Any], name: str, exclude: int | None = None) -> None:
 
 @transaction.atomic
 def create_registry(
-    *, values: dict[str, Any], access_secret: str, actor: str, client_address: str = ""
+    *, values: dict[str, Any], access_secret: str, actor: Actor
 ) -> RegistryEndpoint:
     _unique(RegistryEndpoint, values["name"])
     endpoint = RegistryEndpoint(**{k: values[k] for k in REGISTRY_FIELDS if k in values})
@@ -77,7 +77,6 @@ def create_registry(
     endpoint.save()
     _audit(
         actor=actor,
-        client_address=client_address,
         operation="create",
         kind="registry",
         name=endpoint.name,
@@ -91,8 +90,7 @@ def update_registry(
     endpoint: RegistryEndpoint,
     values: dict[str, Any],
     access_secret: str | None,
-    actor: str,
-    client_address: str = "",
+    actor: Actor,
 ) -> RegistryEndpoint:
     """`values` holds the fields to change; `access_secret` None keeps the stored one."""
     if "name" in values:
@@ -105,7 +103,6 @@ def update_registry(
     endpoint.save()
     _audit(
         actor=actor,
-        client_address=client_address,
         operation="update",
         kind="registry",
         name=endpoint.name,
@@ -139,14 +136,13 @@ def refresh_health(*, endpoint: RegistryEndpoint) -> str:
 
 
 @transaction.atomic
-def delete_registry(*, endpoint: RegistryEndpoint, actor: str, client_address: str = "") -> None:
+def delete_registry(*, endpoint: RegistryEndpoint, actor: Actor) -> None:
     used = ReplicationPolicy.objects.filter(Q(src_registry=endpoint) | Q(dest_registry=endpoint))
     if used.exists():
         raise HarborError(412, f"the registry {endpoint.name} is referenced by policies")
     endpoint.delete()
     _audit(
         actor=actor,
-        client_address=client_address,
         operation="delete",
         kind="registry",
         name=endpoint.name,
@@ -173,16 +169,14 @@ def _schedule(policy: ReplicationPolicy) -> None:
         policy.periodic_task = PeriodicTask.objects.create(
             name=f"harbor-replication-policy-{policy.pk}",
             task="replication.tasks.run_scheduled_policy",
-            crontab=job_services._beat_crontab(policy.cron),
+            crontab=job_services.beat_crontab(policy.cron),
             args=json.dumps([policy.pk]),
         )
     ReplicationPolicy.objects.filter(pk=policy.pk).update(periodic_task=policy.periodic_task)
 
 
 @transaction.atomic
-def create_policy(
-    *, values: dict[str, Any], actor: str, client_address: str = ""
-) -> ReplicationPolicy:
+def create_policy(*, values: dict[str, Any], actor: Actor) -> ReplicationPolicy:
     _unique(ReplicationPolicy, values["name"])
     policy = ReplicationPolicy(**{k: values[k] for k in POLICY_FIELDS if k in values})
     _check_policy(policy)
@@ -190,7 +184,6 @@ def create_policy(
     _schedule(policy)
     _audit(
         actor=actor,
-        client_address=client_address,
         operation="create",
         kind="replication_policy",
         name=policy.name,
@@ -200,7 +193,7 @@ def create_policy(
 
 @transaction.atomic
 def update_policy(
-    *, policy: ReplicationPolicy, values: dict[str, Any], actor: str, client_address: str = ""
+    *, policy: ReplicationPolicy, values: dict[str, Any], actor: Actor
 ) -> ReplicationPolicy:
     if "name" in values:
         _unique(ReplicationPolicy, values["name"], exclude=policy.pk)
@@ -212,7 +205,6 @@ def update_policy(
     _schedule(policy)
     _audit(
         actor=actor,
-        client_address=client_address,
         operation="update",
         kind="replication_policy",
         name=policy.name,
@@ -221,7 +213,7 @@ def update_policy(
 
 
 @transaction.atomic
-def delete_policy(*, policy: ReplicationPolicy, actor: str, client_address: str = "") -> None:
+def delete_policy(*, policy: ReplicationPolicy, actor: Actor) -> None:
     if Execution.objects.filter(
         vendor_type=VENDOR, vendor_id=policy.pk, status__in=["Pending", "Running"]
     ).exists():
@@ -231,7 +223,6 @@ def delete_policy(*, policy: ReplicationPolicy, actor: str, client_address: str 
     policy.delete()
     _audit(
         actor=actor,
-        client_address=client_address,
         operation="delete",
         kind="replication_policy",
         name=policy.name,
@@ -244,8 +235,7 @@ def start(
     policy: ReplicationPolicy,
     trigger: str = Trigger.MANUAL,
     event: dict[str, Any] | None = None,
-    actor: str | None = None,
-    client_address: str = "",
+    actor: Actor,
 ) -> Execution:
     """One execution of the policy. Executions of one policy may overlap, as in Harbor,
     unless single_active_replication: then a start while one is active is recorded as a
@@ -272,7 +262,6 @@ def start(
         parameters=parameters,
         trigger=trigger,
         actor=actor,
-        client_address=client_address,
     )
 
 

@@ -10,7 +10,9 @@ from celery import shared_task
 
 from harbor_py.api.errors import HarborError
 from jobs.models import Trigger
+from jobs.services import SCHEDULER
 from replication import services
+from replication.local import REPLICATION
 from replication.models import RegistryEndpoint, ReplicationPolicy
 
 EVENT_RETRIES = 30
@@ -23,7 +25,7 @@ def run_scheduled_policy(policy_id: int) -> None:
         return
     # A conflict means the previous run is still going: skip this tick.
     with contextlib.suppress(HarborError):
-        services.start(policy=policy, trigger=Trigger.SCHEDULE)
+        services.start(policy=policy, trigger=Trigger.SCHEDULE, actor=SCHEDULER)
 
 
 @shared_task(bind=True, max_retries=EVENT_RETRIES, acks_late=True)
@@ -32,7 +34,7 @@ def replicate_event(self: Any, policy_id: int, event: dict[str, Any]) -> None:
     if policy is None:
         return
     try:
-        services.start(policy=policy, trigger=Trigger.EVENT, event=event)
+        services.start(policy=policy, trigger=Trigger.EVENT, event=event, actor=REPLICATION)
     except HarborError as exc:
         if exc.status_code != 409:
             raise

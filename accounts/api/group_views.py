@@ -13,8 +13,9 @@ from accounts.api.serializers import UserGroupSearchItemSerializer, UserGroupSer
 from accounts.models import UserGroup
 from harbor_py import configuration
 from harbor_py.api.errors import bad_request, not_found
+from harbor_py.api.params import require_authenticated
 from harbor_py.api.permissions import IsSysadmin
-from projects.api.base import require_authenticated
+from harbor_py.core.actor import Actor
 
 
 class UserGroupListView(GenericAPIView):
@@ -55,7 +56,7 @@ class UserGroupListView(GenericAPIView):
             group_name=name,
             group_type=data["group_type"],
             ldap_group_dn=data["ldap_group_dn"],
-            actor=request.user.username,
+            actor=Actor.of_request(request),
         )
         response = Response(status=status.HTTP_201_CREATED)
         response["Location"] = f"/api/v2.0/usergroups/{group.pk}"
@@ -103,7 +104,9 @@ class UserGroupDetailView(GenericAPIView):
         body = UserGroupSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         group_services.rename_group(
-            group=group, group_name=body.validated_data["group_name"], actor=request.user.username
+            group=group,
+            group_name=body.validated_data["group_name"],
+            actor=Actor.of_request(request),
         )
         return Response(status=status.HTTP_200_OK)
 
@@ -114,5 +117,5 @@ class UserGroupDetailView(GenericAPIView):
             raise bad_request("the group id should be provided")
         group = selectors.find_group(group_id)
         if group is not None:
-            group_services.delete_group(group=group, actor=request.user.username)
+            group_services.delete_group(group=group, actor=Actor.of_request(request))
         return Response(status=status.HTTP_200_OK)

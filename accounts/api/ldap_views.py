@@ -21,6 +21,7 @@ from accounts.api.serializers import (
 from accounts.ldap_settings import SettingsError, with_overrides
 from harbor_py.api.errors import bad_request
 from harbor_py.api.permissions import IsSysadmin
+from harbor_py.core.actor import Actor
 
 
 class LdapPingView(APIView):
@@ -79,7 +80,7 @@ class LdapUserImportView(APIView):
         uids = body.validated_data["ldap_uid_list"]
         if not uids:
             raise bad_request("ldap_uid_list is empty")
-        failed = ldap_tools.import_users(uids=uids, actor=request.user.username)
+        failed = ldap_tools.import_users(uids=uids, actor=Actor.of_request(request))
         if failed:
             return Response(
                 LdapFailedImportUserSerializer(failed, many=True).data,

@@ -18,7 +18,8 @@ from accounts.api.robot_serializers import (
 from accounts.models import Robot
 from accounts.robots import SYSTEM_NAMESPACE, RobotUser, caller_of
 from harbor_py.api.errors import forbidden, not_found
-from projects.api.base import require_authenticated
+from harbor_py.api.params import require_authenticated
+from harbor_py.core.actor import Actor
 from projects.models import Project
 
 
@@ -72,7 +73,7 @@ class RobotListView(GenericAPIView):
         require_authenticated(request)
         spec, secret = _spec(request)
         robot, secret = robot_services.create_robot(
-            caller=caller_of(request), spec=spec, secret=secret
+            caller=caller_of(request), actor=Actor.of_request(request), spec=spec, secret=secret
         )
         robot.secret = secret  # the plain secret, this once
         response = Response(RobotCreatedSerializer(robot).data, status=status.HTTP_201_CREATED)
@@ -102,7 +103,9 @@ class RobotDetailView(GenericAPIView):
     def put(self, request: Request, robot_id: int) -> Response:
         robot = self._robot("update")
         spec, _ = _spec(request)
-        robot_services.update_robot(caller=caller_of(request), robot=robot, spec=spec)
+        robot_services.update_robot(
+            caller=caller_of(request), actor=Actor.of_request(request), robot=robot, spec=spec
+        )
         return Response(status=status.HTTP_200_OK)
 
     @extend_schema(
@@ -118,11 +121,16 @@ class RobotDetailView(GenericAPIView):
         body = RobotSecretSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         secret = robot_services.refresh_secret(
-            caller=caller_of(request), robot=robot, secret=body.validated_data["secret"]
+            caller=caller_of(request),
+            actor=Actor.of_request(request),
+            robot=robot,
+            secret=body.validated_data["secret"],
         )
         return Response({"secret": secret})
 
     @extend_schema(operation_id="DeleteRobot", responses={200: None})
     def delete(self, request: Request, robot_id: int) -> Response:
-        robot_services.delete_robot(caller=caller_of(request), robot=self._robot("delete"))
+        robot_services.delete_robot(
+            caller=caller_of(request), actor=Actor.of_request(request), robot=self._robot("delete")
+        )
         return Response(status=status.HTTP_200_OK)

@@ -57,11 +57,6 @@ class UserSearchRespItemSerializer(serializers.ModelSerializer):
         fields = ["user_id", "username"]
 
 
-class PermissionSerializer(serializers.Serializer):
-    resource = serializers.CharField()
-    action = serializers.CharField()
-
-
 class UserGroupSerializer(serializers.ModelSerializer):
     """Harbor's UserGroup, for responses and request bodies alike."""
 

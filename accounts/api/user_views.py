@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib.auth import update_session_auth_hash
-from django.http import HttpRequest
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
@@ -13,7 +12,6 @@ from rest_framework.response import Response
 from accounts import selectors, services
 from accounts.api.serializers import (
     PasswordReqSerializer,
-    PermissionSerializer,
     UserProfileSerializer,
     UserSearchRespItemSerializer,
     UserSerializer,
@@ -21,10 +19,11 @@ from accounts.api.serializers import (
 )
 from accounts.authentication import CsrfSessionAuthentication
 from accounts.models import User
-from harbor_py import configuration
 from harbor_py.api.errors import HarborError, bad_request, forbidden, not_found
+from harbor_py.api.params import bool_param, require_authenticated, require_user
 from harbor_py.api.permissions import IsSysadmin
-from projects.api.base import bool_param, require_authenticated, require_user
+from harbor_py.api.serializers import PermissionSerializer
+from harbor_py.core.actor import Actor
 from projects.permissions import current_permissions
 
 
@@ -41,21 +40,6 @@ def readable_user(request: Request, user_id: int) -> User:
     if not request.user.is_superuser and request.user.pk != user_id:
         raise forbidden(f"Not authorized to read user: {user_id}")
     return _target(user_id)
-
-
-def modifiable_user(request: Request | HttpRequest, user_id: int) -> User:
-    """Harbor's requireModifiable: under database authentication sysadmins change anyone
-    and users themselves; under LDAP only the local admin can be changed, by a sysadmin."""
-    require_authenticated(request)
-    caller = request.user
-    if not caller.is_superuser and caller.pk != user_id:
-        raise forbidden(f"User with ID {user_id} can't be updated")
-    user = _target(user_id)
-    if configuration.get("auth_mode") != "db_auth" and not (
-        caller.is_superuser and services.is_builtin_admin(user)
-    ):
-        raise forbidden(f"User with ID {user_id} can't be updated")
-    return user
 
 
 class CurrentUserView(GenericAPIView):
@@ -115,10 +99,10 @@ class UserDetailView(GenericAPIView):
         operation_id="updateUserProfile", request=UserProfileSerializer, responses={200: None}
     )
     def put(self, request: Request, user_id: int) -> Response:
-        user = modifiable_user(request, user_id)
+        user = selectors.modifiable_user(request.user, user_id)
         body = UserProfileSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        services.update_profile(user=user, **body.validated_data, actor=request.user.username)
+        services.update_profile(user=user, **body.validated_data, actor=Actor.of_request(request))
         return Response(status=status.HTTP_200_OK)
 
     @extend_schema(operation_id="deleteUser", responses={200: None})
@@ -126,7 +110,7 @@ class UserDetailView(GenericAPIView):
         require_authenticated(request)
         if not request.user.is_superuser:
             raise forbidden("Not authorized to delete users")
-        services.delete_user(user=_target(user_id), actor=request.user)
+        services.delete_user(user=_target(user_id), actor=Actor.of_request(request))
         return Response(status=status.HTTP_200_OK)
 
 
@@ -142,7 +126,9 @@ class UserSysAdminView(GenericAPIView):
         body = UserSysAdminFlagSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         services.set_sysadmin(
-            user=user, sysadmin=body.validated_data["sysadmin_flag"], actor=request.user.username
+            user=user,
+            sysadmin=body.validated_data["sysadmin_flag"],
+            actor=Actor.of_request(request),
         )
         return Response(status=status.HTTP_200_OK)
 
@@ -155,14 +141,14 @@ class UserPasswordView(GenericAPIView):
     )
     def put(self, request: Request, user_id: int) -> Response:
         """Changing one's own password needs the current one, sysadmins included."""
-        user = modifiable_user(request, user_id)
+        user = selectors.modifiable_user(request.user, user_id)
         body = PasswordReqSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         if user.pk == request.user.pk and not user.check_password(data["old_password"]):
             raise HarborError(403, "Current password is incorrect")
         services.change_password(
-            user=user, new_password=data["new_password"], actor=request.user.username
+            user=user, new_password=data["new_password"], actor=Actor.of_request(request)
         )
         if user.pk == request.user.pk and isinstance(
             request.successful_authenticator, CsrfSessionAuthentication

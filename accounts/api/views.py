@@ -24,6 +24,7 @@ from accounts.tokens import mint, parse_scopes
 from harbor_py import configuration
 from harbor_py.api.errors import error_body, forbidden
 from harbor_py.api.permissions import IsSysadmin
+from harbor_py.core.actor import Actor
 from harbor_py.http import client_address
 
 
@@ -50,7 +51,7 @@ class UserListView(GenericAPIView):
             raise forbidden(f"creating local user is not allowed under auth mode: {auth_mode}")
         body = UserCreationSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        user = services.create_user(**body.validated_data, actor=request.user.username)
+        user = services.create_user(**body.validated_data, actor=Actor.of_request(request))
         response = Response(status=status.HTTP_201_CREATED)
         response["Location"] = f"/api/v2.0/users/{user.pk}"
         return response

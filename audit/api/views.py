@@ -21,7 +21,7 @@ from audit.models import AuditLog
 from harbor_py.api.errors import HarborError
 from harbor_py.api.pagination import HarborPagination
 from harbor_py.api.schema import listing
-from projects.api.base import ProjectScopedView
+from projects.scoped_view import ProjectScopedView
 
 
 class AuditPagination(HarborPagination):

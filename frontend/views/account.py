@@ -10,16 +10,17 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts import services as user_services
+from accounts import sessions
 from accounts.login import LoginThrottled
 from accounts.login_errors import LoginRefused
 from accounts.robots import person_of
-from accounts.session_views import session_logout
 from frontend import services as ui_services
 from frontend.columns import TABLES
 from frontend.forms import PasswordChangeForm, SignInForm, refuse
 from frontend.views.base import signed_in
 from harbor_py import configuration
 from harbor_py.api.errors import HarborError, not_found
+from harbor_py.core.actor import Actor
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -60,7 +61,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def sign_out(request: HttpRequest) -> HttpResponse:
-    session_logout(request)  # audited there, as the API's /c/log_out
+    sessions.sign_out(request, actor=Actor.of_request(request))  # as the API's /c/log_out
     return redirect("ui:sign-in")
 
 
@@ -77,7 +78,7 @@ def change_password(request: HttpRequest) -> HttpResponse:
         else:
             try:
                 user_services.change_password(
-                    user=user, new_password=data["new_password"], actor=user.username
+                    user=user, new_password=data["new_password"], actor=Actor.of_request(request)
                 )
             except HarborError as exc:
                 refuse(form, exc, "new_password")

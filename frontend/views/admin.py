@@ -13,16 +13,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts import group_services, ldap_tools, selectors, services
-from accounts.api.user_views import modifiable_user
 from accounts.ldap_settings import SettingsError, with_overrides
 from audit import selectors as audit_selectors
 from frontend.forms import GroupForm, ResetPasswordForm, SystemConfigForm, UserForm, refuse
 from frontend.views.base import attempt, page_of, sysadmin_only
 from frontend.views.projects import audit_query, confirm
 from harbor_py import configuration
-from harbor_py.api.configurations import update_configurations
 from harbor_py.api.errors import HarborError, not_found
-from harbor_py.http import client_address
+from harbor_py.configuration_updates import update_configurations
+from harbor_py.core.actor import Actor
 
 
 def _render(request: HttpRequest, template: str, section: str, **context: Any) -> HttpResponse:
@@ -36,7 +35,7 @@ def users(request: HttpRequest) -> HttpResponse:
     form = UserForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            created = services.create_user(**form.cleaned_data, actor=request.user.username)
+            created = services.create_user(**form.cleaned_data, actor=Actor.of_request(request))
         except HarborError as exc:
             refuse(form, exc)
         else:
@@ -65,21 +64,21 @@ def user_sysadmin(request: HttpRequest, user_id: int) -> HttpResponse:
         services.set_sysadmin,
         user=user,
         sysadmin=request.POST.get("sysadmin") == "true",
-        actor=request.user.username,
+        actor=Actor.of_request(request),
     )
     return redirect("ui:users")
 
 
 @sysadmin_only
 def user_password(request: HttpRequest, user_id: int) -> HttpResponse:
-    user = modifiable_user(request, user_id)  # the API's rule (local accounts only)
+    user = selectors.modifiable_user(request.user, user_id)  # local accounts only
     form = ResetPasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             services.change_password(
                 user=user,
                 new_password=form.cleaned_data["new_password"],
-                actor=request.user.username,
+                actor=Actor.of_request(request),
             )
         except HarborError as exc:
             refuse(form, exc, "new_password")
@@ -93,7 +92,7 @@ def user_password(request: HttpRequest, user_id: int) -> HttpResponse:
 def user_delete(request: HttpRequest, user_id: int) -> HttpResponse:
     user = _user(user_id)
     if request.method == "POST":
-        if attempt(request, services.delete_user, user=user, actor=request.user):
+        if attempt(request, services.delete_user, user=user, actor=Actor.of_request(request)):
             messages.success(request, _("User %(name)s deleted.") % {"name": user.username})
         return redirect("ui:users")
     return confirm(
@@ -110,7 +109,7 @@ def groups(request: HttpRequest) -> HttpResponse:
     form = GroupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            group_services.create_group(**form.cleaned_data, actor=request.user.username)
+            group_services.create_group(**form.cleaned_data, actor=Actor.of_request(request))
         except HarborError as exc:
             refuse(form, exc)
         else:
@@ -129,7 +128,7 @@ def group_delete(request: HttpRequest, group_id: int) -> HttpResponse:
     if group is None:
         raise not_found(_("This group does not exist."))
     if request.method == "POST":
-        attempt(request, group_services.delete_group, group=group, actor=request.user.username)
+        attempt(request, group_services.delete_group, group=group, actor=Actor.of_request(request))
         return redirect("ui:groups")
     return confirm(
         request,
@@ -162,8 +161,7 @@ def system_configuration(request: HttpRequest) -> HttpResponse:
             try:
                 update_configurations(
                     changes=changes,
-                    actor=request.user.username,
-                    client_address=client_address(request),
+                    actor=Actor.of_request(request),
                 )
             except HarborError as exc:
                 refuse(form, exc)

@@ -15,21 +15,21 @@ from django.views.decorators.http import require_POST
 from frontend import selectors as ui_selectors
 from frontend.forms import CopyForm, TagForm, refusal_text
 from frontend.links import artifact_url, repository_url
-from frontend.views.base import actor, attempt, page_of, signed_in
+from frontend.views.base import attempt, page_of, signed_in
 from frontend.views.projects import confirm
 from harbor_py.api.errors import HarborError, not_found
+from harbor_py.core.actor import Actor
 from immutable.enforcement import TagImmutable
 from immutable.selectors import immutable_checker
-from projects.selectors import ProjectAccess
+from projects.selectors import ProjectAccess, require_access_by_name
 from registry import copying, deletion, queries, selectors, services
-from registry.api.base import find_artifact, find_repository, require_by_name
 from registry.models import Artifact, Tag
 from registry.names import valid_repository_name
 
 
 def _repository(request: HttpRequest, name: str, path: str, resource: str, action: str):  # noqa: ANN202
-    access = require_by_name(request, name, resource, action)
-    return access, find_repository(access, f"{name}/{path}")
+    access = require_access_by_name(request.user, name, resource, action)
+    return access, selectors.repository_in(access.project, f"{name}/{path}")
 
 
 @signed_in
@@ -68,7 +68,9 @@ def repository(request: HttpRequest, name: str, path: str) -> HttpResponse:
 def repository_delete(request: HttpRequest, name: str, path: str) -> HttpResponse:
     _access, repo = _repository(request, name, path, "repository", "delete")
     if request.method == "POST":
-        if attempt(request, deletion.delete_repository, repository=repo, **actor(request)):
+        if attempt(
+            request, deletion.delete_repository, repository=repo, actor=Actor.of_request(request)
+        ):
             messages.success(request, _("Repository %(name)s deleted.") % {"name": repo.name})
             return redirect("ui:project-repositories", name=name)
         return redirect(repository_url(repo))
@@ -84,7 +86,7 @@ def _artifact(
     request: HttpRequest, name: str, path: str, reference: str, resource: str, action: str
 ) -> tuple[ProjectAccess, Artifact]:
     access, repo = _repository(request, name, path, resource, action)
-    return access, find_artifact(repo, reference)
+    return access, selectors.artifact_in(repo, reference)
 
 
 @signed_in
@@ -140,7 +142,7 @@ def tag_add(request: HttpRequest, name: str, path: str, reference: str) -> HttpR
         services.create_tag,
         artifact=found,
         name=form.cleaned_data["name"],
-        **actor(request),
+        actor=Actor.of_request(request),
     ):
         messages.success(request, _("Tag %(name)s added.") % {"name": form.cleaned_data["name"]})
     return redirect(artifact_url(found))
@@ -165,7 +167,7 @@ def tag_delete(
         raise not_found(_("This tag does not exist."))
     _refuse_immutable(found, [tag])
     if request.method == "POST":
-        if attempt(request, services.delete_tag, tag=target, **actor(request)):
+        if attempt(request, services.delete_tag, tag=target, actor=Actor.of_request(request)):
             messages.success(request, _("Tag %(name)s deleted.") % {"name": tag})
         return redirect(artifact_url(found))
     return confirm(
@@ -184,7 +186,7 @@ def artifact_delete(request: HttpRequest, name: str, path: str, reference: str) 
         _refuse_immutable(found, found.tags.values_list("name", flat=True))
     if request.method == "POST":
         try:
-            deletion.delete_artifact(artifact=found, **actor(request))
+            deletion.delete_artifact(artifact=found, actor=Actor.of_request(request))
         except HarborError as exc:
             messages.error(request, refusal_text(exc))
             return redirect(artifact_url(found))
@@ -212,7 +214,9 @@ def label_add(request: HttpRequest, name: str, path: str, reference: str) -> Htt
     )
     if label is None:
         messages.error(request, _("Choose a label of this project or a global one."))
-    elif attempt(request, services.add_label, artifact=found, label=label, **actor(request)):
+    elif attempt(
+        request, services.add_label, artifact=found, label=label, actor=Actor.of_request(request)
+    ):
         messages.success(request, _("Label %(name)s added.") % {"name": label.name})
     return redirect(artifact_url(found))
 
@@ -223,7 +227,13 @@ def label_remove(
     request: HttpRequest, name: str, path: str, reference: str, label_id: int
 ) -> HttpResponse:
     _access, found = _artifact(request, name, path, reference, "artifact-label", "delete")
-    if attempt(request, services.remove_label, artifact=found, label_id=label_id, **actor(request)):
+    if attempt(
+        request,
+        services.remove_label,
+        artifact=found,
+        label_id=label_id,
+        actor=Actor.of_request(request),
+    ):
         messages.success(request, _("Label removed."))
     return redirect(artifact_url(found))
 
@@ -239,18 +249,19 @@ def artifact_copy(request: HttpRequest, name: str, path: str, reference: str) ->
         messages.error(request, _("Name the target project and repository."))
         return redirect(artifact_url(found))
     data = form.cleaned_data
-    target = require_by_name(request, data["project"], "artifact", "create")
+    target = require_access_by_name(request.user, data["project"], "artifact", "create")
     destination = f"{target.project.name}/{data['repository'].strip('/')}"
     if not valid_repository_name(destination):
         invalid = _("%(name)s is not a valid repository name.") % {"name": destination}
         messages.error(request, invalid)
         return redirect(artifact_url(found))
+    actor = Actor.of_request(request)
     try:
         copied = copying.copy_artifact(
-            source=found, project=target.project, destination=destination, **actor(request)
+            source=found, project=target.project, destination=destination, actor=actor
         )
         if data["tag"]:
-            services.create_tag(artifact=copied, name=data["tag"], **actor(request))
+            services.create_tag(artifact=copied, name=data["tag"], actor=actor)
     except HarborError as exc:
         messages.error(request, refusal_text(exc))
         return redirect(artifact_url(found))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypedDict
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
@@ -18,7 +18,6 @@ from django.utils.translation import gettext as _
 from frontend.forms import refusal_text
 from frontend.middleware import MACHINE_PREFIXES
 from harbor_py.api.errors import HarborError, not_found_view
-from harbor_py.http import client_address
 
 View = Callable[..., HttpResponse]
 PAGE_SIZE = 15
@@ -72,16 +71,6 @@ def attempt(request: HttpRequest, action: Callable[..., Any], /, **kwargs: Any) 
         messages.error(request, refusal_text(exc))
         return False
     return True
-
-
-class ActorArguments(TypedDict):
-    username: str
-    client_address: str
-
-
-def actor(request: HttpRequest) -> ActorArguments:
-    """The keyword arguments that services take to audit who did it and from where."""
-    return {"username": request.user.username, "client_address": client_address(request)}
 
 
 def page_of(

@@ -3,7 +3,7 @@ replication (registries, rules, executions, tasks, logs). Sysadmins only."""
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -14,25 +14,16 @@ from django.views.decorators.http import require_POST
 from frontend.forms import GcRunForm, PolicyForm, RegistryForm, ScheduleForm, refuse
 from frontend.views.base import attempt, is_htmx, page_of, sysadmin_only
 from frontend.views.projects import confirm
-from harbor_gc.api.urls import job_parameters
 from harbor_gc.collector import check_parameters
+from harbor_gc.selectors import job_parameters
 from harbor_py.api.errors import HarborError, not_found
-from harbor_py.http import client_address
+from harbor_py.core.actor import Actor
 from jobs import services as job_services
 from jobs.models import FINAL, Execution, Schedule
 from replication import filters, selectors, services, transfer
 from replication.models import RegistryEndpoint, ReplicationPolicy
 
 GC = "GARBAGE_COLLECTION"
-
-
-class _Who(TypedDict):
-    actor: str
-    client_address: str
-
-
-def _who(request: HttpRequest) -> _Who:
-    return {"actor": request.user.username, "client_address": client_address(request)}
 
 
 def _log(execution: Execution) -> str:
@@ -59,7 +50,9 @@ def gc(request: HttpRequest) -> HttpResponse:
     if run_form.is_bound and run_form.is_valid():
         try:
             execution = job_services.start_execution(
-                vendor_type=GC, parameters=check_parameters(run_form.cleaned_data), **_who(request)
+                vendor_type=GC,
+                parameters=check_parameters(run_form.cleaned_data),
+                actor=Actor.of_request(request),
             )
         except HarborError as exc:
             refuse(run_form, exc)
@@ -73,7 +66,7 @@ def gc(request: HttpRequest) -> HttpResponse:
                 type_=data["type"],
                 cron=data["cron"],
                 parameters=schedule.parameters if schedule else {},
-                **_who(request),
+                actor=Actor.of_request(request),
             )
         except HarborError as exc:
             refuse(schedule_form, exc, "cron")
@@ -117,7 +110,9 @@ def stop_execution(request: HttpRequest, execution_id: int) -> HttpResponse:
     execution = Execution.objects.filter(pk=execution_id).first()
     if execution is None:
         raise not_found(_("This job does not exist."))
-    attempt(request, job_services.request_stop, execution=execution, **_who(request))
+    attempt(
+        request, job_services.request_stop, execution=execution, actor=Actor.of_request(request)
+    )
     if execution.vendor_type == GC:
         return redirect("ui:gc-execution", execution_id=execution.pk)
     return redirect("ui:replication-execution", execution_id=execution.pk)
@@ -159,7 +154,9 @@ def registries(request: HttpRequest) -> HttpResponse:
             values = _registry_values(form, endpoint)
             try:
                 created = services.create_registry(
-                    values=values, access_secret=endpoint.access_secret, **_who(request)
+                    values=values,
+                    access_secret=endpoint.access_secret,
+                    actor=Actor.of_request(request),
                 )
             except HarborError as exc:
                 refuse(form, exc, "name")
@@ -193,7 +190,7 @@ def registry_edit(request: HttpRequest, registry_id: int) -> HttpResponse:
                     endpoint=stored,
                     values=_registry_values(form, endpoint),
                     access_secret=secret,
-                    **_who(request),
+                    actor=Actor.of_request(request),
                 )
             except HarborError as exc:
                 refuse(form, exc, "name")
@@ -217,7 +214,9 @@ def registry_edit(request: HttpRequest, registry_id: int) -> HttpResponse:
 def registry_delete(request: HttpRequest, registry_id: int) -> HttpResponse:
     endpoint = selectors.endpoint(registry_id)
     if request.method == "POST":
-        attempt(request, services.delete_registry, endpoint=endpoint, **_who(request))
+        attempt(
+            request, services.delete_registry, endpoint=endpoint, actor=Actor.of_request(request)
+        )
         return redirect("ui:registries")
     return confirm(
         request,
@@ -261,7 +260,9 @@ def replications(request: HttpRequest) -> HttpResponse:
     form = PolicyForm(request.POST or None, registries=choices)
     if request.method == "POST" and form.is_valid():
         try:
-            services.create_policy(values=_policy_values(form.cleaned_data), **_who(request))
+            services.create_policy(
+                values=_policy_values(form.cleaned_data), actor=Actor.of_request(request)
+            )
         except HarborError as exc:
             refuse(form, exc)
         else:
@@ -286,7 +287,9 @@ def replications(request: HttpRequest) -> HttpResponse:
 @sysadmin_only
 def replication_run(request: HttpRequest, policy_id: int) -> HttpResponse:
     try:
-        execution = services.start(policy=selectors.policy(policy_id), **_who(request))
+        execution = services.start(
+            policy=selectors.policy(policy_id), actor=Actor.of_request(request)
+        )
     except HarborError as exc:
         messages.error(request, str(exc.detail))
         return redirect("ui:replications")
@@ -316,7 +319,9 @@ def replication_edit(request: HttpRequest, policy_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.update_policy(
-                policy=policy, values=_policy_values(form.cleaned_data), **_who(request)
+                policy=policy,
+                values=_policy_values(form.cleaned_data),
+                actor=Actor.of_request(request),
             )
         except HarborError as exc:
             refuse(form, exc)
@@ -337,7 +342,7 @@ def replication_edit(request: HttpRequest, policy_id: int) -> HttpResponse:
 def replication_delete(request: HttpRequest, policy_id: int) -> HttpResponse:
     policy = selectors.policy(policy_id)
     if request.method == "POST":
-        attempt(request, services.delete_policy, policy=policy, **_who(request))
+        attempt(request, services.delete_policy, policy=policy, actor=Actor.of_request(request))
         return redirect("ui:replications")
     return confirm(
         request,

@@ -8,9 +8,10 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from frontend.forms import LabelForm, refuse
-from frontend.views.base import actor, attempt, page_of, signed_in, sysadmin_only
+from frontend.views.base import attempt, page_of, signed_in, sysadmin_only
 from frontend.views.projects import confirm
 from harbor_py.api.errors import HarborError, not_found
+from harbor_py.core.actor import Actor
 from projects import selectors as project_selectors
 from quotas.models import Quota
 from registry import label_services
@@ -63,7 +64,10 @@ def global_labels(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             label_services.create_label(
-                scope=Label.Scope.GLOBAL, project=None, **form.cleaned_data, **actor(request)
+                scope=Label.Scope.GLOBAL,
+                project=None,
+                **form.cleaned_data,
+                actor=Actor.of_request(request),
             )
         except HarborError as exc:
             refuse(form, exc, "name")
@@ -81,7 +85,7 @@ def global_label_delete(request: HttpRequest, label_id: int) -> HttpResponse:
     if label is None:
         raise not_found(_("This label does not exist."))
     if request.method == "POST":
-        attempt(request, label_services.delete_label, label=label, **actor(request))
+        attempt(request, label_services.delete_label, label=label, actor=Actor.of_request(request))
         return redirect("ui:global-labels")
     return confirm(
         request,

@@ -17,13 +17,13 @@ from frontend.views.base import attempt, signed_in
 from frontend.views.projects import confirm, render_tab
 from harbor_py import configuration
 from harbor_py.api.errors import HarborError, not_found
+from harbor_py.core.actor import Actor
 from immutable import selectors as rule_selectors
 from immutable import services as rule_services
 from immutable.models import ImmutableRule
 from projects import selectors, services
-from projects.selectors import ProjectAccess
+from projects.selectors import ProjectAccess, require_access_by_name
 from quotas import services as quota_services
-from registry.api.base import require_by_name
 
 
 def _metadata_initial(access: ProjectAccess) -> dict[str, Any]:
@@ -73,10 +73,10 @@ def _settings_page(
 
 @signed_in
 def configuration_tab(request: HttpRequest, name: str) -> HttpResponse:
-    access = require_by_name(request, name, "project", "read")
+    access = require_access_by_name(request.user, name, "project", "read")
     if request.method != "POST":
         return _settings_page(request, access)
-    access = require_by_name(request, name, "project", "update")
+    access = require_access_by_name(request.user, name, "project", "update")
     initial = _metadata_initial(access)
     form = ProjectConfigForm(request.POST, initial=initial)
     if not form.is_valid():
@@ -89,7 +89,7 @@ def configuration_tab(request: HttpRequest, name: str) -> HttpResponse:
         services.update_project,
         project=access.project,
         metadata=changes,
-        actor=request.user.username,
+        actor=Actor.of_request(request),
     ):
         messages.success(request, _("Configuration saved."))
     return redirect("ui:project-configuration", name=name)
@@ -99,7 +99,7 @@ def configuration_tab(request: HttpRequest, name: str) -> HttpResponse:
 @signed_in
 def quota_update(request: HttpRequest, name: str) -> HttpResponse:
     """PUT /quotas/{id}'s rule: sysadmins only."""
-    access = require_by_name(request, name, "project", "read")
+    access = require_access_by_name(request.user, name, "project", "read")
     if not request.user.is_superuser:
         raise HarborError(403, _("Only system administrators may change quotas."))
     form = QuotaForm(request.POST)
@@ -107,7 +107,7 @@ def quota_update(request: HttpRequest, name: str) -> HttpResponse:
         return _settings_page(request, access, quota_form=form)
     try:
         quota_services.set_storage_limit(
-            project=access.project, hard=form.cleaned_data["hard"], actor=request.user.username
+            project=access.project, hard=form.cleaned_data["hard"], actor=Actor.of_request(request)
         )
     except HarborError as exc:
         refuse(form, exc, "hard")
@@ -119,12 +119,12 @@ def quota_update(request: HttpRequest, name: str) -> HttpResponse:
 @require_POST
 @signed_in
 def rule_create(request: HttpRequest, name: str) -> HttpResponse:
-    access = require_by_name(request, name, "immutable-tag", "create")
+    access = require_access_by_name(request.user, name, "immutable-tag", "create")
     form = ImmutableRuleForm(request.POST)
     if form.is_valid():
         try:
             rule_services.create_rule(
-                project=access.project, data=form.rule_data(), actor=request.user.username
+                project=access.project, data=form.rule_data(), actor=Actor.of_request(request)
             )
         except HarborError as exc:
             refuse(form, exc)
@@ -143,7 +143,7 @@ def _rule(access: ProjectAccess, rule_id: int) -> ImmutableRule:
 
 @signed_in
 def rule_edit(request: HttpRequest, name: str, rule_id: int) -> HttpResponse:
-    access = require_by_name(request, name, "immutable-tag", "update")
+    access = require_access_by_name(request.user, name, "immutable-tag", "update")
     rule = _rule(access, rule_id)
     form = ImmutableRuleForm(request.POST or None, initial=ImmutableRuleForm.initial_of(rule))
     if request.method == "POST" and form.is_valid():
@@ -152,7 +152,7 @@ def rule_edit(request: HttpRequest, name: str, rule_id: int) -> HttpResponse:
                 project=access.project,
                 rule=rule,
                 data=form.rule_data(),
-                actor=request.user.username,
+                actor=Actor.of_request(request),
             )
         except HarborError as exc:
             refuse(form, exc)
@@ -173,7 +173,7 @@ def rule_edit(request: HttpRequest, name: str, rule_id: int) -> HttpResponse:
 @require_POST
 @signed_in
 def rule_toggle(request: HttpRequest, name: str, rule_id: int) -> HttpResponse:
-    access = require_by_name(request, name, "immutable-tag", "update")
+    access = require_access_by_name(request.user, name, "immutable-tag", "update")
     rule = _rule(access, rule_id)
     if attempt(
         request,
@@ -181,7 +181,7 @@ def rule_toggle(request: HttpRequest, name: str, rule_id: int) -> HttpResponse:
         project=access.project,
         rule=rule,
         data={"disabled": not rule.disabled},
-        actor=request.user.username,
+        actor=Actor.of_request(request),
     ):
         done = (
             _("Immutability rule disabled.") if rule.disabled else _("Immutability rule enabled.")
@@ -192,7 +192,7 @@ def rule_toggle(request: HttpRequest, name: str, rule_id: int) -> HttpResponse:
 
 @signed_in
 def rule_delete(request: HttpRequest, name: str, rule_id: int) -> HttpResponse:
-    access = require_by_name(request, name, "immutable-tag", "delete")
+    access = require_access_by_name(request.user, name, "immutable-tag", "delete")
     rule = _rule(access, rule_id)
     if request.method == "POST":
         if attempt(
@@ -200,7 +200,7 @@ def rule_delete(request: HttpRequest, name: str, rule_id: int) -> HttpResponse:
             rule_services.delete_rule,
             project=access.project,
             rule=rule,
-            actor=request.user.username,
+            actor=Actor.of_request(request),
         ):
             messages.success(request, _("Immutability rule deleted."))
         return redirect("ui:project-configuration", name=name)
@@ -215,13 +215,13 @@ def rule_delete(request: HttpRequest, name: str, rule_id: int) -> HttpResponse:
 
 @signed_in
 def project_delete(request: HttpRequest, name: str) -> HttpResponse:
-    access = require_by_name(request, name, "project", "delete")
+    access = require_access_by_name(request.user, name, "project", "delete")
     if request.method == "POST":
         if attempt(
             request,
             services.delete_project,
             project=access.project,
-            actor=request.user.username,
+            actor=Actor.of_request(request),
         ):
             messages.success(request, _("Project %(name)s deleted.") % {"name": name})
             return redirect("ui:projects")

@@ -22,17 +22,16 @@ from frontend.forms import (
     RoleForm,
     refuse,
 )
-from frontend.views.base import actor, attempt, is_htmx, page_of, signed_in
+from frontend.views.base import attempt, is_htmx, page_of, signed_in
 from harbor_py import configuration
 from harbor_py.api.errors import HarborError, not_found
-from projects import selectors, services
-from projects.api.member_views import _find_group, _find_user
+from harbor_py.core.actor import Actor
+from projects import member_lookup, selectors, services
 from projects.roles import Role
-from projects.selectors import ProjectAccess
+from projects.selectors import ProjectAccess, require_access_by_name
 from quotas import services as quota_services
 from registry import label_services, queries
 from registry import selectors as registry_selectors
-from registry.api.base import require_by_name
 from registry.models import Label, Repository
 
 TABS = ("repositories", "members", "robots", "labels", "logs", "configuration")
@@ -40,8 +39,7 @@ TABS = ("repositories", "members", "robots", "labels", "logs", "configuration")
 
 def may_create_projects(request: HttpRequest) -> bool:
     """The same rule as POST /projects (project_creation_restriction)."""
-    restriction = configuration.get("project_creation_restriction")
-    return request.user.is_superuser or restriction != "adminonly"
+    return selectors.may_create_projects(request.user)
 
 
 @signed_in
@@ -94,6 +92,7 @@ def project_create(request: HttpRequest) -> HttpResponse:
         try:
             project = services.create_project(
                 owner=person_of(request),
+                actor=Actor.of_request(request),
                 name=form.cleaned_data["project_name"],
                 public=form.cleaned_data["public"],
                 storage_limit=form.cleaned_data.get("storage_limit"),
@@ -157,7 +156,7 @@ def _abilities(access: ProjectAccess) -> dict[str, bool]:
 def project_detail(request: HttpRequest, name: str) -> HttpResponse:
     """The summary tab, as GET /projects/{p}/summary: counts, the quota for those who may
     read it, members by role for those who may list them, and how to push."""
-    access = require_by_name(request, name, "project", "read")
+    access = require_access_by_name(request.user, name, "project", "read")
     project = access.project
     member_counts = None
     if access.can("member", "list"):
@@ -179,7 +178,7 @@ def project_detail(request: HttpRequest, name: str) -> HttpResponse:
 
 @signed_in
 def repositories(request: HttpRequest, name: str) -> HttpResponse:
-    access = require_by_name(request, name, "repository", "list")
+    access = require_access_by_name(request.user, name, "repository", "list")
     search = request.GET.get("q", "").strip()
     rows = queries.apply(
         Repository.objects.filter(project=access.project),
@@ -200,10 +199,10 @@ def repositories(request: HttpRequest, name: str) -> HttpResponse:
 
 @signed_in
 def members(request: HttpRequest, name: str) -> HttpResponse:
-    access = require_by_name(request, name, "member", "list")
+    access = require_access_by_name(request.user, name, "member", "list")
     form = MemberForm(request.POST or None)
     if request.method == "POST":
-        access = require_by_name(request, name, "member", "create")
+        access = require_access_by_name(request.user, name, "member", "create")
         if form.is_valid() and _add_member(request, access, form):
             return redirect("ui:project-members", name=name)
     rows = selectors.project_members(access.project).order_by("pk")
@@ -225,12 +224,12 @@ def members(request: HttpRequest, name: str) -> HttpResponse:
 
 def _add_member(request: HttpRequest, access: ProjectAccess, form: MemberForm) -> bool:
     data = form.cleaned_data
-    who = request.user.username
+    who = Actor.of_request(request)
     try:
         if data["kind"] == "user":
-            user, group = _find_user({"username": data["name"]}, who), None
+            user, group = member_lookup.find_user({"username": data["name"]}, actor=who), None
         else:
-            user, group = None, _find_group({"group_name": data["name"]}, who)
+            user, group = None, member_lookup.find_group({"group_name": data["name"]}, actor=who)
         services.add_member(
             project=access.project, role=data["role"], user=user, group=group, actor=who
         )
@@ -251,7 +250,7 @@ def _member(access: ProjectAccess, member_id: int):  # noqa: ANN202
 @require_POST
 @signed_in
 def member_role(request: HttpRequest, name: str, member_id: int) -> HttpResponse:
-    access = require_by_name(request, name, "member", "update")
+    access = require_access_by_name(request.user, name, "member", "update")
     form = RoleForm(request.POST)
     if form.is_valid():
         attempt(
@@ -259,18 +258,18 @@ def member_role(request: HttpRequest, name: str, member_id: int) -> HttpResponse
             services.update_member_role,
             member=_member(access, member_id),
             role=form.cleaned_data["role"],
-            actor=request.user.username,
+            actor=Actor.of_request(request),
         )
     return redirect("ui:project-members", name=name)
 
 
 @signed_in
 def member_delete(request: HttpRequest, name: str, member_id: int) -> HttpResponse:
-    access = require_by_name(request, name, "member", "delete")
+    access = require_access_by_name(request.user, name, "member", "delete")
     member = _member(access, member_id)
     entity = member.user.username if member.user else member.group.group_name
     if request.method == "POST":
-        if attempt(request, services.delete_member, member=member, actor=request.user.username):
+        if attempt(request, services.delete_member, member=member, actor=Actor.of_request(request)):
             messages.success(request, _("Member %(name)s removed.") % {"name": entity})
         return redirect("ui:project-members", name=name)
     return confirm(
@@ -295,17 +294,17 @@ def confirm(
 
 @signed_in
 def labels(request: HttpRequest, name: str) -> HttpResponse:
-    access = require_by_name(request, name, "label", "list")
+    access = require_access_by_name(request.user, name, "label", "list")
     form = LabelForm(request.POST or None)
     if request.method == "POST":
-        access = require_by_name(request, name, "label", "create")
+        access = require_access_by_name(request.user, name, "label", "create")
         if form.is_valid():
             try:
                 label_services.create_label(
                     scope=Label.Scope.PROJECT,
                     project=access.project,
                     **form.cleaned_data,
-                    **actor(request),
+                    actor=Actor.of_request(request),
                 )
             except HarborError as exc:
                 refuse(form, exc, "name")
@@ -317,12 +316,12 @@ def labels(request: HttpRequest, name: str) -> HttpResponse:
 
 @signed_in
 def label_delete(request: HttpRequest, name: str, label_id: int) -> HttpResponse:
-    access = require_by_name(request, name, "label", "delete")
+    access = require_access_by_name(request.user, name, "label", "delete")
     label = Label.objects.filter(project=access.project, pk=label_id).first()
     if label is None:
         raise not_found(_("This label does not exist."))
     if request.method == "POST":
-        attempt(request, label_services.delete_label, label=label, **actor(request))
+        attempt(request, label_services.delete_label, label=label, actor=Actor.of_request(request))
         return redirect("ui:project-labels", name=name)
     return confirm(
         request,
@@ -344,7 +343,7 @@ def audit_query(request: HttpRequest) -> tuple[str | None, dict[str, str]]:
 
 @signed_in
 def logs(request: HttpRequest, name: str) -> HttpResponse:
-    access = require_by_name(request, name, "log", "list")
+    access = require_access_by_name(request.user, name, "log", "list")
     q, filters = audit_query(request)
     entries = audit_selectors.project_entries(access.project.pk, q=q, sort=None)
     page = page_of(request, entries, count=audit_selectors.count_entries)

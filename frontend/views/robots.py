@@ -10,6 +10,7 @@ import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TypedDict
 from urllib.parse import quote, urlencode
 
 from django.contrib import messages
@@ -23,16 +24,26 @@ from django.views.decorators.http import require_POST
 from accounts import robot_selectors, robot_services
 from accounts.models import Robot
 from accounts.robot_services import RobotSpec
-from accounts.robots import SYSTEM_NAMESPACE, caller_of
+from accounts.robots import SYSTEM_NAMESPACE, Caller, caller_of
 from frontend import secret_once
 from frontend.control_forms import Policy, RobotForm, SystemRobotForm
 from frontend.forms import refusal_text, refuse
 from frontend.views.base import attempt, error_page, page_of, signed_in, sysadmin_only
 from frontend.views.projects import confirm, render_tab
 from harbor_py.api.errors import HarborError, not_found
+from harbor_py.core.actor import Actor
 from projects.permissions import PROJECT_ROBOT_POLICIES, SYSTEM_ROBOT_POLICIES, served
-from projects.selectors import ProjectAccess
-from registry.api.base import require_by_name
+from projects.selectors import ProjectAccess, require_access_by_name
+
+
+class _Acting(TypedDict):
+    caller: Caller
+    actor: Actor
+
+
+def _acting(request: HttpRequest) -> _Acting:
+    """Who asks (the services check its permissions) and who the audit log names."""
+    return {"caller": caller_of(request), "actor": Actor.of_request(request)}
 
 
 def _grantable(
@@ -101,7 +112,7 @@ def _toggle(request: HttpRequest, robot: Robot) -> None:
     if attempt(
         request,
         robot_services.update_robot,
-        caller=caller_of(request),
+        **_acting(request),
         robot=robot,
         spec=_spec_with(robot, disable=disable),
     ):
@@ -119,7 +130,7 @@ def _refresh(request: HttpRequest, robot: Robot, back: str) -> HttpResponse:
             action=_("Yes, refresh"),
         )
     try:
-        secret = robot_services.refresh_secret(caller=caller_of(request), robot=robot)
+        secret = robot_services.refresh_secret(**_acting(request), robot=robot)
     except HarborError as exc:
         messages.error(request, refusal_text(exc))
         return redirect(back)
@@ -134,7 +145,7 @@ def _delete(request: HttpRequest, robot: Robot, back: str) -> HttpResponse:
             cancel=back,
             detail=_("Clients that use its secret are refused from now on."),
         )
-    if attempt(request, robot_services.delete_robot, caller=caller_of(request), robot=robot):
+    if attempt(request, robot_services.delete_robot, **_acting(request), robot=robot):
         messages.success(request, _("Robot %(name)s deleted.") % {"name": robot.name})
     return redirect(back)
 
@@ -147,7 +158,9 @@ def _edit(
         return None
     try:
         robot_services.update_robot(
-            caller=caller_of(request), robot=robot, spec=replace(spec(), disable=robot.disabled)
+            **_acting(request),
+            robot=robot,
+            spec=replace(spec(), disable=robot.disabled),
         )
     except HarborError as exc:
         refuse(form, exc)
@@ -166,7 +179,7 @@ def _project_robots_url(name: str) -> str:
 def _project_robot(
     request: HttpRequest, name: str, robot_id: int, action: str
 ) -> tuple[ProjectAccess, Robot]:
-    access = require_by_name(request, name, "robot", action)
+    access = require_access_by_name(request.user, name, "robot", action)
     robot = robot_selectors.find_robot(robot_id)
     if robot is None or robot.project_id != access.project.pk:
         raise not_found(_("This robot account does not exist."))
@@ -175,16 +188,17 @@ def _project_robot(
 
 @signed_in
 def project_robots(request: HttpRequest, name: str) -> HttpResponse:
-    access = require_by_name(request, name, "robot", "list")
+    access = require_access_by_name(request.user, name, "robot", "list")
     project = access.project
     grantable = _grantable(request, "project", project.name, PROJECT_ROBOT_POLICIES)
     form = RobotForm(request.POST or None, grantable=grantable)
     if request.method == "POST":
-        access = require_by_name(request, name, "robot", "create")
+        access = require_access_by_name(request.user, name, "robot", "create")
         if form.is_valid():
             try:
                 robot, secret = robot_services.create_robot(
-                    caller=caller_of(request), spec=form.spec(project.name)
+                    **_acting(request),
+                    spec=form.spec(project.name),
                 )
             except HarborError as exc:
                 refuse(form, exc)
@@ -265,9 +279,7 @@ def system_robots(request: HttpRequest) -> HttpResponse:
     form = _system_form(request)
     if request.method == "POST" and form.is_valid():
         try:
-            robot, secret = robot_services.create_robot(
-                caller=caller_of(request), spec=form.system_spec()
-            )
+            robot, secret = robot_services.create_robot(**_acting(request), spec=form.system_spec())
         except HarborError as exc:
             refuse(form, exc)
         else:

@@ -2,46 +2,15 @@
 
 from __future__ import annotations
 
-from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audit.services import record
 from harbor_py import configuration
-from harbor_py.api.errors import bad_request
 from harbor_py.api.permissions import IsSysadmin
-from harbor_py.http import client_address
-
-
-def _non_admin_users_exist() -> bool:
-    from accounts.models import User
-
-    return User.objects.filter(is_superuser=False).exclude(username="admin").exists()
-
-
-@transaction.atomic
-def update_configurations(*, changes: object, actor: str, client_address: str = "") -> None:
-    valid = configuration.validate(changes)
-    new_mode = valid.get("auth_mode")
-    if new_mode and new_mode != configuration.get("auth_mode") and _non_admin_users_exist():
-        raise bad_request(
-            "the authentication mode cannot be changed once users other than admin exist"
-        )
-    configuration.store(valid)
-    shown = ", ".join(
-        f"{k}=***" if configuration.ITEMS[k].secret else f"{k}={v}"
-        for k, v in sorted(valid.items())
-    )
-    record(
-        username=actor,
-        operation="update",
-        resource_type="configuration",
-        resource="configurations",
-        description=shown,
-        client_address=client_address,
-    )
+from harbor_py.configuration_updates import update_configurations
+from harbor_py.core.actor import Actor
 
 
 class ConfigurationsView(APIView):
@@ -58,8 +27,7 @@ class ConfigurationsView(APIView):
     def put(self, request: Request) -> Response:
         update_configurations(
             changes=request.data,
-            actor=request.user.username,
-            client_address=client_address(request),
+            actor=Actor.of_request(request),
         )
         return Response(status=200)
 

@@ -8,11 +8,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from harbor_py.api.errors import bad_request, not_found
+from harbor_py.core.actor import Actor
 from immutable import selectors, services
 from immutable.api.serializers import ImmutableRuleSerializer
 from immutable.models import ImmutableRule
-from projects.api.base import ProjectScopedView
 from projects.models import Project
+from projects.scoped_view import ProjectScopedView
 
 
 def _body(request: Request) -> dict:
@@ -37,7 +38,7 @@ class ImmutableRuleListView(ProjectScopedView):
     def post(self, request: Request, project_name_or_id: str) -> Response:
         project = self.project_access().project
         rule = services.create_rule(
-            project=project, data=_body(request), actor=request.user.username
+            project=project, data=_body(request), actor=Actor.of_request(request)
         )
         response = Response(status=status.HTTP_201_CREATED)
         response["Location"] = f"/api/v2.0/projects/{project.pk}/immutabletagrules/{rule.pk}"
@@ -61,12 +62,12 @@ class ImmutableRuleDetailView(ProjectScopedView):
     def put(self, request: Request, project_name_or_id: str, immutable_rule_id: int) -> Response:
         rule, project = self._rule()
         services.update_rule(
-            project=project, rule=rule, data=_body(request), actor=request.user.username
+            project=project, rule=rule, data=_body(request), actor=Actor.of_request(request)
         )
         return Response(status=status.HTTP_200_OK)
 
     @extend_schema(operation_id="DeleteImmuRule", responses={200: None})
     def delete(self, request: Request, project_name_or_id: str, immutable_rule_id: int) -> Response:
         rule, project = self._rule()
-        services.delete_rule(project=project, rule=rule, actor=request.user.username)
+        services.delete_rule(project=project, rule=rule, actor=Actor.of_request(request))
         return Response(status=status.HTTP_200_OK)

@@ -20,7 +20,7 @@ from harbor_py.api.pagination import HarborPagination
 from harbor_py.api.permissions import IsSysadmin
 from harbor_py.api.query import Field, apply_query, apply_sort
 from harbor_py.api.schema import listing
-from harbor_py.http import client_address
+from harbor_py.core.actor import Actor
 from jobs import services
 from jobs.models import Execution, Schedule
 
@@ -101,8 +101,7 @@ class DetailView(_SystemJobView):
     def put(self, request: Request, job_id: int) -> Response:
         services.request_stop(
             self.execution(job_id),
-            actor=request.user.username,
-            client_address=client_address(request),
+            actor=Actor.of_request(request),
         )
         return Response(status=200)
 
@@ -152,8 +151,7 @@ class ScheduleView(_SystemJobView):
             return services.start_execution(
                 vendor_type=self.vendor_type,
                 parameters=parameters,
-                actor=request.user.username,
-                client_address=client_address(request),
+                actor=Actor.of_request(request),
             )
         if kind not in {"Hourly", "Daily", "Weekly", "Custom", "None", "Schedule"}:
             raise bad_request("schedule.type must be Manual, Hourly, Daily, Weekly, Custom or None")
@@ -162,8 +160,7 @@ class ScheduleView(_SystemJobView):
             type_="Custom" if kind == "Schedule" else kind,
             cron=str(schedule.get("cron") or ""),
             parameters=parameters,
-            actor=request.user.username,
-            client_address=client_address(request),
+            actor=Actor.of_request(request),
         )
         return None
 

@@ -14,9 +14,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from harbor_py.api.errors import bad_request
+from harbor_py.core.actor import Actor
 from projects import services
-from projects.api.base import ProjectScopedView
 from projects.metadata import clean_api_pair
+from projects.scoped_view import ProjectScopedView
 from projects.selectors import project_metadata
 
 STRING_MAP = OpenApiTypes.OBJECT  # a map of strings
@@ -34,7 +35,7 @@ class ProjectMetadataListView(ProjectScopedView):
         access = self.project_access()
         key, value = clean_api_pair(request.data)
         services.add_metadata(
-            project=access.project, key=key, value=value, actor=request.user.username
+            project=access.project, key=key, value=value, actor=Actor.of_request(request)
         )
         return Response(status=status.HTTP_200_OK)
 
@@ -61,12 +62,14 @@ class ProjectMetadataDetailView(ProjectScopedView):
             raise bad_request(f"the body must hold a value for {meta_name}")
         key, value = clean_api_pair({meta_name: request.data[meta_name]})
         services.set_metadata(
-            project=access.project, key=key, value=value, actor=request.user.username
+            project=access.project, key=key, value=value, actor=Actor.of_request(request)
         )
         return Response(status=status.HTTP_200_OK)
 
     @extend_schema(operation_id="deleteProjectMetadata", responses={200: None})
     def delete(self, request: Request, project_name_or_id: str, meta_name: str) -> Response:
         access = self.project_access()
-        services.delete_metadata(project=access.project, key=meta_name, actor=request.user.username)
+        services.delete_metadata(
+            project=access.project, key=meta_name, actor=Actor.of_request(request)
+        )
         return Response(status=status.HTTP_200_OK)

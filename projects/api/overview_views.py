@@ -8,11 +8,11 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.serializers import PermissionSerializer
 from accounts.robots import caller_of
 from harbor_py.api.errors import HarborError, bad_request
+from harbor_py.api.params import require_authenticated
+from harbor_py.api.serializers import PermissionSerializer
 from projects import overview, permissions
-from projects.api.base import require_authenticated
 from projects.api.serializers import ProjectSerializer
 from projects.models import ProjectMember
 from projects.roles import Role

@@ -9,14 +9,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.robots import person_of
-from harbor_py import configuration
 from harbor_py.api.errors import HarborError, bad_request, not_found
+from harbor_py.api.params import bool_param, require_user
+from harbor_py.core.actor import Actor
 from projects import selectors, services
-from projects.api.base import (
-    ProjectScopedView,
-    bool_param,
-    require_user,
-)
 from projects.api.serializers import (
     ProjectDeletableSerializer,
     ProjectReqSerializer,
@@ -25,8 +21,9 @@ from projects.api.serializers import (
     ProjectUpdateSerializer,
 )
 from projects.roles import Role
+from projects.scoped_view import ProjectScopedView
 from quotas import services as quota_services
-from quotas.api.serializers import summary_quota
+from quotas.selectors import summary_quota
 
 SUMMARY_FIELDS = {
     Role.PROJECT_ADMIN: "project_admin_count",
@@ -71,8 +68,7 @@ class ProjectListView(GenericAPIView):
     )
     def post(self, request: Request) -> Response:
         require_user(request)
-        restriction = configuration.get("project_creation_restriction")
-        if restriction == "adminonly" and not request.user.is_superuser:
+        if not selectors.may_create_projects(request.user):
             raise HarborError(403, "only system administrators may create projects")
         body = ProjectReqSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -87,11 +83,11 @@ class ProjectListView(GenericAPIView):
         is_public = public == "true" if public is not None else bool(data.get("public"))
         project = services.create_project(
             owner=person_of(request),
+            actor=Actor.of_request(request),
             name=data["project_name"],
             public=is_public,
             metadata=metadata,
-            # Only a sysadmin chooses the limit; everyone else gets the default (Harbor).
-            storage_limit=data.get("storage_limit") if request.user.is_superuser else None,
+            storage_limit=data.get("storage_limit"),
         )
         response = Response(status=status.HTTP_201_CREATED)
         in_location = request.headers.get("X-Resource-Name-In-Location", "").lower() == "true"
@@ -122,22 +118,21 @@ class ProjectDetailView(ProjectScopedView):
         access = self.project_access()
         body = ProjectUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        actor = Actor.of_request(request)
         services.update_project(
             project=access.project,
             metadata=body.validated_data.get("metadata") or {},
-            actor=request.user.username,
+            actor=actor,
         )
         limit = body.validated_data.get("storage_limit")
         if limit is not None and request.user.is_superuser:
-            quota_services.set_storage_limit(
-                project=access.project, hard=limit, actor=request.user.username
-            )
+            quota_services.set_storage_limit(project=access.project, hard=limit, actor=actor)
         return Response(status=status.HTTP_200_OK)
 
     @extend_schema(operation_id="deleteProject", responses={200: None})
     def delete(self, request: Request, project_name_or_id: str) -> Response:
         access = self.project_access()
-        services.delete_project(project=access.project, actor=request.user.username)
+        services.delete_project(project=access.project, actor=Actor.of_request(request))
         return Response(status=status.HTTP_200_OK)
 
 

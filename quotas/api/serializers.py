@@ -35,8 +35,3 @@ class QuotaUpdateSerializer(serializers.Serializer):
         if set(value) != {"storage"}:
             raise serializers.ValidationError('only "storage" can be limited')
         return value
-
-
-def summary_quota(quota: Quota) -> dict[str, dict[str, int]]:
-    """Harbor's ProjectSummaryQuota."""
-    return {"hard": {"storage": quota.hard}, "used": {"storage": quota.used}}

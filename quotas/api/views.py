@@ -10,8 +10,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from harbor_py.api.errors import HarborError, not_found
+from harbor_py.api.params import require_authenticated
 from harbor_py.api.permissions import IsSysadmin
-from projects.api.base import require_authenticated
+from harbor_py.core.actor import Actor
 from projects.selectors import project_access
 from quotas import selectors, services
 from quotas.api.serializers import QuotaSerializer, QuotaUpdateSerializer
@@ -62,6 +63,6 @@ class QuotaDetailView(GenericAPIView):
         services.set_storage_limit(
             project=quota.project,
             hard=body.validated_data["hard"]["storage"],
-            actor=request.user.username,
+            actor=Actor.of_request(request),
         )
         return Response(status=status.HTTP_200_OK)

@@ -14,18 +14,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from harbor_py.api.errors import bad_request, not_found
-from harbor_py.http import client_address
-from projects.api.base import is_resource_name
+from harbor_py.api.params import bool_param, is_resource_name
+from harbor_py.core.actor import Actor
 from projects.selectors import ProjectAccess, find_project
 from registry import charts, copying, deletion, queries, selectors, services
-from registry.api.base import (
-    bool_param,
-    find_artifact,
-    find_repository,
-    full_name,
-    require,
-    require_by_name,
-)
+from registry.api.base import full_name, require, require_by_name
 from registry.api.serializers import (
     AccessorySerializer,
     ArtifactSerializer,
@@ -70,11 +63,11 @@ class RepositoryScopedView(GenericAPIView):
 
     def repository(self, access: ProjectAccess) -> Repository:
         name = full_name(self.kwargs["project_name"], self.kwargs["repository_name"])
-        return find_repository(access, name)
+        return selectors.repository_in(access.project, name)
 
     def artifact(self, resource: str, action: str) -> Artifact:
         repository = self.repository(self.access(resource, action))
-        return find_artifact(repository, self.kwargs["reference"])
+        return selectors.artifact_in(repository, self.kwargs["reference"])
 
 
 class ArtifactsView(RepositoryScopedView):
@@ -102,13 +95,14 @@ class ArtifactsView(RepositoryScopedView):
             raise bad_request(f"invalid repository name {destination}")
         source_name, reference = _parse_from(request.query_params.get("from", ""))
         source_access = require_by_name(request, source_name.split("/", 1)[0], "artifact", "read")
-        source = find_artifact(find_repository(source_access, source_name), reference)
+        source = selectors.artifact_in(
+            selectors.repository_in(source_access.project, source_name), reference
+        )
         copying.copy_artifact(
             source=source,
             project=access.project,
             destination=destination,
-            username=request.user.username,
-            client_address=client_address(request),
+            actor=Actor.of_request(request),
         )
         response = Response(status=201)
         response["Location"] = f"{request.path.rstrip('/')}/{reference}"
@@ -151,8 +145,7 @@ class ArtifactView(RepositoryScopedView):
         artifact = self.artifact("artifact", "delete")
         if not deletion.delete_artifact(
             artifact=artifact,
-            username=request.user.username,
-            client_address=client_address(request),
+            actor=Actor.of_request(request),
         ):
             raise not_found(f"artifact {artifact.digest} was deleted meanwhile")
         return Response(status=200)
@@ -183,8 +176,7 @@ class TagsView(RepositoryScopedView):
         services.create_tag(
             artifact=artifact,
             name=body.validated_data["name"],
-            username=request.user.username,
-            client_address=client_address(request),
+            actor=Actor.of_request(request),
         )
         return Response(status=201)
 
@@ -206,9 +198,7 @@ class TagView(RepositoryScopedView):
         found = tag.first()
         if found is None:
             raise not_found(f"tag {tag_name} attached to artifact {artifact.pk} not found")
-        services.delete_tag(
-            tag=found, username=request.user.username, client_address=client_address(request)
-        )
+        services.delete_tag(tag=found, actor=Actor.of_request(request))
         return Response(status=200)
 
 
@@ -279,8 +269,7 @@ class ArtifactLabelsView(RepositoryScopedView):
         services.add_label(
             artifact=artifact,
             label=label,
-            username=request.user.username,
-            client_address=client_address(request),
+            actor=Actor.of_request(request),
         )
         return Response(status=200)
 
@@ -298,8 +287,7 @@ class ArtifactLabelView(RepositoryScopedView):
         services.remove_label(
             artifact=self.artifact("artifact-label", "delete"),
             label_id=label_id,
-            username=request.user.username,
-            client_address=client_address(request),
+            actor=Actor.of_request(request),
         )
         return Response(status=200)
 

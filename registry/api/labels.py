@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from harbor_py.api.errors import HarborError, bad_request, not_found
 from harbor_py.api.query import as_int
-from harbor_py.http import client_address
+from harbor_py.core.actor import Actor
 from projects.models import Project
 from registry import label_services, queries
 from registry.api.base import require
@@ -78,8 +78,7 @@ class LabelsView(GenericAPIView):
             project=project,
             description=data["description"],
             color=data["color"],
-            username=request.user.username,
-            client_address=client_address(request),
+            actor=Actor.of_request(request),
         )
         response = Response(status=201)
         response["Location"] = f"/api/v2.0/labels/{label.pk}"
@@ -118,8 +117,7 @@ class LabelView(GenericAPIView):
             name=data["name"],
             description=data["description"],
             color=data["color"],
-            username=request.user.username,
-            client_address=client_address(request),
+            actor=Actor.of_request(request),
         )
         return Response(status=200)
 
@@ -127,7 +125,6 @@ class LabelView(GenericAPIView):
     def delete(self, request: Request, label_id: int) -> Response:
         label_services.delete_label(
             label=self.label("delete"),
-            username=request.user.username,
-            client_address=client_address(request),
+            actor=Actor.of_request(request),
         )
         return Response(status=200)

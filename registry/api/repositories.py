@@ -7,10 +7,10 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from harbor_py.http import client_address
+from harbor_py.core.actor import Actor
 from projects.selectors import visible_projects
 from registry import deletion, queries, selectors, services
-from registry.api.base import find_repository, full_name, require_by_name
+from registry.api.base import full_name, require_by_name
 from registry.api.serializers import RepositorySerializer, RepositoryUpdateSerializer
 from registry.models import Repository
 
@@ -70,8 +70,7 @@ class RepositoryView(GenericAPIView):
         services.update_repository(
             repository=repository,
             description=body.validated_data["description"],
-            username=request.user.username,
-            client_address=client_address(request),
+            actor=Actor.of_request(request),
         )
         return Response(status=200)
 
@@ -79,12 +78,13 @@ class RepositoryView(GenericAPIView):
     def delete(self, request: Request, project_name: str, repository_name: str) -> Response:
         deletion.delete_repository(
             repository=self._repository("delete"),
-            username=request.user.username,
-            client_address=client_address(request),
+            actor=Actor.of_request(request),
         )
         return Response(status=200)
 
     def _repository(self, action: str) -> Repository:
         project = self.kwargs["project_name"]
         access = require_by_name(self.request, project, "repository", action)
-        return find_repository(access, full_name(project, self.kwargs["repository_name"]))
+        return selectors.repository_in(
+            access.project, full_name(project, self.kwargs["repository_name"])
+        )

@@ -13,7 +13,7 @@ from harbor_py.api.pagination import HarborPagination
 from harbor_py.api.permissions import IsSysadmin
 from harbor_py.api.query import apply_sort
 from harbor_py.api.schema import listing
-from harbor_py.http import client_address
+from harbor_py.core.actor import Actor
 from jobs import services as job_services
 from jobs.models import Status
 from replication import selectors, services
@@ -62,8 +62,7 @@ class ExecutionsView(APIView):
         body.is_valid(raise_exception=True)
         execution = services.start(
             policy=selectors.policy(body.validated_data["policy_id"]),
-            actor=request.user.username,
-            client_address=client_address(request),
+            actor=Actor.of_request(request),
         )
         response = Response(status=201)
         response["Location"] = f"/api/v2.0/replication/executions/{execution.pk}"
@@ -81,8 +80,7 @@ class ExecutionView(APIView):
     def put(self, request: Request, execution_id: int) -> Response:
         job_services.request_stop(
             selectors.execution(execution_id),
-            actor=request.user.username,
-            client_address=client_address(request),
+            actor=Actor.of_request(request),
         )
         return Response(status=200)
 

@@ -13,7 +13,7 @@ from harbor_py.api.errors import bad_request
 from harbor_py.api.permissions import IsSysadmin
 from harbor_py.api.query import Field
 from harbor_py.api.schema import listing
-from harbor_py.http import client_address
+from harbor_py.core.actor import Actor
 from replication import filters, selectors, services
 from replication.api import serializers as shapes
 from replication.api.listing import named_page
@@ -68,8 +68,7 @@ class PoliciesView(APIView):
     def post(self, request: Request) -> Response:
         policy = services.create_policy(
             values=_values(request),
-            actor=request.user.username,
-            client_address=client_address(request),
+            actor=Actor.of_request(request),
         )
         response = Response(status=201)
         response["Location"] = f"/api/v2.0/replication/policies/{policy.pk}"
@@ -88,8 +87,7 @@ class PolicyView(APIView):
         services.update_policy(
             policy=selectors.policy(policy_id),
             values=_values(request),
-            actor=request.user.username,
-            client_address=client_address(request),
+            actor=Actor.of_request(request),
         )
         return Response(status=200)
 
@@ -97,7 +95,6 @@ class PolicyView(APIView):
     def delete(self, request: Request, policy_id: int) -> Response:
         services.delete_policy(
             policy=selectors.policy(policy_id),
-            actor=request.user.username,
-            client_address=client_address(request),
+            actor=Actor.of_request(request),
         )
         return Response(status=200)

@@ -13,7 +13,7 @@ from harbor_py.api.errors import HarborError, bad_request
 from harbor_py.api.permissions import IsSysadmin
 from harbor_py.api.query import Field
 from harbor_py.api.schema import STRINGS, listing
-from harbor_py.http import client_address
+from harbor_py.core.actor import Actor
 from replication import selectors, services, transfer
 from replication.api import serializers as shapes
 from replication.api.listing import named_page
@@ -41,8 +41,7 @@ class RegistriesView(_Admin):
         endpoint = services.create_registry(
             values=data,
             access_secret=credential.get("access_secret", ""),
-            actor=request.user.username,
-            client_address=client_address(request),
+            actor=Actor.of_request(request),
         )
         response = Response(status=201)
         response["Location"] = f"/api/v2.0/registries/{endpoint.pk}"
@@ -76,8 +75,7 @@ class RegistryView(_Admin):
             endpoint=endpoint,
             values=values,
             access_secret=secret,
-            actor=request.user.username,
-            client_address=client_address(request),
+            actor=Actor.of_request(request),
         )
         return Response(status=200)
 
@@ -85,8 +83,7 @@ class RegistryView(_Admin):
     def delete(self, request: Request, registry_id: int) -> Response:
         services.delete_registry(
             endpoint=selectors.endpoint(registry_id),
-            actor=request.user.username,
-            client_address=client_address(request),
+            actor=Actor.of_request(request),
         )
         return Response(status=200)
 

@@ -7,6 +7,7 @@ import hashlib
 import itertools
 import json
 
+from harbor_py.core.actor import Actor
 from projects.models import Project
 from registry import services
 from registry.image_config import parse_config
@@ -61,7 +62,7 @@ def _record(
         repository_name=f"{project.name}/{repository}",
         parsed=parsed,
         tag=tag,
-        username="pusher",
+        actor=Actor(username="pusher"),
         image_config=image_config,
     )
 

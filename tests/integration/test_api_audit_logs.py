@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from audit.models import AuditLog
+from harbor_py.core.actor import Actor
 from projects.models import ProjectMember
 from projects.services import create_project
 from tests.contract import assert_matches
@@ -16,8 +17,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def two_projects(admin, make_user):
     owner = make_user()
-    mine = create_project(owner=owner, name="mine")
-    other = create_project(owner=admin, name="other")
+    mine = create_project(owner=owner, name="mine", actor=Actor.of_user(owner))
+    other = create_project(owner=admin, name="other", actor=Actor.of_user(admin))
     return owner, mine, other
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from audit.models import AuditLog
+from harbor_py.core.actor import Actor
 from projects.services import create_project
 from tests.contract import assert_matches
 from tests.integration.conftest import assert_harbor_error
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def project(admin):
-    return create_project(owner=admin, name="logged")
+    return create_project(owner=admin, name="logged", actor=Actor.of_user(admin))
 
 
 def test_project_admin_reads_the_project_log(project, admin, client_for):

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from audit import purge
 from audit.models import AuditLog
+from harbor_py.core.actor import Actor
 from jobs import runner
 from jobs.models import Execution, Status
 
@@ -125,7 +126,9 @@ def test_a_stopped_purge_keeps_the_rest(monkeypatch, admin):
     from jobs.services import request_stop, start_execution
 
     execution = start_execution(
-        vendor_type="PURGE_AUDIT_LOG", parameters={"audit_retention_hour": 24}
+        vendor_type="PURGE_AUDIT_LOG",
+        parameters={"audit_retention_hour": 24},
+        actor=Actor.system("test"),
     )
     calls = {"n": 0}
     real = runner.JobContext.should_stop
@@ -133,7 +136,7 @@ def test_a_stopped_purge_keeps_the_rest(monkeypatch, admin):
     def stop_after_first_batch(self):
         calls["n"] += 1
         if calls["n"] == 2:
-            request_stop(Execution.objects.get(pk=self.execution_id))
+            request_stop(Execution.objects.get(pk=self.execution_id), actor=Actor.system("test"))
         return real(self)
 
     monkeypatch.setattr(runner.JobContext, "should_stop", stop_after_first_batch)

@@ -9,6 +9,7 @@ from django.db import DatabaseError, connection
 from accounts import services as account_services
 from audit.models import AuditLog, AuditOutbox
 from harbor_py import configuration
+from harbor_py.core.actor import Actor
 from projects import services as project_services
 from projects.models import Project, ProjectMember
 from registry import label_services
@@ -42,7 +43,7 @@ def _traces() -> int:
 def test_no_change_without_its_entry(admin, monkeypatch, storage):
     monkeypatch.setattr(project_services, "record", _explode)
     with pytest.raises(Boom):
-        project_services.create_project(owner=admin, name="never")
+        project_services.create_project(owner=admin, name="never", actor=Actor.of_user(admin))
     assert not Project.objects.filter(name="never").exists()
     assert not ProjectMember.objects.filter(project__name="never").exists()
 
@@ -61,32 +62,37 @@ def test_no_change_when_the_database_refuses_the_entry(admin):
         )
     with pytest.raises(DatabaseError, match="could not extend file"):
         account_services.create_user(
-            username="zoe", email="zoe@example.com", password="Harbor12345", actor="admin"
+            username="zoe",
+            email="zoe@example.com",
+            password="Harbor12345",
+            actor=Actor(username="admin"),
         )
     assert not account_services.User.objects.filter(username="zoe").exists()
 
 
 def test_no_entry_without_its_change_member(admin, make_user, monkeypatch, storage):
     """delete_member records first, then deletes: the delete fails, the entry goes too."""
-    project = project_services.create_project(owner=admin, name="kept")
+    project = project_services.create_project(owner=admin, name="kept", actor=Actor.of_user(admin))
     member = project_services.add_member(
-        project=project, role=2, user=make_user("dev"), actor="admin"
+        project=project, role=2, user=make_user("dev"), actor=Actor(username="admin")
     )
     before = _traces()
     monkeypatch.setattr(ProjectMember, "delete", _explode)
     with pytest.raises(Boom):
-        project_services.delete_member(member=member, actor="admin")
+        project_services.delete_member(member=member, actor=Actor(username="admin"))
     assert ProjectMember.objects.filter(pk=member.pk).exists()
     assert _traces() == before
     assert not AuditLog.objects.filter(operation="delete", resource_type="project_member").exists()
 
 
 def test_no_entry_without_its_change_label(admin, monkeypatch, storage):
-    label = label_services.create_label(name="red", scope="g", project=None, username="admin")
+    label = label_services.create_label(
+        name="red", scope="g", project=None, actor=Actor(username="admin")
+    )
     before = _traces()
     monkeypatch.setattr(Label, "delete", _explode)
     with pytest.raises(Boom):
-        label_services.delete_label(label=label, username="admin")
+        label_services.delete_label(label=label, actor=Actor(username="admin"))
     assert Label.objects.filter(pk=label.pk).exists()
     assert _traces() == before
 
@@ -94,7 +100,7 @@ def test_no_entry_without_its_change_label(admin, monkeypatch, storage):
 def test_no_entry_when_a_later_step_of_the_change_fails(admin, monkeypatch, storage):
     """update_project writes the row, then the entry; a failure after record() (here in
     the last step of the service) rolls both back."""
-    project = project_services.create_project(owner=admin, name="meta")
+    project = project_services.create_project(owner=admin, name="meta", actor=Actor.of_user(admin))
     before = _traces()
     real = project_services._record_project
 
@@ -105,7 +111,9 @@ def test_no_entry_when_a_later_step_of_the_change_fails(admin, monkeypatch, stor
 
     monkeypatch.setattr(project_services, "_record_project", record_then_fail)
     with pytest.raises(Boom):
-        project_services.update_project(project=project, metadata={"public": "true"}, actor="a")
+        project_services.update_project(
+            project=project, metadata={"public": "true"}, actor=Actor(username="a")
+        )
     assert Project.objects.get(pk=project.pk).public is False
     assert _traces() == before
 

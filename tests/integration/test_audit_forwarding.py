@@ -15,6 +15,7 @@ from audit.models import AuditLog, AuditOutbox
 from audit.services import record
 from harbor_py import configuration
 from harbor_py.celery import app
+from harbor_py.core.actor import Actor
 from projects.services import create_project
 from registry import pulls
 from tests.distribution import bearer
@@ -41,7 +42,7 @@ def forwarded(receiver):
 
 def _entry(i: int, **extra) -> None:
     record(
-        username="alice",
+        actor=Actor(username="alice"),
         operation="create",
         resource_type="tag",
         resource=f"demo/app:{i}",
@@ -51,7 +52,7 @@ def _entry(i: int, **extra) -> None:
 
 def test_an_entry_is_forwarded_after_commit(admin, forwarded):
     with TestCase.captureOnCommitCallbacks(execute=True):
-        create_project(owner=admin, name="demo")
+        create_project(owner=admin, name="demo", actor=Actor.of_user(admin))
         assert forwarded.messages == []  # nothing leaves before the commit
     [message] = forwarded.wait_for(1)
     entry = AuditLog.objects.get(resource="demo")
@@ -78,7 +79,7 @@ def test_an_entry_is_forwarded_after_commit(admin, forwarded):
 
 def test_failures_are_warnings_and_values_are_escaped(forwarded):
     record(
-        username="ghost",
+        actor=Actor(username="ghost"),
         operation="login",
         resource_type="user",
         resource='we"ird]\\name',
@@ -145,7 +146,9 @@ def test_forwarding_off_keeps_entries_pending(receiver):
 
 def test_skip_database_still_forwards(forwarded):
     configuration.store({"skip_audit_log_database": True})
-    entry = record(username="bob", operation="delete", resource_type="tag", resource="x/y:1")
+    entry = record(
+        actor=Actor(username="bob"), operation="delete", resource_type="tag", resource="x/y:1"
+    )
     assert entry is not None and entry.pk is None
     assert not AuditLog.objects.exists()
     forwarding.drain()

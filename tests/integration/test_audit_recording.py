@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts import login
 from audit.models import AuditLog
 from harbor_py import configuration
+from harbor_py.core.actor import Actor
 from jobs import tasks as job_tasks
 from jobs.models import Execution
 from projects.services import create_project
@@ -183,11 +184,11 @@ def test_logout_needs_the_csrf_token(make_user):
 
 def test_disabled_event_types_are_not_recorded(admin):
     configuration.store({"disabled_audit_log_event_types": "create_project, login_user"})
-    create_project(owner=admin, name="quiet")
+    create_project(owner=admin, name="quiet", actor=Actor.of_user(admin))
     Client().get("/service/token", HTTP_AUTHORIZATION=basic("admin", "wrong"))
     assert not AuditLog.objects.filter(operation__in=["create", "login"]).exists()
     configuration.store({"disabled_audit_log_event_types": ""})
-    create_project(owner=admin, name="loud")
+    create_project(owner=admin, name="loud", actor=Actor.of_user(admin))
     assert AuditLog.objects.filter(resource="loud").exists()
 
 
@@ -318,9 +319,9 @@ def test_recording_works_without_redis(admin, monkeypatch):
         raise redis.ConnectionError("no redis")
 
     monkeypatch.setattr(configuration, "snapshot", down)
-    project = create_project(owner=admin, name="offline")
+    project = create_project(owner=admin, name="offline", actor=Actor.of_user(admin))
     assert AuditLog.objects.filter(resource="offline", operation="create").exists()
     from projects.services import delete_project
 
-    delete_project(project=project, actor="admin")
+    delete_project(project=project, actor=Actor(username="admin"))
     assert not AuditLog.objects.filter(resource="offline", operation="delete").exists()

@@ -28,6 +28,7 @@ from rest_framework.test import APIClient
 
 from audit.models import AuditLog
 from harbor_gc import untagged
+from harbor_py.core.actor import Actor
 from jobs.models import Execution, Task
 from jobs.runner import JobContext
 from quotas import usage
@@ -362,7 +363,7 @@ def test_api_delete_of_an_index_keeps_a_child_tagged_while_it_deletes(project, m
     index, children = _pushed_index("multi")
     pushes = _push_while_deleting(monkeypatch, children[1], "arm")
     found = Artifact.objects.get(digest=_digest(index))
-    deletion.delete_artifact(artifact=found, username="owner")
+    deletion.delete_artifact(artifact=found, actor=Actor(username="owner"))
     assert pushes[0].join() == 201
     _pulls_back(children[1], "arm")
     _quota_exact(project)
@@ -592,7 +593,7 @@ def test_a_push_that_loses_three_rounds_to_deletes_answers_503(project, monkeypa
     def delete_reserved() -> None:
         rounds.append(1)
         found = Artifact.objects.get(digest=_digest(doc))
-        assert deletion.delete_artifact(artifact=found, username="owner")
+        assert deletion.delete_artifact(artifact=found, actor=Actor(username="owner"))
 
     original = push.reserve
 

@@ -20,6 +20,7 @@ from django.test import Client
 
 from harbor_gc import fsck
 from harbor_gc.storage import S3Storage, Upload
+from harbor_py.core.actor import Actor
 from jobs.models import Execution, Status, Task
 from jobs.runner import run
 from registry import deletion, upstream
@@ -159,7 +160,9 @@ def test_gc_deletes_exactly_the_unreferenced_keys(s3, make_user, make_project):
     )
     assert head.status_code == 200 and head["Docker-Content-Digest"] == layer
 
-    deletion.delete_artifact(artifact=Artifact.objects.get(digest=gone), username="owner")
+    deletion.delete_artifact(
+        artifact=Artifact.objects.get(digest=gone), actor=Actor(username="owner")
+    )
     execution = _gc()
     after = _keys(s3)
     assert execution.extra_attrs["purged_blobs"] == len(gone_blobs)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from audit.models import AuditLog
+from harbor_py.core.actor import Actor
 from immutable.enforcement import TagImmutable
 from immutable.models import ImmutableRule
 from projects.roles import Role
@@ -156,9 +157,9 @@ def test_same_digest_may_be_pushed_again_and_copy_cannot_move_the_tag(world):
     v1 = image(world["project"], "app", "v1")
     other = image(world["project"], "app", None)
     world["owner"].post(RULES, rule(), format="json")
-    services.attach_tags(artifact=v1, names=["v1"], username="u")  # same digest: fine
+    services.attach_tags(artifact=v1, names=["v1"], actor=Actor(username="u"))  # same digest: fine
     with pytest.raises(TagImmutable):
-        services.attach_tags(artifact=other, names=["v1"], username="u")
+        services.attach_tags(artifact=other, names=["v1"], actor=Actor(username="u"))
     assert Tag.objects.get(name="v1").artifact_id == v1.pk
 
 
@@ -173,11 +174,13 @@ def test_two_first_pushes_of_a_new_protected_tag_cannot_both_win(world):
         push.reserve(project=project, repository_name="demo/app", parsed=parsed_image(s), tag="v1")
         for s in ("a", "b")
     )
-    push.complete(reservation=first, tag="v1", username="ci-1")
+    push.complete(reservation=first, tag="v1", actor=Actor(username="ci-1"))
     with pytest.raises(TagImmutable):
-        push.complete(reservation=second, tag="v1", username="ci-2")
+        push.complete(reservation=second, tag="v1", actor=Actor(username="ci-2"))
     assert Tag.objects.get(name="v1").artifact_id == first.artifact.pk
-    push.complete(reservation=first, tag="v1", username="ci-1")  # the same digest again: fine
+    push.complete(
+        reservation=first, tag="v1", actor=Actor(username="ci-1")
+    )  # the same digest again: fine
     assert Tag.objects.get(name="v1").artifact_id == first.artifact.pk
 
 
@@ -196,7 +199,7 @@ def test_a_new_tag_is_one_insert_and_a_moved_tag_reads_the_rules(world):
             project=project, repository_name="demo/app", parsed=parsed_image(serial), tag=tag
         )
         with CaptureQueriesContext(connection) as queries:
-            push.complete(reservation=reservation, tag=tag, username="ci")
+            push.complete(reservation=reservation, tag=tag, actor=Actor(username="ci"))
         return [q["sql"] for q in queries.captured_queries]
 
     new_tag = complete("a", "dev")

@@ -10,6 +10,7 @@ import time
 import pytest
 from django.utils import timezone
 
+from harbor_py.core.actor import Actor
 from jobs import lease, registry, runner, tasks
 from jobs.models import Execution, Status, Task
 
@@ -126,7 +127,9 @@ def test_a_job_is_created_while_the_broker_is_down(monkeypatch, django_capture_o
 
     monkeypatch.setattr(tasks.run_task, "delay", broker_down)
     with django_capture_on_commit_callbacks(execute=True):
-        execution = services.start_execution(vendor_type="LEASE_TEST", parameters={})
+        execution = services.start_execution(
+            vendor_type="LEASE_TEST", parameters={}, actor=Actor.system("test")
+        )
     assert Task.objects.get(execution=execution).status == Status.PENDING
 
 

@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 
 from harbor_py import configuration
+from harbor_py.core.actor import Actor
 from harbor_py.ops.readonly import MESSAGE
 from jobs import runner
 from jobs.models import Status
@@ -111,7 +112,12 @@ def test_writing_jobs_are_skipped_with_a_message(
 ):
     ran = []
     monkeypatch.setattr(runner, "job_for", lambda vendor: lambda context: ran.append(vendor))
-    execution = start_execution(vendor_type=vendor_type, parameters=parameters, trigger="MANUAL")
+    execution = start_execution(
+        vendor_type=vendor_type,
+        parameters=parameters,
+        trigger="MANUAL",
+        actor=Actor.system("test"),
+    )
     runner.run(execution.tasks.get().pk)
     execution.refresh_from_db()
     if skipped:

@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from harbor_py.core.actor import Actor
 from registry import push
 from registry.manifests import ParsedManifest, parse_manifest
 from registry.models import ArtifactReference
@@ -42,7 +43,7 @@ def _push(project, repository: str, parsed: ParsedManifest, tag: str | None) -> 
         reservation = push.reserve(
             project=project, repository_name=repository, parsed=parsed, tag=tag
         )
-        push.complete(reservation=reservation, tag=tag, username="ci")
+        push.complete(reservation=reservation, tag=tag, actor=Actor(username="ci"))
     return [q["sql"] for q in queries.captured_queries]
 
 

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from harbor_py import configuration
+from harbor_py.core.actor import Actor
 from projects.models import Project
 from quotas import usage
 from quotas.models import Quota
@@ -44,7 +45,7 @@ def record(project: Project, repo: str, body: bytes, tag: str | None = "latest")
         repository_name=f"{project.name}/{repo}",
         parsed=parse_manifest(body, MANIFEST),
         tag=tag,
-        username="pusher",
+        actor=Actor(username="pusher"),
     )
 
 
@@ -101,10 +102,10 @@ def test_deletes_release_usage_but_shared_blobs_stay_counted(make_project):
     project = make_project("p")
     one = record(project, "one", manifest({"shared": 1000, "a": 2000}))
     two = record(project, "two", manifest({"shared": 1000, "b": 300}, config_seed="c2"))
-    services.delete_artifacts(root=one, artifacts=[one], username="u")
+    services.delete_artifacts(root=one, artifacts=[one], actor=Actor(username="u"))
     assert used(project) == usage.measured(project.pk)
     assert used(project) >= 1000 + 300
-    services.delete_repository(repository=two.repository, username="u")
+    services.delete_repository(repository=two.repository, actor=Actor(username="u"))
     assert used(project) == 0
 
 

@@ -19,6 +19,7 @@ from cryptography.x509.oid import NameOID
 from django.test import TestCase
 from django_celery_beat.models import PeriodicTask
 
+from harbor_py.core.actor import Actor
 from jobs.models import Execution, Status, Trigger
 from replication import events, services, tasks
 from replication.models import RegistryEndpoint, ReplicationPolicy
@@ -154,7 +155,7 @@ def test_health_refresh_is_scheduled_and_records_the_status(tls_registry):
 def _policy(**values) -> ReplicationPolicy:
     endpoint = RegistryEndpoint.objects.create(name="r", type="harbor", url="http://127.0.0.1:9")
     return services.create_policy(
-        values={"name": "p", "dest_registry": endpoint, **values}, actor="admin"
+        values={"name": "p", "dest_registry": endpoint, **values}, actor=Actor(username="admin")
     )
 
 
@@ -174,7 +175,12 @@ def test_single_active_replication_skips_a_second_start(api):
     assert [e["id"] for e in listed] == [skipped["id"]]
     # an event waits for the active run (its Celery task retries on the 409)
     with pytest.raises(Exception) as raised:
-        services.start(policy=policy, trigger=Trigger.EVENT, event={"operation": "push"})
+        services.start(
+            policy=policy,
+            trigger=Trigger.EVENT,
+            event={"operation": "push"},
+            actor=Actor.system("test"),
+        )
     assert getattr(raised.value, "status_code", None) == 409
     policy_json = api.get(f"{API}/replication/policies/{policy.pk}").json()
     assert policy_json["single_active_replication"] is True

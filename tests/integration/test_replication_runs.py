@@ -11,6 +11,7 @@ import os
 import pytest
 from django.test import TestCase
 
+from harbor_py.core.actor import Actor
 from jobs import runner
 from jobs.models import Execution, Status, Task, Trigger
 from projects.roles import Role
@@ -41,10 +42,11 @@ def remote(monkeypatch):
 
 
 def _policy(**values) -> ReplicationPolicy:
-    return services.create_policy(values={"name": "p", **values}, actor="admin")
+    return services.create_policy(values={"name": "p", **values}, actor=Actor(username="admin"))
 
 
 def _run(policy: ReplicationPolicy, **kwargs) -> Execution:
+    kwargs.setdefault("actor", Actor.system("test"))
     execution = services.start(policy=policy, **kwargs)
     # what the worker does (already done, eagerly, when the test does not hold a transaction)
     runner.run(execution.tasks.order_by("pk").first().pk)
@@ -120,7 +122,9 @@ def test_push_based_flattening_override_and_events(
 
     # override off: an existing tag is left alone
     fake.manifests["mirror/app"]["v1"] = (b"{}", OCI_MANIFEST)
-    policy = services.update_policy(policy=policy, values={"override": False}, actor="admin")
+    policy = services.update_policy(
+        policy=policy, values={"override": False}, actor=Actor(username="admin")
+    )
     execution = _run(policy)
     assert execution.status == Status.SUCCESS
     assert fake.manifests["mirror/app"]["v1"][0] == b"{}"
@@ -130,7 +134,7 @@ def test_push_based_flattening_override_and_events(
     services.update_policy(
         policy=policy,
         values={"override": True, "trigger_type": "event_based", "replicate_deletion": True},
-        actor="admin",
+        actor=Actor(username="admin"),
     )
     with TestCase.captureOnCommitCallbacks(execute=True):
         pushed = push_image("alice", "team/sub/app", "v2", layers=1)
@@ -139,7 +143,9 @@ def test_push_based_flattening_override_and_events(
     assert event_run.status == Status.SUCCESS and event_run.parameters["event"]["tags"] == ["v2"]
 
     with TestCase.captureOnCommitCallbacks(execute=True):
-        deletion.delete_artifact(artifact=Artifact.objects.get(digest=pushed), username="alice")
+        deletion.delete_artifact(
+            artifact=Artifact.objects.get(digest=pushed), actor=Actor(username="alice")
+        )
     assert pushed not in fake.manifests["mirror/app"]
     assert Tag.objects.filter(name="v1").exists()
 
@@ -267,10 +273,10 @@ def test_accessories_follow_and_a_rerun_compares_by_listing(
     services.update_policy(
         policy=ReplicationPolicy.objects.get(),
         values={"trigger_type": "event_based", "replicate_deletion": True},
-        actor="admin",
+        actor=Actor(username="admin"),
     )
     with TestCase.captureOnCommitCallbacks(execute=True):
-        registry_services.delete_tag(tag=Tag.objects.get(name="v1"), username="alice")
+        registry_services.delete_tag(tag=Tag.objects.get(name="v1"), actor=Actor(username="alice"))
     event_run = Execution.objects.filter(trigger=Trigger.EVENT).latest("pk")
     assert event_run.parameters["event"]["operation"] == "delete_tag"
     task = selectors.tasks(event_run).get()

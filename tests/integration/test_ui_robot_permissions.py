@@ -9,6 +9,7 @@ from django.test import Client
 from accounts import robot_services
 from accounts.models import Robot
 from accounts.robot_services import RobotSpec
+from harbor_py.core.actor import Actor
 from projects.permissions import UNSERVED_RESOURCES
 
 pytestmark = pytest.mark.django_db
@@ -84,6 +85,7 @@ def test_an_edit_keeps_permissions_of_features_we_lack(owner):
     ]
     robot, _secret = robot_services.create_robot(
         caller=owner,
+        actor=Actor.of_user(owner),
         spec=RobotSpec(
             name="api",
             level="project",

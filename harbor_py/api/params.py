@@ -1,0 +1,44 @@
+"""Reading a REST request: Harbor's query flags and headers, and who may call at all."""
+
+from __future__ import annotations
+
+from typing import Any, overload
+
+from django.http import HttpRequest
+from rest_framework.request import Request
+
+from harbor_py.api.errors import HarborError, bad_request
+
+
+def is_resource_name(request: Any) -> bool | None:
+    raw = request.headers.get("X-Is-Resource-Name")
+    if raw is None:
+        return None
+    return raw.lower() == "true"
+
+
+@overload
+def bool_param(request: Request, name: str, default: bool) -> bool: ...
+@overload
+def bool_param(request: Request, name: str, default: None = None) -> bool | None: ...
+def bool_param(request: Request, name: str, default: bool | None = None) -> bool | None:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    if raw.lower() in ("true", "1"):
+        return True
+    if raw.lower() in ("false", "0"):
+        return False
+    raise bad_request(f"{name} must be true or false")
+
+
+def require_authenticated(request: Request | HttpRequest) -> None:
+    if not request.user.is_authenticated:
+        raise HarborError(401, "authentication required")
+
+
+def require_user(request: Request) -> None:
+    """A signed-in person: robot accounts own nothing and have no profile."""
+    require_authenticated(request)
+    if getattr(request.user, "is_robot", False):
+        raise HarborError(403, "not allowed for robot accounts")
