@@ -10,10 +10,12 @@ from django.utils import timezone
 from audit.services import record
 from harbor_gc.storage import storage_from_settings
 from harbor_py.api.errors import bad_request, conflict, not_found
+from harbor_py.core.events import publish
 from immutable.enforcement import check_move, check_tags
 from projects.models import Project
 from quotas import usage
 from registry import locks, push
+from registry.events import ArtifactDeleted, TagDeleted
 from registry.image_config import ImageConfig
 from registry.manifests import ParsedManifest
 from registry.models import (
@@ -24,7 +26,6 @@ from registry.models import (
     Tag,
 )
 from registry.names import is_tag
-from replication import events as replication_events
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +62,8 @@ def delete_tag(*, tag: Tag, username: str, client_address: str = "") -> None:
     project = repository.project
     resource = f"{repository.name}:{tag.name}"
     check_tags(project_id=project.pk, repository_name=repository.name, tags=[tag.name])
-    replication_events.tag_deleted(tag=tag)
+    digest = tag.artifact.digest
+    publish(TagDeleted(project.name, repository.name, tag.name, digest, username))
     # Only while it points where the caller saw it: a push may have moved it since.
     deleted, _ = Tag.objects.filter(pk=tag.pk, artifact_id=tag.artifact_id).delete()
     if not deleted:
@@ -120,7 +122,9 @@ def delete_artifacts(
     storage): the root, the children and accessories that went with it, their tags and
     labels. Blobs stay for garbage collection."""
     repository = root.repository
-    replication_events.artifact_deleted(artifact=root)
+    tags = tuple(sorted(root.tags.values_list("name", flat=True)))  # before the rows go
+    project = repository.name.split("/", 1)[0]
+    publish(ArtifactDeleted(project, repository.name, root.digest, tags, username))
     doomed = Artifact.objects.filter(pk__in=[a.pk for a in artifacts])
     # Lock first (artifacts before the quota row, the order a push takes them in): a
     # concurrent writer of rows that reference these artifacts (the config reader adding a

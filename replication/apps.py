@@ -8,7 +8,8 @@ class ReplicationConfig(AppConfig):
 
     def ready(self) -> None:
         from jobs.registry import register
-        from replication import runs
+        from replication import runs, triggers
         from replication.services import VENDOR
 
         register(VENDOR, runs.run)
+        triggers.subscribe_all()

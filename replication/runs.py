@@ -12,10 +12,12 @@ from typing import Any
 from django.db import connection, connections
 from django.utils import timezone
 
+from harbor_py.core.events import publish
 from jobs.models import Status, Task
 from jobs.runner import JobContext, Stopped
 from replication import filters
 from replication.copier import Copier, StopRequested
+from replication.events import ReplicationFinished
 from replication.local import LocalRegistry
 from replication.models import ReplicationPolicy
 from replication.selectors import CONTROLLER
@@ -298,6 +300,28 @@ def _task(context: JobContext, item: Item, done: bool) -> Task:
 
 
 def run(context: JobContext) -> dict[str, Any]:
+    outcome: dict[str, Any] = {"status": Status.ERROR, "total": 0, "failed": 0}
+    try:
+        results = _run(context, outcome)
+    except Stopped:
+        outcome["status"] = Status.STOPPED
+        raise
+    else:
+        outcome["status"] = Status.SUCCESS
+        return results
+    finally:
+        publish(
+            ReplicationFinished(
+                policy_id=context.parameters["policy_id"],
+                execution_id=context.execution_id,
+                status=str(outcome["status"]),
+                total=int(outcome["total"]),
+                failed=int(outcome["failed"]),
+            )
+        )
+
+
+def _run(context: JobContext, outcome: dict[str, Any]) -> dict[str, Any]:
     policy = ReplicationPolicy.objects.select_related("src_registry", "dest_registry").get(
         pk=context.parameters["policy_id"]
     )
@@ -353,6 +377,7 @@ def run(context: JobContext) -> dict[str, Any]:
         source.close()
         destination.close()
     failed = Task.objects.filter(execution_id=context.execution_id, status=Status.ERROR).count()
+    outcome |= {"total": len(items), "failed": failed}
     results = {"total": len(items), "failed": failed, "unchanged": len(items) - len(pending)}
     results |= copier.stats
     context.log(f"done: {results}")

@@ -244,6 +244,7 @@ def start(
     policy: ReplicationPolicy,
     trigger: str = Trigger.MANUAL,
     event: dict[str, Any] | None = None,
+    event_key: str = "",
     actor: str | None = None,
     client_address: str = "",
 ) -> Execution:
@@ -256,6 +257,8 @@ def start(
     parameters: dict[str, Any] = {"policy_id": policy.pk}
     if event:
         parameters["event"] = event
+    if event_key:
+        parameters["event_key"] = event_key
     if policy.single_active_replication:
         # the policy's row serializes concurrent starts of the same policy
         ReplicationPolicy.objects.select_for_update().filter(pk=policy.pk).first()
@@ -274,6 +277,11 @@ def start(
         actor=actor,
         client_address=client_address,
     )
+
+
+def started_by_event(*, policy: ReplicationPolicy, key: str) -> bool:
+    executions = Execution.objects.filter(vendor_type=VENDOR, vendor_id=policy.pk)
+    return executions.filter(parameters__event_key=key).exists()
 
 
 def _skipped(*, policy: ReplicationPolicy, trigger: str, parameters: dict[str, Any]) -> Execution:

@@ -1,0 +1,77 @@
+"""The events the registry publishes (harbor_py.core.events; docs/events.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harbor_py.core.events import Event, event
+
+
+@event("artifact_pushed")
+@dataclass(frozen=True)
+class ArtifactPushed(Event):
+    """A manifest push committed: the artifact is new, or known and (re)tagged."""
+
+    project: str
+    repository: str
+    digest: str
+    tags: tuple[str, ...]
+    operator: str
+
+
+@event("artifact_pulled")
+@dataclass(frozen=True)
+class ArtifactPulled(Event):
+    """Pulls of an artifact, published when the recorded pulls are aggregated (every 10 s)
+    rather than per pull: `pull_time` is the latest pull of the aggregation window."""
+
+    repository: str
+    digest: str
+    pull_time: str  # ISO 8601, UTC
+
+
+@event("artifact_deleted")
+@dataclass(frozen=True)
+class ArtifactDeleted(Event):
+    """An artifact and the tags it had (read before its rows went)."""
+
+    project: str
+    repository: str
+    digest: str
+    tags: tuple[str, ...]
+    operator: str
+
+
+@event("tag_created")
+@dataclass(frozen=True)
+class TagCreated(Event):
+    """A push wrote a tag that did not exist (a moved tag is an artifact_pushed)."""
+
+    project: str
+    repository: str
+    tag: str
+    digest: str
+    operator: str
+
+
+@event("tag_deleted")
+@dataclass(frozen=True)
+class TagDeleted(Event):
+    """A tag alone was deleted; its artifact stays."""
+
+    project: str
+    repository: str
+    tag: str
+    digest: str
+    operator: str
+
+
+@event("scan_finished")
+@dataclass(frozen=True)
+class ScanFinished(Event):
+    """Declared for scanning (#22), which publishes it; nothing does yet."""
+
+    repository: str
+    digest: str
+    status: str
+    report_id: str
