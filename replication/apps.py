@@ -9,7 +9,15 @@ class ReplicationConfig(AppConfig):
     def ready(self) -> None:
         from jobs.registry import register
         from replication import runs, triggers
+        from replication.adapters import base
+        from replication.adapters.docker_registry import DockerRegistryAdapter
+        from replication.adapters.harbor import HarborAdapter
         from replication.services import VENDOR
 
         register(VENDOR, runs.run)
         triggers.subscribe_all()
+        # the filters whose values the listings of each kind of registry carry
+        base.register(
+            base.AdapterType("harbor", HarborAdapter, ("name", "tag", "label", "resource"))
+        )
+        base.register(base.AdapterType("docker-registry", DockerRegistryAdapter, ("name", "tag")))

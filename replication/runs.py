@@ -16,12 +16,12 @@ from harbor_py.core.events import publish
 from jobs.models import Status, Task
 from jobs.runner import JobContext, Stopped
 from replication import filters
+from replication.adapters.base import Inventory, RegistryAdapter, TransferError, open_adapter
 from replication.copier import Copier, StopRequested
 from replication.events import ReplicationFinished
 from replication.local import LocalRegistry
 from replication.models import ReplicationPolicy
 from replication.selectors import CONTROLLER
-from replication.transfer import Inventory, RemoteRegistry, TransferError, _Client
 
 STOP_POLL_SECONDS = 2.0
 ARTIFACT_WORKERS = 3  # artifacts copied at once (each with copier.WORKERS blob streams)
@@ -40,9 +40,9 @@ class Item:
     tag_only: bool = False  # a deletion of the tags, not of the artifact
 
 
-def endpoints(policy: ReplicationPolicy) -> tuple[_Client, _Client]:
-    def side(endpoint: Any) -> _Client:
-        return LocalRegistry() if endpoint is None else RemoteRegistry(endpoint)
+def endpoints(policy: ReplicationPolicy) -> tuple[RegistryAdapter, RegistryAdapter]:
+    def side(endpoint: Any) -> RegistryAdapter:
+        return LocalRegistry() if endpoint is None else open_adapter(endpoint)
 
     return side(policy.src_registry), side(policy.dest_registry)
 
@@ -102,7 +102,12 @@ def _namespace(repository: str) -> str:
 
 
 def inventories(
-    items: list[Item], destination: _Client, context: JobContext, *, threaded: bool, new: set[str]
+    items: list[Item],
+    destination: RegistryAdapter,
+    context: JobContext,
+    *,
+    threaded: bool,
+    new: set[str],
 ) -> dict[str, Inventory | None]:
     """What each destination repository of the copies holds, read once (one listing per
     repository instead of probes per artifact); None where it could not be read. Projects
@@ -134,7 +139,7 @@ def inventories(
         return known | dict(zip(left, pool.map(read, left), strict=True))
 
 
-def _repositories_in(destination: _Client, namespace: str) -> set[str] | None:
+def _repositories_in(destination: RegistryAdapter, namespace: str) -> set[str] | None:
     try:
         return destination.repositories_in(namespace)
     except TransferError:
@@ -229,7 +234,9 @@ def _run_item(item: Item, task: Task, policy: ReplicationPolicy, copier: Copier,
     _finish(task, Status.SUCCESS)
 
 
-def _ensure_namespaces(items: list[Item], destination: _Client) -> tuple[dict[str, str], set[str]]:
+def _ensure_namespaces(
+    items: list[Item], destination: RegistryAdapter
+) -> tuple[dict[str, str], set[str]]:
     """Create the destination projects first: (namespace -> why it failed, namespaces
     created now)."""
     failures: dict[str, str] = {}

@@ -16,8 +16,8 @@ from audit.services import record
 from harbor_py.api.errors import HarborError, bad_request, conflict
 from jobs import services as job_services
 from jobs.models import Execution, Status, Trigger
+from replication.adapters.base import TransferError, open_adapter
 from replication.models import RegistryEndpoint, ReplicationPolicy
-from replication.transfer import RemoteRegistry, TransferError
 
 VENDOR = "REPLICATION"
 REGISTRY_FIELDS = (
@@ -125,7 +125,7 @@ def refresh_health(*, endpoint: RegistryEndpoint) -> str:
     """Ping the endpoint (GET /v2/ with its credentials) and record healthy/unhealthy."""
     status = "healthy"
     try:
-        remote = RemoteRegistry(endpoint)
+        remote = open_adapter(endpoint)
         remote.client.timeout = httpx.Timeout(HEALTH_TIMEOUT_SECONDS)
         try:
             remote.ping()
