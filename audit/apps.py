@@ -7,6 +7,6 @@ class AuditConfig(AppConfig):
 
     def ready(self) -> None:
         from audit.purge import purge
-        from jobs.registry import register
+        from jobs.registry import JobType, declare
 
-        register("PURGE_AUDIT_LOG", purge)
+        declare(JobType("PURGE_AUDIT_LOG", purge, audit_name="purge_audit", writes_registry=False))
