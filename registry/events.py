@@ -7,16 +7,20 @@ from dataclasses import dataclass
 from harbor_py.core.events import Event, event
 
 
-@event("artifact_pushed")
 @dataclass(frozen=True)
-class ArtifactPushed(Event):
-    """A manifest push committed: the artifact is new, or known and (re)tagged."""
-
+class ArtifactChange(Event):
     project: str
     repository: str
     digest: str
     tags: tuple[str, ...]
     operator: str
+
+
+@event("artifact_pushed")
+@dataclass(frozen=True)
+class ArtifactPushed(ArtifactChange):
+    """A manifest push committed: the artifact is new, or known and (re)tagged; `tags` is
+    the pushed tag (none for a push by digest)."""
 
 
 @event("artifact_pulled")
@@ -32,38 +36,29 @@ class ArtifactPulled(Event):
 
 @event("artifact_deleted")
 @dataclass(frozen=True)
-class ArtifactDeleted(Event):
+class ArtifactDeleted(ArtifactChange):
     """An artifact and the tags it had (read before its rows went)."""
 
+
+@dataclass(frozen=True)
+class TagChange(Event):
     project: str
     repository: str
+    tag: str
     digest: str
-    tags: tuple[str, ...]
     operator: str
 
 
 @event("tag_created")
 @dataclass(frozen=True)
-class TagCreated(Event):
+class TagCreated(TagChange):
     """A push wrote a tag that did not exist (a moved tag is an artifact_pushed)."""
-
-    project: str
-    repository: str
-    tag: str
-    digest: str
-    operator: str
 
 
 @event("tag_deleted")
 @dataclass(frozen=True)
-class TagDeleted(Event):
+class TagDeleted(TagChange):
     """A tag alone was deleted; its artifact stays."""
-
-    project: str
-    repository: str
-    tag: str
-    digest: str
-    operator: str
 
 
 @event("scan_finished")
