@@ -4,9 +4,13 @@ outbox when the delivery after commit is lost, at least once with a dedupe key."
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
+import subprocess
+import sys
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import TestCase
 
 from harbor_py.core import events, outbox
@@ -153,3 +157,51 @@ def test_a_name_is_registered_once():
 def test_events_survive_the_round_trip_through_json():
     value = _pushed()
     assert events.decode(value.name, events.encode(value)) == value
+
+
+SETTINGS = "harbor_py.settings_test"
+KILLED_WORKER = """
+import os, signal, sys
+import django
+django.setup()
+from harbor_py.core import events
+from replication import tasks
+
+def killed(*args):
+    print("in the consumer", flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # the worker dies holding the row's lock
+
+tasks.replicate_event.delay = killed
+events.deliver_events([int(sys.argv[1])])
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_during_delivery_leaves_the_event_to_the_sweep(fired, monkeypatch):
+    """A real process delivers the committed row and is killed (SIGKILL) inside the
+    consumer: PostgreSQL rolls its delivery back, the row stays, and the sweep here (the
+    next worker) delivers the event."""
+    policy = _event_policy()
+    monkeypatch.setattr(events.deliver_events, "delay", lambda ids: None)  # queued, not run
+    publish(_pushed())  # outside a transaction: committed at once
+    row = EventOutbox.objects.get()
+    database = connection.settings_dict
+    url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    worker = subprocess.run(
+        [sys.executable, "-c", KILLED_WORKER, str(row.pk)],
+        env={
+            **os.environ,
+            "DATABASE_URL": url,
+            "DJANGO_SETTINGS_MODULE": "harbor_py.settings_test",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert worker.returncode == -signal.SIGKILL, worker.stderr
+    assert "in the consumer" in worker.stdout
+    assert EventOutbox.objects.filter(pk=row.pk).exists() and fired == []
+    _age_outbox()
+    assert events.sweep_events() == 1
+    assert fired == [(policy.pk, fired[0][1], row.key)]
+    assert not EventOutbox.objects.exists()
