@@ -205,3 +205,14 @@ def test_a_worker_killed_during_delivery_leaves_the_event_to_the_sweep(fired, mo
     assert events.sweep_events() == 1
     assert fired == [(policy.pk, fired[0][1], row.key)]
     assert not EventOutbox.objects.exists()
+
+
+def test_beat_sweeps_the_outbox_with_a_task_the_worker_knows():
+    from django_celery_beat.models import PeriodicTask
+
+    from harbor_py.celery import app
+
+    app.loader.import_default_modules()  # what a worker does at start (autodiscovery)
+    sweep = PeriodicTask.objects.get(name="harbor: sweep the event outbox")
+    assert sweep.enabled and sweep.interval.every == outbox.SWEEP_SECONDS
+    assert sweep.task in app.tasks and events.deliver_events.name in app.tasks
