@@ -57,3 +57,9 @@ def test_an_undeclared_job_type_neither_starts_nor_gets_a_schedule():
         services.set_schedule(vendor_type="NO_SUCH_JOB", type_="Daily", cron="", parameters={})
     assert refused.value.status_code == 400
     assert not Execution.objects.exists()
+
+
+def test_the_task_that_runs_jobs_keeps_its_name_for_queued_messages():
+    from jobs import runner, tasks
+
+    assert runner.run_task.name == "jobs.tasks.run_task" and tasks.run_task is runner.run_task
