@@ -258,6 +258,11 @@ def drain(*, batch_size: int = BATCH, max_batches: int = MAX_BATCHES) -> int:
     return sent
 
 
+def on_logged(event: object, key: str) -> None:
+    """The consumer of audit_logged (subscribed in AuditConfig.ready)."""
+    kick()
+
+
 def kick() -> None:
     """After a commit that wrote outbox entries: start a run unless one is due anyway
     (KICK_KEY set and not yet cleared by a run) or the last run failed recently."""

@@ -19,8 +19,10 @@ import redis
 from django.db import transaction
 from django.utils import timezone
 
+from audit.events import AuditLogged
 from audit.models import AuditLog, AuditOutbox
 from harbor_py.core.actor import Actor
+from harbor_py.core.events import publish
 from harbor_py.db import insert
 
 NAME_MAX = 255  # usernames come from login attempts too: any length
@@ -120,12 +122,6 @@ def payload(entry: AuditLog) -> dict[str, object]:
     }
 
 
-def _forward_after_commit() -> None:
-    from audit import forwarding
-
-    transaction.on_commit(forwarding.kick)
-
-
 def record(
     *,
     actor: Actor,
@@ -161,7 +157,7 @@ def record(
             insert([entry], returning_pk=True)
         if rules.forward:
             insert([AuditOutbox(payload=payload(entry))])
-            _forward_after_commit()
+            publish(AuditLogged(entries=1))
     return entry
 
 
@@ -187,5 +183,5 @@ def record_many(entries: Sequence[Entry]) -> int:
                 ],
                 ignore_conflicts=True,
             )
-            _forward_after_commit()
+            publish(AuditLogged(entries=len(rows)))
     return len(rows)

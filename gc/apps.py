@@ -13,6 +13,6 @@ class GcConfig(AppConfig):
 
     def ready(self) -> None:
         from harbor_gc.collector import collect
-        from jobs.registry import register
+        from jobs.registry import JobType, declare
 
-        register("GARBAGE_COLLECTION", collect)
+        declare(JobType("GARBAGE_COLLECTION", collect, audit_name="gc", writes_registry=True))

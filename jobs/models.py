@@ -32,6 +32,8 @@ class Execution(models.Model):
     parameters = models.JSONField(default=dict, blank=True)
     extra_attrs = models.JSONField(default=dict, blank=True)  # results: counts, freed bytes
     stop_requested = models.BooleanField(default=False)
+    # from the job type's declaration (jobs.registry), for the constraint below
+    single_active = models.BooleanField(default=True)
     start_time = models.DateTimeField(auto_now_add=True)
     end_time = models.DateTimeField(null=True, blank=True)
     update_time = models.DateTimeField(auto_now=True)
@@ -40,12 +42,12 @@ class Execution(models.Model):
         db_table = "execution"
         indexes = [models.Index(fields=["vendor_type", "-start_time"])]
         constraints = [
-            # One unfinished execution per vendor type and vendor id (e.g. one GC at a time);
-            # replication decides per policy (single_active_replication), as Harbor does.
+            # One unfinished execution per vendor type and vendor id (e.g. one GC at a time)
+            # for the job types declared single_active (jobs.registry); replication decides
+            # per policy (single_active_replication), as Harbor does.
             models.UniqueConstraint(
                 fields=["vendor_type", "vendor_id"],
-                condition=models.Q(status__in=["Pending", "Running"])
-                & ~models.Q(vendor_type="REPLICATION"),
+                condition=models.Q(status__in=["Pending", "Running"], single_active=True),
                 name="execution_one_active",
             )
         ]

@@ -1,23 +1,43 @@
-"""Which function runs a job of each vendor type. Apps register theirs in AppConfig.ready."""
+"""The job types, each declared once by the app that owns it (in AppConfig.ready): what
+runs it, how the audit log names it, whether it writes registry data (read-only mode
+skips it then) and whether only one execution of it may be active at a time."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
-if TYPE_CHECKING:
-    from jobs.runner import JobContext
+from jobs.context import JobContext
 
-JobFunction = Callable[["JobContext"], dict[str, object] | None]
-_JOBS: dict[str, JobFunction] = {}
+JobFunction = Callable[[JobContext], dict[str, object] | None]
 
 
-def register(vendor_type: str, function: JobFunction) -> None:
-    _JOBS[vendor_type] = function
+class DuplicateJobType(Exception):
+    pass
 
 
-def job_for(vendor_type: str) -> JobFunction:
-    return _JOBS[vendor_type]
+@dataclass(frozen=True)
+class JobType:
+    vendor_type: str  # Harbor's name, stored in executions and schedules
+    runner: JobFunction
+    audit_name: str  # audit resource types: <audit_name>_job, <audit_name>_schedule
+    writes_registry: bool  # skipped while read-only (a run with dry_run=true excepted)
+    # One unfinished execution per vendor id at a time (a second start is a conflict);
+    # otherwise the owner decides (replication: per policy, single_active_replication).
+    single_active: bool = True
+
+
+_JOBS: dict[str, JobType] = {}
+
+
+def declare(job: JobType) -> None:
+    if job.vendor_type in _JOBS:
+        raise DuplicateJobType(f"the job type {job.vendor_type} is declared twice")
+    _JOBS[job.vendor_type] = job
+
+
+def declaration(vendor_type: str) -> JobType | None:
+    return _JOBS.get(vendor_type)
 
 
 def known(vendor_type: str) -> bool:

@@ -4,48 +4,21 @@ from __future__ import annotations
 
 import logging
 import traceback
-from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Value
-from django.db.models.functions import Concat
+from celery import shared_task
 from django.utils import timezone
 
 from harbor_py.ops import readonly
+from jobs.context import JobContext, Stopped
 from jobs.lease import Heartbeat, claim, held_by_live_worker, this_worker
 from jobs.models import FINAL, Execution, Status, Task
-from jobs.registry import job_for
+from jobs.registry import declaration
+
+__all__ = ["JobContext", "Stopped", "run", "run_task"]
 
 logger = logging.getLogger(__name__)
 MAX_RUNS = 3  # a task redelivered after a lost worker is retried at most this often
-
-
-@dataclass
-class JobContext:
-    task_id: int
-    execution_id: int
-    parameters: dict[str, Any]
-    lease: Heartbeat | None = None
-
-    def log(self, message: str) -> None:
-        line = f"{timezone.now().isoformat(timespec='seconds')} {message}\n"
-        Task.objects.filter(pk=self.task_id).update(log=Concat("log", Value(line)))
-
-    def progress(self, percent: int) -> None:
-        """How far the run is (0-100), for the UI's progress bar; in the task's extra_attrs."""
-        task = Task.objects.filter(pk=self.task_id).only("extra_attrs").first()
-        if task is not None:
-            attrs = {**task.extra_attrs, "progress": max(0, min(100, percent))}
-            Task.objects.filter(pk=self.task_id).update(extra_attrs=attrs)
-
-    def should_stop(self) -> bool:
-        if self.lease is not None and self.lease.lost.is_set():
-            return True  # another worker has taken the task over
-        return Execution.objects.filter(pk=self.execution_id, stop_requested=True).exists()
-
-
-class Stopped(Exception):
-    """Raised by a job that noticed should_stop()."""
 
 
 def _finish(
@@ -82,7 +55,9 @@ def run(task_id: int) -> None:
     if execution.stop_requested:
         _finish(task, Status.STOPPED, "stopped before it started")
         return
-    if skipped := readonly.skipped_job_message(execution.vendor_type, execution.parameters):
+    job = declaration(execution.vendor_type)
+    writes = job is not None and job.writes_registry
+    if skipped := readonly.skipped_job_message(execution.vendor_type, execution.parameters, writes):
         JobContext(task.pk, execution.pk, execution.parameters).log(skipped)
         _finish(task, Status.ERROR, skipped)
         return
@@ -95,7 +70,9 @@ def run(task_id: int) -> None:
         if run_number > 1:
             context.log(f"run {run_number}: the worker of the previous run was lost")
         try:
-            results = job_for(execution.vendor_type)(context)
+            if job is None:
+                raise LookupError(f"no job type {execution.vendor_type} is declared")
+            results = job.runner(context)
         except Stopped:
             if lease.lost.is_set():
                 return
@@ -107,3 +84,9 @@ def run(task_id: int) -> None:
             _finish(task, Status.ERROR, str(exc)[:1000], run=run_number)
         else:
             _finish(task, Status.SUCCESS, results=results or {}, run=run_number)
+
+
+# Named as it was when it lived in jobs.tasks, so that queued messages still find it.
+@shared_task(name="jobs.tasks.run_task", acks_late=True)
+def run_task(task_id: int) -> None:
+    run(task_id)

@@ -18,12 +18,12 @@ from audit.services import record
 from harbor_py.api.errors import HarborError, bad_request
 from harbor_py.core.actor import Actor
 from jobs.models import FINAL, Execution, Schedule, Status, Task, Trigger
+from jobs.registry import declaration
+from jobs.runner import run_task
 
 PRESET_CRONS = {"Hourly": "0 0 * * * *", "Daily": "0 0 0 * * *", "Weekly": "0 0 0 * * 0"}
 # Who starts the runs that beat schedules (not audited: see above).
 SCHEDULER = Actor.system("harbor-scheduler")
-# Audit resource types: <name>_schedule for schedules, <name>_job for runs.
-AUDIT_NAMES = {"GARBAGE_COLLECTION": "gc", "PURGE_AUDIT_LOG": "purge_audit"}
 
 
 def _audit(
@@ -37,7 +37,8 @@ def _audit(
 ) -> None:
     if actor.is_system:
         return
-    name = AUDIT_NAMES.get(vendor_type, vendor_type.lower())
+    job = declaration(vendor_type)
+    name = job.audit_name if job else vendor_type.lower()
     record(
         actor=actor,
         operation=operation,
@@ -56,9 +57,11 @@ def start_execution(
     vendor_id: int = 0,
     actor: Actor,
 ) -> Execution:
-    """Create an execution with one task and enqueue it. One active execution per vendor."""
-    from jobs.tasks import run_task
-
+    """Create an execution with one task and enqueue it. One active execution per vendor
+    id when the job type is declared single_active (jobs.registry)."""
+    job = declaration(vendor_type)
+    if job is None:
+        raise bad_request(f"no job type {vendor_type}")
     try:
         with transaction.atomic():
             execution = Execution.objects.create(
@@ -66,6 +69,7 @@ def start_execution(
                 vendor_id=vendor_id,
                 trigger=trigger,
                 parameters=parameters,
+                single_active=job.single_active,
             )
     except IntegrityError:
         raise HarborError(409, f"a {vendor_type} job is already running", "CONFLICT") from None
@@ -141,6 +145,8 @@ def set_schedule(
     actor: Actor,
 ) -> Schedule:
     """Hourly/Daily/Weekly/Custom schedule the job; None removes the schedule."""
+    if declaration(vendor_type) is None:
+        raise bad_request(f"no job type {vendor_type}")
     if type_ not in {"Hourly", "Daily", "Weekly", "Custom", "None"}:
         raise bad_request("schedule type must be Hourly, Daily, Weekly, Custom or None")
     schedule, _ = Schedule.objects.select_for_update().get_or_create(vendor_type=vendor_type)

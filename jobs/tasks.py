@@ -7,13 +7,11 @@ import contextlib
 from celery import shared_task
 
 from harbor_py.api.errors import HarborError
-from jobs import runner
 from jobs.models import Schedule, Trigger
+from jobs.registry import known
+from jobs.runner import run_task
 
-
-@shared_task(acks_late=True)
-def run_task(task_id: int) -> None:
-    runner.run(task_id)
+__all__ = ["resume_orphaned_tasks", "run_scheduled", "run_task"]
 
 
 @shared_task
@@ -29,6 +27,8 @@ def resume_orphaned_tasks() -> None:
 def run_scheduled(vendor_type: str) -> None:
     from jobs.services import SCHEDULER, start_execution
 
+    if not known(vendor_type):
+        return  # its app is gone: the schedule waits, as a run would fail
     schedule = Schedule.objects.filter(vendor_type=vendor_type).first()
     # A conflict means the previous run is still going: skip this tick.
     with contextlib.suppress(HarborError):

@@ -39,7 +39,9 @@ from django.http import HttpRequest
 from audit.services import Entry, record_many
 from harbor_py import redis_conn
 from harbor_py.core.actor import Actor
+from harbor_py.core.events import has_consumers, publish
 from harbor_py.http import client_address
+from registry.events import ArtifactPulled
 from registry.models import Artifact, Repository, Tag
 
 logger = logging.getLogger(__name__)
@@ -202,6 +204,16 @@ def _add_counts(counts: dict[int, int]) -> None:
         )
 
 
+def _publish_pulls(times: dict[int, dt.datetime]) -> None:
+    """artifact_pulled, one per artifact and aggregation window: from here rather than per
+    pull, so that a pull writes nothing to the database (docs/events.md)."""
+    if not times or not has_consumers(ArtifactPulled):
+        return
+    pulled = Artifact.objects.filter(pk__in=times).values_list("pk", "repository__name", "digest")
+    for pk, repository, digest in pulled:
+        publish(ArtifactPulled(repository, digest, times[pk].isoformat()))
+
+
 def _as_time(raw: str) -> dt.datetime:
     return dt.datetime.fromtimestamp(float(raw), tz=dt.UTC)
 
@@ -216,7 +228,9 @@ def aggregate() -> dict[str, int]:
         taken = {kind: _take(client, kind) for kind in KINDS}
         events = _take_events(client)
         with transaction.atomic():
-            _set_times(Artifact, {k: _as_time(v) for k, v in taken["artifact"].items()})
+            artifact_times = {k: _as_time(v) for k, v in taken["artifact"].items()}
+            _set_times(Artifact, artifact_times)
+            _publish_pulls(artifact_times)
             _set_times(Tag, {k: _as_time(v) for k, v in taken["tag"].items()})
             _add_counts({k: int(v) for k, v in taken["repository"].items()})
             audited = _record_events(client, events) if events else 0

@@ -30,12 +30,14 @@ from django.utils import timezone
 from audit.services import record
 from harbor_gc import guard
 from harbor_py.core.actor import Actor
+from harbor_py.core.events import publish
 from harbor_py.db import IGNORE_CONFLICTS, fetch_all, insert
 from immutable.enforcement import TagImmutable, check_move
 from immutable.selectors import immutable_tags
 from projects.models import Project
 from quotas import usage
 from registry import locks
+from registry.events import ArtifactPushed, TagCreated
 from registry.image_config import ImageConfig
 from registry.manifests import ParsedManifest
 from registry.models import (
@@ -46,7 +48,6 @@ from registry.models import (
     Repository,
     Tag,
 )
-from replication import events as replication_events
 
 ATTEMPTS = 3  # reserve / PUT / complete rounds when a deleter takes the artifact between
 
@@ -281,7 +282,7 @@ def complete(*, reservation: Reservation, tag: str | None, actor: Actor) -> Arti
         from registry import pending_configs
 
         transaction.on_commit(lambda: pending_configs.add(artifact.pk))
-    replication_events.artifact_pushed(repository=repository.name, digest=artifact.digest, tag=tag)
+    _publish(reservation, tag, actor.username)
     record(
         actor=actor,
         operation="create",
@@ -291,6 +292,15 @@ def complete(*, reservation: Reservation, tag: str | None, actor: Actor) -> Arti
         project_name=reservation.project.name,
     )
     return artifact
+
+
+def _publish(reservation: Reservation, tag: str | None, operator: str) -> None:
+    project, repository = reservation.project.name, reservation.repository.name
+    digest = reservation.artifact.digest
+    tags = (tag,) if tag else ()
+    publish(ArtifactPushed(project, repository, digest, tags, operator))
+    if tag and not reservation.tag_existed:
+        publish(TagCreated(project, repository, tag, digest, operator))
 
 
 _MOVE_TAG = (

@@ -11,10 +11,12 @@ from audit.services import record
 from harbor_gc.storage import storage_from_settings
 from harbor_py.api.errors import bad_request, conflict, not_found
 from harbor_py.core.actor import Actor
+from harbor_py.core.events import publish
 from immutable.enforcement import check_move, check_tags
 from projects.models import Project
 from quotas import usage
 from registry import locks, push
+from registry.events import ArtifactDeleted, TagDeleted
 from registry.image_config import ImageConfig
 from registry.manifests import ParsedManifest
 from registry.models import (
@@ -25,7 +27,6 @@ from registry.models import (
     Tag,
 )
 from registry.names import is_tag
-from replication import events as replication_events
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,8 @@ def delete_tag(*, tag: Tag, actor: Actor) -> None:
     project = repository.project
     resource = f"{repository.name}:{tag.name}"
     check_tags(project_id=project.pk, repository_name=repository.name, tags=[tag.name])
-    replication_events.tag_deleted(tag=tag)
+    digest = tag.artifact.digest
+    publish(TagDeleted(project.name, repository.name, tag.name, digest, actor.username))
     # Only while it points where the caller saw it: a push may have moved it since.
     deleted, _ = Tag.objects.filter(pk=tag.pk, artifact_id=tag.artifact_id).delete()
     if not deleted:
@@ -113,7 +115,9 @@ def delete_artifacts(*, root: Artifact, artifacts: list[Artifact], actor: Actor)
     storage): the root, the children and accessories that went with it, their tags and
     labels. Blobs stay for garbage collection."""
     repository = root.repository
-    replication_events.artifact_deleted(artifact=root)
+    tags = tuple(sorted(root.tags.values_list("name", flat=True)))  # before the rows go
+    project = repository.name.split("/", 1)[0]
+    publish(ArtifactDeleted(project, repository.name, root.digest, tags, actor.username))
     doomed = Artifact.objects.filter(pk__in=[a.pk for a in artifacts])
     # Lock first (artifacts before the quota row, the order a push takes them in): a
     # concurrent writer of rows that reference these artifacts (the config reader adding a

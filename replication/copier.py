@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from registry.manifests import Descriptor, ManifestInvalid, parse_manifest
-from replication.transfer import PUSH, TransferError, _Client
+from replication.adapters.base import PUSH, RegistryAdapter, TransferError
 
 CHUNK = 1 << 20  # read size of the source stream
 UPLOAD_CHUNK = 16 << 20  # PATCH size with copy_by_chunk
@@ -56,8 +56,8 @@ class TokenBucket:
 
 @dataclass
 class Copier:
-    source: _Client
-    destination: _Client
+    source: RegistryAdapter
+    destination: RegistryAdapter
     speed_kb: int = 0
     chunked: bool = False
     stop: threading.Event = field(default_factory=threading.Event)

@@ -18,12 +18,13 @@ from registry import blob_sizes, push, upstream
 from registry.manifests import ParsedManifest, parse_manifest
 from registry.models import Artifact, Repository, Tag
 from registry.names import is_digest
-from replication.transfer import Grants, Inventory, SourceArtifact, TransferError, _Client
+from replication.adapters.base import Grants, Inventory, SourceArtifact, TransferError
+from replication.adapters.v2 import V2Client
 
 REPLICATION = Actor.system("harbor-replication")  # the audit log's actor for replicated writes
 
 
-class LocalRegistry(_Client):
+class LocalRegistry(V2Client):
     def __init__(self) -> None:
         self.client = upstream.client()
 

@@ -12,14 +12,16 @@ from typing import Any
 from django.db import connection, connections
 from django.utils import timezone
 
+from harbor_py.core.events import publish
 from jobs.models import Status, Task
 from jobs.runner import JobContext, Stopped
 from replication import filters
+from replication.adapters.base import Inventory, RegistryAdapter, TransferError, open_adapter
 from replication.copier import Copier, StopRequested
+from replication.events import ReplicationFinished
 from replication.local import LocalRegistry
 from replication.models import ReplicationPolicy
 from replication.selectors import CONTROLLER
-from replication.transfer import Inventory, RemoteRegistry, TransferError, _Client
 
 STOP_POLL_SECONDS = 2.0
 ARTIFACT_WORKERS = 3  # artifacts copied at once (each with copier.WORKERS blob streams)
@@ -38,9 +40,9 @@ class Item:
     tag_only: bool = False  # a deletion of the tags, not of the artifact
 
 
-def endpoints(policy: ReplicationPolicy) -> tuple[_Client, _Client]:
-    def side(endpoint: Any) -> _Client:
-        return LocalRegistry() if endpoint is None else RemoteRegistry(endpoint)
+def endpoints(policy: ReplicationPolicy) -> tuple[RegistryAdapter, RegistryAdapter]:
+    def side(endpoint: Any) -> RegistryAdapter:
+        return LocalRegistry() if endpoint is None else open_adapter(endpoint)
 
     return side(policy.src_registry), side(policy.dest_registry)
 
@@ -100,7 +102,12 @@ def _namespace(repository: str) -> str:
 
 
 def inventories(
-    items: list[Item], destination: _Client, context: JobContext, *, threaded: bool, new: set[str]
+    items: list[Item],
+    destination: RegistryAdapter,
+    context: JobContext,
+    *,
+    threaded: bool,
+    new: set[str],
 ) -> dict[str, Inventory | None]:
     """What each destination repository of the copies holds, read once (one listing per
     repository instead of probes per artifact); None where it could not be read. Projects
@@ -132,7 +139,7 @@ def inventories(
         return known | dict(zip(left, pool.map(read, left), strict=True))
 
 
-def _repositories_in(destination: _Client, namespace: str) -> set[str] | None:
+def _repositories_in(destination: RegistryAdapter, namespace: str) -> set[str] | None:
     try:
         return destination.repositories_in(namespace)
     except TransferError:
@@ -227,7 +234,9 @@ def _run_item(item: Item, task: Task, policy: ReplicationPolicy, copier: Copier,
     _finish(task, Status.SUCCESS)
 
 
-def _ensure_namespaces(items: list[Item], destination: _Client) -> tuple[dict[str, str], set[str]]:
+def _ensure_namespaces(
+    items: list[Item], destination: RegistryAdapter
+) -> tuple[dict[str, str], set[str]]:
     """Create the destination projects first: (namespace -> why it failed, namespaces
     created now)."""
     failures: dict[str, str] = {}
@@ -298,6 +307,28 @@ def _task(context: JobContext, item: Item, done: bool) -> Task:
 
 
 def run(context: JobContext) -> dict[str, Any]:
+    outcome: dict[str, Any] = {"status": Status.ERROR, "total": 0, "failed": 0}
+    try:
+        results = _run(context, outcome)
+    except Stopped:
+        outcome["status"] = Status.STOPPED
+        raise
+    else:
+        outcome["status"] = Status.SUCCESS
+        return results
+    finally:
+        publish(
+            ReplicationFinished(
+                policy_id=context.parameters["policy_id"],
+                execution_id=context.execution_id,
+                status=str(outcome["status"]),
+                total=int(outcome["total"]),
+                failed=int(outcome["failed"]),
+            )
+        )
+
+
+def _run(context: JobContext, outcome: dict[str, Any]) -> dict[str, Any]:
     policy = ReplicationPolicy.objects.select_related("src_registry", "dest_registry").get(
         pk=context.parameters["policy_id"]
     )
@@ -353,6 +384,7 @@ def run(context: JobContext) -> dict[str, Any]:
         source.close()
         destination.close()
     failed = Task.objects.filter(execution_id=context.execution_id, status=Status.ERROR).count()
+    outcome |= {"total": len(items), "failed": failed}
     results = {"total": len(items), "failed": failed, "unchanged": len(items) - len(pending)}
     results |= copier.stats
     context.log(f"done: {results}")

@@ -17,8 +17,8 @@ from harbor_py.api.errors import HarborError, bad_request, conflict
 from harbor_py.core.actor import Actor
 from jobs import services as job_services
 from jobs.models import Execution, Status, Trigger
+from replication.adapters.base import TransferError, open_adapter
 from replication.models import RegistryEndpoint, ReplicationPolicy
-from replication.transfer import RemoteRegistry, TransferError
 
 VENDOR = "REPLICATION"
 REGISTRY_FIELDS = (
@@ -122,7 +122,7 @@ def refresh_health(*, endpoint: RegistryEndpoint) -> str:
     """Ping the endpoint (GET /v2/ with its credentials) and record healthy/unhealthy."""
     status = "healthy"
     try:
-        remote = RemoteRegistry(endpoint)
+        remote = open_adapter(endpoint)
         remote.client.timeout = httpx.Timeout(HEALTH_TIMEOUT_SECONDS)
         try:
             remote.ping()
@@ -235,6 +235,7 @@ def start(
     policy: ReplicationPolicy,
     trigger: str = Trigger.MANUAL,
     event: dict[str, Any] | None = None,
+    event_key: str = "",
     actor: Actor,
 ) -> Execution:
     """One execution of the policy. Executions of one policy may overlap, as in Harbor,
@@ -246,6 +247,8 @@ def start(
     parameters: dict[str, Any] = {"policy_id": policy.pk}
     if event:
         parameters["event"] = event
+    if event_key:
+        parameters["event_key"] = event_key
     if policy.single_active_replication:
         # the policy's row serializes concurrent starts of the same policy
         ReplicationPolicy.objects.select_for_update().filter(pk=policy.pk).first()
@@ -263,6 +266,11 @@ def start(
         trigger=trigger,
         actor=actor,
     )
+
+
+def started_by_event(*, policy: ReplicationPolicy, key: str) -> bool:
+    executions = Execution.objects.filter(vendor_type=VENDOR, vendor_id=policy.pk)
+    return executions.filter(parameters__event_key=key).exists()
 
 
 def _skipped(*, policy: ReplicationPolicy, trigger: str, parameters: dict[str, Any]) -> Execution:

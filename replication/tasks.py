@@ -29,12 +29,18 @@ def run_scheduled_policy(policy_id: int) -> None:
 
 
 @shared_task(bind=True, max_retries=EVENT_RETRIES, acks_late=True)
-def replicate_event(self: Any, policy_id: int, event: dict[str, Any]) -> None:
+def replicate_event(self: Any, policy_id: int, event: dict[str, Any], key: str = "") -> None:
+    """`key`: the event's delivery key; an event delivered again (at least once) whose run
+    exists already starts none."""
     policy = ReplicationPolicy.objects.filter(pk=policy_id, enabled=True).first()
     if policy is None:
         return
+    if key and services.started_by_event(policy=policy, key=key):
+        return
     try:
-        services.start(policy=policy, trigger=Trigger.EVENT, event=event, actor=REPLICATION)
+        services.start(
+            policy=policy, trigger=Trigger.EVENT, event=event, event_key=key, actor=REPLICATION
+        )
     except HarborError as exc:
         if exc.status_code != 409:
             raise

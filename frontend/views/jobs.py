@@ -20,7 +20,8 @@ from harbor_py.api.errors import HarborError, not_found
 from harbor_py.core.actor import Actor
 from jobs import services as job_services
 from jobs.models import FINAL, Execution, Schedule
-from replication import filters, selectors, services, transfer
+from replication import filters, selectors, services
+from replication.adapters.base import TransferError, open_adapter
 from replication.models import RegistryEndpoint, ReplicationPolicy
 
 GC = "GARBAGE_COLLECTION"
@@ -129,8 +130,8 @@ def _endpoint_from(data: dict[str, Any]) -> RegistryEndpoint:
 
 def _ping(endpoint: RegistryEndpoint) -> dict[str, Any]:
     try:
-        transfer.RemoteRegistry(endpoint).ping()
-    except transfer.TransferError as exc:
+        open_adapter(endpoint).ping()
+    except TransferError as exc:
         return {"success": False, "message": str(exc)}
     return {"success": True, "message": ""}
 

@@ -24,8 +24,6 @@ logger = logging.getLogger(__name__)
 MESSAGE = "The system is in read only mode. Any modification is prohibited."
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 WRITE_ACTIONS = frozenset({"push", "delete", "*"})
-# Jobs that write registry content or another registry; they are skipped while read-only.
-WRITING_JOBS = frozenset({"GARBAGE_COLLECTION", "REPLICATION"})
 # (method, path) pairs allowed while read-only: leaving the mode, signing in and out.
 ALLOWED_WRITES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("PUT", re.compile(r"^/api/v2\.0/configurations/?$")),
@@ -60,9 +58,13 @@ def registry_actions(actions: frozenset[str]) -> frozenset[str]:
     return actions
 
 
-def skipped_job_message(vendor_type: str, parameters: dict[str, object]) -> str | None:
-    """Why a job must not run now, or None. A GC dry run writes nothing and may run."""
-    if vendor_type not in WRITING_JOBS or parameters.get("dry_run") is True:
+def skipped_job_message(
+    vendor_type: str, parameters: dict[str, object], writes_registry: bool
+) -> str | None:
+    """Why a job must not run now, or None. Jobs that write registry content or another
+    registry (their declaration says so, jobs.registry) are skipped while read-only; a dry
+    run writes nothing and may run."""
+    if not writes_registry or parameters.get("dry_run") is True:
         return None
     if not is_read_only():
         return None

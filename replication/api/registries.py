@@ -14,7 +14,8 @@ from harbor_py.api.permissions import IsSysadmin
 from harbor_py.api.query import Field
 from harbor_py.api.schema import STRINGS, listing
 from harbor_py.core.actor import Actor
-from replication import selectors, services, transfer
+from replication import selectors, services
+from replication.adapters.base import TransferError, adapter_type, adapter_types, open_adapter
 from replication.api import serializers as shapes
 from replication.api.listing import named_page
 from replication.models import RegistryEndpoint
@@ -107,13 +108,13 @@ class PingView(_Admin):
         if not endpoint.url:
             raise bad_request("the url of the registry is required")
         try:
-            transfer.RemoteRegistry(endpoint).ping()
-        except transfer.TransferError as exc:
+            open_adapter(endpoint).ping()
+        except TransferError as exc:
             raise HarborError(400, f"failed to ping registry: {exc}") from None
         return Response(status=200)
 
 
-FILTERS = [
+FILTERS: list[dict[str, Any]] = [
     {"type": "name", "style": "input"},
     {"type": "tag", "style": "input"},
     {"type": "label", "style": "input"},
@@ -129,9 +130,9 @@ class InfoView(_Admin):
             {
                 "type": endpoint.type,
                 "description": endpoint.description,
-                "supported_resource_filters": FILTERS
-                if endpoint.type == RegistryEndpoint.Type.HARBOR
-                else FILTERS[:2],
+                "supported_resource_filters": [
+                    f for f in FILTERS if f["type"] in adapter_type(endpoint.type).filters
+                ],
                 "supported_triggers": ["manual", "scheduled", "event_based"],
                 "supported_copy_by_chunk": True,
             }
@@ -141,7 +142,7 @@ class InfoView(_Admin):
 class AdaptersView(_Admin):
     @listing("listRegistryProviderTypes", items=STRINGS, paged=False)
     def get(self, request: Request) -> Response:
-        return Response(sorted(RegistryEndpoint.Type.values))
+        return Response([kind.name for kind in adapter_types()])
 
 
 # Both adapters take any URL and a username/password, which Harbor calls the standard
@@ -160,4 +161,4 @@ PROVIDER_INFO = {
 class AdapterInfosView(_Admin):
     @extend_schema(operation_id="listRegistryProviderInfos", responses={200: dict})
     def get(self, request: Request) -> Response:
-        return Response({kind: PROVIDER_INFO for kind in sorted(RegistryEndpoint.Type.values)})
+        return Response({kind.name: PROVIDER_INFO for kind in adapter_types()})

@@ -25,7 +25,9 @@ def _count_runs(context: runner.JobContext) -> dict[str, object]:
 
 @pytest.fixture(autouse=True)
 def test_job():
-    registry.register("LEASE_TEST", _count_runs)
+    if not registry.known("LEASE_TEST"):
+        job = registry.JobType("LEASE_TEST", _count_runs, "lease_test", writes_registry=False)
+        registry.declare(job)
     runs_seen.clear()
     yield
 

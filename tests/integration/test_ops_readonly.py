@@ -3,6 +3,7 @@ push/delete in new tokens, writing jobs skipped, and the admin can leave the mod
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -13,6 +14,7 @@ from harbor_py.core.actor import Actor
 from harbor_py.ops.readonly import MESSAGE
 from jobs import runner
 from jobs.models import Status
+from jobs.registry import JobType
 from jobs.services import start_execution
 from projects.models import Project
 from projects.roles import Role
@@ -105,13 +107,19 @@ def test_registry_writes_refused_even_with_an_old_push_token(read_only, make_use
         ("GARBAGE_COLLECTION", {"dry_run": False}, True),
         ("REPLICATION", {"policy_id": 1}, True),
         ("GARBAGE_COLLECTION", {"dry_run": True}, False),
+        ("PURGE_AUDIT_LOG", {"dry_run": False}, False),  # declared as writing no registry data
     ],
 )
 def test_writing_jobs_are_skipped_with_a_message(
     read_only, vendor_type, parameters, skipped, monkeypatch
 ):
     ran = []
-    monkeypatch.setattr(runner, "job_for", lambda vendor: lambda context: ran.append(vendor))
+    declared = runner.declaration
+
+    def job_that_records(vendor: str) -> JobType:
+        return dataclasses.replace(declared(vendor), runner=lambda context: ran.append(vendor))
+
+    monkeypatch.setattr(runner, "declaration", job_that_records)
     execution = start_execution(
         vendor_type=vendor_type,
         parameters=parameters,

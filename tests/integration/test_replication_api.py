@@ -8,7 +8,9 @@ from django_celery_beat.models import PeriodicTask
 
 from audit.models import AuditLog
 from jobs.models import Execution, Status, Task
-from replication import services, transfer
+from replication import services
+from replication.adapters.base import TransferError
+from replication.adapters.docker_registry import DockerRegistryAdapter
 from replication.models import RegistryEndpoint, ReplicationPolicy
 from replication.selectors import CONTROLLER
 from tests.contract import assert_matches
@@ -124,9 +126,9 @@ def test_adapters_info_and_ping(api, monkeypatch):
     def ping(self):
         seen.append((self.endpoint.url, self.credentials))
         if "bad" in self.endpoint.url:
-            raise transfer.TransferError("connection refused")
+            raise TransferError("connection refused")
 
-    monkeypatch.setattr(transfer.RemoteRegistry, "ping", ping)
+    monkeypatch.setattr(DockerRegistryAdapter, "ping", ping)
     response = api.post(f"{API}/registries/ping", {"id": registry_id}, format="json")
     assert_matches("pingRegistry", response, 200)
     assert seen[-1] == ("http://127.0.0.1:9", ("admin", "s3cret!"))

@@ -20,8 +20,10 @@ from django.test import TestCase
 from django_celery_beat.models import PeriodicTask
 
 from harbor_py.core.actor import Actor
+from harbor_py.core.events import publish
 from jobs.models import Execution, Status, Trigger
-from replication import events, services, tasks
+from registry.events import ArtifactPushed
+from replication import services, tasks
 from replication.models import RegistryEndpoint, ReplicationPolicy
 from tests.contract import assert_matches
 from tests.integration.conftest import assert_harbor_error
@@ -212,5 +214,5 @@ def test_event_based_pull_policy_is_accepted_and_never_fired(api, monkeypatch):
     fired = []
     monkeypatch.setattr(tasks.replicate_event, "delay", lambda *args: fired.append(args[0]))
     with TestCase.captureOnCommitCallbacks(execute=True):
-        events.artifact_pushed(repository="proj/app", digest="sha256:" + "a" * 64, tag="v1")
+        publish(ArtifactPushed("proj", "proj/app", "sha256:" + "a" * 64, ("v1",), "admin"))
     assert fired == [push.pk]  # only the push-based one

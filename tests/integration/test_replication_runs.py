@@ -19,8 +19,9 @@ from registry import deletion, upstream
 from registry import services as registry_services
 from registry.models import Artifact, Tag
 from replication import copier, runs, selectors, services
+from replication.adapters.base import open_adapter
+from replication.adapters.docker_registry import DockerRegistryAdapter
 from replication.models import RegistryEndpoint, ReplicationPolicy
-from replication.transfer import RemoteRegistry
 from tests.distribution import push_image, put_manifest, stored_manifest, upload_blob
 from tests.fake_registry import FakeRegistry
 from tests.imagegen import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST
@@ -33,7 +34,7 @@ pytest_plugins = ["tests.distribution_plugin"]
 def remote(monkeypatch):
     fake = FakeRegistry()
     monkeypatch.setattr(
-        runs, "RemoteRegistry", lambda endpoint: RemoteRegistry(endpoint, fake.transport())
+        runs, "open_adapter", lambda endpoint: open_adapter(endpoint, fake.transport())
     )
     endpoint = RegistryEndpoint(name="fake", type="docker-registry", url="http://fake")
     endpoint.access_key, endpoint.access_secret = fake.credentials
@@ -79,8 +80,8 @@ def test_pull_based_records_artifacts(distribution, remote, admin, monkeypatch):
     _remote_image(fake, "lib/app", ["dev"])
     fake_catalog = ["lib/app", "lib/skip"]
     monkey_tags = {"lib/app": ["v1", "latest", "dev"], "lib/skip": []}
-    monkeypatch.setattr(RemoteRegistry, "repositories", lambda self: fake_catalog)
-    monkeypatch.setattr(RemoteRegistry, "tags", lambda self, repo: monkey_tags[repo])
+    monkeypatch.setattr(DockerRegistryAdapter, "repositories", lambda self: fake_catalog)
+    monkeypatch.setattr(DockerRegistryAdapter, "tags", lambda self, repo: monkey_tags[repo])
     policy = _policy(
         src_registry=endpoint,
         filters=[{"type": "name", "value": "lib/*"}, {"type": "tag", "value": "{v*,latest}"}],
@@ -156,8 +157,8 @@ def test_failed_artifacts_fail_the_execution(distribution, remote, monkeypatch, 
     blobs = fake.blobs["lib/app"]
     fake.corrupt.add(next(d for d in blobs if len(blobs[d]) == 70_000))  # a fresh layer
     monkeypatch.setattr(copier, "BACKOFF_SECONDS", 0.0)
-    monkeypatch.setattr(RemoteRegistry, "repositories", lambda self: ["lib/app"])
-    monkeypatch.setattr(RemoteRegistry, "tags", lambda self, repo: ["v1"])
+    monkeypatch.setattr(DockerRegistryAdapter, "repositories", lambda self: ["lib/app"])
+    monkeypatch.setattr(DockerRegistryAdapter, "tags", lambda self, repo: ["v1"])
     execution = _run(_policy(src_registry=endpoint))
     assert execution.status == Status.ERROR and "1 of 1" in execution.status_message
     task = selectors.tasks(execution).get()
@@ -260,7 +261,7 @@ def test_accessories_follow_and_a_rerun_compares_by_listing(
 
     # a re-run lists the destination once (tags/list, a HEAD per tag and per accessory
     # digest on a plain registry) and copies nothing
-    monkeypatch.setattr(RemoteRegistry, "tags", lambda self, repo: ["v1"])
+    monkeypatch.setattr(DockerRegistryAdapter, "tags", lambda self, repo: ["v1"])
     before = dict(fake.calls)
     execution = _run(ReplicationPolicy.objects.get())
     assert execution.status == Status.SUCCESS and execution.n_succeed == 1

@@ -27,7 +27,7 @@ APPS = {
 FRAMEWORK_NAMES = {"_meta"}
 # Replication's registry client becomes a public adapter in issue #21 item 6 (another
 # branch); remove this line when it does.
-OWNED_ELSEWHERE = {"replication.transfer._Client"}
+OWNED_ELSEWHERE: set[str] = set()
 
 
 def _private(name: str) -> bool:

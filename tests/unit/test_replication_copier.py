@@ -9,13 +9,13 @@ from types import SimpleNamespace
 
 import pytest
 
+from replication.adapters.base import RemoteAdapter, TransferError, open_adapter
 from replication.copier import Copier, StopRequested, TokenBucket
-from replication.transfer import RemoteRegistry, TransferError
 from tests.fake_registry import FakeRegistry
 from tests.imagegen import OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST
 
 
-def remote(fake: FakeRegistry, kind: str = "docker-registry") -> RemoteRegistry:
+def remote(fake: FakeRegistry, kind: str = "docker-registry") -> RemoteAdapter:
     endpoint = SimpleNamespace(
         url="http://fake",
         insecure=False,
@@ -23,7 +23,7 @@ def remote(fake: FakeRegistry, kind: str = "docker-registry") -> RemoteRegistry:
         access_key=fake.credentials[0],
         access_secret=fake.credentials[1],
     )
-    return RemoteRegistry(endpoint, transport=fake.transport())
+    return open_adapter(endpoint, transport=fake.transport())
 
 
 def image(fake: FakeRegistry, repository: str, tags: list[str], layers: list[bytes]) -> str:

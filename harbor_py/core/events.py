@@ -1,0 +1,166 @@
+"""Domain events: small typed values that services publish and consumers subscribe to.
+
+An event type is a frozen dataclass declared with `@event("name")` in the `events.py` of
+the app that publishes it; consumers subscribe in their AppConfig.ready. `publish` runs in
+the publisher's transaction and delivers only after it commits:
+
+- an in-process consumer is called after commit, in the publishing process, best effort;
+- a durable consumer gets a row in the outbox (harbor_py.core.outbox), written in the same
+  transaction as the change, and delivered by a Celery task started after commit (and by a
+  periodic sweep for rows a lost task or worker left): at least once, with the row's key
+  as the dedupe key. Its `wants` filter runs in the publisher's transaction, so that an
+  event nobody wants costs no write.
+
+docs/events.md lists the events, their payloads and the guarantees.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+from celery import shared_task
+from django.db import transaction
+
+from harbor_py.core import outbox
+
+logger = logging.getLogger(__name__)
+
+
+class Event:
+    """The base of the event types: frozen dataclasses of plain values (str, int, bool,
+    tuples of them), so that they survive a round trip through JSON."""
+
+    name: ClassVar[str]
+
+
+E = TypeVar("E", bound=Event)
+Handler = Callable[[Any, str], None]  # (the event, its delivery key)
+
+
+class DuplicateRegistration(Exception):
+    """An event name or a consumer name registered twice."""
+
+
+@dataclass(frozen=True)
+class Consumer:
+    name: str
+    event_type: type[Event]
+    handle: Handler
+    durable: bool
+    wants: Callable[[Any], bool] | None = None
+
+
+_EVENT_TYPES: dict[str, type[Event]] = {}
+_CONSUMERS: dict[str, Consumer] = {}
+_BY_TYPE: dict[type[Event], list[Consumer]] = {}
+
+
+def event(name: str) -> Callable[[type[E]], type[E]]:
+    """Declare an event type under its wire name (the outbox and docs/events.md use it)."""
+
+    def declare(cls: type[E]) -> type[E]:
+        if name in _EVENT_TYPES:
+            raise DuplicateRegistration(f"the event {name} is declared twice")
+        cls.name = name
+        _EVENT_TYPES[name] = cls
+        return cls
+
+    return declare
+
+
+def event_types() -> dict[str, type[Event]]:
+    return dict(_EVENT_TYPES)
+
+
+def subscribe(
+    event_type: type[Event],
+    handler: Handler,
+    *,
+    name: str,
+    durable: bool = False,
+    wants: Callable[[Any], bool] | None = None,
+) -> None:
+    """Call `handler(event, key)` after each commit that published an `event_type`.
+    `name` identifies the consumer in the outbox: keep it stable across releases."""
+    if name in _CONSUMERS:
+        raise DuplicateRegistration(f"the event consumer {name} is registered twice")
+    consumer = Consumer(name, event_type, handler, durable, wants)
+    _CONSUMERS[name] = consumer
+    _BY_TYPE.setdefault(event_type, []).append(consumer)
+
+
+def unsubscribe(name: str) -> None:
+    consumer = _CONSUMERS.pop(name)
+    _BY_TYPE[consumer.event_type].remove(consumer)
+
+
+def consumer_named(name: str) -> Consumer | None:
+    return _CONSUMERS.get(name)
+
+
+def has_consumers(event_type: type[Event]) -> bool:
+    """Whether publishing `event_type` reaches anyone: lets a publisher skip building
+    events (and the queries behind them) that nobody consumes."""
+    return bool(_BY_TYPE.get(event_type))
+
+
+def encode(value: Event) -> dict[str, Any]:
+    return dataclasses.asdict(value)  # type: ignore[call-overload]  # event types are dataclasses
+
+
+def decode(name: str, payload: dict[str, Any]) -> Event:
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in payload.items()}
+    return _EVENT_TYPES[name](**fields)
+
+
+def publish(value: Event) -> None:
+    """Deliver `value` to its consumers after the current transaction commits (at once
+    outside a transaction); nothing when it rolls back."""
+    consumers = _BY_TYPE.get(type(value))
+    if not consumers:
+        return
+    event_id = uuid.uuid4().hex
+    durable = [c for c in consumers if c.durable and (c.wants is None or c.wants(value))]
+    if durable:
+        ids = outbox.write(value.name, encode(value), event_id, [c.name for c in durable])
+        # robust: a broker that is down must not fail the publisher; the sweep delivers
+        transaction.on_commit(lambda: deliver_events.delay(ids), robust=True)
+    local = [c for c in consumers if not c.durable]
+    if local:
+        transaction.on_commit(lambda: _call(value, event_id, local), robust=True)
+
+
+def _call(value: Event, event_id: str, consumers: Sequence[Consumer]) -> None:
+    for consumer in consumers:
+        try:
+            consumer.handle(value, f"{event_id}:{consumer.name}")
+        except Exception:  # one consumer's failure must not keep the event from the others
+            logger.exception("event consumer %s failed on %s", consumer.name, value.name)
+
+
+def _deliver_row(consumer_name: str, event_name: str, payload: dict[str, Any], key: str) -> None:
+    consumer = _CONSUMERS.get(consumer_name)
+    if consumer is None:
+        logger.warning(
+            "no event consumer %s any more: %s %s dropped", consumer_name, event_name, key
+        )
+        return
+    consumer.handle(decode(event_name, payload), key)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def deliver_events(ids: list[int]) -> int:
+    """Deliver the outbox rows that one commit wrote."""
+    return outbox.deliver(ids, _deliver_row)
+
+
+@shared_task(ignore_result=True)
+def sweep_events() -> int:
+    """Deliver the rows that no delivery took (a lost task, a worker killed mid-way, a
+    broker that was down at commit); beat runs it every SWEEP_SECONDS."""
+    return outbox.deliver(outbox.left_over(), _deliver_row)
