@@ -16,21 +16,26 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from accounts.keys import generate_signing_material, jwt_algorithm
 from tests.imagegen import make_image
+from tests.legacy_keys import make_rsa_signing_material
 from tests.stack import ADMIN_PASSWORD, Instance, jwt_claims, running_instance, skopeo
 
 
-@pytest.fixture(scope="module")
-def repo(stack: Instance, tmp_path_factory: pytest.TempPathFactory) -> dict:
+def _pushed_repository(instance: Instance, tmp_path_factory: pytest.TempPathFactory) -> dict:
     project = f"tok{uuid.uuid4().hex[:8]}"
-    stack.create_project(project)
+    instance.create_project(project)
     image = make_image(tmp_path_factory.mktemp("img") / "src", layer_sizes=[512])
     skopeo(
         "copy",
         image.ref,
-        f"docker://{stack.host}/{project}/app:v1",
+        f"docker://{instance.host}/{project}/app:v1",
         creds=("admin", ADMIN_PASSWORD),
     )
     return {"name": f"{project}/app", "image": image}
+
+
+@pytest.fixture(scope="module")
+def repo(stack: Instance, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return _pushed_repository(stack, tmp_path_factory)
 
 
 def _sign(key_path: Path, cert_path: Path, **overrides: object) -> str:
@@ -169,28 +174,14 @@ def test_rs256_tokens_from_before_es256_stay_valid_after_the_upgrade(tmp_path_fa
     ones are ES256."""
     data_dir = tmp_path_factory.mktemp("upgraded")
     old_key, old_cert = data_dir / "keys" / "token.key", data_dir / "keys" / "token.crt"
-    generate_signing_material(
-        old_key,
-        old_cert,
-        "harbor-token-issuer",
-        make_key=lambda: rsa.generate_private_key(public_exponent=65537, key_size=3072),
-    )
+    make_rsa_signing_material(old_key, old_cert)
     old_key_pem = old_key.read_bytes()
     with running_instance(data_dir) as upgraded:
         assert old_key.read_bytes() == old_key_pem  # left in place
         bundle = (data_dir / "keys" / "token-bundle.crt").read_bytes()
         assert old_cert.read_bytes() in bundle
         assert (data_dir / "keys" / "token-es256.crt").read_bytes() in bundle
-        project = f"upg{uuid.uuid4().hex[:8]}"
-        upgraded.create_project(project)
-        image = make_image(tmp_path_factory.mktemp("img") / "src", layer_sizes=[512])
-        skopeo(
-            "copy",
-            image.ref,
-            f"docker://{upgraded.host}/{project}/app:v1",
-            creds=("admin", ADMIN_PASSWORD),
-        )
-        repo = {"name": f"{project}/app", "image": image}
+        repo = _pushed_repository(upgraded, tmp_path_factory)
         access = [{"type": "repository", "name": repo["name"], "actions": ["pull"]}]
         before_upgrade = _sign(old_key, old_cert, access=access)
         assert jwt.get_unverified_header(before_upgrade)["alg"] == "RS256"

@@ -30,13 +30,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
 from django.core.handlers.wsgi import WSGIHandler, WSGIRequest
 from django.db import connection, transaction
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from accounts import keys
 from accounts.login import authenticate_credentials
 from accounts.tokens import Scope, mint
 from frontend.middleware import ContentSecurityPolicyMiddleware
@@ -45,6 +43,7 @@ from registry import blob_sizes, locks, push
 from registry.manifests import parse_manifest
 from registry.v2_views import blob_head
 from tests.imagegen import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, random_layer
+from tests.legacy_keys import make_rsa_signing_material
 from tests.unit.conftest import PASSWORD
 from tests.unit.distribution import upload_blob
 from tests.unit.registry_data import parsed_image
@@ -152,12 +151,7 @@ def test_token_request(make_user, make_project, settings, tmp_path) -> None:
     query = "service=harbor-registry&scope=repository:bench/r:pull,push"
     handler = WSGIHandler()
     rsa_key, rsa_cert = tmp_path / "token.key", tmp_path / "token.crt"
-    keys.generate_signing_material(
-        rsa_key,
-        rsa_cert,
-        "harbor-token-issuer",
-        make_key=lambda: rsa.generate_private_key(65537, 3072),
-    )
+    make_rsa_signing_material(rsa_key, rsa_cert)
     es256 = settings.HARBOR
     rs256 = {**es256, "TOKEN_KEY_PATH": rsa_key, "TOKEN_CERT_PATH": rsa_cert}
 

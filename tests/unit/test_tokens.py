@@ -17,6 +17,7 @@ from django.conf import settings
 
 from accounts import keys
 from accounts.tokens import InvalidToken, Scope, mint, parse_scopes, verify
+from tests.legacy_keys import make_rsa_signing_material
 
 PULL = frozenset({"pull"})
 
@@ -159,12 +160,7 @@ def test_rs256_tokens_of_the_signer_before_es256_stay_valid(settings, tmp_path):
     """An install upgraded from RS256 keeps its RSA certificate: tokens already issued stay
     valid, while new ones are ES256; a rogue RSA key is still refused."""
     rsa_key, rsa_cert = tmp_path / "token.key", tmp_path / "token.crt"
-    keys.generate_signing_material(
-        rsa_key,
-        rsa_cert,
-        "harbor-token-issuer",
-        make_key=lambda: rsa.generate_private_key(65537, 3072),
-    )
+    make_rsa_signing_material(rsa_key, rsa_cert)
     settings.HARBOR = {**settings.HARBOR, "TOKEN_RSA_CERT_PATH": rsa_cert}
     old = _sign(
         _claims(sub="before-upgrade"), key=keys.load_private_key(rsa_key), algorithm="RS256"
