@@ -2,17 +2,21 @@
 
 Every registry client process asks /service/token for a token with Basic credentials, and
 a PBKDF2 check costs about 0.2 s, so verified pairs are remembered for a short time.
-The cache key is an HMAC (keyed with SECRET_KEY) over the user id, the stored password
-hash and the presented password: the cache never holds anything that reveals the
+The cache key is an HMAC (keyed with SECRET_KEY) over the presented name and password, so
+`accounts.login` can read it in the same round trip as the throttle and the settings. The
+value is an HMAC over the account (user id, or `robot:<id>`) and its stored password hash,
+compared with the row read on every call: the cache never holds anything that reveals the
 password, and changing the password (which changes the stored hash) or deactivating the
-user invalidates every cached entry at once, because the user row is read on every call.
+user invalidates every cached entry at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
@@ -21,24 +25,56 @@ from django.core.cache import cache
 from accounts.models import User
 from harbor_py.db import fetch_one
 
+# (cache key, value or None) that the caller already read (`prefetched`).
+_prefetched: ContextVar[tuple[str, object] | None] = ContextVar(
+    "credential_prefetched", default=None
+)
 
-def _cache_key(subject: str, stored_hash: str, password: str) -> str:
-    material = f"{subject}\x00{stored_hash}\x00{password}".encode()
-    digest = hmac.new(settings.SECRET_KEY.encode(), material, hashlib.sha256).hexdigest()
-    return f"cred:{digest}"
+
+def _mac(*parts: str) -> str:
+    material = "\x00".join(parts).encode()
+    return hmac.new(settings.SECRET_KEY.encode(), material, hashlib.sha256).hexdigest()
+
+
+def cache_key(username: str, password: str) -> str:
+    return "credential:" + _mac(username, password)
+
+
+@contextlib.contextmanager
+def prefetched(key: str, value: object) -> Iterator[None]:
+    """Within the block, `check_cached` uses this value of `key` instead of reading it."""
+    token = _prefetched.set((key, value))
+    try:
+        yield
+    finally:
+        _prefetched.reset(token)
+
+
+def _remembered(key: str) -> object:
+    known = _prefetched.get()
+    if known is not None and known[0] == key:
+        return known[1]
+    return cache.get(key)
 
 
 def check_cached(
-    *, subject: str, stored_hash: str, password: str, check: Callable[[str], bool] | None = None
+    *,
+    username: str,
+    subject: str,
+    stored_hash: str,
+    password: str,
+    check: Callable[[str], bool] | None = None,
 ) -> bool:
     """`check(password)` (default: against `stored_hash`), a success remembered for a short
-    time. `subject` names the account (the user id, or `robot:<id>` for robot accounts)."""
-    key = _cache_key(subject, stored_hash, password)
-    if cache.get(key):
+    time. `username` is the name presented; `subject` names the account it resolved to
+    (the user id, or `robot:<id>` for robot accounts)."""
+    key, account = cache_key(username, password), _mac(subject, stored_hash)
+    remembered = _remembered(key)
+    if isinstance(remembered, str) and hmac.compare_digest(remembered, account):
         return True
     if not (check(password) if check else check_password(password, stored_hash)):
         return False
-    cache.set(key, 1, timeout=settings.HARBOR["CREDENTIAL_CACHE_SECONDS"])
+    cache.set(key, account, timeout=settings.HARBOR["CREDENTIAL_CACHE_SECONDS"])
     return True
 
 
@@ -50,6 +86,8 @@ def check_local_credentials(username: str, password: str) -> User | None:
         User().set_password(password)  # same cost for unknown users: no username oracle
         return None
     stored, check = user.password, user.check_password
-    if not check_cached(subject=str(user.pk), stored_hash=stored, password=password, check=check):
+    if not check_cached(
+        username=username, subject=str(user.pk), stored_hash=stored, password=password, check=check
+    ):
         return None
     return user

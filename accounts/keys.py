@@ -1,27 +1,47 @@
-"""The token signing key and its self-signed certificate (distribution's rootcertbundle)."""
+"""The token signing key, its self-signed certificate and distribution's rootcertbundle.
+
+The signer is an ECDSA P-256 key (ES256): its signature costs a small fraction of an
+RSA-3072 one. Installs from before ES256 have an RSA key and certificate (`token.key`,
+`token.crt`); their certificate stays in the bundle and in our trusted keys, so tokens
+issued before the upgrade stay valid until they expire (docs/architecture.md, "Signing key").
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import (
+    CertificateIssuerPrivateKeyTypes,
+    PrivateKeyTypes,
+    PublicKeyTypes,
+)
 from cryptography.x509.oid import NameOID
 
 CERT_VALIDITY_DAYS = 3650
 
 
-def generate_signing_material(key_path: Path, cert_path: Path, common_name: str) -> bool:
+def new_ec_key() -> CertificateIssuerPrivateKeyTypes:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def generate_signing_material(
+    key_path: Path,
+    cert_path: Path,
+    common_name: str,
+    make_key: Callable[[], CertificateIssuerPrivateKeyTypes] = new_ec_key,
+) -> bool:
     """Create the key and certificate unless both exist. Returns True when created."""
     if key_path.exists() and cert_path.exists():
         return False
     key_path.parent.mkdir(parents=True, exist_ok=True)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    key = make_key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = dt.datetime.now(dt.UTC)
     cert = (
@@ -47,6 +67,24 @@ def generate_signing_material(key_path: Path, cert_path: Path, common_name: str)
     return True
 
 
+def write_certificate_bundle(bundle_path: Path, cert_paths: Iterable[Path]) -> list[Path]:
+    """Write the certificates that exist into one PEM bundle; returns those written."""
+    present = [path for path in cert_paths if path.exists()]
+    content = b"".join(path.read_bytes() for path in present)
+    if not bundle_path.exists() or bundle_path.read_bytes() != content:
+        bundle_path.write_bytes(content)
+    return present
+
+
+def jwt_algorithm(key: PrivateKeyTypes | PublicKeyTypes) -> str:
+    """The JWS algorithm distribution accepts for this key type."""
+    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
+        return "ES256"
+    if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
+        return "RS256"
+    raise ValueError(f"no token algorithm for a {type(key).__name__}")
+
+
 @lru_cache(maxsize=4)
 def load_private_key(key_path: Path) -> PrivateKeyTypes:
     return serialization.load_pem_private_key(key_path.read_bytes(), password=None)
@@ -63,3 +101,14 @@ def certificate_der(cert_path: Path) -> bytes:
 
 def public_key(cert_path: Path) -> PublicKeyTypes:
     return load_certificate(cert_path).public_key()
+
+
+@lru_cache(maxsize=4)
+def trusted_keys(cert_paths: tuple[Path, ...]) -> dict[str, PublicKeyTypes]:
+    """Algorithm → public key of each certificate that exists; the first one wins."""
+    trusted: dict[str, PublicKeyTypes] = {}
+    for path in cert_paths:
+        if path.exists():
+            key = public_key(path)
+            trusted.setdefault(jwt_algorithm(key), key)
+    return trusted

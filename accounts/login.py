@@ -22,7 +22,7 @@ import hashlib
 
 from django.core.cache import cache
 
-from accounts import robots
+from accounts import credentials, robots
 from accounts.credentials import check_local_credentials
 from accounts.login_errors import LoginRefused
 from accounts.models import User
@@ -83,16 +83,22 @@ def authenticate_credentials(
     """The user, or None for a wrong name or password. Raises LoginThrottled, and
     LoginRefused with a message for the caller (accounts.login_errors). `session`: a UI
     login, audited every time it succeeds."""
+    from harbor_py import configuration  # see _verify
+
     key, recorded_key = _key(username, address), _key(username, address) + ":ok"
-    # One round trip for both: the failure count and whether a success is already recorded.
-    seen = cache.get_many([key, recorded_key])
+    credential_key = credentials.cache_key(username, password)
+    # One round trip for all a login reads from the cache: the failure count, whether a
+    # success is already recorded, the remembered credential check and the settings.
+    seen = cache.get_many([key, recorded_key, credential_key, configuration.CACHE_KEY])
+    configuration.prime(seen.get(configuration.CACHE_KEY))
     failures = seen.get(key, 0)
     if failures >= MAX_FAILURES:
         if cache.add(key + ":audited", 1, timeout=WINDOW_SECONDS):
             _audit(username, address, success=False, description="throttled: too many failures")
         raise LoginThrottled(f"too many failed logins; try again in {WINDOW_SECONDS // 60} minutes")
     try:
-        user = _verify(username, password, address)
+        with credentials.prefetched(credential_key, seen.get(credential_key)):
+            user = _verify(username, password, address)
     except LoginRefused as exc:
         if exc.counts_as_failure:
             _count_failure(key)

@@ -132,7 +132,9 @@ def authenticate(name: str, secret: str) -> RobotUser | None:
     if robot is None:
         make_password(secret or "x")  # the same cost as a real check
         return None
-    if not check_cached(subject=f"robot:{robot.pk}", stored_hash=robot.secret, password=secret):
+    if not check_cached(
+        username=name, subject=f"robot:{robot.pk}", stored_hash=robot.secret, password=secret
+    ):
         return None
     if robot.disabled:
         raise RobotRefused(f"the robot account {name} is disabled")

@@ -1,7 +1,8 @@
 """Registry bearer tokens (Docker token spec): minting and verification.
 
 Format decisions are in ARCHITECTURE.md §2 and shared/reference/distribution-2.8-jwt-acceptance.md:
-RS256, `x5c` = [certificate as standard base64 DER], `aud` a plain string, integer times.
+ES256, `x5c` = [certificate as standard base64 DER], `aud` a plain string, integer times.
+RS256 tokens of the RSA signer from before ES256 stay valid while its certificate exists.
 """
 
 from __future__ import annotations
@@ -81,7 +82,8 @@ def mint(subject: str, scopes: list[Scope], expires_in: int | None = None) -> tu
         "access": [s.claim() for s in scopes if s.actions],
     }
     key = keys.load_private_key(config["TOKEN_KEY_PATH"])
-    token = jwt.encode(claims, key, algorithm="RS256", headers={"x5c": _x5c_header()})  # type: ignore[arg-type]  # our token key is RSA (accounts.keys makes it)
+    algorithm = keys.jwt_algorithm(key)
+    token = jwt.encode(claims, key, algorithm=algorithm, headers={"x5c": _x5c_header()})  # type: ignore[arg-type]  # accounts.keys makes an EC (or, before ES256, RSA) key
     return token, expires_in, now
 
 
@@ -107,13 +109,29 @@ def verify(raw: str) -> TokenClaims:
     return claims
 
 
+def _trusted_key(raw: str) -> tuple[str, object]:
+    """The key of ours that signs with the token's algorithm: one algorithm per key, so a
+    token can never make us verify with a key of another type (e.g. HS256 keyed with a
+    public certificate)."""
+    config = settings.HARBOR
+    trusted = keys.trusted_keys((config["TOKEN_CERT_PATH"], config["TOKEN_RSA_CERT_PATH"]))
+    try:
+        algorithm = jwt.get_unverified_header(raw).get("alg")
+    except jwt.PyJWTError as exc:
+        raise InvalidToken(str(exc)) from exc
+    if not isinstance(algorithm, str) or algorithm not in trusted:
+        raise InvalidToken(f"no trusted key signs {algorithm!r}")
+    return algorithm, trusted[algorithm]
+
+
 def _verify(raw: str) -> tuple[TokenClaims, int, int]:
     config = settings.HARBOR
+    algorithm, key = _trusted_key(raw)
     try:
         claims = jwt.decode(
             raw,
-            keys.public_key(config["TOKEN_CERT_PATH"]),  # type: ignore[arg-type]  # our token certificate holds an RSA key
-            algorithms=["RS256"],
+            key,  # type: ignore[arg-type]  # an EC or RSA public key (accounts.keys.trusted_keys)
+            algorithms=[algorithm],
             audience=config["TOKEN_SERVICE"],
             issuer=config["TOKEN_ISSUER"],
             leeway=LEEWAY_SECONDS,

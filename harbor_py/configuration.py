@@ -136,6 +136,14 @@ def _load() -> dict[str, Any]:
     return values
 
 
+def prime(values: object) -> None:
+    """Settings that the caller read from the cache in a round trip of its own (`CACHE_KEY`;
+    None on a miss), kept as this request's values."""
+    memo = _request_memo.get()
+    if isinstance(values, dict) and memo is not None and "values" not in memo:
+        memo["values"] = values
+
+
 def _read() -> dict[str, Any]:
     # The database is the source of truth: without Redis (e.g. during `platform prepare`,
     # before the private redis-server runs) settings are read from it directly.

@@ -58,11 +58,21 @@ class Runtime:
 
     @property
     def token_key_path(self) -> Path:
-        return self.keys_dir / "token.key"
+        return self.keys_dir / "token-es256.key"
 
     @property
     def token_cert_path(self) -> Path:
+        return self.keys_dir / "token-es256.crt"
+
+    @property
+    def token_rsa_cert_path(self) -> Path:
+        """The RSA signer's certificate of installs from before ES256 (accounts/keys.py)."""
         return self.keys_dir / "token.crt"
+
+    @property
+    def token_cert_bundle_path(self) -> Path:
+        """distribution's rootcertbundle: the signer's certificate and the RSA one."""
+        return self.keys_dir / "token-bundle.crt"
 
 
 @dataclass(frozen=True)

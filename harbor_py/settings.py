@@ -214,6 +214,7 @@ HARBOR: dict[str, Any] = {
     "TOKEN_ISSUER": "harbor-token-issuer",
     "TOKEN_KEY_PATH": RUNTIME.token_key_path,
     "TOKEN_CERT_PATH": RUNTIME.token_cert_path,
+    "TOKEN_RSA_CERT_PATH": RUNTIME.token_rsa_cert_path,
     "REGISTRY_URL": os.environ.get("HARBOR_REGISTRY_URL", f"unix://{RUNTIME.registry_socket}"),
     "CREDENTIAL_CACHE_SECONDS": int(os.environ.get("HARBOR_CREDENTIAL_CACHE_SECONDS", "300")),
     # Directory logins and group lists (accounts/ldap_cache.py): how long a directory

@@ -41,7 +41,15 @@ from django.conf import settings
 from django.db import connection
 
 FORMAT_VERSION = 1
-KEY_FILES = ("token.key", "token.crt", "secret_key", "registry_http_secret")
+KEY_FILES = (
+    "token-es256.key",
+    "token-es256.crt",
+    "token-bundle.crt",
+    "token.key",
+    "token.crt",
+    "secret_key",
+    "registry_http_secret",
+)
 REFERENCED_DIGESTS_SQL = """
 SELECT DISTINCT b.digest FROM blob b JOIN artifact_blob ab ON ab.blob_id = b.id
 UNION SELECT digest FROM artifact

@@ -12,25 +12,30 @@ import jwt
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from accounts.keys import generate_signing_material
+from accounts.keys import generate_signing_material, jwt_algorithm
 from tests.imagegen import make_image
-from tests.stack import ADMIN_PASSWORD, Instance, skopeo
+from tests.legacy_keys import make_rsa_signing_material
+from tests.stack import ADMIN_PASSWORD, Instance, jwt_claims, running_instance, skopeo
 
 
-@pytest.fixture(scope="module")
-def repo(stack: Instance, tmp_path_factory: pytest.TempPathFactory) -> dict:
+def _pushed_repository(instance: Instance, tmp_path_factory: pytest.TempPathFactory) -> dict:
     project = f"tok{uuid.uuid4().hex[:8]}"
-    stack.create_project(project)
+    instance.create_project(project)
     image = make_image(tmp_path_factory.mktemp("img") / "src", layer_sizes=[512])
     skopeo(
         "copy",
         image.ref,
-        f"docker://{stack.host}/{project}/app:v1",
+        f"docker://{instance.host}/{project}/app:v1",
         creds=("admin", ADMIN_PASSWORD),
     )
     return {"name": f"{project}/app", "image": image}
+
+
+@pytest.fixture(scope="module")
+def repo(stack: Instance, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return _pushed_repository(stack, tmp_path_factory)
 
 
 def _sign(key_path: Path, cert_path: Path, **overrides: object) -> str:
@@ -50,7 +55,10 @@ def _sign(key_path: Path, cert_path: Path, **overrides: object) -> str:
     }
     claims.update(overrides)
     return jwt.encode(
-        claims, key, algorithm="RS256", headers={"x5c": [base64.standard_b64encode(der).decode()]}
+        claims,
+        key,
+        algorithm=jwt_algorithm(key),
+        headers={"x5c": [base64.standard_b64encode(der).decode()]},
     )
 
 
@@ -68,7 +76,7 @@ def _statuses(stack: Instance, repo: dict, token: str) -> tuple[int, int]:
 def test_genuine_token_works(stack, repo):
     keys = stack.data_dir / "keys"
     access = [{"type": "repository", "name": repo["name"], "actions": ["pull"]}]
-    token = _sign(keys / "token.key", keys / "token.crt", access=access)
+    token = _sign(keys / "token-es256.key", keys / "token-es256.crt", access=access)
     assert _statuses(stack, repo, token) == (200, 200)
 
 
@@ -77,7 +85,7 @@ def test_genuine_token_works(stack, repo):
 )
 def test_bad_tokens_are_refused_everywhere(stack, repo, tmp_path, case):
     keys = stack.data_dir / "keys"
-    key, cert = keys / "token.key", keys / "token.crt"
+    key, cert = keys / "token-es256.key", keys / "token-es256.crt"
     access = [{"type": "repository", "name": repo["name"], "actions": ["pull"]}]
     now = int(time.time())
     if case == "forged":
@@ -98,11 +106,16 @@ def test_bad_tokens_are_refused_everywhere(stack, repo, tmp_path, case):
     assert _statuses(stack, repo, token) == (401, 401)
 
 
-def test_rogue_key_with_stolen_certificate_is_refused(stack, repo):
+@pytest.mark.parametrize("algorithm", ["ES256", "RS256"])
+def test_rogue_key_with_stolen_certificate_is_refused(stack, repo, algorithm):
     """A token whose x5c names the genuine certificate but is signed by another key."""
     keys = stack.data_dir / "keys"
-    rogue = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    cert = x509.load_pem_x509_certificate((keys / "token.crt").read_bytes())
+    rogue = (
+        ec.generate_private_key(ec.SECP256R1())
+        if algorithm == "ES256"
+        else rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    )
+    cert = x509.load_pem_x509_certificate((keys / "token-es256.crt").read_bytes())
     der = cert.public_bytes(serialization.Encoding.DER)
     now = int(time.time())
     token = jwt.encode(
@@ -116,7 +129,7 @@ def test_rogue_key_with_stolen_certificate_is_refused(stack, repo):
             "access": [{"type": "repository", "name": repo["name"], "actions": ["pull"]}],
         },
         rogue,
-        algorithm="RS256",
+        algorithm=algorithm,
         headers={"x5c": [base64.standard_b64encode(der).decode()]},
     )
     assert _statuses(stack, repo, token) == (401, 401)
@@ -135,11 +148,13 @@ def test_challenge_realm_is_the_external_url(stack):
         assert response.headers["Content-Type"] == "application/json"
         assert response.headers["Docker-Distribution-Api-Version"] == "registry/2.0"
         assert response.json()["errors"][0]["code"] == "UNAUTHORIZED"
-        expired = _sign(keys / "token.key", keys / "token.crt", exp=int(time.time()) - 600)
+        expired = _sign(
+            keys / "token-es256.key", keys / "token-es256.crt", exp=int(time.time()) - 600
+        )
         refused = registry.get("/v2/", headers={"Authorization": f"Bearer {expired}"})
         assert refused.status_code == 401
         assert 'error="invalid_token"' in refused.headers["WWW-Authenticate"]
-        genuine = _sign(keys / "token.key", keys / "token.crt")
+        genuine = _sign(keys / "token-es256.key", keys / "token-es256.crt")
         accepted = registry.get("/v2/", headers={"Authorization": f"Bearer {genuine}"})
         assert accepted.status_code == 200
         assert accepted.headers["Docker-Distribution-Api-Version"] == "registry/2.0"
@@ -150,3 +165,30 @@ def test_token_endpoint_refuses_bad_credentials(stack):
         response = api.get("/service/token", params={"service": "harbor-registry"})
     assert response.status_code == 401
     assert response.json()["errors"][0]["code"] == "UNAUTHORIZED"
+
+
+def test_rs256_tokens_from_before_es256_stay_valid_after_the_upgrade(tmp_path_factory):
+    """An install from before ES256 has an RSA key and certificate (`token.key`, `token.crt`)
+    and its clients hold RS256 tokens. After the upgrade (`platform prepare` adds the EC
+    signer and the bundle), distribution and the gate still accept those tokens, and new
+    ones are ES256."""
+    data_dir = tmp_path_factory.mktemp("upgraded")
+    old_key, old_cert = data_dir / "keys" / "token.key", data_dir / "keys" / "token.crt"
+    make_rsa_signing_material(old_key, old_cert)
+    old_key_pem = old_key.read_bytes()
+    with running_instance(data_dir) as upgraded:
+        assert old_key.read_bytes() == old_key_pem  # left in place
+        bundle = (data_dir / "keys" / "token-bundle.crt").read_bytes()
+        assert old_cert.read_bytes() in bundle
+        assert (data_dir / "keys" / "token-es256.crt").read_bytes() in bundle
+        repo = _pushed_repository(upgraded, tmp_path_factory)
+        access = [{"type": "repository", "name": repo["name"], "actions": ["pull"]}]
+        before_upgrade = _sign(old_key, old_cert, access=access)
+        assert jwt.get_unverified_header(before_upgrade)["alg"] == "RS256"
+        assert _statuses(upgraded, repo, before_upgrade) == (200, 200)
+        issued = upgraded.token(
+            [f"repository:{repo['name']}:pull"], auth=("admin", ADMIN_PASSWORD)
+        )["token"]
+        assert jwt.get_unverified_header(issued)["alg"] == "ES256"
+        assert jwt_claims(issued)["access"] == access
+        assert _statuses(upgraded, repo, issued) == (200, 200)

@@ -13,11 +13,14 @@ PostgreSQL backend (from /proc), per call, medians of three rounds. Not collecte
   CSP             `frontend.middleware.ContentSecurityPolicyMiddleware` on a /v2 path
 
 and, for #31, what Django's handler and middleware add to a request of the hot path: a
-blob HEAD (404) through `WSGIHandler` against the view called on the same WSGI request.
+blob HEAD (404) through `WSGIHandler` against the view called on the same WSGI request;
+and a token request (Basic credentials already remembered) through `WSGIHandler`, signed
+by the ES256 key against an RSA-3072 one, with its credential check alone beside it.
 """
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import statistics
@@ -32,14 +35,18 @@ from django.db import connection, transaction
 from django.http import HttpResponse
 from django.test import RequestFactory
 
+from accounts.login import authenticate_credentials
 from accounts.tokens import Scope, mint
 from frontend.middleware import ContentSecurityPolicyMiddleware
+from harbor_py import configuration
 from registry import blob_sizes, locks, push
 from registry.manifests import parse_manifest
 from registry.v2_views import blob_head
 from tests.distribution import upload_blob
 from tests.imagegen import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, random_layer
+from tests.integration.conftest import PASSWORD
 from tests.integration.registry_data import parsed_image
+from tests.legacy_keys import make_rsa_signing_material
 
 pytestmark = pytest.mark.django_db(transaction=True)
 pytest_plugins = ["tests.distribution_plugin"]
@@ -120,6 +127,58 @@ def test_costs(distribution, make_user, make_project) -> None:
     request = RequestFactory().head("/v2/bench/sizes/blobs/" + parsed.digest)
     _report("response with CSP", lambda: middleware(request), 20000)
     _report("response without CSP", HttpResponse, 20000)
+
+
+def _environ(method: str, path: str, query: str, authorization: str) -> dict[str, object]:
+    return {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": "127.0.0.1",
+        "HTTP_AUTHORIZATION": authorization,
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.input": io.BytesIO(b""),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+    }
+
+
+def test_token_request(make_user, make_project, settings, tmp_path) -> None:
+    make_project("bench", owner=make_user("alice"))
+    basic = "Basic " + base64.b64encode(f"alice:{PASSWORD}".encode()).decode()
+    query = "service=harbor-registry&scope=repository:bench/r:pull,push"
+    handler = WSGIHandler()
+    rsa_key, rsa_cert = tmp_path / "token.key", tmp_path / "token.crt"
+    make_rsa_signing_material(rsa_key, rsa_cert)
+    es256 = settings.HARBOR
+    rs256 = {**es256, "TOKEN_KEY_PATH": rsa_key, "TOKEN_CERT_PATH": rsa_cert}
+
+    def token_request() -> None:
+        statuses: list[str] = []
+        environ = _environ("GET", "/service/token", query, basic)
+        body = handler(environ, lambda status, headers: statuses.append(status))
+        b"".join(body)
+        body.close()
+        assert statuses[0].startswith("200"), statuses
+
+    for _ in range(ROUNDS):  # interleaved: the machine's load moves between rounds
+        settings.HARBOR = es256
+        _report("token request, ES256", token_request, 300)
+        settings.HARBOR = rs256
+        _report("token request, RS256-3072", token_request, 300)
+
+
+def test_credential_check(make_user) -> None:
+    """A remembered login, as on every token request of a CI client."""
+    make_user("alice")
+
+    def credential_check() -> None:
+        with configuration.per_request():
+            assert authenticate_credentials("alice", PASSWORD, address="127.0.0.1")
+
+    _report("credential check", credential_check, 2000)
 
 
 def test_django_handler_on_a_blob_head(make_project) -> None:

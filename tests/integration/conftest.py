@@ -7,6 +7,7 @@ import itertools
 from collections.abc import Callable
 
 import pytest
+import redis
 from rest_framework.test import APIClient
 
 from accounts.models import User, UserGroup
@@ -116,3 +117,17 @@ def client_for() -> Callable[[User], APIClient]:
         return client
 
     return make
+
+
+@pytest.fixture
+def redis_commands(monkeypatch) -> list[str]:
+    """The name of every command sent to Redis (pipelines excepted)."""
+    sent: list[str] = []
+    original = redis.Redis.execute_command
+
+    def counting(self, *args, **options):
+        sent.append(str(args[0]))
+        return original(self, *args, **options)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", counting)
+    return sent

@@ -9,6 +9,7 @@ from accounts import login
 from accounts.credentials import check_local_credentials
 from accounts.login import MAX_FAILURES, LoginThrottled, authenticate_credentials
 from accounts.models import User
+from harbor_py import configuration
 from tests.integration.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -90,6 +91,33 @@ def test_cache_holds_no_password_material(make_user):
     for key in keys:
         assert PASSWORD.encode() not in key
         assert b"alice" not in key
+    for value in cache._cache.get_client().mget(keys):
+        assert PASSWORD.encode() not in (value or b"")  # None: a key of another run, gone
+        assert b"alice" not in (value or b"")
+
+
+def test_cached_success_is_bound_to_the_account_not_the_name(make_user, count_checks):
+    """A new account under the same name and password is checked afresh."""
+    make_user("alice").delete()
+    alice = make_user("alice")
+    assert check_local_credentials("alice", PASSWORD) == alice
+    User.objects.filter(pk=alice.pk).delete()
+    again = make_user("alice")
+    assert check_local_credentials("alice", PASSWORD) == again
+    assert count_checks == ["alice", "alice"]
+
+
+def test_a_remembered_login_is_one_redis_round_trip(make_user, count_checks, redis_commands):
+    """Throttle count, recorded success, remembered check and the settings: one MGET."""
+    alice = make_user("alice")
+    with configuration.per_request():
+        assert authenticate_credentials("alice", PASSWORD, address="10.0.0.1") == alice
+    redis_commands.clear()
+    with configuration.per_request():
+        assert authenticate_credentials("alice", PASSWORD, address="10.0.0.1") == alice
+        assert configuration.get("auth_mode") == "db_auth"
+    assert redis_commands == ["MGET"]
+    assert count_checks == ["alice"]
 
 
 def test_password_change_invalidates_the_cached_check(make_user, count_checks):

@@ -9,8 +9,11 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
+from accounts import credentials
+from accounts.login import authenticate_credentials
 from accounts.models import Robot
 from audit.models import AuditLog
+from harbor_py import configuration
 from projects.roles import Role
 from tests.contract import assert_matches
 from tests.integration.conftest import assert_harbor_error, basic
@@ -300,3 +303,16 @@ def test_a_project_name_taken_again_does_not_inherit_old_grants(world, admin, cl
     auth = basic(created["name"], created["secret"])
     claims = payload(get_token(Client(), "repository:other/x:pull", auth=auth).json()["token"])
     assert claims["access"] == []
+
+
+def test_a_remembered_robot_login_is_one_redis_round_trip(world, monkeypatch, redis_commands):
+    created = create(world["owner_client"], project_robot("granted"))
+    name, secret = created["name"], created["secret"]
+    with configuration.per_request():
+        assert authenticate_credentials(name, secret, address="10.0.0.1") is not None
+    redis_commands.clear()
+    monkeypatch.setattr(credentials, "check_password", lambda *args: False)  # hits only
+    with configuration.per_request():
+        robot = authenticate_credentials(name, secret, address="10.0.0.1")
+    assert robot is not None and robot.username == name
+    assert redis_commands == ["MGET"]

@@ -12,11 +12,12 @@ import jwt
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.conf import settings
 
 from accounts import keys
 from accounts.tokens import InvalidToken, Scope, mint, parse_scopes, verify
+from tests.legacy_keys import make_rsa_signing_material
 
 PULL = frozenset({"pull"})
 
@@ -51,9 +52,9 @@ def _x5c() -> list[str]:
     return [base64.standard_b64encode(der).decode()]
 
 
-def _sign(claims: dict, key=None) -> str:
+def _sign(claims: dict, key=None, algorithm: str = "ES256") -> str:
     key = key or keys.load_private_key(settings.HARBOR["TOKEN_KEY_PATH"])
-    return jwt.encode(claims, key, algorithm="RS256", headers={"x5c": _x5c()})
+    return jwt.encode(claims, key, algorithm=algorithm, headers={"x5c": _x5c()})
 
 
 # --- minting -------------------------------------------------------------------------------
@@ -79,10 +80,13 @@ def test_mint_then_verify_round_trip():
     assert abs(issued_at - time.time()) < 5
 
 
-def test_header_is_rs256_with_standard_base64_der_x5c():
+def test_header_is_es256_with_standard_base64_der_x5c():
     token, _, _ = mint("alice", [])
     header = jwt.get_unverified_header(token)
-    assert header["alg"] == "RS256"
+    assert header["alg"] == "ES256"
+    # JWS's r||s form: distribution refuses a DER-encoded ECDSA signature.
+    signature = token.split(".")[2]
+    assert len(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))) == 64
     assert isinstance(header["x5c"], list) and len(header["x5c"]) == 1
     encoded = header["x5c"][0]
     # Standard alphabet (distribution refuses base64url), padded.
@@ -139,10 +143,54 @@ def test_verify_accepts_a_hand_signed_token_with_our_key():
 
 
 def test_verify_refuses_token_signed_by_another_key():
-    rogue = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    rogue = ec.generate_private_key(ec.SECP256R1())
     token = _sign(_claims(), key=rogue)  # even with our certificate in x5c
     with pytest.raises(InvalidToken):
         verify(token)
+
+
+def test_verify_refuses_rs256_without_a_trusted_rsa_certificate(settings, tmp_path):
+    # A data directory used by older runs may hold an RSA certificate: point elsewhere.
+    settings.HARBOR = {**settings.HARBOR, "TOKEN_RSA_CERT_PATH": tmp_path / "token.crt"}
+    rogue = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    with pytest.raises(InvalidToken, match="no trusted key"):
+        verify(_sign(_claims(), key=rogue, algorithm="RS256"))
+
+
+def test_rs256_tokens_of_the_signer_before_es256_stay_valid(settings, tmp_path):
+    """An install upgraded from RS256 keeps its RSA certificate: tokens already issued stay
+    valid, while new ones are ES256; a rogue RSA key is still refused."""
+    rsa_key, rsa_cert = tmp_path / "token.key", tmp_path / "token.crt"
+    make_rsa_signing_material(rsa_key, rsa_cert)
+    settings.HARBOR = {**settings.HARBOR, "TOKEN_RSA_CERT_PATH": rsa_cert}
+    old = _sign(
+        _claims(sub="before-upgrade"), key=keys.load_private_key(rsa_key), algorithm="RS256"
+    )
+    assert verify(old).subject == "before-upgrade"
+    new, _, _ = mint("after-upgrade", [])
+    assert jwt.get_unverified_header(new)["alg"] == "ES256"
+    assert verify(new).subject == "after-upgrade"
+    rogue = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    with pytest.raises(InvalidToken):
+        verify(_sign(_claims(), key=rogue, algorithm="RS256"))
+    # The EC key cannot pass for the RSA one, nor the other way round.
+    with pytest.raises(InvalidToken):
+        verify(_sign(_claims(), key=keys.load_private_key(rsa_key), algorithm="RS384"))
+
+
+def test_certificate_bundle_holds_the_certificates_that_exist(tmp_path):
+    ec_cert, rsa_cert, bundle = tmp_path / "ec.crt", tmp_path / "rsa.crt", tmp_path / "b.crt"
+    keys.generate_signing_material(tmp_path / "ec.key", ec_cert, "issuer")
+    assert keys.write_certificate_bundle(bundle, (ec_cert, rsa_cert)) == [ec_cert]
+    assert bundle.read_bytes() == ec_cert.read_bytes()
+    keys.generate_signing_material(
+        tmp_path / "rsa.key",
+        rsa_cert,
+        "issuer",
+        make_key=lambda: rsa.generate_private_key(65537, 2048),
+    )
+    assert keys.write_certificate_bundle(bundle, (ec_cert, rsa_cert)) == [ec_cert, rsa_cert]
+    assert bundle.read_bytes() == ec_cert.read_bytes() + rsa_cert.read_bytes()
 
 
 def test_verify_refuses_expired_token():

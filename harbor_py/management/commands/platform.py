@@ -25,7 +25,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.template import Context, Engine
 
-from accounts.keys import generate_signing_material
+from accounts.keys import generate_signing_material, write_certificate_bundle
 from accounts.services import ensure_admin
 from harbor_py.oci import challenge_header
 from harbor_py.ops.deploy import supervisor_context
@@ -227,6 +227,14 @@ class Command(BaseCommand):
             rt.token_key_path, rt.token_cert_path, settings.HARBOR["TOKEN_ISSUER"]
         ):
             self.stdout.write(f"generated token signing key and certificate in {rt.keys_dir}")
+        trusted = write_certificate_bundle(
+            rt.token_cert_bundle_path, (rt.token_cert_path, rt.token_rsa_cert_path)
+        )
+        if rt.token_rsa_cert_path in trusted:
+            self.stdout.write(
+                f"{rt.token_rsa_cert_path.name} (the RSA signer before ES256) stays trusted;"
+                " delete it once its tokens have expired"
+            )
         render_configs(rt)
         if migrate:
             call_command("migrate", interactive=False, verbosity=0)
