@@ -30,7 +30,7 @@ class Operation:
 class Clients:
     """Pushers push new images, pullers pull back ones already pushed, until stopped.
     retry: a pusher whose push failed pushes the same image again (a second later) before
-    going on, as a client that was told to retry does."""
+    going on, as a client that was told to retry does; a puller likewise pulls again."""
 
     def __init__(self, host: str, base: Path, project: str = "ha", retry: bool = False) -> None:
         self.host, self.base, self.project, self.retry = host, base, project, retry
@@ -80,18 +80,24 @@ class Clients:
     def puller(self, seed: int) -> None:
         rng = random.Random(seed)
         pulls = 0
+        failed: tuple[str, ImageLayout] | None = None
         while not self.stopping.is_set():
-            with self.lock:
-                candidates = list(self.pushed)
-            if not candidates:
-                time.sleep(0.2)
-                continue
-            reference, layout = rng.choice(candidates)
+            if failed is not None:
+                reference, layout = failed
+                time.sleep(1)
+            else:
+                with self.lock:
+                    candidates = list(self.pushed)
+                if not candidates:
+                    time.sleep(0.2)
+                    continue
+                reference, layout = rng.choice(candidates)
             pulls += 1
             target = self.base / f"pull{seed}-{pulls}"
             started = time.monotonic()
             problem = self.pull_back(reference, layout, target)
-            self._record("pull", started, problem is None, problem or "")
+            self._record("pull", started, problem is None, problem or "", reference)
+            failed = (reference, layout) if self.retry and problem else None
 
     def pull_back(self, reference: str, layout: ImageLayout, target: Path) -> str | None:
         """Pull an image into an OCI layout; None if it came back bit for bit, else why not."""
