@@ -55,6 +55,7 @@ bench: test-deps
 	$(PY) -m tests.bench_ldap
 	$(PY) -m tests.bench_replication
 	$(PY) -m tests.bench_load
+	$(PY) -m tests.bench_ha
 
 lint: deps
 	$(VENV)/bin/ruff check .
