@@ -15,27 +15,12 @@ from typing import Any
 
 from django.conf import settings
 
+from harbor_py.s3 import client_from_settings
+
 
 @functools.cache
 def _client() -> Any:
-    import boto3
-    from botocore.config import Config
-
-    s3 = settings.HARBOR["S3"]
-    return boto3.client(
-        "s3",
-        region_name=s3["REGION"],
-        endpoint_url=s3["ENDPOINT"] or None,
-        aws_access_key_id=s3["ACCESS_KEY"] or None,
-        aws_secret_access_key=s3["SECRET_KEY"] or None,
-        use_ssl=s3["SECURE"],
-        config=Config(
-            s3={"addressing_style": "path"} if s3["ENDPOINT"] else {},
-            retries={"max_attempts": 2, "mode": "standard"},
-            connect_timeout=3,
-            read_timeout=10,
-        ),
-    )
+    return client_from_settings(timeout=3, attempts=2)
 
 
 def data_key(repository: str, upload_id: str) -> str:
