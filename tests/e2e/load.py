@@ -126,6 +126,22 @@ class Clients:
                 lost.append(f"{reference}: {problem[-200:]}")
         return lost
 
+    def first_push_acknowledged(self, started_after: float, timeout: float) -> float | None:
+        """When the first push started after `started_after` (a time.monotonic()) was
+        acknowledged: the platform writes again. None if none was within `timeout`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                acknowledged = [
+                    op.ended
+                    for op in self.operations
+                    if op.ok and op.kind == "push" and op.started > started_after
+                ]
+            if acknowledged:
+                return min(acknowledged)
+            time.sleep(0.2)
+        return None
+
     @contextlib.contextmanager
     def running(self, pushers: int = 1, pullers: int = 1) -> Iterator[Clients]:
         """The pushers and pullers run in threads until the block ends, however it ends."""

@@ -105,21 +105,6 @@ def parts(tmp_path: Path) -> Iterator[Parts]:
             yield Parts(cluster, patroni, redis_group, seaweed)
 
 
-def _first_push_after(clients: Clients, since: float, cluster: Cluster) -> float:
-    """When the first push started after `since` was acknowledged."""
-    deadline = time.monotonic() + RECOVERY_TIMEOUT
-    while True:
-        acknowledged = [
-            op.ended
-            for op in list(clients.operations)
-            if op.ok and op.kind == "push" and op.started > since
-        ]
-        if acknowledged:
-            return min(acknowledged)
-        assert time.monotonic() < deadline, f"no push acknowledged\n{cluster.logs()}"
-        time.sleep(0.2)
-
-
 def _kill_app_node(parts: Parts) -> Callable[[], None]:
     node = parts.cluster.nodes[0]
     node.kill()
@@ -202,7 +187,8 @@ def test_killing_each_part_in_turn_loses_nothing(parts: Parts, tmp_path: Path) -
                 jobs.append(("GC", _start_gc(cluster), "job_status"))
             killed_at = time.monotonic()
             restart = kill(parts)
-            recovered_at = _first_push_after(clients, killed_at, cluster)
+            recovered_at = clients.first_push_acknowledged(killed_at, RECOVERY_TIMEOUT)
+            assert recovered_at is not None, f"no push after the {part} kill\n{cluster.logs()}"
             report = KillReport(part, killed_at, recovered_at)
             reports.append(report)
             time.sleep(LOAD_SECONDS)
