@@ -59,6 +59,7 @@ bench: test-deps
 	$(PY) -m bench.bench_ldap
 	$(PY) -m bench.bench_replication
 	$(PY) -m bench.bench_load
+	$(PY) -m bench.bench_ha
 
 lint: deps
 	$(VENV)/bin/ruff check .

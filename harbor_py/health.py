@@ -61,24 +61,10 @@ def _filesystem_storage(root: Path) -> None:
 
 
 def _s3_storage() -> None:
-    import boto3
-    from botocore.config import Config
+    from harbor_py.s3 import client_from_settings
 
     s3 = settings.HARBOR["S3"]
-    client = boto3.client(
-        "s3",
-        region_name=s3["REGION"],
-        endpoint_url=s3["ENDPOINT"] or None,
-        aws_access_key_id=s3["ACCESS_KEY"] or None,
-        aws_secret_access_key=s3["SECRET_KEY"] or None,
-        use_ssl=s3["SECURE"],
-        config=Config(
-            s3={"addressing_style": "path"} if s3["ENDPOINT"] else {},
-            connect_timeout=CHECK_SECONDS,
-            read_timeout=CHECK_SECONDS,
-            retries={"max_attempts": 1},
-        ),
-    )
+    client = client_from_settings(timeout=CHECK_SECONDS, attempts=1)
     root = s3["ROOT"].strip("/")
     name = f"{socket.gethostname()}-{uuid.uuid4().hex}"
     key = f"{root}/{HEALTH_OBJECT_DIR}/{name}" if root else f"{HEALTH_OBJECT_DIR}/{name}"

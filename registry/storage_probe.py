@@ -47,8 +47,17 @@ def linked_blob_size(
 
 def upload_size(repository: str, upload_id: str) -> int | object | None:
     """The bytes an unfinished upload holds so far (distribution's offset), None when
-    there is no such upload, or UNKNOWN."""
+    there is no such upload, or UNKNOWN (then distribution's own behaviour applies)."""
     base = _base()
+    if base is None and settings.HARBOR.get("STORAGE") == "s3":
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from registry import s3_uploads
+
+        try:
+            return s3_uploads.upload_size(repository, upload_id)
+        except (BotoCoreError, ClientError):
+            return UNKNOWN  # S3 unreachable: an answer other than 2xx/403 would be a 500
     if base is None:
         return UNKNOWN
     path = os.path.join(base, "repositories", repository, "_uploads", upload_id, "data")

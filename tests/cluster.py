@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ class Node:
     web_port: int = field(default_factory=free_port)
     registry_port: int = field(default_factory=free_port)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    environments: dict[str, dict[str, str]] = field(default_factory=dict)
+    down: bool = False  # killed as a machine: nothing of it is restarted
 
     def pids(self) -> set[int]:
         """Every process of the node, children included (gunicorn and Celery workers)."""
@@ -57,11 +60,20 @@ class Node:
 
     def kill(self) -> None:
         """SIGKILL, as when the machine dies: no process gets to clean up."""
+        self.down = True
         for process in self.processes.values():
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(os.getpgid(process.pid), signal.SIGKILL)
         for process in self.processes.values():
             process.wait(timeout=10)
+
+
+@dataclass
+class Restart:
+    node: str
+    role: str
+    exit_status: int | None
+    at: float  # time.monotonic()
 
 
 class Cluster:
@@ -71,6 +83,9 @@ class Cluster:
         """shared_env: what every process gets on top, e.g. REDIS_SENTINELS (then
         REDIS_URL is not passed) or HARBOR_STORAGE=s3."""
         self.shared_env = shared_env or {}
+        self.restarts: list[Restart] = []
+        self._watching = threading.Event()
+        self._watcher: threading.Thread | None = None
         self.base = base
         self.port = free_port()
         self.db_name = f"harbor_ha_{self.port}"
@@ -147,7 +162,31 @@ class Cluster:
             HARBOR_WEB_WORKERS="2",
         )
         for role in roles:
+            node.environments[role] = env
             node.processes[role] = self._spawn(node.name, role, env)
+        node.down = False  # only now: the watcher must not restart what is being replaced
+
+    def restart_exited(self, every: float = 0.5) -> None:
+        """From now on, start again any process of a live node that exits by itself, as
+        the compose file's `restart: unless-stopped` (or a systemd unit's
+        `Restart=always`) does; each restart is recorded in `restarts`."""
+        self._watching.set()
+
+        def watch() -> None:
+            while self._watching.is_set():
+                for node in self.nodes:
+                    for role, process in list(node.processes.items()):
+                        if node.down or process.poll() is None or not self._watching.is_set():
+                            continue
+                        if node.processes.get(role) is not process:  # stopped by stop_role
+                            continue
+                        restart = Restart(node.name, role, process.returncode, time.monotonic())
+                        self.restarts.append(restart)
+                        node.processes[role] = self._spawn(node.name, role, node.environments[role])
+                time.sleep(every)
+
+        self._watcher = threading.Thread(target=watch, daemon=True)
+        self._watcher.start()
 
     def stop_role(self, node: Node, role: str) -> None:
         """A clean stop (SIGTERM), as an operator's restart of one process does."""
@@ -199,6 +238,9 @@ class Cluster:
         return "\n".join(out)
 
     def stop(self) -> None:
+        self._watching.clear()
+        if self._watcher is not None:
+            self._watcher.join(timeout=30)
         for node in self.nodes:
             for process in node.processes.values():
                 if process.poll() is None:
@@ -224,9 +266,12 @@ class Cluster:
 
 
 @contextlib.contextmanager
-def running_cluster(base: Path, shared_env: dict[str, str] | None = None) -> Iterator[Cluster]:
+def running_cluster(
+    base: Path, shared_env: dict[str, str] | None = None, restart_exited: bool = False
+) -> Iterator[Cluster]:
     """Prepared, every node serving behind the balancer, stopped afterwards. The first
-    node starts alone until its beat holds the leader lock; the others wait behind it."""
+    node starts alone until its beat holds the leader lock; the others wait behind it.
+    restart_exited: processes that exit by themselves are started again (Cluster.restart_exited)."""
     cluster = Cluster(base, shared_env=shared_env)
     cluster.prepare()
     try:
@@ -239,6 +284,8 @@ def running_cluster(base: Path, shared_env: dict[str, str] | None = None) -> Ite
             cluster.wait_node_serving(node)
         cluster.start_balancer()
         cluster.wait_healthy()
+        if restart_exited:
+            cluster.restart_exited()
         yield cluster
     finally:
         cluster.stop()

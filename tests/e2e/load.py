@@ -28,7 +28,7 @@ class Operation:
 class Clients:
     """Pushers push new images, pullers pull back ones already pushed, until stopped.
     retry: a pusher whose push failed pushes the same image again (a second later) before
-    going on, as a client that was told to retry does."""
+    going on, as a client that was told to retry does; a puller likewise pulls again."""
 
     def __init__(self, host: str, base: Path, project: str = "ha", retry: bool = False) -> None:
         self.host, self.base, self.project, self.retry = host, base, project, retry
@@ -71,18 +71,24 @@ class Clients:
     def puller(self, seed: int) -> None:
         rng = random.Random(seed)
         pulls = 0
+        failed: tuple[str, ImageLayout] | None = None
         while not self.stopping.is_set():
-            with self.lock:
-                candidates = list(self.pushed)
-            if not candidates:
-                time.sleep(0.2)
-                continue
-            reference, layout = rng.choice(candidates)
+            if failed is not None:
+                reference, layout = failed
+                time.sleep(1)
+            else:
+                with self.lock:
+                    candidates = list(self.pushed)
+                if not candidates:
+                    time.sleep(0.2)
+                    continue
+                reference, layout = rng.choice(candidates)
             pulls += 1
             target = self.base / f"pull{seed}-{pulls}"
             started = time.monotonic()
             problem = self.pull_back(reference, layout, target)
-            self._record("pull", started, problem is None, problem or "")
+            self._record("pull", started, problem is None, problem or "", reference)
+            failed = (reference, layout) if self.retry and problem else None
 
     def pull_back(self, reference: str, layout: ImageLayout, target: Path) -> str | None:
         """Pull an image into an OCI layout; None if it came back bit for bit, else why not."""
@@ -100,6 +106,22 @@ class Clients:
             if problem := self.pull_back(reference, layout, target):
                 lost.append(f"{reference}: {problem[-200:]}")
         return lost
+
+    def first_push_acknowledged(self, started_after: float, timeout: float) -> float | None:
+        """When the first push started after `started_after` (a time.monotonic()) was
+        acknowledged: the platform writes again. None if none was within `timeout`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                acknowledged = [
+                    op.ended
+                    for op in self.operations
+                    if op.ok and op.kind == "push" and op.started > started_after
+                ]
+            if acknowledged:
+                return min(acknowledged)
+            time.sleep(0.2)
+        return None
 
     @contextlib.contextmanager
     def running(self, pushers: int = 1, pullers: int = 1) -> Iterator[Clients]:

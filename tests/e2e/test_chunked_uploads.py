@@ -1,7 +1,8 @@
 """Chunked blob uploads through the whole stack (nginx, token, gate, distribution): the
 OCI distribution spec's range rules that distribution 2.8 lacks (registry/uploads.py), and
 the neighbouring behaviours that must not change: resumed uploads, Range on the status
-GET, cancelled uploads, and streamed PATCHes without a Content-Range."""
+GET, cancelled uploads, and streamed PATCHes without a Content-Range. Each runs on the
+filesystem driver and on S3 (a real SeaweedFS)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.stack import ADMIN_PASSWORD, Instance
+from tests.seaweedfs import SeaweedFS
+from tests.stack import ADMIN_PASSWORD, Instance, running_instance
 
 CHUNK_A, CHUNK_B = b"a" * 1000, b"b" * 500
 OCTETS = {"Content-Type": "application/octet-stream"}
@@ -22,14 +24,29 @@ def _digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+@pytest.fixture(scope="module")
+def s3_stack(tmp_path_factory: pytest.TempPathFactory, seaweedfs: SeaweedFS) -> Iterator[Instance]:
+    """An instance whose registry storage is a SeaweedFS bucket: the gate sizes uploads
+    from the bucket's multipart uploads (registry/s3_uploads.py)."""
+    env = seaweedfs.harbor_env(seaweedfs.new_bucket("uploads"))
+    with running_instance(tmp_path_factory.mktemp("s3-stack"), extra_env=env) as instance:
+        yield instance
+
+
+@pytest.fixture(params=["filesystem", "s3"])
+def instance(request: pytest.FixtureRequest) -> Instance:
+    return request.getfixturevalue("stack" if request.param == "filesystem" else "s3_stack")
+
+
 @pytest.fixture
-def registry(stack: Instance) -> Iterator[tuple[httpx.Client, str]]:
+def registry(instance: Instance) -> Iterator[tuple[httpx.Client, str]]:
     project = f"up{uuid.uuid4().hex[:10]}"
-    stack.create_project(project)
+    instance.create_project(project)
     name = f"{project}/blobs"
-    token = stack.token([f"repository:{name}:pull,push,delete"], auth=("admin", ADMIN_PASSWORD))
+    scope = [f"repository:{name}:pull,push,delete"]
+    token = instance.token(scope, auth=("admin", ADMIN_PASSWORD))
     bearer = {"Authorization": f"Bearer {token['token']}"}
-    with httpx.Client(base_url=stack.url, headers=bearer) as client:
+    with httpx.Client(base_url=instance.url, headers=bearer) as client:
         yield client, name
 
 
@@ -101,14 +118,14 @@ def test_status_get_on_an_earlier_location_gives_range_and_location(registry) ->
     assert _finish(client, resumed.headers["Location"], _digest(whole)).status_code == 201
 
 
-def test_status_of_unknown_forged_or_cancelled_uploads(registry, stack: Instance) -> None:
+def test_status_of_unknown_forged_or_cancelled_uploads(registry, instance: Instance) -> None:
     client, name = registry
     location = _start(client, name)
     upload_id = location.split("/uploads/")[1].split("?")[0]
     forged = client.get(f"/v2/{name}/blobs/uploads/{upload_id}?_state=AAAA")
     assert forged.status_code == 404
     assert forged.json()["errors"][0]["code"] == "BLOB_UPLOAD_UNKNOWN"
-    anonymous = httpx.get(stack.url + location.split(stack.url, 1)[-1])
+    anonymous = httpx.get(instance.url + location.split(instance.url, 1)[-1])
     assert anonymous.status_code == 401
 
     collection = client.get(f"/v2/{name}/blobs/uploads/")
@@ -136,7 +153,7 @@ def test_streamed_patch_without_range_and_monolithic_put_still_work(registry) ->
     assert client.get(f"/v2/{name}/blobs/{_digest(data)}").content == data
 
 
-def test_range_check_needs_push_access(registry, stack: Instance) -> None:
+def test_range_check_needs_push_access(registry, instance: Instance) -> None:
     """Without a push token the check lets distribution refuse, and the gate says why."""
     client, name = registry
     location = _start(client, name)
@@ -147,7 +164,7 @@ def test_range_check_needs_push_access(registry, stack: Instance) -> None:
     assert "Range" not in anonymous.headers
 
 
-def test_bad_names_and_ranges_on_checked_uploads_are_4xx(registry, stack: Instance) -> None:
+def test_bad_names_and_ranges_on_checked_uploads_are_4xx(registry, instance: Instance) -> None:
     """The check is an nginx auth_request, which turns any answer but 2xx/401/403 into a
     500: bad input has to reach distribution (or the gate) and get its 4xx there."""
     client, name = registry

@@ -22,21 +22,6 @@ pytestmark = pytest.mark.e2e
 ADMIN = ("admin", ADMIN_PASSWORD)
 
 
-def _first_push_after(clients: Clients, since: float) -> float:
-    """When the first push started after `since` was acknowledged: the app writes again."""
-    deadline = time.monotonic() + 60
-    while True:
-        acknowledged = [
-            op.ended
-            for op in list(clients.operations)
-            if op.ok and op.kind == "push" and op.started > since
-        ]
-        if acknowledged:
-            return min(acknowledged)
-        assert time.monotonic() < deadline, "no push acknowledged after the promotion"
-        time.sleep(0.2)
-
-
 def test_a_postgresql_primary_failover_loses_no_acknowledged_push(tmp_path: Path) -> None:
     with running_patroni() as patroni:
         url = patroni.create_database("harbor_failover")
@@ -58,7 +43,8 @@ def test_a_postgresql_primary_failover_loses_no_acknowledged_push(tmp_path: Path
                 killed_at = time.monotonic()
                 promoted, _ = patroni.wait_promoted(old)
                 promoted_at = time.monotonic()
-                first_write = _first_push_after(clients, promoted_at)
+                first_write = clients.first_push_acknowledged(promoted_at, timeout=60)
+                assert first_write is not None, "no push acknowledged after the promotion"
                 time.sleep(8)
 
             during = [op for op in clients.operations if op.ended >= killed_at]
