@@ -66,13 +66,15 @@ def ui_pages(args: argparse.Namespace) -> list[tuple[str, str]]:
 def pages_in_process(spec: str) -> None:
     """Run by `manage.py shell` in the instance's environment: each page `requests` times
     per user, timed around the test client's whole request; JSON after MARKER."""
+    from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.test import Client
 
     data = json.loads(spec)
     result: dict[str, dict[str, Any]] = {}
     for username in data["users"]:
-        client = Client()
+        # The instance's own host name: any other is refused (400, ALLOWED_HOSTS).
+        client = Client(HTTP_HOST=settings.ALLOWED_HOSTS[0])
         client.force_login(get_user_model().objects.get(username=username))
         result[username] = {}
         for name, path in data["pages"]:
