@@ -56,7 +56,7 @@ def test_registry_connection_test_and_create(admin):
     endpoint = RegistryEndpoint.objects.get(name="far")
     assert endpoint.access_secret == "s3cret"
     dup = client.post("/admin/registries", form)
-    assert "already exists" in dup.content.decode()
+    assert "The name far is taken." in dup.content.decode()
 
 
 def test_replication_rule_create_run_delete(admin):

@@ -155,7 +155,7 @@ def test_members_add_change_remove(make_user, make_project, make_group, browser)
     client = browser(owner)
     missing = client.post("/projects/team/members", {"kind": "user", "name": "nobody", "role": 2})
     assert missing.status_code == 400
-    assert "User not found." in missing.content.decode()
+    assert "There is no user of this name." in missing.content.decode()
     assert client.post("/projects/team/members", {"kind": "user", "name": "bob", "role": 2})[
         "Location"
     ].endswith("/projects/team/members")
