@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from frontend import job_log
 from frontend.forms import GcRunForm, PolicyForm, RegistryForm, ScheduleForm, refusal_text, refuse
 from frontend.refusals import InWords
 from frontend.views.base import attempt, is_htmx, page_of, sysadmin_only
@@ -104,7 +105,7 @@ def gc_execution(request: HttpRequest, execution_id: int) -> HttpResponse:
         "section": "gc",
         "execution": execution,
         "results": job_parameters(execution),
-        "log": _log(execution),
+        "log": job_log.translated(_log(execution)),
         "running": execution.status not in FINAL,
         "progress": _progress(execution),
     }
