@@ -855,3 +855,57 @@ def test_robot_names_unbroken_and_matrix_inside_its_card(stack: Instance, page):
         fit = page.locator("[data-perm-matrix]").evaluate(OVERFLOW_JS)
         assert fit["beyondCard"] <= 0 and fit["hiddenWidth"] <= 0, (language, fit)
     in_english(page, stack)
+
+
+def test_every_page_fits_a_phone_in_both_languages(stack: Instance, page, tmp_path: Path):
+    """At 390 x 844, in English and 简体中文, no page of the UI is wider than the screen
+    (wide tables scroll in their frame) and the header stays one row."""
+    project = f"phone-{uuid.uuid4().hex[:6]}"
+    stack.create_project(project)
+    image = make_image(tmp_path / "img", layer_sizes=[10_000])
+    skopeo("copy", image.ref, f"docker://{stack.host}/{project}/app:v1", creds=ADMIN)
+    base = f"/projects/{project}"
+    pages = [
+        "/",
+        "/projects/",
+        "/projects/new",
+        f"{base}/",
+        f"{base}/repositories",
+        f"{base}/repositories/app/",
+        f"{base}/members",
+        f"{base}/labels",
+        f"{base}/logs",
+        f"{base}/robots",
+        f"{base}/configuration",
+        "/account/password",
+        "/admin/users",
+        "/admin/groups",
+        "/admin/configuration",
+        "/admin/robots",
+        "/admin/audit",
+        "/admin/gc",
+        "/admin/registries",
+        "/admin/replications",
+        "/admin/quotas",
+        "/admin/labels",
+        f"/search?q={project}",
+    ]
+    too_wide: dict[str, dict[str, float]] = {}
+    for locale in ("en-US", "zh-CN"):
+        context, phone = sign_in_fresh(
+            page.context.browser,
+            stack,
+            ADMIN,
+            viewport={"width": 390, "height": 844},
+            locale=locale,
+            is_mobile=True,
+            has_touch=True,
+        )
+        for path in pages:
+            phone.goto(path)
+            width = phone.evaluate("document.documentElement.scrollWidth")
+            header = phone.locator("header.top").bounding_box()["height"]
+            if width > 390 or header >= 70:
+                too_wide[f"{locale} {path}"] = {"width": width, "header": header}
+        context.close()
+    assert too_wide == {}
