@@ -10,7 +10,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from frontend.templatetags.ui import size
+from frontend.sizes import size
 
 LINE = re.compile(r"(?P<time>\S+) (?P<message>.*)")
 
