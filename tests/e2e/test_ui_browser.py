@@ -489,6 +489,21 @@ def untranslated_formats() -> list[tuple[str, str]]:
     return formats
 
 
+SYSTEM_PAGES = [  # a sysadmin's pages outside the projects
+    "/account/password",
+    "/admin/users",
+    "/admin/groups",
+    "/admin/configuration",
+    "/admin/robots",
+    "/admin/audit",
+    "/admin/gc",
+    "/admin/registries",
+    "/admin/replications",
+    "/admin/quotas",
+    "/admin/labels",
+]
+
+
 def _admin_only_pages(stack: Instance, project: str, guest_id: int) -> list[str]:
     """Pages reached from a row (edit, confirm), with the rows made through the API."""
     with stack.client() as api:
@@ -593,17 +608,7 @@ def test_every_page_is_translated_in_chinese(stack: Instance, page, tmp_path: Pa
         f"/projects/{project}/delete",
         f"{artifact}/tags/v1/delete",
         f"{artifact}/delete",
-        "/account/password",
-        "/admin/users",
-        "/admin/groups",
-        "/admin/configuration",
-        "/admin/robots",
-        "/admin/audit",
-        "/admin/gc",
-        "/admin/registries",
-        "/admin/replications",
-        "/admin/quotas",
-        "/admin/labels",
+        *SYSTEM_PAGES,
         f"/search?q={project}",
         "/no/such/page",
         *_admin_only_pages(stack, project, guest_id),
@@ -877,17 +882,7 @@ def test_every_page_fits_a_phone_in_both_languages(stack: Instance, page, tmp_pa
         f"{base}/logs",
         f"{base}/robots",
         f"{base}/configuration",
-        "/account/password",
-        "/admin/users",
-        "/admin/groups",
-        "/admin/configuration",
-        "/admin/robots",
-        "/admin/audit",
-        "/admin/gc",
-        "/admin/registries",
-        "/admin/replications",
-        "/admin/quotas",
-        "/admin/labels",
+        *SYSTEM_PAGES,
         f"/search?q={project}",
     ]
     too_wide: dict[str, dict[str, float]] = {}
