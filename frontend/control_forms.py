@@ -13,9 +13,11 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Robot
 from accounts.robot_services import RobotSpec, full_name
 from accounts.robots import ALL_PROJECTS, SYSTEM_NAMESPACE
-from frontend.checked_forms import ServiceChecked
+from frontend.checked_forms import Check, ServiceChecked
 from frontend.labels import label
+from frontend.refusals import Coded
 from frontend.robot_permissions import PermissionMatrix, preset_field, unserved, with_preset
+from immutable.matching import BadPattern, compile_pattern
 
 Policy = tuple[str, str]
 UNITS = {"B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "TiB": 1024**4}
@@ -253,8 +255,23 @@ REPOSITORY_DECORATIONS = [("repoMatches", _("matching")), ("repoExcludes", _("ex
 TAG_DECORATIONS = [("matches", _("matching")), ("excludes", _("excluding"))]
 
 
-class ImmutableRuleForm(forms.Form):
+def _pattern(code: str) -> Check:
+    def check(pattern: str) -> None:
+        try:
+            compile_pattern(pattern)
+        except BadPattern as exc:
+            raise Coded(code, why=str(exc)) from None
+
+    return check
+
+
+class ImmutableRuleForm(ServiceChecked):
     """Harbor's rule form: one repository selector and one tag selector."""
+
+    field_checks: ClassVar[dict[str, Check]] = {
+        "repository_pattern": _pattern("immutable.repository_pattern"),
+        "tag_pattern": _pattern("immutable.tag_pattern"),
+    }
 
     repository_decoration = forms.ChoiceField(
         label=_("Repositories"), choices=REPOSITORY_DECORATIONS

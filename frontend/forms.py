@@ -11,12 +11,20 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts import services as account_services
-from frontend.checked_forms import ServiceChecked
+from frontend.checked_forms import Check, ServiceChecked, cron_check
 from frontend.control_forms import SizeField
-from frontend.refusals import worded
+from frontend.refusals import Coded, worded
+from harbor_py import configuration
 from harbor_py.api.errors import HarborError
 from immutable.enforcement import TagImmutable
+from projects import services as project_services
+from projects.models import Project
 from projects.roles import Role
+from quotas.services import validate_hard
+from registry.label_services import is_color
+from registry.models import Label
+from replication import filters
+from replication.models import RegistryEndpoint, ReplicationPolicy
 
 ROLE_LABELS = {
     Role.PROJECT_ADMIN: _("Project admin"),
@@ -29,24 +37,22 @@ ROLE_CHOICES = [(role.value, label) for role, label in ROLE_LABELS.items()]
 
 
 def refusal_text(exc: HarborError) -> str:
-    """A service's refusal as the page shows it; the immutability refusal in the UI's own
-    (translated) words, the others as the API words them."""
+    """A service's refusal as the page shows it, in the UI's (translated) words."""
     if isinstance(exc, TagImmutable):
         return gettext(
             "%(repository)s:%(tag)s is immutable: a tag immutability rule of the project "
             "protects it from being deleted, moved or overwritten."
         ) % {"repository": exc.repository_name, "tag": exc.tag}
-    return worded(str(exc.detail)).text
+    return worded(exc).text
 
 
 def refuse(form: forms.Form, exc: HarborError, field: str | None = None) -> None:
-    """Show a service's refusal on the form, next to the field it is about when the UI
-    recognises it (`frontend.refusals`), else next to `field` or at the top."""
-    refusal = worded(str(exc.detail)) if not isinstance(exc, TagImmutable) else None
-    if refusal is not None and refusal.field in form.fields:
-        form.add_error(refusal.field, refusal.text)
-    else:
-        form.add_error(field if field in form.fields else None, refusal_text(exc))
+    """Show a service's refusal on the form, next to the field it is about
+    (`frontend.refusals`), else next to `field` or at the top."""
+    refusal = worded(exc)
+    found = refusal.field_of(form.fields) if not isinstance(exc, TagImmutable) else None
+    fallback = field if field in form.fields else None
+    form.add_error(found or fallback, refusal_text(exc))
 
 
 class SignInForm(forms.Form):
@@ -84,7 +90,23 @@ class PasswordChangeForm(forms.Form):
         return data
 
 
-class ProjectForm(forms.Form):
+def _new_project_name(name: str) -> None:
+    project_services.validate_project_name(name)
+    if Project.objects.filter(name=name).exists():
+        raise Coded("project.name_taken", status=409, name=name)
+
+
+def _storage_limit(limit: int | None) -> None:
+    if limit is not None:
+        validate_hard(limit)
+
+
+class ProjectForm(ServiceChecked):
+    field_checks: ClassVar[dict[str, Check]] = {
+        "project_name": _new_project_name,
+        "storage_limit": _storage_limit,
+    }
+
     project_name = forms.CharField(
         label=_("Project name"),
         max_length=255,
@@ -120,12 +142,32 @@ class RoleForm(forms.Form):
     role = forms.TypedChoiceField(label=_("Role"), choices=ROLE_CHOICES, coerce=int)
 
 
-class LabelForm(forms.Form):
+def _color(color: str) -> None:
+    if color and not is_color(color):
+        raise Coded("label.color_invalid")
+
+
+class LabelForm(ServiceChecked):
+    """A label of `project`, or a global one (None)."""
+
     name = forms.CharField(label=_("Label name"), max_length=128)
     description = forms.CharField(label=_("Description"), required=False)
     color = forms.CharField(
         label=_("Color"), required=False, widget=forms.TextInput(attrs={"type": "color"})
     )
+
+    def __init__(self, *args: Any, project: Project | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.project = project
+
+    def checks(self) -> dict[str, Check]:
+        scope = Label.Scope.GLOBAL if self.project is None else Label.Scope.PROJECT
+
+        def free(name: str) -> None:
+            if Label.objects.filter(name=name, scope=scope, project=self.project).exists():
+                raise Coded("label.name_taken", status=409, name=name)
+
+        return {"name": free, "color": _color}
 
 
 class TagForm(forms.Form):
@@ -207,7 +249,15 @@ class GroupForm(forms.Form):
     )
 
 
-class SystemConfigForm(forms.Form):
+def _setting(key: str) -> Check:
+    def check(value: object) -> None:
+        if value not in ("", None):
+            configuration.validate({key: value})
+
+    return check
+
+
+class SystemConfigForm(ServiceChecked):
     auth_mode = forms.ChoiceField(
         label=_("Authentication mode"),
         choices=[("db_auth", _("Database")), ("ldap_auth", _("LDAP"))],
@@ -250,6 +300,9 @@ class SystemConfigForm(forms.Form):
         label=_("LDAP group membership attribute"), required=False
     )
 
+    def checks(self) -> dict[str, Check]:
+        return {name: _setting(name) for name in self.fields if name in configuration.ITEMS}
+
     LDAP_PING_FIELDS = (
         "ldap_url",
         "ldap_search_dn",
@@ -272,7 +325,7 @@ class GcRunForm(forms.Form):
     workers = forms.IntegerField(label=_("Workers"), min_value=1, max_value=5, initial=1)
 
 
-class ScheduleForm(forms.Form):
+class ScheduleForm(ServiceChecked):
     type = forms.ChoiceField(
         label=_("Schedule"),
         choices=[
@@ -289,8 +342,35 @@ class ScheduleForm(forms.Form):
         help_text=_("Six fields for Custom: second minute hour day month weekday."),
     )
 
+    def checks(self) -> dict[str, Check]:
+        return {
+            "cron": cron_check(self.cleaned_data.get("type") == "Custom", "schedule.cron_required")
+        }
 
-class RegistryForm(forms.Form):
+
+def _name_free(model: type[RegistryEndpoint | ReplicationPolicy], but: int | None) -> Check:
+    """Registries and replication rules have unique names (`replication.services`)."""
+
+    def check(name: str) -> None:
+        same = model.objects.filter(name=name)
+        if (same.exclude(pk=but) if but is not None else same).exists():
+            raise Coded("name.taken", status=409, name=name)
+
+    return check
+
+
+def _filter(kind: str) -> Check:
+    def check(value: str) -> None:
+        if value:
+            try:
+                filters.check([{"type": kind, "value": value}])
+            except ValueError as exc:
+                raise Coded("filter.invalid", why=str(exc)) from None
+
+    return check
+
+
+class RegistryForm(ServiceChecked):
     name = forms.CharField(label=_("Name"), max_length=255)
     type = forms.ChoiceField(
         label=_("Provider"),
@@ -307,13 +387,18 @@ class RegistryForm(forms.Form):
     insecure = forms.BooleanField(label=_("Skip certificate verification"), required=False)
     description = forms.CharField(label=_("Description"), required=False)
 
-    def __init__(self, *args: object, editing: bool = False, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]  # Form's own arguments, passed on
-        if editing:
+    def __init__(self, *args: Any, editing: int | None = None, **kwargs: Any) -> None:
+        """`editing`: the id of the registry edited."""
+        super().__init__(*args, **kwargs)
+        self.editing = editing
+        if editing is not None:
             self.fields["access_secret"].help_text = _("Empty: keep the stored secret.")
 
+    def checks(self) -> dict[str, Check]:
+        return {"name": _name_free(RegistryEndpoint, self.editing)}
 
-class PolicyForm(forms.Form):
+
+class PolicyForm(ServiceChecked):
     name = forms.CharField(label=_("Name"), max_length=255)
     description = forms.CharField(label=_("Description"), required=False)
     direction = forms.ChoiceField(
@@ -343,6 +428,22 @@ class PolicyForm(forms.Form):
     replicate_deletion = forms.BooleanField(label=_("Replicate deletions"), required=False)
     enabled = forms.BooleanField(label=_("Enabled"), required=False, initial=True)
 
-    def __init__(self, *args: object, registries: list[tuple[int, str]], **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]  # Form's own arguments, passed on
+    def __init__(
+        self,
+        *args: Any,
+        registries: list[tuple[int, str]],
+        editing: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """`editing`: the id of the rule edited."""
+        super().__init__(*args, **kwargs)
+        self.editing = editing
         self.fields["registry"].choices = registries  # type: ignore[attr-defined]  # a ChoiceField
+
+    def checks(self) -> dict[str, Check]:
+        return {
+            "name": _name_free(ReplicationPolicy, self.editing),
+            "name_filter": _filter("name"),
+            "tag_filter": _filter("tag"),
+            "cron": cron_check(self.cleaned_data.get("trigger_type") == "scheduled"),
+        }

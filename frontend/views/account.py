@@ -17,9 +17,10 @@ from accounts.robots import person_of
 from frontend import services as ui_services
 from frontend.columns import TABLES
 from frontend.forms import PasswordChangeForm, SignInForm, refuse
+from frontend.refusals import InWords, worded
 from frontend.views.base import signed_in
 from harbor_py import configuration
-from harbor_py.api.errors import HarborError, not_found
+from harbor_py.api.errors import HarborError
 from harbor_py.core.actor import Actor
 
 
@@ -42,7 +43,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
             form.add_error(None, _("Too many failed sign-ins. Try again in a few minutes."))
             status = 429
         except LoginRefused as exc:
-            form.add_error(None, str(exc))
+            form.add_error(None, worded(exc).text)
             status = exc.status
         else:
             if user is not None:
@@ -93,7 +94,7 @@ def change_password(request: HttpRequest) -> HttpResponse:
 def columns(request: HttpRequest, table: str) -> HttpResponse:
     """Save which columns of a large list the caller sees (the "Columns" menu)."""
     if table not in TABLES:
-        raise not_found(_("There is no such list."))
+        raise InWords(404, _("There is no such list."))
     shown = set(request.POST.getlist("shown"))
     hidden = [key for key, _label in TABLES[table][1:] if key not in shown]
     ui_services.set_hidden_columns(user=person_of(request), table=table, hidden=hidden)

@@ -16,10 +16,11 @@ from accounts import group_services, ldap_tools, selectors, services
 from accounts.ldap_settings import SettingsError, with_overrides
 from audit import selectors as audit_selectors
 from frontend.forms import GroupForm, ResetPasswordForm, SystemConfigForm, UserForm, refuse
+from frontend.refusals import InWords
 from frontend.views.base import attempt, page_of, sysadmin_only
 from frontend.views.projects import audit_query, confirm
 from harbor_py import configuration
-from harbor_py.api.errors import HarborError, not_found
+from harbor_py.api.errors import HarborError
 from harbor_py.configuration_updates import update_configurations
 from harbor_py.core.actor import Actor
 
@@ -51,7 +52,7 @@ def users(request: HttpRequest) -> HttpResponse:
 def _user(user_id: int):  # noqa: ANN202
     user = selectors.find_user(user_id)
     if user is None:
-        raise not_found(_("This user does not exist."))
+        raise InWords(404, _("This user does not exist."))
     return user
 
 
@@ -126,7 +127,7 @@ def groups(request: HttpRequest) -> HttpResponse:
 def group_delete(request: HttpRequest, group_id: int) -> HttpResponse:
     group = selectors.find_group(group_id)
     if group is None:
-        raise not_found(_("This group does not exist."))
+        raise InWords(404, _("This group does not exist."))
     if request.method == "POST":
         attempt(request, group_services.delete_group, group=group, actor=Actor.of_request(request))
         return redirect("ui:groups")

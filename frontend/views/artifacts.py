@@ -15,9 +15,10 @@ from django.views.decorators.http import require_POST
 from frontend import selectors as ui_selectors
 from frontend.forms import CopyForm, TagForm, refusal_text
 from frontend.links import artifact_url, repository_url
+from frontend.refusals import InWords
 from frontend.views.base import attempt, page_of, signed_in
 from frontend.views.projects import confirm
-from harbor_py.api.errors import HarborError, not_found
+from harbor_py.api.errors import HarborError
 from harbor_py.core.actor import Actor
 from immutable.enforcement import TagImmutable
 from immutable.selectors import immutable_checker
@@ -164,7 +165,7 @@ def tag_delete(
     doomed = Tag.objects.filter(artifact=found, name=tag).select_related("repository__project")
     target = doomed.first()
     if target is None:
-        raise not_found(_("This tag does not exist."))
+        raise InWords(404, _("This tag does not exist."))
     _refuse_immutable(found, [tag])
     if request.method == "POST":
         if attempt(request, services.delete_tag, tag=target, actor=Actor.of_request(request)):

@@ -11,12 +11,14 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from frontend.forms import GcRunForm, PolicyForm, RegistryForm, ScheduleForm, refuse
+from frontend import job_log
+from frontend.forms import GcRunForm, PolicyForm, RegistryForm, ScheduleForm, refusal_text, refuse
+from frontend.refusals import InWords
 from frontend.views.base import attempt, is_htmx, page_of, sysadmin_only
 from frontend.views.projects import confirm
 from harbor_gc.collector import check_parameters
 from harbor_gc.selectors import job_parameters
-from harbor_py.api.errors import HarborError, not_found
+from harbor_py.api.errors import HarborError
 from harbor_py.core.actor import Actor
 from jobs import services as job_services
 from jobs.models import FINAL, Execution, Schedule
@@ -85,7 +87,7 @@ def gc(request: HttpRequest) -> HttpResponse:
 def _execution(vendor_type: str, execution_id: int) -> Execution:
     found = Execution.objects.filter(pk=execution_id, vendor_type=vendor_type).first()
     if found is None:
-        raise not_found(_("This job does not exist."))
+        raise InWords(404, _("This job does not exist."))
     return found
 
 
@@ -97,7 +99,7 @@ def gc_execution(request: HttpRequest, execution_id: int) -> HttpResponse:
         "section": "gc",
         "execution": execution,
         "results": job_parameters(execution),
-        "log": _log(execution),
+        "log": job_log.translated(_log(execution)),
         "running": execution.status not in FINAL,
         "progress": _progress(execution),
     }
@@ -110,7 +112,7 @@ def gc_execution(request: HttpRequest, execution_id: int) -> HttpResponse:
 def stop_execution(request: HttpRequest, execution_id: int) -> HttpResponse:
     execution = Execution.objects.filter(pk=execution_id).first()
     if execution is None:
-        raise not_found(_("This job does not exist."))
+        raise InWords(404, _("This job does not exist."))
     attempt(
         request, job_services.request_stop, execution=execution, actor=Actor.of_request(request)
     )
@@ -176,7 +178,7 @@ def registry_edit(request: HttpRequest, registry_id: int) -> HttpResponse:
     stored = selectors.endpoint(registry_id)
     initial = {field: getattr(stored, field) for field in RegistryForm.base_fields}
     initial.pop("access_secret")
-    form = RegistryForm(request.POST or None, initial=initial, editing=True)
+    form = RegistryForm(request.POST or None, initial=initial, editing=stored.pk)
     ping: dict[str, Any] | None = None
     if request.method == "POST" and form.is_valid():
         endpoint = _endpoint_from(form.cleaned_data)
@@ -292,7 +294,7 @@ def replication_run(request: HttpRequest, policy_id: int) -> HttpResponse:
             policy=selectors.policy(policy_id), actor=Actor.of_request(request)
         )
     except HarborError as exc:
-        messages.error(request, str(exc.detail))
+        messages.error(request, refusal_text(exc))
         return redirect("ui:replications")
     return redirect("ui:replication-execution", execution_id=execution.pk)
 
@@ -316,7 +318,7 @@ def replication_edit(request: HttpRequest, policy_id: int) -> HttpResponse:
         "replicate_deletion": policy.replicate_deletion,
         "enabled": policy.enabled,
     }
-    form = PolicyForm(request.POST or None, registries=choices, initial=initial)
+    form = PolicyForm(request.POST or None, registries=choices, initial=initial, editing=policy.pk)
     if request.method == "POST" and form.is_valid():
         try:
             services.update_policy(
@@ -377,6 +379,6 @@ def replication_task_log(request: HttpRequest, execution_id: int, task_id: int) 
     execution = selectors.execution(execution_id)
     task = selectors.tasks(execution).filter(pk=task_id).first()
     if task is None:
-        raise not_found(_("This task does not exist."))
+        raise InWords(404, _("This task does not exist."))
     context = {"section": "replication", "execution": execution, "task": task}
     return render(request, "frontend/task_log.html", context)

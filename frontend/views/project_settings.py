@@ -13,10 +13,11 @@ from django.views.decorators.http import require_POST
 
 from frontend.control_forms import ImmutableRuleForm, QuotaForm
 from frontend.forms import ProjectConfigForm, refuse
+from frontend.refusals import InWords
 from frontend.views.base import attempt, signed_in
 from frontend.views.projects import confirm, render_tab
 from harbor_py import configuration
-from harbor_py.api.errors import HarborError, not_found
+from harbor_py.api.errors import HarborError
 from harbor_py.core.actor import Actor
 from immutable import selectors as rule_selectors
 from immutable import services as rule_services
@@ -101,7 +102,7 @@ def quota_update(request: HttpRequest, name: str) -> HttpResponse:
     """PUT /quotas/{id}'s rule: sysadmins only."""
     access = require_access_by_name(request.user, name, "project", "read")
     if not request.user.is_superuser:
-        raise HarborError(403, _("Only system administrators may change quotas."))
+        raise InWords(403, _("Only system administrators may change quotas."))
     form = QuotaForm(request.POST)
     if not form.is_valid():
         return _settings_page(request, access, quota_form=form)
@@ -137,7 +138,7 @@ def rule_create(request: HttpRequest, name: str) -> HttpResponse:
 def _rule(access: ProjectAccess, rule_id: int) -> ImmutableRule:
     rule = rule_selectors.find_rule(access.project.pk, rule_id)
     if rule is None:
-        raise not_found(_("This immutability rule does not exist."))
+        raise InWords(404, _("This immutability rule does not exist."))
     return rule
 
 

@@ -22,9 +22,10 @@ from frontend.forms import (
     RoleForm,
     refuse,
 )
+from frontend.refusals import InWords
 from frontend.views.base import attempt, is_htmx, page_of, signed_in
 from harbor_py import configuration
-from harbor_py.api.errors import HarborError, not_found
+from harbor_py.api.errors import HarborError
 from harbor_py.core.actor import Actor
 from projects import member_lookup, selectors, services
 from projects.roles import Role
@@ -86,7 +87,7 @@ def _role_label(roles: set[Role]) -> str:
 @signed_in
 def project_create(request: HttpRequest) -> HttpResponse:
     if not may_create_projects(request):
-        raise HarborError(403, _("Only system administrators may create projects."))
+        raise InWords(403, _("Only system administrators may create projects."))
     form = ProjectForm(request.POST or None, with_limit=_may_choose_limit(request))
     if request.method == "POST" and form.is_valid():
         try:
@@ -102,7 +103,8 @@ def project_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Project %(name)s created.") % {"name": project.name})
             return redirect("ui:project", name=project.name)
-    return render(request, "frontend/project_create.html", {"form": form})
+    status = 400 if form.errors else 200
+    return render(request, "frontend/project_create.html", {"form": form}, status=status)
 
 
 def _may_choose_limit(request: HttpRequest) -> bool:
@@ -243,7 +245,7 @@ def _add_member(request: HttpRequest, access: ProjectAccess, form: MemberForm) -
 def _member(access: ProjectAccess, member_id: int):  # noqa: ANN202
     member = selectors.project_member(access.project, member_id)
     if member is None:
-        raise not_found(_("This member does not exist."))
+        raise InWords(404, _("This member does not exist."))
     return member
 
 
@@ -295,7 +297,7 @@ def confirm(
 @signed_in
 def labels(request: HttpRequest, name: str) -> HttpResponse:
     access = require_access_by_name(request.user, name, "label", "list")
-    form = LabelForm(request.POST or None)
+    form = LabelForm(request.POST or None, project=access.project)
     if request.method == "POST":
         access = require_access_by_name(request.user, name, "label", "create")
         if form.is_valid():
@@ -311,7 +313,10 @@ def labels(request: HttpRequest, name: str) -> HttpResponse:
             else:
                 return redirect("ui:project-labels", name=name)
     page = page_of(request, Label.objects.filter(project=access.project).order_by("name"))
-    return render_tab(request, access, "labels", "frontend/labels.html", page=page, form=form)
+    status = 400 if form.errors else 200
+    return render_tab(
+        request, access, "labels", "frontend/labels.html", status=status, page=page, form=form
+    )
 
 
 @signed_in
@@ -319,7 +324,7 @@ def label_delete(request: HttpRequest, name: str, label_id: int) -> HttpResponse
     access = require_access_by_name(request.user, name, "label", "delete")
     label = Label.objects.filter(project=access.project, pk=label_id).first()
     if label is None:
-        raise not_found(_("This label does not exist."))
+        raise InWords(404, _("This label does not exist."))
     if request.method == "POST":
         attempt(request, label_services.delete_label, label=label, actor=Actor.of_request(request))
         return redirect("ui:project-labels", name=name)

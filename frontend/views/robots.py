@@ -28,9 +28,10 @@ from accounts.robots import SYSTEM_NAMESPACE, Caller, caller_of
 from frontend import secret_once
 from frontend.control_forms import Policy, RobotForm, SystemRobotForm
 from frontend.forms import refusal_text, refuse
+from frontend.refusals import InWords
 from frontend.views.base import attempt, error_page, page_of, signed_in, sysadmin_only
 from frontend.views.projects import confirm, render_tab
-from harbor_py.api.errors import HarborError, not_found
+from harbor_py.api.errors import HarborError
 from harbor_py.core.actor import Actor
 from projects.permissions import PROJECT_ROBOT_POLICIES, SYSTEM_ROBOT_POLICIES, served
 from projects.selectors import ProjectAccess, require_access_by_name
@@ -182,7 +183,7 @@ def _project_robot(
     access = require_access_by_name(request.user, name, "robot", action)
     robot = robot_selectors.find_robot(robot_id)
     if robot is None or robot.project_id != access.project.pk:
-        raise not_found(_("This robot account does not exist."))
+        raise InWords(404, _("This robot account does not exist."))
     return access, robot
 
 
@@ -261,7 +262,7 @@ SYSTEM_ROBOTS_URL = "/admin/robots"
 def _system_robot(robot_id: int) -> Robot:
     robot = robot_selectors.find_robot(robot_id)
     if robot is None or robot.level != Robot.Level.SYSTEM:
-        raise not_found(_("This robot account does not exist."))
+        raise InWords(404, _("This robot account does not exist."))
     return robot
 
 

@@ -13,6 +13,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -431,44 +432,154 @@ def test_phone_size_header_menu_and_tables(stack: Instance, page):
     context.close()
 
 
-UNTRANSLATED_JS = """msgids => {
+UNTRANSLATED_JS = """([msgids, patterns]) => {
   const wanted = new Set(msgids), seen = new Set();
+  const formats = patterns.map(([msgid, source]) => [msgid, new RegExp('^' + source + '$')]);
+  const check = text => {
+    for (const line of text.split('\\n')) {
+      const trimmed = line.trim();
+      if (wanted.has(trimmed)) seen.add(trimmed);
+      for (const [msgid, format] of formats) if (format.test(trimmed)) seen.add(msgid);
+    }
+  };
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
     const parent = node.parentElement;
-    if (!parent || parent.closest('script, style, code, .mono, pre')) continue;
-    const text = node.textContent.trim();
-    if (wanted.has(text)) seen.add(text);
+    // Commands, digests and names are not words; the job log (pre.log) is.
+    if (!parent || parent.closest('script, style, code, .mono, pre:not(.log)')) continue;
+    check(node.textContent);
   }
   for (const el of document.querySelectorAll('[aria-label], [title], [placeholder]')) {
-    for (const name of ['aria-label', 'title', 'placeholder']) {
-      const text = (el.getAttribute(name) || '').trim();
-      if (wanted.has(text)) seen.add(text);
-    }
+    for (const name of ['aria-label', 'title', 'placeholder']) check(el.getAttribute(name) || '');
   }
   return [...seen];
 }"""
+PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
+
+
+def _translated_entries() -> list:
+    polib = pytest.importorskip("polib")
+    catalogue = Path(__file__).resolve().parents[2] / "frontend/locale/zh_Hans/LC_MESSAGES"
+    return [
+        entry
+        for entry in polib.pofile(str(catalogue / "django.po"))
+        if entry.msgstr and entry.msgstr != entry.msgid
+    ]
 
 
 def untranslated_msgids() -> list[str]:
     """The UI's English strings that have a different 简体中文 translation: seen on a page
     in 简体中文, they are a string that missed its translation."""
-    polib = pytest.importorskip("polib")
-    catalogue = Path(__file__).resolve().parents[2] / "frontend/locale/zh_Hans/LC_MESSAGES"
+    return [entry.msgid for entry in _translated_entries() if "%" not in entry.msgid]
+
+
+def untranslated_formats() -> list[tuple[str, str]]:
+    """The same for strings with placeholders ("GC finished: %(pairs)s"), as (msgid, a
+    JavaScript regular expression of the English text); those whose words are too few to
+    tell them from anything else ("%(key)s: %(value)s") are left out."""
+    formats = []
+    for entry in _translated_entries():
+        if (
+            "%(" not in entry.msgid
+            or len(re.findall(r"[A-Za-z]{3,}", PLACEHOLDER.sub("", entry.msgid))) < 2
+        ):
+            continue
+        parts = PLACEHOLDER.split(entry.msgid)[::2]  # the literal text between placeholders
+        formats.append((entry.msgid, ".+?".join(re.escape(part) for part in parts)))
+    return formats
+
+
+SYSTEM_PAGES = [  # a sysadmin's pages outside the projects
+    "/account/password",
+    "/admin/users",
+    "/admin/groups",
+    "/admin/configuration",
+    "/admin/robots",
+    "/admin/audit",
+    "/admin/gc",
+    "/admin/registries",
+    "/admin/replications",
+    "/admin/quotas",
+    "/admin/labels",
+]
+
+
+def _admin_only_pages(stack: Instance, project: str, guest_id: int) -> list[str]:
+    """Pages reached from a row (edit, confirm), with the rows made through the API."""
+    with stack.client() as api:
+        registry = api.post(
+            "/api/v2.0/registries",
+            json={"name": f"r-{project}", "type": "harbor", "url": "http://127.0.0.1:9"},
+        )
+        registry_id = int(registry.headers["Location"].rsplit("/", 1)[1])
+        policy = api.post(
+            "/api/v2.0/replication/policies",
+            json={
+                "name": f"p-{project}",
+                "dest_registry": {"id": registry_id},
+                "trigger": {"type": "manual"},
+                "enabled": True,
+            },
+        )
+        policy_id = int(policy.headers["Location"].rsplit("/", 1)[1])
+        selector = {"kind": "doublestar", "pattern": "**"}
+        rule = api.post(
+            f"/api/v2.0/projects/{project}/immutabletagrules",
+            json={
+                "tag_selectors": [{**selector, "decoration": "matches", "pattern": "keep-*"}],
+                "scope_selectors": {"repository": [{**selector, "decoration": "repoMatches"}]},
+            },
+        )
+        rule_id = int(rule.headers["Location"].rsplit("/", 1)[1])
+        robot = api.post(
+            "/api/v2.0/robots",
+            json={
+                "name": "walker",
+                "level": "project",
+                "duration": -1,
+                "permissions": [
+                    {
+                        "kind": "project",
+                        "namespace": project,
+                        "access": [{"resource": "repository", "action": "pull"}],
+                    }
+                ],
+            },
+        )
+        robot_id = robot.json()["id"]
     return [
-        entry.msgid
-        for entry in polib.pofile(str(catalogue / "django.po"))
-        if entry.msgstr and entry.msgstr != entry.msgid and "%" not in entry.msgid
+        f"/admin/registries/{registry_id}/edit",
+        f"/admin/registries/{registry_id}/delete",
+        f"/admin/replications/{policy_id}/edit",
+        f"/admin/replications/{policy_id}/delete",
+        f"/projects/{project}/immutability/{rule_id}",
+        f"/projects/{project}/immutability/{rule_id}/delete",
+        f"/projects/{project}/robots/{robot_id}/edit",
+        f"/projects/{project}/robots/{robot_id}/delete",
+        f"/projects/{project}/robots/{robot_id}/secret",
+        f"/admin/users/{guest_id}/password",
+        f"/admin/users/{guest_id}/delete",
     ]
 
 
+def _gc_dry_run(tab) -> str:
+    """Run a dry-run GC from its page; the run's page once it has finished (its log)."""
+    tab.goto("/admin/gc")
+    tab.locator("#id_dry_run").check()
+    tab.locator("button[name=run]").click()
+    tab.wait_for_url(re.compile(r"/admin/gc/\d+$"))
+    playwright_api.expect(tab.locator("#job-panel[hx-get]")).to_have_count(0, timeout=60_000)
+    return urlsplit(tab.url).path
+
+
 def test_every_page_is_translated_in_chinese(stack: Instance, page, tmp_path: Path):
-    """Walk the UI in 简体中文 as admin and as a guest: no page shows an English string of
-    the catalogue (a msgid whose translation exists but was not used)."""
+    """Walk the UI in 简体中文 as admin, as a guest and signed out: no page shows an
+    English string of the catalogue (a msgid whose translation exists but was not used),
+    with or without placeholders (the GC log's lines, "Page 1 of 2", ...)."""
     project = f"zh-{uuid.uuid4().hex[:6]}"
     guest = (f"guest-{project}", "Passw0rd!x")
     stack.create_project(project)
-    stack.create_user(guest[0], guest[1])
+    guest_id = stack.create_user(guest[0], guest[1])
     stack.add_member(project, guest[0], 3)  # guest
     image = make_image(tmp_path / "img", layer_sizes=[10_000])
     skopeo("copy", image.ref, f"docker://{stack.host}/{project}/app:v1", creds=ADMIN)
@@ -476,12 +587,13 @@ def test_every_page_is_translated_in_chinese(stack: Instance, page, tmp_path: Pa
         digest = api.get(f"/api/v2.0/projects/{project}/repositories/app/artifacts").json()[0][
             "digest"
         ]
-    msgids = untranslated_msgids()
+    checked = [untranslated_msgids(), untranslated_formats()]
+    artifact = f"/projects/{project}/repositories/app/-/artifacts/{digest}"
     project_pages = [
         f"/projects/{project}/",
         f"/projects/{project}/repositories",
         f"/projects/{project}/repositories/app/",
-        f"/projects/{project}/repositories/app/-/artifacts/{digest}",
+        artifact,
         f"/projects/{project}/members",
         f"/projects/{project}/labels",
         f"/projects/{project}/logs",
@@ -494,30 +606,38 @@ def test_every_page_is_translated_in_chinese(stack: Instance, page, tmp_path: Pa
         *project_pages,
         f"/projects/{project}/configuration",
         f"/projects/{project}/delete",
-        "/account/password",
-        "/admin/users",
-        "/admin/groups",
-        "/admin/configuration",
-        "/admin/robots",
-        "/admin/audit",
-        "/admin/gc",
-        "/admin/registries",
-        "/admin/replications",
-        "/admin/quotas",
-        "/admin/labels",
+        f"{artifact}/tags/v1/delete",
+        f"{artifact}/delete",
+        *SYSTEM_PAGES,
         f"/search?q={project}",
         "/no/such/page",
+        *_admin_only_pages(stack, project, guest_id),
     ]
     found: dict[str, list[str]] = {}
-    for user, pages in ((ADMIN, admin_pages), (guest, ["/", "/projects/", *project_pages])):
-        context, tab = sign_in_fresh(page.context.browser, stack, user, locale="zh-CN")
+
+    def walk(tab, who: str, pages: list[str]) -> None:
         for path in pages:
             tab.goto(path)
             assert tab.locator("html").get_attribute("lang") == "zh-hans"
-            missed = tab.evaluate(UNTRANSLATED_JS, msgids)
+            missed = tab.evaluate(UNTRANSLATED_JS, checked)
             if missed:
-                found[f"{user[0]} {path}"] = missed
+                found[f"{who} {path}"] = missed
+
+    for user, pages in ((ADMIN, admin_pages), (guest, ["/", "/projects/", *project_pages])):
+        context, tab = sign_in_fresh(page.context.browser, stack, user, locale="zh-CN")
+        if user == ADMIN:
+            pages = [*pages, _gc_dry_run(tab)]
+        walk(tab, user[0], pages)
         context.close()
+    signed_out = page.context.browser.new_context(base_url=stack.url, locale="zh-CN")
+    tab = signed_out.new_page()
+    walk(tab, "signed out", ["/account/sign-in", f"/account/sign-in?next=/projects/{project}/"])
+    tab.locator("#id_principal").fill("nobody")
+    tab.locator("#id_password").fill("wrong")
+    tab.locator("form.stacked button[type=submit]").click()
+    missed = tab.evaluate(UNTRANSLATED_JS, checked)
+    assert not missed, missed
+    signed_out.close()
     assert found == {}
 
 
@@ -702,3 +822,85 @@ def test_columns_hidden_are_remembered_on_the_server(stack: Instance, page):
     menu.get_by_label("Quota used").check()
     menu.get_by_role("button", name="Apply").click()
     expect(created).to_be_visible()
+
+
+ONE_LINE_JS = """cell => {
+    const range = document.createRange();
+    range.selectNodeContents(cell.firstChild);
+    return range.getClientRects().length;
+}"""
+OVERFLOW_JS = """matrix => {
+    const wrap = matrix.closest('.table-wrap'), card = matrix.closest('.card');
+    return {
+        beyondCard: wrap.getBoundingClientRect().right - card.getBoundingClientRect().right,
+        hiddenWidth: wrap.scrollWidth - wrap.clientWidth,
+    };
+}"""
+
+
+def test_robot_names_unbroken_and_matrix_inside_its_card(stack: Instance, page):
+    """#28: a robot's name stays on one line in the robots table (it broke mid-word), and
+    at 1366 px the permission matrix fits its card without scrolling (it overflowed), in
+    both languages."""
+    project = f"fit-{uuid.uuid4().hex[:6]}"
+    stack.create_project(project)
+    in_english(page, stack)
+    page.set_viewport_size({"width": 1366, "height": 800})
+    page.goto(f"/projects/{project}/robots")
+    page.get_by_label("Robot name").fill("continuous-integration-builder")
+    page.get_by_label("Never expires").check()
+    page.get_by_label("Preset").select_option(label="Pull only")
+    create_robot(page, f"robot${project}+continuous-integration-builder")
+    for language in ("en", "zh-hans"):
+        page.goto(f"/projects/{project}/robots")
+        if page.locator("html").get_attribute("lang") != language:
+            page.locator("#language").select_option(language)
+        name = page.locator("td.robot-name").first
+        assert name.evaluate(ONE_LINE_JS) == 1, language
+        fit = page.locator("[data-perm-matrix]").evaluate(OVERFLOW_JS)
+        assert fit["beyondCard"] <= 0 and fit["hiddenWidth"] <= 0, (language, fit)
+    in_english(page, stack)
+
+
+def test_every_page_fits_a_phone_in_both_languages(stack: Instance, page, tmp_path: Path):
+    """At 390 x 844, in English and 简体中文, no page of the UI is wider than the screen
+    (wide tables scroll in their frame) and the header stays one row."""
+    project = f"phone-{uuid.uuid4().hex[:6]}"
+    stack.create_project(project)
+    image = make_image(tmp_path / "img", layer_sizes=[10_000])
+    skopeo("copy", image.ref, f"docker://{stack.host}/{project}/app:v1", creds=ADMIN)
+    base = f"/projects/{project}"
+    pages = [
+        "/",
+        "/projects/",
+        "/projects/new",
+        f"{base}/",
+        f"{base}/repositories",
+        f"{base}/repositories/app/",
+        f"{base}/members",
+        f"{base}/labels",
+        f"{base}/logs",
+        f"{base}/robots",
+        f"{base}/configuration",
+        *SYSTEM_PAGES,
+        f"/search?q={project}",
+    ]
+    too_wide: dict[str, dict[str, float]] = {}
+    for locale in ("en-US", "zh-CN"):
+        context, phone = sign_in_fresh(
+            page.context.browser,
+            stack,
+            ADMIN,
+            viewport={"width": 390, "height": 844},
+            locale=locale,
+            is_mobile=True,
+            has_touch=True,
+        )
+        for path in pages:
+            phone.goto(path)
+            width = phone.evaluate("document.documentElement.scrollWidth")
+            header = phone.locator("header.top").bounding_box()["height"]
+            if width > 390 or header >= 70:
+                too_wide[f"{locale} {path}"] = {"width": width, "header": header}
+        context.close()
+    assert too_wide == {}

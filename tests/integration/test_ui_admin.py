@@ -109,7 +109,9 @@ def test_system_configuration_saves_and_refuses(admin, make_user):
     assert bad.status_code == 400
     make_user("someone")
     refused = client.post("/admin/configuration", _config_form(auth_mode="ldap_auth"))
-    assert "cannot be changed once users" in refused.content.decode()
+    assert "The authentication mode cannot change once users other than admin exist." in (
+        refused.content.decode()
+    )
     assert configuration.get("auth_mode") == "db_auth"
     configuration.store({"token_expiration": 30})
 

@@ -9,6 +9,10 @@ import pytest
 from django.test import Client
 
 from accounts.models import User
+from harbor_py import configuration
+from jobs.models import Schedule
+from replication.models import RegistryEndpoint, ReplicationPolicy
+from tests.integration.test_ui_admin import _config_form
 
 pytestmark = pytest.mark.django_db
 
@@ -52,3 +56,103 @@ def test_robot_form_shows_name_and_permissions_at_once(admin, make_project):
     errors = field_errors(response.content.decode())
     assert "A robot name is lower-case" in errors["name"]
     assert "Choose at least one permission" in errors["permissions"]
+
+
+def test_project_form_shows_name_and_limit_at_once(admin, make_project):
+    make_project("taken", owner=admin)
+    client = signed(admin)
+    form = {"storage_limit_0": "99999999", "storage_limit_1": "TiB"}  # past PostgreSQL's bigint
+    response = client.post("/projects/new", {**form, "project_name": "taken"})
+    assert response.status_code == 400
+    errors = field_errors(response.content.decode())
+    assert errors["project_name"] == "A project named taken already exists."
+    assert errors["storage_limit"] == "A storage limit is a size or unlimited."
+    assert "__all__" not in errors
+    bad_name = field_errors(
+        client.post("/projects/new", {**form, "project_name": "Bad Name"}).content.decode()
+    )
+    assert "A project name is 1-255 lower-case letters" in bad_name["project_name"]
+
+
+def test_registry_form_shows_taken_name_with_a_bad_url(admin):
+    RegistryEndpoint.objects.create(name="hub", type="harbor", url="http://127.0.0.1:1")
+    other = RegistryEndpoint.objects.create(name="far", type="harbor", url="http://127.0.0.1:2")
+    client = signed(admin)
+    response = client.post("/admin/registries", {"name": "hub", "type": "harbor", "url": "::"})
+    errors = field_errors(response.content.decode())
+    assert response.status_code == 400
+    assert errors["name"] == "The name hub is taken."
+    assert "url" in errors and "__all__" not in errors
+    # Editing keeps its own name free, not another's.
+    edit = {"name": "far", "type": "harbor", "url": "http://127.0.0.1:3"}
+    assert client.post(f"/admin/registries/{other.pk}/edit", edit).status_code == 302
+    taken = client.post(f"/admin/registries/{other.pk}/edit", {**edit, "name": "hub"})
+    assert field_errors(taken.content.decode())["name"] == "The name hub is taken."
+
+
+def test_replication_rule_form_shows_taken_name_and_cron_at_once(admin):
+    endpoint = RegistryEndpoint.objects.create(name="far", type="harbor", url="http://127.0.0.1:1")
+    client = signed(admin)
+    rule = {"name": "copy", "direction": "push", "registry": endpoint.pk, "trigger_type": "manual"}
+    client.post("/admin/replications", rule)
+    assert ReplicationPolicy.objects.filter(name="copy").exists()
+    missing = client.post("/admin/replications", {**rule, "trigger_type": "scheduled"})
+    errors = field_errors(missing.content.decode())
+    assert errors["name"] == "The name copy is taken."
+    assert errors["cron"] == "A scheduled trigger needs a cron expression."
+    invalid = client.post(
+        "/admin/replications", {**rule, "trigger_type": "scheduled", "cron": "0 99 * * * *"}
+    )
+    assert "Not a valid cron expression" in field_errors(invalid.content.decode())["cron"]
+
+
+def test_label_form_shows_taken_name_and_bad_colour_at_once(admin, make_project):
+    make_project("team", owner=admin)
+    client = signed(admin)
+    client.post("/projects/team/labels", {"name": "hot"})
+    response = client.post("/projects/team/labels", {"name": "hot", "color": "red"})
+    errors = field_errors(response.content.decode())
+    assert response.status_code == 400
+    assert errors == {
+        "name": "A label hot already exists.",
+        "color": "A colour is written #RGB or #RRGGBB, e.g. #2f6fde.",
+    }
+    # The same name is free among the global labels.
+    assert client.post("/admin/labels", {"name": "hot"}).status_code == 302
+
+
+def test_immutability_rule_form_shows_both_bad_patterns(admin, make_project):
+    make_project("team", owner=admin)
+    rule = {
+        "repository_decoration": "repoMatches",
+        "repository_pattern": "app/{a",
+        "tag_decoration": "matches",
+        "tag_pattern": "v[1",
+        "priority": "0",
+    }
+    response = signed(admin).post("/projects/team/immutability", rule)
+    errors = field_errors(response.content.decode())
+    assert response.status_code == 400
+    assert errors["repository_pattern"].startswith("Not a valid repository pattern (unclosed {")
+    assert errors["tag_pattern"].startswith("Not a valid tag pattern (unclosed [")
+
+
+def test_gc_schedule_cron_refused_next_to_its_field(admin):
+    client = signed(admin)
+    missing = client.post("/admin/gc", {"schedule": "1", "type": "Custom", "cron": ""})
+    assert field_errors(missing.content.decode()) == {
+        "cron": "A custom schedule needs a cron expression."
+    }
+    bad = client.post("/admin/gc", {"schedule": "1", "type": "Custom", "cron": "1 2 3"})
+    assert "Not a valid cron expression" in field_errors(bad.content.decode())["cron"]
+    assert not Schedule.objects.filter(vendor_type="GARBAGE_COLLECTION", type="Custom").exists()
+
+
+def test_configuration_shows_every_setting_out_of_range(admin):
+    form = _config_form(token_expiration=10**7, robot_token_duration=10**6)
+    response = signed(admin).post("/admin/configuration", form)
+    errors = field_errors(response.content.decode())
+    assert response.status_code == 400
+    assert errors["token_expiration"] == "Enter a number from 1 to 525600."
+    assert errors["robot_token_duration"] == "Enter a number from 1 to 36500."
+    assert configuration.get("token_expiration") != 10**7

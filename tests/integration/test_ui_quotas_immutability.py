@@ -73,7 +73,7 @@ def test_create_project_with_a_storage_limit(admin, make_user, quota_defaults):
     client.post("/projects/new", {"project_name": "default"})
     assert Quota.objects.get(project__name="default").hard == -1
     bad = client.post("/projects/new", {"project_name": "bad", "storage_limit_0": "-7"})
-    assert bad.status_code == 200 and not Project.objects.filter(name="bad").exists()
+    assert bad.status_code == 400 and not Project.objects.filter(name="bad").exists()
     # Others get the default, as POST /projects; so does everyone without per-project quotas.
     alice = signed(make_user("alice"))
     assert 'name="storage_limit_0"' not in alice.get("/projects/new").content.decode()

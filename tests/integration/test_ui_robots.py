@@ -177,7 +177,7 @@ def test_system_robots_page(admin, make_user, make_project):
         "/admin/robots",
         {"name": "sync", "permissions": ["repository:pull"], "projects": "alpha, nope"},
     )
-    assert "Project nope not found." in unknown.content.decode()
+    assert "There is no project nope (or you may not see it)." in unknown.content.decode()
     spanning = client.post(
         "/admin/robots",
         {"name": "sync", "permissions": ["repository:pull"], "projects": "alpha, beta"},
