@@ -12,7 +12,7 @@ from accounts.login import LoginThrottled, authenticate_credentials
 from accounts.login_errors import LoginRefused
 from accounts.models import User
 from accounts.robots import RobotUser
-from harbor_py.http import client_address
+from harbor_py.core.http import client_address
 
 
 def parse_basic(header: str) -> tuple[str, str] | None:

@@ -19,7 +19,7 @@ from django.contrib.auth.hashers import check_password
 from django.core.cache import cache
 
 from accounts.models import User
-from harbor_py.db import fetch_one
+from harbor_py.core.db import fetch_one
 
 
 def _cache_key(subject: str, stored_hash: str, password: str) -> str:

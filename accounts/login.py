@@ -43,10 +43,10 @@ def _key(username: str, address: str) -> str:
 
 def _verify(username: str, password: str) -> User | RobotUser | None:
     # Imported here: DRF imports this module (through its authentication classes) while
-    # harbor_py.api.errors, which harbor_py.configuration needs, is still being imported.
+    # harbor_py.api.errors, which harbor_py.core.configuration needs, is still being imported.
     from accounts import ldap_auth
     from accounts.services import ADMIN_USERNAME
-    from harbor_py import configuration
+    from harbor_py.core import configuration
 
     if robots.is_robot_name(username):
         return robots.authenticate(username, password)
@@ -64,7 +64,7 @@ def _count_failure(key: str) -> None:
 
 
 def _audit(username: str, address: str, *, success: bool, description: str = "") -> None:
-    from audit.services import record  # audit imports harbor_py.configuration (see _verify)
+    from audit.services import record  # audit imports harbor_py.core.configuration (see _verify)
 
     record(
         username=username,

@@ -25,8 +25,8 @@ from accounts.robots import (
     valid_secret,
 )
 from audit.services import record
-from harbor_py import configuration
 from harbor_py.api.errors import bad_request, conflict, forbidden, not_found
+from harbor_py.core import configuration
 from projects.models import Project
 from projects.permissions import PROJECT_ROBOT_POLICIES, SYSTEM_ROBOT_POLICIES
 from projects.selectors import ProjectAccess, project_access

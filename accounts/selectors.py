@@ -9,7 +9,7 @@ import ldap.dn
 from django.db.models import QuerySet
 
 from accounts.models import User, UserGroup
-from harbor_py.api.query import Field, apply_query, apply_sort, as_bool, as_int, as_time
+from harbor_py.core.query import Field, apply_query, apply_sort, as_bool, as_int, as_time
 
 USER_QUERY = {
     "username": Field("username"),

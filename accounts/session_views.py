@@ -14,7 +14,7 @@ from accounts.login import LoginThrottled
 from accounts.login_errors import LoginRefused
 from audit.services import record
 from harbor_py.api.errors import error_body
-from harbor_py.http import client_address
+from harbor_py.core.http import client_address
 
 
 @require_POST

@@ -14,7 +14,7 @@ from contextvars import ContextVar
 
 from django.http import HttpRequest
 
-from harbor_py.http import client_address as _address_of
+from harbor_py.core.http import client_address as _address_of
 
 _current: ContextVar[HttpRequest | None] = ContextVar("audit_request", default=None)
 

@@ -39,7 +39,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from audit.models import AuditOutbox
-from harbor_py import redis_conn
+from harbor_py.core import redis_conn
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def parse_endpoint(raw: str) -> tuple[str, int]:
 
 
 def endpoint_problem(value: str) -> str | None:
-    """For harbor_py.configuration: why `value` is not a usable endpoint, or None."""
+    """For harbor_py.core.configuration: why `value` is not a usable endpoint, or None."""
     if not value.strip():
         return None
     try:
@@ -220,7 +220,7 @@ def _lock_name() -> str:
 def drain(*, batch_size: int = BATCH, max_batches: int = MAX_BATCHES) -> int:
     """Send pending outbox entries in order; returns how many were sent. One run at a time
     (a Redis lock keeps the order); a run that finds the lock taken leaves the work to it."""
-    from harbor_py import configuration
+    from harbor_py.core import configuration
 
     cache.delete(KICK_KEY)  # commits from now on start a new run
     endpoint = str(configuration.get("audit_log_forward_endpoint") or "").strip()

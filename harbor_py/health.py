@@ -25,8 +25,8 @@ from typing import cast
 from django.conf import settings
 from django.db import connection
 
-from harbor_py import redis_conn
 from harbor_py.celery import app as celery_app
+from harbor_py.core import redis_conn
 from registry import upstream
 
 CHECK_SECONDS = float(os.environ.get("HARBOR_HEALTH_TIMEOUT_SECONDS", "3"))

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from harbor_py.runtime import Runtime
+from harbor_py.core.runtime import Runtime
 from harbor_py.topology import load_topology
 
 ROLES = ("nginx", "registry", "web", "worker", "beat")

@@ -1,4 +1,4 @@
-"""Django settings. Deployment values come from the environment via harbor_py.runtime."""
+"""Django settings. Deployment values come from the environment via harbor_py.core.runtime."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 
+from harbor_py.core.runtime import SentinelConfig, load_or_create_secret, load_runtime
 from harbor_py.ops.jsonlog import logging_config
-from harbor_py.runtime import SentinelConfig, load_or_create_secret, load_runtime
 
 RUNTIME = load_runtime()
 
@@ -103,7 +103,8 @@ def _celery_redis_url(url: str) -> str:
 
 
 REDIS_URL = RUNTIME.redis_url
-# Redis through Sentinel (harbor_py/redis_conn.py, docs/deployment.md); REDIS_URL is then unused.
+# Redis through Sentinel (harbor_py/core/redis_conn.py, docs/deployment.md); REDIS_URL is
+# then unused.
 REDIS_SENTINEL = (
     SentinelConfig.parse(
         os.environ["REDIS_SENTINELS"],
@@ -116,7 +117,7 @@ REDIS_SENTINEL = (
 )
 CACHES = {
     "default": {
-        "BACKEND": "harbor_py.cache.HarborRedisCache",
+        "BACKEND": "harbor_py.core.cache.HarborRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": os.environ.get("HARBOR_CACHE_PREFIX", f"harbor-{RUNTIME.port}"),
     },
@@ -185,7 +186,7 @@ REST_FRAMEWORK = {
         "accounts.authentication.CsrfSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
-    "DEFAULT_PAGINATION_CLASS": "harbor_py.api.pagination.HarborPagination",
+    "DEFAULT_PAGINATION_CLASS": "harbor_py.core.pagination.HarborPagination",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["harbor_py.api.negotiation.HarborJSONParser"],
     "DEFAULT_METADATA_CLASS": "harbor_py.api.negotiation.HarborMetadata",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from harbor_py.runtime import Runtime
+from harbor_py.core.runtime import Runtime
 
 
 def _servers(value: str) -> tuple[str, ...]:

@@ -12,8 +12,8 @@ from django.db.models.functions import Coalesce
 
 from accounts.models import User
 from accounts.robots import RobotUser
-from harbor_py.api.query import Field, apply_query, apply_sort, as_bool, as_int, as_time
-from harbor_py.db import fetch_all, fetch_one
+from harbor_py.core.db import fetch_all, fetch_one
+from harbor_py.core.query import Field, apply_query, apply_sort, as_bool, as_int, as_time
 from projects.models import Project, ProjectMember
 from projects.roles import REGISTRY_ACTIONS, ROLE_RANK, Role, allowed
 from registry.models import Repository
@@ -45,7 +45,7 @@ def roles_by_project(user: AnyUser, projects: list[Project]) -> dict[int, set[Ro
 @cache
 def _membership_in_project() -> str:
     """membership_filter for one project, as SQL: the token service asks it for every token
-    of a member (a plain SELECT; harbor_py.db says why)."""
+    of a member (a plain SELECT; harbor_py.core.db says why)."""
     through = User.user_groups.through._meta
     user_column = through.get_field("user").column
     group_column = through.get_field("usergroup").column

@@ -6,7 +6,7 @@ from django.db import transaction
 
 from audit.services import record
 from harbor_py.api.errors import bad_request
-from harbor_py.configuration import MAX_BYTES
+from harbor_py.core.configuration import MAX_BYTES
 from projects.models import Project
 from quotas import selectors, usage
 from quotas.models import Quota

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from django.db import connection
 from django.utils import timezone
 
-from harbor_py import configuration
 from harbor_py.api.errors import HarborError
+from harbor_py.core import configuration
 from projects.models import Project
 
 # The blobs of a project: referenced by an artifact of one of its repositories.

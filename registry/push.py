@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from audit.services import record
 from harbor_gc import guard
-from harbor_py.db import IGNORE_CONFLICTS, fetch_all, insert
+from harbor_py.core.db import IGNORE_CONFLICTS, fetch_all, insert
 from immutable.enforcement import TagImmutable, check_move
 from immutable.selectors import immutable_tags
 from projects.models import Project
@@ -87,7 +87,7 @@ def _repository(
 ) -> tuple[Repository, str | None, bool]:
     """The repository (id, project and name loaded), the digest `tag` points at now, and
     whether this push created the repository; read in one statement on a cursor: this runs
-    on every push (harbor_py.db says why)."""
+    on every push (harbor_py.core.db says why)."""
     sql = _PINNED_REPOSITORY_SQL if locks.key_share() else _REPOSITORY_SQL
     with connection.cursor() as cursor:
         cursor.execute(sql, [tag or "", name])

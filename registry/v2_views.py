@@ -18,8 +18,8 @@ from django.views.decorators.csrf import csrf_exempt
 from accounts.tokens import InvalidToken
 from harbor_gc import guard
 from harbor_py.api.errors import HarborError
-from harbor_py.http import client_address
-from harbor_py.oci import API_VERSION_HEADER, challenge, oci_error
+from harbor_py.core.http import client_address
+from harbor_py.core.oci import API_VERSION_HEADER, challenge, oci_error
 from projects.models import Project
 from projects.selectors import find_project
 from registry import (

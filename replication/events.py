@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db import transaction
 
-from harbor_py.db import fetch_all
+from harbor_py.core.db import fetch_all
 from registry.models import Artifact, Tag
 from replication import filters
 from replication.models import ReplicationPolicy
@@ -17,7 +17,7 @@ from replication.models import ReplicationPolicy
 def _dispatch(event: dict[str, Any]) -> None:
     from replication.tasks import replicate_event
 
-    # Read after every push: a plain SELECT (harbor_py.db says why).
+    # Read after every push: a plain SELECT (harbor_py.core.db says why).
     policies = fetch_all(
         ReplicationPolicy,
         "enabled = %s AND trigger_type = %s AND src_registry_id IS NULL",

@@ -21,9 +21,9 @@ from accounts.api.serializers import (
 )
 from accounts.authentication import CsrfSessionAuthentication
 from accounts.models import User
-from harbor_py import configuration
 from harbor_py.api.errors import HarborError, bad_request, forbidden, not_found
 from harbor_py.api.permissions import IsSysadmin
+from harbor_py.core import configuration
 from projects.api.base import bool_param, require_authenticated, require_user
 from projects.permissions import current_permissions
 

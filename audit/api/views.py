@@ -19,8 +19,8 @@ from audit import selectors
 from audit.api.serializers import AuditLogExtSerializer, AuditLogSerializer
 from audit.models import AuditLog
 from harbor_py.api.errors import HarborError
-from harbor_py.api.pagination import HarborPagination
 from harbor_py.api.schema import listing
+from harbor_py.core.pagination import HarborPagination
 from projects.api.base import ProjectScopedView
 
 

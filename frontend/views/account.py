@@ -18,8 +18,8 @@ from frontend import services as ui_services
 from frontend.columns import TABLES
 from frontend.forms import PasswordChangeForm, SignInForm, refuse
 from frontend.views.base import signed_in
-from harbor_py import configuration
 from harbor_py.api.errors import HarborError, not_found
+from harbor_py.core import configuration
 
 
 def _next_url(request: HttpRequest) -> str:

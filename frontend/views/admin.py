@@ -19,10 +19,10 @@ from audit import selectors as audit_selectors
 from frontend.forms import GroupForm, ResetPasswordForm, SystemConfigForm, UserForm, refuse
 from frontend.views.base import attempt, page_of, sysadmin_only
 from frontend.views.projects import audit_query, confirm
-from harbor_py import configuration
 from harbor_py.api.configurations import update_configurations
 from harbor_py.api.errors import HarborError, not_found
-from harbor_py.http import client_address
+from harbor_py.core import configuration
+from harbor_py.core.http import client_address
 
 
 def _render(request: HttpRequest, template: str, section: str, **context: Any) -> HttpResponse:

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from frontend.forms import refusal_text
 from frontend.middleware import MACHINE_PREFIXES
 from harbor_py.api.errors import HarborError, not_found_view
-from harbor_py.http import client_address
+from harbor_py.core.http import client_address
 
 View = Callable[..., HttpResponse]
 PAGE_SIZE = 15

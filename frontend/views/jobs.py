@@ -17,7 +17,7 @@ from frontend.views.projects import confirm
 from harbor_gc.api.urls import job_parameters
 from harbor_gc.collector import check_parameters
 from harbor_py.api.errors import HarborError, not_found
-from harbor_py.http import client_address
+from harbor_py.core.http import client_address
 from jobs import services as job_services
 from jobs.models import FINAL, Execution, Schedule
 from replication import filters, selectors, services, transfer

@@ -15,8 +15,8 @@ from frontend.control_forms import ImmutableRuleForm, QuotaForm
 from frontend.forms import ProjectConfigForm, refuse
 from frontend.views.base import attempt, signed_in
 from frontend.views.projects import confirm, render_tab
-from harbor_py import configuration
 from harbor_py.api.errors import HarborError, not_found
+from harbor_py.core import configuration
 from immutable import selectors as rule_selectors
 from immutable import services as rule_services
 from immutable.models import ImmutableRule

@@ -23,8 +23,8 @@ from frontend.forms import (
     refuse,
 )
 from frontend.views.base import actor, attempt, is_htmx, page_of, signed_in
-from harbor_py import configuration
 from harbor_py.api.errors import HarborError, not_found
+from harbor_py.core import configuration
 from projects import selectors, services
 from projects.api.member_views import _find_group, _find_user
 from projects.roles import Role

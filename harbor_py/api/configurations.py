@@ -9,10 +9,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.services import record
-from harbor_py import configuration
 from harbor_py.api.errors import bad_request
 from harbor_py.api.permissions import IsSysadmin
-from harbor_py.http import client_address
+from harbor_py.core import configuration
+from harbor_py.core.http import client_address
 
 
 def _non_admin_users_exist() -> bool:

@@ -15,7 +15,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from harbor_py.oci import oci_error
+from harbor_py.core.oci import oci_error
 
 logger = logging.getLogger(__name__)
 ResponseT = TypeVar("ResponseT", bound=HttpResponse)

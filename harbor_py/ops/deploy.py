@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from harbor_py.core.runtime import Runtime
 from harbor_py.ops.logforward import parse_target
-from harbor_py.runtime import Runtime
 
 
 def supervisor_context(rt: Runtime) -> dict[str, Any]:

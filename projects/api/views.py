@@ -9,8 +9,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.robots import person_of
-from harbor_py import configuration
 from harbor_py.api.errors import HarborError, bad_request, not_found
+from harbor_py.core import configuration
 from projects import selectors, services
 from projects.api.base import (
     ProjectScopedView,

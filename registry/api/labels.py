@@ -10,8 +10,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from harbor_py.api.errors import HarborError, bad_request, not_found
-from harbor_py.api.query import as_int
-from harbor_py.http import client_address
+from harbor_py.core.http import client_address
+from harbor_py.core.query import as_int
 from projects.models import Project
 from registry import label_services, queries
 from registry.api.base import require

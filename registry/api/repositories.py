@@ -7,7 +7,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from harbor_py.http import client_address
+from harbor_py.core.http import client_address
 from projects.selectors import visible_projects
 from registry import deletion, queries, selectors, services
 from registry.api.base import find_repository, full_name, require_by_name

@@ -19,7 +19,7 @@ from celery.signals import before_task_publish, task_postrun, task_prerun
 from django.test import Client
 from gunicorn import config as gunicorn_config
 
-from harbor_py import configuration
+from harbor_py.core import configuration
 from harbor_py.ops import access_log, jsonlog, logforward
 from harbor_py.ops.access_log import JsonAccessLogger
 from tests.unit.syslog_receiver import SyslogReceiver, parse_message

@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from harbor_py import configuration
+from harbor_py.core import configuration
 from projects.models import Project
 from quotas import usage
 from quotas.models import Quota

@@ -27,7 +27,8 @@ from django.template import Context, Engine
 
 from accounts.keys import generate_signing_material
 from accounts.services import ensure_admin
-from harbor_py.oci import challenge_header
+from harbor_py.core.oci import challenge_header
+from harbor_py.core.runtime import BASE_DIR, Runtime, load_or_create_secret
 from harbor_py.ops.deploy import supervisor_context
 from harbor_py.processes import (
     REGISTRY_DROPPED_ENVIRONMENT,
@@ -35,7 +36,6 @@ from harbor_py.processes import (
     supervisor_commands,
     supervisor_environment,
 )
-from harbor_py.runtime import BASE_DIR, Runtime, load_or_create_secret
 from harbor_py.topology import load_topology
 
 DEPLOY_DIR = BASE_DIR / "deploy"

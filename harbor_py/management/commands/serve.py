@@ -8,7 +8,7 @@ The roles of deploy/docker-compose.yml and of a highly available node (docs/depl
     worker    exec a Celery worker
     beat      Celery beat, only while this process holds the beat lock in Redis
 
-Configuration comes from the environment (harbor_py/runtime.py, harbor_py/topology.py);
+Configuration comes from the environment (harbor_py/core/runtime.py, harbor_py/topology.py);
 the one-shot `manage.py platform prepare` has made the keys and migrated the database.
 """
 
@@ -21,9 +21,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from harbor_py.core.runtime import Runtime
 from harbor_py.management.commands.platform import render_configs
 from harbor_py.processes import ROLES, node_name, process_environment, role_argv
-from harbor_py.runtime import Runtime
 
 
 class Command(BaseCommand):

@@ -16,8 +16,8 @@ from django.core.cache import cache
 from django.db import transaction
 from redis.exceptions import RedisError
 
-from harbor_py import secretbox
 from harbor_py.api.errors import bad_request
+from harbor_py.core import secretbox
 from harbor_py.models import ConfigEntry
 
 CACHE_KEY = "configuration:v1"
