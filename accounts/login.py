@@ -22,11 +22,13 @@ import hashlib
 
 from django.core.cache import cache
 
-from accounts import robots
+from accounts import ldap_auth, robots
 from accounts.credentials import check_local_credentials
 from accounts.login_errors import LoginRefused
 from accounts.models import User
 from accounts.robots import RobotUser
+from accounts.services import ADMIN_USERNAME
+from harbor_py.core import configuration
 
 MAX_FAILURES = 10
 WINDOW_SECONDS = 300
@@ -42,12 +44,6 @@ def _key(username: str, address: str) -> str:
 
 
 def _verify(username: str, password: str) -> User | RobotUser | None:
-    # Imported here: DRF imports this module (through its authentication classes) while
-    # harbor_py.api.errors, which harbor_py.core.configuration needs, is still being imported.
-    from accounts import ldap_auth
-    from accounts.services import ADMIN_USERNAME
-    from harbor_py.core import configuration
-
     if robots.is_robot_name(username):
         return robots.authenticate(username, password)
     if configuration.get("auth_mode") == "ldap_auth" and username != ADMIN_USERNAME:

@@ -19,6 +19,7 @@ from django.contrib.auth.hashers import make_password
 from accounts.credentials import check_cached
 from accounts.login_errors import LoginRefused
 from accounts.models import Robot, User
+from harbor_py.core import configuration
 from harbor_py.core.db import fetch_one
 
 if TYPE_CHECKING:
@@ -92,8 +93,6 @@ def permission_sets(permissions: list[dict]) -> dict[tuple[str, str], frozenset[
 
 
 def is_robot_name(username: str) -> bool:
-    from harbor_py.core import configuration  # configuration imports DRF, which imports us
-
     return username.startswith(configuration.get("robot_name_prefix"))
 
 

@@ -19,7 +19,7 @@ import redis
 from django.db import transaction
 from django.utils import timezone
 
-from audit import context
+from audit import context, tasks
 from audit.models import AuditLog, AuditOutbox
 from harbor_py.core.db import insert
 
@@ -121,9 +121,7 @@ def payload(entry: AuditLog) -> dict[str, object]:
 
 
 def _forward_after_commit() -> None:
-    from audit import forwarding
-
-    transaction.on_commit(forwarding.kick)
+    transaction.on_commit(tasks.kick)
 
 
 def record(

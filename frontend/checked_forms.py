@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from django import forms
 
 from frontend.refusals import worded
-from harbor_py.api.errors import HarborError
+from harbor_py.core.errors import DomainError
 
 
 class ServiceChecked(forms.Form):
@@ -26,6 +26,6 @@ class ServiceChecked(forms.Form):
                 continue  # empty or invalid already, or not to be changed
             try:
                 check(data[name])
-            except HarborError as exc:
-                self.add_error(name, worded(str(exc.detail)).text)
+            except DomainError as exc:
+                self.add_error(name, worded(str(exc.message)).text)
         return data

@@ -14,7 +14,7 @@ from accounts import services as account_services
 from frontend.checked_forms import ServiceChecked
 from frontend.control_forms import SizeField
 from frontend.refusals import worded
-from harbor_py.api.errors import HarborError
+from harbor_py.core.errors import DomainError
 from immutable.enforcement import TagImmutable
 from projects.roles import Role
 
@@ -28,7 +28,7 @@ ROLE_LABELS = {
 ROLE_CHOICES = [(role.value, label) for role, label in ROLE_LABELS.items()]
 
 
-def refusal_text(exc: HarborError) -> str:
+def refusal_text(exc: DomainError) -> str:
     """A service's refusal as the page shows it; the immutability refusal in the UI's own
     (translated) words, the others as the API words them."""
     if isinstance(exc, TagImmutable):
@@ -36,13 +36,13 @@ def refusal_text(exc: HarborError) -> str:
             "%(repository)s:%(tag)s is immutable: a tag immutability rule of the project "
             "protects it from being deleted, moved or overwritten."
         ) % {"repository": exc.repository_name, "tag": exc.tag}
-    return worded(str(exc.detail)).text
+    return worded(str(exc.message)).text
 
 
-def refuse(form: forms.Form, exc: HarborError, field: str | None = None) -> None:
+def refuse(form: forms.Form, exc: DomainError, field: str | None = None) -> None:
     """Show a service's refusal on the form, next to the field it is about when the UI
     recognises it (`frontend.refusals`), else next to `field` or at the top."""
-    refusal = worded(str(exc.detail)) if not isinstance(exc, TagImmutable) else None
+    refusal = worded(str(exc.message)) if not isinstance(exc, TagImmutable) else None
     if refusal is not None and refusal.field in form.fields:
         form.add_error(refusal.field, refusal.text)
     else:

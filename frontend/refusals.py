@@ -12,6 +12,25 @@ from dataclasses import dataclass
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from harbor_py.core.errors import Code
+
+# The UI's title for each domain error code (the error page's heading).
+TITLES: dict[Code, Promise] = {
+    Code.BAD_REQUEST: _("Invalid input"),
+    Code.UNAUTHORIZED: _("Sign-in required"),
+    Code.FORBIDDEN: _("Not allowed"),
+    Code.DENIED: _("Over the limit"),
+    Code.NOT_FOUND: _("Not found"),
+    Code.CONFLICT: _("Conflict"),
+    Code.PRECONDITION: _("Not possible now"),
+    Code.VIOLATE_FOREIGN_KEY_CONSTRAINT: _("Still in use"),
+    Code.MANIFEST_INVALID: _("Invalid manifest"),
+    Code.MANIFEST_BLOB_UNKNOWN: _("Unknown blob"),
+    Code.PAYLOAD_TOO_LARGE: _("Too large"),
+    Code.SERVICE_UNAVAILABLE: _("Service unavailable"),
+    Code.UNKNOWN: _("Error"),
+}
+
 
 @dataclass(frozen=True)
 class Refusal:

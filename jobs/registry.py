@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from jobs.runner import JobContext
+    from jobs.context import JobContext
 
 JobFunction = Callable[["JobContext"], dict[str, object] | None]
 _JOBS: dict[str, JobFunction] = {}

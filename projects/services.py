@@ -7,11 +7,12 @@ from django.db import IntegrityError, transaction
 from accounts.models import User, UserGroup
 from accounts.robot_services import forget_project
 from audit.services import record
-from harbor_py.api.errors import HarborError, bad_request, conflict
+from harbor_py.core.errors import Code, DomainError, bad_request, conflict
 from projects.models import Project, ProjectMember
 from projects.roles import Role
 from quotas import usage
-from quotas.services import ensure_quota, validate_hard
+from quotas.services import validate_hard
+from quotas.usage import ensure_quota
 from registry.names import PROJECT_NAME
 
 MAX_PROJECT_NAME = 255
@@ -123,7 +124,9 @@ def delete_project(*, project: Project, actor: str) -> None:
     whose repository insert needs a key-share lock on this row, wait for the outcome."""
     project = _locked(project)
     if project.repositories.exists():
-        raise HarborError(412, "the project contains repositories, can not be deleted")
+        raise DomainError(
+            Code.PRECONDITION, "the project contains repositories, can not be deleted"
+        )
     _record_project(project, actor, "delete")
     forget_project(project_name=project.name)
     project.delete()

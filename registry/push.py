@@ -34,7 +34,7 @@ from immutable.enforcement import TagImmutable, check_move
 from immutable.selectors import immutable_tags
 from projects.models import Project
 from quotas import usage
-from registry import locks
+from registry import config_queue, locks
 from registry.image_config import ImageConfig
 from registry.manifests import ParsedManifest
 from registry.models import (
@@ -205,7 +205,7 @@ def reserve(
     config_read: bool = False,
     sizes: dict[str, int] | None = None,
 ) -> Reservation:
-    """Raises QuotaExceeded and TagImmutable (HarborErrors) with nothing recorded.
+    """Raises QuotaExceeded and TagImmutable (DomainErrors) with nothing recorded.
 
     `image_config` is recorded with a new artifact; `config_read` says the caller already
     read the config (`image_config`, or nothing worth recording), otherwise a JSON config is
@@ -279,9 +279,7 @@ def complete(
     if tag:
         _write_tag(reservation, tag)
     if reservation.config_pending:
-        from registry import pending_configs
-
-        transaction.on_commit(lambda: pending_configs.add(artifact.pk))
+        transaction.on_commit(lambda: config_queue.add(artifact.pk))
     replication_events.artifact_pushed(repository=repository.name, digest=artifact.digest, tag=tag)
     record(
         username=username,

@@ -12,8 +12,8 @@ from typing import Any
 from django.db import connection, connections
 from django.utils import timezone
 
+from jobs.context import JobContext, Stopped
 from jobs.models import Status, Task
-from jobs.runner import JobContext, Stopped
 from replication import filters
 from replication.copier import Copier, StopRequested
 from replication.local import LocalRegistry

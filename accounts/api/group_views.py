@@ -11,9 +11,9 @@ from rest_framework.response import Response
 from accounts import group_services, ldap_tools, selectors
 from accounts.api.serializers import UserGroupSearchItemSerializer, UserGroupSerializer
 from accounts.models import UserGroup
-from harbor_py.api.errors import bad_request, not_found
 from harbor_py.api.permissions import IsSysadmin
 from harbor_py.core import configuration
+from harbor_py.core.errors import bad_request, not_found
 from projects.api.base import require_authenticated
 
 

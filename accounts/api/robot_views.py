@@ -17,7 +17,7 @@ from accounts.api.robot_serializers import (
 )
 from accounts.models import Robot
 from accounts.robots import SYSTEM_NAMESPACE, RobotUser, caller_of
-from harbor_py.api.errors import forbidden, not_found
+from harbor_py.core.errors import forbidden, not_found
 from projects.api.base import require_authenticated
 from projects.models import Project
 

@@ -18,8 +18,8 @@ from frontend import services as ui_services
 from frontend.columns import TABLES
 from frontend.forms import PasswordChangeForm, SignInForm, refuse
 from frontend.views.base import signed_in
-from harbor_py.api.errors import HarborError, not_found
 from harbor_py.core import configuration
+from harbor_py.core.errors import DomainError, not_found
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -79,7 +79,7 @@ def change_password(request: HttpRequest) -> HttpResponse:
                 user_services.change_password(
                     user=user, new_password=data["new_password"], actor=user.username
                 )
-            except HarborError as exc:
+            except DomainError as exc:
                 refuse(form, exc, "new_password")
             else:
                 update_session_auth_hash(request, user)

@@ -20,8 +20,8 @@ from frontend.forms import GroupForm, ResetPasswordForm, SystemConfigForm, UserF
 from frontend.views.base import attempt, page_of, sysadmin_only
 from frontend.views.projects import audit_query, confirm
 from harbor_py.api.configurations import update_configurations
-from harbor_py.api.errors import HarborError, not_found
 from harbor_py.core import configuration
+from harbor_py.core.errors import DomainError, not_found
 from harbor_py.core.http import client_address
 
 
@@ -37,7 +37,7 @@ def users(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             created = services.create_user(**form.cleaned_data, actor=request.user.username)
-        except HarborError as exc:
+        except DomainError as exc:
             refuse(form, exc)
         else:
             messages.success(request, _("User %(name)s created.") % {"name": created.username})
@@ -81,7 +81,7 @@ def user_password(request: HttpRequest, user_id: int) -> HttpResponse:
                 new_password=form.cleaned_data["new_password"],
                 actor=request.user.username,
             )
-        except HarborError as exc:
+        except DomainError as exc:
             refuse(form, exc, "new_password")
         else:
             messages.success(request, _("Password of %(name)s changed.") % {"name": user.username})
@@ -111,7 +111,7 @@ def groups(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             group_services.create_group(**form.cleaned_data, actor=request.user.username)
-        except HarborError as exc:
+        except DomainError as exc:
             refuse(form, exc)
         else:
             messages.success(request, _("Group created."))
@@ -165,7 +165,7 @@ def system_configuration(request: HttpRequest) -> HttpResponse:
                     actor=request.user.username,
                     client_address=client_address(request),
                 )
-            except HarborError as exc:
+            except DomainError as exc:
                 refuse(form, exc)
             else:
                 messages.success(request, _("Configuration saved."))
@@ -185,7 +185,7 @@ def _ping_ldap(fields: dict[str, Any]) -> dict[str, Any]:
     """POST /ldap/ping's check: the form's LDAP fields over the saved settings."""
     try:
         config = with_overrides(ldap_tools.saved_settings(), fields)
-    except (SettingsError, HarborError) as exc:
+    except (SettingsError, DomainError) as exc:
         return {"success": False, "message": str(getattr(exc, "detail", exc))}
     result = ldap_tools.ping(config)
     return {"success": result.success, "message": result.message}

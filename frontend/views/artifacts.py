@@ -17,7 +17,7 @@ from frontend.forms import CopyForm, TagForm, refusal_text
 from frontend.links import artifact_url, repository_url
 from frontend.views.base import actor, attempt, page_of, signed_in
 from frontend.views.projects import confirm
-from harbor_py.api.errors import HarborError, not_found
+from harbor_py.core.errors import DomainError, not_found
 from immutable.enforcement import TagImmutable
 from immutable.selectors import immutable_checker
 from projects.selectors import ProjectAccess
@@ -185,7 +185,7 @@ def artifact_delete(request: HttpRequest, name: str, path: str, reference: str) 
     if request.method == "POST":
         try:
             deletion.delete_artifact(artifact=found, **actor(request))
-        except HarborError as exc:
+        except DomainError as exc:
             messages.error(request, refusal_text(exc))
             return redirect(artifact_url(found))
         messages.success(request, _("Artifact %(digest)s deleted.") % {"digest": found.digest[:19]})
@@ -251,7 +251,7 @@ def artifact_copy(request: HttpRequest, name: str, path: str, reference: str) ->
         )
         if data["tag"]:
             services.create_tag(artifact=copied, name=data["tag"], **actor(request))
-    except HarborError as exc:
+    except DomainError as exc:
         messages.error(request, refusal_text(exc))
         return redirect(artifact_url(found))
     messages.success(request, _("Copied to %(name)s.") % {"name": destination})

@@ -16,7 +16,7 @@ from frontend.views.base import attempt, is_htmx, page_of, sysadmin_only
 from frontend.views.projects import confirm
 from harbor_gc.api.urls import job_parameters
 from harbor_gc.collector import check_parameters
-from harbor_py.api.errors import HarborError, not_found
+from harbor_py.core.errors import Code, DomainError, not_found
 from harbor_py.core.http import client_address
 from jobs import services as job_services
 from jobs.models import FINAL, Execution, Schedule
@@ -61,7 +61,7 @@ def gc(request: HttpRequest) -> HttpResponse:
             execution = job_services.start_execution(
                 vendor_type=GC, parameters=check_parameters(run_form.cleaned_data), **_who(request)
             )
-        except HarborError as exc:
+        except DomainError as exc:
             refuse(run_form, exc)
         else:
             return redirect("ui:gc-execution", execution_id=execution.pk)
@@ -75,7 +75,7 @@ def gc(request: HttpRequest) -> HttpResponse:
                 parameters=schedule.parameters if schedule else {},
                 **_who(request),
             )
-        except HarborError as exc:
+        except DomainError as exc:
             refuse(schedule_form, exc, "cron")
         else:
             messages.success(request, _("Schedule saved."))
@@ -161,7 +161,7 @@ def registries(request: HttpRequest) -> HttpResponse:
                 created = services.create_registry(
                     values=values, access_secret=endpoint.access_secret, **_who(request)
                 )
-            except HarborError as exc:
+            except DomainError as exc:
                 refuse(form, exc, "name")
             else:
                 services.refresh_health(endpoint=created)  # healthy or not, not "unknown"
@@ -195,7 +195,7 @@ def registry_edit(request: HttpRequest, registry_id: int) -> HttpResponse:
                     access_secret=secret,
                     **_who(request),
                 )
-            except HarborError as exc:
+            except DomainError as exc:
                 refuse(form, exc, "name")
             else:
                 services.refresh_health(endpoint=updated)
@@ -238,7 +238,7 @@ def _policy_values(data: dict[str, Any]) -> dict[str, Any]:
     try:
         checked = filters.check(raw_filters)
     except ValueError as exc:
-        raise HarborError(400, str(exc)) from None
+        raise DomainError(Code.BAD_REQUEST, str(exc)) from None
     push = data["direction"] == "push"
     return {
         "name": data["name"],
@@ -262,7 +262,7 @@ def replications(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.create_policy(values=_policy_values(form.cleaned_data), **_who(request))
-        except HarborError as exc:
+        except DomainError as exc:
             refuse(form, exc)
         else:
             messages.success(request, _("Replication rule created."))
@@ -287,8 +287,8 @@ def replications(request: HttpRequest) -> HttpResponse:
 def replication_run(request: HttpRequest, policy_id: int) -> HttpResponse:
     try:
         execution = services.start(policy=selectors.policy(policy_id), **_who(request))
-    except HarborError as exc:
-        messages.error(request, str(exc.detail))
+    except DomainError as exc:
+        messages.error(request, str(exc.message))
         return redirect("ui:replications")
     return redirect("ui:replication-execution", execution_id=execution.pk)
 
@@ -318,7 +318,7 @@ def replication_edit(request: HttpRequest, policy_id: int) -> HttpResponse:
             services.update_policy(
                 policy=policy, values=_policy_values(form.cleaned_data), **_who(request)
             )
-        except HarborError as exc:
+        except DomainError as exc:
             refuse(form, exc)
         else:
             messages.success(request, _("Replication rule %(name)s saved.") % {"name": policy.name})

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from frontend.forms import LabelForm, refuse
 from frontend.views.base import actor, attempt, page_of, signed_in, sysadmin_only
 from frontend.views.projects import confirm
-from harbor_py.api.errors import HarborError, not_found
+from harbor_py.core.errors import DomainError, not_found
 from projects import selectors as project_selectors
 from quotas.models import Quota
 from registry import label_services
@@ -65,7 +65,7 @@ def global_labels(request: HttpRequest) -> HttpResponse:
             label_services.create_label(
                 scope=Label.Scope.GLOBAL, project=None, **form.cleaned_data, **actor(request)
             )
-        except HarborError as exc:
+        except DomainError as exc:
             refuse(form, exc, "name")
         else:
             return redirect("ui:global-labels")

@@ -15,8 +15,8 @@ from frontend.control_forms import ImmutableRuleForm, QuotaForm
 from frontend.forms import ProjectConfigForm, refuse
 from frontend.views.base import attempt, signed_in
 from frontend.views.projects import confirm, render_tab
-from harbor_py.api.errors import HarborError, not_found
 from harbor_py.core import configuration
+from harbor_py.core.errors import Code, DomainError, not_found
 from immutable import selectors as rule_selectors
 from immutable import services as rule_services
 from immutable.models import ImmutableRule
@@ -101,7 +101,7 @@ def quota_update(request: HttpRequest, name: str) -> HttpResponse:
     """PUT /quotas/{id}'s rule: sysadmins only."""
     access = require_by_name(request, name, "project", "read")
     if not request.user.is_superuser:
-        raise HarborError(403, _("Only system administrators may change quotas."))
+        raise DomainError(Code.FORBIDDEN, _("Only system administrators may change quotas."))
     form = QuotaForm(request.POST)
     if not form.is_valid():
         return _settings_page(request, access, quota_form=form)
@@ -109,7 +109,7 @@ def quota_update(request: HttpRequest, name: str) -> HttpResponse:
         quota_services.set_storage_limit(
             project=access.project, hard=form.cleaned_data["hard"], actor=request.user.username
         )
-    except HarborError as exc:
+    except DomainError as exc:
         refuse(form, exc, "hard")
         return _settings_page(request, access, quota_form=form)
     messages.success(request, _("Storage limit saved."))
@@ -126,7 +126,7 @@ def rule_create(request: HttpRequest, name: str) -> HttpResponse:
             rule_services.create_rule(
                 project=access.project, data=form.rule_data(), actor=request.user.username
             )
-        except HarborError as exc:
+        except DomainError as exc:
             refuse(form, exc)
         else:
             messages.success(request, _("Immutability rule added."))
@@ -154,7 +154,7 @@ def rule_edit(request: HttpRequest, name: str, rule_id: int) -> HttpResponse:
                 data=form.rule_data(),
                 actor=request.user.username,
             )
-        except HarborError as exc:
+        except DomainError as exc:
             refuse(form, exc)
         else:
             messages.success(request, _("Immutability rule saved."))

@@ -23,8 +23,8 @@ from frontend.forms import (
     refuse,
 )
 from frontend.views.base import actor, attempt, is_htmx, page_of, signed_in
-from harbor_py.api.errors import HarborError, not_found
 from harbor_py.core import configuration
+from harbor_py.core.errors import Code, DomainError, not_found
 from projects import selectors, services
 from projects.api.member_views import _find_group, _find_user
 from projects.roles import Role
@@ -88,7 +88,7 @@ def _role_label(roles: set[Role]) -> str:
 @signed_in
 def project_create(request: HttpRequest) -> HttpResponse:
     if not may_create_projects(request):
-        raise HarborError(403, _("Only system administrators may create projects."))
+        raise DomainError(Code.FORBIDDEN, _("Only system administrators may create projects."))
     form = ProjectForm(request.POST or None, with_limit=_may_choose_limit(request))
     if request.method == "POST" and form.is_valid():
         try:
@@ -98,7 +98,7 @@ def project_create(request: HttpRequest) -> HttpResponse:
                 public=form.cleaned_data["public"],
                 storage_limit=form.cleaned_data.get("storage_limit"),
             )
-        except HarborError as exc:
+        except DomainError as exc:
             refuse(form, exc, "project_name")
         else:
             messages.success(request, _("Project %(name)s created.") % {"name": project.name})
@@ -234,7 +234,7 @@ def _add_member(request: HttpRequest, access: ProjectAccess, form: MemberForm) -
         services.add_member(
             project=access.project, role=data["role"], user=user, group=group, actor=who
         )
-    except HarborError as exc:
+    except DomainError as exc:
         refuse(form, exc, "name")
         return False
     messages.success(request, _("Member %(name)s added.") % {"name": data["name"]})
@@ -307,7 +307,7 @@ def labels(request: HttpRequest, name: str) -> HttpResponse:
                     **form.cleaned_data,
                     **actor(request),
                 )
-            except HarborError as exc:
+            except DomainError as exc:
                 refuse(form, exc, "name")
             else:
                 return redirect("ui:project-labels", name=name)

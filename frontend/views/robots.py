@@ -29,7 +29,7 @@ from frontend.control_forms import Policy, RobotForm, SystemRobotForm
 from frontend.forms import refusal_text, refuse
 from frontend.views.base import attempt, error_page, page_of, signed_in, sysadmin_only
 from frontend.views.projects import confirm, render_tab
-from harbor_py.api.errors import HarborError, not_found
+from harbor_py.core.errors import DomainError, not_found
 from projects.permissions import PROJECT_ROBOT_POLICIES, SYSTEM_ROBOT_POLICIES, served
 from projects.selectors import ProjectAccess
 from registry.api.base import require_by_name
@@ -120,7 +120,7 @@ def _refresh(request: HttpRequest, robot: Robot, back: str) -> HttpResponse:
         )
     try:
         secret = robot_services.refresh_secret(caller=caller_of(request), robot=robot)
-    except HarborError as exc:
+    except DomainError as exc:
         messages.error(request, refusal_text(exc))
         return redirect(back)
     return _secret_page(request, robot, secret, back)
@@ -149,7 +149,7 @@ def _edit(
         robot_services.update_robot(
             caller=caller_of(request), robot=robot, spec=replace(spec(), disable=robot.disabled)
         )
-    except HarborError as exc:
+    except DomainError as exc:
         refuse(form, exc)
         return None
     messages.success(request, _("Robot %(name)s saved.") % {"name": robot.name})
@@ -186,7 +186,7 @@ def project_robots(request: HttpRequest, name: str) -> HttpResponse:
                 robot, secret = robot_services.create_robot(
                     caller=caller_of(request), spec=form.spec(project.name)
                 )
-            except HarborError as exc:
+            except DomainError as exc:
                 refuse(form, exc)
             else:
                 return _secret_page(request, robot, secret, _project_robots_url(name))
@@ -268,7 +268,7 @@ def system_robots(request: HttpRequest) -> HttpResponse:
             robot, secret = robot_services.create_robot(
                 caller=caller_of(request), spec=form.system_spec()
             )
-        except HarborError as exc:
+        except DomainError as exc:
             refuse(form, exc)
         else:
             return _secret_page(request, robot, secret, SYSTEM_ROBOTS_URL)

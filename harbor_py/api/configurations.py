@@ -9,9 +9,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.services import record
-from harbor_py.api.errors import bad_request
 from harbor_py.api.permissions import IsSysadmin
 from harbor_py.core import configuration
+from harbor_py.core.errors import bad_request
 from harbor_py.core.http import client_address
 
 

@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 
-from harbor_py.api.errors import HarborError, bad_request, not_found
+from harbor_py.core.errors import Code, DomainError, bad_request, not_found
 from projects.selectors import ProjectAccess, find_project, project_access
 
 
@@ -32,14 +32,14 @@ def bool_param(request: Request, name: str, default: bool | None = None) -> bool
 
 def require_authenticated(request: Request | HttpRequest) -> None:
     if not request.user.is_authenticated:
-        raise HarborError(401, "authentication required")
+        raise DomainError(Code.UNAUTHORIZED, "authentication required")
 
 
 def require_user(request: Request) -> None:
     """A signed-in person: robot accounts own nothing and have no profile."""
     require_authenticated(request)
     if getattr(request.user, "is_robot", False):
-        raise HarborError(403, "not allowed for robot accounts")
+        raise DomainError(Code.FORBIDDEN, "not allowed for robot accounts")
 
 
 class ProjectScopedView(GenericAPIView):
@@ -59,5 +59,7 @@ class ProjectScopedView(GenericAPIView):
         resource, action = self.required["GET" if method == "HEAD" else method]
         if not access.can(resource, action):
             require_authenticated(self.request)
-            raise HarborError(403, f"not allowed to {action} {resource} of project {project.name}")
+            raise DomainError(
+                Code.FORBIDDEN, f"not allowed to {action} {resource} of project {project.name}"
+            )
         return access

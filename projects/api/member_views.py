@@ -13,8 +13,8 @@ from rest_framework.response import Response
 from accounts import ldap_tools
 from accounts.models import User, UserGroup
 from accounts.selectors import normalize_dn
-from harbor_py.api.errors import bad_request, not_found
 from harbor_py.core import configuration
+from harbor_py.core.errors import bad_request, not_found
 from projects import selectors, services
 from projects.api.base import ProjectScopedView
 from projects.api.serializers import (

@@ -13,7 +13,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from harbor_py.api.errors import bad_request
+from harbor_py.core.errors import bad_request
 from projects import services
 from projects.api.base import ProjectScopedView
 from projects.metadata import clean_api_pair

@@ -9,8 +9,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.robots import person_of
-from harbor_py.api.errors import HarborError, bad_request, not_found
 from harbor_py.core import configuration
+from harbor_py.core.errors import Code, DomainError, bad_request, not_found
 from projects import selectors, services
 from projects.api.base import (
     ProjectScopedView,
@@ -73,7 +73,7 @@ class ProjectListView(GenericAPIView):
         require_user(request)
         restriction = configuration.get("project_creation_restriction")
         if restriction == "adminonly" and not request.user.is_superuser:
-            raise HarborError(403, "only system administrators may create projects")
+            raise DomainError(Code.FORBIDDEN, "only system administrators may create projects")
         body = ProjectReqSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data

@@ -13,7 +13,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from harbor_py.api.errors import bad_request, not_found
+from harbor_py.core.errors import bad_request, not_found
 from harbor_py.core.http import client_address
 from projects.api.base import is_resource_name
 from projects.selectors import ProjectAccess, find_project

@@ -8,7 +8,7 @@ from urllib.parse import unquote
 from django.http import HttpRequest
 from rest_framework.request import Request
 
-from harbor_py.api.errors import HarborError, bad_request, not_found
+from harbor_py.core.errors import Code, DomainError, bad_request, not_found
 from projects.models import Project
 from projects.selectors import ProjectAccess, project_access
 from registry import selectors
@@ -39,8 +39,10 @@ def require(
         raise not_found(f"project {key} not found")
     if not access.can(resource, action):
         if not request.user.is_authenticated:
-            raise HarborError(401, "authentication required")
-        raise HarborError(403, f"not allowed to {action} {resource} of project {project.name}")
+            raise DomainError(Code.UNAUTHORIZED, "authentication required")
+        raise DomainError(
+            Code.FORBIDDEN, f"not allowed to {action} {resource} of project {project.name}"
+        )
     return access
 
 

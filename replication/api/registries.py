@@ -9,9 +9,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from harbor_py.api.errors import HarborError, bad_request
 from harbor_py.api.permissions import IsSysadmin
 from harbor_py.api.schema import STRINGS, listing
+from harbor_py.core.errors import Code, DomainError, bad_request
 from harbor_py.core.http import client_address
 from harbor_py.core.query import Field
 from replication import selectors, services, transfer
@@ -112,7 +112,7 @@ class PingView(_Admin):
         try:
             transfer.RemoteRegistry(endpoint).ping()
         except transfer.TransferError as exc:
-            raise HarborError(400, f"failed to ping registry: {exc}") from None
+            raise DomainError(Code.BAD_REQUEST, f"failed to ping registry: {exc}") from None
         return Response(status=200)
 
 

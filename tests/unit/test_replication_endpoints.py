@@ -19,6 +19,7 @@ from cryptography.x509.oid import NameOID
 from django.test import TestCase
 from django_celery_beat.models import PeriodicTask
 
+from harbor_py.core.http import status_of
 from jobs.models import Execution, Status, Trigger
 from replication import events, services, tasks
 from replication.models import RegistryEndpoint, ReplicationPolicy
@@ -175,7 +176,7 @@ def test_single_active_replication_skips_a_second_start(api):
     # an event waits for the active run (its Celery task retries on the 409)
     with pytest.raises(Exception) as raised:
         services.start(policy=policy, trigger=Trigger.EVENT, event={"operation": "push"})
-    assert getattr(raised.value, "status_code", None) == 409
+    assert status_of(raised.value) == 409
     policy_json = api.get(f"{API}/replication/policies/{policy.pk}").json()
     assert policy_json["single_active_replication"] is True
 

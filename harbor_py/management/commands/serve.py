@@ -21,6 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from harbor_py.core import env
 from harbor_py.core.runtime import Runtime
 from harbor_py.management.commands.platform import render_configs
 from harbor_py.processes import ROLES, node_name, process_environment, role_argv
@@ -43,7 +44,7 @@ class Command(BaseCommand):
             render_configs(rt, config_dir)
         argv = role_argv(role, rt, config_dir, node=node_name())
         # render_configs has refused settings role_environment cannot pass on.
-        environment = process_environment(role, os.environ)
+        environment = process_environment(role, env.variables())
         if role == "beat":
             from harbor_py.beat_lock import run_while_leader
 

@@ -12,8 +12,8 @@ import datetime as dt
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from harbor_py.api.errors import HarborError
-from jobs.runner import JobContext, Stopped
+from harbor_py.core.errors import DomainError
+from jobs.context import JobContext, Stopped
 from registry import deletion, selectors
 from registry.models import Artifact, ArtifactReference, Tag
 
@@ -63,8 +63,8 @@ def delete_untagged_artifacts(
             done = deletion.delete_artifact(
                 artifact=artifact, username=GC_USER, still_wanted=still_untagged
             )
-        except HarborError as exc:  # e.g. referenced meanwhile: keep it, go on
-            context.log(f"kept {artifact.repository.name}@{artifact.digest}: {exc.detail}")
+        except DomainError as exc:  # e.g. referenced meanwhile: keep it, go on
+            context.log(f"kept {artifact.repository.name}@{artifact.digest}: {exc.message}")
             continue
         if not done:
             context.log(f"kept {artifact.repository.name}@{artifact.digest}: pushed again")
