@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run up down status test test-fast bench lint deps system-deps test-deps clean
+.PHONY: run up down status test test-fast test-unit bench lint deps system-deps test-deps clean
 
 run: deps
 	$(PY) manage.py platform run
@@ -41,20 +41,24 @@ frontend/node_modules/.installed: frontend/package.json frontend/package-lock.js
 test: test-deps
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-# Only the fast tests, while working.
+# Only the fast tests (unit and integration: no platform instances), while working.
 test-fast: deps
 	$(VENV)/bin/pytest -m "not e2e" $(PYTEST_ARGS)
 
+# The unit tests alone: no database, no network (tests/unit/conftest.py refuses both).
+test-unit: deps
+	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
+
 bench: test-deps
-	$(PY) -m tests.bench
-	$(PY) -m tests.bench_requests
-	$(PY) -m tests.bench_api
-	$(PY) -m tests.bench_ui
-	$(PY) -m tests.bench_gc
-	$(PY) -m tests.bench_audit
-	$(PY) -m tests.bench_ldap
-	$(PY) -m tests.bench_replication
-	$(PY) -m tests.bench_load
+	$(PY) -m bench.bench
+	$(PY) -m bench.bench_requests
+	$(PY) -m bench.bench_api
+	$(PY) -m bench.bench_ui
+	$(PY) -m bench.bench_gc
+	$(PY) -m bench.bench_audit
+	$(PY) -m bench.bench_ldap
+	$(PY) -m bench.bench_replication
+	$(PY) -m bench.bench_load
 
 lint: deps
 	$(VENV)/bin/ruff check .

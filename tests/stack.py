@@ -78,7 +78,7 @@ class Instance:
     port: int = field(default_factory=free_port)
     database: str | None = "postgres"  # "postgres": a fresh PostgreSQL db; None: SQLite default
     extra_env: dict[str, str] = field(default_factory=dict)
-    root: Path = REPO_ROOT  # the checkout whose code runs (tests.bench_ab --a-root)
+    root: Path = REPO_ROOT  # the checkout whose code runs (bench.bench_ab --a-root)
 
     @property
     def url(self) -> str:

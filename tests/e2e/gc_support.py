@@ -1,18 +1,12 @@
-"""For the end-to-end load tests: GC runs through the API, and pulling images back."""
+"""For the end-to-end load tests: GC runs through the API, and running the load threads."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
-from pathlib import Path
 
 import httpx
-
-from tests.imagegen import layout_blobs
-from tests.stack import ADMIN_PASSWORD, Instance, skopeo
-
-ADMIN_USER = "admin"
 
 FINAL = {"Success", "Error", "Stopped"}
 
@@ -69,24 +63,6 @@ class GcRuns:
                 self.errors.append(f"GC {run['id']} {run['status']}: {log[-2000:]}")
             self.runs.append(run)
         return run
-
-
-def pulls_back(instance: Instance, reference: str, expected: Path, target: Path) -> str | None:
-    """None when `reference` (repository:tag or repository@digest) pulls back as the OCI
-    layout `expected`, blob for blob; else what went wrong."""
-    pulled = skopeo(
-        "copy",
-        "--preserve-digests",
-        f"docker://{instance.host}/{reference}",
-        f"oci:{target}:latest",
-        creds=(ADMIN_USER, ADMIN_PASSWORD),
-        check=False,
-    )
-    if pulled.returncode != 0:
-        return pulled.stderr.strip()[-300:]
-    if layout_blobs(target) != layout_blobs(expected):
-        return "pulled blobs differ"
-    return None
 
 
 def run_all(threads: list[threading.Thread], timeout: float) -> None:

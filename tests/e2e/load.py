@@ -11,10 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.imagegen import ImageLayout, layout_blobs, make_image, random_layer
-from tests.stack import ADMIN_PASSWORD, skopeo
-
-ADMIN = ("admin", ADMIN_PASSWORD)
+from tests.e2e.transfer import pulls_back, push
+from tests.imagegen import ImageLayout, make_image, random_layer
 
 
 @dataclass
@@ -62,14 +60,7 @@ class Clients:
                 layout = make_image(self.base / f"push{number}", layers=[random_layer(size)])
                 reference = f"{self.project}/app{seed}:v{number}"
             started = time.monotonic()
-            result = skopeo(
-                "copy",
-                layout.ref,
-                f"docker://{self.host}/{reference}",
-                creds=ADMIN,
-                check=False,
-                timeout=120,
-            )
+            result = push(self.host, layout, reference, timeout=120)
             ok = result.returncode == 0
             self._record("push", started, ok, result.stderr[-300:], reference)
             failed = (reference, layout) if self.retry and not ok else None
@@ -95,17 +86,7 @@ class Clients:
 
     def pull_back(self, reference: str, layout: ImageLayout, target: Path) -> str | None:
         """Pull an image into an OCI layout; None if it came back bit for bit, else why not."""
-        result = skopeo(
-            "copy",
-            f"docker://{self.host}/{reference}",
-            f"oci:{target}:latest",
-            creds=ADMIN,
-            check=False,
-            timeout=120,
-        )
-        if result.returncode == 0 and layout_blobs(target) == layout_blobs(layout.path):
-            return None
-        return result.stderr[-300:] or "pulled blobs differ"
+        return pulls_back(self.host, reference, layout.path, target, timeout=120)
 
     def verify_all(
         self, base: Path, extra: tuple[tuple[str, ImageLayout], ...] | list = ()

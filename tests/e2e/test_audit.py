@@ -14,7 +14,7 @@ import pytest
 
 from tests.imagegen import make_image
 from tests.stack import ADMIN_PASSWORD, Instance, skopeo
-from tests.unit.syslog_receiver import SyslogReceiver
+from tests.syslog_receiver import SyslogReceiver
 
 ADMIN = ("admin", ADMIN_PASSWORD)
 

@@ -30,13 +30,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.gc_support import GcRuns, pulls_back, run_all
+from tests.e2e.gc_support import GcRuns, run_all
+from tests.e2e.transfer import ADMIN, pulls_back, push
 from tests.imagegen import ImageLayout, make_image, random_layer
-from tests.stack import ADMIN_PASSWORD, Instance, running_instance, skopeo
+from tests.stack import Instance, running_instance, skopeo
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-ADMIN = ("admin", ADMIN_PASSWORD)
 PROJECT = "storm"
 PUSHERS = 4
 POOL = 6  # images shared by every pusher
@@ -88,14 +88,7 @@ class Storm:
 
     def push(self, pusher: Pusher, rng: random.Random) -> None:
         image, tag = rng.choice(self.pool), rng.choice(TAGS)
-        result = skopeo(
-            "copy",
-            image.ref,
-            f"docker://{self.instance.host}/{pusher.repository}:{tag}",
-            creds=ADMIN,
-            check=False,
-            timeout=300,
-        )
+        result = push(self.instance.host, image, f"{pusher.repository}:{tag}", timeout=300)
         if result.returncode == 0:
             pusher.tags[tag] = image
             pusher.uncertain.discard(tag)
@@ -208,7 +201,7 @@ def _verify(storm: Storm, instance: Instance, work: Path) -> dict:
                 continue
             checked += 1
             if problem := pulls_back(
-                instance, f"{pusher.repository}:{tag}", image.path, work / str(checked)
+                instance.host, f"{pusher.repository}:{tag}", image.path, work / str(checked)
             ):
                 lost.append(f"{pusher.repository}:{tag}: {problem}")
         extra = set(tags) - set(pusher.tags) - pusher.uncertain

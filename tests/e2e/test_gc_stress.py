@@ -29,11 +29,11 @@ import psycopg
 import pytest
 
 from harbor_gc.storage import FilesystemStorage
-from tests.e2e.gc_support import GcRuns, pulls_back, run_all
+from tests.e2e import transfer
+from tests.e2e.gc_support import GcRuns, run_all
 from tests.imagegen import ImageLayout, make_image, random_layer
-from tests.stack import ADMIN_PASSWORD, PG_DSN, Instance, running_instance, skopeo
+from tests.stack import PG_DSN, Instance, running_instance
 
-ADMIN = ("admin", ADMIN_PASSWORD)
 PROJECT = "stress"
 REPOS = [f"{PROJECT}/app{i}" for i in range(3)]
 TAGS = [f"t{i}" for i in range(4)]
@@ -126,14 +126,7 @@ class Stress:
             layout = self.images.new(rng) if rng.random() < 0.4 else self.images.old(rng)
             repository, tag = rng.choice(REPOS), rng.choice(TAGS)
             started = time.monotonic()
-            result = skopeo(
-                "copy",
-                layout.ref,
-                f"docker://{self.instance.host}/{repository}:{tag}",
-                creds=ADMIN,
-                check=False,
-                timeout=300,
-            )
+            result = transfer.push(self.instance.host, layout, f"{repository}:{tag}", timeout=300)
             push = Push(
                 repository,
                 tag,
@@ -232,7 +225,7 @@ def _pull_back(instance: Instance, push: Push, target: Path) -> str | None:
     """None when the image pulls back bit-identically, else what went wrong."""
     target.parent.mkdir(exist_ok=True)
     reference = f"{push.repository}@{push.layout.manifest_digest}"
-    return pulls_back(instance, reference, push.layout.path, target)
+    return transfer.pulls_back(instance.host, reference, push.layout.path, target)
 
 
 def _query(instance: Instance, sql: str) -> list[tuple]:

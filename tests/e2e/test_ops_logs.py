@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from tests.stack import running_instance
-from tests.unit.syslog_receiver import SyslogReceiver
+from tests.syslog_receiver import SyslogReceiver
 
 
 def _json_lines(path: Path) -> list[dict]:

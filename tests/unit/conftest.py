@@ -1,118 +1,86 @@
-"""Shared fixtures for the fast tests: users, projects, clients and the Harbor error shape."""
+"""Unit tests use no database and no network: the guards below make a test that does fail,
+so that `tests/unit` stays fast and runs anywhere. A test that needs PostgreSQL, Redis or a
+real distribution belongs in `tests/integration` (see tests/README.md)."""
 
 from __future__ import annotations
 
-import base64
-import itertools
-from collections.abc import Callable
+import socket
+from collections.abc import Iterator
 
+import psycopg
 import pytest
-from rest_framework.test import APIClient
 
-from accounts.models import User, UserGroup
-from projects.models import Project, ProjectMember
-from projects.roles import Role
+DB_FIXTURES = {
+    "db",
+    "transactional_db",
+    "django_db_reset_sequences",
+    "django_db_serialized_rollback",
+    "live_server",
+}
+INET = {socket.AF_INET, socket.AF_INET6}
 
-PASSWORD = "Harbor12345"
-_serial = itertools.count(1)
+
+class NetworkUsedInUnitTest(AssertionError):
+    pass
+
+
+def _refuse(address: object) -> None:
+    raise NetworkUsedInUnitTest(
+        f"a unit test opened a network connection to {address!r}; "
+        "tests that need PostgreSQL, Redis or a server belong in tests/integration"
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    used = DB_FIXTURES & set(getattr(item, "fixturenames", ()))
+    if used or item.get_closest_marker("django_db"):
+        pytest.fail(
+            f"{item.nodeid} asks for the database ({', '.join(sorted(used)) or 'django_db'}); "
+            "move it to tests/integration",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(autouse=True)
-def fast_password_hashing(settings) -> None:
-    """PBKDF2 with a million rounds would make every user fixture cost ~0.3 s."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Internet sockets may be created (libraries do at import) but not connected to or
+    sent from, and psycopg does not connect; unix sockets and socketpairs stay usable."""
+    connect, connect_ex, sendto = (
+        socket.socket.connect,
+        socket.socket.connect_ex,
+        socket.socket.sendto,
+    )
+
+    def guarded_connect(sock: socket.socket, address: object) -> None:
+        if sock.family in INET:
+            _refuse(address)
+        connect(sock, address)
+
+    def guarded_connect_ex(sock: socket.socket, address: object) -> int:
+        if sock.family in INET:
+            _refuse(address)
+        return connect_ex(sock, address)
+
+    def guarded_sendto(sock: socket.socket, data: bytes, *args: object) -> int:
+        if sock.family in INET:
+            _refuse(args[-1])
+        return sendto(sock, data, *args)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
+    monkeypatch.setattr(socket.socket, "sendto", guarded_sendto)
+
+    # libpq opens its sockets in C, out of the reach of the socket guard.
+    def refuse_postgres(*args: object, **kwargs: object) -> None:
+        _refuse("PostgreSQL")
+
+    monkeypatch.setattr(psycopg, "connect", refuse_postgres)
+    monkeypatch.setattr(psycopg.Connection, "connect", refuse_postgres)
+    monkeypatch.setattr(psycopg.AsyncConnection, "connect", refuse_postgres)
+    yield
 
 
-def basic(username: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
-
-
-def assert_harbor_error(response, status: int, code: str | None = None) -> dict:
-    """The body is exactly {"errors": [{"code": str, "message": str}]} with the given status."""
-    assert response.status_code == status, (response.status_code, response.content[:500])
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert isinstance(body, dict)
-    assert set(body) == {"errors"}, body
-    assert isinstance(body["errors"], list)
-    assert len(body["errors"]) == 1, body
-    error = body["errors"][0]
-    assert set(error) >= {"code", "message"}, error
-    assert set(error) <= {"code", "message", "detail"}, error
-    assert isinstance(error["code"], str) and error["code"]
-    assert isinstance(error["message"], str) and error["message"]
-    if code is not None:
-        assert error["code"] == code, error
-    return error
-
-
-@pytest.fixture
-def make_user(db) -> Callable[..., User]:
-    def make(
-        username: str | None = None,
-        *,
-        password: str = PASSWORD,
-        sysadmin: bool = False,
-        active: bool = True,
-    ) -> User:
-        name = username or f"user{next(_serial)}"
-        user = User(
-            username=name, email=f"{name}@example.com", is_superuser=sysadmin, is_active=active
-        )
-        user.set_password(password)
-        user.save()
-        return user
-
-    return make
-
-
-@pytest.fixture
-def make_project(db, make_user) -> Callable[..., Project]:
-    def make(
-        name: str,
-        *,
-        public: bool = False,
-        owner: User | None = None,
-        members: dict[User, int] | None = None,
-    ) -> Project:
-        owner = owner or make_user()
-        project = Project.objects.create(name=name, owner=owner, public=public)
-        ProjectMember.objects.create(project=project, user=owner, role=Role.PROJECT_ADMIN)
-        for user, role in (members or {}).items():
-            ProjectMember.objects.create(project=project, user=user, role=role)
-        return project
-
-    return make
-
-
-@pytest.fixture
-def make_group(db) -> Callable[..., UserGroup]:
-    def make(name: str | None = None) -> UserGroup:
-        serial = next(_serial)
-        return UserGroup.objects.create(
-            group_name=name or f"group{serial}", ldap_group_dn=f"cn=group{serial},dc=example"
-        )
-
-    return make
-
-
-@pytest.fixture
-def admin(make_user) -> User:
-    return make_user("admin", sysadmin=True)
-
-
-@pytest.fixture
-def anon_client() -> APIClient:
-    return APIClient()
-
-
-@pytest.fixture
-def client_for() -> Callable[[User], APIClient]:
-    """An APIClient authenticating with real HTTP Basic credentials (the cached path)."""
-
-    def make(user: User, password: str = PASSWORD) -> APIClient:
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=basic(user.username, password))
-        return client
-
-    return make
+@pytest.fixture(autouse=True)
+def clean_cache() -> None:
+    """Replaces the suite's Redis clean-up (tests/conftest.py): unit tests have no cache
+    server to clean."""

@@ -12,8 +12,6 @@ import pytest
 
 from registry import artifact_types, charts, icons
 from registry.manifests import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, parse_manifest
-from tests.contract import assert_matches
-from tests.unit.conftest import assert_harbor_error
 from tests.unit.test_manifests import desc, encode, oci_manifest
 
 HELM = "application/vnd.cncf.helm.config.v1+json"
@@ -146,13 +144,3 @@ def test_v1_chart_dependencies_come_from_requirements_yaml() -> None:
 def test_what_is_not_a_chart_is_refused(data) -> None:
     with pytest.raises(charts.ChartUnreadable):
         charts.read_archive(data)
-
-
-@pytest.mark.django_db
-def test_icon_api(client_for, make_user) -> None:
-    client = client_for(make_user("viewer"))
-    response = client.get(f"/api/v2.0/icons/{artifact_types.ICON_CHART}")
-    assert_matches("getIcon", response, 200)
-    assert response.json() == icons.icon(artifact_types.ICON_CHART)
-    assert_harbor_error(client.get("/api/v2.0/icons/sha256:" + "0" * 64), 404, "NOT_FOUND")
-    assert_harbor_error(client.get("/api/v2.0/icons/not-a-digest"), 400, "BAD_REQUEST")

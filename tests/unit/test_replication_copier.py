@@ -11,8 +11,8 @@ import pytest
 
 from replication.copier import Copier, StopRequested, TokenBucket
 from replication.transfer import RemoteRegistry, TransferError
+from tests.fake_registry import FakeRegistry
 from tests.imagegen import OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST
-from tests.unit.fake_registry import FakeRegistry
 
 
 def remote(fake: FakeRegistry, kind: str = "docker-registry") -> RemoteRegistry:

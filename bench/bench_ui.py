@@ -1,0 +1,169 @@
+"""Web UI list pages: server time p50/p95 on Harbor's "small" performance data set.
+
+    .venv/bin/python -m bench.bench_ui                     # 100 x 100 x 10 x 5, as bench_api
+    .venv/bin/python -m bench.bench_ui --projects 10 --requests 10   # a quick look
+
+Starts tests.stack.Instance (PostgreSQL), creates a non-admin member, runs `manage.py seed`
+as bench.bench_api does (every artifact with a global label, the member Developer of every
+project), VACUUM ANALYZE, then measures every list page of the UI in the instance's
+environment (`manage.py shell`: Django's test client, signed in with force_login, one
+request at a time after a warm-up): the server's time to answer, template rendering and SQL
+included, without nginx and the network. Each page is asked --requests times as the sysadmin
+and as the member; the goal is p95 < 100 ms (#28). Exit status 1 when a page misses it or
+answers other than 200.
+
+Results: a table on stdout and JSON in data/bench/ui.json (--out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.bench import git_state, log, percentile
+from bench.bench_api import MEMBER, shell_json, table_counts, vacuum_analyze
+from tests.stack import REPO_ROOT, Instance
+
+MARKER = "BENCH-UI "
+GOAL_MS = 100.0
+
+
+def ui_pages(args: argparse.Namespace) -> list[tuple[str, str]]:
+    project = f"perf{args.projects // 2:04d}"
+    repository = f"repo{args.repositories // 2:03d}"
+    base = f"/projects/{project}"
+    return [
+        ("dashboard", "/"),
+        ("projects", "/projects/"),
+        ("projects deep", f"/projects/?page={min(50, max(1, -(-args.projects // 15)))}"),
+        ("project summary", f"{base}/"),
+        ("repositories", f"{base}/repositories"),
+        ("repository (artifacts)", f"{base}/repositories/{repository}/"),
+        ("repository by label", f"{base}/repositories/{repository}/?label=1"),
+        ("members", f"{base}/members"),
+        ("labels", f"{base}/labels"),
+        ("project logs", f"{base}/logs"),
+        ("robots", f"{base}/robots"),
+        ("search", f"/search?q={args.search}"),
+        ("audit log", "/admin/audit"),
+        ("quotas", "/admin/quotas"),
+        ("users", "/admin/users"),
+        ("system robots", "/admin/robots"),
+        ("registries", "/admin/registries"),
+        ("replications", "/admin/replications"),
+        ("gc", "/admin/gc"),
+        ("global labels", "/admin/labels"),
+    ]
+
+
+def pages_in_process(spec: str) -> None:
+    """Run by `manage.py shell` in the instance's environment: each page `requests` times
+    per user, timed around the test client's whole request; JSON after MARKER."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    data = json.loads(spec)
+    result: dict[str, dict[str, Any]] = {}
+    for username in data["users"]:
+        client = Client()
+        client.force_login(get_user_model().objects.get(username=username))
+        result[username] = {}
+        for name, path in data["pages"]:
+            if username != "admin" and (path.startswith("/admin/") or path.endswith("/logs")):
+                continue  # sysadmins' pages; a Developer may not read the project's logs
+            status = client.get(path).status_code  # warm-up (template and plan caches)
+            timings = []
+            for _ in range(data["requests"]):
+                began = time.perf_counter()
+                status = client.get(path).status_code
+                timings.append((time.perf_counter() - began) * 1000)
+            result[username][name] = {"status": status, "timings": timings}
+    print(MARKER + json.dumps(result))
+
+
+def measure(instance: Instance, pages: list[tuple[str, str]], requests: int) -> dict[str, Any]:
+    spec = json.dumps({"users": ["admin", MEMBER[0]], "pages": pages, "requests": requests})
+    code = f"from bench.bench_ui import pages_in_process; pages_in_process({spec!r})"
+    return shell_json(instance, code, MARKER)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_ui", description=__doc__)
+    parser.add_argument("--projects", type=int, default=100, help="projects (100)")
+    parser.add_argument("--repositories", type=int, default=100, help="per project (100)")
+    parser.add_argument("--artifacts", type=int, default=10, help="per repository (10)")
+    parser.add_argument("--tags", type=int, default=5, help="per artifact (5)")
+    parser.add_argument("--requests", type=int, default=40, help="per page and user (40)")
+    parser.add_argument("--search", default="repo05", help="the search keyword (repo05)")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "data" / "bench" / "ui.json")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    workdir = Path(tempfile.mkdtemp(prefix="harbor-bench-ui-"))
+    instance = Instance(data_dir=workdir / "data")
+    started = time.monotonic()
+    try:
+        log(f"starting harbor-py (work directory {workdir})")
+        instance.start()
+        instance.create_user(*MEMBER)
+        log(f"seeding {args.projects} x {args.repositories} x {args.artifacts} x {args.tags}")
+        instance.manage(
+            "seed",
+            *("--projects", str(args.projects), "--repositories", str(args.repositories)),
+            *("--artifacts", str(args.artifacts), "--tags", str(args.tags)),
+            *("--prefix", "perf", "--member", MEMBER[0]),
+        )
+        vacuum_analyze(instance)
+        artifacts, tags = table_counts(instance)
+        log(f"{artifacts} artifacts, {tags} tags; measuring {args.requests} requests a page")
+        measured = measure(instance, ui_pages(args), args.requests)
+    finally:
+        instance.stop()
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    rows, missed = [], 0
+    print(f"\n{'page':<24} {'user':<10} {'p50 ms':>8} {'p95 ms':>8}  status")
+    for user, pages in measured.items():
+        for name, found in pages.items():
+            p50 = percentile(found["timings"], 0.50) or 0.0
+            p95 = percentile(found["timings"], 0.95) or 0.0
+            bad = found["status"] != 200 or p95 >= GOAL_MS
+            missed += bad
+            rows.append(
+                {
+                    "page": name,
+                    "user": user,
+                    "status": found["status"],
+                    "p50_ms": round(p50, 1),
+                    "p95_ms": round(p95, 1),
+                }
+            )
+            flag = "  MISSED" if bad else ""
+            print(f"{name:<24} {user:<10} {p50:8.1f} {p95:8.1f}  {found['status']}{flag}")
+    result = {
+        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "duration_seconds": round(time.monotonic() - started, 1),
+        "cpus": os.cpu_count(),
+        "code": git_state(),
+        "data_set": {"projects": args.projects, "artifacts": artifacts, "tags": tags},
+        "goal_p95_ms": GOAL_MS,
+        "pages": rows,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\n{missed} of {len(rows)} pages missed p95 < {GOAL_MS:.0f} ms; results: {args.out}")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""What the parts the session-9 merges added to a manifest push cost, one at a time and
+in-process (#19 item 4): CPU of this process (what gunicorn would spend) and of its
+PostgreSQL backend (from /proc), per call, medians of three rounds. Not collected by
+`make test`; run it explicitly (it starts the unit tests' real distribution):
+
+    .venv/bin/python -m pytest tests/integration/bench_push_parts.py -s -q
+
+  pin             the artifact pin (`registry.locks.pin`) in a transaction that writes,
+                  as `push.pinned()` + `push.complete()` do, against the same transaction
+                  without it
+  size check      `registry.blob_sizes.verified_sizes` of a one-layer image on the
+                  filesystem driver (stat calls)
+  CSP             `frontend.middleware.ContentSecurityPolicyMiddleware` on a /v2 path
+
+and, for #31, what Django's handler and middleware add to a request of the hot path: a
+blob HEAD (404) through `WSGIHandler` against the view called on the same WSGI request.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from django.core.handlers.wsgi import WSGIHandler, WSGIRequest
+from django.db import connection, transaction
+from django.http import HttpResponse
+from django.test import RequestFactory
+
+from accounts.tokens import Scope, mint
+from frontend.middleware import ContentSecurityPolicyMiddleware
+from registry import blob_sizes, locks, push
+from registry.manifests import parse_manifest
+from registry.v2_views import blob_head
+from tests.distribution import upload_blob
+from tests.imagegen import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, random_layer
+from tests.integration.registry_data import parsed_image
+
+pytestmark = pytest.mark.django_db(transaction=True)
+pytest_plugins = ["tests.distribution_plugin"]
+ROUNDS = 3
+
+
+def _backend_cpu() -> float:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / 100  # clock ticks
+
+
+def _cost(call: Callable[[], object], count: int) -> tuple[float, float]:
+    """ms per call: this process's CPU, the PostgreSQL backend's."""
+    for _ in range(20):
+        call()
+    backend = _backend_cpu()
+    started = time.process_time()
+    for _ in range(count):
+        call()
+    return (time.process_time() - started) * 1000 / count, (_backend_cpu() - backend) * 1000 / count
+
+
+def _report(name: str, call: Callable[[], object], count: int) -> None:
+    rounds = [_cost(call, count) for _ in range(ROUNDS)]
+    client = statistics.median(r[0] for r in rounds)
+    backend = statistics.median(r[1] for r in rounds)
+    print(f"\n{name:<24} this process {client:.3f} ms, PostgreSQL {backend:.3f} ms per call")
+
+
+def test_costs(distribution, make_user, make_project) -> None:
+    project = make_project("bench", owner=make_user("alice"))
+    reservation = push.reserve(
+        project=project, repository_name="bench/pin", parsed=parsed_image("pin"), tag="v1"
+    )
+
+    def write() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE quota SET used = used WHERE project_id = %s", [project.pk])
+
+    def unpinned() -> None:
+        with transaction.atomic():
+            write()
+
+    def pinned() -> None:
+        with transaction.atomic():
+            assert locks.pin(reservation.artifact.pk)
+            write()
+
+    _report("transaction, no pin", unpinned, 2000)
+    _report("transaction, pinned", pinned, 2000)
+
+    layer = random_layer(256)
+    config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {}}).encode()
+    doc = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {
+            "mediaType": OCI_CONFIG,
+            "digest": upload_blob("bench/sizes", config),
+            "size": len(config),
+        },
+        "layers": [
+            {
+                "mediaType": OCI_LAYER_GZIP,
+                "digest": upload_blob("bench/sizes", layer),
+                "size": len(layer),
+            }
+        ],
+    }
+    parsed = parse_manifest(json.dumps(doc).encode(), OCI_MANIFEST)
+    _report("size check", lambda: blob_sizes.verified_sizes("bench/sizes", parsed), 2000)
+
+    middleware = ContentSecurityPolicyMiddleware(lambda request: HttpResponse())
+    request = RequestFactory().head("/v2/bench/sizes/blobs/" + parsed.digest)
+    _report("response with CSP", lambda: middleware(request), 20000)
+    _report("response without CSP", HttpResponse, 20000)
+
+
+def test_django_handler_on_a_blob_head(make_project) -> None:
+    make_project("bench")
+    token, _, _ = mint("admin", [Scope("repository", "bench/r", frozenset({"pull"}))])
+    digest = "sha256:" + "a" * 64
+    handler = WSGIHandler()
+
+    def environ() -> dict[str, object]:
+        return {
+            "REQUEST_METHOD": "HEAD",
+            "PATH_INFO": f"/v2/bench/r/blobs/{digest}",
+            "QUERY_STRING": "",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "80",
+            "HTTP_HOST": "127.0.0.1",
+            "HTTP_AUTHORIZATION": f"Bearer {token}",
+            "REMOTE_ADDR": "127.0.0.1",
+            "wsgi.input": io.BytesIO(b""),
+            "wsgi.url_scheme": "http",
+            "wsgi.errors": sys.stderr,
+        }
+
+    def through_django() -> None:
+        statuses: list[str] = []
+        body = handler(environ(), lambda status, headers: statuses.append(status))
+        b"".join(body)
+        body.close()
+        assert statuses[0].startswith("404")
+
+    def view_only() -> None:
+        response = blob_head(WSGIRequest(environ()), "bench/r", digest)
+        assert response.status_code == 404
+        response.close()
+
+    _report("blob HEAD through Django", through_django, 2000)
+    _report("blob HEAD, view only", view_only, 2000)

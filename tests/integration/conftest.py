@@ -1,0 +1,118 @@
+"""Shared fixtures for the fast tests: users, projects, clients and the Harbor error shape."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+from collections.abc import Callable
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import User, UserGroup
+from projects.models import Project, ProjectMember
+from projects.roles import Role
+
+PASSWORD = "Harbor12345"
+_serial = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings) -> None:
+    """PBKDF2 with a million rounds would make every user fixture cost ~0.3 s."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def basic(username: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+def assert_harbor_error(response, status: int, code: str | None = None) -> dict:
+    """The body is exactly {"errors": [{"code": str, "message": str}]} with the given status."""
+    assert response.status_code == status, (response.status_code, response.content[:500])
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert isinstance(body, dict)
+    assert set(body) == {"errors"}, body
+    assert isinstance(body["errors"], list)
+    assert len(body["errors"]) == 1, body
+    error = body["errors"][0]
+    assert set(error) >= {"code", "message"}, error
+    assert set(error) <= {"code", "message", "detail"}, error
+    assert isinstance(error["code"], str) and error["code"]
+    assert isinstance(error["message"], str) and error["message"]
+    if code is not None:
+        assert error["code"] == code, error
+    return error
+
+
+@pytest.fixture
+def make_user(db) -> Callable[..., User]:
+    def make(
+        username: str | None = None,
+        *,
+        password: str = PASSWORD,
+        sysadmin: bool = False,
+        active: bool = True,
+    ) -> User:
+        name = username or f"user{next(_serial)}"
+        user = User(
+            username=name, email=f"{name}@example.com", is_superuser=sysadmin, is_active=active
+        )
+        user.set_password(password)
+        user.save()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def make_project(db, make_user) -> Callable[..., Project]:
+    def make(
+        name: str,
+        *,
+        public: bool = False,
+        owner: User | None = None,
+        members: dict[User, int] | None = None,
+    ) -> Project:
+        owner = owner or make_user()
+        project = Project.objects.create(name=name, owner=owner, public=public)
+        ProjectMember.objects.create(project=project, user=owner, role=Role.PROJECT_ADMIN)
+        for user, role in (members or {}).items():
+            ProjectMember.objects.create(project=project, user=user, role=role)
+        return project
+
+    return make
+
+
+@pytest.fixture
+def make_group(db) -> Callable[..., UserGroup]:
+    def make(name: str | None = None) -> UserGroup:
+        serial = next(_serial)
+        return UserGroup.objects.create(
+            group_name=name or f"group{serial}", ldap_group_dn=f"cn=group{serial},dc=example"
+        )
+
+    return make
+
+
+@pytest.fixture
+def admin(make_user) -> User:
+    return make_user("admin", sysadmin=True)
+
+
+@pytest.fixture
+def anon_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def client_for() -> Callable[[User], APIClient]:
+    """An APIClient authenticating with real HTTP Basic credentials (the cached path)."""
+
+    def make(user: User, password: str = PASSWORD) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=basic(user.username, password))
+        return client
+
+    return make
