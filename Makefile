@@ -64,7 +64,7 @@ lint: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	PYTHONPATH=lint $(VENV)/bin/lint-imports
+	$(VENV)/bin/lint-imports
 
 clean: down
 	rm -rf data

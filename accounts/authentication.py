@@ -12,7 +12,7 @@ from accounts.login import LoginThrottled, authenticate_credentials
 from accounts.login_errors import LoginRefused
 from accounts.models import User
 from accounts.robots import RobotUser
-from harbor_py.http import client_address
+from harbor_py.core.http import client_address
 
 
 def parse_basic(header: str) -> tuple[str, str] | None:
@@ -28,7 +28,7 @@ def parse_basic(header: str) -> tuple[str, str] | None:
 
 class _Refused(exceptions.APIException):
     """LoginRefused other than 401 (the directory is unavailable), in the Harbor shape.
-    Not harbor_py.api.errors.HarborError: DRF imports this module while that one loads."""
+    Not harbor_py.api.errors.DomainError: DRF imports this module while that one loads."""
 
     def __init__(self, refused: LoginRefused) -> None:
         self.status_code = refused.status

@@ -22,8 +22,8 @@ from accounts.ldap_auth import settings_or_unavailable
 from accounts.login import authenticate_credentials
 from accounts.login_errors import DirectoryUnavailable
 from accounts.models import User
-from harbor_py import configuration
-from harbor_py.http import client_address
+from harbor_py.core import configuration
+from harbor_py.core.http import client_address
 
 
 class HarborBackend(ModelBackend):

@@ -23,7 +23,7 @@ from django.contrib.auth.hashers import check_password
 from django.core.cache import cache
 
 from accounts.models import User
-from harbor_py.db import fetch_one
+from harbor_py.core.db import fetch_one
 
 # (cache key, value or None) that the caller already read (`prefetched`).
 _prefetched: ContextVar[tuple[str, object] | None] = ContextVar(

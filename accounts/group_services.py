@@ -7,8 +7,8 @@ from django.db import IntegrityError, transaction
 from accounts.models import UserGroup
 from accounts.selectors import normalize_dn
 from audit.services import record
-from harbor_py.api.errors import bad_request, conflict
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import bad_request, conflict
 
 GROUP_TYPES = {t.value for t in UserGroup.GroupType}
 

@@ -27,7 +27,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from accounts.ldap_settings import LdapSettings
-from harbor_py import configuration
+from harbor_py.core import configuration
 
 
 @dataclass(frozen=True)

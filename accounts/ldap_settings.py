@@ -1,6 +1,6 @@
 """The LDAP settings of one login or one directory tool call, read from the configuration.
 
-Built fresh on every call from harbor_py.configuration (whose shared cache an update
+Built fresh on every call from harbor_py.core.configuration (whose shared cache an update
 clears), never kept at module level, so a PUT /configurations applies on every node at
 once. `fingerprint` names the settings in cache keys: changing any of them makes cached
 logins and group lists unreachable.
@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from harbor_py import configuration
+from harbor_py.core import configuration
 
 DEFAULT_GROUP_FILTER = (
     "(|(objectClass=group)(objectClass=groupOfNames)"

@@ -21,8 +21,8 @@ from accounts.ldap_client import (
 )
 from accounts.ldap_settings import LdapSettings, SettingsError, current
 from accounts.models import User, UserGroup
-from harbor_py.api.errors import HarborError, bad_request
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import Code, DomainError, bad_request
 
 
 @dataclass(frozen=True)
@@ -49,14 +49,16 @@ def configured_settings() -> LdapSettings:
     be served, and says so (412) instead of a 503 that clients would retry."""
     config = saved_settings()
     if not config.urls:
-        raise HarborError(412, "LDAP is not configured: set ldap_url in the configuration")
+        raise DomainError(
+            Code.PRECONDITION, "LDAP is not configured: set ldap_url in the configuration"
+        )
     return config
 
 
-def _api_error(exc: DirectoryError) -> HarborError:
+def _api_error(exc: DirectoryError) -> DomainError:
     if isinstance(exc, SearchFailed):
         return bad_request(f"LDAP {exc}")
-    return HarborError(503, f"LDAP {exc}", "SERVICE_UNAVAILABLE")
+    return DomainError(Code.SERVICE_UNAVAILABLE, f"LDAP {exc}")
 
 
 def ping(config: LdapSettings) -> PingResult:

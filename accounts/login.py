@@ -44,10 +44,10 @@ def _key(username: str, address: str) -> str:
 
 def _verify(username: str, password: str, address: str) -> User | RobotUser | None:
     # Imported here: DRF imports this module (through its authentication classes) while
-    # harbor_py.api.errors, which harbor_py.configuration needs, is still being imported.
+    # harbor_py.api.errors, which harbor_py.core.configuration needs, is still being imported.
     from accounts import ldap_auth
     from accounts.services import ADMIN_USERNAME
-    from harbor_py import configuration
+    from harbor_py.core import configuration
 
     if robots.is_robot_name(username):
         return robots.authenticate(username, password)
@@ -65,7 +65,7 @@ def _count_failure(key: str) -> None:
 
 
 def _audit(username: str, address: str, *, success: bool, description: str = "") -> None:
-    from audit.services import record  # audit imports harbor_py.configuration (see _verify)
+    from audit.services import record  # audit imports harbor_py.core.configuration (see _verify)
 
     record(
         actor=Actor(username=username, client_address=address),
@@ -83,7 +83,7 @@ def authenticate_credentials(
     """The user, or None for a wrong name or password. Raises LoginThrottled, and
     LoginRefused with a message for the caller (accounts.login_errors). `session`: a UI
     login, audited every time it succeeds."""
-    from harbor_py import configuration  # see _verify
+    from harbor_py.core import configuration  # see _verify
 
     key, recorded_key = _key(username, address), _key(username, address) + ":ok"
     credential_key = credentials.cache_key(username, password)

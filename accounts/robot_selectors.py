@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from accounts.models import Robot
-from harbor_py.api.errors import bad_request
-from harbor_py.api.query import Field, Term, apply_sort, apply_terms, as_int, parse_query
+from harbor_py.core.errors import bad_request
+from harbor_py.core.query import Field, Term, apply_sort, apply_terms, as_int, parse_query
 
 ROBOT_QUERY = {
     "name": Field("name"),

@@ -16,6 +16,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 
 from accounts.models import Robot
+from accounts.options import MAX_ROBOT_DAYS
 from accounts.robots import (
     ALL_PROJECTS,
     SYSTEM_NAMESPACE,
@@ -25,9 +26,9 @@ from accounts.robots import (
     valid_secret,
 )
 from audit.services import record
-from harbor_py import configuration
-from harbor_py.api.errors import bad_request, conflict, forbidden, not_found
+from harbor_py.core import configuration
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import bad_request, conflict, forbidden, not_found
 from projects.models import Project
 from projects.permissions import PROJECT_ROBOT_POLICIES, SYSTEM_ROBOT_POLICIES
 from projects.selectors import ProjectAccess, project_access
@@ -139,7 +140,7 @@ def _expires_at(duration: int, created: float) -> int:
 def _duration(value: int | None) -> int:
     if value in (None, 0):
         return configuration.get("robot_token_duration")
-    most = configuration.MAX_ROBOT_DAYS
+    most = MAX_ROBOT_DAYS
     if value != -1 and not 1 <= value <= most:
         raise bad_request(
             f"duration must be either -1 (never) or a number of days from 1 to {most}"

@@ -19,7 +19,8 @@ from django.contrib.auth.hashers import make_password
 from accounts.credentials import check_cached
 from accounts.login_errors import LoginRefused
 from accounts.models import Robot, User
-from harbor_py.db import fetch_one
+from harbor_py.core import configuration
+from harbor_py.core.db import fetch_one
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -92,8 +93,6 @@ def permission_sets(permissions: list[dict]) -> dict[tuple[str, str], frozenset[
 
 
 def is_robot_name(username: str) -> bool:
-    from harbor_py import configuration  # configuration imports DRF, which imports us
-
     return username.startswith(configuration.get("robot_name_prefix"))
 
 
@@ -127,7 +126,7 @@ def usable(robot: Robot) -> bool:
 def authenticate(name: str, secret: str) -> RobotUser | None:
     """The robot for a right name and secret; None otherwise. Raises RobotRefused when the
     secret is right but the robot is disabled or expired (only then: no status oracle)."""
-    # A plain SELECT: CI pipelines log in with robots on every token (harbor_py.db says why).
+    # A plain SELECT: CI pipelines log in with robots on every token (harbor_py.core.db says why).
     robot = fetch_one(Robot, "name = %s", [name]) if secret and len(secret) <= 1024 else None
     if robot is None:
         make_password(secret or "x")  # the same cost as a real check

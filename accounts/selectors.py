@@ -11,9 +11,9 @@ from django.db.models import QuerySet
 
 from accounts.models import User, UserGroup
 from accounts.robots import RobotUser
-from harbor_py import configuration
-from harbor_py.api.errors import HarborError, forbidden, not_found
-from harbor_py.api.query import Field, apply_query, apply_sort, as_bool, as_int, as_time
+from harbor_py.core import configuration
+from harbor_py.core.errors import Code, DomainError, forbidden, not_found
+from harbor_py.core.query import Field, apply_query, apply_sort, as_bool, as_int, as_time
 
 USER_QUERY = {
     "username": Field("username"),
@@ -58,7 +58,7 @@ def modifiable_user(caller: User | AnonymousUser | RobotUser, user_id: int) -> U
     from accounts.services import is_builtin_admin
 
     if not caller.is_authenticated:
-        raise HarborError(401, "authentication required")
+        raise DomainError(Code.UNAUTHORIZED, "authentication required")
     if not caller.is_superuser and caller.pk != user_id:
         raise forbidden(f"User with ID {user_id} can't be updated")
     user = find_user(user_id)

@@ -11,8 +11,8 @@ from django.db import transaction
 from accounts.models import User
 from accounts.passwords import password_problem
 from audit.services import record
-from harbor_py.api.errors import bad_request, conflict, forbidden
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import bad_request, conflict, forbidden
 from projects.models import ProjectMember
 
 ADMIN_USERNAME = "admin"

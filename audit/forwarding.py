@@ -39,7 +39,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from audit.models import AuditOutbox
-from harbor_py import redis_conn
+from harbor_py.core import configuration, redis_conn
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def parse_endpoint(raw: str) -> tuple[str, int]:
 
 
 def endpoint_problem(value: str) -> str | None:
-    """For harbor_py.configuration: why `value` is not a usable endpoint, or None."""
+    """For harbor_py.core.configuration: why `value` is not a usable endpoint, or None."""
     if not value.strip():
         return None
     try:
@@ -220,8 +220,6 @@ def _lock_name() -> str:
 def drain(*, batch_size: int = BATCH, max_batches: int = MAX_BATCHES) -> int:
     """Send pending outbox entries in order; returns how many were sent. One run at a time
     (a Redis lock keeps the order); a run that finds the lock taken leaves the work to it."""
-    from harbor_py import configuration
-
     cache.delete(KICK_KEY)  # commits from now on start a new run
     endpoint = str(configuration.get("audit_log_forward_endpoint") or "").strip()
     if not endpoint:
@@ -256,21 +254,3 @@ def drain(*, batch_size: int = BATCH, max_batches: int = MAX_BATCHES) -> int:
         with contextlib.suppress(redis.RedisError):
             lock.release()
     return sent
-
-
-def on_logged(event: object, key: str) -> None:
-    """The consumer of audit_logged (subscribed in AuditConfig.ready)."""
-    kick()
-
-
-def kick() -> None:
-    """After a commit that wrote outbox entries: start a run unless one is due anyway
-    (KICK_KEY set and not yet cleared by a run) or the last run failed recently."""
-    from audit.tasks import forward_audit_log
-
-    try:
-        if not cache.add(KICK_KEY, 1, timeout=60):
-            return
-        forward_audit_log.delay()
-    except Exception:  # the broker is down: beat will pick the entries up
-        logger.warning("could not start audit forwarding; beat will retry", exc_info=True)

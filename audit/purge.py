@@ -11,8 +11,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.models import AuditLog
-from harbor_py.api.errors import bad_request
-from jobs.runner import JobContext, Stopped
+from harbor_py.core.errors import bad_request
+from jobs.context import JobContext, Stopped
 
 BATCH = 5000
 # audit_log refuses DELETE on PostgreSQL unless this is set in the transaction (0002).

@@ -23,7 +23,7 @@ from django.db import OperationalError, connections, transaction
 from django.db.models import QuerySet
 
 from audit.models import EVENT_TYPES, AuditLog
-from harbor_py.api.query import Field, apply_query, apply_sort, as_bool, as_time
+from harbor_py.core.query import Field, apply_query, apply_sort, as_bool, as_time
 from projects.models import ProjectMember
 from projects.roles import Role
 from projects.selectors import membership_filter

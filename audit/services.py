@@ -1,7 +1,7 @@
 """Writing audit records. Callers run inside the transaction of the change they record, so
 that a change and its entry commit, or roll back, together.
 
-What happens to an entry depends on three run-time settings (harbor_py.configuration):
+What happens to an entry depends on three run-time settings (harbor_py.core.configuration):
   disabled_audit_log_event_types   comma-separated event types that are not recorded at all
   audit_log_forward_endpoint       host:port of a syslog server: the entry also goes to the
                                    outbox (same transaction) and audit.forwarding sends it
@@ -22,8 +22,8 @@ from django.utils import timezone
 from audit.events import AuditLogged
 from audit.models import AuditLog, AuditOutbox
 from harbor_py.core.actor import Actor
+from harbor_py.core.db import insert
 from harbor_py.core.events import publish
-from harbor_py.db import insert
 
 NAME_MAX = 255  # usernames come from login attempts too: any length
 RESOURCE_MAX = 1024
@@ -48,7 +48,7 @@ POLICY_KEYS = (
 def _settings() -> dict[str, object]:
     """One read of the configuration cache; straight from the database when Redis is not
     there (e.g. `platform prepare` creating the admin before Redis starts)."""
-    from harbor_py import configuration
+    from harbor_py.core import configuration
     from harbor_py.models import ConfigEntry
 
     try:

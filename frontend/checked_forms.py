@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django_celery_beat.validators import crontab_validator
 
 from frontend.refusals import Coded, worded
-from harbor_py.api.errors import HarborError
+from harbor_py.core.errors import DomainError
 
 Check = Callable[[Any], None]
 
@@ -35,7 +35,7 @@ class ServiceChecked(forms.Form):
                 continue  # empty or invalid already, or not to be changed
             try:
                 check(data[name])
-            except HarborError as exc:
+            except DomainError as exc:
                 self.add_error(name, worded(exc).text)
         return data
 

@@ -14,8 +14,8 @@ from accounts import services as account_services
 from frontend.checked_forms import Check, ServiceChecked, cron_check
 from frontend.control_forms import SizeField
 from frontend.refusals import Coded, worded
-from harbor_py import configuration
-from harbor_py.api.errors import HarborError
+from harbor_py.core import configuration
+from harbor_py.core.errors import Code, DomainError
 from immutable.enforcement import TagImmutable
 from projects import services as project_services
 from projects.models import Project
@@ -36,7 +36,7 @@ ROLE_LABELS = {
 ROLE_CHOICES = [(role.value, label) for role, label in ROLE_LABELS.items()]
 
 
-def refusal_text(exc: HarborError) -> str:
+def refusal_text(exc: DomainError) -> str:
     """A service's refusal as the page shows it, in the UI's (translated) words."""
     if isinstance(exc, TagImmutable):
         return gettext(
@@ -46,7 +46,7 @@ def refusal_text(exc: HarborError) -> str:
     return worded(exc).text
 
 
-def refuse(form: forms.Form, exc: HarborError, field: str | None = None) -> None:
+def refuse(form: forms.Form, exc: DomainError, field: str | None = None) -> None:
     """Show a service's refusal on the form, next to the field it is about
     (`frontend.refusals`), else next to `field` or at the top."""
     refusal = worded(exc)
@@ -93,7 +93,7 @@ class PasswordChangeForm(forms.Form):
 def _new_project_name(name: str) -> None:
     project_services.validate_project_name(name)
     if Project.objects.filter(name=name).exists():
-        raise Coded("project.name_taken", status=409, name=name)
+        raise Coded("project.name_taken", Code.CONFLICT, name=name)
 
 
 def _storage_limit(limit: int | None) -> None:
@@ -165,7 +165,7 @@ class LabelForm(ServiceChecked):
 
         def free(name: str) -> None:
             if Label.objects.filter(name=name, scope=scope, project=self.project).exists():
-                raise Coded("label.name_taken", status=409, name=name)
+                raise Coded("label.name_taken", Code.CONFLICT, name=name)
 
         return {"name": free, "color": _color}
 
@@ -354,7 +354,7 @@ def _name_free(model: type[RegistryEndpoint | ReplicationPolicy], but: int | Non
     def check(name: str) -> None:
         same = model.objects.filter(name=name)
         if (same.exclude(pk=but) if but is not None else same).exists():
-            raise Coded("name.taken", status=409, name=name)
+            raise Coded("name.taken", Code.CONFLICT, name=name)
 
     return check
 

@@ -18,7 +18,24 @@ from dataclasses import dataclass
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from harbor_py.api.errors import HarborError
+from harbor_py.core.errors import Code, DomainError
+
+# The UI's title for each domain error code (the error page's heading).
+TITLES: dict[Code, Promise] = {
+    Code.BAD_REQUEST: _("Invalid input"),
+    Code.UNAUTHORIZED: _("Sign-in required"),
+    Code.FORBIDDEN: _("Not allowed"),
+    Code.DENIED: _("Over the limit"),
+    Code.NOT_FOUND: _("Not found"),
+    Code.CONFLICT: _("Conflict"),
+    Code.PRECONDITION: _("Not possible now"),
+    Code.VIOLATE_FOREIGN_KEY_CONSTRAINT: _("Still in use"),
+    Code.MANIFEST_INVALID: _("Invalid manifest"),
+    Code.MANIFEST_BLOB_UNKNOWN: _("Unknown blob"),
+    Code.PAYLOAD_TOO_LARGE: _("Too large"),
+    Code.SERVICE_UNAVAILABLE: _("Service unavailable"),
+    Code.UNKNOWN: _("Error"),
+}
 
 
 @dataclass(frozen=True)
@@ -192,17 +209,17 @@ MESSAGES: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
-class InWords(HarborError):
+class InWords(DomainError):
     """A refusal of the UI itself, already in the page's words: shown as it is."""
 
 
-class Coded(HarborError):
+class Coded(DomainError):
     """A refusal of the UI's own checks, by its code in the catalogue and its parameters
     (the shape of the domain errors of #21)."""
 
-    def __init__(self, code: str, status: int = 400, **params: object) -> None:
-        super().__init__(status, code)
-        self.code = code
+    def __init__(self, key: str, code: Code = Code.BAD_REQUEST, **params: object) -> None:
+        super().__init__(code, key)
+        self.key = key  # the catalogue's code; `code` stays the domain error's
         self.params = params
 
 
@@ -232,7 +249,8 @@ def worded(refusal: object) -> Refusal:
     message = str(getattr(refusal, "detail", refusal))
     if isinstance(refusal, InWords):
         return Refusal(message, ())
-    code, params = coded(getattr(refusal, "code", None), getattr(refusal, "params", {}), message)
+    key = getattr(refusal, "key", None)
+    code, params = coded(key, getattr(refusal, "params", {}), message)
     if not code:
         return Refusal(str(UNKNOWN) % {"detail": _sentence(message)}, ())
     words = CATALOGUE[code]

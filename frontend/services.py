@@ -7,7 +7,7 @@ from django.db import transaction
 from accounts.models import User
 from frontend.columns import TABLES
 from frontend.models import UiPreferences
-from harbor_py.api.errors import bad_request
+from harbor_py.core.errors import bad_request
 
 
 @transaction.atomic

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.module_loading import autodiscover_modules
 
 
 class HarborPyConfig(AppConfig):
@@ -6,6 +7,9 @@ class HarborPyConfig(AppConfig):
     verbose_name = "harbor-py platform"
 
     def ready(self) -> None:
+        # Each app registers its run-time settings in its `options` module
+        # (harbor_py.core.configuration), as Sentry's options do.
+        autodiscover_modules("options")
         from harbor_py.api import schema  # noqa: F401  (registers OpenAPI extensions)
         from harbor_py.ops import jsonlog, metrics
 

@@ -19,7 +19,7 @@ from types import FrameType
 from django.conf import settings
 from redis.exceptions import LockError, RedisError
 
-from harbor_py import redis_conn
+from harbor_py.core import redis_conn
 
 logger = logging.getLogger(__name__)
 LOCK_SECONDS = 30

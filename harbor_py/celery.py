@@ -1,8 +1,8 @@
-import os
-
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "harbor_py.settings")
+from harbor_py.core import env
+
+env.set_default("DJANGO_SETTINGS_MODULE", "harbor_py.settings")
 
 app = Celery("harbor_py")
 app.config_from_object("django.conf:settings", namespace="CELERY")

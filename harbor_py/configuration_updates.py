@@ -1,5 +1,5 @@
 """Changing the run-time configuration, for PUT /configurations and the UI's settings page:
-validation by the store (harbor_py.configuration), Harbor's rule on the authentication mode,
+validation by the store (harbor_py.core.configuration), Harbor's rule on the authentication mode,
 and the audit record in the same transaction. It reads users and writes the audit log, so
 it sits with the domain, not in the kernel (docs/architecture.md, "Layers")."""
 
@@ -8,9 +8,9 @@ from __future__ import annotations
 from django.db import transaction
 
 from audit.services import record
-from harbor_py import configuration
-from harbor_py.api.errors import bad_request
+from harbor_py.core import configuration
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import bad_request
 
 
 def _non_admin_users_exist() -> bool:

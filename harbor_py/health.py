@@ -13,7 +13,6 @@ worker answered a ping), then one `worker:<node name>` per worker that answered.
 
 from __future__ import annotations
 
-import os
 import socket
 import tempfile
 import uuid
@@ -25,11 +24,11 @@ from typing import cast
 from django.conf import settings
 from django.db import connection
 
-from harbor_py import redis_conn
 from harbor_py.celery import app as celery_app
+from harbor_py.core import env, redis_conn
 from registry import upstream
 
-CHECK_SECONDS = float(os.environ.get("HARBOR_HEALTH_TIMEOUT_SECONDS", "3"))
+CHECK_SECONDS = float(env.get("HARBOR_HEALTH_TIMEOUT_SECONDS", "3"))
 WORKER_PING_SECONDS = 1.0
 HEALTH_OBJECT_DIR = "harbor-health"  # beside docker/ in the storage root, never inside it
 

@@ -14,8 +14,8 @@ from django.db import DataError
 from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
 
-from harbor_py import configuration
-from harbor_py.oci import oci_error
+from harbor_py.core import configuration
+from harbor_py.core.oci import oci_error
 from harbor_py.ops.jsonlog import request_id as current_request_id
 
 logger = logging.getLogger(__name__)

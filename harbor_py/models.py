@@ -6,7 +6,7 @@ from django.db import models
 class ConfigEntry(models.Model):
     """One system setting changed at run time through /api/v2.0/configurations.
 
-    Secret values are stored encrypted (see harbor_py.configuration)."""
+    Secret values are stored encrypted (see harbor_py.core.configuration)."""
 
     key = models.CharField(max_length=128, unique=True)
     value = models.JSONField()

@@ -4,7 +4,6 @@ run (deploy/supervisord.conf, rendered by `manage.py platform prepare`) and by
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import socket
@@ -12,14 +11,15 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from harbor_py.runtime import Runtime
+from harbor_py.core import env
+from harbor_py.core.runtime import Runtime
 from harbor_py.topology import load_topology
 
 ROLES = ("nginx", "registry", "web", "worker", "beat")
 
 
 def node_name() -> str:
-    return os.environ.get("HARBOR_NODE_NAME") or socket.gethostname()
+    return env.get("HARBOR_NODE_NAME") or socket.gethostname()
 
 
 def role_argv(role: str, rt: Runtime, config_dir: Path, *, node: str) -> list[str]:
@@ -40,11 +40,11 @@ def role_argv(role: str, rt: Runtime, config_dir: Path, *, node: str) -> list[st
             *("-c", "python:harbor_py.ops.gunicorn_conf"),
             *("--bind", topology.web_bind),
             *("--worker-class", "gthread"),
-            *("--workers", os.environ.get("HARBOR_WEB_WORKERS", "2")),
+            *("--workers", env.get("HARBOR_WEB_WORKERS", "2")),
             *("--threads", "8", "--keep-alive", "75"),
         ]
     if role == "worker":
-        concurrency = os.environ.get("HARBOR_WORKER_CONCURRENCY", "2")
+        concurrency = env.get("HARBOR_WORKER_CONCURRENCY", "2")
         return [
             str(bin_dir / "celery"),
             *("-A", "harbor_py", "worker", "--loglevel", "INFO"),
@@ -77,8 +77,8 @@ def role_environment(role: str) -> dict[str, str]:
     for a setting that the process would not understand."""
     if role != "registry":
         return {}
-    gogc = os.environ.get("HARBOR_REGISTRY_GOGC", "400")
-    memory_limit = os.environ.get("HARBOR_REGISTRY_GOMEMLIMIT", "1GiB")
+    gogc = env.get("HARBOR_REGISTRY_GOGC", "400")
+    memory_limit = env.get("HARBOR_REGISTRY_GOMEMLIMIT", "1GiB")
     if not _GO_GC.fullmatch(gogc):
         raise ValueError(f"HARBOR_REGISTRY_GOGC {gogc!r} is not a percentage (e.g. 400) or off")
     if not _GO_MEMORY.fullmatch(memory_limit):

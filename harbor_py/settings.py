@@ -1,4 +1,4 @@
-"""Django settings. Deployment values come from the environment via harbor_py.runtime."""
+"""Django settings. Deployment values come from the environment via harbor_py.core.runtime."""
 
 from __future__ import annotations
 
@@ -8,15 +8,14 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 
+from harbor_py.core import env
+from harbor_py.core.runtime import SentinelConfig, load_or_create_secret, load_runtime
 from harbor_py.ops.jsonlog import logging_config
-from harbor_py.runtime import SentinelConfig, load_or_create_secret, load_runtime
 
 RUNTIME = load_runtime()
 
-SECRET_KEY = os.environ.get("HARBOR_SECRET_KEY") or load_or_create_secret(
-    RUNTIME.keys_dir / "secret_key"
-)
-DEBUG = os.environ.get("HARBOR_DEBUG", "") == "1"
+SECRET_KEY = env.get("HARBOR_SECRET_KEY") or load_or_create_secret(RUNTIME.keys_dir / "secret_key")
+DEBUG = env.get("HARBOR_DEBUG", "") == "1"
 # nginx sends every request with the external URL's host (deploy/nginx-proxy-headers.conf);
 # any other Host reached gunicorn some other way and is refused.
 ALLOWED_HOSTS = [urlsplit(RUNTIME.external_url).hostname or "localhost"]
@@ -102,22 +101,23 @@ def _celery_redis_url(url: str) -> str:
 
 
 REDIS_URL = RUNTIME.redis_url
-# Redis through Sentinel (harbor_py/redis_conn.py, docs/deployment.md); REDIS_URL is then unused.
+# Redis through Sentinel (harbor_py/core/redis_conn.py, docs/deployment.md); REDIS_URL is
+# then unused.
 REDIS_SENTINEL = (
     SentinelConfig.parse(
-        os.environ["REDIS_SENTINELS"],
-        os.environ.get("REDIS_SENTINEL_MASTER", ""),
-        os.environ.get("REDIS_DB", "0"),
-        os.environ.get("REDIS_PASSWORD", ""),
+        env.require("REDIS_SENTINELS"),
+        env.get("REDIS_SENTINEL_MASTER", ""),
+        env.get("REDIS_DB", "0"),
+        env.get("REDIS_PASSWORD", ""),
     )
-    if os.environ.get("REDIS_SENTINELS")
+    if env.get("REDIS_SENTINELS")
     else None
 )
 CACHES = {
     "default": {
-        "BACKEND": "harbor_py.cache.HarborRedisCache",
+        "BACKEND": "harbor_py.core.cache.HarborRedisCache",
         "LOCATION": REDIS_URL,
-        "KEY_PREFIX": os.environ.get("HARBOR_CACHE_PREFIX", f"harbor-{RUNTIME.port}"),
+        "KEY_PREFIX": env.get("HARBOR_CACHE_PREFIX", f"harbor-{RUNTIME.port}"),
     },
     # Per-process cache for hot, cheap-to-rebuild values (internal registry tokens).
     "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
@@ -184,7 +184,7 @@ REST_FRAMEWORK = {
         "accounts.authentication.CsrfSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
-    "DEFAULT_PAGINATION_CLASS": "harbor_py.api.pagination.HarborPagination",
+    "DEFAULT_PAGINATION_CLASS": "harbor_py.core.pagination.HarborPagination",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["harbor_py.api.negotiation.HarborJSONParser"],
     "DEFAULT_METADATA_CLASS": "harbor_py.api.negotiation.HarborMetadata",
@@ -207,7 +207,7 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
-_STORAGE = os.environ.get("HARBOR_STORAGE", "filesystem")
+_STORAGE = env.get("HARBOR_STORAGE", "filesystem")
 HARBOR: dict[str, Any] = {
     "EXTERNAL_URL": RUNTIME.external_url,
     "TOKEN_SERVICE": "harbor-registry",
@@ -215,14 +215,12 @@ HARBOR: dict[str, Any] = {
     "TOKEN_KEY_PATH": RUNTIME.token_key_path,
     "TOKEN_CERT_PATH": RUNTIME.token_cert_path,
     "TOKEN_RSA_CERT_PATH": RUNTIME.token_rsa_cert_path,
-    "REGISTRY_URL": os.environ.get("HARBOR_REGISTRY_URL", f"unix://{RUNTIME.registry_socket}"),
-    "CREDENTIAL_CACHE_SECONDS": int(os.environ.get("HARBOR_CREDENTIAL_CACHE_SECONDS", "300")),
+    "REGISTRY_URL": env.get("HARBOR_REGISTRY_URL", f"unix://{RUNTIME.registry_socket}"),
+    "CREDENTIAL_CACHE_SECONDS": int(env.get("HARBOR_CREDENTIAL_CACHE_SECONDS", "300")),
     # Directory logins and group lists (accounts/ldap_cache.py): how long a directory
     # password change or lock, and a group membership change, may take to apply.
-    "LDAP_CREDENTIAL_CACHE_SECONDS": int(
-        os.environ.get("HARBOR_LDAP_CREDENTIAL_CACHE_SECONDS", "60")
-    ),
-    "LDAP_GROUP_CACHE_SECONDS": int(os.environ.get("HARBOR_LDAP_GROUP_CACHE_SECONDS", "300")),
+    "LDAP_CREDENTIAL_CACHE_SECONDS": int(env.get("HARBOR_LDAP_CREDENTIAL_CACHE_SECONDS", "60")),
+    "LDAP_GROUP_CACHE_SECONDS": int(env.get("HARBOR_LDAP_GROUP_CACHE_SECONDS", "300")),
     "MAX_MANIFEST_BYTES": 4 * 1024 * 1024,
     # distribution's storage driver: "filesystem" (under STORAGE_ROOT) or "s3" (HARBOR_S3_*).
     "STORAGE": _STORAGE,
@@ -230,24 +228,22 @@ HARBOR: dict[str, Any] = {
     # so that blob HEAD asks distribution instead of reading the directory.
     "STORAGE_ROOT": ""
     if _STORAGE == "s3"
-    else os.environ.get("HARBOR_STORAGE_ROOT", str(RUNTIME.storage_dir)),
+    else env.get("HARBOR_STORAGE_ROOT", str(RUNTIME.storage_dir)),
     "S3": {
-        "REGION": os.environ.get("HARBOR_S3_REGION", "us-east-1"),
-        "ENDPOINT": os.environ.get("HARBOR_S3_ENDPOINT", ""),  # distribution's regionendpoint
-        "BUCKET": os.environ.get("HARBOR_S3_BUCKET", ""),
-        "ACCESS_KEY": os.environ.get("HARBOR_S3_ACCESS_KEY", ""),
-        "SECRET_KEY": os.environ.get("HARBOR_S3_SECRET_KEY", ""),
-        "SECURE": os.environ.get("HARBOR_S3_SECURE", "true").lower() != "false",
-        "ROOT": os.environ.get("HARBOR_S3_ROOT", ""),  # distribution's rootdirectory
+        "REGION": env.get("HARBOR_S3_REGION", "us-east-1"),
+        "ENDPOINT": env.get("HARBOR_S3_ENDPOINT", ""),  # distribution's regionendpoint
+        "BUCKET": env.get("HARBOR_S3_BUCKET", ""),
+        "ACCESS_KEY": env.get("HARBOR_S3_ACCESS_KEY", ""),
+        "SECRET_KEY": env.get("HARBOR_S3_SECRET_KEY", ""),
+        "SECURE": env.get("HARBOR_S3_SECURE", "true").lower() != "false",
+        "ROOT": env.get("HARBOR_S3_ROOT", ""),  # distribution's rootdirectory
     },
     "VERSION": "v2.0.0-harbor-py",
 }
 
 # JSON lines with the request id (harbor_py/ops/jsonlog.py); HARBOR_LOG_FORMAT=text for
 # humans. Celery keeps this configuration instead of installing its own.
-LOGGING = logging_config(
-    os.environ.get("HARBOR_LOG_LEVEL", "INFO"), os.environ.get("HARBOR_LOG_FORMAT", "json")
-)
+LOGGING = logging_config(env.get("HARBOR_LOG_LEVEL", "INFO"), env.get("HARBOR_LOG_FORMAT", "json"))
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # psycopg 3 with parameters bound by the server, so that statements run again and again
@@ -256,10 +252,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # transaction-pooling proxy in front of PostgreSQL (pgbouncer < 1.21) cannot carry
     # prepared statements: HARBOR_DB_PREPARED_STATEMENTS=false turns them off.
     DATABASES["default"]["OPTIONS"] = {"server_side_binding": True}
-    if os.environ.get("HARBOR_DB_PREPARED_STATEMENTS", "true").lower() != "false":
+    if env.get("HARBOR_DB_PREPARED_STATEMENTS", "true").lower() != "false":
         DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 2
     # A persistent connection that PostgreSQL ended (restart, failover) is replaced at the
     # start of the next request instead of failing it; the check reads no reply
-    # (harbor_py/postgres/base.py).
-    DATABASES["default"]["ENGINE"] = "harbor_py.postgres"
+    # (harbor_py/core/postgres/base.py).
+    DATABASES["default"]["ENGINE"] = "harbor_py.core.postgres"
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

@@ -6,12 +6,14 @@ End-to-end tests start whole instances with their own environment (tests/stack.p
 import os
 import tempfile
 
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/harbor_py")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
-os.environ.setdefault("HARBOR_DATA_DIR", os.path.join(tempfile.gettempdir(), "harbor-py-pytest"))
-os.environ.setdefault("HARBOR_CACHE_PREFIX", f"pytest-{os.getpid()}")
+from harbor_py.core import env
 
-from harbor_py.settings import *  # noqa: F403
+env.set_default("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/harbor_py")
+env.set_default("REDIS_URL", "redis://127.0.0.1:6379/14")
+env.set_default("HARBOR_DATA_DIR", os.path.join(tempfile.gettempdir(), "harbor-py-pytest"))
+env.set_default("HARBOR_CACHE_PREFIX", f"pytest-{os.getpid()}")
+
+from harbor_py.settings import *  # noqa: E402, F403  (after the defaults it reads)
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
 

@@ -14,10 +14,10 @@ templates in deploy/ are rendered for all of them, so there is one source of tru
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
-from harbor_py.runtime import Runtime
+from harbor_py.core import env
+from harbor_py.core.runtime import Runtime
 
 
 def _servers(value: str) -> tuple[str, ...]:
@@ -46,7 +46,6 @@ class Topology:
 
 
 def load_topology(rt: Runtime) -> Topology:
-    env = os.environ
     web_bind = env.get("HARBOR_WEB_BIND", f"unix:{rt.gunicorn_socket}")
     registry_bind = env.get("HARBOR_REGISTRY_BIND", str(rt.registry_socket))
     registry_is_socket = registry_bind.startswith("/")

@@ -5,20 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from harbor_py.api.errors import HarborError
+from harbor_py.core.errors import Code, DomainError
 from immutable import selectors
 from registry.models import Artifact, Tag
 
 
-class TagImmutable(HarborError):
-    """Harbor's answer: 412 PRECONDITION, on the registry protocol and the API alike."""
+class TagImmutable(DomainError):
+    """Harbor's answer: PRECONDITION, on the registry protocol and the API alike."""
 
     def __init__(self, repository_name: str, tag: str) -> None:
         self.repository_name, self.tag = repository_name, tag  # for the UI's own wording
         super().__init__(
-            412,
+            Code.PRECONDITION,
             f"Failed to process request due to '{repository_name}:{tag}' configured as immutable.",
-            code="PRECONDITION",
         )
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from django.db.models import QuerySet
 
-from harbor_py.db import fetch_all
+from harbor_py.core.db import fetch_all
 from immutable.matching import CompiledRule, protected
 from immutable.models import ImmutableRule
 from registry.models import Repository
@@ -22,7 +22,7 @@ def find_rule(project_id: int, rule_id: int) -> ImmutableRule | None:
 
 
 def active_rules(project_id: int) -> list[CompiledRule]:
-    # Read on every tagged push: a plain SELECT (harbor_py.db says why).
+    # Read on every tagged push: a plain SELECT (harbor_py.core.db says why).
     rules = fetch_all(ImmutableRule, "project_id = %s AND disabled = %s", [project_id, False])
     return [
         CompiledRule(tuple(rule.tag_selectors), tuple(rule.scope_selectors.get("repository") or ()))

@@ -7,8 +7,8 @@ from typing import Any
 from django.db import transaction
 
 from audit.services import record
-from harbor_py.api.errors import bad_request, conflict
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import bad_request, conflict
 from immutable.matching import (
     REPOSITORY_DECORATIONS,
     TAG_DECORATIONS,

@@ -15,8 +15,8 @@ from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from audit.services import record
-from harbor_py.api.errors import HarborError, bad_request
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import Code, DomainError, bad_request
 from jobs.models import FINAL, Execution, Schedule, Status, Task, Trigger
 from jobs.registry import declaration
 from jobs.runner import run_task
@@ -72,7 +72,7 @@ def start_execution(
                 single_active=job.single_active,
             )
     except IntegrityError:
-        raise HarborError(409, f"a {vendor_type} job is already running", "CONFLICT") from None
+        raise DomainError(Code.CONFLICT, f"a {vendor_type} job is already running") from None
     task = Task.objects.create(execution=execution)
     _audit(
         actor=actor,

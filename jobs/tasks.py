@@ -6,7 +6,7 @@ import contextlib
 
 from celery import shared_task
 
-from harbor_py.api.errors import HarborError
+from harbor_py.core.errors import DomainError
 from jobs.models import Schedule, Trigger
 from jobs.registry import known
 from jobs.runner import run_task
@@ -31,7 +31,7 @@ def run_scheduled(vendor_type: str) -> None:
         return  # its app is gone: the schedule waits, as a run would fail
     schedule = Schedule.objects.filter(vendor_type=vendor_type).first()
     # A conflict means the previous run is still going: skip this tick.
-    with contextlib.suppress(HarborError):
+    with contextlib.suppress(DomainError):
         start_execution(
             vendor_type=vendor_type,
             parameters=schedule.parameters if schedule else {},

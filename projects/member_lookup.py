@@ -9,9 +9,9 @@ from typing import Any
 from accounts import ldap_tools
 from accounts.models import User, UserGroup
 from accounts.selectors import normalize_dn
-from harbor_py import configuration
-from harbor_py.api.errors import bad_request, not_found
+from harbor_py.core import configuration
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import bad_request, not_found
 
 
 def _ldap_auth() -> bool:

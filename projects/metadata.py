@@ -6,7 +6,7 @@ Project.public; everything else lives in the JSON column.
 
 from __future__ import annotations
 
-from harbor_py.api.errors import bad_request
+from harbor_py.core.errors import bad_request
 
 BOOL_KEYS = frozenset(
     {

@@ -12,10 +12,10 @@ from django.db.models.functions import Coalesce
 
 from accounts.models import User
 from accounts.robots import RobotUser
-from harbor_py import configuration
-from harbor_py.api.errors import HarborError, not_found
-from harbor_py.api.query import Field, apply_query, apply_sort, as_bool, as_int, as_time
-from harbor_py.db import fetch_all, fetch_one
+from harbor_py.core import configuration
+from harbor_py.core.db import fetch_all, fetch_one
+from harbor_py.core.errors import Code, DomainError, not_found
+from harbor_py.core.query import Field, apply_query, apply_sort, as_bool, as_int, as_time
 from projects.models import Project, ProjectMember
 from projects.roles import REGISTRY_ACTIONS, ROLE_RANK, Role, allowed
 from registry.models import Repository
@@ -47,7 +47,7 @@ def roles_by_project(user: AnyUser, projects: list[Project]) -> dict[int, set[Ro
 @cache
 def _membership_in_project() -> str:
     """membership_filter for one project, as SQL: the token service asks it for every token
-    of a member (a plain SELECT; harbor_py.db says why)."""
+    of a member (a plain SELECT; harbor_py.core.db says why)."""
     through = User.user_groups.through._meta
     user_column = through.get_field("user").column
     group_column = through.get_field("usergroup").column
@@ -120,8 +120,10 @@ def require_access(
         raise not_found(f"project {key} not found")
     if not access.can(resource, action):
         if not user.is_authenticated:
-            raise HarborError(401, "authentication required")
-        raise HarborError(403, f"not allowed to {action} {resource} of project {project.name}")
+            raise DomainError(Code.UNAUTHORIZED, "authentication required")
+        raise DomainError(
+            Code.FORBIDDEN, f"not allowed to {action} {resource} of project {project.name}"
+        )
     return access
 
 

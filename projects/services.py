@@ -7,13 +7,14 @@ from django.db import IntegrityError, transaction
 from accounts.models import User, UserGroup
 from accounts.robot_services import forget_project
 from audit.services import record
-from harbor_py.api.errors import HarborError, bad_request, conflict
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import Code, DomainError, bad_request, conflict
 from projects.models import Project, ProjectMember
 from projects.roles import Role
 from projects.selectors import may_create_projects
 from quotas import usage
-from quotas.services import ensure_quota, validate_hard
+from quotas.services import validate_hard
+from quotas.usage import ensure_quota
 from registry.names import PROJECT_NAME
 
 MAX_PROJECT_NAME = 255
@@ -40,7 +41,7 @@ def create_project(
     """`storage_limit`: bytes or -1; None (or 0, as Harbor) takes the configured default.
     Only a sysadmin chooses the limit; everyone else gets the default (Harbor)."""
     if not may_create_projects(owner):
-        raise HarborError(403, "only system administrators may create projects")
+        raise DomainError(Code.FORBIDDEN, "only system administrators may create projects")
     if not owner.is_superuser:
         storage_limit = None
     validate_project_name(name)
@@ -131,7 +132,9 @@ def delete_project(*, project: Project, actor: Actor) -> None:
     whose repository insert needs a key-share lock on this row, wait for the outcome."""
     project = _locked(project)
     if project.repositories.exists():
-        raise HarborError(412, "the project contains repositories, can not be deleted")
+        raise DomainError(
+            Code.PRECONDITION, "the project contains repositories, can not be deleted"
+        )
     _record_project(project, actor, "delete")
     forget_project(project_name=project.name)
     project.delete()

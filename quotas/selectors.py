@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from harbor_py.api.query import apply_sort, as_int
+from harbor_py.core.query import apply_sort, as_int
 from projects.models import Project
 from quotas.models import Quota
 

@@ -5,23 +5,18 @@ from __future__ import annotations
 from django.db import transaction
 
 from audit.services import record
-from harbor_py.api.errors import bad_request
-from harbor_py.configuration import MAX_BYTES
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import bad_request
 from projects.models import Project
 from quotas import selectors, usage
 from quotas.models import Quota
+from quotas.options import MAX_BYTES
 
 
 def validate_hard(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not -1 <= value <= MAX_BYTES:
         raise bad_request("the storage limit must be -1 (unlimited) or a number of bytes")
     return value
-
-
-def ensure_quota(*, project: Project, hard: int) -> None:
-    """The quota row of a new project (no audit: part of creating the project)."""
-    Quota.objects.bulk_create([Quota(project=project, hard=hard)], ignore_conflicts=True)
 
 
 @transaction.atomic

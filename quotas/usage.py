@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from django.db import connection
 from django.utils import timezone
 
-from harbor_py import configuration
-from harbor_py.api.errors import HarborError
+from harbor_py.core import configuration
+from harbor_py.core.errors import Code, DomainError
 from projects.models import Project
+from quotas.models import Quota
 
 # The blobs of a project: referenced by an artifact of one of its repositories.
 _PROJECT_BLOBS = """
@@ -65,18 +66,17 @@ class LockedQuota:
     used: int
 
 
-class QuotaExceeded(HarborError):
+class QuotaExceeded(DomainError):
     """Harbor's answer to a push over the limit: DENIED, with its sizes."""
 
     def __init__(self, *, adding: int, used: int, hard: int) -> None:
         self.adding, self.used, self.hard = adding, used, hard
         super().__init__(
-            403,
+            Code.DENIED,
             "Quota exceeded when processing the request of adding "
             f"{format_bytes(adding)} of storage resource, which when updated to current "
             f"usage of {format_bytes(used)} will exceed the configured upper limit of "
             f"{format_bytes(hard)}.",
-            code="DENIED",
         )
 
 
@@ -94,6 +94,11 @@ def _for_update() -> str:
     return " FOR UPDATE" if connection.features.has_select_for_update else ""
 
 
+def ensure_quota(*, project: Project, hard: int) -> None:
+    """The quota row of a new project (no audit: part of creating the project)."""
+    Quota.objects.bulk_create([Quota(project=project, hard=hard)], ignore_conflicts=True)
+
+
 def lock(project_id: int) -> LockedQuota:
     """The project's quota row, locked until the transaction ends; created (with the
     default limit and the usage recomputed) for a project that has none."""
@@ -102,8 +107,6 @@ def lock(project_id: int) -> LockedQuota:
         cursor.execute(sql, [project_id])
         row = cursor.fetchone()
     if row is None:
-        from quotas.services import ensure_quota  # services build on this module
-
         ensure_quota(project=Project(pk=project_id), hard=default_hard())
         with connection.cursor() as cursor:
             cursor.execute(sql, [project_id])

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from harbor_py.api.errors import HarborError
+from harbor_py.core.errors import Code, DomainError
 from registry import storage_probe, upstream
 from registry.manifests import MANIFEST_ACCEPT, Descriptor, ParsedManifest
 
@@ -33,17 +33,16 @@ FOREIGN_LAYERS = frozenset(
 _PULL = frozenset({"pull"})
 
 
-class SizeRefused(HarborError):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(400, message, code)
+class SizeRefused(DomainError):
+    pass
 
 
 def _stored_size(repository: str, digest: str, *, manifest: bool) -> int | None:
     size = storage_probe.linked_blob_size(
         repository, digest, links="_manifests/revisions" if manifest else "_layers"
     )
-    if size is not storage_probe.UNKNOWN:
-        return size  # type: ignore[return-value]
+    if size is None or isinstance(size, int):  # else UNKNOWN: storage not readable here
+        return size
     kind = "manifests" if manifest else "blobs"
     headers = {"Accept": MANIFEST_ACCEPT if manifest else "*/*"}
     result = upstream.request(
@@ -82,11 +81,11 @@ def verified_sizes(repository: str, parsed: ParsedManifest) -> dict[str, int]:
                 sizes.setdefault(digest, 0)
                 continue
             raise SizeRefused(
-                "MANIFEST_BLOB_UNKNOWN", f"{where}: blob unknown to registry: {digest}"
+                Code.MANIFEST_BLOB_UNKNOWN, f"{where}: blob unknown to registry: {digest}"
             )
         if stored != descriptor.size:
             raise SizeRefused(
-                "MANIFEST_INVALID",
+                Code.MANIFEST_INVALID,
                 f"{where}: declared size {descriptor.size} does not match the stored "
                 f"{stored} bytes of {digest}",
             )

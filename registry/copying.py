@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 
-from harbor_py.api.errors import HarborError
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import Code, DomainError
 from projects.models import Project
 from registry import services, upstream
 from registry.image_config import ImageConfig, fetch_config
@@ -25,8 +25,8 @@ PULL, PUSH = frozenset({"pull"}), frozenset({"pull", "push"})
 MAX_DEPTH = 4
 
 
-def _failed(message: str) -> HarborError:
-    return HarborError(500, f"copy failed: {message}")
+def _failed(message: str) -> DomainError:
+    return DomainError(Code.UNKNOWN, f"copy failed: {message}")
 
 
 def _config_of(source: Artifact) -> ImageConfig:

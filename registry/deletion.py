@@ -20,8 +20,8 @@ import httpx
 from django.db import OperationalError, connection, transaction
 from psycopg import errors as pg_errors
 
-from harbor_py.api.errors import HarborError
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import Code, DomainError
 from immutable.enforcement import check_artifacts_deletable
 from registry import locks, selectors, services, upstream
 from registry.models import Artifact, ArtifactReference, Repository
@@ -33,10 +33,10 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 
-class ReferencedByIndex(HarborError):
+class ReferencedByIndex(DomainError):
     def __init__(self) -> None:
         message = "the deleting artifact is referenced by others"
-        super().__init__(412, message, code="VIOLATE_FOREIGN_KEY_CONSTRAINT")
+        super().__init__(Code.VIOLATE_FOREIGN_KEY_CONSTRAINT, message)
 
 
 def _delete_manifest(repository: str, digest: str) -> httpx.Response:
@@ -49,7 +49,7 @@ def _delete_manifest(repository: str, digest: str) -> httpx.Response:
                 "DELETE", repository, f"/v2/{repository}/manifests/{digest}", DELETE
             )
         except httpx.HTTPError as exc:
-            raise HarborError(500, f"the registry is unavailable: {exc}") from None
+            raise DomainError(Code.UNKNOWN, f"the registry is unavailable: {exc}") from None
         if result.status_code < 500:
             break
         if attempt < RETRIES:
@@ -62,8 +62,9 @@ def _delete_manifests(repository: str, digests: list[str]) -> None:
         result = _delete_manifest(repository, digest)
         # 404: storage had already lost it; the rows go either way.
         if result.status_code not in (202, 404):
-            raise HarborError(
-                500, f"the registry refused to delete {repository}@{digest} ({result.status_code})"
+            raise DomainError(
+                Code.UNKNOWN,
+                f"the registry refused to delete {repository}@{digest} ({result.status_code})",
             )
 
 
@@ -85,7 +86,7 @@ def _locked_deletion_set(root: Artifact, *, deep: bool) -> list[Artifact]:
             return doomed
         locked |= gained
         locks.for_delete(gained)
-    raise HarborError(409, "the artifact's children changed while deleting it; try again")
+    raise DomainError(Code.CONFLICT, "the artifact's children changed while deleting it; try again")
 
 
 def _retried(function: Callable[_P, _R]) -> Callable[_P, _R]:

@@ -7,8 +7,8 @@ import re
 from django.db import IntegrityError, transaction
 
 from audit.services import record
-from harbor_py.api.errors import bad_request, conflict
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import bad_request, conflict
 from projects.models import Project
 from registry.models import Label
 

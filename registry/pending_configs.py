@@ -2,7 +2,7 @@
 
 On local filesystem storage a push reads its config straight from the storage directory
 (registry.image_config.stored_config). Otherwise (S3) it only adds the new artifact's id to
-a Redis set (one round trip); the Celery task
+a Redis set (registry.config_queue, one round trip); the Celery task
 registry.tasks.read_pending_configs (run by beat every few seconds) takes a batch, fetches
 each config blob from distribution and fills extra_attrs and the build history. One task
 per batch instead of one per push keeps Celery's own overhead off every push.
@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import logging
 
-import redis
-from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from harbor_py import redis_conn
+from registry import config_queue
 from registry.image_config import fetch_config_blob
 from registry.models import Artifact, Blob
 from registry.push import apply_image_config
@@ -25,27 +23,8 @@ logger = logging.getLogger(__name__)
 BATCH = 500
 
 
-def _queue() -> str:
-    """The Redis set of artifact ids waiting (the name it had under registry.pulls, so ids
-    queued before an upgrade are still read)."""
-    prefix = settings.CACHES["default"].get("KEY_PREFIX", "harbor")
-    return f"{prefix}:pulls:configs"
-
-
-def _redis() -> redis.Redis:
-    return redis_conn.client(timeout=2)
-
-
-def add(artifact_id: int) -> None:
-    """Never raises: an artifact without extra_attrs is better than a failed push."""
-    try:
-        _redis().sadd(_queue(), str(artifact_id))
-    except redis.RedisError as exc:
-        logger.warning("config of artifact %s not queued: %s", artifact_id, exc)
-
-
 def read_batch() -> int:
-    ids = [int(i) for i in _redis().spop(_queue(), BATCH) or []]
+    ids = config_queue.take(BATCH)
     artifacts = Artifact.objects.filter(pk__in=ids).select_related("repository")
     done = 0
     for artifact in artifacts:

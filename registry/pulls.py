@@ -37,10 +37,10 @@ from django.db.models.fields import BigIntegerField, DateTimeField
 from django.http import HttpRequest
 
 from audit.services import Entry, record_many
-from harbor_py import redis_conn
+from harbor_py.core import redis_conn
 from harbor_py.core.actor import Actor
 from harbor_py.core.events import has_consumers, publish
-from harbor_py.http import client_address
+from harbor_py.core.http import client_address
 from registry.events import ArtifactPulled
 from registry.models import Artifact, Repository, Tag
 

@@ -30,13 +30,13 @@ from django.utils import timezone
 from audit.services import record
 from harbor_gc import guard
 from harbor_py.core.actor import Actor
+from harbor_py.core.db import IGNORE_CONFLICTS, fetch_all, insert
 from harbor_py.core.events import publish
-from harbor_py.db import IGNORE_CONFLICTS, fetch_all, insert
 from immutable.enforcement import TagImmutable, check_move
 from immutable.selectors import immutable_tags
 from projects.models import Project
 from quotas import usage
-from registry import locks
+from registry import config_queue, locks
 from registry.events import ArtifactPushed, TagCreated
 from registry.image_config import ImageConfig
 from registry.manifests import ParsedManifest
@@ -89,7 +89,7 @@ def _repository(
 ) -> tuple[Repository, str | None, bool]:
     """The repository (id, project and name loaded), the digest `tag` points at now, and
     whether this push created the repository; read in one statement on a cursor: this runs
-    on every push (harbor_py.db says why)."""
+    on every push (harbor_py.core.db says why)."""
     sql = _PINNED_REPOSITORY_SQL if locks.key_share() else _REPOSITORY_SQL
     with connection.cursor() as cursor:
         cursor.execute(sql, [tag or "", name])
@@ -207,7 +207,7 @@ def reserve(
     config_read: bool = False,
     sizes: dict[str, int] | None = None,
 ) -> Reservation:
-    """Raises QuotaExceeded and TagImmutable (HarborErrors) with nothing recorded.
+    """Raises QuotaExceeded and TagImmutable (DomainErrors) with nothing recorded.
 
     `image_config` is recorded with a new artifact; `config_read` says the caller already
     read the config (`image_config`, or nothing worth recording), otherwise a JSON config is
@@ -279,9 +279,7 @@ def complete(*, reservation: Reservation, tag: str | None, actor: Actor) -> Arti
     if tag:
         _write_tag(reservation, tag)
     if reservation.config_pending:
-        from registry import pending_configs
-
-        transaction.on_commit(lambda: pending_configs.add(artifact.pk))
+        transaction.on_commit(lambda: config_queue.add(artifact.pk))
     _publish(reservation, tag, actor.username)
     record(
         actor=actor,

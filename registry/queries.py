@@ -13,8 +13,8 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
-from harbor_py.api.errors import bad_request
-from harbor_py.api.query import (
+from harbor_py.core.errors import bad_request
+from harbor_py.core.query import (
     Field,
     Term,
     apply_query,

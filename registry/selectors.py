@@ -16,8 +16,8 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Collate
 
-from harbor_py.api.errors import not_found
-from harbor_py.db import fetch_one
+from harbor_py.core.db import fetch_one
+from harbor_py.core.errors import not_found
 from projects.models import Project
 from registry.manifests import IMAGE_MANIFESTS, OCI_INDEX
 from registry.models import Artifact, ArtifactReference, Blob, Label, Repository, Tag
@@ -36,7 +36,7 @@ def _lexical_page(rows: QuerySet, *, last: str | None, limit: int | None) -> lis
 
 def find_repository(name: str) -> Repository | None:
     """The repository, its project loaded. Read on every pull: plain SELECTs, as the other
-    per-request lookups (harbor_py.db says why)."""
+    per-request lookups (harbor_py.core.db says why)."""
     repository = fetch_one(Repository, "name = %s", [name])
     if repository is not None:
         repository.project = fetch_one(Project, "id = %s", [repository.project_id])  # type: ignore[assignment]  # the foreign key guarantees the row

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from audit.services import record
 from harbor_gc.storage import storage_from_settings
-from harbor_py.api.errors import bad_request, conflict, not_found
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import bad_request, conflict, not_found
 from harbor_py.core.events import publish
 from immutable.enforcement import check_move, check_tags
 from projects.models import Project

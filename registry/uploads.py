@@ -24,7 +24,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from accounts.tokens import TokenClaims
-from harbor_py.oci import API_VERSION_HEADER, oci_error
+from harbor_py.core.oci import API_VERSION_HEADER, oci_error
 from registry import storage_probe
 from registry.access import authorize, bearer_claims
 from registry.names import valid_repository_name

@@ -17,10 +17,10 @@ from django.views.decorators.csrf import csrf_exempt
 
 from accounts.tokens import InvalidToken
 from harbor_gc import guard
-from harbor_py.api.errors import HarborError
 from harbor_py.core.actor import Actor
-from harbor_py.http import client_address
-from harbor_py.oci import API_VERSION_HEADER, challenge, oci_error
+from harbor_py.core.errors import Code, DomainError
+from harbor_py.core.http import client_address, status_of
+from harbor_py.core.oci import API_VERSION_HEADER, challenge, oci_error
 from projects.models import Project
 from projects.selectors import find_project
 from registry import (
@@ -67,13 +67,17 @@ PULL, PUSH, DELETE = frozenset({"pull"}), frozenset({"pull", "push"}), frozenset
 View = Callable[..., HttpResponse]
 
 
-def _upstream_errors(view: View) -> View:
-    """distribution unreachable or timing out: 503 in the OCI error shape, not a 500 page."""
+def _gate_errors(view: View) -> View:
+    """The gate's one mapping of failures to OCI errors: a domain error (over the quota, an
+    immutable tag, a size that does not match) with its code and the status the API gives
+    it; distribution unreachable or timing out: 503, not a 500 page."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
         try:
             return view(request, *args, **kwargs)
+        except DomainError as exc:
+            return oci_error(status_of(exc), exc.code, exc.message)
         except httpx.HTTPError as exc:
             logger.warning("registry storage unavailable for %s: %s", request.path, exc)
             return oci_error(503, "UNAVAILABLE", "the registry storage is unavailable")
@@ -188,7 +192,7 @@ def _bad_reference(method: str, reference: str) -> HttpResponse | None:
 
 
 @csrf_exempt
-@_upstream_errors
+@_gate_errors
 def manifest(request: HttpRequest, name: str, reference: str) -> HttpResponse:
     if (bad := _bad_name(name)) is not None:
         return bad
@@ -264,10 +268,7 @@ def _put_manifest(request: HttpRequest, name: str, reference: str, actor: Actor)
     if project is None:
         return oci_error(404, "NAME_UNKNOWN", f"repository name not known to registry: {name}")
     tag = None if is_digest(reference) else reference
-    try:
-        sizes = blob_sizes.verified_sizes(name, parsed)
-    except blob_sizes.SizeRefused as exc:
-        return oci_error(exc.status_code, exc.harbor_code, str(exc.detail))
+    sizes = blob_sizes.verified_sizes(name, parsed)
     for _ in range(push.ATTEMPTS):
         try:
             return _record_and_put(request, name, reference, parsed, project, tag, sizes, actor)
@@ -302,8 +303,6 @@ def _record_and_put(
         )
     except push.BlobsBeingDeleted as exc:
         return oci_error(404, "BLOB_UNKNOWN", f"blob unknown to registry: {exc}; upload it again")
-    except HarborError as exc:  # over the quota, or an immutable tag
-        return oci_error(exc.status_code, exc.harbor_code, str(exc.detail))
     try:
         with push.pinned(reservation):
             result = upstream.request(
@@ -324,8 +323,6 @@ def _record_and_put(
     except httpx.HTTPError:
         push.release(reservation)
         raise
-    except HarborError as exc:  # a concurrent push took the new immutable tag first
-        return oci_error(exc.status_code, exc.harbor_code, str(exc.detail))
     if result.status_code != 201:
         push.release(reservation)
         return _relay(result)
@@ -345,10 +342,10 @@ def _delete_manifest(request: HttpRequest, name: str, reference: str, actor: Act
             return _manifest_unknown(reference)
         try:
             services.delete_tag(tag=tag, actor=actor)
-        except HarborError as exc:  # an immutable tag, or moved by a push meanwhile
-            if exc.status_code == 404:
+        except DomainError as exc:  # an immutable tag, or moved by a push meanwhile
+            if exc.code == Code.NOT_FOUND:
                 return _manifest_unknown(reference)
-            return oci_error(exc.status_code, exc.harbor_code, str(exc.detail))
+            raise
         return HttpResponse(status=202)
     artifact, _ = selectors.resolve(repository, reference)
     if artifact is None:
@@ -359,8 +356,6 @@ def _delete_manifest(request: HttpRequest, name: str, reference: str, actor: Act
         return oci_error(
             403, "DENIED", "the manifest is referenced by an index; delete the index first"
         )
-    except HarborError as exc:  # an immutable tag, or distribution refusing the delete
-        return oci_error(exc.status_code, exc.harbor_code, str(exc.detail))
     return HttpResponse(status=202) if deleted else _manifest_unknown(reference)
 
 
@@ -389,7 +384,7 @@ def referrers(request: HttpRequest, name: str, digest: str) -> HttpResponse:
 
 
 @csrf_exempt
-@_upstream_errors
+@_gate_errors
 def blob_head(request: HttpRequest, name: str, digest: str) -> HttpResponse:
     if (bad := _bad_name(name)) is not None:
         return bad
@@ -445,7 +440,7 @@ def _delete_blob(request: HttpRequest, name: str, digest: str) -> HttpResponse:
 
 
 @csrf_exempt
-@_upstream_errors
+@_gate_errors
 def blob_upload(request: HttpRequest, name: str, rest: str = "") -> HttpResponse:
     """Upload routes nginx sends here: the Content-Range check (an internal subrequest),
     upload status, and distribution's refusals (deploy/nginx.conf)."""

@@ -132,7 +132,7 @@ class LocalRegistry(V2Client):
         except push.BlobsBeingDeleted as exc:
             raise TransferError(f"blobs being garbage collected: {exc}") from None
         except blob_sizes.SizeRefused as exc:
-            raise TransferError(f"the source's manifest is inconsistent: {exc.detail}") from None
+            raise TransferError(f"the source's manifest is inconsistent: {exc.message}") from None
         try:
             with push.pinned(reservation):
                 super().put_manifest(repository, parsed.digest, *content)

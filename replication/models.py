@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from harbor_py import secretbox
+from harbor_py.core import secretbox
 
 
 class RegistryEndpoint(models.Model):
@@ -21,7 +21,7 @@ class RegistryEndpoint(models.Model):
     url = models.CharField(max_length=512)
     credential_type = models.CharField(max_length=16, default="basic")
     access_key = models.CharField(max_length=255, blank=True, default="")
-    # Fernet ciphertext (harbor_py.secretbox); empty when there is no secret.
+    # Fernet ciphertext (harbor_py.core.secretbox); empty when there is no secret.
     access_secret_encrypted = models.TextField(blank=True, default="")
     insecure = models.BooleanField(default=False)
     # PEM CA bundle that verifies this endpoint's certificate instead of the system pool.

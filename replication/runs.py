@@ -13,8 +13,8 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from harbor_py.core.events import publish
+from jobs.context import JobContext, Stopped
 from jobs.models import Status, Task
-from jobs.runner import JobContext, Stopped
 from replication import filters
 from replication.adapters.base import Inventory, RegistryAdapter, TransferError, open_adapter
 from replication.copier import Copier, StopRequested

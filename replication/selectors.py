@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Count, Q, QuerySet
 
-from harbor_py.api.errors import not_found
+from harbor_py.core.errors import not_found
 from jobs.models import Execution, Status, Task
 from replication.models import RegistryEndpoint, ReplicationPolicy
 from replication.services import VENDOR

@@ -13,8 +13,8 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from audit.services import record
-from harbor_py.api.errors import HarborError, bad_request, conflict
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import Code, DomainError, bad_request, conflict
 from jobs import services as job_services
 from jobs.models import Execution, Status, Trigger
 from replication.adapters.base import TransferError, open_adapter
@@ -139,7 +139,9 @@ def refresh_health(*, endpoint: RegistryEndpoint) -> str:
 def delete_registry(*, endpoint: RegistryEndpoint, actor: Actor) -> None:
     used = ReplicationPolicy.objects.filter(Q(src_registry=endpoint) | Q(dest_registry=endpoint))
     if used.exists():
-        raise HarborError(412, f"the registry {endpoint.name} is referenced by policies")
+        raise DomainError(
+            Code.PRECONDITION, f"the registry {endpoint.name} is referenced by policies"
+        )
     endpoint.delete()
     _audit(
         actor=actor,
@@ -217,7 +219,7 @@ def delete_policy(*, policy: ReplicationPolicy, actor: Actor) -> None:
     if Execution.objects.filter(
         vendor_type=VENDOR, vendor_id=policy.pk, status__in=["Pending", "Running"]
     ).exists():
-        raise HarborError(412, f"the policy {policy.name} has running executions")
+        raise DomainError(Code.PRECONDITION, f"the policy {policy.name} has running executions")
     if policy.periodic_task_id:
         PeriodicTask.objects.filter(pk=policy.periodic_task_id).delete()
     policy.delete()

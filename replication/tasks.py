@@ -8,7 +8,7 @@ from typing import Any
 
 from celery import shared_task
 
-from harbor_py.api.errors import HarborError
+from harbor_py.core.errors import Code, DomainError
 from jobs.models import Trigger
 from jobs.services import SCHEDULER
 from replication import services
@@ -24,7 +24,7 @@ def run_scheduled_policy(policy_id: int) -> None:
     if policy is None:
         return
     # A conflict means the previous run is still going: skip this tick.
-    with contextlib.suppress(HarborError):
+    with contextlib.suppress(DomainError):
         services.start(policy=policy, trigger=Trigger.SCHEDULE, actor=SCHEDULER)
 
 
@@ -41,8 +41,8 @@ def replicate_event(self: Any, policy_id: int, event: dict[str, Any], key: str =
         services.start(
             policy=policy, trigger=Trigger.EVENT, event=event, event_key=key, actor=REPLICATION
         )
-    except HarborError as exc:
-        if exc.status_code != 409:
+    except DomainError as exc:
+        if exc.code != Code.CONFLICT:
             raise
         # One run per policy at a time: wait for the current one, then replicate this event.
         raise self.retry(countdown=min(2 ** min(self.request.retries, 5), 30)) from None

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from harbor_py.core.db import fetch_all
 from harbor_py.core.events import subscribe
-from harbor_py.db import fetch_all
 from registry.events import ArtifactDeleted, ArtifactPushed, TagDeleted
 from replication import filters
 from replication.models import ReplicationPolicy
@@ -17,7 +17,7 @@ RegistryEvent = ArtifactPushed | ArtifactDeleted | TagDeleted
 
 
 def _policies() -> list[ReplicationPolicy]:
-    # Read on every push: a plain SELECT (harbor_py.db says why).
+    # Read on every push: a plain SELECT (harbor_py.core.db says why).
     return fetch_all(
         ReplicationPolicy,
         "enabled = %s AND trigger_type = %s AND src_registry_id IS NULL",

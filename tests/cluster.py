@@ -20,7 +20,7 @@ import httpx
 import redis
 from redis.sentinel import Sentinel
 
-from harbor_py.runtime import SentinelConfig
+from harbor_py.core.runtime import SentinelConfig
 from tests.stack import (
     REPO_ROOT,
     Instance,

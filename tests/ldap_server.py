@@ -477,4 +477,4 @@ if __name__ == "__main__":  # manual use: a directory to point a dev instance at
     with tempfile.TemporaryDirectory() as tmp, running_slapd(Path(tmp)) as srv:
         print(f"{srv.url}  base {srv.base_dn}  search as {srv.service_dn} / {SERVICE_PASSWORD}")
         with contextlib.suppress(KeyboardInterrupt):
-            srv.process.wait()  # type: ignore[union-attr]
+            srv.process.wait()  # type: ignore[union-attr]  # running: started above

@@ -184,7 +184,7 @@ def _haproxy_config(cluster: PatroniCluster) -> str:
 
 def _spawn(argv: list[str], log: Path, **kwargs: object) -> subprocess.Popen[bytes]:
     with log.open("ab") as output:
-        return subprocess.Popen(argv, stdout=output, stderr=subprocess.STDOUT, **kwargs)  # type: ignore[call-overload]
+        return subprocess.Popen(argv, stdout=output, stderr=subprocess.STDOUT, **kwargs)  # type: ignore[call-overload]  # kwargs: Popen's
 
 
 @contextlib.contextmanager

@@ -33,7 +33,7 @@ class SentinelGroup:
         return ",".join(f"127.0.0.1:{port}" for port in self.sentinels)
 
     def env(self, db: int = 0) -> dict[str, str]:
-        """What an app node is given (harbor_py.runtime)."""
+        """What an app node is given (harbor_py.core.runtime)."""
         return {
             "REDIS_SENTINELS": self.sentinel_list,
             "REDIS_SENTINEL_MASTER": MASTER_NAME,

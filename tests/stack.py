@@ -223,7 +223,7 @@ def reset_skopeo_cache() -> None:
 
 @contextlib.contextmanager
 def running_instance(data_dir: Path, **kwargs: object) -> Iterator[Instance]:
-    instance = Instance(data_dir=data_dir, **kwargs)  # type: ignore[arg-type]
+    instance = Instance(data_dir=data_dir, **kwargs)  # type: ignore[arg-type]  # Instance's fields
     instance.start()
     try:
         yield instance

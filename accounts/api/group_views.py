@@ -11,11 +11,11 @@ from rest_framework.response import Response
 from accounts import group_services, ldap_tools, selectors
 from accounts.api.serializers import UserGroupSearchItemSerializer, UserGroupSerializer
 from accounts.models import UserGroup
-from harbor_py import configuration
-from harbor_py.api.errors import bad_request, not_found
 from harbor_py.api.params import require_authenticated
 from harbor_py.api.permissions import IsSysadmin
+from harbor_py.core import configuration
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import bad_request, not_found
 
 
 class UserGroupListView(GenericAPIView):

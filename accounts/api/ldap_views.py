@@ -19,9 +19,9 @@ from accounts.api.serializers import (
     LdapUserSerializer,
 )
 from accounts.ldap_settings import SettingsError, with_overrides
-from harbor_py.api.errors import bad_request
 from harbor_py.api.permissions import IsSysadmin
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import bad_request
 
 
 class LdapPingView(APIView):

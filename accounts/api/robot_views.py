@@ -17,9 +17,9 @@ from accounts.api.robot_serializers import (
 )
 from accounts.models import Robot
 from accounts.robots import SYSTEM_NAMESPACE, RobotUser, caller_of
-from harbor_py.api.errors import forbidden, not_found
 from harbor_py.api.params import require_authenticated
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import forbidden, not_found
 from projects.models import Project
 
 

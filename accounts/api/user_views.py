@@ -19,11 +19,11 @@ from accounts.api.serializers import (
 )
 from accounts.authentication import CsrfSessionAuthentication
 from accounts.models import User
-from harbor_py.api.errors import HarborError, bad_request, forbidden, not_found
 from harbor_py.api.params import bool_param, require_authenticated, require_user
 from harbor_py.api.permissions import IsSysadmin
 from harbor_py.api.serializers import PermissionSerializer
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import Code, DomainError, bad_request, forbidden, not_found
 from projects.permissions import current_permissions
 
 
@@ -146,7 +146,7 @@ class UserPasswordView(GenericAPIView):
         body.is_valid(raise_exception=True)
         data = body.validated_data
         if user.pk == request.user.pk and not user.check_password(data["old_password"]):
-            raise HarborError(403, "Current password is incorrect")
+            raise DomainError(Code.FORBIDDEN, "Current password is incorrect")
         services.change_password(
             user=user, new_password=data["new_password"], actor=Actor.of_request(request)
         )

@@ -21,11 +21,12 @@ from accounts.login_errors import LoginRefused
 from accounts.models import User
 from accounts.robots import RobotUser
 from accounts.tokens import mint, parse_scopes
-from harbor_py import configuration
-from harbor_py.api.errors import error_body, forbidden
+from harbor_py.api.errors import error_body
 from harbor_py.api.permissions import IsSysadmin
+from harbor_py.core import configuration
 from harbor_py.core.actor import Actor
-from harbor_py.http import client_address
+from harbor_py.core.errors import forbidden
+from harbor_py.core.http import client_address
 
 
 class UserListView(GenericAPIView):

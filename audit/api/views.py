@@ -18,9 +18,9 @@ from rest_framework.views import APIView
 from audit import selectors
 from audit.api.serializers import AuditLogExtSerializer, AuditLogSerializer
 from audit.models import AuditLog
-from harbor_py.api.errors import HarborError
-from harbor_py.api.pagination import HarborPagination
 from harbor_py.api.schema import listing
+from harbor_py.core.errors import Code, DomainError
+from harbor_py.core.pagination import HarborPagination
 from projects.scoped_view import ProjectScopedView
 
 
@@ -63,7 +63,7 @@ class ProjectLogExtsView(_ProjectLogs):
 
 def _visible(request: Request) -> Any:
     if not request.user.is_authenticated:
-        raise HarborError(401, "authentication required")
+        raise DomainError(Code.UNAUTHORIZED, "authentication required")
     return selectors.visible_entries(
         request.user, q=request.query_params.get("q"), sort=request.query_params.get("sort")
     )
@@ -96,7 +96,7 @@ class AuditLogEventTypesView(APIView):
     @listing("listAuditLogEventTypes", paged=False)
     def get(self, request: Request) -> Response:
         if not request.user.is_authenticated:
-            raise HarborError(401, "authentication required")
+            raise DomainError(Code.UNAUTHORIZED, "authentication required")
         return Response([{"event_type": name} for name in selectors.event_types()])
 
 

@@ -19,9 +19,9 @@ from frontend.columns import TABLES
 from frontend.forms import PasswordChangeForm, SignInForm, refuse
 from frontend.refusals import InWords, worded
 from frontend.views.base import signed_in
-from harbor_py import configuration
-from harbor_py.api.errors import HarborError
+from harbor_py.core import configuration
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import Code, DomainError
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -81,7 +81,7 @@ def change_password(request: HttpRequest) -> HttpResponse:
                 user_services.change_password(
                     user=user, new_password=data["new_password"], actor=Actor.of_request(request)
                 )
-            except HarborError as exc:
+            except DomainError as exc:
                 refuse(form, exc, "new_password")
             else:
                 update_session_auth_hash(request, user)
@@ -94,7 +94,7 @@ def change_password(request: HttpRequest) -> HttpResponse:
 def columns(request: HttpRequest, table: str) -> HttpResponse:
     """Save which columns of a large list the caller sees (the "Columns" menu)."""
     if table not in TABLES:
-        raise InWords(404, _("There is no such list."))
+        raise InWords(Code.NOT_FOUND, _("There is no such list."))
     shown = set(request.POST.getlist("shown"))
     hidden = [key for key, _label in TABLES[table][1:] if key not in shown]
     ui_services.set_hidden_columns(user=person_of(request), table=table, hidden=hidden)

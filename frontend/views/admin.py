@@ -19,10 +19,10 @@ from frontend.forms import GroupForm, ResetPasswordForm, SystemConfigForm, UserF
 from frontend.refusals import InWords
 from frontend.views.base import attempt, page_of, sysadmin_only
 from frontend.views.projects import audit_query, confirm
-from harbor_py import configuration
-from harbor_py.api.errors import HarborError
 from harbor_py.configuration_updates import update_configurations
+from harbor_py.core import configuration
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import Code, DomainError
 
 
 def _render(request: HttpRequest, template: str, section: str, **context: Any) -> HttpResponse:
@@ -37,7 +37,7 @@ def users(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             created = services.create_user(**form.cleaned_data, actor=Actor.of_request(request))
-        except HarborError as exc:
+        except DomainError as exc:
             refuse(form, exc)
         else:
             messages.success(request, _("User %(name)s created.") % {"name": created.username})
@@ -52,7 +52,7 @@ def users(request: HttpRequest) -> HttpResponse:
 def _user(user_id: int):  # noqa: ANN202
     user = selectors.find_user(user_id)
     if user is None:
-        raise InWords(404, _("This user does not exist."))
+        raise InWords(Code.NOT_FOUND, _("This user does not exist."))
     return user
 
 
@@ -81,7 +81,7 @@ def user_password(request: HttpRequest, user_id: int) -> HttpResponse:
                 new_password=form.cleaned_data["new_password"],
                 actor=Actor.of_request(request),
             )
-        except HarborError as exc:
+        except DomainError as exc:
             refuse(form, exc, "new_password")
         else:
             messages.success(request, _("Password of %(name)s changed.") % {"name": user.username})
@@ -111,7 +111,7 @@ def groups(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             group_services.create_group(**form.cleaned_data, actor=Actor.of_request(request))
-        except HarborError as exc:
+        except DomainError as exc:
             refuse(form, exc)
         else:
             messages.success(request, _("Group created."))
@@ -127,7 +127,7 @@ def groups(request: HttpRequest) -> HttpResponse:
 def group_delete(request: HttpRequest, group_id: int) -> HttpResponse:
     group = selectors.find_group(group_id)
     if group is None:
-        raise InWords(404, _("This group does not exist."))
+        raise InWords(Code.NOT_FOUND, _("This group does not exist."))
     if request.method == "POST":
         attempt(request, group_services.delete_group, group=group, actor=Actor.of_request(request))
         return redirect("ui:groups")
@@ -164,7 +164,7 @@ def system_configuration(request: HttpRequest) -> HttpResponse:
                     changes=changes,
                     actor=Actor.of_request(request),
                 )
-            except HarborError as exc:
+            except DomainError as exc:
                 refuse(form, exc)
             else:
                 messages.success(request, _("Configuration saved."))
@@ -184,7 +184,7 @@ def _ping_ldap(fields: dict[str, Any]) -> dict[str, Any]:
     """POST /ldap/ping's check: the form's LDAP fields over the saved settings."""
     try:
         config = with_overrides(ldap_tools.saved_settings(), fields)
-    except (SettingsError, HarborError) as exc:
+    except (SettingsError, DomainError) as exc:
         return {"success": False, "message": str(getattr(exc, "detail", exc))}
     result = ldap_tools.ping(config)
     return {"success": result.success, "message": result.message}

@@ -18,8 +18,8 @@ from frontend.links import artifact_url, repository_url
 from frontend.refusals import InWords
 from frontend.views.base import attempt, page_of, signed_in
 from frontend.views.projects import confirm
-from harbor_py.api.errors import HarborError
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import Code, DomainError
 from immutable.enforcement import TagImmutable
 from immutable.selectors import immutable_checker
 from projects.selectors import ProjectAccess, require_access_by_name
@@ -165,7 +165,7 @@ def tag_delete(
     doomed = Tag.objects.filter(artifact=found, name=tag).select_related("repository__project")
     target = doomed.first()
     if target is None:
-        raise InWords(404, _("This tag does not exist."))
+        raise InWords(Code.NOT_FOUND, _("This tag does not exist."))
     _refuse_immutable(found, [tag])
     if request.method == "POST":
         if attempt(request, services.delete_tag, tag=target, actor=Actor.of_request(request)):
@@ -188,7 +188,7 @@ def artifact_delete(request: HttpRequest, name: str, path: str, reference: str) 
     if request.method == "POST":
         try:
             deletion.delete_artifact(artifact=found, actor=Actor.of_request(request))
-        except HarborError as exc:
+        except DomainError as exc:
             messages.error(request, refusal_text(exc))
             return redirect(artifact_url(found))
         messages.success(request, _("Artifact %(digest)s deleted.") % {"digest": found.digest[:19]})
@@ -263,7 +263,7 @@ def artifact_copy(request: HttpRequest, name: str, path: str, reference: str) ->
         )
         if data["tag"]:
             services.create_tag(artifact=copied, name=data["tag"], actor=actor)
-    except HarborError as exc:
+    except DomainError as exc:
         messages.error(request, refusal_text(exc))
         return redirect(artifact_url(found))
     messages.success(request, _("Copied to %(name)s.") % {"name": destination})

@@ -17,14 +17,19 @@ from django.utils.translation import gettext as _
 
 from frontend.forms import refusal_text
 from frontend.middleware import MACHINE_PREFIXES
-from harbor_py.api.errors import HarborError, not_found_view
+from frontend.refusals import TITLES
+from harbor_py.api.errors import not_found_view
+from harbor_py.core.errors import DomainError
+from harbor_py.core.http import status_of
 
 View = Callable[..., HttpResponse]
 PAGE_SIZE = 15
 PAGE_SIZES = (15, 50, 100)
 
 
-def error_page(request: HttpRequest, status: int, message: str) -> HttpResponse:
+def error_page(
+    request: HttpRequest, status: int, message: str, title: str | None = None
+) -> HttpResponse:
     titles = {
         401: _("Sign-in required"),
         403: _("Not allowed"),
@@ -33,13 +38,19 @@ def error_page(request: HttpRequest, status: int, message: str) -> HttpResponse:
         410: _("Gone"),
         412: _("Not possible now"),
     }
-    context = {"status": status, "title": titles.get(status, _("Error")), "message": message}
+    title = title or titles.get(status, _("Error"))
+    context = {"status": status, "title": title, "message": message}
     return render(request, "frontend/error.html", context, status=status)
 
 
+def refusal_page(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    """A domain error as the UI shows it: the status the API gives it, a title by code."""
+    return error_page(request, status_of(exc), refusal_text(exc), str(TITLES[exc.code]))
+
+
 def signed_in(view: View) -> View:
-    """Sign-in required; a HarborError from a selector or service becomes an error page
-    with its status (a project the caller may not see is a 404, as in the API)."""
+    """Sign-in required; a DomainError from a selector or service becomes an error page
+    with its status and title (a project the caller may not see is a 404, as in the API)."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -47,8 +58,8 @@ def signed_in(view: View) -> View:
             return redirect_to_login(request.get_full_path())
         try:
             return view(request, *args, **kwargs)
-        except HarborError as exc:
-            return error_page(request, exc.status_code, refusal_text(exc))
+        except DomainError as exc:
+            return refusal_page(request, exc)
 
     return wrapper
 
@@ -67,7 +78,7 @@ def attempt(request: HttpRequest, action: Callable[..., Any], /, **kwargs: Any) 
     """Run a service call; a refusal becomes an error message on the next page."""
     try:
         action(**kwargs)
-    except HarborError as exc:
+    except DomainError as exc:
         messages.error(request, refusal_text(exc))
         return False
     return True

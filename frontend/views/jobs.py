@@ -18,8 +18,8 @@ from frontend.views.base import attempt, is_htmx, page_of, sysadmin_only
 from frontend.views.projects import confirm
 from harbor_gc.collector import check_parameters
 from harbor_gc.selectors import job_parameters
-from harbor_py.api.errors import HarborError
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import Code, DomainError
 from jobs import services as job_services
 from jobs.models import FINAL, Execution, Schedule
 from replication import filters, selectors, services
@@ -57,7 +57,7 @@ def gc(request: HttpRequest) -> HttpResponse:
                 parameters=check_parameters(run_form.cleaned_data),
                 actor=Actor.of_request(request),
             )
-        except HarborError as exc:
+        except DomainError as exc:
             refuse(run_form, exc)
         else:
             return redirect("ui:gc-execution", execution_id=execution.pk)
@@ -71,7 +71,7 @@ def gc(request: HttpRequest) -> HttpResponse:
                 parameters=schedule.parameters if schedule else {},
                 actor=Actor.of_request(request),
             )
-        except HarborError as exc:
+        except DomainError as exc:
             refuse(schedule_form, exc, "cron")
         else:
             messages.success(request, _("Schedule saved."))
@@ -87,7 +87,7 @@ def gc(request: HttpRequest) -> HttpResponse:
 def _execution(vendor_type: str, execution_id: int) -> Execution:
     found = Execution.objects.filter(pk=execution_id, vendor_type=vendor_type).first()
     if found is None:
-        raise InWords(404, _("This job does not exist."))
+        raise InWords(Code.NOT_FOUND, _("This job does not exist."))
     return found
 
 
@@ -112,7 +112,7 @@ def gc_execution(request: HttpRequest, execution_id: int) -> HttpResponse:
 def stop_execution(request: HttpRequest, execution_id: int) -> HttpResponse:
     execution = Execution.objects.filter(pk=execution_id).first()
     if execution is None:
-        raise InWords(404, _("This job does not exist."))
+        raise InWords(Code.NOT_FOUND, _("This job does not exist."))
     attempt(
         request, job_services.request_stop, execution=execution, actor=Actor.of_request(request)
     )
@@ -161,7 +161,7 @@ def registries(request: HttpRequest) -> HttpResponse:
                     access_secret=endpoint.access_secret,
                     actor=Actor.of_request(request),
                 )
-            except HarborError as exc:
+            except DomainError as exc:
                 refuse(form, exc, "name")
             else:
                 services.refresh_health(endpoint=created)  # healthy or not, not "unknown"
@@ -195,7 +195,7 @@ def registry_edit(request: HttpRequest, registry_id: int) -> HttpResponse:
                     access_secret=secret,
                     actor=Actor.of_request(request),
                 )
-            except HarborError as exc:
+            except DomainError as exc:
                 refuse(form, exc, "name")
             else:
                 services.refresh_health(endpoint=updated)
@@ -240,7 +240,7 @@ def _policy_values(data: dict[str, Any]) -> dict[str, Any]:
     try:
         checked = filters.check(raw_filters)
     except ValueError as exc:
-        raise HarborError(400, str(exc)) from None
+        raise DomainError(Code.BAD_REQUEST, str(exc)) from None
     push = data["direction"] == "push"
     return {
         "name": data["name"],
@@ -266,7 +266,7 @@ def replications(request: HttpRequest) -> HttpResponse:
             services.create_policy(
                 values=_policy_values(form.cleaned_data), actor=Actor.of_request(request)
             )
-        except HarborError as exc:
+        except DomainError as exc:
             refuse(form, exc)
         else:
             messages.success(request, _("Replication rule created."))
@@ -293,7 +293,7 @@ def replication_run(request: HttpRequest, policy_id: int) -> HttpResponse:
         execution = services.start(
             policy=selectors.policy(policy_id), actor=Actor.of_request(request)
         )
-    except HarborError as exc:
+    except DomainError as exc:
         messages.error(request, refusal_text(exc))
         return redirect("ui:replications")
     return redirect("ui:replication-execution", execution_id=execution.pk)
@@ -326,7 +326,7 @@ def replication_edit(request: HttpRequest, policy_id: int) -> HttpResponse:
                 values=_policy_values(form.cleaned_data),
                 actor=Actor.of_request(request),
             )
-        except HarborError as exc:
+        except DomainError as exc:
             refuse(form, exc)
         else:
             messages.success(request, _("Replication rule %(name)s saved.") % {"name": policy.name})
@@ -379,6 +379,6 @@ def replication_task_log(request: HttpRequest, execution_id: int, task_id: int) 
     execution = selectors.execution(execution_id)
     task = selectors.tasks(execution).filter(pk=task_id).first()
     if task is None:
-        raise InWords(404, _("This task does not exist."))
+        raise InWords(Code.NOT_FOUND, _("This task does not exist."))
     context = {"section": "replication", "execution": execution, "task": task}
     return render(request, "frontend/task_log.html", context)

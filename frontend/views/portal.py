@@ -11,8 +11,8 @@ from frontend.forms import LabelForm, refuse
 from frontend.refusals import InWords
 from frontend.views.base import attempt, page_of, signed_in, sysadmin_only
 from frontend.views.projects import confirm
-from harbor_py.api.errors import HarborError
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import Code, DomainError
 from projects import selectors as project_selectors
 from quotas.models import Quota
 from registry import label_services
@@ -70,7 +70,7 @@ def global_labels(request: HttpRequest) -> HttpResponse:
                 **form.cleaned_data,
                 actor=Actor.of_request(request),
             )
-        except HarborError as exc:
+        except DomainError as exc:
             refuse(form, exc, "name")
         else:
             return redirect("ui:global-labels")
@@ -84,7 +84,7 @@ def global_labels(request: HttpRequest) -> HttpResponse:
 def global_label_delete(request: HttpRequest, label_id: int) -> HttpResponse:
     label = Label.objects.filter(scope=Label.Scope.GLOBAL, pk=label_id).first()
     if label is None:
-        raise InWords(404, _("This label does not exist."))
+        raise InWords(Code.NOT_FOUND, _("This label does not exist."))
     if request.method == "POST":
         attempt(request, label_services.delete_label, label=label, actor=Actor.of_request(request))
         return redirect("ui:global-labels")

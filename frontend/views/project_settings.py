@@ -16,9 +16,9 @@ from frontend.forms import ProjectConfigForm, refuse
 from frontend.refusals import InWords
 from frontend.views.base import attempt, signed_in
 from frontend.views.projects import confirm, render_tab
-from harbor_py import configuration
-from harbor_py.api.errors import HarborError
+from harbor_py.core import configuration
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import Code, DomainError
 from immutable import selectors as rule_selectors
 from immutable import services as rule_services
 from immutable.models import ImmutableRule
@@ -102,7 +102,7 @@ def quota_update(request: HttpRequest, name: str) -> HttpResponse:
     """PUT /quotas/{id}'s rule: sysadmins only."""
     access = require_access_by_name(request.user, name, "project", "read")
     if not request.user.is_superuser:
-        raise InWords(403, _("Only system administrators may change quotas."))
+        raise InWords(Code.FORBIDDEN, _("Only system administrators may change quotas."))
     form = QuotaForm(request.POST)
     if not form.is_valid():
         return _settings_page(request, access, quota_form=form)
@@ -110,7 +110,7 @@ def quota_update(request: HttpRequest, name: str) -> HttpResponse:
         quota_services.set_storage_limit(
             project=access.project, hard=form.cleaned_data["hard"], actor=Actor.of_request(request)
         )
-    except HarborError as exc:
+    except DomainError as exc:
         refuse(form, exc, "hard")
         return _settings_page(request, access, quota_form=form)
     messages.success(request, _("Storage limit saved."))
@@ -127,7 +127,7 @@ def rule_create(request: HttpRequest, name: str) -> HttpResponse:
             rule_services.create_rule(
                 project=access.project, data=form.rule_data(), actor=Actor.of_request(request)
             )
-        except HarborError as exc:
+        except DomainError as exc:
             refuse(form, exc)
         else:
             messages.success(request, _("Immutability rule added."))
@@ -138,7 +138,7 @@ def rule_create(request: HttpRequest, name: str) -> HttpResponse:
 def _rule(access: ProjectAccess, rule_id: int) -> ImmutableRule:
     rule = rule_selectors.find_rule(access.project.pk, rule_id)
     if rule is None:
-        raise InWords(404, _("This immutability rule does not exist."))
+        raise InWords(Code.NOT_FOUND, _("This immutability rule does not exist."))
     return rule
 
 
@@ -155,7 +155,7 @@ def rule_edit(request: HttpRequest, name: str, rule_id: int) -> HttpResponse:
                 data=form.rule_data(),
                 actor=Actor.of_request(request),
             )
-        except HarborError as exc:
+        except DomainError as exc:
             refuse(form, exc)
         else:
             messages.success(request, _("Immutability rule saved."))

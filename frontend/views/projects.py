@@ -24,9 +24,9 @@ from frontend.forms import (
 )
 from frontend.refusals import InWords
 from frontend.views.base import attempt, is_htmx, page_of, signed_in
-from harbor_py import configuration
-from harbor_py.api.errors import HarborError
+from harbor_py.core import configuration
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import Code, DomainError
 from projects import member_lookup, selectors, services
 from projects.roles import Role
 from projects.selectors import ProjectAccess, require_access_by_name
@@ -87,7 +87,7 @@ def _role_label(roles: set[Role]) -> str:
 @signed_in
 def project_create(request: HttpRequest) -> HttpResponse:
     if not may_create_projects(request):
-        raise InWords(403, _("Only system administrators may create projects."))
+        raise InWords(Code.FORBIDDEN, _("Only system administrators may create projects."))
     form = ProjectForm(request.POST or None, with_limit=_may_choose_limit(request))
     if request.method == "POST" and form.is_valid():
         try:
@@ -98,7 +98,7 @@ def project_create(request: HttpRequest) -> HttpResponse:
                 public=form.cleaned_data["public"],
                 storage_limit=form.cleaned_data.get("storage_limit"),
             )
-        except HarborError as exc:
+        except DomainError as exc:
             refuse(form, exc, "project_name")
         else:
             messages.success(request, _("Project %(name)s created.") % {"name": project.name})
@@ -235,7 +235,7 @@ def _add_member(request: HttpRequest, access: ProjectAccess, form: MemberForm) -
         services.add_member(
             project=access.project, role=data["role"], user=user, group=group, actor=who
         )
-    except HarborError as exc:
+    except DomainError as exc:
         refuse(form, exc, "name")
         return False
     messages.success(request, _("Member %(name)s added.") % {"name": data["name"]})
@@ -245,7 +245,7 @@ def _add_member(request: HttpRequest, access: ProjectAccess, form: MemberForm) -
 def _member(access: ProjectAccess, member_id: int):  # noqa: ANN202
     member = selectors.project_member(access.project, member_id)
     if member is None:
-        raise InWords(404, _("This member does not exist."))
+        raise InWords(Code.NOT_FOUND, _("This member does not exist."))
     return member
 
 
@@ -308,7 +308,7 @@ def labels(request: HttpRequest, name: str) -> HttpResponse:
                     **form.cleaned_data,
                     actor=Actor.of_request(request),
                 )
-            except HarborError as exc:
+            except DomainError as exc:
                 refuse(form, exc, "name")
             else:
                 return redirect("ui:project-labels", name=name)
@@ -324,7 +324,7 @@ def label_delete(request: HttpRequest, name: str, label_id: int) -> HttpResponse
     access = require_access_by_name(request.user, name, "label", "delete")
     label = Label.objects.filter(project=access.project, pk=label_id).first()
     if label is None:
-        raise InWords(404, _("This label does not exist."))
+        raise InWords(Code.NOT_FOUND, _("This label does not exist."))
     if request.method == "POST":
         attempt(request, label_services.delete_label, label=label, actor=Actor.of_request(request))
         return redirect("ui:project-labels", name=name)

@@ -31,8 +31,8 @@ from frontend.forms import refusal_text, refuse
 from frontend.refusals import InWords
 from frontend.views.base import attempt, error_page, page_of, signed_in, sysadmin_only
 from frontend.views.projects import confirm, render_tab
-from harbor_py.api.errors import HarborError
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import Code, DomainError
 from projects.permissions import PROJECT_ROBOT_POLICIES, SYSTEM_ROBOT_POLICIES, served
 from projects.selectors import ProjectAccess, require_access_by_name
 
@@ -132,7 +132,7 @@ def _refresh(request: HttpRequest, robot: Robot, back: str) -> HttpResponse:
         )
     try:
         secret = robot_services.refresh_secret(**_acting(request), robot=robot)
-    except HarborError as exc:
+    except DomainError as exc:
         messages.error(request, refusal_text(exc))
         return redirect(back)
     return _secret_page(request, robot, secret, back)
@@ -163,7 +163,7 @@ def _edit(
             robot=robot,
             spec=replace(spec(), disable=robot.disabled),
         )
-    except HarborError as exc:
+    except DomainError as exc:
         refuse(form, exc)
         return None
     messages.success(request, _("Robot %(name)s saved.") % {"name": robot.name})
@@ -183,7 +183,7 @@ def _project_robot(
     access = require_access_by_name(request.user, name, "robot", action)
     robot = robot_selectors.find_robot(robot_id)
     if robot is None or robot.project_id != access.project.pk:
-        raise InWords(404, _("This robot account does not exist."))
+        raise InWords(Code.NOT_FOUND, _("This robot account does not exist."))
     return access, robot
 
 
@@ -201,7 +201,7 @@ def project_robots(request: HttpRequest, name: str) -> HttpResponse:
                     **_acting(request),
                     spec=form.spec(project.name),
                 )
-            except HarborError as exc:
+            except DomainError as exc:
                 refuse(form, exc)
             else:
                 return _secret_page(request, robot, secret, _project_robots_url(name))
@@ -262,7 +262,7 @@ SYSTEM_ROBOTS_URL = "/admin/robots"
 def _system_robot(robot_id: int) -> Robot:
     robot = robot_selectors.find_robot(robot_id)
     if robot is None or robot.level != Robot.Level.SYSTEM:
-        raise InWords(404, _("This robot account does not exist."))
+        raise InWords(Code.NOT_FOUND, _("This robot account does not exist."))
     return robot
 
 
@@ -281,7 +281,7 @@ def system_robots(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             robot, secret = robot_services.create_robot(**_acting(request), spec=form.system_spec())
-        except HarborError as exc:
+        except DomainError as exc:
             refuse(form, exc)
         else:
             return _secret_page(request, robot, secret, SYSTEM_ROBOTS_URL)

@@ -7,9 +7,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from harbor_py import configuration
 from harbor_py.api.permissions import IsSysadmin
 from harbor_py.configuration_updates import update_configurations
+from harbor_py.core import configuration
 from harbor_py.core.actor import Actor
 
 

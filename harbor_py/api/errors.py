@@ -15,7 +15,9 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from harbor_py.oci import oci_error
+from harbor_py.core.errors import DomainError
+from harbor_py.core.http import status_of
+from harbor_py.core.oci import oci_error
 
 logger = logging.getLogger(__name__)
 ResponseT = TypeVar("ResponseT", bound=HttpResponse)
@@ -41,28 +43,13 @@ DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 class HarborError(exceptions.APIException):
-    """An API error with an explicit Harbor code; raise from services and views alike."""
+    """A domain error (harbor_py.core.errors) as DRF's exception, with its HTTP status:
+    DRF then answers it as any other API failure (and rolls the request back)."""
 
     def __init__(self, status_code: int, message: str, code: str | None = None) -> None:
         self.status_code = status_code
         self.harbor_code = code or CODE_BY_STATUS.get(status_code, "UNKNOWN")
         super().__init__(detail=message)
-
-
-def bad_request(message: str) -> HarborError:
-    return HarborError(400, message)
-
-
-def not_found(message: str) -> HarborError:
-    return HarborError(404, message)
-
-
-def conflict(message: str) -> HarborError:
-    return HarborError(409, message)
-
-
-def forbidden(message: str = "forbidden") -> HarborError:
-    return HarborError(403, message)
 
 
 def error_body(code: str, message: str) -> dict[str, list[dict[str, str]]]:
@@ -97,6 +84,8 @@ def _client_fault(exc: Exception) -> exceptions.APIException | None:
 
 def harbor_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     exc = _client_fault(exc) or exc
+    if isinstance(exc, DomainError):
+        exc = HarborError(status_of(exc), exc.message, exc.code)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or "not found")
     elif isinstance(exc, PermissionDenied):

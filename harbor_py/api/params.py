@@ -7,7 +7,7 @@ from typing import Any, overload
 from django.http import HttpRequest
 from rest_framework.request import Request
 
-from harbor_py.api.errors import HarborError, bad_request
+from harbor_py.core.errors import Code, DomainError, bad_request
 
 
 def is_resource_name(request: Any) -> bool | None:
@@ -34,11 +34,11 @@ def bool_param(request: Request, name: str, default: bool | None = None) -> bool
 
 def require_authenticated(request: Request | HttpRequest) -> None:
     if not request.user.is_authenticated:
-        raise HarborError(401, "authentication required")
+        raise DomainError(Code.UNAUTHORIZED, "authentication required")
 
 
 def require_user(request: Request) -> None:
     """A signed-in person: robot accounts own nothing and have no profile."""
     require_authenticated(request)
     if getattr(request.user, "is_robot", False):
-        raise HarborError(403, "not allowed for robot accounts")
+        raise DomainError(Code.FORBIDDEN, "not allowed for robot accounts")

@@ -13,9 +13,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from harbor_py import configuration
-from harbor_py.api.errors import not_found
 from harbor_py.api.permissions import IsSysadmin
+from harbor_py.core import configuration
+from harbor_py.core.errors import not_found
 from harbor_py.health import component_health
 
 

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from django.http import HttpRequest
 from rest_framework.request import Request
 
-from harbor_py.http import client_address
+from harbor_py.core.http import client_address
 
 
 class _Person(Protocol):

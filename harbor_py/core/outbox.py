@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from harbor_py.db import insert
+from harbor_py.core.db import insert
 from harbor_py.models import EventOutbox
 
 logger = logging.getLogger(__name__)

@@ -40,6 +40,8 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
+from harbor_py.core import env
+
 FORMAT_VERSION = 1
 KEY_FILES = (
     "token-es256.key",
@@ -249,7 +251,7 @@ def backup(directory: Path) -> Report:
         )
     # 3. Keys.
     keys = _copy_keys(settings.RUNTIME.keys_dir, directory / "keys")
-    if os.environ.get("HARBOR_SECRET_KEY"):
+    if env.get("HARBOR_SECRET_KEY"):
         report.notes.append(
             "SECRET_KEY comes from HARBOR_SECRET_KEY: keep that value with the backup"
         )

@@ -55,4 +55,4 @@ def post_worker_init(worker: Any) -> None:
     # The objects of the loaded application (Django, the URL conf, models) live as long as
     # the worker: freezing them takes them out of every later full garbage collection,
     # which otherwise walks them again and again (about 8% of a registry request's CPU).
-    gc.freeze()  # type: ignore[attr-defined]  # mypy takes `gc` for the gc/ app folder
+    gc.freeze()

@@ -16,15 +16,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import time
 from contextvars import ContextVar
 from typing import Any
 
+from harbor_py.core import env
+
 request_id: ContextVar[str] = ContextVar("request_id", default="")
 HEADER = "harbor_request_id"
 # Which program logs (set per supervisord program): core, worker, beat, ...
-COMPONENT = os.environ.get("HARBOR_COMPONENT", "")
+COMPONENT = env.get("HARBOR_COMPONENT", "")
 
 
 class RequestIdFilter(logging.Filter):

@@ -176,7 +176,7 @@ class QueueCollector(Collector):
     PRIORITY_STEPS = (0, 3, 6, 9)
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        from harbor_py import redis_conn
+        from harbor_py.core import redis_conn
 
         queues = _queue_names()
         pipe = redis_conn.client(timeout=3).pipeline(transaction=False)

@@ -14,11 +14,13 @@ import os
 import re
 from pathlib import Path
 
+from harbor_py.core import env
+
 _PID = re.compile(r"_(\d+)\.db$")
 
 
 def directory() -> Path | None:
-    value = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    value = env.get("PROMETHEUS_MULTIPROC_DIR", "")
     return Path(value) if value else None
 
 

@@ -16,8 +16,8 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from harbor_py import configuration
 from harbor_py.api.errors import error_body
+from harbor_py.core import configuration
 
 logger = logging.getLogger(__name__)
 

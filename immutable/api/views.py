@@ -7,8 +7,8 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from harbor_py.api.errors import bad_request, not_found
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import bad_request, not_found
 from immutable import selectors, services
 from immutable.api.serializers import ImmutableRuleSerializer
 from immutable.models import ImmutableRule

@@ -15,12 +15,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from harbor_py.api.errors import bad_request, not_found
-from harbor_py.api.pagination import HarborPagination
 from harbor_py.api.permissions import IsSysadmin
-from harbor_py.api.query import Field, apply_query, apply_sort
 from harbor_py.api.schema import listing
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import bad_request, not_found
+from harbor_py.core.pagination import HarborPagination
+from harbor_py.core.query import Field, apply_query, apply_sort
 from jobs import services
 from jobs.models import Execution, Schedule
 

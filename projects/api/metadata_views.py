@@ -13,8 +13,8 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from harbor_py.api.errors import bad_request
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import bad_request
 from projects import services
 from projects.metadata import clean_api_pair
 from projects.scoped_view import ProjectScopedView

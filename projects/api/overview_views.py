@@ -9,9 +9,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.robots import caller_of
-from harbor_py.api.errors import HarborError, bad_request
 from harbor_py.api.params import require_authenticated
 from harbor_py.api.serializers import PermissionSerializer
+from harbor_py.core.errors import Code, DomainError, bad_request
 from projects import overview, permissions
 from projects.api.serializers import ProjectSerializer
 from projects.models import ProjectMember
@@ -94,5 +94,5 @@ class PermissionsView(GenericAPIView):
             return Response(body)
         admin_of = ProjectMember.objects.filter(membership_filter(user), role=Role.PROJECT_ADMIN)
         if not admin_of.exists():
-            raise HarborError(403, "only system and project admins may read permissions")
+            raise DomainError(Code.FORBIDDEN, "only system and project admins may read permissions")
         return Response(body)

@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from harbor_py.api.errors import HarborError
+from harbor_py.core.errors import DomainError
 from projects.metadata import clean_request_metadata
 from projects.models import Project, ProjectMember
 from projects.roles import ROLE_RANK, Role
@@ -24,8 +24,8 @@ class ProjectReqSerializer(serializers.Serializer):
     def validate_metadata(self, value: dict[str, str]) -> dict[str, str]:
         try:
             return clean_request_metadata(value)
-        except HarborError as exc:
-            raise serializers.ValidationError(str(exc.detail)) from None
+        except DomainError as exc:
+            raise serializers.ValidationError(str(exc.message)) from None
 
 
 class ProjectUpdateSerializer(ProjectReqSerializer):

@@ -9,9 +9,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.robots import person_of
-from harbor_py.api.errors import HarborError, bad_request, not_found
 from harbor_py.api.params import bool_param, require_user
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import Code, DomainError, bad_request, not_found
 from projects import selectors, services
 from projects.api.serializers import (
     ProjectDeletableSerializer,
@@ -69,7 +69,7 @@ class ProjectListView(GenericAPIView):
     def post(self, request: Request) -> Response:
         require_user(request)
         if not selectors.may_create_projects(request.user):
-            raise HarborError(403, "only system administrators may create projects")
+            raise DomainError(Code.FORBIDDEN, "only system administrators may create projects")
         body = ProjectReqSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data

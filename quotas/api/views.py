@@ -9,10 +9,10 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from harbor_py.api.errors import HarborError, not_found
 from harbor_py.api.params import require_authenticated
 from harbor_py.api.permissions import IsSysadmin
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import Code, DomainError, not_found
 from projects.selectors import project_access
 from quotas import selectors, services
 from quotas.api.serializers import QuotaSerializer, QuotaUpdateSerializer
@@ -54,7 +54,7 @@ class QuotaDetailView(GenericAPIView):
     def put(self, request: Request, quota_id: int) -> Response:
         require_authenticated(request)
         if not request.user.is_superuser:
-            raise HarborError(403, "only system administrators may change quotas")
+            raise DomainError(Code.FORBIDDEN, "only system administrators may change quotas")
         quota = selectors.find_quota(quota_id)
         if quota is None:
             raise not_found(f"quota {quota_id} not found")

@@ -13,9 +13,9 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from harbor_py.api.errors import bad_request, not_found
 from harbor_py.api.params import bool_param, is_resource_name
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import bad_request, not_found
 from projects.selectors import ProjectAccess, find_project
 from registry import charts, copying, deletion, queries, selectors, services
 from registry.api.base import full_name, require, require_by_name

@@ -7,7 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from harbor_py.api.errors import bad_request, not_found
+from harbor_py.core.errors import bad_request, not_found
 from registry import icons
 from registry.names import is_digest
 

@@ -9,9 +9,9 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from harbor_py.api.errors import HarborError, bad_request, not_found
-from harbor_py.api.query import as_int
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import Code, DomainError, bad_request, not_found
+from harbor_py.core.query import as_int
 from projects.models import Project
 from registry import label_services, queries
 from registry.api.base import require
@@ -26,9 +26,9 @@ def _require_label_access(request: Request, label: Label, action: str) -> None:
     if action == "read":
         return
     if not request.user.is_authenticated:
-        raise HarborError(401, "authentication required")
+        raise DomainError(Code.UNAUTHORIZED, "authentication required")
     if not request.user.is_superuser:
-        raise HarborError(403, "only system administrators may manage global labels")
+        raise DomainError(Code.FORBIDDEN, "only system administrators may manage global labels")
 
 
 def _project_param(raw: object) -> Project | None:
@@ -94,8 +94,8 @@ class LabelView(GenericAPIView):
             raise not_found(f"label {self.kwargs['label_id']} not found")
         try:
             _require_label_access(self.request, label, action)
-        except HarborError as exc:
-            if exc.status_code == 404:  # a label of a project the caller may not see
+        except DomainError as exc:
+            if exc.code == Code.NOT_FOUND:  # a label of a project the caller may not see
                 raise not_found(f"label {label.pk} not found") from None
             raise
         return label

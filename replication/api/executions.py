@@ -8,12 +8,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from harbor_py.api.errors import not_found
-from harbor_py.api.pagination import HarborPagination
 from harbor_py.api.permissions import IsSysadmin
-from harbor_py.api.query import apply_sort
 from harbor_py.api.schema import listing
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import not_found
+from harbor_py.core.pagination import HarborPagination
+from harbor_py.core.query import apply_sort
 from jobs import services as job_services
 from jobs.models import Status
 from replication import selectors, services

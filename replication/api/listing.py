@@ -10,8 +10,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from harbor_py.api.pagination import HarborPagination
-from harbor_py.api.query import Field, apply_query, apply_sort
+from harbor_py.core.pagination import HarborPagination
+from harbor_py.core.query import Field, apply_query, apply_sort
 
 SORT = {"name": "name", "creation_time": "creation_time", "id": "pk"}
 

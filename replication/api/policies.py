@@ -9,11 +9,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from harbor_py.api.errors import bad_request
 from harbor_py.api.permissions import IsSysadmin
-from harbor_py.api.query import Field
 from harbor_py.api.schema import listing
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import bad_request
+from harbor_py.core.query import Field
 from replication import filters, selectors, services
 from replication.api import serializers as shapes
 from replication.api.listing import named_page

@@ -9,11 +9,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from harbor_py.api.errors import HarborError, bad_request
 from harbor_py.api.permissions import IsSysadmin
-from harbor_py.api.query import Field
 from harbor_py.api.schema import STRINGS, listing
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import Code, DomainError, bad_request
+from harbor_py.core.query import Field
 from replication import selectors, services
 from replication.adapters.base import TransferError, adapter_type, adapter_types, open_adapter
 from replication.api import serializers as shapes
@@ -110,7 +110,7 @@ class PingView(_Admin):
         try:
             open_adapter(endpoint).ping()
         except TransferError as exc:
-            raise HarborError(400, f"failed to ping registry: {exc}") from None
+            raise DomainError(Code.BAD_REQUEST, f"failed to ping registry: {exc}") from None
         return Response(status=200)
 
 

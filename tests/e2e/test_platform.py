@@ -86,7 +86,7 @@ def _get_projects_concurrently(instance: Instance, count: int) -> list[int]:
 def test_no_request_fails_after_postgresql_ended_every_session(tmp_path: Path) -> None:
     """A PostgreSQL restart or failover ends the sessions that gunicorn's threads keep
     between requests; the next requests get new ones instead of a 500
-    (harbor_py/postgres/base.py)."""
+    (harbor_py/core/postgres/base.py)."""
     with running_instance(tmp_path / "instance") as instance:
         assert set(_get_projects_concurrently(instance, 64)) == {200}
         with psycopg.connect(PG_DSN, autocommit=True) as admin:

@@ -65,7 +65,7 @@ def test_a_redis_master_failover_loses_nothing(
         killed = group.kill_master()
         killed_at = time.monotonic()
         # A job created while the sentinels still name the dead master: the API waits for
-        # the promotion (harbor_py.redis_conn) and answers; the job is not lost.
+        # the promotion (harbor_py.core.redis_conn) and answers; the job is not lost.
         with cluster.front.client() as api:
             created = api.post(
                 "/api/v2.0/system/gc/schedule", json={"schedule": {"type": "Manual"}}

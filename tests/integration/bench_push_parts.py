@@ -38,7 +38,7 @@ from django.test import RequestFactory
 from accounts.login import authenticate_credentials
 from accounts.tokens import Scope, mint
 from frontend.middleware import ContentSecurityPolicyMiddleware
-from harbor_py import configuration
+from harbor_py.core import configuration
 from registry import blob_sizes, locks, push
 from registry.manifests import parse_manifest
 from registry.v2_views import blob_head

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from accounts import ldap_client
-from harbor_py import configuration
+from harbor_py.core import configuration
 from tests.ldap_server import AD, OPENLDAP, LdapServer, shared_slapd
 
 __all__ = [

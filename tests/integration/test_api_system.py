@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from audit.models import AuditLog
-from harbor_py import configuration
+from harbor_py.core import configuration
 from harbor_py.models import ConfigEntry
 from tests.contract import assert_matches
 from tests.integration.conftest import assert_harbor_error

@@ -7,7 +7,7 @@ from django.core.cache import cache
 
 from accounts.models import UserGroup
 from audit.models import AuditLog
-from harbor_py import configuration
+from harbor_py.core import configuration
 from projects.models import ProjectMember
 from projects.roles import Role
 from tests.integration.contract_helpers import check

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from audit.models import AuditLog
-from harbor_py import configuration
+from harbor_py.core import configuration
 from projects.models import ProjectMember
 from projects.roles import Role
 from tests.integration.conftest import PASSWORD, basic

@@ -8,7 +8,7 @@ from django.db import DatabaseError, connection
 
 from accounts import services as account_services
 from audit.models import AuditLog, AuditOutbox
-from harbor_py import configuration
+from harbor_py.core import configuration
 from harbor_py.core.actor import Actor
 from projects import services as project_services
 from projects.models import Project, ProjectMember

@@ -13,8 +13,8 @@ from django_celery_beat.models import PeriodicTask
 from audit import forwarding
 from audit.models import AuditLog, AuditOutbox
 from audit.services import record
-from harbor_py import configuration
 from harbor_py.celery import app
+from harbor_py.core import configuration
 from harbor_py.core.actor import Actor
 from projects.services import create_project
 from registry import pulls

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts import login
 from audit.models import AuditLog
-from harbor_py import configuration
+from harbor_py.core import configuration
 from harbor_py.core.actor import Actor
 from jobs import tasks as job_tasks
 from jobs.models import Execution

@@ -10,7 +10,7 @@ from django.test import Client, RequestFactory, TestCase
 from accounts.models import User
 from audit import forwarding
 from audit.models import AuditLog, AuditOutbox
-from harbor_py import configuration
+from harbor_py.core import configuration
 from registry import pulls
 from tests.integration.conftest import basic
 from tests.integration.registry_data import image

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harbor_py import configuration
+from harbor_py.core import configuration
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from accounts import login
 from accounts.credentials import check_local_credentials
 from accounts.login import MAX_FAILURES, LoginThrottled, authenticate_credentials
 from accounts.models import User
-from harbor_py import configuration
+from harbor_py.core import configuration
 from tests.integration.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db

@@ -1,6 +1,6 @@
 """A persistent PostgreSQL connection that the server ended (a restart, a failover,
 pg_terminate_backend) is replaced at the start of the next request instead of failing it,
-and a live one is kept without a round trip (harbor_py/postgres/base.py)."""
+and a live one is kept without a round trip (harbor_py/core/postgres/base.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""harbor_py.db: fetch_one gives the instance the ORM would, converted values included;
+"""harbor_py.core.db: fetch_one gives the instance the ORM would, converted values included;
 insert writes the row save() would."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 from django.forms.models import model_to_dict
 
 from accounts.models import User
-from harbor_py.db import IGNORE_CONFLICTS, fetch_one, insert
+from harbor_py.core.db import IGNORE_CONFLICTS, fetch_one, insert
 from projects.models import Project
 from registry.models import Artifact, Repository, Tag
 from tests.integration.registry_data import image

@@ -193,9 +193,9 @@ def test_stop_request_stops_the_sweep(storage_root):
     "parameters", [{"workers": 0}, {"workers": 6}, {"dry_run": "no"}, {"delete_untagged": 1}]
 )
 def test_bad_parameters(parameters):
-    from harbor_py.api.errors import HarborError
+    from harbor_py.core.errors import DomainError
 
-    with pytest.raises(HarborError):
+    with pytest.raises(DomainError):
         collector.check_parameters(parameters)
 
 

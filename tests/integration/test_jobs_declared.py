@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from audit.models import AuditLog
-from harbor_py.api.errors import HarborError
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import DomainError
+from harbor_py.core.http import status_of
 from jobs import registry, services
 from jobs.models import Execution, Status
 from jobs.registry import DuplicateJobType, JobType
@@ -38,9 +39,9 @@ def test_single_active_comes_from_the_declaration(django_capture_on_commit_callb
         services.start_execution(vendor_type="MANY_AT_ONCE", parameters={}, actor=SYSTEM)
         services.start_execution(vendor_type="MANY_AT_ONCE", parameters={}, actor=SYSTEM)
         services.start_execution(vendor_type="ONE_AT_A_TIME", parameters={}, actor=SYSTEM)
-        with pytest.raises(HarborError) as refused:
+        with pytest.raises(DomainError) as refused:
             services.start_execution(vendor_type="ONE_AT_A_TIME", parameters={}, actor=SYSTEM)
-    assert refused.value.status_code == 409
+    assert status_of(refused.value) == 409
     pending = Execution.objects.filter(status=Status.PENDING)
     assert pending.filter(vendor_type="MANY_AT_ONCE").count() == 2
     assert pending.filter(vendor_type="ONE_AT_A_TIME").count() == 1
@@ -55,14 +56,14 @@ def test_audit_names_come_from_the_declaration(django_capture_on_commit_callback
 
 
 def test_an_undeclared_job_type_neither_starts_nor_gets_a_schedule():
-    with pytest.raises(HarborError) as refused:
+    with pytest.raises(DomainError) as refused:
         services.start_execution(vendor_type="NO_SUCH_JOB", parameters={}, actor=SYSTEM)
-    assert refused.value.status_code == 400
-    with pytest.raises(HarborError) as refused:
+    assert status_of(refused.value) == 400
+    with pytest.raises(DomainError) as refused:
         services.set_schedule(
             vendor_type="NO_SUCH_JOB", type_="Daily", cron="", parameters={}, actor=SYSTEM
         )
-    assert refused.value.status_code == 400
+    assert status_of(refused.value) == 400
     assert not Execution.objects.exists()
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from harbor_py import configuration
+from harbor_py.core import configuration
 from harbor_py.ops import jsonlog, logforward
 from tests.syslog_receiver import SyslogReceiver, parse_message
 

@@ -9,7 +9,7 @@ import json
 import pytest
 from django.test import Client
 
-from harbor_py import configuration
+from harbor_py.core import configuration
 from harbor_py.core.actor import Actor
 from harbor_py.ops.readonly import MESSAGE
 from jobs import runner

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from harbor_py import configuration
+from harbor_py.core import configuration
 from harbor_py.core.actor import Actor
 from projects import services
 from projects.models import Project
@@ -24,7 +24,7 @@ def admin_only():
 
 
 def test_only_sysadmins_create_projects_when_restricted(admin_only, make_user):
-    # Not the exception's class: HarborError becomes a domain error (issue #21 item 4).
+    # Not the exception's class: DomainError becomes a domain error (issue #21 item 4).
     alice, root = make_user("alice"), make_user("root", sysadmin=True)
     with pytest.raises(Exception, match="only system administrators may create projects"):
         services.create_project(owner=alice, name="mine", actor=Actor.of_user(alice))

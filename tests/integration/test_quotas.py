@@ -11,8 +11,9 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from harbor_py import configuration
+from harbor_py.core import configuration
 from harbor_py.core.actor import Actor
+from harbor_py.core.http import status_of
 from projects.models import Project
 from quotas import usage
 from quotas.models import Quota
@@ -77,10 +78,10 @@ def test_push_over_the_limit_is_refused_and_records_nothing(make_project):
     set_hard(project, before + 500)
     with pytest.raises(usage.QuotaExceeded) as refused:
         record(project, "other", manifest({"b": 1024 * 1024}, config_seed="c2"))
-    message = str(refused.value.detail)
+    message = refused.value.message
     assert message.startswith("Quota exceeded when processing the request of adding 1.0 MiB")
     assert "will exceed the configured upper limit of" in message
-    assert refused.value.status_code == 403 and refused.value.harbor_code == "DENIED"
+    assert status_of(refused.value) == 403 and refused.value.code == "DENIED"
     assert used(project) == before
     assert not Repository.objects.filter(name="p/other").exists()
     # A push that adds nothing new (a new tag on stored blobs) is still allowed.

@@ -1,4 +1,4 @@
-"""Redis through Sentinel (harbor_py.redis_conn): a real master, replica and three sentinels.
+"""Redis through Sentinel (harbor_py.core.redis_conn): a real master, replica and three sentinels.
 The Django cache and the pull-time aggregation write to whichever server the sentinels name
 master, and keep working once the master is killed and its replica promoted."""
 
@@ -12,8 +12,8 @@ import pytest
 import redis
 from django.core.cache import cache
 
-from harbor_py import redis_conn
-from harbor_py.runtime import SentinelConfig
+from harbor_py.core import redis_conn
+from harbor_py.core.runtime import SentinelConfig
 from registry import pulls
 from tests.redis_sentinel import MASTER_NAME, SentinelGroup, running_sentinel_group
 

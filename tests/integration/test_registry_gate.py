@@ -8,7 +8,7 @@ import json
 import pytest
 from django.test import Client
 
-from registry import pending_configs, upstream
+from registry import config_queue, pending_configs, upstream
 from registry.manifests import digest_of
 from registry.models import Artifact, ArtifactAddition, Tag
 from tests.distribution import (
@@ -202,7 +202,7 @@ def test_push_records_config_attributes_and_history(
     owner = make_user("owner")
     make_project("demo", owner=owner)
     queued: list[int] = []
-    monkeypatch.setattr(pending_configs, "add", queued.append)
+    monkeypatch.setattr(config_queue, "add", queued.append)
     if not local_storage:
         settings.HARBOR = {**settings.HARBOR, "STORAGE_ROOT": ""}
     digest = push_image(
@@ -219,7 +219,7 @@ def test_push_records_config_attributes_and_history(
         assert queued == [artifact.pk]
         assert artifact.extra_attrs == {}
         monkeypatch.undo()  # the real queue, as the worker reads it
-        pending_configs.add(artifact.pk)
+        config_queue.add(artifact.pk)
         assert pending_configs.read_batch() == 1
         artifact.refresh_from_db()
     assert artifact.extra_attrs["architecture"] == "arm64"

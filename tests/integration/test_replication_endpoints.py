@@ -21,6 +21,7 @@ from django_celery_beat.models import PeriodicTask
 
 from harbor_py.core.actor import Actor
 from harbor_py.core.events import publish
+from harbor_py.core.http import status_of
 from jobs.models import Execution, Status, Trigger
 from registry.events import ArtifactPushed
 from replication import services, tasks
@@ -183,7 +184,7 @@ def test_single_active_replication_skips_a_second_start(api):
             event={"operation": "push"},
             actor=Actor.system("test"),
         )
-    assert getattr(raised.value, "status_code", None) == 409
+    assert status_of(raised.value) == 409
     policy_json = api.get(f"{API}/replication/policies/{policy.pk}").json()
     assert policy_json["single_active_replication"] is True
 

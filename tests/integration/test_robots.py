@@ -13,7 +13,7 @@ from accounts import credentials
 from accounts.login import authenticate_credentials
 from accounts.models import Robot
 from audit.models import AuditLog
-from harbor_py import configuration
+from harbor_py.core import configuration
 from projects.roles import Role
 from tests.contract import assert_matches
 from tests.integration.conftest import assert_harbor_error, basic

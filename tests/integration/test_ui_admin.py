@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import User, UserGroup
-from harbor_py import configuration
+from harbor_py.core import configuration
 from tests.integration.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db

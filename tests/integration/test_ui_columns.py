@@ -7,7 +7,8 @@ from django.test import Client
 
 from frontend.models import UiPreferences
 from frontend.services import set_hidden_columns
-from harbor_py.api.errors import HarborError
+from harbor_py.core.errors import DomainError
+from harbor_py.core.http import status_of
 
 pytestmark = pytest.mark.django_db
 
@@ -58,9 +59,9 @@ def test_bad_requests(make_user):
 def test_the_service_refuses_the_first_column_and_unknown_ones(make_user):
     alice = make_user("alice")
     for table, hidden in (("projects", ["name"]), ("projects", ["size"]), ("nothing", [])):
-        with pytest.raises(HarborError) as refused:
+        with pytest.raises(DomainError) as refused:
             set_hidden_columns(user=alice, table=table, hidden=hidden)
-        assert refused.value.status_code == 400
+        assert status_of(refused.value) == 400
     assert set_hidden_columns(user=alice, table="artifacts", hidden=["size", "type"]) == [
         "type",
         "size",

@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import User
-from harbor_py import configuration
+from harbor_py.core import configuration
 from jobs.models import Schedule
 from replication.models import RegistryEndpoint, ReplicationPolicy
 from tests.integration.test_ui_admin import _config_form

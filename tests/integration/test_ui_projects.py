@@ -137,7 +137,7 @@ def test_create_project_and_its_errors(make_user, make_project, browser):
 
 
 def test_create_project_respects_the_creation_policy(make_user, browser, settings):
-    from harbor_py import configuration
+    from harbor_py.core import configuration
 
     configuration.store({"project_creation_restriction": "adminonly"})
     try:

@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from audit.models import AuditLog
-from harbor_py import configuration
+from harbor_py.core import configuration
 from immutable.models import ImmutableRule
 from projects.models import Project
 from projects.roles import Role

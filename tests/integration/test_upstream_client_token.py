@@ -30,7 +30,7 @@ def minted(monkeypatch) -> list[tuple[str, frozenset[str]]]:
 
     def spy(repository: str, actions: frozenset[str], **kwargs: object) -> str:
         calls.append((repository, actions))
-        return real(repository, actions, **kwargs)  # type: ignore[arg-type]
+        return real(repository, actions, **kwargs)  # type: ignore[arg-type]  # passed through
 
     monkeypatch.setattr(upstream, "internal_token", spy)
     return calls

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from harbor_py.core.runtime import BASE_DIR, load_runtime
 from harbor_py.management.commands.platform import render_configs
 from harbor_py.processes import ROLES
-from harbor_py.runtime import BASE_DIR, load_runtime
 
 COMPOSE = BASE_DIR / "deploy" / "docker-compose.yml"
 TOPOLOGY_VARIABLES = (
@@ -170,7 +170,7 @@ def test_gunicorn_workers_freeze_their_start_up_objects_for_the_gc():
 
 
 def test_nginx_answers_the_challenge_django_would_give(render):
-    from harbor_py.oci import challenge_header
+    from harbor_py.core.oci import challenge_header
 
     config_dir, nginx, _ = render()
     assert _nginx_accepts(config_dir).returncode == 0, _nginx_accepts(config_dir).stderr

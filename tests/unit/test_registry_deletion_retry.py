@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from harbor_py.api.errors import HarborError
+from harbor_py.core.errors import DomainError
 from registry import deletion
 
 
@@ -30,13 +30,13 @@ def test_a_transient_5xx_is_retried(monkeypatch):
 
 def test_a_lasting_5xx_fails_after_the_retries(monkeypatch):
     calls = _answers(monkeypatch, [500, 503, 500])
-    with pytest.raises(HarborError):
+    with pytest.raises(DomainError):
         deletion._delete_manifests("p/app", ["sha256:" + "a" * 64])
     assert len(calls) == deletion.RETRIES
 
 
 def test_a_4xx_is_final(monkeypatch):
     calls = _answers(monkeypatch, [400])
-    with pytest.raises(HarborError):
+    with pytest.raises(DomainError):
         deletion._delete_manifests("p/app", ["sha256:" + "a" * 64])
     assert len(calls) == 1

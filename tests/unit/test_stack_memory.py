@@ -31,12 +31,12 @@ def test_a_child_of_supervisord_is_counted_and_a_stranger_is_not(tmp_path: Path)
     (tmp_path / "run" / "supervisord.pid").write_text(f"{parent.pid}\n")
     instance = types.SimpleNamespace(data_dir=tmp_path, db_name="no_such_database")
     try:
-        with PeakMemory(instance, interval=0.2) as sampler:  # type: ignore[arg-type]
+        with PeakMemory(instance, interval=0.2) as sampler:  # type: ignore[arg-type]  # a stand-in
             for _ in range(100):  # until the child holds its memory, at most 10 s
                 if sampler.peak.pss_total >= 64 * 1024:
                     break
                 time.sleep(0.1)
-        memory = measure(instance)  # type: ignore[arg-type]
+        memory = measure(instance)  # type: ignore[arg-type]  # a stand-in
     finally:
         for process in (parent, stranger):
             process.kill()

@@ -9,19 +9,11 @@ import pytest
 from django.utils import translation
 
 from frontend.refusals import CATALOGUE, MESSAGES, Coded, worded
-from harbor_py.api.errors import bad_request, conflict
-
-
-class DomainError(Exception):
-    """The shape of #21's domain errors: a code and its parameters."""
-
-    def __init__(self, code: str, **params: object) -> None:
-        super().__init__(f"{code} {params}")
-        self.code, self.params = code, params
+from harbor_py.core.errors import Code, bad_request, conflict
 
 
 def test_a_code_of_the_catalogue_is_worded_from_it():
-    refusal = worded(DomainError("project.name_taken", name="team"))
+    refusal = worded(Coded("project.name_taken", Code.CONFLICT, name="team"))
     assert refusal.text == "A project named team already exists."
     assert refusal.field == "project_name"
 

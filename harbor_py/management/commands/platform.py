@@ -27,7 +27,9 @@ from django.template import Context, Engine
 
 from accounts.keys import generate_signing_material, write_certificate_bundle
 from accounts.services import ensure_admin
-from harbor_py.oci import challenge_header
+from harbor_py.core import env
+from harbor_py.core.oci import challenge_header
+from harbor_py.core.runtime import BASE_DIR, Runtime, load_or_create_secret
 from harbor_py.ops.deploy import supervisor_context
 from harbor_py.processes import (
     REGISTRY_DROPPED_ENVIRONMENT,
@@ -35,7 +37,6 @@ from harbor_py.processes import (
     supervisor_commands,
     supervisor_environment,
 )
-from harbor_py.runtime import BASE_DIR, Runtime, load_or_create_secret
 from harbor_py.topology import load_topology
 
 DEPLOY_DIR = BASE_DIR / "deploy"
@@ -76,7 +77,7 @@ SUPERVISOR_DROPPED_ENVIRONMENT = REGISTRY_DROPPED_ENVIRONMENT
 
 
 def _supervisor_environment(rt: Runtime) -> str:
-    values = {name: os.environ[name] for name in PASSED_ENVIRONMENT if name in os.environ}
+    values = {name: env.require(name) for name in PASSED_ENVIRONMENT if name in env.variables()}
     values.update(
         HARBOR_DATA_DIR=str(rt.data_dir),
         HARBOR_PORT=str(rt.port),
@@ -86,7 +87,7 @@ def _supervisor_environment(rt: Runtime) -> str:
 
 
 def _supervisor_process_environment() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in SUPERVISOR_DROPPED_ENVIRONMENT}
+    return {k: v for k, v in env.variables().items() if k not in SUPERVISOR_DROPPED_ENVIRONMENT}
 
 
 def _storage_context() -> dict[str, Any]:
@@ -143,7 +144,7 @@ def render_configs(rt: Runtime, target: Path | None = None) -> Path:
         "venv": Path(sys.executable).parent.parent,
         "base_dir": BASE_DIR,
         "commands": supervisor_commands(rt),
-        "registry_log_level": os.environ.get("HARBOR_REGISTRY_LOG_LEVEL", "warn"),
+        "registry_log_level": env.get("HARBOR_REGISTRY_LOG_LEVEL", "warn"),
         "environment": _supervisor_environment(rt),
         "registry_environment": _registry_environment(),
         "topology": load_topology(rt),

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from redis.exceptions import RedisError
 
-from harbor_py import configuration
+from harbor_py.core import configuration
 from harbor_py.ops.backup import BackupError, restore
 
 

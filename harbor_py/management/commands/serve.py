@@ -8,7 +8,7 @@ The roles of deploy/docker-compose.yml and of a highly available node (docs/depl
     worker    exec a Celery worker
     beat      Celery beat, only while this process holds the beat lock in Redis
 
-Configuration comes from the environment (harbor_py/runtime.py, harbor_py/topology.py);
+Configuration comes from the environment (harbor_py/core/runtime.py, harbor_py/topology.py);
 the one-shot `manage.py platform prepare` has made the keys and migrated the database.
 """
 
@@ -21,9 +21,10 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from harbor_py.core import env
+from harbor_py.core.runtime import Runtime
 from harbor_py.management.commands.platform import render_configs
 from harbor_py.processes import ROLES, node_name, process_environment, role_argv
-from harbor_py.runtime import Runtime
 
 
 class Command(BaseCommand):
@@ -43,7 +44,7 @@ class Command(BaseCommand):
             render_configs(rt, config_dir)
         argv = role_argv(role, rt, config_dir, node=node_name())
         # render_configs has refused settings role_environment cannot pass on.
-        environment = process_environment(role, os.environ)
+        environment = process_environment(role, env.variables())
         if role == "beat":
             from harbor_py.beat_lock import run_while_leader
 

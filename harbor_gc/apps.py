@@ -4,7 +4,8 @@ from django.apps import AppConfig
 class GcConfig(AppConfig):
     """Online garbage collection of unreferenced blobs (ARCHITECTURE.md §4).
 
-    Imported as `harbor_gc` (see harbor_py/__init__.py): `gc` is a built-in module name.
+    The package is `harbor_gc/` (`gc` is a built-in module name); `gc` at the top of the
+    tree is a link to it, for the layout (docs/architecture.md, "Layout").
     """
 
     name = "harbor_gc"

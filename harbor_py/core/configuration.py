@@ -16,8 +16,8 @@ from django.core.cache import cache
 from django.db import transaction
 from redis.exceptions import RedisError
 
-from harbor_py import secretbox
-from harbor_py.api.errors import bad_request
+from harbor_py.core import secretbox
+from harbor_py.core.errors import DomainError, bad_request
 from harbor_py.models import ConfigEntry
 
 CACHE_KEY = "configuration:v1"
@@ -34,78 +34,42 @@ class Item:
     check: Callable[[Any], str | None] | None = None
 
 
-def _ldap_urls(value: str) -> str | None:
-    from accounts.ldap_settings import SettingsError, parse_urls  # accounts needs this module
+# Every setting, registered by the app that owns it (its `options` module, which
+# HarborPyConfig.ready imports for every installed app); this module knows none of them.
+ITEMS: dict[str, Item] = {}
 
+
+def register(
+    key: str,
+    kind: type,
+    default: Any,
+    *,
+    secret: bool = False,
+    editable: bool = True,
+    choices: tuple[Any, ...] | None = None,
+    check: Callable[[Any], str | None] | None = None,
+) -> None:
+    """Declare a run-time setting; a second registration of a key is refused, as is a
+    default that its own checks would refuse."""
+    if key in ITEMS:
+        raise ValueError(f"the setting {key} is registered twice")
+    item = Item(kind, default, secret, editable, choices, check)
     try:
-        parse_urls(value)
-    except SettingsError as exc:
-        return f"is invalid: {exc}"
-    return None
+        _coerce(key, item, default)
+    except DomainError as exc:
+        raise ValueError(f"the default of {key} is invalid: {exc}") from None
+    ITEMS[key] = item
 
 
-def _syslog_endpoint(value: str) -> str | None:
-    from audit.forwarding import endpoint_problem  # audit needs this module
-
-    return endpoint_problem(value)
-
-
-def _between(low: int, high: int, unit: str) -> Callable[[int], str | None]:
-    """Durations have bounds: a token or robot expiry past year 9999 cannot be represented,
-    and with one every pull failed and robot creation answered 500 (issue #20)."""
+def between(low: int, high: int, unit: str) -> Callable[[int], str | None]:
+    """A check for a number within bounds. Durations have them: a token or robot expiry
+    past year 9999 cannot be represented, and with one every pull failed and robot creation
+    answered 500 (issue #20)."""
 
     def check(value: int) -> str | None:
         return None if low <= value <= high else f"must be between {low} and {high} {unit}"
 
     return check
-
-
-MAX_BYTES = 2**63 - 1  # PostgreSQL's bigint
-MINUTES_PER_YEAR = 365 * 24 * 60
-MAX_ROBOT_DAYS = 36500  # a hundred years
-
-
-def _quota(value: int) -> str | None:
-    if value == -1 or 0 <= value <= MAX_BYTES:
-        return None
-    return "must be -1 (unlimited) or a size in bytes"
-
-
-ITEMS: dict[str, Item] = {
-    "auth_mode": Item(str, "db_auth", choices=("db_auth", "ldap_auth")),
-    "primary_auth_mode": Item(bool, False),
-    "project_creation_restriction": Item(str, "everyone", choices=("everyone", "adminonly")),
-    "self_registration": Item(bool, False),
-    "token_expiration": Item(int, 30, check=_between(1, MINUTES_PER_YEAR, "minutes")),
-    "read_only": Item(bool, False),
-    "notification_enable": Item(bool, True),
-    "session_timeout": Item(int, 60, check=_between(1, MINUTES_PER_YEAR, "minutes")),
-    "banner_message": Item(str, ""),
-    "robot_token_duration": Item(int, 30, check=_between(1, MAX_ROBOT_DAYS, "days")),
-    "robot_name_prefix": Item(str, "robot$"),
-    "quota_per_project_enable": Item(bool, True),
-    "storage_per_project": Item(int, -1, check=_quota),
-    "audit_log_forward_endpoint": Item(str, "", check=_syslog_endpoint),
-    "skip_audit_log_database": Item(bool, False),
-    "disabled_audit_log_event_types": Item(str, ""),
-    "scanner_skip_update_pulltime": Item(bool, False),
-    "ldap_url": Item(str, "", check=_ldap_urls),
-    "ldap_search_dn": Item(str, ""),
-    "ldap_search_password": Item(str, "", secret=True),
-    "ldap_base_dn": Item(str, ""),
-    "ldap_filter": Item(str, ""),
-    "ldap_uid": Item(str, "cn"),
-    "ldap_scope": Item(int, 2, choices=(0, 1, 2)),
-    "ldap_timeout": Item(int, 5, check=_between(1, 3600, "seconds")),
-    "ldap_verify_cert": Item(bool, True),
-    "ldap_group_base_dn": Item(str, ""),
-    "ldap_group_search_filter": Item(str, ""),
-    "ldap_group_attribute_name": Item(str, "cn"),
-    "ldap_group_search_scope": Item(int, 2, choices=(0, 1, 2)),
-    "ldap_group_admin_dn": Item(str, ""),
-    "ldap_group_membership_attribute": Item(str, "memberof"),
-    "ldap_group_attach_parallel": Item(bool, False),
-}
 
 
 # Within one request the settings are read once: a registry request asks for several

@@ -1,5 +1,5 @@
 """manage.py registry_fsck [--repair] [--json] [--grace-minutes N]: compare the database
-with registry storage (gc/fsck.py) and, with --repair, fix what is safely fixable."""
+with registry storage (harbor_gc/fsck.py) and, with --repair, fix what is safely fixable."""
 
 from __future__ import annotations
 

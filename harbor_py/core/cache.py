@@ -6,7 +6,7 @@ and /v2 paths, which touch the cache several times a request, that was a measura
 of the CPU. redis.Redis is thread-safe, so one per pool is enough.
 
 Through Sentinel (REDIS_SENTINELS) reads and writes both go to the master, with the client
-of harbor_py.redis_conn, which follows a failover.
+of harbor_py.core.redis_conn, which follows a failover.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
-from harbor_py import redis_conn
+from harbor_py.core import redis_conn
 
 
 class PooledRedisCacheClient(RedisCacheClient):

@@ -18,7 +18,7 @@ from urllib.parse import unquote
 from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_date, parse_datetime
 
-from harbor_py.api.errors import bad_request
+from harbor_py.core.errors import bad_request
 
 MAX_TERMS = 20
 MAX_LIST = 100

@@ -1,6 +1,6 @@
 """The GC job (vendor GARBAGE_COLLECTION): mark in set-based SQL, sweep in parallel.
 
-Runs while pushes and pulls go on; gc/guard.py is the registry side of the protocol.
+Runs while pushes and pulls go on; harbor_gc/guard.py is the registry side of the protocol.
 
 On PostgreSQL, mark and the sweep's compare-and-set take their row locks with SKIP LOCKED:
 a row locked at that moment is being touched by a push (guard.touch), so it is in use and
@@ -17,7 +17,6 @@ again after the crash would stay in storage, and its pushes refused, for ever.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,8 +25,9 @@ from django.db import connection
 from django.utils import timezone
 
 from harbor_gc.storage import Storage, StoredBlob, storage_from_settings
-from harbor_py.api.errors import bad_request
-from jobs.runner import JobContext, Stopped
+from harbor_py.core import env
+from harbor_py.core.errors import bad_request
+from jobs.context import JobContext, Stopped
 from registry.manifests import SUPPORTED as MANIFEST_TYPES
 
 DIGEST_CHUNK = 1000
@@ -39,11 +39,11 @@ _UNREFERENCED = "NOT EXISTS (SELECT 1 FROM artifact_blob ab WHERE ab.blob_id = b
 
 
 def window_hours() -> float:
-    return float(os.environ.get("GC_TIME_WINDOW_HOURS", "2"))
+    return float(env.get("GC_TIME_WINDOW_HOURS", "2"))
 
 
 def upload_age_hours() -> float:
-    return float(os.environ.get("GC_UPLOAD_AGE_HOURS", "24"))
+    return float(env.get("GC_UPLOAD_AGE_HOURS", "24"))
 
 
 def check_parameters(raw: dict[str, Any]) -> dict[str, Any]:

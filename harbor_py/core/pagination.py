@@ -10,7 +10,7 @@ from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from harbor_py.api.errors import bad_request
+from harbor_py.core.errors import bad_request
 
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100

@@ -24,7 +24,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
-from harbor_py.runtime import SentinelConfig
+from harbor_py.core.runtime import SentinelConfig
 
 _clients: dict[tuple[object, ...], redis.Redis] = {}
 _lock = threading.Lock()

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+from harbor_py.core import env
+
+BASE_DIR = Path(__file__).resolve().parents[2]  # the checkout: harbor_py/core/runtime.py
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,8 @@ class SentinelConfig:
         return {"master_name": self.master}
 
 
-def load_runtime(environ: os._Environ[str] | dict[str, str] = os.environ) -> Runtime:
+def load_runtime(environ: Mapping[str, str] | None = None) -> Runtime:
+    environ = env.variables() if environ is None else environ
     port = int(environ.get("HARBOR_PORT", "8080"))
     data_dir = Path(environ.get("HARBOR_DATA_DIR", "data"))
     if not data_dir.is_absolute():

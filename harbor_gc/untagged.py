@@ -12,9 +12,9 @@ import datetime as dt
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from harbor_py.api.errors import HarborError
 from harbor_py.core.actor import Actor
-from jobs.runner import JobContext, Stopped
+from harbor_py.core.errors import DomainError
+from jobs.context import JobContext, Stopped
 from registry import deletion, selectors
 from registry.models import Artifact, ArtifactReference, Tag
 
@@ -65,8 +65,8 @@ def delete_untagged_artifacts(
             done = deletion.delete_artifact(
                 artifact=artifact, actor=GC, still_wanted=still_untagged
             )
-        except HarborError as exc:  # e.g. referenced meanwhile: keep it, go on
-            context.log(f"kept {artifact.repository.name}@{artifact.digest}: {exc.detail}")
+        except DomainError as exc:  # e.g. referenced meanwhile: keep it, go on
+            context.log(f"kept {artifact.repository.name}@{artifact.digest}: {exc.message}")
             continue
         if not done:
             context.log(f"kept {artifact.repository.name}@{artifact.digest}: pushed again")

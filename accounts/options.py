@@ -1,0 +1,41 @@
+"""The run-time settings of authentication, tokens, robots and LDAP
+(harbor_py.core.configuration)."""
+
+from accounts.ldap_settings import SettingsError, parse_urls
+from harbor_py.core.configuration import between, register
+
+MINUTES_PER_YEAR = 365 * 24 * 60
+MAX_ROBOT_DAYS = 36500  # a hundred years
+
+
+def _ldap_urls(value: str) -> str | None:
+    try:
+        parse_urls(value)
+    except SettingsError as exc:
+        return f"is invalid: {exc}"
+    return None
+
+
+register("auth_mode", str, "db_auth", choices=("db_auth", "ldap_auth"))
+register("primary_auth_mode", bool, False)
+register("self_registration", bool, False)
+register("token_expiration", int, 30, check=between(1, MINUTES_PER_YEAR, "minutes"))
+register("session_timeout", int, 60, check=between(1, MINUTES_PER_YEAR, "minutes"))
+register("robot_token_duration", int, 30, check=between(1, MAX_ROBOT_DAYS, "days"))
+register("robot_name_prefix", str, "robot$")
+register("ldap_url", str, "", check=_ldap_urls)
+register("ldap_search_dn", str, "")
+register("ldap_search_password", str, "", secret=True)
+register("ldap_base_dn", str, "")
+register("ldap_filter", str, "")
+register("ldap_uid", str, "cn")
+register("ldap_scope", int, 2, choices=(0, 1, 2))
+register("ldap_timeout", int, 5, check=between(1, 3600, "seconds"))
+register("ldap_verify_cert", bool, True)
+register("ldap_group_base_dn", str, "")
+register("ldap_group_search_filter", str, "")
+register("ldap_group_attribute_name", str, "cn")
+register("ldap_group_search_scope", int, 2, choices=(0, 1, 2))
+register("ldap_group_admin_dn", str, "")
+register("ldap_group_membership_attribute", str, "memberof")
+register("ldap_group_attach_parallel", bool, False)
