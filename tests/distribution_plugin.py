@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from registry import upstream
+from tests.distribution_process import TOKEN_AUTH, serving, token_auth_values
 from tests.stack import DOCKER_REGISTRY
 
-CONFIG = """
+CONFIG = (
+    """
 version: 0.1
 log: {{level: warn}}
 storage:
@@ -28,13 +27,9 @@ storage:
   delete: {{enabled: true}}
   redirect: {{disable: true}}
 http: {{net: unix, addr: {socket}}}
-auth:
-  token:
-    realm: http://127.0.0.1/service/token
-    service: {service}
-    issuer: {issuer}
-    rootcertbundle: {cert}
 """
+    + TOKEN_AUTH
+)
 
 
 @dataclass
@@ -49,29 +44,13 @@ def distribution_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Di
         pytest.skip("docker-registry is not installed")
     base = tmp_path_factory.mktemp("distribution")
     socket = base / "registry.sock"
-    (base / "config.yml").write_text(
-        CONFIG.format(
-            root=base / "storage",
-            socket=socket,
-            service=settings.HARBOR["TOKEN_SERVICE"],
-            issuer=settings.HARBOR["TOKEN_ISSUER"],
-            cert=settings.HARBOR["TOKEN_CERT_PATH"],
-        )
+    config = CONFIG.format(
+        root=base / "storage",
+        socket=socket,
+        **token_auth_values(),
     )
-    log = (base / "registry.log").open("w")
-    process = subprocess.Popen(
-        [DOCKER_REGISTRY, "serve", str(base / "config.yml")], stdout=log, stderr=subprocess.STDOUT
-    )
-    deadline = time.monotonic() + 15
-    while not socket.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError((base / "registry.log").read_text())
-        time.sleep(0.02)
-    yield Distribution(url=f"unix://{socket}", root=base / "storage")
-    process.terminate()
-    process.wait(timeout=10)
-    log.close()
+    with serving(base, config, ready=socket.exists):
+        yield Distribution(url=f"unix://{socket}", root=base / "storage")
     shutil.rmtree(base, ignore_errors=True)
 
 

@@ -5,8 +5,6 @@ and as the source of a pull-based one."""
 from __future__ import annotations
 
 import shutil
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.distribution_process import serving
 from tests.e2e.replication_support import (
     ADMIN,
     artifact_tags,
@@ -42,26 +41,16 @@ def bare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.skip("docker-registry is not installed")
     base: Path = tmp_path_factory.mktemp("bare")
     port = free_port()
-    (base / "config.yml").write_text(CONFIG.format(root=base / "storage", port=port))
-    log = (base / "registry.log").open("w")
-    process = subprocess.Popen(
-        [DOCKER_REGISTRY, "serve", str(base / "config.yml")], stdout=log, stderr=subprocess.STDOUT
-    )
-    deadline = time.monotonic() + 15
-    while True:
+    config = CONFIG.format(root=base / "storage", port=port)
+
+    def answers() -> bool:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/v2/", timeout=2).status_code == 200:
-                break
+            return httpx.get(f"http://127.0.0.1:{port}/v2/", timeout=2).status_code == 200
         except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError((base / "registry.log").read_text())
-        time.sleep(0.1)
-    yield f"127.0.0.1:{port}"
-    process.terminate()
-    process.wait(timeout=10)
-    log.close()
+            return False
+
+    with serving(base, config, ready=answers, poll=0.1):
+        yield f"127.0.0.1:{port}"
 
 
 def test_push_to_and_pull_from_a_bare_distribution(stack: Instance, bare: str, tmp_path):

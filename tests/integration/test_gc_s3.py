@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.test import Client
 
 from harbor_gc import fsck
@@ -27,11 +24,13 @@ from registry import deletion, upstream
 from registry.manifests import MANIFEST_ACCEPT
 from registry.models import Artifact, Blob
 from tests.distribution import bearer, push_image
+from tests.distribution_process import TOKEN_AUTH, serving, token_auth_values
 from tests.seaweedfs import SeaweedFS
 from tests.stack import DOCKER_REGISTRY
 
 pytestmark = pytest.mark.django_db(transaction=True)
-CONFIG = """
+CONFIG = (
+    """
 version: 0.1
 log: {{level: warn}}
 storage:
@@ -47,13 +46,9 @@ storage:
   delete: {{enabled: true}}
   redirect: {{disable: true}}
 http: {{net: unix, addr: {socket}}}
-auth:
-  token:
-    realm: http://127.0.0.1/service/token
-    service: {service}
-    issuer: {issuer}
-    rootcertbundle: {cert}
 """
+    + TOKEN_AUTH
+)
 
 
 @dataclass
@@ -72,37 +67,18 @@ def s3_registry(
     bucket = seaweedfs.new_bucket("gc")
     base = tmp_path_factory.mktemp("s3-distribution")
     socket = base / "registry.sock"
-    (base / "config.yml").write_text(
-        CONFIG.format(
-            endpoint=seaweedfs.endpoint,
-            bucket=bucket,
-            access=seaweedfs.access_key,
-            secret=seaweedfs.secret_key,
-            socket=socket,
-            service=settings.HARBOR["TOKEN_SERVICE"],
-            issuer=settings.HARBOR["TOKEN_ISSUER"],
-            cert=settings.HARBOR["TOKEN_CERT_PATH"],
-        )
+    config = CONFIG.format(
+        endpoint=seaweedfs.endpoint,
+        bucket=bucket,
+        access=seaweedfs.access_key,
+        secret=seaweedfs.secret_key,
+        socket=socket,
+        **token_auth_values(),
     )
     # distribution 2.8's s3 driver panics when AWS_CA_BUNDLE is set (see platform.py).
     env = {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}
-    log = (base / "registry.log").open("w")
-    process = subprocess.Popen(
-        [DOCKER_REGISTRY, "serve", str(base / "config.yml")],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    deadline = time.monotonic() + 15
-    while not socket.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError((base / "registry.log").read_text())
-        time.sleep(0.02)
-    yield S3Registry(url=f"unix://{socket}", store=seaweedfs, bucket=bucket)
-    process.terminate()
-    process.wait(timeout=10)
-    log.close()
+    with serving(base, config, ready=socket.exists, env=env):
+        yield S3Registry(url=f"unix://{socket}", store=seaweedfs, bucket=bucket)
 
 
 def _storage(registry: S3Registry, root: str = "/registry") -> S3Storage:

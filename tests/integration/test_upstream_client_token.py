@@ -9,13 +9,7 @@ import pytest
 
 from registry import upstream
 from registry.manifests import MANIFEST_ACCEPT
-from tests.distribution import (
-    bearer,
-    push_image,
-    put_manifest,
-    stored_manifest,
-    upload_blob,
-)
+from tests.distribution import bearer, push_image, put_manifest, stored_manifest, upload_blob
 from tests.imagegen import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, random_layer
 
 pytestmark = pytest.mark.django_db

@@ -1,0 +1,63 @@
+"""A real distribution (Debian docker-registry) run as a child process of a test fixture."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.conf import settings
+
+from tests.stack import DOCKER_REGISTRY
+
+# Appended to a config template (formatted with **token_auth_values()): distribution
+# trusts the tokens this process signs.
+TOKEN_AUTH = """auth:
+  token:
+    realm: http://127.0.0.1/service/token
+    service: {service}
+    issuer: {issuer}
+    rootcertbundle: {cert}
+"""
+
+
+def token_auth_values() -> dict[str, str]:
+    return {
+        "service": settings.HARBOR["TOKEN_SERVICE"],
+        "issuer": settings.HARBOR["TOKEN_ISSUER"],
+        "cert": settings.HARBOR["TOKEN_CERT_PATH"],
+    }
+
+
+@contextmanager
+def serving(
+    base: Path,
+    config: str,
+    ready: Callable[[], bool],
+    env: dict[str, str] | None = None,
+    poll: float = 0.02,
+) -> Iterator[None]:
+    """Run distribution with `config` (written to base/config.yml) for the with-block, once
+    `ready()`; one that exits or is not ready within 15 s raises with its log."""
+    (base / "config.yml").write_text(config)
+    log = (base / "registry.log").open("w")
+    process = subprocess.Popen(
+        [DOCKER_REGISTRY, "serve", str(base / "config.yml")],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while not ready():
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError((base / "registry.log").read_text())
+            time.sleep(poll)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
