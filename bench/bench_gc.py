@@ -27,6 +27,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,7 @@ def _setup_django(data_dir: Path) -> None:
         call_command("migrate", app, interactive=False, verbosity=0)
 
 
-def _copy(table: str, columns: list[str], rows: Any) -> None:
+def _copy(table: str, columns: Sequence[str], rows: Any) -> None:
     """COPY rows (tuples of str) into a table, through psycopg, in 8 MB slices."""
     from django.db import connection
 
@@ -98,6 +99,7 @@ def bench_mark(blobs: int) -> dict[str, Any]:
     from django.utils import timezone
 
     from harbor_gc import collector
+    from harbor_py.management.commands.seed import ARTIFACT_COLUMNS
 
     repository_id = _fixtures()
     started = time.perf_counter()
@@ -109,19 +111,7 @@ def bench_mark(blobs: int) -> dict[str, Any]:
     artifacts = blobs // 20  # 10 referenced blobs each: half of all blobs
     _copy(
         "artifact",
-        [
-            "repository_id",
-            "digest",
-            "type",
-            "media_type",
-            "manifest_media_type",
-            "artifact_type",
-            "subject_digest",
-            "size",
-            "extra_attrs",
-            "annotations",
-            "push_time",
-        ],
+        ARTIFACT_COLUMNS,
         (
             (str(repository_id), _digest(i, 1), "IMAGE", "x", "y", "", "", "0", "{}", "{}", OLD)
             for i in range(artifacts)

@@ -36,6 +36,22 @@ TABLES = (Project, ProjectMember, Repository, Artifact, Tag, ArtifactBlob, Artif
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
+# The columns of an artifact row inserted in bulk (also bench/bench_gc.py's).
+ARTIFACT_COLUMNS = (
+    "repository_id",
+    "digest",
+    "type",
+    "media_type",
+    "manifest_media_type",
+    "artifact_type",
+    "subject_digest",
+    "size",
+    "extra_attrs",
+    "annotations",
+    "push_time",
+)
+
+
 def _digest(*parts: object) -> str:
     return "sha256:" + hashlib.sha256("/".join(map(str, parts)).encode()).hexdigest()
 
@@ -158,19 +174,7 @@ class Command(BaseCommand):
         start = timezone.now() - timedelta(seconds=n_artifacts)
         insert_rows(
             Artifact._meta.db_table,
-            (
-                "repository_id",
-                "digest",
-                "type",
-                "media_type",
-                "manifest_media_type",
-                "artifact_type",
-                "subject_digest",
-                "size",
-                "extra_attrs",
-                "annotations",
-                "push_time",
-            ),
+            ARTIFACT_COLUMNS,
             (
                 (
                     repo.pk,
