@@ -59,13 +59,7 @@ def onboard_user(*, entry: DirectoryUser, actor: Actor) -> tuple[User, bool]:
         except IntegrityError:  # a concurrent first login of the same user won
             user = User.objects.select_for_update().get(username=entry.username)
     if created:
-        record(
-            actor=actor,
-            operation="create",
-            resource_type="user",
-            resource=user.username,
-            description="onboarded from LDAP",
-        )
+        _record_user(user, actor, "create", "onboarded from LDAP")
         return user, True
     if user.has_usable_password():
         raise LocalAccount(f"the name {user.username} belongs to a local Harbor account")
@@ -76,14 +70,18 @@ def onboard_user(*, entry: DirectoryUser, actor: Actor) -> tuple[User, bool]:
         user.realname, changed = realname, [*changed, "realname"]
     if changed:
         user.save(update_fields=[*changed, "update_time"])
-        record(
-            actor=actor,
-            operation="update",
-            resource_type="user",
-            resource=user.username,
-            description="synced from LDAP: " + ", ".join(changed),
-        )
+        _record_user(user, actor, "update", "synced from LDAP: " + ", ".join(changed))
     return user, False
+
+
+def _record_user(user: User, actor: Actor, operation: str, description: str) -> None:
+    record(
+        actor=actor,
+        operation=operation,
+        resource_type="user",
+        resource=user.username,
+        description=description,
+    )
 
 
 @transaction.atomic
@@ -109,13 +107,7 @@ def sync_user_groups(*, user: User, group_dns: Collection[str], actor: Actor) ->
     names = dict(UserGroup.objects.filter(pk__in=added | removed).values_list("pk", "group_name"))
     parts = [f"+{names.get(pk, pk)}" for pk in sorted(added)]
     parts += [f"-{names.get(pk, pk)}" for pk in sorted(removed)]
-    record(
-        actor=actor,
-        operation="update",
-        resource_type="user",
-        resource=user.username,
-        description="LDAP groups " + " ".join(parts),
-    )
+    _record_user(user, actor, "update", "LDAP groups " + " ".join(parts))
 
 
 @transaction.atomic

@@ -87,16 +87,7 @@ def add_member(
     if group is not None and existing.filter(group=group).exists():
         raise conflict(f"group {group.group_name} is already a member of {project.name}")
     member = ProjectMember.objects.create(project=project, user=user, group=group, role=role)
-    entity = user.username if user else group.group_name  # type: ignore[union-attr]  # a member is a user or else a group
-    record(
-        actor=actor,
-        operation="create",
-        resource_type="project_member",
-        resource=f"{project.name}:{entity}",
-        project_id=project.pk,
-        project_name=project.name,
-        description=f"role {Role(role).role_name}",
-    )
+    _record_member(member, actor, "create", description=f"role {Role(role).role_name}")
     return member
 
 
@@ -199,32 +190,31 @@ def _member_entity(member: ProjectMember) -> str:
     return member.user.username if member.user else member.group.group_name  # type: ignore[union-attr]  # a member is a user or else a group
 
 
+def _record_member(
+    member: ProjectMember, actor: Actor, operation: str, description: str = ""
+) -> None:
+    record(
+        actor=actor,
+        operation=operation,
+        resource_type="project_member",
+        resource=f"{member.project.name}:{_member_entity(member)}",
+        project_id=member.project_id,
+        project_name=member.project.name,
+        description=description,
+    )
+
+
 @transaction.atomic
 def update_member_role(*, member: ProjectMember, role: int, actor: Actor) -> ProjectMember:
     if role not in {r.value for r in Role}:
         raise bad_request(f"invalid role_id {role}")
     member.role = role
     member.save(update_fields=["role", "update_time"])
-    record(
-        actor=actor,
-        operation="update",
-        resource_type="project_member",
-        resource=f"{member.project.name}:{_member_entity(member)}",
-        project_id=member.project_id,
-        project_name=member.project.name,
-        description=f"role {Role(role).role_name}",
-    )
+    _record_member(member, actor, "update", description=f"role {Role(role).role_name}")
     return member
 
 
 @transaction.atomic
 def delete_member(*, member: ProjectMember, actor: Actor) -> None:
-    record(
-        actor=actor,
-        operation="delete",
-        resource_type="project_member",
-        resource=f"{member.project.name}:{_member_entity(member)}",
-        project_id=member.project_id,
-        project_name=member.project.name,
-    )
+    _record_member(member, actor, "delete")
     member.delete()

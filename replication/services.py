@@ -51,12 +51,7 @@ POLICY_FIELDS = (
 
 
 def _audit(*, actor: Actor, operation: str, kind: str, name: str) -> None:
-    record(
-        actor=actor,
-        operation=operation,
-        resource_type=kind,
-        resource=name,
-    )
+    record(actor=actor, operation=operation, resource_type=kind, resource=name)
 
 
 def _unique(model: type[Any], name: str, exclude: int | None = None) -> None:
@@ -75,12 +70,7 @@ def create_registry(
     endpoint = RegistryEndpoint(**{k: values[k] for k in REGISTRY_FIELDS if k in values})
     endpoint.access_secret = access_secret
     endpoint.save()
-    _audit(
-        actor=actor,
-        operation="create",
-        kind="registry",
-        name=endpoint.name,
-    )
+    _audit(actor=actor, operation="create", kind="registry", name=endpoint.name)
     return endpoint
 
 
@@ -101,12 +91,7 @@ def update_registry(
     if access_secret is not None:
         endpoint.access_secret = access_secret
     endpoint.save()
-    _audit(
-        actor=actor,
-        operation="update",
-        kind="registry",
-        name=endpoint.name,
-    )
+    _audit(actor=actor, operation="update", kind="registry", name=endpoint.name)
     return endpoint
 
 
@@ -143,12 +128,7 @@ def delete_registry(*, endpoint: RegistryEndpoint, actor: Actor) -> None:
             Code.PRECONDITION, f"the registry {endpoint.name} is referenced by policies"
         )
     endpoint.delete()
-    _audit(
-        actor=actor,
-        operation="delete",
-        kind="registry",
-        name=endpoint.name,
-    )
+    _audit(actor=actor, operation="delete", kind="registry", name=endpoint.name)
 
 
 def _check_policy(policy: ReplicationPolicy) -> None:
@@ -184,12 +164,7 @@ def create_policy(*, values: dict[str, Any], actor: Actor) -> ReplicationPolicy:
     _check_policy(policy)
     policy.save()
     _schedule(policy)
-    _audit(
-        actor=actor,
-        operation="create",
-        kind="replication_policy",
-        name=policy.name,
-    )
+    _audit(actor=actor, operation="create", kind="replication_policy", name=policy.name)
     return policy
 
 
@@ -205,12 +180,7 @@ def update_policy(
     _check_policy(policy)
     policy.save()
     _schedule(policy)
-    _audit(
-        actor=actor,
-        operation="update",
-        kind="replication_policy",
-        name=policy.name,
-    )
+    _audit(actor=actor, operation="update", kind="replication_policy", name=policy.name)
     return policy
 
 
@@ -223,12 +193,7 @@ def delete_policy(*, policy: ReplicationPolicy, actor: Actor) -> None:
     if policy.periodic_task_id:
         PeriodicTask.objects.filter(pk=policy.periodic_task_id).delete()
     policy.delete()
-    _audit(
-        actor=actor,
-        operation="delete",
-        kind="replication_policy",
-        name=policy.name,
-    )
+    _audit(actor=actor, operation="delete", kind="replication_policy", name=policy.name)
 
 
 @transaction.atomic
