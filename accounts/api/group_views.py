@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from accounts import group_services, ldap_tools, selectors
 from accounts.api.serializers import UserGroupSearchItemSerializer, UserGroupSerializer
 from accounts.models import UserGroup
-from harbor_py.api.params import require_authenticated
+from harbor_py.api.params import require_authenticated, validated_body
 from harbor_py.api.permissions import IsSysadmin
 from harbor_py.core import configuration
 from harbor_py.core.actor import Actor
@@ -101,12 +101,9 @@ class UserGroupDetailView(GenericAPIView):
     )
     def put(self, request: Request, group_id: int) -> Response:
         group = self.group(group_id)
-        body = UserGroupSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        group_name = validated_body(UserGroupSerializer, request)["group_name"]
         group_services.rename_group(
-            group=group,
-            group_name=body.validated_data["group_name"],
-            actor=Actor.of_request(request),
+            group=group, group_name=group_name, actor=Actor.of_request(request)
         )
         return Response(status=status.HTTP_200_OK)
 

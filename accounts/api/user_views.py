@@ -19,7 +19,12 @@ from accounts.api.serializers import (
 )
 from accounts.authentication import CsrfSessionAuthentication
 from accounts.models import User
-from harbor_py.api.params import bool_param, require_authenticated, require_user
+from harbor_py.api.params import (
+    bool_param,
+    require_authenticated,
+    require_user,
+    validated_body,
+)
 from harbor_py.api.permissions import IsSysadmin
 from harbor_py.api.serializers import PermissionSerializer
 from harbor_py.core.actor import Actor
@@ -100,9 +105,8 @@ class UserDetailView(GenericAPIView):
     )
     def put(self, request: Request, user_id: int) -> Response:
         user = selectors.modifiable_user(request.user, user_id)
-        body = UserProfileSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        services.update_profile(user=user, **body.validated_data, actor=Actor.of_request(request))
+        profile = validated_body(UserProfileSerializer, request)
+        services.update_profile(user=user, **profile, actor=Actor.of_request(request))
         return Response(status=status.HTTP_200_OK)
 
     @extend_schema(operation_id="deleteUser", responses={200: None})
@@ -123,13 +127,8 @@ class UserSysAdminView(GenericAPIView):
     )
     def put(self, request: Request, user_id: int) -> Response:
         user = _target(user_id)
-        body = UserSysAdminFlagSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        services.set_sysadmin(
-            user=user,
-            sysadmin=body.validated_data["sysadmin_flag"],
-            actor=Actor.of_request(request),
-        )
+        sysadmin = validated_body(UserSysAdminFlagSerializer, request)["sysadmin_flag"]
+        services.set_sysadmin(user=user, sysadmin=sysadmin, actor=Actor.of_request(request))
         return Response(status=status.HTTP_200_OK)
 
 
@@ -142,9 +141,7 @@ class UserPasswordView(GenericAPIView):
     def put(self, request: Request, user_id: int) -> Response:
         """Changing one's own password needs the current one, sysadmins included."""
         user = selectors.modifiable_user(request.user, user_id)
-        body = PasswordReqSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = validated_body(PasswordReqSerializer, request)
         if user.pk == request.user.pk and not user.check_password(data["old_password"]):
             raise DomainError(Code.FORBIDDEN, "Current password is incorrect")
         services.change_password(

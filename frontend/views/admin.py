@@ -18,7 +18,7 @@ from audit import selectors as audit_selectors
 from frontend.forms import GroupForm, ResetPasswordForm, SystemConfigForm, UserForm, refuse
 from frontend.refusals import InWords
 from frontend.views.base import attempt, page_of, sysadmin_only
-from frontend.views.projects import audit_query, confirm
+from frontend.views.projects import audit_query, confirm, confirm_then_delete
 from harbor_py.configuration_updates import update_configurations
 from harbor_py.core import configuration
 from harbor_py.core.actor import Actor
@@ -128,13 +128,13 @@ def group_delete(request: HttpRequest, group_id: int) -> HttpResponse:
     group = selectors.find_group(group_id)
     if group is None:
         raise InWords(Code.NOT_FOUND, _("This group does not exist."))
-    if request.method == "POST":
-        attempt(request, group_services.delete_group, group=group, actor=Actor.of_request(request))
-        return redirect("ui:groups")
-    return confirm(
+    return confirm_then_delete(
         request,
-        _("Delete group %(name)s?") % {"name": group.group_name},
+        group_services.delete_group,
+        group=group,
+        question=_("Delete group %(name)s?") % {"name": group.group_name},
         cancel="/admin/groups",
+        done="ui:groups",
         detail=_("Its project memberships go with it."),
     )
 

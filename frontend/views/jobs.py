@@ -15,7 +15,7 @@ from frontend import job_log
 from frontend.forms import GcRunForm, PolicyForm, RegistryForm, ScheduleForm, refusal_text, refuse
 from frontend.refusals import InWords
 from frontend.views.base import attempt, is_htmx, page_of, sysadmin_only
-from frontend.views.projects import confirm
+from frontend.views.projects import confirm_then_delete
 from harbor_gc.collector import check_parameters
 from harbor_gc.selectors import job_parameters
 from harbor_py.core.actor import Actor
@@ -216,15 +216,13 @@ def registry_edit(request: HttpRequest, registry_id: int) -> HttpResponse:
 @sysadmin_only
 def registry_delete(request: HttpRequest, registry_id: int) -> HttpResponse:
     endpoint = selectors.endpoint(registry_id)
-    if request.method == "POST":
-        attempt(
-            request, services.delete_registry, endpoint=endpoint, actor=Actor.of_request(request)
-        )
-        return redirect("ui:registries")
-    return confirm(
+    return confirm_then_delete(
         request,
-        _("Delete registry %(name)s?") % {"name": endpoint.name},
+        services.delete_registry,
+        endpoint=endpoint,
+        question=_("Delete registry %(name)s?") % {"name": endpoint.name},
         cancel="/admin/registries",
+        done="ui:registries",
         detail=_("A registry that replication rules use cannot be deleted."),
     )
 
@@ -344,13 +342,13 @@ def replication_edit(request: HttpRequest, policy_id: int) -> HttpResponse:
 @sysadmin_only
 def replication_delete(request: HttpRequest, policy_id: int) -> HttpResponse:
     policy = selectors.policy(policy_id)
-    if request.method == "POST":
-        attempt(request, services.delete_policy, policy=policy, actor=Actor.of_request(request))
-        return redirect("ui:replications")
-    return confirm(
+    return confirm_then_delete(
         request,
-        _("Delete replication rule %(name)s?") % {"name": policy.name},
+        services.delete_policy,
+        policy=policy,
+        question=_("Delete replication rule %(name)s?") % {"name": policy.name},
         cancel="/admin/replications",
+        done="ui:replications",
     )
 
 

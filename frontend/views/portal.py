@@ -9,8 +9,8 @@ from django.utils.translation import gettext as _
 
 from frontend.forms import LabelForm, refuse
 from frontend.refusals import InWords
-from frontend.views.base import attempt, page_of, signed_in, sysadmin_only
-from frontend.views.projects import confirm
+from frontend.views.base import page_of, signed_in, sysadmin_only
+from frontend.views.projects import confirm_then_delete
 from harbor_py.core.actor import Actor
 from harbor_py.core.errors import Code, DomainError
 from projects import selectors as project_selectors
@@ -85,12 +85,12 @@ def global_label_delete(request: HttpRequest, label_id: int) -> HttpResponse:
     label = Label.objects.filter(scope=Label.Scope.GLOBAL, pk=label_id).first()
     if label is None:
         raise InWords(Code.NOT_FOUND, _("This label does not exist."))
-    if request.method == "POST":
-        attempt(request, label_services.delete_label, label=label, actor=Actor.of_request(request))
-        return redirect("ui:global-labels")
-    return confirm(
+    return confirm_then_delete(
         request,
-        _("Delete label %(name)s?") % {"name": label.name},
+        label_services.delete_label,
+        label=label,
+        question=_("Delete label %(name)s?") % {"name": label.name},
         cancel="/admin/labels",
+        done="ui:global-labels",
         detail=_("It is removed from every artifact too."),
     )

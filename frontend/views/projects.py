@@ -3,6 +3,8 @@ labels, logs (the configuration tab is in project_settings, robots in robots).""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote
 
 from django.contrib import messages
@@ -292,6 +294,25 @@ def confirm(
         "action": action or _("Yes, delete"),
     }
     return render(request, "frontend/confirm.html", context)
+
+
+def confirm_then_delete(
+    request: HttpRequest,
+    delete: Callable[..., Any],
+    /,
+    *,
+    question: str,
+    cancel: str,
+    done: str,
+    detail: str = "",
+    **target: Any,
+) -> HttpResponse:
+    """`confirm`; on its POST, the service call `delete(**target, actor=...)`, then a
+    redirect to the URL named `done` (a refusal shows there as an error message)."""
+    if request.method == "POST":
+        attempt(request, delete, **target, actor=Actor.of_request(request))
+        return redirect(done)
+    return confirm(request, question, cancel=cancel, detail=detail)
 
 
 @signed_in

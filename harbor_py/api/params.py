@@ -6,6 +6,7 @@ from typing import Any, overload
 
 from django.http import HttpRequest
 from rest_framework.request import Request
+from rest_framework.serializers import Serializer
 
 from harbor_py.core.errors import Code, DomainError, bad_request
 
@@ -30,6 +31,13 @@ def bool_param(request: Request, name: str, default: bool | None = None) -> bool
     if raw.lower() in ("false", "0"):
         return False
     raise bad_request(f"{name} must be true or false")
+
+
+def validated_body(serializer_class: type[Serializer], request: Request) -> dict[str, Any]:
+    """The request body as `serializer_class` validates it; a 400 with its field errors if not."""
+    body = serializer_class(data=request.data)
+    body.is_valid(raise_exception=True)
+    return body.validated_data
 
 
 def require_authenticated(request: Request | HttpRequest) -> None:

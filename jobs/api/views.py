@@ -99,10 +99,7 @@ class DetailView(_SystemJobView):
         return Response(history_item(self.execution(job_id), schedule, type(self).job_parameters))
 
     def put(self, request: Request, job_id: int) -> Response:
-        services.request_stop(
-            self.execution(job_id),
-            actor=Actor.of_request(request),
-        )
+        services.request_stop(self.execution(job_id), actor=Actor.of_request(request))
         return Response(status=200)
 
 

@@ -13,7 +13,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from harbor_py.api.params import bool_param, is_resource_name
+from harbor_py.api.params import bool_param, is_resource_name, validated_body
 from harbor_py.core.actor import Actor
 from harbor_py.core.errors import bad_request, not_found
 from projects.selectors import ProjectAccess, find_project
@@ -171,13 +171,8 @@ class TagsView(RepositoryScopedView):
         self, request: Request, project_name: str, repository_name: str, reference: str
     ) -> Response:
         artifact = self.artifact("tag", "create")
-        body = NewTagSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        services.create_tag(
-            artifact=artifact,
-            name=body.validated_data["name"],
-            actor=Actor.of_request(request),
-        )
+        name = validated_body(NewTagSerializer, request)["name"]
+        services.create_tag(artifact=artifact, name=name, actor=Actor.of_request(request))
         return Response(status=201)
 
 

@@ -7,6 +7,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from harbor_py.api.params import validated_body
 from harbor_py.core.actor import Actor
 from projects.selectors import visible_projects
 from registry import deletion, queries, selectors, services
@@ -65,12 +66,9 @@ class RepositoryView(GenericAPIView):
     )
     def put(self, request: Request, project_name: str, repository_name: str) -> Response:
         repository = self._repository("update")
-        body = RepositoryUpdateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        description = validated_body(RepositoryUpdateSerializer, request)["description"]
         services.update_repository(
-            repository=repository,
-            description=body.validated_data["description"],
-            actor=Actor.of_request(request),
+            repository=repository, description=description, actor=Actor.of_request(request)
         )
         return Response(status=200)
 

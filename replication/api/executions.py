@@ -33,6 +33,10 @@ def _statuses(raw: str) -> list[str]:
     return STATUS_FILTER.get(raw, [raw])
 
 
+# The sort keys of executions and of tasks alike.
+SORTABLE = {"start_time": "start_time", "end_time": "end_time", "id": "pk", "status": "status"}
+
+
 class ExecutionsView(APIView):
     permission_classes = [IsSysadmin]
 
@@ -49,7 +53,7 @@ class ExecutionsView(APIView):
         found = apply_sort(
             found,
             params.get("sort"),
-            {"start_time": "start_time", "end_time": "end_time", "id": "pk", "status": "status"},
+            SORTABLE,
             default=["-start_time"],
         )
         paginator = HarborPagination()
@@ -79,8 +83,7 @@ class ExecutionView(APIView):
     @extend_schema(operation_id="stopReplication", responses={200: None})
     def put(self, request: Request, execution_id: int) -> Response:
         job_services.request_stop(
-            selectors.execution(execution_id),
-            actor=Actor.of_request(request),
+            selectors.execution(execution_id), actor=Actor.of_request(request)
         )
         return Response(status=200)
 
@@ -99,7 +102,7 @@ class TasksView(APIView):
         found = apply_sort(
             found,
             params.get("sort"),
-            {"start_time": "start_time", "end_time": "end_time", "id": "pk", "status": "status"},
+            SORTABLE,
             default=["pk"],
         )
         paginator = HarborPagination()
