@@ -157,15 +157,19 @@ def _schedule(policy: ReplicationPolicy) -> None:
     ReplicationPolicy.objects.filter(pk=policy.pk).update(periodic_task=policy.periodic_task)
 
 
+def _save_policy(policy: ReplicationPolicy, actor: Actor, operation: str) -> ReplicationPolicy:
+    _check_policy(policy)
+    policy.save()
+    _schedule(policy)
+    _audit(actor=actor, operation=operation, kind="replication_policy", name=policy.name)
+    return policy
+
+
 @transaction.atomic
 def create_policy(*, values: dict[str, Any], actor: Actor) -> ReplicationPolicy:
     _unique(ReplicationPolicy, values["name"])
     policy = ReplicationPolicy(**{k: values[k] for k in POLICY_FIELDS if k in values})
-    _check_policy(policy)
-    policy.save()
-    _schedule(policy)
-    _audit(actor=actor, operation="create", kind="replication_policy", name=policy.name)
-    return policy
+    return _save_policy(policy, actor, "create")
 
 
 @transaction.atomic
@@ -177,11 +181,7 @@ def update_policy(
     for key in POLICY_FIELDS:
         if key in values:
             setattr(policy, key, values[key])
-    _check_policy(policy)
-    policy.save()
-    _schedule(policy)
-    _audit(actor=actor, operation="update", kind="replication_policy", name=policy.name)
-    return policy
+    return _save_policy(policy, actor, "update")
 
 
 @transaction.atomic

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
@@ -37,6 +41,21 @@ def _statuses(raw: str) -> list[str]:
 SORTABLE = {"start_time": "start_time", "end_time": "end_time", "id": "pk", "status": "status"}
 
 
+def _sorted_page(
+    view: APIView,
+    request: Request,
+    found: QuerySet[Any],
+    shape: Callable[[Any], dict[str, Any]],
+    *,
+    default: str,
+) -> Response:
+    """One page of `found` (executions or tasks) in the order the `sort` parameter asks."""
+    found = apply_sort(found, request.query_params.get("sort"), SORTABLE, default=[default])
+    paginator = HarborPagination()
+    page = paginator.paginate_queryset(found, request, view)
+    return paginator.get_paginated_response([shape(row) for row in page])
+
+
 class ExecutionsView(APIView):
     permission_classes = [IsSysadmin]
 
@@ -50,15 +69,7 @@ class ExecutionsView(APIView):
             found = found.filter(status__in=_statuses(status))
         if trigger := params.get("trigger"):
             found = found.filter(trigger=TRIGGER_FILTER.get(trigger, trigger))
-        found = apply_sort(
-            found,
-            params.get("sort"),
-            SORTABLE,
-            default=["-start_time"],
-        )
-        paginator = HarborPagination()
-        page = paginator.paginate_queryset(found, request, self)
-        return paginator.get_paginated_response([shapes.execution(e) for e in page])
+        return _sorted_page(self, request, found, shapes.execution, default="-start_time")
 
     @extend_schema(operation_id="startReplication", responses={201: None})
     def post(self, request: Request) -> Response:
@@ -99,15 +110,7 @@ class TasksView(APIView):
             found = found.filter(status__in=_statuses(status))
         if resource_type := params.get("resource_type"):
             found = found.filter(extra_attrs__resource_type=resource_type)
-        found = apply_sort(
-            found,
-            params.get("sort"),
-            SORTABLE,
-            default=["pk"],
-        )
-        paginator = HarborPagination()
-        page = paginator.paginate_queryset(found, request, self)
-        return paginator.get_paginated_response([shapes.task(t) for t in page])
+        return _sorted_page(self, request, found, shapes.task, default="pk")
 
 
 class TaskLogView(APIView):
