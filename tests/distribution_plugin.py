@@ -15,21 +15,8 @@ from pathlib import Path
 import pytest
 
 from registry import upstream
-from tests.distribution_process import TOKEN_AUTH, serving, token_auth_values
+from tests.distribution_process import gated_config, serving
 from tests.stack import DOCKER_REGISTRY
-
-CONFIG = (
-    """
-version: 0.1
-log: {{level: warn}}
-storage:
-  filesystem: {{rootdirectory: {root}}}
-  delete: {{enabled: true}}
-  redirect: {{disable: true}}
-http: {{net: unix, addr: {socket}}}
-"""
-    + TOKEN_AUTH
-)
 
 
 @dataclass
@@ -44,11 +31,7 @@ def distribution_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Di
         pytest.skip("docker-registry is not installed")
     base = tmp_path_factory.mktemp("distribution")
     socket = base / "registry.sock"
-    config = CONFIG.format(
-        root=base / "storage",
-        socket=socket,
-        **token_auth_values(),
-    )
+    config = gated_config(f"  filesystem: {{rootdirectory: {base / 'storage'}}}", socket)
     with serving(base, config, ready=socket.exists):
         yield Distribution(url=f"unix://{socket}", root=base / "storage")
     shutil.rmtree(base, ignore_errors=True)

@@ -12,9 +12,15 @@ from django.conf import settings
 
 from tests.stack import DOCKER_REGISTRY
 
-# Appended to a config template (formatted with **token_auth_values()): distribution
-# trusts the tokens this process signs.
-TOKEN_AUTH = """auth:
+GATED = """
+version: 0.1
+log: {{level: warn}}
+storage:
+{storage}
+  delete: {{enabled: true}}
+  redirect: {{disable: true}}
+http: {{net: unix, addr: {socket}}}
+auth:
   token:
     realm: http://127.0.0.1/service/token
     service: {service}
@@ -23,12 +29,16 @@ TOKEN_AUTH = """auth:
 """
 
 
-def token_auth_values() -> dict[str, str]:
-    return {
-        "service": settings.HARBOR["TOKEN_SERVICE"],
-        "issuer": settings.HARBOR["TOKEN_ISSUER"],
-        "cert": settings.HARBOR["TOKEN_CERT_PATH"],
-    }
+def gated_config(storage: str, socket: Path) -> str:
+    """The config of a distribution behind the gate, on a unix socket, trusting the tokens
+    this process signs; `storage` holds the driver's lines of the storage section."""
+    return GATED.format(
+        storage=storage,
+        socket=socket,
+        service=settings.HARBOR["TOKEN_SERVICE"],
+        issuer=settings.HARBOR["TOKEN_ISSUER"],
+        cert=settings.HARBOR["TOKEN_CERT_PATH"],
+    )
 
 
 @contextmanager

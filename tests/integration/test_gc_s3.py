@@ -24,16 +24,12 @@ from registry import deletion, upstream
 from registry.manifests import MANIFEST_ACCEPT
 from registry.models import Artifact, Blob
 from tests.distribution import bearer, push_image
-from tests.distribution_process import TOKEN_AUTH, serving, token_auth_values
+from tests.distribution_process import gated_config, serving
 from tests.seaweedfs import SeaweedFS
 from tests.stack import DOCKER_REGISTRY
 
 pytestmark = pytest.mark.django_db(transaction=True)
-CONFIG = (
-    """
-version: 0.1
-log: {{level: warn}}
-storage:
+S3_STORAGE = """\
   s3:
     region: us-east-1
     regionendpoint: "{endpoint}"
@@ -42,13 +38,7 @@ storage:
     secretkey: {secret}
     secure: false
     v4auth: true
-    rootdirectory: /registry
-  delete: {{enabled: true}}
-  redirect: {{disable: true}}
-http: {{net: unix, addr: {socket}}}
-"""
-    + TOKEN_AUTH
-)
+    rootdirectory: /registry"""
 
 
 @dataclass
@@ -67,14 +57,13 @@ def s3_registry(
     bucket = seaweedfs.new_bucket("gc")
     base = tmp_path_factory.mktemp("s3-distribution")
     socket = base / "registry.sock"
-    config = CONFIG.format(
+    storage = S3_STORAGE.format(
         endpoint=seaweedfs.endpoint,
         bucket=bucket,
         access=seaweedfs.access_key,
         secret=seaweedfs.secret_key,
-        socket=socket,
-        **token_auth_values(),
     )
+    config = gated_config(storage, socket)
     # distribution 2.8's s3 driver panics when AWS_CA_BUNDLE is set (see platform.py).
     env = {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}
     with serving(base, config, ready=socket.exists, env=env):
