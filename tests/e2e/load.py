@@ -7,7 +7,7 @@ import contextlib
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,50 +45,70 @@ class Clients:
             operation = Operation(kind, started, time.monotonic(), ok, detail, reference)
             self.operations.append(operation)
 
-    def pusher(self, seed: int) -> None:
-        rng = random.Random(seed)
+    def _repeat(
+        self,
+        kind: str,
+        fresh: Callable[[], tuple[str, ImageLayout] | None],
+        attempt: Callable[[str, ImageLayout], tuple[bool, str]],
+        succeeded: Callable[[str, ImageLayout], None] = lambda reference, layout: None,
+    ) -> None:
+        """Until stopped: `attempt` an image from `fresh()` (None: none yet), or, retrying,
+        the one whose attempt failed, a second later; record each attempt (ok, detail),
+        then tell `succeeded` of each success."""
         failed: tuple[str, ImageLayout] | None = None
         while not self.stopping.is_set():
             if failed is not None:
                 reference, layout = failed
                 time.sleep(1)
+            elif (image := fresh()) is not None:
+                reference, layout = image
             else:
-                with self.lock:
-                    self.counter += 1
-                    number = self.counter
-                size = rng.choice([4096, 256 * 1024])
-                layout = make_image(self.base / f"push{number}", layers=[random_layer(size)])
-                reference = f"{self.project}/app{seed}:v{number}"
+                time.sleep(0.2)
+                continue
             started = time.monotonic()
-            result = push(self.host, layout, reference, timeout=120)
-            ok = result.returncode == 0
-            self._record("push", started, ok, result.stderr[-300:], reference)
+            ok, detail = attempt(reference, layout)
+            self._record(kind, started, ok, detail, reference)
             failed = (reference, layout) if self.retry and not ok else None
             if ok:
-                with self.lock:
-                    self.pushed.append((reference, layout))
+                succeeded(reference, layout)
+
+    def pusher(self, seed: int) -> None:
+        rng = random.Random(seed)
+
+        def fresh() -> tuple[str, ImageLayout]:
+            with self.lock:
+                self.counter += 1
+                number = self.counter
+            size = rng.choice([4096, 256 * 1024])
+            layout = make_image(self.base / f"push{number}", layers=[random_layer(size)])
+            return f"{self.project}/app{seed}:v{number}", layout
+
+        def attempt(reference: str, layout: ImageLayout) -> tuple[bool, str]:
+            result = push(self.host, layout, reference, timeout=120)
+            return result.returncode == 0, result.stderr[-300:]
+
+        def pushed(reference: str, layout: ImageLayout) -> None:
+            with self.lock:
+                self.pushed.append((reference, layout))
+
+        self._repeat("push", fresh, attempt, pushed)
 
     def puller(self, seed: int) -> None:
         rng = random.Random(seed)
         pulls = 0
-        failed: tuple[str, ImageLayout] | None = None
-        while not self.stopping.is_set():
-            if failed is not None:
-                reference, layout = failed
-                time.sleep(1)
-            else:
-                with self.lock:
-                    candidates = list(self.pushed)
-                if not candidates:
-                    time.sleep(0.2)
-                    continue
-                reference, layout = rng.choice(candidates)
+
+        def fresh() -> tuple[str, ImageLayout] | None:
+            with self.lock:
+                candidates = list(self.pushed)
+            return rng.choice(candidates) if candidates else None
+
+        def attempt(reference: str, layout: ImageLayout) -> tuple[bool, str]:
+            nonlocal pulls
             pulls += 1
-            target = self.base / f"pull{seed}-{pulls}"
-            started = time.monotonic()
-            problem = self.pull_back(reference, layout, target)
-            self._record("pull", started, problem is None, problem or "", reference)
-            failed = (reference, layout) if self.retry and problem else None
+            problem = self.pull_back(reference, layout, self.base / f"pull{seed}-{pulls}")
+            return problem is None, problem or ""
+
+        self._repeat("pull", fresh, attempt)
 
     def pull_back(self, reference: str, layout: ImageLayout, target: Path) -> str | None:
         """Pull an image into an OCI layout; None if it came back bit for bit, else why not."""
