@@ -4,6 +4,7 @@ runs. Keyword-only, one transaction each with its audit record."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import httpx
@@ -62,6 +63,15 @@ def _unique(model: type[Any], name: str, exclude: int | None = None) -> None:
         raise conflict(f"{name} already exists")
 
 
+def _assign(instance: Any, fields: Iterable[str], values: dict[str, Any]) -> None:
+    """Set the `fields` present in `values`; a new name must not be taken."""
+    if "name" in values:
+        _unique(type(instance), values["name"], exclude=instance.pk)
+    for key in fields:
+        if key in values:
+            setattr(instance, key, values[key])
+
+
 @transaction.atomic
 def create_registry(
     *, values: dict[str, Any], access_secret: str, actor: Actor
@@ -83,11 +93,7 @@ def update_registry(
     actor: Actor,
 ) -> RegistryEndpoint:
     """`values` holds the fields to change; `access_secret` None keeps the stored one."""
-    if "name" in values:
-        _unique(RegistryEndpoint, values["name"], exclude=endpoint.pk)
-    for key in REGISTRY_FIELDS:
-        if key in values:
-            setattr(endpoint, key, values[key])
+    _assign(endpoint, REGISTRY_FIELDS, values)
     if access_secret is not None:
         endpoint.access_secret = access_secret
     endpoint.save()
@@ -176,11 +182,7 @@ def create_policy(*, values: dict[str, Any], actor: Actor) -> ReplicationPolicy:
 def update_policy(
     *, policy: ReplicationPolicy, values: dict[str, Any], actor: Actor
 ) -> ReplicationPolicy:
-    if "name" in values:
-        _unique(ReplicationPolicy, values["name"], exclude=policy.pk)
-    for key in POLICY_FIELDS:
-        if key in values:
-            setattr(policy, key, values[key])
+    _assign(policy, POLICY_FIELDS, values)
     return _save_policy(policy, actor, "update")
 
 
