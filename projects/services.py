@@ -57,14 +57,7 @@ def create_project(
     ProjectMember.objects.create(project=project, user=owner, role=Role.PROJECT_ADMIN)
     hard = validate_hard(storage_limit) if storage_limit else usage.default_hard()
     ensure_quota(project=project, hard=hard)
-    record(
-        actor=actor,
-        operation="create",
-        resource_type="project",
-        resource=name,
-        project_id=project.pk,
-        project_name=name,
-    )
+    _record_project(project, actor, "create")
     return project
 
 
