@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -201,16 +202,21 @@ def registry_edit(request: HttpRequest, registry_id: int) -> HttpResponse:
                 services.refresh_health(endpoint=updated)
                 messages.success(request, _("Registry %(name)s saved.") % {"name": updated.name})
                 return redirect("ui:registries")
-    context = {
-        "section": "registries",
-        "form": form,
-        "ping": ping,
-        "title": _("Edit registry %(name)s") % {"name": stored.name},
-        "cancel": "/admin/registries",
-        "testable": True,
-    }
+    return _edit_page(
+        request,
+        form,
+        section="registries",
+        ping=ping,
+        title=_("Edit registry %(name)s") % {"name": stored.name},
+        cancel="/admin/registries",
+        testable=True,
+    )
+
+
+def _edit_page(request: HttpRequest, form: forms.Form, **context: Any) -> HttpResponse:
+    """The edit page of a registry or a rule: a 400 while the form has errors."""
     status = 400 if form.errors else 200
-    return render(request, "frontend/edit_form.html", context, status=status)
+    return render(request, "frontend/edit_form.html", {"form": form, **context}, status=status)
 
 
 @sysadmin_only
@@ -329,14 +335,13 @@ def replication_edit(request: HttpRequest, policy_id: int) -> HttpResponse:
         else:
             messages.success(request, _("Replication rule %(name)s saved.") % {"name": policy.name})
             return redirect("ui:replications")
-    context = {
-        "section": "replication",
-        "form": form,
-        "title": _("Edit replication rule %(name)s") % {"name": policy.name},
-        "cancel": "/admin/replications",
-    }
-    status = 400 if form.errors else 200
-    return render(request, "frontend/edit_form.html", context, status=status)
+    return _edit_page(
+        request,
+        form,
+        section="replication",
+        title=_("Edit replication rule %(name)s") % {"name": policy.name},
+        cancel="/admin/replications",
+    )
 
 
 @sysadmin_only
