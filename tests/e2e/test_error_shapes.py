@@ -68,6 +68,24 @@ def test_a_malformed_request_is_400_in_harbors_shape(stack: Instance) -> None:
     assert b'"code": "BAD_REQUEST"' in body, raw[:500]
 
 
+def test_what_nginx_refuses_on_v2_carries_an_oci_code(stack: Instance, repo: str) -> None:
+    """A NUL in the path (found by tests/e2e/test_fuzz.py) or a URI past nginx's limit:
+    nginx answers, with a code OCI clients know, not Harbor's API codes."""
+    token = stack.token([f"repository:{repo}:pull"], auth=ADMIN)["token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    with stack.client(None) as client:
+        assert (
+            _errors(client.get("/v2/fuzz/%00/tags/list", headers=bearer), 400)[0]["code"]
+            == "UNSUPPORTED"
+        )
+        assert (
+            _errors(client.get(f"/v2/{repo}/manifests/" + "a" * 40_000, headers=bearer), 414)[0][
+                "code"
+            ]
+            == "UNSUPPORTED"
+        )
+
+
 def test_a_malformed_digest_in_a_blob_path_is_digest_invalid(stack: Instance, repo: str) -> None:
     token = stack.token([f"repository:{repo}:pull"], auth=ADMIN)["token"]
     with stack.client(None) as registry:
