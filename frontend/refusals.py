@@ -2,12 +2,12 @@
 belongs to: one catalogue keyed by the refusal's code.
 
 The services word their refusals for the API (English, lower-case, some naming API fields
-such as trigger_settings.cron). A refusal that carries a code of the catalogue
-(`exc.code`, with its parameters in `exc.params`: the domain errors of #21) is worded from
-it; until the services raise those, `MESSAGES` recognises their English sentences and
-names the code. What neither knows is shown as a translated sentence with the service's
-words after it. This is the one place to map codes to words: a new code is a line in
-`CATALOGUE` (and its translation)."""
+such as trigger_settings.cron). A refusal that carries a key of the catalogue (`Coded`:
+`exc.key`, with its parameters in `exc.params`) is worded from it. The services' domain
+errors carry only a generic code (NOT_FOUND, CONFLICT, ...), so `MESSAGES` recognises their
+English sentences and names the key. What neither knows is shown as a translated
+sentence with the service's words after it. This is the one place to map refusals to
+words: a new key is a line in `CATALOGUE` (and its translation)."""
 
 from __future__ import annotations
 
@@ -214,8 +214,8 @@ class InWords(DomainError):
 
 
 class Coded(DomainError):
-    """A refusal of the UI's own checks, by its code in the catalogue and its parameters
-    (the shape of the domain errors of #21)."""
+    """A refusal of the UI's own checks, by its key in the catalogue and its parameters;
+    `code` is the domain error's code (the status the page answers with)."""
 
     def __init__(self, key: str, code: Code = Code.BAD_REQUEST, **params: object) -> None:
         super().__init__(code, key)
