@@ -27,6 +27,7 @@ from registry import (
     blob_sizes,
     deletion,
     image_config,
+    pull_policy,
     pulls,
     push,
     selectors,
@@ -208,14 +209,14 @@ def manifest(request: HttpRequest, name: str, reference: str) -> HttpResponse:
         return _put_manifest(request, name, reference, _actor(request, claims.subject))
     if request.method == "DELETE":
         return _delete_manifest(request, name, reference, _actor(request, claims.subject))
-    return _get_manifest(request, name, reference)
+    return _get_manifest(request, name, reference, claims.subject)
 
 
 def _manifest_unknown(reference: str) -> HttpResponse:
     return oci_error(404, "MANIFEST_UNKNOWN", f"manifest unknown: {reference}")
 
 
-def _get_manifest(request: HttpRequest, name: str, reference: str) -> HttpResponse:
+def _get_manifest(request: HttpRequest, name: str, reference: str, subject: str) -> HttpResponse:
     repository = selectors.find_repository(name)
     if repository is None:
         return oci_error(404, "NAME_UNKNOWN", f"repository name not known to registry: {name}")
@@ -223,6 +224,10 @@ def _get_manifest(request: HttpRequest, name: str, reference: str) -> HttpRespon
     if artifact is None:
         return _manifest_unknown(reference)
     head = request.method == "HEAD"
+    if not head:  # Harbor's policy middlewares guard the manifest GET only
+        asked = pull_policy.PullRequest(repository=repository, artifact=artifact, subject=subject)
+        if (message := pull_policy.refusal(asked)) is not None:
+            return oci_error(412, pull_policy.POLICY_VIOLATION, message)
     result = upstream.request(
         "HEAD" if head else "GET",
         name,
