@@ -58,6 +58,11 @@ class BlobsBeingDeleted(Exception):
         self.digests = digests
 
 
+class ProjectGone(Exception):
+    """The project was deleted after the gate looked it up, before the push recorded a
+    repository in it."""
+
+
 class ArtifactGone(Exception):
     """A deleter removed the reserved artifact before pinned() could pin it."""
 
@@ -95,6 +100,12 @@ def _repository(
         cursor.execute(sql, [tag or "", name])
         row = cursor.fetchone()
         if row is None:
+            # The project's row, pinned: a project delete that committed since the gate
+            # looked the project up (it refuses only while repositories exist) would make
+            # the insert fail on the foreign key, a 500; one in progress waits for us.
+            cursor.execute(f"SELECT 1 FROM project WHERE id = %s{locks.key_share()}", [project.pk])
+            if cursor.fetchone() is None:
+                raise ProjectGone(project.name)
             created = Repository(project=project, name=name)
             if insert([created], on_conflict=IGNORE_CONFLICTS, returning_pk=True):
                 return created, None, True  # new: no tags, no artifacts yet

@@ -279,6 +279,8 @@ def _put_manifest(request: HttpRequest, name: str, reference: str, actor: Actor)
             return _record_and_put(request, name, reference, parsed, project, tag, sizes, actor)
         except push.ArtifactGone:
             continue  # a deleter took the artifact between reserve and complete: again
+        except push.ProjectGone:
+            return oci_error(404, "NAME_UNKNOWN", f"repository name not known to registry: {name}")
     return oci_error(503, "UNAVAILABLE", "the artifact was deleted while pushed; push again")
 
 

@@ -31,9 +31,10 @@ from harbor_gc import untagged
 from harbor_py.core.actor import Actor
 from jobs.models import Execution, Task
 from jobs.runner import JobContext
+from projects.models import Project
 from quotas import usage
 from quotas.models import Quota
-from registry import deletion, push, selectors, services, upstream
+from registry import blob_sizes, deletion, push, selectors, services, upstream
 from registry.manifests import MANIFEST_ACCEPT
 from registry.models import Artifact, Blob, Repository, Tag
 from replication.local import LocalRegistry
@@ -615,3 +616,22 @@ def test_a_push_that_loses_three_rounds_to_deletes_answers_503(project, monkeypa
     monkeypatch.setattr(push, "reserve", original)
     _pushed(doc, "v2")  # what the client does next
     _pulls_back(doc, "v2")
+
+
+def test_project_delete_between_a_pushs_lookup_and_reserve(project, monkeypatch):
+    """The (empty) project is deleted after the push found it and before it records its
+    repository: the push answers 404 NAME_UNKNOWN (not a 500 from the foreign key), and
+    nothing is left behind."""
+    doc = _image()
+    _once_after(
+        monkeypatch,
+        blob_sizes,
+        "verified_sizes",
+        lambda: _meanwhile(lambda: _api_delete("/api/v2.0/projects/demo")).join(),
+    )
+    response = put_manifest("owner", REPO, "v1", doc, doc["mediaType"])
+    assert response.status_code == 404, response.content
+    assert [e["code"] for e in response.json()["errors"]] == ["NAME_UNKNOWN"]
+    assert not Project.objects.filter(name="demo").exists()
+    assert not Repository.objects.filter(name=REPO).exists()
+    assert stored_manifest(REPO, _digest(doc)).status_code == 404
