@@ -1,0 +1,219 @@
+"""Scanning benchmark: the latency that `prevent_vul` adds to a pull.
+
+    .venv/bin/python -m bench.bench_scanning                # ~1 min
+    .venv/bin/python -m bench.bench_scanning --gets 200     # a quick look
+
+Creates a fresh PostgreSQL database (--database, dropped at the end unless --keep),
+migrates it, starts a real distribution (unix socket) and pushes one image through the
+gate. The image has a successful vulnerability report of 200 findings (Low to Critical)
+from the default scanner; the project's `severity` is "critical" and its allowlist exempts
+every critical finding, so that every pull is checked in full and allowed.
+
+Then manifest GETs through the gate (Django's test client: the full middleware, the gate,
+distribution), in rounds that alternate the project's `prevent_vul` off and on (same
+process, same artifact, interleaved so that drift hits both alike). Reported: the median
+and p95 wall time of each, their difference, and the CPU time per GET of this process
+(time.process_time) for each, which is less disturbed by a busy machine than wall time.
+
+Goal (issue #22): a pull under prevent_vul is within noise of one without it. The
+verdict: the median difference is below 0.5 ms or below 10 % of the pull without it.
+
+Results: a table on stdout and JSON in data/bench/scanning.json (--out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.bench import percentile
+from bench.bench_audit import drop_database, log, recreate_database
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--gets", type=int, default=2000, help="manifest GETs per variant")
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--findings", type=int, default=200)
+    parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
+    parser.add_argument("--database", default="hpy_scanning_bench")
+    parser.add_argument("--redis", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/12"))
+    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--out", default=str(REPO_ROOT / "data" / "bench" / "scanning.json"))
+    return parser.parse_args(argv)
+
+
+def setup_django(args: argparse.Namespace) -> None:
+    os.environ["DATABASE_URL"] = f"{args.pg}/{args.database}"
+    os.environ["REDIS_URL"] = args.redis
+    os.environ.setdefault("HARBOR_DATA_DIR", tempfile.mkdtemp(prefix="bench-scanning-"))
+    os.environ["HARBOR_CACHE_PREFIX"] = f"bench-scanning-{os.getpid()}"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "harbor_py.settings"
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.ALLOWED_HOSTS = ["*"]
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from accounts.keys import generate_signing_material
+
+    generate_signing_material(
+        settings.HARBOR["TOKEN_KEY_PATH"],
+        settings.HARBOR["TOKEN_CERT_PATH"],
+        settings.HARBOR["TOKEN_ISSUER"],
+    )
+
+
+def prepare(findings: int) -> tuple[Any, str, str]:
+    """A project, a pushed image with its report and allowlist; (project, url, token)."""
+    from accounts.models import User
+    from harbor_py.core.actor import Actor
+    from projects.models import Project, ProjectMember
+    from projects.roles import Role
+    from registry.models import Tag
+    from scanning import adapter, cache, services
+    from scanning.models import ReportStatus, Scanner, ScanReport, Vulnerability
+    from tests.distribution import bearer, push_image
+
+    owner = User.objects.create(username="owner", email="owner@example.com")
+    project = Project.objects.create(name="bench", owner=owner)
+    ProjectMember.objects.create(project=project, user=owner, role=Role.PROJECT_ADMIN)
+    push_image("owner", "bench/app", "v1")
+    artifact = Tag.objects.get(name="v1").artifact
+    scanner = Scanner.objects.create(name="bench", url="http://127.0.0.1:9", is_default=True)
+    report = ScanReport.objects.create(
+        artifact=artifact,
+        digest=artifact.digest,
+        registration_uuid=scanner.uuid,
+        mime_type=adapter.VULN_REPORT,
+        status=ReportStatus.SUCCESS,
+    )
+    severities = ("Low", "Medium", "High", "Critical")
+    Vulnerability.objects.bulk_create(
+        Vulnerability(
+            report=report, cve_id=f"CVE-2026-{i:05d}", package="p", severity=severities[i % 4]
+        )
+        for i in range(findings)
+    )
+    critical = [{"cve_id": f"CVE-2026-{i:05d}"} for i in range(findings) if i % 4 == 3]
+    services.set_allowlist(project=None, data={"items": critical}, actor=Actor("bench"))
+    cache.bump()
+    return project, "/v2/bench/app/manifests/v1", bearer("owner", "bench/app", {"pull"})
+
+
+def measure(project: Any, url: str, token: str, gets: int, rounds: int) -> dict[str, Any]:
+    from django.test import Client
+
+    client = Client(HTTP_X_REAL_IP="10.0.0.1")
+    accept = "application/vnd.oci.image.manifest.v1+json"
+
+    def get() -> None:
+        response = client.get(url, HTTP_AUTHORIZATION=token, HTTP_ACCEPT=accept)
+        assert response.status_code == 200, response.content[:300]
+
+    wall: dict[str, list[float]] = {"off": [], "on": []}
+    cpu: dict[str, float] = {"off": 0.0, "on": 0.0}
+    per_round = max(gets // rounds, 10)
+    for number in range(rounds):
+        order = ("off", "on") if number % 2 == 0 else ("on", "off")
+        for variant in order:
+            project.metadata = (
+                {"prevent_vul": "true", "severity": "critical"} if variant == "on" else {}
+            )
+            project.save()
+            for _ in range(5):
+                get()  # warm-up: the policy cache and the gate's own
+            cpu_started = time.process_time()
+            for _ in range(per_round):
+                started = time.perf_counter()
+                get()
+                wall[variant].append((time.perf_counter() - started) * 1000)
+            cpu[variant] += time.process_time() - cpu_started
+    count = per_round * rounds
+    off, on = statistics.median(wall["off"]), statistics.median(wall["on"])
+    return {
+        "gets_per_variant": count,
+        "median_off_ms": off,
+        "median_on_ms": on,
+        "p95_off_ms": percentile(wall["off"], 0.95),
+        "p95_on_ms": percentile(wall["on"], 0.95),
+        "added_ms": on - off,
+        "cpu_off_ms_per_get": 1000 * cpu["off"] / count,
+        "cpu_on_ms_per_get": 1000 * cpu["on"] / count,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from tests.stack import DOCKER_REGISTRY
+
+    if not os.path.exists(DOCKER_REGISTRY):
+        log("docker-registry is not installed: nothing to measure")
+        return 0
+    log(f"creating database {args.database}")
+    recreate_database(args.pg, args.database)
+    setup_django(args)
+    base = Path(tempfile.mkdtemp(prefix="bench-scanning-registry-"))
+    try:
+        from django.conf import settings
+
+        from registry import upstream
+        from tests.distribution_process import gated_config, serving
+
+        sock = base / "registry.sock"
+        config = gated_config(f"  filesystem: {{rootdirectory: {base / 'storage'}}}", sock)
+        with serving(base, config, ready=sock.exists):
+            settings.HARBOR = {**settings.HARBOR, "REGISTRY_URL": f"unix://{sock}"}
+            upstream.reset_client()
+            project, url, token = prepare(args.findings)
+            result = measure(project, url, token, args.gets, args.rounds)
+        result["findings"] = args.findings
+        result["machine"] = {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load": os.getloadavg(),
+        }
+        noise = max(0.5, 0.1 * result["median_off_ms"])
+        result["goal_met"] = result["added_ms"] <= noise
+        print(
+            f"manifest GET through the gate, {result['gets_per_variant']} per variant, "
+            f"interleaved (load average {result['machine']['load'][0]:.1f}):\n"
+            f"  prevent_vul off: median {result['median_off_ms']:.2f} ms, "
+            f"p95 {result['p95_off_ms']:.2f} ms, CPU {result['cpu_off_ms_per_get']:.2f} ms/GET\n"
+            f"  prevent_vul on:  median {result['median_on_ms']:.2f} ms, "
+            f"p95 {result['p95_on_ms']:.2f} ms, CPU {result['cpu_on_ms_per_get']:.2f} ms/GET\n"
+            f"  added: {result['added_ms']:+.2f} ms (goal: within {noise:.2f} ms): "
+            + ("met" if result["goal_met"] else "MISSED")
+        )
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+        log(f"results in {out}")
+        return 0 if result["goal_met"] else 1
+    finally:
+        import shutil
+
+        from django.db import connections
+
+        connections.close_all()
+        shutil.rmtree(base, ignore_errors=True)
+        if not args.keep:
+            drop_database(args.pg, args.database)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
