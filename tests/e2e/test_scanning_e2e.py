@@ -16,7 +16,7 @@ import pytest
 from tests.e2e.transfer import push
 from tests.imagegen import make_image
 from tests.scanner_adapter import VULN, AdapterProcess
-from tests.stack import Instance
+from tests.stack import ADMIN_PASSWORD, Instance
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def scanner(stack: Instance) -> Iterator[AdapterProcess]:
 
 
 def _manifest(stack: Instance, repository: str) -> httpx.Response:
-    token = stack.token([f"repository:{repository}:pull"])["token"]
+    token = stack.token([f"repository:{repository}:pull"], auth=("admin", ADMIN_PASSWORD))["token"]
     with stack.client(auth=None) as client:
         return client.get(
             f"/v2/{repository}/manifests/latest",
