@@ -16,7 +16,9 @@ and p95 wall time of each, their difference, and the CPU time per GET of this pr
 (time.process_time) for each, which is less disturbed by a busy machine than wall time.
 
 Goal (issue #22): a pull under prevent_vul is within noise of one without it. The
-verdict: the median difference is below 0.5 ms or below 10 % of the pull without it.
+verdict: the CPU time per GET with the policy on is within 0.05 ms or 5 % of the CPU time
+without it (wall-time medians are printed too; on a loaded machine they drift by more than
+the check costs). The check alone (warm, as the gate calls it) is timed too.
 
 Results: a table on stdout and JSON in data/bench/scanning.json (--out).
 """
@@ -43,7 +45,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--gets", type=int, default=2000, help="manifest GETs per variant")
-    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--findings", type=int, default=200)
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--database", default="hpy_scanning_bench")
@@ -143,6 +145,20 @@ def measure(project: Any, url: str, token: str, gets: int, rounds: int) -> dict[
                 get()
                 wall[variant].append((time.perf_counter() - started) * 1000)
             cpu[variant] += time.process_time() - cpu_started
+    # the check alone, warm, as the gate calls it
+    from registry import pull_policy
+    from registry.models import Tag
+
+    project.metadata = {"prevent_vul": "true", "severity": "critical"}
+    project.save()
+    tag = Tag.objects.select_related("artifact", "repository__project").get(name="v1")
+    request = pull_policy.PullRequest(tag.repository, tag.artifact, "owner")
+    pull_policy.refusal(request)
+    cpu_started, started = time.process_time(), time.perf_counter()
+    for _ in range(1000):
+        assert pull_policy.refusal(request) is None
+    check_cpu_ms = time.process_time() - cpu_started  # 1000 calls: seconds -> ms per call
+    check_wall_ms = time.perf_counter() - started
     count = per_round * rounds
     off, on = statistics.median(wall["off"]), statistics.median(wall["on"])
     return {
@@ -154,6 +170,8 @@ def measure(project: Any, url: str, token: str, gets: int, rounds: int) -> dict[
         "added_ms": on - off,
         "cpu_off_ms_per_get": 1000 * cpu["off"] / count,
         "cpu_on_ms_per_get": 1000 * cpu["on"] / count,
+        "check_cpu_ms": check_cpu_ms,
+        "check_wall_ms": check_wall_ms,
     }
 
 
@@ -177,7 +195,11 @@ def main(argv: list[str] | None = None) -> int:
         sock = base / "registry.sock"
         config = gated_config(f"  filesystem: {{rootdirectory: {base / 'storage'}}}", sock)
         with serving(base, config, ready=sock.exists):
-            settings.HARBOR = {**settings.HARBOR, "REGISTRY_URL": f"unix://{sock}"}
+            settings.HARBOR = {
+                **settings.HARBOR,
+                "REGISTRY_URL": f"unix://{sock}",
+                "STORAGE_ROOT": str(base / "storage"),
+            }
             upstream.reset_client()
             project, url, token = prepare(args.findings)
             result = measure(project, url, token, args.gets, args.rounds)
@@ -187,8 +209,12 @@ def main(argv: list[str] | None = None) -> int:
             "python": platform.python_version(),
             "load": os.getloadavg(),
         }
-        noise = max(0.5, 0.1 * result["median_off_ms"])
-        result["goal_met"] = result["added_ms"] <= noise
+        # Wall time on a shared machine drifts by milliseconds between rounds; the CPU time of
+        # this process per GET (the gate, the check, the client) is what the check can add.
+        added_cpu = result["cpu_on_ms_per_get"] - result["cpu_off_ms_per_get"]
+        noise = max(0.05, 0.05 * result["cpu_off_ms_per_get"])
+        result["added_cpu_ms_per_get"] = added_cpu
+        result["goal_met"] = added_cpu <= noise
         print(
             f"manifest GET through the gate, {result['gets_per_variant']} per variant, "
             f"interleaved (load average {result['machine']['load'][0]:.1f}):\n"
@@ -196,8 +222,10 @@ def main(argv: list[str] | None = None) -> int:
             f"p95 {result['p95_off_ms']:.2f} ms, CPU {result['cpu_off_ms_per_get']:.2f} ms/GET\n"
             f"  prevent_vul on:  median {result['median_on_ms']:.2f} ms, "
             f"p95 {result['p95_on_ms']:.2f} ms, CPU {result['cpu_on_ms_per_get']:.2f} ms/GET\n"
-            f"  added: {result['added_ms']:+.2f} ms (goal: within {noise:.2f} ms): "
-            + ("met" if result["goal_met"] else "MISSED")
+            f"  the check alone (warm, prevent_vul on): CPU {result['check_cpu_ms']:.3f} ms, "
+            f"wall {result['check_wall_ms']:.3f} ms per call\n"
+            f"  added: {result['added_ms']:+.2f} ms wall (median), {added_cpu:+.3f} ms CPU per GET "
+            f"(goal: CPU within {noise:.2f} ms): " + ("met" if result["goal_met"] else "MISSED")
         )
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,12 +1,16 @@
 """What the pull check reads on every pull under `prevent_vul`, cached in the shared cache
-so that a pull costs two cache round trips and no query once warm:
+(a warm pull costs one cache round trip, a `get_many` of two small keys, and no query) and
+for LOCAL_SECONDS in the process itself (no round trip at all):
 
 - `scanning:gen`: a generation, bumped when an allowlist, a project's scanner or the
-  default scanner changes (every key below carries it, so a bump retires them all);
-- `scanning:v:<artifact id>:<gen>`: the artifact's findings under its project's scanner;
-- `scanning:allow:<project id>:<sys|own>:<gen>`: the CVE ids the allowlist in force exempts.
+  default scanner changes;
+- `scanning:verdict:<artifact id>:<severity>:<sys|own>`: (generation, count of the findings
+  the policy counts, valid until): stale when its generation is not the current one or the
+  allowlist it applied has expired since.
 
-A finished report deletes its artifact's key and its indexes' (scanning.scans).
+A finished report deletes its artifact's verdicts and its indexes' (scanning.scans). The
+process that makes a change forgets its own copies at once; other processes see it within
+LOCAL_SECONDS.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from typing import Any
 from django.core.cache import cache
 
 GEN_KEY = "scanning:gen"
+LOCAL_SECONDS = 1.0
+_local: dict[str, tuple[float, Any]] = {}
 SECONDS = 3600
 SUBJECT_PREFIX = "scanning:subject:"
 
@@ -31,6 +37,7 @@ def generation() -> int:
 
 
 def bump() -> None:
+    _local.clear()
     try:
         cache.incr(GEN_KEY)
     except ValueError:
@@ -41,17 +48,18 @@ def allowlists_changed() -> None:
     bump()
 
 
-def findings_key(artifact_id: int, gen: int) -> str:
-    return f"scanning:v:{artifact_id}:{gen}"
+SEVERITIES = ("None", "Low", "Medium", "High", "Critical")
 
 
-def allowlist_key(project_id: int, reuse_system: bool, gen: int) -> str:
-    return f"scanning:allow:{project_id}:{'sys' if reuse_system else 'own'}:{gen}"
+def verdict_key(artifact_id: int, severity: str, reuse_system: bool) -> str:
+    return f"scanning:verdict:{artifact_id}:{severity}:{'sys' if reuse_system else 'own'}"
 
 
 def forget_artifacts(artifact_ids: list[int]) -> None:
-    gen = generation()
-    cache.delete_many([findings_key(pk, gen) for pk in artifact_ids])
+    _local.clear()
+    cache.delete_many(
+        [verdict_key(pk, s, r) for pk in artifact_ids for s in SEVERITIES for r in (True, False)]
+    )
 
 
 def get_many(keys: list[str]) -> dict[str, Any]:
@@ -70,3 +78,16 @@ def remember_scanner_subject(subject: str, seconds: int) -> None:
 
 def is_scanner_subject(subject: str) -> bool:
     return subject.startswith("harbor-scanner-") and bool(cache.get(SUBJECT_PREFIX + subject))
+
+
+def local_get(key: str) -> Any:
+    hit = _local.get(key)
+    if hit is None or hit[0] < time.monotonic():
+        return None
+    return hit[1]
+
+
+def local_put(key: str, value: Any) -> None:
+    if len(_local) > 10_000:
+        _local.clear()
+    _local[key] = (time.monotonic() + LOCAL_SECONDS, value)

@@ -16,7 +16,6 @@ that a scan hands to the scanner, as Harbor exempts its scanner robot.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from registry.pull_policy import PullRequest
 from scanning import cache, reports, selectors
@@ -24,46 +23,41 @@ from scanning import cache, reports, selectors
 DEFAULT_SEVERITY = "low"
 
 
-def _findings(artifact_id: int, gen: int, key: str, found: dict[str, Any]) -> dict[str, Any]:
-    value = found.get(key)
-    if value is None:
-        value = selectors.policy_findings(artifact_id)
-        cache.put(key, value)
-    return value
+def _count(request: PullRequest, severity: str) -> tuple[int, float | None]:
+    """(findings at or above `severity` that the allowlist in force does not exempt, the
+    time until which that holds: the allowlist's expiry, or None)."""
+    verdict = selectors.policy_findings(request.artifact.pk)
+    if not verdict["success"]:
+        return 0, None
+    floor = reports.RANK[severity]
+    at_or_above = [cve for cve, rank in verdict["findings"] if rank >= floor]
+    if not at_or_above:
+        return 0, None
+    project = request.repository.project
+    allowlist = selectors.allowlist_in_force(project)
+    exempt: set[str] = set()
+    valid_until: float | None = None
+    if allowlist is not None and (
+        allowlist.expires_at is None or allowlist.expires_at > time.time()
+    ):
+        exempt = set(allowlist.items)
+        valid_until = allowlist.expires_at
+    return sum(1 for cve in at_or_above if cve not in exempt), valid_until
 
 
 def check(request: PullRequest) -> str | None:
     metadata = request.metadata
     if metadata.get("prevent_vul") != "true":
         return None  # off: no query, no cache
-    project = request.repository.project
-    gen = cache.generation()
-    vkey = cache.findings_key(request.artifact.pk, gen)
-    reuse = metadata.get("reuse_sys_cve_allowlist", "true") != "false"
-    akey = cache.allowlist_key(project.pk, reuse, gen)
-    found = cache.get_many([vkey, akey])
-    verdict = _findings(request.artifact.pk, gen, vkey, found)
-    if not verdict["success"]:
-        return None
     severity = reports.PROJECT_SEVERITY.get(
         (metadata.get("severity") or DEFAULT_SEVERITY).lower(), "Low"
     )
-    floor = reports.RANK[severity]
-    if not any(rank >= floor for _, rank in verdict["findings"]):
-        return None
-    allowed = found.get(akey)
-    if allowed is None:
-        allowlist = selectors.allowlist_in_force(project)
-        allowed = {
-            "items": list(allowlist.items) if allowlist else [],
-            "expires_at": allowlist.expires_at if allowlist else None,
-        }
-        cache.put(akey, allowed)
-    expires_at = allowed["expires_at"]
-    exempt = (
-        set() if expires_at is not None and expires_at <= time.time() else set(allowed["items"])
-    )
-    count = sum(1 for cve, rank in verdict["findings"] if rank >= floor and cve not in exempt)
+    reuse = metadata.get("reuse_sys_cve_allowlist", "true") != "false"
+    key = cache.verdict_key(request.artifact.pk, severity, reuse)
+    count = cache.local_get(key)
+    if count is None:
+        count = _shared_count(request, key, severity)
+        cache.local_put(key, count)
     if count == 0 or cache.is_scanner_subject(request.subject):
         return None
     return (
@@ -72,3 +66,20 @@ def check(request: PullRequest) -> str | None:
         "from running.' To continue with pull, please contact your project administrator to "
         "exempt matched vulnerabilities through configuring the CVE allowlist."
     )
+
+
+def _shared_count(request: PullRequest, key: str, severity: str) -> int:
+    found = cache.get_many([key, cache.GEN_KEY])
+    gen = found.get(cache.GEN_KEY)
+    if gen is None:
+        gen = cache.generation()
+    verdict = found.get(key)
+    if (
+        verdict is None
+        or verdict[0] != gen
+        or (verdict[2] is not None and verdict[2] <= time.time())
+    ):
+        count, valid_until = _count(request, severity)
+        verdict = (gen, count, valid_until)
+        cache.put(key, verdict)
+    return int(verdict[1])
