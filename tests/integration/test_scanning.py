@@ -56,7 +56,7 @@ def scanner_url(adapter_process, settings):
         **settings.HARBOR,
         "SCAN_POLL_SECONDS": 0.05,
         "SCAN_MAX_POLL_SECONDS": 0.2,
-        "SCAN_TIMEOUT_SECONDS": 3,
+        "SCAN_TIMEOUT_SECONDS": 2,
     }
     return adapter_process.url
 
@@ -216,7 +216,7 @@ def test_scan_passes_a_pull_only_token_for_the_repository_and_stores_the_report(
     claims = jwt.decode(token, options={"verify_signature": False})
     assert scheme == "Bearer"
     assert claims["access"] == [{"type": "repository", "name": "demo/app", "actions": ["pull"]}]
-    assert claims["exp"] - claims["iat"] <= 3 + 300
+    assert claims["exp"] - claims["iat"] <= 2 + 300
     execution = Execution.objects.get(vendor_type="IMAGE_SCAN", vendor_id=artifact.pk)
     assert execution.status == "Success"
 
@@ -265,7 +265,7 @@ def test_the_adapter_gets_its_credential(
 @pytest.mark.parametrize(
     ("mode", "message"),
     [
-        ("slow", "did not finish the scan within 3 s"),
+        ("slow", "did not finish the scan within 2 s"),
         ("error", "the test scanner failed"),
         ("refuse", "refused the scan request (500)"),
         ("garbage", "not JSON"),
