@@ -30,6 +30,7 @@ TABLES: dict[str, list[tuple[str, Promise]]] = {
         ("size", _("Size")),
         ("pushed", _("Push time")),
         ("pulled", _("Pull time")),
+        ("vulnerabilities", _("Vulnerabilities")),
     ],
     "audit": [
         ("time", _("Time")),

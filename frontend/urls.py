@@ -10,6 +10,7 @@ from frontend.views import (
     project_settings,
     projects,
     robots,
+    scanning,
 )
 
 app_name = "ui"
@@ -56,6 +57,8 @@ urlpatterns = [
     ),
     path("admin/audit", admin.audit_log, name="audit"),
     path("admin/gc", jobs.gc, name="gc"),
+    path("admin/scanners", scanning.scanners, name="scanners"),
+    path("admin/security", scanning.security_hub, name="security-hub"),
     path("admin/gc/<int:execution_id>", jobs.gc_execution, name="gc-execution"),
     path("admin/jobs/<int:execution_id>/stop", jobs.stop_execution, name="job-stop"),
     path("admin/registries", jobs.registries, name="registries"),
@@ -107,6 +110,7 @@ urlpatterns = [
         name="project-configuration",
     ),
     path("projects/<str:name>/quota", project_settings.quota_update, name="project-quota"),
+    path("projects/<str:name>/cve-allowlist", scanning.project_allowlist, name="project-allowlist"),
     path("projects/<str:name>/immutability", project_settings.rule_create, name="rule-create"),
     path(
         "projects/<str:name>/immutability/<int:rule_id>",
@@ -151,6 +155,8 @@ urlpatterns = [
     path(f"{ARTIFACT}/labels/<int:label_id>/remove", artifacts.label_remove, name="label-remove"),
     path(f"{ARTIFACT}/tags/<str:tag>/delete", artifacts.tag_delete, name="tag-delete"),
     path(f"{ARTIFACT}/delete", artifacts.artifact_delete, name="artifact-delete"),
+    path(f"{ARTIFACT}/scan", scanning.scan, name="artifact-scan"),
+    path(f"{ARTIFACT}/scan/stop", scanning.scan_stop, name="artifact-scan-stop"),
     path(ARTIFACT, artifacts.artifact, name="artifact"),
     path(
         "projects/<str:name>/repositories/<path:path>/-/delete",

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "harbor_gc.apps.GcConfig",
     "quotas",
     "immutable",
+    "scanning",
     "frontend",
     "jobs",
 ]

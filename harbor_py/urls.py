@@ -15,6 +15,8 @@ api_v2: list[URLPattern | URLResolver] = [
     path("internalconfig", configurations.InternalConfigView.as_view()),
     path("", include("accounts.api.urls")),
     path("", include("projects.api.urls")),
+    # before registry's: its additions/<addition> would take additions/vulnerabilities
+    path("", include("scanning.api.urls")),
     path("", include("registry.api.urls")),
     path("", include("audit.api.urls")),
     path("", include("harbor_gc.api.urls")),

@@ -16,6 +16,7 @@ from frontend import selectors as ui_selectors
 from frontend.forms import CopyForm, TagForm, refusal_text
 from frontend.links import artifact_url, repository_url
 from frontend.refusals import InWords
+from frontend.views import scanning
 from frontend.views.base import attempt, page_of, signed_in
 from frontend.views.projects import confirm
 from harbor_py.core.actor import Actor
@@ -49,8 +50,10 @@ def repository(request: HttpRequest, name: str, path: str) -> HttpResponse:
     rows = queries.sort_artifacts(rows, None)
     page = page_of(request, selectors.artifacts_with_details(rows, with_tag=True, with_label=True))
     immutable = immutable_checker(repo.pk)
+    bars = scanning.overview_bars(list(page.object_list))
     for row in page.object_list:
         row.immutable_tags = {tag.name for tag in row.tags.all() if immutable(tag.name)}
+        row.scan_bar = bars.get(row.pk)
     context = {
         "project": access.project,
         "repository": repo,
@@ -127,6 +130,7 @@ def artifact(request: HttpRequest, name: str, path: str, reference: str) -> Http
             "delete_tag": access.can("tag", "delete"),
             "delete": access.can("artifact", "delete"),
         },
+        **scanning.scan_context(access, details),
     }
     return render(request, "frontend/artifact.html", context)
 

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from frontend.control_forms import ImmutableRuleForm, QuotaForm
 from frontend.forms import ProjectConfigForm, refuse
 from frontend.refusals import InWords
+from frontend.views import scanning
 from frontend.views.base import attempt, signed_in
 from frontend.views.projects import confirm, render_tab
 from harbor_py.core import configuration
@@ -69,6 +70,7 @@ def _settings_page(
         quota_form=quota_form,
         rules=list(rule_selectors.project_rules(project.pk)) if can_list_rules else None,
         rule_form=rule_form,
+        **scanning.project_allowlist_context(access),
     )
 
 

@@ -5,6 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from harbor_py.core.errors import DomainError
+from projects import allowlist_hook
 from projects.metadata import clean_request_metadata
 from projects.models import Project, ProjectMember
 from projects.roles import ROLE_RANK, Role
@@ -106,6 +107,11 @@ class ProjectSerializer(serializers.ModelSerializer):
         if not self.context.get("detail", True):
             data.pop("metadata")
             data.pop("owner_name")
+        elif (
+            self.context.get("with_allowlist")
+            and (allowlist := allowlist_hook.read(instance)) is not None
+        ):
+            data["cve_allowlist"] = allowlist
         return data
 
 

@@ -12,7 +12,7 @@ from accounts.robots import person_of
 from harbor_py.api.params import bool_param, require_user
 from harbor_py.core.actor import Actor
 from harbor_py.core.errors import Code, DomainError, bad_request, not_found
-from projects import selectors, services
+from projects import allowlist_hook, selectors, services
 from projects.api.serializers import (
     ProjectDeletableSerializer,
     ProjectReqSerializer,
@@ -89,6 +89,8 @@ class ProjectListView(GenericAPIView):
             metadata=metadata,
             storage_limit=data.get("storage_limit"),
         )
+        if data.get("cve_allowlist") is not None:
+            allowlist_hook.write(project, data["cve_allowlist"], Actor.of_request(request))
         response = Response(status=status.HTTP_201_CREATED)
         in_location = request.headers.get("X-Resource-Name-In-Location", "").lower() == "true"
         key = project.name if in_location else project.pk
@@ -108,7 +110,7 @@ class ProjectDetailView(ProjectScopedView):
     def get(self, request: Request, project_name_or_id: str) -> Response:
         access = self.project_access()
         project = selectors.project_with_details(access.project)
-        context = {"roles": {project.pk: access.roles}}
+        context = {"roles": {project.pk: access.roles}, "with_allowlist": True}
         return Response(ProjectSerializer(project, context=context).data)
 
     @extend_schema(
@@ -124,6 +126,8 @@ class ProjectDetailView(ProjectScopedView):
             metadata=body.validated_data.get("metadata") or {},
             actor=actor,
         )
+        if body.validated_data.get("cve_allowlist") is not None:
+            allowlist_hook.write(access.project, body.validated_data["cve_allowlist"], actor)
         limit = body.validated_data.get("storage_limit")
         if limit is not None and request.user.is_superuser:
             quota_services.set_storage_limit(project=access.project, hard=limit, actor=actor)

@@ -17,7 +17,7 @@ from harbor_py.api.params import bool_param, is_resource_name, validated_body
 from harbor_py.core.actor import Actor
 from harbor_py.core.errors import bad_request, not_found
 from projects.selectors import ProjectAccess, find_project
-from registry import charts, copying, deletion, queries, selectors, services
+from registry import artifact_extras, charts, copying, deletion, queries, selectors, services
 from registry.api.base import full_name, require, require_by_name
 from registry.api.serializers import (
     AccessorySerializer,
@@ -45,6 +45,8 @@ def _options(request: Request) -> dict[str, bool]:
         "with_tag": bool_param(request, "with_tag", True),
         "with_label": bool_param(request, "with_label", False),
         "with_accessory": bool_param(request, "with_accessory", False),
+        "with_scan_overview": bool_param(request, "with_scan_overview", False),
+        "with_sbom_overview": bool_param(request, "with_sbom_overview", False),
     }
 
 
@@ -52,6 +54,12 @@ def _artifact_bodies(artifacts: list[Artifact], options: dict[str, bool]) -> lis
     context: dict[str, Any] = dict(options)
     if options["with_accessory"]:
         context["accessories"] = selectors.accessories_of(artifacts)
+    for flag, field in (
+        ("with_scan_overview", "scan_overview"),
+        ("with_sbom_overview", "sbom_overview"),
+    ):
+        if options[flag]:
+            context[field] = artifact_extras.values(field, artifacts)
     return ArtifactSerializer(artifacts, many=True, context=context).data  # type: ignore[return-value]  # many=True: a list
 
 

@@ -200,6 +200,9 @@ class ArtifactSerializer(serializers.Serializer):
     labels = LabelSerializer(many=True, source="labels.all")
     accessories = serializers.SerializerMethodField()
     addition_links = serializers.SerializerMethodField()
+    # From registry.artifact_extras (scanning), on with_scan_overview / with_sbom_overview.
+    scan_overview = serializers.SerializerMethodField()
+    sbom_overview = serializers.SerializerMethodField()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -209,6 +212,9 @@ class ArtifactSerializer(serializers.Serializer):
             ("with_accessory", "accessories", False),
         ):
             if not self.context.get(flag, default):
+                self.fields.pop(name)
+        for name in ("scan_overview", "sbom_overview"):
+            if name not in self.context:
                 self.fields.pop(name)
 
     def get_icon(self, artifact: Artifact) -> str:
@@ -223,6 +229,19 @@ class ArtifactSerializer(serializers.Serializer):
         )
         subjects = {(artifact.repository_id, artifact.digest): artifact.pk}
         return AccessorySerializer(found, many=True, context={"subjects": subjects}).data  # type: ignore[return-value]  # many=True: a list
+
+    def to_representation(self, instance: Artifact) -> dict[str, Any]:
+        body = super().to_representation(instance)
+        for name in ("scan_overview", "sbom_overview"):
+            if name in body and body[name] is None:
+                del body[name]  # Harbor leaves it out when there is no report
+        return body
+
+    def get_scan_overview(self, artifact: Artifact) -> dict[str, Any] | None:
+        return self.context["scan_overview"].get(artifact.pk)
+
+    def get_sbom_overview(self, artifact: Artifact) -> dict[str, Any] | None:
+        return self.context["sbom_overview"].get(artifact.pk)
 
     def get_addition_links(self, artifact: Artifact) -> dict[str, dict[str, Any]]:
         return addition_links(artifact)

@@ -29,13 +29,16 @@ GROUPS = [
     "permissions",
     "configure",
     "icon",
+    # scanning (#22)
+    "scanner",
+    "scan",
+    "scanAll",
+    "securityhub",
+    "scan data export",
+    "SystemCVEAllowlist",
 ]
 EXCLUDED = {
-    # scanner operations of the project group, scan/vulnerability additions, CLI secrets
-    "getScannerOfProject",
-    "setScannerOfProject",
-    "listScannerCandidatesOfProject",
-    "getVulnerabilitiesAddition",
+    # CLI secrets
     "setCliSecret",
 }
 

@@ -38,6 +38,7 @@ from harbor_py.processes import (
     supervisor_environment,
 )
 from harbor_py.topology import load_topology
+from scanning.services import ensure_default_scanner
 
 DEPLOY_DIR = BASE_DIR / "deploy"
 PASSED_ENVIRONMENT = (
@@ -244,6 +245,9 @@ class Command(BaseCommand):
         call_command("collectstatic", interactive=False, verbosity=0)
         if ensure_admin(password=rt.admin_password):
             self.stdout.write("created the admin user")
+        if builtin_scanner := settings.HARBOR.get("BUILTIN_SCANNER_URL"):
+            # registered on first start, the default while no other is (scanning/README)
+            ensure_default_scanner(name="harbor-py scanner", url=builtin_scanner)
 
     def _supervisorctl(self, rt: Runtime, *args: str) -> subprocess.CompletedProcess[str]:
         ctl = Path(sys.executable).parent / "supervisorctl"

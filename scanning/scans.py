@@ -1,0 +1,570 @@
+"""Scanning an artifact through its project's scanner adapter, as Harbor does:
+
+1. `start_scan` checks that the scanner can read the artifact (its cached metadata), marks
+   the reports Pending and starts an IMAGE_SCAN (or SBOM) execution (jobs/).
+2. `run_scan` (the job) hands the adapter a short-lived pull-only token for exactly the
+   artifact's repository, POSTs the scan request and polls the report with back-off
+   (the adapter's Refresh-After when it sends one, doubling otherwise) until a deadline;
+   an index scans its children one by one.
+3. A report is checked before it is stored (scanning.reports); an adapter that is down,
+   slow past the deadline or answers garbage leaves the report in Error with the reason,
+   and the execution in Error: nothing stays Running.
+
+SBOMs (scan_type "sbom") are pushed as an accessory of the artifact, as Harbor 2.11 does:
+an OCI manifest whose subject is the artifact, artifact type
+`application/vnd.goharbor.harbor.sbom.v1`, one layer holding the SBOM document.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+import httpx
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.tokens import Scope, mint
+from harbor_py.core.actor import Actor
+from harbor_py.core.errors import Code, DomainError, bad_request, precondition
+from harbor_py.core.events import publish
+from jobs import services as job_services
+from jobs.context import JobContext, Stopped
+from jobs.models import FINAL, Execution, Trigger
+from projects.models import Project
+from registry import services as registry_services
+from registry import upstream
+from registry.events import ScanFinished
+from registry.manifests import parse_manifest
+from registry.models import Artifact, ArtifactReference
+from scanning import adapter, cache, reports, selectors
+from scanning.models import ReportStatus, Scanner, ScanReport, Vulnerability
+from scanning.services import cached_metadata, endpoint_of
+
+logger = logging.getLogger(__name__)
+
+IMAGE_SCAN = "IMAGE_SCAN"
+SBOM_JOB = "SBOM"
+SCAN_ALL = "SCAN_ALL"
+SCAN_TYPES = ("vulnerability", "sbom")
+SBOM_ARTIFACT_TYPE = "application/vnd.goharbor.harbor.sbom.v1"
+EMPTY_CONFIG = "application/vnd.oci.empty.v1+json"
+SCANNER_ACTOR = Actor.system("harbor-scanner")
+PUSH = frozenset({"pull", "push"})
+
+
+def _setting(name: str, default: float) -> float:
+    return float(settings.HARBOR.get(name, default))
+
+
+def vendor_type(scan_type: str) -> str:
+    return SBOM_JOB if scan_type == "sbom" else IMAGE_SCAN
+
+
+def _report_mime(meta: dict[str, Any], scan_type: str) -> str:
+    capability = adapter.capability(meta, scan_type)
+    produces = capability["produces_mime_types"] if capability else []
+    if scan_type == "sbom":
+        if adapter.SBOM_REPORT in produces:
+            return adapter.SBOM_REPORT
+    else:
+        for mime in (adapter.VULN_REPORT, adapter.VULN_REPORT_V10):
+            if mime in produces:
+                return mime
+    raise bad_request(f"the scanner {meta['scanner']['name']} cannot produce {scan_type} reports")
+
+
+def _consumes(meta: dict[str, Any], scan_type: str) -> set[str]:
+    capability = adapter.capability(meta, scan_type)
+    return set(capability["consumes_mime_types"]) if capability else set()
+
+
+def targets_of(artifact: Artifact) -> list[Artifact]:
+    return selectors.children_of(artifact) or [artifact]
+
+
+def _scanner_for(project: Project) -> Scanner:
+    scanner = selectors.scanner_of(project)
+    if scanner is None:
+        raise precondition(f"no scanner is configured for the project {project.name}")
+    return scanner
+
+
+def start_scan(
+    *,
+    artifact: Artifact,
+    scan_type: str = "vulnerability",
+    actor: Actor,
+    trigger: str = Trigger.MANUAL,
+    scan_all: int | None = None,
+) -> Execution:
+    """scanArtifact: reports Pending now, the job after commit. A second scan of an artifact
+    that is being scanned is a conflict."""
+    if scan_type not in SCAN_TYPES:
+        raise bad_request("scan_type must be vulnerability or sbom")
+    project = artifact.repository.project
+    scanner = _scanner_for(project)
+    try:
+        meta = cached_metadata(scanner)
+    except adapter.AdapterError as exc:
+        raise DomainError(Code.SERVICE_UNAVAILABLE, str(exc)) from None
+    mime = _report_mime(meta, scan_type)
+    consumes = _consumes(meta, scan_type)
+    targets = [t for t in targets_of(artifact) if t.manifest_media_type in consumes]
+    if not targets:
+        raise bad_request(
+            f"the scanner {scanner.name} does not support scanning artifact {artifact.digest} "
+            f"of type {artifact.manifest_media_type}"
+        )
+    parameters: dict[str, Any] = {
+        "artifact_id": artifact.pk,
+        "scan_type": scan_type,
+        "registration_uuid": scanner.uuid,
+        "mime_type": mime,
+        "targets": [t.pk for t in targets],
+    }
+    if scan_all is not None:
+        parameters["scan_all"] = scan_all
+    with transaction.atomic():
+        execution = job_services.start_execution(
+            vendor_type=vendor_type(scan_type),
+            vendor_id=artifact.pk,
+            parameters=parameters,
+            trigger=trigger,
+            actor=actor,
+        )
+        task_id = execution.tasks.values_list("pk", flat=True).first()
+        for target in targets:
+            ScanReport.objects.update_or_create(
+                artifact=target,
+                registration_uuid=scanner.uuid,
+                mime_type=mime,
+                defaults={
+                    "digest": target.digest,
+                    "scan_type": scan_type,
+                    "status": ReportStatus.PENDING,
+                    "status_message": "",
+                    "execution_id": execution.pk,
+                    "task_id": task_id,
+                    "start_time": timezone.now(),
+                    "end_time": None,
+                },
+            )
+    return execution
+
+
+def active_scan(artifact: Artifact, scan_type: str = "vulnerability") -> Execution | None:
+    return (
+        Execution.objects.filter(vendor_type=vendor_type(scan_type), vendor_id=artifact.pk)
+        .exclude(status__in=FINAL)
+        .first()
+    )
+
+
+def stop_scan(*, artifact: Artifact, scan_type: str = "vulnerability", actor: Actor) -> None:
+    execution = active_scan(artifact, scan_type)
+    if execution is None:
+        raise bad_request(f"no {scan_type} scan of artifact {artifact.digest} is running")
+    job_services.request_stop(execution, actor=actor)
+    with transaction.atomic():
+        ScanReport.objects.filter(execution_id=execution.pk, status=ReportStatus.PENDING).update(
+            status=ReportStatus.STOPPED,
+            status_message="stopped on request",
+            end_time=timezone.now(),
+        )
+
+
+# --- the job ---------------------------------------------------------------------------
+
+
+class _Scan:
+    def __init__(self, context: JobContext) -> None:
+        params = context.parameters
+        self.context = context
+        self.scan_type: str = params["scan_type"]
+        self.mime: str = params["mime_type"]
+        self.registration_uuid: str = params["registration_uuid"]
+        self.timeout = _setting("SCAN_TIMEOUT_SECONDS", 600)
+        self.first_poll = _setting("SCAN_POLL_SECONDS", 2.0)
+        self.max_poll = _setting("SCAN_MAX_POLL_SECONDS", 30.0)
+
+    def reports(self) -> Any:
+        return ScanReport.objects.filter(
+            execution_id=self.context.execution_id, registration_uuid=self.registration_uuid
+        )
+
+    def finish(self, row: ScanReport, status: str, message: str = "", **fields: Any) -> None:
+        now = timezone.now()
+        ScanReport.objects.filter(pk=row.pk).update(
+            status=status, status_message=message[:2000], end_time=now, **fields
+        )
+        ids = [row.artifact_id, *selectors.parents_of([row.artifact_id])]
+        transaction.on_commit(lambda: cache.forget_artifacts(ids))
+        artifact = Artifact.objects.select_related("repository").get(pk=row.artifact_id)
+        publish(
+            ScanFinished(
+                repository=artifact.repository.name,
+                digest=artifact.digest,
+                status=status,
+                report_id=row.uuid,
+            )
+        )
+
+    def sleep(self, seconds: float) -> None:
+        """Wait, but notice a stop request within a second."""
+        end = time.monotonic() + seconds
+        while True:
+            if self.context.should_stop():
+                raise Stopped()
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, 1.0))
+
+    def token(self, repository: str) -> str:
+        subject = f"harbor-scanner-{uuid.uuid4().hex[:16]}"
+        lifetime = int(self.timeout) + 300
+        token, _, _ = mint(
+            subject, [Scope("repository", repository, frozenset({"pull"}))], lifetime
+        )
+        cache.remember_scanner_subject(subject, lifetime)
+        return token
+
+    def request(self, artifact: Artifact, scanner: Scanner, meta: dict[str, Any]) -> dict[str, Any]:
+        tag = artifact.tags.order_by("name").values_list("name", flat=True).first()
+        capability: dict[str, Any] = {"type": self.scan_type, "produces_mime_types": [self.mime]}
+        if self.scan_type == "sbom":
+            capability["parameters"] = {"sbom_media_types": [adapter.SPDX]}
+        registry_url = settings.HARBOR.get("EXTERNAL_URL", "")
+        return {
+            "registry": {
+                "url": registry_url,
+                "authorization": f"Bearer {self.token(artifact.repository.name)}",
+            },
+            "artifact": {
+                "repository": artifact.repository.name,
+                "digest": artifact.digest,
+                **({"tag": tag} if tag else {}),
+                "mime_type": artifact.manifest_media_type,
+            },
+            "enabled_capabilities": [capability],
+        }
+
+    def poll(self, endpoint: adapter.Endpoint, request_id: str) -> Any:
+        deadline = time.monotonic() + self.timeout
+        delay = self.first_poll
+        polls = 0
+        while True:
+            polls += 1
+            answer = adapter.get_report(
+                endpoint,
+                request_id,
+                self.mime,
+                adapter.SPDX if self.scan_type == "sbom" else "",
+            )
+            if answer.report is not None:
+                self.context.log(f"report {request_id} ready after {polls} polls")
+                return answer.report
+            wait = answer.retry_after if answer.retry_after is not None else delay
+            wait = min(max(wait, 0.05), self.max_poll)
+            delay = min(delay * 2, self.max_poll)
+            if time.monotonic() + wait > deadline:
+                raise adapter.AdapterError(
+                    f"the scanner adapter did not finish the scan within {int(self.timeout)} s"
+                )
+            self.sleep(wait)
+
+    def one(self, report: ScanReport, scanner: Scanner, meta: dict[str, Any]) -> None:
+        artifact = Artifact.objects.select_related("repository__project").get(pk=report.artifact_id)
+        ScanReport.objects.filter(pk=report.pk).update(
+            status=ReportStatus.RUNNING, start_time=timezone.now()
+        )
+        endpoint = endpoint_of(scanner)
+        request_id = adapter.accept_scan(endpoint, self.request(artifact, scanner, meta))
+        ScanReport.objects.filter(pk=report.pk).update(request_id=request_id)
+        self.context.log(f"{artifact.repository.name}@{artifact.digest}: scan request {request_id}")
+        raw = self.poll(endpoint, request_id)
+        if self.scan_type == "sbom":
+            media_type, document = reports.sbom_document(raw)
+            digest = push_sbom(artifact, media_type, document)
+            with transaction.atomic():
+                self.finish(
+                    report,
+                    ReportStatus.SUCCESS,
+                    report=raw,
+                    scanner=meta["scanner"],
+                    sbom_digest=digest,
+                )
+            self.context.log(f"SBOM {digest} attached to {artifact.digest}")
+            return
+        findings = reports.vulnerability_findings(raw)
+        summary = reports.summarize(findings)
+        with transaction.atomic():
+            Vulnerability.objects.filter(report=report).delete()
+            Vulnerability.objects.bulk_create(
+                [
+                    Vulnerability(
+                        report=report,
+                        cve_id=f.cve_id,
+                        package=f.package,
+                        version=f.version,
+                        fixed_version=f.fixed_version,
+                        severity=f.severity,
+                        cvss_v3_score=f.cvss_v3_score,
+                        description=f.description,
+                        links=f.links,
+                    )
+                    for f in findings
+                ],
+                batch_size=1000,
+            )
+            self.finish(
+                report, ReportStatus.SUCCESS, report=raw, summary=summary, scanner=meta["scanner"]
+            )
+        self.context.log(
+            f"{artifact.digest}: {summary['total']} vulnerabilities, severity {summary['severity']}"
+        )
+
+    def run(self) -> dict[str, Any]:
+        scanner = Scanner.objects.filter(uuid=self.registration_uuid).first()
+        pending = list(self.reports().order_by("pk"))
+        if scanner is None:
+            for report in pending:
+                self.finish(report, ReportStatus.ERROR, "the scanner registration was deleted")
+            raise RuntimeError("the scanner registration was deleted")
+        errors: list[str] = []
+        try:
+            meta = cached_metadata(scanner)
+        except adapter.AdapterError as exc:
+            for report in pending:
+                self.finish(report, ReportStatus.ERROR, str(exc))
+            raise
+        done = 0
+        try:
+            for report in pending:
+                try:
+                    self.one(report, scanner, meta)
+                except adapter.AdapterError as exc:
+                    self.context.log(f"{report.digest}: {exc}")
+                    self.finish(report, ReportStatus.ERROR, str(exc))
+                    errors.append(str(exc))
+                done += 1
+                self.context.progress(int(100 * done / max(1, len(pending))))
+        except Stopped:
+            for report in self.reports().filter(
+                status__in=[ReportStatus.PENDING, ReportStatus.RUNNING]
+            ):
+                self.finish(report, ReportStatus.STOPPED, "stopped on request")
+            raise
+        except Exception as exc:
+            for report in self.reports().filter(
+                status__in=[ReportStatus.PENDING, ReportStatus.RUNNING]
+            ):
+                self.finish(report, ReportStatus.ERROR, f"scan failed: {exc}")
+            raise
+        if errors:
+            raise RuntimeError(errors[0])
+        return {"reports": len(pending)}
+
+
+def run_scan(context: JobContext) -> dict[str, Any] | None:
+    return _Scan(context).run()
+
+
+def push_sbom(artifact: Artifact, media_type: str, document: dict[str, Any]) -> str:
+    """Push the SBOM as an accessory of `artifact` through the registry; its digest."""
+    repository = artifact.repository.name
+    content = json.dumps(document, sort_keys=True).encode()
+    config = b"{}"
+    layer_digest = _upload(repository, content)
+    config_digest = _upload(repository, config)
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": adapter.OCI_MANIFEST,
+        "artifactType": SBOM_ARTIFACT_TYPE,
+        "config": {"mediaType": EMPTY_CONFIG, "digest": config_digest, "size": len(config)},
+        "layers": [
+            {
+                "mediaType": SBOM_ARTIFACT_TYPE,
+                "digest": layer_digest,
+                "size": len(content),
+                "annotations": {
+                    "org.opencontainers.image.title": "sbom.spdx.json"
+                    if media_type == adapter.SPDX
+                    else "sbom.cyclonedx.json"
+                },
+            }
+        ],
+        "subject": {
+            "mediaType": artifact.manifest_media_type,
+            "digest": artifact.digest,
+            "size": artifact.size,
+        },
+        "annotations": {
+            "created-by": "Harbor",
+            "org.opencontainers.artifact.created": timezone.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "org.opencontainers.artifact.description": "SPDX JSON SBOM"
+            if media_type == adapter.SPDX
+            else "CycloneDX JSON SBOM",
+        },
+    }
+    body = json.dumps(manifest).encode()
+    digest = "sha256:" + hashlib.sha256(body).hexdigest()
+    put = upstream.request(
+        "PUT",
+        repository,
+        f"/v2/{repository}/manifests/{digest}",
+        PUSH,
+        headers={"Content-Type": adapter.OCI_MANIFEST},
+        content=body,
+    )
+    if put.status_code != 201:
+        raise adapter.AdapterError(f"the registry refused the SBOM manifest ({put.status_code})")
+    registry_services.record_manifest_push(
+        project=artifact.repository.project,
+        repository_name=repository,
+        parsed=parse_manifest(body, adapter.OCI_MANIFEST),
+        tag=None,
+        actor=SCANNER_ACTOR,
+    )
+    return digest
+
+
+def _upload(repository: str, data: bytes) -> str:
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    head = upstream.request("HEAD", repository, f"/v2/{repository}/blobs/{digest}", PUSH)
+    if head.status_code == 200:
+        return digest
+    started = upstream.request("POST", repository, f"/v2/{repository}/blobs/uploads/", PUSH)
+    location = started.headers.get("Location", "")
+    if started.status_code != 202 or not location:
+        raise adapter.AdapterError(f"the registry refused an SBOM upload ({started.status_code})")
+    url = httpx.URL(location).copy_merge_params({"digest": digest})
+    done = upstream.request(
+        "PUT",
+        repository,
+        url.raw_path.decode(),
+        PUSH,
+        content=data,
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    if done.status_code != 201:
+        raise adapter.AdapterError(f"the registry refused an SBOM blob ({done.status_code})")
+    return digest
+
+
+# --- scan all ---------------------------------------------------------------------------
+
+
+def scannable_roots() -> Any:
+    """Every artifact that is not an accessory nor an index's child."""
+    children = ArtifactReference.objects.filter(child__isnull=False).values("child_id")
+    return (
+        Artifact.objects.filter(subject_digest="")
+        .exclude(pk__in=children)
+        .select_related("repository__project")
+        .order_by("pk")
+    )
+
+
+def run_scan_all(context: JobContext) -> dict[str, Any] | None:
+    trigger = Execution.objects.filter(pk=context.execution_id).values_list("trigger", flat=True)
+    started = skipped = 0
+    for artifact in scannable_roots().iterator(chunk_size=500):
+        if context.should_stop():
+            raise Stopped()
+        try:
+            start_scan(
+                artifact=artifact,
+                actor=SCANNER_ACTOR,
+                trigger=trigger.first() or Trigger.MANUAL,
+                scan_all=context.execution_id,
+            )
+            started += 1
+        except DomainError as exc:
+            skipped += 1
+            context.log(f"{artifact.repository.name}@{artifact.digest} skipped: {exc.message}")
+    context.log(f"{started} scans started, {skipped} artifacts skipped")
+    return {"started": started, "skipped": skipped}
+
+
+def scan_all_metrics(trigger: str | None = None) -> dict[str, Any]:
+    """Harbor's Stats of the latest scan-all (of that trigger when given)."""
+    runs = Execution.objects.filter(vendor_type=SCAN_ALL)
+    if trigger:
+        runs = runs.filter(trigger=trigger)
+    latest = runs.order_by("-start_time", "-pk").first()
+    if latest is None:
+        return {"total": 0, "completed": 0, "metrics": {}, "ongoing": False}
+    scans = Execution.objects.filter(
+        Q(vendor_type=IMAGE_SCAN) & Q(parameters__scan_all=latest.pk)
+    ).values_list("status", flat=True)
+    metrics: dict[str, int] = {}
+    for status in scans:
+        metrics[status] = metrics.get(status, 0) + 1
+    total = sum(metrics.values())
+    completed = sum(n for s, n in metrics.items() if s in FINAL)
+    return {
+        "total": total,
+        "completed": completed,
+        "metrics": metrics,
+        "ongoing": latest.status not in FINAL or completed < total,
+        "trigger": {"MANUAL": "Manual", "SCHEDULE": "Schedule", "EVENT": "Event"}.get(
+            latest.trigger, "Manual"
+        ),
+    }
+
+
+def stop_scan_all(*, actor: Actor) -> None:
+    latest = Execution.objects.filter(vendor_type=SCAN_ALL).order_by("-start_time", "-pk").first()
+    if latest is None:
+        raise bad_request("no scan all job to stop")
+    if latest.status not in FINAL:
+        job_services.request_stop(latest, actor=actor)
+    for scan in Execution.objects.filter(
+        vendor_type=IMAGE_SCAN, parameters__scan_all=latest.pk
+    ).exclude(status__in=FINAL):
+        job_services.request_stop(scan, actor=SCANNER_ACTOR)
+        ScanReport.objects.filter(execution_id=scan.pk, status=ReportStatus.PENDING).update(
+            status=ReportStatus.STOPPED,
+            status_message="stopped on request",
+            end_time=timezone.now(),
+        )
+
+
+# --- scan on push ------------------------------------------------------------------------
+
+
+def on_artifact_pushed(event: Any, key: str) -> None:
+    """auto_scan (and auto_sbom_generation): scan what was pushed, as the system."""
+    artifact = (
+        Artifact.objects.select_related("repository__project")
+        .filter(repository__name=event.repository, digest=event.digest)
+        .first()
+    )
+    if artifact is None or artifact.subject_digest:
+        return  # deleted meanwhile, or an accessory (signatures, SBOMs) that is not scanned
+    metadata = artifact.repository.project.metadata or {}
+    for flag, scan_type in (("auto_scan", "vulnerability"), ("auto_sbom_generation", "sbom")):
+        if metadata.get(flag) != "true":
+            continue
+        try:
+            start_scan(
+                artifact=artifact, scan_type=scan_type, actor=SCANNER_ACTOR, trigger=Trigger.EVENT
+            )
+        except DomainError as exc:
+            logger.info("scan on push of %s skipped: %s", event.digest, exc.message)
+
+
+def wants_push(event: Any) -> bool:
+    """Only pushes into projects that scan on push cost an outbox row (one indexed read in
+    the push's transaction)."""
+    metadata = Project.objects.filter(name=event.project).values_list("metadata", flat=True)
+    found = metadata.first() or {}
+    return found.get("auto_scan") == "true" or found.get("auto_sbom_generation") == "true"

@@ -1,0 +1,136 @@
+"""Scanning in the UI: the severity bar in the artifact list, the vulnerabilities and SBOM
+cards with the scan button on the artifact page, the interrogation services page, the
+security hub and the project's CVE allowlist; in English and 简体中文."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from jobs.models import Execution
+from registry.models import Artifact
+from scanning import adapter
+from scanning.models import CVEAllowlist, ReportStatus, Scanner, ScanReport, Vulnerability
+from tests.integration.registry_data import image
+
+pytestmark = pytest.mark.django_db
+
+
+def signed(user, language: str = "en") -> Client:
+    client = Client(HTTP_ACCEPT_LANGUAGE=language)
+    client.force_login(user)
+    return client
+
+
+def url(artifact: Artifact, tail: str = "") -> str:
+    project, path = artifact.repository.name.split("/", 1)
+    return f"/projects/{project}/repositories/{path}/-/artifacts/{artifact.digest}{tail}"
+
+
+@pytest.fixture
+def scanned(make_user, make_project):
+    owner = make_user("owner")
+    project = make_project("demo", owner=owner)
+    artifact = image(project, "app", "v1")
+    scanner = Scanner.objects.create(
+        name="s",
+        url="http://127.0.0.1:9",
+        is_default=True,
+        metadata_time=timezone.now(),
+        metadata={
+            "scanner": {"name": "S", "vendor": "", "version": ""},
+            "capabilities": [
+                {
+                    "type": "vulnerability",
+                    "consumes_mime_types": [artifact.manifest_media_type],
+                    "produces_mime_types": [adapter.VULN_REPORT],
+                }
+            ],
+            "properties": {},
+        },
+    )
+    report = ScanReport.objects.create(
+        artifact=artifact,
+        digest=artifact.digest,
+        registration_uuid=scanner.uuid,
+        mime_type=adapter.VULN_REPORT,
+        status=ReportStatus.SUCCESS,
+        summary={
+            "total": 2,
+            "fixable": 1,
+            "summary": {"Critical": 1, "Low": 1},
+            "severity": "Critical",
+        },
+        report={
+            "vulnerabilities": [
+                {
+                    "id": "CVE-2026-1111",
+                    "package": "openssl",
+                    "version": "1",
+                    "fix_version": "2",
+                    "severity": "Critical",
+                    "links": ["https://example.org/1"],
+                },
+                {"id": "CVE-2026-2222", "package": "zlib", "version": "1", "severity": "Low"},
+            ]
+        },
+    )
+    Vulnerability.objects.create(
+        report=report,
+        cve_id="CVE-2026-1111",
+        package="openssl",
+        severity="Critical",
+        cvss_v3_score=9.8,
+    )
+    return owner, artifact
+
+
+def test_the_list_shows_the_severity_bar_and_the_page_the_findings(scanned):
+    owner, artifact = scanned
+    listing = signed(owner).get("/projects/demo/repositories/app/").content.decode()
+    assert 'class="sev sev-critical">1 Critical' in listing
+    page = signed(owner).get(url(artifact)).content.decode()
+    assert "CVE-2026-1111" in page and "CVE-2026-2222" in page
+    assert page.index("CVE-2026-1111") < page.index("CVE-2026-2222")  # worst first
+    assert 'id="sbom"' in page and url(artifact, "/scan") in page
+    zh = signed(owner, "zh-hans").get(url(artifact)).content.decode()
+    assert "漏洞" in zh and "扫描" in zh
+
+
+def test_the_scan_button_starts_a_scan(scanned):
+    owner, artifact = scanned
+    response = signed(owner).post(url(artifact, "/scan"))
+    assert response.status_code == 302
+    assert Execution.objects.filter(vendor_type="IMAGE_SCAN", vendor_id=artifact.pk).exists()
+
+
+def test_admin_pages(scanned, make_user):
+    admin = make_user("root", sysadmin=True)
+    client = signed(admin)
+    page = client.get("/admin/scanners").content.decode()
+    assert "http://127.0.0.1:9" in page
+    response = client.post(
+        "/admin/scanners", {"action": "register", "name": "two", "url": "http://127.0.0.1:8"}
+    )
+    assert response.status_code == 302 and Scanner.objects.filter(name="two").exists()
+    client.post("/admin/scanners", {"action": "allowlist", "items": "CVE-1, CVE-2"})
+    assert CVEAllowlist.objects.get(project=None).items == ["CVE-1", "CVE-2"]
+    hub = client.get("/admin/security").content.decode()
+    assert "CVE-2026-1111" in hub
+    owner, _ = scanned
+    assert signed(owner).get("/admin/scanners").status_code == 403
+
+
+def test_project_allowlist_form(scanned):
+    owner, artifact = scanned
+    page = signed(owner).get("/projects/demo/configuration").content.decode()
+    assert "CVE allowlist" in page
+    response = signed(owner).post(
+        "/projects/demo/cve-allowlist", {"items": "CVE-9", "reuse_system": ""}
+    )
+    assert response.status_code == 302
+    project = artifact.repository.project
+    project.refresh_from_db()
+    assert CVEAllowlist.objects.get(project=project).items == ["CVE-9"]
+    assert project.metadata["reuse_sys_cve_allowlist"] == "false"
