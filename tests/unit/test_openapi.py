@@ -29,14 +29,14 @@ GROUPS = [
     "permissions",
     "configure",
     "icon",
+    "oidc",
 ]
 EXCLUDED = {
-    # scanner operations of the project group, scan/vulnerability additions, CLI secrets
+    # scanner operations of the project group, scan/vulnerability additions
     "getScannerOfProject",
     "setScannerOfProject",
     "listScannerCandidatesOfProject",
     "getVulnerabilitiesAddition",
-    "setCliSecret",
 }
 
 
