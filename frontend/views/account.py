@@ -74,7 +74,10 @@ def sign_out(request: HttpRequest) -> HttpResponse:
         after = request.build_absolute_uri(reverse("ui:sign-in"))
         url = oidc_auth.end_session_url(id_token=id_token, after=after)
         if url:
-            return redirect(url)
+            # Not a redirect: the form-action CSP would stop the form's answer going to
+            # another origin. This page sends the browser on.
+            name = configuration.get("oidc_name") or _("OIDC provider")
+            return render(request, "frontend/oidc_signed_out.html", {"url": url, "name": name})
     return redirect("ui:sign-in")
 
 

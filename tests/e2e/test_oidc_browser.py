@@ -20,6 +20,8 @@ from tests.imagegen import make_image
 from tests.stack import ADMIN_PASSWORD, Instance, running_instance, skopeo
 
 playwright_api = pytest.importorskip("playwright.sync_api")
+# An instance of its own, the provider and chromium: about 100 s on the loaded machine.
+pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/bin/chromium"
 ADMIN = ("admin", ADMIN_PASSWORD)
 
@@ -59,7 +61,7 @@ def oidc_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Insta
 
 
 def test_sign_in_through_the_provider_and_push_with_the_cli_secret(oidc_stack, tmp_path: Path):
-    stack, _provider = oidc_stack
+    stack, provider = oidc_stack
     expect = playwright_api.expect
     project = f"oidc-{uuid.uuid4().hex[:6]}"
     stack.create_project(project)
@@ -97,10 +99,16 @@ def test_sign_in_through_the_provider_and_push_with_the_cli_secret(oidc_stack, t
         assert old.returncode != 0
         skopeo("inspect", f"{repo}:v1", creds=("alice", renewed))
 
-        # Sign-out ends the provider's session too (oidc_logout): its confirmation page.
+        # Sign-out ends the provider's session too (oidc_logout): the browser passes
+        # through its end_session_endpoint (which may ask to confirm) and comes back.
+        visited: list[str] = []
+        page.on("framenavigated", lambda frame: visited.append(frame.url))
         page.get_by_role("button", name="Sign out").click()
-        page.locator("button[type=submit]").first.click()
-        page.goto("/account/sign-in")
+        page.wait_for_url(lambda url: "/account/sign-in" in url or "/session/end" in url)
+        assert any(url.startswith(f"{provider.issuer}/session/end") for url in visited), visited
+        if page.url.startswith(provider.issuer):
+            page.locator("button[type=submit]").first.click()
+        page.wait_for_url(f"{stack.url}/account/sign-in")
         page.get_by_label("Username or email").fill("admin")
         page.get_by_label("Password").fill(ADMIN_PASSWORD)
         page.get_by_role("button", name="Sign in").click()

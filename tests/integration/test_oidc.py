@@ -331,3 +331,16 @@ def test_a_deleted_user_can_onboard_again(oidc, client_for):
     again = sign_in(Client(), oidc, "bob")
     assert again.status_code == 302
     assert User.objects.get(username="bob", is_active=True).pk != bob.pk
+
+
+def test_sign_out_ends_the_provider_session_when_asked(oidc):
+    browser = Client()
+    sign_in(browser, oidc, "bob")
+    assert browser.post("/account/sign-out")["Location"] == "/account/sign-in"  # oidc_logout off
+    configuration.store({"oidc_logout": True})
+    sign_in(browser, oidc, "bob")
+    page = browser.post("/account/sign-out")
+    assert page.status_code == 200  # a page on our origin: the form-action CSP
+    text = page.content.decode()
+    assert f'content="0; url={oidc.issuer}/session/end?' in text and "id_token_hint=" in text
+    assert browser.get("/api/v2.0/users/current").status_code == 401  # signed out here
