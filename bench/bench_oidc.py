@@ -8,8 +8,12 @@ The user signs in once through the provider (the code flow, played over HTTP), t
 reads its CLI secret from /users/current. Measured, p50 and p95 over --requests requests
 each, with a fresh HTTP connection per request as a docker or skopeo process would, the
 two kinds interleaved (so that the machine's load hits both alike):
-  cli secret   the usual case: the check at the provider is remembered (credential cache)
+  cli secret   the usual case: the check at the provider is remembered (credential cache);
+               the user is in the OIDC admin group, so that its scopes are decided as the
+               local admin's are (a sysadmin needs no membership query) and the figures
+               compare the logins alone
   local admin  the local admin's password, cached the same way
+  member       a CLI secret of a user who is a project member through its OIDC group
   provider     the check is forgotten before each request: a refresh at the provider
 Goal: the CLI secret's p50 and p95 within 2x the local user's. Exit status 1 if missed.
 """
@@ -49,6 +53,7 @@ def configure(stack: Instance, provider: oidc_op.OpenIdProvider) -> None:
                 "oidc_auto_onboard": True,
                 "oidc_user_claim": "preferred_username",
                 "oidc_groups_claim": "groups",
+                "oidc_admin_group": "bench-admins",
             },
         ).raise_for_status()
     stack.create_project("bench")
@@ -62,6 +67,17 @@ def cli_secret(stack: Instance, provider: oidc_op.OpenIdProvider, username: str)
         me = browser.get("/api/v2.0/users/current")
         me.raise_for_status()
         return str(me.json()["oidc_user_meta"]["secret"])
+
+
+def join_team(stack: Instance) -> None:
+    """The OIDC group bench-team (created by the member's sign-in) becomes a Developer."""
+    with stack.client(ADMIN) as api:
+        groups = api.get("/api/v2.0/usergroups", params={"group_name": "bench-team"})
+        group = next(g for g in groups.json() if g["group_name"] == "bench-team")
+        api.post(
+            "/api/v2.0/projects/bench/members",
+            json={"role_id": 2, "member_group": {"id": group["id"]}},
+        ).raise_for_status()
 
 
 def token_seconds(stack: Instance, creds: tuple[str, str]) -> float:
@@ -97,17 +113,22 @@ def main() -> int:
         root = Path(tmp)
         with running_instance(root / "hp") as stack:
             callback = f"{stack.url}/c/oidc/callback"
-            users = {"bench": {"groups": ["bench-team"]}}
+            users = {"bench": {"groups": ["bench-admins"]}, "member": {"groups": ["bench-team"]}}
             with oidc_op.OpenIdProvider(users=users, redirect_uris=[callback]) as provider:
                 configure(stack, provider)
                 user = ("bench", cli_secret(stack, provider, "bench"))
+                member = ("member", cli_secret(stack, provider, "member"))
+                join_team(stack)
                 store = redis.Redis(unix_socket_path=str(root / "hp" / "run" / "redis.sock"))
                 token_seconds(stack, user), token_seconds(stack, ADMIN)  # warm both caches
+                token_seconds(stack, member)
                 oidc: list[float] = []
                 local: list[float] = []
+                members: list[float] = []
                 for _ in range(args.requests):
                     oidc.append(token_seconds(stack, user))
                     local.append(token_seconds(stack, ADMIN))
+                    members.append(token_seconds(stack, member))
                 cold: list[float] = []
                 for _ in range(max(5, args.requests // 4)):
                     for key in store.scan_iter(match="*credential:*"):
@@ -116,6 +137,7 @@ def main() -> int:
     print("GET /service/token under oidc_auth (push+pull in one project), interleaved")
     print(line("cli secret", oidc))
     print(line("local admin", local))
+    print(line("member", members))
     print(line("provider", cold))
     ratios = {
         "p50": statistics.median(oidc) / statistics.median(local),

@@ -104,7 +104,7 @@ def test_sign_in_onboards_maps_groups_and_admin_group(oidc, make_project):
     assert set(user.user_groups.values_list("group_type", flat=True)) == {UserGroup.GroupType.OIDC}
     assert not user.is_superuser  # the admin group's role is per sign-in, never stored
     me = browser.get("/api/v2.0/users/current")
-    assert me.status_code == 200
+    assert_matches("getCurrentUserInfo", me, 200)
     assert me.json()["admin_role_in_auth"] is True
     assert me.json()["oidc_user_meta"]["secret"]
     assert AuditLog.objects.filter(operation="login", resource="alice").exists()
