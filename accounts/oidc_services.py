@@ -14,8 +14,9 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from accounts.group_services import relink_groups
 from accounts.models import OIDCUserInfo, User, UserGroup
-from accounts.services import ADMIN_USERNAME, validate_username
+from accounts.services import ADMIN_USERNAME, record_user, validate_username
 from audit.services import record
 from harbor_py.core import secretbox
 from harbor_py.core.actor import Actor
@@ -54,16 +55,6 @@ def secret_problem(secret: str) -> str | None:
             "letter, one lowercase letter and one digit"
         )
     return None
-
-
-def _record_user(user: User, actor: Actor, operation: str, description: str) -> None:
-    record(
-        actor=actor,
-        operation=operation,
-        resource_type="user",
-        resource=user.username,
-        description=description,
-    )
 
 
 def sealed_tokens(token: dict[str, Any]) -> str:
@@ -110,7 +101,7 @@ def onboard(*, identity: Identity, username: str, token: dict[str, Any], actor: 
             )
     except IntegrityError:
         raise conflict(f"the username {username} is already taken") from None
-    _record_user(user, actor, "create", "onboarded via OIDC")
+    record_user(user, actor, "create", "onboarded via OIDC")
     sync_groups(user=user, names=identity.groups, actor=actor)
     return user
 
@@ -140,19 +131,7 @@ def sync_groups(*, user: User, names: Collection[str], actor: Actor) -> None:
             group = UserGroup.objects.create(group_type=UserGroup.GroupType.OIDC, group_name=name)
             record(actor=actor, operation="create", resource_type="user_group", resource=name)
         wanted.add(group.pk)
-    current = set(
-        user.user_groups.filter(group_type=UserGroup.GroupType.OIDC).values_list("pk", flat=True)
-    )
-    added, removed = wanted - current, current - wanted
-    if not added and not removed:
-        return
-    if removed:
-        user.user_groups.remove(*removed)
-    if added:
-        user.user_groups.add(*added)
-    shown = dict(UserGroup.objects.filter(pk__in=added | removed).values_list("pk", "group_name"))
-    parts = [f"+{shown[pk]}" for pk in sorted(added)] + [f"-{shown[pk]}" for pk in sorted(removed)]
-    _record_user(user, actor, "update", "OIDC groups " + " ".join(parts))
+    relink_groups(user=user, kind=UserGroup.GroupType.OIDC, wanted=wanted, actor=actor)
 
 
 @transaction.atomic
@@ -166,7 +145,7 @@ def set_cli_secret(*, user: User, secret: str, actor: Actor) -> None:
         raise bad_request(f"the user {user.username} is not onboarded via OIDC")
     info.secret = secretbox.encrypt(secret)
     info.save(update_fields=["secret", "update_time"])
-    _record_user(user, actor, "update", "CLI secret changed")
+    record_user(user, actor, "update", "CLI secret changed")
 
 
 @transaction.atomic

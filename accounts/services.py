@@ -159,6 +159,17 @@ def change_password(*, user: User, new_password: str, actor: Actor) -> User:
     return user
 
 
+def record_user(user: User, actor: Actor, operation: str, description: str) -> None:
+    """The audit record of a change to a user (onboarding, synced attributes, secrets)."""
+    record(
+        actor=actor,
+        operation=operation,
+        resource_type="user",
+        resource=user.username,
+        description=description,
+    )
+
+
 def _tombstone(value: str, suffix: str, limit: int = 255) -> str:
     return value[: limit - len(suffix)] + suffix
 

@@ -24,13 +24,13 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from urllib.parse import urljoin
 
 import httpx
 import redis
 
+from bench.bench_ldap import token_seconds
 from tests import oidc_op
 from tests.stack import ADMIN_PASSWORD, Instance, running_instance
 
@@ -40,22 +40,8 @@ GOAL = 2.0
 
 def configure(stack: Instance, provider: oidc_op.OpenIdProvider) -> None:
     with stack.client(ADMIN) as api:
-        api.put(
-            "/api/v2.0/configurations",
-            json={
-                "auth_mode": "oidc_auth",
-                "oidc_name": "BenchOP",
-                "oidc_endpoint": provider.issuer,
-                "oidc_client_id": oidc_op.CLIENT_ID,
-                "oidc_client_secret": oidc_op.CLIENT_SECRET,
-                "oidc_scope": "openid,offline_access,profile,groups",
-                "oidc_verify_cert": False,
-                "oidc_auto_onboard": True,
-                "oidc_user_claim": "preferred_username",
-                "oidc_groups_claim": "groups",
-                "oidc_admin_group": "bench-admins",
-            },
-        ).raise_for_status()
+        settings = provider.harbor_settings(oidc_name="BenchOP", oidc_admin_group="bench-admins")
+        api.put("/api/v2.0/configurations", json=settings).raise_for_status()
     stack.create_project("bench")
 
 
@@ -78,16 +64,6 @@ def join_team(stack: Instance) -> None:
             "/api/v2.0/projects/bench/members",
             json={"role_id": 2, "member_group": {"id": group["id"]}},
         ).raise_for_status()
-
-
-def token_seconds(stack: Instance, creds: tuple[str, str]) -> float:
-    params = {"service": "harbor-registry", "scope": "repository:bench/app:pull,push"}
-    with httpx.Client(base_url=stack.url, auth=creds, trust_env=False, timeout=30) as client:
-        started = time.perf_counter()
-        response = client.get("/service/token", params=params)
-        elapsed = time.perf_counter() - started
-    response.raise_for_status()
-    return elapsed
 
 
 def quantile(values: list[float], q: float) -> float:
@@ -120,20 +96,23 @@ def main() -> int:
                 member = ("member", cli_secret(stack, provider, "member"))
                 join_team(stack)
                 store = redis.Redis(unix_socket_path=str(root / "hp" / "run" / "redis.sock"))
-                token_seconds(stack, user), token_seconds(stack, ADMIN)  # warm both caches
-                token_seconds(stack, member)
+                (
+                    token_seconds(stack, user, "bench"),
+                    token_seconds(stack, ADMIN, "bench"),
+                )  # warm both caches
+                token_seconds(stack, member, "bench")
                 oidc: list[float] = []
                 local: list[float] = []
                 members: list[float] = []
                 for _ in range(args.requests):
-                    oidc.append(token_seconds(stack, user))
-                    local.append(token_seconds(stack, ADMIN))
-                    members.append(token_seconds(stack, member))
+                    oidc.append(token_seconds(stack, user, "bench"))
+                    local.append(token_seconds(stack, ADMIN, "bench"))
+                    members.append(token_seconds(stack, member, "bench"))
                 cold: list[float] = []
                 for _ in range(max(5, args.requests // 4)):
                     for key in store.scan_iter(match="*credential:*"):
                         store.delete(key)
-                    cold.append(token_seconds(stack, user))
+                    cold.append(token_seconds(stack, user, "bench"))
     print("GET /service/token under oidc_auth (push+pull in one project), interleaved")
     print(line("cli secret", oidc))
     print(line("local admin", local))

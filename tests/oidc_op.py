@@ -124,6 +124,23 @@ class OpenIdProvider:
     def down(self, down: bool) -> None:
         self._control("down", {"down": down})
 
+    def harbor_settings(self, **overrides: object) -> dict[str, object]:
+        """The configuration of an instance under oidc_auth against this provider."""
+        return {
+            "auth_mode": "oidc_auth",
+            "oidc_name": "TestOP",
+            "oidc_endpoint": self.issuer,
+            "oidc_client_id": CLIENT_ID,
+            "oidc_client_secret": CLIENT_SECRET,
+            "oidc_scope": "openid,offline_access,profile,email,groups",
+            "oidc_verify_cert": False,
+            "oidc_auto_onboard": True,
+            "oidc_user_claim": "preferred_username",
+            "oidc_groups_claim": "groups",
+            "oidc_admin_group": "harbor-admins",
+            **overrides,
+        }
+
     def revoke(self, refresh_token: str) -> None:
         """RFC 7009 revocation of a refresh token (the provider revokes its grant)."""
         response = httpx.post(

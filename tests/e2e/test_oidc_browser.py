@@ -38,21 +38,7 @@ def oidc_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Insta
         with oidc_op.OpenIdProvider(users=users, redirect_uris=[callback]) as provider:
             with instance.client(ADMIN) as api:
                 response = api.put(
-                    "/api/v2.0/configurations",
-                    json={
-                        "auth_mode": "oidc_auth",
-                        "oidc_name": "TestOP",
-                        "oidc_endpoint": provider.issuer,
-                        "oidc_client_id": oidc_op.CLIENT_ID,
-                        "oidc_client_secret": oidc_op.CLIENT_SECRET,
-                        "oidc_scope": "openid,offline_access,profile,email,groups",
-                        "oidc_verify_cert": False,
-                        "oidc_auto_onboard": True,
-                        "oidc_user_claim": "preferred_username",
-                        "oidc_groups_claim": "groups",
-                        "oidc_admin_group": "harbor-admins",
-                        "oidc_logout": True,
-                    },
+                    "/api/v2.0/configurations", json=provider.harbor_settings(oidc_logout=True)
                 )
                 response.raise_for_status()
                 ping = api.post("/api/v2.0/system/oidc/ping", json={"url": provider.issuer})

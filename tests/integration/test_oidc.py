@@ -49,22 +49,7 @@ def op() -> Iterator[oidc_op.OpenIdProvider]:
 def oidc(op, admin) -> oidc_op.OpenIdProvider:
     op.tamper({})
     op.down(False)
-    configuration.store(
-        {
-            "auth_mode": "oidc_auth",
-            "oidc_name": "TestOP",
-            "oidc_endpoint": op.issuer,
-            "oidc_client_id": oidc_op.CLIENT_ID,
-            "oidc_client_secret": oidc_op.CLIENT_SECRET,
-            "oidc_scope": "openid,offline_access,profile,email,groups",
-            "oidc_verify_cert": False,
-            "oidc_auto_onboard": True,
-            "oidc_user_claim": "preferred_username",
-            "oidc_groups_claim": "groups",
-            "oidc_admin_group": "harbor-admins",
-            "oidc_group_filter": "^(developers|qa|harbor-admins)$",
-        }
-    )
+    configuration.store(op.harbor_settings(oidc_group_filter="^(developers|qa|harbor-admins)$"))
     return op
 
 
