@@ -121,6 +121,9 @@ class OpenIdProvider:
     def tamper(self, claims: dict[str, Any]) -> None:
         self._control("tamper", claims)
 
+    def set_users(self, users: dict[str, dict[str, Any]]) -> None:
+        self._control("users", users)
+
     def down(self, down: bool) -> None:
         self._control("down", {"down": down})
 

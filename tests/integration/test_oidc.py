@@ -26,6 +26,7 @@ from projects.roles import Role
 from tests import oidc_op
 from tests.contract import assert_matches
 from tests.integration.conftest import PASSWORD, assert_harbor_error, basic
+from tests.stack import jwt_claims
 
 pytestmark = pytest.mark.django_db
 
@@ -329,3 +330,55 @@ def test_sign_out_ends_the_provider_session_when_asked(oidc):
     text = page.content.decode()
     assert f'content="0; url={oidc.issuer}/session/end?' in text and "id_token_hint=" in text
     assert browser.get("/api/v2.0/users/current").status_code == 401  # signed out here
+
+
+def test_robot_accounts_are_unchanged_under_oidc(oidc, make_project, client_for):
+    make_project("robots-here")
+    admin = client_for(User.objects.get(username="admin"))
+    body = {
+        "name": "ci",
+        "level": "project",
+        "duration": -1,
+        "permissions": [
+            {
+                "kind": "project",
+                "namespace": "robots-here",
+                "access": [{"resource": "repository", "action": "pull"}],
+            }
+        ],
+    }
+    created = admin.post("/api/v2.0/robots", body, format="json")
+    assert created.status_code == 201, created.content
+    robot = created.json()
+    token = Client().get(
+        "/service/token",
+        {"service": "harbor-registry", "scope": "repository:robots-here/app:pull"},
+        HTTP_AUTHORIZATION=basic(robot["name"], robot["secret"]),
+    )
+    assert token.status_code == 200
+    claims = jwt_claims(token.json()["token"])
+    assert claims["access"] == [
+        {"type": "repository", "name": "robots-here/app", "actions": ["pull"]}
+    ]
+
+
+def test_the_cli_secret_check_brings_the_groups_of_the_provider(oidc):
+    sign_in(Client(), oidc, "bob")
+    secret = oidc_services.cli_secret(OIDCUserInfo.objects.get(user__username="bob"))
+    oidc.set_users({"bob": {"groups": ["developers", "harbor-admins"]}})
+    try:
+        cache.delete(credentials.cache_key("bob", secret))  # the next check asks the provider
+        token = Client().get("/service/token", HTTP_AUTHORIZATION=basic("bob", secret))
+        assert token.status_code == 200
+        bob = User.objects.get(username="bob")
+        names = sorted(bob.user_groups.values_list("group_name", flat=True))
+        assert names == ["developers", "harbor-admins"]
+        assert OIDCUserInfo.objects.get(user=bob).admin_in_auth is True
+        catalog = Client().get(
+            "/service/token",
+            {"service": "harbor-registry", "scope": "registry:catalog:*"},
+            HTTP_AUTHORIZATION=basic("bob", secret),
+        )
+        assert jwt_claims(catalog.json()["token"])["access"]  # a sysadmin's scope
+    finally:
+        oidc.set_users({"bob": USERS["bob"]})

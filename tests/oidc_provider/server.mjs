@@ -9,6 +9,8 @@
 //                         a wrong audience, an expired token, another nonce
 //   POST /__test/down     JSON {down: true|false}: while down, every provider request has
 //                         its connection closed without an answer
+//   POST /__test/users    JSON {name: {groups, email, name}}: users added or changed (their
+//                         claims in the tokens issued from now on, refreshes included)
 import http from 'node:http';
 
 import { SignJWT, decodeJwt, exportJWK, generateKeyPair, importJWK } from 'jose';
@@ -103,6 +105,8 @@ async function control(req, res) {
     handler = provider.callback();
   } else if (req.url === '/__test/tamper') {
     tamper = body;
+  } else if (req.url === '/__test/users') {
+    Object.assign(config.users, body);
   } else if (req.url === '/__test/down') {
     down = Boolean(body.down);
   } else {
