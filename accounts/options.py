@@ -17,6 +17,12 @@ def _oidc_endpoint(value: str) -> str | None:
     return None
 
 
+def _oidc_scope(value: str) -> str | None:
+    if "openid" not in [scope.strip() for scope in value.split(",")]:
+        return "must include openid (comma-separated scopes)"
+    return None
+
+
 def _oidc_group_filter(value: str) -> str | None:
     try:
         re.compile(value)
@@ -71,7 +77,7 @@ register("oidc_name", str, "")
 register("oidc_endpoint", str, "", check=_oidc_endpoint)
 register("oidc_client_id", str, "")
 register("oidc_client_secret", str, "", secret=True)
-register("oidc_scope", str, "openid,offline_access")
+register("oidc_scope", str, "openid,offline_access", check=_oidc_scope)
 register("oidc_verify_cert", bool, True)
 register("oidc_auto_onboard", bool, False)
 register("oidc_user_claim", str, "")

@@ -277,8 +277,9 @@ def test_ping_and_settings(oidc, client_for):
     info = Client().get("/api/v2.0/systeminfo")
     assert_matches("getSystemInfo", info, 200)
     assert info.json()["oidc_provider_name"] == "TestOP"
-    unknown = api.put("/api/v2.0/configurations", {"oidc_group_filter": "("}, format="json")
-    assert_harbor_error(unknown, 400, "BAD_REQUEST")
+    for bad in ({"oidc_group_filter": "("}, {"oidc_scope": "profile,email"}):
+        refused = api.put("/api/v2.0/configurations", bad, format="json")
+        assert_harbor_error(refused, 400, "BAD_REQUEST")
 
 
 def test_configuration_page_has_the_oidc_section_and_its_ping(oidc):
