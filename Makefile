@@ -25,6 +25,12 @@ system-deps:
 
 test-deps: deps
 	@deploy/install-system.sh test
+	@$(MAKE) -s tests/oidc_provider/node_modules/.installed
+
+# The OpenID provider of the OIDC tests (npm oidc-provider), pinned by its package-lock.json.
+tests/oidc_provider/node_modules/.installed: tests/oidc_provider/package.json tests/oidc_provider/package-lock.json
+	cd tests/oidc_provider && npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -52,7 +58,7 @@ test-unit: deps
 # Every benchmark runs and reports even when an earlier one misses its goal; the exit
 # status says whether any missed. `make bench BENCHES=bench_ui` runs one.
 BENCHES := bench bench_requests bench_api bench_ui bench_gc bench_audit bench_ldap \
-	bench_replication bench_load bench_ha bench_scanning
+	bench_replication bench_load bench_ha bench_scanning bench_oidc
 
 bench: test-deps
 	@failed=""; for name in $(BENCHES); do \

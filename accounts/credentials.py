@@ -64,17 +64,20 @@ def check_cached(
     stored_hash: str,
     password: str,
     check: Callable[[str], bool] | None = None,
+    timeout: int | None = None,
 ) -> bool:
     """`check(password)` (default: against `stored_hash`), a success remembered for a short
     time. `username` is the name presented; `subject` names the account it resolved to
-    (the user id, or `robot:<id>` for robot accounts)."""
+    (the user id, or `robot:<id>` for robot accounts). `timeout`: how long a success is
+    remembered, CREDENTIAL_CACHE_SECONDS by default."""
     key, account = cache_key(username, password), _mac(subject, stored_hash)
     remembered = _remembered(key)
     if isinstance(remembered, str) and hmac.compare_digest(remembered, account):
         return True
     if not (check(password) if check else check_password(password, stored_hash)):
         return False
-    cache.set(key, account, timeout=settings.HARBOR["CREDENTIAL_CACHE_SECONDS"])
+    remember = settings.HARBOR["CREDENTIAL_CACHE_SECONDS"] if timeout is None else timeout
+    cache.set(key, account, timeout=remember)
     return True
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 
-from accounts.models import UserGroup
+from accounts.models import User, UserGroup
 from accounts.selectors import normalize_dn
 from audit.services import record
 from harbor_py.core.actor import Actor
@@ -73,3 +73,26 @@ def delete_group(*, group: UserGroup, actor: Actor) -> None:
     """Its project memberships and user links go with it (cascades)."""
     record(actor=actor, operation="delete", resource_type="user_group", resource=group.group_name)
     group.delete()
+
+
+def relink_groups(*, user: User, kind: UserGroup.GroupType, wanted: set[int], actor: Actor) -> None:
+    """Link the user to exactly the `wanted` groups among its groups of type `kind` (LDAP
+    from the directory, OIDC from the groups claim); one audit record names the changes."""
+    current = set(user.user_groups.filter(group_type=kind).values_list("pk", flat=True))
+    added, removed = wanted - current, current - wanted
+    if not added and not removed:
+        return
+    if removed:
+        user.user_groups.remove(*removed)
+    if added:
+        user.user_groups.add(*added)
+    names = dict(UserGroup.objects.filter(pk__in=added | removed).values_list("pk", "group_name"))
+    parts = [f"+{names.get(pk, pk)}" for pk in sorted(added)]
+    parts += [f"-{names.get(pk, pk)}" for pk in sorted(removed)]
+    record(
+        actor=actor,
+        operation="update",
+        resource_type="user",
+        resource=user.username,
+        description=f"{kind.name} groups " + " ".join(parts),
+    )

@@ -9,12 +9,11 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
-from accounts.group_services import create_group
+from accounts.group_services import create_group, relink_groups
 from accounts.ldap_client import DirectoryUser
 from accounts.models import User, UserGroup
 from accounts.selectors import normalize_dn
-from accounts.services import ADMIN_USERNAME
-from audit.services import record
+from accounts.services import ADMIN_USERNAME, record_user
 from harbor_py.core.actor import Actor
 
 ONBOARD_COMMENT = "from LDAP."  # Harbor's marker for directory users
@@ -59,7 +58,7 @@ def onboard_user(*, entry: DirectoryUser, actor: Actor) -> tuple[User, bool]:
         except IntegrityError:  # a concurrent first login of the same user won
             user = User.objects.select_for_update().get(username=entry.username)
     if created:
-        _record_user(user, actor, "create", "onboarded from LDAP")
+        record_user(user, actor, "create", "onboarded from LDAP")
         return user, True
     if user.has_usable_password():
         raise LocalAccount(f"the name {user.username} belongs to a local Harbor account")
@@ -70,18 +69,8 @@ def onboard_user(*, entry: DirectoryUser, actor: Actor) -> tuple[User, bool]:
         user.realname, changed = realname, [*changed, "realname"]
     if changed:
         user.save(update_fields=[*changed, "update_time"])
-        _record_user(user, actor, "update", "synced from LDAP: " + ", ".join(changed))
+        record_user(user, actor, "update", "synced from LDAP: " + ", ".join(changed))
     return user, False
-
-
-def _record_user(user: User, actor: Actor, operation: str, description: str) -> None:
-    record(
-        actor=actor,
-        operation=operation,
-        resource_type="user",
-        resource=user.username,
-        description=description,
-    )
 
 
 @transaction.atomic
@@ -94,20 +83,7 @@ def sync_user_groups(*, user: User, group_dns: Collection[str], actor: Actor) ->
             group_type=UserGroup.GroupType.LDAP, ldap_group_dn__in=list(group_dns)
         ).values_list("pk", flat=True)
     )
-    current = set(
-        user.user_groups.filter(group_type=UserGroup.GroupType.LDAP).values_list("pk", flat=True)
-    )
-    added, removed = wanted - current, current - wanted
-    if not added and not removed:
-        return
-    if removed:
-        user.user_groups.remove(*removed)
-    if added:
-        user.user_groups.add(*added)
-    names = dict(UserGroup.objects.filter(pk__in=added | removed).values_list("pk", "group_name"))
-    parts = [f"+{names.get(pk, pk)}" for pk in sorted(added)]
-    parts += [f"-{names.get(pk, pk)}" for pk in sorted(removed)]
-    _record_user(user, actor, "update", "LDAP groups " + " ".join(parts))
+    relink_groups(user=user, kind=UserGroup.GroupType.LDAP, wanted=wanted, actor=actor)
 
 
 @transaction.atomic

@@ -1,7 +1,9 @@
 """One entry point for checking a username and password, with login throttling.
 
 Under auth_mode ldap_auth every name but the local `admin` (and robot accounts) is
-checked against the directory (accounts.ldap_auth); otherwise against the local password.
+checked against the directory (accounts.ldap_auth); under oidc_auth against the user's CLI
+secret (accounts.oidc_auth; the browser signs in through the provider); otherwise against
+the local password.
 Names with the robot prefix (`robot$`) are robot accounts (accounts.robots), in every mode.
 
 After MAX_FAILURES failed attempts for one username from one client address within
@@ -45,14 +47,17 @@ def _key(username: str, address: str) -> str:
 def _verify(username: str, password: str, address: str) -> User | RobotUser | None:
     # Imported here: DRF imports this module (through its authentication classes) while
     # harbor_py.api.errors, which harbor_py.core.configuration needs, is still being imported.
-    from accounts import ldap_auth
+    from accounts import ldap_auth, oidc_auth
     from accounts.services import ADMIN_USERNAME
     from harbor_py.core import configuration
 
     if robots.is_robot_name(username):
         return robots.authenticate(username, password)
-    if configuration.get("auth_mode") == "ldap_auth" and username != ADMIN_USERNAME:
+    mode = configuration.get("auth_mode")
+    if mode == "ldap_auth" and username != ADMIN_USERNAME:
         return ldap_auth.authenticate(username, password, address=address)
+    if mode == "oidc_auth" and username != ADMIN_USERNAME:
+        return oidc_auth.authenticate_cli_secret(username, password, address=address)
     return check_local_credentials(username, password)
 
 

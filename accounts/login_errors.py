@@ -21,3 +21,12 @@ class DirectoryUnavailable(LoginRefused):
     status = 503
     code = "SERVICE_UNAVAILABLE"
     counts_as_failure = False
+
+
+class ProviderUnavailable(LoginRefused):
+    """Not the caller's fault: the OpenID provider cannot be asked whether a CLI secret's
+    grant is still valid (auth_mode oidc_auth)."""
+
+    status = 503
+    code = "SERVICE_UNAVAILABLE"
+    counts_as_failure = False

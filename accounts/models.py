@@ -104,3 +104,22 @@ class Robot(models.Model):
 
     class Meta:
         db_table = "robot"
+
+
+class OIDCUserInfo(models.Model):
+    """Harbor's oidc_user: the provider's identity of a user onboarded through OIDC
+    (`subiss`: sub + issuer), the CLI secret for registry clients and the provider's
+    tokens (the refresh token decides whether the CLI secret still works). The secret and
+    the tokens are encrypted at rest (harbor_py.core.secretbox)."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="oidc_info")
+    subiss = models.CharField(max_length=512, unique=True)
+    secret = models.TextField()
+    token = models.TextField(blank=True, default="")
+    # The admin group was in the groups claim of the last sign-in or token refresh.
+    admin_in_auth = models.BooleanField(default=False)
+    creation_time = models.DateTimeField(auto_now_add=True)
+    update_time = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "oidc_user"

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 
-from accounts.models import User
+from accounts.models import OIDCUserInfo, User
 from accounts.passwords import password_problem
 from audit.services import record
 from harbor_py.core.actor import Actor
@@ -159,6 +159,17 @@ def change_password(*, user: User, new_password: str, actor: Actor) -> User:
     return user
 
 
+def record_user(user: User, actor: Actor, operation: str, description: str) -> None:
+    """The audit record of a change to a user (onboarding, synced attributes, secrets)."""
+    record(
+        actor=actor,
+        operation=operation,
+        resource_type="user",
+        resource=user.username,
+        description=description,
+    )
+
+
 def _tombstone(value: str, suffix: str, limit: int = 255) -> str:
     return value[: limit - len(suffix)] + suffix
 
@@ -171,6 +182,7 @@ def delete_user(*, user: User, actor: Actor) -> None:
         raise forbidden(f"User with ID {user.pk} cannot be deleted")
     name = user.username
     ProjectMember.objects.filter(user=user).delete()
+    OIDCUserInfo.objects.filter(user=user).delete()  # the identity may onboard again
     suffix = f"#{user.pk}"
     user.username = _tombstone(user.username, suffix)
     user.email = _tombstone(user.email, suffix)

@@ -260,7 +260,7 @@ def _setting(key: str) -> Check:
 class SystemConfigForm(ServiceChecked):
     auth_mode = forms.ChoiceField(
         label=_("Authentication mode"),
-        choices=[("db_auth", _("Database")), ("ldap_auth", _("LDAP"))],
+        choices=[("db_auth", _("Database")), ("ldap_auth", _("LDAP")), ("oidc_auth", _("OIDC"))],
         help_text=_("It can only change while no user other than admin exists."),
     )
     project_creation_restriction = forms.ChoiceField(
@@ -299,6 +299,27 @@ class SystemConfigForm(ServiceChecked):
     ldap_group_membership_attribute = forms.CharField(
         label=_("LDAP group membership attribute"), required=False
     )
+
+    oidc_name = forms.CharField(label=_("OIDC provider name"), required=False)
+    oidc_endpoint = forms.CharField(label=_("OIDC endpoint"), required=False)
+    oidc_client_id = forms.CharField(label=_("OIDC client ID"), required=False)
+    oidc_client_secret = forms.CharField(
+        label=_("OIDC client secret"),
+        required=False,
+        widget=forms.PasswordInput,
+        help_text=_("Leave empty to keep the saved secret."),
+    )
+    oidc_groups_claim = forms.CharField(label=_("Group claim name"), required=False)
+    oidc_admin_group = forms.CharField(label=_("OIDC admin group"), required=False)
+    oidc_group_filter = forms.CharField(label=_("OIDC group filter"), required=False)
+    oidc_scope = forms.CharField(label=_("OIDC scope"), required=False)
+    oidc_verify_cert = forms.BooleanField(label=_("Verify the OIDC certificate"), required=False)
+    oidc_auto_onboard = forms.BooleanField(label=_("Automatic onboarding"), required=False)
+    oidc_user_claim = forms.CharField(label=_("Username claim"), required=False)
+    oidc_extra_redirect_parms = forms.CharField(
+        label=_("Extra redirect parameters (JSON)"), required=False
+    )
+    oidc_logout = forms.BooleanField(label=_("Sign out at the provider too"), required=False)
 
     def checks(self) -> dict[str, Check]:
         return {name: _setting(name) for name in self.fields if name in configuration.ITEMS}

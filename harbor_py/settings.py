@@ -222,6 +222,9 @@ HARBOR: dict[str, Any] = {
     # password change or lock, and a group membership change, may take to apply.
     "LDAP_CREDENTIAL_CACHE_SECONDS": int(env.get("HARBOR_LDAP_CREDENTIAL_CACHE_SECONDS", "60")),
     "LDAP_GROUP_CACHE_SECONDS": int(env.get("HARBOR_LDAP_GROUP_CACHE_SECONDS", "300")),
+    # How long a CLI secret's check at the OIDC provider is remembered (accounts/oidc_auth.py):
+    # a grant revoked at the provider stops the secret within this time.
+    "OIDC_TOKEN_CHECK_SECONDS": int(env.get("HARBOR_OIDC_TOKEN_CHECK_SECONDS", "60")),
     "MAX_MANIFEST_BYTES": 4 * 1024 * 1024,
     # distribution's storage driver: "filesystem" (under STORAGE_ROOT) or "s3" (HARBOR_S3_*).
     "STORAGE": _STORAGE,

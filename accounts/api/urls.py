@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts.api import group_views, ldap_views, robot_views, user_views, views
+from accounts.api import group_views, ldap_views, oidc_views, robot_views, user_views, views
 
 urlpatterns = [
     path("users", views.UserListView.as_view()),
@@ -19,4 +19,6 @@ urlpatterns = [
     path("ldap/users/search", ldap_views.LdapUserSearchView.as_view()),
     path("ldap/users/import", ldap_views.LdapUserImportView.as_view()),
     path("ldap/groups/search", ldap_views.LdapGroupSearchView.as_view()),
+    path("system/oidc/ping", oidc_views.OidcPingView.as_view()),
+    path("users/<int:user_id>/cli_secret", oidc_views.CliSecretView.as_view()),
 ]

@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import selectors, services
+from accounts.api.oidc_views import oidc_user_meta
 from accounts.api.serializers import (
     PasswordReqSerializer,
     UserProfileSerializer,
@@ -19,6 +20,7 @@ from accounts.api.serializers import (
 )
 from accounts.authentication import CsrfSessionAuthentication
 from accounts.models import User
+from accounts.robots import person_of
 from harbor_py.api.params import (
     bool_param,
     require_authenticated,
@@ -54,7 +56,10 @@ class CurrentUserView(GenericAPIView):
     @extend_schema(operation_id="getCurrentUserInfo", responses=UserSerializer)
     def get(self, request: Request) -> Response:
         require_user(request)
-        return Response(UserSerializer(request.user).data)
+        data = UserSerializer(request.user).data
+        if meta := oidc_user_meta(person_of(request), with_secret=True):
+            data["oidc_user_meta"] = meta
+        return Response(data)
 
 
 class CurrentUserPermissionsView(GenericAPIView):
@@ -98,7 +103,11 @@ class UserDetailView(GenericAPIView):
 
     @extend_schema(operation_id="getUser", responses=UserSerializer)
     def get(self, request: Request, user_id: int) -> Response:
-        return Response(UserSerializer(readable_user(request, user_id)).data)
+        user = readable_user(request, user_id)
+        data = UserSerializer(user).data
+        if meta := oidc_user_meta(user, with_secret=request.user.pk == user_id):
+            data["oidc_user_meta"] = meta
+        return Response(data)
 
     @extend_schema(
         operation_id="updateUserProfile", request=UserProfileSerializer, responses={200: None}

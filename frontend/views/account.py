@@ -5,12 +5,13 @@ from __future__ import annotations
 from django.contrib.auth import authenticate, login, update_session_auth_hash
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts import oidc_auth, sessions
 from accounts import services as user_services
-from accounts import sessions
 from accounts.login import LoginThrottled
 from accounts.login_errors import LoginRefused
 from accounts.robots import person_of
@@ -24,7 +25,7 @@ from harbor_py.core.actor import Actor
 from harbor_py.core.errors import Code, DomainError
 
 
-def _next_url(request: HttpRequest) -> str:
+def next_url(request: HttpRequest) -> str:
     target = request.POST.get("next") or request.GET.get("next") or "/"
     if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return target
@@ -48,21 +49,35 @@ def sign_in(request: HttpRequest) -> HttpResponse:
         else:
             if user is not None:
                 login(request, user)
-                return redirect(_next_url(request))
+                return redirect(next_url(request))
             form.add_error(None, _("Invalid username or password."))
             status = 401
     form.focus()
     context = {
         "form": form,
-        "next": _next_url(request),
+        "next": next_url(request),
         "ldap": configuration.get("auth_mode") == "ldap_auth",
+        "oidc_name": configuration.get("oidc_name") or _("OIDC provider")
+        if configuration.get("auth_mode") == "oidc_auth"
+        else "",
     }
     return render(request, "frontend/sign_in.html", context, status=status)
 
 
 @require_POST
 def sign_out(request: HttpRequest) -> HttpResponse:
+    """Under OIDC with oidc_logout on, the provider's session ends too (RP-initiated
+    logout), when the provider publishes an end_session_endpoint."""
+    id_token = request.session.get(oidc_auth.TOKEN_KEY, "")
     sessions.sign_out(request, actor=Actor.of_request(request))  # as the API's /c/log_out
+    if id_token and configuration.get("oidc_logout"):
+        after = request.build_absolute_uri(reverse("ui:sign-in"))
+        url = oidc_auth.end_session_url(id_token=id_token, after=after)
+        if url:
+            # Not a redirect: the form-action CSP would stop the form's answer going to
+            # another origin. This page sends the browser on.
+            name = configuration.get("oidc_name") or _("OIDC provider")
+            return render(request, "frontend/oidc_signed_out.html", {"url": url, "name": name})
     return redirect("ui:sign-in")
 
 
@@ -85,8 +100,10 @@ def change_password(request: HttpRequest) -> HttpResponse:
                 refuse(form, exc, "new_password")
             else:
                 update_session_auth_hash(request, user)
-                return render(request, "frontend/password.html", {"done": True, "local": local})
-    return render(request, "frontend/password.html", {"form": form, "local": local})
+                context = {"done": True, "local": local}
+                return render(request, "frontend/password.html", context)
+    context = {"form": form, "local": local, "cli_secret": oidc_auth.cli_secret_of(user)}
+    return render(request, "frontend/password.html", context)
 
 
 @require_POST
@@ -98,4 +115,4 @@ def columns(request: HttpRequest, table: str) -> HttpResponse:
     shown = set(request.POST.getlist("shown"))
     hidden = [key for key, _label in TABLES[table][1:] if key not in shown]
     ui_services.set_hidden_columns(user=person_of(request), table=table, hidden=hidden)
-    return redirect(_next_url(request))
+    return redirect(next_url(request))

@@ -9,10 +9,11 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts import group_services, ldap_tools, selectors, services
+from accounts import group_services, ldap_tools, oidc_provider, selectors, services
 from accounts.ldap_settings import SettingsError, with_overrides
 from audit import selectors as audit_selectors
 from frontend.forms import GroupForm, ResetPasswordForm, SystemConfigForm, UserForm, refuse
@@ -142,8 +143,9 @@ def group_delete(request: HttpRequest, group_id: int) -> HttpResponse:
 def _config_changes(form: SystemConfigForm, saved: dict[str, Any]) -> dict[str, Any]:
     """Only what the admin changed (an empty password keeps the saved one)."""
     changes = {k: v for k, v in form.cleaned_data.items() if saved.get(k) != v}
-    if not changes.get("ldap_search_password"):
-        changes.pop("ldap_search_password", None)
+    for secret in ("ldap_search_password", "oidc_client_secret"):
+        if not changes.get(secret):
+            changes.pop(secret, None)
     return changes
 
 
@@ -156,6 +158,8 @@ def system_configuration(request: HttpRequest) -> HttpResponse:
         changes = _config_changes(form, values)
         if "test_ldap" in request.POST:
             ping = _ping_ldap({k: v for k, v in changes.items() if k in form.LDAP_PING_FIELDS})
+        elif "test_oidc" in request.POST:
+            ping = _ping_oidc(form.cleaned_data)
         elif not changes:
             messages.info(request, _("Nothing changed."))
         else:
@@ -176,6 +180,7 @@ def system_configuration(request: HttpRequest) -> HttpResponse:
         "configuration",
         form=form,
         ping=ping,
+        redirect_uri=request.build_absolute_uri(reverse("ui:oidc-callback")),
         status=status,
     )
 
@@ -188,6 +193,15 @@ def _ping_ldap(fields: dict[str, Any]) -> dict[str, Any]:
         return {"success": False, "message": str(getattr(exc, "detail", exc))}
     result = ldap_tools.ping(config)
     return {"success": result.success, "message": result.message}
+
+
+def _ping_oidc(fields: dict[str, Any]) -> dict[str, Any]:
+    """POST /system/oidc/ping's check on the form's endpoint."""
+    try:
+        oidc_provider.ping(fields["oidc_endpoint"], verify=fields["oidc_verify_cert"])
+    except oidc_provider.ProviderError as exc:
+        return {"success": False, "message": str(exc)}
+    return {"success": True, "message": ""}
 
 
 def _date_terms(request: HttpRequest, filters: dict[str, str]) -> str:

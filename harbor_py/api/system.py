@@ -60,6 +60,8 @@ class SystemInfoView(APIView):
             "banner_message": configuration.get("banner_message"),
             "current_time": timezone.now().isoformat(),
         }
+        if info["auth_mode"] == "oidc_auth":
+            info["oidc_provider_name"] = configuration.get("oidc_name")
         if request.user.is_authenticated:
             info.update(
                 {

@@ -10,7 +10,14 @@ from harbor_py.core.errors import DomainError
 
 OWNERS = {
     "harbor_py.options": {"read_only", "notification_enable", "banner_message"},
-    "accounts.options": {"auth_mode", "token_expiration", "robot_name_prefix", "ldap_url"},
+    "accounts.options": {
+        "auth_mode",
+        "token_expiration",
+        "robot_name_prefix",
+        "ldap_url",
+        "oidc_endpoint",
+        "oidc_client_secret",
+    },
     "projects.options": {"project_creation_restriction"},
     "quotas.options": {"quota_per_project_enable", "storage_per_project"},
     "audit.options": {"audit_log_forward_endpoint", "skip_audit_log_database"},
@@ -21,7 +28,7 @@ OWNERS = {
 def test_the_apps_registered_their_settings_when_they_loaded():
     for keys in OWNERS.values():
         assert keys <= set(configuration.ITEMS)
-    assert len(configuration.ITEMS) == 33  # Harbor's settings that harbor-py serves
+    assert len(configuration.ITEMS) == 46  # Harbor's settings that harbor-py serves (13 OIDC)
 
 
 def test_a_second_registration_of_a_key_is_refused():

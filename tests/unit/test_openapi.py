@@ -36,11 +36,9 @@ GROUPS = [
     "securityhub",
     "scan data export",
     "SystemCVEAllowlist",
+    "oidc",
 ]
-EXCLUDED = {
-    # CLI secrets
-    "setCliSecret",
-}
+EXCLUDED: set[str] = set()
 
 
 def _required() -> dict[str, tuple[str, str]]:
