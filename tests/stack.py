@@ -42,6 +42,8 @@ def instance_environment(port: int, data_dir: Path, **extra: str) -> dict[str, s
         HARBOR_PORT=str(port),
         HARBOR_DATA_DIR=str(data_dir),
         HARBOR_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        # the built-in scanner's loopback port: a free one, not the default port + 1
+        HARBOR_SCANNER_LISTEN=f"127.0.0.1:{free_port()}",
         **extra,
     )
     return env

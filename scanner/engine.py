@@ -1,0 +1,171 @@
+"""One scan: pull the manifest, analyse each layer (or take it from the per-layer cache),
+compose the container's file system, list its packages, match them against the OSV
+database; and the reports the adapter answers from the stored result."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import tarfile
+import zlib
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.utils import timezone
+
+from scanner import inventory, layers, matching, osv, pull, sbom, vulndb
+from scanner.models import LayerInventory, ScanJob
+
+log = logging.getLogger(__name__)
+
+NAME = "harbor-py"
+VENDOR = "harbor-py"
+VERSION = "1.0.0"
+# Bump when what a layer analysis holds changes: cached layers of another version are
+# analysed again.
+ANALYZER = "1"
+SCANNER = {"name": NAME, "vendor": VENDOR, "version": VERSION}
+
+
+def layer_content(registry: pull.Registry, digest: str) -> tuple[dict[str, Any], bool]:
+    """(the layer's analysis, whether it came from the cache)."""
+    cached = LayerInventory.objects.filter(digest=digest, analyzer=ANALYZER).first()
+    if cached is not None:
+        return cached.content, True
+    with registry.blob(digest) as file:
+        try:
+            content = layers.analyze_layer(file)
+        except (tarfile.TarError, zlib.error, EOFError, OSError) as exc:
+            raise pull.PullError(f"layer {digest} is not a readable tar: {exc}") from exc
+    # another scan of an image sharing the layer may store it first: the same content
+    with contextlib.suppress(IntegrityError), transaction.atomic():
+        LayerInventory.objects.create(digest=digest, analyzer=ANALYZER, content=content)
+    return content, False
+
+
+def scan(request: dict[str, Any], authorization: str | None = None) -> dict[str, Any]:
+    """The stored result of a scan request: packages, findings and counts. The registry
+    credentials are `authorization`, else the request's own."""
+    registry_info = request.get("registry") or {}
+    artifact = request.get("artifact") or {}
+    if authorization is None:
+        authorization = str(registry_info.get("authorization") or "")
+    registry = pull.Registry(
+        str(registry_info.get("url", "")), authorization, str(artifact.get("repository", ""))
+    )
+    try:
+        manifest, media_type = registry.manifest(str(artifact.get("digest", "")))
+        if media_type not in pull.MANIFEST_TYPES or "layers" not in manifest:
+            raise pull.PullError(f"not an image manifest ({media_type or 'no media type'})")
+        analyses = []
+        cached = 0
+        for descriptor in manifest["layers"]:
+            content, hit = layer_content(registry, str(descriptor.get("digest", "")))
+            analyses.append(content)
+            cached += hit
+    finally:
+        registry.close()
+    files = layers.compose(analyses)
+    packages = inventory.packages(files)
+    index = vulndb.candidates({(p["ecosystem"], p["key"]) for p in packages})
+    findings = matching.find(packages, index)
+    return {
+        "os": inventory.operating_system(files),
+        "packages": packages,
+        "findings": findings,
+        "layers": len(analyses),
+        "cached_layers": cached,
+    }
+
+
+def run_job(job_id: str, authorization: str = "") -> None:
+    """The worker's side of POST /scan (scanner.adapter submits it, with the registry
+    credentials of the request, which the job's row does not keep)."""
+    close_old_connections()
+    try:
+        job = ScanJob.objects.get(pk=job_id)
+        job.status = ScanJob.RUNNING
+        job.save(update_fields=["status"])
+        try:
+            job.result = scan(job.request, authorization)
+            job.status = ScanJob.DONE
+        except (pull.PullError, ValueError, KeyError, TypeError) as exc:
+            job.status, job.message = ScanJob.ERROR, str(exc)[:2000]
+        except Exception as exc:  # the job must end in a status, whatever failed
+            log.exception("scan %s failed", job_id)
+            job.status, job.message = ScanJob.ERROR, f"{type(exc).__name__}: {exc}"[:2000]
+        job.finished = timezone.now()
+        job.save(update_fields=["status", "message", "result", "finished"])
+    finally:
+        connection.close()
+
+
+# -- reports ---------------------------------------------------------------------------------
+
+
+def _generated_at(job: ScanJob) -> str:
+    when = job.finished or datetime.now(UTC)
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _artifact(job: ScanJob) -> dict[str, Any]:
+    artifact = job.request.get("artifact") or {}
+    keys = ("repository", "digest", "tag", "mime_type")
+    return {k: artifact[k] for k in keys if isinstance(artifact.get(k), str)}
+
+
+def _item(finding: dict[str, Any]) -> dict[str, Any]:
+    advisory, package = finding["advisory"], finding["package"]
+    item: dict[str, Any] = {
+        "id": advisory["id"],
+        "package": package["name"],
+        "version": package["version"],
+        "fix_version": finding["fix_version"],
+        "severity": finding["severity"],
+        "description": advisory["details"] or advisory["summary"],
+        "links": advisory["links"],
+        "cwe_ids": advisory["cwe_ids"],
+        "vendor_attributes": {
+            "aliases": advisory["aliases"],
+            "ecosystem": package["ecosystem"],
+            "purl": package["purl"],
+            "path": package["path"],
+        },
+    }
+    if advisory["cvss_vector"]:
+        cvss: dict[str, Any] = {"vector_v3": advisory["cvss_vector"]}
+        if advisory["cvss_score"] is not None:
+            cvss["score_v3"] = advisory["cvss_score"]
+        item["preferred_cvss"] = cvss
+    return item
+
+
+def vulnerability_report(job: ScanJob) -> dict[str, Any]:
+    result = job.result or {}
+    items = [_item(f) for f in result.get("findings", [])]
+    return {
+        "generated_at": _generated_at(job),
+        "artifact": _artifact(job),
+        "scanner": SCANNER,
+        "severity": osv.worst(item["severity"] for item in items),
+        "vulnerabilities": items,
+    }
+
+
+def sbom_report(job: ScanJob, media_type: str) -> dict[str, Any]:
+    result = job.result or {}
+    artifact = _artifact(job)
+    packages = result.get("packages", [])
+    if media_type == sbom.CYCLONEDX:
+        document = sbom.cyclonedx(artifact, packages)
+    else:
+        document = sbom.spdx(artifact, packages, job.finished or timezone.now())
+    return {
+        "generated_at": _generated_at(job),
+        "artifact": artifact,
+        "scanner": SCANNER,
+        "vendor_attributes": {"packages": len(packages), "created-by": sbom.TOOL},
+        "media_type": media_type,
+        "sbom": document,
+    }

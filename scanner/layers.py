@@ -1,0 +1,87 @@
+"""Reading image layers into the file system a container sees.
+
+A layer is read once (streamed from its tar; nothing is extracted to disk) into what the
+scanner cares about: the files it analyses (package databases, package manifests, Go
+binaries' build info, os-release), already parsed, and what the layer deletes from the
+layers below it: whiteouts (`dir/.wh.name` removes `dir/name` and everything under it) and
+opaque directories (`dir/.wh..wh..opq` hides everything the lower layers had under `dir`).
+That result is what the per-layer cache stores.
+
+`compose()` then applies the layers in order, lowest first, as overlayfs does: each layer's
+deletions hit only the layers below it, then its own files are laid on top. What is left is
+the container's view, not the union of every layer.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import tarfile
+from collections.abc import Iterable
+from typing import IO, Any
+
+from scanner import inventory
+
+WHITEOUT_PREFIX = ".wh."
+OPAQUE_MARKER = ".wh..wh..opq"
+MAX_FILE_BYTES = 256 * 1024 * 1024  # larger members are not read (no database is that big)
+
+
+def _clean(name: str) -> str:
+    path = posixpath.normpath("/" + name).lstrip("/")
+    return "" if path == "." else path
+
+
+def analyze_layer(stream: IO[bytes]) -> dict[str, Any]:
+    """One layer's content as the cache stores it: {"files": {path: analysis},
+    "whiteouts": [path], "opaque": [dir]}. `stream` is the layer blob (tar, gzip or any
+    compression tarfile reads)."""
+    files: dict[str, Any] = {}
+    whiteouts: list[str] = []
+    opaque: list[str] = []
+    with tarfile.open(fileobj=stream, mode="r|*") as tar:
+        for member in tar:
+            path = _clean(member.name)
+            if not path:
+                continue
+            directory, base = posixpath.split(path)
+            if base == OPAQUE_MARKER:
+                opaque.append(directory)
+                continue
+            if base.startswith(WHITEOUT_PREFIX):
+                whiteouts.append(posixpath.join(directory, base[len(WHITEOUT_PREFIX) :]))
+                continue
+            if member.isdir():
+                continue
+            kind = inventory.kind_of(path, executable=bool(member.mode & 0o111))
+            if kind is None or not member.isfile() or member.size > MAX_FILE_BYTES:
+                if kind is not None or path in files:
+                    # a non-regular file (symlink, device) where an analysed file was
+                    files[path] = None
+                continue
+            handle = tar.extractfile(member)
+            data = handle.read() if handle is not None else b""
+            files[path] = inventory.analyze(kind, path, data)
+    return {"files": files, "whiteouts": whiteouts, "opaque": opaque}
+
+
+def _drop_under(state: dict[str, Any], prefix: str, *, itself: bool) -> None:
+    if not prefix:  # an opaque root: everything below goes
+        state.clear()
+        return
+    start = prefix + "/"
+    for path in [p for p in state if p.startswith(start) or (itself and p == prefix)]:
+        del state[path]
+
+
+def compose(layers: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """The analysed files of the container's file system: {path: analysis}, lowest layer
+    first in `layers`."""
+    state: dict[str, Any] = {}
+    for layer in layers:
+        for directory in layer.get("opaque", []):
+            _drop_under(state, directory, itself=False)
+        for path in layer.get("whiteouts", []):
+            _drop_under(state, path, itself=True)
+        for path, analysis in layer.get("files", {}).items():
+            state[path] = analysis
+    return {path: analysis for path, analysis in state.items() if analysis is not None}

@@ -1,0 +1,36 @@
+"""Packages against OSV candidates: the findings of a scan."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scanner import osv
+
+
+def find(
+    packages: list[dict[str, Any]], index: dict[tuple[str, str], list[Any]]
+) -> list[dict[str, Any]]:
+    """One finding per (advisory, package name, version, path): the advisory's id, the
+    package as installed, the version that fixes it ("" if none) and the severity (the
+    affected entry's own, else the record's)."""
+    findings: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    for package in packages:
+        for affected, advisory in index.get((package["ecosystem"], package["key"]), ()):
+            if not osv.releases_match(package["release"], affected.release):
+                continue
+            hit, fix = osv.affects(affected, package["match_version"])
+            if not hit:
+                continue
+            key = (advisory["id"], package["name"], package["version"], package["path"])
+            if key in findings:
+                continue
+            findings[key] = {
+                "advisory": advisory,
+                "package": package,
+                "fix_version": fix,
+                "severity": affected.severity or advisory["severity"],
+            }
+    return sorted(
+        findings.values(),
+        key=lambda f: (-osv.RANK.get(f["severity"], 0), f["advisory"]["id"], f["package"]["name"]),
+    )
