@@ -13,10 +13,11 @@ application's own files). The "changed" image differs in that top layer only.
 
 Both images are pushed to a real distribution (loopback TCP, token auth) and scanned by
 scanner.engine.scan as the adapter's worker runs it (pull, analyse, compose, match). Each run
-scans the first image with an empty layer cache, then the changed one. Measured per scan:
-CPU seconds of this process (time.process_time: pull, decompression, parsing, matching) plus
-those of its PostgreSQL backend (/proc, when the server is local), and wall time. CPU time
-is the figure to read on a loaded machine; wall time is printed for reference only.
+scans the first image with empty layer caches (analyses and findings), then the changed one.
+Measured per scan: CPU seconds of this process (time.process_time: pull, decompression,
+parsing, matching) plus those of its PostgreSQL backend (/proc, when the server is local),
+and wall time. CPU time is the figure to read on a loaded machine; wall time is printed
+for reference only.
 
 Results: a table on stdout and JSON in data/bench/scanner.json (--out). Exit status 1 when
 the changed image's median CPU is not under a fifth of the first's.
@@ -221,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
 
         from accounts.tokens import Scope, mint
         from scanner import vulndb
-        from scanner.models import LayerInventory
+        from scanner.models import LayerFindings, LayerInventory
         from tests.distribution_process import gated_config, serving
         from tests.scanner_images import push_image_layers
         from tests.stack import free_port
@@ -273,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
 
             for run in range(args.runs):
                 LayerInventory.objects.all().delete()
+                LayerFindings.objects.all().delete()
                 cold = measure(request(first), pid)
                 warm = measure(request(changed), pid)
                 log(

@@ -15,7 +15,7 @@ from django.db import IntegrityError, close_old_connections, connection, transac
 from django.utils import timezone
 
 from scanner import inventory, layers, matching, osv, pull, sbom, vulndb
-from scanner.models import LayerInventory, ScanJob
+from scanner.models import LayerFindings, LayerInventory, ScanJob
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +44,33 @@ def layer_content(registry: pull.Registry, digest: str) -> tuple[dict[str, Any],
     return content, False
 
 
+def layer_findings(
+    digest: str,
+    files: dict[str, Any],
+    os_release: dict[str, str],
+    generation: int,
+) -> tuple[dict[str, Any], bool]:
+    """(a layer's packages and findings in this image context, whether cached)."""
+    context = f"{os_release.get('ID', '')}:{os_release.get('VERSION_ID', '')}"[:255]
+    key = {"digest": digest, "analyzer": ANALYZER, "context": context, "generation": generation}
+    cached = LayerFindings.objects.filter(**key).first()
+    if cached is not None:
+        return cached.content, True
+    packages = inventory.packages(files, os_release)
+    index = vulndb.candidates({(p["ecosystem"], p["key"]) for p in packages})
+    content = {"packages": packages, "findings": matching.find(packages, index)}
+    with contextlib.suppress(IntegrityError), transaction.atomic():
+        LayerFindings.objects.create(**key, content=content)
+    return content, False
+
+
 def scan(request: dict[str, Any], authorization: str | None = None) -> dict[str, Any]:
     """The stored result of a scan request: packages, findings and counts. The registry
-    credentials are `authorization`, else the request's own."""
+    credentials are `authorization`, else the request's own.
+
+    Each layer is analysed once (LayerInventory) and its packages matched once per image
+    context and database generation (LayerFindings); the scan composes the layers and
+    keeps, of each layer, what the layers above did not delete or replace."""
     registry_info = request.get("registry") or {}
     artifact = request.get("artifact") or {}
     if authorization is None:
@@ -58,24 +82,39 @@ def scan(request: dict[str, Any], authorization: str | None = None) -> dict[str,
         manifest, media_type = registry.manifest(str(artifact.get("digest", "")))
         if media_type not in pull.MANIFEST_TYPES or "layers" not in manifest:
             raise pull.PullError(f"not an image manifest ({media_type or 'no media type'})")
+        digests = [str(descriptor.get("digest", "")) for descriptor in manifest["layers"]]
         analyses = []
         cached = 0
-        for descriptor in manifest["layers"]:
-            content, hit = layer_content(registry, str(descriptor.get("digest", "")))
+        for digest in digests:
+            content, hit = layer_content(registry, digest)
             analyses.append(content)
             cached += hit
     finally:
         registry.close()
-    files = layers.compose(analyses)
-    packages = inventory.packages(files)
-    index = vulndb.candidates({(p["ecosystem"], p["key"]) for p in packages})
-    findings = matching.find(packages, index)
+    provider = layers.sources(analyses)
+    files = {path: analyses[number]["files"][path] for path, number in provider.items()}
+    os_release = inventory.operating_system(files)
+    generation = vulndb.generation()
+    packages: list[dict[str, Any]] = []
+    findings: list[dict[str, Any]] = []
+    matched = 0
+    for number, digest in enumerate(digests):
+        kept = {path for path, source in provider.items() if source == number}
+        if not any(files[path] and files[path].get("packages") for path in kept):
+            continue
+        # matched over all the layer's files (the cache is the layer's, whatever is above)
+        layer_files = {p: a for p, a in analyses[number]["files"].items() if a is not None}
+        derived, hit = layer_findings(digest, layer_files, os_release, generation)
+        matched += not hit
+        packages.extend(p for p in derived["packages"] if p["path"] in kept)
+        findings.extend(f for f in derived["findings"] if f["package"]["path"] in kept)
     return {
-        "os": inventory.operating_system(files),
+        "os": os_release,
         "packages": packages,
-        "findings": findings,
+        "findings": matching.ordered(findings),
         "layers": len(analyses),
         "cached_layers": cached,
+        "matched_layers": matched,
     }
 
 

@@ -231,10 +231,14 @@ def _ecosystem(kind: str, os_release: dict[str, str]) -> tuple[str, str]:
     return _ECOSYSTEM_OF_TYPE[kind], ""
 
 
-def packages(files: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every package of a composed file system, with the OSV ecosystem and release it is
-    matched in, its normalized name and its package URL."""
-    os_release = operating_system(files)
+def packages(
+    files: dict[str, Any], os_release: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """Every package of a composed file system (or of one layer's files, with the image's
+    `os_release`), with the OSV ecosystem and release it is matched in, its normalized
+    name and its package URL."""
+    if os_release is None:
+        os_release = operating_system(files)
     found = []
     for path in sorted(files):
         analysis = files[path]

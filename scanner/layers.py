@@ -64,7 +64,7 @@ def analyze_layer(stream: IO[bytes]) -> dict[str, Any]:
     return {"files": files, "whiteouts": whiteouts, "opaque": opaque}
 
 
-def _drop_under(state: dict[str, Any], prefix: str, *, itself: bool) -> None:
+def _drop_under(state: dict[str, int], prefix: str, *, itself: bool) -> None:
     if not prefix:  # an opaque root: everything below goes
         state.clear()
         return
@@ -73,15 +73,25 @@ def _drop_under(state: dict[str, Any], prefix: str, *, itself: bool) -> None:
         del state[path]
 
 
-def compose(layers: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """The analysed files of the container's file system: {path: analysis}, lowest layer
-    first in `layers`."""
-    state: dict[str, Any] = {}
-    for layer in layers:
+def sources(layers: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """Which layer (its index, lowest first) provides each analysed file of the container's
+    file system."""
+    state: dict[str, int] = {}
+    for number, layer in enumerate(layers):
         for directory in layer.get("opaque", []):
             _drop_under(state, directory, itself=False)
         for path in layer.get("whiteouts", []):
             _drop_under(state, path, itself=True)
         for path, analysis in layer.get("files", {}).items():
-            state[path] = analysis
-    return {path: analysis for path, analysis in state.items() if analysis is not None}
+            if analysis is None:
+                state.pop(path, None)  # a file the scanner cannot read hides the lower one
+            else:
+                state[path] = number
+    return state
+
+
+def compose(layers: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """The analysed files of the container's file system: {path: analysis}, lowest layer
+    first in `layers`."""
+    listed = list(layers)
+    return {path: listed[number]["files"][path] for path, number in sources(listed).items()}

@@ -30,7 +30,17 @@ def find(
                 "fix_version": fix,
                 "severity": affected.severity or advisory["severity"],
             }
+    return ordered(list(findings.values()))
+
+
+def ordered(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Worst first, then by advisory and package."""
     return sorted(
-        findings.values(),
-        key=lambda f: (-osv.RANK.get(f["severity"], 0), f["advisory"]["id"], f["package"]["name"]),
+        findings,
+        key=lambda f: (
+            -osv.RANK.get(f["severity"], 0),
+            f["advisory"]["id"],
+            f["package"]["name"],
+            f["package"]["path"],
+        ),
     )

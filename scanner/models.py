@@ -62,6 +62,29 @@ class LayerInventory(models.Model):
         ]
 
 
+class LayerFindings(models.Model):
+    """A layer's packages and their findings, for one image context (the os-release of the
+    image: it decides the ecosystem release of dpkg and apk packages) and one OSV database
+    generation (the last import): an image whose lower layers were scanned before matches
+    only its new layers. An import deletes the rows of older generations."""
+
+    digest = models.CharField(max_length=100)
+    analyzer = models.CharField(max_length=32)
+    context = models.CharField(max_length=255)
+    generation = models.BigIntegerField()
+    content = models.JSONField()
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "scanner_layer_findings"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["digest", "analyzer", "context", "generation"],
+                name="scanner_layer_findings_unique",
+            )
+        ]
+
+
 class ScanJob(models.Model):
     QUEUED, RUNNING, DONE, ERROR = "queued", "running", "done", "error"
 

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Count, Max
 
 from scanner import osv
-from scanner.models import Advisory, AffectedPackage, ImportRun
+from scanner.models import Advisory, AffectedPackage, ImportRun, LayerFindings
 
 BATCH = 1000
 
@@ -77,7 +77,15 @@ def import_records(raw: Iterable[dict[str, Any]], *, source: str) -> ImportRun:
             pending.clear()
     if pending:
         _save_batch(list(pending.values()))
-    return ImportRun.objects.create(source=source, records=count, withdrawn=withdrawn)
+    run = ImportRun.objects.create(source=source, records=count, withdrawn=withdrawn)
+    # findings cached per layer were matched against an older database
+    LayerFindings.objects.filter(generation__lt=run.pk).delete()
+    return run
+
+
+def generation() -> int:
+    """The database's generation: the last import's id (0 before any)."""
+    return ImportRun.objects.aggregate(last=Max("id"))["last"] or 0
 
 
 def import_path(path: Path) -> ImportRun:

@@ -20,18 +20,21 @@ from django.conf import settings
 from django.core.management import call_command
 
 from accounts.tokens import Scope, mint
-from scanner import adapter, sbom
-from scanner.models import Advisory, LayerInventory, ScanJob
+from scanner import adapter, sbom, vulndb
+from scanner.models import Advisory, LayerFindings, LayerInventory, ScanJob
 from tests.adapter_contract import assert_adapter_matches
 from tests.distribution_process import gated_config, serving
+from tests.imagegen import files_layer
 from tests.scanner_images import (
     ALPINE_FINDINGS,
+    APP,
     DEBIAN_FINDINGS,
     DEBIAN_PACKAGES,
     OSV_DIR,
     alpine_image_layers,
     debian_image_layers,
     findings_of,
+    npm_package,
     push_image_layers,
 )
 from tests.stack import DOCKER_REGISTRY, free_port
@@ -84,6 +87,7 @@ def scanner_url(settings) -> Iterator[str]:
     )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    pool = adapter.executor()  # before a test replaces it
     url = f"http://127.0.0.1:{server.server_port}"
     settings.HARBOR = {**settings.HARBOR, "BUILTIN_SCANNER_URL": url}
     yield url
@@ -91,7 +95,7 @@ def scanner_url(settings) -> Iterator[str]:
     server.server_close()
     # the scan pool runs one job at a time, in order: this waits for the last one's end
     # (it closes its database connection, which the test database's teardown needs)
-    adapter.executor().submit(lambda: None).result(timeout=60)
+    pool.submit(lambda: None).result(timeout=60)
 
 
 def _auth() -> dict[str, str]:
@@ -224,20 +228,47 @@ def test_an_image_sharing_layers_costs_only_its_new_layers(registry_url, scanner
     repository = "scan/shared"
     push = _token(repository, {"pull", "push"})
     first, media_type = push_image_layers(registry_url, repository, "one", layers, push)
-    alpine = alpine_image_layers()
-    second, _ = push_image_layers(registry_url, repository, "two", [*layers[:2], *alpine], push)
+    # the same two lower layers, another top layer: no whiteout, no opaque directory
+    top = files_layer({f"{APP}/lodash/package.json": npm_package("lodash", "4.17.20")})
+    second, _ = push_image_layers(registry_url, repository, "two", [*layers[:2], top], push)
+    pull = _token(repository, {"pull"})
     with httpx.Client(base_url=scanner_url, headers=_auth(), timeout=30) as api:
-        pull = _token(repository, {"pull"})
         _poll(api, _submit(api, _scan_request(registry_url, repository, first, media_type, pull)))
-        assert LayerInventory.objects.count() == 3
+        assert (LayerInventory.objects.count(), LayerFindings.objects.count()) == (3, 3)
         scan_id = _submit(api, _scan_request(registry_url, repository, second, media_type, pull))
         report = _poll(api, scan_id)
-    assert report.status_code == 200
-    job = ScanJob.objects.get(pk=scan_id)
-    assert (job.result["layers"], job.result["cached_layers"]) == (3, 2)
-    assert LayerInventory.objects.count() == 4
-    # the Alpine layer's os-release now names the distribution of the lower dpkg database too
-    assert ("ALPINE-0001", "musl", "1.2.4-r9", "1.2.4-r10", "High") in findings_of(report.json())
+        assert report.status_code == 200
+        result = ScanJob.objects.get(pk=scan_id).result
+        assert (result["layers"], result["cached_layers"], result["matched_layers"]) == (3, 2, 1)
+        assert (LayerInventory.objects.count(), LayerFindings.objects.count()) == (4, 4)
+        # what the first image's top layer deleted or hid is back, from the cached layers
+        assert findings_of(report.json()) == {
+            f for f in DEBIAN_FINDINGS if f[1] not in ("express", "@babel/traverse")
+        } | {
+            ("PYSEC-0002", "oldlib", "1.0", "", "High"),
+            ("GHSA-left-0001-0001", "left-pad", "1.3.0", "", "Low"),
+            ("GHSA-lodh-0001-0001", "lodash", "4.17.20", "", "High"),
+        }
+
+        # a new import makes the cached matches stale: the next scan matches again
+        extra = {
+            "id": "DSA-0007-1",
+            "affected": [
+                {
+                    "package": {"ecosystem": "Debian:12", "name": "tzdata"},
+                    "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}],
+                }
+            ],
+        }
+        vulndb.import_records([extra], source="test")
+        assert LayerFindings.objects.count() == 0
+        scan_id = _submit(api, _scan_request(registry_url, repository, first, media_type, pull))
+        again = _poll(api, scan_id).json()
+    result = ScanJob.objects.get(pk=scan_id).result
+    assert (result["cached_layers"], result["matched_layers"]) == (3, 3)
+    assert findings_of(again) == DEBIAN_FINDINGS | {
+        ("DSA-0007-1", "tzdata", "2024a-0+deb12u1", "", "Unknown")
+    }
 
 
 def test_alpine_image_findings(registry_url, scanner_url, osv_db):
