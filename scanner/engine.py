@@ -107,7 +107,7 @@ def scan(request: dict[str, Any], authorization: str | None = None) -> dict[str,
         derived, hit = layer_findings(digest, layer_files, os_release, generation)
         matched += not hit
         packages.extend(p for p in derived["packages"] if p["path"] in kept)
-        findings.extend(f for f in derived["findings"] if f["package"]["path"] in kept)
+        findings.extend(f for f in derived["findings"] if f["path"] in kept)
     return {
         "os": os_release,
         "packages": packages,
@@ -154,35 +154,43 @@ def _artifact(job: ScanJob) -> dict[str, Any]:
     return {k: artifact[k] for k in keys if isinstance(artifact.get(k), str)}
 
 
-def _item(finding: dict[str, Any]) -> dict[str, Any]:
-    advisory, package = finding["advisory"], finding["package"]
+def _item(
+    finding: dict[str, Any], package: dict[str, Any], advisory: dict[str, Any]
+) -> dict[str, Any]:
     item: dict[str, Any] = {
-        "id": advisory["id"],
-        "package": package["name"],
-        "version": package["version"],
+        "id": finding["id"],
+        "package": finding["name"],
+        "version": finding["version"],
         "fix_version": finding["fix_version"],
         "severity": finding["severity"],
-        "description": advisory["details"] or advisory["summary"],
-        "links": advisory["links"],
-        "cwe_ids": advisory["cwe_ids"],
+        "description": advisory.get("details") or advisory.get("summary") or "",
+        "links": advisory.get("links") or [],
+        "cwe_ids": advisory.get("cwe_ids") or [],
         "vendor_attributes": {
-            "aliases": advisory["aliases"],
-            "ecosystem": package["ecosystem"],
-            "purl": package["purl"],
-            "path": package["path"],
+            "aliases": advisory.get("aliases") or [],
+            "ecosystem": package.get("ecosystem", ""),
+            "purl": package.get("purl", ""),
+            "path": finding["path"],
         },
     }
-    if advisory["cvss_vector"]:
+    if advisory.get("cvss_vector"):
         cvss: dict[str, Any] = {"vector_v3": advisory["cvss_vector"]}
-        if advisory["cvss_score"] is not None:
+        if advisory.get("cvss_score") is not None:
             cvss["score_v3"] = advisory["cvss_score"]
         item["preferred_cvss"] = cvss
     return item
 
 
 def vulnerability_report(job: ScanJob) -> dict[str, Any]:
+    """The report of a finished job; the advisories' text as the database has it now."""
     result = job.result or {}
-    items = [_item(f) for f in result.get("findings", [])]
+    findings = result.get("findings", [])
+    packages = {(p["path"], p["name"], p["version"]): p for p in result.get("packages", [])}
+    texts = vulndb.advisories(f["id"] for f in findings)
+    items = [
+        _item(f, packages.get((f["path"], f["name"], f["version"]), {}), texts.get(f["id"], {}))
+        for f in findings
+    ]
     return {
         "generated_at": _generated_at(job),
         "artifact": _artifact(job),

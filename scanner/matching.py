@@ -1,4 +1,10 @@
-"""Packages against OSV candidates: the findings of a scan."""
+"""Packages against OSV candidates: the findings of a scan.
+
+A finding is small on purpose (it is cached per layer and stored per scan, thousands at a
+time): the advisory's id, the package's path, name and version (which find it in the
+scan's package list), the fixing version and the severity. The advisory's text is read
+from the database when a report is rendered.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +16,8 @@ from scanner import osv
 def find(
     packages: list[dict[str, Any]], index: dict[tuple[str, str], list[Any]]
 ) -> list[dict[str, Any]]:
-    """One finding per (advisory, package name, version, path): the advisory's id, the
-    package as installed, the version that fixes it ("" if none) and the severity (the
-    affected entry's own, else the record's)."""
+    """One finding per (advisory, package at its path): the version that fixes it ("" if
+    none) and the severity (the affected entry's own, else the record's)."""
     findings: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     for package in packages:
         for affected, advisory in index.get((package["ecosystem"], package["key"]), ()):
@@ -25,8 +30,10 @@ def find(
             if key in findings:
                 continue
             findings[key] = {
-                "advisory": advisory,
-                "package": package,
+                "id": advisory["id"],
+                "path": package["path"],
+                "name": package["name"],
+                "version": package["version"],
                 "fix_version": fix,
                 "severity": affected.severity or advisory["severity"],
             }
@@ -37,10 +44,5 @@ def ordered(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Worst first, then by advisory and package."""
     return sorted(
         findings,
-        key=lambda f: (
-            -osv.RANK.get(f["severity"], 0),
-            f["advisory"]["id"],
-            f["package"]["name"],
-            f["package"]["path"],
-        ),
+        key=lambda f: (-osv.RANK.get(f["severity"], 0), f["id"], f["name"], f["path"]),
     )

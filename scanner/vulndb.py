@@ -112,7 +112,7 @@ def updated_at() -> str | None:
     return last.isoformat().replace("+00:00", "Z") if last else None
 
 
-_ADVISORY_COLUMNS = (
+ADVISORY_COLUMNS = (
     "id",
     "summary",
     "details",
@@ -126,7 +126,7 @@ _ADVISORY_COLUMNS = (
 
 
 def candidates(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[Any]]:
-    """(ecosystem, normalized name) -> [(osv.Affected, advisory fields)], withdrawn
+    """(ecosystem, normalized name) -> [(osv.Affected, {"id", "severity"})], withdrawn
     records left out; one query per ecosystem and 500 names (rows as tuples: a scan may
     read tens of thousands, and model instances would cost more than the matching)."""
     names: dict[str, set[str]] = defaultdict(set)
@@ -134,7 +134,6 @@ def candidates(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[An
         names[ecosystem].add(name)
     found: dict[tuple[str, str], list[Any]] = defaultdict(list)
     advisories: dict[str, dict[str, Any]] = {}
-    columns = [f"advisory__{c}" for c in _ADVISORY_COLUMNS]
     for ecosystem, wanted in names.items():
         ordered = sorted(wanted)
         for start in range(0, len(ordered), 500):
@@ -143,16 +142,35 @@ def candidates(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[An
                     ecosystem=ecosystem, name__in=ordered[start : start + 500]
                 )
                 .filter(advisory__withdrawn="")
-                .values_list("release", "name", "ranges", "versions", "severity", *columns)
+                .values_list(
+                    "release",
+                    "name",
+                    "ranges",
+                    "versions",
+                    "severity",
+                    "advisory_id",
+                    "advisory__severity",
+                )
             )
-            for release, name, ranges, versions, severity, *advisory in rows:
+            for release, name, ranges, versions, severity, advisory_id, overall in rows:
                 affected = osv.Affected(ecosystem, release, name, ranges, versions, severity)
-                fields = advisories.get(advisory[0])
+                fields = advisories.get(advisory_id)
                 if fields is None:
-                    fields = advisories[advisory[0]] = dict(
-                        zip(_ADVISORY_COLUMNS, advisory, strict=True)
-                    )
+                    fields = advisories[advisory_id] = {"id": advisory_id, "severity": overall}
                 found[(ecosystem, name)].append((affected, fields))
+    return found
+
+
+def advisories(ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The advisories' fields (ADVISORY_COLUMNS) by id, for a report."""
+    wanted = sorted(set(ids))
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(wanted), 1000):
+        rows = Advisory.objects.filter(id__in=wanted[start : start + 1000]).values_list(
+            *ADVISORY_COLUMNS
+        )
+        for row in rows:
+            found[row[0]] = dict(zip(ADVISORY_COLUMNS, row, strict=True))
     return found
 
 

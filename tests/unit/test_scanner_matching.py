@@ -125,16 +125,7 @@ def _scan(image_layers):
     packages = inventory.packages(layers.compose(analyses))
     index = vulndb.memory_index(osv.read_records(OSV_DIR))
     found = matching.find(packages, index)
-    return {
-        (
-            f["advisory"]["id"],
-            f["package"]["name"],
-            f["package"]["version"],
-            f["fix_version"],
-            f["severity"],
-        )
-        for f in found
-    }
+    return {(f["id"], f["name"], f["version"], f["fix_version"], f["severity"]) for f in found}
 
 
 def test_the_shipped_records_find_exactly_the_expected_debian_findings():
