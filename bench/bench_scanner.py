@@ -38,8 +38,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-import psycopg
+from bench.bench_audit import drop_database, recreate_database
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GOAL = 0.2
@@ -62,26 +61,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def log(message: str) -> None:
     print(f"[bench_scanner] {message}", file=sys.stderr, flush=True)
-
-
-def recreate_database(pg: str, name: str) -> None:
-    admin = psycopg.connect(f"{pg}/postgres")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
-
-
-def drop_database(pg: str, name: str) -> None:
-    from django.db import connections
-
-    connections.close_all()
-    admin = psycopg.connect(f"{pg}/postgres")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
 
 
 def setup_django(args: argparse.Namespace) -> None:
@@ -242,9 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         from accounts.tokens import Scope, mint
         from scanner import vulndb
         from scanner.models import LayerFindings, LayerInventory
-        from tests.distribution_process import gated_config, serving
+        from tests.distribution_process import serving_tcp
         from tests.scanner_images import push_image_layers
-        from tests.stack import free_port
 
         log(f"importing {args.records:,} generated OSV records")
         started = time.process_time()
@@ -257,24 +235,11 @@ def main(argv: list[str] | None = None) -> int:
         if not Path(f"/proc/{pid}/stat").exists():
             pid = None
         base = Path(tempfile.mkdtemp(prefix="bench-scanner-registry-"))
-        port = free_port()
-        config = gated_config(f"  filesystem: {{rootdirectory: {base / 'storage'}}}", base / "x")
-        config = config.replace(
-            f"http: {{net: unix, addr: {base / 'x'}}}", f"http: {{addr: 127.0.0.1:{port}}}"
-        )
-        url = f"http://127.0.0.1:{port}"
-
-        def ready() -> bool:
-            try:
-                return httpx.get(f"{url}/v2/", timeout=0.5).status_code == 401
-            except httpx.HTTPError:
-                return False
-
         repository = "bench/scan"
         scope = Scope("repository", repository, frozenset({"pull", "push"}))
         token = f"Bearer {mint('bench', [scope])[0]}"
         runs: list[dict[str, Any]] = []
-        with serving(base, config, ready=ready):
+        with serving_tcp(base) as url:
             log("building and pushing the two images")
             first_layers = image_layers(args, "1")
             changed_layers = [*first_layers[:3], image_layers(args, "2")[3]]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from accounts.tokens import Scope, mint
 from scanner import adapter, sbom, vulndb
 from scanner.models import Advisory, LayerFindings, LayerInventory, ScanJob
 from tests.adapter_contract import assert_adapter_matches
-from tests.distribution_process import gated_config, serving
+from tests.distribution_process import serving_tcp
 from tests.imagegen import files_layer
 from tests.scanner_images import (
     ALPINE_FINDINGS,
@@ -48,25 +49,9 @@ SBOM = "application/vnd.security.sbom.report+json; version=1.0"
 @pytest.fixture(scope="module")
 def registry_url(tmp_path_factory) -> Iterator[str]:
     """A real distribution on a loopback TCP port, trusting this process's tokens."""
-    import os
-
     if not os.path.exists(DOCKER_REGISTRY):
         pytest.skip("docker-registry is not installed")
-    base = tmp_path_factory.mktemp("scanner-registry")
-    port = free_port()
-    config = gated_config(f"  filesystem: {{rootdirectory: {base / 'storage'}}}", base / "unused")
-    config = config.replace(
-        f"http: {{net: unix, addr: {base / 'unused'}}}", f"http: {{addr: 127.0.0.1:{port}}}"
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        try:
-            return httpx.get(f"{url}/v2/", timeout=0.5).status_code == 401
-        except httpx.HTTPError:
-            return False
-
-    with serving(base, config, ready=ready):
+    with serving_tcp(tmp_path_factory.mktemp("scanner-registry")) as url:
         yield url
 
 
