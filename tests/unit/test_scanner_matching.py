@@ -136,3 +136,18 @@ def test_the_shipped_records_find_exactly_the_expected_debian_findings():
 
 def test_the_shipped_records_find_exactly_the_expected_alpine_findings():
     assert _scan(alpine_image_layers()) == ALPINE_FINDINGS
+
+
+def test_osv_exports_read_from_a_zip_as_from_a_directory(tmp_path):
+    import zipfile
+
+    archive = tmp_path / "all.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        for path in sorted(OSV_DIR.glob("*.json")):
+            out.write(path, path.name)
+    from_zip = sorted(r["id"] for r in osv.read_records(archive))
+    assert from_zip == sorted(r["id"] for r in osv.read_records(OSV_DIR))
+    assert len(from_zip) == 23
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"bad\.json: not JSON"):
+        list(osv.read_records(tmp_path / "bad.json"))
