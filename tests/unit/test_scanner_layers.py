@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from scanner import gobinary, inventory, layers, sbom
+from scanner import gobinary, inventory, layers, matching, osv, sbom, vulndb
 from tests.imagegen import files_layer
-from tests.scanner_images import DEBIAN_PACKAGES, debian_image_layers, dist_info
+from tests.scanner_images import DEBIAN_PACKAGES, OSV_DIR, debian_image_layers, dist_info
 
 
 def _fs(*image_layers: bytes) -> dict:
@@ -119,16 +119,28 @@ def test_go_build_info_in_the_documented_format():
 
 @pytest.mark.skipif(shutil.which("go") is None, reason="no go toolchain on this machine")
 def test_a_binary_built_by_go_is_read(tmp_path):
-    (tmp_path / "go.mod").write_text("module example.com/scanme\n\ngo 1.18\n")
-    (tmp_path / "main.go").write_text('package main\n\nfunc main() { println("hi") }\n')
+    """A real binary: a main module with a vendored dependency at a known version (no
+    network: -mod=vendor, GOPROXY=off), read back and matched against GO-2026-0002."""
+    dep = tmp_path / "vendor" / "example.com" / "scanme" / "dep"
+    dep.mkdir(parents=True)
+    (dep / "dep.go").write_text('package dep\n\nfunc Hello() string { return "hi" }\n')
+    (tmp_path / "vendor" / "modules.txt").write_text(
+        "# example.com/scanme/dep v1.2.0\n## explicit\nexample.com/scanme/dep\n"
+    )
+    (tmp_path / "go.mod").write_text(
+        "module example.com/scanme\n\ngo 1.18\n\nrequire example.com/scanme/dep v1.2.0\n"
+    )
+    (tmp_path / "main.go").write_text(
+        'package main\n\nimport "example.com/scanme/dep"\n\nfunc main() { println(dep.Hello()) }\n'
+    )
     env = {
         "HOME": str(tmp_path),
         "GOPATH": str(tmp_path / "gopath"),
-        "GOFLAGS": "-mod=mod",
         "GOCACHE": str(tmp_path / "cache"),
-        "PATH": "/usr/bin:/bin",
-        "CGO_ENABLED": "0",
+        "GOFLAGS": "-mod=vendor",
         "GOPROXY": "off",
+        "CGO_ENABLED": "0",
+        "PATH": "/usr/bin:/bin",
     }
     subprocess.run(["go", "build", "-o", "scanme", "."], cwd=tmp_path, env=env, check=True)
     version = subprocess.run(
@@ -137,8 +149,19 @@ def test_a_binary_built_by_go_is_read(tmp_path):
     data = (tmp_path / "scanme").read_bytes()
     info = gobinary.read_build_info(data)
     assert info is not None and info.go_version == version and info.path == "example.com/scanme"
+    assert [(m.path, m.version) for m in info.deps] == [("example.com/scanme/dep", "v1.2.0")]
     layer = files_layer({"usr/bin/scanme": data}, executable=("usr/bin/scanme",))
-    assert ("stdlib", version.removeprefix("go")) in _names(_fs(layer))
+    packages = inventory.packages(_fs(layer))
+    assert {(p["name"], p["version"]) for p in packages} == {
+        ("stdlib", version.removeprefix("go")),
+        ("example.com/scanme/dep", "v1.2.0"),
+    }
+    index = vulndb.memory_index(osv.read_records(OSV_DIR))
+    found = {(f["id"], f["name"], f["fix_version"]) for f in matching.find(packages, index)}
+    assert found == {
+        ("GO-2026-0001", "stdlib", "99.0.0"),
+        ("GO-2026-0002", "example.com/scanme/dep", "1.5.0"),
+    }
 
 
 def _packages():
