@@ -54,6 +54,7 @@ VULN_REPORT_TYPES = (
 )
 SBOM_REPORT_TYPE = "application/vnd.security.sbom.report+json; version=1.0"
 REFRESH_AFTER_SECONDS = 5
+MAX_REQUEST_BYTES = 1 << 20  # a scan request is a few hundred bytes
 JOB_RETENTION = timedelta(days=7)
 
 StartResponse = Callable[..., Any]
@@ -144,6 +145,8 @@ def _read_json(environ: dict[str, Any]) -> Any:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
+    if length > MAX_REQUEST_BYTES:
+        raise _Answer(400, f"the body is larger than {MAX_REQUEST_BYTES} bytes")
     raw = environ["wsgi.input"].read(length) if length > 0 else b""
     try:
         return json.loads(raw)

@@ -322,6 +322,9 @@ def test_refusals_of_the_adapter_api(scanner_url):
     with httpx.Client(base_url=scanner_url, headers=_auth(), timeout=30) as api:
         bad_json = api.post("/api/v1/scan", content=b"{not json")
         assert_adapter_matches("AcceptScanRequest", bad_json, 400)
+        huge = api.post("/api/v1/scan", content=b" " * (adapter.MAX_REQUEST_BYTES + 1))
+        assert_adapter_matches("AcceptScanRequest", huge, 400)
+        assert "larger than" in huge.json()["error"]["message"]
         no_digest = api.post(
             "/api/v1/scan",
             json={"registry": {"url": "http://r"}, "artifact": {"repository": "a/b"}},
