@@ -31,10 +31,25 @@ def _clean(name: str) -> str:
     return "" if path == "." else path
 
 
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
 def analyze_layer(stream: IO[bytes]) -> dict[str, Any]:
     """One layer's content as the cache stores it: {"files": {path: analysis},
-    "whiteouts": [path], "opaque": [dir]}. `stream` is the layer blob (tar, gzip or any
-    compression tarfile reads)."""
+    "whiteouts": [path], "opaque": [dir]}. `stream` is the layer blob, seekable: a tar,
+    compressed with gzip (or another compression tarfile reads) or zstd (OCI's
+    `tar+zstd`, through the zstandard library)."""
+    if stream.read(4) == ZSTD_MAGIC:
+        stream.seek(0)
+        import zstandard
+
+        with zstandard.ZstdDecompressor().stream_reader(stream) as reader:
+            return _analyze_tar(reader)
+    stream.seek(0)
+    return _analyze_tar(stream)
+
+
+def _analyze_tar(stream: IO[bytes]) -> dict[str, Any]:
     files: dict[str, Any] = {}
     whiteouts: list[str] = []
     opaque: list[str] = []
@@ -53,6 +68,11 @@ def analyze_layer(stream: IO[bytes]) -> dict[str, Any]:
             if member.isdir():
                 continue
             kind = inventory.kind_of(path, executable=bool(member.mode & 0o111))
+            if member.islnk() and kind is not None:
+                # a hard link to a file earlier in this layer: a stream cannot read it
+                # again, but its analysis is the target's
+                files[path] = files.get(_clean(member.linkname))
+                continue
             if kind is None or not member.isfile() or member.size > MAX_FILE_BYTES:
                 if kind is not None or path in files:
                     # a non-regular file (symlink, device) where an analysed file was

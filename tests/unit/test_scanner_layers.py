@@ -195,3 +195,26 @@ def test_spdx_sbom_is_valid_and_lists_every_package():
     names = {(p["name"], p.get("versionInfo")) for p in document["packages"]}
     assert names > DEBIAN_PACKAGES
     assert len(document["packages"]) == len(DEBIAN_PACKAGES) + 1  # and the image
+
+
+def test_zstd_layers_and_hard_links_are_read():
+    import gzip
+    import tarfile
+
+    import zstandard
+
+    raw = gzip.decompress(files_layer({f"{SITE}/a-1.0.dist-info/METADATA": dist_info("a", "1.0")}))
+    assert _names(_fs(zstandard.ZstdCompressor().compress(raw))) == {("a", "1.0")}
+    # a hard link to an analysed file in the same layer is the same distribution
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        data = dist_info("b", "2.0")
+        info = tarfile.TarInfo(f"{SITE}/b-2.0.dist-info/METADATA")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo(f"{SITE}/c-2.0.dist-info/METADATA")
+        link.type = tarfile.LNKTYPE
+        link.linkname = f"{SITE}/b-2.0.dist-info/METADATA"
+        tar.addfile(link)
+    files = _fs(buffer.getvalue())
+    assert set(files) == {f"{SITE}/b-2.0.dist-info/METADATA", f"{SITE}/c-2.0.dist-info/METADATA"}
