@@ -8,7 +8,9 @@ checks also bound their own sockets, so abandoned threads end soon after.
 Components: core, database, redis, registry (distribution answers), storage (the registry
 storage is writable: a file created and removed in the filesystem root, an object put and
 deleted in the S3 bucket, outside distribution's tree), jobservice (at least one Celery
-worker answered a ping), then one `worker:<node name>` per worker that answered.
+worker answered a ping), scanner (the built-in scanner answers its metadata; not when
+HARBOR_BUILTIN_SCANNER=false), then one
+`worker:<node name>` per worker that answered.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import cast
 
+import httpx
 from django.conf import settings
 from django.db import connection
 
@@ -80,6 +83,17 @@ def _storage() -> None:
         )
 
 
+def _scanner() -> None:
+    """The built-in scanner answers its metadata (scanner/adapter.py)."""
+    response = httpx.get(
+        settings.HARBOR["BUILTIN_SCANNER_URL"].rstrip("/") + "/api/v1/metadata",
+        headers={"Authorization": f"Bearer {settings.HARBOR['BUILTIN_SCANNER_TOKEN']}"},
+        timeout=CHECK_SECONDS,
+    )
+    if response.status_code != 200:
+        raise RuntimeError(f"scanner answered {response.status_code}")
+
+
 def answering_workers() -> list[str]:
     replies = celery_app.control.ping(timeout=WORKER_PING_SECONDS)
     return sorted(name for reply in replies or [] for name in reply)
@@ -100,9 +114,17 @@ def _error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def checks() -> dict[str, Callable[[], object]]:
+    """CHECKS, and the built-in scanner's unless the deployment turned it off."""
+    if settings.HARBOR.get("BUILTIN_SCANNER", True):
+        return {**CHECKS, "scanner": _scanner}
+    return CHECKS
+
+
 def component_health() -> list[dict[str, str]]:
-    executor = ThreadPoolExecutor(max_workers=len(CHECKS), thread_name_prefix="health")
-    futures = {name: executor.submit(check) for name, check in CHECKS.items()}
+    selected = checks()
+    executor = ThreadPoolExecutor(max_workers=len(selected), thread_name_prefix="health")
+    futures = {name: executor.submit(check) for name, check in selected.items()}
     wait(futures.values(), timeout=CHECK_SECONDS + WORKER_PING_SECONDS)
     executor.shutdown(wait=False, cancel_futures=True)  # a hung check is left behind
     components: list[dict[str, str]] = []

@@ -15,7 +15,7 @@ from harbor_py.core import env
 from harbor_py.core.runtime import Runtime
 from harbor_py.topology import load_topology
 
-ROLES = ("nginx", "registry", "web", "worker", "beat")
+ROLES = ("nginx", "registry", "web", "worker", "beat", "scanner")
 
 
 def node_name() -> str:
@@ -49,6 +49,16 @@ def role_argv(role: str, rt: Runtime, config_dir: Path, *, node: str) -> list[st
             str(bin_dir / "celery"),
             *("-A", "harbor_py", "worker", "--loglevel", "INFO"),
             *("--concurrency", concurrency, "-n", f"harbor-{node}@%h"),
+        ]
+    if role == "scanner":
+        # The built-in scanner (scanner/adapter.py): one process, so that its scan pool
+        # and the jobs it recovers at start are this node's; threads answer the polls.
+        listen = env.get("HARBOR_SCANNER_LISTEN", f"127.0.0.1:{rt.port + 1}")
+        return [
+            str(bin_dir / "gunicorn"),
+            "scanner.wsgi:application",
+            *("--bind", listen, "--workers", "1", "--threads", "4"),
+            *("--worker-class", "gthread", "--timeout", "120"),
         ]
     if role == "beat":
         return [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from typing import Any
 from urllib.parse import urlsplit
@@ -42,6 +44,7 @@ INSTALLED_APPS = [
     "scanning",
     "frontend",
     "jobs",
+    "scanner",
 ]
 
 # The harbor_py.middleware wrappers are Django's own, skipped on registry paths (/v2/,
@@ -209,6 +212,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 _STORAGE = env.get("HARBOR_STORAGE", "filesystem")
+_SCANNER_LISTEN = env.get("HARBOR_SCANNER_LISTEN", f"127.0.0.1:{RUNTIME.port + 1}")
 HARBOR: dict[str, Any] = {
     "EXTERNAL_URL": RUNTIME.external_url,
     "TOKEN_SERVICE": "harbor-registry",
@@ -243,6 +247,16 @@ HARBOR: dict[str, Any] = {
         "ROOT": env.get("HARBOR_S3_ROOT", ""),  # distribution's rootdirectory
     },
     "VERSION": "v2.0.0-harbor-py",
+    # The built-in scanner (scanner/, its own process: docs/scanner.md): where it listens,
+    # its URL for the scanner registration, and the bearer token the registration carries
+    # (derived from the secret key unless set, so every process of a node agrees on it).
+    # HARBOR_BUILTIN_SCANNER=false: a deployment without it (another adapter, e.g. Trivy's,
+    # is the default scanner); health then leaves it out.
+    "BUILTIN_SCANNER": env.get("HARBOR_BUILTIN_SCANNER", "true").lower() != "false",
+    "BUILTIN_SCANNER_LISTEN": _SCANNER_LISTEN,
+    "BUILTIN_SCANNER_URL": env.get("HARBOR_BUILTIN_SCANNER_URL", f"http://{_SCANNER_LISTEN}"),
+    "BUILTIN_SCANNER_TOKEN": env.get("HARBOR_BUILTIN_SCANNER_TOKEN")
+    or hmac.new(SECRET_KEY.encode(), b"harbor-py builtin scanner", hashlib.sha256).hexdigest(),
 }
 
 # JSON lines with the request id (harbor_py/ops/jsonlog.py); HARBOR_LOG_FORMAT=text for

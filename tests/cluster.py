@@ -116,6 +116,8 @@ class Cluster:
         values = {
             "DATABASE_URL": database_url(self.db_name),
             "HARBOR_CACHE_PREFIX": f"ha-{self.port}",
+            # the nodes run no built-in scanner (NODE_ROLES): health leaves it out
+            "HARBOR_BUILTIN_SCANNER": "false",
         }
         if "REDIS_SENTINELS" not in self.shared_env:
             values["REDIS_URL"] = self.redis_url

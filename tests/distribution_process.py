@@ -8,9 +8,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 from django.conf import settings
 
-from tests.stack import DOCKER_REGISTRY
+from tests.stack import DOCKER_REGISTRY, free_port
 
 GATED = """
 version: 0.1
@@ -71,3 +72,24 @@ def serving(
         process.terminate()
         process.wait(timeout=10)
         log.close()
+
+
+@contextmanager
+def serving_tcp(base: Path) -> Iterator[str]:
+    """A gated distribution with filesystem storage under `base` on a free loopback TCP
+    port (for clients that need an http URL, such as the built-in scanner); its URL."""
+    port = free_port()
+    config = gated_config(f"  filesystem: {{rootdirectory: {base / 'storage'}}}", base / "x")
+    config = config.replace(
+        f"http: {{net: unix, addr: {base / 'x'}}}", f"http: {{addr: 127.0.0.1:{port}}}"
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        try:
+            return httpx.get(f"{url}/v2/", timeout=0.5).status_code == 401
+        except httpx.HTTPError:
+            return False
+
+    with serving(base, config, ready=ready):
+        yield url

@@ -118,3 +118,46 @@ def make_image(
 def layout_blobs(path: Path) -> dict[str, bytes]:
     """Every blob in a layout, by digest."""
     return {f"sha256:{p.name}": p.read_bytes() for p in (path / "blobs" / "sha256").iterdir()}
+
+
+def files_layer(
+    files: dict[str, bytes],
+    *,
+    whiteouts: tuple[str, ...] = (),
+    opaque: tuple[str, ...] = (),
+    executable: tuple[str, ...] = (),
+) -> bytes:
+    """A gzipped tar layer holding `files` ({path: content}), with their parent
+    directories, plus whiteout entries (`dir/.wh.name` deletes `dir/name` from the layers
+    below) and opaque markers (`dir/.wh..wh..opq`), as image builders write them."""
+    tar_buffer = io.BytesIO()
+    names = [*files, *whiteouts, *(f"{d}/x" for d in opaque)]
+    directories = sorted({str(Path(p).parent) for p in names} - {"."})
+    with tarfile.open(fileobj=tar_buffer, mode="w") as tar:
+        made: set[str] = set()
+        for directory in directories:
+            parts = Path(directory).parts
+            for depth in range(1, len(parts) + 1):
+                name = "/".join(parts[:depth])
+                if name not in made:
+                    made.add(name)
+                    info = tarfile.TarInfo(name)
+                    info.type = tarfile.DIRTYPE
+                    info.mode = 0o755
+                    tar.addfile(info)
+
+        def add(name: str, data: bytes, mode: int = 0o644) -> None:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = mode
+            info.mtime = 0
+            tar.addfile(info, io.BytesIO(data))
+
+        for directory in opaque:
+            add(f"{directory}/.wh..wh..opq", b"")
+        for path in whiteouts:
+            parent, base = os.path.split(path)
+            add(os.path.join(parent, f".wh.{base}"), b"")
+        for path, data in files.items():
+            add(path, data, 0o755 if path in executable else 0o644)
+    return gzip.compress(tar_buffer.getvalue(), compresslevel=1, mtime=0)

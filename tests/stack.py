@@ -79,6 +79,8 @@ class Instance:
     database: str | None = "postgres"  # "postgres": a fresh PostgreSQL db; None: SQLite default
     extra_env: dict[str, str] = field(default_factory=dict)
     root: Path = REPO_ROOT  # the checkout whose code runs (bench.bench_ab --a-root)
+    # the built-in scanner's loopback port: a free one, not the default HARBOR_PORT + 1
+    scanner_port: int = field(default_factory=free_port)
 
     @property
     def url(self) -> str:
@@ -92,8 +94,13 @@ class Instance:
     def db_name(self) -> str:
         return f"harbor_e2e_{self.port}"
 
+    @property
+    def scanner_url(self) -> str:
+        return f"http://127.0.0.1:{self.scanner_port}"
+
     def env(self) -> dict[str, str]:
-        env = instance_environment(self.port, self.data_dir, **self.extra_env)
+        scanner = {"HARBOR_SCANNER_LISTEN": f"127.0.0.1:{self.scanner_port}"}
+        env = instance_environment(self.port, self.data_dir, **{**scanner, **self.extra_env})
         if self.database == "postgres":
             env["DATABASE_URL"] = database_url(self.db_name)
         return env

@@ -29,6 +29,7 @@ def test_health_reports_every_component(stack: Instance) -> None:
         "registry": "healthy",
         "storage": "healthy",
         "jobservice": "healthy",
+        "scanner": "healthy",
         # The instance's one Celery worker, by its node name (deploy/supervisord.conf).
         f"worker:harbor-{stack.port}@{socket.gethostname()}": "healthy",
     }

@@ -23,7 +23,7 @@ def test_health_names_every_component(anon_client):
     response = anon_client.get("/api/v2.0/health")
     assert_matches("getHealth", response, 200)
     names = [c["name"] for c in response.json()["components"]]
-    assert names == ["core", "database", "redis", "registry", "storage", "jobservice"]
+    assert names == ["core", "database", "redis", "registry", "storage", "jobservice", "scanner"]
     # No platform runs under the unit tests: the registry and the worker are down.
     assert response.json()["status"] == "unhealthy"
     by_name = {c["name"]: c["status"] for c in response.json()["components"]}

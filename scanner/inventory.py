@@ -1,0 +1,272 @@
+"""What the scanner reads in a file system, and the packages it finds there.
+
+    kind_of(path, executable)   which analyser a layer member needs (None: not read)
+    analyze(kind, path, data)   that file, parsed into JSON the layer cache stores
+    packages(files)             the packages of a composed file system (layers.compose)
+
+Package databases: dpkg (`var/lib/dpkg/status` and distroless `var/lib/dpkg/status.d/*`,
+read with python-debian's deb822 parser), apk (`lib/apk/db/installed`, apk's one-letter
+field format), Python distributions (`*.dist-info/METADATA`, `*.egg-info/PKG-INFO` and the
+single-file `*.egg-info`, email headers as the core metadata spec says), npm packages
+(`package.json` directly under a `node_modules` directory, scoped or not) and Go binaries
+(ELF executables carrying the build info of Go 1.18 and later, scanner.gobinary). RPM is
+not read: no maintained library that reads the rpmdb installs into this Python (the
+`rpm` bindings come with the system's own Python only); docs/scanner.md says so.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import io
+import json
+import posixpath
+from typing import Any
+
+from debian.deb822 import Deb822
+
+from scanner import gobinary
+from scanner.osv import normalize_name
+
+OS_RELEASE = ("etc/os-release", "usr/lib/os-release")
+DPKG_STATUS = "var/lib/dpkg/status"
+DPKG_STATUS_DIR = "var/lib/dpkg/status.d"
+APK_INSTALLED = "lib/apk/db/installed"
+
+
+def kind_of(path: str, *, executable: bool) -> str | None:
+    directory, base = posixpath.split(path)
+    if path in OS_RELEASE:
+        return "os-release"
+    if path == DPKG_STATUS:
+        return "dpkg"
+    if directory == DPKG_STATUS_DIR and not base.endswith(".md5sums"):
+        return "dpkg"
+    if path == APK_INSTALLED:
+        return "apk"
+    if (base == "METADATA" and directory.endswith(".dist-info")) or (
+        base == "PKG-INFO" and directory.endswith(".egg-info")
+    ):
+        return "python"
+    if base.endswith(".egg-info"):  # the single-file form distutils wrote
+        return "python"
+    if base == "package.json" and _npm_package_dir(directory):
+        return "npm"
+    if executable:
+        return "binary"
+    return None
+
+
+def _npm_package_dir(directory: str) -> bool:
+    parent, name = posixpath.split(directory)
+    if not name:
+        return False
+    if posixpath.basename(parent) == "node_modules":
+        return not name.startswith(("@", "."))
+    grand, scope = posixpath.split(parent)
+    return scope.startswith("@") and posixpath.basename(grand) == "node_modules"
+
+
+def analyze(kind: str, path: str, data: bytes) -> Any:
+    try:
+        return _ANALYSERS[kind](data)
+    except (ValueError, UnicodeDecodeError, KeyError, TypeError):
+        return None  # an unreadable database hides what the lower layers had, finds nothing
+
+
+def _os_release(data: bytes) -> dict[str, Any]:
+    values = {}
+    for line in data.decode("utf-8", "replace").splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep and key and not key.startswith("#"):
+            values[key] = value.strip().strip("\"'")
+    return {"os-release": values}
+
+
+def _dpkg(data: bytes) -> dict[str, Any]:
+    found = []
+    text = data.decode("utf-8", "replace")
+    for paragraph in Deb822.iter_paragraphs(io.StringIO(text), use_apt_pkg=False):
+        name = paragraph.get("Package")
+        version = paragraph.get("Version")
+        if not name or not version:
+            continue
+        status = paragraph.get("Status")
+        if status is not None and not status.endswith(" installed"):
+            continue  # removed, config-files, half-installed
+        source = paragraph.get("Source", "").strip()
+        source_name, _, source_version = source.partition(" ")
+        found.append(
+            {
+                "type": "deb",
+                "name": name,
+                "version": version,
+                "match_name": source_name or name,
+                "match_version": source_version.strip("()") or version,
+                "arch": paragraph.get("Architecture", ""),
+            }
+        )
+    return {"packages": found}
+
+
+def _apk(data: bytes) -> dict[str, Any]:
+    found = []
+    for block in data.decode("utf-8", "replace").split("\n\n"):
+        fields: dict[str, str] = {}
+        for line in block.splitlines():
+            if len(line) > 2 and line[1] == ":":
+                fields.setdefault(line[0], line[2:])
+        if "P" in fields and "V" in fields:
+            found.append(
+                {
+                    "type": "apk",
+                    "name": fields["P"],
+                    "version": fields["V"],
+                    "match_name": fields.get("o") or fields["P"],
+                    "match_version": fields["V"],
+                    "arch": fields.get("A", ""),
+                    "license": fields.get("L", ""),
+                }
+            )
+    return {"packages": found}
+
+
+def _python(data: bytes) -> dict[str, Any]:
+    text = data.decode("utf-8", "replace")
+    headers = email.parser.HeaderParser().parsestr(text.split("\n\n", 1)[0])
+    name, version = headers.get("Name"), headers.get("Version")
+    if not name or not version:
+        return {"packages": []}
+    package = {
+        "type": "pypi",
+        "name": str(name),
+        "version": str(version),
+        "match_name": str(name),
+        "match_version": str(version),
+        "license": str(headers.get("License") or ""),
+    }
+    return {"packages": [package]}
+
+
+def _npm(data: bytes) -> dict[str, Any]:
+    doc = json.loads(data)
+    name, version = doc.get("name"), doc.get("version")
+    if not isinstance(name, str) or not isinstance(version, str):
+        return {"packages": []}
+    license_ = doc.get("license")
+    package = {
+        "type": "npm",
+        "name": name,
+        "version": version,
+        "match_name": name,
+        "match_version": version,
+        "license": license_ if isinstance(license_, str) else "",
+    }
+    return {"packages": [package]}
+
+
+def _binary(data: bytes) -> dict[str, Any] | None:
+    info = gobinary.read_build_info(data)
+    if info is None:
+        return None
+    found = [
+        {
+            "type": "golang",
+            "name": "stdlib",
+            "version": info.go_version.removeprefix("go"),
+            "match_name": "stdlib",
+            "match_version": info.go_version.removeprefix("go"),
+        }
+    ]
+    for module in [info.main, *info.deps]:
+        if module is None or not module.version or module.version == "(devel)":
+            continue
+        found.append(
+            {
+                "type": "golang",
+                "name": module.path,
+                "version": module.version,
+                "match_name": module.path,
+                "match_version": module.version.removeprefix("v"),
+            }
+        )
+    return {"packages": found}
+
+
+_ANALYSERS = {
+    "os-release": _os_release,
+    "dpkg": _dpkg,
+    "apk": _apk,
+    "python": _python,
+    "npm": _npm,
+    "binary": _binary,
+}
+
+_ECOSYSTEM_OF_TYPE = {"apk": "Alpine", "pypi": "PyPI", "npm": "npm", "golang": "Go"}
+_PURL_TYPE = {"deb": "deb", "apk": "apk", "pypi": "pypi", "npm": "npm", "golang": "golang"}
+
+
+def operating_system(files: dict[str, Any]) -> dict[str, str]:
+    for path in OS_RELEASE:
+        analysis = files.get(path)
+        if analysis and "os-release" in analysis:
+            return dict(analysis["os-release"])
+    return {}
+
+
+def _ecosystem(kind: str, os_release: dict[str, str]) -> tuple[str, str]:
+    """The OSV ecosystem a package is matched in and its release: dpkg packages on Debian
+    12 -> ("Debian", "12"), on Ubuntu 22.04 -> ("Ubuntu", "22.04"); apk packages on Alpine
+    3.19.1 -> ("Alpine", "v3.19"). A release the image does not name is "" (any)."""
+    ident = os_release.get("ID", "").lower()
+    version = os_release.get("VERSION_ID", "")
+    if kind == "deb":
+        ecosystem = "Ubuntu" if ident == "ubuntu" else "Debian"
+        if ident not in ("debian", "ubuntu") or not version:
+            return ecosystem, ""
+        return ecosystem, version if ident == "ubuntu" else version.split(".")[0]
+    if kind == "apk":
+        if ident != "alpine" or not version:
+            return "Alpine", ""
+        return "Alpine", "v" + ".".join(version.split(".")[:2])
+    return _ECOSYSTEM_OF_TYPE[kind], ""
+
+
+def packages(
+    files: dict[str, Any], os_release: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """Every package of a composed file system (or of one layer's files, with the image's
+    `os_release`), with the OSV ecosystem and release it is matched in, its normalized
+    name and its package URL."""
+    if os_release is None:
+        os_release = operating_system(files)
+    found = []
+    for path in sorted(files):
+        analysis = files[path]
+        for package in (analysis or {}).get("packages", []):
+            kind = package["type"]
+            ecosystem, release = _ecosystem(kind, os_release)
+            namespace = ecosystem.lower() if kind in ("deb", "apk") else ""
+            found.append(
+                {
+                    **package,
+                    "path": path,
+                    "ecosystem": ecosystem,
+                    "release": release,
+                    "key": normalize_name(ecosystem, package["match_name"]),
+                    "purl": _purl(_PURL_TYPE[kind], namespace, package),
+                }
+            )
+    return found
+
+
+def _purl(kind: str, namespace: str, package: dict[str, Any]) -> str:
+    from packageurl import PackageURL
+
+    name = package["name"]
+    ns = namespace or None
+    if kind == "npm" and name.startswith("@") and "/" in name:
+        ns, name = name.split("/", 1)
+    elif kind == "golang" and "/" in name:
+        ns, name = name.rsplit("/", 1)
+    qualifiers = {"arch": package["arch"]} if package.get("arch") else None
+    return str(PackageURL(kind, ns, name, package["version"], qualifiers))
