@@ -121,9 +121,11 @@ def set_default(*, scanner: Scanner, is_default: bool, actor: Actor) -> None:
     transaction.on_commit(cache.bump)
 
 
-def ensure_default_scanner(*, name: str, url: str) -> None:
+def ensure_default_scanner(*, name: str, url: str, token: str = "") -> None:
     """Register the scanner at `url` unless a registration has that URL, and make it the
-    default when there is none. Idempotent: the platform calls it at every start."""
+    default when there is none. Idempotent: the platform calls it at every start. `token`:
+    the Bearer credential the adapter asks for (the built-in scanner's); a registration
+    whose stored credential differs takes the new one (the token follows the secret key)."""
     url = _check_url(url)
     with transaction.atomic():
         # one starter at a time: the default is decided under this lock
@@ -131,12 +133,21 @@ def ensure_default_scanner(*, name: str, url: str) -> None:
         existing = Scanner.objects.filter(url=url).first()
         if existing is None:
             taken = Scanner.objects.filter(name=name).exists()
-            existing = Scanner.objects.create(
+            existing = Scanner(
                 name=f"{name} ({url})" if taken else name,
                 url=url,
                 description="the built-in scanner",
+                auth="Bearer" if token else "",
             )
+            existing.access_credential = token
+            existing.save()
             _record(SYSTEM, "create", existing, f"url {url}")
+        elif token and (existing.auth != "Bearer" or existing.access_credential != token):
+            existing.auth = "Bearer"
+            existing.access_credential = token
+            existing.save(update_fields=["auth", "access_credential_encrypted"])
+            _record(SYSTEM, "update", existing, "credential of the built-in scanner")
+            transaction.on_commit(cache.bump)
         if not Scanner.objects.filter(is_default=True).exists() and not existing.disabled:
             Scanner.objects.filter(pk=existing.pk).update(is_default=True)
             transaction.on_commit(cache.bump)

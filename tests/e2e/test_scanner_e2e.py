@@ -65,3 +65,45 @@ def test_the_platforms_scanner_scans_a_pushed_image(stack: Instance, tmp_path) -
             time.sleep(0.2)
     assert report.status_code == 200, report.text
     assert findings_of(report.json()) == DEBIAN_FINDINGS
+
+
+def test_harbors_api_scans_with_the_builtin_scanner_the_platform_registered(
+    stack: Instance, tmp_path
+) -> None:
+    """`platform up` registered the built-in scanner (with its Bearer token): a scan asked
+    through Harbor's API runs in it and its report comes back as the vulnerabilities
+    addition; prevent_vul then refuses the pull."""
+    stack.manage("scanner_db", "import", str(OSV_DIR))
+    project = f"bscan{uuid.uuid4().hex[:6]}"
+    stack.create_project(project)
+    layout = make_image(tmp_path / "img", layers=debian_image_layers(), tag="v1")
+    skopeo(
+        "copy",
+        layout.ref,
+        f"docker://{stack.host}/{project}/app:v1",
+        creds=("admin", ADMIN_PASSWORD),
+    )
+    artifact = f"/api/v2.0/projects/{project}/repositories/app/artifacts/v1"
+    with stack.client() as api:
+        [builtin] = [
+            s for s in api.get("/api/v2.0/scanners").json() if s["url"] == stack.scanner_url
+        ]
+        assert builtin["auth"] == "Bearer"
+        chosen = api.put(f"/api/v2.0/projects/{project}/scanner", json={"uuid": builtin["uuid"]})
+        assert chosen.status_code == 200, chosen.text
+        assert api.post(f"{artifact}/scan").status_code == 202
+        deadline = time.monotonic() + 120
+        while True:
+            overview = (
+                api.get(artifact, params={"with_scan_overview": "true"})
+                .json()
+                .get("scan_overview", {})
+                .get(VULN, {})
+            )
+            if overview.get("scan_status") in ("Success", "Error"):
+                break
+            assert time.monotonic() < deadline, overview
+            time.sleep(0.5)
+        assert overview["scan_status"] == "Success", (overview, stack.logs())
+        report = api.get(f"{artifact}/additions/vulnerabilities").json()[VULN]
+        assert findings_of(report) == DEBIAN_FINDINGS

@@ -532,3 +532,12 @@ def test_security_hub_and_the_cve_export(
     lines = csv_body.content.decode().splitlines()
     assert lines[0].startswith("Project,Repository,Digest") and len(lines) == 3
     assert any("CVE-1" in line and "Critical" in line for line in lines)
+
+
+def test_ensure_default_scanner_stores_the_builtin_token_encrypted_and_follows_it(db):
+    services.ensure_default_scanner(name="builtin", url="http://127.0.0.1:9998", token="t-1")
+    [only] = Scanner.objects.all()
+    assert (only.auth, only.access_credential) == ("Bearer", "t-1")
+    assert "t-1" not in only.access_credential_encrypted
+    services.ensure_default_scanner(name="builtin", url="http://127.0.0.1:9998", token="t-2")
+    assert Scanner.objects.get().access_credential == "t-2"

@@ -252,9 +252,15 @@ class Command(BaseCommand):
         call_command("collectstatic", interactive=False, verbosity=0)
         if ensure_admin(password=rt.admin_password):
             self.stdout.write("created the admin user")
-        if builtin_scanner := settings.HARBOR.get("BUILTIN_SCANNER_URL"):
-            # registered on first start, the default while no other is (scanning/README)
-            ensure_default_scanner(name="harbor-py scanner", url=builtin_scanner)
+        builtin_scanner = settings.HARBOR.get("BUILTIN_SCANNER_URL")
+        if builtin_scanner and settings.HARBOR.get("BUILTIN_SCANNER", True):
+            # registered on first start, the default while no other is (docs/scanning.md);
+            # the built-in adapter asks for this Bearer token (docs/scanner.md)
+            ensure_default_scanner(
+                name="harbor-py scanner",
+                url=builtin_scanner,
+                token=settings.HARBOR.get("BUILTIN_SCANNER_TOKEN") or "",
+            )
 
     def _supervisorctl(self, rt: Runtime, *args: str) -> subprocess.CompletedProcess[str]:
         ctl = Path(sys.executable).parent / "supervisorctl"
