@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -203,3 +204,47 @@ def cosign_private_key(key: PrivateKey, passphrase: bytes) -> bytes:
         f"-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----\n{body}"
         "-----END ENCRYPTED COSIGN PRIVATE KEY-----\n"
     ).encode()
+
+
+def load_cosign_private_key(pem: bytes, passphrase: bytes) -> PrivateKey:
+    """The key of cosign_private_key() back (what skopeo and cosign do with the file)."""
+    import nacl.secret
+
+    body = b"".join(line for line in pem.splitlines() if not line.startswith(b"-----"))
+    doc = json.loads(base64.b64decode(body))
+    params = doc["kdf"]["params"]
+    secret = hashlib.scrypt(
+        passphrase,
+        salt=base64.b64decode(doc["kdf"]["salt"]),
+        n=params["N"],
+        r=params["r"],
+        p=params["p"],
+        maxmem=64 * 1024 * 1024,
+        dklen=32,
+    )
+    der = nacl.secret.SecretBox(secret).decrypt(
+        base64.b64decode(doc["ciphertext"]), base64.b64decode(doc["cipher"]["nonce"])
+    )
+    key = serialization.load_der_private_key(der, password=None)
+    assert isinstance(
+        key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+    )
+    return key
+
+
+def write_layout(path: Path, doc: dict[str, Any], blobs: list[Blob]) -> str:
+    """An OCI layout holding the manifest `doc` (bytes as manifest_digest() hashes them) and
+    its blobs; the manifest's digest."""
+    store = path / "blobs" / "sha256"
+    store.mkdir(parents=True, exist_ok=True)
+    body = json.dumps(doc).encode()
+    for blob in [*blobs, Blob(body)]:
+        (store / blob.digest.split(":", 1)[1]).write_bytes(blob.data)
+    (path / "oci-layout").write_text(json.dumps({"imageLayoutVersion": "1.0.0"}))
+    index = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [Blob(body).descriptor(doc["mediaType"])],
+    }
+    (path / "index.json").write_text(json.dumps(index))
+    return Blob(body).digest
