@@ -6,6 +6,7 @@ the project at once, in one write."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
@@ -23,15 +24,16 @@ def _fresh() -> int:
     return time.time_ns() // 1000
 
 
-def read(project_name: str) -> tuple[int, int]:
-    """(the project's counter, the system's), one round trip when both exist."""
-    wanted = [project_key(project_name), SYSTEM]
-    found = cache.get_many(wanted)
-    for key in wanted:
+def read(project_name: str, *also: str) -> tuple[int, int, dict[str, Any]]:
+    """(the project's counter, the system's, the values of the keys `also`) in one round
+    trip when both counters exist."""
+    counters = [project_key(project_name), SYSTEM]
+    found = cache.get_many([*counters, *also])
+    for key in counters:
         if key not in found:
             cache.add(key, _fresh(), timeout=None)
             found[key] = cache.get(key)
-    return found[wanted[0]], found[wanted[1]]
+    return found[counters[0]], found[counters[1]], found
 
 
 def bump(project_name: str | None) -> None:

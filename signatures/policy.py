@@ -4,7 +4,7 @@ metadata `enable_content_trust_cosign` (cosign signatures) and `enable_content_t
 that kind; when the project or the system trusts keys, one that verifies with a trusted key.
 
 Cost: with both off, two dictionary lookups. With one on, an allowed pull reads two
-counters and one cached verdict from the cache (one `MGET`, one `GET`); the verdict is
+counters and the cached verdict from the cache in one `MGET`; the verdict is
 computed (database, stored checks, at most one verification per signature and key set) only
 on a miss. Refusals are not cached: a signature pushed a moment later is seen at once.
 Signatures, SBOMs and other accessories are always pullable, so that clients can verify."""
@@ -39,16 +39,15 @@ def check(request: PullRequest) -> str | None:
         return None  # a signature, SBOM...: pullable, so that clients can verify
     kinds = kinds_of(metadata)
     repository = request.repository
-    project_generation, system_generation = generations.read(repository.project.name)
-    key = (
-        f"sign:ok:{artifact.pk}:{artifact.digest}:{'+'.join(kinds)}:"
-        f"{project_generation}:{system_generation}"
-    )
-    if cache.get(key):
+    key = f"sign:ok:{artifact.pk}"
+    project_generation, system_generation, found = generations.read(repository.project.name, key)
+    # The verdict holds what it was computed for: the digest, the policies and counters.
+    stamp = f"{artifact.digest}:{'+'.join(kinds)}:{project_generation}:{system_generation}"
+    if found.get(key) == stamp:
         return None
     message = services.refusal(artifact, repository, kinds)
     if message is None:
-        cache.set(key, 1, timeout=VERDICT_SECONDS)
+        cache.set(key, stamp, timeout=VERDICT_SECONDS)
     return message
 
 
