@@ -120,7 +120,7 @@ def certificate(key: PrivateKey, name: str = "harbor-py test signer") -> x509.Ce
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(days=1))
         .not_valid_after(now + dt.timedelta(days=30))
-        .sign(key, algorithm)  # type: ignore[arg-type]
+        .sign(key, algorithm)
     )
 
 
