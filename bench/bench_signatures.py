@@ -23,14 +23,13 @@ import hashlib
 import json
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from bench.bench import Topology, log, process_table
-from bench.bench_requests import Client
+from bench.bench import Topology, process_table
+from bench.bench_requests import Client, on_new_instance, publish
 from tests import signing
-from tests.stack import REPO_ROOT, Instance
+from tests.stack import REPO_ROOT
 
 GOAL = 1.15
 MODES = ("on", "off")
@@ -145,19 +144,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="harbor-bench-signatures-") as workdir:
-        topo = Topology(name="ours", workdir=Path(workdir))
-        topo.instance = Instance(data_dir=Path(workdir) / "data", port=topo.port)
-        log(f"starting harbor-py on {topo.host}")
-        topo.start()
-        try:
-            results = run(topo, args)
-        finally:
-            topo.stop()
-    print(report(results))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
-    print(f"results: {args.out}")
+    results = on_new_instance("harbor-bench-signatures-", lambda topo: run(topo, args))
+    publish(report(results), results, args.out)
     return 0 if results["ratio"] <= GOAL else 1
 
 
