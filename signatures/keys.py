@@ -36,8 +36,8 @@ def parse(pem: object) -> ParsedKey:
         raise bad_request("public_key must be a PEM public key")
     if len(pem) > MAX_PEM:
         raise bad_request(f"public_key is longer than {MAX_PEM} characters")
-    data = pem.strip().encode()
     try:
+        data = pem.strip().encode()
         if b"-----BEGIN CERTIFICATE-----" in data:
             key: object = x509.load_pem_x509_certificate(data).public_key()
         else:

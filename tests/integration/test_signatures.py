@@ -428,3 +428,23 @@ def test_ui_keys_settings_signed_column_and_accessories(demo, make_user):
     key_id = TrustedKey.objects.get(name="ci").pk
     assert browser.post(f"/projects/demo/trusted-keys/{key_id}/delete").status_code == 302
     assert not TrustedKey.objects.filter(pk=key_id).exists()
+
+
+def test_ui_system_keys_are_for_admins(demo, admin):
+    from django.test import Client
+
+    browser, stranger = Client(), Client()
+    browser.force_login(admin)
+    stranger.force_login(demo["owner"])
+    assert stranger.get("/admin/trusted-keys").status_code == 403
+    pem = signing.public_pem(signing.ec_key())
+    assert (
+        browser.post("/admin/trusted-keys", {"name": "org", "public_key": pem}).status_code == 302
+    )
+    key = TrustedKey.objects.get(name="org", project__isnull=True)
+    page = browser.get("/admin/trusted-keys").content.decode()
+    assert 'id="system-keys"' in page and key.fingerprint[:20] in page
+    shown = stranger.get("/projects/demo/configuration").content.decode()
+    assert "org" in shown.split('id="system-keys"', 1)[1]  # every project sees what it trusts
+    assert browser.post(f"/admin/trusted-keys/{key.pk}/delete").status_code == 302
+    assert not TrustedKey.objects.filter(pk=key.pk).exists()

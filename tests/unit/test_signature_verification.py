@@ -99,7 +99,8 @@ def test_keys_are_checked():
     assert (
         keys.parse(signing.public_pem(ed25519.Ed25519PrivateKey.generate())).algorithm == "Ed25519"
     )
-    for bad in ("", "junk", signing.public_pem(rsa.generate_private_key(65537, 1024))):
+    weak = signing.public_pem(rsa.generate_private_key(65537, 1024))
+    for bad in ("", "junk", "\ud800", weak):
         with pytest.raises(DomainError):
             keys.parse(bad)
     with pytest.raises(DomainError, match="unsupported curve"):
