@@ -240,6 +240,8 @@ def reserve(
         raise BlobsBeingDeleted(deleting)
     # Lock order: repository, blobs, artifact, quota (deleters: repository, artifacts, quota).
     artifact, created = _artifact(parsed, repository, image_config, tag)
+    if created and artifact.subject_digest:  # an accessory: its subject's deleter waits
+        locks.pin_subject(repository.pk, artifact.subject_digest)
     # After the touch: while a push waits here its blob rows stay locked, so GC skips them.
     quota = usage.lock(project.pk)
     if created:
