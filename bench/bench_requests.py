@@ -40,6 +40,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
@@ -49,6 +50,7 @@ from tests.stack import REPO_ROOT, Instance
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+_T = TypeVar("_T")
 COMPONENTS = ("gunicorn", "postgres", "distribution", "nginx", "redis", "celery", "supervisord")
 
 
@@ -244,22 +246,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="harbor-bench-requests-") as workdir:
+def on_new_instance(prefix: str, work: Callable[[Topology], _T]) -> _T:
+    """Run `work` on a harbor-py instance started for it (and stopped after)."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as workdir:
         topo = Topology(name="ours", workdir=Path(workdir))
         topo.instance = Instance(data_dir=Path(workdir) / "data", port=topo.port)
         log(f"starting harbor-py on {topo.host}")
         topo.start()
         try:
-            topo.instance.create_project(PROJECT, public=False)
-            results = run_cases(topo, args)
+            return work(topo)
         finally:
             topo.stop()
-    print(report(results))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
-    print(f"results: {args.out}")
+
+
+def publish(text: str, results: dict, out: Path) -> None:
+    """Print the table and write the results as JSON."""
+    print(text)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(f"results: {out}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+
+    def work(topo: Topology) -> dict[str, dict]:
+        assert topo.instance is not None
+        topo.instance.create_project(PROJECT, public=False)
+        return run_cases(topo, args)
+
+    results = on_new_instance("harbor-bench-requests-", work)
+    publish(report(results), results, args.out)
     return 0
 
 

@@ -27,6 +27,7 @@ TABLES: dict[str, list[tuple[str, Promise]]] = {
         ("digest", _("Digest")),
         ("tags", _("Tags")),
         ("type", _("Type")),
+        ("signed", _("Signed")),
         ("size", _("Size")),
         ("pushed", _("Push time")),
         ("pulled", _("Pull time")),

@@ -194,6 +194,12 @@ class ProjectConfigForm(forms.Form):
     prevent_vul = forms.BooleanField(
         label=_("Prevent vulnerable images from running"), required=False
     )
+    enable_content_trust_cosign = forms.BooleanField(
+        label=_("Content trust: pull only images signed with cosign"), required=False
+    )
+    enable_content_trust = forms.BooleanField(
+        label=_("Content trust: pull only images signed with Notation"), required=False
+    )
     severity = forms.ChoiceField(
         label=_("Severity threshold"),
         choices=[

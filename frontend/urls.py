@@ -12,6 +12,7 @@ from frontend.views import (
     projects,
     robots,
     scanning,
+    signatures,
 )
 
 app_name = "ui"
@@ -133,6 +134,18 @@ urlpatterns = [
         name="rule-delete",
     ),
     path("projects/<str:name>/delete", project_settings.project_delete, name="project-delete"),
+    path("projects/<str:name>/trusted-keys", signatures.project_key_add, name="project-key-add"),
+    path(
+        "projects/<str:name>/trusted-keys/<int:key_id>/delete",
+        signatures.project_key_delete,
+        name="project-key-delete",
+    ),
+    path("admin/trusted-keys", signatures.system_keys, name="trusted-keys"),
+    path(
+        "admin/trusted-keys/<int:key_id>/delete",
+        signatures.system_key_delete,
+        name="trusted-key-delete",
+    ),
     path("projects/<str:name>/robots", robots.project_robots, name="project-robots"),
     path(
         "projects/<str:name>/robots/<int:robot_id>/toggle",

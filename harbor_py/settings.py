@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "frontend",
     "jobs",
     "scanner",
+    "signatures",
 ]
 
 # The harbor_py.middleware wrappers are Django's own, skipped on registry paths (/v2/,

@@ -23,6 +23,7 @@ api_v2: list[URLPattern | URLResolver] = [
     path("", include("replication.api.urls")),
     path("", include("quotas.api.urls")),
     path("", include("immutable.api.urls")),
+    path("", include("signatures.api.urls")),
 ]
 
 urlpatterns = [

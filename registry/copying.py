@@ -16,7 +16,7 @@ import httpx
 from harbor_py.core.actor import Actor
 from harbor_py.core.errors import Code, DomainError
 from projects.models import Project
-from registry import services, upstream
+from registry import accessories, services, upstream
 from registry.image_config import ImageConfig, fetch_config
 from registry.manifests import MANIFEST_ACCEPT, ManifestInvalid, digest_of, parse_manifest
 from registry.models import Artifact, ArtifactAddition, Repository
@@ -76,7 +76,8 @@ class _Copy:
             raise _failed(f"manifest {src}@{digest} not readable ({result.status_code})")
         return result.content, result.headers.get("Content-Type", "")
 
-    def artifact(self, digest: str, depth: int = 0) -> Artifact:
+    def artifact(self, digest: str, depth: int = 0, tag: str | None = None) -> Artifact:
+        """`tag`: the cosign tag-scheme name an accessory of that kind is linked by."""
         existing = Artifact.objects.filter(repository__name=self.destination, digest=digest)
         if found := existing.first():
             return found
@@ -94,7 +95,7 @@ class _Copy:
             self._mount(digest_to_mount)
         result = self._call(
             "PUT",
-            f"/v2/{self.destination}/manifests/{digest}",
+            f"/v2/{self.destination}/manifests/{tag or digest}",
             headers={"Content-Type": parsed.media_type},
             content=body,
         )
@@ -106,13 +107,15 @@ class _Copy:
             project=self.project,
             repository_name=self.destination,
             parsed=parsed,
-            tag=None,
+            tag=tag,
             actor=self.actor,
             image_config=config,
         )
-        accessories = Artifact.objects.filter(repository=self.source, subject_digest=digest)
-        for accessory in accessories.order_by("pk"):
-            self.artifact(accessory.digest, depth + 1)
+        linked = Artifact.objects.filter(repository=self.source, subject_digest=digest)
+        scheme = accessories.scheme_tags(digest)
+        for accessory in linked.prefetch_related("tags").order_by("pk"):
+            names = [t.name for t in accessory.tags.all() if t.name in scheme]
+            self.artifact(accessory.digest, depth + 1, names[0] if names else None)
         return copied
 
 

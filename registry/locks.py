@@ -50,6 +50,18 @@ def pin(artifact_id: int) -> bool:
         return cursor.fetchone() is not None
 
 
+def pin_subject(repository_id: int, digest: str) -> None:
+    """An accessory's push holds its subject, when the subject is there: a deleter of the
+    subject (which locks it first) then either waits for the push and takes the new
+    accessory with the subject, or has deleted the subject before the push records the
+    accessory (which then waits for a subject of that digest to be pushed again)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM artifact WHERE repository_id = %s AND digest = %s{key_share()}",
+            [repository_id, digest],
+        )
+
+
 def repository_for_delete(repository_id: int) -> bool:
     """Lock a repository row for deletion, before its artifacts: a push pins the row first
     (registry.push), so it waits for the delete and then creates the repository anew.

@@ -50,6 +50,8 @@ class Artifact(models.Model):
     manifest_media_type = models.CharField(max_length=255)
     artifact_type = models.CharField(max_length=255, blank=True, default="")
     subject_digest = models.CharField(max_length=255, blank=True, default="", db_index=True)
+    # Harbor's accessory type (registry.accessories) when subject_digest is set.
+    accessory_type = models.CharField(max_length=32, blank=True, default="", db_default="")
     size = models.BigIntegerField(default=0)
     extra_attrs = models.JSONField(default=dict, blank=True)
     annotations = models.JSONField(default=dict, blank=True)

@@ -36,7 +36,7 @@ from immutable.enforcement import TagImmutable, check_move
 from immutable.selectors import immutable_tags
 from projects.models import Project
 from quotas import usage
-from registry import config_queue, locks
+from registry import accessories, config_queue, locks
 from registry.events import ArtifactPushed, TagCreated
 from registry.image_config import ImageConfig
 from registry.manifests import ParsedManifest
@@ -128,8 +128,12 @@ def _size(parsed: ParsedManifest, repository: Repository) -> int:
 
 
 def _new_artifact(
-    parsed: ParsedManifest, repository: Repository, image_config: ImageConfig | None
+    parsed: ParsedManifest,
+    repository: Repository,
+    image_config: ImageConfig | None,
+    tag: str | None = None,
 ) -> Artifact:
+    subject_digest, accessory_type = accessories.classify(parsed, tag)
     return Artifact(
         repository=repository,
         digest=parsed.digest,
@@ -137,7 +141,8 @@ def _new_artifact(
         media_type=parsed.harbor_media_type,
         manifest_media_type=parsed.media_type,
         artifact_type=parsed.artifact_type,
-        subject_digest=parsed.subject.digest if parsed.subject else "",
+        subject_digest=subject_digest,
+        accessory_type=accessory_type,
         size=_size(parsed, repository),
         annotations=parsed.annotations,
         extra_attrs=image_config.extra_attrs if image_config else {},
@@ -152,12 +157,15 @@ WHERE child_digest = %s AND child_id IS NULL
 
 
 def _artifact(
-    parsed: ParsedManifest, repository: Repository, image_config: ImageConfig | None
+    parsed: ParsedManifest,
+    repository: Repository,
+    image_config: ImageConfig | None,
+    tag: str | None = None,
 ) -> tuple[Artifact, bool]:
     """The artifact row of this digest, and whether this push created it: one INSERT for a
     new digest, and the stored row when the digest was pushed before."""
     while True:
-        artifact = _new_artifact(parsed, repository, image_config)
+        artifact = _new_artifact(parsed, repository, image_config, tag)
         if insert([artifact], on_conflict=IGNORE_CONFLICTS, returning_pk=True):
             return artifact, True
         # Pinned: a deleter that holds it makes us wait, and then we insert it again.
@@ -242,7 +250,9 @@ def reserve(
     if deleting:
         raise BlobsBeingDeleted(deleting)
     # Lock order: repository, blobs, artifact, quota (deleters: repository, artifacts, quota).
-    artifact, created = _artifact(parsed, repository, image_config)
+    artifact, created = _artifact(parsed, repository, image_config, tag)
+    if created and artifact.subject_digest:  # an accessory: its subject's deleter waits
+        locks.pin_subject(repository.pk, artifact.subject_digest)
     # After the touch: while a push waits here its blob rows stay locked, so GC skips them.
     quota = usage.lock(project.pk)
     if created:

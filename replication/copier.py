@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from registry import accessories as accessory_rules
 from registry.manifests import Descriptor, ManifestInvalid, parse_manifest
 from replication.adapters.base import PUSH, RegistryAdapter, TransferError
 
@@ -179,7 +180,10 @@ class Copier:
         depth: int,
         notes: list[str],
         accessories: bool,
+        subject: str | None = None,
     ) -> None:
+        """`subject`: the artifact this one is an accessory of (a cosign tag-scheme
+        signature is put under its `sha256-<hex>.sig` tag, which is its link)."""
         found = self.attempt(
             lambda: self.source.manifest(src_repo, digest), f"GET manifest {digest}", notes
         )
@@ -194,6 +198,10 @@ class Copier:
             raise TransferError(f"manifest {digest} is invalid: {exc}") from None
         if depth >= MAX_DEPTH:
             raise TransferError(f"{digest} is nested deeper than {MAX_DEPTH} levels")
+        if subject and not tags and parsed.subject is None:
+            scheme_tag = accessory_rules.cosign_tag(subject)
+            if accessory_rules.classify(parsed, scheme_tag) == (subject, accessory_rules.COSIGN):
+                tags = (scheme_tag,)
         for child in parsed.children:
             if not self._present(dst_repo, child.digest, notes):
                 self._manifest(src_repo, dst_repo, child.digest, (), depth + 1, notes, False)
@@ -245,4 +253,4 @@ class Copier:
             if self._present(dst_repo, accessory, notes):
                 continue
             notes.append(f"accessory {accessory} of {digest}")
-            self._manifest(src_repo, dst_repo, accessory, (), depth + 1, notes, True)
+            self._manifest(src_repo, dst_repo, accessory, (), depth + 1, notes, True, digest)

@@ -19,6 +19,7 @@ from frontend.refusals import InWords
 from frontend.views import scanning
 from frontend.views.base import attempt, page_of, signed_in
 from frontend.views.projects import confirm
+from frontend.views.signatures import artifact_signatures
 from harbor_py.core.actor import Actor
 from harbor_py.core.errors import Code, DomainError
 from immutable.enforcement import TagImmutable
@@ -27,6 +28,7 @@ from projects.selectors import ProjectAccess, require_access_by_name
 from registry import copying, deletion, queries, selectors, services
 from registry.models import Artifact, Tag
 from registry.names import valid_repository_name
+from signatures.selectors import signed_states
 
 
 def _repository(request: HttpRequest, name: str, path: str, resource: str, action: str):  # noqa: ANN202
@@ -51,9 +53,11 @@ def repository(request: HttpRequest, name: str, path: str) -> HttpResponse:
     page = page_of(request, selectors.artifacts_with_details(rows, with_tag=True, with_label=True))
     immutable = immutable_checker(repo.pk)
     bars = scanning.overview_bars(list(page.object_list))
+    signed = signed_states(list(page.object_list))
     for row in page.object_list:
         row.immutable_tags = {tag.name for tag in row.tags.all() if immutable(tag.name)}
         row.scan_bar = bars.get(row.pk)
+        row.signed = signed.get(row.pk, "")
     context = {
         "project": access.project,
         "repository": repo,
@@ -103,6 +107,7 @@ def artifact(request: HttpRequest, name: str, path: str, reference: str) -> Http
     children = list(details.references.select_related("child").order_by("pk"))
     immutable = immutable_checker(found.repository_id)
     context = {
+        **artifact_signatures(found, found.repository),
         "project": access.project,
         "repository": found.repository,
         "short_name": path,

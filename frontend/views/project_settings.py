@@ -17,6 +17,7 @@ from frontend.refusals import InWords
 from frontend.views import scanning
 from frontend.views.base import attempt, signed_in
 from frontend.views.projects import confirm, render_tab
+from frontend.views.signatures import project_keys_context
 from harbor_py.core import configuration
 from harbor_py.core.actor import Actor
 from harbor_py.core.errors import Code, DomainError
@@ -35,6 +36,8 @@ def _metadata_initial(access: ProjectAccess) -> dict[str, Any]:
         "public": project.public,
         "auto_scan": metadata.get("auto_scan") == "true",
         "prevent_vul": metadata.get("prevent_vul") == "true",
+        "enable_content_trust_cosign": metadata.get("enable_content_trust_cosign") == "true",
+        "enable_content_trust": metadata.get("enable_content_trust") == "true",
         "severity": metadata.get("severity", "none"),
     }
 
@@ -71,6 +74,7 @@ def _settings_page(
         rules=list(rule_selectors.project_rules(project.pk)) if can_list_rules else None,
         rule_form=rule_form,
         **scanning.project_allowlist_context(access),
+        **project_keys_context(project.pk, access.can("metadata", "create")),
     )
 
 

@@ -141,6 +141,7 @@ def _abilities(access: ProjectAccess) -> dict[str, bool]:
         "labels": access.can("label", "list"),
         "add_label": access.can("label", "create"),
         "logs": access.can("log", "list"),
+        "manage_keys": access.can("metadata", "create"),
         "configure": access.can("project", "update"),
         "delete_project": access.can("project", "delete"),
         "delete_repository": access.can("repository", "delete"),

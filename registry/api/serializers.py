@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from immutable.selectors import immutable_checker
+from registry import accessories
 from registry.artifact_types import icon_of
 from registry.charts import ADDITIONS as CHART_ADDITIONS
 from registry.manifests import IMAGE_MANIFESTS
@@ -17,11 +18,6 @@ from registry.models import Artifact, ArtifactReference, Label, Tag
 
 # What Go's zero time.Time serialises to: Harbor's "never pulled".
 ZERO_TIME = "0001-01-01T00:00:00.000Z"
-ACCESSORY_TYPES = {
-    "application/vnd.dev.cosign.artifact.sig.v1+json": "signature.cosign",
-    "application/vnd.cncf.notary.signature": "signature.notation",
-    "application/vnd.goharbor.harbor.sbom.v1": "harbor.sbom",
-}
 # Harbor's Platform definition names these two with quotes inside the JSON key.
 PLATFORM_KEYS = {
     "architecture": "architecture",
@@ -105,7 +101,7 @@ class LabelIdSerializer(serializers.Serializer):
 
 
 def accessory_type(artifact: Artifact) -> str:
-    return ACCESSORY_TYPES.get(artifact.artifact_type, "subject.accessory")
+    return accessories.type_of(artifact.accessory_type, artifact.artifact_type)
 
 
 class AccessorySerializer(serializers.Serializer):

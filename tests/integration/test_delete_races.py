@@ -635,3 +635,33 @@ def test_project_delete_between_a_pushs_lookup_and_reserve(project, monkeypatch)
     assert not Project.objects.filter(name="demo").exists()
     assert not Repository.objects.filter(name=REPO).exists()
     assert stored_manifest(REPO, _digest(doc)).status_code == 404
+
+
+def test_a_subject_delete_and_a_signature_push_do_not_interleave(project, monkeypatch):
+    """#23: the push of an accessory pins its subject. A delete that has locked the subject
+    holds the push until it commits; the signature is then recorded for a digest that no
+    artifact has (adopted if that digest is pushed again), never left behind by a delete
+    that had read the subject's accessories before the push committed."""
+    from registry.accessories import cosign_tag
+    from tests import signing
+
+    subject = _image()
+    _pushed(subject, "v1")
+    digest = _digest(subject)
+    doc, blobs = signing.cosign_signature(signing.ec_key(), digest)
+    for blob in blobs:
+        upload_blob(REPO, blob.data)
+    pushes: list[tuple[Background, bool]] = []
+
+    def push_signature(root, *, deep):  # the deleter holds the subject's lock here
+        background = _meanwhile(lambda: _push(doc, cosign_tag(digest)))
+        pushes.append((background, background.done.is_set()))
+
+    _once(monkeypatch, deletion, "_locked_deletion_set", push_signature)
+    artifact = Artifact.objects.select_related("repository").get(digest=digest)
+    assert deletion.delete_artifact(artifact=artifact, actor=Actor(username="owner"))
+    background, finished_meanwhile = pushes[0]
+    assert not finished_meanwhile, "the signature's push was not held by the delete"
+    assert background.join() == 201
+    signature = Artifact.objects.get(digest=_digest(doc))
+    assert signature.subject_digest == digest and not Artifact.objects.filter(digest=digest)

@@ -302,3 +302,28 @@ def test_artifact_tasks_are_never_resumed_as_orphans():
         extra_attrs={"operation": "copy", "resource_type": "image"},
     )
     assert lease.orphaned_task_ids() == [controller.pk]  # no heartbeat: stale
+
+
+def test_a_tag_scheme_signature_follows_under_its_sig_tag(
+    distribution, remote, make_user, make_project
+):
+    """A cosign tag-scheme signature is linked by its `sha256-<hex>.sig` tag alone: it is
+    put under that tag at the destination, or it would arrive unlinked (#23)."""
+    from registry.accessories import cosign_tag
+    from tests import signing
+
+    fake, endpoint = remote
+    alice = make_user("alice")
+    make_project("team", members={alice: Role.DEVELOPER})
+    digest = push_image("alice", "team/app", "v1", layers=1)
+    doc, blobs = signing.cosign_signature(signing.ec_key(), digest)
+    for blob in blobs:
+        upload_blob("team/app", blob.data)
+    response = put_manifest("alice", "team/app", cosign_tag(digest), doc, OCI_MANIFEST)
+    assert response.status_code == 201, response.content
+    signature = response["Docker-Content-Digest"]
+    execution = _run(_policy(dest_registry=endpoint))
+    assert execution.status == Status.SUCCESS, execution.status_message
+    assert execution.n_total == 1
+    stored = fake.manifests["team/app"]
+    assert cosign_tag(digest) in stored and stored[cosign_tag(digest)][0] == stored[signature][0]

@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+
+
+class SignaturesConfig(AppConfig):
+    """Signed images (#23): trusted keys, signature verification, content trust at the gate."""
+
+    name = "signatures"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from harbor_py.core.events import subscribe
+        from registry import pull_policy
+        from registry.events import ArtifactDeleted
+        from signatures import policy
+
+        pull_policy.register("content_trust", policy.check)
+        # A deleted signature (or subject) may turn an allowed pull into a refusal.
+        subscribe(ArtifactDeleted, policy.on_artifact_deleted, name="signatures.forget_verdicts")
