@@ -21,6 +21,7 @@ api_v2: list[URLPattern | URLResolver] = [
     path("", include("replication.api.urls")),
     path("", include("quotas.api.urls")),
     path("", include("immutable.api.urls")),
+    path("", include("webhooks.api.urls")),
 ]
 
 urlpatterns = [

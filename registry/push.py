@@ -36,6 +36,7 @@ from immutable.enforcement import TagImmutable, check_move
 from immutable.selectors import immutable_tags
 from projects.models import Project
 from quotas import usage
+from quotas.events import QuotaExceeded, QuotaWarning
 from registry import config_queue, locks
 from registry.events import ArtifactPushed, TagCreated
 from registry.image_config import ImageConfig
@@ -196,8 +197,54 @@ def _references(
     )
 
 
-@transaction.atomic
+# Harbor's QUOTA_WARNING: a push takes the project's storage past this share of its limit.
+QUOTA_WARNING_PERCENT = 85
+
+
 def reserve(
+    *,
+    project: Project,
+    repository_name: str,
+    parsed: ParsedManifest,
+    tag: str | None = None,
+    image_config: ImageConfig | None = None,
+    config_read: bool = False,
+    sizes: dict[str, int] | None = None,
+) -> Reservation:
+    """_reserve(), and `quota_exceeded` published when it refused the push over the quota:
+    after its transaction rolled back (so the event does not vanish with it)."""
+    try:
+        return _reserve(
+            project=project,
+            repository_name=repository_name,
+            parsed=parsed,
+            tag=tag,
+            image_config=image_config,
+            config_read=config_read,
+            sizes=sizes,
+        )
+    except usage.QuotaExceeded as exc:
+        publish(
+            QuotaExceeded(
+                project=project.name,
+                repository=repository_name,
+                digest=parsed.digest,
+                used=exc.used,
+                hard=exc.hard,
+                adding=exc.adding,
+            )
+        )
+        raise
+
+
+def _warn(project: Project, before: int, after: int, hard: int) -> None:
+    """`quota_warning` when this push crossed QUOTA_WARNING_PERCENT of the limit."""
+    if hard > 0 and before * 100 < hard * QUOTA_WARNING_PERCENT <= after * 100:
+        publish(QuotaWarning(project=project.name, used=after, hard=hard))
+
+
+@transaction.atomic
+def _reserve(
     *,
     project: Project,
     repository_name: str,
@@ -238,7 +285,8 @@ def reserve(
         _references(artifact, parsed, repository, new_repository=new_repository)
         if image_config is not None and image_config.history is not None:
             _add_build_history(artifact, image_config.history)
-    usage.charge(quota, {blob.id: blob.size for blob in blobs.values()})
+    used = usage.charge(quota, {blob.id: blob.size for blob in blobs.values()})
+    _warn(project, quota.used, used, quota.hard)
     insert(
         [ArtifactBlob(artifact=artifact, blob_id=blob.id) for blob in blobs.values()],
         on_conflict=IGNORE_CONFLICTS,
