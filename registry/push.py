@@ -18,10 +18,12 @@ putting back the manifest the deleter took from distribution (docs/deletes.md).
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import ParamSpec
 
 from django.db import connection, transaction
 from django.db.models import Sum
@@ -197,44 +199,35 @@ def _references(
     )
 
 
+P = ParamSpec("P")
 # Harbor's QUOTA_WARNING: a push takes the project's storage past this share of its limit.
 QUOTA_WARNING_PERCENT = 85
 
 
-def reserve(
-    *,
-    project: Project,
-    repository_name: str,
-    parsed: ParsedManifest,
-    tag: str | None = None,
-    image_config: ImageConfig | None = None,
-    config_read: bool = False,
-    sizes: dict[str, int] | None = None,
-) -> Reservation:
-    """_reserve(), and `quota_exceeded` published when it refused the push over the quota:
-    after its transaction rolled back (so the event does not vanish with it)."""
-    try:
-        return _reserve(
-            project=project,
-            repository_name=repository_name,
-            parsed=parsed,
-            tag=tag,
-            image_config=image_config,
-            config_read=config_read,
-            sizes=sizes,
-        )
-    except usage.QuotaExceeded as exc:
-        publish(
-            QuotaExceeded(
-                project=project.name,
-                repository=repository_name,
-                digest=parsed.digest,
-                used=exc.used,
-                hard=exc.hard,
-                adding=exc.adding,
+def _quota_exceeded_published(function: Callable[P, Reservation]) -> Callable[P, Reservation]:
+    """Publish `quota_exceeded` when `function` refused the push over the quota: after its
+    transaction rolled back (an event published inside it would vanish with it)."""
+
+    @functools.wraps(function)
+    def reserving(*args: P.args, **kwargs: P.kwargs) -> Reservation:
+        try:
+            return function(*args, **kwargs)
+        except usage.QuotaExceeded as exc:
+            project: Project = kwargs["project"]  # type: ignore[assignment]  # keyword-only
+            parsed: ParsedManifest = kwargs["parsed"]  # type: ignore[assignment]  # likewise
+            publish(
+                QuotaExceeded(
+                    project=project.name,
+                    repository=str(kwargs["repository_name"]),
+                    digest=parsed.digest,
+                    used=exc.used,
+                    hard=exc.hard,
+                    adding=exc.adding,
+                )
             )
-        )
-        raise
+            raise
+
+    return reserving
 
 
 def _warn(project: Project, before: int, after: int, hard: int) -> None:
@@ -243,8 +236,9 @@ def _warn(project: Project, before: int, after: int, hard: int) -> None:
         publish(QuotaWarning(project=project.name, used=after, hard=hard))
 
 
+@_quota_exceeded_published
 @transaction.atomic
-def _reserve(
+def reserve(
     *,
     project: Project,
     repository_name: str,

@@ -126,3 +126,19 @@ class Receiver:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class Receivers:
+    """Receivers made on demand (`make(**kwargs)`), all closed by `close()`: the body of
+    the tests' `receivers` fixtures."""
+
+    def __init__(self) -> None:
+        self.made: list[Receiver] = []
+
+    def __call__(self, **kwargs: Any) -> Receiver:
+        self.made.append(Receiver(**kwargs))
+        return self.made[-1]
+
+    def close(self) -> None:
+        for receiver in self.made:
+            receiver.close()

@@ -19,7 +19,7 @@ from cloudevents.core.bindings.http import HTTPMessage, from_http_event
 
 from tests.imagegen import make_image
 from tests.stack import ADMIN_PASSWORD, Instance, database_url, skopeo
-from tests.webhook_receiver import Receiver
+from tests.webhook_receiver import Receiver, Receivers
 
 ADMIN = ("admin", ADMIN_PASSWORD)
 
@@ -48,15 +48,9 @@ def _types(receiver: Receiver, key=lambda r: r.json()["type"]) -> list[str]:
 
 @pytest.fixture
 def receivers():
-    made: list[Receiver] = []
-
-    def make(**kwargs) -> Receiver:
-        made.append(Receiver(**kwargs))
-        return made[-1]
-
-    yield make
-    for receiver in made:
-        receiver.close()
+    pool = Receivers()
+    yield pool
+    pool.close()
 
 
 def test_pushes_pulls_and_deletes_reach_every_receiver(stack: Instance, tmp_path: Path, receivers):

@@ -6,20 +6,15 @@ tab; the page in 简体中文."""
 from __future__ import annotations
 
 import pytest
-from django.test import Client, TestCase
+from django.test import TestCase
 
 from jobs.models import Execution
 from projects.roles import Role
+from tests.integration.test_ui_quotas_immutability import signed
 from tests.webhook_receiver import Receiver
 from webhooks.models import WebhookPolicy
 
 pytestmark = pytest.mark.django_db
-
-
-def signed(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from quotas.events import QuotaExceeded
 from registry.events import ArtifactDeleted, ArtifactPushed
 from tests.contract import assert_matches
 from tests.integration.conftest import assert_harbor_error
-from tests.webhook_receiver import Receiver
+from tests.webhook_receiver import Receivers
 from webhooks import delivery, sender
 from webhooks.models import TargetState, WebhookPolicy
 
@@ -53,15 +53,9 @@ def world(make_user, make_project, client_for):
 
 @pytest.fixture
 def receivers():
-    made: list[Receiver] = []
-
-    def make(**kwargs) -> Receiver:
-        made.append(Receiver(**kwargs))
-        return made[-1]
-
-    yield make
-    for receiver in made:
-        receiver.close()
+    pool = Receivers()
+    yield pool
+    pool.close()
 
 
 def target(url: str, **extra) -> dict:
