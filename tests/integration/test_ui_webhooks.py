@@ -12,7 +12,7 @@ from jobs.models import Execution
 from projects.roles import Role
 from tests.integration.test_ui_quotas_immutability import signed
 from tests.webhook_receiver import Receiver
-from webhooks.models import WebhookPolicy
+from webhooks.models import TargetState, WebhookPolicy
 
 pytestmark = pytest.mark.django_db
 
@@ -60,6 +60,10 @@ def test_an_admin_manages_webhooks_on_the_tab(make_user, make_project, receiver)
     assert f"/projects/web/webhooks/{policy.pk}/deliveries/{run.pk}" in body
     log = client.get(f"/projects/web/webhooks/{policy.pk}/deliveries/{run.pk}")
     assert b"response: 200" in log.content
+
+    TargetState.objects.filter(address=receiver.url).update(failing=True, consecutive_failures=7)
+    body = client.get("/projects/web/webhooks").content.decode()
+    assert "Failing" in body and "7 failed deliveries in a row" in body
 
     client.post(f"/projects/web/webhooks/{policy.pk}/toggle")
     policy.refresh_from_db()

@@ -445,3 +445,28 @@ def test_quota_webhooks_from_real_pushes(world, receivers):
     exceeded = got[1].json()["event_data"]
     assert exceeded["repository"]["repo_full_name"] == "hooks/app"
     assert "exceed the configured upper limit" in exceeded["custom_attributes"]["Details"]
+
+
+def test_a_finished_replication_into_the_project_is_a_replication_webhook(world, receivers):
+    from replication.events import ReplicationFinished
+    from replication.models import RegistryEndpoint, ReplicationPolicy
+
+    hook = receivers()
+    create(
+        world["admin"], body(target(hook.url, payload_format="CloudEvents"), events=["REPLICATION"])
+    )
+    source = RegistryEndpoint.objects.create(name="up", type="harbor", url="http://127.0.0.1:9")
+    pulled = ReplicationPolicy.objects.create(
+        name="in", src_registry=source, dest_namespace="hooks"
+    )
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        publish(ReplicationFinished(pulled.pk, 41, "Success", 3, 0))
+    [got] = hook.wait_for(1, timeout=10)
+    event = from_http_event(HTTPMessage(headers=got.headers, body=got.body))
+    assert event.get_type() == "harbor.replication.status.changed"
+    replication = event.get_data()["replication"]
+    assert (replication["job_status"], replication["execution_id"], replication["total"]) == (
+        "Success",
+        41,
+        3,
+    )
