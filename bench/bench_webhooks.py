@@ -8,9 +8,11 @@ One instance (tests.stack, PostgreSQL), two projects: `quiet` without webhooks a
 `hooked` with five policies (PUSH_ARTIFACT, one receiver on loopback each, Default and
 CloudEvents formats). Throughput: --rounds rounds into each project, interleaved ABBA
 (quiet, hooked, hooked, quiet, ...), each of --tiny new one-layer images pushed by
---parallel concurrent skopeo; printed per round with the CPU per image by component (the
-deliveries of a hooked round run in the Celery worker while the next round pushes, so
-their cost lands on whichever round follows, as on a real instance). Goal: hooked/quiet of
+--parallel concurrent skopeo; printed per round with the CPU per image by component. After
+each round the bench waits until the worker has sent every delivery (no outbox row, no
+pending WEBHOOK execution), so that a round's deliveries do not land on the next round, and
+prints how long that took and the worker's CPU per image for it (the deliveries' own cost,
+which on a busy instance competes with pushes for the same cores). Goal: hooked/quiet of
 the median images/s >= 0.95. Latency: --latency-pushes images pushed by --pushers
 concurrent skopeo into `timed` (one policy, one receiver); for each, the time from the end
 of its skopeo push to the receiver's arrival of its PUSH_ARTIFACT; p50 and p95.
@@ -28,9 +30,11 @@ import types
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psycopg
+
 from bench import bench
 from bench.bench_ab import push_round, report_round
-from tests.stack import Instance, reset_skopeo_cache, skopeo
+from tests.stack import Instance, database_url, reset_skopeo_cache, skopeo
 from tests.webhook_receiver import Receiver
 
 GOAL = 0.95
@@ -58,6 +62,27 @@ def policy(topo: bench.Topology, project: str, name: str, url: str, payload_form
             },
         )
         response.raise_for_status()
+
+
+UNSENT = (
+    "SELECT (SELECT count(*) FROM event_outbox) + (SELECT count(*) FROM execution "
+    "WHERE vendor_type IN ('WEBHOOK', 'SLACK') AND status IN ('Pending', 'Running'))"
+)
+
+
+def drain(topo: bench.Topology) -> tuple[float, float]:
+    """Wait until every event is delivered: (seconds, the worker's CPU seconds meanwhile)."""
+    assert topo.instance is not None
+    before = topo.cpu_by_component(bench.process_table())
+    started = time.monotonic()
+    with psycopg.connect(database_url(topo.instance.db_name), autocommit=True) as db:
+        while time.monotonic() - started < 900:
+            row = db.execute(UNSENT).fetchone()
+            if row is None or not row[0]:
+                break
+            time.sleep(0.5)
+    after = topo.cpu_by_component(bench.process_table())
+    return time.monotonic() - started, after.get("celery", 0.0) - before.get("celery", 0.0)
 
 
 def latency(topo: bench.Topology, images: list, pushers: int, receiver: Receiver) -> list[float]:
@@ -123,11 +148,17 @@ def main(argv: list[str] | None = None) -> int:
         images = iter(image_sets)
         for project in ("quiet", "hooked"):
             bench.push_tiny(topo, next(images), f"{project}/warm", args.parallel)
+            drain(topo)
         order = ("quiet", "hooked", "hooked", "quiet") * args.rounds
         for number, project in enumerate(order[: 2 * args.rounds]):
             rate, cpu = push_round(topo, next(images), f"{project}/r{number}", args.parallel)
             rates[project].append(rate)
             report_round(project, rate, cpu)
+            seconds, worker = drain(topo)
+            bench.log(
+                f"  drained in {seconds:.1f} s; worker CPU {1000 * worker / args.tiny:.1f} "
+                "ms/img meanwhile"
+            )
         pairs = [h / q for q, h in zip(rates["quiet"], rates["hooked"], strict=True)]
         ratio = statistics.median(rates["hooked"]) / statistics.median(rates["quiet"])
         print(
