@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from harbor_py.core.actor import Actor
@@ -29,7 +30,7 @@ from replication.events import ReplicationFinished
 from replication.models import ReplicationPolicy
 from webhooks import payloads
 from webhooks.delivery import vendor_type_of
-from webhooks.models import TargetState, WebhookPolicy
+from webhooks.models import WebhookPolicy
 from webhooks.payloads import Notification
 
 NOTIFIER = Actor.system("harbor-webhook")
@@ -175,14 +176,21 @@ def event_data(value: Event, project: Project) -> tuple[dict[str, Any], str]:
     return {}, ""
 
 
+_NEXT_SEQUENCE = (
+    "INSERT INTO notification_target_state (policy_id, address, sequence, "
+    "consecutive_failures, failing, last_status, last_error, last_trigger) "
+    "VALUES (%s, %s, 1, 0, false, '', '', %s) ON CONFLICT (policy_id, address) DO UPDATE "
+    "SET sequence = notification_target_state.sequence + 1, last_trigger = EXCLUDED.last_trigger "
+    "RETURNING sequence"
+)
+
+
 def _next_sequence(policy: WebhookPolicy, address: str) -> int:
-    """This target's next delivery number, taken under the state row's lock."""
-    state, _ = TargetState.objects.get_or_create(policy=policy, address=address)
-    locked = TargetState.objects.select_for_update().get(pk=state.pk)
-    locked.sequence += 1
-    locked.last_trigger = timezone.now()
-    locked.save(update_fields=["sequence", "last_trigger"])
-    return locked.sequence
+    """This target's next delivery number: one statement, which holds the state row's lock
+    until the outbox delivery commits (concurrent events of one target queue there)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_NEXT_SEQUENCE, [policy.pk, address, timezone.now()])
+        return int(cursor.fetchone()[0])
 
 
 def start_deliveries(note: Notification, policy: WebhookPolicy, *, test: bool = False) -> list[int]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django.db.models import F
+from django.db import connection
 from django.utils import timezone
 
 from harbor_py.core import secretbox
@@ -57,26 +57,28 @@ def request_headers(params: dict[str, Any], target: dict[str, Any], body: bytes)
     return headers
 
 
+_FAILED = (
+    "UPDATE notification_target_state SET consecutive_failures = consecutive_failures + 1, "
+    "failing = (consecutive_failures + 1 >= %s), last_status = %s, last_error = %s, "
+    "last_delivery = %s WHERE policy_id = %s AND address = %s RETURNING failing"
+)
+
+
 def _record(policy_id: int, address: str, outcome: sender.Outcome | None, error: str) -> bool:
-    """Update the target's state after a delivery; returns whether it is failing now."""
-    states = TargetState.objects.filter(policy_id=policy_id, address=address)
+    """Update the target's state after a delivery (one statement); returns whether it is
+    failing now."""
     now = timezone.now()
     if outcome is not None and outcome.ok:
-        states.update(
+        TargetState.objects.filter(policy_id=policy_id, address=address).update(
             consecutive_failures=0, failing=False, last_status=str(outcome.status),
             last_error="", last_delivery=now,
         )  # fmt: skip
         return False
     status = str(outcome.status) if outcome is not None and outcome.status else "error"
-    states.update(
-        consecutive_failures=F("consecutive_failures") + 1,
-        last_status=status,
-        last_error=error[:1000],
-        last_delivery=now,
-    )
-    states.filter(consecutive_failures__gte=FAILING_AFTER).update(failing=True)
-    state = states.first()
-    return bool(state and state.failing)
+    with connection.cursor() as cursor:
+        cursor.execute(_FAILED, [FAILING_AFTER, status, error[:1000], now, policy_id, address])
+        row = cursor.fetchone()
+    return bool(row and row[0])
 
 
 def _failing(policy_id: int, address: str) -> bool:
@@ -85,8 +87,8 @@ def _failing(policy_id: int, address: str) -> bool:
 
 def run(context: JobContext) -> dict[str, Any]:
     params = context.parameters
-    execution = Execution.objects.only("vendor_id").get(pk=context.execution_id)
-    policy = WebhookPolicy.objects.filter(pk=execution.vendor_id).first()
+    vendor_id = Execution.objects.filter(pk=context.execution_id).values("vendor_id")[:1]
+    policy = WebhookPolicy.objects.filter(pk=vendor_id).first()
     address = params["address"]
     results = {"event_type": params["event_type"], "payload": params["payload"]}
     if policy is None:
