@@ -95,7 +95,9 @@ def _clean(policy: WebhookPolicy, data: dict[str, Any]) -> None:
     policy.enabled = enabled
 
 
-def _record(policy: WebhookPolicy, project: Project, actor: Actor, operation: str) -> None:
+def _record(
+    policy: WebhookPolicy, project: Project, actor: Actor, operation: str, description: str = ""
+) -> None:
     record(
         actor=actor,
         operation=operation,
@@ -103,7 +105,8 @@ def _record(policy: WebhookPolicy, project: Project, actor: Actor, operation: st
         resource=policy.name,
         project_id=project.pk,
         project_name=project.name,
-        description=f"events {', '.join(policy.event_types)}; targets "
+        description=description
+        or f"events {', '.join(policy.event_types)}; targets "
         + ", ".join(t["address"] for t in policy.targets),
     )
 
@@ -159,13 +162,5 @@ def send_test(*, project: Project, policy: WebhookPolicy, actor: Actor) -> list[
             ),
         },
     )
-    record(
-        actor=actor,
-        operation="update",
-        resource_type="notification_policy",
-        resource=policy.name,
-        project_id=project.pk,
-        project_name=project.name,
-        description="test send",
-    )
+    _record(policy, project, actor, "update", "test send")
     return start_deliveries(note, policy, test=True)
