@@ -13,6 +13,7 @@ from frontend.views import (
     robots,
     scanning,
     signatures,
+    webhooks,
 )
 
 app_name = "ui"
@@ -182,4 +183,26 @@ urlpatterns = [
         name="repository-delete",
     ),
     path("projects/<str:name>/repositories/<path:path>/", artifacts.repository, name="repository"),
+    # webhooks (#26)
+    path("projects/<str:name>/webhooks", webhooks.project_webhooks, name="project-webhooks"),
+    path(
+        "projects/<str:name>/webhooks/<int:policy_id>/toggle",
+        webhooks.webhook_toggle,
+        name="webhook-toggle",
+    ),
+    path(
+        "projects/<str:name>/webhooks/<int:policy_id>/test",
+        webhooks.webhook_test,
+        name="webhook-test",
+    ),
+    path(
+        "projects/<str:name>/webhooks/<int:policy_id>/delete",
+        webhooks.webhook_delete,
+        name="webhook-delete",
+    ),
+    path(
+        "projects/<str:name>/webhooks/<int:policy_id>/deliveries/<int:execution_id>",
+        webhooks.webhook_log,
+        name="webhook-log",
+    ),
 ]

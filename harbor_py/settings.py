@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "jobs",
     "scanner",
     "signatures",
+    "webhooks",
 ]
 
 # The harbor_py.middleware wrappers are Django's own, skipped on registry paths (/v2/,
@@ -278,3 +279,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # (harbor_py/core/postgres/base.py).
     DATABASES["default"]["ENGINE"] = "harbor_py.core.postgres"
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+# Webhooks (docs/webhooks.md): refuse targets on loopback or private addresses; on unless
+# HARBOR_WEBHOOK_ALLOW_PRIVATE_TARGETS=true (tests, and installations whose receivers are
+# on the private network).
+WEBHOOK_REFUSE_PRIVATE_TARGETS = env.get("HARBOR_WEBHOOK_ALLOW_PRIVATE_TARGETS", "") != "true"

@@ -27,3 +27,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 
 # Django's test client sends Host: testserver.
 ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]  # noqa: F405
+
+# The tests' webhook receivers listen on loopback (docs/webhooks.md).
+WEBHOOK_REFUSE_PRIVATE_TARGETS = False

@@ -24,6 +24,7 @@ api_v2: list[URLPattern | URLResolver] = [
     path("", include("quotas.api.urls")),
     path("", include("immutable.api.urls")),
     path("", include("signatures.api.urls")),
+    path("", include("webhooks.api.urls")),
 ]
 
 urlpatterns = [

@@ -134,7 +134,7 @@ def current_permissions(user: AnyUser, scope: str, *, relative: bool) -> list[di
 
 
 # Resources of Harbor's catalogue whose feature this server does not have yet (no scanner,
-# no SBOM, no webhooks, no retention, no preheat, no job service monitor, no audit purge).
+# no SBOM, no retention, no preheat, no job service monitor, no audit purge).
 # GET /permissions still lists them as Harbor does; the UI does not offer them.
 UNSERVED_RESOURCES = frozenset(
     {
@@ -143,7 +143,6 @@ UNSERVED_RESOURCES = frozenset(
         "scanner",
         "sbom",
         "security-hub",
-        "notification-policy",
         "tag-retention",
         "preheat-policy",
         "preheat-instance",

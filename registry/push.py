@@ -18,10 +18,12 @@ putting back the manifest the deleter took from distribution (docs/deletes.md).
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import ParamSpec
 
 from django.db import connection, transaction
 from django.db.models import Sum
@@ -36,6 +38,7 @@ from immutable.enforcement import TagImmutable, check_move
 from immutable.selectors import immutable_tags
 from projects.models import Project
 from quotas import usage
+from quotas.events import QuotaExceeded, QuotaWarning
 from registry import accessories, config_queue, locks
 from registry.events import ArtifactPushed, TagCreated
 from registry.image_config import ImageConfig
@@ -215,6 +218,44 @@ def _references(
     )
 
 
+P = ParamSpec("P")
+# Harbor's QUOTA_WARNING: a push takes the project's storage past this share of its limit.
+QUOTA_WARNING_PERCENT = 85
+
+
+def _quota_exceeded_published(function: Callable[P, Reservation]) -> Callable[P, Reservation]:
+    """Publish `quota_exceeded` when `function` refused the push over the quota: after its
+    transaction rolled back (an event published inside it would vanish with it)."""
+
+    @functools.wraps(function)
+    def reserving(*args: P.args, **kwargs: P.kwargs) -> Reservation:
+        try:
+            return function(*args, **kwargs)
+        except usage.QuotaExceeded as exc:
+            project: Project = kwargs["project"]  # type: ignore[assignment]  # keyword-only
+            parsed: ParsedManifest = kwargs["parsed"]  # type: ignore[assignment]  # likewise
+            publish(
+                QuotaExceeded(
+                    project=project.name,
+                    repository=str(kwargs["repository_name"]),
+                    digest=parsed.digest,
+                    used=exc.used,
+                    hard=exc.hard,
+                    adding=exc.adding,
+                )
+            )
+            raise
+
+    return reserving
+
+
+def _warn(project: Project, before: int, after: int, hard: int) -> None:
+    """`quota_warning` when this push crossed QUOTA_WARNING_PERCENT of the limit."""
+    if hard > 0 and before * 100 < hard * QUOTA_WARNING_PERCENT <= after * 100:
+        publish(QuotaWarning(project=project.name, used=after, hard=hard))
+
+
+@_quota_exceeded_published
 @transaction.atomic
 def reserve(
     *,
@@ -259,7 +300,8 @@ def reserve(
         _references(artifact, parsed, repository, new_repository=new_repository)
         if image_config is not None and image_config.history is not None:
             _add_build_history(artifact, image_config.history)
-    usage.charge(quota, {blob.id: blob.size for blob in blobs.values()})
+    used = usage.charge(quota, {blob.id: blob.size for blob in blobs.values()})
+    _warn(project, quota.used, used, quota.hard)
     insert(
         [ArtifactBlob(artifact=artifact, blob_id=blob.id) for blob in blobs.values()],
         on_conflict=IGNORE_CONFLICTS,

@@ -37,7 +37,7 @@ from registry import label_services, queries
 from registry import selectors as registry_selectors
 from registry.models import Label, Repository
 
-TABS = ("repositories", "members", "robots", "labels", "logs", "configuration")
+TABS = ("repositories", "members", "robots", "webhooks", "labels", "logs", "configuration")
 
 
 def may_create_projects(request: HttpRequest) -> bool:
@@ -154,6 +154,7 @@ def _abilities(access: ProjectAccess) -> dict[str, bool]:
         "add_rule": access.can("immutable-tag", "create"),
         "edit_rules": access.can("immutable-tag", "update"),
         "delete_rules": access.can("immutable-tag", "delete"),
+        "webhooks": access.can("notification-policy", "list"),
     }
 
 

@@ -17,7 +17,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
     """One running instance (PostgreSQL, private redis) shared by the e2e session."""
-    with running_instance(tmp_path_factory.mktemp("stack")) as instance:
+    # webhooks' test receivers listen on loopback (docs/webhooks.md)
+    private_targets = {"HARBOR_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true"}
+    with running_instance(tmp_path_factory.mktemp("stack"), extra_env=private_targets) as instance:
         yield instance
 
 

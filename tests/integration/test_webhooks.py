@@ -1,0 +1,472 @@
+"""Webhooks (#26): Harbor's policy API and RBAC, and deliveries of published events to real
+HTTP receivers on loopback (tests/webhook_receiver.py) in each payload format, with the
+retries, time-outs, refusals and failing-target marks of webhooks.delivery. The Celery
+tasks run inline here (settings_test); tests/e2e/test_webhooks.py runs them in a worker."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+import pytest
+from cloudevents.core.bindings.http import HTTPMessage, from_http_event
+from django.db import transaction
+from django.test import TestCase
+
+from audit.models import AuditLog
+from harbor_py.core.events import publish
+from jobs.models import Execution, Task
+from projects.roles import Role
+from quotas.events import QuotaExceeded
+from registry.events import ArtifactDeleted, ArtifactPushed
+from tests.contract import assert_matches
+from tests.integration.conftest import assert_harbor_error
+from tests.webhook_receiver import Receivers
+from webhooks import delivery, sender
+from webhooks.models import TargetState, WebhookPolicy
+
+pytestmark = pytest.mark.django_db
+DIGEST = "sha256:" + "c" * 64
+ALL = ["PUSH_ARTIFACT", "PULL_ARTIFACT", "DELETE_ARTIFACT", "QUOTA_EXCEED", "QUOTA_WARNING"]
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch):
+    monkeypatch.setattr(delivery, "BACKOFF_SECONDS", (0.05, 0.05, 0.05))
+
+
+@pytest.fixture
+def world(make_user, make_project, client_for):
+    admin = make_user(sysadmin=True)
+    maintainer, developer = make_user(), make_user()
+    project = make_project(
+        "hooks", members={maintainer: Role.MAINTAINER, developer: Role.DEVELOPER}
+    )
+    return {
+        "project": project,
+        "admin": client_for(admin),
+        "maintainer": client_for(maintainer),
+        "developer": client_for(developer),
+    }
+
+
+@pytest.fixture
+def receivers():
+    pool = Receivers()
+    yield pool
+    pool.close()
+
+
+def target(url: str, **extra) -> dict:
+    return {"type": "http", "address": url, "skip_cert_verify": True, **extra}
+
+
+def body(*targets: dict, name: str = "hook", events: list[str] | None = None, **extra) -> dict:
+    return {
+        "name": name,
+        "description": "",
+        "targets": list(targets),
+        "event_types": events or ["PUSH_ARTIFACT"],
+        "enabled": True,
+        **extra,
+    }
+
+
+def create(api, payload: dict, project: str = "hooks") -> int:
+    response = api.post(f"/api/v2.0/projects/{project}/webhook/policies", payload, format="json")
+    assert response.status_code == 201, response.content
+    return int(response["Location"].rsplit("/", 1)[1])
+
+
+def push(repository: str = "hooks/app", tags: tuple[str, ...] = ("v1",), event=ArtifactPushed):
+    """Publish as a push's transaction does; the outbox delivery and the job run inline."""
+    with TestCase.captureOnCommitCallbacks(execute=True), transaction.atomic():
+        publish(event("hooks", repository, DIGEST, tags, "alice"))
+
+
+def deliveries(policy_id: int) -> list[Execution]:
+    return list(Execution.objects.filter(vendor_id=policy_id, vendor_type__in=("WEBHOOK", "SLACK")))
+
+
+def test_policy_crud_in_harbors_shapes(world, receivers):
+    api, hook = world["admin"], receivers()
+    base = "/api/v2.0/projects/hooks/webhook"
+    policy_id = create(api, body(target(hook.url, auth_header="Bearer s3cret")))
+    listed = api.get(f"{base}/policies")
+    assert_matches("ListWebhookPoliciesOfProject", listed, 200)
+    assert listed["X-Total-Count"] == "1"
+    got = api.get(f"{base}/policies/{policy_id}")
+    assert_matches("GetWebhookPolicyOfProject", got, 200)
+    assert got.json()["targets"] == [
+        {
+            "type": "http",
+            "address": hook.url,
+            "auth_header": "Bearer s3cret",
+            "skip_cert_verify": True,
+            "payload_format": "Default",
+        }
+    ]
+    assert got.json()["project_id"] == world["project"].pk and got.json()["enabled"] is True
+    changed = body(target(hook.url, payload_format="CloudEvents"), name="renamed", enabled=False)
+    assert api.put(f"{base}/policies/{policy_id}", changed, format="json").status_code == 200
+    got = api.get(f"{base}/policies/{policy_id}").json()
+    assert (got["name"], got["enabled"], got["targets"][0]["payload_format"]) == (
+        "renamed",
+        False,
+        "CloudEvents",
+    )
+    events = api.get(f"{base}/events")
+    assert_matches("GetSupportedEventTypes", events, 200)
+    assert set(events.json()["event_type"]) >= {"PUSH_ARTIFACT", "SCANNING_COMPLETED"}
+    assert {"notify_type": "http", "formats": ["Default", "CloudEvents"]} in events.json()[
+        "payload_formats"
+    ]
+    assert api.delete(f"{base}/policies/{policy_id}").status_code == 200
+    assert_harbor_error(api.get(f"{base}/policies/{policy_id}"), 404, "NOT_FOUND")
+    operations = list(
+        AuditLog.objects.filter(resource_type="notification_policy").values_list(
+            "operation", flat=True
+        )
+    )
+    assert sorted(operations) == ["create", "delete", "update"]
+
+
+def test_notification_policy_rbac_is_harbors(world, receivers):
+    hook = receivers()
+    policy_id = create(world["admin"], body(target(hook.url)))
+    base = "/api/v2.0/projects/hooks/webhook"
+    maintainer, developer = world["maintainer"], world["developer"]
+    assert maintainer.get(f"{base}/policies").status_code == 200
+    assert maintainer.get(f"{base}/policies/{policy_id}").status_code == 200
+    assert maintainer.get(f"{base}/lasttrigger").status_code == 200
+    assert_harbor_error(
+        maintainer.post(f"{base}/policies", body(target(hook.url), name="x"), format="json"), 403
+    )
+    assert_harbor_error(maintainer.delete(f"{base}/policies/{policy_id}"), 403)
+    assert_harbor_error(developer.get(f"{base}/policies"), 403)
+    assert_harbor_error(developer.get(f"{base}/policies/{policy_id}/executions"), 403)
+
+
+@pytest.mark.parametrize(
+    ("change", "status"),
+    [
+        ({"event_types": ["NOPE"]}, 400),
+        ({"event_types": []}, 400),
+        ({"targets": []}, 400),
+        (
+            {
+                "targets": [
+                    {"type": "slack", "address": "http://x.test/", "payload_format": "CloudEvents"}
+                ]
+            },
+            400,
+        ),
+        ({"targets": [{"type": "mail", "address": "http://x.test/"}]}, 400),
+        ({"targets": [{"type": "http", "address": "ftp://x.test/"}]}, 400),
+        ({"enabled": "yes"}, 400),
+        ({"name": ""}, 400),
+    ],
+)
+def test_bad_policies_are_refused(world, change, status):
+    payload = {**body(target("http://127.0.0.1:9/hook")), **change}
+    response = world["admin"].post(
+        "/api/v2.0/projects/hooks/webhook/policies", payload, format="json"
+    )
+    assert_harbor_error(response, status)
+
+
+def test_a_second_policy_of_the_same_name_is_409(world):
+    create(world["admin"], body(target("http://127.0.0.1:9/a")))
+    response = world["admin"].post(
+        "/api/v2.0/projects/hooks/webhook/policies",
+        body(target("http://127.0.0.1:9/b")),
+        format="json",
+    )
+    assert_harbor_error(response, 409)
+
+
+def test_secrets_are_encrypted_at_rest_and_the_signing_secret_never_answered(world):
+    policy_id = create(
+        world["admin"],
+        body(target("http://127.0.0.1:9/a", auth_header="Bearer tok", signing_secret="shh")),
+    )
+    stored = WebhookPolicy.objects.get(pk=policy_id).targets[0]
+    assert "tok" not in json.dumps(stored) and "shh" not in json.dumps(stored)
+    assert stored["auth_header"].startswith("enc:v1:")
+    answered = world["admin"].get(f"/api/v2.0/projects/hooks/webhook/policies/{policy_id}")
+    assert "signing_secret" not in json.dumps(answered.json())
+    # an update that does not name the signing secret keeps it
+    world["admin"].put(
+        f"/api/v2.0/projects/hooks/webhook/policies/{policy_id}",
+        body(target("http://127.0.0.1:9/a")),
+        format="json",
+    )
+    assert (
+        WebhookPolicy.objects.get(pk=policy_id).targets[0]["signing_secret"]
+        == stored["signing_secret"]
+    )
+
+
+def test_private_targets_are_refused_when_the_setting_is_on(world, settings):
+    settings.WEBHOOK_REFUSE_PRIVATE_TARGETS = True
+    for address in (
+        "http://127.0.0.1:8080/",
+        "http://10.1.2.3/",
+        "http://[::1]/",
+        "http://169.254.169.254/",
+    ):
+        response = world["admin"].post(
+            "/api/v2.0/projects/hooks/webhook/policies",
+            body(target(address)),
+            format="json",
+        )
+        assert_harbor_error(response, 400)
+        assert "private" in response.json()["errors"][0]["message"]
+    with pytest.raises(sender.Refused):
+        sender.send("http://localhost:9/", b"{}", {})
+
+
+def test_a_push_reaches_every_target_in_its_format(world, receivers):
+    default, cloud, slack = receivers(), receivers(), receivers()
+    policy_id = create(
+        world["admin"],
+        body(
+            target(default.url, auth_header="Bearer tok", signing_secret="shared"),
+            target(cloud.url, payload_format="CloudEvents"),
+            {"type": "slack", "address": slack.url},
+        ),
+    )
+    push(tags=("v1", "latest"))
+    [got] = default.wait_for(1, timeout=10)
+    payload = got.json()
+    assert payload["type"] == "PUSH_ARTIFACT" and payload["operator"] == "alice"
+    assert isinstance(payload["occur_at"], int)
+    data = payload["event_data"]
+    assert [r["tag"] for r in data["resources"]] == ["v1", "latest"]
+    assert {r["digest"] for r in data["resources"]} == {DIGEST}
+    assert data["resources"][0]["resource_url"].endswith("/hooks/app:v1")
+    assert data["repository"] == {
+        "name": "app",
+        "namespace": "hooks",
+        "repo_full_name": "hooks/app",
+        "repo_type": "private",
+    }
+    assert got.headers["Authorization"] == "Bearer tok"
+    assert got.headers["X-Harbor-Sequence"] == "1"
+    # the receiver checks the HMAC of the body with the shared secret
+    expected = "sha256=" + hmac.new(b"shared", got.body, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(got.headers["X-Harbor-Signature-256"], expected)
+
+    [ce] = cloud.wait_for(1, timeout=10)
+    event = from_http_event(HTTPMessage(headers=ce.headers, body=ce.body))  # the SDK validates
+    assert event.get_type() == "harbor.artifact.pushed"
+    assert event.get_specversion() == "1.0"
+    assert event.get_id() == got.headers["X-Harbor-Event-Id"]
+    assert event.get_source() == f"/projects/{world['project'].pk}/webhook/policies/{policy_id}"
+    assert event.get_data()["repository"]["repo_full_name"] == "hooks/app"
+    assert event.get_extension("operator") == "alice"
+    assert "Authorization" not in ce.headers and "X-Harbor-Signature-256" not in ce.headers
+
+    [message] = slack.wait_for(1, timeout=10)
+    blocks = message.json()["blocks"]
+    assert "PUSH_ARTIFACT" in blocks[1]["text"]["text"]
+
+    runs = deliveries(policy_id)
+    assert sorted(r.vendor_type for r in runs) == ["SLACK", "WEBHOOK", "WEBHOOK"]
+    assert {r.status for r in runs} == {"Success"}
+    assert {r.extra_attrs["event_type"] for r in runs} == {"PUSH_ARTIFACT"}
+
+
+def test_executions_tasks_logs_and_last_trigger(world, receivers):
+    hook = receivers()
+    api = world["admin"]
+    policy_id = create(api, body(target(hook.url), events=ALL))
+    push()
+    hook.wait_for(1, timeout=10)
+    base = f"/api/v2.0/projects/hooks/webhook/policies/{policy_id}"
+    executions = api.get(f"{base}/executions")
+    assert_matches("ListExecutionsOfWebhookPolicy", executions, 200)
+    [execution] = executions.json()
+    assert (execution["vendor_type"], execution["status"], execution["trigger"]) == (
+        "WEBHOOK",
+        "Success",
+        "EVENT",
+    )
+    assert execution["extra_attrs"]["event_type"] == "PUSH_ARTIFACT"
+    tasks = api.get(f"{base}/executions/{execution['id']}/tasks")
+    assert_matches("ListTasksOfWebhookExecution", tasks, 200)
+    [task] = tasks.json()
+    log = api.get(f"{base}/executions/{execution['id']}/tasks/{task['id']}/log")
+    assert log.status_code == 200 and log["Content-Type"].startswith("text/plain")
+    text = log.content.decode()
+    assert f"POST {hook.url} PUSH_ARTIFACT" in text and "response: 200" in text
+    assert "body: '{\"ok\": true}'" in text
+    last = api.get("/api/v2.0/projects/hooks/webhook/lasttrigger")
+    assert_matches("LastTrigger", last, 200)
+    rows = {row["event_type"]: row for row in last.json()}
+    assert set(rows) == set(ALL)
+    assert "last_trigger_time" in rows["PUSH_ARTIFACT"]
+    assert "last_trigger_time" not in rows["DELETE_ARTIFACT"]
+    jobs = api.get(f"/api/v2.0/projects/hooks/webhook/jobs?policy_id={policy_id}")
+    assert_matches("ListWebhookJobs", jobs, 200)
+    assert jobs.json()[0]["event_type"] == "PUSH_ARTIFACT"
+
+
+def test_events_a_policy_does_not_name_and_disabled_policies_send_nothing(world, receivers):
+    hook = receivers()
+    create(world["admin"], body(target(hook.url), events=["DELETE_ARTIFACT"]))
+    create(world["admin"], body(target(hook.url + "2"), name="off", enabled=False))
+    push()
+    assert Execution.objects.filter(vendor_type="WEBHOOK").count() == 0
+    push(event=ArtifactDeleted)
+    [got] = hook.wait_for(1, timeout=10)
+    assert got.json()["type"] == "DELETE_ARTIFACT"
+
+
+def test_a_500_is_retried_and_a_4xx_is_not(world, receivers):
+    flaky = receivers(mode="flaky", failures=2)
+    refusing = receivers(mode="flaky", failures=99, code=404)
+    policy_id = create(world["admin"], body(target(flaky.url), target(refusing.url)))
+    push()
+    flaky.wait_for(1, timeout=10)
+    assert flaky.attempts == 3
+    assert refusing.attempts == 1
+    by_address = {r.parameters["address"]: r for r in deliveries(policy_id)}
+    assert by_address[flaky.url].status == "Success"
+    assert by_address[refusing.url].status == "Error"
+    assert "HTTP 404" in by_address[refusing.url].status_message
+    log = Task.objects.get(execution=by_address[flaky.url]).log
+    assert log.count("response: 500") == 2 and "response: 200" in log
+
+
+def test_a_closed_connection_and_a_slow_receiver_are_retried_then_fail(
+    world, receivers, monkeypatch
+):
+    monkeypatch.setattr(sender, "READ_TIMEOUT", 0.3)
+    closing = receivers(mode="close")
+    slow = receivers(mode="slow", delay=1.5)
+    policy_id = create(world["admin"], body(target(closing.url), target(slow.url)))
+    push()
+    assert closing.attempts == delivery.MAX_ATTEMPTS
+    assert slow.attempts == delivery.MAX_ATTEMPTS
+    runs = {r.parameters["address"]: r for r in deliveries(policy_id)}
+    assert {r.status for r in runs.values()} == {"Error"}
+    assert "timed out" in Task.objects.get(execution=runs[slow.url]).log
+
+
+def test_a_target_that_keeps_failing_is_marked_and_gets_no_more_retries(world, receivers):
+    closing = receivers(mode="close")
+    policy_id = create(world["admin"], body(target(closing.url)))
+    for _ in range(delivery.FAILING_AFTER):
+        push()
+    state = TargetState.objects.get(policy_id=policy_id, address=closing.url)
+    assert state.failing and state.consecutive_failures == delivery.FAILING_AFTER
+    before = closing.attempts
+    push()
+    assert closing.attempts == before + 1  # one attempt, no retries
+    closing.mode = "ok"
+    push()
+    state.refresh_from_db()
+    assert not state.failing and state.consecutive_failures == 0
+
+
+def test_redirects_to_another_host_are_not_followed(world, receivers):
+    elsewhere = receivers()
+    redirecting = receivers(
+        mode="redirect", location=elsewhere.url.replace("127.0.0.1", "localhost")
+    )
+    policy_id = create(world["admin"], body(target(redirecting.url)))
+    push()
+    assert elsewhere.attempts == 0 and redirecting.attempts == 1
+    [run] = deliveries(policy_id)
+    assert run.status == "Error" and "redirect" in run.status_message
+
+
+def test_sequence_numbers_grow_per_target(world, receivers):
+    hook = receivers()
+    create(world["admin"], body(target(hook.url)))
+    for tag in ("a", "b", "c"):
+        push(tags=(tag,))
+    got = hook.wait_for(3, timeout=10)
+    assert [r.headers["X-Harbor-Sequence"] for r in got] == ["1", "2", "3"]
+    assert len({r.headers["X-Harbor-Event-Id"] for r in got}) == 3
+
+
+def test_a_refused_quota_push_is_a_quota_exceed_webhook(world, receivers):
+    hook = receivers()
+    create(world["admin"], body(target(hook.url), events=["QUOTA_EXCEED"]))
+    with TestCase.captureOnCommitCallbacks(execute=True):  # the gate publishes after rollback
+        publish(QuotaExceeded("hooks", "hooks/app", DIGEST, 900, 1000, 200))
+    [got] = hook.wait_for(1, timeout=10)
+    payload = got.json()
+    assert payload["type"] == "QUOTA_EXCEED"
+    assert payload["event_data"]["resources"] == [{"digest": DIGEST}]
+    assert (
+        "exceed the configured upper limit" in payload["event_data"]["custom_attributes"]["Details"]
+    )
+
+
+def test_a_project_without_policies_writes_no_outbox_row(world):
+    from harbor_py.models import EventOutbox
+
+    rows = EventOutbox.objects.filter(consumer__startswith="webhooks:")
+    publish(ArtifactPushed("hooks", "hooks/app", DIGEST, ("v1",), "alice"))
+    assert rows.count() == 0
+    create(world["admin"], body(target("http://127.0.0.1:9/a")))
+    publish(ArtifactPushed("hooks", "hooks/app", DIGEST, ("v1",), "alice"))
+    assert rows.count() == 1  # not delivered: the test's transaction never commits
+
+
+def test_quota_webhooks_from_real_pushes(world, receivers):
+    """A push that crosses 85% of the limit is a QUOTA_WARNING, one refused over the limit
+    a QUOTA_EXCEED (published after the refused push rolled back)."""
+    from quotas.models import Quota
+    from registry import push as pushing
+    from registry.manifests import parse_manifest
+    from tests.integration.test_quotas import MANIFEST, manifest, record
+
+    hook = receivers()
+    create(world["admin"], body(target(hook.url), events=["QUOTA_WARNING", "QUOTA_EXCEED"]))
+    project = world["project"]
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        record(project, "app", manifest({"a": 10_000}))
+    used = Quota.objects.get(project=project).used  # about 10,400 bytes: under 85% of...
+    Quota.objects.filter(project=project).update(hard=used + 3000)  # ...about 13,400
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        record(project, "app", manifest({"b": 1500}, config_seed="c2"), tag="v2")  # over 85%
+    big = parse_manifest(manifest({"big": 100_000}, config_seed="c3"), MANIFEST)
+    with TestCase.captureOnCommitCallbacks(execute=True), pytest.raises(Exception, match="Quota"):
+        # as the /v2 gate calls it: outside a transaction of its own
+        pushing.reserve(project=project, repository_name="hooks/app", parsed=big, tag="v3")
+    got = hook.wait_for(2, timeout=10)
+    assert [r.json()["type"] for r in got] == ["QUOTA_WARNING", "QUOTA_EXCEED"]
+    assert "quota usage reach" in got[0].json()["event_data"]["custom_attributes"]["Details"]
+    exceeded = got[1].json()["event_data"]
+    assert exceeded["repository"]["repo_full_name"] == "hooks/app"
+    assert "exceed the configured upper limit" in exceeded["custom_attributes"]["Details"]
+
+
+def test_a_finished_replication_into_the_project_is_a_replication_webhook(world, receivers):
+    from replication.events import ReplicationFinished
+    from replication.models import RegistryEndpoint, ReplicationPolicy
+
+    hook = receivers()
+    create(
+        world["admin"], body(target(hook.url, payload_format="CloudEvents"), events=["REPLICATION"])
+    )
+    source = RegistryEndpoint.objects.create(name="up", type="harbor", url="http://127.0.0.1:9")
+    pulled = ReplicationPolicy.objects.create(
+        name="in", src_registry=source, dest_namespace="hooks"
+    )
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        publish(ReplicationFinished(pulled.pk, 41, "Success", 3, 0))
+    [got] = hook.wait_for(1, timeout=10)
+    event = from_http_event(HTTPMessage(headers=got.headers, body=got.body))
+    assert event.get_type() == "harbor.replication.status.changed"
+    replication = event.get_data()["replication"]
+    assert (replication["job_status"], replication["execution_id"], replication["total"]) == (
+        "Success",
+        41,
+        3,
+    )

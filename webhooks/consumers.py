@@ -1,0 +1,265 @@
+"""Webhooks as a durable consumer of domain events (harbor_py.core.events).
+
+`wants` runs in the publisher's transaction: one indexed SELECT of the project's enabled
+policies (a project without webhooks gets no outbox row). `notify` runs in a Celery worker,
+inside the outbox's delivery transaction: it builds the notification once, and for each
+matching policy and target starts an execution (jobs) whose task sends it. Those writes
+commit with the outbox row's deletion, so each event makes its executions exactly once;
+the HTTP request is at least once (a worker killed mid-request sends again, same id)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from harbor_py.core.actor import Actor
+from harbor_py.core.db import fetch_all
+from harbor_py.core.events import Event, subscribe
+from jobs.models import Trigger
+from jobs.services import start_execution
+from projects.models import Project
+from quotas.events import QuotaExceeded, QuotaWarning
+from quotas.usage import format_bytes
+from registry.events import ArtifactDeleted, ArtifactPulled, ArtifactPushed, ScanFinished
+from registry.models import Repository
+from replication.events import ReplicationFinished
+from replication.models import ReplicationPolicy
+from webhooks import payloads
+from webhooks.delivery import vendor_type_of
+from webhooks.models import WebhookPolicy
+from webhooks.payloads import Notification
+
+NOTIFIER = Actor.system("harbor-webhook")
+SCAN_STATUS = {
+    "Success": payloads.SCANNING_COMPLETED,
+    "Error": payloads.SCANNING_FAILED,
+    "Stopped": payloads.SCANNING_STOPPED,
+}
+_WILDCARDS = set("*?[{")
+
+
+def _replication_project(policy_id: int) -> str | None:
+    """The local project a replication policy writes to (pull-based) or reads from
+    (push-based, when its name filter names one project without wildcards)."""
+    policy = ReplicationPolicy.objects.filter(pk=policy_id).first()
+    if policy is None:
+        return None
+    if policy.src_registry_id is not None:
+        namespace = policy.dest_namespace
+    else:
+        names = [f.get("value", "") for f in policy.filters if f.get("type") == "name"]
+        namespace = names[0] if names else ""
+    project = namespace.split("/", 1)[0]
+    return project if project and not _WILDCARDS & set(project) else None
+
+
+def project_of(value: Event) -> str | None:
+    if isinstance(value, ArtifactPushed | ArtifactDeleted | QuotaWarning | QuotaExceeded):
+        return value.project
+    if isinstance(value, ArtifactPulled | ScanFinished):
+        return value.repository.split("/", 1)[0]
+    if isinstance(value, ReplicationFinished):
+        return _replication_project(value.policy_id)
+    return None
+
+
+def event_type_of(value: Event) -> str | None:
+    if isinstance(value, ArtifactPushed):
+        return payloads.PUSH_ARTIFACT
+    if isinstance(value, ArtifactDeleted):
+        return payloads.DELETE_ARTIFACT
+    if isinstance(value, ArtifactPulled):
+        return payloads.PULL_ARTIFACT
+    if isinstance(value, QuotaExceeded):
+        return payloads.QUOTA_EXCEED
+    if isinstance(value, QuotaWarning):
+        return payloads.QUOTA_WARNING
+    if isinstance(value, ReplicationFinished):
+        return payloads.REPLICATION
+    if isinstance(value, ScanFinished):
+        return SCAN_STATUS.get(value.status)
+    return None
+
+
+def policies_for(project: str, event_type: str) -> list[WebhookPolicy]:
+    # On every push into a project: a plain SELECT (harbor_py.core.db says why).
+    found = fetch_all(
+        WebhookPolicy,
+        "enabled = %s AND project_id = (SELECT id FROM project WHERE name = %s)",
+        [True, project],
+    )
+    return [policy for policy in found if event_type in policy.event_types]
+
+
+def wanted(value: Event) -> bool:
+    project, event_type = project_of(value), event_type_of(value)
+    return bool(project and event_type and policies_for(project, event_type))
+
+
+def _resource_url(repository: str, reference: str) -> str:
+    host = _external_host()
+    separator = "@" if reference.startswith("sha256:") else ":"
+    return f"{host}/{repository}{separator}{reference}"
+
+
+def _external_host() -> str:
+    url: str = settings.HARBOR["EXTERNAL_URL"]
+    return url.split("://", 1)[-1].rstrip("/")
+
+
+def _repository(full_name: str, project: Project) -> dict[str, Any]:
+    repository = Repository.objects.filter(name=full_name).only("creation_time").first()
+    created = int(repository.creation_time.timestamp()) if repository else None
+    return payloads.repository_data(full_name, public=project.public, created=created)
+
+
+def _artifact_data(
+    repository: str, digest: str, tags: tuple[str, ...], project: Project
+) -> dict[str, Any]:
+    resources = [
+        {"digest": digest, "tag": tag, "resource_url": _resource_url(repository, tag)}
+        for tag in tags
+    ] or [{"digest": digest, "resource_url": _resource_url(repository, digest)}]
+    return {"resources": resources, "repository": _repository(repository, project)}
+
+
+def event_data(value: Event, project: Project) -> tuple[dict[str, Any], str]:
+    """(Harbor's event_data, operator) of an event."""
+    if isinstance(value, ArtifactPushed | ArtifactDeleted):
+        return _artifact_data(value.repository, value.digest, value.tags, project), value.operator
+    if isinstance(value, ArtifactPulled):
+        return _artifact_data(value.repository, value.digest, (), project), ""
+    if isinstance(value, QuotaExceeded):
+        data = _artifact_data(value.repository, value.digest, (), project)
+        data["resources"] = [{"digest": value.digest}]
+        data["custom_attributes"] = {
+            "Details": f"adding {format_bytes(value.adding)} of storage resource, which when "
+            f"updated to current usage of {format_bytes(value.used)} will exceed the "
+            f"configured upper limit of {format_bytes(value.hard)}."
+        }
+        return data, ""
+    if isinstance(value, QuotaWarning):
+        percent = value.used * 100 // value.hard if value.hard > 0 else 0
+        return {
+            "custom_attributes": {
+                "Details": f"quota usage reach {percent}%: resource storage used "
+                f"{format_bytes(value.used)} of {format_bytes(value.hard)}"
+            },
+            "repository": {"namespace": value.project},
+        }, ""
+    if isinstance(value, ReplicationFinished):
+        policy = ReplicationPolicy.objects.filter(pk=value.policy_id).first()
+        return {
+            "replication": {
+                "harbor_hostname": _external_host(),
+                "job_status": value.status,
+                "policy_id": value.policy_id,
+                "execution_id": value.execution_id,
+                "trigger_type": policy.trigger_type if policy else "",
+                "override_mode": policy.override if policy else False,
+                "total": value.total,
+                "failed": value.failed,
+                "execution_timestamp": int(time.time()),
+            }
+        }, "harbor-replication"
+    if isinstance(value, ScanFinished):
+        data = _artifact_data(value.repository, value.digest, (), project)
+        data["resources"][0]["scan_overview"] = {
+            "report_id": value.report_id,
+            "scan_status": value.status,
+        }
+        return data, ""
+    return {}, ""
+
+
+_NEXT_SEQUENCE = (
+    "INSERT INTO notification_target_state (policy_id, address, sequence, "
+    "consecutive_failures, failing, last_status, last_error, last_trigger) "
+    "VALUES (%s, %s, 1, 0, false, '', '', %s) ON CONFLICT (policy_id, address) DO UPDATE "
+    "SET sequence = notification_target_state.sequence + 1, last_trigger = EXCLUDED.last_trigger "
+    "RETURNING sequence"
+)
+
+
+def _next_sequence(policy: WebhookPolicy, address: str) -> int:
+    """This target's next delivery number: one statement, which holds the state row's lock
+    until the outbox delivery commits (concurrent events of one target queue there)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_NEXT_SEQUENCE, [policy.pk, address, timezone.now()])
+        return int(cursor.fetchone()[0])
+
+
+def start_deliveries(note: Notification, policy: WebhookPolicy, *, test: bool = False) -> list[int]:
+    """An execution (with its one task) per target of `policy`; its task sends `note`."""
+    executions = []
+    for index, target in enumerate(policy.targets):
+        sequence = _next_sequence(policy, target["address"])
+        body, content_type = payloads.render(
+            note,
+            notify_type=target.get("type", payloads.HTTP),
+            payload_format=target.get("payload_format") or payloads.DEFAULT,
+            project_id=policy.project_id,
+            policy_id=policy.pk,
+            sequence=sequence,
+        )
+        payload = body.decode()
+        execution = start_execution(
+            vendor_type=vendor_type_of(target),
+            parameters={
+                "event_id": note.event_id,
+                "event_type": note.event_type,
+                "target": index,
+                "address": target["address"],
+                "sequence": sequence,
+                "content_type": content_type,
+                "payload": payload,
+                "test": test,
+            },
+            trigger=Trigger.EVENT,
+            vendor_id=policy.pk,
+            actor=NOTIFIER,
+        )
+        execution.extra_attrs = {"event_type": note.event_type, "payload": payload}
+        execution.save(update_fields=["extra_attrs"])
+        executions.append(execution.pk)
+    return executions
+
+
+def notify(value: Event, key: str) -> None:
+    project_name, event_type = project_of(value), event_type_of(value)
+    if not project_name or not event_type:
+        return
+    policies = policies_for(project_name, event_type)
+    project = Project.objects.filter(name=project_name).first()
+    if not policies or project is None:
+        return
+    data, operator = event_data(value, project)
+    note = Notification(
+        event_id=key.split(":", 1)[0],
+        event_type=event_type,
+        project=project_name,
+        occur_at=int(time.time()),
+        operator=operator,
+        event_data=data,
+    )
+    for policy in policies:
+        start_deliveries(note, policy)
+
+
+def subscribe_all() -> None:
+    for event_type in (
+        ArtifactPushed,
+        ArtifactPulled,
+        ArtifactDeleted,
+        QuotaWarning,
+        QuotaExceeded,
+        ReplicationFinished,
+        ScanFinished,
+    ):
+        subscribe(
+            event_type, notify, name=f"webhooks:{event_type.name}", durable=True, wants=wanted
+        )

@@ -1,0 +1,138 @@
+"""The job that delivers one notification to one target (jobs: an execution of vendor
+type WEBHOOK or SLACK, vendor id the policy, with one task whose log keeps each attempt:
+the request, the status code and an excerpt of the response).
+
+Retries: on no answer, a time-out or a 5xx, up to MAX_ATTEMPTS with back-off
+(BACKOFF_SECONDS); never on a 4xx, a refused address or redirect. A target whose
+deliveries failed FAILING_AFTER times in a row is marked failing (API and UI show it) and
+gets one attempt per event, no retries, until a delivery succeeds again. A worker killed
+mid-delivery leaves the task running under a stale lease: jobs run it again (same event
+id, same sequence, same body), so the receiver gets it at least once."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+
+from harbor_py.core import secretbox
+from jobs.context import JobContext, Stopped
+from jobs.models import Execution
+from webhooks import sender
+from webhooks.models import TargetState, WebhookPolicy
+from webhooks.payloads import SLACK
+
+VENDOR_TYPES = ("WEBHOOK", "SLACK")
+MAX_ATTEMPTS = 4
+BACKOFF_SECONDS = (1.0, 3.0, 9.0)  # before the 2nd, 3rd, 4th attempt
+FAILING_AFTER = 5
+
+
+class DeliveryFailed(Exception):
+    pass
+
+
+def vendor_type_of(target: dict[str, Any]) -> str:
+    return "SLACK" if target.get("type") == SLACK else "WEBHOOK"
+
+
+def _secret(target: dict[str, Any], key: str) -> str:
+    stored = target.get(key) or ""
+    return secretbox.decrypt(stored) if stored else ""
+
+
+def request_headers(params: dict[str, Any], target: dict[str, Any], body: bytes) -> dict[str, str]:
+    headers = {
+        "Content-Type": params["content_type"],
+        "X-Harbor-Event-Id": params["event_id"],
+        "X-Harbor-Event-Type": params["event_type"],
+        "X-Harbor-Sequence": str(params["sequence"]),
+    }
+    if auth := _secret(target, "auth_header"):
+        headers["Authorization"] = auth
+    if secret := _secret(target, "signing_secret"):
+        headers[sender.SIGNATURE_HEADER] = sender.signature(secret, body)
+    return headers
+
+
+_FAILED = (
+    "UPDATE notification_target_state SET consecutive_failures = consecutive_failures + 1, "
+    "failing = (consecutive_failures + 1 >= %s), last_status = %s, last_error = %s, "
+    "last_delivery = %s WHERE policy_id = %s AND address = %s RETURNING failing"
+)
+
+
+def _record(policy_id: int, address: str, outcome: sender.Outcome | None, error: str) -> bool:
+    """Update the target's state after a delivery (one statement); returns whether it is
+    failing now."""
+    now = timezone.now()
+    if outcome is not None and outcome.ok:
+        TargetState.objects.filter(policy_id=policy_id, address=address).update(
+            consecutive_failures=0, failing=False, last_status=str(outcome.status),
+            last_error="", last_delivery=now,
+        )  # fmt: skip
+        return False
+    status = str(outcome.status) if outcome is not None and outcome.status else "error"
+    with connection.cursor() as cursor:
+        cursor.execute(_FAILED, [FAILING_AFTER, status, error[:1000], now, policy_id, address])
+        row = cursor.fetchone()
+    return bool(row and row[0])
+
+
+def _failing(policy_id: int, address: str) -> bool:
+    return TargetState.objects.filter(policy_id=policy_id, address=address, failing=True).exists()
+
+
+def run(context: JobContext) -> dict[str, Any]:
+    params = context.parameters
+    vendor_id = Execution.objects.filter(pk=context.execution_id).values("vendor_id")[:1]
+    policy = WebhookPolicy.objects.filter(pk=vendor_id).first()
+    address = params["address"]
+    results = {"event_type": params["event_type"], "payload": params["payload"]}
+    if policy is None:
+        raise DeliveryFailed("the policy was deleted before the event was sent")
+    # the target's current settings (auth header, certificate check, secret), by address
+    target = next((t for t in policy.targets if t.get("address") == address), None)
+    if target is None:
+        raise DeliveryFailed(f"the policy has no target {address} any more")
+    body = params["payload"].encode()
+    headers = request_headers(params, target, body)
+    attempts = 1 if _failing(policy.pk, address) else MAX_ATTEMPTS
+    if attempts == 1:
+        context.log(f"target {address} is marked failing: one attempt, no retries")
+    outcome: sender.Outcome | None = None
+    error = ""
+    for attempt in range(1, attempts + 1):
+        if attempt > 1:
+            pause = BACKOFF_SECONDS[min(attempt - 2, len(BACKOFF_SECONDS) - 1)]
+            context.log(f"retrying in {pause:.0f} s")
+            time.sleep(pause)
+            if context.should_stop():
+                raise Stopped()
+        context.log(
+            f"attempt {attempt}/{attempts}: POST {address} {params['event_type']} "
+            f"event {params['event_id']} sequence {params['sequence']} "
+            f"({len(body)} bytes, {headers['Content-Type']})"
+        )
+        try:
+            outcome = sender.send(address, body, headers, verify=not target.get("skip_cert_verify"))
+        except sender.Refused as exc:
+            outcome, error = None, f"refused: {exc}"
+            context.log(error)
+            break
+        error = outcome.error
+        context.log(
+            f"response: {outcome.status if outcome.status is not None else 'none'}"
+            + (f" ({outcome.error})" if outcome.error else "")
+            + (f" body: {outcome.excerpt!r}" if outcome.excerpt else "")
+        )
+        if outcome.ok or not outcome.retryable:
+            break
+    failing = _record(policy.pk, address, outcome, error)
+    if outcome is None or not outcome.ok:
+        if failing:
+            context.log(f"target {address} is marked failing")
+        raise DeliveryFailed(error or f"HTTP {outcome.status if outcome else 'none'}")
+    return {**results, "status_code": outcome.status}
