@@ -127,6 +127,8 @@ def ensure_default_scanner(*, name: str, url: str, token: str = "") -> None:
     the Bearer credential the adapter asks for (the built-in scanner's); a registration
     whose stored credential differs takes the new one (the token follows the secret key)."""
     url = _check_url(url)
+    # robust bumps: `platform prepare` runs before an embedded Redis is up, when no process
+    # holds a cached verdict yet
     with transaction.atomic():
         # one starter at a time: the default is decided under this lock
         list(Scanner.objects.select_for_update().filter(is_default=True))
@@ -147,10 +149,10 @@ def ensure_default_scanner(*, name: str, url: str, token: str = "") -> None:
             existing.access_credential = token
             existing.save(update_fields=["auth", "access_credential_encrypted"])
             _record(SYSTEM, "update", existing, "credential of the built-in scanner")
-            transaction.on_commit(cache.bump)
+            transaction.on_commit(cache.bump, robust=True)
         if not Scanner.objects.filter(is_default=True).exists() and not existing.disabled:
             Scanner.objects.filter(pk=existing.pk).update(is_default=True)
-            transaction.on_commit(cache.bump)
+            transaction.on_commit(cache.bump, robust=True)
 
 
 def endpoint_of(scanner: Scanner) -> adapter.Endpoint:
