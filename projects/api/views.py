@@ -88,6 +88,7 @@ class ProjectListView(GenericAPIView):
             public=is_public,
             metadata=metadata,
             storage_limit=data.get("storage_limit"),
+            registry_id=data.get("registry_id") or None,
         )
         response = Response(status=status.HTTP_201_CREATED)
         in_location = request.headers.get("X-Resource-Name-In-Location", "").lower() == "true"
