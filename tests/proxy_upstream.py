@@ -100,8 +100,7 @@ def put_blob(registry: BareRegistry, repository: str, data: bytes) -> str:
         started = client.post(f"/v2/{repository}/blobs/uploads/")
         assert started.status_code == 202, started.text
         done = client.put(
-            started.headers["Location"],
-            params={"digest": digest},
+            httpx.URL(started.headers["Location"]).copy_merge_params({"digest": digest}),
             content=data,
             headers={"Content-Type": "application/octet-stream"},
         )

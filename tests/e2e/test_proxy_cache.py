@@ -105,7 +105,7 @@ def wait_cached(stack: Instance, repository: str, digests: list[str], timeout: f
 
 
 def artifacts(stack: Instance, project: str, repository: str) -> list[dict]:
-    quoted = repository.replace("/", "%252F")
+    quoted = repository.removeprefix(f"{project}/").replace("/", "%252F")
     with stack.client() as api:
         response = api.get(
             f"{API}/projects/{project}/repositories/{quoted}/artifacts", params={"with_tag": True}
