@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import logging
 import queue
 import threading
@@ -34,7 +35,6 @@ from replication.local import LocalRegistry
 
 logger = logging.getLogger(__name__)
 
-CHUNK = 1024 * 1024
 FOLLOW_SECONDS = 900.0  # how long a concurrent miss waits for the leader's fetch
 EXTEND_EVERY = 5.0
 _PULL = frozenset({"pull"})
@@ -43,9 +43,10 @@ _END, _ABORT = object(), object()
 
 @dataclass
 class BlobStream:
-    size: int
+    size: int  # the whole blob's, -1 when unknown
     chunks: Iterator[bytes]
     from_upstream: bool
+    start: int = 0  # the first byte sent: a client resuming with `Range: bytes=<start>-`
 
 
 def head(project: Project, name: str, digest: str) -> int | None:
@@ -95,15 +96,19 @@ def _local_size(name: str, digest: str) -> int | None:
     return size  # type: ignore[return-value]  # an int or None here
 
 
-def _open_local(name: str, digest: str) -> BlobStream | None:
+def _open_local(name: str, digest: str, start: int = 0) -> BlobStream | None:
     if _local_size(name, digest) is None:
         return None
     token = upstream.internal_token(name, _PULL)
+    headers = {"Authorization": f"Bearer {token}"}
+    if start:
+        headers["Range"] = f"bytes={start}-"
     client = upstream.client()
-    request = client.build_request(
-        "GET", f"/v2/{name}/blobs/{digest}", headers={"Authorization": f"Bearer {token}"}
-    )
+    request = client.build_request("GET", f"/v2/{name}/blobs/{digest}", headers=headers)
     response = client.send(request, stream=True)
+    if response.status_code == 206:  # Content-Range: bytes <start>-<last>/<size>
+        size = int(response.headers.get("Content-Range", "/-1").rsplit("/", 1)[1])
+        return BlobStream(size, _relay(response), from_upstream=False, start=start)
     if response.status_code != 200:
         response.close()
         return None
@@ -113,15 +118,17 @@ def _open_local(name: str, digest: str) -> BlobStream | None:
 
 def _relay(response: httpx.Response) -> Iterator[bytes]:
     try:
-        yield from response.iter_raw(CHUNK)
+        yield from response.iter_raw()
     finally:
         response.close()
 
 
-def open_blob(project: Project, name: str, digest: str) -> BlobStream:
-    """The blob's bytes for a client: from the cache, or streamed from the upstream into
-    the cache as they go to the client. Raises NotCached."""
-    local = _open_local(name, digest)
+def open_blob(project: Project, name: str, digest: str, start: int = 0) -> BlobStream:
+    """The blob's bytes for a client, from byte `start` on (a client resuming a broken
+    transfer): from the cache, or streamed from the upstream into the cache as they go to
+    the client (the whole blob is fetched and cached; the first `start` bytes are not
+    sent). Raises NotCached, also when the upstream fails before the first byte."""
+    local = _open_local(name, digest, start)
     if local is not None:
         return local
     source = upstreams.of_project(project.registry_id)  # type: ignore[arg-type]  # a proxy project
@@ -132,12 +139,12 @@ def open_blob(project: Project, name: str, digest: str) -> BlobStream:
     lock = flights.try_lead(key)
     while lock is None and time.monotonic() < deadline:
         flights.wait_for(key, deadline - time.monotonic())
-        local = _open_local(name, digest)
+        local = _open_local(name, digest, start)
         if local is not None:
             return local
         lock = flights.try_lead(key)
     try:
-        local = _open_local(name, digest)  # the flight before this one may have landed it
+        local = _open_local(name, digest, start)  # the flight before may have landed it
         if local is not None:
             if lock is not None:
                 flights.release(lock)
@@ -160,8 +167,16 @@ def open_blob(project: Project, name: str, digest: str) -> BlobStream:
     upstreams.succeeded(source.endpoint_id)
     length = response.headers.get("Content-Length")
     size = int(length) if length and length.isdigit() else -1
-    chunks = _tee(source, name, digest, size, response, opened, lock)
-    return BlobStream(size, chunks, from_upstream=True)
+    if size >= 0 and start >= size:
+        start = 0  # a range past the end: the whole blob
+    chunks = _tee(source, name, digest, size, response, opened, lock, skip=start)
+    try:  # the first bytes before the answer: an upstream failing now is a 503, not a 500
+        first = next(chunks)
+    except StopIteration:
+        return BlobStream(size, iter(()), from_upstream=True, start=start)
+    except (httpx.HTTPError, httpx.StreamError) as exc:
+        raise _unreachable(source, name, f"the transfer broke off: {exc}") from None
+    return BlobStream(size, itertools.chain([first], chunks), from_upstream=True, start=start)
 
 
 def _tee(
@@ -172,19 +187,23 @@ def _tee(
     response: httpx.Response,
     opened: contextlib.AbstractContextManager[httpx.Response],
     lock: object,
+    *,
+    skip: int = 0,
 ) -> Iterator[bytes]:
-    """The upstream's bytes to the client, and the same bytes into the cache."""
+    """The upstream's bytes to the client (but the first `skip`), and the same bytes into
+    the cache."""
     writer = _LocalWriter(name, digest, size) if size >= 0 else None
     algorithm, _, expected = digest.partition(":")
     hasher = hashlib.new(algorithm)
     received, complete, extended = 0, False, time.monotonic()
     try:
-        for chunk in response.iter_raw(CHUNK):
+        for chunk in response.iter_raw():
             hasher.update(chunk)
-            received += len(chunk)
+            before, received = received, received + len(chunk)
             if writer is not None:
                 writer.feed(chunk)
-            yield chunk
+            if received > skip:
+                yield chunk[max(0, skip - before) :]
             if lock is not None and time.monotonic() - extended > EXTEND_EVERY:
                 flights.extend(lock)  # type: ignore[arg-type]  # a redis Lock
                 extended = time.monotonic()

@@ -4,6 +4,8 @@ catalog, deletes) is the gate's own."""
 
 from __future__ import annotations
 
+import re
+
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 
 from harbor_py.core.actor import Actor
@@ -24,6 +26,16 @@ def _error(exc: DomainError, *, manifest: bool) -> HttpResponse:
     else:
         code = exc.code
     return oci_error(status, code, exc.message)
+
+
+_OPEN_RANGE = re.compile(r"^bytes=(\d+)-$")
+
+
+def _range_start(request: HttpRequest) -> int:
+    """The first byte of `Range: bytes=<n>-` (how clients resume a broken blob transfer);
+    0 for no range or any other form (answered with the whole blob, as HTTP allows)."""
+    found = _OPEN_RANGE.match(request.headers.get("Range", ""))
+    return int(found.group(1)) if found else 0
 
 
 class Handler:
@@ -79,11 +91,15 @@ class Handler:
             response[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
             return response
         try:
-            stream = blobs.open_blob(project, name, digest)
+            stream = blobs.open_blob(project, name, digest, _range_start(request))
         except DomainError as exc:
             return _error(exc, manifest=False)
         streamed = StreamingHttpResponse(stream.chunks, content_type="application/octet-stream")
-        if stream.size >= 0:
+        if stream.start and stream.size >= 0:
+            streamed.status_code = 206
+            streamed["Content-Range"] = f"bytes {stream.start}-{stream.size - 1}/{stream.size}"
+            streamed["Content-Length"] = str(stream.size - stream.start)
+        elif stream.size >= 0:
             streamed["Content-Length"] = str(stream.size)
         streamed["Docker-Content-Digest"] = digest
         streamed[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]

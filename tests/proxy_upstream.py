@@ -208,6 +208,7 @@ class FaultyRelay:
         self.target = target
         self.mode: str | int = "ok"
         self.cut_next_blob: int | None = None
+        self.cut_only: str = ""  # a digest: cut_next_blob waits for a GET of that blob
         self.log: list[tuple[str, str, int]] = []
         self.blob_bytes = 0  # body bytes of blob GETs relayed
         self._lock = threading.Lock()
@@ -239,7 +240,13 @@ class FaultyRelay:
 
     def _take_cut(self, method: str, path: str) -> int | None:
         with self._lock:
-            if method == "GET" and "/blobs/sha256:" in path and self.cut_next_blob is not None:
+            wanted = self.cut_only or "/blobs/sha256:"
+            if (
+                method == "GET"
+                and "/blobs/sha256:" in path
+                and wanted in path
+                and (self.cut_next_blob is not None)
+            ):
                 cut, self.cut_next_blob = self.cut_next_blob, None
                 return cut
             return None
