@@ -12,6 +12,7 @@ from harbor_py.core.actor import Actor
 from harbor_py.core.errors import DomainError
 from harbor_py.core.http import client_address, status_of
 from harbor_py.core.oci import API_VERSION_HEADER, oci_error
+from harbor_py.core.oci import blob_head as blob_head_answer
 from projects.models import Project
 from proxy_cache import blobs, manifests
 from registry import pull_policy, pulls
@@ -82,14 +83,7 @@ class Handler:
                 size = blobs.head(project, name, digest)
             except DomainError as exc:
                 return _error(exc, manifest=False)
-            if size is None:
-                response = HttpResponse(status=404)
-            else:
-                response = HttpResponse(status=200, content_type="application/octet-stream")
-                response["Content-Length"] = str(size)
-                response["Docker-Content-Digest"] = digest
-            response[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
-            return response
+            return blob_head_answer(size, digest)
         try:
             stream = blobs.open_blob(project, name, digest, _range_start(request))
         except DomainError as exc:

@@ -15,6 +15,7 @@ distribution later (`materialize`)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, replace
 
@@ -184,16 +185,12 @@ def _record(project: Project, name: str, body: bytes, media_type: str, tag: str 
         defaults={"media_type": parsed.media_type, "body": body},
     )
     config = image_config.stored_config(parsed)  # read when the config blob is cached
+    known = config if isinstance(config, image_config.ImageConfig) else None
+    reserve = functools.partial(push.reserve, project=project, repository_name=name)
     for _ in range(push.ATTEMPTS):
         try:
-            reservation = push.reserve(
-                project=project,
-                repository_name=name,
-                parsed=parsed,
-                tag=tag,
-                image_config=config if isinstance(config, image_config.ImageConfig) else None,
-                config_read=True,  # else read when the config blob lands (blobs.landed)
-            )
+            # config_read: else read when the config blob lands (manifests.landed)
+            reservation = reserve(parsed=parsed, tag=tag, image_config=known, config_read=True)
             with push.pinned(reservation):
                 push.complete(reservation=reservation, tag=tag, actor=PROXY)
             break

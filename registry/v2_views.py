@@ -21,6 +21,7 @@ from harbor_py.core.actor import Actor
 from harbor_py.core.errors import Code, DomainError
 from harbor_py.core.http import client_address, status_of
 from harbor_py.core.oci import API_VERSION_HEADER, challenge, oci_error
+from harbor_py.core.oci import blob_head as blob_head_answer
 from projects.models import Project
 from projects.selectors import find_project
 from registry import (
@@ -441,15 +442,9 @@ def blob_head(request: HttpRequest, name: str, digest: str) -> HttpResponseBase:
         size = int(result.headers.get("Content-Length") or 0)
     if size is None and (proxy := _proxy(name)) is not None:
         return proxy[0].blob(request, proxy[1], name, digest)
-    if size is None or not guard.touch_one(digest):
-        # Absent, or being deleted by GC: the client uploads it (again).
-        response = HttpResponse(status=404)
-    else:
-        response = HttpResponse(status=200, content_type="application/octet-stream")
-        response["Content-Length"] = str(size)
-        response["Docker-Content-Digest"] = digest
-    response[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
-    return response
+    # Absent, or being deleted by GC: 404, and the client uploads it (again).
+    stored = size if isinstance(size, int) and guard.touch_one(digest) else None
+    return blob_head_answer(stored, digest)
 
 
 def _blob_miss(request: HttpRequest, name: str, digest: str) -> HttpResponseBase:
