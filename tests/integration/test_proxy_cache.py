@@ -111,3 +111,36 @@ def test_an_endpoint_in_use_by_a_proxy_project_cannot_be_deleted(admin, client_f
     refused = api.delete(f"/api/v2.0/registries/{endpoint.pk}")
     assert_harbor_error(refused, 412, "PRECONDITION")
     assert RegistryEndpoint.objects.filter(pk=endpoint.pk).exists()
+
+
+def test_the_ui_creates_a_proxy_project_shows_its_badge_and_the_upstream_health(admin, endpoint):
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(admin)
+    form = browser.get("/projects/new").content.decode()
+    assert 'name="registry_id"' in form and f'value="{endpoint.pk}"' in form
+    created = browser.post(
+        "/projects/new", {"project_name": "cache", "registry_id": str(endpoint.pk)}
+    )
+    assert created.status_code == 302, created.content.decode()[:2000]
+    assert Project.objects.get(name="cache").registry_id == endpoint.pk
+    assert 'class="badge proxy-cache"' in browser.get("/projects/cache/").content.decode()
+    assert 'class="badge proxy-cache"' in browser.get("/projects/").content.decode()
+    upstreams.succeeded(endpoint.pk)
+    upstreams.failed(endpoint.pk, "connection refused")
+    upstreams.failed(endpoint.pk, "connection refused")
+    page = browser.get("/admin/registries", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "拉取由缓存提供" in page and "connection refused" in page
+    upstreams.succeeded(endpoint.pk)
+
+
+def test_the_ui_offers_no_proxy_cache_to_a_non_admin(make_user):
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(make_user())
+    page = browser.get("/projects/new")
+    assert page.status_code == 200
+    assert 'name="project_name"' in page.content.decode()
+    assert 'name="registry_id"' not in page.content.decode()
