@@ -30,6 +30,7 @@ from projects.models import Project
 from proxy_cache import flights, upstreams
 from proxy_cache.models import CachedManifest
 from registry import image_config, push, selectors, storage_probe, upstream
+from registry.events import ArtifactDeleted
 from registry.manifests import ManifestInvalid, parse_manifest
 from registry.models import Artifact, Repository, Tag
 from registry.names import is_digest
@@ -292,3 +293,8 @@ def landed(name: str, digest: str) -> None:
     for artifact_id in waiting:
         config_queue.add(artifact_id)
     materialize(name)
+
+
+def forget_deleted(event: ArtifactDeleted, key: str) -> None:
+    """A deleted artifact's cached manifest goes with it (a later pull fetches it anew)."""
+    CachedManifest.objects.filter(repository=event.repository, digest=event.digest).delete()

@@ -144,3 +144,15 @@ def test_the_ui_offers_no_proxy_cache_to_a_non_admin(make_user):
     assert page.status_code == 200
     assert 'name="project_name"' in page.content.decode()
     assert 'name="registry_id"' not in page.content.decode()
+
+
+def test_a_deleted_artifact_takes_its_cached_manifest_along(django_capture_on_commit_callbacks):
+    from harbor_py.core.events import publish
+    from proxy_cache.models import CachedManifest
+    from registry.events import ArtifactDeleted
+
+    kept = CachedManifest.objects.create(repository="cache/app", digest="sha256:" + "b" * 64)
+    gone = CachedManifest.objects.create(repository="cache/app", digest="sha256:" + "a" * 64)
+    with django_capture_on_commit_callbacks(execute=True):
+        publish(ArtifactDeleted("cache", "cache/app", gone.digest, ("v1",), "admin"))
+    assert list(CachedManifest.objects.values_list("pk", flat=True)) == [kept.pk]
