@@ -123,10 +123,33 @@ class ProjectForm(ServiceChecked):
         help_text=_("The unit “unlimited” (or -1): no limit; empty: the system's default."),
     )
 
-    def __init__(self, *args: object, with_limit: bool = False, **kwargs: object) -> None:
+    registry_id = forms.TypedChoiceField(
+        label=_("Proxy cache"),
+        required=False,
+        coerce=int,
+        empty_value=None,
+        help_text=_(
+            "Pull through to this registry endpoint and keep what is pulled; "
+            "nobody can push to a proxy-cache project."
+        ),
+    )
+
+    def __init__(
+        self,
+        *args: object,
+        with_limit: bool = False,
+        endpoints: list[tuple[int, str]] | None = None,
+        **kwargs: object,
+    ) -> None:
+        """`endpoints`: the registry endpoints a proxy cache may use (system admins only)."""
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]  # Form's own arguments, passed on
         if not with_limit:
             del self.fields["storage_limit"]
+        if endpoints:
+            choices = [("", _("No: an ordinary project")), *endpoints]
+            self.fields["registry_id"].choices = choices  # type: ignore[attr-defined]  # a ChoiceField
+        else:
+            del self.fields["registry_id"]
 
 
 class MemberForm(forms.Form):
@@ -401,7 +424,11 @@ class RegistryForm(ServiceChecked):
     name = forms.CharField(label=_("Name"), max_length=255)
     type = forms.ChoiceField(
         label=_("Provider"),
-        choices=[("harbor", "Harbor / harbor-py"), ("docker-registry", "Docker Registry v2")],
+        choices=[
+            ("harbor", "Harbor / harbor-py"),
+            ("docker-registry", "Docker Registry v2"),
+            ("docker-hub", "Docker Hub"),
+        ],
     )
     url = forms.URLField(label=_("Endpoint URL"), max_length=512, assume_scheme="https")
     access_key = forms.CharField(label=_("Access ID"), required=False)

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "scanner",
     "signatures",
     "webhooks",
+    "proxy_cache",
 ]
 
 # The harbor_py.middleware wrappers are Django's own, skipped on registry paths (/v2/,

@@ -12,6 +12,10 @@ class Project(models.Model):
     public = models.BooleanField(default=False)
     # Harbor's other project metadata (string values), beyond `public`.
     metadata = models.JSONField(default=dict, blank=True)
+    # Harbor's registry_id: the registry endpoint (replication.RegistryEndpoint) this
+    # project is a pull-through cache of (proxy_cache/); NULL for an ordinary project.
+    # A plain column, not a foreign key: projects sits below replication.
+    registry_id = models.IntegerField(null=True, blank=True, default=None)
     creation_time = models.DateTimeField(auto_now_add=True)
     update_time = models.DateTimeField(auto_now=True)
 
@@ -20,6 +24,10 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_proxy(self) -> bool:
+        return self.registry_id is not None
 
 
 class ProjectMember(models.Model):

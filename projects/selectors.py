@@ -88,14 +88,18 @@ class ProjectAccess:
         return self.sysadmin or allowed(self.roles, self.project.public, resource, action)
 
     def registry_actions(self) -> frozenset[str]:
+        """A proxy-cache project takes no push from anyone (Harbor's RBAC drops it)."""
         if self.sysadmin:
-            return frozenset({"pull", "push", "delete", "*"})
-        granted: set[str] = {"pull"} if self.project.public else set()
-        for action in ("pull", "push", "delete"):
-            if ("repository", action) in (self.robot_policies or ()):
-                granted.add(action)
-        for role in self.roles:
-            granted |= REGISTRY_ACTIONS[role]
+            granted: set[str] = {"pull", "push", "delete", "*"}
+        else:
+            granted = {"pull"} if self.project.public else set()
+            for action in ("pull", "push", "delete"):
+                if ("repository", action) in (self.robot_policies or ()):
+                    granted.add(action)
+            for role in self.roles:
+                granted |= REGISTRY_ACTIONS[role]
+        if self.project.registry_id is not None:
+            granted.discard("push")
         return frozenset(granted)
 
 

@@ -9,6 +9,7 @@ from accounts.robot_services import forget_project
 from audit.services import record
 from harbor_py.core.actor import Actor
 from harbor_py.core.errors import Code, DomainError, bad_request, conflict
+from projects import proxy_endpoints
 from projects.models import Project, ProjectMember
 from projects.roles import Role
 from projects.selectors import may_create_projects
@@ -36,28 +37,41 @@ def create_project(
     public: bool = False,
     metadata: dict[str, str] | None = None,
     storage_limit: int | None = None,
+    registry_id: int | None = None,
     actor: Actor,
 ) -> Project:
     """`storage_limit`: bytes or -1; None (or 0, as Harbor) takes the configured default.
-    Only a sysadmin chooses the limit; everyone else gets the default (Harbor)."""
+    Only a sysadmin chooses the limit; everyone else gets the default (Harbor).
+    `registry_id`: a registry endpoint, which makes the project a proxy cache of it."""
     if not may_create_projects(owner):
         raise DomainError(Code.FORBIDDEN, "only system administrators may create projects")
     if not owner.is_superuser:
         storage_limit = None
     validate_project_name(name)
+    if registry_id is not None:
+        if not owner.is_superuser:  # Harbor: only a system admin creates a proxy cache
+            raise DomainError(
+                Code.FORBIDDEN, "only system administrators may create proxy-cache projects"
+            )
+        proxy_endpoints.check(registry_id)
     if Project.objects.filter(name=name).exists():
         raise conflict(f"the project named {name} already exists")
     try:
         with transaction.atomic():
             project = Project.objects.create(
-                name=name, owner=owner, public=public, metadata=metadata or {}
+                name=name,
+                owner=owner,
+                public=public,
+                metadata=metadata or {},
+                registry_id=registry_id,
             )
     except IntegrityError:
         raise conflict(f"the project named {name} already exists") from None
     ProjectMember.objects.create(project=project, user=owner, role=Role.PROJECT_ADMIN)
     hard = validate_hard(storage_limit) if storage_limit else usage.default_hard()
     ensure_quota(project=project, hard=hard)
-    _record_project(project, actor, "create")
+    description = f"proxy cache of registry {registry_id}" if registry_id is not None else ""
+    _record_project(project, actor, "create", description=description)
     return project
 
 

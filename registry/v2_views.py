@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 import httpx
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.tokens import InvalidToken
@@ -21,6 +21,7 @@ from harbor_py.core.actor import Actor
 from harbor_py.core.errors import Code, DomainError
 from harbor_py.core.http import client_address, status_of
 from harbor_py.core.oci import API_VERSION_HEADER, challenge, oci_error
+from harbor_py.core.oci import blob_head as blob_head_answer
 from projects.models import Project
 from projects.selectors import find_project
 from registry import (
@@ -28,6 +29,7 @@ from registry import (
     deletion,
     image_config,
     pull_policy,
+    pull_through,
     pulls,
     push,
     selectors,
@@ -65,7 +67,7 @@ PASSED_RESPONSE_HEADERS = (
 )
 MAX_PAGE = 10_000  # n= beyond this (up to any number of digits) is answered as n=10000
 PULL, PUSH, DELETE = frozenset({"pull"}), frozenset({"pull", "push"}), frozenset({"delete"})
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 
 
 def _gate_errors(view: View) -> View:
@@ -74,7 +76,7 @@ def _gate_errors(view: View) -> View:
     it; distribution unreachable or timing out: 503, not a 500 page."""
 
     @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponseBase:
         try:
             return view(request, *args, **kwargs)
         except DomainError as exc:
@@ -204,6 +206,8 @@ def manifest(request: HttpRequest, name: str, reference: str) -> HttpResponse:
         return oci_error(405, "UNSUPPORTED", "method not allowed")
     claims = authorize(request, name, action)
     if isinstance(claims, HttpResponse):
+        if action == "push" and (refused := _proxy_push_refused(name)) is not None:
+            return refused
         return claims
     if request.method == "PUT":
         return _put_manifest(request, name, reference, _actor(request, claims.subject))
@@ -216,8 +220,27 @@ def _manifest_unknown(reference: str) -> HttpResponse:
     return oci_error(404, "MANIFEST_UNKNOWN", f"manifest unknown: {reference}")
 
 
+def _proxy(name: str, repository: object = None) -> tuple[pull_through.Handler, Project] | None:
+    """The proxy-cache handler and the project of `name`, when that is a proxy cache."""
+    handler = pull_through.handler()
+    if handler is None:
+        return None
+    project = getattr(repository, "project", None) or find_project(project_of(name), is_name=True)
+    return (handler, project) if project is not None and project.is_proxy else None
+
+
+def _proxy_push_refused(name: str) -> HttpResponse | None:
+    """Harbor refuses a push to a proxy-cache project with 403 DENIED."""
+    project = find_project(project_of(name), is_name=True)
+    if project is None or not project.is_proxy:
+        return None
+    return oci_error(403, "DENIED", pull_through.PROXY_PUSH_REFUSED.format(project.name))
+
+
 def _get_manifest(request: HttpRequest, name: str, reference: str, subject: str) -> HttpResponse:
     repository = selectors.find_repository(name)
+    if (proxy := _proxy(name, repository)) is not None:
+        return proxy[0].manifest(request, proxy[1], name, reference, subject)
     if repository is None:
         return oci_error(404, "NAME_UNKNOWN", f"repository name not known to registry: {name}")
     artifact, tag = selectors.resolve(repository, reference)
@@ -392,13 +415,15 @@ def referrers(request: HttpRequest, name: str, digest: str) -> HttpResponse:
 
 @csrf_exempt
 @_gate_errors
-def blob_head(request: HttpRequest, name: str, digest: str) -> HttpResponse:
+def blob_head(request: HttpRequest, name: str, digest: str) -> HttpResponseBase:
     if (bad := _bad_name(name)) is not None:
         return bad
     if not is_digest(digest):  # nginx sends well-formed digests to distribution
         return oci_error(400, "DIGEST_INVALID", f"invalid digest {digest!r}")
     if request.method == "DELETE":
         return _delete_blob(request, name, digest)
+    if request.method == "GET" and request.headers.get("X-Harbor-Blob-Miss"):
+        return _blob_miss(request, name, digest)
     if request.method != "HEAD":
         return registry_denied(request, name)
     claims = authorize(request, name, "pull")
@@ -417,15 +442,23 @@ def blob_head(request: HttpRequest, name: str, digest: str) -> HttpResponse:
         if result.status_code != 200:
             return _relay(result, head=True)
         size = int(result.headers.get("Content-Length") or 0)
-    if size is None or not guard.touch_one(digest):
-        # Absent, or being deleted by GC: the client uploads it (again).
-        response = HttpResponse(status=404)
-    else:
-        response = HttpResponse(status=200, content_type="application/octet-stream")
-        response["Content-Length"] = str(size)
-        response["Docker-Content-Digest"] = digest
-    response[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
-    return response
+    if size is None and (proxy := _proxy(name)) is not None:
+        return proxy[0].blob(request, proxy[1], name, digest)
+    # Absent, or being deleted by GC: 404, and the client uploads it (again).
+    stored = size if isinstance(size, int) and guard.touch_one(digest) else None
+    return blob_head_answer(stored, digest)
+
+
+def _blob_miss(request: HttpRequest, name: str, digest: str) -> HttpResponseBase:
+    """A blob GET that distribution answered 404 (nginx's fallback, deploy/nginx.conf): a
+    proxy-cache project fetches it from its upstream; any other says what distribution
+    said. The header is not trusted: the handler looks at the storage first."""
+    claims = authorize(request, name, "pull")
+    if isinstance(claims, HttpResponse):
+        return claims
+    if (proxy := _proxy(name)) is not None:
+        return proxy[0].blob(request, proxy[1], name, digest)
+    return oci_error(404, "BLOB_UNKNOWN", "blob unknown to registry", detail=digest)
 
 
 def _delete_blob(request: HttpRequest, name: str, digest: str) -> HttpResponse:
@@ -479,6 +512,8 @@ def registry_denied(request: HttpRequest, name: str, rest: str = "") -> HttpResp
     """Reached only when nginx intercepts a 401 from distribution on a direct route: say
     why, as the gate would (missing project, no access, or a token to fetch)."""
     action = ACTIONS_BY_METHOD.get(request.method or "", "pull")
+    if action == "push" and (refused := _proxy_push_refused(name)) is not None:
+        return refused
     claims = bearer_claims(request)
     if claims is None or isinstance(claims, InvalidToken):
         return authorize(request, name, action)  # type: ignore[return-value]  # no valid token: authorize answers with a refusal

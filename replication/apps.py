@@ -30,3 +30,6 @@ class ReplicationConfig(AppConfig):
             base.AdapterType("harbor", HarborAdapter, ("name", "tag", "label", "resource"))
         )
         base.register(base.AdapterType("docker-registry", DockerRegistryAdapter, ("name", "tag")))
+        from replication.adapters.docker_hub import DockerHubAdapter
+
+        base.register(base.AdapterType("docker-hub", DockerHubAdapter, ("name", "tag")))

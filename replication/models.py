@@ -15,6 +15,7 @@ class RegistryEndpoint(models.Model):
     class Type(models.TextChoices):
         HARBOR = "harbor"
         DOCKER_REGISTRY = "docker-registry"
+        DOCKER_HUB = "docker-hub"  # registry-1.docker.io (replication.adapters.docker_hub)
 
     name = models.CharField(max_length=255, unique=True)
     type = models.CharField(max_length=32, choices=Type.choices)

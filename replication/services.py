@@ -18,6 +18,7 @@ from harbor_py.core.actor import Actor
 from harbor_py.core.errors import Code, DomainError, bad_request, conflict
 from jobs import services as job_services
 from jobs.models import Execution, Status, Trigger
+from projects.models import Project
 from replication.adapters.base import TransferError, open_adapter
 from replication.models import RegistryEndpoint, ReplicationPolicy
 
@@ -132,6 +133,10 @@ def delete_registry(*, endpoint: RegistryEndpoint, actor: Actor) -> None:
     if used.exists():
         raise DomainError(
             Code.PRECONDITION, f"the registry {endpoint.name} is referenced by policies"
+        )
+    if Project.objects.filter(registry_id=endpoint.pk).exists():
+        raise DomainError(
+            Code.PRECONDITION, f"the registry {endpoint.name} is used by proxy-cache projects"
         )
     endpoint.delete()
     _audit(actor=actor, operation="delete", kind="registry", name=endpoint.name)

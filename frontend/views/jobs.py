@@ -23,6 +23,7 @@ from harbor_py.core.actor import Actor
 from harbor_py.core.errors import Code, DomainError
 from jobs import services as job_services
 from jobs.models import FINAL, Execution, Schedule
+from proxy_cache.selectors import upstream_health
 from replication import filters, selectors, services
 from replication.adapters.base import TransferError, open_adapter
 from replication.models import RegistryEndpoint, ReplicationPolicy
@@ -169,6 +170,9 @@ def registries(request: HttpRequest) -> HttpResponse:
                 messages.success(request, _("Registry %(name)s added.") % {"name": values["name"]})
                 return redirect("ui:registries")
     page = page_of(request, RegistryEndpoint.objects.order_by("name"))
+    health = upstream_health([endpoint.pk for endpoint in page.object_list])
+    for endpoint in page.object_list:
+        endpoint.upstream_health = health[endpoint.pk]
     context = {"section": "registries", "page": page, "form": form, "ping": ping}
     return render(request, "frontend/registries.html", context, status=400 if form.errors else 200)
 

@@ -32,6 +32,7 @@ from harbor_py.core.errors import Code, DomainError
 from projects import member_lookup, selectors, services
 from projects.roles import Role
 from projects.selectors import ProjectAccess, require_access_by_name
+from proxy_cache.selectors import endpoint_choices as proxy_endpoints
 from quotas import services as quota_services
 from registry import label_services, queries
 from registry import selectors as registry_selectors
@@ -90,7 +91,10 @@ def _role_label(roles: set[Role]) -> str:
 def project_create(request: HttpRequest) -> HttpResponse:
     if not may_create_projects(request):
         raise InWords(Code.FORBIDDEN, _("Only system administrators may create projects."))
-    form = ProjectForm(request.POST or None, with_limit=_may_choose_limit(request))
+    endpoints = proxy_endpoints() if request.user.is_superuser else []
+    form = ProjectForm(
+        request.POST or None, with_limit=_may_choose_limit(request), endpoints=endpoints
+    )
     if request.method == "POST" and form.is_valid():
         try:
             project = services.create_project(
@@ -99,6 +103,7 @@ def project_create(request: HttpRequest) -> HttpResponse:
                 name=form.cleaned_data["project_name"],
                 public=form.cleaned_data["public"],
                 storage_limit=form.cleaned_data.get("storage_limit"),
+                registry_id=form.cleaned_data.get("registry_id"),
             )
         except DomainError as exc:
             refuse(form, exc, "project_name")

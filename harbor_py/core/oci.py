@@ -21,6 +21,18 @@ def oci_error(status: int, code: str, message: str, detail: object = None) -> Ht
     return response
 
 
+def blob_head(size: int | None, digest: str) -> HttpResponse:
+    """The answer to a blob HEAD: 404, or 200 with the blob's size and digest."""
+    if size is None:
+        response = HttpResponse(status=404)
+    else:
+        response = HttpResponse(status=200, content_type="application/octet-stream")
+        response["Content-Length"] = str(size)
+        response["Docker-Content-Digest"] = digest
+    response[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
+    return response
+
+
 def challenge_header(
     scope: str | None = None, error: str | None = None, *, external_url: str | None = None
 ) -> str:

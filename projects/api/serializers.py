@@ -53,8 +53,7 @@ class ProjectSummarySerializer(serializers.Serializer):
 class ProjectSerializer(serializers.ModelSerializer):
     """Harbor's Project. Context: `roles` = {project_id: set of the caller's roles} and
     `detail` (default True): without it, metadata and owner_name are left out, as Harbor
-    does for with_detail=false. registry_id is only set on proxy cache projects, which
-    harbor-py does not have, so it is never sent."""
+    does for with_detail=false. registry_id is sent for proxy-cache projects only."""
 
     project_id = serializers.IntegerField(source="pk")
     owner_id = serializers.IntegerField()
@@ -112,6 +111,8 @@ class ProjectSerializer(serializers.ModelSerializer):
             and (allowlist := allowlist_hook.read(instance)) is not None
         ):
             data["cve_allowlist"] = allowlist
+        if instance.registry_id is not None:
+            data["registry_id"] = instance.registry_id
         return data
 
 

@@ -88,6 +88,7 @@ class ProjectListView(GenericAPIView):
             public=is_public,
             metadata=metadata,
             storage_limit=data.get("storage_limit"),
+            registry_id=data.get("registry_id") or None,
         )
         if data.get("cve_allowlist") is not None:
             allowlist_hook.write(project, data["cve_allowlist"], Actor.of_request(request))

@@ -4,15 +4,12 @@ and as the source of a pull-based one."""
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.distribution_process import serving
 from tests.e2e.replication_support import (
     ADMIN,
     artifact_tags,
@@ -22,35 +19,15 @@ from tests.e2e.replication_support import (
     replicate,
 )
 from tests.imagegen import make_image
-from tests.stack import DOCKER_REGISTRY, Instance, free_port, skopeo
-
-CONFIG = """
-version: 0.1
-log: {{level: warn}}
-storage:
-  filesystem: {{rootdirectory: {root}}}
-  delete: {{enabled: true}}
-http: {{addr: "127.0.0.1:{port}"}}
-"""
+from tests.proxy_upstream import bare_registry
+from tests.stack import Instance, skopeo
 
 
 @pytest.fixture(scope="module")
 def bare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A bare distribution on a TCP port; its host:port."""
-    if not shutil.which(DOCKER_REGISTRY):
-        pytest.skip("docker-registry is not installed")
-    base: Path = tmp_path_factory.mktemp("bare")
-    port = free_port()
-    config = CONFIG.format(root=base / "storage", port=port)
-
-    def answers() -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/v2/", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    with serving(base, config, ready=answers, poll=0.1):
-        yield f"127.0.0.1:{port}"
+    with bare_registry(tmp_path_factory.mktemp("bare")) as registry:
+        yield registry.host
 
 
 def test_push_to_and_pull_from_a_bare_distribution(stack: Instance, bare: str, tmp_path):

@@ -115,7 +115,7 @@ def test_registry_validation(api):
 def test_adapters_info_and_ping(api, monkeypatch):
     response = api.get(f"{API}/replication/adapters")
     assert_matches("listRegistryProviderTypes", response, 200)
-    assert response.json() == ["docker-registry", "harbor"]
+    assert response.json() == ["docker-hub", "docker-registry", "harbor"]
     registry_id = _create_registry(api)
     response = api.get(f"{API}/registries/{registry_id}/info")
     assert_matches("getRegistryInfo", response, 200)

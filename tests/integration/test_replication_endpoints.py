@@ -104,7 +104,7 @@ def test_adapter_infos(api):
     response = api.get(f"{API}/replication/adapterinfos")
     assert_matches("listRegistryProviderInfos", response, 200)
     infos = response.json()
-    assert sorted(infos) == ["docker-registry", "harbor"]
+    assert sorted(infos) == ["docker-hub", "docker-registry", "harbor"]
     assert infos["harbor"]["endpoint_pattern"]["endpoint_type"] == "EndpointPatternTypeStandard"
 
 

@@ -1,0 +1,184 @@
+"""Proxy-cache benchmark (issue #24): one instance, a bare distribution as the upstream.
+
+    .venv/bin/python -m bench.bench_proxy                       # 4 x 64 MiB, 3 rounds
+    .venv/bin/python -m bench.bench_proxy --layer-mib 16 --rounds 5 --crowd 20
+
+Timed with skopeo copy into a fresh OCI layout, interleaved round by round (medians):
+
+- cold: a pull through a new proxy-cache project (so nothing is cached for its repository)
+  against a pull straight from the upstream. Goal: direct / cold >= 0.9.
+- warm: a second pull through the same proxy project (distribution serves the blobs; the
+  tag costs one HEAD upstream) against a pull from an ordinary project holding the same
+  image. Goal: normal / warm >= 0.95.
+- crowd: N clients pull the same uncached image at once through a new proxy project (plain
+  HTTP clients, one thread each); the upstream sits behind the logging relay of
+  tests/proxy_upstream.py, so the bytes fetched from it are counted. Reported: bytes
+  fetched from the upstream per byte served (1/N is the ideal).
+
+Wall-clock figures on a loaded machine swing; the ratios come from interleaved rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import statistics
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.imagegen import make_image
+from tests.proxy_upstream import FaultyRelay, bare_registry, push_image
+from tests.stack import ADMIN_PASSWORD, Instance, reset_skopeo_cache, running_instance, skopeo
+
+ADMIN = ("admin", ADMIN_PASSWORD)
+MIB = 1024 * 1024
+ACCEPT = "application/vnd.oci.image.manifest.v1+json"
+
+
+def _proxy_project(instance: Instance, url: str) -> str:
+    name = f"bp{uuid.uuid4().hex[:8]}"
+    with instance.client() as api:
+        endpoint = api.post(
+            "/api/v2.0/registries",
+            json={"name": f"ep-{name}", "type": "docker-registry", "url": url, "insecure": True},
+        )
+        endpoint.raise_for_status()
+        registry_id = int(endpoint.headers["Location"].rsplit("/", 1)[1])
+        created = api.post(
+            "/api/v2.0/projects",
+            json={
+                "project_name": name,
+                "registry_id": registry_id,
+                "metadata": {"public": "false"},
+            },
+        )
+        created.raise_for_status()
+    return name
+
+
+def _timed_pull(source: str, work: Path, creds: tuple[str, str] | None) -> float:
+    dest = work / uuid.uuid4().hex
+    reset_skopeo_cache()
+    started = time.perf_counter()
+    skopeo("copy", source, f"oci:{dest}:x", creds=creds)
+    elapsed = time.perf_counter() - started
+    shutil.rmtree(dest, ignore_errors=True)
+    return elapsed
+
+
+def _crowd(instance: Instance, relay: FaultyRelay, clients: int) -> dict[str, Any]:
+    project = _proxy_project(instance, relay.url)
+    repository = f"{project}/bench/crowd"
+    with instance.client() as api:
+        token = api.get(
+            "/service/token",
+            params={"service": "harbor-registry", "scope": f"repository:{repository}:pull"},
+        ).json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def one(_: int) -> int:
+        served = 0
+        with httpx.Client(base_url=instance.url, headers=headers, timeout=600) as client:
+            doc = client.get(f"/v2/{repository}/manifests/v1", headers={"Accept": ACCEPT}).json()
+            for desc in [doc["config"], *doc["layers"]]:
+                digest = hashlib.sha256()
+                with client.stream("GET", f"/v2/{repository}/blobs/{desc['digest']}") as blob:
+                    blob.raise_for_status()
+                    for chunk in blob.iter_raw(MIB):
+                        digest.update(chunk)
+                        served += len(chunk)
+                assert "sha256:" + digest.hexdigest() == desc["digest"]
+        return served
+
+    relay.clear()
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        served = sum(pool.map(one, range(clients)))
+    elapsed = time.perf_counter() - started
+    return {
+        "clients": clients,
+        "seconds": round(elapsed, 2),
+        "bytes_served": served,
+        "upstream_blob_gets": relay.count("GET", "/blobs/sha256:"),
+        "bytes_fetched": relay.blob_bytes,
+        "fetched_per_served": round(relay.blob_bytes / max(1, served), 4),
+    }
+
+
+def run(
+    layer_mib: int, layers: int, rounds: int, crowd: int, crowd_layer_mib: int
+) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="bench-proxy-") as tmp:
+        work = Path(tmp)
+        with (
+            bare_registry(work / "upstream") as registry,
+            running_instance(work / "instance") as instance,
+        ):
+            image = push_image(registry, "bench/big", "v1", layer_sizes=(layer_mib * MIB,) * layers)
+            image_bytes = sum(len(b) for b in image.blobs.values())
+            # the same image in an ordinary project, for the warm comparison
+            layer_bytes = [image.blobs[d["digest"]] for d in image.manifest["layers"]]
+            layout = make_image(work / "layout", layers=layer_bytes)
+            instance.create_project("normal")
+            skopeo("copy", layout.ref, f"docker://{instance.host}/normal/big:v1", creds=ADMIN)
+
+            direct, cold, warm, normal = [], [], [], []
+            for _ in range(rounds):
+                project = _proxy_project(instance, registry.url)
+                proxied = f"docker://{instance.host}/{project}/bench/big:v1"
+                direct.append(_timed_pull(f"docker://{registry.host}/bench/big:v1", work, None))
+                cold.append(_timed_pull(proxied, work, ADMIN))
+                time.sleep(1)  # the cache commits just after the last byte
+                warm.append(_timed_pull(proxied, work, ADMIN))
+                normal.append(_timed_pull(f"docker://{instance.host}/normal/big:v1", work, ADMIN))
+            results: dict[str, Any] = {
+                "image_bytes": image_bytes,
+                "rounds": rounds,
+                "direct_seconds": [round(x, 2) for x in direct],
+                "cold_proxy_seconds": [round(x, 2) for x in cold],
+                "warm_proxy_seconds": [round(x, 2) for x in warm],
+                "normal_project_seconds": [round(x, 2) for x in normal],
+            }
+            results["cold_ratio_direct_over_proxy"] = round(
+                statistics.median(direct) / statistics.median(cold), 3
+            )
+            results["warm_ratio_normal_over_proxy"] = round(
+                statistics.median(normal) / statistics.median(warm), 3
+            )
+            if crowd:
+                push_image(
+                    registry, "bench/crowd", "v1", layer_sizes=(crowd_layer_mib * MIB,) * layers
+                )
+                with FaultyRelay(registry.url) as relay:
+                    results["crowd"] = _crowd(instance, relay, crowd)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--layer-mib", type=int, default=64)
+    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--crowd", type=int, default=20, help="0 skips it")
+    parser.add_argument("--crowd-layer-mib", type=int, default=16)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    results = run(args.layer_mib, args.layers, args.rounds, args.crowd, args.crowd_layer_mib)
+    print(json.dumps(results, indent=2))
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=2))
+    missed = results["cold_ratio_direct_over_proxy"] < 0.9
+    missed |= results["warm_ratio_normal_over_proxy"] < 0.95
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,19 @@
+from django.apps import AppConfig
+
+
+class ProxyCacheConfig(AppConfig):
+    """Proxy-cache projects: pull-through caches of a registry endpoint (docs/proxy-cache.md)."""
+
+    name = "proxy_cache"
+    verbose_name = "Proxy cache"
+
+    def ready(self) -> None:
+        from harbor_py.core.events import subscribe
+        from projects import proxy_endpoints
+        from proxy_cache import gate, manifests, upstreams
+        from registry import pull_through
+        from registry.events import ArtifactDeleted
+
+        proxy_endpoints.register(upstreams.check_endpoint)
+        pull_through.register(gate.HANDLER)
+        subscribe(ArtifactDeleted, manifests.forget_deleted, name="proxy_cache.manifests")

@@ -1,0 +1,153 @@
+"""The upstream of a proxy-cache project: its registry endpoint, one adapter per endpoint
+and process, the repository's name upstream (Docker Hub's `library/`), and the upstream's
+health: a circuit breaker in Redis shared by every process, so that a dead upstream costs
+its time-out once per cool-down, not on every pull."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+import httpx
+import redis
+
+from harbor_py.core import redis_conn
+from harbor_py.core.errors import Code, DomainError, bad_request
+from replication.adapters.base import RemoteAdapter, TransferError, adapter_type
+from replication.models import RegistryEndpoint
+
+logger = logging.getLogger(__name__)
+
+DOCKER_HUB = "docker-hub"
+# One upstream request may take this long to answer (a blob's bytes may take longer: the
+# read time-out is between two chunks).
+TIMEOUT = httpx.Timeout(20.0, connect=5.0)
+FAILURES_TO_OPEN = 2  # failures in a row that open the breaker
+COOL_DOWN_SECONDS = 30  # how long an open breaker keeps the upstream out of pulls
+_KEY = "harbor:proxy:health:{}"
+
+
+@dataclass(frozen=True)
+class Upstream:
+    endpoint_id: int
+    endpoint_name: str
+    docker_hub: bool
+    adapter: RemoteAdapter
+
+    def remote_name(self, local_name: str) -> str:
+        """`<project>/<path>` here is `<path>` upstream; on Docker Hub a one-part path is an
+        official image, `library/<path>` (as Harbor resolves it)."""
+        path = local_name.split("/", 1)[1]
+        if self.docker_hub and "/" not in path:
+            return f"library/{path}"
+        return path
+
+
+_adapters: dict[int, tuple[datetime, RemoteAdapter]] = {}
+_adapters_lock = threading.Lock()
+
+
+def check_endpoint(registry_id: int) -> None:
+    """The endpoint exists and speaks the distribution API (every adapter type does)."""
+    endpoint = RegistryEndpoint.objects.filter(pk=registry_id).first()
+    if endpoint is None:
+        raise bad_request(f"registry {registry_id} not found")
+    try:
+        adapter_type(endpoint.type)
+    except TransferError:
+        raise bad_request(f"registry type {endpoint.type} cannot back a proxy cache") from None
+
+
+def of_project(project_registry_id: int) -> Upstream:
+    endpoint = RegistryEndpoint.objects.filter(pk=project_registry_id).first()
+    if endpoint is None:
+        raise DomainError(Code.NOT_FOUND, f"the registry {project_registry_id} is gone")
+    with _adapters_lock:
+        cached = _adapters.get(endpoint.pk)
+        if cached is None or cached[0] != endpoint.update_time:
+            if cached is not None:
+                cached[1].close()
+            adapter = adapter_type(endpoint.type).open(endpoint, None)
+            adapter.client.timeout = TIMEOUT
+            cached = _adapters[endpoint.pk] = (endpoint.update_time, adapter)
+    return Upstream(endpoint.pk, endpoint.name, endpoint.type == DOCKER_HUB, cached[1])
+
+
+def forget_adapters() -> None:
+    with _adapters_lock:
+        for _, adapter in _adapters.values():
+            adapter.close()
+        _adapters.clear()
+
+
+# -- health -------------------------------------------------------------------------------
+def _redis() -> redis.Redis:
+    return redis_conn.client(timeout=2.0)
+
+
+def is_open(endpoint_id: int) -> bool:
+    """True while the breaker keeps the upstream out of pulls."""
+    try:
+        until = _redis().hget(_KEY.format(endpoint_id), "open_until")
+    except redis.RedisError:
+        return False
+    return until is not None and float(until) > time.time()
+
+
+def failed(endpoint_id: int, reason: str) -> None:
+    key = _KEY.format(endpoint_id)
+    try:
+        client = _redis()
+        with client.pipeline() as pipe:
+            pipe.hincrby(key, "failures", 1)
+            pipe.hset(key, mapping={"reason": reason[:300], "since": time.time()})
+            pipe.expire(key, 24 * 3600)
+            failures = pipe.execute()[0]
+        if failures >= FAILURES_TO_OPEN:
+            client.hset(key, "open_until", time.time() + COOL_DOWN_SECONDS)
+    except redis.RedisError:
+        return
+    logger.warning("proxy cache: upstream registry %s failed: %s", endpoint_id, reason)
+    if failures == FAILURES_TO_OPEN:
+        RegistryEndpoint.objects.filter(pk=endpoint_id).update(status="unhealthy")
+
+
+def succeeded(endpoint_id: int) -> None:
+    try:
+        dropped = _redis().delete(_KEY.format(endpoint_id))
+    except redis.RedisError:
+        return
+    if dropped:
+        RegistryEndpoint.objects.filter(pk=endpoint_id).exclude(status="healthy").update(
+            status="healthy"
+        )
+
+
+def health(endpoint_id: int) -> dict[str, object]:
+    """What the registries page shows: healthy, or the failures and the last reason."""
+    try:
+        found = _redis().hgetall(_KEY.format(endpoint_id))
+    except redis.RedisError:
+        return {"state": "unknown"}
+    if not found:
+        return {"state": "healthy"}
+    values = {_text(k): _text(v) for k, v in found.items()}
+    state = "down" if float(values.get("open_until", 0)) > time.time() else "failing"
+    return {
+        "state": state,
+        "failures": int(values.get("failures", 0)),
+        "reason": values.get("reason", ""),
+    }
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def unavailable(error: TransferError) -> bool:
+    """A refusal that a cached copy answers instead: no answer, a time-out, 401, 403, 429
+    or a 5xx (an upstream 404 is an answer: the tag is gone)."""
+    return error.status in (0, 401, 403, 429) or error.status >= 500

@@ -1,0 +1,158 @@
+"""Proxy-cache projects through the REST API and the token service: creation with
+Harbor's registry_id, who may create one, no push for anyone, and the upstream's health
+(the circuit breaker in Redis). The pull-through itself is end to end:
+tests/e2e/test_proxy_cache.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from accounts.grants import grant
+from accounts.tokens import Scope
+from projects.models import Project, ProjectMember
+from projects.roles import Role
+from proxy_cache import upstreams
+from replication.models import RegistryEndpoint
+from tests.contract import assert_matches
+from tests.integration.conftest import assert_harbor_error
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def endpoint() -> RegistryEndpoint:
+    return RegistryEndpoint.objects.create(
+        name="upstream", type="docker-registry", url="http://127.0.0.1:9"
+    )
+
+
+def test_create_a_proxy_cache_project_and_list_it(admin, client_for, endpoint):
+    api = client_for(admin)
+    response = api.post(
+        "/api/v2.0/projects",
+        {"project_name": "cache", "registry_id": endpoint.pk},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    assert Project.objects.get(name="cache").registry_id == endpoint.pk
+    listed = api.get("/api/v2.0/projects", {"name": "cache"})
+    assert_matches("listProjects", listed, 200)
+    assert listed.json()[0]["registry_id"] == endpoint.pk
+    one = api.get("/api/v2.0/projects/cache")
+    assert_matches("getProject", one, 200)
+    assert one.json()["registry_id"] == endpoint.pk
+    plain = api.post("/api/v2.0/projects", {"project_name": "plain"}, format="json")
+    assert plain.status_code == 201
+    assert "registry_id" not in api.get("/api/v2.0/projects/plain").json()
+
+
+def test_an_unknown_registry_or_a_non_admin_is_refused(admin, make_user, client_for, endpoint):
+    refused = client_for(admin).post(
+        "/api/v2.0/projects", {"project_name": "cache", "registry_id": 999999}, format="json"
+    )
+    assert_harbor_error(refused, 400, "BAD_REQUEST")
+    user = make_user()
+    forbidden = client_for(user).post(
+        "/api/v2.0/projects", {"project_name": "mine", "registry_id": endpoint.pk}, format="json"
+    )
+    assert_harbor_error(forbidden, 403, "FORBIDDEN")
+    assert not Project.objects.filter(name__in=["cache", "mine"]).exists()
+
+
+def test_no_push_is_granted_in_a_proxy_project(admin, make_user, make_project, endpoint):
+    developer = make_user()
+    project = make_project("cache", members={developer: Role.DEVELOPER})
+    scopes = [Scope("repository", "cache/app", frozenset({"pull", "push"}))]
+    assert grant(developer, scopes)[0].actions == frozenset({"pull", "push"})
+    Project.objects.filter(pk=project.pk).update(registry_id=endpoint.pk)
+    assert grant(developer, scopes)[0].actions == frozenset({"pull"})
+    assert grant(admin, scopes)[0].actions == frozenset({"pull"})
+    assert ProjectMember.objects.filter(project=project, user=developer).exists()
+
+
+def test_the_breaker_opens_after_failures_in_a_row_and_closes_on_success(endpoint):
+    upstreams.succeeded(endpoint.pk)
+    assert upstreams.health(endpoint.pk) == {"state": "healthy"}
+    upstreams.failed(endpoint.pk, "connection refused")
+    assert not upstreams.is_open(endpoint.pk)
+    assert upstreams.health(endpoint.pk)["state"] == "failing"
+    upstreams.failed(endpoint.pk, "HTTP 503")
+    assert upstreams.is_open(endpoint.pk)
+    assert upstreams.health(endpoint.pk) == {"state": "down", "failures": 2, "reason": "HTTP 503"}
+    endpoint.refresh_from_db()
+    assert endpoint.status == "unhealthy"
+    upstreams.succeeded(endpoint.pk)
+    assert not upstreams.is_open(endpoint.pk)
+    endpoint.refresh_from_db()
+    assert endpoint.status == "healthy"
+
+
+@pytest.mark.parametrize(
+    ("kind", "local", "remote"),
+    [
+        ("docker-hub", "cache/nginx", "library/nginx"),
+        ("docker-hub", "cache/library/nginx", "library/nginx"),
+        ("docker-hub", "cache/bitnami/redis", "bitnami/redis"),
+        ("docker-registry", "cache/nginx", "nginx"),
+    ],
+)
+def test_names_upstream(kind, local, remote):
+    hub = kind == upstreams.DOCKER_HUB
+    source = upstreams.Upstream(1, "up", hub, adapter=None)  # type: ignore[arg-type]  # names need none
+    assert source.remote_name(local) == remote
+
+
+def test_an_endpoint_in_use_by_a_proxy_project_cannot_be_deleted(admin, client_for, endpoint):
+    api = client_for(admin)
+    created = api.post(
+        "/api/v2.0/projects", {"project_name": "cache", "registry_id": endpoint.pk}, format="json"
+    )
+    assert created.status_code == 201
+    refused = api.delete(f"/api/v2.0/registries/{endpoint.pk}")
+    assert_harbor_error(refused, 412, "PRECONDITION")
+    assert RegistryEndpoint.objects.filter(pk=endpoint.pk).exists()
+
+
+def test_the_ui_creates_a_proxy_project_shows_its_badge_and_the_upstream_health(admin, endpoint):
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(admin)
+    form = browser.get("/projects/new").content.decode()
+    assert 'name="registry_id"' in form and f'value="{endpoint.pk}"' in form
+    created = browser.post(
+        "/projects/new", {"project_name": "cache", "registry_id": str(endpoint.pk)}
+    )
+    assert created.status_code == 302, created.content.decode()[:2000]
+    assert Project.objects.get(name="cache").registry_id == endpoint.pk
+    assert 'class="badge proxy-cache"' in browser.get("/projects/cache/").content.decode()
+    assert 'class="badge proxy-cache"' in browser.get("/projects/").content.decode()
+    upstreams.succeeded(endpoint.pk)
+    upstreams.failed(endpoint.pk, "connection refused")
+    upstreams.failed(endpoint.pk, "connection refused")
+    page = browser.get("/admin/registries", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "拉取由缓存提供" in page and "connection refused" in page
+    upstreams.succeeded(endpoint.pk)
+
+
+def test_the_ui_offers_no_proxy_cache_to_a_non_admin(make_user):
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(make_user())
+    page = browser.get("/projects/new")
+    assert page.status_code == 200
+    assert 'name="project_name"' in page.content.decode()
+    assert 'name="registry_id"' not in page.content.decode()
+
+
+def test_a_deleted_artifact_takes_its_cached_manifest_along(django_capture_on_commit_callbacks):
+    from harbor_py.core.events import publish
+    from proxy_cache.models import CachedManifest
+    from registry.events import ArtifactDeleted
+
+    kept = CachedManifest.objects.create(repository="cache/app", digest="sha256:" + "b" * 64)
+    gone = CachedManifest.objects.create(repository="cache/app", digest="sha256:" + "a" * 64)
+    with django_capture_on_commit_callbacks(execute=True):
+        publish(ArtifactDeleted("cache", "cache/app", gone.digest, ("v1",), "admin"))
+    assert list(CachedManifest.objects.values_list("pk", flat=True)) == [kept.pk]
