@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "immutable",
     "frontend",
     "jobs",
+    "retention",
 ]
 
 # The harbor_py.middleware wrappers are Django's own, skipped on registry paths (/v2/,

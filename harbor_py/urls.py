@@ -21,6 +21,8 @@ api_v2: list[URLPattern | URLResolver] = [
     path("", include("replication.api.urls")),
     path("", include("quotas.api.urls")),
     path("", include("immutable.api.urls")),
+    path("", include("retention.api.urls")),
+    path("", include("jobs.api.urls")),
 ]
 
 urlpatterns = [
