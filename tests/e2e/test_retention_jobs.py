@@ -41,7 +41,9 @@ def _finished(api, path: str) -> dict:
         found = api.get(path).json()
         return found[0] if found and found[0]["status"] not in ("Pending", "Running") else None
 
-    return _until(done, path)  # type: ignore[return-value]
+    found = _until(done, path)
+    assert isinstance(found, dict)
+    return found
 
 
 def test_retention_keeps_what_the_rules_say_through_the_stack(stack: Instance, tmp_path: Path):
