@@ -136,12 +136,12 @@ def _seed(projects: int, repositories: int, artifacts: int, tags: int, big: int)
     }
 
 
-def _policy(project_name: str, keep: int) -> Any:
+def _policy(project_name: str, keep: int, repositories: str = "**") -> Any:
     from harbor_py.core.actor import Actor
     from projects.models import Project
     from retention import services
 
-    every = [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]
+    every = [{"kind": "doublestar", "decoration": "repoMatches", "pattern": repositories}]
     rules = [
         {
             "template": "latestPushedK",
@@ -268,6 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--big-keep", type=int, default=15_000, help="latestPushedK, big repo")
     parser.add_argument("--real-projects", type=int, default=5)
     parser.add_argument("--push-seconds", type=float, default=15)
+    parser.add_argument(
+        "--pace", type=float, default=1.0, help="HARBOR_RETENTION_PACE of the real runs"
+    )
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     parser.add_argument("--pusher", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--pusher-out", type=Path, help=argparse.SUPPRESS)
@@ -297,9 +300,10 @@ def main(argv: list[str] | None = None) -> int:
         data = _seed(args.projects, args.repositories, args.artifacts, args.tags, args.big)
         print(f"data: {json.dumps(data)}", flush=True)
         small = [_policy(f"p{p:03d}", args.keep) for p in range(args.projects)]
-        big = _policy("big", args.big_keep)
+        big = _policy("big", args.big_keep, "app")  # not big/pushed, the pushers'
+        os.environ["HARBOR_RETENTION_PACE"] = str(args.pace)
 
-        results: dict[str, Any] = {"data": data, "load_average": load}
+        results: dict[str, Any] = {"data": data, "load_average": load, "pace": args.pace}
         runs = [_run(p, dry_run=True) for p in small]
         artifacts = sum(r["total"] for r in runs)
         cpu = sum(r["cpu_seconds"] for r in runs)

@@ -11,18 +11,23 @@ locked rows, and the audit record names `harbor-retention` and the policy.
 
 Bounded: repositories are read in pages, deletes are done one artifact per short
 transaction (a push waits at most for one), in batches between which the run checks
-whether it was asked to stop; the job holds one database connection.
+whether it was asked to stop; the job holds one database connection. Paced: after each
+delete the run rests HARBOR_RETENTION_PACE times as long as the delete took (default 1:
+at most half of the time in deletes), so that the row locks a push shares with a delete
+(the artifact's, the project's quota row) and the CPU stay mostly free for pushes.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from django.db.models import Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
+from harbor_py.core import env
 from harbor_py.core.actor import Actor
 from harbor_py.core.errors import Code, DomainError
 from immutable.matching import selector_accepts
@@ -43,6 +48,19 @@ REPOSITORY_PAGE = 500
 DELETE_BATCH = 100
 
 logger = logging.getLogger(__name__)
+
+
+def pace() -> float:
+    """How long the run rests after a delete, as a multiple of the delete's time."""
+    try:
+        return max(0.0, float(env.get("HARBOR_RETENTION_PACE", "1")))
+    except ValueError:
+        return 1.0
+
+
+def _rest(started: float, factor: float) -> None:
+    if factor:
+        time.sleep(factor * (time.monotonic() - started))
 
 
 def applicable(rules: list[Rule], repository: str) -> list[Rule]:
@@ -91,6 +109,7 @@ def _apply(
     reason = f"retention policy {policy.pk}: retained by no rule"
     doomed = [d for d in found.decisions if d.delete]
     untag = [d for d in found.decisions if not d.delete and d.deleted_tags]
+    factor = pace()
     for start in range(0, len(doomed), DELETE_BATCH):
         if context.should_stop():
             raise Stopped
@@ -102,6 +121,7 @@ def _apply(
             if artifact is None:
                 lines.append(f"gone    {decision.digest}: deleted meanwhile")
                 continue
+            started = time.monotonic()
             try:
                 done = deletion.delete_artifact(
                     artifact=artifact,
@@ -113,6 +133,8 @@ def _apply(
                 counts["failed" if exc.code == Code.UNKNOWN else "kept_meanwhile"] += 1
                 lines.append(f"KEPT    {decision.digest}: {exc.message}")
                 continue
+            finally:
+                _rest(started, factor)
             if done:
                 counts["deleted"] += 1
                 lines.append(f"deleted {decision.digest}")
@@ -135,6 +157,7 @@ def _apply(
                     counts["kept_meanwhile"] += 1
                     lines.append(f"KEPT    {found.repository}:{name}: moved or deleted meanwhile")
                     continue
+                started = time.monotonic()
                 try:
                     services.delete_tag(
                         tag=tag,
@@ -146,6 +169,8 @@ def _apply(
                     counts["kept_meanwhile"] += 1
                     lines.append(f"KEPT    {found.repository}:{name}: {exc.message}")
                     continue
+                finally:
+                    _rest(started, factor)
                 counts["untagged"] += 1
                 lines.append(f"untagged {found.repository}:{name}")
         _log(task_id, lines)

@@ -127,3 +127,16 @@ def test_the_sql_regex_is_the_matchers(pattern, yes, no):
         assert re.search(source, value) and compile_pattern(pattern).match(value)
     for value in no:
         assert not re.search(source, value) and not compile_pattern(pattern).match(value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [(None, 1.0), ("0", 0.0), ("2.5", 2.5), ("-1", 0.0), ("x", 1.0)]
+)
+def test_the_pace_of_deletes_comes_from_the_environment(monkeypatch, raw, expected):
+    from retention.runs import pace
+
+    if raw is None:
+        monkeypatch.delenv("HARBOR_RETENTION_PACE", raising=False)
+    else:
+        monkeypatch.setenv("HARBOR_RETENTION_PACE", raw)
+    assert pace() == expected
