@@ -58,7 +58,7 @@ test-unit: deps
 # Every benchmark runs and reports even when an earlier one misses its goal; the exit
 # status says whether any missed. `make bench BENCHES=bench_ui` runs one.
 BENCHES := bench bench_requests bench_api bench_ui bench_gc bench_audit bench_ldap \
-	bench_replication bench_load bench_ha bench_scanning bench_oidc bench_scanner bench_signatures bench_webhooks bench_proxy
+	bench_replication bench_load bench_ha bench_scanning bench_oidc bench_scanner bench_signatures bench_webhooks bench_proxy bench_retention
 
 bench: test-deps
 	@failed=""; for name in $(BENCHES); do \

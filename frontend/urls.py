@@ -15,6 +15,8 @@ from frontend.views import (
     signatures,
     webhooks,
 )
+from frontend.views import jobservice as jobservice_views
+from frontend.views import retention as retention_views
 
 app_name = "ui"
 
@@ -204,5 +206,40 @@ urlpatterns = [
         "projects/<str:name>/webhooks/<int:policy_id>/deliveries/<int:execution_id>",
         webhooks.webhook_log,
         name="webhook-log",
+    ),
+    # tag retention (issue #25)
+    path("projects/<str:name>/retention", retention_views.retention_tab, name="project-retention"),
+    path(
+        "projects/<str:name>/retention/rules",
+        retention_views.rule_add,
+        name="retention-rule-add",
+    ),
+    path(
+        "projects/<str:name>/retention/rules/<int:index>/delete",
+        retention_views.rule_delete,
+        name="retention-rule-delete",
+    ),
+    path(
+        "projects/<str:name>/retention/settings",
+        retention_views.settings_save,
+        name="retention-settings",
+    ),
+    path("projects/<str:name>/retention/run", retention_views.run, name="retention-run"),
+    path(
+        "projects/<str:name>/retention/runs/<int:execution_id>",
+        retention_views.execution,
+        name="retention-execution",
+    ),
+    # the job service dashboard (issue #25)
+    path("admin/jobservice", jobservice_views.dashboard, name="jobservice"),
+    path(
+        "admin/jobservice/queues/<str:job_type>",
+        jobservice_views.queue_action,
+        name="jobservice-queue",
+    ),
+    path(
+        "admin/jobservice/jobs/<int:job_id>/stop",
+        jobservice_views.stop_job,
+        name="jobservice-stop",
     ),
 ]

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "signatures",
     "webhooks",
     "proxy_cache",
+    "retention",
 ]
 
 # The harbor_py.middleware wrappers are Django's own, skipped on registry paths (/v2/,

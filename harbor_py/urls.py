@@ -25,6 +25,8 @@ api_v2: list[URLPattern | URLResolver] = [
     path("", include("immutable.api.urls")),
     path("", include("signatures.api.urls")),
     path("", include("webhooks.api.urls")),
+    path("", include("retention.api.urls")),
+    path("", include("jobs.api.urls")),
 ]
 
 urlpatterns = [

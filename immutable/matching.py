@@ -51,10 +51,16 @@ def _translate(pattern: str) -> str:
     return "".join(out)
 
 
+def regex_source(pattern: str) -> str:
+    """The anchored regular expression of a doublestar pattern, in the syntax Python's `re`
+    and PostgreSQL's `~` share (retention matches tags in SQL with it)."""
+    return r"\A(?:" + _translate(pattern) + r")\Z"
+
+
 @lru_cache(maxsize=1024)
 def compile_pattern(pattern: str) -> re.Pattern[str]:
     try:
-        return re.compile(r"\A(?:" + _translate(pattern) + r")\Z")
+        return re.compile(regex_source(pattern))
     except re.error as exc:
         raise BadPattern(f"invalid pattern {pattern!r}: {exc}") from None
 

@@ -21,7 +21,7 @@ from projects.models import Project
 MAX_RULES = 15  # per project, as Harbor
 
 
-def _selector(raw: Any, decorations: tuple[str, ...], where: str) -> dict[str, str]:
+def clean_selector(raw: Any, decorations: tuple[str, ...], where: str) -> dict[str, str]:
     if not isinstance(raw, dict):
         raise bad_request(f"{where} must be an object")
     kind = raw.get("kind") or "doublestar"
@@ -47,13 +47,13 @@ def clean_selectors(
 ) -> tuple[list[dict[str, str]], dict[str, list[dict[str, str]]]]:
     if not isinstance(tag_selectors, list) or not tag_selectors:
         raise bad_request("tag_selectors must be a non-empty list")
-    tags = [_selector(s, TAG_DECORATIONS, "tag_selectors") for s in tag_selectors]
+    tags = [clean_selector(s, TAG_DECORATIONS, "tag_selectors") for s in tag_selectors]
     if not isinstance(scope_selectors, dict) or set(scope_selectors) != {"repository"}:
         raise bad_request('scope_selectors must be {"repository": [selectors]}')
     repositories = scope_selectors["repository"]
     if not isinstance(repositories, list) or not repositories:
         raise bad_request("scope_selectors.repository must be a non-empty list")
-    scope = [_selector(s, REPOSITORY_DECORATIONS, "scope_selectors") for s in repositories]
+    scope = [clean_selector(s, REPOSITORY_DECORATIONS, "scope_selectors") for s in repositories]
     return tags, {"repository": scope}
 
 

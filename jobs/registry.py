@@ -25,6 +25,9 @@ class JobType:
     # One unfinished execution per vendor id at a time (a second start is a conflict);
     # otherwise the owner decides (replication: per policy, single_active_replication).
     single_active: bool = True
+    # The Celery task that beat runs for a schedule of this job type whose first argument
+    # is the vendor id (a policy's); empty: jobs.tasks.run_scheduled (argument: the type).
+    schedule_task: str = ""
 
 
 _JOBS: dict[str, JobType] = {}
@@ -42,3 +45,7 @@ def declaration(vendor_type: str) -> JobType | None:
 
 def known(vendor_type: str) -> bool:
     return vendor_type in _JOBS
+
+
+def declared() -> list[JobType]:
+    return sorted(_JOBS.values(), key=lambda job: job.vendor_type)

@@ -10,12 +10,13 @@ from celery import shared_task
 from django.utils import timezone
 
 from harbor_py.ops import readonly
+from jobs import queues
 from jobs.context import JobContext, Stopped
 from jobs.lease import Heartbeat, claim, held_by_live_worker, this_worker
 from jobs.models import FINAL, Execution, Status, Task
 from jobs.registry import declaration
 
-__all__ = ["JobContext", "Stopped", "run", "run_task"]
+__all__ = ["JobContext", "Stopped", "enqueue", "run", "run_task"]
 
 logger = logging.getLogger(__name__)
 MAX_RUNS = 3  # a task redelivered after a lost worker is retried at most this often
@@ -55,6 +56,8 @@ def run(task_id: int) -> None:
     if execution.stop_requested:
         _finish(task, Status.STOPPED, "stopped before it started")
         return
+    if task.status == Status.PENDING and queues.parked_if_paused(task, execution.vendor_type):
+        return  # its job type is paused: resuming enqueues it again (jobs/queues.py)
     job = declaration(execution.vendor_type)
     writes = job is not None and job.writes_registry
     if skipped := readonly.skipped_job_message(execution.vendor_type, execution.parameters, writes):
@@ -90,3 +93,8 @@ def run(task_id: int) -> None:
 @shared_task(name="jobs.tasks.run_task", acks_late=True)
 def run_task(task_id: int) -> None:
     run(task_id)
+
+
+def enqueue(task_id: int, vendor_type: str) -> None:
+    """Send a task's run to the queue of its job type (jobs/queues.py)."""
+    run_task.apply_async(args=(task_id,), queue=queues.queue_name(vendor_type))

@@ -17,9 +17,10 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from audit.services import record
 from harbor_py.core.actor import Actor
 from harbor_py.core.errors import Code, DomainError, bad_request
+from jobs import queues
 from jobs.models import FINAL, Execution, Schedule, Status, Task, Trigger
 from jobs.registry import declaration
-from jobs.runner import run_task
+from jobs.runner import enqueue
 
 PRESET_CRONS = {"Hourly": "0 0 * * * *", "Daily": "0 0 0 * * *", "Weekly": "0 0 0 * * 0"}
 # Who starts the runs that beat schedules (not audited: see above).
@@ -84,7 +85,7 @@ def start_execution(
     )
     # robust: a broker that is failing over must not fail the request; the task waits in
     # the database and jobs.tasks.resume_orphaned_tasks enqueues it (jobs/lease.py).
-    transaction.on_commit(lambda: run_task.delay(task.pk), robust=True)
+    transaction.on_commit(lambda: enqueue(task.pk, vendor_type), robust=True)
     return execution
 
 
@@ -176,3 +177,43 @@ def set_schedule(
         + f", parameters {json.dumps(parameters, sort_keys=True)}",
     )
     return schedule
+
+
+def _audit_queue(actor: Actor, job_type: str, action: str) -> None:
+    record(
+        actor=actor,
+        operation="update",
+        resource_type="jobservice_queue",
+        resource=job_type,
+        description=action,
+    )
+
+
+def act_on_queue(*, job_type: str, action: str, actor: Actor) -> None:
+    """Harbor's actionPendingJobs on one job type or `all`: pause (its runs wait in the
+    broker), resume (they start again, the parked ones re-sent), stop (the waiting runs
+    are stopped and their messages dropped)."""
+    if action not in ("pause", "resume", "stop"):
+        raise bad_request("action must be stop, pause or resume")
+    try:
+        if action == "pause":
+            queues.pause(job_type)
+        elif action == "resume":
+            for task_id, vendor_type in queues.resume(job_type):
+                enqueue(task_id, vendor_type)
+        else:
+            _stop_pending(queues.purge(job_type), actor)
+    except LookupError:
+        raise DomainError(Code.NOT_FOUND, f"no job type {job_type}") from None
+    _audit_queue(actor, job_type, action)
+
+
+def _stop_pending(vendor_types: list[str], actor: Actor) -> None:
+    pending = Execution.objects.filter(vendor_type__in=vendor_types, status=Status.PENDING)
+    for execution in pending:
+        request_stop(execution, actor=actor)
+
+
+def stop_job(*, task: Task, actor: Actor) -> None:
+    """/jobservice/jobs/{id}: stop the execution the task belongs to."""
+    request_stop(task.execution, actor=actor)

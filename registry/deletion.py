@@ -121,10 +121,12 @@ def delete_artifact(
     actor: Actor,
     deep: bool = True,
     still_wanted: Callable[[Artifact], bool] | None = None,
+    reason: str = "",
 ) -> bool:
     """Delete `artifact` (with its accessories and the children nothing else keeps when
     `deep`) if it still exists and `still_wanted` (checked on the locked row) agrees;
-    whether it was deleted. Raises ReferencedByIndex and the immutability errors."""
+    whether it was deleted. `reason` goes into the audit record (retention: the policy).
+    Raises ReferencedByIndex and the immutability errors."""
     if not locks.for_delete([artifact.pk]):
         return False  # a concurrent delete took it
     if still_wanted is not None and not still_wanted(artifact):
@@ -132,7 +134,7 @@ def delete_artifact(
     doomed = _locked_deletion_set(artifact, deep=deep)
     check_artifacts_deletable(doomed)
     _delete_manifests(artifact.repository.name, [a.digest for a in doomed])
-    services.delete_artifacts(root=artifact, artifacts=doomed, actor=actor)
+    services.delete_artifacts(root=artifact, artifacts=doomed, actor=actor, reason=reason)
     return True
 
 

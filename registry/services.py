@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from django.db import IntegrityError, transaction
@@ -55,7 +56,12 @@ def record_manifest_push(
 
 
 @transaction.atomic
-def delete_tag(*, tag: Tag, actor: Actor) -> None:
+def delete_tag(
+    *, tag: Tag, actor: Actor, unchanged_since: dt.datetime | None = None, reason: str = ""
+) -> None:
+    """`unchanged_since` (a deleter that decided on a snapshot, retention): the artifact
+    is locked as deleters lock it (a push that re-tags it waits, docs/deletes.md) and the
+    tag goes only if no push wrote it after that time; else not found."""
     repository = tag.repository
     project = repository.project
     resource = f"{repository.name}:{tag.name}"
@@ -63,7 +69,11 @@ def delete_tag(*, tag: Tag, actor: Actor) -> None:
     digest = tag.artifact.digest
     publish(TagDeleted(project.name, repository.name, tag.name, digest, actor.username))
     # Only while it points where the caller saw it: a push may have moved it since.
-    deleted, _ = Tag.objects.filter(pk=tag.pk, artifact_id=tag.artifact_id).delete()
+    doomed = Tag.objects.filter(pk=tag.pk, artifact_id=tag.artifact_id)
+    if unchanged_since is not None:
+        locks.for_delete([tag.artifact_id])
+        doomed = doomed.filter(push_time__lte=unchanged_since)
+    deleted, _ = doomed.delete()
     if not deleted:
         raise not_found(f"tag {tag.name} of {repository.name} was moved or deleted meanwhile")
     name = tag.name
@@ -75,6 +85,7 @@ def delete_tag(*, tag: Tag, actor: Actor) -> None:
         resource=resource,
         project_id=project.pk,
         project_name=project.name,
+        description=reason,
     )
 
 
@@ -110,7 +121,9 @@ def _record(
 
 
 @transaction.atomic
-def delete_artifacts(*, root: Artifact, artifacts: list[Artifact], actor: Actor) -> None:
+def delete_artifacts(
+    *, root: Artifact, artifacts: list[Artifact], actor: Actor, reason: str = ""
+) -> None:
     """The database side of deleting `root` deeply (its manifests are already gone from
     storage): the root, the children and accessories that went with it, their tags and
     labels. Blobs stay for garbage collection."""
@@ -132,7 +145,11 @@ def delete_artifacts(*, root: Artifact, artifacts: list[Artifact], actor: Actor)
         operation="delete",
         resource_type="artifact",
         resource=f"{repository.name}@{root.digest}",
-        description=f"with {others} child or accessory artifacts" if others else "",
+        description="; ".join(
+            part
+            for part in (reason, f"with {others} child or accessory artifacts" if others else "")
+            if part
+        ),
     )
 
 

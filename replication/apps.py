@@ -22,6 +22,7 @@ class ReplicationConfig(AppConfig):
                 audit_name="replication",
                 writes_registry=True,
                 single_active=False,
+                schedule_task="replication.tasks.run_scheduled_policy",
             )
         )
         triggers.subscribe_all()

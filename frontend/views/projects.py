@@ -151,6 +151,7 @@ def _abilities(access: ProjectAccess) -> dict[str, bool]:
         "delete_project": access.can("project", "delete"),
         "delete_repository": access.can("repository", "delete"),
         "robots": access.can("robot", "list"),
+        "retention": access.can("tag-retention", "list"),
         "add_robot": access.can("robot", "create"),
         "manage_robots": access.can("robot", "update"),
         "delete_robots": access.can("robot", "delete"),

@@ -127,7 +127,7 @@ def test_a_job_is_created_while_the_broker_is_down(monkeypatch, django_capture_o
     def broker_down(*args: object, **kwargs: object) -> None:
         raise ConnectionError("broker unreachable")
 
-    monkeypatch.setattr(tasks.run_task, "delay", broker_down)
+    monkeypatch.setattr(tasks.run_task, "apply_async", broker_down)
     with django_capture_on_commit_callbacks(execute=True):
         execution = services.start_execution(
             vendor_type="LEASE_TEST", parameters={}, actor=Actor.system("test")

@@ -20,6 +20,7 @@ APPS = {
     "quotas": "quotas",
     "registry": "registry",
     "replication": "replication",
+    "retention": "retention",
 }
 
 

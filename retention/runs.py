@@ -1,0 +1,263 @@
+"""The RETENTION job: one execution per run of a policy, one task per repository whose
+log is the table of what the run deleted and kept and why (Harbor's retention tasks).
+
+Decided on a snapshot (retention.evaluation, one statement per repository), each delete
+is re-checked on the locked row before it happens (docs/deletes.md): the artifact goes
+only if its tags are still exactly those the evaluation saw and none was pushed since.
+A push that re-tags it first keeps it; a push that comes while the artifact is locked
+waits and records itself again. Deletes go through registry.deletion like the API's, so
+index children and accessories follow their parent, immutability is checked on the
+locked rows, and the audit record names `harbor-retention` and the policy.
+
+Bounded: repositories are read in pages, deletes are done one artifact per short
+transaction (a push waits at most for one), in batches between which the run checks
+whether it was asked to stop; the job holds one database connection. Paced: after each
+delete the run rests HARBOR_RETENTION_PACE times as long as the delete took (default 1:
+at most half of the time in deletes), so that the row locks a push shares with a delete
+(the artifact's, the project's quota row) and the CPU stay mostly free for pushes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from django.db.models import Value
+from django.db.models.functions import Concat
+from django.utils import timezone
+
+from harbor_py.core import env
+from harbor_py.core.actor import Actor
+from harbor_py.core.errors import Code, DomainError
+from immutable.matching import selector_accepts
+from immutable.selectors import immutable_checker, repository_path
+from jobs.context import JobContext, Stopped
+from jobs.models import Status, Task
+from registry import deletion, pulls, services
+from registry.models import Artifact, Repository, Tag
+from retention.evaluation import Decision, Plan, plan
+from retention.models import RetentionPolicy
+from retention.rules import Rule, compiled
+
+VENDOR = "RETENTION"
+RETENTION_USER = "harbor-retention"
+RETENTION = Actor.system(RETENTION_USER)
+CONTROLLER = "controller"
+REPOSITORY_PAGE = 500
+DELETE_BATCH = 100
+
+logger = logging.getLogger(__name__)
+
+
+def pace() -> float:
+    """How long the run rests after a delete, as a multiple of the delete's time."""
+    try:
+        return max(0.0, float(env.get("HARBOR_RETENTION_PACE", "1")))
+    except ValueError:
+        return 1.0
+
+
+def _rest(started: float, factor: float) -> None:
+    if factor:
+        time.sleep(factor * (time.monotonic() - started))
+
+
+def applicable(rules: list[Rule], repository: str) -> list[Rule]:
+    path = repository_path(repository)
+    return [r for r in rules if all(selector_accepts(s, path) for s in r.repository_selectors)]
+
+
+def _log(task_id: int, lines: list[str]) -> None:
+    if lines:
+        stamp = timezone.now().isoformat(timespec="seconds")
+        text = "".join(f"{stamp} {line}\n" for line in lines)
+        Task.objects.filter(pk=task_id).update(log=Concat("log", Value(text)))
+
+
+def _repositories(project_id: int) -> Any:
+    last = ""
+    while True:
+        page = list(
+            Repository.objects.filter(project_id=project_id, name__gt=last)
+            .order_by("name")
+            .values_list("pk", "name")[:REPOSITORY_PAGE]
+        )
+        yield from page
+        if len(page) < REPOSITORY_PAGE:
+            return
+        last = page[-1][1]
+
+
+class _Unchanged:
+    """The re-check on the locked row: the artifact's tags are what the plan saw, and
+    none was pushed (again) since."""
+
+    def __init__(self, decision: Decision, plan: Plan) -> None:
+        self.tags, self.since = set(decision.tags), plan.evaluated_at
+
+    def __call__(self, artifact: Artifact) -> bool:
+        rows = Tag.objects.filter(artifact_id=artifact.pk).values_list("name", "push_time")
+        return {n for n, _ in rows} == self.tags and all(t <= self.since for _, t in rows)
+
+
+def _apply(
+    context: JobContext, task_id: int, found: Plan, policy: RetentionPolicy
+) -> dict[str, int]:
+    """Delete what the plan says, each re-checked under its lock; counts."""
+    counts = {"deleted": 0, "untagged": 0, "kept_meanwhile": 0, "failed": 0}
+    reason = f"retention policy {policy.pk}: retained by no rule"
+    doomed = [d for d in found.decisions if d.delete]
+    untag = [d for d in found.decisions if not d.delete and d.deleted_tags]
+    factor = pace()
+    for start in range(0, len(doomed), DELETE_BATCH):
+        if context.should_stop():
+            raise Stopped
+        batch = doomed[start : start + DELETE_BATCH]
+        rows = Artifact.objects.select_related("repository").in_bulk([d.artifact_id for d in batch])
+        lines = []
+        for decision in batch:
+            artifact = rows.get(decision.artifact_id)
+            if artifact is None:
+                lines.append(f"gone    {decision.digest}: deleted meanwhile")
+                continue
+            started = time.monotonic()
+            try:
+                done = deletion.delete_artifact(
+                    artifact=artifact,
+                    actor=RETENTION,
+                    still_wanted=_Unchanged(decision, found),
+                    reason=reason,
+                )
+            except DomainError as exc:
+                counts["failed" if exc.code == Code.UNKNOWN else "kept_meanwhile"] += 1
+                lines.append(f"KEPT    {decision.digest}: {exc.message}")
+                continue
+            finally:
+                _rest(started, factor)
+            if done:
+                counts["deleted"] += 1
+                lines.append(f"deleted {decision.digest}")
+            else:
+                counts["kept_meanwhile"] += 1
+                lines.append(f"KEPT    {decision.digest}: tagged or pushed during the run")
+        _log(task_id, lines)
+    for start in range(0, len(untag), DELETE_BATCH):
+        if context.should_stop():
+            raise Stopped
+        lines = []
+        for decision in untag[start : start + DELETE_BATCH]:
+            for name in decision.deleted_tags:
+                tag = (
+                    Tag.objects.select_related("repository__project", "artifact")
+                    .filter(repository_id=found.repository_id, name=name)
+                    .first()
+                )
+                if tag is None or tag.artifact_id != decision.artifact_id:
+                    counts["kept_meanwhile"] += 1
+                    lines.append(f"KEPT    {found.repository}:{name}: moved or deleted meanwhile")
+                    continue
+                started = time.monotonic()
+                try:
+                    services.delete_tag(
+                        tag=tag,
+                        actor=RETENTION,
+                        unchanged_since=found.evaluated_at,
+                        reason=f"retention policy {policy.pk}: tag retained by no rule",
+                    )
+                except DomainError as exc:
+                    counts["kept_meanwhile"] += 1
+                    lines.append(f"KEPT    {found.repository}:{name}: {exc.message}")
+                    continue
+                finally:
+                    _rest(started, factor)
+                counts["untagged"] += 1
+                lines.append(f"untagged {found.repository}:{name}")
+        _log(task_id, lines)
+    return counts
+
+
+def run(context: JobContext) -> dict[str, Any]:
+    policy_id = int(context.parameters["policy_id"])
+    dry_run = context.parameters.get("dry_run") is True
+    policy = RetentionPolicy.objects.select_related("project").filter(pk=policy_id).first()
+    if policy is None:
+        raise LookupError(f"retention policy {policy_id} no longer exists")
+    Task.objects.filter(pk=context.task_id).update(extra_attrs={"kind": CONTROLLER})
+    rules = compiled(policy.rules)
+    _aggregate_pulls(context)
+    context.log(
+        f"{'dry run' if dry_run else 'run'} of retention policy {policy.pk} "
+        f"(project {policy.project.name}, {len(rules)} enabled rules"
+        f"{', removing only unretained tags' if policy.untag_only else ''})"
+    )
+    totals = {"repositories": 0, "total": 0, "retained": 0, "deleted": 0, "untagged": 0}
+    totals.update(kept_meanwhile=0, failed=0)
+    for repository_id, name in _repositories(policy.project_id):
+        if context.should_stop():
+            raise Stopped
+        rules_here = applicable(rules, name)
+        if not rules_here:
+            continue
+        task = Task.objects.create(
+            execution_id=context.execution_id,
+            status=Status.RUNNING,
+            start_time=timezone.now(),
+            extra_attrs={"kind": "repository", "repository": name},
+        )
+        found = plan(
+            repository_id=repository_id,
+            repository=name,
+            rules=rules_here,
+            untag_only=policy.untag_only,
+            immutable=immutable_checker(repository_id),
+            now=timezone.now(),
+        )
+        _log(task.pk, found.lines())
+        counts = {"deleted": 0, "untagged": 0, "kept_meanwhile": 0, "failed": 0}
+        if dry_run:
+            counts["deleted"] = sum(1 for d in found.decisions if d.delete)
+            counts["untagged"] = sum(len(d.deleted_tags) for d in found.decisions)
+        else:
+            try:
+                counts = _apply(context, task.pk, found, policy)
+            except Stopped:
+                Task.objects.filter(pk=task.pk).update(
+                    status=Status.STOPPED, end_time=timezone.now()
+                )
+                raise
+        attrs = {
+            "kind": "repository",
+            "repository": name,
+            "total": found.total,
+            "retained": found.total - counts["deleted"],
+            **counts,
+        }
+        Task.objects.filter(pk=task.pk).update(
+            status=Status.ERROR if counts["failed"] else Status.SUCCESS,
+            end_time=timezone.now(),
+            extra_attrs=attrs,
+        )
+        totals["repositories"] += 1
+        totals["total"] += found.total
+        totals["retained"] += attrs["retained"]
+        for key in ("deleted", "untagged", "kept_meanwhile", "failed"):
+            totals[key] += counts[key]
+    verb = "would delete" if dry_run else "deleted"
+    context.log(
+        f"{totals['repositories']} repositories, {totals['total']} artifacts: "
+        f"{verb} {totals['deleted']} artifacts and {totals['untagged']} more tags, "
+        f"{totals['kept_meanwhile']} kept because they changed during the run"
+    )
+    if totals["failed"]:
+        raise RuntimeError(f"{totals['failed']} deletes failed (see the repositories' logs)")
+    return {"dry_run": dry_run, **totals}
+
+
+def _aggregate_pulls(context: JobContext) -> None:
+    """Fold the pulls recorded since the last aggregation into the pull times first: the
+    "latest pulled" and "pulled within" rules read them."""
+    try:
+        pulls.aggregate()
+    except Exception as exc:  # Redis away: the last aggregated times are still good
+        context.log(f"pull times not refreshed: {exc}")
