@@ -63,6 +63,14 @@ def _setting(name: str, default: float) -> float:
     return float(settings.HARBOR.get(name, default))
 
 
+def internal_registry_url() -> str:
+    """The address the platform's nginx (and so the /v2 gate) listens on, for a scanner
+    registered with `use_internal_addr` (one that runs beside the platform and should not go
+    through EXTERNAL_URL): `HARBOR["INTERNAL_URL"]` (harbor_py.settings)."""
+    configured = settings.HARBOR.get("INTERNAL_URL") or settings.HARBOR["EXTERNAL_URL"]
+    return str(configured).rstrip("/")
+
+
 def vendor_type(scan_type: str) -> str:
     return SBOM_JOB if scan_type == "sbom" else IMAGE_SCAN
 
@@ -83,6 +91,54 @@ def _report_mime(meta: dict[str, Any], scan_type: str) -> str:
 def _consumes(meta: dict[str, Any], scan_type: str) -> set[str]:
     capability = adapter.capability(meta, scan_type)
     return set(capability["consumes_mime_types"]) if capability else set()
+
+
+def _readable_by(scanner: Scanner) -> set[str]:
+    """The manifest types the scanner's vulnerability capability reads: its stored metadata
+    (any age: a listing does not wait for an adapter), asked once when there is none."""
+    meta = scanner.metadata
+    if not meta:
+        try:
+            meta = cached_metadata(scanner)
+        except adapter.AdapterError:
+            return set()
+    return _consumes(meta, "vulnerability")
+
+
+def scannable(artifacts: list[Artifact]) -> set[int]:
+    """The artifacts that get Harbor's `vulnerabilities` addition link: those the project's
+    scanner can read, an index when it can read one of its children (Harbor's
+    `IsScannable`). A project without a scanner has none."""
+    by_project: dict[int, list[Artifact]] = {}
+    for artifact in artifacts:
+        by_project.setdefault(artifact.repository.project_id, []).append(artifact)
+    found: set[int] = set()
+    for project_id, readable in _readable_in(list(by_project)).items():
+        if not readable:
+            continue
+        rows = by_project[project_id]
+        found.update(a.pk for a in rows if a.manifest_media_type in readable)
+        indexes = [a.pk for a in rows if a.pk not in found]
+        if indexes:
+            found.update(
+                ArtifactReference.objects.filter(
+                    parent_id__in=indexes, child__manifest_media_type__in=readable
+                ).values_list("parent_id", flat=True)
+            )
+    return found
+
+
+def _readable_in(project_ids: list[int]) -> dict[int, set[str]]:
+    """{project id: the manifest types its scanner reads}, from the cache when warm."""
+    generation = cache.generation()
+    keys = {pk: cache.readable_key(generation, pk) for pk in project_ids}
+    hits = cache.get_many(list(keys.values()))
+    found = {pk: set(hits[key]) for pk, key in keys.items() if key in hits}
+    missing = [pk for pk in project_ids if pk not in found]
+    for pk, scanner in (selectors.scanners_of(missing) if missing else {}).items():
+        found[pk] = _readable_by(scanner) if scanner is not None else set()
+        cache.put(keys[pk], sorted(found[pk]), cache.READABLE_SECONDS)
+    return found
 
 
 def targets_of(artifact: Artifact) -> list[Artifact]:
@@ -241,7 +297,11 @@ class _Scan:
         capability: dict[str, Any] = {"type": self.scan_type, "produces_mime_types": [self.mime]}
         if self.scan_type == "sbom":
             capability["parameters"] = {"sbom_media_types": [adapter.SPDX]}
-        registry_url = settings.HARBOR.get("EXTERNAL_URL", "")
+        registry_url = (
+            internal_registry_url()
+            if scanner.use_internal_addr
+            else settings.HARBOR.get("EXTERNAL_URL", "")
+        )
         return {
             "registry": {
                 "url": registry_url,

@@ -23,7 +23,7 @@ from projects import services as project_services
 from projects.selectors import require_access_by_name
 from registry import selectors as registry_selectors
 from registry.models import Artifact
-from scanning import adapter, reports, scans, selectors, services
+from scanning import reports, scans, selectors, services
 from scanning.models import Scanner
 
 SEVERITY_ORDER = ("Critical", "High", "Medium", "Low", "Negligible", "Unknown")
@@ -59,7 +59,7 @@ def overview_bars(artifacts: list[Artifact]) -> dict[int, dict[str, Any] | None]
 def scan_context(access: Any, artifact: Artifact) -> dict[str, Any]:
     """The artifact page's vulnerabilities and SBOM cards."""
     bar = overview_bars([artifact]).get(artifact.pk)
-    report = selectors.vulnerabilities(artifact).get(adapter.VULN_REPORT) or {}
+    report: dict[str, Any] = next(iter(selectors.vulnerabilities(artifact).values()), {})
     findings = sorted(
         report.get("vulnerabilities") or [],
         key=lambda v: (-reports.RANK.get(v.get("severity", "Unknown"), 1), v.get("id", "")),

@@ -154,7 +154,14 @@ class ProjectScannerView(_ProjectView):
         scanner = selectors.scanner_of(project)
         if scanner is None:
             raise not_found(f"no scanner is configured for the project {project.name}")
-        return Response(bodies.registration(scanner))
+        # Harbor pings the project's scanner here (WithPing): health, and adapter, vendor
+        # and version from the answer; an adapter that is down is "unhealthy", not an error
+        try:
+            services.fresh_metadata(scanner)
+            health = "healthy"
+        except adapter.AdapterError:
+            health = "unhealthy"
+        return Response({**bodies.registration(scanner), "health": health})
 
     @extend_schema(
         operation_id="setScannerOfProject", request=bodies.ProjectScannerBody, responses={200: None}
@@ -248,7 +255,8 @@ class VulnerabilitiesView(_ArtifactView):
         self, request: Request, project_name: str, repository_name: str, reference: str
     ) -> Response:
         artifact = self.artifact("artifact-addition", "read")
-        return Response(selectors.vulnerabilities(artifact))
+        accept = selectors.accepted_types(request.headers.get("X-Accept-Vulnerabilities"))
+        return Response(selectors.vulnerabilities(artifact, accept))
 
 
 # --- scan all ---------------------------------------------------------------------------
