@@ -484,4 +484,5 @@ class ExportDownloadView(APIView):
         response["Content-Disposition"] = (
             f'attachment; filename="scandata_export_{execution_id}.csv"'
         )
+        exports.forget_downloaded(export=export)  # Harbor deletes it once downloaded
         return response

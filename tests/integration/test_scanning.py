@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from datetime import timedelta
 
 import jwt
 import pytest
+from django.utils import timezone
 
 from harbor_py.core import secretbox
 from harbor_py.core.events import consumer_named
@@ -533,6 +535,45 @@ def test_security_hub_and_the_cve_export(
     lines = csv_body.content.decode().splitlines()
     assert lines[0].startswith("Project,Repository,Digest") and len(lines) == 3
     assert any("CVE-1" in line and "Critical" in line for line in lines)
+    # downloaded: the CSV and its execution are deleted, as Harbor does
+    again = admin_client.get(f"/api/v2.0/export/cve/download/{execution_id}")
+    assert_harbor_error(again, 404, "NOT_FOUND")
+    assert not Execution.objects.filter(pk=execution_id).exists()
+    assert admin_client.get("/api/v2.0/export/cve/executions").json()["items"] == []
+
+
+def test_an_export_not_downloaded_is_deleted_after_its_retention(
+    registered, admin_client, make_project, django_capture_on_commit_callbacks, settings
+):
+    """Harbor deletes its export system artifacts 24 h old (a daily cleanup); here a
+    periodic task deletes the CSVs past HARBOR["SCAN_EXPORT_RETENTION_SECONDS"]."""
+    from django_celery_beat.models import PeriodicTask
+
+    from scanning import exports, tasks
+
+    project = make_project("demo")
+    ids = []
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            started = admin_client.post(
+                "/api/v2.0/export/cve", {"projects": [project.pk]}, format="json"
+            )
+        ids.append(started.json()["id"])
+    old, recent = ids
+    now = timezone.now()
+    Execution.objects.filter(pk=old).update(end_time=now - timedelta(hours=25))
+    Execution.objects.filter(pk=recent).update(end_time=now - timedelta(hours=23))
+    assert tasks.purge_exports() == 1
+    gone = admin_client.get(f"/api/v2.0/export/cve/execution/{old}")
+    assert gone.json()["file_present"] is False  # the execution stays, its file is gone
+    assert admin_client.get(f"/api/v2.0/export/cve/download/{old}").status_code == 404
+    kept = admin_client.get(f"/api/v2.0/export/cve/execution/{recent}")
+    assert kept.json()["file_present"] is True
+    settings.HARBOR = {**settings.HARBOR, "SCAN_EXPORT_RETENTION_SECONDS": 3600}
+    assert exports.purge_expired() == 1
+    assert PeriodicTask.objects.get(name="harbor: purge CVE exports").task == (
+        "scanning.tasks.purge_exports"
+    )
 
 
 # --- platform start, addition links, health, internal address ---------------------------
