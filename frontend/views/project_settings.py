@@ -71,6 +71,7 @@ def _settings_page(
         rules=list(rule_selectors.project_rules(project.pk)) if can_list_rules else None,
         rule_form=rule_form,
         **scanning.project_allowlist_context(access),
+        **scanning.project_scanner_context(access),
     )
 
 

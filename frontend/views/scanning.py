@@ -8,7 +8,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -18,13 +18,14 @@ from frontend.links import artifact_url
 from frontend.views.base import attempt, signed_in, sysadmin_only
 from harbor_py.core.actor import Actor
 from jobs import services as job_services
-from jobs.models import Schedule
+from jobs.models import Execution, Schedule
 from projects import services as project_services
+from projects.models import Project
 from projects.selectors import require_access_by_name
 from registry import selectors as registry_selectors
 from registry.models import Artifact
-from scanning import reports, scans, selectors, services
-from scanning.models import Scanner
+from scanning import exports, reports, scans, selectors, services
+from scanning.models import Export, Scanner
 
 SEVERITY_ORDER = ("Critical", "High", "Medium", "Low", "Negligible", "Unknown")
 
@@ -191,6 +192,10 @@ def scanners(request: HttpRequest) -> HttpResponse:
                 elif action == "delete":
                     attempt(request, services.delete_scanner, scanner=target, actor=actor)
                 return redirect("ui:scanners")
+        elif action == "stop_scan_all":
+            if attempt(request, scans.stop_scan_all, actor=actor):
+                messages.success(request, _("Scan all stopped."))
+            return redirect("ui:scanners")
         elif action == "scan_all":
             if attempt(
                 request,
@@ -250,12 +255,88 @@ def scanners(request: HttpRequest) -> HttpResponse:
     return render(request, "frontend/scanners.html", context)
 
 
+def _exports_of(request: HttpRequest) -> list[dict[str, Any]]:
+    """The CVE exports the user may see (their own; all for a system administrator)."""
+    mine = Export.objects.all()
+    if not request.user.is_superuser:
+        mine = mine.filter(user_name=request.user.username)
+    by_execution = {e.execution_id: e for e in mine}
+    executions = Execution.objects.filter(
+        vendor_type=exports.EXPORT_JOB, pk__in=list(by_execution)
+    ).order_by("-start_time")
+    return [{"execution": e, "export": by_execution[e.pk]} for e in executions]
+
+
 @signed_in
 @sysadmin_only
 def security_hub(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        project = Project.objects.filter(pk=request.POST.get("project") or 0).first()
+        if project is None:
+            messages.error(request, _("Choose a project to export."))
+        elif attempt(
+            request,
+            exports.start_export,
+            project=project,
+            criteria={"projects": [project.pk]},
+            actor=Actor.of_request(request),
+        ):
+            messages.success(request, _("CVE export started."))
+        return redirect("ui:security-hub")
     summary = selectors.security_summary(with_cves=True, with_artifacts=True)
-    context = {"section": "security", "summary": summary}
+    context = {
+        "section": "security",
+        "summary": summary,
+        "projects": list(Project.objects.order_by("name").values("pk", "name")),
+        "exports": _exports_of(request),
+    }
     return render(request, "frontend/security_hub.html", context)
+
+
+@signed_in
+def export_download(request: HttpRequest, execution_id: int) -> HttpResponse:
+    """The CSV of a CVE export, deleted once downloaded (scanning.exports, as Harbor)."""
+    export = Export.objects.filter(execution_id=execution_id).first()
+    if (
+        export is None
+        or not export.file_present
+        or not (request.user.is_superuser or export.user_name == request.user.username)
+    ):
+        raise Http404(_("This export has no file."))
+    response = HttpResponse(export.content, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="scandata_export_{execution_id}.csv"'
+    exports.forget_downloaded(export=export)
+    return response
+
+
+def project_scanner_context(access: Any) -> dict[str, Any]:
+    """The project configuration tab's scanner card: the scanner in use and the picker."""
+    can_choose = access.can("scanner", "create")
+    return {
+        "project_scanner": selectors.scanner_of(access.project),
+        "scanner_choices": list(Scanner.objects.filter(disabled=False).order_by("name"))
+        if can_choose
+        else [],
+        "can_choose_scanner": can_choose,
+    }
+
+
+@require_POST
+@signed_in
+def project_scanner(request: HttpRequest, name: str) -> HttpResponse:
+    access = require_access_by_name(request.user, name, "scanner", "create")
+    scanner = Scanner.objects.filter(uuid=request.POST.get("uuid", "")).first()
+    if scanner is None:
+        messages.error(request, _("Choose a scanner."))
+    elif attempt(
+        request,
+        services.set_project_scanner,
+        project=access.project,
+        scanner=scanner,
+        actor=Actor.of_request(request),
+    ):
+        messages.success(request, _("Project scanner saved."))
+    return redirect("ui:project-configuration", name=name)
 
 
 class ProjectAllowlistForm(AllowlistForm):
