@@ -163,6 +163,7 @@ urlpatterns = [
     path(f"{ARTIFACT}/delete", artifacts.artifact_delete, name="artifact-delete"),
     path(f"{ARTIFACT}/scan", scanning.scan, name="artifact-scan"),
     path(f"{ARTIFACT}/scan/stop", scanning.scan_stop, name="artifact-scan-stop"),
+    path(f"{ARTIFACT}/sbom.json", scanning.sbom_download, name="artifact-sbom"),
     path(ARTIFACT, artifacts.artifact, name="artifact"),
     path(
         "projects/<str:name>/repositories/<path:path>/-/delete",

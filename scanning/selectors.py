@@ -220,6 +220,19 @@ def sbom_overviews(artifacts: list[Artifact]) -> dict[int, dict[str, Any]]:
     return found
 
 
+def sbom_report(artifact: Artifact) -> ScanReport | None:
+    """The artifact's successful SBOM report (its project's scanner's first)."""
+    rows = ScanReport.objects.filter(
+        artifact=artifact, mime_type=adapter.SBOM_REPORT, status=ReportStatus.SUCCESS
+    ).exclude(report=None)
+    scanner = scanner_of(artifact.repository.project)
+    if scanner is not None:
+        own = rows.filter(registration_uuid=scanner.uuid).first()
+        if own is not None:
+            return own
+    return rows.order_by("-end_time", "-pk").first()
+
+
 def _group(pairs: Iterable[tuple[int, int]]) -> dict[int, list[tuple[int, int]]]:
     grouped: dict[int, list[tuple[int, int]]] = {}
     for parent, child in pairs:

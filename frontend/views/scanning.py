@@ -4,6 +4,7 @@ allowlist) and the security hub. Same services and selectors as the API (scannin
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
@@ -66,7 +67,9 @@ def scan_context(access: Any, artifact: Artifact) -> dict[str, Any]:
         key=lambda v: (-reports.RANK.get(v.get("severity", "Unknown"), 1), v.get("id", "")),
     )
     sbom = selectors.sbom_overviews([artifact]).get(artifact.pk)
+    sbom_report = selectors.sbom_report(artifact)
     return {
+        "sbom_contents": reports.sbom_contents(sbom_report.report) if sbom_report else None,
         "scan": bar,
         "findings": findings[:500],
         "findings_total": len(findings),
@@ -114,6 +117,24 @@ def scan_stop(request: HttpRequest, name: str, path: str, reference: str) -> Htt
     if attempt(request, scans.stop_scan, artifact=found, actor=Actor.of_request(request)):
         messages.success(request, _("Scan stopped."))
     return redirect(artifact_url(found))
+
+
+@signed_in
+def sbom_download(request: HttpRequest, name: str, path: str, reference: str) -> HttpResponse:
+    """The artifact's SBOM document (SPDX or CycloneDX JSON), as the scanner made it."""
+    found = _artifact(request, name, path, reference, "artifact", "read")
+    report = selectors.sbom_report(found)
+    contents = reports.sbom_contents(report.report) if report else None
+    if report is None or contents is None:
+        raise Http404(_("This artifact has no SBOM."))
+    _media_type, document = reports.sbom_document(report.report)
+    suffix = "spdx" if contents["format"] == "SPDX" else "cyclonedx"
+    response = HttpResponse(
+        json.dumps(document, indent=2), content_type=f"{contents['media_type']}; charset=utf-8"
+    )
+    filename = f"sbom-{found.digest.removeprefix('sha256:')[:12]}.{suffix}.json"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 class ScannerForm(forms.Form):

@@ -5,6 +5,8 @@ button of scan all; in English and 简体中文."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.test import Client
 from django.utils import timezone
@@ -194,3 +196,35 @@ def test_the_security_hub_exports_cves(scanned, make_user, django_capture_on_com
     assert client.get(link).status_code == 404  # deleted once downloaded, as Harbor
     zh = signed(admin, "zh-hans").get("/admin/security").content.decode()
     assert "导出 CVE" in zh
+
+
+def test_the_sbom_card_summarises_the_sbom_and_offers_it(scanned):
+    owner, artifact = scanned
+    scanner = Scanner.objects.get(name="s")
+    document = {
+        "spdxVersion": "SPDX-2.3",
+        "creationInfo": {"created": "2026-12-01T00:00:00Z"},
+        "packages": [{"name": "openssl"}, {"name": "zlib"}, {"name": "musl"}],
+    }
+    ScanReport.objects.create(
+        artifact=artifact,
+        digest=artifact.digest,
+        registration_uuid=scanner.uuid,
+        mime_type=adapter.SBOM_REPORT,
+        status=ReportStatus.SUCCESS,
+        report={"media_type": adapter.SPDX, "sbom": document},
+        sbom_digest="sha256:" + "b" * 64,
+    )
+    page = signed(owner).get(url(artifact)).content.decode()
+    card = page[page.index('id="sbom"') :]
+    assert "SPDX-2.3" in card and "<dd>3</dd>" in card
+    assert url(artifact, "/sbom.json") in card
+    zh = signed(owner, "zh-hans").get(url(artifact)).content.decode()
+    assert "组件" in zh and "下载 SBOM" in zh
+    download = signed(owner).get(url(artifact, "/sbom.json"))
+    assert download.status_code == 200
+    assert download["Content-Type"].startswith(adapter.SPDX)
+    assert json.loads(download.content) == document
+    ScanReport.objects.filter(mime_type=adapter.SBOM_REPORT).delete()
+    assert signed(owner).get(url(artifact, "/sbom.json")).status_code == 404
+    assert "sbom-contents" not in signed(owner).get(url(artifact)).content.decode()
