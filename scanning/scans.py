@@ -5,7 +5,8 @@
 2. `run_scan` (the job) hands the adapter a short-lived pull-only token for exactly the
    artifact's repository, POSTs the scan request and polls the report with back-off
    (the adapter's Refresh-After when it sends one, doubling otherwise) until a deadline;
-   an index scans its children one by one.
+   an index's children are scanned concurrently (up to IN_FLIGHT requests at the adapter,
+   polled from the one thread of the job).
 3. A report is checked before it is stored (scanning.reports); an adapter that is down,
    slow past the deadline or answers garbage leaves the report in Error with the reason,
    and the execution in Error: nothing stays Running.
@@ -22,6 +23,7 @@ import json
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -239,6 +241,22 @@ def stop_scan(*, artifact: Artifact, scan_type: str = "vulnerability", actor: Ac
 # --- the job ---------------------------------------------------------------------------
 
 
+IN_FLIGHT = 4  # scan requests of one job at the adapter at once (HARBOR["SCAN_IN_FLIGHT"])
+
+
+@dataclass
+class _InFlight:
+    """A scan request the adapter accepted: its report and when to poll it next."""
+
+    report: ScanReport
+    artifact: Artifact
+    request_id: str
+    deadline: float
+    delay: float
+    due: float
+    polls: int = 0
+
+
 class _Scan:
     def __init__(self, context: JobContext) -> None:
         params = context.parameters
@@ -316,40 +334,47 @@ class _Scan:
             "enabled_capabilities": [capability],
         }
 
-    def poll(self, endpoint: adapter.Endpoint, request_id: str) -> Any:
-        deadline = time.monotonic() + self.timeout
-        delay = self.first_poll
-        polls = 0
-        while True:
-            polls += 1
-            answer = adapter.get_report(
-                endpoint,
-                request_id,
-                self.mime,
-                adapter.SPDX if self.scan_type == "sbom" else "",
-            )
-            if answer.report is not None:
-                self.context.log(f"report {request_id} ready after {polls} polls")
-                return answer.report
-            wait = answer.retry_after if answer.retry_after is not None else delay
-            wait = min(max(wait, 0.05), self.max_poll)
-            delay = min(delay * 2, self.max_poll)
-            if time.monotonic() + wait > deadline:
-                raise adapter.AdapterError(
-                    f"the scanner adapter did not finish the scan within {int(self.timeout)} s"
-                )
-            self.sleep(wait)
-
-    def one(self, report: ScanReport, scanner: Scanner, meta: dict[str, Any]) -> None:
+    def submit(self, report: ScanReport, scanner: Scanner, meta: dict[str, Any]) -> _InFlight:
+        """Mark the report Running and hand the adapter its scan request."""
         artifact = Artifact.objects.select_related("repository__project").get(pk=report.artifact_id)
         ScanReport.objects.filter(pk=report.pk).update(
             status=ReportStatus.RUNNING, start_time=timezone.now()
         )
-        endpoint = endpoint_of(scanner)
-        request_id = adapter.accept_scan(endpoint, self.request(artifact, scanner, meta))
+        request_id = adapter.accept_scan(
+            endpoint_of(scanner), self.request(artifact, scanner, meta)
+        )
         ScanReport.objects.filter(pk=report.pk).update(request_id=request_id)
         self.context.log(f"{artifact.repository.name}@{artifact.digest}: scan request {request_id}")
-        raw = self.poll(endpoint, request_id)
+        now = time.monotonic()
+        return _InFlight(report, artifact, request_id, now + self.timeout, self.first_poll, now)
+
+    def poll_once(self, endpoint: adapter.Endpoint, flight: _InFlight) -> Any:
+        """One GET of the report: the report when ready, else None with `flight.due` moved
+        by the adapter's Refresh-After or the doubling back-off (AdapterError past the
+        deadline)."""
+        flight.polls += 1
+        answer = adapter.get_report(
+            endpoint,
+            flight.request_id,
+            self.mime,
+            adapter.SPDX if self.scan_type == "sbom" else "",
+        )
+        if answer.report is not None:
+            self.context.log(f"report {flight.request_id} ready after {flight.polls} polls")
+            return answer.report
+        wait = answer.retry_after if answer.retry_after is not None else flight.delay
+        wait = min(max(wait, 0.05), self.max_poll)
+        flight.delay = min(flight.delay * 2, self.max_poll)
+        now = time.monotonic()
+        if now + wait > flight.deadline:
+            raise adapter.AdapterError(
+                f"the scanner adapter did not finish the scan within {int(self.timeout)} s"
+            )
+        flight.due = now + wait
+        return None
+
+    def store(self, flight: _InFlight, raw: Any, meta: dict[str, Any]) -> None:
+        report, artifact = flight.report, flight.artifact
         if self.scan_type == "sbom":
             media_type, document = reports.sbom_document(raw)
             digest = push_sbom(artifact, media_type, document)
@@ -391,6 +416,49 @@ class _Scan:
             f"{artifact.digest}: {summary['total']} vulnerabilities, severity {summary['severity']}"
         )
 
+    def scan_all_of(
+        self, pending: list[ScanReport], scanner: Scanner, meta: dict[str, Any], errors: list[str]
+    ) -> None:
+        """Up to SCAN_IN_FLIGHT requests at the adapter at once (an index's children are
+        scanned concurrently), each polled with its own back-off and deadline, in one
+        thread: the next poll due is the one made."""
+        endpoint = endpoint_of(scanner)
+        waiting, done = list(pending), 0
+        flights: list[_InFlight] = []
+        window = max(1, int(_setting("SCAN_IN_FLIGHT", IN_FLIGHT)))
+
+        def failed(report: ScanReport, exc: Exception) -> None:
+            self.context.log(f"{report.digest}: {exc}")
+            self.finish(report, ReportStatus.ERROR, str(exc))
+            errors.append(str(exc))
+
+        while waiting or flights:
+            while waiting and len(flights) < window:
+                report = waiting.pop(0)
+                try:
+                    flights.append(self.submit(report, scanner, meta))
+                    continue
+                except adapter.AdapterError as exc:
+                    failed(report, exc)
+                done += 1
+                self.context.progress(int(100 * done / max(1, len(pending))))
+            if not flights:
+                continue
+            flight = min(flights, key=lambda f: f.due)
+            self.sleep(max(0.0, flight.due - time.monotonic()))
+            try:
+                raw = self.poll_once(endpoint, flight)
+                if raw is None:
+                    continue
+                flights.remove(flight)
+                self.store(flight, raw, meta)
+            except adapter.AdapterError as exc:
+                if flight in flights:
+                    flights.remove(flight)
+                failed(flight.report, exc)
+            done += 1
+            self.context.progress(int(100 * done / max(1, len(pending))))
+
     def run(self) -> dict[str, Any]:
         scanner = Scanner.objects.filter(uuid=self.registration_uuid).first()
         pending = list(self.reports().order_by("pk"))
@@ -405,17 +473,8 @@ class _Scan:
             for report in pending:
                 self.finish(report, ReportStatus.ERROR, str(exc))
             raise
-        done = 0
         try:
-            for report in pending:
-                try:
-                    self.one(report, scanner, meta)
-                except adapter.AdapterError as exc:
-                    self.context.log(f"{report.digest}: {exc}")
-                    self.finish(report, ReportStatus.ERROR, str(exc))
-                    errors.append(str(exc))
-                done += 1
-                self.context.progress(int(100 * done / max(1, len(pending))))
+            self.scan_all_of(pending, scanner, meta, errors)
         except Stopped:
             for report in self.reports().filter(
                 status__in=[ReportStatus.PENDING, ReportStatus.RUNNING]

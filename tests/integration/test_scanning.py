@@ -692,3 +692,30 @@ def test_use_internal_addr_gives_the_adapter_the_internal_registry_address(
     assert report_of(artifact).status == ReportStatus.SUCCESS
     sent = adapter_process.requests()[-1]["body"]["registry"]["url"]
     assert sent == ("http://10.1.2.3:8080" if internal else "https://registry.example.org")
+
+
+@pytest.mark.parametrize("window", [4, 1])
+def test_an_index_scans_its_children_concurrently_within_the_window(
+    registered,
+    adapter_process,
+    admin_client,
+    make_project,
+    django_capture_on_commit_callbacks,
+    settings,
+    window,
+):
+    """Up to HARBOR["SCAN_IN_FLIGHT"] children are at the adapter at once: the second
+    child's request goes out before the first child's report is in; one at a time with 1."""
+    settings.HARBOR = {**settings.HARBOR, "SCAN_IN_FLIGHT": window}
+    adapter_process.configure(polls=2)
+    project = make_project("demo")
+    amd = registry_data.image(project, "app", None)
+    arm = registry_data.image(project, "app", None, architecture="arm64")
+    index = registry_data.index(project, "app", "multi", [amd, arm])
+    assert scan(admin_client, index, django_capture_on_commit_callbacks).status_code == 202
+    first, second = sorted((report_of(amd), report_of(arm)), key=lambda r: r.start_time)
+    assert {first.status, second.status} == {ReportStatus.SUCCESS}
+    if window > 1:
+        assert second.start_time < first.end_time
+    else:
+        assert second.start_time >= first.end_time
