@@ -153,3 +153,16 @@ def purge_expired(now: datetime | None = None) -> int:
     return Export.objects.filter(execution_id__in=ended, file_present=True).update(
         content="", file_present=False
     )
+
+
+def visible_to(user: Any) -> list[tuple[Execution, Export]]:
+    """The CVE exports a user may see, newest first: their own; all for a system
+    administrator (the API's execution list and the security hub)."""
+    mine = Export.objects.all()
+    if not user.is_superuser:
+        mine = mine.filter(user_name=user.username)
+    by_execution = {e.execution_id: e for e in mine}
+    executions = Execution.objects.filter(
+        vendor_type=EXPORT_JOB, pk__in=list(by_execution)
+    ).order_by("-start_time")
+    return [(e, by_execution[e.pk]) for e in executions]

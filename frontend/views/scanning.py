@@ -19,7 +19,7 @@ from frontend.links import artifact_url
 from frontend.views.base import attempt, signed_in, sysadmin_only
 from harbor_py.core.actor import Actor
 from jobs import services as job_services
-from jobs.models import Execution, Schedule
+from jobs.models import Schedule
 from projects import services as project_services
 from projects.models import Project
 from projects.selectors import require_access_by_name
@@ -276,18 +276,6 @@ def scanners(request: HttpRequest) -> HttpResponse:
     return render(request, "frontend/scanners.html", context)
 
 
-def _exports_of(request: HttpRequest) -> list[dict[str, Any]]:
-    """The CVE exports the user may see (their own; all for a system administrator)."""
-    mine = Export.objects.all()
-    if not request.user.is_superuser:
-        mine = mine.filter(user_name=request.user.username)
-    by_execution = {e.execution_id: e for e in mine}
-    executions = Execution.objects.filter(
-        vendor_type=exports.EXPORT_JOB, pk__in=list(by_execution)
-    ).order_by("-start_time")
-    return [{"execution": e, "export": by_execution[e.pk]} for e in executions]
-
-
 @signed_in
 @sysadmin_only
 def security_hub(request: HttpRequest) -> HttpResponse:
@@ -309,7 +297,9 @@ def security_hub(request: HttpRequest) -> HttpResponse:
         "section": "security",
         "summary": summary,
         "projects": list(Project.objects.order_by("name").values("pk", "name")),
-        "exports": _exports_of(request),
+        "exports": [
+            {"execution": e, "export": export} for e, export in exports.visible_to(request.user)
+        ],
     }
     return render(request, "frontend/security_hub.html", context)
 

@@ -457,14 +457,8 @@ class ExportExecutionsView(APIView):
     )
     def get(self, request: Request) -> Response:
         require_authenticated(request)
-        mine = Export.objects.all()
-        if not request.user.is_superuser:
-            mine = mine.filter(user_name=request.user.username)
-        by_execution = {e.execution_id: e for e in mine}
-        executions = Execution.objects.filter(
-            vendor_type=exports.EXPORT_JOB, pk__in=list(by_execution)
-        ).order_by("-start_time")
-        return Response({"items": [_execution_body(e, by_execution[e.pk]) for e in executions]})
+        rows = exports.visible_to(request.user)
+        return Response({"items": [_execution_body(e, export) for e, export in rows]})
 
 
 class ExportExecutionView(APIView):
