@@ -68,6 +68,11 @@ urlpatterns = [
     path("admin/gc", jobs.gc, name="gc"),
     path("admin/scanners", scanning.scanners, name="scanners"),
     path("admin/security", scanning.security_hub, name="security-hub"),
+    path(
+        "admin/security/exports/<int:execution_id>/csv",
+        scanning.export_download,
+        name="cve-export-download",
+    ),
     path("admin/gc/<int:execution_id>", jobs.gc_execution, name="gc-execution"),
     path("admin/jobs/<int:execution_id>/stop", jobs.stop_execution, name="job-stop"),
     path("admin/registries", jobs.registries, name="registries"),
@@ -120,6 +125,7 @@ urlpatterns = [
     ),
     path("projects/<str:name>/quota", project_settings.quota_update, name="project-quota"),
     path("projects/<str:name>/cve-allowlist", scanning.project_allowlist, name="project-allowlist"),
+    path("projects/<str:name>/scanner", scanning.project_scanner, name="project-scanner"),
     path("projects/<str:name>/immutability", project_settings.rule_create, name="rule-create"),
     path(
         "projects/<str:name>/immutability/<int:rule_id>",
@@ -178,6 +184,7 @@ urlpatterns = [
     path(f"{ARTIFACT}/delete", artifacts.artifact_delete, name="artifact-delete"),
     path(f"{ARTIFACT}/scan", scanning.scan, name="artifact-scan"),
     path(f"{ARTIFACT}/scan/stop", scanning.scan_stop, name="artifact-scan-stop"),
+    path(f"{ARTIFACT}/sbom.json", scanning.sbom_download, name="artifact-sbom"),
     path(ARTIFACT, artifacts.artifact, name="artifact"),
     path(
         "projects/<str:name>/repositories/<path:path>/-/delete",

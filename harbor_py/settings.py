@@ -13,6 +13,7 @@ import dj_database_url
 from harbor_py.core import env
 from harbor_py.core.runtime import SentinelConfig, load_or_create_secret, load_runtime
 from harbor_py.ops.jsonlog import logging_config
+from harbor_py.topology import internal_url, load_topology
 
 RUNTIME = load_runtime()
 
@@ -262,6 +263,11 @@ HARBOR: dict[str, Any] = {
     "BUILTIN_SCANNER_TOKEN": env.get("HARBOR_BUILTIN_SCANNER_TOKEN")
     or hmac.new(SECRET_KEY.encode(), b"harbor-py builtin scanner", hashlib.sha256).hexdigest(),
 }
+# The address nginx (so the /v2 gate) listens on: what a scanner registered with
+# `use_internal_addr` is given instead of EXTERNAL_URL (scanning.scans).
+HARBOR["INTERNAL_URL"] = env.get("HARBOR_INTERNAL_URL", "") or internal_url(
+    load_topology(RUNTIME).listen
+)
 
 # JSON lines with the request id (harbor_py/ops/jsonlog.py); HARBOR_LOG_FORMAT=text for
 # humans. Celery keeps this configuration instead of installing its own.

@@ -57,3 +57,15 @@ def load_topology(rt: Runtime) -> Topology:
         registry_net="unix" if registry_is_socket else "tcp",
         registry_addr=registry_bind,
     )
+
+
+def internal_url(listen: str) -> str:
+    """The http URL of an nginx `listen` address, from this machine (the registry address a
+    scanner registered with `use_internal_addr` is given)."""
+    address = listen.split()[0]
+    host, _, port = address.rpartition(":")
+    if not host and not port.isdigit():
+        return f"http://{address}"
+    if host in ("", "*", "0.0.0.0", "[::]"):
+        host = "127.0.0.1"
+    return f"http://{host}:{port}"

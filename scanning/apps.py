@@ -46,3 +46,4 @@ class ScanningConfig(AppConfig):
         allowlist_hook.register(read=allowlists.read, write=allowlists.write)
         artifact_extras.register("scan_overview", selectors.scan_overviews)
         artifact_extras.register("sbom_overview", selectors.sbom_overviews)
+        artifact_extras.register_link("vulnerabilities", scans.scannable)

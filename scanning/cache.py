@@ -4,6 +4,8 @@ for LOCAL_SECONDS in the process itself (no round trip at all):
 
 - `scanning:gen`: a generation, bumped when an allowlist, a project's scanner or the
   default scanner changes;
+- `scanning:readable:<generation>:<project id>`: the manifest types the project's scanner
+  reads, for the `vulnerabilities` addition link of the artifact lists (no query when warm);
 - `scanning:verdict:<artifact id>:<severity>:<sys|own>`: (generation, count of the findings
   the policy counts, valid until): stale when its generation is not the current one or the
   allowlist it applied has expired since.
@@ -66,8 +68,17 @@ def get_many(keys: list[str]) -> dict[str, Any]:
     return cache.get_many(keys)
 
 
-def put(key: str, value: Any) -> None:
-    cache.set(key, value, SECONDS)
+def put(key: str, value: Any, seconds: int = SECONDS) -> None:
+    cache.set(key, value, seconds)
+
+
+READABLE_SECONDS = 300
+
+
+def readable_key(generation: int, project_id: int) -> str:
+    """The manifest types a project's scanner reads (the artifact lists' `vulnerabilities`
+    link), under the generation: a change of the project's or the default scanner drops it."""
+    return f"scanning:readable:{generation}:{project_id}"
 
 
 def remember_scanner_subject(subject: str, seconds: int) -> None:

@@ -1,14 +1,23 @@
 """Harbor's CVE export (/export/cve): a job that writes the findings of one project's
-successful vulnerability reports as CSV, kept until downloaded (Harbor's shape)."""
+successful vulnerability reports as CSV.
+
+The CSV lives as long as Harbor keeps its system artifact: a download deletes it and its
+execution (Harbor's `cleanUpArtifact` after `downloadScanData`), and one not downloaded is
+deleted RETENTION_SECONDS (24 h, `HARBOR["SCAN_EXPORT_RETENTION_SECONDS"]`) after its job
+ended (Harbor's daily system artifact cleanup, `DefaultCleanupWindowSeconds`) by the
+periodic `scanning.tasks.purge_exports`; its execution stays, `file_present` false."""
 
 from __future__ import annotations
 
 import csv
 import io
 import re
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from harbor_py.core.actor import Actor
 from harbor_py.core.errors import bad_request
@@ -20,6 +29,7 @@ from scanning import selectors
 from scanning.models import Export, ScanReport, Vulnerability
 
 EXPORT_JOB = "SCAN_DATA_EXPORT"
+RETENTION_SECONDS = 86400
 COLUMNS = [
     "Project",
     "Repository",
@@ -122,3 +132,37 @@ def run_export(context: JobContext) -> dict[str, Any] | None:
     )
     context.log(f"{count} vulnerabilities exported")
     return {"rows": count}
+
+
+def retention_seconds() -> int:
+    return int(settings.HARBOR.get("SCAN_EXPORT_RETENTION_SECONDS", RETENTION_SECONDS))
+
+
+@transaction.atomic
+def forget_downloaded(*, export: Export) -> None:
+    """After a download, as Harbor: the CSV and its execution (and tasks) are deleted."""
+    Execution.objects.filter(pk=export.execution_id, vendor_type=EXPORT_JOB).delete()
+    Export.objects.filter(pk=export.pk).delete()
+
+
+def purge_expired(now: datetime | None = None) -> int:
+    """Delete the CSVs of exports that ended more than retention_seconds() ago; their
+    executions stay (file_present false). The number of files deleted."""
+    cutoff = (now or timezone.now()) - timedelta(seconds=retention_seconds())
+    ended = Execution.objects.filter(vendor_type=EXPORT_JOB, end_time__lt=cutoff).values("pk")
+    return Export.objects.filter(execution_id__in=ended, file_present=True).update(
+        content="", file_present=False
+    )
+
+
+def visible_to(user: Any) -> list[tuple[Execution, Export]]:
+    """The CVE exports a user may see, newest first: their own; all for a system
+    administrator (the API's execution list and the security hub)."""
+    mine = Export.objects.all()
+    if not user.is_superuser:
+        mine = mine.filter(user_name=user.username)
+    by_execution = {e.execution_id: e for e in mine}
+    executions = Execution.objects.filter(
+        vendor_type=EXPORT_JOB, pk__in=list(by_execution)
+    ).order_by("-start_time")
+    return [(e, by_execution[e.pk]) for e in executions]

@@ -128,3 +128,30 @@ def sbom_document(report: Any) -> tuple[str, dict[str, Any]]:
     if not isinstance(sbom, dict):
         raise AdapterError("the SBOM report has no sbom object")
     return media_type, sbom
+
+
+def sbom_contents(report: Any) -> dict[str, Any] | None:
+    """What the SBOM card shows of a stored HarborSbomReport: its format and version, the
+    number of components (SPDX `packages`, CycloneDX `components`) and its creation time;
+    None when the report holds no SBOM document."""
+    try:
+        media_type, document = sbom_document(report)
+    except AdapterError:
+        return None
+    if media_type == "application/spdx+json":
+        items = document.get("packages")
+        version = str(document.get("spdxVersion") or "SPDX")
+        created = (document.get("creationInfo") or {}).get("created", "")
+        kind = "SPDX"
+    else:
+        items = document.get("components")
+        version = f"CycloneDX {document.get('specVersion') or ''}".strip()
+        created = (document.get("metadata") or {}).get("timestamp", "")
+        kind = "CycloneDX"
+    return {
+        "format": kind,
+        "version": version,
+        "media_type": media_type,
+        "components": len(items) if isinstance(items, list) else 0,
+        "created": str(created or ""),
+    }

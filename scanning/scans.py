@@ -5,7 +5,8 @@
 2. `run_scan` (the job) hands the adapter a short-lived pull-only token for exactly the
    artifact's repository, POSTs the scan request and polls the report with back-off
    (the adapter's Refresh-After when it sends one, doubling otherwise) until a deadline;
-   an index scans its children one by one.
+   an index's children are scanned concurrently (up to IN_FLIGHT requests at the adapter,
+   polled from the one thread of the job).
 3. A report is checked before it is stored (scanning.reports); an adapter that is down,
    slow past the deadline or answers garbage leaves the report in Error with the reason,
    and the execution in Error: nothing stays Running.
@@ -22,6 +23,7 @@ import json
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -63,6 +65,14 @@ def _setting(name: str, default: float) -> float:
     return float(settings.HARBOR.get(name, default))
 
 
+def internal_registry_url() -> str:
+    """The address the platform's nginx (and so the /v2 gate) listens on, for a scanner
+    registered with `use_internal_addr` (one that runs beside the platform and should not go
+    through EXTERNAL_URL): `HARBOR["INTERNAL_URL"]` (harbor_py.settings)."""
+    configured = settings.HARBOR.get("INTERNAL_URL") or settings.HARBOR["EXTERNAL_URL"]
+    return str(configured).rstrip("/")
+
+
 def vendor_type(scan_type: str) -> str:
     return SBOM_JOB if scan_type == "sbom" else IMAGE_SCAN
 
@@ -83,6 +93,54 @@ def _report_mime(meta: dict[str, Any], scan_type: str) -> str:
 def _consumes(meta: dict[str, Any], scan_type: str) -> set[str]:
     capability = adapter.capability(meta, scan_type)
     return set(capability["consumes_mime_types"]) if capability else set()
+
+
+def _readable_by(scanner: Scanner) -> set[str]:
+    """The manifest types the scanner's vulnerability capability reads: its stored metadata
+    (any age: a listing does not wait for an adapter), asked once when there is none."""
+    meta = scanner.metadata
+    if not meta:
+        try:
+            meta = cached_metadata(scanner)
+        except adapter.AdapterError:
+            return set()
+    return _consumes(meta, "vulnerability")
+
+
+def scannable(artifacts: list[Artifact]) -> set[int]:
+    """The artifacts that get Harbor's `vulnerabilities` addition link: those the project's
+    scanner can read, an index when it can read one of its children (Harbor's
+    `IsScannable`). A project without a scanner has none."""
+    by_project: dict[int, list[Artifact]] = {}
+    for artifact in artifacts:
+        by_project.setdefault(artifact.repository.project_id, []).append(artifact)
+    found: set[int] = set()
+    for project_id, readable in _readable_in(list(by_project)).items():
+        if not readable:
+            continue
+        rows = by_project[project_id]
+        found.update(a.pk for a in rows if a.manifest_media_type in readable)
+        indexes = [a.pk for a in rows if a.pk not in found]
+        if indexes:
+            found.update(
+                ArtifactReference.objects.filter(
+                    parent_id__in=indexes, child__manifest_media_type__in=readable
+                ).values_list("parent_id", flat=True)
+            )
+    return found
+
+
+def _readable_in(project_ids: list[int]) -> dict[int, set[str]]:
+    """{project id: the manifest types its scanner reads}, from the cache when warm."""
+    generation = cache.generation()
+    keys = {pk: cache.readable_key(generation, pk) for pk in project_ids}
+    hits = cache.get_many(list(keys.values()))
+    found = {pk: set(hits[key]) for pk, key in keys.items() if key in hits}
+    missing = [pk for pk in project_ids if pk not in found]
+    for pk, scanner in (selectors.scanners_of(missing) if missing else {}).items():
+        found[pk] = _readable_by(scanner) if scanner is not None else set()
+        cache.put(keys[pk], sorted(found[pk]), cache.READABLE_SECONDS)
+    return found
 
 
 def targets_of(artifact: Artifact) -> list[Artifact]:
@@ -183,6 +241,22 @@ def stop_scan(*, artifact: Artifact, scan_type: str = "vulnerability", actor: Ac
 # --- the job ---------------------------------------------------------------------------
 
 
+IN_FLIGHT = 4  # scan requests of one job at the adapter at once (HARBOR["SCAN_IN_FLIGHT"])
+
+
+@dataclass
+class _InFlight:
+    """A scan request the adapter accepted: its report and when to poll it next."""
+
+    report: ScanReport
+    artifact: Artifact
+    request_id: str
+    deadline: float
+    delay: float
+    due: float
+    polls: int = 0
+
+
 class _Scan:
     def __init__(self, context: JobContext) -> None:
         params = context.parameters
@@ -241,7 +315,11 @@ class _Scan:
         capability: dict[str, Any] = {"type": self.scan_type, "produces_mime_types": [self.mime]}
         if self.scan_type == "sbom":
             capability["parameters"] = {"sbom_media_types": [adapter.SPDX]}
-        registry_url = settings.HARBOR.get("EXTERNAL_URL", "")
+        registry_url = (
+            internal_registry_url()
+            if scanner.use_internal_addr
+            else settings.HARBOR.get("EXTERNAL_URL", "")
+        )
         return {
             "registry": {
                 "url": registry_url,
@@ -256,40 +334,47 @@ class _Scan:
             "enabled_capabilities": [capability],
         }
 
-    def poll(self, endpoint: adapter.Endpoint, request_id: str) -> Any:
-        deadline = time.monotonic() + self.timeout
-        delay = self.first_poll
-        polls = 0
-        while True:
-            polls += 1
-            answer = adapter.get_report(
-                endpoint,
-                request_id,
-                self.mime,
-                adapter.SPDX if self.scan_type == "sbom" else "",
-            )
-            if answer.report is not None:
-                self.context.log(f"report {request_id} ready after {polls} polls")
-                return answer.report
-            wait = answer.retry_after if answer.retry_after is not None else delay
-            wait = min(max(wait, 0.05), self.max_poll)
-            delay = min(delay * 2, self.max_poll)
-            if time.monotonic() + wait > deadline:
-                raise adapter.AdapterError(
-                    f"the scanner adapter did not finish the scan within {int(self.timeout)} s"
-                )
-            self.sleep(wait)
-
-    def one(self, report: ScanReport, scanner: Scanner, meta: dict[str, Any]) -> None:
+    def submit(self, report: ScanReport, scanner: Scanner, meta: dict[str, Any]) -> _InFlight:
+        """Mark the report Running and hand the adapter its scan request."""
         artifact = Artifact.objects.select_related("repository__project").get(pk=report.artifact_id)
         ScanReport.objects.filter(pk=report.pk).update(
             status=ReportStatus.RUNNING, start_time=timezone.now()
         )
-        endpoint = endpoint_of(scanner)
-        request_id = adapter.accept_scan(endpoint, self.request(artifact, scanner, meta))
+        request_id = adapter.accept_scan(
+            endpoint_of(scanner), self.request(artifact, scanner, meta)
+        )
         ScanReport.objects.filter(pk=report.pk).update(request_id=request_id)
         self.context.log(f"{artifact.repository.name}@{artifact.digest}: scan request {request_id}")
-        raw = self.poll(endpoint, request_id)
+        now = time.monotonic()
+        return _InFlight(report, artifact, request_id, now + self.timeout, self.first_poll, now)
+
+    def poll_once(self, endpoint: adapter.Endpoint, flight: _InFlight) -> Any:
+        """One GET of the report: the report when ready, else None with `flight.due` moved
+        by the adapter's Refresh-After or the doubling back-off (AdapterError past the
+        deadline)."""
+        flight.polls += 1
+        answer = adapter.get_report(
+            endpoint,
+            flight.request_id,
+            self.mime,
+            adapter.SPDX if self.scan_type == "sbom" else "",
+        )
+        if answer.report is not None:
+            self.context.log(f"report {flight.request_id} ready after {flight.polls} polls")
+            return answer.report
+        wait = answer.retry_after if answer.retry_after is not None else flight.delay
+        wait = min(max(wait, 0.05), self.max_poll)
+        flight.delay = min(flight.delay * 2, self.max_poll)
+        now = time.monotonic()
+        if now + wait > flight.deadline:
+            raise adapter.AdapterError(
+                f"the scanner adapter did not finish the scan within {int(self.timeout)} s"
+            )
+        flight.due = now + wait
+        return None
+
+    def store(self, flight: _InFlight, raw: Any, meta: dict[str, Any]) -> None:
+        report, artifact = flight.report, flight.artifact
         if self.scan_type == "sbom":
             media_type, document = reports.sbom_document(raw)
             digest = push_sbom(artifact, media_type, document)
@@ -331,6 +416,49 @@ class _Scan:
             f"{artifact.digest}: {summary['total']} vulnerabilities, severity {summary['severity']}"
         )
 
+    def scan_all_of(
+        self, pending: list[ScanReport], scanner: Scanner, meta: dict[str, Any], errors: list[str]
+    ) -> None:
+        """Up to SCAN_IN_FLIGHT requests at the adapter at once (an index's children are
+        scanned concurrently), each polled with its own back-off and deadline, in one
+        thread: the next poll due is the one made."""
+        endpoint = endpoint_of(scanner)
+        waiting, done = list(pending), 0
+        flights: list[_InFlight] = []
+        window = max(1, int(_setting("SCAN_IN_FLIGHT", IN_FLIGHT)))
+
+        def failed(report: ScanReport, exc: Exception) -> None:
+            self.context.log(f"{report.digest}: {exc}")
+            self.finish(report, ReportStatus.ERROR, str(exc))
+            errors.append(str(exc))
+
+        while waiting or flights:
+            while waiting and len(flights) < window:
+                report = waiting.pop(0)
+                try:
+                    flights.append(self.submit(report, scanner, meta))
+                    continue
+                except adapter.AdapterError as exc:
+                    failed(report, exc)
+                done += 1
+                self.context.progress(int(100 * done / max(1, len(pending))))
+            if not flights:
+                continue
+            flight = min(flights, key=lambda f: f.due)
+            self.sleep(max(0.0, flight.due - time.monotonic()))
+            try:
+                raw = self.poll_once(endpoint, flight)
+                if raw is None:
+                    continue
+                flights.remove(flight)
+                self.store(flight, raw, meta)
+            except adapter.AdapterError as exc:
+                if flight in flights:
+                    flights.remove(flight)
+                failed(flight.report, exc)
+            done += 1
+            self.context.progress(int(100 * done / max(1, len(pending))))
+
     def run(self) -> dict[str, Any]:
         scanner = Scanner.objects.filter(uuid=self.registration_uuid).first()
         pending = list(self.reports().order_by("pk"))
@@ -345,17 +473,8 @@ class _Scan:
             for report in pending:
                 self.finish(report, ReportStatus.ERROR, str(exc))
             raise
-        done = 0
         try:
-            for report in pending:
-                try:
-                    self.one(report, scanner, meta)
-                except adapter.AdapterError as exc:
-                    self.context.log(f"{report.digest}: {exc}")
-                    self.finish(report, ReportStatus.ERROR, str(exc))
-                    errors.append(str(exc))
-                done += 1
-                self.context.progress(int(100 * done / max(1, len(pending))))
+            self.scan_all_of(pending, scanner, meta, errors)
         except Stopped:
             for report in self.reports().filter(
                 status__in=[ReportStatus.PENDING, ReportStatus.RUNNING]

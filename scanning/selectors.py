@@ -35,6 +35,22 @@ def scanner_of(project: Project) -> Scanner | None:
     return default_scanner()
 
 
+def scanners_of(project_ids: list[int]) -> dict[int, Scanner | None]:
+    """scanner_of for several projects: one query, two when one of them has no scanner of
+    its own (the default's)."""
+    chosen = {
+        row.project_id: row.scanner
+        for row in ProjectScanner.objects.filter(project_id__in=project_ids).select_related(
+            "scanner"
+        )
+    }
+    default = default_scanner() if len(chosen) < len(set(project_ids)) else None
+    return {
+        pk: (None if chosen[pk].disabled else chosen[pk]) if pk in chosen else default
+        for pk in project_ids
+    }
+
+
 def find_scanner(registration_id: str) -> Scanner | None:
     found = Scanner.objects.filter(uuid=registration_id).first()
     if found is None and registration_id.isdigit():
@@ -204,6 +220,19 @@ def sbom_overviews(artifacts: list[Artifact]) -> dict[int, dict[str, Any]]:
     return found
 
 
+def sbom_report(artifact: Artifact) -> ScanReport | None:
+    """The artifact's successful SBOM report (its project's scanner's first)."""
+    rows = ScanReport.objects.filter(
+        artifact=artifact, mime_type=adapter.SBOM_REPORT, status=ReportStatus.SUCCESS
+    ).exclude(report=None)
+    scanner = scanner_of(artifact.repository.project)
+    if scanner is not None:
+        own = rows.filter(registration_uuid=scanner.uuid).first()
+        if own is not None:
+            return own
+    return rows.order_by("-end_time", "-pk").first()
+
+
 def _group(pairs: Iterable[tuple[int, int]]) -> dict[int, list[tuple[int, int]]]:
     grouped: dict[int, list[tuple[int, int]]] = {}
     for parent, child in pairs:
@@ -216,25 +245,45 @@ def report_of(artifact: Artifact, report_id: str) -> ScanReport | None:
     return ScanReport.objects.filter(uuid=report_id, artifact_id__in=ids).first()
 
 
-def vulnerabilities(artifact: Artifact) -> dict[str, Any]:
-    """getVulnerabilitiesAddition: {MIME type: report}; an index merges its children."""
+def accepted_types(header: str | None) -> list[str]:
+    """X-Accept-Vulnerabilities as Harbor reads it: the report types it names that are
+    known, in its order (spaces ignored); both (v1.1 first) when it names none."""
+    known = {mime.replace(" ", ""): mime for mime in VULN_TYPES}
+    named = [known.get(item.replace(" ", "")) for item in (header or "").split(",")]
+    return list(dict.fromkeys(m for m in named if m)) or list(VULN_TYPES)
+
+
+def vulnerabilities(artifact: Artifact, accept: list[str] | None = None) -> dict[str, Any]:
+    """getVulnerabilitiesAddition: {MIME type: report} for the first accepted type with a
+    successful report (Harbor's rule); an index merges its children's."""
+    accept = accept or list(VULN_TYPES)
     scanner = scanner_of(artifact.repository.project)
     if scanner is None:
         return {}
     children = children_of(artifact)
     targets = [c.pk for c in children] if children else [artifact.pk]
-    found = _vuln_report(targets, scanner.uuid)
-    done = [r for r in found.values() if r.status == ReportStatus.SUCCESS and r.report]
-    if not done:
+    rows = list(
+        ScanReport.objects.filter(
+            artifact_id__in=targets,
+            registration_uuid=scanner.uuid,
+            mime_type__in=accept,
+            status=ReportStatus.SUCCESS,
+        ).order_by("artifact_id")
+    )
+    for mime in accept:
+        done = [r for r in rows if r.mime_type == mime and r.report]
+        if done:
+            break
+    else:
         return {}
     if len(done) == 1 and not children:
-        return {adapter.VULN_REPORT: done[0].report}
+        return {mime: done[0].report}
     merged = dict(done[0].report or {})
     merged["vulnerabilities"] = [
         v for r in done for v in (r.report or {}).get("vulnerabilities") or []
     ]
     merged["severity"] = reports.merge_summaries([r.summary or {} for r in done])["severity"]
-    return {adapter.VULN_REPORT: merged}
+    return {mime: merged}
 
 
 def latest_success() -> Q:

@@ -75,6 +75,7 @@ def _settings_page(
         rule_form=rule_form,
         **scanning.project_allowlist_context(access),
         **project_keys_context(project.pk, access.can("metadata", "create")),
+        **scanning.project_scanner_context(access),
     )
 
 

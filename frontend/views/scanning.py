@@ -4,11 +4,12 @@ allowlist) and the security hub. Same services and selectors as the API (scannin
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -20,11 +21,12 @@ from harbor_py.core.actor import Actor
 from jobs import services as job_services
 from jobs.models import Schedule
 from projects import services as project_services
+from projects.models import Project
 from projects.selectors import require_access_by_name
 from registry import selectors as registry_selectors
 from registry.models import Artifact
-from scanning import adapter, reports, scans, selectors, services
-from scanning.models import Scanner
+from scanning import exports, reports, scans, selectors, services
+from scanning.models import Export, Scanner
 
 SEVERITY_ORDER = ("Critical", "High", "Medium", "Low", "Negligible", "Unknown")
 
@@ -59,13 +61,15 @@ def overview_bars(artifacts: list[Artifact]) -> dict[int, dict[str, Any] | None]
 def scan_context(access: Any, artifact: Artifact) -> dict[str, Any]:
     """The artifact page's vulnerabilities and SBOM cards."""
     bar = overview_bars([artifact]).get(artifact.pk)
-    report = selectors.vulnerabilities(artifact).get(adapter.VULN_REPORT) or {}
+    report: dict[str, Any] = next(iter(selectors.vulnerabilities(artifact).values()), {})
     findings = sorted(
         report.get("vulnerabilities") or [],
         key=lambda v: (-reports.RANK.get(v.get("severity", "Unknown"), 1), v.get("id", "")),
     )
     sbom = selectors.sbom_overviews([artifact]).get(artifact.pk)
+    sbom_report = selectors.sbom_report(artifact)
     return {
+        "sbom_contents": reports.sbom_contents(sbom_report.report) if sbom_report else None,
         "scan": bar,
         "findings": findings[:500],
         "findings_total": len(findings),
@@ -113,6 +117,24 @@ def scan_stop(request: HttpRequest, name: str, path: str, reference: str) -> Htt
     if attempt(request, scans.stop_scan, artifact=found, actor=Actor.of_request(request)):
         messages.success(request, _("Scan stopped."))
     return redirect(artifact_url(found))
+
+
+@signed_in
+def sbom_download(request: HttpRequest, name: str, path: str, reference: str) -> HttpResponse:
+    """The artifact's SBOM document (SPDX or CycloneDX JSON), as the scanner made it."""
+    found = _artifact(request, name, path, reference, "artifact", "read")
+    report = selectors.sbom_report(found)
+    contents = reports.sbom_contents(report.report) if report else None
+    if report is None or contents is None:
+        raise Http404(_("This artifact has no SBOM."))
+    _media_type, document = reports.sbom_document(report.report)
+    suffix = "spdx" if contents["format"] == "SPDX" else "cyclonedx"
+    response = HttpResponse(
+        json.dumps(document, indent=2), content_type=f"{contents['media_type']}; charset=utf-8"
+    )
+    filename = f"sbom-{found.digest.removeprefix('sha256:')[:12]}.{suffix}.json"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 class ScannerForm(forms.Form):
@@ -191,6 +213,10 @@ def scanners(request: HttpRequest) -> HttpResponse:
                 elif action == "delete":
                     attempt(request, services.delete_scanner, scanner=target, actor=actor)
                 return redirect("ui:scanners")
+        elif action == "stop_scan_all":
+            if attempt(request, scans.stop_scan_all, actor=actor):
+                messages.success(request, _("Scan all stopped."))
+            return redirect("ui:scanners")
         elif action == "scan_all":
             if attempt(
                 request,
@@ -253,9 +279,75 @@ def scanners(request: HttpRequest) -> HttpResponse:
 @signed_in
 @sysadmin_only
 def security_hub(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        project = Project.objects.filter(pk=request.POST.get("project") or 0).first()
+        if project is None:
+            messages.error(request, _("Choose a project to export."))
+        elif attempt(
+            request,
+            exports.start_export,
+            project=project,
+            criteria={"projects": [project.pk]},
+            actor=Actor.of_request(request),
+        ):
+            messages.success(request, _("CVE export started."))
+        return redirect("ui:security-hub")
     summary = selectors.security_summary(with_cves=True, with_artifacts=True)
-    context = {"section": "security", "summary": summary}
+    context = {
+        "section": "security",
+        "summary": summary,
+        "projects": list(Project.objects.order_by("name").values("pk", "name")),
+        "exports": [
+            {"execution": e, "export": export} for e, export in exports.visible_to(request.user)
+        ],
+    }
     return render(request, "frontend/security_hub.html", context)
+
+
+@signed_in
+def export_download(request: HttpRequest, execution_id: int) -> HttpResponse:
+    """The CSV of a CVE export, deleted once downloaded (scanning.exports, as Harbor)."""
+    export = Export.objects.filter(execution_id=execution_id).first()
+    if (
+        export is None
+        or not export.file_present
+        or not (request.user.is_superuser or export.user_name == request.user.username)
+    ):
+        raise Http404(_("This export has no file."))
+    response = HttpResponse(export.content, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="scandata_export_{execution_id}.csv"'
+    exports.forget_downloaded(export=export)
+    return response
+
+
+def project_scanner_context(access: Any) -> dict[str, Any]:
+    """The project configuration tab's scanner card: the scanner in use and the picker."""
+    can_choose = access.can("scanner", "create")
+    return {
+        "project_scanner": selectors.scanner_of(access.project),
+        "scanner_choices": list(Scanner.objects.filter(disabled=False).order_by("name"))
+        if can_choose
+        else [],
+        "can_choose_scanner": can_choose,
+    }
+
+
+@require_POST
+@signed_in
+def project_scanner(request: HttpRequest, name: str) -> HttpResponse:
+    access = require_access_by_name(request.user, name, "scanner", "create")
+    scanner = Scanner.objects.filter(uuid=request.POST.get("uuid", "")).first()
+    if scanner is None:
+        messages.error(request, _("Choose a scanner."))
+    elif attempt(
+        request,
+        services.set_project_scanner,
+        project=access.project,
+        scanner=scanner,
+        actor=Actor.of_request(request),
+    ):
+        messages.success(request, _("Project scanner saved."))
+    return redirect("ui:project-configuration", name=name)
 
 
 class ProjectAllowlistForm(AllowlistForm):

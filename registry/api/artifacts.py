@@ -52,6 +52,7 @@ def _options(request: Request) -> dict[str, bool]:
 
 def _artifact_bodies(artifacts: list[Artifact], options: dict[str, bool]) -> list[dict[str, Any]]:
     context: dict[str, Any] = dict(options)
+    context["links"] = artifact_extras.links(artifacts)
     if options["with_accessory"]:
         context["accessories"] = selectors.accessories_of(artifacts)
     for flag, field in (

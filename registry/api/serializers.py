@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -155,14 +156,17 @@ def _reference(reference: ArtifactReference) -> dict[str, Any]:
     return body
 
 
-def addition_links(artifact: Artifact) -> dict[str, dict[str, Any]]:
-    if artifact.manifest_media_type not in IMAGE_MANIFESTS:
-        return {}
-    if artifact.type == "IMAGE":
-        names: tuple[str, ...] = ("build_history",)
-    elif artifact.type == "CHART":
-        names = CHART_ADDITIONS
-    else:
+def addition_links(artifact: Artifact, extra: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
+    """Harbor's links to the artifact's additions; `extra` names those other apps add
+    (registry.artifact_extras.register_link)."""
+    names: tuple[str, ...] = ()
+    if artifact.manifest_media_type in IMAGE_MANIFESTS:
+        if artifact.type == "IMAGE":
+            names = ("build_history",)
+        elif artifact.type == "CHART":
+            names = CHART_ADDITIONS
+    names = (*names, *extra)
+    if not names:
         return {}
     project, _, path = artifact.repository.name.partition("/")
     base = (
@@ -240,4 +244,4 @@ class ArtifactSerializer(serializers.Serializer):
         return self.context["sbom_overview"].get(artifact.pk)
 
     def get_addition_links(self, artifact: Artifact) -> dict[str, dict[str, Any]]:
-        return addition_links(artifact)
+        return addition_links(artifact, self.context.get("links", {}).get(artifact.pk, ()))

@@ -154,7 +154,14 @@ class ProjectScannerView(_ProjectView):
         scanner = selectors.scanner_of(project)
         if scanner is None:
             raise not_found(f"no scanner is configured for the project {project.name}")
-        return Response(bodies.registration(scanner))
+        # Harbor pings the project's scanner here (WithPing): health, and adapter, vendor
+        # and version from the answer; an adapter that is down is "unhealthy", not an error
+        try:
+            services.fresh_metadata(scanner)
+            health = "healthy"
+        except adapter.AdapterError:
+            health = "unhealthy"
+        return Response({**bodies.registration(scanner), "health": health})
 
     @extend_schema(
         operation_id="setScannerOfProject", request=bodies.ProjectScannerBody, responses={200: None}
@@ -248,7 +255,8 @@ class VulnerabilitiesView(_ArtifactView):
         self, request: Request, project_name: str, repository_name: str, reference: str
     ) -> Response:
         artifact = self.artifact("artifact-addition", "read")
-        return Response(selectors.vulnerabilities(artifact))
+        accept = selectors.accepted_types(request.headers.get("X-Accept-Vulnerabilities"))
+        return Response(selectors.vulnerabilities(artifact, accept))
 
 
 # --- scan all ---------------------------------------------------------------------------
@@ -449,14 +457,8 @@ class ExportExecutionsView(APIView):
     )
     def get(self, request: Request) -> Response:
         require_authenticated(request)
-        mine = Export.objects.all()
-        if not request.user.is_superuser:
-            mine = mine.filter(user_name=request.user.username)
-        by_execution = {e.execution_id: e for e in mine}
-        executions = Execution.objects.filter(
-            vendor_type=exports.EXPORT_JOB, pk__in=list(by_execution)
-        ).order_by("-start_time")
-        return Response({"items": [_execution_body(e, by_execution[e.pk]) for e in executions]})
+        rows = exports.visible_to(request.user)
+        return Response({"items": [_execution_body(e, export) for e, export in rows]})
 
 
 class ExportExecutionView(APIView):
@@ -476,4 +478,5 @@ class ExportDownloadView(APIView):
         response["Content-Disposition"] = (
             f'attachment; filename="scandata_export_{execution_id}.csv"'
         )
+        exports.forget_downloaded(export=export)  # Harbor deletes it once downloaded
         return response

@@ -6,10 +6,13 @@ Responses are checked against Harbor's API document (tests/contract.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from datetime import timedelta
 
 import jwt
 import pytest
+from django.utils import timezone
 
 from harbor_py.core import secretbox
 from harbor_py.core.events import consumer_named
@@ -532,6 +535,190 @@ def test_security_hub_and_the_cve_export(
     lines = csv_body.content.decode().splitlines()
     assert lines[0].startswith("Project,Repository,Digest") and len(lines) == 3
     assert any("CVE-1" in line and "Critical" in line for line in lines)
+    # downloaded: the CSV and its execution are deleted, as Harbor does
+    again = admin_client.get(f"/api/v2.0/export/cve/download/{execution_id}")
+    assert_harbor_error(again, 404, "NOT_FOUND")
+    assert not Execution.objects.filter(pk=execution_id).exists()
+    assert admin_client.get("/api/v2.0/export/cve/executions").json()["items"] == []
+
+
+def test_an_export_not_downloaded_is_deleted_after_its_retention(
+    registered, admin_client, make_project, django_capture_on_commit_callbacks, settings
+):
+    """Harbor deletes its export system artifacts 24 h old (a daily cleanup); here a
+    periodic task deletes the CSVs past HARBOR["SCAN_EXPORT_RETENTION_SECONDS"]."""
+    from django_celery_beat.models import PeriodicTask
+
+    from scanning import exports, tasks
+
+    project = make_project("demo")
+    ids = []
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            started = admin_client.post(
+                "/api/v2.0/export/cve", {"projects": [project.pk]}, format="json"
+            )
+        ids.append(started.json()["id"])
+    old, recent = ids
+    now = timezone.now()
+    Execution.objects.filter(pk=old).update(end_time=now - timedelta(hours=25))
+    Execution.objects.filter(pk=recent).update(end_time=now - timedelta(hours=23))
+    assert tasks.purge_exports() == 1
+    gone = admin_client.get(f"/api/v2.0/export/cve/execution/{old}")
+    assert gone.json()["file_present"] is False  # the execution stays, its file is gone
+    assert admin_client.get(f"/api/v2.0/export/cve/download/{old}").status_code == 404
+    kept = admin_client.get(f"/api/v2.0/export/cve/execution/{recent}")
+    assert kept.json()["file_present"] is True
+    settings.HARBOR = {**settings.HARBOR, "SCAN_EXPORT_RETENTION_SECONDS": 3600}
+    assert exports.purge_expired() == 1
+    assert PeriodicTask.objects.get(name="harbor: purge CVE exports").task == (
+        "scanning.tasks.purge_exports"
+    )
+
+
+# --- platform start, addition links, health, internal address ---------------------------
+
+
+@pytest.mark.parametrize("builtin", ["http://127.0.0.1:9998", ""])
+def test_platform_prepare_registers_the_builtin_scanner(
+    db, settings, monkeypatch, tmp_path, builtin
+):
+    """`manage.py platform prepare` (so run and up) registers HARBOR["BUILTIN_SCANNER_URL"]
+    as the default scanner, and registers nothing when it is not set."""
+    from harbor_py.management.commands import platform as platform_command
+
+    steps: list[str] = []
+    monkeypatch.setattr(platform_command, "call_command", lambda name, **_: steps.append(name))
+    settings.HARBOR = {**settings.HARBOR, "BUILTIN_SCANNER_URL": builtin}
+    runtime = dataclasses.replace(settings.RUNTIME, data_dir=tmp_path)
+    platform_command.Command().prepare(runtime, migrate=True)
+    assert steps == ["migrate", "collectstatic"]
+    if builtin:
+        [scanner] = Scanner.objects.all()
+        assert (scanner.url, scanner.is_default) == (builtin, True)
+    else:
+        assert not Scanner.objects.exists()
+
+
+def vulnerabilities_link(digest: str, repository: str = "app") -> dict:
+    return {
+        "href": f"/api/v2.0/projects/demo/repositories/{repository}/artifacts/{digest}"
+        "/additions/vulnerabilities",
+        "absolute": False,
+    }
+
+
+def test_scannable_artifacts_link_their_vulnerabilities(
+    registered, admin_client, make_project, django_capture_on_commit_callbacks
+):
+    project = make_project("demo")
+    child = registry_data.image(project, "app", "v1")
+    multi = registry_data.index(project, "app", "multi", [child])
+    detail = admin_client.get("/api/v2.0/projects/demo/repositories/app/artifacts/v1")
+    assert_matches("getArtifact", detail, 200)
+    links = detail.json()["addition_links"]
+    assert links["vulnerabilities"] == vulnerabilities_link(child.digest)
+    assert "build_history" in links
+    listed = admin_client.get("/api/v2.0/projects/demo/repositories/app/artifacts")
+    assert_matches("listArtifacts", listed, 200)
+    by_digest = {a["digest"]: a["addition_links"] for a in listed.json()}
+    assert by_digest[multi.digest] == {"vulnerabilities": vulnerabilities_link(multi.digest)}
+    # no scanner for the project: no link (Harbor's IsScannable)
+    url = f"/api/v2.0/scanners/{registered.uuid}"
+    body = {"name": registered.name, "url": registered.url, "disabled": True}
+    with django_capture_on_commit_callbacks(execute=True):  # the change bumps the generation
+        assert admin_client.put(url, body, format="json").status_code == 200
+    plain = admin_client.get("/api/v2.0/projects/demo/repositories/app/artifacts/v1")
+    assert "vulnerabilities" not in plain.json()["addition_links"]
+    assert "build_history" in plain.json()["addition_links"]
+
+
+def test_x_accept_vulnerabilities_chooses_the_report_type(
+    registered, adapter_process, admin_client, make_project, django_capture_on_commit_callbacks
+):
+    project = make_project("demo")
+    artifact = registry_data.image(project, "app", "v1")
+    adapter_process.configure(findings={artifact.digest: [finding("CVE-1", "High")]})
+    scan(admin_client, artifact, django_capture_on_commit_callbacks)
+    assert report_of(artifact).status == ReportStatus.SUCCESS
+    url = "/api/v2.0/projects/demo/repositories/app/artifacts/v1/additions/vulnerabilities"
+    default = admin_client.get(url)
+    assert list(default.json()) == [VULN]
+    assert default.json()[VULN]["vulnerabilities"][0]["id"] == "CVE-1"
+    only_v10 = admin_client.get(url, HTTP_X_ACCEPT_VULNERABILITIES=adapter.VULN_REPORT_V10)
+    assert only_v10.status_code == 200 and only_v10.json() == {}
+    both = admin_client.get(
+        url,
+        HTTP_X_ACCEPT_VULNERABILITIES=f"{adapter.VULN_REPORT_V10},{VULN.replace(' ', '')}",
+    )
+    assert list(both.json()) == [VULN]
+    unknown = admin_client.get(url, HTTP_X_ACCEPT_VULNERABILITIES="text/plain")
+    assert list(unknown.json()) == [VULN]  # nothing known named: both types, as Harbor
+
+
+def test_the_project_scanner_reports_its_health(
+    registered, adapter_process, admin_client, make_project
+):
+    make_project("demo")
+    healthy = admin_client.get("/api/v2.0/projects/demo/scanner")
+    assert_matches("getScannerOfProject", healthy, 200)
+    assert healthy.json()["health"] == "healthy"
+    assert healthy.json()["adapter"] == "TestScanner"
+    adapter_process.configure(mode="bad_metadata")
+    sick = admin_client.get("/api/v2.0/projects/demo/scanner")
+    assert_matches("getScannerOfProject", sick, 200)
+    assert sick.json()["health"] == "unhealthy"
+
+
+@pytest.mark.parametrize("internal", [True, False])
+def test_use_internal_addr_gives_the_adapter_the_internal_registry_address(
+    registered,
+    adapter_process,
+    admin_client,
+    make_project,
+    django_capture_on_commit_callbacks,
+    settings,
+    internal,
+):
+    settings.HARBOR = {
+        **settings.HARBOR,
+        "EXTERNAL_URL": "https://registry.example.org",
+        "INTERNAL_URL": "http://10.1.2.3:8080",
+    }
+    Scanner.objects.filter(pk=registered.pk).update(use_internal_addr=internal)
+    project = make_project("demo")
+    artifact = registry_data.image(project, "app", "v1")
+    scan(admin_client, artifact, django_capture_on_commit_callbacks)
+    assert report_of(artifact).status == ReportStatus.SUCCESS
+    sent = adapter_process.requests()[-1]["body"]["registry"]["url"]
+    assert sent == ("http://10.1.2.3:8080" if internal else "https://registry.example.org")
+
+
+@pytest.mark.parametrize("window", [4, 1])
+def test_an_index_scans_its_children_concurrently_within_the_window(
+    registered,
+    adapter_process,
+    admin_client,
+    make_project,
+    django_capture_on_commit_callbacks,
+    settings,
+    window,
+):
+    """Up to HARBOR["SCAN_IN_FLIGHT"] children are at the adapter at once: the second
+    child's request goes out before the first child's report is in; one at a time with 1."""
+    settings.HARBOR = {**settings.HARBOR, "SCAN_IN_FLIGHT": window}
+    adapter_process.configure(polls=2)
+    project = make_project("demo")
+    amd = registry_data.image(project, "app", None)
+    arm = registry_data.image(project, "app", None, architecture="arm64")
+    index = registry_data.index(project, "app", "multi", [amd, arm])
+    assert scan(admin_client, index, django_capture_on_commit_callbacks).status_code == 202
+    first, second = sorted((report_of(amd), report_of(arm)), key=lambda r: r.start_time)
+    assert {first.status, second.status} == {ReportStatus.SUCCESS}
+    if window > 1:
+        assert second.start_time < first.end_time
+    else:
+        assert second.start_time >= first.end_time
 
 
 def test_ensure_default_scanner_stores_the_builtin_token_encrypted_and_follows_it(db):

@@ -1,17 +1,29 @@
 """Scanning in the UI: the severity bar in the artifact list, the vulnerabilities and SBOM
 cards with the scan button on the artifact page, the interrogation services page, the
-security hub and the project's CVE allowlist; in English and 简体中文."""
+security hub (with the CVE export), the project's CVE allowlist and scanner, the stop
+button of scan all; in English and 简体中文."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
 from jobs.models import Execution
+from projects.models import ProjectMember
+from projects.roles import Role
 from registry.models import Artifact
 from scanning import adapter
-from scanning.models import CVEAllowlist, ReportStatus, Scanner, ScanReport, Vulnerability
+from scanning.models import (
+    CVEAllowlist,
+    ProjectScanner,
+    ReportStatus,
+    Scanner,
+    ScanReport,
+    Vulnerability,
+)
 from tests.integration.registry_data import image
 
 pytestmark = pytest.mark.django_db
@@ -134,3 +146,85 @@ def test_project_allowlist_form(scanned):
     project.refresh_from_db()
     assert CVEAllowlist.objects.get(project=project).items == ["CVE-9"]
     assert project.metadata["reuse_sys_cve_allowlist"] == "false"
+
+
+def test_the_project_picks_its_scanner(scanned, make_user):
+    owner, artifact = scanned
+    project = artifact.repository.project
+    other = Scanner.objects.create(name="other-scanner", url="http://127.0.0.1:7")
+    page = signed(owner).get("/projects/demo/configuration").content.decode()
+    assert 'id="project-scanner-uuid"' in page and "other-scanner" in page
+    zh = signed(owner, "zh-hans").get("/projects/demo/configuration").content.decode()
+    assert "漏洞扫描器" in zh and "使用此扫描器" in zh
+    response = signed(owner).post("/projects/demo/scanner", {"uuid": other.uuid})
+    assert response.status_code == 302
+    assert ProjectScanner.objects.get(project=project).scanner == other
+    guest = make_user("guest")
+    ProjectMember.objects.create(project=project, user=guest, role=Role.GUEST)
+    assert (
+        'id="project-scanner-uuid"'
+        not in signed(guest).get("/projects/demo/configuration").content.decode()
+    )
+    assert signed(guest).post("/projects/demo/scanner", {"uuid": other.uuid}).status_code == 403
+
+
+def test_scan_all_can_be_stopped_from_the_page(scanned, make_user):
+    admin = make_user("root", sysadmin=True)
+    client = signed(admin)
+    running = Execution.objects.create(vendor_type="SCAN_ALL", status="Running", trigger="MANUAL")
+    page = client.get("/admin/scanners").content.decode()
+    assert 'value="stop_scan_all"' in page
+    assert client.post("/admin/scanners", {"action": "stop_scan_all"}).status_code == 302
+    running.refresh_from_db()
+    assert running.stop_requested
+
+
+def test_the_security_hub_exports_cves(scanned, make_user, django_capture_on_commit_callbacks):
+    _owner, artifact = scanned
+    admin = make_user("root", sysadmin=True)
+    client = signed(admin)
+    project = artifact.repository.project
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/admin/security", {"project": project.pk})
+    assert response.status_code == 302
+    hub = client.get("/admin/security").content.decode()
+    execution = Execution.objects.get(vendor_type="SCAN_DATA_EXPORT")
+    link = f"/admin/security/exports/{execution.pk}/csv"
+    assert 'id="cve-exports"' in hub and link in hub
+    csv_file = client.get(link)
+    assert csv_file.status_code == 200 and "CVE-2026-1111" in csv_file.content.decode()
+    assert client.get(link).status_code == 404  # deleted once downloaded, as Harbor
+    zh = signed(admin, "zh-hans").get("/admin/security").content.decode()
+    assert "导出 CVE" in zh
+
+
+def test_the_sbom_card_summarises_the_sbom_and_offers_it(scanned):
+    owner, artifact = scanned
+    scanner = Scanner.objects.get(name="s")
+    document = {
+        "spdxVersion": "SPDX-2.3",
+        "creationInfo": {"created": "2026-12-01T00:00:00Z"},
+        "packages": [{"name": "openssl"}, {"name": "zlib"}, {"name": "musl"}],
+    }
+    ScanReport.objects.create(
+        artifact=artifact,
+        digest=artifact.digest,
+        registration_uuid=scanner.uuid,
+        mime_type=adapter.SBOM_REPORT,
+        status=ReportStatus.SUCCESS,
+        report={"media_type": adapter.SPDX, "sbom": document},
+        sbom_digest="sha256:" + "b" * 64,
+    )
+    page = signed(owner).get(url(artifact)).content.decode()
+    card = page[page.index('id="sbom"') :]
+    assert "SPDX-2.3" in card and "<dd>3</dd>" in card
+    assert url(artifact, "/sbom.json") in card
+    zh = signed(owner, "zh-hans").get(url(artifact)).content.decode()
+    assert "组件" in zh and "下载 SBOM" in zh
+    download = signed(owner).get(url(artifact, "/sbom.json"))
+    assert download.status_code == 200
+    assert download["Content-Type"].startswith(adapter.SPDX)
+    assert json.loads(download.content) == document
+    ScanReport.objects.filter(mime_type=adapter.SBOM_REPORT).delete()
+    assert signed(owner).get(url(artifact, "/sbom.json")).status_code == 404
+    assert "sbom-contents" not in signed(owner).get(url(artifact)).content.decode()
