@@ -1,9 +1,12 @@
 """Webhooks as a durable consumer of domain events (harbor_py.core.events).
 
-`wants` runs in the publisher's transaction: one indexed SELECT of the project's enabled
-policies (a project without webhooks gets no outbox row). `notify` runs in a Celery worker,
-inside the outbox's delivery transaction: it builds the notification once, and for each
-matching policy and target starts an execution (jobs) whose task sends it. Those writes
+`wants` runs in the publisher's transaction: it reads the event types of the project's
+enabled policies from the cache (`wanted_types`, one Redis GET, no SQL; refilled by one
+SELECT on a miss and dropped whenever a policy of the project changes), so a project
+without webhooks gets no outbox row and one with webhooks gets one row per event.
+`notify` runs in a Celery worker, inside the outbox's delivery transaction: it builds the
+notification once, and for each matching policy and target starts an execution (jobs)
+whose task sends it. Those writes
 commit with the outbox row's deletion, so each event makes its executions exactly once;
 the HTTP request is at least once (a worker killed mid-request sends again, same id)."""
 
@@ -13,7 +16,8 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.core.cache import cache
+from django.db import connection, transaction
 from django.utils import timezone
 
 from harbor_py.core.actor import Actor
@@ -95,9 +99,41 @@ def policies_for(project: str, event_type: str) -> list[WebhookPolicy]:
     return [policy for policy in found if event_type in policy.event_types]
 
 
+WANTED_SECONDS = 300  # bounds a stale entry's life if an invalidation was ever lost
+
+
+def _wanted_key(project: str) -> str:
+    return f"webhooks:wanted:{project}"
+
+
+def wanted_types(project: str) -> frozenset[str]:
+    """The event types that the project's enabled policies listen to: from the cache
+    (one round trip, no SQL on the push path), else one SELECT that refills it."""
+    key = _wanted_key(project)
+    cached = cache.get(key)
+    if cached is not None:
+        return frozenset(cached)
+    found = fetch_all(
+        WebhookPolicy,
+        "enabled = %s AND project_id = (SELECT id FROM project WHERE name = %s)",
+        [True, project],
+    )
+    types = sorted({t for policy in found for t in policy.event_types})
+    cache.set(key, types, WANTED_SECONDS)
+    return frozenset(types)
+
+
+def forget_wanted(project: str) -> None:
+    """Drop the project's cached event types: now, and again after commit (a reader in
+    between may have refilled the cache from the rows before the change)."""
+    key = _wanted_key(project)
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.delete(key), robust=True)
+
+
 def wanted(value: Event) -> bool:
     project, event_type = project_of(value), event_type_of(value)
-    return bool(project and event_type and policies_for(project, event_type))
+    return bool(project and event_type and event_type in wanted_types(project))
 
 
 def _resource_url(repository: str, reference: str) -> str:

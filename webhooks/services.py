@@ -16,7 +16,7 @@ from harbor_py.core.actor import Actor
 from harbor_py.core.errors import bad_request, conflict
 from projects.models import Project
 from webhooks import payloads, sender
-from webhooks.consumers import start_deliveries
+from webhooks.consumers import forget_wanted, start_deliveries
 from webhooks.models import WebhookPolicy
 from webhooks.payloads import Notification
 
@@ -112,6 +112,7 @@ def _record(
 
 
 def _save(policy: WebhookPolicy) -> None:
+    forget_wanted(policy.project.name)
     try:
         with transaction.atomic():
             policy.save()
@@ -141,6 +142,7 @@ def update_policy(
 @transaction.atomic
 def delete_policy(*, project: Project, policy: WebhookPolicy, actor: Actor) -> None:
     _record(policy, project, actor, "delete")
+    forget_wanted(project.name)
     policy.delete()
 
 

@@ -470,3 +470,46 @@ def test_a_finished_replication_into_the_project_is_a_replication_webhook(world,
         41,
         3,
     )
+
+
+def test_the_push_path_reads_the_projects_event_types_from_the_cache(world):
+    """Five policies cost a push one outbox row and no SELECT of the policies (the event
+    types are cached); a policy written, disabled or deleted takes effect at once."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from harbor_py.models import EventOutbox
+
+    rows = EventOutbox.objects.filter(consumer__startswith="webhooks:")
+    publish(ArtifactPushed("hooks", "hooks/app", DIGEST, ("v1",), "alice"))  # fills the cache
+    assert rows.count() == 0
+    ids = [
+        create(world["admin"], body(target(f"http://127.0.0.1:9/{n}"), name=f"h{n}"))
+        for n in range(5)
+    ]
+    publish(ArtifactPushed("hooks", "hooks/app", DIGEST, ("v1",), "alice"))  # refills it
+    with CaptureQueriesContext(connection) as queries:
+        publish(ArtifactPushed("hooks", "hooks/app", DIGEST, ("v2",), "alice"))
+    assert rows.count() == 2  # one row per event, not per policy or target
+    sqls = [q["sql"] for q in queries]
+    assert [sql for sql in sqls if "notification_" in sql] == []
+    assert len([sql for sql in sqls if "event_outbox" in sql]) == 1, sqls  # other consumers'
+    for policy_id in ids:
+        response = world["admin"].put(
+            f"/api/v2.0/projects/hooks/webhook/policies/{policy_id}",
+            body(target(f"http://127.0.0.1:9/{policy_id}"), name=f"p{policy_id}", enabled=False),
+            format="json",
+        )
+        assert response.status_code == 200, response.content
+    publish(ArtifactPushed("hooks", "hooks/app", DIGEST, ("v3",), "alice"))
+    assert rows.count() == 2  # every policy disabled: nothing more
+    world["admin"].put(
+        f"/api/v2.0/projects/hooks/webhook/policies/{ids[0]}",
+        body(target("http://127.0.0.1:9/x"), name="back"),
+        format="json",
+    )
+    publish(ArtifactPushed("hooks", "hooks/app", DIGEST, ("v4",), "alice"))
+    assert rows.count() == 3
+    world["admin"].delete(f"/api/v2.0/projects/hooks/webhook/policies/{ids[0]}")
+    publish(ArtifactPushed("hooks", "hooks/app", DIGEST, ("v5",), "alice"))
+    assert rows.count() == 3
