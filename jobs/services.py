@@ -57,9 +57,11 @@ def start_execution(
     trigger: str = Trigger.MANUAL,
     vendor_id: int = 0,
     actor: Actor,
+    extra_attrs: dict[str, Any] | None = None,
 ) -> Execution:
     """Create an execution with one task and enqueue it. One active execution per vendor
-    id when the job type is declared single_active (jobs.registry)."""
+    id when the job type is declared single_active (jobs.registry). `extra_attrs` are
+    the execution's until its run answers its own (saves the caller an UPDATE)."""
     job = declaration(vendor_type)
     if job is None:
         raise bad_request(f"no job type {vendor_type}")
@@ -71,6 +73,7 @@ def start_execution(
                 trigger=trigger,
                 parameters=parameters,
                 single_active=job.single_active,
+                extra_attrs=extra_attrs or {},
             )
     except IntegrityError:
         raise DomainError(Code.CONFLICT, f"a {vendor_type} job is already running") from None

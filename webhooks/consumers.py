@@ -258,9 +258,8 @@ def start_deliveries(note: Notification, policy: WebhookPolicy, *, test: bool = 
             trigger=Trigger.EVENT,
             vendor_id=policy.pk,
             actor=NOTIFIER,
+            extra_attrs={"event_type": note.event_type, "payload": payload},
         )
-        execution.extra_attrs = {"event_type": note.event_type, "payload": payload}
-        execution.save(update_fields=["extra_attrs"])
         executions.append(execution.pk)
     return executions
 

@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from django.db import connection
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from harbor_py.core import secretbox
@@ -81,15 +82,19 @@ def _record(policy_id: int, address: str, outcome: sender.Outcome | None, error:
     return bool(row and row[0])
 
 
-def _failing(policy_id: int, address: str) -> bool:
-    return TargetState.objects.filter(policy_id=policy_id, address=address, failing=True).exists()
-
-
 def run(context: JobContext) -> dict[str, Any]:
     params = context.parameters
-    vendor_id = Execution.objects.filter(pk=context.execution_id).values("vendor_id")[:1]
-    policy = WebhookPolicy.objects.filter(pk=vendor_id).first()
     address = params["address"]
+    # one statement: the policy (the execution's vendor id) and whether the target is failing
+    vendor_id = Execution.objects.filter(pk=context.execution_id).values("vendor_id")[:1]
+    failing_now = TargetState.objects.filter(
+        policy_id=OuterRef("pk"), address=address, failing=True
+    )
+    policy = (
+        WebhookPolicy.objects.filter(pk=vendor_id)
+        .annotate(target_failing=Exists(failing_now))
+        .first()
+    )
     results = {"event_type": params["event_type"], "payload": params["payload"]}
     if policy is None:
         raise DeliveryFailed("the policy was deleted before the event was sent")
@@ -99,7 +104,7 @@ def run(context: JobContext) -> dict[str, Any]:
         raise DeliveryFailed(f"the policy has no target {address} any more")
     body = params["payload"].encode()
     headers = request_headers(params, target, body)
-    attempts = 1 if _failing(policy.pk, address) else MAX_ATTEMPTS
+    attempts = 1 if policy.target_failing else MAX_ATTEMPTS
     if attempts == 1:
         context.log(f"target {address} is marked failing: one attempt, no retries")
     outcome: sender.Outcome | None = None
