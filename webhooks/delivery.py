@@ -82,6 +82,11 @@ def _record(policy_id: int, address: str, outcome: sender.Outcome | None, error:
     return bool(row and row[0])
 
 
+def _lines(first: str, second: str) -> str:
+    """Two log lines in one JobContext.log call (which stamps the first)."""
+    return f"{first}\n{timezone.now().isoformat(timespec='seconds')} {second}"
+
+
 def run(context: JobContext) -> dict[str, Any]:
     params = context.parameters
     address = params["address"]
@@ -116,22 +121,26 @@ def run(context: JobContext) -> dict[str, Any]:
             time.sleep(pause)
             if context.should_stop():
                 raise Stopped()
-        context.log(
+        request = (
             f"attempt {attempt}/{attempts}: POST {address} {params['event_type']} "
             f"event {params['event_id']} sequence {params['sequence']} "
             f"({len(body)} bytes, {headers['Content-Type']})"
         )
+        # the request and its answer in one log write (one statement less per attempt)
         try:
             outcome = sender.send(address, body, headers, verify=not target.get("skip_cert_verify"))
         except sender.Refused as exc:
             outcome, error = None, f"refused: {exc}"
-            context.log(error)
+            context.log(_lines(request, error))
             break
         error = outcome.error
         context.log(
-            f"response: {outcome.status if outcome.status is not None else 'none'}"
-            + (f" ({outcome.error})" if outcome.error else "")
-            + (f" body: {outcome.excerpt!r}" if outcome.excerpt else "")
+            _lines(
+                request,
+                f"response: {outcome.status if outcome.status is not None else 'none'}"
+                + (f" ({outcome.error})" if outcome.error else "")
+                + (f" body: {outcome.excerpt!r}" if outcome.excerpt else ""),
+            )
         )
         if outcome.ok or not outcome.retryable:
             break
