@@ -3,41 +3,45 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from _pytest.nodeid import NodeId  # pytest 9's node ids (name_the_groups)
+from _pytest.nodeid import NodeId  # pytest 9's node ids (_name_group)
 from django.conf import settings
+from django.utils import translation
 
 from accounts.keys import generate_signing_material
 from tests.run_cache import clear_run_cache
 from tests.seaweedfs import SeaweedFS, running_seaweedfs
 
-MODULE_SCOPES = {"module", "class", "package"}
-
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """`make test` runs the suite on pytest-xdist workers (-n, --dist loadgroup), which
-    take tests one at a time unless they are in one `xdist_group`. A module's tests stay
-    together on one worker when they share a fixture wider than a test (an instance
-    started once per module) and for every end-to-end module (its tests may build on the
-    session's instance in order); a test that carries its own group keeps it."""
+    take tests one at a time, in collection order, unless they are in one `xdist_group`.
+    The tests of an end-to-end module stay together on one worker (their instance starts
+    once per module; they may build on the session's instance in order); a test that
+    carries its own group keeps it. Integration and unit tests go one by one: each worker
+    then runs its share in pytest-django's order, database tests inside a transaction
+    before the transactional ones (whose flush empties the tables, and with them the rows
+    that migrations write), which a group handed out first would break."""
     for item in items:
-        if not isinstance(item, pytest.Function):
-            continue
-        if not item.get_closest_marker("xdist_group"):
-            fixtures = [d for defs in item._fixtureinfo.name2fixturedefs.values() for d in defs]
-            # Ours only, not a plugin's: pytest-django's autouse _django_setup_unittest is
-            # class-scoped and would group every module.
-            shared = any(d.scope in MODULE_SCOPES and _ours(d, item) for d in fixtures)
-            if shared or "/e2e/" in str(item.path):
-                item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+        if not item.get_closest_marker("xdist_group") and "/e2e/" in str(item.path):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
         if config.getoption("loadgroup", default=False):  # set on pytest-xdist workers
             _name_group(item)
 
 
-def _ours(fixture: pytest.FixtureDef, item: pytest.Function) -> bool:
-    """A fixture of the suite (a conftest's, or the test module's own), not a plugin's."""
-    module = getattr(fixture.func, "__module__", "") or ""
-    return module == item.module.__name__ or module.split(".")[0] == "tests"
+@pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")
+def pytest_collection_modifyitems_e2e_first(items: list[pytest.Item]) -> None:
+    """End-to-end tests first (after pytest-django's reordering, which puts tests without
+    the database last): the long ones then start early instead of making the run's tail.
+    They use no test database, so the order of the database tests is kept."""
+    items.sort(key=lambda item: "/e2e/" not in str(item.path))
+
+
+@pytest.fixture(autouse=True)
+def default_language() -> None:
+    """Each test starts in the default language: a request in Chinese leaves its
+    translation active in the thread, for whichever test the worker runs next."""
+    translation.deactivate()
 
 
 def _name_group(item: pytest.Item) -> None:
