@@ -43,13 +43,19 @@ frontend/node_modules/.installed: frontend/package.json frontend/package-lock.js
 	cd frontend && npm ci --ignore-scripts --no-audit --no-fund --omit=dev
 	touch $@
 
-# The whole suite, end-to-end tests included (real distribution, nginx, skopeo, ...).
+# The whole suite, end-to-end tests included (real distribution, nginx, skopeo, ...), on
+# TEST_WORKERS pytest-xdist workers (most of an end-to-end test's time is spent waiting on
+# processes); a module whose tests share an instance runs on one worker (tests/conftest.py).
+# `make test TEST_WORKERS=0` runs it in one process.
+TEST_WORKERS ?= 3
+XDIST = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
+
 test: test-deps
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(XDIST) $(PYTEST_ARGS)
 
 # Only the fast tests (unit and integration: no platform instances), while working.
 test-fast: deps
-	$(VENV)/bin/pytest -m "not e2e" $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -m "not e2e" $(XDIST) $(PYTEST_ARGS)
 
 # The unit tests alone: no database, no network (tests/unit/conftest.py refuses both).
 test-unit: deps

@@ -6,7 +6,7 @@ Requested actions the caller may not do are dropped, as the token spec asks.
 from __future__ import annotations
 
 from accounts.tokens import Scope
-from harbor_py.ops.readonly import registry_actions
+from harbor_py.core.readonly import registry_actions
 from projects.models import Project
 from projects.selectors import AnyUser, find_project, project_access
 from registry.names import project_of, valid_repository_name

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from accounts.models import Robot
+from accounts.robots import is_robot_name
 from harbor_py.core.errors import bad_request
 from harbor_py.core.query import Field, Term, apply_sort, apply_terms, as_int, parse_query
 
@@ -48,3 +49,11 @@ def list_robots(
 
 def find_robot(robot_id: int) -> Robot | None:
     return Robot.objects.select_related("project").filter(pk=robot_id).first()
+
+
+def robot_id_named(name: str) -> int | None:
+    """The id of the robot account a token subject names; None for a user's name (no query
+    then) or a robot deleted since. The /v2 gate's Actor carries it (Actor.robot_id)."""
+    if not is_robot_name(name):
+        return None
+    return Robot.objects.filter(name=name).values_list("pk", flat=True).first()

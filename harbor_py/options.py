@@ -1,5 +1,5 @@
 """The platform's own run-time settings (harbor_py.core.configuration): read-only mode
-(harbor_py/ops/readonly.py) and what the UI shows to everyone."""
+(harbor_py/core/readonly.py) and what the UI shows to everyone."""
 
 from harbor_py.core.configuration import register
 

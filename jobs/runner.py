@@ -9,7 +9,7 @@ from typing import Any
 from celery import shared_task
 from django.utils import timezone
 
-from harbor_py.ops import readonly
+from harbor_py.core import readonly
 from jobs import queues
 from jobs.context import JobContext, Stopped
 from jobs.lease import Heartbeat, claim, held_by_live_worker, this_worker

@@ -12,7 +12,7 @@ from accounts.models import User
 from accounts.robots import RobotUser, active_robot, is_robot_name
 from accounts.tokens import InvalidToken, TokenClaims, verify
 from harbor_py.core.oci import challenge, challenge_header, oci_error
-from harbor_py.ops.readonly import registry_actions
+from harbor_py.core.readonly import registry_actions
 from projects.selectors import find_project, project_access
 from registry.names import project_of
 

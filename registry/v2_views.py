@@ -15,6 +15,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from accounts import robot_selectors
 from accounts.tokens import InvalidToken
 from harbor_gc import guard
 from harbor_py.core.actor import Actor
@@ -270,8 +271,13 @@ def _get_manifest(request: HttpRequest, name: str, reference: str, subject: str)
 
 
 def _actor(request: HttpRequest, subject: str) -> Actor:
-    """The caller of a /v2 write: the token's subject, from the client's address."""
-    return Actor(username=subject, client_address=client_address(request))
+    """The caller of a /v2 write: the token's subject (as which robot, when it names one),
+    from the client's address."""
+    return Actor(
+        username=subject,
+        client_address=client_address(request),
+        robot_id=robot_selectors.robot_id_named(subject),
+    )
 
 
 def _put_manifest(request: HttpRequest, name: str, reference: str, actor: Actor) -> HttpResponse:
@@ -463,7 +469,7 @@ def _blob_miss(request: HttpRequest, name: str, digest: str) -> HttpResponseBase
 
 def _delete_blob(request: HttpRequest, name: str, digest: str) -> HttpResponse:
     """Blob DELETE passes through Django (nginx) so that read-only mode refuses it even
-    with a token issued before the switch (harbor_py.ops.readonly)."""
+    with a token issued before the switch (the middleware, harbor_py.ops.readonly)."""
     claims = authorize(request, name, "delete")
     if isinstance(claims, HttpResponse):
         return claims

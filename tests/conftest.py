@@ -3,10 +3,57 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from _pytest.nodeid import NodeId  # pytest 9's node ids (_name_group)
 from django.conf import settings
+from django.utils import translation
 
 from accounts.keys import generate_signing_material
+from tests.run_cache import clear_run_cache
 from tests.seaweedfs import SeaweedFS, running_seaweedfs
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`make test` runs the suite on pytest-xdist workers (-n, --dist loadgroup), which
+    take tests one at a time, in collection order, unless they are in one `xdist_group`.
+    The tests of an end-to-end module stay together on one worker (their instance starts
+    once per module; they may build on the session's instance in order); a test that
+    carries its own group keeps it. Integration and unit tests go one by one: each worker
+    then runs its share in pytest-django's order, database tests inside a transaction
+    before the transactional ones (whose flush empties the tables, and with them the rows
+    that migrations write), which a group handed out first would break."""
+    for item in items:
+        if not item.get_closest_marker("xdist_group") and "/e2e/" in str(item.path):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+        if config.getoption("loadgroup", default=False):  # set on pytest-xdist workers
+            _name_group(item)
+
+
+@pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")
+def pytest_collection_modifyitems_e2e_first(items: list[pytest.Item]) -> None:
+    """End-to-end tests first (after pytest-django's reordering, which puts tests without
+    the database last): the long ones then start early instead of making the run's tail.
+    They use no test database, so the order of the database tests is kept."""
+    items.sort(key=lambda item: "/e2e/" not in str(item.path))
+
+
+@pytest.fixture(autouse=True)
+def default_language() -> None:
+    """Each test starts in the default language: a request in Chinese leaves its
+    translation active in the thread, for whichever test the worker runs next."""
+    translation.deactivate()
+
+
+def _name_group(item: pytest.Item) -> None:
+    """What pytest-xdist 3.8 does on a worker for --dist loadgroup, for pytest 9: the
+    group's name after an `@` in the test's id, which is what its scheduler groups by.
+    xdist sets Node._nodeid, which pytest 9 no longer reads (the id is Node._id), so
+    without this every test is handed out alone (seen: a module's instance started on
+    each of three workers)."""
+    marks = item.iter_markers("xdist_group")
+    names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in marks})
+    if names and item.nodeid.rfind("@") <= item.nodeid.rfind("]"):  # not named yet
+        item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(names)}")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -21,15 +68,8 @@ def token_signing_material() -> None:
 
 @pytest.fixture(autouse=True)
 def clean_cache() -> None:
-    """Forget this run's cached values. Only keys under this run's prefix: cache.clear()
-    would flush the whole Redis database, and with it concurrent runs' keys."""
-    from django.core.cache import cache
-
-    client = cache._cache.get_client(write=True)
-    prefix = settings.CACHES["default"]["KEY_PREFIX"]
-    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-    if keys:
-        client.delete(*keys)
+    """Forget this run's cached values (only keys under this run's prefix)."""
+    clear_run_cache()
 
 
 @pytest.fixture(scope="session")

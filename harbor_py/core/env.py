@@ -34,3 +34,9 @@ def variables() -> Mapping[str, str]:
 
 def set_default(name: str, value: str) -> None:
     os.environ.setdefault(name, value)
+
+
+def override(name: str, value: str) -> None:
+    """Set a variable for this process and the ones it starts (the test settings give each
+    pytest-xdist worker a data directory of its own)."""
+    os.environ[name] = value

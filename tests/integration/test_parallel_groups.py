@@ -1,0 +1,84 @@
+"""`make test` runs on pytest-xdist workers (-n, --dist loadgroup): the tests of an
+end-to-end module (one instance per module) run on one worker, as do the tests of one
+explicit xdist_group; the others are handed out one by one (tests/conftest.py, whose hook
+also works around pytest-xdist 3.8 on pytest 9). Runs two small modules in a pytest of
+its own, which loads tests/conftest.py (Redis: the cache)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from tests.stack import REPO_ROOT
+
+RECORD = """
+import os
+from pathlib import Path
+
+import pytest
+
+
+def _ran(kind):
+    with (Path(os.environ["SAMPLE_OUT"])).open("a") as out:
+        out.write(f"{kind} {os.environ['PYTEST_XDIST_WORKER']}\\n")
+"""
+E2E_MODULE = (
+    RECORD
+    + """
+
+@pytest.fixture(scope="module")
+def instance():
+    return object()
+
+
+@pytest.mark.parametrize("n", range(6))
+def test_sharing_an_instance(instance, n):
+    _ran("e2e")
+"""
+)
+OTHER_MODULE = (
+    RECORD
+    + """
+
+@pytest.mark.parametrize("n", range(6))
+@pytest.mark.xdist_group("serial")
+def test_in_an_explicit_group(n):
+    _ran("grouped")
+
+
+@pytest.mark.parametrize("n", range(12))
+def test_alone(n):
+    _ran("alone")
+"""
+)
+
+
+def test_an_e2e_module_or_a_group_runs_on_one_worker(tmp_path: Path):
+    (tmp_path / "e2e").mkdir()
+    (tmp_path / "e2e" / "test_sample.py").write_text(E2E_MODULE)
+    (tmp_path / "test_other.py").write_text(OTHER_MODULE)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
+    env["SAMPLE_OUT"] = str(tmp_path / "ran")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-c", str(REPO_ROOT / "pyproject.toml"),
+         "--rootdir", str(REPO_ROOT), "-p", "tests.conftest", "-p", "no:cacheprovider",
+         "-n", "2", "--dist", "loadgroup", "-q",
+         str(tmp_path / "e2e" / "test_sample.py"), str(tmp_path / "test_other.py")],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    workers: dict[str, list[str]] = defaultdict(list)
+    for line in (tmp_path / "ran").read_text().splitlines():
+        kind, worker = line.split()
+        workers[kind].append(worker)
+    assert {kind: len(ran) for kind, ran in workers.items()} == {
+        "e2e": 6,
+        "grouped": 6,
+        "alone": 12,
+    }
+    assert len(set(workers["e2e"])) == 1, workers
+    assert len(set(workers["grouped"])) == 1, workers
+    assert len(set(workers["alone"])) > 1, workers  # handed out one by one
