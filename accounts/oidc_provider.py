@@ -104,7 +104,7 @@ def _key(kind: str, endpoint: str) -> str:
 def _get_json(url: str, *, verify: bool) -> dict[str, Any]:
     try:
         response = httpx.get(url, timeout=TIMEOUT_SECONDS, verify=verify, follow_redirects=False)
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL is no HTTPError
         raise ProviderError(f"the OIDC provider cannot be reached: {type(exc).__name__}") from None
     if response.status_code != 200:
         raise ProviderError(f"the OIDC provider answered {response.status_code} for {url}")

@@ -133,14 +133,17 @@ def current_permissions(user: AnyUser, scope: str, *, relative: bool) -> list[di
     return result
 
 
-# Resources of Harbor's catalogue that no robot can use here yet (system-wide scan-all,
-# security hub and job service monitor are for system admins only; no preheat, no audit
-# purge by robots). GET /permissions still lists them as Harbor does; the UI does not
-# offer them.
+# Resources of Harbor's catalogue whose feature this server does not have yet (no scanner,
+# no SBOM, no retention, no preheat, no job service monitor, no audit purge).
+# GET /permissions still lists them as Harbor does; the UI does not offer them.
 UNSERVED_RESOURCES = frozenset(
     {
+        "scan",
         "scan-all",
+        "scanner",
+        "sbom",
         "security-hub",
+        "tag-retention",
         "preheat-policy",
         "preheat-instance",
         "jobservice-monitor",

@@ -52,6 +52,7 @@ from scanning.services import cached_metadata, endpoint_of
 logger = logging.getLogger(__name__)
 
 IMAGE_SCAN = "IMAGE_SCAN"
+IMAGE = "IMAGE"  # Artifact.type of an image (registry.artifact_types)
 SBOM_JOB = "SBOM"
 SCAN_ALL = "SCAN_ALL"
 SCAN_TYPES = ("vulnerability", "sbom")
@@ -110,7 +111,8 @@ def _readable_by(scanner: Scanner) -> set[str]:
 def scannable(artifacts: list[Artifact]) -> set[int]:
     """The artifacts that get Harbor's `vulnerabilities` addition link: those the project's
     scanner can read, an index when it can read one of its children (Harbor's
-    `IsScannable`). A project without a scanner has none."""
+    `IsScannable`). Only images: a Helm chart or another OCI artifact shares the image
+    manifest type but holds no file system. A project without a scanner has none."""
     by_project: dict[int, list[Artifact]] = {}
     for artifact in artifacts:
         by_project.setdefault(artifact.repository.project_id, []).append(artifact)
@@ -119,12 +121,14 @@ def scannable(artifacts: list[Artifact]) -> set[int]:
         if not readable:
             continue
         rows = by_project[project_id]
-        found.update(a.pk for a in rows if a.manifest_media_type in readable)
+        found.update(a.pk for a in rows if a.type == IMAGE and a.manifest_media_type in readable)
         indexes = [a.pk for a in rows if a.pk not in found]
         if indexes:
             found.update(
                 ArtifactReference.objects.filter(
-                    parent_id__in=indexes, child__manifest_media_type__in=readable
+                    parent_id__in=indexes,
+                    child__type=IMAGE,
+                    child__manifest_media_type__in=readable,
                 ).values_list("parent_id", flat=True)
             )
     return found

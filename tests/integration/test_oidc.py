@@ -383,3 +383,12 @@ def test_the_cli_secret_check_brings_the_groups_of_the_provider(oidc):
         assert jwt_claims(catalog.json()["token"])["access"]  # a sysadmin's scope
     finally:
         oidc.set_users({"bob": USERS["bob"]})
+
+
+def test_ping_of_a_url_that_does_not_parse_is_a_400(admin, client_for):
+    """Found by the fuzzer: httpx.InvalidURL is not an httpx.HTTPError (it was a 500)."""
+    answer = client_for(admin).post(
+        "/api/v2.0/system/oidc/ping", {"url": " \u0018\u001ez"}, format="json"
+    )
+    assert answer.status_code == 400, answer.content
+    assert answer.json()["errors"][0]["code"] == "BAD_REQUEST"
