@@ -133,17 +133,13 @@ def current_permissions(user: AnyUser, scope: str, *, relative: bool) -> list[di
     return result
 
 
-# Resources of Harbor's catalogue whose feature this server does not have yet (no scanner,
-# no SBOM, no retention, no preheat, no job service monitor, no audit purge).
+# Resources of Harbor's catalogue that a robot cannot use here (no preheat; scan-all, the
+# security hub, the job service monitor and the audit purge are for system admins only).
 # GET /permissions still lists them as Harbor does; the UI does not offer them.
 UNSERVED_RESOURCES = frozenset(
     {
-        "scan",
         "scan-all",
-        "scanner",
-        "sbom",
         "security-hub",
-        "tag-retention",
         "preheat-policy",
         "preheat-instance",
         "jobservice-monitor",

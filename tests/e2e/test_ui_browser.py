@@ -740,7 +740,7 @@ def test_robot_permission_presets_and_select_all(stack: Instance, page):
     in_english(page, stack)
     page.goto(f"/projects/{project}/robots")
     box = page.locator
-    assert box('input[value^="scan:"], input[value^="tag-retention:"]').count() == 0
+    assert box('input[value^="preheat-policy:"]').count() == 0
     page.get_by_label("Preset").select_option(label="Pull only")
     expect(box('input[value="repository:pull"]')).to_be_checked()
     expect(box('input[value="tag:list"]')).to_be_checked()

@@ -33,6 +33,12 @@ def access_of(robot: Robot, kind: str = "project") -> list[str]:
     return sorted(f"{a['resource']}:{a['action']}" for a in permission["access"])
 
 
+def test_scanning_and_retention_are_offered_to_robots(owner):
+    page = signed(owner).get("/projects/team/robots").content.decode()
+    for value in ("scan:create", "scan:read", "scanner:read", "tag-retention:list"):
+        assert f'value="{value}"' in page, value
+
+
 def test_features_we_lack_are_not_offered(owner, admin):
     project_page = signed(owner).get("/projects/team/robots").content.decode()
     system_page = signed(admin).get("/admin/robots").content.decode()
@@ -43,7 +49,7 @@ def test_features_we_lack_are_not_offered(owner, admin):
             assert f'value="{resource}:' not in page, resource
     assert 'value="registry:create"' in system_page  # system permissions: a matrix too
     forged = signed(owner).post(
-        "/projects/team/robots", {"name": "ci", "permissions": ["scan:create"]}
+        "/projects/team/robots", {"name": "ci", "permissions": ["preheat-policy:create"]}
     )
     assert forged.status_code == 400 and "Select a valid choice" in forged.content.decode()
     assert not Robot.objects.exists()
@@ -77,11 +83,11 @@ def test_all_is_every_permission_offered(owner):
 
 
 def test_an_edit_keeps_permissions_of_features_we_lack(owner):
-    """A robot made through the API may hold scan:create; the form does not show it and
+    """A robot made through the API may hold preheat-policy:create; the form does not show it and
     saving the form does not drop it."""
     access = [
         {"resource": "repository", "action": "pull"},
-        {"resource": "scan", "action": "create"},
+        {"resource": "preheat-policy", "action": "create"},
     ]
     robot, _secret = robot_services.create_robot(
         caller=owner,
@@ -94,8 +100,8 @@ def test_an_edit_keeps_permissions_of_features_we_lack(owner):
         ),
     )
     edit = f"/projects/team/robots/{robot.pk}/edit"
-    assert 'value="scan:create"' not in signed(owner).get(edit).content.decode()
+    assert 'value="preheat-policy:create"' not in signed(owner).get(edit).content.decode()
     saved = signed(owner).post(edit, {"permissions": ["repository:pull", "repository:push"]})
     assert saved.status_code == 302, saved.content.decode()[-3000:]
     robot.refresh_from_db()
-    assert access_of(robot) == ["repository:pull", "repository:push", "scan:create"]
+    assert access_of(robot) == ["preheat-policy:create", "repository:pull", "repository:push"]
