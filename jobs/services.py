@@ -116,6 +116,20 @@ def request_stop(execution: Execution, *, actor: Actor) -> None:
         )
 
 
+def replace_beat_task(
+    old_id: int | None, *, name: str, task: str, cron: str, args: list[Any]
+) -> PeriodicTask | None:
+    """A policy's beat task made anew: the old one (if any) deleted, a new one created when
+    `cron` is set; the new task, or None. Replication's and retention's policies use it."""
+    if old_id:
+        PeriodicTask.objects.filter(pk=old_id).delete()
+    if not cron:
+        return None
+    return PeriodicTask.objects.create(
+        name=name, task=task, crontab=beat_crontab(cron), args=json.dumps(args)
+    )
+
+
 def beat_crontab(cron: str) -> CrontabSchedule:
     """Harbor's crons have six fields (seconds first); beat's have five."""
     fields = cron.split()

@@ -3,7 +3,6 @@ runs. Keyword-only, one transaction each with its audit record."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -155,16 +154,14 @@ def _check_policy(policy: ReplicationPolicy) -> None:
 
 def _schedule(policy: ReplicationPolicy) -> None:
     """One django-celery-beat task per scheduled, enabled policy."""
-    if policy.periodic_task_id:
-        PeriodicTask.objects.filter(pk=policy.periodic_task_id).delete()
-        policy.periodic_task = None
-    if policy.enabled and policy.trigger_type == ReplicationPolicy.TriggerType.SCHEDULED:
-        policy.periodic_task = PeriodicTask.objects.create(
-            name=f"harbor-replication-policy-{policy.pk}",
-            task="replication.tasks.run_scheduled_policy",
-            crontab=job_services.beat_crontab(policy.cron),
-            args=json.dumps([policy.pk]),
-        )
+    scheduled = policy.enabled and policy.trigger_type == ReplicationPolicy.TriggerType.SCHEDULED
+    policy.periodic_task = job_services.replace_beat_task(
+        policy.periodic_task_id,
+        name=f"harbor-replication-policy-{policy.pk}",
+        task="replication.tasks.run_scheduled_policy",
+        cron=policy.cron if scheduled else "",
+        args=[policy.pk],
+    )
     ReplicationPolicy.objects.filter(pk=policy.pk).update(periodic_task=policy.periodic_task)
 
 

@@ -4,7 +4,6 @@ audit record; the schedule is a django-celery-beat task, as every job's."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.db import transaction
@@ -40,17 +39,13 @@ def _record(policy: RetentionPolicy, project: Project, actor: Actor, operation: 
 
 def _schedule(policy: RetentionPolicy) -> None:
     """One beat task per policy with a cron; none without."""
-    if policy.periodic_task_id:
-        PeriodicTask.objects.filter(pk=policy.periodic_task_id).delete()
-        policy.periodic_task = None
-    cron = policy.trigger.get("settings", {}).get("cron")
-    if cron:
-        policy.periodic_task = PeriodicTask.objects.create(
-            name=f"harbor-retention-policy-{policy.pk}",
-            task=SCHEDULE_TASK,
-            crontab=job_services.beat_crontab(cron),
-            args=json.dumps([policy.pk]),
-        )
+    policy.periodic_task = job_services.replace_beat_task(
+        policy.periodic_task_id,
+        name=f"harbor-retention-policy-{policy.pk}",
+        task=SCHEDULE_TASK,
+        cron=policy.trigger.get("settings", {}).get("cron") or "",
+        args=[policy.pk],
+    )
     RetentionPolicy.objects.filter(pk=policy.pk).update(periodic_task=policy.periodic_task)
 
 
