@@ -4,9 +4,11 @@ Scans themselves are started in scanning.scans."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import urlsplit
 
+import redis
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -19,6 +21,8 @@ from scanning.models import CVEAllowlist, ProjectScanner, Scanner
 
 METADATA_SECONDS = 3600  # how long a scanner's cached metadata is used before a refresh
 SYSTEM = Actor.system("harbor-scanning")
+
+logger = logging.getLogger(__name__)
 
 
 def _check_url(url: str) -> str:
@@ -121,14 +125,21 @@ def set_default(*, scanner: Scanner, is_default: bool, actor: Actor) -> None:
     transaction.on_commit(cache.bump)
 
 
+def _bump_if_up() -> None:
+    """`platform prepare` registers the built-in scanner before an embedded Redis is up, when
+    no process holds a cached verdict yet: nothing to retire then."""
+    try:
+        cache.bump()
+    except redis.exceptions.ConnectionError:
+        logger.info("scanner caches not bumped: Redis is not up yet")
+
+
 def ensure_default_scanner(*, name: str, url: str, token: str = "") -> None:
     """Register the scanner at `url` unless a registration has that URL, and make it the
     default when there is none. Idempotent: the platform calls it at every start. `token`:
     the Bearer credential the adapter asks for (the built-in scanner's); a registration
     whose stored credential differs takes the new one (the token follows the secret key)."""
     url = _check_url(url)
-    # robust bumps: `platform prepare` runs before an embedded Redis is up, when no process
-    # holds a cached verdict yet
     with transaction.atomic():
         # one starter at a time: the default is decided under this lock
         list(Scanner.objects.select_for_update().filter(is_default=True))
@@ -149,10 +160,10 @@ def ensure_default_scanner(*, name: str, url: str, token: str = "") -> None:
             existing.access_credential = token
             existing.save(update_fields=["auth", "access_credential_encrypted"])
             _record(SYSTEM, "update", existing, "credential of the built-in scanner")
-            transaction.on_commit(cache.bump, robust=True)
+            transaction.on_commit(_bump_if_up)
         if not Scanner.objects.filter(is_default=True).exists() and not existing.disabled:
             Scanner.objects.filter(pk=existing.pk).update(is_default=True)
-            transaction.on_commit(cache.bump, robust=True)
+            transaction.on_commit(_bump_if_up)
 
 
 def endpoint_of(scanner: Scanner) -> adapter.Endpoint:
