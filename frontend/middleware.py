@@ -53,6 +53,10 @@ CSP_EXEMPT = ("/devcenter-api-2.0",)
 
 
 class ContentSecurityPolicyMiddleware:
+    # Machine paths get no policy (see __call__): harbor_py.wsgi's registry handler leaves
+    # this class out (harbor_py.middleware.SKIPPED_ON_REGISTRY_PATHS).
+    skipped_on_registry_paths = True
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 

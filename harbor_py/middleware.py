@@ -6,9 +6,11 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DataError
 from django.http import HttpRequest, HttpResponse
@@ -48,6 +50,32 @@ def is_registry_path(path: str) -> bool:
     return path == "/v2" or path.startswith(REGISTRY_PREFIXES)
 
 
+# A middleware class with this attribute true does nothing on registry paths: the
+# registry paths' handler (harbor_py.wsgi.RegistryHandler) leaves it out of its chain.
+SKIPPED_ON_REGISTRY_PATHS = "skipped_on_registry_paths"
+
+
+def registry_middleware_paths() -> list[str]:
+    """settings.MIDDLEWARE without the classes that step aside on registry paths."""
+    return [
+        dotted
+        for dotted in settings.MIDDLEWARE
+        if not getattr(import_string(dotted), SKIPPED_ON_REGISTRY_PATHS, False)
+    ]
+
+
+@contextmanager
+def registry_middleware() -> Iterator[None]:
+    """settings.MIDDLEWARE is the registry paths' chain meanwhile: for Django's
+    `load_middleware`, which reads the setting, once when a handler is built."""
+    everything = settings.MIDDLEWARE
+    settings.MIDDLEWARE = registry_middleware_paths()
+    try:
+        yield
+    finally:
+        settings.MIDDLEWARE = everything
+
+
 class _WebOnly:
     """Runs the wrapped Django middleware everywhere but on registry paths.
 
@@ -57,6 +85,7 @@ class _WebOnly:
     for every 404 (each blob HEAD of a new layer) to offer a slash redirect."""
 
     wrapped: ClassVar[str]
+    skipped_on_registry_paths: ClassVar[bool] = True
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response

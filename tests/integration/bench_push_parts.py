@@ -13,7 +13,8 @@ PostgreSQL backend (from /proc), per call, medians of three rounds. Not collecte
   CSP             `frontend.middleware.ContentSecurityPolicyMiddleware` on a /v2 path
 
 and, for #31, what Django's handler and middleware add to a request of the hot path: a
-blob HEAD (404) through `WSGIHandler` against the view called on the same WSGI request;
+blob HEAD (404) through `WSGIHandler`, through the registry paths' `RegistryHandler`
+(harbor_py.wsgi) and the view called on the same WSGI request;
 and a token request (Basic credentials already remembered) through `WSGIHandler`, signed
 by the ES256 key against an RSA-3072 one, with its credential check alone beside it.
 """
@@ -38,6 +39,7 @@ from django.test import RequestFactory
 from accounts.login import authenticate_credentials
 from accounts.tokens import Scope, mint
 from frontend.middleware import ContentSecurityPolicyMiddleware
+from harbor_py.wsgi import RegistryHandler
 from harbor_py.core import configuration
 from registry import blob_sizes, locks, push
 from registry.manifests import parse_manifest
@@ -214,5 +216,16 @@ def test_django_handler_on_a_blob_head(make_project) -> None:
         assert response.status_code == 404
         response.close()
 
-    _report("blob HEAD through Django", through_django, 2000)
-    _report("blob HEAD, view only", view_only, 2000)
+    registry_handler = RegistryHandler()
+
+    def through_registry_handler() -> None:
+        statuses: list[str] = []
+        body = registry_handler(environ(), lambda status, headers: statuses.append(status))
+        b"".join(body)
+        body.close()
+        assert statuses[0].startswith("404")
+
+    for _ in range(ROUNDS):  # interleaved: the machine's load moves between rounds
+        _report("blob HEAD through Django", through_django, 2000)
+        _report("blob HEAD, registry handler", through_registry_handler, 2000)
+        _report("blob HEAD, view only", view_only, 2000)
