@@ -39,8 +39,8 @@ from django.test import RequestFactory
 from accounts.login import authenticate_credentials
 from accounts.tokens import Scope, mint
 from frontend.middleware import ContentSecurityPolicyMiddleware
-from harbor_py.wsgi import RegistryHandler
 from harbor_py.core import configuration
+from harbor_py.wsgi import RegistryHandler
 from registry import blob_sizes, locks, push
 from registry.manifests import parse_manifest
 from registry.v2_views import blob_head
