@@ -187,7 +187,6 @@ def test_django_handler_on_a_blob_head(make_project) -> None:
     make_project("bench")
     token, _, _ = mint("admin", [Scope("repository", "bench/r", frozenset({"pull"}))])
     digest = "sha256:" + "a" * 64
-    handler = WSGIHandler()
 
     def environ() -> dict[str, object]:
         return {
@@ -204,27 +203,22 @@ def test_django_handler_on_a_blob_head(make_project) -> None:
             "wsgi.errors": sys.stderr,
         }
 
-    def through_django() -> None:
-        statuses: list[str] = []
-        body = handler(environ(), lambda status, headers: statuses.append(status))
-        b"".join(body)
-        body.close()
-        assert statuses[0].startswith("404")
+    def through(handler: WSGIHandler) -> Callable[[], None]:
+        def call() -> None:
+            statuses: list[str] = []
+            body = handler(environ(), lambda status, headers: statuses.append(status))
+            b"".join(body)
+            body.close()
+            assert statuses[0].startswith("404")
+
+        return call
 
     def view_only() -> None:
         response = blob_head(WSGIRequest(environ()), "bench/r", digest)
         assert response.status_code == 404
         response.close()
 
-    registry_handler = RegistryHandler()
-
-    def through_registry_handler() -> None:
-        statuses: list[str] = []
-        body = registry_handler(environ(), lambda status, headers: statuses.append(status))
-        b"".join(body)
-        body.close()
-        assert statuses[0].startswith("404")
-
+    through_django, through_registry_handler = through(WSGIHandler()), through(RegistryHandler())
     for _ in range(ROUNDS):  # interleaved: the machine's load moves between rounds
         _report("blob HEAD through Django", through_django, 2000)
         _report("blob HEAD, registry handler", through_registry_handler, 2000)
