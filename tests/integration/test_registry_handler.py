@@ -112,9 +112,10 @@ def test_what_the_lean_chain_leaves_out_does_nothing_on_registry_paths(dotted):
     assert getattr(cls, SKIPPED_ON_REGISTRY_PATHS)
     inner = HttpResponse(b"inner")
     middleware = cls(lambda request: inner)
-    for path in (f"/v2/demo/app/blobs/{DIGEST}", "/v2/", "/service/token"):
+    paths = (f"/v2/demo/app/blobs/{DIGEST}", "/v2/demo/app/manifests/v1", "/v2/", "/service/token")
+    for method, path in ((m, p) for m in ("get", "head", "put", "delete", "post") for p in paths):
         assert is_registry_path(path)
-        request = RequestFactory().get(path, HTTP_COOKIE="sessionid=x; csrftoken=y")
+        request = getattr(RequestFactory(), method)(path, HTTP_COOKIE="sessionid=x; csrftoken=y")
         if hasattr(middleware, "process_view"):
             assert middleware.process_view(request, lambda r: inner, (), {}) is None
         response = middleware(request)
