@@ -28,7 +28,10 @@ def create_group(
     if group_type == UserGroup.GroupType.LDAP:
         ldap_group_dn = normalize_dn(ldap_group_dn)
         if not ldap_group_dn or len(ldap_group_dn) > 512:
-            raise bad_request("ldap_group_dn is required for LDAP groups (at most 512 characters)")
+            raise bad_request(
+                "ldap_group_dn is required for LDAP groups (at most 512 characters)",
+                key="group.dn_required",
+            )
         duplicate = UserGroup.objects.filter(group_type=group_type, ldap_group_dn=ldap_group_dn)
     else:
         ldap_group_dn = ""
