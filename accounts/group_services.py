@@ -39,7 +39,9 @@ def create_group(
     if duplicate.exists():
         raise conflict(
             f"duplicate user group, group name: {group_name}, group type: {group_type}, "
-            f"ldap group DN: {ldap_group_dn}"
+            f"ldap group DN: {ldap_group_dn}",
+            key="group.duplicate",
+            params={"field": "ldap_group_dn" if ldap_group_dn else "group_name"},
         )
     try:
         with transaction.atomic():

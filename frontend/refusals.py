@@ -101,6 +101,10 @@ CATALOGUE: dict[str, Words] = {
     "group.dn_required": Words(
         _("An LDAP group needs its DN (at most 512 characters)."), ("ldap_group_dn",)
     ),
+    "group.duplicate": Words(
+        _("This group exists already (the same name, or for LDAP the same DN)."),
+        ("group_name", "ldap_group_dn"),
+    ),
     "cron.required": Words(_("A scheduled trigger needs a cron expression."), ("cron",)),
     "schedule.cron_required": Words(_("A custom schedule needs a cron expression."), ("cron",)),
     "cron.invalid": Words(

@@ -183,3 +183,24 @@ def test_webhook_form_shows_taken_name_and_refused_target_at_once(admin, make_pr
     errors = field_errors(signed(admin).post("/projects/hooks/webhooks", twice).content.decode())
     assert errors == {"addresses": "Each target URL once, please."}
     assert WebhookPolicy.objects.filter(project=project).count() == 1
+
+
+def test_password_form_shows_wrong_current_and_weak_new_at_once(make_user):
+    alice = make_user("alice")  # password of the fixture
+    response = signed(alice).post(
+        "/account/password",
+        {"old_password": "not-it", "new_password": "weak", "confirm_password": "weak"},
+    )
+    errors = field_errors(response.content.decode())
+    assert errors["old_password"] == "The current password is incorrect."
+    assert errors["new_password"].startswith("A password needs 8-128 characters")
+
+
+def test_a_duplicate_group_is_worded_next_to_its_field(admin):
+    client = signed(admin)
+    form = {"group_name": "devs", "group_type": 2, "ldap_group_dn": ""}
+    assert client.post("/admin/groups", form).status_code == 302
+    errors = field_errors(client.post("/admin/groups", form).content.decode())
+    assert errors == {
+        "group_name": "This group exists already (the same name, or for LDAP the same DN)."
+    }
