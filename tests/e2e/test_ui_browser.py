@@ -921,3 +921,28 @@ def test_every_page_fits_a_phone_in_both_languages(stack: Instance, page, tmp_pa
                 too_wide[f"{locale} {path}"] = {"width": width, "header": header}
         context.close()
     assert too_wide == {}
+
+
+def test_webhook_form_errors_and_the_job_service_workers(stack: Instance, page):
+    """#28: the webhook form shows each refusal next to its field at once; the job service
+    page answers before the workers do, and their section then loads in place."""
+    expect = playwright_api.expect
+    project = f"hooks-{uuid.uuid4().hex[:6]}"
+    stack.create_project(project)
+    in_english(page, stack)
+    page.goto(f"/projects/{project}/webhooks")
+    page.locator("#id_name").fill("ci")
+    page.locator("#id_addresses").fill("ftp://example.com/\nftp://example.com/")
+    page.get_by_role("button", name="Create webhook").click()
+    errors = page.locator("ul.errorlist")
+    expect(errors).to_have_count(1)
+    expect(errors).to_contain_text("Each target URL once")
+    page.locator("#id_addresses").fill("ftp://example.com/")
+    page.get_by_role("button", name="Create webhook").click()
+    expect(errors).to_contain_text("ftp://example.com/ cannot be a target")
+    shot(page, "project-webhooks")
+    page.goto("/admin/jobservice")
+    expect(page.locator("#queues")).to_be_visible()
+    expect(page.locator("#job-workers #pools")).to_be_visible(timeout=15_000)  # then loaded
+    expect(page.locator("#job-workers [role=status]")).to_have_count(0)
+    shot(page, "jobservice")
