@@ -28,7 +28,10 @@ def create_group(
     if group_type == UserGroup.GroupType.LDAP:
         ldap_group_dn = normalize_dn(ldap_group_dn)
         if not ldap_group_dn or len(ldap_group_dn) > 512:
-            raise bad_request("ldap_group_dn is required for LDAP groups (at most 512 characters)")
+            raise bad_request(
+                "ldap_group_dn is required for LDAP groups (at most 512 characters)",
+                key="group.dn_required",
+            )
         duplicate = UserGroup.objects.filter(group_type=group_type, ldap_group_dn=ldap_group_dn)
     else:
         ldap_group_dn = ""
@@ -36,7 +39,9 @@ def create_group(
     if duplicate.exists():
         raise conflict(
             f"duplicate user group, group name: {group_name}, group type: {group_type}, "
-            f"ldap group DN: {ldap_group_dn}"
+            f"ldap group DN: {ldap_group_dn}",
+            key="group.duplicate",
+            params={"field": "ldap_group_dn" if ldap_group_dn else "group_name"},
         )
     try:
         with transaction.atomic():

@@ -42,12 +42,17 @@ def settings_or_unavailable() -> LdapSettings:
     try:
         return current()
     except SettingsError as exc:
-        raise DirectoryUnavailable(f"LDAP is misconfigured: {exc}") from None
+        raise DirectoryUnavailable(
+            f"LDAP is misconfigured: {exc}", key="login.directory_unavailable"
+        ) from None
 
 
 def unavailable(exc: DirectoryError) -> DirectoryUnavailable:
     logger.error("LDAP directory unusable: %s", exc)
-    return DirectoryUnavailable(_STAGE_MESSAGES.get(exc.stage, "the LDAP directory failed"))
+    return DirectoryUnavailable(
+        _STAGE_MESSAGES.get(exc.stage, "the LDAP directory failed"),
+        key="login.directory_unavailable",
+    )
 
 
 def _is_admin(config: LdapSettings, groups: set[str]) -> bool:
@@ -65,9 +70,17 @@ def _ask_directory(
     def harbor_user(entry: DirectoryUser) -> User:
         # The caller knows the password from here on: tell them why they cannot sign in.
         if entry.locked:
-            raise LoginRefused(f"the account {entry.username} is {entry.locked} in the directory")
+            raise LoginRefused(
+                f"the account {entry.username} is {entry.locked} in the directory",
+                key="login.directory_refused",
+                params={"name": entry.username},
+            )
         if ldap_services.reserved_name(entry.username):
-            raise LoginRefused(f"the directory user {entry.username} cannot sign in to Harbor")
+            raise LoginRefused(
+                f"the directory user {entry.username} cannot sign in to Harbor",
+                key="login.directory_refused",
+                params={"name": entry.username},
+            )
         groups = ldap_cache.recall_groups(config, entry.dn)
         if groups is None:
             groups = ldap_groups.resolve(directory, entry)
@@ -111,7 +124,11 @@ def authenticate(username: str, password: str, *, address: str = "") -> User | N
         return None
     user, dn, groups = answer
     if not user.is_active:
-        raise LoginRefused(f"the user {user.username} is deactivated in Harbor")
+        raise LoginRefused(
+            f"the user {user.username} is deactivated in Harbor",
+            key="login.deactivated",
+            params={"name": user.username},
+        )
     ldap_services.sync_user_groups(
         user=user, group_dns=groups, actor=Actor.of_user(user, address=address)
     )

@@ -8,11 +8,22 @@ account unusable, or the directory cannot be asked at all.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class LoginRefused(Exception):
     status = 401
     code = "UNAUTHORIZED"
     counts_as_failure = True  # towards login throttling
+
+    def __init__(
+        self, message: str, *, key: str | None = None, params: Mapping[str, object] | None = None
+    ) -> None:
+        """`key`, `params`: the UI's words for it, as a DomainError's
+        (harbor_py.core.errors)."""
+        super().__init__(message)
+        self.key = key
+        self.params = dict(params or {})
 
 
 class DirectoryUnavailable(LoginRefused):

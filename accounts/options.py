@@ -6,6 +6,7 @@ import re
 
 from accounts.ldap_settings import SettingsError, parse_urls
 from harbor_py.core.configuration import between, register
+from harbor_py.core.errors import Problem
 
 MINUTES_PER_YEAR = 365 * 24 * 60
 MAX_ROBOT_DAYS = 36500  # a hundred years
@@ -45,7 +46,7 @@ def _ldap_urls(value: str) -> str | None:
     try:
         parse_urls(value)
     except SettingsError as exc:
-        return f"is invalid: {exc}"
+        return Problem(f"is invalid: {exc}", "config.ldap_url_invalid", why=str(exc))
     return None
 
 

@@ -104,7 +104,11 @@ def _normalized(spec: RobotSpec, project: Project | None) -> list[dict[str, Any]
             if namespace == ALL_PROJECTS and spec.level != "system":
                 raise bad_request("only system robots may cover all projects")
             if namespace != ALL_PROJECTS and not Project.objects.filter(name=namespace).exists():
-                raise not_found(f"project {namespace} not found")
+                raise not_found(
+                    f"project {namespace} not found",
+                    key="project.not_found",
+                    params={"name": namespace},
+                )
         access = []
         for entry in item.get("access") or []:
             pair = (entry.get("resource"), entry.get("action"))
@@ -115,7 +119,7 @@ def _normalized(spec: RobotSpec, project: Project | None) -> list[dict[str, Any]
             raise bad_request("each permission needs at least one access")
         permissions.append({"kind": kind, "namespace": namespace, "access": access})
     if not permissions:
-        raise bad_request("a robot needs at least one permission")
+        raise bad_request("a robot needs at least one permission", key="robot.no_permission")
     if project is not None and len(permissions) != 1:
         raise bad_request("a project robot has exactly one permission, on its project")
     return permissions
@@ -158,13 +162,18 @@ def _project_of(spec: RobotSpec) -> Project | None:
     namespace = spec.permissions[0].get("namespace")
     project = Project.objects.filter(name=namespace).first() if namespace else None
     if project is None:
-        raise not_found(f"project {namespace} not found")
+        raise not_found(
+            f"project {namespace} not found", key="project.not_found", params={"name": namespace}
+        )
     return project
 
 
 def full_name(name: str, project: Project | None) -> str:
     if not name or len(name) > 128 or not ROBOT_NAME.match(name):
-        raise bad_request("robot name must be lower-case letters, digits and . _ - separators")
+        raise bad_request(
+            "robot name must be lower-case letters, digits and . _ - separators",
+            key="robot.name_invalid",
+        )
     prefix = configuration.get("robot_name_prefix")
     return f"{prefix}{project.name}+{name}" if project is not None else f"{prefix}{name}"
 
@@ -200,7 +209,10 @@ def create_robot(
     permissions = _normalized(spec, project)
     _check_grantable(caller, permissions)
     if secret and not valid_secret(secret):
-        raise bad_request("the secret needs 8-128 characters with upper, lower case and a digit")
+        raise bad_request(
+            "the secret needs 8-128 characters with upper, lower case and a digit",
+            key="robot.secret_invalid",
+        )
     secret = secret or new_secret()
     duration = _duration(spec.duration)
     creator_type, creator_ref = _creator(caller)
@@ -221,7 +233,9 @@ def create_robot(
         with transaction.atomic():
             robot.save()
     except IntegrityError:
-        raise conflict(f"robot account {name} already exists") from None
+        raise conflict(
+            f"robot account {name} already exists", key="robot.name_taken", params={"name": name}
+        ) from None
     _record(robot, actor, "create")
     return robot, secret
 
@@ -260,7 +274,10 @@ def refresh_secret(*, caller: Caller, robot: Robot, secret: str = "", actor: Act
     if not itself and not may_manage(caller, robot, "update"):
         raise forbidden("not allowed to refresh the secret of this robot account")
     if secret and not valid_secret(secret):
-        raise bad_request("the secret needs 8-128 characters with upper, lower case and a digit")
+        raise bad_request(
+            "the secret needs 8-128 characters with upper, lower case and a digit",
+            key="robot.secret_invalid",
+        )
     secret = secret or new_secret()
     robot.secret = make_password(secret)
     robot.save(update_fields=["secret", "update_time"])

@@ -31,12 +31,16 @@ def validate_username(username: str) -> None:
 
 def validate_password(password: str) -> None:
     if problem := password_problem(password):
-        raise bad_request(problem)
+        raise bad_request(problem, key="user.password_weak")
 
 
 def check_username_free(username: str) -> None:
     if User.objects.filter(username=username).exists():
-        raise conflict(f"username {username} already exists")
+        raise conflict(
+            f"username {username} already exists",
+            key="user.name_taken",
+            params={"name": username},
+        )
 
 
 def _validate_new_user(username: str, email: str, password: str) -> None:
@@ -99,7 +103,9 @@ def check_email_free(email: str, *, but: User | None = None) -> None:
     if but is not None:
         taken = taken.exclude(pk=but.pk)
     if taken.exists():
-        raise conflict(f"email {email} already exists")
+        raise conflict(
+            f"email {email} already exists", key="user.email_taken", params={"email": email}
+        )
 
 
 @transaction.atomic
@@ -144,9 +150,11 @@ def change_password(*, user: User, new_password: str, actor: Actor) -> User:
     """A new stored hash also invalidates every cached credential of the user
     (accounts.credentials keys its cache with the hash)."""
     if problem := password_problem(new_password):
-        raise bad_request(problem)
+        raise bad_request(problem, key="user.password_weak", params={"field": "new_password"})
     if user.check_password(new_password):
-        raise bad_request("New password is identical to old password")
+        raise bad_request(
+            "New password is identical to old password", key="user.password_unchanged"
+        )
     user.set_password(new_password)
     user.save(update_fields=["password", "update_time"])
     record(

@@ -73,7 +73,12 @@ class SignInForm(forms.Form):
         self.fields[field].widget.attrs["autofocus"] = True
 
 
-class PasswordChangeForm(forms.Form):
+class PasswordChangeForm(ServiceChecked):
+    """The new password's rule is checked with the current password's (every refusal at
+    once)."""
+
+    field_checks: ClassVar[dict[str, Check]] = {"new_password": account_services.validate_password}
+
     old_password = forms.CharField(label=_("Current password"), widget=forms.PasswordInput)
     new_password = forms.CharField(
         label=_("New password"),

@@ -1,18 +1,18 @@
 """The services' refusals in the UI's own, translated words, and the form field each
-belongs to: one catalogue keyed by the refusal's code.
+belongs to: one catalogue keyed by the refusal's key.
 
 The services word their refusals for the API (English, lower-case, some naming API fields
-such as trigger_settings.cron). A refusal that carries a key of the catalogue (`Coded`:
-`exc.key`, with its parameters in `exc.params`) is worded from it. The services' domain
-errors carry only a generic code (NOT_FOUND, CONFLICT, ...), so `MESSAGES` recognises their
-English sentences and names the key. What neither knows is shown as a translated
-sentence with the service's words after it. This is the one place to map refusals to
-words: a new key is a line in `CATALOGUE` (and its translation)."""
+such as trigger_settings.cron). A refusal the UI words itself carries a key of the
+catalogue and its parameters (`DomainError(code, message, key=..., params=...)`; the UI's
+own checks raise `Coded`). A refusal without a key is worded by its code where the code
+says enough (NOT_FOUND: `BY_CODE`), else shown as a translated sentence with the
+service's words after it. This is the one place to map refusals to words: a new key is a
+line in `CATALOGUE` (and its translation); tests/unit/test_ui_refusals.py fails on a key
+a service raises that the catalogue lacks."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Container, Mapping
+from collections.abc import Container
 from dataclasses import dataclass
 
 from django.utils.functional import Promise
@@ -91,11 +91,19 @@ CATALOGUE: dict[str, Words] = {
     "user.name_taken": Words(_("The username %(name)s is taken."), ("username",)),
     "user.email_taken": Words(_("The email address %(email)s is already used."), ("email",)),
     "user.password_wrong": Words(_("The current password is not right."), ("old_password",)),
+    "user.password_weak": Words(
+        _("A password needs 8-128 characters: an upper-case letter, a lower-case one, a digit."),
+        ("password", "new_password"),
+    ),
     "user.password_unchanged": Words(
         _("The new password must differ from the current one."), ("new_password",)
     ),
     "group.dn_required": Words(
         _("An LDAP group needs its DN (at most 512 characters)."), ("ldap_group_dn",)
+    ),
+    "group.duplicate": Words(
+        _("This group exists already (the same name, or for LDAP the same DN)."),
+        ("group_name", "ldap_group_dn"),
     ),
     "cron.required": Words(_("A scheduled trigger needs a cron expression."), ("cron",)),
     "schedule.cron_required": Words(_("A custom schedule needs a cron expression."), ("cron",)),
@@ -107,10 +115,25 @@ CATALOGUE: dict[str, Words] = {
     "registry.in_use": Words(
         _("Replication rules use the registry %(name)s: delete or change them first.")
     ),
+    "registry.proxied": Words(
+        _("Proxy-cache projects use the registry %(name)s: delete them first.")
+    ),
     "policy.running": Words(_("The rule %(name)s is replicating now: stop it first.")),
     "policy.disabled": Words(_("The rule %(name)s is disabled: enable it first.")),
     "policy.in_progress": Words(_("The rule %(name)s is replicating now: wait for it to end.")),
     "filter.invalid": Words(_("Not a valid filter (%(why)s)."), ("name_filter", "tag_filter")),
+    "webhook.name_taken": Words(_("A webhook named %(name)s already exists."), ("name",)),
+    "webhook.address_refused": Words(
+        _(
+            "%(address)s cannot be a target: an http(s) URL whose host is not a loopback "
+            "or private address."
+        ),
+        ("addresses",),
+    ),
+    "webhook.too_many_targets": Words(
+        _("A webhook has at most %(max)s target URLs."), ("addresses",)
+    ),
+    "webhook.address_twice": Words(_("Each target URL once, please."), ("addresses",)),
     "name.taken": Words(_("The name %(name)s is taken."), ("name",)),
     "immutable.same_rule": Words(_("A rule with the same selectors already exists.")),
     "immutable.too_many": Words(_("A project has at most %(max)s immutability rules.")),
@@ -143,71 +166,6 @@ CATALOGUE: dict[str, Words] = {
     ),
 }
 
-# The services' English sentences (the whole message) and the code each stands for; named
-# groups are the parameters. Goes away once the services raise coded errors (#21). The
-# order matters where a sentence would match a later, looser pattern.
-MESSAGES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(pattern), code)
-    for pattern, code in [
-        (r"project name must be .*", "project.name_invalid"),
-        (r"the project named (?P<name>.+) already exists", "project.name_taken"),
-        (r"the project contains repositories, can not be deleted", "project.not_empty"),
-        (r"(?:group )?(?P<user>.+) is already a member of (?P<project>.+)", "member.exists"),
-        (r"tag (?P<tag>.+) already exists in (?P<repository>.+)", "tag.exists"),
-        (r"invalid tag name (?P<tag>.+)", "tag.name_invalid"),
-        (r"robot account (?P<name>.+) already exists", "robot.name_taken"),
-        (r"robot name must be .*", "robot.name_invalid"),
-        (r"a robot needs at least one permission", "robot.no_permission"),
-        (r"the secret needs 8-128 characters .*", "robot.secret_invalid"),
-        (r"label (?P<name>.+) already exists", "label.name_taken"),
-        (r"label name is empty", "label.name_empty"),
-        (r"label name is too long \(> (?P<max>\d+)\)", "label.name_too_long"),
-        (r"label color .* is not a #RGB or #RRGGBB colour", "label.color_invalid"),
-        (r"username (?P<name>.+) already exists", "user.name_taken"),
-        (r"email (?P<email>.+) already exists", "user.email_taken"),
-        (r"Current password is incorrect", "user.password_wrong"),
-        (r"New password is identical to old password", "user.password_unchanged"),
-        (r"ldap_group_dn is required.*", "group.dn_required"),
-        (r"a scheduled trigger needs trigger_settings\.cron", "cron.required"),
-        (r"a Custom schedule needs a cron expression", "schedule.cron_required"),
-        (r"invalid cron .*", "cron.invalid"),
-        (r"a (?P<job>.+) job is already running", "job.running"),
-        (r"the registry (?P<name>.+) is referenced by policies", "registry.in_use"),
-        (r"the policy (?P<name>.+) has running executions", "policy.running"),
-        (r"the policy (?P<name>.+) is disabled", "policy.disabled"),
-        (r"a replication of the policy (?P<name>.+) is in progress", "policy.in_progress"),
-        (r"(?P<why>(?:filter|a \w+ filter's|filters) .+)", "filter.invalid"),
-        (r"an immutability rule with the same selectors already exists", "immutable.same_rule"),
-        (r"a project has at most (?P<max>\d+) immutability rules", "immutable.too_many"),
-        (r"tag_selectors\S*: (?P<why>.+)", "immutable.tag_pattern"),
-        (r"scope_selectors\S*: (?P<why>.+)", "immutable.repository_pattern"),
-        (r"the storage limit must be .*", "quota.invalid"),
-        (r"storage_per_project must be .*", "quota.invalid"),
-        (
-            r"(?P<field>[a-z_]+) must be between (?P<low>\d+) and (?P<high>\d+) \w+",
-            "config.out_of_range",
-        ),
-        (r"ldap_url is invalid: (?P<why>.+)", "config.ldap_url_invalid"),
-        (r"the authentication mode cannot be changed .*", "config.auth_mode_locked"),
-        (r"project (?P<name>\S+) not found", "project.not_found"),
-        (r"repository (?P<name>\S+) not found", "repository.not_found"),
-        (r"artifact (?P<name>\S+) not found", "artifact.not_found"),
-        (r"user not found", "user.not_found"),
-        (r"user group not found", "group.not_found"),
-        (r".+ not found|.+ (?:was )?(?:deleted|moved or deleted) meanwhile", "not_found"),
-        (r"not allowed to \S+ \S+ of project (?P<project>.+)", "role.forbidden"),
-        (r"only system administrators may .+", "sysadmin.only"),
-        (r"the account (?P<name>\S+) is .+ in the directory", "login.directory_refused"),
-        (r"the directory user (?P<name>\S+) cannot sign in to Harbor", "login.directory_refused"),
-        (r"the user (?P<name>\S+) is deactivated in Harbor", "login.deactivated"),
-        (
-            r"LDAP is misconfigured: .*|the LDAP .+|searching the LDAP .+",
-            "login.directory_unavailable",
-        ),
-        (r"(?P<name>.+) already exists", "name.taken"),  # registries, replication rules
-    ]
-]
-
 
 class InWords(DomainError):
     """A refusal of the UI itself, already in the page's words: shown as it is."""
@@ -218,9 +176,11 @@ class Coded(DomainError):
     `code` is the domain error's code (the status the page answers with)."""
 
     def __init__(self, key: str, code: Code = Code.BAD_REQUEST, **params: object) -> None:
-        super().__init__(code, key)
-        self.key = key  # the catalogue's code; `code` stays the domain error's
-        self.params = params
+        super().__init__(code, key, key=key, params=params)
+
+
+# The words of a refusal without a key, by its code, where the code says enough.
+BY_CODE: dict[str, str] = {Code.NOT_FOUND: "not_found"}
 
 
 UNKNOWN = _("This was refused: %(detail)s")
@@ -231,29 +191,17 @@ def _sentence(text: str) -> str:
     return text if not text or text[-1] in ".!?" else text + "."
 
 
-def coded(code: str | None, params: Mapping[str, object], message: str) -> tuple[str, dict]:
-    """The catalogue's code of a refusal and its parameters: the refusal's own code when
-    the catalogue has it, else the code its English message stands for ("" if none)."""
-    if code in CATALOGUE:
-        return code, dict(params)
-    for pattern, known in MESSAGES:
-        found = pattern.fullmatch(message)
-        if found:
-            return known, found.groupdict()
-    return "", {}
-
-
 def worded(refusal: object) -> Refusal:
     """The UI's words for a service's refusal (an exception with `detail`, or its message)
     and the form fields it may belong to."""
     message = str(getattr(refusal, "detail", refusal))
     if isinstance(refusal, InWords):
         return Refusal(message, ())
-    key = getattr(refusal, "key", None)
-    code, params = coded(key, getattr(refusal, "params", {}), message)
-    if not code:
+    key = getattr(refusal, "key", None) or BY_CODE.get(getattr(refusal, "code", None) or "")
+    if key not in CATALOGUE:
         return Refusal(str(UNKNOWN) % {"detail": _sentence(message)}, ())
-    words = CATALOGUE[code]
+    words = CATALOGUE[key]
+    params = dict(getattr(refusal, "params", None) or {})
     field = params.pop("field", None)
     text = str(words.text) % params if params else str(words.text)
     return Refusal(text, (str(field), *words.fields) if field else words.fields)

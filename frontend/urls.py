@@ -239,6 +239,7 @@ urlpatterns = [
     ),
     # the job service dashboard (issue #25)
     path("admin/jobservice", jobservice_views.dashboard, name="jobservice"),
+    path("admin/jobservice/workers", jobservice_views.workers, name="jobservice-workers"),
     path(
         "admin/jobservice/queues/<str:job_type>",
         jobservice_views.queue_action,

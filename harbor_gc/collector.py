@@ -289,7 +289,11 @@ def sweep(context: JobContext, storage: Storage, workers: int, results: Results)
         for pk, digest, version, content_type, _ in fetched
     ]
     if leftovers := sum(1 for *_, status in fetched if status == "deleting"):
-        context.log(f"{leftovers} blobs left mid-deletion by an earlier run are finished now")
+        context.log(
+            f"{leftovers} blobs left mid-deletion by an earlier run are finished now",
+            event="gc.leftovers",
+            count=leftovers,
+        )
     if not rows:
         return
     links = storage.link_index()
@@ -313,7 +317,12 @@ def sweep(context: JobContext, storage: Storage, workers: int, results: Results)
                 for row, freed, error in done:
                     if error:
                         results.failed.append(row["digest"])
-                        context.log(f"failed to delete {row['digest']}: {error}")
+                        context.log(
+                            f"failed to delete {row['digest']}: {error}",
+                            event="gc.delete_failed",
+                            digest=row["digest"],
+                            why=str(error),
+                        )
                     elif freed is not None:
                         results.blobs_deleted += 1
                         results.freed_bytes += freed
@@ -339,7 +348,12 @@ def collect(context: JobContext) -> dict[str, object]:
     cutoff = timezone.now() - dt.timedelta(hours=window_hours())
     results = Results()
     going: set[int] = set()
-    context.log(f"GC started: window {window_hours()} h, {_readable(parameters)}")
+    context.log(
+        f"GC started: window {window_hours()} h, {_readable(parameters)}",
+        event="gc.started",
+        hours=window_hours(),
+        values=parameters,
+    )
     if parameters["delete_untagged"]:
         from harbor_gc.untagged import delete_untagged_artifacts
 
@@ -349,7 +363,7 @@ def collect(context: JobContext) -> dict[str, object]:
     context.progress(10)
     orphans, orphan_bytes = adopt_storage_only_blobs(storage, cutoff, dry_run=dry_run)
     context.progress(25)
-    context.log(f"{orphans} blobs found only in storage")
+    context.log(f"{orphans} blobs found only in storage", event="gc.storage_only", count=orphans)
     marked, marked_bytes, marked_manifests = mark(cutoff, dry_run=dry_run, going=frozenset(going))
     context.progress(SWEEP_FROM)
     if dry_run:
@@ -358,19 +372,27 @@ def collect(context: JobContext) -> dict[str, object]:
         results.manifests_deleted = marked_manifests
         context.log(
             f"dry run: {results.blobs_deleted} blobs and {results.manifests_deleted} manifests"
-            f" eligible for deletion, {results.freed_bytes} bytes would be freed"
+            f" eligible for deletion, {results.freed_bytes} bytes would be freed",
+            event="gc.dry_run",
+            blobs=results.blobs_deleted,
+            manifests=results.manifests_deleted,
+            bytes=results.freed_bytes,
         )
     else:
-        context.log(f"{marked} blobs marked for deletion")
+        context.log(f"{marked} blobs marked for deletion", event="gc.marked", count=marked)
         sweep(context, storage, parameters["workers"], results)
         context.log(
             f"{results.blobs_deleted} blobs and {results.manifests_deleted} manifests"
             f" are actually deleted, {results.freed_bytes} bytes freed"
-            f" ({results.freed_bytes / 1024 / 1024:.1f} MB)"
+            f" ({results.freed_bytes / 1024 / 1024:.1f} MB)",
+            event="gc.deleted",
+            blobs=results.blobs_deleted,
+            manifests=results.manifests_deleted,
+            bytes=results.freed_bytes,
         )
     context.progress(SWEEP_TO)
     results.uploads_deleted = purge_uploads(storage, dry_run=dry_run)
     context.progress(100)
     summary = results.as_dict(dry_run)
-    context.log(f"GC finished: {_readable(summary)}")
+    context.log(f"GC finished: {_readable(summary)}", event="gc.finished", values=summary)
     return summary

@@ -51,7 +51,11 @@ def delete_untagged_artifacts(
         doomed: set[int] = set()
         for artifact in candidates.iterator():
             doomed.update(a.pk for a in selectors.deletion_set(artifact) or [])
-        context.log(f"dry run: {len(doomed)} untagged artifacts would be deleted")
+        context.log(
+            f"dry run: {len(doomed)} untagged artifacts would be deleted",
+            event="gc.untagged_dry_run",
+            count=len(doomed),
+        )
         return len(doomed), doomed
     deleted = 0
 
@@ -66,11 +70,26 @@ def delete_untagged_artifacts(
                 artifact=artifact, actor=GC, still_wanted=still_untagged
             )
         except DomainError as exc:  # e.g. referenced meanwhile: keep it, go on
-            context.log(f"kept {artifact.repository.name}@{artifact.digest}: {exc.message}")
+            context.log(
+                f"kept {artifact.repository.name}@{artifact.digest}: {exc.message}",
+                event="gc.kept",
+                artifact=f"{artifact.repository.name}@{artifact.digest}",
+                why=exc.message,
+                why_key=exc.key,
+                why_params=exc.params,
+            )
             continue
         if not done:
-            context.log(f"kept {artifact.repository.name}@{artifact.digest}: pushed again")
+            context.log(
+                f"kept {artifact.repository.name}@{artifact.digest}: pushed again",
+                event="gc.kept_pushed",
+                artifact=f"{artifact.repository.name}@{artifact.digest}",
+            )
             continue
         deleted += 1
-        context.log(f"deleted untagged {artifact.repository.name}@{artifact.digest}")
+        context.log(
+            f"deleted untagged {artifact.repository.name}@{artifact.digest}",
+            event="gc.untagged_deleted",
+            artifact=f"{artifact.repository.name}@{artifact.digest}",
+        )
     return deleted, set()

@@ -25,7 +25,8 @@ def update_configurations(*, changes: object, actor: Actor) -> None:
     new_mode = valid.get("auth_mode")
     if new_mode and new_mode != configuration.get("auth_mode") and _non_admin_users_exist():
         raise bad_request(
-            "the authentication mode cannot be changed once users other than admin exist"
+            "the authentication mode cannot be changed once users other than admin exist",
+            key="config.auth_mode_locked",
         )
     configuration.store(valid)
     shown = ", ".join(

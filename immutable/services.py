@@ -21,21 +21,39 @@ from projects.models import Project
 MAX_RULES = 15  # per project, as Harbor
 
 
+def _pattern_key(where: str) -> str | None:
+    """The UI's words for a refused selector (frontend.refusals), by the selectors' kind."""
+    if where.endswith("tag_selectors"):
+        return "immutable.tag_pattern"
+    return "immutable.repository_pattern" if where.endswith("scope_selectors") else None
+
+
 def clean_selector(raw: Any, decorations: tuple[str, ...], where: str) -> dict[str, str]:
     if not isinstance(raw, dict):
         raise bad_request(f"{where} must be an object")
     kind = raw.get("kind") or "doublestar"
     decoration, pattern = raw.get("decoration"), raw.get("pattern")
     if kind != "doublestar":
-        raise bad_request(f"{where}: kind must be doublestar")
+        raise bad_request(
+            f"{where}: kind must be doublestar",
+            key=_pattern_key(where),
+            params={"why": "kind must be doublestar"},
+        )
     if decoration not in decorations:
-        raise bad_request(f"{where}: decoration must be one of {', '.join(decorations)}")
+        why = f"decoration must be one of {', '.join(decorations)}"
+        raise bad_request(f"{where}: {why}", key=_pattern_key(where), params={"why": why})
     if not isinstance(pattern, str) or not pattern:
-        raise bad_request(f"{where}: a pattern is required")
+        raise bad_request(
+            f"{where}: a pattern is required",
+            key=_pattern_key(where),
+            params={"why": "a pattern is required"},
+        )
     try:
         compile_pattern(pattern)
     except BadPattern as exc:
-        raise bad_request(f"{where}: {exc}") from None
+        raise bad_request(
+            f"{where}: {exc}", key=_pattern_key(where), params={"why": str(exc)}
+        ) from None
     selector = {"kind": kind, "decoration": decoration, "pattern": pattern}
     if isinstance(raw.get("extras"), str):
         selector["extras"] = raw["extras"]
@@ -87,7 +105,11 @@ def _lock(project: Project) -> None:
 def create_rule(*, project: Project, data: dict[str, Any], actor: Actor) -> ImmutableRule:
     _lock(project)
     if ImmutableRule.objects.filter(project=project).count() >= MAX_RULES:
-        raise bad_request(f"a project has at most {MAX_RULES} immutability rules")
+        raise bad_request(
+            f"a project has at most {MAX_RULES} immutability rules",
+            key="immutable.too_many",
+            params={"max": MAX_RULES},
+        )
     tags, scope = clean_selectors(data.get("tag_selectors"), data.get("scope_selectors"))
     rule = ImmutableRule(
         project=project,
@@ -100,7 +122,10 @@ def create_rule(*, project: Project, data: dict[str, Any], actor: Actor) -> Immu
         scope_selectors=scope,
     )
     if _same_rule_exists(rule):
-        raise conflict("an immutability rule with the same selectors already exists")
+        raise conflict(
+            "an immutability rule with the same selectors already exists",
+            key="immutable.same_rule",
+        )
     rule.save()
     _record(rule, project, actor, "create")
     return rule
@@ -121,7 +146,10 @@ def update_rule(
         if field in data and data[field] is not None:
             setattr(rule, field, data[field])
     if _same_rule_exists(rule):
-        raise conflict("an immutability rule with the same selectors already exists")
+        raise conflict(
+            "an immutability rule with the same selectors already exists",
+            key="immutable.same_rule",
+        )
     rule.save()
     _record(rule, project, actor, "update")
     return rule

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,9 +21,16 @@ class JobContext:
     parameters: dict[str, Any]
     lease: Heartbeat | None = None
 
-    def log(self, message: str) -> None:
-        line = f"{timezone.now().isoformat(timespec='seconds')} {message}\n"
-        Task.objects.filter(pk=self.task_id).update(log=Concat("log", Value(line)))
+    def log(self, message: str, *, event: str | None = None, **params: Any) -> None:
+        """A line of the task's log (English, as the API serves it). With `event`, also a
+        structured record of it (`Task.records`: the event's name and its parameters, plain
+        JSON values), which a surface words in its own language."""
+        now = timezone.now().isoformat(timespec="seconds")
+        changes: dict[str, Any] = {"log": Concat("log", Value(f"{now} {message}\n"))}
+        if event is not None:
+            record = json.dumps({"time": now, "event": event, "params": params}, default=str)
+            changes["records"] = Concat("records", Value(record + "\n"))
+        Task.objects.filter(pk=self.task_id).update(**changes)
 
     def progress(self, percent: int) -> None:
         """How far the run is (0-100), for the UI's progress bar; in the task's extra_attrs."""

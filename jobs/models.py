@@ -60,6 +60,9 @@ class Task(models.Model):
     run_count = models.IntegerField(default=0)
     extra_attrs = models.JSONField(default=dict, blank=True)
     log = models.TextField(blank=True, default="")
+    # The log's lines as records, one JSON object a line ({"time", "event", "params"}):
+    # what a surface words in its own language (the UI); `log` stays the API's English.
+    records = models.TextField(blank=True, default="")
     # The lease of a running task (jobs/lease.py): who runs it and when it last said so.
     worker = models.CharField(max_length=255, blank=True, default="")
     heartbeat = models.DateTimeField(null=True, blank=True)

@@ -76,7 +76,9 @@ def start_execution(
                 extra_attrs=extra_attrs or {},
             )
     except IntegrityError:
-        raise DomainError(Code.CONFLICT, f"a {vendor_type} job is already running") from None
+        raise DomainError(
+            Code.CONFLICT, f"a {vendor_type} job is already running", key="job.running"
+        ) from None
     task = Task.objects.create(execution=execution)
     _audit(
         actor=actor,
@@ -136,7 +138,9 @@ def beat_crontab(cron: str) -> CrontabSchedule:
     if len(fields) == 6:
         fields = fields[1:]
     if len(fields) != 5:
-        raise bad_request(f"invalid cron {cron!r}: expected 6 fields (s m h dom mon dow)")
+        raise bad_request(
+            f"invalid cron {cron!r}: expected 6 fields (s m h dom mon dow)", key="cron.invalid"
+        )
     minute, hour, day_of_month, month, day_of_week = fields
     try:
         schedule, _ = CrontabSchedule.objects.get_or_create(
@@ -149,7 +153,7 @@ def beat_crontab(cron: str) -> CrontabSchedule:
         )
         schedule.full_clean()
     except Exception as exc:
-        raise bad_request(f"invalid cron {cron!r}: {exc}") from None
+        raise bad_request(f"invalid cron {cron!r}: {exc}", key="cron.invalid") from None
     return schedule
 
 
@@ -175,7 +179,9 @@ def set_schedule(
     schedule.cron = "" if type_ == "None" else (PRESET_CRONS.get(type_) or cron)
     if type_ != "None":
         if not schedule.cron:
-            raise bad_request("a Custom schedule needs a cron expression")
+            raise bad_request(
+                "a Custom schedule needs a cron expression", key="schedule.cron_required"
+            )
         schedule.periodic_task = PeriodicTask.objects.create(
             name=f"harbor-schedule-{vendor_type}",
             task="jobs.tasks.run_scheduled",

@@ -30,7 +30,7 @@ def find_user(spec: dict[str, Any], *, actor: Actor) -> User:
     else:
         raise bad_request("member_user needs user_id or username")
     if user is None:
-        raise not_found("user not found")
+        raise not_found("user not found", key="user.not_found")
     return user
 
 
@@ -53,5 +53,5 @@ def find_group(spec: dict[str, Any], *, actor: Actor) -> UserGroup:
     else:
         raise bad_request("member_group needs id, ldap_group_dn or group_name")
     if group is None:
-        raise not_found("user group not found")
+        raise not_found("user group not found", key="group.not_found")
     return group

@@ -118,15 +118,18 @@ def require_access(
     """The caller's access to `project`, if it may do `action` on `resource` there.
     A project the caller may not see is reported exactly as a missing one."""
     if project is None:
-        raise not_found(f"project {key} not found")
+        raise not_found(f"project {key} not found", key="project.not_found", params={"name": key})
     access = project_access(user, project)
     if not access.visible:
-        raise not_found(f"project {key} not found")
+        raise not_found(f"project {key} not found", key="project.not_found", params={"name": key})
     if not access.can(resource, action):
         if not user.is_authenticated:
             raise DomainError(Code.UNAUTHORIZED, "authentication required")
         raise DomainError(
-            Code.FORBIDDEN, f"not allowed to {action} {resource} of project {project.name}"
+            Code.FORBIDDEN,
+            f"not allowed to {action} {resource} of project {project.name}",
+            key="role.forbidden",
+            params={"project": project.name},
         )
     return access
 

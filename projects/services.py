@@ -25,7 +25,8 @@ def validate_project_name(name: str) -> None:
     if not name or len(name) > MAX_PROJECT_NAME or not PROJECT_NAME.match(name):
         raise bad_request(
             "project name must be 1-255 lower-case letters, digits and single . _ - separators, "
-            "starting and ending with a letter or digit"
+            "starting and ending with a letter or digit",
+            key="project.name_invalid",
         )
 
 
@@ -44,18 +45,28 @@ def create_project(
     Only a sysadmin chooses the limit; everyone else gets the default (Harbor).
     `registry_id`: a registry endpoint, which makes the project a proxy cache of it."""
     if not may_create_projects(owner):
-        raise DomainError(Code.FORBIDDEN, "only system administrators may create projects")
+        raise DomainError(
+            Code.FORBIDDEN,
+            "only system administrators may create projects",
+            key="sysadmin.only",
+        )
     if not owner.is_superuser:
         storage_limit = None
     validate_project_name(name)
     if registry_id is not None:
         if not owner.is_superuser:  # Harbor: only a system admin creates a proxy cache
             raise DomainError(
-                Code.FORBIDDEN, "only system administrators may create proxy-cache projects"
+                Code.FORBIDDEN,
+                "only system administrators may create proxy-cache projects",
+                key="sysadmin.only",
             )
         proxy_endpoints.check(registry_id)
     if Project.objects.filter(name=name).exists():
-        raise conflict(f"the project named {name} already exists")
+        raise conflict(
+            f"the project named {name} already exists",
+            key="project.name_taken",
+            params={"name": name},
+        )
     try:
         with transaction.atomic():
             project = Project.objects.create(
@@ -66,7 +77,11 @@ def create_project(
                 registry_id=registry_id,
             )
     except IntegrityError:
-        raise conflict(f"the project named {name} already exists") from None
+        raise conflict(
+            f"the project named {name} already exists",
+            key="project.name_taken",
+            params={"name": name},
+        ) from None
     ProjectMember.objects.create(project=project, user=owner, role=Role.PROJECT_ADMIN)
     hard = validate_hard(storage_limit) if storage_limit else usage.default_hard()
     ensure_quota(project=project, hard=hard)
@@ -90,9 +105,17 @@ def add_member(
         raise bad_request("exactly one of member_user and member_group is required")
     existing = ProjectMember.objects.filter(project=project)
     if user is not None and existing.filter(user=user).exists():
-        raise conflict(f"{user.username} is already a member of {project.name}")
+        raise conflict(
+            f"{user.username} is already a member of {project.name}",
+            key="member.exists",
+            params={"user": user.username, "project": project.name},
+        )
     if group is not None and existing.filter(group=group).exists():
-        raise conflict(f"group {group.group_name} is already a member of {project.name}")
+        raise conflict(
+            f"group {group.group_name} is already a member of {project.name}",
+            key="member.exists",
+            params={"user": group.group_name, "project": project.name},
+        )
     member = ProjectMember.objects.create(project=project, user=user, group=group, role=role)
     _record_member(member, actor, "create", description=f"role {Role(role).role_name}")
     return member
@@ -131,7 +154,9 @@ def delete_project(*, project: Project, actor: Actor) -> None:
     project = _locked(project)
     if project.repositories.exists():
         raise DomainError(
-            Code.PRECONDITION, "the project contains repositories, can not be deleted"
+            Code.PRECONDITION,
+            "the project contains repositories, can not be deleted",
+            key="project.not_empty",
         )
     _record_project(project, actor, "delete")
     forget_project(project_name=project.name)

@@ -15,7 +15,9 @@ from quotas.options import MAX_BYTES
 
 def validate_hard(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not -1 <= value <= MAX_BYTES:
-        raise bad_request("the storage limit must be -1 (unlimited) or a number of bytes")
+        raise bad_request(
+            "the storage limit must be -1 (unlimited) or a number of bytes", key="quota.invalid"
+        )
     return value
 
 

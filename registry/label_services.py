@@ -23,14 +23,20 @@ def is_color(value: str) -> bool:
 
 def _validate_color(color: str) -> None:
     if color and not is_color(color):
-        raise bad_request(f"label color {color!r} is not a #RGB or #RRGGBB colour")
+        raise bad_request(
+            f"label color {color!r} is not a #RGB or #RRGGBB colour", key="label.color_invalid"
+        )
 
 
 def _validate_name(name: str) -> None:
     if not name:
-        raise bad_request("label name is empty")
+        raise bad_request("label name is empty", key="label.name_empty")
     if len(name) > MAX_NAME:
-        raise bad_request(f"label name is too long (> {MAX_NAME})")
+        raise bad_request(
+            f"label name is too long (> {MAX_NAME})",
+            key="label.name_too_long",
+            params={"max": MAX_NAME},
+        )
 
 
 def _taken(label: Label) -> bool:
@@ -40,12 +46,20 @@ def _taken(label: Label) -> bool:
 
 def _save(label: Label) -> None:
     if _taken(label):
-        raise conflict(f"label {label.name} already exists")
+        raise conflict(
+            f"label {label.name} already exists",
+            key="label.name_taken",
+            params={"name": label.name},
+        )
     try:
         with transaction.atomic():
             label.save()
     except IntegrityError:
-        raise conflict(f"label {label.name} already exists") from None
+        raise conflict(
+            f"label {label.name} already exists",
+            key="label.name_taken",
+            params={"name": label.name},
+        ) from None
 
 
 def _audit(label: Label, operation: str, actor: Actor) -> None:

@@ -49,7 +49,9 @@ def repository_in(project: Project, name: str) -> Repository:
     if valid_repository_name(name):
         repository = Repository.objects.filter(project=project, name=name).first()
     if repository is None:
-        raise not_found(f"repository {name} not found")
+        raise not_found(
+            f"repository {name} not found", key="repository.not_found", params={"name": name}
+        )
     return repository
 
 
@@ -57,7 +59,11 @@ def artifact_in(repository: Repository, reference: str) -> Artifact:
     """The artifact `reference` (tag or digest) names in `repository`; not found if none."""
     artifact, _ = resolve(repository, reference)
     if artifact is None:
-        raise not_found(f"artifact {repository.name}:{reference} not found")
+        raise not_found(
+            f"artifact {repository.name}:{reference} not found",
+            key="artifact.not_found",
+            params={"name": f"{repository.name}:{reference}"},
+        )
     artifact.repository = repository
     return artifact
 

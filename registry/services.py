@@ -184,15 +184,25 @@ def delete_repository(*, repository: Repository, actor: Actor) -> None:
 @transaction.atomic
 def create_tag(*, artifact: Artifact, name: str, actor: Actor) -> Tag:
     if not is_tag(name):
-        raise bad_request(f"invalid tag name {name!r}")
+        raise bad_request(
+            f"invalid tag name {name!r}", key="tag.name_invalid", params={"tag": name}
+        )
     repository = artifact.repository
     if Tag.objects.filter(repository=repository, name=name).exists():
-        raise conflict(f"tag {name} already exists in {repository.name}")
+        raise conflict(
+            f"tag {name} already exists in {repository.name}",
+            key="tag.exists",
+            params={"tag": name, "repository": repository.name},
+        )
     try:
         with transaction.atomic():
             tag = Tag.objects.create(repository=repository, artifact=artifact, name=name)
     except IntegrityError:
-        raise conflict(f"tag {name} already exists in {repository.name}") from None
+        raise conflict(
+            f"tag {name} already exists in {repository.name}",
+            key="tag.exists",
+            params={"tag": name, "repository": repository.name},
+        ) from None
     _record(
         repository=repository,
         actor=actor,

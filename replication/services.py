@@ -60,7 +60,7 @@ def _unique(model: type[Any], name: str, exclude: int | None = None) -> None:
     if exclude is not None:
         found = found.exclude(pk=exclude)
     if found.exists():
-        raise conflict(f"{name} already exists")
+        raise conflict(f"{name} already exists", key="name.taken", params={"name": name})
 
 
 def _assign(instance: Any, fields: Iterable[str], values: dict[str, Any]) -> None:
@@ -131,11 +131,17 @@ def delete_registry(*, endpoint: RegistryEndpoint, actor: Actor) -> None:
     used = ReplicationPolicy.objects.filter(Q(src_registry=endpoint) | Q(dest_registry=endpoint))
     if used.exists():
         raise DomainError(
-            Code.PRECONDITION, f"the registry {endpoint.name} is referenced by policies"
+            Code.PRECONDITION,
+            f"the registry {endpoint.name} is referenced by policies",
+            key="registry.in_use",
+            params={"name": endpoint.name},
         )
     if Project.objects.filter(registry_id=endpoint.pk).exists():
         raise DomainError(
-            Code.PRECONDITION, f"the registry {endpoint.name} is used by proxy-cache projects"
+            Code.PRECONDITION,
+            f"the registry {endpoint.name} is used by proxy-cache projects",
+            key="registry.proxied",
+            params={"name": endpoint.name},
         )
     endpoint.delete()
     _audit(actor=actor, operation="delete", kind="registry", name=endpoint.name)
@@ -149,7 +155,7 @@ def _check_policy(policy: ReplicationPolicy) -> None:
     if policy.speed < 0:
         raise bad_request("speed must not be negative")
     if policy.trigger_type == ReplicationPolicy.TriggerType.SCHEDULED and not policy.cron:
-        raise bad_request("a scheduled trigger needs trigger_settings.cron")
+        raise bad_request("a scheduled trigger needs trigger_settings.cron", key="cron.required")
 
 
 def _schedule(policy: ReplicationPolicy) -> None:
@@ -193,7 +199,12 @@ def delete_policy(*, policy: ReplicationPolicy, actor: Actor) -> None:
     if Execution.objects.filter(
         vendor_type=VENDOR, vendor_id=policy.pk, status__in=["Pending", "Running"]
     ).exists():
-        raise DomainError(Code.PRECONDITION, f"the policy {policy.name} has running executions")
+        raise DomainError(
+            Code.PRECONDITION,
+            f"the policy {policy.name} has running executions",
+            key="policy.running",
+            params={"name": policy.name},
+        )
     if policy.periodic_task_id:
         PeriodicTask.objects.filter(pk=policy.periodic_task_id).delete()
     policy.delete()
@@ -214,7 +225,11 @@ def start(
     Skipped execution (Harbor's), except for an event, which gets a 409 so that its
     Celery task waits for the active run instead of losing its artifact."""
     if not policy.enabled:
-        raise bad_request(f"the policy {policy.name} is disabled")
+        raise bad_request(
+            f"the policy {policy.name} is disabled",
+            key="policy.disabled",
+            params={"name": policy.name},
+        )
     parameters: dict[str, Any] = {"policy_id": policy.pk}
     if event:
         parameters["event"] = event
@@ -228,7 +243,11 @@ def start(
         )
         if active.exists():
             if event:
-                raise conflict(f"a replication of the policy {policy.name} is in progress")
+                raise conflict(
+                    f"a replication of the policy {policy.name} is in progress",
+                    key="policy.in_progress",
+                    params={"name": policy.name},
+                )
             return _skipped(policy=policy, trigger=trigger, parameters=parameters)
     return job_services.start_execution(
         vendor_type=VENDOR,

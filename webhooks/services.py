@@ -44,7 +44,11 @@ def _target(raw: Any, previous: dict[str, dict[str, Any]]) -> dict[str, Any]:
     try:
         sender.check_address(address)
     except sender.Refused as exc:
-        raise bad_request(f"target address refused: {exc}") from None
+        raise bad_request(
+            f"target address refused: {exc}",
+            key="webhook.address_refused",
+            params={"address": address},
+        ) from None
     payload_format = raw.get("payload_format") or payloads.DEFAULT
     if payload_format not in payloads.FORMATS[notify_type]:
         allowed = ", ".join(payloads.FORMATS[notify_type])
@@ -76,11 +80,15 @@ def _clean(policy: WebhookPolicy, data: dict[str, Any]) -> None:
     if not isinstance(targets, list) or not targets:
         raise bad_request("targets must be a non-empty list")
     if len(targets) > MAX_TARGETS:
-        raise bad_request(f"a policy has at most {MAX_TARGETS} targets")
+        raise bad_request(
+            f"a policy has at most {MAX_TARGETS} targets",
+            key="webhook.too_many_targets",
+            params={"max": MAX_TARGETS},
+        )
     previous = {t["address"]: t for t in policy.targets or []}
     cleaned = [_target(t, previous) for t in targets]
     if len({t["address"] for t in cleaned}) != len(cleaned):
-        raise bad_request("a policy names each target address once")
+        raise bad_request("a policy names each target address once", key="webhook.address_twice")
     policy.targets = cleaned
     event_types = data.get("event_types")
     if not isinstance(event_types, list) or not event_types:
@@ -117,7 +125,11 @@ def _save(policy: WebhookPolicy) -> None:
         with transaction.atomic():
             policy.save()
     except IntegrityError:
-        raise conflict(f"a webhook policy named {policy.name} already exists") from None
+        raise conflict(
+            f"a webhook policy named {policy.name} already exists",
+            key="webhook.name_taken",
+            params={"name": policy.name},
+        ) from None
 
 
 @transaction.atomic

@@ -152,7 +152,9 @@ class UserPasswordView(GenericAPIView):
         user = selectors.modifiable_user(request.user, user_id)
         data = validated_body(PasswordReqSerializer, request)
         if user.pk == request.user.pk and not user.check_password(data["old_password"]):
-            raise DomainError(Code.FORBIDDEN, "Current password is incorrect")
+            raise DomainError(
+                Code.FORBIDDEN, "Current password is incorrect", key="user.password_wrong"
+            )
         services.change_password(
             user=user, new_password=data["new_password"], actor=Actor.of_request(request)
         )

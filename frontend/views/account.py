@@ -87,11 +87,12 @@ def change_password(request: HttpRequest) -> HttpResponse:
     user = person_of(request)
     local = configuration.get("auth_mode") == "db_auth" or user_services.is_builtin_admin(user)
     form = PasswordChangeForm(request.POST or None)
-    if request.method == "POST" and local and form.is_valid():
+    if request.method == "POST" and local:
+        valid = form.is_valid()  # the current password is checked even when the rest fails
         data = form.cleaned_data
-        if not user.check_password(data["old_password"]):
+        if "old_password" in data and not user.check_password(data["old_password"]):
             form.add_error("old_password", _("The current password is incorrect."))
-        else:
+        elif valid:
             try:
                 user_services.change_password(
                     user=user, new_password=data["new_password"], actor=Actor.of_request(request)

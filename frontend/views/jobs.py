@@ -32,7 +32,9 @@ GC = "GARBAGE_COLLECTION"
 
 
 def _log(execution: Execution) -> str:
-    return "".join(task.log for task in execution.tasks.order_by("pk"))
+    """The run's log in the page's language (from its tasks' structured records)."""
+    tasks = list(execution.tasks.order_by("pk").only("log", "records"))
+    return job_log.translated("".join(t.log for t in tasks), "".join(t.records for t in tasks))
 
 
 def _progress(execution: Execution) -> int | None:
@@ -101,7 +103,7 @@ def gc_execution(request: HttpRequest, execution_id: int) -> HttpResponse:
         "section": "gc",
         "execution": execution,
         "results": job_parameters(execution),
-        "log": job_log.translated(_log(execution)),
+        "log": _log(execution),
         "running": execution.status not in FINAL,
         "progress": _progress(execution),
     }
@@ -248,7 +250,9 @@ def _policy_values(data: dict[str, Any]) -> dict[str, Any]:
     try:
         checked = filters.check(raw_filters)
     except ValueError as exc:
-        raise DomainError(Code.BAD_REQUEST, str(exc)) from None
+        raise DomainError(
+            Code.BAD_REQUEST, str(exc), key="filter.invalid", params={"why": str(exc)}
+        ) from None
     push = data["direction"] == "push"
     return {
         "name": data["name"],

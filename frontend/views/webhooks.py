@@ -16,14 +16,17 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from frontend.checked_forms import Check, ServiceChecked
 from frontend.forms import refuse
+from frontend.refusals import Coded
 from frontend.views.base import attempt, signed_in
 from frontend.views.projects import confirm_then_delete, render_tab
 from harbor_py.core import secretbox
 from harbor_py.core.actor import Actor
-from harbor_py.core.errors import DomainError
+from harbor_py.core.errors import Code, DomainError
+from projects.models import Project
 from projects.selectors import require_access_by_name
-from webhooks import payloads, selectors, services
+from webhooks import payloads, selectors, sender, services
 from webhooks.models import WebhookPolicy
 
 RESOURCE = "notification-policy"
@@ -35,7 +38,36 @@ KINDS = [
 ]
 
 
-class WebhookForm(forms.Form):
+def _addresses(text: str) -> None:
+    """The target URLs' checks of webhooks.services, before it is called (each refusal
+    next to the field; the service checks again)."""
+    addresses = [a.strip() for a in text.splitlines() if a.strip()]
+    if len(addresses) > services.MAX_TARGETS:
+        raise Coded("webhook.too_many_targets", max=services.MAX_TARGETS)
+    if len(set(addresses)) != len(addresses):
+        raise Coded("webhook.address_twice")
+    for address in addresses:
+        try:
+            sender.check_address(address)
+        except sender.Refused:
+            raise Coded("webhook.address_refused", address=address) from None
+
+
+class WebhookForm(ServiceChecked):
+    """Every field's refusal at once: the name and the target URLs are checked before
+    webhooks.services is called."""
+
+    def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.project = project
+
+    def checks(self) -> dict[str, Check]:
+        def free(name: str) -> None:
+            if WebhookPolicy.objects.filter(project=self.project, name=name.strip()).exists():
+                raise Coded("webhook.name_taken", Code.CONFLICT, name=name.strip())
+
+        return {"name": free, "addresses": _addresses}
+
     name = forms.CharField(label=gettext_lazy("Name"), max_length=256)
     description = forms.CharField(
         label=gettext_lazy("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2})
@@ -104,7 +136,7 @@ def _rows(policy: WebhookPolicy) -> dict[str, Any]:
 @signed_in
 def project_webhooks(request: HttpRequest, name: str) -> HttpResponse:
     access = require_access_by_name(request.user, name, RESOURCE, "list")
-    form = WebhookForm(request.POST or None)
+    form = WebhookForm(request.POST or None, project=access.project)
     if request.method == "POST":
         access = require_access_by_name(request.user, name, RESOURCE, "create")
         if form.is_valid():

@@ -17,7 +17,7 @@ from django.db import transaction
 from redis.exceptions import RedisError
 
 from harbor_py.core import secretbox
-from harbor_py.core.errors import DomainError, bad_request
+from harbor_py.core.errors import DomainError, Problem, bad_request
 from harbor_py.models import ConfigEntry
 
 CACHE_KEY = "configuration:v1"
@@ -67,7 +67,11 @@ def between(low: int, high: int, unit: str) -> Callable[[int], str | None]:
     answered 500 (issue #20)."""
 
     def check(value: int) -> str | None:
-        return None if low <= value <= high else f"must be between {low} and {high} {unit}"
+        if low <= value <= high:
+            return None
+        return Problem(
+            f"must be between {low} and {high} {unit}", "config.out_of_range", low=low, high=high
+        )
 
     return check
 
@@ -148,7 +152,8 @@ def _coerce(key: str, item: Item, value: Any) -> Any:
     if item.choices is not None and value not in item.choices:
         raise bad_request(f"{key} must be one of {', '.join(map(str, item.choices))}")
     if item.check and (problem := item.check(value)):
-        raise bad_request(f"{key} {problem}")
+        coded = problem if isinstance(problem, Problem) else Problem(problem)
+        raise bad_request(f"{key} {problem}", key=coded.key, params={"field": key, **coded.params})
     return value
 
 

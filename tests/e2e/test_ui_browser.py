@@ -501,7 +501,14 @@ SYSTEM_PAGES = [  # a sysadmin's pages outside the projects
     "/admin/replications",
     "/admin/quotas",
     "/admin/labels",
+    # this wave's pages: scanning, signatures, job service
+    "/admin/scanners",
+    "/admin/security",
+    "/admin/trusted-keys",
+    "/admin/jobservice",
 ]
+# a project's tabs that this wave added (webhooks, tag retention): for its admins
+PROJECT_ADMIN_TABS = ["webhooks", "retention"]
 
 
 def _admin_only_pages(stack: Instance, project: str, guest_id: int) -> list[str]:
@@ -605,6 +612,7 @@ def test_every_page_is_translated_in_chinese(stack: Instance, page, tmp_path: Pa
         "/projects/new",
         *project_pages,
         f"/projects/{project}/configuration",
+        *(f"/projects/{project}/{tab}" for tab in PROJECT_ADMIN_TABS),
         f"/projects/{project}/delete",
         f"{artifact}/tags/v1/delete",
         f"{artifact}/delete",
@@ -623,7 +631,14 @@ def test_every_page_is_translated_in_chinese(stack: Instance, page, tmp_path: Pa
             if missed:
                 found[f"{who} {path}"] = missed
 
-    for user, pages in ((ADMIN, admin_pages), (guest, ["/", "/projects/", *project_pages])):
+    guest_pages = [
+        "/",
+        "/projects/",
+        *project_pages,
+        *(f"/projects/{project}/{tab}" for tab in PROJECT_ADMIN_TABS),  # refused, in Chinese
+        "/admin/security",  # refused: a sysadmin's
+    ]
+    for user, pages in ((ADMIN, admin_pages), (guest, guest_pages)):
         context, tab = sign_in_fresh(page.context.browser, stack, user, locale="zh-CN")
         if user == ADMIN:
             pages = [*pages, _gc_dry_run(tab)]
@@ -631,7 +646,8 @@ def test_every_page_is_translated_in_chinese(stack: Instance, page, tmp_path: Pa
         context.close()
     signed_out = page.context.browser.new_context(base_url=stack.url, locale="zh-CN")
     tab = signed_out.new_page()
-    walk(tab, "signed out", ["/account/sign-in", f"/account/sign-in?next=/projects/{project}/"])
+    signed_out_pages = ["/account/sign-in", f"/account/sign-in?next=/projects/{project}/"]
+    walk(tab, "signed out", ["/c/oidc/login", *signed_out_pages])  # OIDC: not enabled
     tab.locator("#id_principal").fill("nobody")
     tab.locator("#id_password").fill("wrong")
     tab.locator("form.stacked button[type=submit]").click()
@@ -882,6 +898,7 @@ def test_every_page_fits_a_phone_in_both_languages(stack: Instance, page, tmp_pa
         f"{base}/logs",
         f"{base}/robots",
         f"{base}/configuration",
+        *(f"{base}/{tab}" for tab in PROJECT_ADMIN_TABS),
         *SYSTEM_PAGES,
         f"/search?q={project}",
     ]
@@ -904,3 +921,28 @@ def test_every_page_fits_a_phone_in_both_languages(stack: Instance, page, tmp_pa
                 too_wide[f"{locale} {path}"] = {"width": width, "header": header}
         context.close()
     assert too_wide == {}
+
+
+def test_webhook_form_errors_and_the_job_service_workers(stack: Instance, page):
+    """#28: the webhook form shows each refusal next to its field at once; the job service
+    page answers before the workers do, and their section then loads in place."""
+    expect = playwright_api.expect
+    project = f"hooks-{uuid.uuid4().hex[:6]}"
+    stack.create_project(project)
+    in_english(page, stack)
+    page.goto(f"/projects/{project}/webhooks")
+    page.locator("#id_name").fill("ci")
+    page.locator("#id_addresses").fill("ftp://example.com/\nftp://example.com/")
+    page.get_by_role("button", name="Create webhook").click()
+    errors = page.locator("ul.errorlist")
+    expect(errors).to_have_count(1)
+    expect(errors).to_contain_text("Each target URL once")
+    page.locator("#id_addresses").fill("ftp://example.com/")
+    page.get_by_role("button", name="Create webhook").click()
+    expect(errors).to_contain_text("ftp://example.com/ cannot be a target")
+    shot(page, "project-webhooks")
+    page.goto("/admin/jobservice")
+    expect(page.locator("#queues")).to_be_visible()
+    expect(page.locator("#job-workers #pools")).to_be_visible(timeout=15_000)  # then loaded
+    expect(page.locator("#job-workers [role=status]")).to_have_count(0)
+    shot(page, "jobservice")

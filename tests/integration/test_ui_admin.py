@@ -32,7 +32,7 @@ def test_create_user_with_errors_then_success(admin):
     weak = client.post(
         "/admin/users", {"username": "bob", "email": "bob@example.com", "password": "short"}
     )
-    assert weak.status_code == 400 and "Password must be 8-128" in weak.content.decode()
+    assert weak.status_code == 400 and "A password needs 8-128" in weak.content.decode()
     bad_email = client.post(
         "/admin/users", {"username": "bob", "email": "x", "password": "Abcdefg1"}
     )

@@ -13,6 +13,7 @@ from harbor_py.core import configuration
 from jobs.models import Schedule
 from replication.models import RegistryEndpoint, ReplicationPolicy
 from tests.integration.test_ui_admin import _config_form
+from webhooks.models import WebhookPolicy
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +45,9 @@ def test_user_form_shows_every_refusal_next_to_its_field(admin, make_user):
     errors = field_errors(response.content.decode())
     assert "Username is required, at most 255" in errors["username"]
     assert "is already used" in errors["email"]
-    assert "password must be 8-128" in errors["password"].lower()
+    assert errors["password"] == (
+        "A password needs 8-128 characters: an upper-case letter, a lower-case one, a digit."
+    )
     assert "__all__" not in errors
     assert not User.objects.filter(username="bad name").exists()
 
@@ -156,3 +159,48 @@ def test_configuration_shows_every_setting_out_of_range(admin):
     assert errors["token_expiration"] == "Enter a number from 1 to 525600."
     assert errors["robot_token_duration"] == "Enter a number from 1 to 36500."
     assert configuration.get("token_expiration") != 10**7
+
+
+def test_webhook_form_shows_taken_name_and_refused_target_at_once(admin, make_project, settings):
+    """A taken name and a private target both, each next to its field, in the UI's words
+    (the service stopped at the first, in English)."""
+    settings.WEBHOOK_REFUSE_PRIVATE_TARGETS = True
+    project = make_project("hooks", owner=admin)
+    WebhookPolicy.objects.create(project=project, name="ci", targets=[], event_types=[])
+    form = {
+        "name": "ci",
+        "addresses": "http://127.0.0.1:9/",
+        "kind": "http:Default",
+        "event_types": ["PUSH_ARTIFACT"],
+    }
+    response = signed(admin).post("/projects/hooks/webhooks", form)
+    assert response.status_code == 400
+    errors = field_errors(response.content.decode())
+    assert errors["name"] == "A webhook named ci already exists."
+    assert errors["addresses"].startswith("http://127.0.0.1:9/ cannot be a target")
+    assert "__all__" not in errors
+    twice = {**form, "name": "other", "addresses": "http://a.example/\nhttp://a.example/"}
+    errors = field_errors(signed(admin).post("/projects/hooks/webhooks", twice).content.decode())
+    assert errors == {"addresses": "Each target URL once, please."}
+    assert WebhookPolicy.objects.filter(project=project).count() == 1
+
+
+def test_password_form_shows_wrong_current_and_weak_new_at_once(make_user):
+    alice = make_user("alice")  # password of the fixture
+    response = signed(alice).post(
+        "/account/password",
+        {"old_password": "not-it", "new_password": "weak", "confirm_password": "weak"},
+    )
+    errors = field_errors(response.content.decode())
+    assert errors["old_password"] == "The current password is incorrect."
+    assert errors["new_password"].startswith("A password needs 8-128 characters")
+
+
+def test_a_duplicate_group_is_worded_next_to_its_field(admin):
+    client = signed(admin)
+    form = {"group_name": "devs", "group_type": 2, "ldap_group_dn": ""}
+    assert client.post("/admin/groups", form).status_code == 302
+    errors = field_errors(client.post("/admin/groups", form).content.decode())
+    assert errors == {
+        "group_name": "This group exists already (the same name, or for LDAP the same DN)."
+    }

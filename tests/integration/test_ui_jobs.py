@@ -3,6 +3,7 @@ connection test, rules created, run and deleted."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -122,3 +123,28 @@ def test_gc_log_lines_are_translated_in_chinese(admin, django_capture_on_commit_
     terms = re.compile(r"\b(?:GC|Tag|Blob|Manifest)\b")  # kept in Chinese, as Harbor's portal
     assert all(not re.search(r"[A-Za-z]{2,}", terms.sub("", line)) for line in lines), lines
     assert any(line.startswith("GC 完成") for line in lines)
+
+
+def test_gc_log_is_worded_from_its_records_not_its_english(
+    admin, django_capture_on_commit_callbacks
+):
+    """#28: the page words the GC's structured records (event and parameters); the English
+    lines are only the API's: reworded lines would still be shown in the page's words."""
+    client = signed(admin)
+    run = {"run": "1", "dry_run": "on", "delete_untagged": "on", "workers": 1}
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/admin/gc", run)
+    execution = Execution.objects.get(vendor_type="GARBAGE_COLLECTION")
+    task = execution.tasks.get()
+    records = [json.loads(line) for line in task.records.splitlines()]
+    assert records[0]["event"] == "gc.started"
+    assert records[-1]["event"] == "gc.finished"
+    assert records[-1]["params"]["values"]["dry_run"] is True
+    assert len(records) == len(task.log.splitlines())
+    # the English sentences changed (another version's words): the page does not care
+    task.log = "".join(f"{r['time']} something else entirely\n" for r in records)
+    task.save(update_fields=["log"])
+    page = client.get(f"/admin/gc/{execution.pk}", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    log = re.search(r'<pre class="log"[^>]*>(.*?)</pre>', page, re.S)[1]
+    assert "something else" not in log
+    assert "GC 完成" in log and "模拟运行\uff1a是" in log

@@ -105,7 +105,11 @@ def test_the_job_service_dashboard_pauses_and_resumes(admin, make_user, monkeypa
     ui = signed(admin)
     page = ui.get("/admin/jobservice")
     assert page.status_code == 200
-    assert "RETENTION" in page.content.decode() and "No worker answered" in page.content.decode()
+    assert "RETENTION" in page.content.decode()
+    assert 'hx-get="/admin/jobservice/workers"' in page.content.decode()  # asked afterwards
+    workers = ui.get("/admin/jobservice/workers", HTTP_HX_REQUEST="true").content.decode()
+    assert "No worker answered" in workers and "<html" not in workers
+    assert "No worker answered" in ui.get("/admin/jobservice?workers=1").content.decode()
     assert ui.post("/admin/jobservice/queues/RETENTION", {"action": "pause"}).status_code == 302
     assert queues.is_paused("RETENTION")
     assert ui.post("/admin/jobservice/queues/RETENTION", {"action": "resume"}).status_code == 302
