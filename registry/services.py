@@ -136,7 +136,7 @@ def delete_artifacts(
     # concurrent writer of rows that reference these artifacts (the config reader adding a
     # build history, a push pinning one) then waits for us instead of breaking the delete.
     locks.for_delete(a.pk for a in artifacts)
-    with usage.recomputed(repository.project_id):
+    with usage.released(repository.project_id, [a.pk for a in artifacts]):
         doomed.delete()
     others = len(artifacts) - 1
     _record(
