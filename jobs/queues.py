@@ -65,11 +65,12 @@ def parked_if_paused(task: Task, vendor_type: str) -> bool:
 
 
 def _types(job_type: str) -> list[str]:
-    if job_type == "all":
+    """`all` or one declared job type, in any case (Harbor upper-cases what it is given)."""
+    if job_type.lower() == "all":
         return [job.vendor_type for job in declared()]
-    if declaration(job_type) is None:
+    if declaration(job_type.upper()) is None:
         raise LookupError(job_type)
-    return [job_type]
+    return [job_type.upper()]
 
 
 def pause(job_type: str) -> list[str]:
