@@ -167,20 +167,21 @@ def recomputed(project_id: int) -> Iterator[None]:
 
 @contextmanager
 def released(project_id: int, artifact_ids: list[int]) -> Iterator[None]:
-    """Around a delete of these artifacts' references, in its transaction: lock first,
-    then, after the delete, subtract what their blobs no longer add to the project. Exact
+    """Around a delete of these artifacts' references, in its transaction (the caller
+    holds their rows' locks, so their references cannot change): lock first, then, after
+    the delete, subtract what their blobs no longer add to the project. Exact
     while `used` was (every writer of references holds the lock); the lock is held for a
     few statements about these blobs, where a recompute read every reference of the
     project (a retention run in a project of 20,000 artifacts held it for that long on
     every delete, docs/retention.md)."""
-    quota = lock(project_id)
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor:  # before the lock: the caller holds the artifacts'
         cursor.execute(
             "SELECT DISTINCT b.id, b.size FROM artifact_blob ab JOIN blob b ON b.id = ab.blob_id "
             f"WHERE ab.artifact_id IN ({', '.join(['%s'] * len(artifact_ids))})",
             artifact_ids,
         )
         sizes = list(cursor.fetchall())
+    quota = lock(project_id)
     yield
     if not sizes:
         return
