@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
@@ -420,3 +425,25 @@ def test_a_scheduled_tick_starts_a_run_and_a_stop_before_it_runs_stops_it(projec
     execution.refresh_from_db()
     assert execution.status == Status.STOPPED
     assert _left(project) == {"v1"}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="runs the modules on SQLite")
+def test_retention_on_sqlite(tmp_path: Path):
+    """The embedded default's database (docs/architecture.md): this module and the races
+    run again on SQLite, where the evaluation's regular expressions are Django's REGEXP
+    function and the deletes' locks are SQLite's write lock (docs/deletes.md)."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'harbor.db'}",
+        "HARBOR_DATA_DIR": str(tmp_path / "data"),
+    }
+    races = str(Path(__file__).with_name("test_retention_races.py"))
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, races],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout and "1 skipped" in result.stdout
