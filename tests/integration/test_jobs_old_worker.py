@@ -47,8 +47,10 @@ def _database_url() -> str:
 def private_redis(tmp_path: Path):
     socket = tmp_path / "redis.sock"
     server = subprocess.Popen(
-        [shutil.which("redis-server") or "/usr/bin/redis-server", "--port", "0"]
-        + ["--unixsocket", str(socket), "--save", "", "--appendonly", "no"],
+        [
+            shutil.which("redis-server") or "/usr/bin/redis-server",
+            *("--port", "0", "--unixsocket", str(socket), "--save", "", "--appendonly", "no"),
+        ],
         stdout=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 10

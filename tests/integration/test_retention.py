@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -32,7 +29,7 @@ from retention.runs import RETENTION_USER
 from retention.tasks import run_scheduled_policy
 from tests.contract import assert_matches
 from tests.integration import registry_data
-from tests.integration.conftest import assert_harbor_error
+from tests.integration.conftest import assert_harbor_error, pytest_on_sqlite
 
 pytest_plugins = ["tests.distribution_plugin"]
 pytestmark = pytest.mark.django_db
@@ -432,18 +429,7 @@ def test_retention_on_sqlite(tmp_path: Path):
     """The embedded default's database (docs/architecture.md): this module and the races
     run again on SQLite, where the evaluation's regular expressions are Django's REGEXP
     function and the deletes' locks are SQLite's write lock (docs/deletes.md)."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'harbor.db'}",
-        "HARBOR_DATA_DIR": str(tmp_path / "data"),
-    }
     races = str(Path(__file__).with_name("test_retention_races.py"))
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, races],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    result = pytest_on_sqlite(tmp_path, __file__, races)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and "1 skipped" in result.stdout
