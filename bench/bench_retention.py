@@ -2,27 +2,33 @@
 set and over one repository with 20,000 tags, and push throughput during a real run
 against without one.
 
-    .venv/bin/python -m bench.bench_retention            # the whole set, several minutes
-    .venv/bin/python -m bench.bench_retention --projects 10 --big 5000 --push-seconds 5
+    .venv/bin/python -m bench.bench_retention            # the whole set (make bench)
+    .venv/bin/python -m bench.bench_retention --projects 1 --repositories 10 \
+        --big-keep 18500 --rounds 5 --push-seconds 4     # the push ratio alone, ~2 minutes
 
 data     --projects x --repositories x --artifacts x --tags (Harbor's small set: 100 x 100
-         x 10 x 5 = 100,000 artifacts, 500,000 tags), COPYed into a fresh PostgreSQL
-         database (hpy_bench_retention), pushed one minute apart; one more project with one
-         repository of --big artifacts of one tag each. Every project has Harbor's
-         policy "keep the latest K pushed (K = --keep), and every release-*".
+         x 10 x 5 = 100,000 artifacts, 500,000 tags), bulk SQL (COPY, INSERT ... SELECT)
+         into a fresh PostgreSQL database (hpy_bench_retention), pushed one minute apart;
+         one more project with one repository of --big artifacts of one tag each. Every
+         artifact references a config and a layer of its own and its project's base layer
+         (the quota sums them). Every project has Harbor's policy "keep the latest K pushed
+         (K = --keep), and every release-*".
 dry run  every project's policy, run as the job runs it (retention.runs.run): the wall
-         time, this process's CPU time, per artifact.
-real run the big repository (it deletes all but --big-keep artifacts, each re-checked under
-         its lock and deleted from a real distribution, which answers 404 for manifests it
-         never stored) and --real-projects projects of the small set.
-pushes   a separate process records pushes (registry.services.record_manifest_push, the
-         database side of a push: repository and artifact rows, the quota row, the tag,
-         audit) into another repository of the big repository's project, which shares its
-         quota row with the deletes, from 2 threads for --push-seconds: alone, during the
-         real run of the big repository, alone again. The goal: during / alone >= 0.9.
+         time, this process's CPU time, per artifact; then the big repository's.
+pushes   --rounds interleaved rounds: pushes alone for --push-seconds, then pushes during
+         a real run of the big repository (each round's run deletes (--big - --big-keep)
+         / --rounds artifacts, each re-checked under its lock and deleted from a real
+         distribution, which answers 404 for manifests it never stored), ... and alone
+         again at the end. A separate process records pushes (registry.services.
+         record_manifest_push, the database side of a push: repository and artifact rows,
+         the quota row, the tag, audit) into big/pushed from 2 threads: the same project,
+         so the same quota row, as the deletes. A round's ratio: pushes per second during
+         the run / the mean of the alone windows around it; the goal: median >= 0.9.
+         Each run is sampled every 20 ms in pg_stat_activity (pushes waiting for a lock,
+         for the run's backend, on the quota row) and its backend's CPU read from /proc.
+real run the small set's every project (--real-projects: fewer), after the rounds.
 
-The machine these figures come from is shared: read CPU times and the push ratio (taken
-in the same run, interleaved), not wall-clock times. Results on stdout, JSON with --out.
+Results on stdout, JSON with --out. Take figures on a quiet machine (quietrun).
 """
 
 from __future__ import annotations
