@@ -413,8 +413,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--artifacts", type=int, default=10)
     parser.add_argument("--tags", type=int, default=5)
     parser.add_argument("--big", type=int, default=20_000, help="tags in the big repository")
-    parser.add_argument("--keep", type=int, default=5, help="latestPushedK of the small set")
-    parser.add_argument("--big-keep", type=int, default=15_000, help="latestPushedK, big repo")
+    # keep 8 of 10, and the oldest (release-*): one delete per repository, 10,000 in all
+    parser.add_argument("--keep", type=int, default=8, help="latestPushedK of the small set")
+    parser.add_argument(
+        "--big-keep", type=int, default=18_500, help="latestPushedK of the big repository"
+    )
     parser.add_argument(
         "--real-projects", type=int, help="real run over this many projects (default: all)"
     )
