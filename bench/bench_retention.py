@@ -379,6 +379,16 @@ def _push_window(seconds: float, data_dir: Path, during: Any = None) -> dict[str
     return result
 
 
+def _brief(alone: list[dict[str, Any]], during: dict[str, Any]) -> str:
+    """A round's figures as it ends (a run cut short still says what it measured)."""
+    run = during["run"]
+    rates = [round(w["per_second"], 1) for w in (alone[0], during, alone[1])]
+    return (
+        f"pushes/s alone, during, alone {rates}; run {run['wall_seconds']:.1f} s, "
+        f"{run['deleted']} deleted, {run['locks']}"
+    )
+
+
 def _set_keep(policy: Any, keep: int) -> None:
     """The big repository's policy keeps the latest `keep` pushed from now on."""
     rules = policy.rules
@@ -488,6 +498,7 @@ def main(argv: list[str] | None = None) -> int:
                 _set_keep(big, args.big - (i + 1) * per_round)
                 during.append(_push_window(0, data_dir, during=lambda: _during_run(big)))
                 alone.append(_push_window(args.push_seconds, data_dir))
+                print(f"round {i + 1} done: {_brief(alone[-2:], during[-1])}", flush=True)
             small_real = small if args.real_projects is None else small[: args.real_projects]
             real = [_run(p, dry_run=False) for p in small_real]
         rounds = []
