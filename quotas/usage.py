@@ -174,7 +174,8 @@ def released(project_id: int, artifact_ids: list[int]) -> Iterator[None]:
     few statements about these blobs, where a recompute read every reference of the
     project (a retention run in a project of 20,000 artifacts held it for that long on
     every delete, docs/retention.md)."""
-    with connection.cursor() as cursor:  # before the lock: the caller holds the artifacts'
+    # Read before the lock: the caller's row locks keep these references as they are.
+    with connection.cursor() as cursor:
         cursor.execute(
             "SELECT DISTINCT b.id, b.size FROM artifact_blob ab JOIN blob b ON b.id = ab.blob_id "
             f"WHERE ab.artifact_id IN ({', '.join(['%s'] * len(artifact_ids))})",
