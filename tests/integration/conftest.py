@@ -32,7 +32,7 @@ def basic(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
-def pytest_on_sqlite(tmp_path: Path, *modules: str) -> subprocess.CompletedProcess[str]:
+def modules_on_sqlite(tmp_path: Path, *modules: str) -> subprocess.CompletedProcess[str]:
     """Run test modules again on the embedded default's SQLite database, in a subprocess
     (a test that calls this skips itself there)."""
     env = {

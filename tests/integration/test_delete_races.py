@@ -38,7 +38,7 @@ from registry.models import Artifact, Blob, Repository, Tag
 from replication.local import LocalRegistry
 from tests.distribution import bearer, put_manifest, stored_manifest, upload_blob
 from tests.imagegen import OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, random_layer
-from tests.integration.conftest import PASSWORD, basic, pytest_on_sqlite
+from tests.integration.conftest import PASSWORD, basic, modules_on_sqlite
 
 pytest_plugins = ["tests.distribution_plugin"]
 # transaction=True: the concurrent push runs in a thread on its own connection.
@@ -449,7 +449,7 @@ def test_api_tag_delete_leaves_a_tag_a_push_moved_meanwhile(project, client_for,
 def test_delete_races_on_sqlite(tmp_path: Path):
     """The same races on the embedded default's database: SQLite has no row locks, and
     every write transaction holds the database's write lock from BEGIN IMMEDIATE."""
-    result = pytest_on_sqlite(tmp_path, __file__)
+    result = modules_on_sqlite(tmp_path, __file__)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and "skipped" in result.stdout
 

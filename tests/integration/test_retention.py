@@ -29,7 +29,7 @@ from retention.runs import RETENTION_USER
 from retention.tasks import run_scheduled_policy
 from tests.contract import assert_matches
 from tests.integration import registry_data
-from tests.integration.conftest import assert_harbor_error, pytest_on_sqlite
+from tests.integration.conftest import assert_harbor_error, modules_on_sqlite
 
 pytest_plugins = ["tests.distribution_plugin"]
 pytestmark = pytest.mark.django_db
@@ -430,6 +430,6 @@ def test_retention_on_sqlite(tmp_path: Path):
     run again on SQLite, where the evaluation's regular expressions are Django's REGEXP
     function and the deletes' locks are SQLite's write lock (docs/deletes.md)."""
     races = str(Path(__file__).with_name("test_retention_races.py"))
-    result = pytest_on_sqlite(tmp_path, __file__, races)
+    result = modules_on_sqlite(tmp_path, __file__, races)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and "1 skipped" in result.stdout
