@@ -94,7 +94,9 @@ def test_retention_tab_and_job_service_page(stack: Instance, page, tmp_path: Pat
     tasks = page.locator("#retention-tasks")
     expect(tasks).to_contain_text(f"{project}/app")
     log = tasks.locator("pre.log").first.text_content() or ""
-    assert "no rule retains" in log and "retained by rule 1" in log, log
+    lines = log.splitlines()
+    assert any("DELETE" in x and " old " in x and "retained by no rule" in x for x in lines), log
+    assert any("RETAIN" in x and " new " in x and "retained by rule 1" in x for x in lines), log
     # Nothing was deleted: both tags are still there.
     tags = skopeo("list-tags", f"docker://{stack.host}/{project}/app", creds=ADMIN).stdout
     assert '"old"' in tags and '"new"' in tags
