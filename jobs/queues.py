@@ -3,7 +3,8 @@ per declared job type, paused and resumed for real.
 
 - A run's message goes to its job type's queue (`harbor.job.<type>`, `enqueue`). Every
   worker consumes the queues of the job types that are not paused (`consume_on_start`,
-  connected to Celery's `celeryd_after_setup`).
+  connected to Celery's `celeryd_after_setup`); a worker started by older code is told
+  to consume a queue before a run is sent there (`announce`).
 - Pausing a job type records it (a Redis set, which outlives any one worker) and tells
   every worker to stop consuming its queue (`control.cancel_consumer`): its messages wait
   in the broker, and `pending()` counts them there. A message a worker had already taken
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from typing import Any
 
 import redis
@@ -65,11 +67,12 @@ def parked_if_paused(task: Task, vendor_type: str) -> bool:
 
 
 def _types(job_type: str) -> list[str]:
-    if job_type == "all":
+    """`all` or one declared job type, in any case (Harbor upper-cases what it is given)."""
+    if job_type.lower() == "all":
         return [job.vendor_type for job in declared()]
-    if declaration(job_type) is None:
+    if declaration(job_type.upper()) is None:
         raise LookupError(job_type)
-    return [job_type]
+    return [job_type.upper()]
 
 
 def pause(job_type: str) -> list[str]:
@@ -142,6 +145,32 @@ def queues() -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+_announced: dict[str, float] = {}
+ANNOUNCE_EVERY = 60.0  # seconds between two announcements of one queue by one process
+
+
+def announce(vendor_type: str) -> None:
+    """Before a run is sent to its job type's queue: every worker is told to consume that
+    queue (`control.add_consumer`, Celery's own remote control, which a worker answers
+    whatever code it runs; one that consumes it already ignores it). A worker started
+    by code older than the per-type queues, or before the job type was declared, so
+    picks the run up without a restart. At most once a minute per queue and process;
+    never for a paused type (its runs wait, `pause`)."""
+    if current_app.conf.task_always_eager:
+        return  # no worker: the run happens inline
+    now = time.monotonic()
+    if now - _announced.get(vendor_type, -ANNOUNCE_EVERY) < ANNOUNCE_EVERY:
+        return
+    if is_paused(vendor_type):
+        return
+    try:
+        current_app.control.add_consumer(queue_name(vendor_type), reply=False)
+    except Exception:  # the broker away: the send that follows fails loudly anyway
+        logger.warning("could not announce the queue of %s", vendor_type, exc_info=True)
+        return
+    _announced[vendor_type] = now
 
 
 def consume_on_start(sender: Any = None, instance: Any = None, **kwargs: Any) -> None:

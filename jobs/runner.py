@@ -96,5 +96,7 @@ def run_task(task_id: int) -> None:
 
 
 def enqueue(task_id: int, vendor_type: str) -> None:
-    """Send a task's run to the queue of its job type (jobs/queues.py)."""
+    """Send a task's run to the queue of its job type (jobs/queues.py), which every worker
+    consumes (`queues.announce`)."""
+    queues.announce(vendor_type)
     run_task.apply_async(args=(task_id,), queue=queues.queue_name(vendor_type))

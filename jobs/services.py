@@ -215,7 +215,9 @@ def _audit_queue(actor: Actor, job_type: str, action: str) -> None:
 def act_on_queue(*, job_type: str, action: str, actor: Actor) -> None:
     """Harbor's actionPendingJobs on one job type or `all`: pause (its runs wait in the
     broker), resume (they start again, the parked ones re-sent), stop (the waiting runs
-    are stopped and their messages dropped)."""
+    are stopped and their messages dropped). As Harbor's, the action and the job type are
+    read in any case (`purge_audit_log`, `ALL`)."""
+    action = action.lower()
     if action not in ("pause", "resume", "stop"):
         raise bad_request("action must be stop, pause or resume")
     try:
@@ -240,3 +242,13 @@ def _stop_pending(vendor_types: list[str], actor: Actor) -> None:
 def stop_job(*, task: Task, actor: Actor) -> None:
     """/jobservice/jobs/{id}: stop the execution the task belongs to."""
     request_stop(task.execution, actor=actor)
+
+
+def stop_running_jobs(*, actor: Actor) -> int:
+    """/jobservice/jobs/all (Harbor's `all`, in any case): stop every execution that has a
+    running task; how many."""
+    running = Execution.objects.filter(tasks__status=Status.RUNNING).exclude(status__in=FINAL)
+    executions = list(running.distinct())
+    for execution in executions:
+        request_stop(execution, actor=actor)
+    return len(executions)

@@ -10,7 +10,7 @@ class Quota(models.Model):
     distinct blobs its artifacts reference (a layer shared by two images counts once).
 
     `used` is kept exact by quotas.usage: a push adds what it newly references while it
-    holds this row's lock; a delete recomputes it from the references that remain."""
+    holds this row's lock; a delete subtracts what it no longer references (quotas.usage)."""
 
     project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="quota")
     hard = models.BigIntegerField(default=-1)

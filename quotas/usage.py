@@ -8,7 +8,10 @@ statement):
 
 - a push adds the sizes of the blobs it is about to reference that nothing in the project
   references yet (`charge`, one UPDATE ... RETURNING), refused when over the hard limit;
-- a delete recomputes the sum from the references that remain (`recompute`, set-based).
+- a delete of artifacts subtracts the sizes of the blobs they referenced that nothing left
+  in the project references (`released`: the same per-blob statement as `charge`, so its
+  cost follows the deleted artifacts' blobs, not the project's size); a repository delete
+  recomputes the sum from the references that remain (`recompute`, set-based).
 
 Lock order: a push locks its blob rows (the GC guard's touch, in digest order), its
 artifact row and then the quota row, so while it waits GC's mark skips its blobs; a delete
@@ -160,6 +163,36 @@ def recomputed(project_id: int) -> Iterator[None]:
     quota = lock(project_id)
     yield
     recompute(quota)
+
+
+@contextmanager
+def released(project_id: int, artifact_ids: list[int]) -> Iterator[None]:
+    """Around a delete of these artifacts' references, in its transaction (the caller
+    holds their rows' locks, so their references cannot change): lock first, then, after
+    the delete, subtract what their blobs no longer add to the project. Exact
+    while `used` was (every writer of references holds the lock); the lock is held for a
+    few statements about these blobs, where a recompute read every reference of the
+    project (a retention run in a project of 20,000 artifacts held it for that long on
+    every delete, docs/retention.md)."""
+    # Read before the lock: the caller's row locks keep these references as they are.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT b.id, b.size FROM artifact_blob ab JOIN blob b ON b.id = ab.blob_id "
+            f"WHERE ab.artifact_id IN ({', '.join(['%s'] * len(artifact_ids))})",
+            artifact_ids,
+        )
+        sizes = list(cursor.fetchall())
+    quota = lock(project_id)
+    yield
+    if not sizes:
+        return
+    sql = (
+        f"UPDATE quota SET used = used - ({new_size_sql(len(sizes))}), update_time = %s "
+        "WHERE id = %s"
+    )
+    with connection.cursor() as cursor:
+        pairs = [value for pair in sizes for value in pair]
+        cursor.execute(sql, [*pairs, project_id, timezone.now(), quota.id])
 
 
 def measured(project_id: int) -> int:

@@ -132,12 +132,6 @@ def delete_artifacts(
     project = repository.name.split("/", 1)[0]
     publish(ArtifactDeleted(project, repository.name, root.digest, tags, actor.username))
     doomed = Artifact.objects.filter(pk__in=[a.pk for a in artifacts])
-    # Lock first (artifacts before the quota row, the order a push takes them in): a
-    # concurrent writer of rows that reference these artifacts (the config reader adding a
-    # build history, a push pinning one) then waits for us instead of breaking the delete.
-    locks.for_delete(a.pk for a in artifacts)
-    with usage.recomputed(repository.project_id):
-        doomed.delete()
     others = len(artifacts) - 1
     _record(
         repository=repository,
@@ -151,6 +145,13 @@ def delete_artifacts(
             if part
         ),
     )
+    # Lock first (artifacts before the quota row, the order a push takes them in): a
+    # concurrent writer of rows that reference these artifacts (the config reader adding a
+    # build history, a push pinning one) then waits for us instead of breaking the delete.
+    # The quota row last, held from here to the commit: pushes into the project wait for it.
+    locks.for_delete(a.pk for a in artifacts)
+    with usage.released(repository.project_id, [a.pk for a in artifacts]):
+        doomed.delete()
 
 
 @transaction.atomic

@@ -14,7 +14,9 @@ transaction (a push waits at most for one), in batches between which the run che
 whether it was asked to stop; the job holds one database connection. Paced: after each
 delete the run rests HARBOR_RETENTION_PACE times as long as the delete took (default 1:
 at most half of the time in deletes), so that the row locks a push shares with a delete
-(the artifact's, the project's quota row) and the CPU stay mostly free for pushes.
+(the artifact's, the project's quota row, which a delete holds for its own blobs only:
+quotas.usage.released) and the CPU stay mostly free for pushes (docs/retention.md,
+"Measured").
 """
 
 from __future__ import annotations

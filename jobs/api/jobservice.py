@@ -53,7 +53,11 @@ class JobView(APIView):
 
     @extend_schema(operation_id="stopRunningJob", responses={200: None})
     def put(self, request: Request, job_id: str) -> Response:
-        services.stop_job(task=_task(job_id), actor=Actor.of_request(request))
+        actor = Actor.of_request(request)
+        if job_id.lower() == "all":  # Harbor's: every running job
+            services.stop_running_jobs(actor=actor)
+        else:
+            services.stop_job(task=_task(job_id), actor=actor)
         return Response(status=200)
 
 

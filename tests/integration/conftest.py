@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import base64
 import itertools
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import redis
@@ -26,6 +30,23 @@ def fast_password_hashing(settings) -> None:
 
 def basic(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+def modules_on_sqlite(tmp_path: Path, *modules: str) -> subprocess.CompletedProcess[str]:
+    """Run test modules again on the embedded default's SQLite database, in a subprocess
+    (a test that calls this skips itself there)."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'harbor.db'}",
+        "HARBOR_DATA_DIR": str(tmp_path / "data"),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *modules],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 def assert_harbor_error(response, status: int, code: str | None = None) -> dict:

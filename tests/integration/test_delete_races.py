@@ -14,8 +14,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -40,7 +38,7 @@ from registry.models import Artifact, Blob, Repository, Tag
 from replication.local import LocalRegistry
 from tests.distribution import bearer, put_manifest, stored_manifest, upload_blob
 from tests.imagegen import OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, random_layer
-from tests.integration.conftest import PASSWORD, basic
+from tests.integration.conftest import PASSWORD, basic, modules_on_sqlite
 
 pytest_plugins = ["tests.distribution_plugin"]
 # transaction=True: the concurrent push runs in a thread on its own connection.
@@ -451,18 +449,7 @@ def test_api_tag_delete_leaves_a_tag_a_push_moved_meanwhile(project, client_for,
 def test_delete_races_on_sqlite(tmp_path: Path):
     """The same races on the embedded default's database: SQLite has no row locks, and
     every write transaction holds the database's write lock from BEGIN IMMEDIATE."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'harbor.db'}",
-        "HARBOR_DATA_DIR": str(tmp_path / "data"),
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = modules_on_sqlite(tmp_path, __file__)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and "skipped" in result.stdout
 

@@ -108,6 +108,33 @@ def test_a_job_stops_and_shows_its_log(api):
     assert_harbor_error(api.get("/api/v2.0/jobservice/jobs/x1/log"), 404, "NOT_FOUND")
 
 
+def test_job_ids_and_job_types_in_harbors_forms(api):
+    """Harbor's stopRunningJob takes `all` (any case) for every running job; its
+    actionPendingJobs reads the job type and the action in any case."""
+    running = [
+        Execution.objects.create(vendor_type=vendor_type, status=Status.RUNNING)
+        for vendor_type in ("GARBAGE_COLLECTION", "RETENTION")
+    ]
+    for execution in running:
+        Task.objects.create(execution=execution, status=Status.RUNNING)
+    done = Execution.objects.create(vendor_type="PURGE_AUDIT_LOG", status=Status.SUCCESS)
+    Task.objects.create(execution=done, status=Status.SUCCESS)
+    assert api.put("/api/v2.0/jobservice/jobs/ALL").status_code == 200
+    assert [e.stop_requested for e in Execution.objects.order_by("pk")] == [True, True, False]
+    assert api.put("/api/v2.0/jobservice/jobs/all").status_code == 200  # nothing left: no-op
+    assert_harbor_error(api.put("/api/v2.0/jobservice/jobs/alll"), 404, "NOT_FOUND")
+    paused = api.put(
+        "/api/v2.0/jobservice/queues/purge_audit_log", {"action": "PAUSE"}, format="json"
+    )
+    assert paused.status_code == 200
+    assert _queue(api, "PURGE_AUDIT_LOG")["paused"] is True
+    resumed = api.put(
+        "/api/v2.0/jobservice/queues/purge_audit_log", {"action": "Resume"}, format="json"
+    )
+    assert resumed.status_code == 200
+    assert _queue(api, "PURGE_AUDIT_LOG")["paused"] is False
+
+
 def test_schedules_lists_beats_schedules_by_job_type(api, make_project):
     admin = Actor(username="admin")
     job_services.set_schedule(

@@ -110,6 +110,42 @@ def test_deletes_release_usage_but_shared_blobs_stay_counted(make_project):
     assert used(project) == 0
 
 
+def _references_read() -> int:
+    """Rows of artifact_blob this transaction read so far (PostgreSQL's statistics)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COALESCE(seq_tup_read, 0) + COALESCE(idx_tup_fetch, 0) "
+            "FROM pg_stat_xact_user_tables WHERE relname = 'artifact_blob'"
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's statistics")
+def test_a_delete_accounts_for_its_own_blobs_not_the_whole_project(make_project):
+    """A retention run deletes thousands of artifacts of one project while pushes into it
+    wait for its quota row: under that lock a delete reads the references of the blobs it
+    deleted, not every reference of the project (docs/retention.md, "Scale"); the usage
+    stays exact, a layer other artifacts share still counted."""
+    project = make_project("p")
+    body = manifest({"base": 5000, "own": 700})
+    doomed = record(project, "app", body, tag="old")
+    kept = record(project, "app", manifest({"base": 5000, "mine": 90}, config_seed="c2"))
+    base = Blob.objects.get(digest=fake_digest("base"))
+    filler = Artifact.objects.bulk_create(
+        Artifact(repository=kept.repository, digest=fake_digest(f"f{i}"), media_type=OCI_CONFIG)
+        for i in range(1500)
+    )
+    ArtifactBlob.objects.bulk_create(ArtifactBlob(artifact=a, blob=base) for a in filler)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE artifact_blob")
+    before, read = used(project), _references_read()
+    services.delete_artifacts(root=doomed, artifacts=[doomed], actor=Actor(username="u"))
+    assert _references_read() - read < 100  # the project has 1,500 more
+    assert used(project) == usage.measured(project.pk)
+    assert before - used(project) == 700 + 10 + len(body)  # its layer, config, manifest
+
+
 @pytest.mark.django_db
 def test_release_after_a_refused_put_gives_the_usage_back(make_project):
     project = make_project("p")

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
@@ -27,7 +29,7 @@ from retention.runs import RETENTION_USER
 from retention.tasks import run_scheduled_policy
 from tests.contract import assert_matches
 from tests.integration import registry_data
-from tests.integration.conftest import assert_harbor_error
+from tests.integration.conftest import assert_harbor_error, modules_on_sqlite
 
 pytest_plugins = ["tests.distribution_plugin"]
 pytestmark = pytest.mark.django_db
@@ -420,3 +422,14 @@ def test_a_scheduled_tick_starts_a_run_and_a_stop_before_it_runs_stops_it(projec
     execution.refresh_from_db()
     assert execution.status == Status.STOPPED
     assert _left(project) == {"v1"}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="runs the modules on SQLite")
+def test_retention_on_sqlite(tmp_path: Path):
+    """The embedded default's database (docs/architecture.md): this module and the races
+    run again on SQLite, where the evaluation's regular expressions are Django's REGEXP
+    function and the deletes' locks are SQLite's write lock (docs/deletes.md)."""
+    races = str(Path(__file__).with_name("test_retention_races.py"))
+    result = modules_on_sqlite(tmp_path, __file__, races)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout and "1 skipped" in result.stdout
