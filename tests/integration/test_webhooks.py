@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 
 import pytest
 from cloudevents.core.bindings.http import HTTPMessage, from_http_event
@@ -225,6 +226,32 @@ def test_private_targets_are_refused_when_the_setting_is_on(world, settings):
         assert "private" in response.json()["errors"][0]["message"]
     with pytest.raises(sender.Refused):
         sender.send("http://localhost:9/", b"{}", {})
+
+
+def test_the_request_goes_to_the_address_that_was_checked(settings, monkeypatch, receivers):
+    """DNS rebinding: the name resolves to an allowed address for the check and to a
+    private one afterwards; the request still goes to the checked address, with the
+    name in Host."""
+    settings.WEBHOOK_REFUSE_PRIVATE_TARGETS = True
+    checked = receivers()  # 127.0.0.1, taken as a public address below
+    port = int(checked.url.split(":")[2].split("/")[0])
+    inside = receivers(host="127.0.0.2", port=port)  # what the second answer points to
+    monkeypatch.setattr(sender, "_private", lambda address: address != "127.0.0.1")
+    resolve = socket.getaddrinfo
+    answers = iter(["127.0.0.1"])
+
+    def rebinding(host, *args, **kwargs):
+        if host != "hooks.rebind.test":
+            return resolve(host, *args, **kwargs)
+        address = next(answers, "127.0.0.2")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, args[0] if args else 0))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    outcome = sender.send(f"http://hooks.rebind.test:{port}/hook", b"{}", {})
+    assert outcome.ok, outcome
+    [got] = checked.wait_for(1, timeout=5)
+    assert got.headers["Host"] == f"hooks.rebind.test:{port}"
+    assert inside.attempts == 0
 
 
 def test_a_push_reaches_every_target_in_its_format(world, receivers):
