@@ -28,6 +28,7 @@ from webhooks import delivery, sender
 from webhooks.models import TargetState, WebhookPolicy
 
 pytestmark = pytest.mark.django_db
+pytest_plugins = ["tests.distribution_plugin"]
 DIGEST = "sha256:" + "c" * 64
 ALL = ["PUSH_ARTIFACT", "PULL_ARTIFACT", "DELETE_ARTIFACT", "QUOTA_EXCEED", "QUOTA_WARNING"]
 
@@ -472,6 +473,35 @@ def test_quota_webhooks_from_real_pushes(world, receivers):
     exceeded = got[1].json()["event_data"]
     assert exceeded["repository"]["repo_full_name"] == "hooks/app"
     assert "exceed the configured upper limit" in exceeded["custom_attributes"]["Details"]
+
+
+def test_a_copy_refused_over_the_quota_is_a_quota_exceed_webhook(
+    distribution, make_user, make_project, client_for, receivers
+):
+    """A copy records both phases of the push in one transaction: its QUOTA_EXCEED is
+    published once that transaction rolled back (the real API path, real distribution)."""
+    from quotas.models import Quota
+    from tests.distribution import push_image
+
+    owner = make_user("owner")
+    make_project("src", owner=owner)
+    hooked = make_project("hooks", owner=owner)
+    digest = push_image("owner", "src/app", "v1")
+    api, hook = client_for(owner), receivers()
+    create(api, body(target(hook.url), events=["QUOTA_EXCEED"]))
+    Quota.objects.update_or_create(project=hooked, defaults={"hard": 100, "used": 0})
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = api.post("/api/v2.0/projects/hooks/repositories/copy/artifacts?from=src/app:v1")
+    assert_harbor_error(response, 403)
+    assert "Quota exceeded" in response.json()["errors"][0]["message"]
+    [got] = hook.wait_for(1, timeout=10)
+    payload = got.json()
+    assert payload["type"] == "QUOTA_EXCEED"
+    assert payload["event_data"]["resources"] == [{"digest": digest}]
+    assert payload["event_data"]["repository"]["repo_full_name"] == "hooks/copy"
+    assert "exceed the configured upper limit of 100 B" in (
+        payload["event_data"]["custom_attributes"]["Details"]
+    )
 
 
 def test_a_finished_replication_into_the_project_is_a_replication_webhook(world, receivers):
