@@ -23,7 +23,7 @@ from django.utils import timezone
 from harbor_py.core.actor import Actor
 from harbor_py.core.db import fetch_all
 from harbor_py.core.events import Event, subscribe
-from jobs.models import Trigger
+from jobs.models import Execution, Trigger
 from jobs.services import start_execution
 from projects.models import Project
 from quotas.events import QuotaExceeded, QuotaWarning
@@ -32,6 +32,8 @@ from registry.events import ArtifactDeleted, ArtifactPulled, ArtifactPushed, Sca
 from registry.models import Repository
 from replication.events import ReplicationFinished
 from replication.models import ReplicationPolicy
+from retention.events import RetentionFinished
+from retention.models import RetentionPolicy
 from webhooks import payloads
 from webhooks.delivery import vendor_type_of
 from webhooks.models import WebhookPolicy
@@ -62,7 +64,9 @@ def _replication_project(policy_id: int) -> str | None:
 
 
 def project_of(value: Event) -> str | None:
-    if isinstance(value, ArtifactPushed | ArtifactDeleted | QuotaWarning | QuotaExceeded):
+    if isinstance(
+        value, ArtifactPushed | ArtifactDeleted | QuotaWarning | QuotaExceeded | RetentionFinished
+    ):
         return value.project
     if isinstance(value, ArtifactPulled | ScanFinished):
         return value.repository.split("/", 1)[0]
@@ -86,6 +90,8 @@ def event_type_of(value: Event) -> str | None:
         return payloads.REPLICATION
     if isinstance(value, ScanFinished):
         return SCAN_STATUS.get(value.status)
+    if isinstance(value, RetentionFinished):
+        return payloads.TAG_RETENTION
     return None
 
 
@@ -132,6 +138,8 @@ def forget_wanted(project: str) -> None:
 
 
 def wanted(value: Event) -> bool:
+    if isinstance(value, RetentionFinished) and not value.deleted:
+        return False  # as Harbor: a run that deleted nothing is not a TAG_RETENTION
     project, event_type = project_of(value), event_type_of(value)
     return bool(project and event_type and event_type in wanted_types(project))
 
@@ -202,6 +210,8 @@ def event_data(value: Event, project: Project) -> tuple[dict[str, Any], str]:
                 "execution_timestamp": int(time.time()),
             }
         }, "harbor-replication"
+    if isinstance(value, RetentionFinished):
+        return _retention_data(value), _trigger_of(value.execution_id)
     if isinstance(value, ScanFinished):
         data = _artifact_data(value.repository, value.digest, (), project)
         data["resources"][0]["scan_overview"] = {
@@ -210,6 +220,47 @@ def event_data(value: Event, project: Project) -> tuple[dict[str, Any], str]:
         }
         return data, ""
     return {}, ""
+
+
+def _trigger_of(execution_id: int) -> str:
+    """Harbor names a retention run's trigger (MANUAL, SCHEDULE) as its operator."""
+    found = Execution.objects.filter(pk=execution_id).values_list("trigger", flat=True)
+    return found.first() or ""
+
+
+def _retention_data(value: RetentionFinished) -> dict[str, Any]:
+    """Harbor's `retention` event data: the run's counts, the policy's rules, and one
+    `deleted_artifact` per deleted tag (Harbor lists only its last one)."""
+    policy = RetentionPolicy.objects.filter(pk=value.policy_id).only("rules").first()
+    rules = [
+        {
+            key: rule[field]
+            for key, field in (
+                ("template", "template"),
+                ("params", "params"),
+                ("tag_selectors", "tag_selectors"),
+                ("scope_selectors", "scope_selectors"),
+            )
+            if rule.get(field)
+        }
+        for rule in (policy.rules if policy else [])
+    ]
+    prefix = f"{value.project}/"
+    return {
+        "retention": {
+            "total": value.total,
+            "retained": value.retained,
+            "harbor_hostname": _external_host(),
+            "project_name": value.project,
+            "retention_policy_id": value.policy_id,
+            "retention_rule": rules,
+            "result": value.status,
+            "deleted_artifact": [
+                {"type": "image", "status": value.status, "name_tag": name.removeprefix(prefix)}
+                for name in value.deleted
+            ],
+        }
+    }
 
 
 _NEXT_SEQUENCE = (
@@ -294,6 +345,7 @@ def subscribe_all() -> None:
         QuotaExceeded,
         ReplicationFinished,
         ScanFinished,
+        RetentionFinished,
     ):
         subscribe(
             event_type, notify, name=f"webhooks:{event_type.name}", durable=True, wants=wanted

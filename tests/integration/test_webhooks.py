@@ -504,6 +504,60 @@ def test_a_copy_refused_over_the_quota_is_a_quota_exceed_webhook(
     )
 
 
+def test_a_retention_run_is_a_tag_retention_webhook(distribution, world, receivers):
+    """A real retention run (not a dry run) that deleted something: Harbor's TAG_RETENTION,
+    with the counts, the policy's rules and each deleted tag; a dry run sends nothing."""
+    from harbor_py.core.actor import Actor
+    from jobs import runner
+    from retention import services as retention
+    from tests.integration import registry_data
+
+    hook = receivers()
+    create(world["admin"], body(target(hook.url), events=["TAG_RETENTION"]))
+    for tag in ("v1", "v2", "v3"):
+        registry_data.image(world["project"], "app", tag)
+    rule = {
+        "template": "latestPushedK",
+        "action": "retain",
+        "params": {"latestPushedK": 1},
+        "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "**"}],
+        "scope_selectors": {
+            "repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]
+        },
+    }
+    policy = retention.create_policy(
+        project=world["project"],
+        data={
+            "algorithm": "or",
+            "rules": [rule],
+            "trigger": {"kind": "Schedule", "settings": {"cron": ""}},
+            "scope": {"level": "project", "ref": world["project"].pk},
+        },
+        actor=Actor(username="admin"),
+    )
+    for dry_run in (True, False):
+        execution = retention.start(policy=policy, dry_run=dry_run, actor=Actor(username="admin"))
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            runner.run(execution.tasks.get().pk)
+    [got] = hook.wait_for(1, timeout=10)
+    payload = got.json()
+    assert (payload["type"], payload["operator"]) == ("TAG_RETENTION", "MANUAL")
+    data = payload["event_data"]["retention"]
+    assert {k: data[k] for k in ("total", "retained", "project_name", "result")} == {
+        "total": 3,
+        "retained": 1,
+        "project_name": "hooks",
+        "result": "Success",
+    }
+    assert data["retention_policy_id"] == policy.pk
+    assert data["retention_rule"][0]["template"] == "latestPushedK"
+    assert data["retention_rule"][0]["params"] == {"latestPushedK": 1}
+    assert len(data["deleted_artifact"]) == 2
+    assert {d["name_tag"].split(":")[0] for d in data["deleted_artifact"]} == {"app"}
+    assert all(d["status"] == "Success" for d in data["deleted_artifact"])
+    assert hook.attempts == 1  # the dry run sent nothing
+
+
 def test_a_finished_replication_into_the_project_is_a_replication_webhook(world, receivers):
     from replication.events import ReplicationFinished
     from replication.models import RegistryEndpoint, ReplicationPolicy
