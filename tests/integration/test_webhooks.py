@@ -558,6 +558,53 @@ def test_a_retention_run_is_a_tag_retention_webhook(distribution, world, receive
     assert hook.attempts == 1  # the dry run sent nothing
 
 
+def test_old_executions_are_purged_by_beat_after_the_configured_days(world, receivers):
+    import datetime as dt
+
+    from django.utils import timezone
+    from django_celery_beat.models import PeriodicTask
+
+    from webhooks.tasks import purge_executions
+
+    beat = PeriodicTask.objects.get(name="harbor: purge webhook executions")
+    assert (beat.task, beat.interval.every, beat.enabled) == (
+        "webhooks.tasks.purge_executions",
+        3600,
+        True,
+    )
+    hook = receivers()
+    policy_id = create(world["admin"], body(target(hook.url)))
+    for tag in ("v1", "v2", "v3", "v4"):
+        push(tags=(tag,))
+    hook.wait_for(4, timeout=10)
+    old, recent, running, kept = deliveries(policy_id)
+    now = timezone.now()
+    Execution.objects.filter(pk__in=[old.pk, running.pk]).update(
+        end_time=now - dt.timedelta(days=31)
+    )
+    Execution.objects.filter(pk=running.pk).update(status="Running")
+    Execution.objects.filter(pk=kept.pk).update(end_time=now - dt.timedelta(days=29))
+    response = world["admin"].put(
+        "/api/v2.0/configurations", {"webhook_execution_retention_days": 45}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert purge_executions() == 0  # 31 days old is younger than 45
+    assert world["admin"].put(
+        "/api/v2.0/configurations", {"webhook_execution_retention_days": 30}, format="json"
+    ).status_code == 200
+    assert purge_executions() == 1
+    left = set(Execution.objects.filter(vendor_id=policy_id).values_list("pk", flat=True))
+    assert left == {recent.pk, running.pk, kept.pk}  # a running one stays whatever its age
+    assert not Task.objects.filter(execution_id=old.pk).exists()
+    assert world["admin"].get(
+        f"/api/v2.0/projects/hooks/webhook/policies/{policy_id}/executions/{old.pk}/tasks"
+    ).status_code == 404
+    bad = world["admin"].put(
+        "/api/v2.0/configurations", {"webhook_execution_retention_days": 0}, format="json"
+    )
+    assert_harbor_error(bad, 400)
+
+
 def test_a_finished_replication_into_the_project_is_a_replication_webhook(world, receivers):
     from replication.events import ReplicationFinished
     from replication.models import RegistryEndpoint, ReplicationPolicy
