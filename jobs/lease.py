@@ -91,6 +91,9 @@ def orphaned_task_ids() -> list[int]:
     # are run by that job, never by run_task; they exist only once their execution runs.
     stale = _stale_before()
     lost = Q(status=Status.PENDING, execution__status=Status.PENDING, creation_time__lt=stale)
+    # a task waiting for its retry (jobs.runner.RetryLater) keeps its due time in
+    # `heartbeat`: overdue by STALE_SECONDS, its delayed message was lost with its worker
+    lost |= Q(status=Status.PENDING, heartbeat__lt=stale)
     orphaned = (
         Q(status=Status.RUNNING)
         & ~Q(worker="")

@@ -8,6 +8,8 @@ are not.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -20,7 +22,7 @@ from harbor_py.core.errors import Code, DomainError, bad_request
 from jobs import queues
 from jobs.models import FINAL, Execution, Schedule, Status, Task, Trigger
 from jobs.registry import declaration
-from jobs.runner import enqueue
+from jobs.runner import enqueue, enqueue_many
 
 PRESET_CRONS = {"Hourly": "0 0 * * * *", "Daily": "0 0 0 * * *", "Weekly": "0 0 0 * * 0"}
 # Who starts the runs that beat schedules (not audited: see above).
@@ -92,6 +94,61 @@ def start_execution(
     return execution
 
 
+@dataclass(frozen=True)
+class NewExecution:
+    vendor_type: str  # a job type declared not single_active
+    parameters: dict[str, Any]
+    vendor_id: int = 0
+    extra_attrs: dict[str, Any] = field(default_factory=dict)
+
+
+@transaction.atomic
+def start_executions(
+    new: Sequence[NewExecution], *, trigger: str, actor: Actor
+) -> list[Execution]:
+    """Several executions with one task each, as start_execution makes one, in one INSERT
+    of the executions and one of the tasks; after commit one message per job type runs
+    their tasks one after the other (jobs.runner.run_tasks). Only for job types that may
+    have several active executions (single_active=False)."""
+    for item in new:
+        job = declaration(item.vendor_type)
+        if job is None or job.single_active:
+            raise bad_request(f"no job type {item.vendor_type} that runs several at a time")
+    executions = Execution.objects.bulk_create(
+        [
+            Execution(
+                vendor_type=item.vendor_type,
+                vendor_id=item.vendor_id,
+                trigger=trigger,
+                parameters=item.parameters,
+                single_active=False,
+                extra_attrs=item.extra_attrs,
+            )
+            for item in new
+        ]
+    )
+    tasks = Task.objects.bulk_create([Task(execution=execution) for execution in executions])
+    for execution in executions:
+        _audit(
+            actor=actor,
+            vendor_type=execution.vendor_type,
+            kind="job",
+            operation="create",
+            resource=f"{execution.vendor_type}:{execution.pk}",
+            description=f"{trigger.lower()} run, parameters "
+            + json.dumps(execution.parameters, sort_keys=True),
+        )
+    by_type: dict[str, list[int]] = {}
+    for execution, task in zip(executions, tasks, strict=True):
+        by_type.setdefault(execution.vendor_type, []).append(task.pk)
+    for vendor_type, task_ids in by_type.items():  # robust: as start_execution's
+        transaction.on_commit(
+            lambda ids=task_ids, vt=vendor_type: enqueue_many(ids, vt),  # type: ignore[misc]
+            robust=True,
+        )
+    return executions
+
+
 @transaction.atomic
 def request_stop(execution: Execution, *, actor: Actor) -> None:
     """Ask a running execution to stop; a pending one stops at once."""
@@ -111,9 +168,10 @@ def request_stop(execution: Execution, *, actor: Actor) -> None:
         status=Status.STOPPED, end_time=now
     )
     if stopped:
-        Execution.objects.filter(pk=execution.pk, status=Status.PENDING).update(
-            status=Status.STOPPED, end_time=now
-        )
+        # pending, or running with no task running (a task waiting for its retry)
+        Execution.objects.filter(
+            pk=execution.pk, status__in=[Status.PENDING, Status.RUNNING]
+        ).exclude(tasks__status=Status.RUNNING).update(status=Status.STOPPED, end_time=now)
 
 
 def replace_beat_task(

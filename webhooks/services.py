@@ -169,7 +169,7 @@ def send_test(*, project: Project, policy: WebhookPolicy, actor: Actor) -> list[
         },
     )
     _record(policy, project, actor, "update", "test send")
-    return start_deliveries(note, policy, test=True)
+    return start_deliveries(note, [policy], test=True)
 
 
 PURGE_BATCH = 1000

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import datetime as dt
 import json
 import socket
 
@@ -16,6 +17,7 @@ from django.db import transaction
 from django.test import TestCase
 
 from audit.models import AuditLog
+from harbor_py.core.actor import Actor
 from harbor_py.core.events import publish
 from jobs.models import Execution, Task
 from projects.roles import Role
@@ -368,6 +370,47 @@ def test_a_500_is_retried_and_a_4xx_is_not(world, receivers):
     assert log.count("response: 500") == 2 and "response: 200" in log
 
 
+def test_a_retry_is_rescheduled_with_a_countdown_not_slept(world, receivers, monkeypatch):
+    """Between attempts the task is pending (due time in its lease column) and its Celery
+    message is sent again with the back-off as countdown: no worker waits. A retry whose
+    message was lost is requeued by jobs' orphan scan; a stop while it waits stops it."""
+    from jobs import lease, runner, services
+    from jobs.models import Status
+
+    monkeypatch.setattr(delivery, "BACKOFF_SECONDS", (30.0, 60.0, 90.0))
+    sent: list[tuple[tuple, dict]] = []
+    monkeypatch.setattr(
+        runner.run_task, "apply_async", lambda args, **kw: sent.append((args, kw))
+    )
+    flaky = receivers(mode="flaky", failures=1)
+    policy_id = create(world["admin"], body(target(flaky.url)))
+    push()  # the first attempt runs inline (settings_test), its retry is only scheduled
+    [execution] = deliveries(policy_id)
+    task = Task.objects.get(execution=execution)
+    assert (flaky.attempts, execution.status, task.status) == (1, "Running", "Pending")
+    assert [(args, kw["countdown"]) for args, kw in sent] == [((task.pk,), 30.0)]
+    assert task.worker == "" and task.extra_attrs["retries"] == 1
+    assert "response: 500" in task.log and "retrying in 30 s" in task.log
+    assert task.pk not in lease.orphaned_task_ids()  # not due yet
+    Task.objects.filter(pk=task.pk).update(heartbeat=task.heartbeat - dt.timedelta(seconds=200))
+    assert task.pk in lease.orphaned_task_ids()  # its message is overdue: requeued
+    runner.run(task.pk)  # what the countdown message does
+    execution.refresh_from_db()
+    assert (flaky.attempts, execution.status) == (2, "Success")
+    assert "attempt 2/4" in Task.objects.get(pk=task.pk).log
+
+    never = receivers(mode="flaky", failures=99)
+    other = create(world["admin"], body(target(never.url), name="other"))
+    push()
+    [waiting] = deliveries(other)
+    assert waiting.status == "Running"
+    services.request_stop(waiting, actor=Actor.system("test"))
+    waiting.refresh_from_db()
+    assert waiting.status == Status.STOPPED
+    runner.run(Task.objects.get(execution=waiting).pk)  # the countdown message, later
+    assert never.attempts == 1
+
+
 def test_a_closed_connection_and_a_slow_receiver_are_retried_then_fail(
     world, receivers, monkeypatch
 ):
@@ -507,7 +550,6 @@ def test_a_copy_refused_over_the_quota_is_a_quota_exceed_webhook(
 def test_a_retention_run_is_a_tag_retention_webhook(distribution, world, receivers):
     """A real retention run (not a dry run) that deleted something: Harbor's TAG_RETENTION,
     with the counts, the policy's rules and each deleted tag; a dry run sends nothing."""
-    from harbor_py.core.actor import Actor
     from jobs import runner
     from retention import services as retention
     from tests.integration import registry_data
