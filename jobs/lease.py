@@ -99,7 +99,13 @@ def orphaned_task_ids() -> list[int]:
         & ~Q(worker="")
         & (Q(heartbeat__isnull=True) | Q(heartbeat__lt=stale))
     )
-    return list(Task.objects.filter(lost | orphaned).values_list("pk", flat=True))
+    found = list(Task.objects.filter(lost | orphaned).values_list("pk", flat=True))
+    # running here under a fresh lease, but its process is gone (a pool process killed
+    # while it ran tasks without a message of their own: jobs.services.start_executions)
+    here = Task.objects.filter(
+        status=Status.RUNNING, heartbeat__gte=stale, worker__startswith=f"{socket.gethostname()}:"
+    ).values_list("pk", "worker")
+    return found + [pk for pk, worker in here if _owner_is_dead(worker)]
 
 
 class Heartbeat:

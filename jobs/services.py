@@ -7,6 +7,7 @@ are not.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from harbor_py.core.errors import Code, DomainError, bad_request
 from jobs import queues
 from jobs.models import FINAL, Execution, Schedule, Status, Task, Trigger
 from jobs.registry import declaration
-from jobs.runner import enqueue, enqueue_many
+from jobs.runner import enqueue, enqueue_many, run_tasks
 
 PRESET_CRONS = {"Hourly": "0 0 * * * *", "Daily": "0 0 0 * * *", "Weekly": "0 0 0 * * 0"}
 # Who starts the runs that beat schedules (not audited: see above).
@@ -104,12 +105,14 @@ class NewExecution:
 
 @transaction.atomic
 def start_executions(
-    new: Sequence[NewExecution], *, trigger: str, actor: Actor
+    new: Sequence[NewExecution], *, trigger: str, actor: Actor, inline: bool = False
 ) -> list[Execution]:
     """Several executions with one task each, as start_execution makes one, in one INSERT
     of the executions and one of the tasks; after commit one message per job type runs
-    their tasks one after the other (jobs.runner.run_tasks). Only for job types that may
-    have several active executions (single_active=False)."""
+    their tasks one after the other (jobs.runner.run_tasks), or, `inline` (a caller that
+    is itself a Celery task), this process runs them after commit, without a message: a
+    worker lost meanwhile leaves them to jobs.tasks.resume_orphaned_tasks. Only for job
+    types that may have several active executions (single_active=False)."""
     for item in new:
         job = declaration(item.vendor_type)
         if job is None or job.single_active:
@@ -142,10 +145,12 @@ def start_executions(
     for execution, task in zip(executions, tasks, strict=True):
         by_type.setdefault(execution.vendor_type, []).append(task.pk)
     for vendor_type, task_ids in by_type.items():  # robust: as start_execution's
-        transaction.on_commit(
-            lambda ids=task_ids, vt=vendor_type: enqueue_many(ids, vt),  # type: ignore[misc]
-            robust=True,
+        send = (
+            functools.partial(run_tasks, task_ids)
+            if inline
+            else functools.partial(enqueue_many, task_ids, vendor_type)
         )
+        transaction.on_commit(send, robust=True)
     return executions
 
 

@@ -284,7 +284,9 @@ def _next_sequences(targets: list[tuple[int, str]]) -> dict[tuple[int, str], int
         return {(int(p), str(a)): int(n) for p, a, n in cursor.fetchall()}
 
 
-def _deliveries(note: Notification, policies: list[WebhookPolicy], test: bool) -> list[NewExecution]:
+def _deliveries(
+    note: Notification, policies: list[WebhookPolicy], test: bool
+) -> list[NewExecution]:
     sequences = _next_sequences([(p.pk, t["address"]) for p in policies for t in p.targets])
     new = []
     for policy in policies:
@@ -321,14 +323,16 @@ def _deliveries(note: Notification, policies: list[WebhookPolicy], test: bool) -
 
 
 def start_deliveries(
-    note: Notification, policies: list[WebhookPolicy], *, test: bool = False
+    note: Notification, policies: list[WebhookPolicy], *, test: bool = False, inline: bool = False
 ) -> list[int]:
-    """An execution (with its one task) per policy and target, all written in two INSERTs;
-    one Celery message per job type (WEBHOOK, SLACK) sends them one after the other."""
+    """An execution (with its one task) per policy and target, all written in two INSERTs
+    and sent one after the other: after commit by this worker (`inline`: the outbox
+    delivery, already a Celery task) or by one Celery message per job type (WEBHOOK,
+    SLACK; the UI's test send)."""
     if not policies:
         return []
     executions = start_executions(
-        _deliveries(note, policies, test), trigger=Trigger.EVENT, actor=NOTIFIER
+        _deliveries(note, policies, test), trigger=Trigger.EVENT, actor=NOTIFIER, inline=inline
     )
     return [execution.pk for execution in executions]
 
@@ -350,7 +354,7 @@ def notify(value: Event, key: str) -> None:
         operator=operator,
         event_data=data,
     )
-    start_deliveries(note, policies)
+    start_deliveries(note, policies, inline=True)
 
 
 def subscribe_all() -> None:

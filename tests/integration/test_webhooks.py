@@ -5,9 +5,9 @@ tasks run inline here (settings_test); tests/e2e/test_webhooks.py runs them in a
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
-import datetime as dt
 import json
 import socket
 
@@ -379,9 +379,7 @@ def test_a_retry_is_rescheduled_with_a_countdown_not_slept(world, receivers, mon
 
     monkeypatch.setattr(delivery, "BACKOFF_SECONDS", (30.0, 60.0, 90.0))
     sent: list[tuple[tuple, dict]] = []
-    monkeypatch.setattr(
-        runner.run_task, "apply_async", lambda args, **kw: sent.append((args, kw))
-    )
+    monkeypatch.setattr(runner.run_task, "apply_async", lambda args, **kw: sent.append((args, kw)))
     flaky = receivers(mode="flaky", failures=1)
     policy_id = create(world["admin"], body(target(flaky.url)))
     push()  # the first attempt runs inline (settings_test), its retry is only scheduled
@@ -542,8 +540,9 @@ def test_a_copy_refused_over_the_quota_is_a_quota_exceed_webhook(
     assert payload["type"] == "QUOTA_EXCEED"
     assert payload["event_data"]["resources"] == [{"digest": digest}]
     assert payload["event_data"]["repository"]["repo_full_name"] == "hooks/copy"
-    assert "exceed the configured upper limit of 100 B" in (
-        payload["event_data"]["custom_attributes"]["Details"]
+    assert (
+        "exceed the configured upper limit of 100 B"
+        in (payload["event_data"]["custom_attributes"]["Details"])
     )
 
 
@@ -631,16 +630,22 @@ def test_old_executions_are_purged_by_beat_after_the_configured_days(world, rece
     )
     assert response.status_code == 200, response.content
     assert purge_executions() == 0  # 31 days old is younger than 45
-    assert world["admin"].put(
-        "/api/v2.0/configurations", {"webhook_execution_retention_days": 30}, format="json"
-    ).status_code == 200
+    assert (
+        world["admin"]
+        .put("/api/v2.0/configurations", {"webhook_execution_retention_days": 30}, format="json")
+        .status_code
+        == 200
+    )
     assert purge_executions() == 1
     left = set(Execution.objects.filter(vendor_id=policy_id).values_list("pk", flat=True))
     assert left == {recent.pk, running.pk, kept.pk}  # a running one stays whatever its age
     assert not Task.objects.filter(execution_id=old.pk).exists()
-    assert world["admin"].get(
-        f"/api/v2.0/projects/hooks/webhook/policies/{policy_id}/executions/{old.pk}/tasks"
-    ).status_code == 404
+    assert (
+        world["admin"]
+        .get(f"/api/v2.0/projects/hooks/webhook/policies/{policy_id}/executions/{old.pk}/tasks")
+        .status_code
+        == 404
+    )
     bad = world["admin"].put(
         "/api/v2.0/configurations", {"webhook_execution_retention_days": 0}, format="json"
     )
@@ -731,3 +736,32 @@ def test_a_delivery_stays_within_its_statement_budget(world, receivers):
     sqls = [q["sql"] for q in queries if "SAVEPOINT" not in q["sql"]]
     assert len(hook.wait_for(2, timeout=10)) == 2
     assert len(sqls) <= 19, "\n".join(s[:120] for s in sqls)
+
+
+def test_one_event_to_five_policies_writes_its_deliveries_together(world, receivers, monkeypatch):
+    """Five policies (the bench's shape): the sequences, executions and tasks of the
+    event's five deliveries are one statement each, and no Celery message per target."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from jobs import runner
+
+    hooks = [receivers() for _ in range(5)]
+    for k, hook in enumerate(hooks):
+        create(world["admin"], body(target(hook.url), name=f"hook{k}"))
+    push()  # fills the caches
+    with CaptureQueriesContext(connection) as queries:
+        push(tags=("v2",))
+    for hook in hooks:
+        assert len(hook.wait_for(2, timeout=10)) == 2
+    sqls = [q["sql"] for q in queries]
+    assert sum(s.startswith('INSERT INTO "execution"') for s in sqls) == 1
+    assert sum(s.startswith('INSERT INTO "task"') for s in sqls) == 1
+    assert sum(s.startswith("INSERT INTO notification_target_state") for s in sqls) == 1
+    sent: list[tuple] = []
+    monkeypatch.setattr(runner.run_task, "apply_async", lambda *a, **k: sent.append(a))
+    monkeypatch.setattr(runner.run_tasks, "apply_async", lambda *a, **k: sent.append(a))
+    push(tags=("v3",))
+    assert sent == []  # the outbox delivery's worker sent them itself
+    for hook in hooks:
+        assert len(hook.wait_for(3, timeout=10)) == 3
