@@ -5,10 +5,10 @@ enabled policies from the cache (`wanted_types`, one Redis GET, no SQL; refilled
 SELECT on a miss and dropped whenever a policy of the project changes), so a project
 without webhooks gets no outbox row and one with webhooks gets one row per event.
 `notify` runs in a Celery worker, inside the outbox's delivery transaction: it builds the
-notification once, and for each matching policy and target starts an execution (jobs)
-whose task sends it. Those writes
-commit with the outbox row's deletion, so each event makes its executions exactly once;
-the HTTP request is at least once (a worker killed mid-request sends again, same id)."""
+notification once and writes an execution (jobs) per matching policy and target, all in
+two INSERTs. Those writes commit with the outbox row's deletion, so each event makes its
+executions exactly once; the same worker then sends them, one after the other. The HTTP
+request is at least once (a worker killed mid-request sends again, same id)."""
 
 from __future__ import annotations
 
@@ -232,17 +232,9 @@ def _retention_data(value: RetentionFinished) -> dict[str, Any]:
     """Harbor's `retention` event data: the run's counts, the policy's rules, and one
     `deleted_artifact` per deleted tag (Harbor lists only its last one)."""
     policy = RetentionPolicy.objects.filter(pk=value.policy_id).only("rules").first()
+    fields = ("template", "params", "tag_selectors", "scope_selectors")
     rules = [
-        {
-            key: rule[field]
-            for key, field in (
-                ("template", "template"),
-                ("params", "params"),
-                ("tag_selectors", "tag_selectors"),
-                ("scope_selectors", "scope_selectors"),
-            )
-            if rule.get(field)
-        }
+        {key: rule[key] for key in fields if rule.get(key)}
         for rule in (policy.rules if policy else [])
     ]
     prefix = f"{value.project}/"
