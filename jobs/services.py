@@ -52,6 +52,21 @@ def _audit(
     )
 
 
+def _audit_job(actor: Actor, execution: Execution, operation: str, description: str) -> None:
+    _audit(
+        actor=actor,
+        vendor_type=execution.vendor_type,
+        kind="job",
+        operation=operation,
+        resource=f"{execution.vendor_type}:{execution.pk}",
+        description=description,
+    )
+
+
+def _started(trigger: str, parameters: dict[str, Any]) -> str:
+    return f"{trigger.lower()} run, parameters {json.dumps(parameters, sort_keys=True)}"
+
+
 @transaction.atomic
 def start_execution(
     *,
@@ -81,14 +96,7 @@ def start_execution(
     except IntegrityError:
         raise DomainError(Code.CONFLICT, f"a {vendor_type} job is already running") from None
     task = Task.objects.create(execution=execution)
-    _audit(
-        actor=actor,
-        vendor_type=vendor_type,
-        kind="job",
-        operation="create",
-        resource=f"{vendor_type}:{execution.pk}",
-        description=f"{trigger.lower()} run, parameters {json.dumps(parameters, sort_keys=True)}",
-    )
+    _audit_job(actor, execution, "create", _started(trigger, parameters))
     # robust: a broker that is failing over must not fail the request; the task waits in
     # the database and jobs.tasks.resume_orphaned_tasks enqueues it (jobs/lease.py).
     transaction.on_commit(lambda: enqueue(task.pk, vendor_type), robust=True)
@@ -132,15 +140,7 @@ def start_executions(
     )
     tasks = Task.objects.bulk_create([Task(execution=execution) for execution in executions])
     for execution in executions:
-        _audit(
-            actor=actor,
-            vendor_type=execution.vendor_type,
-            kind="job",
-            operation="create",
-            resource=f"{execution.vendor_type}:{execution.pk}",
-            description=f"{trigger.lower()} run, parameters "
-            + json.dumps(execution.parameters, sort_keys=True),
-        )
+        _audit_job(actor, execution, "create", _started(trigger, execution.parameters))
     by_type: dict[str, list[int]] = {}
     for execution, task in zip(executions, tasks, strict=True):
         by_type.setdefault(execution.vendor_type, []).append(task.pk)
@@ -159,14 +159,7 @@ def request_stop(execution: Execution, *, actor: Actor) -> None:
     """Ask a running execution to stop; a pending one stops at once."""
     if execution.status in FINAL:
         raise bad_request(f"execution {execution.pk} has already finished")
-    _audit(
-        actor=actor,
-        vendor_type=execution.vendor_type,
-        kind="job",
-        operation="update",
-        resource=f"{execution.vendor_type}:{execution.pk}",
-        description="stop requested",
-    )
+    _audit_job(actor, execution, "update", "stop requested")
     Execution.objects.filter(pk=execution.pk).update(stop_requested=True)
     now = timezone.now()
     stopped = Task.objects.filter(execution=execution, status=Status.PENDING).update(

@@ -229,7 +229,7 @@ R = TypeVar("R")
 def _in_transaction() -> bool:
     """Whether an atomic block is open (one that a test case opened around the test
     does not count: it stands for the autocommit of production)."""
-    return any(not block._from_testcase for block in connection.atomic_blocks)
+    return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
 
 
 def quota_exceeded_published(function: Callable[P, R]) -> Callable[P, R]:
