@@ -4,4 +4,5 @@ from harbor_py.core.configuration import between, register
 
 # Webhook executions (with their tasks and logs) that ended longer ago than this are
 # purged by beat (webhooks.tasks.purge_executions, hourly).
-register("webhook_execution_retention_days", int, 30, check=between(1, 3650, "days"))
+# Not one of Harbor's: PUT /configurations writes it, GET does not answer it.
+register("webhook_execution_retention_days", int, 30, check=between(1, 3650, "days"), harbor=False)
