@@ -3,6 +3,7 @@ event takes from the end of its push to the receiver.
 
     .venv/bin/python -m bench.bench_webhooks [--rounds 4] [--tiny 60] [--parallel 8]
                                              [--pushers 50] [--latency-pushes 100]
+                                             [--worker-nice 0]
 
 One instance (tests.stack, PostgreSQL), two projects: `quiet` without webhooks and
 `hooked` with five policies (PUSH_ARTIFACT, one receiver on loopback each, Default and
@@ -47,6 +48,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--parallel", type=int, default=8, help="concurrent skopeo (8)")
     parser.add_argument("--pushers", type=int, default=50, help="latency: concurrent skopeo")
     parser.add_argument("--latency-pushes", type=int, default=100, help="latency: images")
+    parser.add_argument(
+        "--worker-nice", type=int, default=0, help="HARBOR_WORKER_NICE of the instance (0)"
+    )
     return parser.parse_args(argv)
 
 
@@ -132,12 +136,16 @@ def main(argv: list[str] | None = None) -> int:
     topo.instance = Instance(
         data_dir=topo.workdir / "data",
         port=topo.port,
-        extra_env={"HARBOR_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true"},
+        extra_env={
+            "HARBOR_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
+            "HARBOR_WORKER_NICE": str(args.worker_nice),
+        },
     )
     topo.creds = bench.ADMIN
     rates: dict[str, list[float]] = {"quiet": [], "hooked": []}
     try:
         bench.log(f"load average at start: {Path('/proc/loadavg').read_text().split()[:3]}")
+        bench.log(f"worker niceness: {args.worker_nice}")
         topo.start()
         for project in ("quiet", "hooked", "timed"):
             topo.instance.create_project(project)

@@ -45,7 +45,11 @@ def role_argv(role: str, rt: Runtime, config_dir: Path, *, node: str) -> list[st
         ]
     if role == "worker":
         concurrency = env.get("HARBOR_WORKER_CONCURRENCY", "2")
+        # background jobs (webhook deliveries, GC, replication...) may yield the CPU to the
+        # data path: docs/deployment.md, docs/webhooks.md ("Figures") for what it costs
+        nice = env.get("HARBOR_WORKER_NICE", "0")
         return [
+            *(["/usr/bin/nice", "-n", str(int(nice))] if int(nice) > 0 else []),
             str(bin_dir / "celery"),
             *("-A", "harbor_py", "worker", "--loglevel", "INFO"),
             *("--concurrency", concurrency, "-n", f"harbor-{node}@%h"),

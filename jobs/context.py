@@ -20,6 +20,7 @@ class JobContext:
     execution_id: int
     parameters: dict[str, Any]
     lease: Heartbeat | None = None
+    attempt: int = 1  # 1 + the times the job asked to be run again (RetryLater)
 
     def log(self, message: str, *, event: str | None = None, **params: Any) -> None:
         """A line of the task's log (English, as the API serves it). With `event`, also a
@@ -47,3 +48,13 @@ class JobContext:
 
 class Stopped(Exception):
     """Raised by a job that noticed should_stop()."""
+
+
+class RetryLater(Exception):
+    """Raised by a job to be run again in `countdown` seconds (jobs.runner): its task goes
+    back to pending and its Celery message is sent again with that countdown, so no worker
+    slot is held meanwhile; the next run sees `attempt` one higher."""
+
+    def __init__(self, countdown: float, message: str = "") -> None:
+        super().__init__(message or f"retry in {countdown:g} s")
+        self.countdown = countdown

@@ -91,12 +91,21 @@ def orphaned_task_ids() -> list[int]:
     # are run by that job, never by run_task; they exist only once their execution runs.
     stale = _stale_before()
     lost = Q(status=Status.PENDING, execution__status=Status.PENDING, creation_time__lt=stale)
+    # a task waiting for its retry (jobs.runner.RetryLater) keeps its due time in
+    # `heartbeat`: overdue by STALE_SECONDS, its delayed message was lost with its worker
+    lost |= Q(status=Status.PENDING, heartbeat__lt=stale)
     orphaned = (
         Q(status=Status.RUNNING)
         & ~Q(worker="")
         & (Q(heartbeat__isnull=True) | Q(heartbeat__lt=stale))
     )
-    return list(Task.objects.filter(lost | orphaned).values_list("pk", flat=True))
+    found = list(Task.objects.filter(lost | orphaned).values_list("pk", flat=True))
+    # running here under a fresh lease, but its process is gone (a pool process killed
+    # while it ran tasks without a message of their own: jobs.services.start_executions)
+    here = Task.objects.filter(
+        status=Status.RUNNING, heartbeat__gte=stale, worker__startswith=f"{socket.gethostname()}:"
+    ).values_list("pk", "worker")
+    return found + [pk for pk, worker in here if _owner_is_dead(worker)]
 
 
 class Heartbeat:

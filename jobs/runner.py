@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import traceback
+from collections.abc import Iterable
 from typing import Any
 
 from celery import shared_task
@@ -11,15 +13,16 @@ from django.utils import timezone
 
 from harbor_py.core import readonly
 from jobs import queues
-from jobs.context import JobContext, Stopped
+from jobs.context import JobContext, RetryLater, Stopped
 from jobs.lease import Heartbeat, claim, held_by_live_worker, this_worker
 from jobs.models import FINAL, Execution, Status, Task
 from jobs.registry import declaration
 
-__all__ = ["JobContext", "Stopped", "enqueue", "run", "run_task"]
+__all__ = ["JobContext", "RetryLater", "Stopped", "enqueue", "enqueue_many", "run", "run_task"]
 
 logger = logging.getLogger(__name__)
 MAX_RUNS = 3  # a task redelivered after a lost worker is retried at most this often
+RETRIES = "retries"  # in a task's extra_attrs: how often its job asked to run again
 
 
 def _finish(
@@ -43,6 +46,19 @@ def _finish(
     )
 
 
+def _retry_later(task: Task, run: int, retry: RetryLater, vendor_type: str) -> None:
+    """Put the task back to pending, due in `retry.countdown` seconds (kept in its
+    `heartbeat`, which jobs.lease reads to requeue a retry whose message was lost), and
+    send its message again with that countdown."""
+    due = timezone.now() + dt.timedelta(seconds=retry.countdown)
+    attrs = {**task.extra_attrs, RETRIES: int(task.extra_attrs.get(RETRIES, 0)) + 1}
+    mine = Task.objects.filter(pk=task.pk, run_count=run, worker=this_worker())
+    if mine.update(status=Status.PENDING, worker="", heartbeat=due, extra_attrs=attrs):
+        run_task.apply_async(
+            args=(task.pk,), queue=queues.queue_name(vendor_type), countdown=retry.countdown
+        )
+
+
 def run(task_id: int) -> None:
     task = Task.objects.select_related("execution").filter(pk=task_id).first()
     if task is None or task.status in FINAL:
@@ -50,7 +66,8 @@ def run(task_id: int) -> None:
     if held_by_live_worker(task):
         return  # redelivered while its worker is alive: that run reports
     execution = task.execution
-    if task.run_count >= MAX_RUNS:
+    retries = int(task.extra_attrs.get(RETRIES, 0))
+    if task.run_count - retries >= MAX_RUNS:
         _finish(task, Status.ERROR, f"gave up after {task.run_count} attempts (worker lost)")
         return
     if execution.stop_requested:
@@ -67,15 +84,20 @@ def run(task_id: int) -> None:
     run_number = claim(task)
     if run_number is None:
         return  # a live worker runs it, or it finished meanwhile
-    Execution.objects.filter(pk=execution.pk).update(status=Status.RUNNING)
+    if execution.status != Status.RUNNING:
+        Execution.objects.filter(pk=execution.pk).update(status=Status.RUNNING)
+    retry: RetryLater | None = None
     with Heartbeat(task.pk, run_number) as lease:
-        context = JobContext(task.pk, execution.pk, execution.parameters, lease)
-        if run_number > 1:
+        context = JobContext(task.pk, execution.pk, execution.parameters, lease, retries + 1)
+        if run_number - retries > 1:
             context.log(f"run {run_number}: the worker of the previous run was lost")
         try:
             if job is None:
                 raise LookupError(f"no job type {execution.vendor_type} is declared")
             results = job.runner(context)
+        except RetryLater as later:
+            if not lease.lost.is_set():
+                retry = later
         except Stopped:
             if lease.lost.is_set():
                 return
@@ -87,6 +109,8 @@ def run(task_id: int) -> None:
             _finish(task, Status.ERROR, str(exc)[:1000], run=run_number)
         else:
             _finish(task, Status.SUCCESS, results=results or {}, run=run_number)
+    if retry is not None:  # after the lease ended: an eager run (tests) starts it at once
+        _retry_later(task, run_number, retry, execution.vendor_type)
 
 
 # Named as it was when it lived in jobs.tasks, so that queued messages still find it.
@@ -100,3 +124,19 @@ def enqueue(task_id: int, vendor_type: str) -> None:
     consumes (`queues.announce`)."""
     queues.announce(vendor_type)
     run_task.apply_async(args=(task_id,), queue=queues.queue_name(vendor_type))
+
+
+@shared_task(name="jobs.tasks.run_tasks", acks_late=True, ignore_result=True)
+def run_tasks(task_ids: list[int]) -> None:
+    """Several tasks in one message, one after the other (jobs.services.start_executions).
+    Redelivered after a lost worker, the finished ones are skipped (run is idempotent)."""
+    for task_id in task_ids:
+        try:
+            run(task_id)
+        except Exception:  # the others still run; jobs.lease requeues this one
+            logger.exception("task %s could not be run", task_id)
+
+
+def enqueue_many(task_ids: Iterable[int], vendor_type: str) -> None:
+    """One message for several tasks of one job type, to its queue."""
+    run_tasks.apply_async(args=(list(task_ids),), queue=queues.queue_name(vendor_type))

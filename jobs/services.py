@@ -7,7 +7,10 @@ are not.
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -20,7 +23,7 @@ from harbor_py.core.errors import Code, DomainError, bad_request
 from jobs import queues
 from jobs.models import FINAL, Execution, Schedule, Status, Task, Trigger
 from jobs.registry import declaration
-from jobs.runner import enqueue
+from jobs.runner import enqueue, enqueue_many, run_tasks
 
 PRESET_CRONS = {"Hourly": "0 0 * * * *", "Daily": "0 0 0 * * *", "Weekly": "0 0 0 * * 0"}
 # Who starts the runs that beat schedules (not audited: see above).
@@ -47,6 +50,21 @@ def _audit(
         resource=resource,
         description=description,
     )
+
+
+def _audit_job(actor: Actor, execution: Execution, operation: str, description: str) -> None:
+    _audit(
+        actor=actor,
+        vendor_type=execution.vendor_type,
+        kind="job",
+        operation=operation,
+        resource=f"{execution.vendor_type}:{execution.pk}",
+        description=description,
+    )
+
+
+def _started(trigger: str, parameters: dict[str, Any]) -> str:
+    return f"{trigger.lower()} run, parameters {json.dumps(parameters, sort_keys=True)}"
 
 
 @transaction.atomic
@@ -80,18 +98,62 @@ def start_execution(
             Code.CONFLICT, f"a {vendor_type} job is already running", key="job.running"
         ) from None
     task = Task.objects.create(execution=execution)
-    _audit(
-        actor=actor,
-        vendor_type=vendor_type,
-        kind="job",
-        operation="create",
-        resource=f"{vendor_type}:{execution.pk}",
-        description=f"{trigger.lower()} run, parameters {json.dumps(parameters, sort_keys=True)}",
-    )
+    _audit_job(actor, execution, "create", _started(trigger, parameters))
     # robust: a broker that is failing over must not fail the request; the task waits in
     # the database and jobs.tasks.resume_orphaned_tasks enqueues it (jobs/lease.py).
     transaction.on_commit(lambda: enqueue(task.pk, vendor_type), robust=True)
     return execution
+
+
+@dataclass(frozen=True)
+class NewExecution:
+    vendor_type: str  # a job type declared not single_active
+    parameters: dict[str, Any]
+    vendor_id: int = 0
+    extra_attrs: dict[str, Any] = field(default_factory=dict)
+
+
+@transaction.atomic
+def start_executions(
+    new: Sequence[NewExecution], *, trigger: str, actor: Actor, inline: bool = False
+) -> list[Execution]:
+    """Several executions with one task each, as start_execution makes one, in one INSERT
+    of the executions and one of the tasks; after commit one message per job type runs
+    their tasks one after the other (jobs.runner.run_tasks), or, `inline` (a caller that
+    is itself a Celery task), this process runs them after commit, without a message: a
+    worker lost meanwhile leaves them to jobs.tasks.resume_orphaned_tasks. Only for job
+    types that may have several active executions (single_active=False)."""
+    for item in new:
+        job = declaration(item.vendor_type)
+        if job is None or job.single_active:
+            raise bad_request(f"no job type {item.vendor_type} that runs several at a time")
+    executions = Execution.objects.bulk_create(
+        [
+            Execution(
+                vendor_type=item.vendor_type,
+                vendor_id=item.vendor_id,
+                trigger=trigger,
+                parameters=item.parameters,
+                single_active=False,
+                extra_attrs=item.extra_attrs,
+            )
+            for item in new
+        ]
+    )
+    tasks = Task.objects.bulk_create([Task(execution=execution) for execution in executions])
+    for execution in executions:
+        _audit_job(actor, execution, "create", _started(trigger, execution.parameters))
+    by_type: dict[str, list[int]] = {}
+    for execution, task in zip(executions, tasks, strict=True):
+        by_type.setdefault(execution.vendor_type, []).append(task.pk)
+    for vendor_type, task_ids in by_type.items():  # robust: as start_execution's
+        send = (
+            functools.partial(run_tasks, task_ids)
+            if inline
+            else functools.partial(enqueue_many, task_ids, vendor_type)
+        )
+        transaction.on_commit(send, robust=True)
+    return executions
 
 
 @transaction.atomic
@@ -99,23 +161,17 @@ def request_stop(execution: Execution, *, actor: Actor) -> None:
     """Ask a running execution to stop; a pending one stops at once."""
     if execution.status in FINAL:
         raise bad_request(f"execution {execution.pk} has already finished")
-    _audit(
-        actor=actor,
-        vendor_type=execution.vendor_type,
-        kind="job",
-        operation="update",
-        resource=f"{execution.vendor_type}:{execution.pk}",
-        description="stop requested",
-    )
+    _audit_job(actor, execution, "update", "stop requested")
     Execution.objects.filter(pk=execution.pk).update(stop_requested=True)
     now = timezone.now()
     stopped = Task.objects.filter(execution=execution, status=Status.PENDING).update(
         status=Status.STOPPED, end_time=now
     )
     if stopped:
-        Execution.objects.filter(pk=execution.pk, status=Status.PENDING).update(
-            status=Status.STOPPED, end_time=now
-        )
+        # pending, or running with no task running (a task waiting for its retry)
+        Execution.objects.filter(
+            pk=execution.pk, status__in=[Status.PENDING, Status.RUNNING]
+        ).exclude(tasks__status=Status.RUNNING).update(status=Status.STOPPED, end_time=now)
 
 
 def replace_beat_task(

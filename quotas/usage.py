@@ -74,6 +74,7 @@ class QuotaExceeded(DomainError):
 
     def __init__(self, *, adding: int, used: int, hard: int) -> None:
         self.adding, self.used, self.hard = adding, used, hard
+        self.published = False  # whether its quota_exceeded event was (registry.push)
         super().__init__(
             Code.DENIED,
             "Quota exceeded when processing the request of adding "

@@ -23,7 +23,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import ParamSpec
+from typing import ParamSpec, TypeVar
 
 from django.db import connection, transaction
 from django.db.models import Sum
@@ -223,15 +223,30 @@ P = ParamSpec("P")
 QUOTA_WARNING_PERCENT = 85
 
 
-def _quota_exceeded_published(function: Callable[P, Reservation]) -> Callable[P, Reservation]:
-    """Publish `quota_exceeded` when `function` refused the push over the quota: after its
-    transaction rolled back (an event published inside it would vanish with it)."""
+R = TypeVar("R")
+
+
+def _in_transaction() -> bool:
+    """Whether an atomic block is open (one that a test case opened around the test
+    does not count: it stands for the autocommit of production)."""
+    return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
+
+
+def quota_exceeded_published(function: Callable[P, R]) -> Callable[P, R]:
+    """Publish `quota_exceeded` when `function` (keyword arguments `project`,
+    `repository_name`, `parsed`) refused the push over the quota, once no transaction is
+    open any more: an event published inside one would vanish with its rollback. A
+    caller that runs reserve() inside its own transaction (a copy records both phases in
+    one) wears this decorator too, outside that transaction, and publishes it there."""
 
     @functools.wraps(function)
-    def reserving(*args: P.args, **kwargs: P.kwargs) -> Reservation:
+    def reserving(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return function(*args, **kwargs)
         except usage.QuotaExceeded as exc:
+            if exc.published or _in_transaction():
+                raise
+            exc.published = True
             project: Project = kwargs["project"]  # type: ignore[assignment]  # keyword-only
             parsed: ParsedManifest = kwargs["parsed"]  # type: ignore[assignment]  # likewise
             publish(
@@ -255,7 +270,7 @@ def _warn(project: Project, before: int, after: int, hard: int) -> None:
         publish(QuotaWarning(project=project.name, used=after, hard=hard))
 
 
-@_quota_exceeded_published
+@quota_exceeded_published
 @transaction.atomic
 def reserve(
     *,

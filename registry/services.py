@@ -32,6 +32,7 @@ from registry.names import is_tag
 logger = logging.getLogger(__name__)
 
 
+@push.quota_exceeded_published  # after this transaction rolled back
 @transaction.atomic
 def record_manifest_push(
     *,

@@ -32,6 +32,7 @@ from django.utils import timezone
 from harbor_py.core import env
 from harbor_py.core.actor import Actor
 from harbor_py.core.errors import Code, DomainError
+from harbor_py.core.events import publish
 from immutable.matching import selector_accepts
 from immutable.selectors import immutable_checker, repository_path
 from jobs.context import JobContext, Stopped
@@ -39,6 +40,7 @@ from jobs.models import Status, Task
 from registry import deletion, pulls, services
 from registry.models import Artifact, Repository, Tag
 from retention.evaluation import Decision, Plan, plan
+from retention.events import RetentionFinished
 from retention.models import RetentionPolicy
 from retention.rules import Rule, compiled
 
@@ -104,9 +106,10 @@ class _Unchanged:
 
 
 def _apply(
-    context: JobContext, task_id: int, found: Plan, policy: RetentionPolicy
+    context: JobContext, task_id: int, found: Plan, policy: RetentionPolicy, gone: list[str]
 ) -> dict[str, int]:
-    """Delete what the plan says, each re-checked under its lock; counts."""
+    """Delete what the plan says, each re-checked under its lock; counts. What went is
+    appended to `gone` (repository:tag, or repository@digest when it had no tag)."""
     counts = {"deleted": 0, "untagged": 0, "kept_meanwhile": 0, "failed": 0}
     reason = f"retention policy {policy.pk}: retained by no rule"
     doomed = [d for d in found.decisions if d.delete]
@@ -140,6 +143,10 @@ def _apply(
             if done:
                 counts["deleted"] += 1
                 lines.append(f"deleted {decision.digest}")
+                gone.extend(
+                    [f"{found.repository}:{t}" for t in sorted(decision.tags)]
+                    or [f"{found.repository}@{decision.digest}"]
+                )
             else:
                 counts["kept_meanwhile"] += 1
                 lines.append(f"KEPT    {decision.digest}: tagged or pushed during the run")
@@ -175,6 +182,7 @@ def _apply(
                     _rest(started, factor)
                 counts["untagged"] += 1
                 lines.append(f"untagged {found.repository}:{name}")
+                gone.append(f"{found.repository}:{name}")
         _log(task_id, lines)
     return counts
 
@@ -195,6 +203,7 @@ def run(context: JobContext) -> dict[str, Any]:
     )
     totals = {"repositories": 0, "total": 0, "retained": 0, "deleted": 0, "untagged": 0}
     totals.update(kept_meanwhile=0, failed=0)
+    gone: list[str] = []
     for repository_id, name in _repositories(policy.project_id):
         if context.should_stop():
             raise Stopped
@@ -222,7 +231,7 @@ def run(context: JobContext) -> dict[str, Any]:
             counts["untagged"] = sum(len(d.deleted_tags) for d in found.decisions)
         else:
             try:
-                counts = _apply(context, task.pk, found, policy)
+                counts = _apply(context, task.pk, found, policy, gone)
             except Stopped:
                 Task.objects.filter(pk=task.pk).update(
                     status=Status.STOPPED, end_time=timezone.now()
@@ -251,6 +260,18 @@ def run(context: JobContext) -> dict[str, Any]:
         f"{verb} {totals['deleted']} artifacts and {totals['untagged']} more tags, "
         f"{totals['kept_meanwhile']} kept because they changed during the run"
     )
+    if not dry_run:
+        publish(
+            RetentionFinished(
+                project=policy.project.name,
+                policy_id=policy.pk,
+                execution_id=context.execution_id,
+                status="Error" if totals["failed"] else "Success",
+                total=totals["total"],
+                retained=totals["retained"],
+                deleted=tuple(gone),
+            )
+        )
     if totals["failed"]:
         raise RuntimeError(f"{totals['failed']} deletes failed (see the repositories' logs)")
     return {"dry_run": dry_run, **totals}

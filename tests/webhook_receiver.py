@@ -40,6 +40,8 @@ class Receiver:
     location: str = ""
     received: list[Received] = field(default_factory=list)
     attempts: int = 0  # requests seen, answered or not
+    host: str = "127.0.0.1"  # any of 127.0.0.0/8 on Linux
+    port: int = 0
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -90,14 +92,14 @@ class Receiver:
                 self.end_headers()
                 self.wfile.write(answer)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((self.host, self.port), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        return f"http://{self.host}:{self.server.server_address[1]}/hook"
 
     def release(self) -> None:
         self._released.set()

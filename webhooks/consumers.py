@@ -5,10 +5,10 @@ enabled policies from the cache (`wanted_types`, one Redis GET, no SQL; refilled
 SELECT on a miss and dropped whenever a policy of the project changes), so a project
 without webhooks gets no outbox row and one with webhooks gets one row per event.
 `notify` runs in a Celery worker, inside the outbox's delivery transaction: it builds the
-notification once, and for each matching policy and target starts an execution (jobs)
-whose task sends it. Those writes
-commit with the outbox row's deletion, so each event makes its executions exactly once;
-the HTTP request is at least once (a worker killed mid-request sends again, same id)."""
+notification once and writes an execution (jobs) per matching policy and target, all in
+two INSERTs. Those writes commit with the outbox row's deletion, so each event makes its
+executions exactly once; the same worker then sends them, one after the other. The HTTP
+request is at least once (a worker killed mid-request sends again, same id)."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ from django.utils import timezone
 from harbor_py.core.actor import Actor
 from harbor_py.core.db import fetch_all
 from harbor_py.core.events import Event, subscribe
-from jobs.models import Trigger
-from jobs.services import start_execution
+from jobs.models import Execution, Trigger
+from jobs.services import NewExecution, start_executions
 from projects.models import Project
 from quotas.events import QuotaExceeded, QuotaWarning
 from quotas.usage import format_bytes
@@ -32,6 +32,8 @@ from registry.events import ArtifactDeleted, ArtifactPulled, ArtifactPushed, Sca
 from registry.models import Repository
 from replication.events import ReplicationFinished
 from replication.models import ReplicationPolicy
+from retention.events import RetentionFinished
+from retention.models import RetentionPolicy
 from webhooks import payloads
 from webhooks.delivery import vendor_type_of
 from webhooks.models import WebhookPolicy
@@ -62,7 +64,9 @@ def _replication_project(policy_id: int) -> str | None:
 
 
 def project_of(value: Event) -> str | None:
-    if isinstance(value, ArtifactPushed | ArtifactDeleted | QuotaWarning | QuotaExceeded):
+    if isinstance(
+        value, ArtifactPushed | ArtifactDeleted | QuotaWarning | QuotaExceeded | RetentionFinished
+    ):
         return value.project
     if isinstance(value, ArtifactPulled | ScanFinished):
         return value.repository.split("/", 1)[0]
@@ -86,6 +90,8 @@ def event_type_of(value: Event) -> str | None:
         return payloads.REPLICATION
     if isinstance(value, ScanFinished):
         return SCAN_STATUS.get(value.status)
+    if isinstance(value, RetentionFinished):
+        return payloads.TAG_RETENTION
     return None
 
 
@@ -132,6 +138,8 @@ def forget_wanted(project: str) -> None:
 
 
 def wanted(value: Event) -> bool:
+    if isinstance(value, RetentionFinished) and not value.deleted:
+        return False  # as Harbor: a run that deleted nothing is not a TAG_RETENTION
     project, event_type = project_of(value), event_type_of(value)
     return bool(project and event_type and event_type in wanted_types(project))
 
@@ -202,6 +210,8 @@ def event_data(value: Event, project: Project) -> tuple[dict[str, Any], str]:
                 "execution_timestamp": int(time.time()),
             }
         }, "harbor-replication"
+    if isinstance(value, RetentionFinished):
+        return _retention_data(value), _trigger_of(value.execution_id)
     if isinstance(value, ScanFinished):
         data = _artifact_data(value.repository, value.digest, (), project)
         data["resources"][0]["scan_overview"] = {
@@ -212,40 +222,78 @@ def event_data(value: Event, project: Project) -> tuple[dict[str, Any], str]:
     return {}, ""
 
 
-_NEXT_SEQUENCE = (
+def _trigger_of(execution_id: int) -> str:
+    """Harbor names a retention run's trigger (MANUAL, SCHEDULE) as its operator."""
+    found = Execution.objects.filter(pk=execution_id).values_list("trigger", flat=True)
+    return found.first() or ""
+
+
+def _retention_data(value: RetentionFinished) -> dict[str, Any]:
+    """Harbor's `retention` event data: the run's counts, the policy's rules, and one
+    `deleted_artifact` per deleted tag (Harbor lists only its last one)."""
+    policy = RetentionPolicy.objects.filter(pk=value.policy_id).only("rules").first()
+    fields = ("template", "params", "tag_selectors", "scope_selectors")
+    rules = [
+        {key: rule[key] for key in fields if rule.get(key)}
+        for rule in (policy.rules if policy else [])
+    ]
+    prefix = f"{value.project}/"
+    return {
+        "retention": {
+            "total": value.total,
+            "retained": value.retained,
+            "harbor_hostname": _external_host(),
+            "project_name": value.project,
+            "retention_policy_id": value.policy_id,
+            "retention_rule": rules,
+            "result": value.status,
+            "deleted_artifact": [
+                {"type": "image", "status": value.status, "name_tag": name.removeprefix(prefix)}
+                for name in value.deleted
+            ],
+        }
+    }
+
+
+_NEXT_SEQUENCES = (
     "INSERT INTO notification_target_state (policy_id, address, sequence, "
-    "consecutive_failures, failing, last_status, last_error, last_trigger) "
-    "VALUES (%s, %s, 1, 0, false, '', '', %s) ON CONFLICT (policy_id, address) DO UPDATE "
+    "consecutive_failures, failing, last_status, last_error, last_trigger) VALUES {rows} "
+    "ON CONFLICT (policy_id, address) DO UPDATE "
     "SET sequence = notification_target_state.sequence + 1, last_trigger = EXCLUDED.last_trigger "
-    "RETURNING sequence"
+    "RETURNING policy_id, address, sequence"
 )
 
 
-def _next_sequence(policy: WebhookPolicy, address: str) -> int:
-    """This target's next delivery number: one statement, which holds the state row's lock
-    until the outbox delivery commits (concurrent events of one target queue there)."""
+def _next_sequences(targets: list[tuple[int, str]]) -> dict[tuple[int, str], int]:
+    """The next delivery number of each (policy, address): one statement, which holds the
+    state rows' locks until the outbox delivery commits (concurrent events of one target
+    queue there; taken in one order, so two events never wait for each other)."""
+    pairs = sorted(set(targets))
+    now = timezone.now()
+    sql = _NEXT_SEQUENCES.format(rows=", ".join(["(%s, %s, 1, 0, false, '', '', %s)"] * len(pairs)))
     with connection.cursor() as cursor:
-        cursor.execute(_NEXT_SEQUENCE, [policy.pk, address, timezone.now()])
-        return int(cursor.fetchone()[0])
+        cursor.execute(sql, [value for pair in pairs for value in (*pair, now)])
+        return {(int(p), str(a)): int(n) for p, a, n in cursor.fetchall()}
 
 
-def start_deliveries(note: Notification, policy: WebhookPolicy, *, test: bool = False) -> list[int]:
-    """An execution (with its one task) per target of `policy`; its task sends `note`."""
-    executions = []
-    for index, target in enumerate(policy.targets):
-        sequence = _next_sequence(policy, target["address"])
-        body, content_type = payloads.render(
-            note,
-            notify_type=target.get("type", payloads.HTTP),
-            payload_format=target.get("payload_format") or payloads.DEFAULT,
-            project_id=policy.project_id,
-            policy_id=policy.pk,
-            sequence=sequence,
-        )
-        payload = body.decode()
-        execution = start_execution(
-            vendor_type=vendor_type_of(target),
-            parameters={
+def _deliveries(
+    note: Notification, policies: list[WebhookPolicy], test: bool
+) -> list[NewExecution]:
+    sequences = _next_sequences([(p.pk, t["address"]) for p in policies for t in p.targets])
+    new = []
+    for policy in policies:
+        for index, target in enumerate(policy.targets):
+            sequence = sequences[(policy.pk, target["address"])]
+            body, content_type = payloads.render(
+                note,
+                notify_type=target.get("type", payloads.HTTP),
+                payload_format=target.get("payload_format") or payloads.DEFAULT,
+                project_id=policy.project_id,
+                policy_id=policy.pk,
+                sequence=sequence,
+            )
+            payload = body.decode()
+            parameters = {
                 "event_id": note.event_id,
                 "event_type": note.event_type,
                 "target": index,
@@ -254,14 +302,31 @@ def start_deliveries(note: Notification, policy: WebhookPolicy, *, test: bool = 
                 "content_type": content_type,
                 "payload": payload,
                 "test": test,
-            },
-            trigger=Trigger.EVENT,
-            vendor_id=policy.pk,
-            actor=NOTIFIER,
-            extra_attrs={"event_type": note.event_type, "payload": payload},
-        )
-        executions.append(execution.pk)
-    return executions
+            }
+            new.append(
+                NewExecution(
+                    vendor_type=vendor_type_of(target),
+                    parameters=parameters,
+                    vendor_id=policy.pk,
+                    extra_attrs={"event_type": note.event_type, "payload": payload},
+                )
+            )
+    return new
+
+
+def start_deliveries(
+    note: Notification, policies: list[WebhookPolicy], *, test: bool = False, inline: bool = False
+) -> list[int]:
+    """An execution (with its one task) per policy and target, all written in two INSERTs
+    and sent one after the other: after commit by this worker (`inline`: the outbox
+    delivery, already a Celery task) or by one Celery message per job type (WEBHOOK,
+    SLACK; the UI's test send)."""
+    if not policies:
+        return []
+    executions = start_executions(
+        _deliveries(note, policies, test), trigger=Trigger.EVENT, actor=NOTIFIER, inline=inline
+    )
+    return [execution.pk for execution in executions]
 
 
 def notify(value: Event, key: str) -> None:
@@ -281,8 +346,7 @@ def notify(value: Event, key: str) -> None:
         operator=operator,
         event_data=data,
     )
-    for policy in policies:
-        start_deliveries(note, policy)
+    start_deliveries(note, policies, inline=True)
 
 
 def subscribe_all() -> None:
@@ -294,6 +358,7 @@ def subscribe_all() -> None:
         QuotaExceeded,
         ReplicationFinished,
         ScanFinished,
+        RetentionFinished,
     ):
         subscribe(
             event_type, notify, name=f"webhooks:{event_type.name}", durable=True, wants=wanted

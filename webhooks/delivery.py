@@ -3,7 +3,9 @@ type WEBHOOK or SLACK, vendor id the policy, with one task whose log keeps each 
 the request, the status code and an excerpt of the response).
 
 Retries: on no answer, a time-out or a 5xx, up to MAX_ATTEMPTS with back-off
-(BACKOFF_SECONDS); never on a 4xx, a refused address or redirect. A target whose
+(BACKOFF_SECONDS); never on a 4xx, a refused address or redirect. Each attempt is one run
+of the task: a retry is re-scheduled with a countdown (jobs.context.RetryLater), so the
+wait between attempts holds no worker slot. A target whose
 deliveries failed FAILING_AFTER times in a row is marked failing (API and UI show it) and
 gets one attempt per event, no retries, until a delivery succeeds again. A worker killed
 mid-delivery leaves the task running under a stale lease: jobs run it again (same event
@@ -11,7 +13,6 @@ id, same sequence, same body), so the receiver gets it at least once."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from django.db import connection
@@ -19,7 +20,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from harbor_py.core import secretbox
-from jobs.context import JobContext, Stopped
+from jobs.context import JobContext, RetryLater
 from jobs.models import Execution
 from webhooks import sender
 from webhooks.models import TargetState, WebhookPolicy
@@ -110,40 +111,34 @@ def run(context: JobContext) -> dict[str, Any]:
     body = params["payload"].encode()
     headers = request_headers(params, target, body)
     attempts = 1 if policy.target_failing else MAX_ATTEMPTS
+    attempt = min(context.attempt, attempts)
     if attempts == 1:
         context.log(f"target {address} is marked failing: one attempt, no retries")
-    outcome: sender.Outcome | None = None
-    error = ""
-    for attempt in range(1, attempts + 1):
-        if attempt > 1:
-            pause = BACKOFF_SECONDS[min(attempt - 2, len(BACKOFF_SECONDS) - 1)]
-            context.log(f"retrying in {pause:.0f} s")
-            time.sleep(pause)
-            if context.should_stop():
-                raise Stopped()
-        request = (
-            f"attempt {attempt}/{attempts}: POST {address} {params['event_type']} "
-            f"event {params['event_id']} sequence {params['sequence']} "
-            f"({len(body)} bytes, {headers['Content-Type']})"
-        )
-        # the request and its answer in one log write (one statement less per attempt)
-        try:
-            outcome = sender.send(address, body, headers, verify=not target.get("skip_cert_verify"))
-        except sender.Refused as exc:
-            outcome, error = None, f"refused: {exc}"
-            context.log(_lines(request, error))
-            break
+    request = (
+        f"attempt {attempt}/{attempts}: POST {address} {params['event_type']} "
+        f"event {params['event_id']} sequence {params['sequence']} "
+        f"({len(body)} bytes, {headers['Content-Type']})"
+    )
+    outcome: sender.Outcome | None
+    # the request and its answer in one log write (one statement less per attempt)
+    try:
+        outcome = sender.send(address, body, headers, verify=not target.get("skip_cert_verify"))
+    except sender.Refused as exc:
+        outcome, error = None, f"refused: {exc}"
+        context.log(_lines(request, error))
+    else:
         error = outcome.error
-        context.log(
-            _lines(
-                request,
-                f"response: {outcome.status if outcome.status is not None else 'none'}"
-                + (f" ({outcome.error})" if outcome.error else "")
-                + (f" body: {outcome.excerpt!r}" if outcome.excerpt else ""),
-            )
+        answer = (
+            f"response: {outcome.status if outcome.status is not None else 'none'}"
+            + (f" ({outcome.error})" if outcome.error else "")
+            + (f" body: {outcome.excerpt!r}" if outcome.excerpt else "")
         )
-        if outcome.ok or not outcome.retryable:
-            break
+        if not outcome.ok and outcome.retryable and attempt < attempts:
+            pause = BACKOFF_SECONDS[min(attempt - 1, len(BACKOFF_SECONDS) - 1)]
+            context.log(_lines(request, f"{answer}; retrying in {pause:g} s"))
+            # re-scheduled, not slept: the worker slot is free until then (jobs.runner)
+            raise RetryLater(pause, f"{error}; attempt {attempt + 1} in {pause:g} s")
+        context.log(_lines(request, answer))
     failing = _record(policy.pk, address, outcome, error)
     if outcome is None or not outcome.ok:
         if failing:

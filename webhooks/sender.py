@@ -54,14 +54,17 @@ def _private(address: str) -> bool:
     return not ip.is_global or ip.is_multicast
 
 
-def check_address(url: str) -> None:
+def check_address(url: str) -> str | None:
     """Raise Refused for a URL that is not http(s), or (with the setting on) whose host
-    resolves to a loopback, private, link-local or otherwise non-global address."""
+    resolves to a loopback, private, link-local or otherwise non-global address. Returns
+    the checked address to connect to (None when the setting is off): the request goes
+    there and nowhere else, so a DNS answer that changes after the check (rebinding) does
+    not reach a private address."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise Refused(f"{url!r} is not an http or https URL")
     if not refuse_private():
-        return
+        return None
     try:
         infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
     except OSError as exc:
@@ -72,6 +75,26 @@ def check_address(url: str) -> None:
                 f"{parts.hostname} resolves to {info[4][0]}, a loopback or private address "
                 "(WEBHOOK_REFUSE_PRIVATE_TARGETS)"
             )
+    if not infos:
+        raise Refused(f"{parts.hostname} resolves to no address")
+    return str(infos[0][4][0])
+
+
+def pinned_request(url: str, address: str | None) -> tuple[str, dict[str, str], dict[str, str]]:
+    """(the URL to connect to, the headers and the httpx extensions) that send a request
+    for `url` to the checked `address`: the URL names the address, `Host` and the TLS
+    server name (SNI, and the name the certificate is checked against) stay the URL's."""
+    if address is None:
+        return url, {}, {}
+    parts = urlsplit(url)
+    assert parts.hostname is not None  # check_address refused a URL without one
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    literal = f"[{ip}]" if ip.version == 6 else str(ip)
+    userinfo, _, host = parts.netloc.rpartition("@")
+    netloc = (f"{userinfo}@" if userinfo else "") + literal
+    netloc += f":{parts.port}" if parts.port else ""
+    extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
+    return parts._replace(netloc=netloc).geturl(), {"Host": host}, extensions
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -98,9 +121,9 @@ def send(
     client = _client(verify)
     try:
         for _ in range(MAX_SAME_HOST_REDIRECTS + 1):
-            check_address(url)
+            address = check_address(url)
             try:
-                outcome, location = _exchange(client, url, body, headers, deadline)
+                outcome, location = _exchange(client, url, address, body, headers, deadline)
             except (httpx.TimeoutException, TimeoutError) as exc:
                 return Outcome(None, "", f"timed out: {exc or type(exc).__name__}", True)
             except httpx.HTTPError as exc:
@@ -134,14 +157,21 @@ def _client(verify: bool) -> httpx.Client:
 
 
 def _exchange(
-    client: httpx.Client, url: str, body: bytes, headers: dict[str, str], deadline: float
+    client: httpx.Client,
+    url: str,
+    address: str | None,
+    body: bytes,
+    headers: dict[str, str],
+    deadline: float,
 ) -> tuple[Outcome, str | None]:
+    connect_to, host, extensions = pinned_request(url, address)
     with client.stream(
         "POST",
-        url,
+        connect_to,
         content=body,
-        headers={"User-Agent": USER_AGENT, **headers},
+        headers={"User-Agent": USER_AGENT, **headers, **host},
         timeout=httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT),
+        extensions=extensions,
     ) as response:
         received = bytearray()
         for chunk in response.iter_bytes():

@@ -4,19 +4,23 @@ of a target (its auth header, its signing secret) are encrypted at rest
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 import uuid
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from audit.services import record
-from harbor_py.core import secretbox
+from harbor_py.core import configuration, secretbox
 from harbor_py.core.actor import Actor
 from harbor_py.core.errors import bad_request, conflict
+from jobs.models import FINAL, Execution, Task
 from projects.models import Project
 from webhooks import payloads, sender
 from webhooks.consumers import forget_wanted, start_deliveries
+from webhooks.delivery import VENDOR_TYPES
 from webhooks.models import WebhookPolicy
 from webhooks.payloads import Notification
 
@@ -177,4 +181,27 @@ def send_test(*, project: Project, policy: WebhookPolicy, actor: Actor) -> list[
         },
     )
     _record(policy, project, actor, "update", "test send")
-    return start_deliveries(note, policy, test=True)
+    return start_deliveries(note, [policy], test=True)
+
+
+PURGE_BATCH = 1000
+
+
+def purge_executions(*, now: dt.datetime | None = None) -> int:
+    """Delete the webhook executions (their tasks and logs with them) that ended more than
+    `webhook_execution_retention_days` ago, in batches of PURGE_BATCH, each its own short
+    transaction; how many went. Only finished ones: a delivery still pending or running
+    (or waiting for a retry) stays whatever its age."""
+    days = int(configuration.get("webhook_execution_retention_days"))
+    cutoff = (now or timezone.now()) - dt.timedelta(days=days)
+    old = Execution.objects.filter(
+        vendor_type__in=VENDOR_TYPES, status__in=FINAL, end_time__lt=cutoff
+    )
+    purged = 0
+    while ids := list(old.order_by("pk").values_list("pk", flat=True)[:PURGE_BATCH]):
+        with transaction.atomic():
+            doomed = old.filter(pk__in=ids)  # the condition again, in the deleting statement
+            Task.objects.filter(execution__in=doomed).delete()
+            deleted, _ = doomed.delete()
+        purged += deleted
+    return purged

@@ -18,9 +18,13 @@ class ConfigurationsView(APIView):
 
     @extend_schema(operation_id="getConfigurations", responses={200: dict})
     def get(self, request: Request) -> Response:
-        editable = {k: item.editable for k, item in configuration.ITEMS.items()}
+        items = configuration.ITEMS
         return Response(
-            {k: {"value": v, "editable": editable[k]} for k, v in configuration.snapshot().items()}
+            {
+                k: {"value": v, "editable": items[k].editable}
+                for k, v in configuration.snapshot().items()
+                if items[k].harbor  # Harbor's contract admits no other key
+            }
         )
 
     @extend_schema(operation_id="updateConfigurations", request=dict, responses={200: None})

@@ -32,6 +32,9 @@ class Item:
     editable: bool = True
     choices: tuple[Any, ...] | None = None
     check: Callable[[Any], str | None] | None = None
+    # one of Harbor's: answered by GET /configurations (whose contract admits no other
+    # key); harbor-py's own settings are written by PUT and read by their owners only
+    harbor: bool = True
 
 
 # Every setting, registered by the app that owns it (its `options` module, which
@@ -48,12 +51,13 @@ def register(
     editable: bool = True,
     choices: tuple[Any, ...] | None = None,
     check: Callable[[Any], str | None] | None = None,
+    harbor: bool = True,
 ) -> None:
     """Declare a run-time setting; a second registration of a key is refused, as is a
     default that its own checks would refuse."""
     if key in ITEMS:
         raise ValueError(f"the setting {key} is registered twice")
-    item = Item(kind, default, secret, editable, choices, check)
+    item = Item(kind, default, secret, editable, choices, check, harbor)
     try:
         _coerce(key, item, default)
     except DomainError as exc:

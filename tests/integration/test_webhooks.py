@@ -5,9 +5,11 @@ tasks run inline here (settings_test); tests/e2e/test_webhooks.py runs them in a
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import json
+import socket
 
 import pytest
 from cloudevents.core.bindings.http import HTTPMessage, from_http_event
@@ -15,6 +17,7 @@ from django.db import transaction
 from django.test import TestCase
 
 from audit.models import AuditLog
+from harbor_py.core.actor import Actor
 from harbor_py.core.events import publish
 from jobs.models import Execution, Task
 from projects.roles import Role
@@ -27,6 +30,7 @@ from webhooks import delivery, sender
 from webhooks.models import TargetState, WebhookPolicy
 
 pytestmark = pytest.mark.django_db
+pytest_plugins = ["tests.distribution_plugin"]
 DIGEST = "sha256:" + "c" * 64
 ALL = ["PUSH_ARTIFACT", "PULL_ARTIFACT", "DELETE_ARTIFACT", "QUOTA_EXCEED", "QUOTA_WARNING"]
 
@@ -227,6 +231,32 @@ def test_private_targets_are_refused_when_the_setting_is_on(world, settings):
         sender.send("http://localhost:9/", b"{}", {})
 
 
+def test_the_request_goes_to_the_address_that_was_checked(settings, monkeypatch, receivers):
+    """DNS rebinding: the name resolves to an allowed address for the check and to a
+    private one afterwards; the request still goes to the checked address, with the
+    name in Host."""
+    settings.WEBHOOK_REFUSE_PRIVATE_TARGETS = True
+    checked = receivers()  # 127.0.0.1, taken as a public address below
+    port = int(checked.url.split(":")[2].split("/")[0])
+    inside = receivers(host="127.0.0.2", port=port)  # what the second answer points to
+    monkeypatch.setattr(sender, "_private", lambda address: address != "127.0.0.1")
+    resolve = socket.getaddrinfo
+    answers = iter(["127.0.0.1"])
+
+    def rebinding(host, *args, **kwargs):
+        if host != "hooks.rebind.test":
+            return resolve(host, *args, **kwargs)
+        address = next(answers, "127.0.0.2")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, args[0] if args else 0))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    outcome = sender.send(f"http://hooks.rebind.test:{port}/hook", b"{}", {})
+    assert outcome.ok, outcome
+    [got] = checked.wait_for(1, timeout=5)
+    assert got.headers["Host"] == f"hooks.rebind.test:{port}"
+    assert inside.attempts == 0
+
+
 def test_a_push_reaches_every_target_in_its_format(world, receivers):
     default, cloud, slack = receivers(), receivers(), receivers()
     policy_id = create(
@@ -340,6 +370,45 @@ def test_a_500_is_retried_and_a_4xx_is_not(world, receivers):
     assert log.count("response: 500") == 2 and "response: 200" in log
 
 
+def test_a_retry_is_rescheduled_with_a_countdown_not_slept(world, receivers, monkeypatch):
+    """Between attempts the task is pending (due time in its lease column) and its Celery
+    message is sent again with the back-off as countdown: no worker waits. A retry whose
+    message was lost is requeued by jobs' orphan scan; a stop while it waits stops it."""
+    from jobs import lease, runner, services
+    from jobs.models import Status
+
+    monkeypatch.setattr(delivery, "BACKOFF_SECONDS", (30.0, 60.0, 90.0))
+    sent: list[tuple[tuple, dict]] = []
+    monkeypatch.setattr(runner.run_task, "apply_async", lambda args, **kw: sent.append((args, kw)))
+    flaky = receivers(mode="flaky", failures=1)
+    policy_id = create(world["admin"], body(target(flaky.url)))
+    push()  # the first attempt runs inline (settings_test), its retry is only scheduled
+    [execution] = deliveries(policy_id)
+    task = Task.objects.get(execution=execution)
+    assert (flaky.attempts, execution.status, task.status) == (1, "Running", "Pending")
+    assert [(args, kw["countdown"]) for args, kw in sent] == [((task.pk,), 30.0)]
+    assert task.worker == "" and task.extra_attrs["retries"] == 1
+    assert "response: 500" in task.log and "retrying in 30 s" in task.log
+    assert task.pk not in lease.orphaned_task_ids()  # not due yet
+    Task.objects.filter(pk=task.pk).update(heartbeat=task.heartbeat - dt.timedelta(seconds=200))
+    assert task.pk in lease.orphaned_task_ids()  # its message is overdue: requeued
+    runner.run(task.pk)  # what the countdown message does
+    execution.refresh_from_db()
+    assert (flaky.attempts, execution.status) == (2, "Success")
+    assert "attempt 2/4" in Task.objects.get(pk=task.pk).log
+
+    never = receivers(mode="flaky", failures=99)
+    other = create(world["admin"], body(target(never.url), name="other"))
+    push()
+    [waiting] = deliveries(other)
+    assert waiting.status == "Running"
+    services.request_stop(waiting, actor=Actor.system("test"))
+    waiting.refresh_from_db()
+    assert waiting.status == Status.STOPPED
+    runner.run(Task.objects.get(execution=waiting).pk)  # the countdown message, later
+    assert never.attempts == 1
+
+
 def test_a_closed_connection_and_a_slow_receiver_are_retried_then_fail(
     world, receivers, monkeypatch
 ):
@@ -447,6 +516,144 @@ def test_quota_webhooks_from_real_pushes(world, receivers):
     assert "exceed the configured upper limit" in exceeded["custom_attributes"]["Details"]
 
 
+def test_a_copy_refused_over_the_quota_is_a_quota_exceed_webhook(
+    distribution, make_user, make_project, client_for, receivers
+):
+    """A copy records both phases of the push in one transaction: its QUOTA_EXCEED is
+    published once that transaction rolled back (the real API path, real distribution)."""
+    from quotas.models import Quota
+    from tests.distribution import push_image
+
+    owner = make_user("owner")
+    make_project("src", owner=owner)
+    hooked = make_project("hooks", owner=owner)
+    digest = push_image("owner", "src/app", "v1")
+    api, hook = client_for(owner), receivers()
+    create(api, body(target(hook.url), events=["QUOTA_EXCEED"]))
+    Quota.objects.update_or_create(project=hooked, defaults={"hard": 100, "used": 0})
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = api.post("/api/v2.0/projects/hooks/repositories/copy/artifacts?from=src/app:v1")
+    assert_harbor_error(response, 403)
+    assert "Quota exceeded" in response.json()["errors"][0]["message"]
+    [got] = hook.wait_for(1, timeout=10)
+    payload = got.json()
+    assert payload["type"] == "QUOTA_EXCEED"
+    assert payload["event_data"]["resources"] == [{"digest": digest}]
+    assert payload["event_data"]["repository"]["repo_full_name"] == "hooks/copy"
+    assert (
+        "exceed the configured upper limit of 100 B"
+        in (payload["event_data"]["custom_attributes"]["Details"])
+    )
+
+
+def test_a_retention_run_is_a_tag_retention_webhook(distribution, world, receivers):
+    """A real retention run (not a dry run) that deleted something: Harbor's TAG_RETENTION,
+    with the counts, the policy's rules and each deleted tag; a dry run sends nothing."""
+    from jobs import runner
+    from retention import services as retention
+    from tests.integration import registry_data
+
+    hook = receivers()
+    create(world["admin"], body(target(hook.url), events=["TAG_RETENTION"]))
+    for tag in ("v1", "v2", "v3"):
+        registry_data.image(world["project"], "app", tag)
+    rule = {
+        "template": "latestPushedK",
+        "action": "retain",
+        "params": {"latestPushedK": 1},
+        "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "**"}],
+        "scope_selectors": {
+            "repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]
+        },
+    }
+    policy = retention.create_policy(
+        project=world["project"],
+        data={
+            "algorithm": "or",
+            "rules": [rule],
+            "trigger": {"kind": "Schedule", "settings": {"cron": ""}},
+            "scope": {"level": "project", "ref": world["project"].pk},
+        },
+        actor=Actor(username="admin"),
+    )
+    for dry_run in (True, False):
+        execution = retention.start(policy=policy, dry_run=dry_run, actor=Actor(username="admin"))
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            runner.run(execution.tasks.get().pk)
+    [got] = hook.wait_for(1, timeout=10)
+    payload = got.json()
+    assert (payload["type"], payload["operator"]) == ("TAG_RETENTION", "MANUAL")
+    data = payload["event_data"]["retention"]
+    assert {k: data[k] for k in ("total", "retained", "project_name", "result")} == {
+        "total": 3,
+        "retained": 1,
+        "project_name": "hooks",
+        "result": "Success",
+    }
+    assert data["retention_policy_id"] == policy.pk
+    assert data["retention_rule"][0]["template"] == "latestPushedK"
+    assert data["retention_rule"][0]["params"] == {"latestPushedK": 1}
+    assert len(data["deleted_artifact"]) == 2
+    assert {d["name_tag"].split(":")[0] for d in data["deleted_artifact"]} == {"app"}
+    assert all(d["status"] == "Success" for d in data["deleted_artifact"])
+    assert hook.attempts == 1  # the dry run sent nothing
+
+
+def test_old_executions_are_purged_by_beat_after_the_configured_days(world, receivers):
+    import datetime as dt
+
+    from django.utils import timezone
+    from django_celery_beat.models import PeriodicTask
+
+    from webhooks.tasks import purge_executions
+
+    beat = PeriodicTask.objects.get(name="harbor: purge webhook executions")
+    assert (beat.task, beat.interval.every, beat.enabled) == (
+        "webhooks.tasks.purge_executions",
+        3600,
+        True,
+    )
+    hook = receivers()
+    policy_id = create(world["admin"], body(target(hook.url)))
+    for tag in ("v1", "v2", "v3", "v4"):
+        push(tags=(tag,))
+    hook.wait_for(4, timeout=10)
+    old, recent, running, kept = deliveries(policy_id)
+    now = timezone.now()
+    Execution.objects.filter(pk__in=[old.pk, running.pk]).update(
+        end_time=now - dt.timedelta(days=31)
+    )
+    Execution.objects.filter(pk=running.pk).update(status="Running")
+    Execution.objects.filter(pk=kept.pk).update(end_time=now - dt.timedelta(days=29))
+    response = world["admin"].put(
+        "/api/v2.0/configurations", {"webhook_execution_retention_days": 45}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert purge_executions() == 0  # 31 days old is younger than 45
+    assert (
+        world["admin"]
+        .put("/api/v2.0/configurations", {"webhook_execution_retention_days": 30}, format="json")
+        .status_code
+        == 200
+    )
+    assert purge_executions() == 1
+    answered = world["admin"].get("/api/v2.0/configurations").json()
+    assert "webhook_execution_retention_days" not in answered  # not in Harbor's contract
+    left = set(Execution.objects.filter(vendor_id=policy_id).values_list("pk", flat=True))
+    assert left == {recent.pk, running.pk, kept.pk}  # a running one stays whatever its age
+    assert not Task.objects.filter(execution_id=old.pk).exists()
+    assert (
+        world["admin"]
+        .get(f"/api/v2.0/projects/hooks/webhook/policies/{policy_id}/executions/{old.pk}/tasks")
+        .status_code
+        == 404
+    )
+    bad = world["admin"].put(
+        "/api/v2.0/configurations", {"webhook_execution_retention_days": 0}, format="json"
+    )
+    assert_harbor_error(bad, 400)
+
+
 def test_a_finished_replication_into_the_project_is_a_replication_webhook(world, receivers):
     from replication.events import ReplicationFinished
     from replication.models import RegistryEndpoint, ReplicationPolicy
@@ -531,3 +738,32 @@ def test_a_delivery_stays_within_its_statement_budget(world, receivers):
     sqls = [q["sql"] for q in queries if "SAVEPOINT" not in q["sql"]]
     assert len(hook.wait_for(2, timeout=10)) == 2
     assert len(sqls) <= 19, "\n".join(s[:120] for s in sqls)
+
+
+def test_one_event_to_five_policies_writes_its_deliveries_together(world, receivers, monkeypatch):
+    """Five policies (the bench's shape): the sequences, executions and tasks of the
+    event's five deliveries are one statement each, and no Celery message per target."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from jobs import runner
+
+    hooks = [receivers() for _ in range(5)]
+    for k, hook in enumerate(hooks):
+        create(world["admin"], body(target(hook.url), name=f"hook{k}"))
+    push()  # fills the caches
+    with CaptureQueriesContext(connection) as queries:
+        push(tags=("v2",))
+    for hook in hooks:
+        assert len(hook.wait_for(2, timeout=10)) == 2
+    sqls = [q["sql"] for q in queries]
+    assert sum(s.startswith('INSERT INTO "execution"') for s in sqls) == 1
+    assert sum(s.startswith('INSERT INTO "task"') for s in sqls) == 1
+    assert sum(s.startswith("INSERT INTO notification_target_state") for s in sqls) == 1
+    sent: list[tuple] = []
+    monkeypatch.setattr(runner.run_task, "apply_async", lambda *a, **k: sent.append(a))
+    monkeypatch.setattr(runner.run_tasks, "apply_async", lambda *a, **k: sent.append(a))
+    push(tags=("v3",))
+    assert sent == []  # the outbox delivery's worker sent them itself
+    for hook in hooks:
+        assert len(hook.wait_for(3, timeout=10)) == 3

@@ -96,3 +96,21 @@ def test_only_http_urls_are_targets(settings):
         with pytest.raises(sender.Refused):
             sender.check_address(url)
     sender.check_address("https://hooks.example.com/x")
+
+
+def test_a_pinned_request_keeps_the_name_in_host_and_sni():
+    assert sender.pinned_request("https://u:p@hooks.example.com:8443/x?a=1", "93.184.216.34") == (
+        "https://u:p@93.184.216.34:8443/x?a=1",
+        {"Host": "hooks.example.com:8443"},
+        {"sni_hostname": "hooks.example.com"},
+    )
+    assert sender.pinned_request("http://hooks.example.com/x", "2001:db8::1") == (
+        "http://[2001:db8::1]/x",
+        {"Host": "hooks.example.com"},
+        {},
+    )
+    assert sender.pinned_request("http://hooks.example.com/x", None) == (
+        "http://hooks.example.com/x",
+        {},
+        {},
+    )
