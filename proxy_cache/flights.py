@@ -52,6 +52,30 @@ def release(lock: Lock) -> None:
         lock.release()  # (expired meanwhile: the next caller leads)
 
 
+def token_of(lock: Lock) -> str:
+    """The leader's token: whoever holds it may end the flight (`release_token`), e.g.
+    nginx's notice that a handed-over fetch ended (proxy_cache/blobs.py)."""
+    token = lock.local.token
+    return token.decode() if isinstance(token, bytes) else str(token)
+
+
+def hand_over(lock: Lock, seconds: float) -> None:
+    """The flight outlives this request: its lease is `seconds` from now."""
+    with suppress(redis.RedisError, redis.exceptions.LockError):
+        lock.extend(seconds, replace_ttl=True)
+
+
+def release_token(key: str, token: str) -> bool:
+    """End the flight `key` if `token` still leads it."""
+    lock = _lock(key)
+    lock.local.token = token.encode()
+    try:
+        lock.do_release(lock.local.token)
+    except (redis.RedisError, redis.exceptions.LockError):
+        return False
+    return True
+
+
 def extend(lock: Lock) -> None:
     with suppress(redis.RedisError, redis.exceptions.LockError):
         lock.reacquire()

@@ -111,6 +111,15 @@ def artifacts(stack: Instance, project: str, repository: str) -> list[dict]:
     return response.json()
 
 
+def job_log(stack: Instance, project: str) -> str:
+    """Today's proxy-cache job log of the project (proxy_cache/services.py)."""
+    code = (
+        "from projects.models import Project; from proxy_cache.selectors import job_logs; "
+        f"print(job_logs(Project.objects.get(name={project!r}).pk)[0]['log'])"
+    )
+    return stack.manage("shell", "-c", code).stdout
+
+
 def token(stack: Instance, repository: str) -> str:
     return stack.token([f"repository:{repository}:pull"], auth=ADMIN)["token"]
 
@@ -131,6 +140,8 @@ def test_cold_pull_streams_and_records_warm_pull_costs_one_head(
     assert all(got[digest] == data for digest, data in image.blobs.items())
     for digest in image.blobs:  # each blob fetched once from the upstream
         assert relay.count("GET", f"/blobs/{digest}") == 1
+        # by nginx, handed over by the gate after one HEAD (not by a gunicorn thread)
+        assert relay.count("HEAD", f"/blobs/{digest}") == 1
     assert relay.count("GET", f"/manifests/{image.digest}") == 1
     # recorded at once, with its tag
     found = artifacts(stack, project, f"{project}/team/app")
@@ -139,6 +150,14 @@ def test_cold_pull_streams_and_records_warm_pull_costs_one_head(
     ]
 
     wait_cached(stack, f"{project}/team/app", list(image.blobs))
+    # nginx's staging files were checked and moved into storage: none is left behind
+    assert list((stack.data_dir / "proxy-staging").iterdir()) == []
+    # the project's job log says what was fetched and what became of it
+    log = job_log(stack, project)
+    assert f"fetched the manifest of {project}/team/app:v1 ({image.digest})" in log
+    for digest in image.blobs:
+        assert f"fetched blob {digest} of {project}/team/app" in log
+    assert log.count("(by nginx): checked against the digest and cached") == len(image.blobs)
     relay.clear()
     pull(stack, f"{project}/team/app:v1", tmp_path / "warm")
     assert layout_blobs(tmp_path / "warm") == got
@@ -173,6 +192,9 @@ def test_tag_moved_then_deleted_upstream_and_pull_by_digest(
     assert logs.status_code == 200, logs.text
     stale = [e for e in logs.json() if "served from the proxy cache" in e["operation_description"]]
     assert stale and "gone" in stale[0]["operation_description"]
+    assert f"served {project}/team/moving:v1 from the cache: the tag v1 is gone" in job_log(
+        stack, project
+    )
 
     # by digest: the cached copy, no upstream request at all
     wait_cached(stack, f"{project}/team/moving", list(first.blobs))
@@ -400,6 +422,15 @@ def test_htpasswd_upstream_and_docker_hub_library_layout(
         pull(stack, f"{project}/nginx:latest", tmp_path / "hub")
         assert set(image.blobs) <= set(layout_blobs(tmp_path / "hub"))
         pull(stack, f"{project}/library/nginx:latest", tmp_path / "hub2")
+        # one image, stored once under the name Harbor shows, whichever name was pulled
+        with stack.client() as api:
+            listed = api.get(f"{API}/projects/{project}/repositories")
+        assert [r["name"] for r in listed.json()] == [f"{project}/library/nginx"]
+        wait_cached(stack, f"{project}/library/nginx", list(image.blobs))
+        assert not (cached_link(stack, f"{project}/nginx", image.digest).parent.parent).exists()
+        # the short name again: its blobs are the cached ones, served by distribution
+        pull(stack, f"{project}/nginx:latest", tmp_path / "hub3")
+        assert layout_blobs(tmp_path / "hub3") == layout_blobs(tmp_path / "hub")
 
 
 @pytest.mark.slow
