@@ -176,7 +176,7 @@ def open_blob(
     deadline = time.monotonic() + FOLLOW_SECONDS
     lock = flights.try_lead(key)
     while lock is None and time.monotonic() < deadline:
-        flights.wait_for(key, deadline - time.monotonic())
+        _wait_for_leader(key, name, digest, deadline)
         local = _open_local(name, digest, start)
         if local is not None:
             return local
@@ -225,6 +225,23 @@ def open_blob(
     except (httpx.HTTPError, httpx.StreamError) as exc:
         raise _unreachable(source, name, f"the transfer broke off: {exc}") from None
     return BlobStream(size, itertools.chain([first], chunks), from_upstream=True, start=start)
+
+
+def _wait_for_leader(key: str, name: str, digest: str, deadline: float) -> None:
+    """Until the flight `key` ends. A fetch handed to nginx ends when its staging file
+    lands: a waiting client takes it in itself rather than wait for nginx's notice, which
+    needs a free gunicorn thread (twenty waiting clients could hold them all)."""
+    staging = _staging_dir()
+    while time.monotonic() < deadline:
+        token = flights.holder(key)
+        if token is None:
+            return
+        if staging is not None and _TOKEN.match(token):
+            path = _staging_path(staging, digest, token)
+            if os.path.exists(path) and _import_staged(name, digest, path):
+                flights.release_token(key, token)
+                return
+        time.sleep(flights.POLL_SECONDS)
 
 
 def _staging_dir() -> str | None:
@@ -286,9 +303,9 @@ def stored(project: Project, name: str, digest: str, flight: str) -> bool:
     # the notice comes first and the fetch goes on: wait for it a little (the next miss
     # picks up a file that lands later: _import_leftover)
     deadline = time.monotonic() + STAGED_WAIT_SECONDS
-    while not os.path.exists(path) and time.monotonic() < deadline:
+    while not (os.path.exists(path) or _stored_data(digest)) and time.monotonic() < deadline:
         time.sleep(0.1)
-    landed = os.path.exists(path) and _import_staged(name, digest, path)
+    landed = _import_staged(name, digest, path)
     source = upstreams.of_project(project.registry_id)  # type: ignore[arg-type]  # a proxy project
     flights.release_token(f"b:{source.endpoint_id}:{digest}", flight)
     services.log(
@@ -331,6 +348,11 @@ def _import_staged(name: str, digest: str, path: str) -> bool:
     try:
         with open(path, "rb") as handle:
             actual = hashlib.file_digest(handle, algorithm).hexdigest()
+    except FileNotFoundError:  # taken in by a waiting client (checked there): link it here
+        if not _stored_data(digest):
+            return False
+        _link(name, digest)
+        return True
     except (OSError, ValueError) as exc:
         logger.warning("proxy cache: cannot read the staged %s: %s", digest, exc)
         with contextlib.suppress(OSError):
@@ -340,30 +362,55 @@ def _import_staged(name: str, digest: str, path: str) -> bool:
         logger.warning("proxy cache: the upstream's bytes for %s hash to %s", digest, actual)
         os.unlink(path)
         return False
-    base = os.path.join(settings.HARBOR["STORAGE_ROOT"], "docker", "registry", "v2")
-    blob_dir = os.path.join(base, "blobs", algorithm, hex_digest[:2], hex_digest)
-    data = os.path.join(blob_dir, "data")
-    os.makedirs(blob_dir, exist_ok=True)
-    if os.path.exists(data):
-        os.unlink(path)
-    else:
-        try:
-            os.replace(path, data)
-        except OSError as exc:
-            if exc.errno != errno.EXDEV:
-                raise
-            partial = f"{data}.{os.getpid()}.partial"
-            shutil.copyfile(path, partial)
-            os.replace(partial, data)
+    data = _data_path(digest)
+    os.makedirs(os.path.dirname(data), exist_ok=True)
+    try:
+        if os.path.exists(data):
             os.unlink(path)
-    link_dir = os.path.join(base, "repositories", name, "_layers", algorithm, hex_digest)
+        else:
+            _move(path, data)
+    except FileNotFoundError:  # a concurrent taker moved it first
+        if not _stored_data(digest):
+            return False
+    _link(name, digest)
+    return True
+
+
+def _storage_base() -> str:
+    return os.path.join(settings.HARBOR["STORAGE_ROOT"], "docker", "registry", "v2")
+
+
+def _data_path(digest: str) -> str:
+    algorithm, _, hex_digest = digest.partition(":")
+    return os.path.join(_storage_base(), "blobs", algorithm, hex_digest[:2], hex_digest, "data")
+
+
+def _stored_data(digest: str) -> bool:
+    return os.path.exists(_data_path(digest))
+
+
+def _move(path: str, data: str) -> None:
+    try:
+        os.replace(path, data)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        partial = f"{data}.{os.getpid()}.{threading.get_ident()}.partial"
+        shutil.copyfile(path, partial)
+        os.replace(partial, data)
+        os.unlink(path)
+
+
+def _link(name: str, digest: str) -> None:
+    """The repository's link to the blob, as distribution writes it."""
+    algorithm, _, hex_digest = digest.partition(":")
+    link_dir = os.path.join(_storage_base(), "repositories", name, "_layers", algorithm, hex_digest)
     os.makedirs(link_dir, exist_ok=True)
     link = os.path.join(link_dir, "link")
-    partial = f"{link}.{os.getpid()}.partial"
+    partial = f"{link}.{os.getpid()}.{threading.get_ident()}.partial"
     with open(partial, "w") as handle:
         handle.write(digest)
     os.replace(partial, link)
-    return True
 
 
 def _tee(

@@ -65,6 +65,15 @@ def hand_over(lock: Lock, seconds: float) -> None:
         lock.extend(seconds, replace_ttl=True)
 
 
+def holder(key: str) -> str | None:
+    """The token of the flight `key`'s leader, None when nobody leads it."""
+    try:
+        found = redis_conn.client(timeout=5.0).get(f"harbor:proxy:flight:{key}")
+    except redis.RedisError:
+        return None
+    return found.decode() if isinstance(found, bytes) else found
+
+
 def release_token(key: str, token: str) -> bool:
     """End the flight `key` if `token` still leads it."""
     lock = _lock(key)

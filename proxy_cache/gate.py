@@ -122,6 +122,9 @@ class Handler:
     ) -> HttpResponseBase:
         """nginx's notice that a fetch it was handed ended (deploy/nginx.conf)."""
         flight = request.headers.get("X-Harbor-Proxy-Stored", "")
+        # the name the client asked for (nginx sends the original URI): stored as the gate
+        # stores it
+        name = upstreams.local_name(project.registry_id, name)  # type: ignore[arg-type]  # a proxy project
         landed = blobs.stored(project, name, digest, flight)
         return HttpResponse(status=204 if landed else 202)
 

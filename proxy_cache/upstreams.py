@@ -100,7 +100,7 @@ def of_project(project_registry_id: int) -> Upstream:
 
 
 def _nginx_fetchable(url: httpx.URL, endpoint: RegistryEndpoint) -> bool:
-    if url.scheme == "https" and (endpoint.insecure or getattr(endpoint, "ca_certificate", "")):
+    if url.scheme == "https" and (endpoint.insecure or endpoint.ca_certificate):
         return False  # nginx checks every certificate against the system's CAs alone
     if url.scheme not in ("http", "https"):
         return False

@@ -446,3 +446,101 @@ def test_a_second_harbor_py_instance_as_a_harbor_upstream(
         assert layout_blobs(tmp_path / "through") == layout_blobs(image.path)
         found = artifacts(stack, project, f"{project}/lib/app")
         assert found[0]["digest"] == image.manifest_digest
+
+
+def _project_id(stack: Instance, project: str) -> int:
+    with stack.client() as api:
+        return int(api.get(f"{API}/projects/{project}").json()["project_id"])
+
+
+def _until(check, what: str, timeout: float = 120.0):
+    deadline = time.monotonic() + timeout
+    while (found := check()) is None:
+        assert time.monotonic() < deadline, f"timed out: {what}"
+        time.sleep(0.5)
+    return found
+
+
+def test_quota_immutability_and_retention_apply_to_what_a_proxy_project_caches(
+    stack: Instance, upstream: tuple[BareRegistry, FaultyRelay], relay: FaultyRelay, tmp_path: Path
+):
+    """Harbor's rules on a proxy project: an immutable tag keeps its cached digest when it
+    moves upstream (the client still gets the new one), retention deletes cached artifacts
+    (and their cached manifests: the next pull by digest asks the upstream again), and an
+    image over the quota is served but neither recorded nor kept."""
+    registry = upstream[0]
+    first = push_image(registry, "team/rules", "v1", layer_sizes=(4000,))
+    old = push_image(registry, "team/rules", "old", layer_sizes=(4500,))
+    project = proxy_project(stack, relay.url)
+    repository = f"{project}/team/rules"
+    assert manifest_get(stack, repository, "v1").status_code == 200
+    assert manifest_get(stack, repository, "old").status_code == 200
+
+    # immutability: v1 is protected here; it moves upstream
+    rule = {
+        "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "v*"}],
+        "scope_selectors": {
+            "repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]
+        },
+    }
+    with stack.client() as api:
+        created = api.post(f"{API}/projects/{project}/immutabletagrules", json=rule)
+    assert created.status_code == 201, created.text
+    moved = push_image(registry, "team/rules", "v1", layer_sizes=(5000,))
+    served = manifest_get(stack, repository, "v1")
+    assert served.status_code == 200 and served.headers["Docker-Content-Digest"] == moved.digest
+    tags = {
+        a["digest"]: [t["name"] for t in a["tags"] or []]
+        for a in artifacts(stack, project, repository)
+    }
+    assert tags[first.digest] == ["v1"] and moved.digest not in tags
+
+    # retention: keep the most recently pushed v* only; `old` goes, with its cached manifest
+    every = [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]
+    policy = {
+        "algorithm": "or",
+        "rules": [
+            {
+                "template": "latestPushedK",
+                "params": {"latestPushedK": 1},
+                "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "v*"}],
+                "scope_selectors": {"repository": every},
+            }
+        ],
+        "trigger": {"kind": "Schedule", "settings": {"cron": ""}, "references": {}},
+        "scope": {"level": "project", "ref": _project_id(stack, project)},
+    }
+    with stack.client() as api:
+        created = api.post(f"{API}/retentions", json=policy)
+        assert created.status_code == 201, created.text
+        base = created.headers["Location"].replace("/api/v2.0", "")
+        assert api.post(f"{API}{base}/executions", json={"dry_run": False}).status_code == 201
+
+        def finished() -> dict | None:
+            found = api.get(f"{API}{base}/executions").json()
+            return found[0] if found and found[0]["status"] not in ("Pending", "Running") else None
+
+        assert _until(finished, "the retention run")["status"] == "Success"
+    remaining = {a["digest"] for a in artifacts(stack, project, repository)}
+    assert old.digest not in remaining and first.digest in remaining
+    relay.clear()
+    again = manifest_get(stack, repository, old.digest)  # not cached any more: fetched anew
+    assert again.status_code == 200
+    assert relay.count("GET", f"/manifests/{old.digest}") == 1
+
+    # quota: a project whose limit the next image exceeds
+    quota_project = proxy_project(stack, relay.url)
+    with stack.client() as api:
+        (quota,) = api.get(
+            f"{API}/quotas", params={"reference_id": _project_id(stack, quota_project)}
+        ).json()
+        limited = api.put(f"{API}/quotas/{quota['id']}", json={"hard": {"storage": 1000}})
+    assert limited.status_code == 200, limited.text
+    over = manifest_get(stack, f"{quota_project}/team/rules", "v1")
+    assert over.status_code == 200 and over.headers["Docker-Content-Digest"] == moved.digest
+    with stack.client() as api:
+        listed = api.get(f"{API}/projects/{quota_project}/repositories").json()
+    assert [r["artifact_count"] for r in listed] in ([], [0])  # not recorded
+    relay.clear()
+    assert manifest_get(stack, f"{quota_project}/team/rules", moved.digest).status_code == 200
+    assert relay.count("GET", f"/manifests/{moved.digest}") == 1  # nothing was kept
