@@ -65,13 +65,17 @@ def hand_over(lock: Lock, seconds: float) -> None:
         lock.extend(seconds, replace_ttl=True)
 
 
-def holder(key: str) -> str | None:
-    """The token of the flight `key`'s leader, None when nobody leads it."""
+def _text(redis_key: str) -> str | None:
     try:
-        found = redis_conn.client(timeout=5.0).get(f"harbor:proxy:flight:{key}")
+        found = redis_conn.client(timeout=5.0).get(redis_key)
     except redis.RedisError:
         return None
     return found.decode() if isinstance(found, bytes) else found
+
+
+def holder(key: str) -> str | None:
+    """The token of the flight `key`'s leader, None when nobody leads it."""
+    return _text(f"harbor:proxy:flight:{key}")
 
 
 def release_token(key: str, token: str) -> bool:
@@ -108,11 +112,7 @@ def leading(key: str, deadline_seconds: float = 60.0) -> Iterator[None]:
 
 def remembered(key: str) -> str | None:
     """A value a leader left for the callers that waited on it (`remember`)."""
-    try:
-        found = redis_conn.client(timeout=5.0).get(f"harbor:proxy:memo:{key}")
-    except redis.RedisError:
-        return None
-    return found.decode() if isinstance(found, bytes) else found
+    return _text(f"harbor:proxy:memo:{key}")
 
 
 def remember(key: str, value: str, seconds: float) -> None:
