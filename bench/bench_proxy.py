@@ -10,6 +10,10 @@ Timed with skopeo copy into a fresh OCI layout, interleaved round by round (medi
 - warm: a second pull through the same proxy project (distribution serves the blobs; the
   tag costs one HEAD upstream) against a pull from an ordinary project holding the same
   image. Goal: normal / warm >= 0.95.
+- floor: a direct pull while the same image is copied from the upstream into an ordinary
+  project at the same time (skopeo, fetch + store on the same cores): what a cache that
+  fetches, serves and stores every byte costs at best on this machine, whatever does it.
+  `direct / floor` is the ceiling of the cold ratio.
 - crowd: N clients pull the same uncached image at once through a new proxy project (plain
   HTTP clients, one thread each); the upstream sits behind the logging relay of
   tests/proxy_upstream.py, so the bytes fetched from it are counted. Reported: bytes
@@ -74,6 +78,29 @@ def _timed_pull(source: str, work: Path, creds: tuple[str, str] | None) -> float
     return elapsed
 
 
+def _floor(registry_host: str, instance: Instance, work: Path) -> float:
+    """A direct pull and a store of the same bytes into this instance, at once."""
+    reset_skopeo_cache()
+    store = f"docker://{instance.host}/normal/floor{uuid.uuid4().hex[:6]}:v1"
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pulled = pool.submit(
+            skopeo, "copy", f"docker://{registry_host}/bench/big:v1", f"oci:{work / 'f'}:x"
+        )
+        stored = pool.submit(
+            skopeo,
+            "copy",
+            f"docker://{registry_host}/bench/big:v1",
+            store,
+            creds=ADMIN,
+        )
+        pulled.result()
+        stored.result()
+    elapsed = time.perf_counter() - started
+    shutil.rmtree(work / "f", ignore_errors=True)
+    return elapsed
+
+
 def _crowd(instance: Instance, relay: FaultyRelay, clients: int) -> dict[str, Any]:
     project = _proxy_project(instance, relay.url)
     repository = f"{project}/bench/crowd"
@@ -114,7 +141,13 @@ def _crowd(instance: Instance, relay: FaultyRelay, clients: int) -> dict[str, An
 
 
 def run(
-    layer_mib: int, layers: int, rounds: int, crowd: int, crowd_layer_mib: int
+    layer_mib: int,
+    layers: int,
+    rounds: int,
+    crowd: int,
+    crowd_layer_mib: int,
+    *,
+    with_floor: bool = False,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-proxy-") as tmp:
         work = Path(tmp)
@@ -130,7 +163,7 @@ def run(
             instance.create_project("normal")
             skopeo("copy", layout.ref, f"docker://{instance.host}/normal/big:v1", creds=ADMIN)
 
-            direct, cold, warm, normal = [], [], [], []
+            direct, cold, warm, normal, floor = [], [], [], [], []
             for _ in range(rounds):
                 project = _proxy_project(instance, registry.url)
                 proxied = f"docker://{instance.host}/{project}/bench/big:v1"
@@ -139,6 +172,8 @@ def run(
                 time.sleep(1)  # the cache commits just after the last byte
                 warm.append(_timed_pull(proxied, work, ADMIN))
                 normal.append(_timed_pull(f"docker://{instance.host}/normal/big:v1", work, ADMIN))
+                if with_floor:
+                    floor.append(_floor(registry.host, instance, work))
             results: dict[str, Any] = {
                 "image_bytes": image_bytes,
                 "rounds": rounds,
@@ -147,6 +182,11 @@ def run(
                 "warm_proxy_seconds": [round(x, 2) for x in warm],
                 "normal_project_seconds": [round(x, 2) for x in normal],
             }
+            if floor:
+                results["floor_seconds"] = [round(x, 2) for x in floor]
+                results["floor_ratio_direct_over_fetch_and_store"] = round(
+                    statistics.median(direct) / statistics.median(floor), 3
+                )
             results["cold_ratio_direct_over_proxy"] = round(
                 statistics.median(direct) / statistics.median(cold), 3
             )
@@ -169,9 +209,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--crowd", type=int, default=20, help="0 skips it")
     parser.add_argument("--crowd-layer-mib", type=int, default=16)
+    parser.add_argument("--floor", action="store_true", help="also time fetch + store at once")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
-    results = run(args.layer_mib, args.layers, args.rounds, args.crowd, args.crowd_layer_mib)
+    results = run(
+        args.layer_mib,
+        args.layers,
+        args.rounds,
+        args.crowd,
+        args.crowd_layer_mib,
+        with_floor=args.floor,
+    )
     print(json.dumps(results, indent=2))
     if args.out:
         args.out.write_text(json.dumps(results, indent=2))

@@ -242,6 +242,11 @@ HARBOR: dict[str, Any] = {
     "STORAGE_ROOT": ""
     if _STORAGE == "s3"
     else env.get("HARBOR_STORAGE_ROOT", str(RUNTIME.storage_dir)),
+    # A proxy-cache blob miss is fetched by nginx, not by a gunicorn thread
+    # (proxy_cache/blobs.py, docs/proxy-cache.md): needs nginx and the web processes to
+    # share HARBOR_DATA_DIR (the staging files) and the filesystem driver.
+    "PROXY_NGINX_FETCH": env.get("HARBOR_PROXY_NGINX_FETCH", "true").lower() == "true",
+    "PROXY_STAGING_DIR": str(RUNTIME.data_dir / "proxy-staging"),
     "S3": {
         "REGION": env.get("HARBOR_S3_REGION", "us-east-1"),
         "ENDPOINT": env.get("HARBOR_S3_ENDPOINT", ""),  # distribution's regionendpoint

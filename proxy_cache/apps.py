@@ -8,12 +8,9 @@ class ProxyCacheConfig(AppConfig):
     verbose_name = "Proxy cache"
 
     def ready(self) -> None:
-        from harbor_py.core.events import subscribe
         from projects import proxy_endpoints
-        from proxy_cache import gate, manifests, upstreams
+        from proxy_cache import gate, upstreams
         from registry import pull_through
-        from registry.events import ArtifactDeleted
 
         proxy_endpoints.register(upstreams.check_endpoint)
         pull_through.register(gate.HANDLER)
-        subscribe(ArtifactDeleted, manifests.forget_deleted, name="proxy_cache.manifests")

@@ -1,8 +1,14 @@
 """Blobs of proxy-cache projects (docs/proxy-cache.md).
 
 A cached blob never comes here: nginx sends blob GETs to distribution first and only a
-404 to the gate. A miss streams from the upstream to the client while a thread writes the
-same bytes into this registry's own distribution (one upload, Content-Length declared):
+404 to the gate. A miss on the filesystem driver is handed to nginx (`Handover`): the gate
+decides (access, the upstream's URL and credentials, the single flight) and nginx fetches
+the bytes, streams them to the client and stores them in a staging file that it keeps only
+when the whole body arrived; its notice (`stored`) makes the gate check the file against
+the digest and move it into distribution's storage. Otherwise (S3, a client resuming with
+a Range, an upstream nginx cannot reach as configured) a miss streams from the upstream
+to the client while a thread writes the same bytes into this registry's own distribution
+(one upload, Content-Length declared):
 distribution checks the digest before it links the blob, and a transfer that breaks off
 (the upstream dies, the client goes) abandons the upload, so a partial blob is never
 kept or served. The client does not wait for the blob to land.
@@ -14,19 +20,25 @@ when the leader failed)."""
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import itertools
 import logging
+import os
 import queue
+import re
+import shutil
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
+from django.conf import settings
 
 from harbor_py.core.errors import Code
 from projects.models import Project
-from proxy_cache import flights, manifests, upstreams
+from proxy_cache import flights, manifests, services, upstreams
 from proxy_cache.manifests import NotCached
 from registry import storage_probe, upstream
 from replication.adapters.base import PUSH, TransferError, grants
@@ -41,6 +53,12 @@ FOLLOW_SECONDS = 900.0  # how long a concurrent miss waits for the leader's fetc
 EXTEND_EVERY = 5.0
 _PULL = frozenset({"pull"})
 _END, _ABORT = object(), object()
+# a handed-over fetch's lease: nginx's notice ends it sooner (a fetch slower than this lets
+# a waiting client lead a second one)
+HANDOVER_BASE_SECONDS = 60.0
+HANDOVER_BYTES_PER_SECOND = 1024 * 1024
+STAGED_WAIT_SECONDS = 10.0  # for a file nginx is still fetching after its client left
+_TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
 
 @dataclass
@@ -49,6 +67,16 @@ class BlobStream:
     chunks: Iterator[bytes]
     from_upstream: bool
     start: int = 0  # the first byte sent: a client resuming with `Range: bytes=<start>-`
+
+
+@dataclass(frozen=True)
+class Handover:
+    """A blob miss for nginx to fetch (the X-Accel-Redirect answer, proxy_cache/gate.py)."""
+
+    url: str  # the blob's URL upstream
+    authorization: str  # the Authorization header for it ("" for none)
+    store: str  # where nginx stores the whole body (the staging file)
+    flight: str  # the single flight's token, which nginx's notice brings back
 
 
 def head(project: Project, name: str, digest: str) -> int | None:
@@ -88,6 +116,11 @@ def _unreachable(source: upstreams.Upstream, name: str, reason: str) -> NotCache
     )
 
 
+def cached_size(name: str, digest: str) -> int | None:
+    """The size of the blob cached in `name`, None when it is not."""
+    return _local_size(name, digest)
+
+
 def _local_size(name: str, digest: str) -> int | None:
     size = storage_probe.linked_blob_size(name, digest)
     if size is storage_probe.UNKNOWN:
@@ -125,11 +158,14 @@ def _relay(response: httpx.Response) -> Iterator[bytes]:
         response.close()
 
 
-def open_blob(project: Project, name: str, digest: str, start: int = 0) -> BlobStream:
+def open_blob(
+    project: Project, name: str, digest: str, start: int = 0, *, hand_over: bool = False
+) -> BlobStream | Handover:
     """The blob's bytes for a client, from byte `start` on (a client resuming a broken
     transfer): from the cache, or streamed from the upstream into the cache as they go to
     the client (the whole blob is fetched and cached; the first `start` bytes are not
-    sent). Raises NotCached, also when the upstream fails before the first byte."""
+    sent), or, when `hand_over` is allowed and possible, a Handover for nginx. Raises
+    NotCached, also when the upstream fails before the first byte."""
     local = _open_local(name, digest, start)
     if local is not None:
         return local
@@ -140,7 +176,7 @@ def open_blob(project: Project, name: str, digest: str, start: int = 0) -> BlobS
     deadline = time.monotonic() + FOLLOW_SECONDS
     lock = flights.try_lead(key)
     while lock is None and time.monotonic() < deadline:
-        flights.wait_for(key, deadline - time.monotonic())
+        _wait_for_leader(key, name, digest, deadline)
         local = _open_local(name, digest, start)
         if local is not None:
             return local
@@ -152,6 +188,14 @@ def open_blob(project: Project, name: str, digest: str, start: int = 0) -> BlobS
                 flights.release(lock)
             return local
         remote = source.remote_name(name)
+        if hand_over and lock is not None and not start:
+            # a fetch whose client had gone may have landed after its notice
+            if _import_leftover(name, digest) and (local := _open_local(name, digest)):
+                flights.release(lock)
+                return local
+            handover = _handover(source, remote, digest, lock)
+            if handover is not None:
+                return handover
         opened = source.adapter.open_blob(remote, digest)
         response = opened.__enter__()
     except TransferError as exc:
@@ -171,7 +215,9 @@ def open_blob(project: Project, name: str, digest: str, start: int = 0) -> BlobS
     size = int(length) if length and length.isdigit() else -1
     if size >= 0 and start >= size:
         start = 0  # a range past the end: the whole blob
-    chunks = _tee(source, name, digest, size, response, opened, lock, skip=start)
+    chunks = _tee(
+        source, name, digest, size, response, opened, lock, skip=start, project_id=project.pk
+    )
     try:  # the first bytes before the answer: an upstream failing now is a 503, not a 500
         first = next(chunks)
     except StopIteration:
@@ -179,6 +225,192 @@ def open_blob(project: Project, name: str, digest: str, start: int = 0) -> BlobS
     except (httpx.HTTPError, httpx.StreamError) as exc:
         raise _unreachable(source, name, f"the transfer broke off: {exc}") from None
     return BlobStream(size, itertools.chain([first], chunks), from_upstream=True, start=start)
+
+
+def _wait_for_leader(key: str, name: str, digest: str, deadline: float) -> None:
+    """Until the flight `key` ends. A fetch handed to nginx ends when its staging file
+    lands: a waiting client takes it in itself rather than wait for nginx's notice, which
+    needs a free gunicorn thread (twenty waiting clients could hold them all)."""
+    staging = _staging_dir()
+    while time.monotonic() < deadline:
+        token = flights.holder(key)
+        if token is None:
+            return
+        if staging is not None and _TOKEN.match(token):
+            path = _staging_path(staging, digest, token)
+            if os.path.exists(path) and _import_staged(name, digest, path):
+                flights.release_token(key, token)
+                return
+        time.sleep(flights.POLL_SECONDS)
+
+
+def _staging_dir() -> str | None:
+    root = settings.HARBOR.get("STORAGE_ROOT")
+    if not (root and settings.HARBOR.get("PROXY_NGINX_FETCH")):
+        return None
+    return str(settings.HARBOR["PROXY_STAGING_DIR"])
+
+
+def _staging_path(staging: str, digest: str, token: str) -> str:
+    algorithm, _, hex_digest = digest.partition(":")
+    return os.path.join(staging, f"{algorithm}-{hex_digest}.{token}")
+
+
+def _handover(
+    source: upstreams.Upstream, remote: str, digest: str, lock: object
+) -> Handover | None:
+    """The fetch for nginx, when it can do it: one HEAD upstream (which also fetches the
+    token the GET needs) answered 200 without a redirect. None: stream it here."""
+    staging = _staging_dir()
+    if staging is None or not source.nginx_fetchable:
+        return None
+    adapter = source.adapter
+    path = f"/v2/{remote}/blobs/{digest}"
+    wanted = grants(remote, _PULL)
+    try:
+        response = adapter.send("HEAD", path, wanted)  # type: ignore[attr-defined]  # a V2Client
+    except TransferError:
+        return None  # the stream path asks again and says why
+    length = response.headers.get("Content-Length", "")
+    if response.status_code != 200 or not length.isdigit():
+        return None  # a redirect (a CDN), an error: the stream path deals with it
+    os.makedirs(staging, exist_ok=True)
+    flights.hand_over(
+        lock,  # type: ignore[arg-type]  # a redis Lock
+        HANDOVER_BASE_SECONDS + int(length) / HANDOVER_BYTES_PER_SECOND,
+    )
+    token = flights.token_of(lock)  # type: ignore[arg-type]  # a redis Lock
+    authorization = adapter.headers_for(wanted).get("Authorization", "")  # type: ignore[attr-defined]  # a V2Client
+    base = str(adapter.client.base_url).rstrip("/")
+    return Handover(
+        url=f"{base}{path}",
+        authorization=authorization,
+        store=_staging_path(staging, digest, token),
+        flight=token,
+    )
+
+
+def stored(project: Project, name: str, digest: str, flight: str) -> bool:
+    """nginx's notice that a handed-over fetch ended: the staging file (present only when
+    the whole body arrived) is checked against the digest and moved into storage; the
+    flight ends. Whether the blob is cached now. The notice is not trusted: only the
+    flight's token names the file, and the bytes are hashed."""
+    staging = _staging_dir()
+    if staging is None or not _TOKEN.match(flight):
+        return False
+    path = _staging_path(staging, digest, flight)
+    # nginx renames the file once the last byte arrived; when its client went away first,
+    # the notice comes first and the fetch goes on: wait for it a little (the next miss
+    # picks up a file that lands later: _import_leftover)
+    deadline = time.monotonic() + STAGED_WAIT_SECONDS
+    while not (os.path.exists(path) or _stored_data(digest)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    landed = _import_staged(name, digest, path)
+    source = upstreams.of_project(project.registry_id)  # type: ignore[arg-type]  # a proxy project
+    flights.release_token(f"b:{source.endpoint_id}:{digest}", flight)
+    services.log(
+        project_id=project.pk,
+        message=f"fetched blob {digest} of {name} from {source.endpoint_name} (by nginx): "
+        + (
+            "checked against the digest and cached"
+            if landed
+            else "not cached (the transfer broke off, or the bytes did not match)"
+        ),
+    )
+    if landed:
+        try:
+            manifests.landed(name, digest)
+        except Exception:  # the blob is cached; the bookkeeping is retried on the next
+            logger.exception("proxy cache: after %s landed in %s", digest, name)
+    else:
+        logger.warning("proxy cache: the fetch of %s for %s left nothing to cache", digest, name)
+    return landed
+
+
+def _import_leftover(name: str, digest: str) -> bool:
+    """A staging file of `digest` that landed after its notice: into storage."""
+    staging = _staging_dir()
+    if staging is None:
+        return False
+    algorithm, _, hex_digest = digest.partition(":")
+    try:
+        names = [n for n in os.listdir(staging) if n.startswith(f"{algorithm}-{hex_digest}.")]
+    except FileNotFoundError:
+        return False
+    return any(_import_staged(name, digest, os.path.join(staging, n)) for n in names)
+
+
+def _import_staged(name: str, digest: str, path: str) -> bool:
+    """Move a complete staging file into distribution's filesystem layout (the blob's
+    data, and the repository's link to it: what distribution writes when an upload
+    completes), if its bytes hash to `digest`; the file is gone either way."""
+    algorithm, _, hex_digest = digest.partition(":")
+    try:
+        with open(path, "rb") as handle:
+            actual = hashlib.file_digest(handle, algorithm).hexdigest()
+    except FileNotFoundError:  # taken in by a waiting client (checked there): link it here
+        if not _stored_data(digest):
+            return False
+        _link(name, digest)
+        return True
+    except (OSError, ValueError) as exc:
+        logger.warning("proxy cache: cannot read the staged %s: %s", digest, exc)
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        return False
+    if actual != hex_digest:
+        logger.warning("proxy cache: the upstream's bytes for %s hash to %s", digest, actual)
+        os.unlink(path)
+        return False
+    data = _data_path(digest)
+    os.makedirs(os.path.dirname(data), exist_ok=True)
+    try:
+        if os.path.exists(data):
+            os.unlink(path)
+        else:
+            _move(path, data)
+    except FileNotFoundError:  # a concurrent taker moved it first
+        if not _stored_data(digest):
+            return False
+    _link(name, digest)
+    return True
+
+
+def _storage_base() -> str:
+    return os.path.join(settings.HARBOR["STORAGE_ROOT"], "docker", "registry", "v2")
+
+
+def _data_path(digest: str) -> str:
+    algorithm, _, hex_digest = digest.partition(":")
+    return os.path.join(_storage_base(), "blobs", algorithm, hex_digest[:2], hex_digest, "data")
+
+
+def _stored_data(digest: str) -> bool:
+    return os.path.exists(_data_path(digest))
+
+
+def _move(path: str, data: str) -> None:
+    try:
+        os.replace(path, data)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        partial = f"{data}.{os.getpid()}.{threading.get_ident()}.partial"
+        shutil.copyfile(path, partial)
+        os.replace(partial, data)
+        os.unlink(path)
+
+
+def _link(name: str, digest: str) -> None:
+    """The repository's link to the blob, as distribution writes it."""
+    algorithm, _, hex_digest = digest.partition(":")
+    link_dir = os.path.join(_storage_base(), "repositories", name, "_layers", algorithm, hex_digest)
+    os.makedirs(link_dir, exist_ok=True)
+    link = os.path.join(link_dir, "link")
+    partial = f"{link}.{os.getpid()}.{threading.get_ident()}.partial"
+    with open(partial, "w") as handle:
+        handle.write(digest)
+    os.replace(partial, link)
 
 
 def _tee(
@@ -191,6 +423,7 @@ def _tee(
     lock: object,
     *,
     skip: int = 0,
+    project_id: int,
 ) -> Iterator[bytes]:
     """The upstream's bytes to the client (but the first `skip`), and the same bytes into
     the cache."""
@@ -220,6 +453,11 @@ def _tee(
         stored = writer.finish(complete) if writer is not None else False
         if lock is not None:
             flights.release(lock)  # type: ignore[arg-type]  # a redis Lock
+        services.log(
+            project_id=project_id,
+            message=f"fetched blob {digest} of {name} from {source.endpoint_name} (streamed): "
+            + ("cached" if stored else f"not cached (ended after {received} of {size} bytes)"),
+        )
         if stored:
             try:
                 manifests.landed(name, digest)

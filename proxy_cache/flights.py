@@ -52,6 +52,43 @@ def release(lock: Lock) -> None:
         lock.release()  # (expired meanwhile: the next caller leads)
 
 
+def token_of(lock: Lock) -> str:
+    """The leader's token: whoever holds it may end the flight (`release_token`), e.g.
+    nginx's notice that a handed-over fetch ended (proxy_cache/blobs.py)."""
+    token = lock.local.token
+    return token.decode() if isinstance(token, bytes) else str(token)
+
+
+def hand_over(lock: Lock, seconds: float) -> None:
+    """The flight outlives this request: its lease is `seconds` from now."""
+    with suppress(redis.RedisError, redis.exceptions.LockError):
+        lock.extend(seconds, replace_ttl=True)
+
+
+def _text(redis_key: str) -> str | None:
+    try:
+        found = redis_conn.client(timeout=5.0).get(redis_key)
+    except redis.RedisError:
+        return None
+    return found.decode() if isinstance(found, bytes) else found
+
+
+def holder(key: str) -> str | None:
+    """The token of the flight `key`'s leader, None when nobody leads it."""
+    return _text(f"harbor:proxy:flight:{key}")
+
+
+def release_token(key: str, token: str) -> bool:
+    """End the flight `key` if `token` still leads it."""
+    lock = _lock(key)
+    lock.local.token = token.encode()
+    try:
+        lock.do_release(lock.local.token)
+    except (redis.RedisError, redis.exceptions.LockError):
+        return False
+    return True
+
+
 def extend(lock: Lock) -> None:
     with suppress(redis.RedisError, redis.exceptions.LockError):
         lock.reacquire()
@@ -75,11 +112,7 @@ def leading(key: str, deadline_seconds: float = 60.0) -> Iterator[None]:
 
 def remembered(key: str) -> str | None:
     """A value a leader left for the callers that waited on it (`remember`)."""
-    try:
-        found = redis_conn.client(timeout=5.0).get(f"harbor:proxy:memo:{key}")
-    except redis.RedisError:
-        return None
-    return found.decode() if isinstance(found, bytes) else found
+    return _text(f"harbor:proxy:memo:{key}")
 
 
 def remember(key: str, value: str, seconds: float) -> None:

@@ -14,8 +14,10 @@ from harbor_py.core.http import client_address, status_of
 from harbor_py.core.oci import API_VERSION_HEADER, oci_error
 from harbor_py.core.oci import blob_head as blob_head_answer
 from projects.models import Project
-from proxy_cache import blobs, manifests
-from registry import pull_policy, pulls
+from proxy_cache import blobs, manifests, upstreams
+from registry import pull_policy, pulls, upstream
+
+_PULL = frozenset({"pull"})
 
 
 def _error(exc: DomainError, *, manifest: bool) -> HttpResponse:
@@ -43,6 +45,7 @@ class Handler:
     def manifest(
         self, request: HttpRequest, project: Project, name: str, reference: str, subject: str
     ) -> HttpResponse:
+        name = upstreams.local_name(project.registry_id, name)  # type: ignore[arg-type]  # a proxy project
         try:
             served = manifests.get(project, name, reference)
         except DomainError as exc:
@@ -78,16 +81,31 @@ class Handler:
     def blob(
         self, request: HttpRequest, project: Project, name: str, digest: str
     ) -> HttpResponseBase:
+        asked, name = name, upstreams.local_name(project.registry_id, name)  # type: ignore[arg-type]  # a proxy project
+        # `<project>/nginx` of Docker Hub, kept as `<project>/library/nginx`: a blob cached
+        # there is served by distribution, as any cached blob is
+        if (
+            asked != name
+            and request.method == "GET"
+            and not request.headers.get("Range")
+            and blobs.cached_size(name, digest) is not None
+        ):
+            return _from_storage(name, digest)
         if request.method == "HEAD":
             try:
                 size = blobs.head(project, name, digest)
             except DomainError as exc:
                 return _error(exc, manifest=False)
             return blob_head_answer(size, digest)
+        start = _range_start(request)
         try:
-            stream = blobs.open_blob(project, name, digest, _range_start(request))
+            stream = blobs.open_blob(
+                project, name, digest, start, hand_over=not request.headers.get("Range")
+            )
         except DomainError as exc:
             return _error(exc, manifest=False)
+        if isinstance(stream, blobs.Handover):
+            return _handed_over(stream)
         streamed = StreamingHttpResponse(stream.chunks, content_type="application/octet-stream")
         if stream.start and stream.size >= 0:
             streamed.status_code = 206
@@ -98,6 +116,38 @@ class Handler:
         streamed["Docker-Content-Digest"] = digest
         streamed[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
         return streamed
+
+    def stored(
+        self, request: HttpRequest, project: Project, name: str, digest: str
+    ) -> HttpResponseBase:
+        """nginx's notice that a fetch it was handed ended (deploy/nginx.conf)."""
+        flight = request.headers.get("X-Harbor-Proxy-Stored", "")
+        # the name the client asked for (nginx sends the original URI): stored as the gate
+        # stores it
+        name = upstreams.local_name(project.registry_id, name)  # type: ignore[arg-type]  # a proxy project
+        landed = blobs.stored(project, name, digest, flight)
+        return HttpResponse(status=204 if landed else 202)
+
+
+def _from_storage(name: str, digest: str) -> HttpResponse:
+    """distribution serves the blob of `name` (deploy/nginx.conf, /_harbor_local_blob)."""
+    response = HttpResponse(status=200)
+    response["X-Accel-Redirect"] = "/_harbor_local_blob"
+    response["X-Harbor-Local-Path"] = f"/v2/{name}/blobs/{digest}"
+    response["X-Harbor-Local-Auth"] = f"Bearer {upstream.internal_token(name, _PULL)}"
+    return response
+
+
+def _handed_over(handover: blobs.Handover) -> HttpResponse:
+    """nginx fetches the blob itself (deploy/nginx.conf, /_harbor_proxy_fetch); these
+    headers are for it alone: nginx never passes them on to the client."""
+    response = HttpResponse(status=200)
+    response["X-Accel-Redirect"] = "/_harbor_proxy_fetch"
+    response["X-Harbor-Upstream-Url"] = handover.url
+    response["X-Harbor-Upstream-Auth"] = handover.authorization
+    response["X-Harbor-Store"] = handover.store
+    response["X-Harbor-Flight"] = handover.flight
+    return response
 
 
 HANDLER = Handler()

@@ -27,10 +27,9 @@ from audit.services import record
 from harbor_py.core.actor import Actor
 from harbor_py.core.errors import Code, DomainError
 from projects.models import Project
-from proxy_cache import flights, upstreams
+from proxy_cache import flights, services, upstreams
 from proxy_cache.models import CachedManifest
 from registry import image_config, push, selectors, storage_probe, upstream
-from registry.events import ArtifactDeleted
 from registry.manifests import ManifestInvalid, parse_manifest
 from registry.models import Artifact, Repository, Tag
 from registry.names import is_digest
@@ -148,7 +147,15 @@ def get(project: Project, name: str, reference: str) -> Served:
             return stale(f"the upstream registry failed: {exc}", missing=exc.status == 404)
         if found is None:
             return stale(f"{remote}@{digest} is gone upstream", missing=True)
-        return _record(project, name, *found, tag_name)
+        served = _record(project, name, *found, tag_name)
+        what = f"{name}:{tag_name}" if tag_name else name
+        services.log(
+            project_id=project.pk,
+            message=f"fetched the manifest of {what} ({served.digest}) from "
+            f"{source.endpoint_name}"
+            + ("" if served.artifact is not None else ": served, not kept (see the warning)"),
+        )
+        return served
 
 
 def _tag_digest(source: upstreams.Upstream, remote: str, tag: str) -> str:
@@ -204,11 +211,19 @@ def _record(project: Project, name: str, body: bytes, media_type: str, tag: str 
             logger.warning(
                 "proxy cache: %s@%s served, not recorded: %s", name, parsed.digest, message
             )
+            # not kept either: materialize() would put it into storage past the quota
+            CachedManifest.objects.filter(
+                repository=name, digest=parsed.digest, artifact__isnull=True
+            ).delete()
             return Served(body, parsed.media_type, parsed.digest, None, None, None)
     transaction.on_commit(lambda: materialize(name))
     repository, artifact, tag_row = _local(name, tag or parsed.digest)
     if artifact is not None and artifact.digest != parsed.digest:  # the tag moved meanwhile
         artifact, tag_row = selectors.resolve(repository, parsed.digest)  # type: ignore[arg-type]  # found above
+    if artifact is not None:  # the row goes with the artifact (CASCADE, models.py)
+        CachedManifest.objects.filter(repository=name, digest=parsed.digest).update(
+            artifact=artifact
+        )
     return Served(body, parsed.media_type, parsed.digest, repository, artifact, tag_row)
 
 
@@ -216,6 +231,10 @@ def audit_stale(served: Served, *, actor: Actor, project: Project) -> None:
     """The audit log says a pull was answered from the cache, and why."""
     where = f":{served.tag.name}" if served.tag else f"@{served.digest}"
     name = served.repository.name if served.repository else ""
+    services.log(
+        project_id=project.pk,
+        message=f"served {name}{where} from the cache: {served.stale_reason}",
+    )
     record(
         actor=actor,
         operation="pull",
@@ -293,8 +312,3 @@ def landed(name: str, digest: str) -> None:
     for artifact_id in waiting:
         config_queue.add(artifact_id)
     materialize(name)
-
-
-def forget_deleted(event: ArtifactDeleted, key: str) -> None:
-    """A deleted artifact's cached manifest goes with it (a later pull fetches it anew)."""
-    CachedManifest.objects.filter(repository=event.repository, digest=event.digest).delete()

@@ -7,11 +7,17 @@ artifact, its tags and blob references are recorded in the registry's tables at 
 a push records them). `stored` says the manifest was also put into distribution, which is
 done as soon as it accepts it (its blobs cached): replication and the other readers of
 distribution then find it there.
+
+A row belongs to the artifact it was recorded as and goes with it (CASCADE: in the
+transaction, under the locks, of every delete of the artifact: the API, retention, GC's
+untagged sweep, fsck). A manifest served but not recorded (over the quota) is not kept.
 """
 
 from __future__ import annotations
 
 from django.db import models
+
+from registry.models import Artifact
 
 
 class CachedManifest(models.Model):
@@ -20,6 +26,10 @@ class CachedManifest(models.Model):
     media_type = models.CharField(max_length=255)
     body = models.BinaryField()
     stored = models.BooleanField(default=False)
+    # set once the artifact is recorded (the row is written just before)
+    artifact = models.ForeignKey(
+        Artifact, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
     cached_time = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -5,6 +5,7 @@ its time-out once per cool-down, not on every pull."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
 import time
@@ -16,6 +17,7 @@ import redis
 
 from harbor_py.core import redis_conn
 from harbor_py.core.errors import Code, DomainError, bad_request
+from harbor_py.core.runtime import nameservers
 from replication.adapters.base import RemoteAdapter, TransferError, adapter_type
 from replication.models import RegistryEndpoint
 
@@ -36,6 +38,9 @@ class Upstream:
     endpoint_name: str
     docker_hub: bool
     adapter: RemoteAdapter
+    # nginx may fetch its blobs (proxy_cache/blobs.py): plain HTTP, or HTTPS checked
+    # against the system's CAs; a name nginx can resolve
+    nginx_fetchable: bool = False
 
     def remote_name(self, local_name: str) -> str:
         """`<project>/<path>` here is `<path>` upstream; on Docker Hub a one-part path is an
@@ -44,6 +49,17 @@ class Upstream:
         if self.docker_hub and "/" not in path:
             return f"library/{path}"
         return path
+
+
+def local_name(project_registry_id: int, name: str) -> str:
+    """The repository a pull of `name` is stored in: on Docker Hub `<project>/nginx` and
+    `<project>/library/nginx` are the same image, kept once as `<project>/library/nginx`
+    (the name Harbor shows)."""
+    project, _, path = name.partition("/")
+    if "/" in path:
+        return name
+    kind = RegistryEndpoint.objects.filter(pk=project_registry_id).values_list("type", flat=True)
+    return f"{project}/library/{path}" if kind.first() == DOCKER_HUB else name
 
 
 _adapters: dict[int, tuple[datetime, RemoteAdapter]] = {}
@@ -73,7 +89,26 @@ def of_project(project_registry_id: int) -> Upstream:
             adapter = adapter_type(endpoint.type).open(endpoint, None)
             adapter.client.timeout = TIMEOUT
             cached = _adapters[endpoint.pk] = (endpoint.update_time, adapter)
-    return Upstream(endpoint.pk, endpoint.name, endpoint.type == DOCKER_HUB, cached[1])
+    adapter = cached[1]
+    return Upstream(
+        endpoint.pk,
+        endpoint.name,
+        endpoint.type == DOCKER_HUB,
+        adapter,
+        nginx_fetchable=_nginx_fetchable(adapter.client.base_url, endpoint),
+    )
+
+
+def _nginx_fetchable(url: httpx.URL, endpoint: RegistryEndpoint) -> bool:
+    if url.scheme == "https" and (endpoint.insecure or endpoint.ca_certificate):
+        return False  # nginx checks every certificate against the system's CAs alone
+    if url.scheme not in ("http", "https"):
+        return False
+    try:
+        ipaddress.ip_address(url.host)
+    except ValueError:
+        return bool(nameservers())  # nginx's resolver (deploy/nginx.conf)
+    return True
 
 
 def forget_adapters() -> None:

@@ -27,6 +27,10 @@ class Handler(Protocol):
         self, request: HttpRequest, project: Project, name: str, digest: str
     ) -> HttpResponseBase: ...
 
+    def stored(
+        self, request: HttpRequest, project: Project, name: str, digest: str
+    ) -> HttpResponseBase: ...
+
 
 _handler: list[Handler] = []
 

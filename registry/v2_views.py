@@ -430,6 +430,12 @@ def blob_head(request: HttpRequest, name: str, digest: str) -> HttpResponseBase:
         return _delete_blob(request, name, digest)
     if request.method == "GET" and request.headers.get("X-Harbor-Blob-Miss"):
         return _blob_miss(request, name, digest)
+    if request.method == "GET" and request.headers.get("X-Harbor-Proxy-Stored"):
+        # nginx's notice after a proxy-cache fetch it was handed (deploy/nginx.conf): no
+        # client token (it may have expired meanwhile); the flight's token is the proof
+        if (proxy := _proxy(name)) is not None:
+            return proxy[0].stored(request, proxy[1], name, digest)
+        return oci_error(404, "BLOB_UNKNOWN", "blob unknown to registry", detail=digest)
     if request.method != "HEAD":
         return registry_denied(request, name)
     claims = authorize(request, name, "pull")

@@ -33,6 +33,7 @@ from projects import member_lookup, selectors, services
 from projects.roles import Role
 from projects.selectors import ProjectAccess, require_access_by_name
 from proxy_cache.selectors import endpoint_choices as proxy_endpoints
+from proxy_cache.selectors import job_logs as proxy_job_logs
 from quotas import services as quota_services
 from registry import label_services, queries
 from registry import selectors as registry_selectors
@@ -381,6 +382,14 @@ def logs(request: HttpRequest, name: str) -> HttpResponse:
     q, filters = audit_query(request)
     entries = audit_selectors.project_entries(access.project.pk, q=q, sort=None)
     page = page_of(request, entries, count=audit_selectors.count_entries)
+    # a proxy cache's job log: what its pulls fetched, and what the cache served and why
+    proxy_logs = proxy_job_logs(access.project.pk) if access.project.is_proxy else []
     return render_tab(
-        request, access, "logs", "frontend/project_logs.html", page=page, filters=filters
+        request,
+        access,
+        "logs",
+        "frontend/project_logs.html",
+        page=page,
+        filters=filters,
+        proxy_logs=proxy_logs,
     )

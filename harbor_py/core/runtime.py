@@ -128,6 +128,21 @@ def load_runtime(environ: Mapping[str, str] | None = None) -> Runtime:
     )
 
 
+def nameservers(path: str = "/etc/resolv.conf") -> list[str]:
+    """The IPv4 name servers of this host: nginx resolves an upstream's name with them
+    (its `resolver`, the proxy cache's fetch location in deploy/nginx.conf)."""
+    found = []
+    try:
+        with open(path) as handle:
+            for line in handle:
+                parts = line.split()
+                if len(parts) >= 2 and parts[0] == "nameserver" and ":" not in parts[1]:
+                    found.append(parts[1])
+    except OSError:
+        return []
+    return found
+
+
 def load_or_create_secret(path: Path) -> str:
     """Read a secret from `path`, creating it (mode 0600) on first use."""
     if path.exists():

@@ -111,6 +111,15 @@ def artifacts(stack: Instance, project: str, repository: str) -> list[dict]:
     return response.json()
 
 
+def job_log(stack: Instance, project: str) -> str:
+    """Today's proxy-cache job log of the project (proxy_cache/services.py)."""
+    code = (
+        "from projects.models import Project; from proxy_cache.selectors import job_logs; "
+        f"print(job_logs(Project.objects.get(name={project!r}).pk)[0]['log'])"
+    )
+    return stack.manage("shell", "-c", code).stdout
+
+
 def token(stack: Instance, repository: str) -> str:
     return stack.token([f"repository:{repository}:pull"], auth=ADMIN)["token"]
 
@@ -131,6 +140,8 @@ def test_cold_pull_streams_and_records_warm_pull_costs_one_head(
     assert all(got[digest] == data for digest, data in image.blobs.items())
     for digest in image.blobs:  # each blob fetched once from the upstream
         assert relay.count("GET", f"/blobs/{digest}") == 1
+        # by nginx, handed over by the gate after one HEAD (not by a gunicorn thread)
+        assert relay.count("HEAD", f"/blobs/{digest}") == 1
     assert relay.count("GET", f"/manifests/{image.digest}") == 1
     # recorded at once, with its tag
     found = artifacts(stack, project, f"{project}/team/app")
@@ -139,6 +150,14 @@ def test_cold_pull_streams_and_records_warm_pull_costs_one_head(
     ]
 
     wait_cached(stack, f"{project}/team/app", list(image.blobs))
+    # nginx's staging files were checked and moved into storage: none is left behind
+    assert list((stack.data_dir / "proxy-staging").iterdir()) == []
+    # the project's job log says what was fetched and what became of it
+    log = job_log(stack, project)
+    assert f"fetched the manifest of {project}/team/app:v1 ({image.digest})" in log
+    for digest in image.blobs:
+        assert f"fetched blob {digest} of {project}/team/app" in log
+    assert log.count("(by nginx): checked against the digest and cached") == len(image.blobs)
     relay.clear()
     pull(stack, f"{project}/team/app:v1", tmp_path / "warm")
     assert layout_blobs(tmp_path / "warm") == got
@@ -173,6 +192,9 @@ def test_tag_moved_then_deleted_upstream_and_pull_by_digest(
     assert logs.status_code == 200, logs.text
     stale = [e for e in logs.json() if "served from the proxy cache" in e["operation_description"]]
     assert stale and "gone" in stale[0]["operation_description"]
+    assert f"served {project}/team/moving:v1 from the cache: the tag v1 is gone" in job_log(
+        stack, project
+    )
 
     # by digest: the cached copy, no upstream request at all
     wait_cached(stack, f"{project}/team/moving", list(first.blobs))
@@ -400,6 +422,15 @@ def test_htpasswd_upstream_and_docker_hub_library_layout(
         pull(stack, f"{project}/nginx:latest", tmp_path / "hub")
         assert set(image.blobs) <= set(layout_blobs(tmp_path / "hub"))
         pull(stack, f"{project}/library/nginx:latest", tmp_path / "hub2")
+        # one image, stored once under the name Harbor shows, whichever name was pulled
+        with stack.client() as api:
+            listed = api.get(f"{API}/projects/{project}/repositories")
+        assert [r["name"] for r in listed.json()] == [f"{project}/library/nginx"]
+        wait_cached(stack, f"{project}/library/nginx", list(image.blobs))
+        assert not (cached_link(stack, f"{project}/nginx", image.digest).parent.parent).exists()
+        # the short name again: its blobs are the cached ones, served by distribution
+        pull(stack, f"{project}/nginx:latest", tmp_path / "hub3")
+        assert layout_blobs(tmp_path / "hub3") == layout_blobs(tmp_path / "hub")
 
 
 @pytest.mark.slow
@@ -415,3 +446,101 @@ def test_a_second_harbor_py_instance_as_a_harbor_upstream(
         assert layout_blobs(tmp_path / "through") == layout_blobs(image.path)
         found = artifacts(stack, project, f"{project}/lib/app")
         assert found[0]["digest"] == image.manifest_digest
+
+
+def _project_id(stack: Instance, project: str) -> int:
+    with stack.client() as api:
+        return int(api.get(f"{API}/projects/{project}").json()["project_id"])
+
+
+def _until(check, what: str, timeout: float = 120.0):
+    deadline = time.monotonic() + timeout
+    while (found := check()) is None:
+        assert time.monotonic() < deadline, f"timed out: {what}"
+        time.sleep(0.5)
+    return found
+
+
+def test_quota_immutability_and_retention_apply_to_what_a_proxy_project_caches(
+    stack: Instance, upstream: tuple[BareRegistry, FaultyRelay], relay: FaultyRelay, tmp_path: Path
+):
+    """Harbor's rules on a proxy project: an immutable tag keeps its cached digest when it
+    moves upstream (the client still gets the new one), retention deletes cached artifacts
+    (and their cached manifests: the next pull by digest asks the upstream again), and an
+    image over the quota is served but neither recorded nor kept."""
+    registry = upstream[0]
+    first = push_image(registry, "team/rules", "v1", layer_sizes=(4000,))
+    old = push_image(registry, "team/rules", "old", layer_sizes=(4500,))
+    project = proxy_project(stack, relay.url)
+    repository = f"{project}/team/rules"
+    assert manifest_get(stack, repository, "v1").status_code == 200
+    assert manifest_get(stack, repository, "old").status_code == 200
+
+    # immutability: v1 is protected here; it moves upstream
+    rule = {
+        "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "v*"}],
+        "scope_selectors": {
+            "repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]
+        },
+    }
+    with stack.client() as api:
+        created = api.post(f"{API}/projects/{project}/immutabletagrules", json=rule)
+    assert created.status_code == 201, created.text
+    moved = push_image(registry, "team/rules", "v1", layer_sizes=(5000,))
+    served = manifest_get(stack, repository, "v1")
+    assert served.status_code == 200 and served.headers["Docker-Content-Digest"] == moved.digest
+    tags = {
+        a["digest"]: [t["name"] for t in a["tags"] or []]
+        for a in artifacts(stack, project, repository)
+    }
+    assert tags[first.digest] == ["v1"] and moved.digest not in tags
+
+    # retention: keep the most recently pushed v* only; `old` goes, with its cached manifest
+    every = [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]
+    policy = {
+        "algorithm": "or",
+        "rules": [
+            {
+                "template": "latestPushedK",
+                "params": {"latestPushedK": 1},
+                "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "v*"}],
+                "scope_selectors": {"repository": every},
+            }
+        ],
+        "trigger": {"kind": "Schedule", "settings": {"cron": ""}, "references": {}},
+        "scope": {"level": "project", "ref": _project_id(stack, project)},
+    }
+    with stack.client() as api:
+        created = api.post(f"{API}/retentions", json=policy)
+        assert created.status_code == 201, created.text
+        base = created.headers["Location"].replace("/api/v2.0", "")
+        assert api.post(f"{API}{base}/executions", json={"dry_run": False}).status_code == 201
+
+        def finished() -> dict | None:
+            found = api.get(f"{API}{base}/executions").json()
+            return found[0] if found and found[0]["status"] not in ("Pending", "Running") else None
+
+        assert _until(finished, "the retention run")["status"] == "Success"
+    remaining = {a["digest"] for a in artifacts(stack, project, repository)}
+    assert old.digest not in remaining and first.digest in remaining
+    relay.clear()
+    again = manifest_get(stack, repository, old.digest)  # not cached any more: fetched anew
+    assert again.status_code == 200
+    assert relay.count("GET", f"/manifests/{old.digest}") == 1
+
+    # quota: a project whose limit the next image exceeds
+    quota_project = proxy_project(stack, relay.url)
+    with stack.client() as api:
+        (quota,) = api.get(
+            f"{API}/quotas", params={"reference_id": _project_id(stack, quota_project)}
+        ).json()
+        limited = api.put(f"{API}/quotas/{quota['id']}", json={"hard": {"storage": 1000}})
+    assert limited.status_code == 200, limited.text
+    over = manifest_get(stack, f"{quota_project}/team/rules", "v1")
+    assert over.status_code == 200 and over.headers["Docker-Content-Digest"] == moved.digest
+    with stack.client() as api:
+        listed = api.get(f"{API}/projects/{quota_project}/repositories").json()
+    assert [r["artifact_count"] for r in listed] in ([], [0])  # not recorded
+    relay.clear()
+    assert manifest_get(stack, f"{quota_project}/team/rules", moved.digest).status_code == 200
+    assert relay.count("GET", f"/manifests/{moved.digest}") == 1  # nothing was kept

@@ -146,13 +146,118 @@ def test_the_ui_offers_no_proxy_cache_to_a_non_admin(make_user):
     assert 'name="registry_id"' not in page.content.decode()
 
 
-def test_a_deleted_artifact_takes_its_cached_manifest_along(django_capture_on_commit_callbacks):
-    from harbor_py.core.events import publish
+def _cached_artifact(repository, digest: str, *, tag: str | None = None, age=None):
     from proxy_cache.models import CachedManifest
-    from registry.events import ArtifactDeleted
+    from registry.models import Artifact, Tag
 
-    kept = CachedManifest.objects.create(repository="cache/app", digest="sha256:" + "b" * 64)
-    gone = CachedManifest.objects.create(repository="cache/app", digest="sha256:" + "a" * 64)
-    with django_capture_on_commit_callbacks(execute=True):
-        publish(ArtifactDeleted("cache", "cache/app", gone.digest, ("v1",), "admin"))
-    assert list(CachedManifest.objects.values_list("pk", flat=True)) == [kept.pk]
+    artifact = Artifact.objects.create(
+        repository=repository, digest=digest, media_type="x", manifest_media_type="y"
+    )
+    if age is not None:
+        Artifact.objects.filter(pk=artifact.pk).update(push_time=age)
+    if tag:
+        Tag.objects.create(repository=repository, artifact=artifact, name=tag)
+    CachedManifest.objects.create(
+        repository=repository.name, digest=digest, media_type="y", body=b"{}", artifact=artifact
+    )
+    return artifact
+
+
+def test_gc_untagged_sweep_deletes_the_cached_manifests_with_the_artifacts(
+    make_project, endpoint, monkeypatch
+):
+    """GC's untagged sweep of a proxy project: the cached manifests of an index and its
+    child go with their rows (they were left behind); a tagged artifact's stays."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from harbor_gc.untagged import delete_untagged_artifacts
+    from jobs.context import JobContext
+    from jobs.models import Execution, Task
+    from proxy_cache.models import CachedManifest
+    from registry import deletion
+    from registry.models import ArtifactReference, Repository
+
+    # distribution's side of the delete (a manifest DELETE per digest) is not under test
+    monkeypatch.setattr(deletion, "_delete_manifests", lambda repository, digests: None)
+    project = make_project("cache")
+    Project.objects.filter(pk=project.pk).update(registry_id=endpoint.pk)
+    repository = Repository.objects.create(project=project, name="cache/app")
+    old = timezone.now() - dt.timedelta(days=1)
+    index = _cached_artifact(repository, "sha256:" + "1" * 64, age=old)
+    child = _cached_artifact(repository, "sha256:" + "2" * 64, age=old)
+    ArtifactReference.objects.create(parent=index, child=child, child_digest=child.digest)
+    kept = _cached_artifact(repository, "sha256:" + "3" * 64, tag="v1", age=old)
+    execution = Execution.objects.create(vendor_type="GARBAGE_COLLECTION", parameters={})
+    task = Task.objects.create(execution=execution)
+
+    deleted, _ = delete_untagged_artifacts(
+        JobContext(task.pk, execution.pk, {}), timezone.now(), dry_run=False
+    )
+
+    assert deleted == 1
+    assert list(CachedManifest.objects.values_list("digest", flat=True)) == [kept.digest]
+
+
+def test_a_deleted_artifact_takes_its_cached_manifest_along_in_the_same_transaction(
+    make_project, endpoint
+):
+    from django.db import transaction
+
+    from harbor_py.core.actor import Actor
+    from proxy_cache.models import CachedManifest
+    from registry import services
+    from registry.models import Repository
+
+    project = make_project("cache")
+    repository = Repository.objects.create(project=project, name="cache/app")
+    gone = _cached_artifact(repository, "sha256:" + "a" * 64)
+    kept = _cached_artifact(repository, "sha256:" + "b" * 64, tag="v1")
+
+    class Rollback(Exception):
+        pass
+
+    with pytest.raises(Rollback), transaction.atomic():
+        services.delete_artifacts(root=gone, artifacts=[gone], actor=Actor.system("t"))
+        # gone before the commit: no window in which the row outlives its artifact
+        assert list(CachedManifest.objects.values_list("digest", flat=True)) == [kept.digest]
+        raise Rollback
+    assert CachedManifest.objects.count() == 2  # and back with it on a rollback
+    services.delete_artifacts(root=gone, artifacts=[gone], actor=Actor.system("t"))
+    assert list(CachedManifest.objects.values_list("pk", flat=True)) == [
+        CachedManifest.objects.get(digest=kept.digest).pk
+    ]
+
+
+def test_the_job_log_keeps_one_task_per_project_and_day_and_the_ui_shows_it(
+    admin, make_project, endpoint
+):
+    from django.test import Client
+
+    from jobs.models import Execution
+    from proxy_cache import services
+    from proxy_cache.selectors import job_logs
+
+    project = make_project("cache")
+    Project.objects.filter(pk=project.pk).update(registry_id=endpoint.pk)
+    other = make_project("other")
+    services._tasks.clear()  # as a fresh process: the task is found in the database
+    services.log(project_id=project.pk, message="fetched blob sha256:1 of cache/app: cached")
+    services._tasks.clear()
+    services.log(project_id=project.pk, message="served cache/app:v1 from the cache: gone")
+    services.log(project_id=other.pk, message="elsewhere")
+
+    assert Execution.objects.filter(vendor_type="PROXY_CACHE", vendor_id=project.pk).count() == 1
+    [today] = job_logs(project.pk)
+    lines = today["log"].splitlines()
+    assert [line.split(" ", 1)[1] for line in lines] == [
+        "fetched blob sha256:1 of cache/app: cached",
+        "served cache/app:v1 from the cache: gone",
+    ]
+    browser = Client()
+    browser.force_login(admin)
+    page = browser.get("/projects/cache/logs").content.decode()
+    assert "Proxy cache job log" in page and "served cache/app:v1 from the cache: gone" in page
+    assert "elsewhere" not in page
+    assert "Proxy cache job log" not in browser.get("/projects/other/logs").content.decode()

@@ -29,7 +29,7 @@ from accounts.keys import generate_signing_material, write_certificate_bundle
 from accounts.services import ensure_admin
 from harbor_py.core import env
 from harbor_py.core.oci import challenge_header
-from harbor_py.core.runtime import BASE_DIR, Runtime, load_or_create_secret
+from harbor_py.core.runtime import BASE_DIR, Runtime, load_or_create_secret, nameservers
 from harbor_py.ops.deploy import supervisor_context
 from harbor_py.processes import (
     REGISTRY_DROPPED_ENVIRONMENT,
@@ -156,6 +156,7 @@ def render_configs(rt: Runtime, target: Path | None = None) -> Path:
         "environment": _supervisor_environment(rt),
         "registry_environment": _registry_environment(),
         "topology": load_topology(rt),
+        "resolvers": " ".join(nameservers()),
         "config_dir": config_dir,
         **_storage_context(),
         **supervisor_context(rt),
