@@ -21,7 +21,6 @@ import binascii
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -218,7 +217,11 @@ def _cose(data: bytes) -> _Envelope | Outcome:
     except cose.Malformed as exc:
         return Outcome(INVALID, f"the signature envelope is not a Notation COSE envelope: {exc}")
     critical = message.protected.get(cose.CRIT, [])
-    unknown = [c for c in critical if c not in NOTATION_CRITICAL] if isinstance(critical, list | tuple) else [critical]
+    unknown = (
+        [c for c in critical if c not in NOTATION_CRITICAL]
+        if isinstance(critical, list | tuple)
+        else [critical]
+    )
     if unknown:
         return Outcome(INVALID, f"the COSE envelope has critical headers not understood: {unknown}")
     chain = message.unprotected.get(cose.X5CHAIN)
@@ -258,5 +261,9 @@ def notation(
             return Outcome(VERIFIED, f"verified with trusted key {key.name}", key)
     if read.leaf is not None and not read.verify(read.leaf[1]):
         return Outcome(INVALID, "the envelope's signature does not verify with its own certificate")
-    who = f"Notation signature by {read.leaf[0]}" if read.leaf else "Notation signature over this digest"
+    who = (
+        f"Notation signature by {read.leaf[0]}"
+        if read.leaf
+        else "Notation signature over this digest"
+    )
     return _untrusted(keys, who)
