@@ -189,7 +189,9 @@ def notation_cose_envelope(
             2: list(critical),
             3: "application/vnd.cncf.notary.payload.v1+json",
             "io.cncf.notary.signingScheme": "notary.x509",
-            "io.cncf.notary.signingTime": cbor2.CBORTag(1, int(dt.datetime.now(dt.UTC).timestamp())),
+            "io.cncf.notary.signingTime": cbor2.CBORTag(
+                1, int(dt.datetime.now(dt.UTC).timestamp())
+            ),
         }
     )
     to_sign = cbor2.dumps(["Signature1", protected, b"", payload])
