@@ -300,13 +300,7 @@ def test_a_key_change_rechecks_in_the_background_and_a_pull_never_uses_a_stale_c
     TrustedKey.objects.filter(name="stranger").delete()
     # a system key: every project's signatures are re-checked against the new set
     with django_capture_on_commit_callbacks(execute=True):
-        services.add_key(
-            project=None,
-            name="org",
-            public_key=signing.public_pem(ci),
-            description="",
-            actor=Actor(username="admin"),
-        )
+        trust(None, ci, "org")
     system_set = selectors.key_set(selectors.trusted_by(project.pk))
     [check] = SignatureCheck.objects.filter(key_set=system_set)
     assert (check.status, check.key_name) == ("verified", "org")
@@ -325,13 +319,7 @@ def test_a_key_change_rechecks_in_the_background_and_a_pull_never_uses_a_stale_c
 def test_system_keys_of_every_algorithm(demo, make_key):
     enable(demo["project"], enable_content_trust_cosign="true")
     key = make_key()
-    services.add_key(
-        project=None,
-        name="org",
-        public_key=signing.public_pem(key),
-        description="",
-        actor=Actor(username="admin"),
-    )
+    trust(None, key, "org")
     trust(demo["project"], signing.ec_key(), "other")
     assert pull("v1").status_code == 412
     cosign(key, demo["v1"])
