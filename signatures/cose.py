@@ -106,7 +106,7 @@ def verifies(message: Sign1, key: PublicKey) -> bool:
             return True
         if algorithm in _PSS and isinstance(key, rsa.RSAPublicKey):
             hash_type = _PSS[algorithm]
-            pss = padding.PSS(mgf=padding.MGF1(hash_type()), salt_length=hash_type.digest_size)
+            pss = padding.PSS(mgf=padding.MGF1(hash_type()), salt_length=padding.PSS.DIGEST_LENGTH)
             key.verify(message.signature, data, pss, hash_type())
             return True
     except (InvalidSignature, ValueError):
