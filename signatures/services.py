@@ -12,10 +12,12 @@ from audit.services import record
 from harbor_py.core.actor import Actor
 from harbor_py.core.db import IGNORE_CONFLICTS, insert
 from harbor_py.core.errors import bad_request, conflict
+from harbor_py.core.events import publish
 from projects.models import Project
 from registry.accessories import COSIGN, NOTATION
 from registry.models import Artifact, Repository
 from signatures import generations, keys, reading, selectors, verification
+from signatures.events import TrustedKeysChanged
 from signatures.models import SignatureCheck, TrustedKey
 
 MAX_KEYS = 100  # per project, and for the system
@@ -78,11 +80,10 @@ def delete_key(*, key: TrustedKey, actor: Actor) -> None:
 def _keys_changed(project: Project | None) -> None:
     """After commit: retire the cached pull verdicts (a pull then looks up the checks for
     the new key set, never an older set's), and re-verify the signatures in the
-    background, so that pulls and pages find the new key set's checks stored."""
-    from signatures import tasks  # tasks import this module
-
+    background (signatures.tasks.on_keys_changed), so that pulls and pages find the new
+    key set's checks stored."""
     generations.bump_after_commit(project.name if project else None)
-    tasks.recheck_after_commit(project.pk if project else None)
+    publish(TrustedKeysChanged(project_id=project.pk if project else 0))
 
 
 @dataclass(frozen=True)
