@@ -79,6 +79,7 @@ def run(topo: Topology, args: argparse.Namespace) -> dict:
         for _ in range(args.warmup):
             clients[mode].get_manifest(repository, "v1", auth)
     walls: dict[str, list[float]] = {mode: [] for mode in MODES}
+    round_medians: dict[str, list[float]] = {mode: [] for mode in MODES}
     cpu = {mode: 0.0 for mode in MODES}
     per_round = max(args.requests // args.rounds, 1)
     for round_number in range(args.rounds):
@@ -86,10 +87,13 @@ def run(topo: Topology, args: argparse.Namespace) -> dict:
         for mode in order:
             repository, auth = prepared[mode]
             before = topo.cpu_by_component(process_table()).get("gunicorn", 0.0)
+            this_round = []
             for _ in range(per_round):
                 started = time.perf_counter()
                 clients[mode].get_manifest(repository, "v1", auth)
-                walls[mode].append((time.perf_counter() - started) * 1000)
+                this_round.append((time.perf_counter() - started) * 1000)
+            walls[mode].extend(this_round)
+            round_medians[mode].append(statistics.median(this_round))
             cpu[mode] += topo.cpu_by_component(process_table()).get("gunicorn", 0.0) - before
     for client in clients.values():
         client.close()
@@ -101,8 +105,14 @@ def run(topo: Topology, args: argparse.Namespace) -> dict:
             "p95_ms": values[int(len(values) * 0.95) - 1],
             "gunicorn_cpu_ms": cpu[mode] * 1000 / len(values),
             "requests": len(values),
+            "round_medians_ms": round_medians[mode],
         }
     results["ratio"] = results["on"]["median_ms"] / results["off"]["median_ms"]
+    # each round's on/off pair ran back to back: the median of their ratios
+    results["round_ratios"] = [
+        on / off for on, off in zip(round_medians["on"], round_medians["off"], strict=True)
+    ]
+    results["median_round_ratio"] = statistics.median(results["round_ratios"])
     results["cpu_ratio"] = results["on"]["gunicorn_cpu_ms"] / max(
         results["off"]["gunicorn_cpu_ms"], 1e-9
     )
@@ -123,6 +133,11 @@ def report(results: dict) -> str:
     lines.append(
         f"on/off: median {results['ratio']:.3f} (goal <= {GOAL}), "
         f"gunicorn CPU {results['cpu_ratio']:.3f}"
+    )
+    ratios = " ".join(f"{r:.2f}" for r in results["round_ratios"])
+    lines.append(
+        f"per round (interleaved ABBA) on/off of the medians: {ratios}; "
+        f"median {results['median_round_ratio']:.3f}"
     )
     return "\n".join(lines)
 

@@ -11,8 +11,11 @@ class SignaturesConfig(AppConfig):
         from harbor_py.core.events import subscribe
         from registry import pull_policy
         from registry.events import ArtifactDeleted
-        from signatures import policy
+        from signatures import policy, tasks
+        from signatures.events import TrustedKeysChanged
 
         pull_policy.register("content_trust", policy.check)
         # A deleted signature (or subject) may turn an allowed pull into a refusal.
         subscribe(ArtifactDeleted, policy.on_artifact_deleted, name="signatures.forget_verdicts")
+        # New keys: the signatures are verified again in the background.
+        subscribe(TrustedKeysChanged, tasks.on_keys_changed, name="signatures.recheck")

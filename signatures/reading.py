@@ -97,6 +97,6 @@ def check(
     envelope = envelopes[0]
     media_type = str(envelope.get("mediaType", ""))
     data = None
-    if media_type == verification.JWS_ENVELOPE:
+    if media_type in (verification.JWS_ENVELOPE, verification.COSE_ENVELOPE):
         data = _blob(repository, str(envelope.get("digest", "")))
     return verification.notation(media_type, data, subject, keys)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from registry.accessories import SIGNATURE_TYPES
 from registry.models import Artifact, ArtifactReference
@@ -42,6 +42,20 @@ def signatures_of(artifact: Artifact, kinds: tuple[str, ...] = SIGNATURE_TYPES) 
             accessory_type__in=kinds,
         ).order_by("pk")
     )
+
+
+def signed_artifacts(project_id: int | None) -> QuerySet[Artifact]:
+    """The artifacts of the project (None: of every project) that have a signature
+    accessory, with their repository."""
+    signature = Artifact.objects.filter(
+        repository_id=OuterRef("repository_id"),
+        subject_digest=OuterRef("digest"),
+        accessory_type__in=SIGNATURE_TYPES,
+    )
+    found = Artifact.objects.filter(Exists(signature)).select_related("repository")
+    if project_id is not None:
+        found = found.filter(repository__project_id=project_id)
+    return found.order_by("pk")
 
 
 def parent_indexes(artifact: Artifact) -> list[Artifact]:

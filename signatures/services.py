@@ -12,10 +12,12 @@ from audit.services import record
 from harbor_py.core.actor import Actor
 from harbor_py.core.db import IGNORE_CONFLICTS, insert
 from harbor_py.core.errors import bad_request, conflict
+from harbor_py.core.events import publish
 from projects.models import Project
 from registry.accessories import COSIGN, NOTATION
 from registry.models import Artifact, Repository
 from signatures import generations, keys, reading, selectors, verification
+from signatures.events import TrustedKeysChanged
 from signatures.models import SignatureCheck, TrustedKey
 
 MAX_KEYS = 100  # per project, and for the system
@@ -63,7 +65,7 @@ def add_key(
     except IntegrityError:
         raise conflict(f"the key {parsed.fingerprint} is trusted already") from None
     _record_key(key, actor, "create")
-    generations.bump_after_commit(project.name if project else None)
+    _keys_changed(project)
     return key
 
 
@@ -72,7 +74,16 @@ def delete_key(*, key: TrustedKey, actor: Actor) -> None:
     _record_key(key, actor, "delete")
     project = key.project
     key.delete()
+    _keys_changed(project)
+
+
+def _keys_changed(project: Project | None) -> None:
+    """After commit: retire the cached pull verdicts (a pull then looks up the checks for
+    the new key set, never an older set's), and re-verify the signatures in the
+    background (signatures.tasks.on_keys_changed), so that pulls and pages find the new
+    key set's checks stored."""
     generations.bump_after_commit(project.name if project else None)
+    publish(TrustedKeysChanged(project_id=project.pk if project else 0))
 
 
 @dataclass(frozen=True)
@@ -130,6 +141,19 @@ def checked(artifact: Artifact, repository: Repository) -> list[Verdict]:
             insert([check], on_conflict=IGNORE_CONFLICTS)  # a concurrent check stored it
         verdicts.append(Verdict(signature, check))
     return verdicts
+
+
+def recheck(*, project_id: int | None) -> int:
+    """Verify the signatures of every signed artifact of the project (None: of every
+    project, after a change of the system's keys) against the keys trusted now, and store
+    the checks. A key change during the run is harmless: checks are stored under the key
+    set they were made with, and the change starts another run. Returns how many signed
+    artifacts were checked."""
+    count = 0
+    for artifact in selectors.signed_artifacts(project_id).iterator(chunk_size=200):
+        checked(artifact, artifact.repository)
+        count += 1
+    return count
 
 
 def _counts(verdict: Verdict, keyed: bool) -> bool:

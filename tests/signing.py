@@ -25,6 +25,7 @@ OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 EMPTY_CONFIG = "application/vnd.oci.empty.v1+json"
 NOTATION_TYPE = "application/vnd.cncf.notary.signature"
 JWS = "application/jose+json"
+COSE = "application/cose"
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 
@@ -154,18 +155,78 @@ def notation_envelope(key: PrivateKey, signed_digest: str, size: int = 1) -> byt
     return json.dumps(envelope).encode()
 
 
+COSE_ALGORITHMS = {"ES256": -7, "ES384": -35, "ES512": -36, "PS256": -37, "PS384": -38}
+
+
+def notation_cose_envelope(
+    key: PrivateKey,
+    signed_digest: str,
+    size: int = 1,
+    *,
+    critical: tuple[str, ...] = ("io.cncf.notary.signingScheme",),
+) -> bytes:
+    """A Notation COSE envelope over `signed_digest`, as notation writes it with
+    `--signature-format cose`: a tagged COSE_Sign1 whose protected header holds the
+    algorithm, Notation's critical headers and the payload's content type, with the
+    signing certificate in the unprotected x5chain (33). ECDSA signatures are r||s."""
+    import cbor2
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    if isinstance(key, rsa.RSAPrivateKey):
+        name, hash_type = "PS256", hashes.SHA256()
+    elif isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp384r1":
+        name, hash_type = "ES384", hashes.SHA384()
+    elif isinstance(key, ec.EllipticCurvePrivateKey):
+        name, hash_type = "ES256", hashes.SHA256()
+    else:
+        raise ValueError("Notation's COSE profile signs with ECDSA or RSA-PSS")
+    payload = json.dumps(
+        {"targetArtifact": {"mediaType": OCI_MANIFEST, "digest": signed_digest, "size": size}}
+    ).encode()
+    protected = cbor2.dumps(
+        {
+            1: COSE_ALGORITHMS[name],
+            2: list(critical),
+            3: "application/vnd.cncf.notary.payload.v1+json",
+            "io.cncf.notary.signingScheme": "notary.x509",
+            "io.cncf.notary.signingTime": cbor2.CBORTag(
+                1, int(dt.datetime.now(dt.UTC).timestamp())
+            ),
+        }
+    )
+    to_sign = cbor2.dumps(["Signature1", protected, b"", payload])
+    if isinstance(key, rsa.RSAPrivateKey):
+        pss = padding.PSS(mgf=padding.MGF1(hash_type), salt_length=hash_type.digest_size)
+        signature = key.sign(to_sign, pss, hash_type)
+    else:
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        r, s = decode_dss_signature(key.sign(to_sign, ec.ECDSA(hash_type)))
+        size_of = (key.curve.key_size + 7) // 8
+        signature = r.to_bytes(size_of, "big") + s.to_bytes(size_of, "big")
+    leaf = certificate(key).public_bytes(serialization.Encoding.DER)
+    unprotected = {33: [leaf], "io.cncf.notary.signingAgent": "tests"}
+    return cbor2.dumps(cbor2.CBORTag(18, [protected, unprotected, payload, signature]))
+
+
 def notation_signature(
-    key: PrivateKey, subject: str, subject_size: int, *, signed_digest: str | None = None
+    key: PrivateKey,
+    subject: str,
+    subject_size: int,
+    *,
+    signed_digest: str | None = None,
+    cose: bool = False,
 ) -> tuple[dict[str, Any], list[Blob]]:
-    """A Notation signature manifest (OCI 1.1 referrer of `subject`) and its blobs."""
-    envelope = Blob(notation_envelope(key, signed_digest or subject, subject_size))
+    """A Notation signature manifest (OCI 1.1 referrer of `subject`) and its blobs; a
+    JWS envelope, or with `cose` a COSE one."""
+    make = notation_cose_envelope if cose else notation_envelope
+    envelope = Blob(make(key, signed_digest or subject, subject_size))
     config = Blob(b"{}")
     doc = {
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
         "artifactType": NOTATION_TYPE,
         "config": config.descriptor(EMPTY_CONFIG),
-        "layers": [envelope.descriptor(JWS)],
+        "layers": [envelope.descriptor(COSE if cose else JWS)],
         "subject": {"mediaType": OCI_MANIFEST, "digest": subject, "size": subject_size},
         "annotations": {"io.cncf.notary.x509chain.thumbprint#S256": "[]"},
     }

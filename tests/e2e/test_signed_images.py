@@ -7,7 +7,9 @@ registries.d, policy, storage) is per test, never the shared home.
 Debian 12's skopeo 1.9.3 and podman 4.3.1 are built with sigstore disabled (a Debian-local
 patch: "sigstore disabled"). With those, the test signs in skopeo's format itself (skopeo
 still pushes image and signature) and podman pulls without client-side verification, so
-that the gate's check is what is tested; with upstream builds the clients do both."""
+that the gate's check is what is tested. `make test-deps` builds an upstream skopeo with
+sigstore into a cache (deploy/build-skopeo.sh); with it, the clients sign and verify for
+real (`test_upstream_skopeo_signs_and_verifies_with_policy_json`)."""
 
 from __future__ import annotations
 
@@ -27,14 +29,20 @@ from tests.imagegen import ImageLayout, make_image
 from tests.stack import ADMIN_PASSWORD, Instance
 
 ADMIN = ("admin", ADMIN_PASSWORD)
+UPSTREAM_SKOPEO = (
+    Path(os.environ.get("HARBOR_TOOLS_CACHE") or Path.home() / ".cache" / "harbor-py")
+    / "skopeo"
+    / "bin"
+    / "skopeo"
+)
 pytestmark = pytest.mark.skipif(
     not (shutil.which("skopeo") and shutil.which("podman")), reason="needs skopeo and podman"
 )
 
 
 class Clients:
-    def __init__(self, root: Path, stack: Instance) -> None:
-        self.root, self.stack = root, stack
+    def __init__(self, root: Path, stack: Instance, skopeo: str = "skopeo") -> None:
+        self.root, self.stack, self.skopeo = root, stack, skopeo
         home = root / "home"
         registries_d = home / ".config" / "containers" / "registries.d"
         registries_d.mkdir(parents=True)
@@ -55,7 +63,7 @@ class Clients:
 
     def copy(self, source: str, destination: str, *flags: str) -> subprocess.CompletedProcess[str]:
         return self.run(
-            "skopeo", "--insecure-policy", "--registries.d", str(self.registries_d), "copy",
+            self.skopeo, "--insecure-policy", "--registries.d", str(self.registries_d), "copy",
             "--dest-tls-verify=false", f"--dest-creds={ADMIN[0]}:{ADMIN[1]}", *flags,
             source, destination, check=False,
         )  # fmt: skip
@@ -115,13 +123,10 @@ def _key_files(root: Path, name: str):
     return key, private, passphrase, public
 
 
-def test_skopeo_signs_podman_verifies_and_the_gate_trusts_only_the_projects_key(
-    stack: Instance, clients: Clients, tmp_path: Path
-):
-    project = f"sig{uuid.uuid4().hex[:8]}"
+def _trusting_project(stack: Instance, prefix: str, ci_pub: Path) -> str:
+    """A new project that trusts the key `ci` and has cosign content trust on."""
+    project = f"{prefix}{uuid.uuid4().hex[:8]}"
     stack.create_project(project)
-    _, ci_key, ci_pass, ci_pub = _key_files(tmp_path, "ci")
-    _, other_key, other_pass, _ = _key_files(tmp_path, "other")
     with stack.client() as api:
         api.post(
             f"/api/v2.0/projects/{project}/trusted-keys",
@@ -131,6 +136,15 @@ def test_skopeo_signs_podman_verifies_and_the_gate_trusts_only_the_projects_key(
             f"/api/v2.0/projects/{project}/metadatas/enable_content_trust_cosign",
             json={"enable_content_trust_cosign": "true"},
         ).raise_for_status()
+    return project
+
+
+def test_skopeo_signs_podman_verifies_and_the_gate_trusts_only_the_projects_key(
+    stack: Instance, clients: Clients, tmp_path: Path
+):
+    _, ci_key, ci_pass, ci_pub = _key_files(tmp_path, "ci")
+    _, other_key, other_pass, _ = _key_files(tmp_path, "other")
+    project = _trusting_project(stack, "sig", ci_pub)
 
     good = make_image(tmp_path / "good", layer_sizes=[2048])
     bad = make_image(tmp_path / "bad", layer_sizes=[2048])
@@ -138,25 +152,7 @@ def test_skopeo_signs_podman_verifies_and_the_gate_trusts_only_the_projects_key(
     signer = clients.push_signed(good, f"{repository}:v1", ci_key, ci_pass)
     clients.push_signed(bad, f"{repository}:v2", other_key, other_pass)
 
-    policy = tmp_path / "policy.json"
-    policy.write_text(
-        json.dumps(
-            {
-                "default": [{"type": "reject"}],
-                "transports": {
-                    "docker": {
-                        f"{stack.host}/{project}": [
-                            {
-                                "type": "sigstoreSigned",
-                                "keyPath": str(ci_pub),
-                                "signedIdentity": {"type": "matchRepository"},
-                            }
-                        ]
-                    }
-                },
-            }
-        )
-    )
+    policy = _policy(tmp_path / "policy.json", f"{stack.host}/{project}", ci_pub)
     pulled = clients.pull(f"{repository}:v1", policy)
     if "sigstore disabled" in pulled.stderr:
         # Debian 12's podman 4.3.1 is built without sigstore verification: the client
@@ -212,3 +208,95 @@ def test_skopeo_signs_podman_verifies_and_the_gate_trusts_only_the_projects_key(
             headers={"Authorization": f"Bearer {token}"},
         )
         assert gone.status_code == 404
+
+
+def _policy(path: Path, scope: str, public_key: Path) -> Path:
+    path.write_text(
+        json.dumps(
+            {
+                "default": [{"type": "reject"}],
+                "transports": {
+                    "docker": {
+                        scope: [
+                            {
+                                "type": "sigstoreSigned",
+                                "keyPath": str(public_key),
+                                "signedIdentity": {"type": "matchRepository"},
+                            }
+                        ]
+                    }
+                },
+            }
+        )
+    )
+    return path
+
+
+@pytest.mark.skipif(
+    not UPSTREAM_SKOPEO.exists(),
+    reason=f"needs the upstream skopeo that `make test-deps` builds ({UPSTREAM_SKOPEO}; "
+    "deploy/build-skopeo.sh says why it did not)",
+)
+def test_upstream_skopeo_signs_and_verifies_with_policy_json(stack: Instance, tmp_path: Path):
+    """The real client end to end: upstream skopeo signs while it pushes (a key in
+    cosign's encrypted format), the registry records and verifies skopeo's own signature
+    with the project's trusted key, and skopeo verifies on pull with a policy.json that
+    requires sigstoreSigned by the public key. Client and gate each refuse what they must."""
+    clients = Clients(tmp_path, stack, skopeo=str(UPSTREAM_SKOPEO))
+    _, ci_key, ci_pass, ci_pub = _key_files(tmp_path, "ci")
+    _, other_key, other_pass, other_pub = _key_files(tmp_path, "other")
+    project = _trusting_project(stack, "sigu", ci_pub)
+    repository = f"{stack.host}/{project}/app"
+    good = make_image(tmp_path / "good", layer_sizes=[2048])
+    bad = make_image(tmp_path / "bad", layer_sizes=[2048])
+    assert clients.push_signed(good, f"{repository}:v1", ci_key, ci_pass) == "skopeo"
+    assert clients.push_signed(bad, f"{repository}:v2", other_key, other_pass) == "skopeo"
+
+    def verify(tag: str, policy: Path) -> subprocess.CompletedProcess[str]:
+        out = tmp_path / f"out-{uuid.uuid4().hex[:6]}"
+        return clients.run(
+            clients.skopeo, "--policy", str(policy), "--registries.d", str(clients.registries_d),
+            "copy", "--src-tls-verify=false", f"--src-creds={ADMIN[0]}:{ADMIN[1]}",
+            f"docker://{repository}:{tag}", f"dir:{out}",
+            check=False,
+        )  # fmt: skip
+
+    scope = f"{stack.host}/{project}"
+    trusts_ci = _policy(tmp_path / "ci-policy.json", scope, ci_pub)
+    trusts_other = _policy(tmp_path / "other-policy.json", scope, other_pub)
+
+    # skopeo verifies skopeo's signature with the public key, through the gate
+    pulled = verify("v1", trusts_ci)
+    assert pulled.returncode == 0, pulled.stderr
+    # the registry read skopeo's signature and verified it with the project's key
+    with stack.client() as api:
+        base = f"/api/v2.0/projects/{project}/repositories/app/artifacts"
+        assert [a["type"] for a in api.get(f"{base}/v1/accessories").json()] == ["signature.cosign"]
+        signatures = api.get(f"{base}/v1/signatures").json()
+        assert [(s["status"], s["key_name"]) for s in signatures] == [("verified", "ci")]
+
+    # the gate allows v1 (signed by ci), but a client that trusts only `other` refuses it
+    refused_by_client = verify("v1", trusts_other)
+    assert refused_by_client.returncode != 0
+    assert "Source image rejected" in refused_by_client.stderr, refused_by_client.stderr
+    assert "cryptographic signature verification failed" in refused_by_client.stderr
+
+    # v2 is signed by `other`, a key the project does not trust: the gate refuses first,
+    # with its reason, even for a client that would accept the signature
+    refused_by_gate = verify("v2", trusts_other)
+    assert refused_by_gate.returncode != 0
+    assert "no trusted key verifies it (tried: ci)" in refused_by_gate.stderr
+
+    # an image with no signature: with content trust off, the gate serves it and the
+    # client's policy refuses it
+    with stack.client() as api:
+        api.put(
+            f"/api/v2.0/projects/{project}/metadatas/enable_content_trust_cosign",
+            json={"enable_content_trust_cosign": "false"},
+        ).raise_for_status()
+    unsigned = make_image(tmp_path / "unsigned", layer_sizes=[1024])
+    assert clients.copy(f"oci:{unsigned.path}", f"docker://{repository}:v3").returncode == 0
+    no_signature = verify("v3", trusts_ci)
+    assert no_signature.returncode != 0
+    assert "Source image rejected" in no_signature.stderr, no_signature.stderr
+    assert "A signature was required, but no signature exists" in no_signature.stderr

@@ -17,7 +17,7 @@ from registry import deletion
 from registry.accessories import cosign_tag
 from registry.models import Artifact, Blob, Repository
 from registry.pull_policy import PullRequest
-from signatures import policy, services
+from signatures import generations, policy, reading, selectors, services
 from signatures.models import SignatureCheck, TrustedKey
 from tests import signing
 from tests.distribution import bearer, push_image, push_index, put_manifest, upload_blob
@@ -269,6 +269,44 @@ def test_only_a_trusted_key_counts_and_a_key_change_rechecks(
     assert trusted.pk  # ci stays trusted
 
 
+def test_a_key_change_rechecks_in_the_background_and_a_pull_never_uses_a_stale_check(
+    demo, django_capture_on_commit_callbacks, monkeypatch
+):
+    project = demo["project"]
+    enable(project, enable_content_trust_cosign="true")
+    ci, stranger = signing.ec_key(), signing.ec_key()
+    cosign(ci, demo["v1"])
+    push_image("owner", REPO, "v2")  # unsigned: nothing to re-check
+    with django_capture_on_commit_callbacks(execute=True):  # the re-check task runs (eager)
+        trust(project, ci, "ci")
+        trust(project, stranger, "stranger")
+    now = selectors.key_set(selectors.trusted_by(project.pk))
+    [check] = SignatureCheck.objects.filter(key_set=now)
+    assert (check.status, check.key_name) == ("verified", "ci")
+
+    def verifying(*args, **kwargs):
+        raise AssertionError("a pull verified what the re-check had stored")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(reading, "check", verifying)
+        assert pull("v1").status_code == 200  # the stored check, no verification
+
+    # ci deleted; the re-check has not run yet (its callback is dropped), the verdict
+    # counters are bumped: the stored check for the old key set is not used
+    with django_capture_on_commit_callbacks(execute=False):
+        services.delete_key(key=TrustedKey.objects.get(name="ci"), actor=Actor(username="o"))
+    generations.bump(project.name)
+    assert "no trusted key verifies it (tried: stranger)" in refusal(pull("v1"))
+    TrustedKey.objects.filter(name="stranger").delete()
+    # a system key: every project's signatures are re-checked against the new set
+    with django_capture_on_commit_callbacks(execute=True):
+        trust(None, ci, "org")
+    system_set = selectors.key_set(selectors.trusted_by(project.pk))
+    [check] = SignatureCheck.objects.filter(key_set=system_set)
+    assert (check.status, check.key_name) == ("verified", "org")
+    assert services.recheck(project_id=project.pk) == 1  # v1 only; stored checks reused
+
+
 @pytest.mark.parametrize(
     "make_key",
     [
@@ -281,13 +319,7 @@ def test_only_a_trusted_key_counts_and_a_key_change_rechecks(
 def test_system_keys_of_every_algorithm(demo, make_key):
     enable(demo["project"], enable_content_trust_cosign="true")
     key = make_key()
-    services.add_key(
-        project=None,
-        name="org",
-        public_key=signing.public_pem(key),
-        description="",
-        actor=Actor(username="admin"),
-    )
+    trust(None, key, "org")
     trust(demo["project"], signing.ec_key(), "other")
     assert pull("v1").status_code == 412
     cosign(key, demo["v1"])
@@ -306,6 +338,26 @@ def test_a_notation_signature_verifies_with_a_trusted_certificate(demo):
     assert "no trusted key verifies it" in refusal(pull("v1"))
     notation(key, demo["v1"])
     assert pull("v1").status_code == 200
+
+
+def test_a_notation_cose_signature_through_the_gate(demo):
+    project = demo["project"]
+    enable(project, enable_content_trust="true")
+    key = rsa.generate_private_key(65537, 2048)
+    trust(project, key, "notary")
+    # tampered: the envelope's signature no longer matches its protected header and payload
+    envelope = signing.notation_cose_envelope(key, demo["v1"], _size(demo["v1"]))
+    tampered = envelope[:-1] + bytes([envelope[-1] ^ 1])
+    blob = signing.Blob(tampered)
+    doc, blobs = signing.notation_signature(key, demo["v1"], _size(demo["v1"]), cose=True)
+    doc["layers"] = [blob.descriptor(signing.COSE)]
+    push_signed(doc, [blobs[0], blob])
+    message = refusal(pull("v1"))
+    assert "does not verify with its own certificate" in message
+    notation(key, demo["v1"], cose=True)
+    assert pull("v1").status_code == 200
+    [verified] = SignatureCheck.objects.filter(status="verified")
+    assert verified.key_name == "notary"
 
 
 def test_a_platform_image_of_a_signed_index_is_pullable(demo):
