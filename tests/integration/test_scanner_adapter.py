@@ -27,6 +27,9 @@ from tests.adapter_contract import assert_adapter_matches
 from tests.distribution_process import serving_tcp
 from tests.imagegen import files_layer
 from tests.scanner_images import (
+    ALMA_FINDINGS,
+    OSV_RPM_DIR,
+    alma_image_layers,
     ALPINE_FINDINGS,
     APP,
     DEBIAN_FINDINGS,
@@ -269,6 +272,36 @@ def test_alpine_image_findings(registry_url, scanner_url, osv_db):
             ),
         )
         assert findings_of(_poll(api, scan_id).json()) == ALPINE_FINDINGS
+
+
+def test_rpm_image_findings_and_sbom(registry_url, scanner_url, osv_db):
+    """An AlmaLinux image whose rpmdb.sqlite librpm reads, through the adapter API; the
+    SBOM names the RPMs by their package URLs."""
+    call_command("scanner_db", "import", str(OSV_RPM_DIR), stdout=io.StringIO())
+    repository = "scan/alma"
+    digest, media_type = push_image_layers(
+        registry_url, repository, "v1", alma_image_layers(), _token(repository, {"pull", "push"})
+    )
+    with httpx.Client(base_url=scanner_url, headers=_auth(), timeout=30) as api:
+        request = _scan_request(
+            registry_url, repository, digest, media_type, _token(repository, {"pull"})
+        )
+        scan_id = _submit(api, request)
+        report = _poll(api, scan_id).json()
+        assert findings_of(report) == ALMA_FINDINGS
+        openssl = next(v for v in report["vulnerabilities"] if v["id"] == "ALSA-0001")
+        assert openssl["vendor_attributes"]["ecosystem"] == "AlmaLinux"
+        assert openssl["vendor_attributes"]["path"] == "var/lib/rpm/rpmdb.sqlite"
+        spdx = _poll(
+            api, scan_id, accept=SBOM, params={"sbom_media_type": sbom.SPDX}
+        ).json()["sbom"]
+    purls = {
+        ref["referenceLocator"]
+        for package in spdx["packages"]
+        for ref in package.get("externalRefs", [])
+        if ref.get("referenceType") == "purl"
+    }
+    assert "pkg:rpm/almalinux/bash@5.1.8-6.el9_1?arch=noarch" in purls
 
 
 def test_a_scan_the_registry_refuses_ends_in_an_error(registry_url, scanner_url, osv_db):
