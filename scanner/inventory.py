@@ -214,8 +214,11 @@ def _rpm(backend: str, data: bytes) -> dict[str, Any]:
             )
         except subprocess.TimeoutExpired as exc:
             raise ValueError(f"rpm did not read the database in {RPM_TIMEOUT_SECONDS} s") from exc
-    if done.returncode != 0:
-        raise ValueError(f"rpm cannot read the database: {done.stderr.decode(errors='replace')}")
+    errors = done.stderr.decode("utf-8", "replace")
+    # A backend this librpm was built without falls back to a dummy, empty database with
+    # a warning and exit status 0 (Debian's has no NDB): that is no inventory, not "none".
+    if done.returncode != 0 or "dummy database" in errors:
+        raise ValueError(f"rpm cannot read the database: {errors.strip()}")
     found = []
     for line in done.stdout.decode("utf-8", "replace").splitlines():
         fields = line.split("\t", 6)

@@ -192,6 +192,8 @@ def test_rpm_ecosystem_of_each_distribution(ident, version_id, expected):
 
 def test_an_rpmdb_librpm_cannot_read_hides_the_lower_layers_database():
     assert inventory.analyze("rpm-sqlite", "var/lib/rpm/rpmdb.sqlite", b"not sqlite") is None
+    # Debian's librpm has no NDB backend: its empty "dummy database" is no inventory either
+    assert inventory.analyze("rpm-ndb", "var/lib/rpm/Packages.db", b"junk") is None
 
 
 @pytest.mark.parametrize(
