@@ -18,6 +18,7 @@ private copy of the database file, never parsed by hand.
 from __future__ import annotations
 
 import email.parser
+import functools
 import io
 import json
 import os
@@ -205,8 +206,16 @@ def _rpm(backend: str, data: bytes) -> dict[str, Any]:
             file.write(data)
         try:
             done = subprocess.run(
-                [tool, "--dbpath", directory, "--define", f"_db_backend {backend}", "-qa",
-                 "--queryformat", RPM_QUERY],
+                [
+                    tool,
+                    "--dbpath",
+                    directory,
+                    "--define",
+                    f"_db_backend {backend}",
+                    "-qa",
+                    "--queryformat",
+                    RPM_QUERY,
+                ],
                 capture_output=True,
                 timeout=RPM_TIMEOUT_SECONDS,
                 env={"PATH": os.environ.get("PATH", ""), "HOME": directory, "LC_ALL": "C"},
@@ -279,7 +288,10 @@ _ANALYSERS = {
     "python": _python,
     "npm": _npm,
     "binary": _binary,
-    **{f"rpm-{backend}": (lambda data, b=backend: _rpm(b, data)) for backend in RPMDB_FILES.values()},
+    **{
+        f"rpm-{backend}": (lambda data, b=backend: _rpm(b, data))
+        for backend in RPMDB_FILES.values()
+    },
 }
 
 _ECOSYSTEM_OF_TYPE = {"apk": "Alpine", "pypi": "PyPI", "npm": "npm", "golang": "Go"}
