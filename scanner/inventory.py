@@ -288,10 +288,7 @@ _ANALYSERS = {
     "python": _python,
     "npm": _npm,
     "binary": _binary,
-    **{
-        f"rpm-{backend}": (lambda data, b=backend: _rpm(b, data))
-        for backend in RPMDB_FILES.values()
-    },
+    **{f"rpm-{backend}": functools.partial(_rpm, backend) for backend in RPMDB_FILES.values()},
 }
 
 _ECOSYSTEM_OF_TYPE = {"apk": "Alpine", "pypi": "PyPI", "npm": "npm", "golang": "Go"}
