@@ -39,3 +39,10 @@ class JobContext:
 
 class Stopped(Exception):
     """Raised by a job that noticed should_stop()."""
+
+
+class Deferred(Exception):
+    """Raised by a job that handed the rest of its run to a Celery task of its own, sent
+    with a countdown (scanning's report polls): the runner returns and frees the worker's
+    slot, leaving the task Running; the job released its lease and finishes the task itself
+    (jobs.runner.finish) when its continuation ends."""

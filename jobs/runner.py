@@ -11,12 +11,12 @@ from django.utils import timezone
 
 from harbor_py.core import readonly
 from jobs import queues
-from jobs.context import JobContext, Stopped
+from jobs.context import Deferred, JobContext, Stopped
 from jobs.lease import Heartbeat, claim, held_by_live_worker, this_worker
 from jobs.models import FINAL, Execution, Status, Task
 from jobs.registry import declaration
 
-__all__ = ["JobContext", "Stopped", "enqueue", "run", "run_task"]
+__all__ = ["Deferred", "JobContext", "Stopped", "enqueue", "finish", "run", "run_task"]
 
 logger = logging.getLogger(__name__)
 MAX_RUNS = 3  # a task redelivered after a lost worker is retried at most this often
@@ -41,6 +41,14 @@ def _finish(
         end_time=now,
         **({"extra_attrs": results} if results is not None else {}),
     )
+
+
+def finish(
+    task: Task, status: str, message: str = "", results: dict[str, Any] | None = None, *, run: int
+) -> None:
+    """End a task and its execution from a job's continuation (jobs.context.Deferred), while
+    this worker holds run `run`'s lease."""
+    _finish(task, status, message, results, run)
 
 
 def run(task_id: int) -> None:
@@ -76,6 +84,8 @@ def run(task_id: int) -> None:
             if job is None:
                 raise LookupError(f"no job type {execution.vendor_type} is declared")
             results = job.runner(context)
+        except Deferred:
+            return  # its continuation runs it on and finishes it
         except Stopped:
             if lease.lost.is_set():
                 return
