@@ -64,7 +64,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--scan-all",
         type=int,
         default=1000,
-        help="artifacts of the scan-all figure (the big image's base layers, own top layer)",
+        help="artifacts of the scan-all figure (a shared base, a top layer of their own)",
     )
     parser.add_argument("--out", default=str(REPO_ROOT / "data" / "bench" / "scanner.json"))
     parser.add_argument("--keep", action="store_true", help="keep the database")

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import socket
 import threading
 
 from django.db import DatabaseError, connection
 from django.db.models import F, Q
 from django.utils import timezone
 
+from harbor_py.core.owners import gone_from_this_host, this_process
 from jobs.models import Status, Task
 
 logger = logging.getLogger(__name__)
@@ -32,21 +31,12 @@ RESUME_EVERY = 15
 
 
 def this_worker() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return this_process()
 
 
 def _owner_is_dead(worker: str) -> bool:
     """A lease held by a process of this host that no longer exists is stale at once."""
-    host, _, pid = worker.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return gone_from_this_host(worker)
 
 
 def _stale_before() -> dt.datetime:

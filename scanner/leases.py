@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import socket
 import threading
 import time
@@ -28,6 +27,8 @@ from django.db import DatabaseError, connection
 from django.db.models import Q
 from django.utils import timezone
 
+from harbor_py.core.owners import gone_from_this_host as _dead_here
+from harbor_py.core.owners import this_process
 from scanner.models import ScanJob
 
 log = logging.getLogger(__name__)
@@ -38,25 +39,6 @@ UNFINISHED = (ScanJob.QUEUED, ScanJob.RUNNING)
 
 _lock = threading.Lock()
 _beating: threading.Thread | None = None
-
-
-def this_process() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _dead_here(owner: str) -> bool:
-    """The owner is a process of this host that no longer exists (an owner without a pid,
-    of the rows written before leases, is left to its heartbeat)."""
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 def _stale(now: dt.datetime) -> Q:
