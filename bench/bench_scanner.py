@@ -367,7 +367,11 @@ def measure_all(args: argparse.Namespace, work: Path, state: dict[str, Any]) -> 
                 f"changed {warm['wall_s']:.2f} s wall {warm['cpu_s']:.2f} s CPU"
             )
             runs.append({"first": cold, "changed": warm})
-        everything = scan_all(url, token, state["all"], media_type, pid) if state["all"] else None
+        everything = (
+            scan_all(url, token, state["all"], media_type, pid, args.scan_all_budget)
+            if state["all"]
+            else None
+        )
 
     def median(key: str, field: str) -> float:
         return statistics.median(r[key][field] for r in runs)
