@@ -26,6 +26,7 @@ import posixpath
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from typing import Any
 
 from debian.deb822 import Deb822
@@ -281,7 +282,7 @@ def _binary(data: bytes) -> dict[str, Any] | None:
     return {"packages": found}
 
 
-_ANALYSERS = {
+_ANALYSERS: dict[str, Callable[[bytes], Any]] = {
     "os-release": _os_release,
     "dpkg": _dpkg,
     "apk": _apk,

@@ -18,6 +18,7 @@ an OCI manifest whose subject is the artifact, artifact type
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -511,14 +512,12 @@ class _Scan:
     def defer(self, wait: float) -> None:
         """Release the task's lease (worker "": the lease no run holds, which
         resume_orphaned_tasks leaves alone) and send the next step with a countdown."""
-        from scanning.tasks import continue_scan
-
         lease = self.context.lease
         run = lease.run if lease is not None else 0
         Task.objects.filter(pk=self.context.task_id, run_count=run, worker=this_worker()).update(
             worker="", heartbeat=timezone.now()
         )
-        continue_scan.apply_async(args=(self.context.task_id, run), countdown=wait)
+        _continuation().apply_async(args=(self.context.task_id, run), countdown=wait)
         raise Deferred()
 
     def run(self) -> dict[str, Any]:
@@ -542,9 +541,18 @@ class _Scan:
 
 def _eager() -> bool:
     """Celery runs tasks inline (the tests without a worker): a countdown would not wait."""
-    from scanning.tasks import continue_scan
+    return bool(_continuation().app.conf.task_always_eager)
 
-    return bool(continue_scan.app.conf.task_always_eager)
+
+CONTINUE_SCAN = "scanning.tasks.continue_scan"
+
+
+def _continuation() -> Any:
+    """The Celery task of the next step (scanning.tasks, found by name: tasks imports this
+    module)."""
+    from celery import current_app
+
+    return current_app.tasks[CONTINUE_SCAN]
 
 
 def run_scan(context: JobContext) -> dict[str, Any] | None:
@@ -585,19 +593,17 @@ def continue_scan(task_id: int, run: int) -> None:
 
 def kick(execution: Execution) -> None:
     """Take the next step of a deferred scan now (a stop request is then seen at once)."""
-    from scanning.tasks import continue_scan
-
+    continue_scan = _continuation()
     for task_id, run in Task.objects.filter(
         execution=execution, status=Status.RUNNING, worker=""
     ).values_list("pk", "run_count"):
-        transaction.on_commit(lambda t=task_id, r=run: continue_scan.delay(t, r), robust=True)
+        transaction.on_commit(functools.partial(continue_scan.delay, task_id, run), robust=True)
 
 
 def resume_polls() -> int:
     """Send again the next step of the deferred scans whose step is overdue by
     POLL_OVERDUE_SECONDS (its message was lost: a broker failover, a purged queue)."""
-    from scanning.tasks import continue_scan
-
+    continue_scan = _continuation()
     overdue = timezone.now() - timedelta(seconds=POLL_OVERDUE_SECONDS)
     executions = (
         ScanReport.objects.filter(status=ReportStatus.RUNNING, poll_due__lt=overdue)
