@@ -18,11 +18,15 @@ want redis-server redis-server
 want pg_dump postgresql-client  # manage.py backup / restore (PostgreSQL)
 want /usr/include/ldap.h libldap2-dev
 want /usr/include/sasl/sasl.h libsasl2-dev
+# The built-in scanner reads RPM databases with librpm's own tool (docs/scanner.md); the
+# package brings rpmbuild too, which the scanner's tests build their RPMs with.
+want rpm rpm
 if [ "$profile" = test ]; then
     want skopeo skopeo
     want slapd slapd
     want ldapadd ldap-utils
     want chromium chromium
+    want db5.3_load db5.3-util  # a BerkeleyDB rpmdb for the scanner's tests
     want xgettext gettext  # the UI catalogue check (tests/unit/test_ui_i18n.py)
     # A CJK font, so that chromium draws the 简体中文 UI in screenshots (about 5 MB,
     # against about 90 MB for fonts-noto-cjk).

@@ -58,3 +58,10 @@ class RetryLater(Exception):
     def __init__(self, countdown: float, message: str = "") -> None:
         super().__init__(message or f"retry in {countdown:g} s")
         self.countdown = countdown
+
+
+class Deferred(Exception):
+    """Raised by a job that handed the rest of its run to a Celery task of its own, sent
+    with a countdown (scanning's report polls): the runner returns and frees the worker's
+    slot, leaving the task Running; the job released its lease and finishes the task itself
+    (jobs.runner.finish) when its continuation ends."""

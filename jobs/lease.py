@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import socket
 import threading
 
 from django.db import DatabaseError, connection
 from django.db.models import F, Q
 from django.utils import timezone
 
+from harbor_py.core.owners import gone_from_this_host, this_process
 from jobs.models import Status, Task
 
 logger = logging.getLogger(__name__)
@@ -32,21 +31,12 @@ RESUME_EVERY = 15
 
 
 def this_worker() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return this_process()
 
 
 def _owner_is_dead(worker: str) -> bool:
     """A lease held by a process of this host that no longer exists is stale at once."""
-    host, _, pid = worker.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return gone_from_this_host(worker)
 
 
 def _stale_before() -> dt.datetime:
@@ -102,8 +92,9 @@ def orphaned_task_ids() -> list[int]:
     found = list(Task.objects.filter(lost | orphaned).values_list("pk", flat=True))
     # running here under a fresh lease, but its process is gone (a pool process killed
     # while it ran tasks without a message of their own: jobs.services.start_executions)
+    host = this_process().rpartition(":")[0]
     here = Task.objects.filter(
-        status=Status.RUNNING, heartbeat__gte=stale, worker__startswith=f"{socket.gethostname()}:"
+        status=Status.RUNNING, heartbeat__gte=stale, worker__startswith=f"{host}:"
     ).values_list("pk", "worker")
     return found + [pk for pk, worker in here if _owner_is_dead(worker)]
 

@@ -13,12 +13,22 @@ from django.utils import timezone
 
 from harbor_py.core import readonly
 from jobs import queues
-from jobs.context import JobContext, RetryLater, Stopped
+from jobs.context import Deferred, JobContext, RetryLater, Stopped
 from jobs.lease import Heartbeat, claim, held_by_live_worker, this_worker
 from jobs.models import FINAL, Execution, Status, Task
 from jobs.registry import declaration
 
-__all__ = ["JobContext", "RetryLater", "Stopped", "enqueue", "enqueue_many", "run", "run_task"]
+__all__ = [
+    "Deferred",
+    "JobContext",
+    "RetryLater",
+    "Stopped",
+    "enqueue",
+    "enqueue_many",
+    "finish",
+    "run",
+    "run_task",
+]
 
 logger = logging.getLogger(__name__)
 MAX_RUNS = 3  # a task redelivered after a lost worker is retried at most this often
@@ -59,6 +69,14 @@ def _retry_later(task: Task, run: int, retry: RetryLater, vendor_type: str) -> N
         )
 
 
+def finish(
+    task: Task, status: str, message: str = "", results: dict[str, Any] | None = None, *, run: int
+) -> None:
+    """End a task and its execution from a job's continuation (jobs.context.Deferred), while
+    this worker holds run `run`'s lease."""
+    _finish(task, status, message, results, run)
+
+
 def run(task_id: int) -> None:
     task = Task.objects.select_related("execution").filter(pk=task_id).first()
     if task is None or task.status in FINAL:
@@ -95,6 +113,8 @@ def run(task_id: int) -> None:
             if job is None:
                 raise LookupError(f"no job type {execution.vendor_type} is declared")
             results = job.runner(context)
+        except Deferred:
+            return  # its continuation runs it on and finishes it
         except RetryLater as later:
             if not lease.lost.is_set():
                 retry = later

@@ -23,7 +23,6 @@ import hmac
 import json
 import logging
 import re
-import socket
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -36,7 +35,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from harbor_py.core import env
-from scanner import engine, pull, sbom, vulndb
+from scanner import engine, leases, pull, sbom, vulndb
 from scanner.models import ScanJob
 
 log = logging.getLogger(__name__)
@@ -194,13 +193,12 @@ def _accept_scan(environ: dict[str, Any], start_response: StartResponse) -> list
     authorization = str(registry.pop("authorization", "") or "")
     ScanJob.objects.filter(created__lt=timezone.now() - JOB_RETENTION).delete()
     stored = {**request, "registry": registry}
-    job = ScanJob.objects.create(request=stored, owner=engine_owner())
+    job = ScanJob.objects.create(
+        request=stored, owner=leases.this_process(), heartbeat=timezone.now()
+    )
+    leases.start_heartbeat()
     executor().submit(engine.run_job, str(job.pk), authorization)
     return _respond(start_response, 202, {"id": str(job.pk)}, SCAN_RESPONSE_TYPE)
-
-
-def engine_owner() -> str:
-    return socket.gethostname()
 
 
 def _report(environ: dict[str, Any], start_response: StartResponse, job_id: str) -> list[bytes]:
@@ -216,7 +214,7 @@ def _report(environ: dict[str, Any], start_response: StartResponse, job_id: str)
         sbom_type = (query.get("sbom_media_type") or [""])[0]
         if sbom_type not in sbom.MEDIA_TYPES:
             raise _Answer(400, f"sbom_media_type must be one of {', '.join(sbom.MEDIA_TYPES)}")
-    if job.status in (ScanJob.QUEUED, ScanJob.RUNNING):
+    if job.status in leases.UNFINISHED and not leases.end_if_abandoned(job):
         headers = [("Refresh-After", str(REFRESH_AFTER_SECONDS))]
         return _respond(start_response, 302, headers=headers)
     if job.status == ScanJob.ERROR:
@@ -287,12 +285,7 @@ def application(environ: dict[str, Any], start_response: StartResponse) -> list[
 
 
 def recover_jobs() -> int:
-    """Jobs this node left queued or running when it stopped end in an error, so that the
-    caller's poll gets an answer instead of waiting for a scan no worker runs."""
-    return ScanJob.objects.filter(
-        owner=engine_owner(), status__in=(ScanJob.QUEUED, ScanJob.RUNNING)
-    ).update(
-        status=ScanJob.ERROR,
-        message="the scanner stopped before this scan finished",
-        finished=timezone.now(),
-    )
+    """At the start of a process: the jobs that processes which are gone left queued or
+    running (of this host at once, of any node once their lease is stale) end in an error,
+    so that the caller's poll gets an answer instead of waiting for a scan no worker runs."""
+    return leases.recover()

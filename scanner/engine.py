@@ -24,7 +24,7 @@ VENDOR = "harbor-py"
 VERSION = "1.0.0"
 # Bump when what a layer analysis holds changes: cached layers of another version are
 # analysed again.
-ANALYZER = "1"
+ANALYZER = "2"  # 2: RPM databases, Go binaries before 1.18
 SCANNER = {"name": NAME, "vendor": VENDOR, "version": VERSION}
 
 

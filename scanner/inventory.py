@@ -9,17 +9,24 @@ read with python-debian's deb822 parser), apk (`lib/apk/db/installed`, apk's one
 field format), Python distributions (`*.dist-info/METADATA`, `*.egg-info/PKG-INFO` and the
 single-file `*.egg-info`, email headers as the core metadata spec says), npm packages
 (`package.json` directly under a `node_modules` directory, scoped or not) and Go binaries
-(ELF executables carrying the build info of Go 1.18 and later, scanner.gobinary). RPM is
-not read: no maintained library that reads the rpmdb installs into this Python (the
-`rpm` bindings come with the system's own Python only); docs/scanner.md says so.
+(ELF executables carrying Go's build info, scanner.gobinary) and RPM databases
+(`var/lib/rpm` or `usr/lib/sysimage/rpm`: `rpmdb.sqlite`, BerkeleyDB `Packages`, NDB
+`Packages.db`), read by the system's `rpm` tool (librpm, deploy/install-system.sh) from a
+private copy of the database file, never parsed by hand.
 """
 
 from __future__ import annotations
 
 import email.parser
+import functools
 import io
 import json
+import os
 import posixpath
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
 from typing import Any
 
 from debian.deb822 import Deb822
@@ -31,6 +38,20 @@ OS_RELEASE = ("etc/os-release", "usr/lib/os-release")
 DPKG_STATUS = "var/lib/dpkg/status"
 DPKG_STATUS_DIR = "var/lib/dpkg/status.d"
 APK_INSTALLED = "lib/apk/db/installed"
+RPMDB_DIRS = ("var/lib/rpm", "usr/lib/sysimage/rpm")
+# The database file of each rpmdb backend, and the backend's name for librpm.
+RPMDB_FILES = {"rpmdb.sqlite": "sqlite", "Packages": "bdb_ro", "Packages.db": "ndb"}
+RPM_TIMEOUT_SECONDS = 120
+# NAME, EPOCH (empty when none), VERSION, RELEASE, ARCH, SOURCERPM, LICENSE: one line each.
+RPM_QUERY = (
+    "%{NAME}\\t%|EPOCH?{%{EPOCH}}:{}|\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t"
+    "%{SOURCERPM}\\t%{LICENSE}\\n"
+)
+
+
+class ToolMissing(RuntimeError):
+    """A database the scanner must read with a system tool that is not installed: the scan
+    fails with this message rather than report (and cache) an empty inventory."""
 
 
 def kind_of(path: str, *, executable: bool) -> str | None:
@@ -43,6 +64,8 @@ def kind_of(path: str, *, executable: bool) -> str | None:
         return "dpkg"
     if path == APK_INSTALLED:
         return "apk"
+    if directory in RPMDB_DIRS and base in RPMDB_FILES:
+        return "rpm-" + RPMDB_FILES[base]
     if (base == "METADATA" and directory.endswith(".dist-info")) or (
         base == "PKG-INFO" and directory.endswith(".egg-info")
     ):
@@ -164,6 +187,73 @@ def _npm(data: bytes) -> dict[str, Any]:
     return {"packages": [package]}
 
 
+def rpm_tool() -> str:
+    found = shutil.which("rpm")
+    if found is None:
+        raise ToolMissing(
+            "this image has an RPM database and the rpm tool is not installed "
+            "(deploy/install-system.sh run installs Debian's rpm)"
+        )
+    return found
+
+
+def _rpm(backend: str, data: bytes) -> dict[str, Any]:
+    """The installed packages of an rpmdb file, as librpm reads them: the file is written to
+    a private directory that `rpm --dbpath` opens with the backend its name says."""
+    filename = next(name for name, known in RPMDB_FILES.items() if known == backend)
+    tool = rpm_tool()
+    with tempfile.TemporaryDirectory(prefix="harbor-rpmdb-") as directory:
+        with open(os.path.join(directory, filename), "wb") as file:
+            file.write(data)
+        try:
+            done = subprocess.run(
+                [
+                    tool,
+                    "--dbpath",
+                    directory,
+                    "--define",
+                    f"_db_backend {backend}",
+                    "-qa",
+                    "--queryformat",
+                    RPM_QUERY,
+                ],
+                capture_output=True,
+                timeout=RPM_TIMEOUT_SECONDS,
+                env={"PATH": os.environ.get("PATH", ""), "HOME": directory, "LC_ALL": "C"},
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise ValueError(f"rpm did not read the database in {RPM_TIMEOUT_SECONDS} s") from exc
+    errors = done.stderr.decode("utf-8", "replace")
+    # A backend this librpm was built without falls back to a dummy, empty database with
+    # a warning and exit status 0 (Debian's has no NDB): that is no inventory, not "none".
+    if done.returncode != 0 or "dummy database" in errors:
+        raise ValueError(f"rpm cannot read the database: {errors.strip()}")
+    found = []
+    for line in done.stdout.decode("utf-8", "replace").splitlines():
+        fields = line.split("\t", 6)
+        if len(fields) != 7:
+            continue
+        name, epoch, version, release, arch, source_rpm, license_ = fields
+        if name == "gpg-pubkey":  # the keyring's pseudo-packages
+            continue
+        full = f"{version}-{release}"
+        found.append(
+            {
+                "type": "rpm",
+                "name": name,
+                "version": f"{epoch}:{full}" if epoch else full,
+                "match_name": name,
+                "match_version": f"{epoch}:{full}" if epoch else full,
+                "epoch": epoch,
+                "arch": "" if arch == "(none)" else arch,
+                "source_rpm": "" if source_rpm == "(none)" else source_rpm,
+                "license": "" if license_ == "(none)" else license_,
+            }
+        )
+    return {"packages": found}
+
+
 def _binary(data: bytes) -> dict[str, Any] | None:
     info = gobinary.read_build_info(data)
     if info is None:
@@ -192,17 +282,45 @@ def _binary(data: bytes) -> dict[str, Any] | None:
     return {"packages": found}
 
 
-_ANALYSERS = {
+_ANALYSERS: dict[str, Callable[[bytes], Any]] = {
     "os-release": _os_release,
     "dpkg": _dpkg,
     "apk": _apk,
     "python": _python,
     "npm": _npm,
     "binary": _binary,
+    **{f"rpm-{backend}": functools.partial(_rpm, backend) for backend in RPMDB_FILES.values()},
 }
 
 _ECOSYSTEM_OF_TYPE = {"apk": "Alpine", "pypi": "PyPI", "npm": "npm", "golang": "Go"}
-_PURL_TYPE = {"deb": "deb", "apk": "apk", "pypi": "pypi", "npm": "npm", "golang": "golang"}
+_PURL_TYPE = {
+    "deb": "deb",
+    "apk": "apk",
+    "pypi": "pypi",
+    "npm": "npm",
+    "golang": "golang",
+    "rpm": "rpm",
+}
+# os-release ID -> the OSV ecosystem of its RPM packages and whether the release is the
+# major version (Red Hat, AlmaLinux, Rocky Linux) or "Leap 15.5" (openSUSE Leap).
+_RPM_ECOSYSTEMS = {
+    "rhel": "Red Hat",
+    "centos": "Red Hat",
+    "almalinux": "AlmaLinux",
+    "rocky": "Rocky Linux",
+    "opensuse-leap": "openSUSE",
+    "opensuse-tumbleweed": "openSUSE",
+    "sles": "SUSE",
+    "sled": "SUSE",
+}
+# The package URL namespace of each (purl-spec's rpm type names the vendor).
+_RPM_NAMESPACES = {
+    "Red Hat": "redhat",
+    "AlmaLinux": "almalinux",
+    "Rocky Linux": "rocky",
+    "openSUSE": "opensuse",
+    "SUSE": "suse",
+}
 
 
 def operating_system(files: dict[str, Any]) -> dict[str, str]:
@@ -228,7 +346,28 @@ def _ecosystem(kind: str, os_release: dict[str, str]) -> tuple[str, str]:
         if ident != "alpine" or not version:
             return "Alpine", ""
         return "Alpine", "v" + ".".join(version.split(".")[:2])
+    if kind == "rpm":
+        return _rpm_ecosystem(ident, version)
     return _ECOSYSTEM_OF_TYPE[kind], ""
+
+
+def _rpm_ecosystem(ident: str, version: str) -> tuple[str, str]:
+    """RPM packages on RHEL or CentOS 9.3 -> ("Red Hat", "9") (OSV's `Red
+    Hat:enterprise_linux:9::appstream` is stored as release 9), AlmaLinux 9.3 ->
+    ("AlmaLinux", "9"), Rocky Linux -> ("Rocky Linux", "9"), openSUSE Leap 15.5 ->
+    ("openSUSE", "Leap 15.5"), Tumbleweed -> ("openSUSE", "Tumbleweed"); SUSE Linux
+    Enterprise -> ("SUSE", ""): its records name products and service packs ("Linux
+    Enterprise Server 15 SP5", "... Module for Basesystem 15 SP5") that os-release does not,
+    so any SUSE record of the package applies. Another RPM distribution (Fedora, Amazon
+    Linux: no OSV ecosystem) -> ("RPM", ""), listed in the SBOM and matched by nothing."""
+    ecosystem = _RPM_ECOSYSTEMS.get(ident, "RPM")
+    if not version or ecosystem in ("SUSE", "RPM"):
+        return ecosystem, ""
+    if ident == "opensuse-leap":
+        return ecosystem, f"Leap {version}"
+    if ident == "opensuse-tumbleweed":
+        return ecosystem, "Tumbleweed"
+    return ecosystem, version.split(".")[0]
 
 
 def packages(
@@ -246,6 +385,8 @@ def packages(
             kind = package["type"]
             ecosystem, release = _ecosystem(kind, os_release)
             namespace = ecosystem.lower() if kind in ("deb", "apk") else ""
+            if kind == "rpm":
+                namespace = _RPM_NAMESPACES.get(ecosystem, "")
             found.append(
                 {
                     **package,
@@ -268,5 +409,10 @@ def _purl(kind: str, namespace: str, package: dict[str, Any]) -> str:
         ns, name = name.split("/", 1)
     elif kind == "golang" and "/" in name:
         ns, name = name.rsplit("/", 1)
-    qualifiers = {"arch": package["arch"]} if package.get("arch") else None
-    return str(PackageURL(kind, ns, name, package["version"], qualifiers))
+    version = package["version"]
+    qualifiers = {"arch": package["arch"]} if package.get("arch") else {}
+    if kind == "rpm":  # purl-spec: the version is VERSION-RELEASE, the epoch a qualifier
+        version = version.split(":", 1)[-1]
+        if package.get("epoch"):
+            qualifiers["epoch"] = package["epoch"]
+    return str(PackageURL(kind, ns, name, version, qualifiers or None))

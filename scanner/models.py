@@ -93,7 +93,8 @@ class ScanJob(models.Model):
     status = models.CharField(max_length=16, default=QUEUED)
     message = models.TextField(blank=True)
     result = models.JSONField(null=True)
-    owner = models.CharField(max_length=255, blank=True)  # the node whose worker runs it
+    owner = models.CharField(max_length=255, blank=True)  # host:pid of the process holding it
+    heartbeat = models.DateTimeField(null=True)  # renewed by its owner (scanner.leases)
     created = models.DateTimeField(auto_now_add=True)
     finished = models.DateTimeField(null=True)
 

@@ -39,8 +39,16 @@ _WORDS = {
 
 def split_ecosystem(value: str) -> tuple[str, str]:
     """`Debian:12` -> ("Debian", "12"); `Ubuntu:22.04:LTS` -> ("Ubuntu", "22.04");
-    `PyPI` -> ("PyPI", "")."""
+    `PyPI` -> ("PyPI", ""); Red Hat's CPE-like `Red Hat:enterprise_linux:9::appstream` (or
+    `Red Hat:rhel_eus:9.2::baseos`) -> ("Red Hat", "9"), the major release an image's
+    os-release names (scanner.inventory); SUSE's products (`SUSE:Linux Enterprise Server
+    15 SP5`) -> ("SUSE", "...") as given."""
     base, _, rest = value.partition(":")
+    if base == "Red Hat":
+        numbered = [part for part in rest.split(":") if part[:1].isdigit()]
+        return base, numbered[0].split(".")[0] if numbered else ""
+    if base == "SUSE":
+        return base, rest
     release = rest.split(":", 1)[0]
     return base, release
 

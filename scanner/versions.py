@@ -49,6 +49,8 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "Red Hat": _rpm,
     "AlmaLinux": _rpm,
     "Rocky Linux": _rpm,
+    "openSUSE": _rpm,
+    "SUSE": _rpm,
 }
 
 

@@ -16,6 +16,8 @@ class ScanningConfig(AppConfig):
         from registry import artifact_extras, pull_policy
         from registry.events import ArtifactPushed
         from scanning import allowlists, exports, policy, scans, selectors
+        from scanning import tasks as _tasks  # noqa: F401  (registers the continuation task
+        # that scans sends by name: scanning.scans.CONTINUE_SCAN)
 
         # a vulnerability scan writes no registry data (read-only mode lets it run); an
         # SBOM is pushed as an accessory

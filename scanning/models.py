@@ -97,6 +97,13 @@ class ScanReport(models.Model):
     sbom_digest = models.CharField(max_length=255, blank=True, default="")
     start_time = models.DateTimeField(null=True, blank=True)
     end_time = models.DateTimeField(null=True, blank=True)
+    # While the adapter scans (request_id set): when the next poll of its report is due, the
+    # back-off it uses when the adapter sends no Refresh-After, the deadline, the polls made
+    # (scanning.scans: the job re-schedules itself between polls instead of waiting).
+    poll_due = models.DateTimeField(null=True, blank=True)
+    poll_delay = models.FloatField(default=0)
+    poll_deadline = models.DateTimeField(null=True, blank=True)
+    polls = models.IntegerField(default=0)
 
     class Meta:
         db_table = "scan_report"

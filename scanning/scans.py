@@ -18,12 +18,13 @@ an OCI manifest whose subject is the artifact, artifact type
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -37,8 +38,10 @@ from harbor_py.core.actor import Actor
 from harbor_py.core.errors import Code, DomainError, bad_request, precondition
 from harbor_py.core.events import publish
 from jobs import services as job_services
-from jobs.context import JobContext, Stopped
-from jobs.models import FINAL, Execution, Trigger
+from jobs.context import Deferred, JobContext, Stopped
+from jobs.lease import Heartbeat, this_worker
+from jobs.models import FINAL, Execution, Status, Task, Trigger
+from jobs.runner import finish
 from projects.models import Project
 from registry import services as registry_services
 from registry import upstream
@@ -240,25 +243,17 @@ def stop_scan(*, artifact: Artifact, scan_type: str = "vulnerability", actor: Ac
             status_message="stopped on request",
             end_time=timezone.now(),
         )
+        kick(execution)
 
 
 # --- the job ---------------------------------------------------------------------------
 
 
 IN_FLIGHT = 4  # scan requests of one job at the adapter at once (HARBOR["SCAN_IN_FLIGHT"])
-
-
-@dataclass
-class _InFlight:
-    """A scan request the adapter accepted: its report and when to poll it next."""
-
-    report: ScanReport
-    artifact: Artifact
-    request_id: str
-    deadline: float
-    delay: float
-    due: float
-    polls: int = 0
+# A poll due sooner than this is waited for in the job; a later one is re-scheduled.
+INLINE_WAIT_SECONDS = 1.0
+# A poll message overdue by this much was lost (a broker failover): resume_polls sends it again.
+POLL_OVERDUE_SECONDS = 60.0
 
 
 class _Scan:
@@ -338,8 +333,9 @@ class _Scan:
             "enabled_capabilities": [capability],
         }
 
-    def submit(self, report: ScanReport, scanner: Scanner, meta: dict[str, Any]) -> _InFlight:
-        """Mark the report Running and hand the adapter its scan request."""
+    def submit(self, report: ScanReport, scanner: Scanner, meta: dict[str, Any]) -> None:
+        """Mark the report Running and hand the adapter its scan request; its first poll is
+        due at once, its deadline SCAN_TIMEOUT_SECONDS away."""
         artifact = Artifact.objects.select_related("repository__project").get(pk=report.artifact_id)
         ScanReport.objects.filter(pk=report.pk).update(
             status=ReportStatus.RUNNING, start_time=timezone.now()
@@ -347,38 +343,45 @@ class _Scan:
         request_id = adapter.accept_scan(
             endpoint_of(scanner), self.request(artifact, scanner, meta)
         )
-        ScanReport.objects.filter(pk=report.pk).update(request_id=request_id)
+        now = timezone.now()
+        ScanReport.objects.filter(pk=report.pk).update(
+            request_id=request_id,
+            poll_due=now,
+            poll_delay=self.first_poll,
+            poll_deadline=now + timedelta(seconds=self.timeout),
+            polls=0,
+        )
         self.context.log(f"{artifact.repository.name}@{artifact.digest}: scan request {request_id}")
-        now = time.monotonic()
-        return _InFlight(report, artifact, request_id, now + self.timeout, self.first_poll, now)
 
-    def poll_once(self, endpoint: adapter.Endpoint, flight: _InFlight) -> Any:
-        """One GET of the report: the report when ready, else None with `flight.due` moved
-        by the adapter's Refresh-After or the doubling back-off (AdapterError past the
+    def poll_once(self, endpoint: adapter.Endpoint, report: ScanReport) -> Any:
+        """One GET of the report: the report when ready, else None with its next poll due
+        after the adapter's Refresh-After or the doubling back-off (AdapterError past the
         deadline)."""
-        flight.polls += 1
         answer = adapter.get_report(
             endpoint,
-            flight.request_id,
+            report.request_id,
             self.mime,
             adapter.SPDX if self.scan_type == "sbom" else "",
         )
+        polls = report.polls + 1
         if answer.report is not None:
-            self.context.log(f"report {flight.request_id} ready after {flight.polls} polls")
+            self.context.log(f"report {report.request_id} ready after {polls} polls")
             return answer.report
-        wait = answer.retry_after if answer.retry_after is not None else flight.delay
+        wait = answer.retry_after if answer.retry_after is not None else report.poll_delay
         wait = min(max(wait, 0.05), self.max_poll)
-        flight.delay = min(flight.delay * 2, self.max_poll)
-        now = time.monotonic()
-        if now + wait > flight.deadline:
+        now = timezone.now()
+        due = now + timedelta(seconds=wait)
+        if report.poll_deadline is not None and due > report.poll_deadline:
             raise adapter.AdapterError(
                 f"the scanner adapter did not finish the scan within {int(self.timeout)} s"
             )
-        flight.due = now + wait
+        ScanReport.objects.filter(pk=report.pk).update(
+            poll_due=due, poll_delay=min(report.poll_delay * 2, self.max_poll), polls=polls
+        )
         return None
 
-    def store(self, flight: _InFlight, raw: Any, meta: dict[str, Any]) -> None:
-        report, artifact = flight.report, flight.artifact
+    def store(self, report: ScanReport, raw: Any, meta: dict[str, Any]) -> None:
+        artifact = Artifact.objects.select_related("repository__project").get(pk=report.artifact_id)
         if self.scan_type == "sbom":
             media_type, document = reports.sbom_document(raw)
             digest = push_sbom(artifact, media_type, document)
@@ -420,70 +423,74 @@ class _Scan:
             f"{artifact.digest}: {summary['total']} vulnerabilities, severity {summary['severity']}"
         )
 
-    def scan_all_of(
-        self, pending: list[ScanReport], scanner: Scanner, meta: dict[str, Any], errors: list[str]
-    ) -> None:
-        """Up to SCAN_IN_FLIGHT requests at the adapter at once (an index's children are
-        scanned concurrently), each polled with its own back-off and deadline, in one
-        thread: the next poll due is the one made."""
+    def failed(self, report: ScanReport, exc: Exception) -> None:
+        self.context.log(f"{report.digest}: {exc}")
+        self.finish(report, ReportStatus.ERROR, str(exc))
+
+    def step(self, scanner: Scanner, meta: dict[str, Any]) -> float | None:
+        """What is due now: submit waiting reports while fewer than SCAN_IN_FLIGHT requests
+        are at the adapter (an index's children are scanned concurrently), poll those whose
+        poll is due, store the reports that are ready. Seconds until the next poll is due,
+        or None when every report of the run is final. All state is in the report rows, so
+        that any worker can take the next step."""
+        if self.context.should_stop():
+            raise Stopped()
         endpoint = endpoint_of(scanner)
-        waiting, done = list(pending), 0
-        flights: list[_InFlight] = []
         window = max(1, int(_setting("SCAN_IN_FLIGHT", IN_FLIGHT)))
-
-        def failed(report: ScanReport, exc: Exception) -> None:
-            self.context.log(f"{report.digest}: {exc}")
-            self.finish(report, ReportStatus.ERROR, str(exc))
-            errors.append(str(exc))
-
-        while waiting or flights:
-            while waiting and len(flights) < window:
-                report = waiting.pop(0)
-                try:
-                    flights.append(self.submit(report, scanner, meta))
-                    continue
-                except adapter.AdapterError as exc:
-                    failed(report, exc)
-                done += 1
-                self.context.progress(int(100 * done / max(1, len(pending))))
-            if not flights:
-                continue
-            flight = min(flights, key=lambda f: f.due)
-            self.sleep(max(0.0, flight.due - time.monotonic()))
+        unfinished = self.reports().filter(status__in=[ReportStatus.PENDING, ReportStatus.RUNNING])
+        in_flight = list(unfinished.filter(status=ReportStatus.RUNNING).exclude(request_id=""))
+        # Pending ones, and any a lost run marked Running before the adapter answered.
+        waiting = list(
+            unfinished.filter(Q(status=ReportStatus.PENDING) | Q(request_id="")).order_by("pk")
+        )
+        for report in waiting[: max(0, window - len(in_flight))]:
             try:
-                raw = self.poll_once(endpoint, flight)
-                if raw is None:
-                    continue
-                flights.remove(flight)
-                self.store(flight, raw, meta)
+                self.submit(report, scanner, meta)
             except adapter.AdapterError as exc:
-                if flight in flights:
-                    flights.remove(flight)
-                failed(flight.report, exc)
-            done += 1
-            self.context.progress(int(100 * done / max(1, len(pending))))
+                self.failed(report, exc)
+        now = timezone.now()
+        for report in unfinished.filter(status=ReportStatus.RUNNING, poll_due__lte=now).exclude(
+            request_id=""
+        ):
+            if self.context.should_stop():
+                raise Stopped()
+            try:
+                raw = self.poll_once(endpoint, report)
+                if raw is not None:
+                    self.store(report, raw, meta)
+            except adapter.AdapterError as exc:
+                self.failed(report, exc)
+        total = self.reports().count()
+        left = unfinished.count()
+        self.context.progress(int(100 * (total - left) / max(1, total)))
+        if not left:
+            return None
+        next_due = (
+            unfinished.filter(status=ReportStatus.RUNNING)
+            .exclude(request_id="")
+            .order_by("poll_due")
+            .values_list("poll_due", flat=True)
+            .first()
+        )
+        if next_due is None:
+            return 0.0  # only waiting ones: the window has room again
+        return max(0.0, (next_due - timezone.now()).total_seconds())
 
-    def run(self) -> dict[str, Any]:
-        scanner = Scanner.objects.filter(uuid=self.registration_uuid).first()
-        pending = list(self.reports().order_by("pk"))
-        if scanner is None:
-            for report in pending:
-                self.finish(report, ReportStatus.ERROR, "the scanner registration was deleted")
-            raise RuntimeError("the scanner registration was deleted")
-        errors: list[str] = []
+    def proceed(self, scanner: Scanner, meta: dict[str, Any]) -> dict[str, Any]:
+        """Step until every report is final, waiting in the job only for a poll due within
+        INLINE_WAIT_SECONDS: a later one is re-scheduled (`defer`), so that no worker slot
+        is held while the adapter scans."""
         try:
-            meta = cached_metadata(scanner)
-        except adapter.AdapterError as exc:
-            for report in pending:
-                self.finish(report, ReportStatus.ERROR, str(exc))
-            raise
-        try:
-            self.scan_all_of(pending, scanner, meta, errors)
-        except Stopped:
-            for report in self.reports().filter(
-                status__in=[ReportStatus.PENDING, ReportStatus.RUNNING]
-            ):
-                self.finish(report, ReportStatus.STOPPED, "stopped on request")
+            while (wait := self.step(scanner, meta)) is not None:
+                if wait > INLINE_WAIT_SECONDS and not _eager():
+                    self.defer(wait)
+                self.sleep(wait)
+        except (Deferred, Stopped) as signal:
+            if isinstance(signal, Stopped):
+                for report in self.reports().filter(
+                    status__in=[ReportStatus.PENDING, ReportStatus.RUNNING]
+                ):
+                    self.finish(report, ReportStatus.STOPPED, "stopped on request")
             raise
         except Exception as exc:
             for report in self.reports().filter(
@@ -491,13 +498,130 @@ class _Scan:
             ):
                 self.finish(report, ReportStatus.ERROR, f"scan failed: {exc}")
             raise
-        if errors:
-            raise RuntimeError(errors[0])
-        return {"reports": len(pending)}
+        failure = (
+            self.reports()
+            .filter(status=ReportStatus.ERROR)
+            .order_by("end_time", "pk")
+            .values_list("status_message", flat=True)
+            .first()
+        )
+        if failure is not None:
+            raise RuntimeError(failure)
+        return {"reports": self.reports().count()}
+
+    def defer(self, wait: float) -> None:
+        """Release the task's lease (worker "": the lease no run holds, which
+        resume_orphaned_tasks leaves alone) and send the next step with a countdown."""
+        lease = self.context.lease
+        run = lease.run if lease is not None else 0
+        Task.objects.filter(pk=self.context.task_id, run_count=run, worker=this_worker()).update(
+            worker="", heartbeat=timezone.now()
+        )
+        _continuation().apply_async(args=(self.context.task_id, run), countdown=wait)
+        raise Deferred()
+
+    def run(self) -> dict[str, Any]:
+        scanner = Scanner.objects.filter(uuid=self.registration_uuid).first()
+        if scanner is None:
+            for report in self.reports().filter(
+                status__in=[ReportStatus.PENDING, ReportStatus.RUNNING]
+            ):
+                self.finish(report, ReportStatus.ERROR, "the scanner registration was deleted")
+            raise RuntimeError("the scanner registration was deleted")
+        try:
+            meta = cached_metadata(scanner)
+        except adapter.AdapterError as exc:
+            for report in self.reports().filter(
+                status__in=[ReportStatus.PENDING, ReportStatus.RUNNING]
+            ):
+                self.finish(report, ReportStatus.ERROR, str(exc))
+            raise
+        return self.proceed(scanner, meta)
+
+
+def _eager() -> bool:
+    """Celery runs tasks inline (the tests without a worker): a countdown would not wait."""
+    return bool(_continuation().app.conf.task_always_eager)
+
+
+CONTINUE_SCAN = "scanning.tasks.continue_scan"
+
+
+def _continuation() -> Any:
+    """The Celery task of the next step (scanning.tasks, found by name: tasks imports this
+    module)."""
+    from celery import current_app
+
+    return current_app.tasks[CONTINUE_SCAN]
 
 
 def run_scan(context: JobContext) -> dict[str, Any] | None:
     return _Scan(context).run()
+
+
+def continue_scan(task_id: int, run: int) -> None:
+    """The next step of a scan job that deferred (scanning.tasks.continue_scan, sent with a
+    countdown): take the task's lease if no step holds it and the run is still the one that
+    deferred, then step on as the job does, and finish the task when every report is."""
+    task = Task.objects.select_related("execution").filter(pk=task_id).first()
+    if task is None or task.status != Status.RUNNING or task.run_count != run:
+        return  # finished, stopped, or taken over by another run meanwhile
+    taken = Task.objects.filter(pk=task_id, status=Status.RUNNING, run_count=run, worker="").update(
+        worker=this_worker(), heartbeat=timezone.now()
+    )
+    if not taken:
+        return  # another step of this run holds it (a stop's immediate step, a resend)
+    execution = task.execution
+    with Heartbeat(task_id, run) as lease:
+        context = JobContext(task_id, execution.pk, execution.parameters, lease)
+        try:
+            results = _Scan(context).run()
+        except Deferred:
+            return
+        except Stopped:
+            if lease.lost.is_set():
+                return
+            context.log("stopped on request")
+            finish(task, Status.STOPPED, "stopped on request", run=run)
+        except Exception as exc:
+            logger.info("scan job %s failed: %s", execution.pk, exc)
+            context.log(f"failed: {exc}")
+            finish(task, Status.ERROR, str(exc)[:1000], run=run)
+        else:
+            finish(task, Status.SUCCESS, results=results, run=run)
+
+
+def kick(execution: Execution) -> None:
+    """Take the next step of a deferred scan now (a stop request is then seen at once)."""
+    continue_scan = _continuation()
+    for task_id, run in Task.objects.filter(
+        execution=execution, status=Status.RUNNING, worker=""
+    ).values_list("pk", "run_count"):
+        transaction.on_commit(functools.partial(continue_scan.delay, task_id, run), robust=True)
+
+
+def resume_polls() -> int:
+    """Send again the next step of the deferred scans whose step is overdue by
+    POLL_OVERDUE_SECONDS (its message was lost: a broker failover, a purged queue)."""
+    continue_scan = _continuation()
+    overdue = timezone.now() - timedelta(seconds=POLL_OVERDUE_SECONDS)
+    executions = (
+        ScanReport.objects.filter(status=ReportStatus.RUNNING, poll_due__lt=overdue)
+        .exclude(request_id="")
+        .values("execution_id")
+    )
+    found = list(
+        Task.objects.filter(
+            execution_id__in=executions,
+            execution__vendor_type__in=(IMAGE_SCAN, SBOM_JOB),
+            status=Status.RUNNING,
+            worker="",
+            heartbeat__lt=overdue,
+        ).values_list("pk", "run_count")
+    )
+    for task_id, run in found:
+        continue_scan.delay(task_id, run)
+    return len(found)
 
 
 def push_sbom(artifact: Artifact, media_type: str, document: dict[str, Any]) -> str:
@@ -659,6 +783,7 @@ def stop_scan_all(*, actor: Actor) -> None:
             status_message="stopped on request",
             end_time=timezone.now(),
         )
+        kick(scan)
 
 
 # --- scan on push ------------------------------------------------------------------------

@@ -8,7 +8,8 @@ and with malformed reports. A separate process on a free port:
         adapter.requests()                       # the scan requests it received
 
 Findings are given per digest ("*": any other digest). Modes (POST /control): ok (a
-report after `polls` answers of 302), slow (302 forever),
+report after `polls` answers of 302, each with `Refresh-After: refresh_after`, else 0),
+slow (302 forever),
 error (the report GET answers 500), refuse (POST /scan answers 500), garbage (the report
 is not JSON), malformed (JSON, but `vulnerabilities` is not a list), bad_metadata.
 """
@@ -54,6 +55,7 @@ class State:
         self.lock = threading.Lock()
         self.mode = "ok"
         self.polls = 1
+        self.refresh_after: str | None = None  # the Refresh-After of a 302, else by mode
         self.findings: dict[str, list[dict[str, Any]]] = {}
         self.scans: dict[str, dict[str, Any]] = {}
         self.requests: list[dict[str, Any]] = []
@@ -133,11 +135,13 @@ class Handler(BaseHTTPRequestHandler):
             if scan is None:
                 return self._error(404, "unknown scan request")
             scan["polls"] += 1
-            mode, polls = state.mode, state.polls
+            mode, polls, refresh = state.mode, state.polls, state.refresh_after
             digest = scan["artifact"]["digest"]
             findings = state.findings.get(digest, state.findings.get("*", []))
         if mode == "slow" or scan["polls"] <= polls:
-            return self._send(302, None, headers={"Refresh-After": "0" if mode != "slow" else "1"})
+            if refresh is None:
+                refresh = "0" if mode != "slow" else "1"
+            return self._send(302, None, headers={"Refresh-After": refresh})
         if mode == "error":
             return self._error(500, "the test scanner failed")
         if mode == "garbage":
@@ -186,6 +190,7 @@ class Handler(BaseHTTPRequestHandler):
             with state.lock:
                 state.mode = body.get("mode", state.mode)
                 state.polls = body.get("polls", state.polls)
+                state.refresh_after = body.get("refresh_after", state.refresh_after)
                 if "findings" in body:
                     state.findings = body["findings"]
             return self._send(200, {})

@@ -200,3 +200,121 @@ def push_image_layers(
         )
         assert response.status_code == 201, response.text
         return "sha256:" + hashlib.sha256(body).hexdigest(), OCI_MANIFEST
+
+
+# --- RPM -----------------------------------------------------------------------------------
+
+OSV_RPM_DIR = Path(__file__).parent / "scanner_data" / "osv-rpm"
+ALMA_OS_RELEASE = b'NAME="AlmaLinux"\nID="almalinux"\nVERSION_ID="9.3"\n'
+CENTOS_OS_RELEASE = b'NAME="CentOS Linux"\nID="centos"\nVERSION_ID="7"\n'
+
+# (name, epoch, version, release): real .rpm files are built of these (rpmbuild) and
+# installed with `rpm -i --justdb` into a fresh database.
+ALMA_RPMS = (
+    ("openssl-libs", "1", "3.0.7", "24.el9"),  # epoch: the fix is 1:3.0.7-25.el9_3
+    ("bash", "", "5.1.8", "6.el9_1"),  # exactly the fixed version: not affected
+    ("curl", "", "7.76.1", "26.el9"),  # el9 < el9_3.2
+    ("glibc", "", "2.34", "60.el9"),  # records for AlmaLinux:8 and Rocky Linux:9 only
+    ("libxml2", "", "2.9.13~rc1", "1.el9"),  # a tilde sorts before the release
+)
+ALMA_FINDINGS = {
+    ("ALSA-0001", "openssl-libs", "1:3.0.7-24.el9", "1:3.0.7-25.el9_3", "High"),
+    ("ALSA-0003", "curl", "7.76.1-26.el9", "7.76.1-26.el9_3.2", "Medium"),
+    ("ALSA-0005", "libxml2", "2.9.13~rc1-1.el9", "2.9.13-1.el9", "Low"),
+}
+CENTOS_RPMS = (
+    ("openssl-libs", "1", "1.0.2k", "25.el7_9"),
+    ("zlib", "", "1.2.7", "21.el7_9"),  # the record is for Red Hat 8
+)
+CENTOS_FINDINGS = {
+    ("RHSA-0001", "openssl-libs", "1:1.0.2k-25.el7_9", "1:1.0.2k-26.el7_9", "Critical"),
+}
+
+
+def _rpm_file(workdir: Path, name: str, epoch: str, version: str, release: str) -> Path:
+    import subprocess
+
+    spec = workdir / f"{name}.spec"
+    lines = [f"Name: {name}"]
+    if epoch:
+        lines.append(f"Epoch: {epoch}")
+    lines += [
+        f"Version: {version}",
+        f"Release: {release}",
+        f"Summary: {name} for the scanner's tests",
+        "License: MIT",
+        "BuildArch: noarch",
+        "%description",
+        f"{name} for the scanner's tests",
+        "%files",
+    ]
+    spec.write_text("\n".join(lines) + "\n")
+    subprocess.run(
+        ["rpmbuild", "-bb", "--define", f"_topdir {workdir}/top",
+         "--define", f"_rpmdir {workdir}/rpms", str(spec)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return next((workdir / "rpms").rglob(f"{name}-{version}-{release}.noarch.rpm"))
+
+
+def rpm_database(packages: tuple[tuple[str, str, str, str], ...], backend: str = "sqlite") -> bytes:
+    """A real RPM database of these packages: .rpm files built by rpmbuild, installed by
+    `rpm -i --justdb` into a database made by `rpm --initdb` (SQLite, librpm 4.18's
+    default). backend "bdb": the same headers in a BerkeleyDB `Packages` hash made by
+    db5.3_load (key: the header number, native order; key 0: the next number, as rpm's
+    BDB backend keeps it), for the read-only BDB backend older images carry."""
+    import sqlite3
+    import struct
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="rpmdb-test-") as tmp:
+        workdir = Path(tmp)
+        files = [str(_rpm_file(workdir, *package)) for package in packages]
+        dbpath = workdir / "db"
+        dbpath.mkdir()
+        rpm = ["rpm", "--dbpath", str(dbpath), "--define", "_db_backend sqlite"]
+        subprocess.run([*rpm, "--initdb"], check=True, capture_output=True)
+        subprocess.run(
+            [*rpm, "-i", "--justdb", "--nodeps", "--ignorearch", "--ignoreos", *files],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        if backend == "sqlite":
+            return (dbpath / "rpmdb.sqlite").read_bytes()
+        with sqlite3.connect(dbpath / "rpmdb.sqlite") as db:
+            rows = db.execute("SELECT hnum, blob FROM Packages").fetchall()
+        dump = ["VERSION=3", "format=bytevalue", "type=hash", "db_pagesize=4096", "HEADER=END"]
+        for key, value in [(0, struct.pack("=I", max(h for h, _ in rows) + 1)), *rows]:
+            dump += [" " + struct.pack("=I", key).hex(), " " + bytes(value).hex()]
+        dump.append("DATA=END")
+        (workdir / "dump.txt").write_text("\n".join(dump) + "\n")
+        subprocess.run(
+            ["db5.3_load", "-f", str(workdir / "dump.txt"), str(workdir / "Packages")],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        return (workdir / "Packages").read_bytes()
+
+
+def alma_image_layers() -> list[bytes]:
+    """AlmaLinux 9.3 with an rpmdb.sqlite (the path RHEL 9 images use, through the
+    var/lib/rpm -> usr/lib/sysimage/rpm link of newer ones as well)."""
+    return [
+        files_layer(
+            {
+                "etc/os-release": ALMA_OS_RELEASE,
+                "var/lib/rpm/rpmdb.sqlite": rpm_database(ALMA_RPMS),
+            }
+        )
+    ]
+
+
+def centos_image_layers() -> list[bytes]:
+    """CentOS 7 with a BerkeleyDB rpmdb (var/lib/rpm/Packages), matched as Red Hat 7."""
+    return [
+        files_layer(
+            {
+                "etc/os-release": CENTOS_OS_RELEASE,
+                "var/lib/rpm/Packages": rpm_database(CENTOS_RPMS, backend="bdb"),
+            }
+        )
+    ]

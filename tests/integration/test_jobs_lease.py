@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
 import subprocess
 import sys
 import time
@@ -78,7 +79,7 @@ def test_a_task_whose_lease_went_stale_runs_again():
 
 
 def test_a_task_of_a_dead_process_on_this_host_is_taken_over_at_once():
-    task = _running_task(worker=f"{lease.socket.gethostname()}:{_dead_pid()}", heartbeat_age=1)
+    task = _running_task(worker=f"{socket.gethostname()}:{_dead_pid()}", heartbeat_age=1)
     runner.run(task.pk)
     task.refresh_from_db()
     assert runs_seen == [task.pk] and task.status == Status.SUCCESS

@@ -9,9 +9,11 @@ from __future__ import annotations
 import io
 import json
 import os
+import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -19,19 +21,23 @@ import httpx
 import pytest
 from django.conf import settings
 from django.core.management import call_command
+from django.utils import timezone
 
 from accounts.tokens import Scope, mint
-from scanner import adapter, sbom, vulndb
+from scanner import adapter, leases, sbom, vulndb
 from scanner.models import Advisory, LayerFindings, LayerInventory, ScanJob
 from tests.adapter_contract import assert_adapter_matches
 from tests.distribution_process import serving_tcp
 from tests.imagegen import files_layer
 from tests.scanner_images import (
+    ALMA_FINDINGS,
     ALPINE_FINDINGS,
     APP,
     DEBIAN_FINDINGS,
     DEBIAN_PACKAGES,
     OSV_DIR,
+    OSV_RPM_DIR,
+    alma_image_layers,
     alpine_image_layers,
     debian_image_layers,
     findings_of,
@@ -271,6 +277,36 @@ def test_alpine_image_findings(registry_url, scanner_url, osv_db):
         assert findings_of(_poll(api, scan_id).json()) == ALPINE_FINDINGS
 
 
+def test_rpm_image_findings_and_sbom(registry_url, scanner_url, osv_db):
+    """An AlmaLinux image whose rpmdb.sqlite librpm reads, through the adapter API; the
+    SBOM names the RPMs by their package URLs."""
+    call_command("scanner_db", "import", str(OSV_RPM_DIR), stdout=io.StringIO())
+    repository = "scan/alma"
+    digest, media_type = push_image_layers(
+        registry_url, repository, "v1", alma_image_layers(), _token(repository, {"pull", "push"})
+    )
+    with httpx.Client(base_url=scanner_url, headers=_auth(), timeout=30) as api:
+        request = _scan_request(
+            registry_url, repository, digest, media_type, _token(repository, {"pull"})
+        )
+        scan_id = _submit(api, request)
+        report = _poll(api, scan_id).json()
+        assert findings_of(report) == ALMA_FINDINGS
+        openssl = next(v for v in report["vulnerabilities"] if v["id"] == "ALSA-0001")
+        assert openssl["vendor_attributes"]["ecosystem"] == "AlmaLinux"
+        assert openssl["vendor_attributes"]["path"] == "var/lib/rpm/rpmdb.sqlite"
+        spdx = _poll(api, scan_id, accept=SBOM, params={"sbom_media_type": sbom.SPDX}).json()[
+            "sbom"
+        ]
+    purls = {
+        ref["referenceLocator"]
+        for package in spdx["packages"]
+        for ref in package.get("externalRefs", [])
+        if ref.get("referenceType") == "purl"
+    }
+    assert "pkg:rpm/almalinux/bash@5.1.8-6.el9_1?arch=noarch" in purls
+
+
 def test_a_scan_the_registry_refuses_ends_in_an_error(registry_url, scanner_url, osv_db):
     repository = "scan/denied"
     digest, media_type = push_image_layers(
@@ -307,9 +343,74 @@ def test_running_scans_answer_302_with_refresh_after(scanner_url, monkeypatch):
         )
         assert_adapter_matches("GetScanReport", response, 302)
         assert response.headers["Refresh-After"] == str(adapter.REFRESH_AFTER_SECONDS)
-    # a restarted scanner ends the jobs it left behind, so that a poll gets an answer
+    job = ScanJob.objects.get(pk=scan_id)
+    assert job.owner == leases.this_process() and job.heartbeat is not None
+    # this process lives: a restart of another process ends none of its jobs
+    assert adapter.recover_jobs() == 0
+    # a restarted scanner ends the jobs its dead predecessor on this host left behind, at
+    # once (no waiting for the lease), so that a poll gets an answer
+    ScanJob.objects.filter(pk=scan_id).update(owner=f"{socket.gethostname()}:{_dead_pid()}")
     assert adapter.recover_jobs() == 1
     assert ScanJob.objects.get(pk=scan_id).status == ScanJob.ERROR
+
+
+def _dead_pid() -> int:
+    import subprocess
+
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def _held_job(owner: str, heartbeat_age: float) -> ScanJob:
+    return ScanJob.objects.create(
+        request={"artifact": {"repository": "a/b", "digest": "sha256:" + "0" * 64}},
+        status=ScanJob.RUNNING,
+        owner=owner,
+        heartbeat=timezone.now() - timedelta(seconds=heartbeat_age),
+    )
+
+
+def test_a_scan_held_by_a_vanished_node_ends_when_polled_from_any_node(scanner_url):
+    """The scanner process of another host stopped renewing its lease (the node vanished):
+    a poll answered by this node ends the job in an error instead of 302 for ever; a job
+    whose other-host owner is alive (a fresh heartbeat) still answers 302."""
+    gone = _held_job("node-b.example:4242", leases.STALE_SECONDS + 5)
+    alive = _held_job("node-c.example:4242", 1)
+    with httpx.Client(base_url=scanner_url, headers=_auth(), timeout=30) as api:
+        answer = api.get(f"/api/v1/scan/{gone.pk}/report", headers={"Accept": VULN})
+        assert_adapter_matches("GetScanReport", answer, 500)
+        assert "node-b.example:4242" in answer.json()["error"]["message"]
+        assert "stopped" in answer.json()["error"]["message"]
+        running = api.get(
+            f"/api/v1/scan/{alive.pk}/report", headers={"Accept": VULN}, follow_redirects=False
+        )
+        assert_adapter_matches("GetScanReport", running, 302)
+    assert ScanJob.objects.get(pk=gone.pk).status == ScanJob.ERROR
+    assert ScanJob.objects.get(pk=alive.pk).status == ScanJob.RUNNING
+
+
+def test_a_starting_scanner_ends_the_stale_jobs_of_every_node_and_no_live_ones():
+    stale_elsewhere = _held_job("node-b.example:1", leases.STALE_SECONDS + 5)
+    live_elsewhere = _held_job("node-c.example:1", 1)
+    mine = _held_job(leases.this_process(), leases.STALE_SECONDS + 5)
+    assert leases.beat_once() == 1  # this process renews the lease of what it holds
+    assert adapter.recover_jobs() == 1
+    status = dict(ScanJob.objects.values_list("pk", "status"))
+    assert status[stale_elsewhere.pk] == ScanJob.ERROR
+    assert status[live_elsewhere.pk] == ScanJob.RUNNING
+    assert status[mine.pk] == ScanJob.RUNNING
+
+
+def test_the_heartbeat_thread_renews_the_jobs_of_its_process(monkeypatch):
+    monkeypatch.setattr(leases, "HEARTBEAT_SECONDS", 0.05)
+    monkeypatch.setattr(leases, "_beating", None)
+    job = _held_job(leases.this_process(), 600)
+    leases.start_heartbeat()
+    deadline = time.monotonic() + 10
+    while ScanJob.objects.get(pk=job.pk).heartbeat < timezone.now() - timedelta(seconds=60):
+        assert time.monotonic() < deadline, "the heartbeat did not renew the lease"
+        time.sleep(0.05)
 
 
 def test_refusals_of_the_adapter_api(scanner_url):

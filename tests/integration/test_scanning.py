@@ -54,7 +54,7 @@ def adapter_process():
 
 @pytest.fixture
 def scanner_url(adapter_process, settings):
-    adapter_process.configure(mode="ok", polls=1, findings={})
+    adapter_process.configure(mode="ok", polls=1, findings={}, refresh_after=None)
     settings.HARBOR = {
         **settings.HARBOR,
         "SCAN_POLL_SECONDS": 0.05,
@@ -719,6 +719,158 @@ def test_an_index_scans_its_children_concurrently_within_the_window(
         assert second.start_time < first.end_time
     else:
         assert second.start_time >= first.end_time
+
+
+@pytest.fixture
+def deferred_steps(monkeypatch):
+    """Celery as a worker runs it (not inline): the steps a scan sends with a countdown are
+    recorded, to be run by the test as the worker would once the countdown is over."""
+    from scanning import tasks
+
+    sent: list[tuple[tuple, float | None]] = []
+
+    def apply_async(args=(), kwargs=None, countdown=None, **_):
+        sent.append((tuple(args), countdown))
+
+    monkeypatch.setattr(scans, "_eager", lambda: False)
+    monkeypatch.setattr(tasks.continue_scan, "apply_async", apply_async)
+    return sent
+
+
+def _due_now(artifact) -> None:
+    """The countdown is over."""
+    ScanReport.objects.filter(artifact=artifact).update(
+        poll_due=timezone.now() - timedelta(seconds=1)
+    )
+
+
+def test_a_scan_frees_its_worker_slot_while_the_adapter_scans(
+    registered,
+    adapter_process,
+    admin_client,
+    make_project,
+    django_capture_on_commit_callbacks,
+    settings,
+    deferred_steps,
+):
+    """The adapter says Refresh-After 5 twice: the job does not wait in its worker slot; it
+    polls once, re-schedules its next step with a countdown of 5 s and returns, leaving
+    the task Running under a released lease. Each step polls once and re-schedules, until
+    the report is in and the step finishes the task and its execution."""
+    import time
+
+    from jobs.models import Task
+    from scanning import tasks
+
+    settings.HARBOR = {**settings.HARBOR, "SCAN_MAX_POLL_SECONDS": 30, "SCAN_TIMEOUT_SECONDS": 600}
+    adapter_process.configure(
+        polls=2, refresh_after="5", findings={"*": [finding("CVE-9", "High")]}
+    )
+    artifact = registry_data.image(make_project("demo"), "app", "v1")
+    started = time.monotonic()
+    assert scan(admin_client, artifact, django_capture_on_commit_callbacks).status_code == 202
+    assert time.monotonic() - started < 4  # waiting in the job would take 10 s
+    task = Task.objects.get(execution__vendor_type="IMAGE_SCAN")
+    assert (task.status, task.worker) == ("Running", "")
+    report = report_of(artifact)
+    assert (report.status, report.polls) == (ReportStatus.RUNNING, 1) and report.request_id
+    assert len(deferred_steps) == 1
+    (args, countdown) = deferred_steps[-1]
+    assert args == (task.pk, task.run_count) and 4 <= countdown <= 5
+
+    # a step of a run that is not the task's, or while another step holds the lease, does
+    # nothing (no poll)
+    tasks.continue_scan(task.pk, task.run_count + 1)
+    Task.objects.filter(pk=task.pk).update(worker="elsewhere:1")
+    tasks.continue_scan(task.pk, task.run_count)
+    Task.objects.filter(pk=task.pk).update(worker="")
+    assert report_of(artifact).polls == 1 and len(deferred_steps) == 1
+
+    _due_now(artifact)
+    tasks.continue_scan(*args)  # second poll: still 302, re-scheduled again
+    assert report_of(artifact).polls == 2 and len(deferred_steps) == 2
+    assert Task.objects.get(pk=task.pk).worker == ""
+    _due_now(artifact)
+    tasks.continue_scan(*deferred_steps[-1][0])  # the report is in
+    report = report_of(artifact)
+    assert report.status == ReportStatus.SUCCESS and report.summary["total"] == 1
+    task.refresh_from_db()
+    assert task.status == "Success" and task.execution.status == "Success"
+    assert len(deferred_steps) == 2
+    tasks.continue_scan(*args)  # a late duplicate of a step: the task is over
+    assert report_of(artifact).status == ReportStatus.SUCCESS
+
+
+def test_a_deferred_scan_stops_at_once_and_past_its_deadline_ends_in_error(
+    registered,
+    adapter_process,
+    admin_client,
+    make_project,
+    django_capture_on_commit_callbacks,
+    settings,
+    deferred_steps,
+):
+    from jobs.models import Task
+    from scanning import tasks
+
+    settings.HARBOR = {**settings.HARBOR, "SCAN_MAX_POLL_SECONDS": 30, "SCAN_TIMEOUT_SECONDS": 600}
+    adapter_process.configure(mode="slow", refresh_after="20")
+    project = make_project("demo")
+    first = registry_data.image(project, "app", "v1")
+    second = registry_data.image(project, "app", "v2")
+    for artifact in (first, second):
+        assert scan(admin_client, artifact, django_capture_on_commit_callbacks).status_code == 202
+    assert len(deferred_steps) == 2
+
+    # a stop sends the next step at once, which sees it
+    with django_capture_on_commit_callbacks(execute=True):
+        stop = admin_client.post(
+            "/api/v2.0/projects/demo/repositories/app/artifacts/v1/scan/stop", format="json"
+        )
+    assert stop.status_code == 202
+    assert deferred_steps[-1][1] is None  # no countdown
+    tasks.continue_scan(*deferred_steps[-1][0])
+    assert report_of(first).status == ReportStatus.STOPPED
+    assert Task.objects.get(execution__vendor_id=first.pk).status == "Stopped"
+
+    # the deadline is kept across steps: past it, the step ends the scan in an error
+    ScanReport.objects.filter(artifact=second).update(
+        poll_due=timezone.now() - timedelta(seconds=1),
+        poll_deadline=timezone.now() + timedelta(seconds=5),
+    )
+    tasks.continue_scan(*deferred_steps[1][0])
+    report = report_of(second)
+    assert report.status == ReportStatus.ERROR
+    assert "did not finish the scan within 600 s" in report.status_message
+    assert Task.objects.get(execution__vendor_id=second.pk).status == "Error"
+
+
+def test_a_lost_step_is_sent_again(
+    registered,
+    adapter_process,
+    admin_client,
+    make_project,
+    django_capture_on_commit_callbacks,
+    settings,
+    deferred_steps,
+):
+    """The message of a deferred step was lost (a broker failover): the periodic
+    resume_polls sends it again once it is overdue, and only then."""
+    from jobs.models import Task
+    from scanning import tasks
+
+    settings.HARBOR = {**settings.HARBOR, "SCAN_MAX_POLL_SECONDS": 30, "SCAN_TIMEOUT_SECONDS": 600}
+    adapter_process.configure(mode="slow", refresh_after="20")
+    artifact = registry_data.image(make_project("demo"), "app", "v1")
+    assert scan(admin_client, artifact, django_capture_on_commit_callbacks).status_code == 202
+    deferred_steps.clear()
+    assert tasks.resume_polls() == 0 and deferred_steps == []
+    long_ago = timezone.now() - timedelta(seconds=scans.POLL_OVERDUE_SECONDS + 5)
+    ScanReport.objects.filter(artifact=artifact).update(poll_due=long_ago)
+    Task.objects.update(heartbeat=long_ago)
+    assert tasks.resume_polls() == 1
+    task = Task.objects.get()
+    assert [args for args, _ in deferred_steps] == [(task.pk, task.run_count)]
 
 
 def test_ensure_default_scanner_stores_the_builtin_token_encrypted_and_follows_it(db):

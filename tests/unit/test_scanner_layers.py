@@ -117,6 +117,88 @@ def test_go_build_info_in_the_documented_format():
     assert gobinary.read_build_info(b"#!/bin/sh\n") is None
 
 
+def _pre118_binary(go_version: str, modinfo: str, *, wide: bool = True, big: bool = False) -> bytes:
+    """An ELF executable with the build info as the linker of Go 1.13 to 1.17 wrote it
+    (cmd/link's `.go.buildinfo`, read by go/src/debug/buildinfo/buildinfo.go): the 32-byte
+    header with the pointer size, the byte order (1: big-endian; bit 2 clear: no inline
+    strings) and the virtual addresses of the Go string headers of runtime.buildVersion and
+    runtime.modinfo, which sit in a data segment mapped at another address than its file
+    offset, as in a real binary. A PT_NOTE entry comes first so that only PT_LOAD maps."""
+    import struct
+
+    order = ">" if big else "<"
+    word = order + ("Q" if wide else "I")
+    pointer = 8 if wide else 4
+    sentinel = b"0123456789abcdef"
+    info = sentinel + modinfo.encode() + b"\n" + sentinel
+    data_offset, data_vaddr = 0x1000, 0x6F2000  # page-congruent, as linkers lay them out
+    header = gobinary.MAGIC + bytes([pointer, 1 if big else 0])
+    strings_at = data_vaddr + 32 + 4 * pointer
+    version_header = struct.pack(word, strings_at) + struct.pack(word, len(go_version))
+    info_header = struct.pack(word, strings_at + len(go_version)) + struct.pack(word, len(info))
+    addresses = struct.pack(word, data_vaddr + 32) + struct.pack(
+        word, data_vaddr + 32 + 2 * pointer
+    )
+    segment = header + addresses
+    segment += b"\0" * (32 - len(segment)) + version_header + info_header
+    segment += go_version.encode() + info + b"\0" * 8
+    ident = b"\x7fELF" + bytes([2 if wide else 1, 2 if big else 1, 1]) + b"\0" * 9
+    loads = [(4, 0, 0, 0), (1, 0, 0x400000, 0x1000), (1, data_offset, data_vaddr, len(segment))]
+    if wide:
+        elf = ident + struct.pack(order + "HHIQQQIHHHHHH", 2, 62, 1, 0x401000, 64, 0, 0, 64,
+                                  56, len(loads), 64, 0, 0)  # fmt: skip
+        phdrs = b"".join(
+            struct.pack(order + "IIQQQQQQ", kind, 5, off, va, va, size, size, 0x1000)
+            for kind, off, va, size in loads
+        )
+    else:
+        elf = ident + struct.pack(order + "HHIIIIIHHHHHH", 2, 8, 1, 0x401000, 52, 0, 0, 52,
+                                  32, len(loads), 40, 0, 0)  # fmt: skip
+        phdrs = b"".join(
+            struct.pack(order + "IIIIIIII", kind, off, va, va, size, size, 5, 0x1000)
+            for kind, off, va, size in loads
+        )
+    text = elf + phdrs
+    return text + b"\0" * (data_offset - len(text)) + segment
+
+
+@pytest.mark.parametrize(("wide", "big"), [(True, False), (False, False), (False, True)])
+def test_go_build_info_of_go_before_1_18(wide, big):
+    """Go 1.13-1.17 binaries: the header points at Go string headers in the data segment
+    (64-bit little-endian as amd64 builds, 32-bit little- and big-endian as 386 and mips)."""
+    modinfo = (
+        "path\texample.com/legacy\n"
+        "mod\texample.com/legacy\tv1.0.0\th1:aaa=\n"
+        "dep\texample.com/scanme/dep\tv1.2.0\th1:abc=\n"
+    )
+    data = _pre118_binary("go1.16.15", modinfo, wide=wide, big=big)
+    info = gobinary.read_build_info(data)
+    assert info is not None and info.go_version == "go1.16.15"
+    assert info.path == "example.com/legacy"
+    assert info.main is not None and (info.main.path, info.main.version) == (
+        "example.com/legacy",
+        "v1.0.0",
+    )
+    assert [(m.path, m.version) for m in info.deps] == [("example.com/scanme/dep", "v1.2.0")]
+    layer = files_layer({"usr/bin/legacy": data}, executable=("usr/bin/legacy",))
+    packages = inventory.packages(_fs(layer))
+    assert {(p["name"], p["version"]) for p in packages} == {
+        ("stdlib", "1.16.15"),
+        ("example.com/legacy", "v1.0.0"),
+        ("example.com/scanme/dep", "v1.2.0"),
+    }
+    index = vulndb.memory_index(osv.read_records(OSV_DIR))
+    found = {(f["id"], f["name"]) for f in matching.find(packages, index)}
+    assert ("GO-2026-0002", "example.com/scanme/dep") in found
+
+
+def test_old_go_build_info_pointing_outside_the_file_is_not_read():
+    data = bytearray(_pre118_binary("go1.17.13", "path\tx\n"))
+    at = data.find(gobinary.MAGIC)
+    data[at + 16 : at + 24] = (0xDEAD0000).to_bytes(8, "little")  # no segment maps it
+    assert gobinary.read_build_info(bytes(data)) is None
+
+
 @pytest.mark.skipif(shutil.which("go") is None, reason="no go toolchain on this machine")
 def test_a_binary_built_by_go_is_read(tmp_path):
     """A real binary: a main module with a vendored dependency at a known version (no

@@ -7,10 +7,15 @@ import pytest
 
 from scanner import inventory, layers, matching, osv, vulndb
 from tests.scanner_images import (
+    ALMA_FINDINGS,
     ALPINE_FINDINGS,
+    CENTOS_FINDINGS,
     DEBIAN_FINDINGS,
     OSV_DIR,
+    OSV_RPM_DIR,
+    alma_image_layers,
     alpine_image_layers,
+    centos_image_layers,
     debian_image_layers,
 )
 
@@ -113,17 +118,21 @@ def test_ecosystem_release_split_and_name_normalization():
     assert osv.split_ecosystem("Debian:12") == ("Debian", "12")
     assert osv.split_ecosystem("Ubuntu:22.04:LTS") == ("Ubuntu", "22.04")
     assert osv.split_ecosystem("PyPI") == ("PyPI", "")
+    assert osv.split_ecosystem("Red Hat:enterprise_linux:9::appstream") == ("Red Hat", "9")
+    assert osv.split_ecosystem("Red Hat:rhel_eus:9.2::baseos") == ("Red Hat", "9")
+    assert osv.split_ecosystem("AlmaLinux:9") == ("AlmaLinux", "9")
+    assert osv.split_ecosystem("openSUSE:Leap 15.5") == ("openSUSE", "Leap 15.5")
     assert osv.normalize_name("PyPI", "Legacy_Pkg") == "legacy-pkg"
 
 
-def _scan(image_layers):
+def _scan(image_layers, directory=OSV_DIR):
     analyses = []
     for data in image_layers:
         import io
 
         analyses.append(layers.analyze_layer(io.BytesIO(data)))
     packages = inventory.packages(layers.compose(analyses))
-    index = vulndb.memory_index(osv.read_records(OSV_DIR))
+    index = vulndb.memory_index(osv.read_records(directory))
     found = matching.find(packages, index)
     return {(f["id"], f["name"], f["version"], f["fix_version"], f["severity"]) for f in found}
 
@@ -136,6 +145,80 @@ def test_the_shipped_records_find_exactly_the_expected_debian_findings():
 
 def test_the_shipped_records_find_exactly_the_expected_alpine_findings():
     assert _scan(alpine_image_layers()) == ALPINE_FINDINGS
+
+
+def test_the_shipped_records_find_exactly_the_expected_rpm_findings_sqlite():
+    """A real rpmdb.sqlite (rpmbuild, rpm --justdb) read by librpm: epochs, a fixed version
+    installed, el9 < el9_3.2, a tilde, records of another release or ecosystem."""
+    assert _scan(alma_image_layers(), OSV_RPM_DIR) == ALMA_FINDINGS
+
+
+def test_the_shipped_records_find_exactly_the_expected_rpm_findings_bdb():
+    """A BerkeleyDB Packages (CentOS 7), read by librpm's read-only BDB backend; CentOS is
+    matched against Red Hat's records of its major release."""
+    assert _scan(centos_image_layers(), OSV_RPM_DIR) == CENTOS_FINDINGS
+
+
+def test_rpm_packages_carry_their_ecosystem_release_and_package_url():
+    import io
+
+    analyses = [layers.analyze_layer(io.BytesIO(data)) for data in alma_image_layers()]
+    found = {p["name"]: p for p in inventory.packages(layers.compose(analyses))}
+    assert set(found) == {"openssl-libs", "bash", "curl", "glibc", "libxml2"}
+    openssl = found["openssl-libs"]
+    assert (openssl["ecosystem"], openssl["release"], openssl["version"]) == (
+        "AlmaLinux",
+        "9",
+        "1:3.0.7-24.el9",
+    )
+    assert openssl["purl"] == "pkg:rpm/almalinux/openssl-libs@3.0.7-24.el9?arch=noarch&epoch=1"
+    assert openssl["source_rpm"] == "openssl-libs-3.0.7-24.el9.src.rpm"
+
+
+@pytest.mark.parametrize(
+    ("ident", "version_id", "expected"),
+    [
+        ("rhel", "9.3", ("Red Hat", "9")),
+        ("centos", "7", ("Red Hat", "7")),
+        ("rocky", "8.9", ("Rocky Linux", "8")),
+        ("opensuse-leap", "15.5", ("openSUSE", "Leap 15.5")),
+        ("sles", "15.5", ("SUSE", "")),
+        ("fedora", "39", ("RPM", "")),
+    ],
+)
+def test_rpm_ecosystem_of_each_distribution(ident, version_id, expected):
+    assert inventory._ecosystem("rpm", {"ID": ident, "VERSION_ID": version_id}) == expected
+
+
+def test_an_rpmdb_librpm_cannot_read_hides_the_lower_layers_database():
+    assert inventory.analyze("rpm-sqlite", "var/lib/rpm/rpmdb.sqlite", b"not sqlite") is None
+    # Debian's librpm has no NDB backend: its empty "dummy database" is no inventory either
+    assert inventory.analyze("rpm-ndb", "var/lib/rpm/Packages.db", b"junk") is None
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        ("1:1.0-1", "2.0-1"),
+        ("1.0~rc1-1", "1.0-1"),
+        ("1.0-1.el9", "1.0-1.el9_3"),
+        ("2.01-1", "2.1-1"),
+        ("1.0-1", "1.0a-1"),
+        ("1.0^git1-1", "1.0-1"),
+        ("3.0.7-24.el9", "0:3.0.7-24.el9"),
+    ],
+)
+def test_rpm_versions_order_as_rpmvercmp_does(left, right):
+    """univers' RpmVersion against librpm's own rpm.vercmp (the tool's Lua), case by case."""
+    import subprocess
+
+    from scanner import versions
+
+    lua = f'%{{lua: print(rpm.vercmp("{left}", "{right}"))}}'
+    expected = int(subprocess.run(["rpm", "--eval", lua], capture_output=True, text=True,
+                                  check=True).stdout)  # fmt: skip
+    a, b = versions.parse("AlmaLinux", left), versions.parse("AlmaLinux", right)
+    assert (a > b) - (a < b) == expected
 
 
 def test_osv_exports_read_from_a_zip_as_from_a_directory(tmp_path):
