@@ -23,6 +23,7 @@ import hmac
 import json
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -46,14 +47,26 @@ TOKEN_KEY = "oidc_id_token"
 
 
 class SignInRefused(Exception):
-    """A sign-in through the provider that ends here, with the reason shown to the user."""
+    """A sign-in through the provider that ends here, with the reason shown to the user
+    (`key`, `params`: the UI's words for it, as a DomainError's)."""
+
+    def __init__(
+        self, message: str, *, key: str | None = None, params: Mapping[str, object] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.key = key
+        self.params = dict(params or {})
 
 
 def identity_of(config: OidcSettings, claims: dict[str, Any]) -> Identity:
     username_claim = config.user_claim or "name"
     username = claims.get(username_claim)
     if config.user_claim and not isinstance(username, str):
-        raise SignInRefused(f"the ID token has no {config.user_claim} claim")
+        raise SignInRefused(
+            f"the ID token has no {config.user_claim} claim",
+            key="oidc.claim_missing",
+            params={"claim": config.user_claim},
+        )
     groups: list[str] = []
     if config.groups_claim:
         raw = claims.get(config.groups_claim, [])
@@ -80,7 +93,9 @@ def begin(session: Any, *, redirect_uri: str, next_url: str) -> str:
         config = oidc_provider.current()
         request = oidc_provider.authorization(config, redirect_uri=redirect_uri)
     except ProviderError as exc:
-        raise SignInRefused(f"the OIDC provider is unavailable: {exc}") from None
+        raise SignInRefused(
+            f"the OIDC provider is unavailable: {exc}", key="oidc.provider_unavailable"
+        ) from None
     session[SESSION_KEY] = {
         "state": request.state,
         "nonce": request.nonce,
@@ -105,11 +120,18 @@ def complete(
     """The callback: (the signed-in user or Pending, where to go next)."""
     flow = session.pop(SESSION_KEY, None)  # one use: a replayed callback finds nothing
     if not isinstance(flow, dict) or not state or not hmac.compare_digest(flow["state"], state):
-        raise SignInRefused("the sign-in state is unknown or was already used; sign in again")
+        raise SignInRefused(
+            "the sign-in state is unknown or was already used; sign in again",
+            key="oidc.state_unknown",
+        )
     if error:
-        raise SignInRefused(f"the OIDC provider refused the sign-in: {error[:100]}")
+        raise SignInRefused(
+            f"the OIDC provider refused the sign-in: {error[:100]}",
+            key="oidc.provider_refused",
+            params={"why": error[:100]},
+        )
     if not code:
-        raise SignInRefused("the OIDC provider sent no authorization code")
+        raise SignInRefused("the OIDC provider sent no authorization code", key="oidc.no_code")
     config = oidc_provider.current()
     try:
         token = oidc_provider.exchange_code(
@@ -117,19 +139,25 @@ def complete(
         )
         id_token = token.get("id_token")
         if not isinstance(id_token, str):
-            raise SignInRefused("the OIDC provider sent no ID token")
+            raise SignInRefused("the OIDC provider sent no ID token", key="oidc.no_token")
         claims = oidc_provider.verify_id_token(config, id_token, nonce=flow["nonce"])
     except ProviderError as exc:
-        raise SignInRefused(f"the OIDC provider is unavailable: {exc}") from None
+        raise SignInRefused(
+            f"the OIDC provider is unavailable: {exc}", key="oidc.provider_unavailable"
+        ) from None
     except TokenRefused as exc:
-        raise SignInRefused(str(exc)) from None
+        raise SignInRefused(str(exc), key="oidc.token_refused", params={"why": str(exc)}) from None
     identity = identity_of(config, claims)
     session[TOKEN_KEY] = id_token
     info = OIDCUserInfo.objects.select_related("user").filter(subiss=identity.subiss).first()
     if info is not None:
         user = info.user
         if not user.is_active:
-            raise SignInRefused(f"the user {user.username} is deactivated in Harbor")
+            raise SignInRefused(
+                f"the user {user.username} is deactivated in Harbor",
+                key="login.deactivated",
+                params={"name": user.username},
+            )
         oidc_services.signed_in(
             info=info, identity=identity, token=token, actor=Actor.of_user(user, address=address)
         )
@@ -139,7 +167,9 @@ def complete(
         session[PENDING_KEY] = {"identity": asdict(identity), "token": _sealed(token)}
         return Pending(identity=identity, next_url=flow["next"]), flow["next"]
     if not identity.username:
-        raise SignInRefused("the ID token names no user to onboard (oidc_user_claim)")
+        raise SignInRefused(
+            "the ID token names no user to onboard (oidc_user_claim)", key="oidc.no_username"
+        )
     user = _onboard(identity, identity.username, token, address)
     _audit_login(user, address)
     return user, flow["next"]
@@ -161,7 +191,9 @@ def finish_onboarding(session: Any, *, username: str, address: str) -> User:
     is invalid or taken) and SignInRefused (nothing waits)."""
     waiting = session.get(PENDING_KEY)
     if not isinstance(waiting, dict):
-        raise SignInRefused("no OIDC sign-in is waiting for a username; sign in again")
+        raise SignInRefused(
+            "no OIDC sign-in is waiting for a username; sign in again", key="oidc.state_unknown"
+        )
     identity = Identity(**waiting["identity"])
     try:
         token = json.loads(secretbox.decrypt(waiting["token"]))

@@ -79,9 +79,13 @@ def onboard(*, identity: Identity, username: str, token: dict[str, Any], actor: 
     username = username.strip()
     validate_username(username)
     if username == ADMIN_USERNAME or User.objects.filter(username=username).exists():
-        raise conflict(f"the username {username} is already taken")
+        raise conflict(
+            f"the username {username} is already taken",
+            key="user.name_taken",
+            params={"name": username},
+        )
     if OIDCUserInfo.objects.filter(subiss=identity.subiss).exists():
-        raise conflict("this OIDC identity is already onboarded")
+        raise conflict("this OIDC identity is already onboarded", key="oidc.onboarded_already")
     try:
         with transaction.atomic():
             user = User(
@@ -100,7 +104,11 @@ def onboard(*, identity: Identity, username: str, token: dict[str, Any], actor: 
                 admin_in_auth=identity.admin,
             )
     except IntegrityError:
-        raise conflict(f"the username {username} is already taken") from None
+        raise conflict(
+            f"the username {username} is already taken",
+            key="user.name_taken",
+            params={"name": username},
+        ) from None
     record_user(user, actor, "create", "onboarded via OIDC")
     sync_groups(user=user, names=identity.groups, actor=actor)
     return user

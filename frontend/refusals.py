@@ -164,6 +164,84 @@ CATALOGUE: dict[str, Words] = {
         _("The authentication mode cannot change once users other than admin exist."),
         ("auth_mode",),
     ),
+    "scanner.url_invalid": Words(_("A scanner's endpoint is an http or https URL."), ("url",)),
+    "scanner.auth_invalid": Words(_("Choose one of the authorization types."), ("auth",)),
+    "scanner.taken": Words(
+        _("A scanner with this name or endpoint URL is registered already."), ("name", "url")
+    ),
+    "scanner.name_taken": Words(_("A scanner named %(name)s is registered already."), ("name",)),
+    "scanner.url_taken": Words(
+        _("A scanner with the endpoint %(url)s is registered already."), ("url",)
+    ),
+    "scanner.immutable": Words(_("The scanner %(name)s is built in: it cannot be changed.")),
+    "scanner.disabled": Words(_("The scanner %(name)s is disabled: enable it first.")),
+    "scanner.unreachable": Words(
+        _("The scanner does not answer as a scanner adapter (%(why)s)."), ("url",)
+    ),
+    "scan.no_scanner": Words(
+        _("No scanner is set for the project %(project)s: an administrator registers one.")
+    ),
+    "scan.type_invalid": Words(_("A scan is of vulnerabilities or an SBOM.")),
+    "scan.type_unsupported": Words(_("The scanner %(name)s cannot produce this kind of report.")),
+    "scan.artifact_unsupported": Words(
+        _("The scanner %(name)s cannot scan artifacts of this type.")
+    ),
+    "scan.not_running": Words(_("No such scan is running.")),
+    "allowlist.cve_required": Words(_("Each entry is a CVE ID."), ("items",)),
+    "allowlist.expiry_invalid": Words(
+        _("An expiry is seconds since the epoch, or empty for never."), ("expires_at",)
+    ),
+    "key.name_required": Words(_("A key needs a name (at most 128 characters)."), ("name",)),
+    "key.not_pem": Words(_("This is not a PEM public key or X.509 certificate."), ("public_key",)),
+    "key.too_long": Words(_("A public key has at most %(max)s characters."), ("public_key",)),
+    "key.curve_unsupported": Words(
+        _("The curve %(curve)s is not supported: use P-256 or P-384."), ("public_key",)
+    ),
+    "key.rsa_weak": Words(
+        _("An RSA key of %(bits)s bits is too weak: 2048 bits at least."), ("public_key",)
+    ),
+    "key.type_unsupported": Words(
+        _("This kind of key is not supported: use ECDSA P-256/P-384, RSA or Ed25519."),
+        ("public_key",),
+    ),
+    "key.too_many": Words(_("At most %(max)s keys can be trusted here.")),
+    "key.trusted_already": Words(
+        _("This key is trusted already (fingerprint %(fingerprint)s)."), ("public_key",)
+    ),
+    "retention.count_invalid": Words(
+        _("The number is a whole number from 0 to %(max)s."), ("count",)
+    ),
+    "retention.too_many": Words(_("A retention policy has at most %(max)s rules.")),
+    "retention.same_rule": Words(_("The same rule exists already.")),
+    "retention.exists": Words(_("The project has a retention policy already: reload the page.")),
+    "retention.running": Words(_("The retention policy is running now: wait for it to end.")),
+    "proxy.registry_gone": Words(
+        _("This registry endpoint does not exist (any more)."), ("registry_id",)
+    ),
+    "proxy.type_unsupported": Words(
+        _("A registry of type %(type)s cannot back a proxy cache."), ("registry_id",)
+    ),
+    "webhook.required": Words(_("This field is required.")),
+    "webhook.too_long": Words(_("At most %(max)s characters.")),
+    "webhook.targets_required": Words(_("Give at least one target URL."), ("addresses",)),
+    "webhook.event_types_required": Words(_("Choose at least one event type."), ("event_types",)),
+    "oidc.provider_unavailable": Words(
+        _("The OIDC provider cannot be reached now: try again later or ask an administrator.")
+    ),
+    "oidc.state_unknown": Words(_("This sign-in has expired or was used already: sign in again.")),
+    "oidc.provider_refused": Words(_("The OIDC provider refused the sign-in (%(why)s).")),
+    "oidc.no_code": Words(_("The OIDC provider sent no authorization code: sign in again.")),
+    "oidc.no_token": Words(_("The OIDC provider sent no ID token: sign in again.")),
+    "oidc.token_refused": Words(_("The OIDC provider's ID token was refused (%(why)s).")),
+    "oidc.claim_missing": Words(
+        _("The ID token has no %(claim)s claim: ask an administrator to check the OIDC settings.")
+    ),
+    "oidc.no_username": Words(
+        _("The ID token names no user: ask an administrator to check the username claim.")
+    ),
+    "oidc.onboarded_already": Words(
+        _("This OIDC identity has an account here already: sign in again.")
+    ),
 }
 
 

@@ -70,17 +70,23 @@ def check_endpoint(registry_id: int) -> None:
     """The endpoint exists and speaks the distribution API (every adapter type does)."""
     endpoint = RegistryEndpoint.objects.filter(pk=registry_id).first()
     if endpoint is None:
-        raise bad_request(f"registry {registry_id} not found")
+        raise bad_request(f"registry {registry_id} not found", key="proxy.registry_gone")
     try:
         adapter_type(endpoint.type)
     except TransferError:
-        raise bad_request(f"registry type {endpoint.type} cannot back a proxy cache") from None
+        raise bad_request(
+            f"registry type {endpoint.type} cannot back a proxy cache",
+            key="proxy.type_unsupported",
+            params={"type": endpoint.type},
+        ) from None
 
 
 def of_project(project_registry_id: int) -> Upstream:
     endpoint = RegistryEndpoint.objects.filter(pk=project_registry_id).first()
     if endpoint is None:
-        raise DomainError(Code.NOT_FOUND, f"the registry {project_registry_id} is gone")
+        raise DomainError(
+            Code.NOT_FOUND, f"the registry {project_registry_id} is gone", key="proxy.registry_gone"
+        )
     with _adapters_lock:
         cached = _adapters.get(endpoint.pk)
         if cached is None or cached[0] != endpoint.update_time:

@@ -133,7 +133,11 @@ def _param(template: str, params: Any) -> dict[str, int]:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_PARAM:
-        raise bad_request(f"rule {template}: params.{template} must be an integer >= 0")
+        raise bad_request(
+            f"rule {template}: params.{template} must be an integer >= 0",
+            key="retention.count_invalid",
+            params={"max": MAX_PARAM},
+        )
     return {template: value}
 
 
@@ -142,7 +146,11 @@ def clean_rules(raw: Any) -> list[dict[str, Any]]:
     if not isinstance(raw, list):
         raise bad_request("rules must be a list")
     if len(raw) > MAX_RULES:
-        raise bad_request(f"a retention policy has at most {MAX_RULES} rules")
+        raise bad_request(
+            f"a retention policy has at most {MAX_RULES} rules",
+            key="retention.too_many",
+            params={"max": MAX_RULES},
+        )
     rules = []
     seen = set()
     for index, item in enumerate(raw, start=1):
@@ -187,7 +195,9 @@ def clean_rules(raw: Any) -> list[dict[str, Any]]:
             sort_keys=True,
         )
         if key in seen:
-            raise bad_request(f"rule {index} is the same as an earlier rule")
+            raise bad_request(
+                f"rule {index} is the same as an earlier rule", key="retention.same_rule"
+            )
         seen.add(key)
         rules.append(rule)
     return rules

@@ -86,7 +86,9 @@ def create_policy(*, project: Project, data: dict[str, Any], actor: Actor) -> Re
     """Harbor: only while the project has no policy."""
     Project.objects.select_for_update().filter(pk=project.pk).first()
     if RetentionPolicy.objects.filter(project=project).exists():
-        raise conflict(f"project {project.name} already has a retention policy")
+        raise conflict(
+            f"project {project.name} already has a retention policy", key="retention.exists"
+        )
     policy = RetentionPolicy(project=project)
     _apply(policy, data)
     policy.save()
@@ -116,7 +118,9 @@ def _active(policy: RetentionPolicy) -> Any:
 @transaction.atomic
 def delete_policy(*, policy: RetentionPolicy, actor: Actor) -> None:
     if _active(policy).exists():
-        raise DomainError(Code.PRECONDITION, "the retention policy has a run in progress")
+        raise DomainError(
+            Code.PRECONDITION, "the retention policy has a run in progress", key="retention.running"
+        )
     if policy.periodic_task_id:
         PeriodicTask.objects.filter(pk=policy.periodic_task_id).delete()
     project = policy.project

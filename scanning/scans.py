@@ -91,7 +91,11 @@ def _report_mime(meta: dict[str, Any], scan_type: str) -> str:
         for mime in (adapter.VULN_REPORT, adapter.VULN_REPORT_V10):
             if mime in produces:
                 return mime
-    raise bad_request(f"the scanner {meta['scanner']['name']} cannot produce {scan_type} reports")
+    raise bad_request(
+        f"the scanner {meta['scanner']['name']} cannot produce {scan_type} reports",
+        key="scan.type_unsupported",
+        params={"name": meta["scanner"]["name"]},
+    )
 
 
 def _consumes(meta: dict[str, Any], scan_type: str) -> set[str]:
@@ -157,7 +161,11 @@ def targets_of(artifact: Artifact) -> list[Artifact]:
 def _scanner_for(project: Project) -> Scanner:
     scanner = selectors.scanner_of(project)
     if scanner is None:
-        raise precondition(f"no scanner is configured for the project {project.name}")
+        raise precondition(
+            f"no scanner is configured for the project {project.name}",
+            key="scan.no_scanner",
+            params={"project": project.name},
+        )
     return scanner
 
 
@@ -172,7 +180,7 @@ def start_scan(
     """scanArtifact: reports Pending now, the job after commit. A second scan of an artifact
     that is being scanned is a conflict."""
     if scan_type not in SCAN_TYPES:
-        raise bad_request("scan_type must be vulnerability or sbom")
+        raise bad_request("scan_type must be vulnerability or sbom", key="scan.type_invalid")
     project = artifact.repository.project
     scanner = _scanner_for(project)
     try:
@@ -185,7 +193,9 @@ def start_scan(
     if not targets:
         raise bad_request(
             f"the scanner {scanner.name} does not support scanning artifact {artifact.digest} "
-            f"of type {artifact.manifest_media_type}"
+            f"of type {artifact.manifest_media_type}",
+            key="scan.artifact_unsupported",
+            params={"name": scanner.name},
         )
     parameters: dict[str, Any] = {
         "artifact_id": artifact.pk,
@@ -235,7 +245,9 @@ def active_scan(artifact: Artifact, scan_type: str = "vulnerability") -> Executi
 def stop_scan(*, artifact: Artifact, scan_type: str = "vulnerability", actor: Actor) -> None:
     execution = active_scan(artifact, scan_type)
     if execution is None:
-        raise bad_request(f"no {scan_type} scan of artifact {artifact.digest} is running")
+        raise bad_request(
+            f"no {scan_type} scan of artifact {artifact.digest} is running", key="scan.not_running"
+        )
     job_services.request_stop(execution, actor=actor)
     with transaction.atomic():
         ScanReport.objects.filter(execution_id=execution.pk, status=ReportStatus.PENDING).update(
@@ -771,7 +783,7 @@ def scan_all_metrics(trigger: str | None = None) -> dict[str, Any]:
 def stop_scan_all(*, actor: Actor) -> None:
     latest = Execution.objects.filter(vendor_type=SCAN_ALL).order_by("-start_time", "-pk").first()
     if latest is None:
-        raise bad_request("no scan all job to stop")
+        raise bad_request("no scan all job to stop", key="scan.not_running")
     if latest.status not in FINAL:
         job_services.request_stop(latest, actor=actor)
     for scan in Execution.objects.filter(

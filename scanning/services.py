@@ -28,13 +28,19 @@ logger = logging.getLogger(__name__)
 def _check_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise bad_request(f"invalid scanner url {url!r}: an http or https URL is required")
+        raise bad_request(
+            f"invalid scanner url {url!r}: an http or https URL is required",
+            key="scanner.url_invalid",
+        )
     return url.rstrip("/")
 
 
 def _check_auth(auth: str) -> str:
     if auth not in adapter.AUTH_TYPES:
-        raise bad_request("auth must be one of Basic, Bearer, X-ScannerAdapter-API-Key or empty")
+        raise bad_request(
+            "auth must be one of Basic, Bearer, X-ScannerAdapter-API-Key or empty",
+            key="scanner.auth_invalid",
+        )
     return auth
 
 
@@ -54,7 +60,8 @@ def _saved(scanner: Scanner) -> Scanner:
             scanner.save()
     except IntegrityError:
         raise conflict(
-            f"a scanner registration named {scanner.name} or with url {scanner.url} exists"
+            f"a scanner registration named {scanner.name} or with url {scanner.url} exists",
+            key="scanner.taken",
         ) from None
     return scanner
 
@@ -83,7 +90,12 @@ def update_scanner(*, scanner: Scanner, data: dict[str, Any], actor: Actor) -> S
     asks for one; clearing `auth` drops it (the contract's rule)."""
     locked = Scanner.objects.select_for_update().get(pk=scanner.pk)
     if locked.immutable:
-        raise DomainError(Code.FORBIDDEN, f"the scanner {locked.name} cannot be changed")
+        raise DomainError(
+            Code.FORBIDDEN,
+            f"the scanner {locked.name} cannot be changed",
+            key="scanner.immutable",
+            params={"name": locked.name},
+        )
     locked.name = data["name"]
     locked.url = _check_url(data["url"])
     locked.description = data.get("description") or ""
@@ -107,7 +119,12 @@ def update_scanner(*, scanner: Scanner, data: dict[str, Any], actor: Actor) -> S
 @transaction.atomic
 def delete_scanner(*, scanner: Scanner, actor: Actor) -> None:
     if scanner.immutable:
-        raise DomainError(Code.FORBIDDEN, f"the scanner {scanner.name} cannot be deleted")
+        raise DomainError(
+            Code.FORBIDDEN,
+            f"the scanner {scanner.name} cannot be deleted",
+            key="scanner.immutable",
+            params={"name": scanner.name},
+        )
     _record(actor, "delete", scanner)
     transaction.on_commit(cache.bump)
     scanner.delete()
@@ -118,7 +135,11 @@ def set_default(*, scanner: Scanner, is_default: bool, actor: Actor) -> None:
     """setScannerAsDefault: one default at a time; `false` leaves the system without one."""
     if is_default:
         if scanner.disabled:
-            raise bad_request(f"the scanner {scanner.name} is disabled")
+            raise bad_request(
+                f"the scanner {scanner.name} is disabled",
+                key="scanner.disabled",
+                params={"name": scanner.name},
+            )
         Scanner.objects.filter(is_default=True).exclude(pk=scanner.pk).update(is_default=False)
     Scanner.objects.filter(pk=scanner.pk).update(is_default=is_default)
     _record(actor, "update", scanner, f"default {str(is_default).lower()}")
@@ -203,13 +224,21 @@ def ping(*, data: dict[str, Any]) -> dict[str, Any]:
     try:
         return adapter.metadata(endpoint)
     except adapter.AdapterError as exc:
-        raise bad_request(f"failed to ping the scanner: {exc}") from None
+        raise bad_request(
+            f"failed to ping the scanner: {exc}",
+            key="scanner.unreachable",
+            params={"why": str(exc)},
+        ) from None
 
 
 @transaction.atomic
 def set_project_scanner(*, project: Project, scanner: Scanner, actor: Actor) -> None:
     if scanner.disabled:
-        raise bad_request(f"the scanner {scanner.name} is disabled")
+        raise bad_request(
+            f"the scanner {scanner.name} is disabled",
+            key="scanner.disabled",
+            params={"name": scanner.name},
+        )
     ProjectScanner.objects.update_or_create(project=project, defaults={"scanner": scanner})
     record(
         actor=actor,
@@ -227,12 +256,14 @@ def _clean_items(items: Any) -> list[str]:
     if items is None:
         return []
     if not isinstance(items, list):
-        raise bad_request("items must be a list of {cve_id}")
+        raise bad_request("items must be a list of {cve_id}", key="allowlist.cve_required")
     found: list[str] = []
     for item in items:
         cve = item.get("cve_id") if isinstance(item, dict) else None
         if not isinstance(cve, str) or not cve.strip():
-            raise bad_request("every item of the allowlist needs a cve_id")
+            raise bad_request(
+                "every item of the allowlist needs a cve_id", key="allowlist.cve_required"
+            )
         if cve.strip() not in found:
             found.append(cve.strip())
     return found
@@ -242,7 +273,9 @@ def _clean_expiry(value: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise bad_request("expires_at must be seconds since the epoch, or null")
+        raise bad_request(
+            "expires_at must be seconds since the epoch, or null", key="allowlist.expiry_invalid"
+        )
     return value
 
 

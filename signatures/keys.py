@@ -33,9 +33,13 @@ def load(pem: str) -> PublicKey:
 def parse(pem: object) -> ParsedKey:
     """Raises a BAD_REQUEST DomainError that says what is wrong with the key."""
     if not isinstance(pem, str) or not pem.strip():
-        raise bad_request("public_key must be a PEM public key")
+        raise bad_request("public_key must be a PEM public key", key="key.not_pem")
     if len(pem) > MAX_PEM:
-        raise bad_request(f"public_key is longer than {MAX_PEM} characters")
+        raise bad_request(
+            f"public_key is longer than {MAX_PEM} characters",
+            key="key.too_long",
+            params={"max": MAX_PEM},
+        )
     try:
         data = pem.strip().encode()
         if b"-----BEGIN CERTIFICATE-----" in data:
@@ -43,19 +47,32 @@ def parse(pem: object) -> ParsedKey:
         else:
             key = serialization.load_pem_public_key(data)
     except (ValueError, TypeError, UnicodeError) as exc:
-        raise bad_request(f"public_key is not a PEM public key or certificate: {exc}") from None
+        raise bad_request(
+            f"public_key is not a PEM public key or certificate: {exc}", key="key.not_pem"
+        ) from None
     if isinstance(key, ec.EllipticCurvePublicKey):
         algorithm = _CURVES.get(key.curve.name)
         if algorithm is None:
-            raise bad_request(f"unsupported curve {key.curve.name}: use P-256 or P-384")
+            raise bad_request(
+                f"unsupported curve {key.curve.name}: use P-256 or P-384",
+                key="key.curve_unsupported",
+                params={"curve": key.curve.name},
+            )
     elif isinstance(key, rsa.RSAPublicKey):
         if key.key_size < 2048:
-            raise bad_request(f"an RSA key of {key.key_size} bits is too weak (2048 at least)")
+            raise bad_request(
+                f"an RSA key of {key.key_size} bits is too weak (2048 at least)",
+                key="key.rsa_weak",
+                params={"bits": key.key_size},
+            )
         algorithm = f"RSA-{key.key_size}"
     elif isinstance(key, ed25519.Ed25519PublicKey):
         algorithm = "Ed25519"
     else:
-        raise bad_request("unsupported key type: use ECDSA P-256/P-384, RSA or Ed25519")
+        raise bad_request(
+            "unsupported key type: use ECDSA P-256/P-384, RSA or Ed25519",
+            key="key.type_unsupported",
+        )
     der = key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )

@@ -43,13 +43,19 @@ def add_key(
     """A trusted key for `project`, or for the system (every project) when None."""
     name = (name or "").strip()
     if not name or len(name) > 128:
-        raise bad_request("name is required (at most 128 characters)")
+        raise bad_request("name is required (at most 128 characters)", key="key.name_required")
     parsed = keys.parse(public_key)
     existing = TrustedKey.objects.filter(project=project)
     if existing.count() >= MAX_KEYS:
-        raise bad_request(f"at most {MAX_KEYS} trusted keys")
+        raise bad_request(
+            f"at most {MAX_KEYS} trusted keys", key="key.too_many", params={"max": MAX_KEYS}
+        )
     if existing.filter(fingerprint=parsed.fingerprint).exists():
-        raise conflict(f"the key {parsed.fingerprint} is trusted already")
+        raise conflict(
+            f"the key {parsed.fingerprint} is trusted already",
+            key="key.trusted_already",
+            params={"fingerprint": parsed.fingerprint},
+        )
     key = TrustedKey(
         project=project,
         name=name,
@@ -63,7 +69,11 @@ def add_key(
         with transaction.atomic():
             key.save()
     except IntegrityError:
-        raise conflict(f"the key {parsed.fingerprint} is trusted already") from None
+        raise conflict(
+            f"the key {parsed.fingerprint} is trusted already",
+            key="key.trusted_already",
+            params={"fingerprint": parsed.fingerprint},
+        ) from None
     _record_key(key, actor, "create")
     _keys_changed(project)
     return key

@@ -26,15 +26,25 @@ from webhooks.payloads import Notification
 
 MAX_TARGETS = 10
 MAX_SECRET = 4096
+# the UI form field of a checked value (frontend.refusals puts the refusal next to it)
+FIELDS = {"target address": "addresses"}
 
 
 def _text(raw: Any, where: str, *, limit: int, required: bool = False) -> str:
     if raw is None:
         raw = ""
     if not isinstance(raw, str) or len(raw) > limit:
-        raise bad_request(f"{where} must be a string of at most {limit} characters")
+        raise bad_request(
+            f"{where} must be a string of at most {limit} characters",
+            key="webhook.too_long",
+            params={"max": limit, "field": FIELDS.get(where, where)},
+        )
     if required and not raw.strip():
-        raise bad_request(f"{where} is required")
+        raise bad_request(
+            f"{where} is required",
+            key="webhook.required",
+            params={"field": FIELDS.get(where, where)},
+        )
     return raw
 
 
@@ -82,7 +92,7 @@ def _clean(policy: WebhookPolicy, data: dict[str, Any]) -> None:
     policy.description = _text(data.get("description"), "description", limit=4096)
     targets = data.get("targets")
     if not isinstance(targets, list) or not targets:
-        raise bad_request("targets must be a non-empty list")
+        raise bad_request("targets must be a non-empty list", key="webhook.targets_required")
     if len(targets) > MAX_TARGETS:
         raise bad_request(
             f"a policy has at most {MAX_TARGETS} targets",
@@ -96,7 +106,9 @@ def _clean(policy: WebhookPolicy, data: dict[str, Any]) -> None:
     policy.targets = cleaned
     event_types = data.get("event_types")
     if not isinstance(event_types, list) or not event_types:
-        raise bad_request("event_types must be a non-empty list")
+        raise bad_request(
+            "event_types must be a non-empty list", key="webhook.event_types_required"
+        )
     unknown = [e for e in event_types if e not in payloads.EVENT_TYPES]
     if unknown:
         raise bad_request(f"unknown event types: {', '.join(map(str, unknown))}")

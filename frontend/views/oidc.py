@@ -20,6 +20,7 @@ from accounts.models import User
 from accounts.oidc_auth import Pending, SignInRefused
 from accounts.robots import person_of
 from frontend.forms import refuse
+from frontend.refusals import worded
 from frontend.views.account import next_url
 from frontend.views.base import signed_in
 from harbor_py.core import configuration
@@ -51,7 +52,7 @@ def oidc_login(request: HttpRequest) -> HttpResponse:
             request.session, redirect_uri=_callback_uri(request), next_url=next_url(request)
         )
     except SignInRefused as exc:
-        return _refused(request, str(exc), 503)
+        return _refused(request, worded(exc).text, 503)
     return redirect(url)
 
 
@@ -67,9 +68,9 @@ def oidc_callback(request: HttpRequest) -> HttpResponse:
             address=client_address(request),
         )
     except SignInRefused as exc:
-        return _refused(request, str(exc))
+        return _refused(request, worded(exc).text)
     except DomainError as exc:  # onboarding refused: the name is taken
-        return _refused(request, str(exc), 409)
+        return _refused(request, worded(exc).text, 409)
     if isinstance(found, Pending):
         return redirect("ui:oidc-onboard")
     _sign_in(request, found)
@@ -95,7 +96,7 @@ def oidc_onboard(request: HttpRequest) -> HttpResponse:
                 address=client_address(request),
             )
         except SignInRefused as exc:
-            return _refused(request, str(exc))
+            return _refused(request, worded(exc).text)
         except DomainError as exc:
             refuse(form, exc, "username")
         else:

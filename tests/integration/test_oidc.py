@@ -219,7 +219,8 @@ def test_replayed_state_is_refused(oidc):
     assert browser.get(callback).status_code == 302
     replayed = browser.get(callback)
     assert replayed.status_code == 401
-    assert "state is unknown or was already used" in replayed.content.decode()
+    # in the UI's words (#28: the catalogue's key oidc.state_unknown), not the service's
+    assert "This sign-in has expired or was used already" in replayed.content.decode()
     forged = Client().get(callback)  # another browser: no flow waits in its session
     assert forged.status_code == 401
 
@@ -241,7 +242,7 @@ def test_provider_down_is_a_clear_refusal(oidc, settings, monkeypatch):
     try:
         start = Client().get("/c/oidc/login")
         assert start.status_code == 503
-        assert "OIDC provider is unavailable" in start.content.decode()
+        assert "The OIDC provider cannot be reached now" in start.content.decode()  # UI words
         token = Client().get("/service/token", HTTP_AUTHORIZATION=basic("alice", secret))
         error = assert_harbor_error(token, 503, "SERVICE_UNAVAILABLE")
         assert "OIDC provider is unavailable" in error["message"]

@@ -49,6 +49,7 @@ RAISERS = {
     "precondition": None,
     "LoginRefused": None,
     "DirectoryUnavailable": None,
+    "SignInRefused": None,
     "Problem": 1,
     "Coded": 0,
 }
@@ -239,3 +240,28 @@ def test_a_weak_password_is_worded_from_the_catalogue():
     assert passwords.password_problem("short")
     refusal = worded(_refusal(lambda: account_services.validate_password("short")))
     assert refusal.text.startswith("A password needs 8-128 characters")
+
+
+def test_a_refused_trusted_key_is_worded_in_both_languages():
+    from django.utils import translation
+
+    from signatures import keys
+
+    exc = _refusal(lambda: keys.parse("not a key"))
+    assert exc.message.startswith("public_key is not a PEM public key")  # the API's words
+    assert worded(exc).text == "This is not a PEM public key or X.509 certificate."
+    assert worded(exc).field == "public_key"
+    with translation.override("zh-hans"):
+        assert worded(exc).text == "这不是 PEM 公钥或 X.509 证书。"
+
+
+def test_an_oidc_sign_in_refusal_is_worded_from_the_catalogue():
+    from accounts.oidc_auth import SignInRefused
+
+    refused = SignInRefused(
+        "the OIDC provider refused the sign-in: x",
+        key="oidc.provider_refused",
+        params={"why": "access_denied"},
+    )
+    assert str(refused) == "the OIDC provider refused the sign-in: x"
+    assert worded(refused).text == "The OIDC provider refused the sign-in (access_denied)."
