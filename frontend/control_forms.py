@@ -255,7 +255,9 @@ REPOSITORY_DECORATIONS = [("repoMatches", _("matching")), ("repoExcludes", _("ex
 TAG_DECORATIONS = [("matches", _("matching")), ("excludes", _("excluding"))]
 
 
-def _pattern(code: str) -> Check:
+def pattern_check(code: str) -> Check:
+    """A doublestar pattern's check (immutability and retention selectors)."""
+
     def check(pattern: str) -> None:
         try:
             compile_pattern(pattern)
@@ -269,8 +271,8 @@ class ImmutableRuleForm(ServiceChecked):
     """Harbor's rule form: one repository selector and one tag selector."""
 
     field_checks: ClassVar[dict[str, Check]] = {
-        "repository_pattern": _pattern("immutable.repository_pattern"),
-        "tag_pattern": _pattern("immutable.tag_pattern"),
+        "repository_pattern": pattern_check("immutable.repository_pattern"),
+        "tag_pattern": pattern_check("immutable.tag_pattern"),
     }
 
     repository_decoration = forms.ChoiceField(

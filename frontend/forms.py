@@ -11,6 +11,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts import services as account_services
+from accounts.models import User, UserGroup
+from accounts.selectors import normalize_dn
 from frontend.checked_forms import Check, ServiceChecked, cron_check
 from frontend.control_forms import SizeField
 from frontend.refusals import Coded, worded
@@ -157,7 +159,24 @@ class ProjectForm(ServiceChecked):
             del self.fields["registry_id"]
 
 
-class MemberForm(forms.Form):
+class MemberForm(ServiceChecked):
+    """An unknown user or group is shown next to the name together with the other fields'
+    errors (projects.member_lookup refuses it only once the rest is valid). Under LDAP a
+    name that is no user yet is left to the service, which looks it up in the directory."""
+
+    def checks(self) -> dict[str, Check]:
+        kind = self.cleaned_data.get("kind")
+
+        def known(name: str) -> None:
+            if kind == "group" and not UserGroup.objects.filter(group_name=name).exists():
+                raise Coded("group.not_found", Code.NOT_FOUND)
+            ldap = configuration.get("auth_mode") == "ldap_auth"
+            users = User.objects.filter(is_active=True, username=name)
+            if kind == "user" and not ldap and not users.exists():
+                raise Coded("user.not_found", Code.NOT_FOUND)
+
+        return {"name": known}
+
     KIND_CHOICES = [("user", _("User")), ("group", _("Group"))]
     kind = forms.ChoiceField(label=_("Member type"), choices=KIND_CHOICES, initial="user")
     name = forms.CharField(label=_("User or group name"), max_length=255)
@@ -269,7 +288,30 @@ class ResetPasswordForm(forms.Form):
     new_password = forms.CharField(label=_("New password"), widget=forms.PasswordInput)
 
 
-class GroupForm(forms.Form):
+class GroupForm(ServiceChecked):
+    """A missing LDAP DN and a duplicate group are shown together with the other fields'
+    errors, each next to its field (accounts.group_services stops at the first)."""
+
+    def checks(self) -> dict[str, Check]:
+        kind: int = self.cleaned_data.get("group_type") or 0  # 0: refused already
+        ldap = kind == UserGroup.GroupType.LDAP
+
+        def dn(value: str) -> None:
+            if not ldap:
+                return
+            value = normalize_dn(value)
+            if not value or len(value) > 512:
+                raise Coded("group.dn_required")
+            if UserGroup.objects.filter(group_type=kind, ldap_group_dn=value).exists():
+                raise Coded("group.duplicate", Code.CONFLICT)
+
+        def name(value: str) -> None:
+            same = UserGroup.objects.filter(group_type=kind, group_name=value.strip())
+            if kind and not ldap and same.exists():
+                raise Coded("group.duplicate", Code.CONFLICT)
+
+        return {"group_name": name, "ldap_group_dn": dn}
+
     TYPE_CHOICES = [(1, _("LDAP group")), (2, _("HTTP group")), (3, _("OIDC group"))]
     group_name = forms.CharField(label=_("Group name"), max_length=255)
     group_type = forms.TypedChoiceField(

@@ -5,12 +5,13 @@ policy's schedule and untag-only option."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from frontend.control_forms import REPOSITORY_DECORATIONS, TAG_DECORATIONS
+from frontend.checked_forms import Check, ServiceChecked
+from frontend.control_forms import REPOSITORY_DECORATIONS, TAG_DECORATIONS, pattern_check
 
 TEMPLATES = [
     ("latestPushedK", _("retain the most recently pushed # artifacts")),
@@ -22,7 +23,15 @@ TEMPLATES = [
 COUNTED = {"latestPushedK", "latestPulledN", "nDaysSinceLastPush", "nDaysSinceLastPull"}
 
 
-class RetentionRuleForm(forms.Form):
+class RetentionRuleForm(ServiceChecked):
+    """The patterns are checked before the service is called, so that a refused repository
+    pattern and a refused tag pattern (and the other fields' errors) show at once."""
+
+    field_checks: ClassVar[dict[str, Check]] = {
+        "repository_pattern": pattern_check("immutable.repository_pattern"),
+        "tag_pattern": pattern_check("immutable.tag_pattern"),
+    }
+
     template = forms.ChoiceField(label=_("Rule"), choices=TEMPLATES)
     count = forms.IntegerField(
         label=_("Number (#)"), min_value=0, required=False, help_text=_("Artifacts or days")
@@ -44,7 +53,7 @@ class RetentionRuleForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
+        data = super().clean()
         if data.get("template") in COUNTED and data.get("count") is None:
             self.add_error("count", _("This rule needs a number."))
         return data

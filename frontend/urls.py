@@ -143,7 +143,9 @@ urlpatterns = [
         name="rule-delete",
     ),
     path("projects/<str:name>/delete", project_settings.project_delete, name="project-delete"),
-    path("projects/<str:name>/trusted-keys", signatures.project_key_add, name="project-key-add"),
+    path(
+        "projects/<str:name>/trusted-keys", project_settings.project_key_add, name="project-key-add"
+    ),
     path(
         "projects/<str:name>/trusted-keys/<int:key_id>/delete",
         signatures.project_key_delete,

@@ -17,7 +17,7 @@ from frontend.refusals import InWords
 from frontend.views import scanning
 from frontend.views.base import attempt, signed_in
 from frontend.views.projects import confirm, render_tab
-from frontend.views.signatures import project_keys_context
+from frontend.views.signatures import TrustedKeyForm, add_key, project_keys_context
 from harbor_py.core import configuration
 from harbor_py.core.actor import Actor
 from harbor_py.core.errors import Code, DomainError
@@ -49,6 +49,7 @@ def _settings_page(
     form: ProjectConfigForm | None = None,
     quota_form: QuotaForm | None = None,
     rule_form: ImmutableRuleForm | None = None,
+    key_form: TrustedKeyForm | None = None,
 ) -> HttpResponse:
     """The tab, with whichever of its forms was just refused (400) shown with its errors."""
     project = access.project
@@ -58,7 +59,7 @@ def _settings_page(
     can_list_rules = access.can("immutable-tag", "list")
     if rule_form is None and access.can("immutable-tag", "create"):
         rule_form = ImmutableRuleForm()
-    refused = any(f is not None and f.errors for f in (form, quota_form, rule_form))
+    refused = any(f is not None and f.errors for f in (form, quota_form, rule_form, key_form))
     deletable, _reason = selectors.deletable(project)
     return render_tab(
         request,
@@ -74,9 +75,20 @@ def _settings_page(
         rules=list(rule_selectors.project_rules(project.pk)) if can_list_rules else None,
         rule_form=rule_form,
         **scanning.project_allowlist_context(access),
-        **project_keys_context(project.pk, access.can("metadata", "create")),
+        **project_keys_context(project.pk, access.can("metadata", "create"), key_form),
         **scanning.project_scanner_context(access),
     )
+
+
+@require_POST
+@signed_in
+def project_key_add(request: HttpRequest, name: str) -> HttpResponse:
+    """A key trusted in the project; a refused one shows on the tab next to its fields."""
+    access = require_access_by_name(request.user, name, "metadata", "create")
+    refused = add_key(request, access.project)
+    if refused is not None:
+        return _settings_page(request, access, key_form=refused)
+    return redirect("ui:project-configuration", name=name)
 
 
 @signed_in

@@ -5,7 +5,7 @@ allowlist) and the security hub. Same services and selectors as the API (scannin
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 from django.contrib import messages
@@ -15,9 +15,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from frontend.checked_forms import Check, ServiceChecked
+from frontend.forms import refuse
 from frontend.links import artifact_url
+from frontend.refusals import Coded
 from frontend.views.base import attempt, signed_in, sysadmin_only
 from harbor_py.core.actor import Actor
+from harbor_py.core.errors import Code, DomainError
 from jobs import services as job_services
 from jobs.models import Schedule
 from projects import services as project_services
@@ -137,7 +141,25 @@ def sbom_download(request: HttpRequest, name: str, path: str, reference: str) ->
     return response
 
 
-class ScannerForm(forms.Form):
+def _scanner_name_free(name: str) -> None:
+    if Scanner.objects.filter(name=name).exists():
+        raise Coded("scanner.name_taken", Code.CONFLICT, name=name)
+
+
+def _scanner_url_free(url: str) -> None:
+    if Scanner.objects.filter(url=url.rstrip("/")).exists():
+        raise Coded("scanner.url_taken", Code.CONFLICT, url=url)
+
+
+class ScannerForm(ServiceChecked):
+    """A registration: a taken name and a taken endpoint are shown at once, each next to
+    its field (scanning.services refuses the first with one sentence for both)."""
+
+    field_checks: ClassVar[dict[str, Check]] = {
+        "name": _scanner_name_free,
+        "url": _scanner_url_free,
+    }
+
     name = forms.CharField(label=gettext_lazy("Name"), max_length=255)
     url = forms.URLField(label=gettext_lazy("Endpoint URL"), max_length=512, assume_scheme="http")
     description = forms.CharField(label=gettext_lazy("Description"), required=False)
@@ -198,11 +220,14 @@ def scanners(request: HttpRequest) -> HttpResponse:
         action = request.POST.get("action")
         if action == "register":
             form = ScannerForm(request.POST)
-            if form.is_valid() and attempt(
-                request, services.register_scanner, data=form.cleaned_data, actor=actor
-            ):
-                messages.success(request, _("Scanner registered."))
-                return redirect("ui:scanners")
+            if form.is_valid():
+                try:
+                    services.register_scanner(data=form.cleaned_data, actor=actor)
+                except DomainError as exc:
+                    refuse(form, exc)
+                else:
+                    messages.success(request, _("Scanner registered."))
+                    return redirect("ui:scanners")
         elif action in ("default", "delete", "toggle"):
             target = Scanner.objects.filter(uuid=request.POST.get("uuid", "")).first()
             if target is not None:
@@ -273,7 +298,8 @@ def scanners(request: HttpRequest) -> HttpResponse:
         ),
         "metrics": scans.scan_all_metrics(),
     }
-    return render(request, "frontend/scanners.html", context)
+    refused = any(f is not None and f.errors for f in (form, schedule_form, allowlist_form))
+    return render(request, "frontend/scanners.html", context, status=400 if refused else 200)
 
 
 @signed_in

@@ -13,17 +13,40 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from frontend.refusals import InWords
+from frontend.checked_forms import Check, ServiceChecked
+from frontend.forms import refuse
+from frontend.refusals import Coded, InWords
 from frontend.views.base import attempt, signed_in, sysadmin_only
 from harbor_py.core.actor import Actor
-from harbor_py.core.errors import Code
+from harbor_py.core.errors import Code, DomainError
+from projects.models import Project
 from projects.selectors import require_access_by_name
 from registry import selectors as registry_selectors
 from registry.models import Artifact, Repository
-from signatures import selectors, services
+from signatures import keys, selectors, services
 
 
-class TrustedKeyForm(forms.Form):
+class TrustedKeyForm(ServiceChecked):
+    """A key of `project` (None: the system's): a missing name and a refused key are shown
+    at once, each next to its field (signatures.services stops at the first)."""
+
+    def __init__(self, *args: Any, project: Project | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.project = project
+
+    def checks(self) -> dict[str, Check]:
+        def trusted(pem: str) -> None:
+            parsed = keys.parse(pem)
+            existing = (
+                selectors.system_keys()
+                if self.project is None
+                else selectors.project_keys(self.project.pk)
+            )
+            if existing.filter(fingerprint=parsed.fingerprint).exists():
+                raise Coded("key.trusted_already", Code.CONFLICT, fingerprint=parsed.fingerprint)
+
+        return {"public_key": trusted}
+
     name = forms.CharField(label=gettext_lazy("Key name"), max_length=128)
     public_key = forms.CharField(
         label=gettext_lazy("Public key (PEM)"),
@@ -65,38 +88,36 @@ def artifact_signatures(found: Artifact, repository: Repository) -> dict[str, An
     }
 
 
-def project_keys_context(project_id: int, can_manage: bool) -> dict[str, Any]:
+def project_keys_context(
+    project_id: int, can_manage: bool, key_form: TrustedKeyForm | None = None
+) -> dict[str, Any]:
+    """`key_form`: the form just refused, with its errors."""
     return {
         "trusted_keys": list(selectors.project_keys(project_id)),
         "system_keys": list(selectors.system_keys()),
-        "key_form": TrustedKeyForm() if can_manage else None,
+        "key_form": key_form or (TrustedKeyForm() if can_manage else None),
     }
 
 
-def _add(request: HttpRequest, project: Any) -> bool:
-    form = TrustedKeyForm(request.POST)
+def add_key(request: HttpRequest, project: Project | None) -> TrustedKeyForm | None:
+    """Trust the posted key; None when done, else the form with its refusals."""
+    form = TrustedKeyForm(request.POST, project=project)
     if not form.is_valid():
-        messages.error(request, _("A key name and a PEM public key are required."))
-        return False
+        return form
     data = form.cleaned_data
-    return attempt(
-        request,
-        services.add_key,
-        project=project,
-        name=data["name"],
-        public_key=data["public_key"],
-        description=data["description"],
-        actor=Actor.of_request(request),
-    )
-
-
-@require_POST
-@signed_in
-def project_key_add(request: HttpRequest, name: str) -> HttpResponse:
-    access = require_access_by_name(request.user, name, "metadata", "create")
-    if _add(request, access.project):
-        messages.success(request, _("Trusted key added."))
-    return redirect("ui:project-configuration", name=name)
+    try:
+        services.add_key(
+            project=project,
+            name=data["name"],
+            public_key=data["public_key"],
+            description=data["description"],
+            actor=Actor.of_request(request),
+        )
+    except DomainError as exc:
+        refuse(form, exc)
+        return form
+    messages.success(request, _("Trusted key added."))
+    return None
 
 
 @require_POST
@@ -113,16 +134,17 @@ def project_key_delete(request: HttpRequest, name: str, key_id: int) -> HttpResp
 
 @sysadmin_only
 def system_keys(request: HttpRequest) -> HttpResponse:
+    form = None
     if request.method == "POST":
-        if _add(request, None):
-            messages.success(request, _("Trusted key added."))
-        return redirect("ui:trusted-keys")
+        form = add_key(request, None)
+        if form is None:
+            return redirect("ui:trusted-keys")
     context = {
         "section": "trusted-keys",
         "keys": list(selectors.system_keys()),
-        "form": TrustedKeyForm(),
+        "form": form or TrustedKeyForm(),
     }
-    return render(request, "frontend/trusted_keys.html", context)
+    return render(request, "frontend/trusted_keys.html", context, status=400 if form else 200)
 
 
 @require_POST

@@ -204,3 +204,93 @@ def test_a_duplicate_group_is_worded_next_to_its_field(admin):
     assert errors == {
         "group_name": "This group exists already (the same name, or for LDAP the same DN)."
     }
+
+
+def test_group_form_shows_a_missing_name_and_a_missing_dn_at_once(admin):
+    response = signed(admin).post(
+        "/admin/groups", {"group_name": "", "group_type": 1, "ldap_group_dn": ""}
+    )
+    assert response.status_code == 400
+    errors = field_errors(response.content.decode())
+    assert errors["group_name"] == "This field is required."
+    assert errors["ldap_group_dn"] == "An LDAP group needs its DN (at most 512 characters)."
+    assert "__all__" not in errors
+
+
+def test_member_form_shows_an_unknown_user_with_a_bad_role(admin, make_project):
+    make_project("team", owner=admin)
+    client = signed(admin)
+    response = client.post(
+        "/projects/team/members", {"kind": "user", "name": "nobody", "role": "99"}
+    )
+    assert response.status_code == 400
+    errors = field_errors(response.content.decode())
+    assert errors["name"] == "There is no user of this name."
+    assert "Select a valid choice" in errors["role"]
+    group = {"kind": "group", "name": "nobody", "role": "99"}
+    errors = field_errors(client.post("/projects/team/members", group).content.decode())
+    assert errors["name"] == "There is no group of this name."
+
+
+def test_scanner_form_shows_a_taken_name_and_a_taken_endpoint_at_once(admin):
+    from scanning.models import Scanner
+
+    Scanner.objects.create(name="trivy", url="http://127.0.0.1:1")
+    client = signed(admin)
+    form = {"action": "register", "name": "trivy", "url": "http://127.0.0.1:1/", "auth": ""}
+    response = client.post("/admin/scanners", form)
+    assert response.status_code == 400
+    errors = field_errors(response.content.decode())
+    assert errors["name"] == "A scanner named trivy is registered already."
+    assert errors["url"] == "A scanner with the endpoint http://127.0.0.1:1/ is registered already."
+    assert "__all__" not in errors
+    assert Scanner.objects.count() == 1
+
+
+def test_retention_rule_form_shows_count_and_both_patterns_at_once(admin, make_project):
+    make_project("team", owner=admin)
+    rule = {
+        "template": "latestPushedK",
+        "count": "",
+        "repository_decoration": "repoMatches",
+        "repository_pattern": "app/{a",
+        "tag_decoration": "matches",
+        "tag_pattern": "v[1",
+    }
+    response = signed(admin).post("/projects/team/retention/rules", rule)
+    assert response.status_code == 400
+    errors = field_errors(response.content.decode())
+    assert errors["count"] == "This rule needs a number."
+    assert errors["repository_pattern"].startswith("Not a valid repository pattern (unclosed {")
+    assert errors["tag_pattern"].startswith("Not a valid tag pattern (unclosed [")
+
+
+def _pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+
+
+@pytest.mark.parametrize(
+    "page", ["/admin/trusted-keys", "/projects/team/trusted-keys"], ids=["system", "project"]
+)
+def test_trusted_key_form_shows_name_and_key_next_to_their_fields(admin, make_project, page):
+    from signatures.models import TrustedKey
+
+    make_project("team", owner=admin)
+    client = signed(admin)
+    garbage = client.post(page, {"name": "", "public_key": "not a key"})
+    assert garbage.status_code == 400
+    errors = field_errors(garbage.content.decode())
+    assert errors["name"] == "This field is required."
+    assert errors["public_key"] == "This is not a PEM public key or X.509 certificate."
+    pem = _pem()
+    assert client.post(page, {"name": "ci", "public_key": pem}).status_code == 302
+    again = field_errors(client.post(page, {"name": "", "public_key": pem}).content.decode())
+    assert again["name"] == "This field is required."
+    assert again["public_key"].startswith("This key is trusted already (fingerprint ")
+    assert TrustedKey.objects.count() == 1
