@@ -3,7 +3,7 @@ policy, the security hub."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db.models import Count, Q
@@ -49,6 +49,18 @@ def scanners_of(project_ids: list[int]) -> dict[int, Scanner | None]:
         pk: (None if chosen[pk].disabled else chosen[pk]) if pk in chosen else default
         for pk in project_ids
     }
+
+
+# Each project's scanner when the caller looked it up already (scanners_of): the pages
+# that show several scanning cards look it up once.
+Scanners = Mapping[int, Scanner | None]
+
+
+def _scanner_for(artifact: Artifact, scanners: Scanners | None) -> Scanner | None:
+    project_id = artifact.repository.project_id
+    if scanners is not None and project_id in scanners:
+        return scanners[project_id]
+    return scanner_of(artifact.repository.project)
 
 
 def find_scanner(registration_id: str) -> Scanner | None:
@@ -168,14 +180,17 @@ def _aggregate(children: list[ScanReport | None]) -> dict[str, Any]:
     return body
 
 
-def scan_overviews(artifacts: list[Artifact]) -> dict[int, dict[str, Any]]:
+def scan_overviews(
+    artifacts: list[Artifact], *, scanners: Scanners | None = None
+) -> dict[int, dict[str, Any]]:
     """Harbor's ScanOverview of each artifact (by pk) under its project's scanner, keyed by
     report MIME type; an index aggregates its children. Artifacts without a report are left
     out (Harbor omits scan_overview then)."""
     if not artifacts:
         return {}
-    projects = Project.objects.in_bulk({a.repository.project_id for a in artifacts})
-    scanners = {pk: scanner_of(project) for pk, project in projects.items()}
+    project_ids = list({a.repository.project_id for a in artifacts})
+    if scanners is None or not set(project_ids) <= set(scanners):
+        scanners = scanners_of(project_ids)
     children = {
         parent: [c for _, c in pairs]
         for parent, pairs in _group(
@@ -220,12 +235,12 @@ def sbom_overviews(artifacts: list[Artifact]) -> dict[int, dict[str, Any]]:
     return found
 
 
-def sbom_report(artifact: Artifact) -> ScanReport | None:
+def sbom_report(artifact: Artifact, *, scanners: Scanners | None = None) -> ScanReport | None:
     """The artifact's successful SBOM report (its project's scanner's first)."""
     rows = ScanReport.objects.filter(
         artifact=artifact, mime_type=adapter.SBOM_REPORT, status=ReportStatus.SUCCESS
     ).exclude(report=None)
-    scanner = scanner_of(artifact.repository.project)
+    scanner = _scanner_for(artifact, scanners)
     if scanner is not None:
         own = rows.filter(registration_uuid=scanner.uuid).first()
         if own is not None:
@@ -253,11 +268,13 @@ def accepted_types(header: str | None) -> list[str]:
     return list(dict.fromkeys(m for m in named if m)) or list(VULN_TYPES)
 
 
-def vulnerabilities(artifact: Artifact, accept: list[str] | None = None) -> dict[str, Any]:
+def vulnerabilities(
+    artifact: Artifact, accept: list[str] | None = None, *, scanners: Scanners | None = None
+) -> dict[str, Any]:
     """getVulnerabilitiesAddition: {MIME type: report} for the first accepted type with a
     successful report (Harbor's rule); an index merges its children's."""
     accept = accept or list(VULN_TYPES)
-    scanner = scanner_of(artifact.repository.project)
+    scanner = _scanner_for(artifact, scanners)
     if scanner is None:
         return {}
     children = children_of(artifact)

@@ -57,28 +57,33 @@ def severity_bar(overview: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def overview_bars(artifacts: list[Artifact]) -> dict[int, dict[str, Any] | None]:
-    found = selectors.scan_overviews(artifacts)
+def overview_bars(
+    artifacts: list[Artifact], *, scanners: selectors.Scanners | None = None
+) -> dict[int, dict[str, Any] | None]:
+    found = selectors.scan_overviews(artifacts, scanners=scanners)
     return {pk: severity_bar(next(iter(by_mime.values()), None)) for pk, by_mime in found.items()}
 
 
 def scan_context(access: Any, artifact: Artifact) -> dict[str, Any]:
-    """The artifact page's vulnerabilities and SBOM cards."""
-    bar = overview_bars([artifact]).get(artifact.pk)
-    report: dict[str, Any] = next(iter(selectors.vulnerabilities(artifact).values()), {})
+    """The artifact page's vulnerabilities and SBOM cards (the project's scanner looked up
+    once for all of them)."""
+    scanners = selectors.scanners_of([access.project.pk])
+    bar = overview_bars([artifact], scanners=scanners).get(artifact.pk)
+    vulnerabilities = selectors.vulnerabilities(artifact, scanners=scanners)
+    report: dict[str, Any] = next(iter(vulnerabilities.values()), {})
     findings = sorted(
         report.get("vulnerabilities") or [],
         key=lambda v: (-reports.RANK.get(v.get("severity", "Unknown"), 1), v.get("id", "")),
     )
     sbom = selectors.sbom_overviews([artifact]).get(artifact.pk)
-    sbom_report = selectors.sbom_report(artifact)
+    sbom_report = selectors.sbom_report(artifact, scanners=scanners)
     return {
         "sbom_contents": reports.sbom_contents(sbom_report.report) if sbom_report else None,
         "scan": bar,
         "findings": findings[:500],
         "findings_total": len(findings),
         "sbom": sbom,
-        "scanner": selectors.scanner_of(access.project),
+        "scanner": scanners[access.project.pk],
         "scanning": scans.active_scan(artifact) is not None,
         "can_scan": access.can("scan", "create"),
         "can_stop": access.can("scan", "stop"),

@@ -228,3 +228,36 @@ def test_the_sbom_card_summarises_the_sbom_and_offers_it(scanned):
     ScanReport.objects.filter(mime_type=adapter.SBOM_REPORT).delete()
     assert signed(owner).get(url(artifact, "/sbom.json")).status_code == 404
     assert "sbom-contents" not in signed(owner).get(url(artifact)).content.decode()
+
+
+def _scanner_queries(captured) -> list[str]:
+    return [
+        q["sql"]
+        for q in captured
+        if '"scanner_project"' in q["sql"] or '"scanner_registration"' in q["sql"]
+    ]
+
+
+@pytest.mark.parametrize("own_scanner", [False, True], ids=["default", "project's own"])
+def test_the_artifact_page_looks_the_scanner_up_once(
+    scanned, own_scanner, django_assert_max_num_queries
+):
+    """#28: the scanning cards looked the project's scanner up four times (p95 122-129 ms);
+    one lookup (two queries when the project falls back to the default) serves them all."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    owner, artifact = scanned
+    if own_scanner:
+        ProjectScanner.objects.create(
+            project=artifact.repository.project, scanner=Scanner.objects.get(name="s")
+        )
+    client = signed(owner)
+    client.get(url(artifact))  # warm the caches of the session and the settings
+    with CaptureQueriesContext(connection) as captured:
+        page = client.get(url(artifact))
+    assert page.status_code == 200 and "CVE-2026-1111" in page.content.decode()
+    assert len(_scanner_queries(captured)) <= (1 if own_scanner else 2), _scanner_queries(captured)
+    # the whole page: 36 and 32 queries before (8 and 4 of them the scanner's), 28 and 27 now
+    with django_assert_max_num_queries(27 if own_scanner else 28):
+        client.get(url(artifact))
