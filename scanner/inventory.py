@@ -31,6 +31,7 @@ from typing import Any
 
 from debian.deb822 import Deb822
 
+from harbor_py.core import env
 from scanner import gobinary
 from scanner.osv import normalize_name
 
@@ -219,7 +220,7 @@ def _rpm(backend: str, data: bytes) -> dict[str, Any]:
                 ],
                 capture_output=True,
                 timeout=RPM_TIMEOUT_SECONDS,
-                env={"PATH": os.environ.get("PATH", ""), "HOME": directory, "LC_ALL": "C"},
+                env={"PATH": env.get("PATH", ""), "HOME": directory, "LC_ALL": "C"},
                 check=False,
             )
         except subprocess.TimeoutExpired as exc:
