@@ -18,7 +18,6 @@ from quotas.models import Quota
 from registry.models import Artifact, ArtifactAddition, ArtifactBlob, Label
 from registry.selectors import listable
 
-
 # How many other artifacts a layer's row counts at most: a base layer may be shared by
 # every artifact of the registry (100,000 in Harbor's small data set: 200 ms to count them
 # all, each time the page is shown); past this the page says "more than".
@@ -59,9 +58,9 @@ def layers(artifact: Artifact) -> LayerSummary:
     SHARED_COUNT_CAP + 1: each count reads at most that many index entries)."""
     table = ArtifactBlob._meta.db_table
     # A count over a LIMITed subquery, which the ORM cannot write: Count() over a join reads
-    # every artifact_blob row of the blob.
+    # every artifact_blob row of the blob. `table` is the model's own table name.
     others = RawSQL(
-        f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} other WHERE other.blob_id = "  # noqa: S608  # the model's own table name
+        f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} other WHERE other.blob_id = "
         f"{table}.blob_id AND other.artifact_id <> %s LIMIT %s) capped",
         (artifact.pk, SHARED_COUNT_CAP + 1),
     )
