@@ -20,7 +20,7 @@ LANGUAGES = ("en", "zh-hans")
 
 # The words each form's errors must say, by language (Django's own for its field checks;
 # \uff08 \uff09: the full-width parentheses of the Chinese sentences).
-REQUIRED = {"en": "This field is required.", "zh-hans": "这个字段是必填项。"}
+REQUIRED = {"en": "This field is required.", "zh-hans": "此字段为必填项。"}
 WORDS = {
     "en": {
         "dn": "An LDAP group needs its DN (at most 512 characters).",
