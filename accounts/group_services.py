@@ -8,9 +8,13 @@ from accounts.models import User, UserGroup
 from accounts.selectors import normalize_dn
 from audit.services import record
 from harbor_py.core.actor import Actor
-from harbor_py.core.errors import bad_request, conflict
+from harbor_py.core.errors import DomainError, bad_request, conflict
 
 GROUP_TYPES = {t.value for t in UserGroup.GroupType}
+
+
+def _name_invalid() -> DomainError:
+    return bad_request("group_name is required, at most 255 characters", key="group.name_invalid")
 
 
 @transaction.atomic
@@ -22,9 +26,11 @@ def create_group(
     ldap_auth the API looks the DN up in the directory first (accounts.ldap_tools)."""
     group_name = group_name.strip()
     if not group_name or len(group_name) > 255:
-        raise bad_request("group_name is required, at most 255 characters")
+        raise _name_invalid()
     if group_type not in GROUP_TYPES:
-        raise bad_request("group_type must be 1 (LDAP), 2 (HTTP) or 3 (OIDC)")
+        raise bad_request(
+            "group_type must be 1 (LDAP), 2 (HTTP) or 3 (OIDC)", key="group.type_invalid"
+        )
     if group_type == UserGroup.GroupType.LDAP:
         ldap_group_dn = normalize_dn(ldap_group_dn)
         if not ldap_group_dn or len(ldap_group_dn) > 512:
@@ -49,7 +55,11 @@ def create_group(
                 group_name=group_name, group_type=group_type, ldap_group_dn=ldap_group_dn
             )
     except IntegrityError:
-        raise conflict(f"duplicate user group, ldap group DN: {ldap_group_dn}") from None
+        raise conflict(
+            f"duplicate user group, ldap group DN: {ldap_group_dn}",
+            key="group.duplicate",
+            params={"field": "ldap_group_dn" if ldap_group_dn else "group_name"},
+        ) from None
     record(actor=actor, operation="create", resource_type="user_group", resource=group_name)
     return group
 
@@ -59,7 +69,7 @@ def rename_group(*, group: UserGroup, group_name: str, actor: Actor) -> UserGrou
     """Harbor updates the name only."""
     group_name = group_name.strip()
     if not group_name or len(group_name) > 255:
-        raise bad_request("group_name is required, at most 255 characters")
+        raise _name_invalid()
     old = group.group_name
     group.group_name = group_name
     group.save(update_fields=["group_name", "update_time"])

@@ -147,10 +147,14 @@ def set_cli_secret(*, user: User, secret: str, actor: Actor) -> None:
     """PUT /users/{id}/cli_secret and the profile's "regenerate": the old secret stops
     working at once (the credential cache is keyed on the stored secret)."""
     if problem := secret_problem(secret):
-        raise bad_request(problem)
+        raise bad_request(problem, key="oidc.secret_weak")
     info = OIDCUserInfo.objects.select_for_update().filter(user=user).first()
     if info is None:
-        raise bad_request(f"the user {user.username} is not onboarded via OIDC")
+        raise bad_request(
+            f"the user {user.username} is not onboarded via OIDC",
+            key="oidc.not_onboarded",
+            params={"user": user.username},
+        )
     info.secret = secretbox.encrypt(secret)
     info.save(update_fields=["secret", "update_time"])
     record_user(user, actor, "update", "CLI secret changed")

@@ -23,10 +23,11 @@ _BAD_REALNAME = re.compile(r"[,~#$%]")
 def validate_username(username: str) -> None:
     if not username or len(username) > 255 or _BAD_USERNAME.search(username):
         raise bad_request(
-            'username is required, at most 255 characters, without ,"~#%$:/\\ or spaces'
+            'username is required, at most 255 characters, without ,"~#%$:/\\ or spaces',
+            key="user.name_invalid",
         )
     if username.startswith("robot$"):
-        raise bad_request("usernames starting with robot$ are reserved")
+        raise bad_request("usernames starting with robot$ are reserved", key="user.name_reserved")
 
 
 def validate_password(password: str) -> None:

@@ -242,6 +242,35 @@ CATALOGUE: dict[str, Words] = {
     "oidc.onboarded_already": Words(
         _("This OIDC identity has an account here already: sign in again.")
     ),
+    "oidc.secret_weak": Words(
+        _("A CLI secret needs 8-128 characters: an upper-case letter, a lower-case one, a digit."),
+        ("secret",),
+    ),
+    "oidc.not_onboarded": Words(_("%(user)s did not sign in through OIDC, so has no CLI secret.")),
+    "oidc.cli_secret_forbidden": Words(_("Only the user or a system administrator may do this.")),
+    "oidc.cli_secret_mode": Words(_("CLI secrets exist only under OIDC authentication.")),
+    "user.name_invalid": Words(
+        _(
+            "A username has 1-255 characters, without spaces, commas, double quotes, percent "
+            "signs or any of ~ # $ : / \\."
+        ),
+        ("username",),
+    ),
+    "user.name_reserved": Words(_("Usernames starting with robot$ are reserved."), ("username",)),
+    "group.name_invalid": Words(_("A group name has 1-255 characters."), ("group_name",)),
+    "group.type_invalid": Words(_("Choose one of the group types."), ("group_type",)),
+    "label.attached_already": Words(_("The label %(name)s is attached already.")),
+    "job.finished": Words(_("This run has finished already.")),
+    "scanner.unknown": Words(_("There is no scanner registration %(uuid)s."), ("scanner",)),
+    "scan_all.schedule_invalid": Words(
+        _("Choose one of the schedules: none, hourly, daily, weekly or custom."), ("type",)
+    ),
+    "allowlist.system_forbidden": Words(
+        _("Only system administrators may change the system's CVE allowlist.")
+    ),
+    "allowlist.body_invalid": Words(_("A CVE allowlist is a list of CVE IDs and an expiry.")),
+    "export.project_required": Words(_("Choose one project to export."), ("project",)),
+    "export.type_unsupported": Words(_("Scan data of the type %(type)s cannot be exported.")),
 }
 
 

@@ -160,7 +160,7 @@ def start_executions(
 def request_stop(execution: Execution, *, actor: Actor) -> None:
     """Ask a running execution to stop; a pending one stops at once."""
     if execution.status in FINAL:
-        raise bad_request(f"execution {execution.pk} has already finished")
+        raise bad_request(f"execution {execution.pk} has already finished", key="job.finished")
     _audit_job(actor, execution, "update", "stop requested")
     Execution.objects.filter(pk=execution.pk).update(stop_requested=True)
     now = timezone.now()

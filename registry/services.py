@@ -11,7 +11,7 @@ from django.utils import timezone
 from audit.services import record
 from harbor_gc.storage import storage_from_settings
 from harbor_py.core.actor import Actor
-from harbor_py.core.errors import bad_request, conflict, not_found
+from harbor_py.core.errors import DomainError, bad_request, conflict, not_found
 from harbor_py.core.events import publish
 from immutable.enforcement import check_move, check_tags
 from projects.models import Project
@@ -246,18 +246,26 @@ def attach_tags(*, artifact: Artifact, names: list[str], actor: Actor) -> None:
             )
 
 
+def _label_attached(label: Label) -> DomainError:
+    return conflict(
+        f"label {label.pk} is already added to the artifact",
+        key="label.attached_already",
+        params={"name": label.name},
+    )
+
+
 @transaction.atomic
 def add_label(*, artifact: Artifact, label: Label, actor: Actor) -> None:
     repository = artifact.repository
     if label.scope == Label.Scope.PROJECT and label.project_id != repository.project_id:
         raise not_found(f"label {label.pk} not found")  # as a missing one: no leak
     if ArtifactLabel.objects.filter(artifact=artifact, label=label).exists():
-        raise conflict(f"label {label.pk} is already added to the artifact")
+        raise _label_attached(label)
     try:
         with transaction.atomic():
             ArtifactLabel.objects.create(artifact=artifact, label=label)
     except IntegrityError:
-        raise conflict(f"label {label.pk} is already added to the artifact") from None
+        raise _label_attached(label) from None
     _record(
         repository=repository,
         actor=actor,

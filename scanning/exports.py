@@ -75,10 +75,14 @@ def start_export(*, project: Project, criteria: dict[str, Any], actor: Actor) ->
 
 def check_criteria(criteria: Any) -> dict[str, Any]:
     if not isinstance(criteria, dict):
-        raise bad_request("the body must be a ScanDataExportRequest object")
+        raise bad_request(
+            "the body must be a ScanDataExportRequest object", key="export.project_required"
+        )
     projects = criteria.get("projects")
     if not isinstance(projects, list) or len(projects) != 1 or not isinstance(projects[0], int):
-        raise bad_request("projects must hold exactly one project id")
+        raise bad_request(
+            "projects must hold exactly one project id", key="export.project_required"
+        )
     return criteria
 
 

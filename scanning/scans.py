@@ -186,7 +186,12 @@ def start_scan(
     try:
         meta = cached_metadata(scanner)
     except adapter.AdapterError as exc:
-        raise DomainError(Code.SERVICE_UNAVAILABLE, str(exc)) from None
+        raise DomainError(
+            Code.SERVICE_UNAVAILABLE,
+            str(exc),
+            key="scanner.unreachable",
+            params={"why": str(exc)},
+        ) from None
     mime = _report_mime(meta, scan_type)
     consumes = _consumes(meta, scan_type)
     targets = [t for t in targets_of(artifact) if t.manifest_media_type in consumes]

@@ -50,12 +50,18 @@ class CliSecretView(GenericAPIView):
         require_user(request)
         caller = request.user
         if not caller.is_superuser and caller.pk != user_id:
-            raise forbidden(f"the CLI secret of user {user_id} cannot be changed by you")
+            raise forbidden(
+                f"the CLI secret of user {user_id} cannot be changed by you",
+                key="oidc.cli_secret_forbidden",
+            )
         user = selectors.find_user(user_id)
         if user is None:
             raise not_found(f"user {user_id} not found")
         if configuration.get("auth_mode") != "oidc_auth":
-            raise precondition("the CLI secret can only be set under auth mode oidc_auth")
+            raise precondition(
+                "the CLI secret can only be set under auth mode oidc_auth",
+                key="oidc.cli_secret_mode",
+            )
         secret = validated_body(CliSecretSerializer, request)["secret"]
         oidc_services.set_cli_secret(user=user, secret=secret, actor=Actor.of_request(request))
         return Response(status=status.HTTP_200_OK)

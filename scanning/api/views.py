@@ -52,7 +52,9 @@ def _paged(view: APIView, request: Request, rows: Any, render: Any) -> Response:
 
 
 def _adapter_down(exc: adapter.AdapterError) -> DomainError:
-    return DomainError(Code.SERVICE_UNAVAILABLE, str(exc))
+    return DomainError(
+        Code.SERVICE_UNAVAILABLE, str(exc), key="scanner.unreachable", params={"why": str(exc)}
+    )
 
 
 class ScannersView(APIView):
@@ -171,7 +173,11 @@ class ProjectScannerView(_ProjectView):
         uuid = validated_body(bodies.ProjectScannerBody, request)["uuid"]
         scanner = Scanner.objects.filter(uuid=uuid).first()
         if scanner is None:
-            raise bad_request(f"scanner registration {uuid} not found")
+            raise bad_request(
+                f"scanner registration {uuid} not found",
+                key="scanner.unknown",
+                params={"uuid": uuid},
+            )
         services.set_project_scanner(project=project, scanner=scanner, actor=_actor(request))
         return Response(status=200)
 
@@ -284,7 +290,10 @@ class ScanAllScheduleView(APIView):
     def _apply(self, request: Request) -> None:
         body = request.data.get("schedule") if isinstance(request.data, dict) else None
         if not isinstance(body, dict):
-            raise bad_request("the body must be a Schedule with a schedule object")
+            raise bad_request(
+                "the body must be a Schedule with a schedule object",
+                key="scan_all.schedule_invalid",
+            )
         kind = body.get("type")
         if kind == "Manual":
             job_services.start_execution(
@@ -292,7 +301,10 @@ class ScanAllScheduleView(APIView):
             )
             return
         if kind not in {"Hourly", "Daily", "Weekly", "Custom", "None", "Schedule"}:
-            raise bad_request("schedule.type must be Manual, Hourly, Daily, Weekly, Custom or None")
+            raise bad_request(
+                "schedule.type must be Manual, Hourly, Daily, Weekly, Custom or None",
+                key="scan_all.schedule_invalid",
+            )
         job_services.set_schedule(
             vendor_type=scans.SCAN_ALL,
             type_="Custom" if kind == "Schedule" else kind,
@@ -359,9 +371,13 @@ class SystemAllowlistView(APIView):
     def put(self, request: Request) -> Response:
         require_authenticated(request)
         if not request.user.is_superuser:
-            raise DomainError(Code.FORBIDDEN, "only system administrators may change it")
+            raise DomainError(
+                Code.FORBIDDEN,
+                "only system administrators may change it",
+                key="allowlist.system_forbidden",
+            )
         if not isinstance(request.data, dict):
-            raise bad_request("the body must be a CVEAllowlist")
+            raise bad_request("the body must be a CVEAllowlist", key="allowlist.body_invalid")
         services.set_allowlist(project=None, data=request.data, actor=_actor(request))
         return Response(status=200)
 
@@ -440,7 +456,11 @@ class ExportView(APIView):
         require_authenticated(request)
         data_type = request.headers.get("X-Scan-Data-Type", "")
         if data_type not in ("", *selectors.VULN_TYPES):
-            raise bad_request(f"unsupported X-Scan-Data-Type {data_type}")
+            raise bad_request(
+                f"unsupported X-Scan-Data-Type {data_type}",
+                key="export.type_unsupported",
+                params={"type": data_type},
+            )
         criteria = exports.check_criteria(request.data)
         key = str(criteria["projects"][0])
         project = Project.objects.filter(pk=criteria["projects"][0]).first()

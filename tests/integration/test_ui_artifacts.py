@@ -61,6 +61,22 @@ def test_artifact_page_shows_layers_sharing_history_and_pull_commands(make_user,
     assert 'data-copy="docker pull' in body
 
 
+def test_a_layer_shared_beyond_the_cap_says_more_than(make_user, make_project, monkeypatch):
+    """#28: a base layer may be shared by every artifact of the registry; the page counts
+    at most SHARED_COUNT_CAP + 1 of them (counting all of 100,000 took 200 ms a page)."""
+    monkeypatch.setattr("frontend.selectors.SHARED_COUNT_CAP", 2)
+    owner = make_user("owner")
+    project = make_project("demo", owner=owner)
+    base = image(project, "app", "v1", layer_sizes=(1000,))
+    layer = base.blobs.exclude(digest=base.digest).exclude(content_type=base.media_type)
+    for n in range(3):
+        image(project, f"other{n}", "v1", layer_sizes=(5,)).blobs.add(*layer)
+    body = signed(owner).get(url(base)).content.decode()
+    assert "<td>more than 2 other artifacts</td>" in body
+    monkeypatch.setattr("frontend.selectors.SHARED_COUNT_CAP", 3)
+    assert "<td>3 other artifacts</td>" in signed(owner).get(url(base)).content.decode()
+
+
 def test_tags_added_and_removed_with_confirmation(make_user, make_project):
     owner, guest = make_user("owner"), make_user("guest")
     project = make_project("demo", owner=owner, members={guest: Role.GUEST})

@@ -43,7 +43,10 @@ def test_user_form_shows_every_refusal_next_to_its_field(admin, make_user):
     )
     assert response.status_code == 400
     errors = field_errors(response.content.decode())
-    assert "Username is required, at most 255" in errors["username"]
+    assert errors["username"] == (
+        "A username has 1-255 characters, without spaces, commas, double quotes, percent signs "
+        "or any of ~ # $ : / \\."
+    )
     assert "is already used" in errors["email"]
     assert errors["password"] == (
         "A password needs 8-128 characters: an upper-case letter, a lower-case one, a digit."
