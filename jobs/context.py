@@ -53,15 +53,10 @@ class Stopped(Exception):
 class RetryLater(Exception):
     """Raised by a job to be run again in `countdown` seconds (jobs.runner): its task goes
     back to pending and its Celery message is sent again with that countdown, so no worker
-    slot is held meanwhile; the next run sees `attempt` one higher."""
+    slot is held meanwhile; the next run sees `attempt` one higher. A job that waits on
+    something outside (scanning's polls of an adapter) keeps where it stood in its own rows
+    and reads it back on the next run."""
 
     def __init__(self, countdown: float, message: str = "") -> None:
         super().__init__(message or f"retry in {countdown:g} s")
         self.countdown = countdown
-
-
-class Deferred(Exception):
-    """Raised by a job that handed the rest of its run to a Celery task of its own, sent
-    with a countdown (scanning's report polls): the runner returns and frees the worker's
-    slot, leaving the task Running; the job released its lease and finishes the task itself
-    (jobs.runner.finish) when its continuation ends."""

@@ -28,6 +28,10 @@ class JobType:
     # The Celery task that beat runs for a schedule of this job type whose first argument
     # is the vendor id (a policy's); empty: jobs.tasks.run_scheduled (argument: the type).
     schedule_task: str = ""
+    # Called with the execution's id when it is stopped while none of its runs is going
+    # (before the first, or while it waits for a retry): what a run would have cleaned up
+    # on seeing the stop (scanning: its reports still at the adapter).
+    stopped_between_runs: Callable[[int], None] | None = None
 
 
 _JOBS: dict[str, JobType] = {}
@@ -41,6 +45,12 @@ def declare(job: JobType) -> None:
 
 def declaration(vendor_type: str) -> JobType | None:
     return _JOBS.get(vendor_type)
+
+
+def after_stop_between_runs(vendor_type: str, execution_id: int) -> None:
+    job = _JOBS.get(vendor_type)
+    if job is not None and job.stopped_between_runs is not None:
+        job.stopped_between_runs(execution_id)
 
 
 def known(vendor_type: str) -> bool:

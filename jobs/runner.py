@@ -8,24 +8,22 @@ import traceback
 from collections.abc import Iterable
 from typing import Any
 
-from celery import shared_task
+from celery import current_app, shared_task
 from django.utils import timezone
 
 from harbor_py.core import readonly
 from jobs import queues
-from jobs.context import Deferred, JobContext, RetryLater, Stopped
+from jobs.context import JobContext, RetryLater, Stopped
 from jobs.lease import Heartbeat, claim, held_by_live_worker, this_worker
 from jobs.models import FINAL, Execution, Status, Task
-from jobs.registry import declaration
+from jobs.registry import after_stop_between_runs, declaration
 
 __all__ = [
-    "Deferred",
     "JobContext",
     "RetryLater",
     "Stopped",
     "enqueue",
     "enqueue_many",
-    "finish",
     "run",
     "run_task",
 ]
@@ -33,6 +31,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 MAX_RUNS = 3  # a task redelivered after a lost worker is retried at most this often
 RETRIES = "retries"  # in a task's extra_attrs: how often its job asked to run again
+# A retry's message may come this much before the due time its sender recorded (the
+# nodes' clocks, Celery's timer) and still run it.
+DUE_SLACK_SECONDS = 1.0
 
 
 def _finish(
@@ -56,31 +57,48 @@ def _finish(
     )
 
 
+def countdowns_wait() -> bool:
+    """Celery holds a message sent with a countdown until it is due; in eager mode (the
+    tests without a worker) it runs it at once."""
+    return not current_app.conf.task_always_eager
+
+
 def _retry_later(task: Task, run: int, retry: RetryLater, vendor_type: str) -> None:
     """Put the task back to pending, due in `retry.countdown` seconds (kept in its
-    `heartbeat`, which jobs.lease reads to requeue a retry whose message was lost), and
-    send its message again with that countdown."""
-    due = timezone.now() + dt.timedelta(seconds=retry.countdown)
-    attrs = {**task.extra_attrs, RETRIES: int(task.extra_attrs.get(RETRIES, 0)) + 1}
+    `heartbeat`: `run` waits for it, jobs.lease requeues a retry whose message was lost),
+    and send its message again with that countdown."""
+    countdown = retry.countdown
     mine = Task.objects.filter(pk=task.pk, run_count=run, worker=this_worker())
+    # read again: the job may have written its own attributes (progress) during the run
+    attrs = mine.values_list("extra_attrs", flat=True).first()
+    if attrs is None:
+        return  # another worker took the task over
+    if Execution.objects.filter(pk=task.execution_id, stop_requested=True).exists():
+        countdown = 0.0  # stopped during this run: the next one ends it at once
+    attrs = {**attrs, RETRIES: int(attrs.get(RETRIES, 0)) + 1}
+    due = timezone.now() + dt.timedelta(seconds=countdown)
     if mine.update(status=Status.PENDING, worker="", heartbeat=due, extra_attrs=attrs):
         run_task.apply_async(
-            args=(task.pk,), queue=queues.queue_name(vendor_type), countdown=retry.countdown
+            args=(task.pk,), queue=queues.queue_name(vendor_type), countdown=countdown
         )
 
 
-def finish(
-    task: Task, status: str, message: str = "", results: dict[str, Any] | None = None, *, run: int
-) -> None:
-    """End a task and its execution from a job's continuation (jobs.context.Deferred), while
-    this worker holds run `run`'s lease."""
-    _finish(task, status, message, results, run)
+def _not_due(task: Task) -> bool:
+    """A task waiting for its retry whose due time is still ahead: a message that came
+    early (a duplicate, or a late copy of the previous retry's) does nothing; the one sent
+    for this retry comes when it is due (or jobs.lease requeues it, if it was lost). In
+    eager mode every message runs at once."""
+    if task.status != Status.PENDING or task.heartbeat is None or not countdowns_wait():
+        return False
+    return task.heartbeat > timezone.now() + dt.timedelta(seconds=DUE_SLACK_SECONDS)
 
 
 def run(task_id: int) -> None:
     task = Task.objects.select_related("execution").filter(pk=task_id).first()
     if task is None or task.status in FINAL:
         return  # redelivered after it finished: nothing to do (idempotent)
+    if _not_due(task):
+        return
     if held_by_live_worker(task):
         return  # redelivered while its worker is alive: that run reports
     execution = task.execution
@@ -89,7 +107,9 @@ def run(task_id: int) -> None:
         _finish(task, Status.ERROR, f"gave up after {task.run_count} attempts (worker lost)")
         return
     if execution.stop_requested:
-        _finish(task, Status.STOPPED, "stopped before it started")
+        stopped = "stopped on request" if retries else "stopped before it started"
+        _finish(task, Status.STOPPED, stopped)
+        after_stop_between_runs(execution.vendor_type, execution.pk)
         return
     if task.status == Status.PENDING and queues.parked_if_paused(task, execution.vendor_type):
         return  # its job type is paused: resuming enqueues it again (jobs/queues.py)
@@ -113,8 +133,6 @@ def run(task_id: int) -> None:
             if job is None:
                 raise LookupError(f"no job type {execution.vendor_type} is declared")
             results = job.runner(context)
-        except Deferred:
-            return  # its continuation runs it on and finishes it
         except RetryLater as later:
             if not lease.lost.is_set():
                 retry = later

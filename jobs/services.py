@@ -22,7 +22,7 @@ from harbor_py.core.actor import Actor
 from harbor_py.core.errors import Code, DomainError, bad_request
 from jobs import queues
 from jobs.models import FINAL, Execution, Schedule, Status, Task, Trigger
-from jobs.registry import declaration
+from jobs.registry import after_stop_between_runs, declaration
 from jobs.runner import enqueue, enqueue_many, run_tasks
 
 PRESET_CRONS = {"Hourly": "0 0 * * * *", "Daily": "0 0 0 * * *", "Weekly": "0 0 0 * * 0"}
@@ -158,7 +158,8 @@ def start_executions(
 
 @transaction.atomic
 def request_stop(execution: Execution, *, actor: Actor) -> None:
-    """Ask a running execution to stop; a pending one stops at once."""
+    """Ask a running execution to stop; a pending one, or one whose task waits for its
+    retry, stops at once (and its job type cleans up after it: `stopped_between_runs`)."""
     if execution.status in FINAL:
         raise bad_request(f"execution {execution.pk} has already finished", key="job.finished")
     _audit_job(actor, execution, "update", "stop requested")
@@ -167,11 +168,13 @@ def request_stop(execution: Execution, *, actor: Actor) -> None:
     stopped = Task.objects.filter(execution=execution, status=Status.PENDING).update(
         status=Status.STOPPED, end_time=now
     )
-    if stopped:
-        # pending, or running with no task running (a task waiting for its retry)
-        Execution.objects.filter(
-            pk=execution.pk, status__in=[Status.PENDING, Status.RUNNING]
-        ).exclude(tasks__status=Status.RUNNING).update(status=Status.STOPPED, end_time=now)
+    # pending, or running with no task running (a task waiting for its retry)
+    if stopped and (
+        Execution.objects.filter(pk=execution.pk, status__in=[Status.PENDING, Status.RUNNING])
+        .exclude(tasks__status=Status.RUNNING)
+        .update(status=Status.STOPPED, end_time=now)
+    ):
+        after_stop_between_runs(execution.vendor_type, execution.pk)
 
 
 def replace_beat_task(

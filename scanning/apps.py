@@ -16,13 +16,19 @@ class ScanningConfig(AppConfig):
         from registry import artifact_extras, pull_policy
         from registry.events import ArtifactPushed
         from scanning import allowlists, exports, policy, scans, selectors
-        from scanning import tasks as _tasks  # noqa: F401  (registers the continuation task
-        # that scans sends by name: scanning.scans.CONTINUE_SCAN)
 
         # a vulnerability scan writes no registry data (read-only mode lets it run); an
         # SBOM is pushed as an accessory
-        declare(JobType(scans.IMAGE_SCAN, scans.run_scan, audit_name="scan", writes_registry=False))
-        declare(JobType(scans.SBOM_JOB, scans.run_scan, audit_name="scan", writes_registry=True))
+        for vendor_type, writes in ((scans.IMAGE_SCAN, False), (scans.SBOM_JOB, True)):
+            declare(
+                JobType(
+                    vendor_type,
+                    scans.run_scan,
+                    audit_name="scan",
+                    writes_registry=writes,
+                    stopped_between_runs=scans.stop_reports,
+                )
+            )
         declare(
             JobType(
                 scans.SCAN_ALL, scans.run_scan_all, audit_name="scan_all", writes_registry=False

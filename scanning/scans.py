@@ -18,7 +18,6 @@ an OCI manifest whose subject is the artifact, artifact type
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
@@ -37,11 +36,11 @@ from accounts.tokens import Scope, mint
 from harbor_py.core.actor import Actor
 from harbor_py.core.errors import Code, DomainError, bad_request, precondition
 from harbor_py.core.events import publish
+from jobs import runner as job_runner
 from jobs import services as job_services
-from jobs.context import Deferred, JobContext, Stopped
-from jobs.lease import Heartbeat, this_worker
+from jobs.context import JobContext, RetryLater, Stopped
 from jobs.models import FINAL, Execution, Status, Task, Trigger
-from jobs.runner import finish
+from jobs.runner import RETRIES
 from projects.models import Project
 from registry import services as registry_services
 from registry import upstream
@@ -254,23 +253,35 @@ def stop_scan(*, artifact: Artifact, scan_type: str = "vulnerability", actor: Ac
             f"no {scan_type} scan of artifact {artifact.digest} is running", key="scan.not_running"
         )
     job_services.request_stop(execution, actor=actor)
-    with transaction.atomic():
-        ScanReport.objects.filter(execution_id=execution.pk, status=ReportStatus.PENDING).update(
-            status=ReportStatus.STOPPED,
-            status_message="stopped on request",
-            end_time=timezone.now(),
-        )
-        kick(execution)
 
 
 # --- the job ---------------------------------------------------------------------------
 
 
 IN_FLIGHT = 4  # scan requests of one job at the adapter at once (HARBOR["SCAN_IN_FLIGHT"])
-# A poll due sooner than this is waited for in the job; a later one is re-scheduled.
+# A poll due sooner than this is waited for in the job; for a later one it asks to be run
+# again (RetryLater).
 INLINE_WAIT_SECONDS = 1.0
-# A poll message overdue by this much was lost (a broker failover): resume_polls sends it again.
-POLL_OVERDUE_SECONDS = 60.0
+
+
+def _end_report(row: ScanReport, status: str, message: str = "", **fields: Any) -> None:
+    """A report is final: its status, the artifacts' cached overviews forgotten after
+    commit, and ScanFinished published (webhooks)."""
+    now = timezone.now()
+    ScanReport.objects.filter(pk=row.pk).update(
+        status=status, status_message=message[:2000], end_time=now, **fields
+    )
+    ids = [row.artifact_id, *selectors.parents_of([row.artifact_id])]
+    transaction.on_commit(lambda: cache.forget_artifacts(ids))
+    artifact = Artifact.objects.select_related("repository").get(pk=row.artifact_id)
+    publish(
+        ScanFinished(
+            repository=artifact.repository.name,
+            digest=artifact.digest,
+            status=status,
+            report_id=row.uuid,
+        )
+    )
 
 
 class _Scan:
@@ -287,23 +298,6 @@ class _Scan:
     def reports(self) -> Any:
         return ScanReport.objects.filter(
             execution_id=self.context.execution_id, registration_uuid=self.registration_uuid
-        )
-
-    def finish(self, row: ScanReport, status: str, message: str = "", **fields: Any) -> None:
-        now = timezone.now()
-        ScanReport.objects.filter(pk=row.pk).update(
-            status=status, status_message=message[:2000], end_time=now, **fields
-        )
-        ids = [row.artifact_id, *selectors.parents_of([row.artifact_id])]
-        transaction.on_commit(lambda: cache.forget_artifacts(ids))
-        artifact = Artifact.objects.select_related("repository").get(pk=row.artifact_id)
-        publish(
-            ScanFinished(
-                repository=artifact.repository.name,
-                digest=artifact.digest,
-                status=status,
-                report_id=row.uuid,
-            )
         )
 
     def sleep(self, seconds: float) -> None:
@@ -403,7 +397,7 @@ class _Scan:
             media_type, document = reports.sbom_document(raw)
             digest = push_sbom(artifact, media_type, document)
             with transaction.atomic():
-                self.finish(
+                _end_report(
                     report,
                     ReportStatus.SUCCESS,
                     report=raw,
@@ -433,7 +427,7 @@ class _Scan:
                 ],
                 batch_size=1000,
             )
-            self.finish(
+            _end_report(
                 report, ReportStatus.SUCCESS, report=raw, summary=summary, scanner=meta["scanner"]
             )
         self.context.log(
@@ -442,7 +436,7 @@ class _Scan:
 
     def failed(self, report: ScanReport, exc: Exception) -> None:
         self.context.log(f"{report.digest}: {exc}")
-        self.finish(report, ReportStatus.ERROR, str(exc))
+        _end_report(report, ReportStatus.ERROR, str(exc))
 
     def step(self, scanner: Scanner, meta: dict[str, Any]) -> float | None:
         """What is due now: submit waiting reports while fewer than SCAN_IN_FLIGHT requests
@@ -495,25 +489,24 @@ class _Scan:
 
     def proceed(self, scanner: Scanner, meta: dict[str, Any]) -> dict[str, Any]:
         """Step until every report is final, waiting in the job only for a poll due within
-        INLINE_WAIT_SECONDS: a later one is re-scheduled (`defer`), so that no worker slot
-        is held while the adapter scans."""
+        INLINE_WAIT_SECONDS: for a later one the job is run again when it is due
+        (RetryLater), so that no worker slot is held while the adapter scans. Every step
+        starts from the report rows."""
         try:
             while (wait := self.step(scanner, meta)) is not None:
-                if wait > INLINE_WAIT_SECONDS and not _eager():
-                    self.defer(wait)
+                if wait > INLINE_WAIT_SECONDS and job_runner.countdowns_wait():
+                    raise RetryLater(wait, f"next poll in {wait:.1f} s")
                 self.sleep(wait)
-        except (Deferred, Stopped) as signal:
-            if isinstance(signal, Stopped):
-                for report in self.reports().filter(
-                    status__in=[ReportStatus.PENDING, ReportStatus.RUNNING]
-                ):
-                    self.finish(report, ReportStatus.STOPPED, "stopped on request")
+        except RetryLater:
+            raise
+        except Stopped:
+            stop_reports(self.context.execution_id)
             raise
         except Exception as exc:
             for report in self.reports().filter(
                 status__in=[ReportStatus.PENDING, ReportStatus.RUNNING]
             ):
-                self.finish(report, ReportStatus.ERROR, f"scan failed: {exc}")
+                _end_report(report, ReportStatus.ERROR, f"scan failed: {exc}")
             raise
         failure = (
             self.reports()
@@ -526,24 +519,13 @@ class _Scan:
             raise RuntimeError(failure)
         return {"reports": self.reports().count()}
 
-    def defer(self, wait: float) -> None:
-        """Release the task's lease (worker "": the lease no run holds, which
-        resume_orphaned_tasks leaves alone) and send the next step with a countdown."""
-        lease = self.context.lease
-        run = lease.run if lease is not None else 0
-        Task.objects.filter(pk=self.context.task_id, run_count=run, worker=this_worker()).update(
-            worker="", heartbeat=timezone.now()
-        )
-        _continuation().apply_async(args=(self.context.task_id, run), countdown=wait)
-        raise Deferred()
-
     def run(self) -> dict[str, Any]:
         scanner = Scanner.objects.filter(uuid=self.registration_uuid).first()
         if scanner is None:
             for report in self.reports().filter(
                 status__in=[ReportStatus.PENDING, ReportStatus.RUNNING]
             ):
-                self.finish(report, ReportStatus.ERROR, "the scanner registration was deleted")
+                _end_report(report, ReportStatus.ERROR, "the scanner registration was deleted")
             raise RuntimeError("the scanner registration was deleted")
         try:
             meta = cached_metadata(scanner)
@@ -551,94 +533,41 @@ class _Scan:
             for report in self.reports().filter(
                 status__in=[ReportStatus.PENDING, ReportStatus.RUNNING]
             ):
-                self.finish(report, ReportStatus.ERROR, str(exc))
+                _end_report(report, ReportStatus.ERROR, str(exc))
             raise
         return self.proceed(scanner, meta)
-
-
-def _eager() -> bool:
-    """Celery runs tasks inline (the tests without a worker): a countdown would not wait."""
-    return bool(_continuation().app.conf.task_always_eager)
-
-
-CONTINUE_SCAN = "scanning.tasks.continue_scan"
-
-
-def _continuation() -> Any:
-    """The Celery task of the next step (scanning.tasks, found by name: tasks imports this
-    module)."""
-    from celery import current_app
-
-    return current_app.tasks[CONTINUE_SCAN]
 
 
 def run_scan(context: JobContext) -> dict[str, Any] | None:
     return _Scan(context).run()
 
 
-def continue_scan(task_id: int, run: int) -> None:
-    """The next step of a scan job that deferred (scanning.tasks.continue_scan, sent with a
-    countdown): take the task's lease if no step holds it and the run is still the one that
-    deferred, then step on as the job does, and finish the task when every report is."""
-    task = Task.objects.select_related("execution").filter(pk=task_id).first()
-    if task is None or task.status != Status.RUNNING or task.run_count != run:
-        return  # finished, stopped, or taken over by another run meanwhile
-    taken = Task.objects.filter(pk=task_id, status=Status.RUNNING, run_count=run, worker="").update(
-        worker=this_worker(), heartbeat=timezone.now()
-    )
-    if not taken:
-        return  # another step of this run holds it (a stop's immediate step, a resend)
-    execution = task.execution
-    with Heartbeat(task_id, run) as lease:
-        context = JobContext(task_id, execution.pk, execution.parameters, lease)
-        try:
-            results = _Scan(context).run()
-        except Deferred:
-            return
-        except Stopped:
-            if lease.lost.is_set():
-                return
-            context.log("stopped on request")
-            finish(task, Status.STOPPED, "stopped on request", run=run)
-        except Exception as exc:
-            logger.info("scan job %s failed: %s", execution.pk, exc)
-            context.log(f"failed: {exc}")
-            finish(task, Status.ERROR, str(exc)[:1000], run=run)
-        else:
-            finish(task, Status.SUCCESS, results=results, run=run)
+def stop_reports(execution_id: int) -> None:
+    """The reports of a scan execution that are not final yet, Stopped: by its run on
+    seeing the stop, or by jobs when it is stopped between two runs
+    (`JobType.stopped_between_runs`)."""
+    for report in ScanReport.objects.filter(
+        execution_id=execution_id, status__in=[ReportStatus.PENDING, ReportStatus.RUNNING]
+    ):
+        _end_report(report, ReportStatus.STOPPED, "stopped on request")
 
 
-def kick(execution: Execution) -> None:
-    """Take the next step of a deferred scan now (a stop request is then seen at once)."""
-    continue_scan = _continuation()
-    for task_id, run in Task.objects.filter(
-        execution=execution, status=Status.RUNNING, worker=""
-    ).values_list("pk", "run_count"):
-        transaction.on_commit(functools.partial(continue_scan.delay, task_id, run), robust=True)
+# Scans deferred by the code before RetryLater (#22): remove in the release after. Such a
+# scan left its task Running with no worker and sent `scanning.tasks.continue_scan`.
 
 
-def resume_polls() -> int:
-    """Send again the next step of the deferred scans whose step is overdue by
-    POLL_OVERDUE_SECONDS (its message was lost: a broker failover, a purged queue)."""
-    continue_scan = _continuation()
-    overdue = timezone.now() - timedelta(seconds=POLL_OVERDUE_SECONDS)
-    executions = (
-        ScanReport.objects.filter(status=ReportStatus.RUNNING, poll_due__lt=overdue)
-        .exclude(request_id="")
-        .values("execution_id")
-    )
-    found = list(
-        Task.objects.filter(
-            execution_id__in=executions,
-            execution__vendor_type__in=(IMAGE_SCAN, SBOM_JOB),
-            status=Status.RUNNING,
-            worker="",
-            heartbeat__lt=overdue,
-        ).values_list("pk", "run_count")
-    )
-    for task_id, run in found:
-        continue_scan.delay(task_id, run)
-    return len(found)
+def resume_deferred(task_id: int, run: int) -> None:
+    """A step message of such a scan (in flight during an upgrade, or sent by a worker that
+    still runs the old code): its task becomes a retry due now, which the runner runs."""
+    task = Task.objects.filter(pk=task_id, status=Status.RUNNING, run_count=run, worker="")
+    attrs = task.values_list("extra_attrs", flat=True).first()
+    if attrs is None:
+        return  # finished, stopped, or taken by another run meanwhile
+    retries = int(attrs.get(RETRIES, 0)) + 1
+    if task.update(
+        status=Status.PENDING, heartbeat=timezone.now(), extra_attrs={**attrs, RETRIES: retries}
+    ):
+        job_runner.run(task_id)
 
 
 def push_sbom(artifact: Artifact, media_type: str, document: dict[str, Any]) -> str:
@@ -795,12 +724,6 @@ def stop_scan_all(*, actor: Actor) -> None:
         vendor_type=IMAGE_SCAN, parameters__scan_all=latest.pk
     ).exclude(status__in=FINAL):
         job_services.request_stop(scan, actor=SCANNER_ACTOR)
-        ScanReport.objects.filter(execution_id=scan.pk, status=ReportStatus.PENDING).update(
-            status=ReportStatus.STOPPED,
-            status_message="stopped on request",
-            end_time=timezone.now(),
-        )
-        kick(scan)
 
 
 # --- scan on push ------------------------------------------------------------------------

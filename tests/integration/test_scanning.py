@@ -721,156 +721,207 @@ def test_an_index_scans_its_children_concurrently_within_the_window(
         assert second.start_time >= first.end_time
 
 
+@dataclasses.dataclass
+class Polling:
+    """Scans whose adapter takes its time, run as a worker runs them (not inline): a job
+    message sent without a countdown is delivered at once; one sent with a countdown (a
+    retry) is held in `held` until the test delivers it."""
+
+    adapter: AdapterProcess
+    project: object
+    held: list[tuple[tuple, float]]
+    scan: object  # (artifact) -> the response of POST .../scan, its on_commit run
+
+    def countdown_over(self, artifact) -> None:
+        """The next poll of the artifact's scan, and its task's retry, are due."""
+        from jobs.models import Task
+
+        past = timezone.now() - timedelta(seconds=1)
+        reports = ScanReport.objects.filter(artifact=artifact)
+        reports.update(poll_due=past)
+        Task.objects.filter(pk__in=reports.values("task_id")).update(heartbeat=past)
+
+    def deliver(self, message: tuple[tuple, float]) -> None:
+        from jobs import runner
+
+        runner.run(*message[0])
+
+
 @pytest.fixture
-def deferred_steps(monkeypatch):
-    """Celery as a worker runs it (not inline): the steps a scan sends with a countdown are
-    recorded, to be run by the test as the worker would once the countdown is over."""
-    from scanning import tasks
-
-    sent: list[tuple[tuple, float | None]] = []
-
-    def apply_async(args=(), kwargs=None, countdown=None, **_):
-        sent.append((tuple(args), countdown))
-
-    monkeypatch.setattr(scans, "_eager", lambda: False)
-    monkeypatch.setattr(tasks.continue_scan, "apply_async", apply_async)
-    return sent
-
-
-def _due_now(artifact) -> None:
-    """The countdown is over."""
-    ScanReport.objects.filter(artifact=artifact).update(
-        poll_due=timezone.now() - timedelta(seconds=1)
-    )
-
-
-def test_a_scan_frees_its_worker_slot_while_the_adapter_scans(
+def polling(
     registered,
     adapter_process,
     admin_client,
     make_project,
     django_capture_on_commit_callbacks,
     settings,
-    deferred_steps,
+    monkeypatch,
 ):
+    from jobs import runner
+
+    settings.HARBOR = {**settings.HARBOR, "SCAN_MAX_POLL_SECONDS": 30, "SCAN_TIMEOUT_SECONDS": 600}
+    held: list[tuple[tuple, float]] = []
+
+    def apply_async(args=(), kwargs=None, countdown=None, **_):
+        if countdown:
+            held.append((tuple(args), countdown))
+        else:
+            runner.run(*args)
+
+    monkeypatch.setattr(runner, "countdowns_wait", lambda: True)
+    monkeypatch.setattr(runner.run_task, "apply_async", apply_async)
+    return Polling(
+        adapter=adapter_process,
+        project=make_project("demo"),
+        held=held,
+        scan=lambda artifact: scan(admin_client, artifact, django_capture_on_commit_callbacks),
+    )
+
+
+def test_a_scan_frees_its_worker_slot_while_the_adapter_scans(polling):
     """The adapter says Refresh-After 5 twice: the job does not wait in its worker slot; it
-    polls once, re-schedules its next step with a countdown of 5 s and returns, leaving
-    the task Running under a released lease. Each step polls once and re-schedules, until
-    the report is in and the step finishes the task and its execution."""
+    polls once and asks to be run again in 5 s (RetryLater): its task waits Pending, due
+    then, and no run holds it. Each run polls once and asks again, until the report is in
+    and the run finishes the task and its execution. A copy of a message that comes before
+    the retry is due, or after the task ended, does nothing."""
     import time
 
     from jobs.models import Task
-    from scanning import tasks
 
-    settings.HARBOR = {**settings.HARBOR, "SCAN_MAX_POLL_SECONDS": 30, "SCAN_TIMEOUT_SECONDS": 600}
-    adapter_process.configure(
+    polling.adapter.configure(
         polls=2, refresh_after="5", findings={"*": [finding("CVE-9", "High")]}
     )
-    artifact = registry_data.image(make_project("demo"), "app", "v1")
+    artifact = registry_data.image(polling.project, "app", "v1")
     started = time.monotonic()
-    assert scan(admin_client, artifact, django_capture_on_commit_callbacks).status_code == 202
+    assert polling.scan(artifact).status_code == 202
     assert time.monotonic() - started < 4  # waiting in the job would take 10 s
     task = Task.objects.get(execution__vendor_type="IMAGE_SCAN")
-    assert (task.status, task.worker) == ("Running", "")
+    assert (task.status, task.worker, task.execution.status) == ("Pending", "", "Running")
+    assert timezone.now() < task.heartbeat <= timezone.now() + timedelta(seconds=5)
+    assert task.extra_attrs == {"progress": 0, "retries": 1}
     report = report_of(artifact)
     assert (report.status, report.polls) == (ReportStatus.RUNNING, 1) and report.request_id
-    assert len(deferred_steps) == 1
-    (args, countdown) = deferred_steps[-1]
-    assert args == (task.pk, task.run_count) and 4 <= countdown <= 5
+    [(args, countdown)] = polling.held
+    assert args == (task.pk,) and 4 <= countdown <= 5
 
-    # a step of a run that is not the task's, or while another step holds the lease, does
-    # nothing (no poll)
-    tasks.continue_scan(task.pk, task.run_count + 1)
-    Task.objects.filter(pk=task.pk).update(worker="elsewhere:1")
-    tasks.continue_scan(task.pk, task.run_count)
-    Task.objects.filter(pk=task.pk).update(worker="")
-    assert report_of(artifact).polls == 1 and len(deferred_steps) == 1
+    polling.deliver(polling.held[0])  # early (a duplicate): not due yet
+    assert report_of(artifact).polls == 1 and len(polling.held) == 1
 
-    _due_now(artifact)
-    tasks.continue_scan(*args)  # second poll: still 302, re-scheduled again
-    assert report_of(artifact).polls == 2 and len(deferred_steps) == 2
-    assert Task.objects.get(pk=task.pk).worker == ""
-    _due_now(artifact)
-    tasks.continue_scan(*deferred_steps[-1][0])  # the report is in
+    polling.countdown_over(artifact)
+    polling.deliver(polling.held[0])  # second poll: still 302, asks again
+    polling.deliver(polling.held[0])  # the same message twice: the retry it was for ran
+    assert report_of(artifact).polls == 2 and len(polling.held) == 2
+    assert Task.objects.get(pk=task.pk).status == "Pending"
+    polling.countdown_over(artifact)
+    polling.deliver(polling.held[-1])  # the report is in
     report = report_of(artifact)
     assert report.status == ReportStatus.SUCCESS and report.summary["total"] == 1
     task.refresh_from_db()
     assert task.status == "Success" and task.execution.status == "Success"
-    assert len(deferred_steps) == 2
-    tasks.continue_scan(*args)  # a late duplicate of a step: the task is over
-    assert report_of(artifact).status == ReportStatus.SUCCESS
+    assert task.run_count == 3 and task.extra_attrs == {"progress": 100, "retries": 2}
+    polling.deliver(polling.held[0])  # a late copy: the task is over
+    assert report_of(artifact).status == ReportStatus.SUCCESS and len(polling.held) == 2
 
 
-def test_a_deferred_scan_stops_at_once_and_past_its_deadline_ends_in_error(
-    registered,
-    adapter_process,
-    admin_client,
-    make_project,
-    django_capture_on_commit_callbacks,
-    settings,
-    deferred_steps,
-):
+def test_a_waiting_scan_stops_at_once_and_past_its_deadline_ends_in_error(polling, admin_client):
+    """A stop while the scan waits for its next poll, through the scan API or the job
+    service's, ends the task, the execution and the reports at once (no message needed);
+    its pending message then does nothing. The deadline is kept across runs."""
     from jobs.models import Task
-    from scanning import tasks
 
-    settings.HARBOR = {**settings.HARBOR, "SCAN_MAX_POLL_SECONDS": 30, "SCAN_TIMEOUT_SECONDS": 600}
-    adapter_process.configure(mode="slow", refresh_after="20")
-    project = make_project("demo")
-    first = registry_data.image(project, "app", "v1")
-    second = registry_data.image(project, "app", "v2")
-    for artifact in (first, second):
-        assert scan(admin_client, artifact, django_capture_on_commit_callbacks).status_code == 202
-    assert len(deferred_steps) == 2
-
-    # a stop sends the next step at once, which sees it
-    with django_capture_on_commit_callbacks(execute=True):
-        stop = admin_client.post(
-            "/api/v2.0/projects/demo/repositories/app/artifacts/v1/scan/stop", format="json"
-        )
-    assert stop.status_code == 202
-    assert deferred_steps[-1][1] is None  # no countdown
-    tasks.continue_scan(*deferred_steps[-1][0])
-    assert report_of(first).status == ReportStatus.STOPPED
-    assert Task.objects.get(execution__vendor_id=first.pk).status == "Stopped"
-
-    # the deadline is kept across steps: past it, the step ends the scan in an error
-    ScanReport.objects.filter(artifact=second).update(
-        poll_due=timezone.now() - timedelta(seconds=1),
-        poll_deadline=timezone.now() + timedelta(seconds=5),
+    polling.adapter.configure(mode="slow", refresh_after="20")
+    first, second, third = (
+        registry_data.image(polling.project, "app", tag) for tag in ("v1", "v2", "v3")
     )
-    tasks.continue_scan(*deferred_steps[1][0])
+    for artifact in (first, second, third):
+        assert polling.scan(artifact).status_code == 202
+    assert len(polling.held) == 3
+
+    stop = admin_client.post(
+        "/api/v2.0/projects/demo/repositories/app/artifacts/v1/scan/stop", format="json"
+    )
+    assert stop.status_code == 202
+    assert report_of(first).status == ReportStatus.STOPPED
+    task = Task.objects.select_related("execution").get(execution__vendor_id=first.pk)
+    assert (task.status, task.execution.status) == ("Stopped", "Stopped")
+    third_task = Task.objects.get(execution__vendor_id=third.pk)
+    assert admin_client.put(f"/api/v2.0/jobservice/jobs/{third_task.pk}").status_code == 200
+    assert report_of(third).status == ReportStatus.STOPPED
+    assert Task.objects.get(pk=third_task.pk).status == "Stopped"
+    polling.countdown_over(first)
+    polling.deliver(polling.held[0])
+    assert (report_of(first).status, report_of(first).polls) == (ReportStatus.STOPPED, 1)
+    assert len(polling.held) == 3
+
+    # past the deadline, the run ends the scan in an error
+    polling.countdown_over(second)
+    ScanReport.objects.filter(artifact=second).update(
+        poll_deadline=timezone.now() + timedelta(seconds=5)
+    )
+    polling.deliver(polling.held[1])
     report = report_of(second)
     assert report.status == ReportStatus.ERROR
     assert "did not finish the scan within 600 s" in report.status_message
     assert Task.objects.get(execution__vendor_id=second.pk).status == "Error"
 
 
-def test_a_lost_step_is_sent_again(
-    registered,
-    adapter_process,
-    admin_client,
-    make_project,
-    django_capture_on_commit_callbacks,
-    settings,
-    deferred_steps,
-):
-    """The message of a deferred step was lost (a broker failover): the periodic
-    resume_polls sends it again once it is overdue, and only then."""
+def test_a_lost_step_is_sent_again(polling):
+    """The message of a waiting scan's retry was lost (a broker failover): jobs' orphan
+    sweep sends it again once it is STALE_SECONDS overdue, and only then."""
+    from jobs import lease
+    from jobs import tasks as job_tasks
+    from jobs.models import Task
+
+    polling.adapter.configure(mode="slow", refresh_after="20")
+    artifact = registry_data.image(polling.project, "app", "v1")
+    assert polling.scan(artifact).status_code == 202
+    polling.held.clear()
+    job_tasks.resume_orphaned_tasks()
+    assert report_of(artifact).polls == 1 and polling.held == []
+    long_ago = timezone.now() - timedelta(seconds=lease.STALE_SECONDS + 5)
+    ScanReport.objects.filter(artifact=artifact).update(poll_due=long_ago)
+    Task.objects.update(heartbeat=long_ago)
+    job_tasks.resume_orphaned_tasks()  # sent at once, so run here
+    assert report_of(artifact).polls == 2 and len(polling.held) == 1
+    assert Task.objects.get().status == "Pending"
+
+
+def test_a_scan_deferred_by_the_old_code_goes_on_as_a_retry(polling):
+    """Upgrades: a scan that the code before RetryLater deferred (its task Running with no
+    worker, a `scanning.tasks.continue_scan` message on its way) goes on when that message
+    comes, and scanning/0004 turns it into a retry that jobs' orphan sweep sends."""
+    import importlib
+
+    from django.apps import apps
+
+    from jobs import lease
     from jobs.models import Task
     from scanning import tasks
 
-    settings.HARBOR = {**settings.HARBOR, "SCAN_MAX_POLL_SECONDS": 30, "SCAN_TIMEOUT_SECONDS": 600}
-    adapter_process.configure(mode="slow", refresh_after="20")
-    artifact = registry_data.image(make_project("demo"), "app", "v1")
-    assert scan(admin_client, artifact, django_capture_on_commit_callbacks).status_code == 202
-    deferred_steps.clear()
-    assert tasks.resume_polls() == 0 and deferred_steps == []
-    long_ago = timezone.now() - timedelta(seconds=scans.POLL_OVERDUE_SECONDS + 5)
-    ScanReport.objects.filter(artifact=artifact).update(poll_due=long_ago)
-    Task.objects.update(heartbeat=long_ago)
-    assert tasks.resume_polls() == 1
+    polling.adapter.configure(mode="slow", refresh_after="20")
+    artifact = registry_data.image(polling.project, "app", "v1")
+    assert polling.scan(artifact).status_code == 202
     task = Task.objects.get()
-    assert [args for args, _ in deferred_steps] == [(task.pk, task.run_count)]
+
+    def deferred_by_the_old_code() -> None:
+        Task.objects.filter(pk=task.pk).update(
+            status="Running", worker="", heartbeat=timezone.now(), extra_attrs={}
+        )
+
+    deferred_by_the_old_code()
+    tasks.continue_scan(task.pk, task.run_count + 1)  # not the run that deferred
+    assert report_of(artifact).polls == 1
+    polling.countdown_over(artifact)
+    deferred_by_the_old_code()
+    tasks.continue_scan(task.pk, task.run_count)
+    assert report_of(artifact).polls == 2 and len(polling.held) == 2
+    assert Task.objects.get().extra_attrs["retries"] == 2
+
+    deferred_by_the_old_code()
+    migration = importlib.import_module("scanning.migrations.0004_polls_as_retries")
+    migration.deferred_to_retries(apps, None)
+    assert Task.objects.get().status == "Pending"
+    assert lease.orphaned_task_ids() == [task.pk]
 
 
 def test_ensure_default_scanner_stores_the_builtin_token_encrypted_and_follows_it(db):
