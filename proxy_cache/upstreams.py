@@ -5,7 +5,6 @@ its time-out once per cool-down, not on every pull."""
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import threading
 import time
@@ -17,7 +16,7 @@ import redis
 
 from harbor_py.core import redis_conn
 from harbor_py.core.errors import Code, DomainError, bad_request
-from harbor_py.core.runtime import nameservers
+from proxy_cache import fetch_route
 from replication.adapters.base import RemoteAdapter, TransferError, adapter_type
 from replication.models import RegistryEndpoint
 
@@ -38,9 +37,8 @@ class Upstream:
     endpoint_name: str
     docker_hub: bool
     adapter: RemoteAdapter
-    # nginx may fetch its blobs (proxy_cache/blobs.py): plain HTTP, or HTTPS checked
-    # against the system's CAs; a name nginx can resolve
-    nginx_fetchable: bool = False
+    # where nginx fetches its blobs (proxy_cache/fetch_route.py), None: it cannot
+    fetch_location: str | None = None
 
     def remote_name(self, local_name: str) -> str:
         """`<project>/<path>` here is `<path>` upstream; on Docker Hub a one-part path is an
@@ -101,20 +99,12 @@ def of_project(project_registry_id: int) -> Upstream:
         endpoint.name,
         endpoint.type == DOCKER_HUB,
         adapter,
-        nginx_fetchable=_nginx_fetchable(adapter.client.base_url, endpoint),
+        fetch_location=fetch_route.location(
+            adapter.client.base_url,
+            insecure=endpoint.insecure,
+            ca_certificate=endpoint.ca_certificate,
+        ),
     )
-
-
-def _nginx_fetchable(url: httpx.URL, endpoint: RegistryEndpoint) -> bool:
-    if url.scheme == "https" and (endpoint.insecure or endpoint.ca_certificate):
-        return False  # nginx checks every certificate against the system's CAs alone
-    if url.scheme not in ("http", "https"):
-        return False
-    try:
-        ipaddress.ip_address(url.host)
-    except ValueError:
-        return bool(nameservers())  # nginx's resolver (deploy/nginx.conf)
-    return True
 
 
 def forget_adapters() -> None:
