@@ -107,6 +107,15 @@ def _floor(registry_host: str, instance: Instance, work: Path) -> float:
     return elapsed
 
 
+def _pull_headers(instance: Instance, repository: str) -> dict[str, str]:
+    with instance.client() as api:
+        token = api.get(
+            "/service/token",
+            params={"service": "harbor-registry", "scope": f"repository:{repository}:pull"},
+        ).json()["token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
 def _fetch_all(
     base: str, repository: str, digests: list[str], headers: dict[str, str]
 ) -> tuple[float, float]:
@@ -131,12 +140,7 @@ def _fetch_all(
 def _split_round(instance: Instance, registry_url: str, data_dir: Path) -> dict[str, float]:
     project = _proxy_project(instance, registry_url)
     repository = f"{project}/bench/big"
-    with instance.client() as api:
-        token = api.get(
-            "/service/token",
-            params={"service": "harbor-registry", "scope": f"repository:{repository}:pull"},
-        ).json()["token"]
-    proxy_headers = {"Authorization": f"Bearer {token}"}
+    proxy_headers = _pull_headers(instance, repository)
     accept = {"Accept": ACCEPT}
     started = time.perf_counter()
     direct_doc = httpx.get(f"{registry_url}/v2/bench/big/manifests/v1", headers=accept).json()
@@ -180,12 +184,7 @@ def _split(instance: Instance, registry_url: str, rounds: int) -> dict[str, floa
 def _crowd(instance: Instance, relay: FaultyRelay, clients: int) -> dict[str, Any]:
     project = _proxy_project(instance, relay.url)
     repository = f"{project}/bench/crowd"
-    with instance.client() as api:
-        token = api.get(
-            "/service/token",
-            params={"service": "harbor-registry", "scope": f"repository:{repository}:pull"},
-        ).json()["token"]
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = _pull_headers(instance, repository)
 
     def one(_: int) -> int:
         served = 0
