@@ -5,6 +5,8 @@ its time-out once per cool-down, not on every pull."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import threading
 import time
@@ -92,6 +94,8 @@ def of_project(project_registry_id: int) -> Upstream:
                 cached[1].close()
             adapter = adapter_type(endpoint.type).open(endpoint, None)
             adapter.client.timeout = TIMEOUT
+            if (known := _shared_auth(endpoint)) is not None and hasattr(adapter, "learn"):
+                adapter.learn(known)
             cached = _adapters[endpoint.pk] = (endpoint.update_time, adapter)
     adapter = cached[1]
     return Upstream(
@@ -105,6 +109,33 @@ def of_project(project_registry_id: int) -> Upstream:
             ca_certificate=endpoint.ca_certificate,
         ),
     )
+
+
+def _auth_key(endpoint_id: int, updated: datetime) -> str:
+    return f"harbor:proxy:auth:{endpoint_id}:{updated.timestamp()}"
+
+
+def _shared_auth(endpoint: RegistryEndpoint) -> dict[str, object] | None:
+    try:
+        found = _redis().get(_auth_key(endpoint.pk, endpoint.update_time))
+    except redis.RedisError:
+        return None
+    return json.loads(found) if found else None
+
+
+def share_auth(source: Upstream) -> None:
+    """What this process's adapter learnt of how the upstream authenticates, for the other
+    web processes' (their first blob fetch handed to nginx then needs no HEAD first,
+    proxy_cache/blobs.py): kept in Redis under the endpoint's version, for an hour."""
+    state = getattr(source.adapter, "auth_state", lambda: None)()
+    with _adapters_lock:
+        cached = _adapters.get(source.endpoint_id)
+    if state is None or cached is None or cached[1] is not source.adapter:
+        return
+    key = _auth_key(source.endpoint_id, cached[0])
+    with contextlib.suppress(redis.RedisError):
+        # a realm or Basic is what a challenge said; "open" never replaces them
+        _redis().set(key, json.dumps(state), ex=3600, nx="open" in state)
 
 
 def forget_adapters() -> None:

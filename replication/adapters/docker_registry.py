@@ -78,6 +78,22 @@ class DockerRegistryAdapter(V2Client):
             return None
         return self.headers_for(wanted)
 
+    def auth_state(self) -> dict[str, Any] | None:
+        """How the registry authenticates, as learnt (None: not yet), for another process's
+        adapter of the same endpoint (`learn`): the token realm, Basic, or none."""
+        if self._realm:
+            return {"realm": list(self._realm)}
+        if self._basic:
+            return {"basic": True}
+        return {"open": True} if self._answered else None
+
+    def learn(self, state: dict[str, Any]) -> None:
+        realm = state.get("realm")
+        if isinstance(realm, list) and len(realm) == 2:
+            self._realm = (str(realm[0]), str(realm[1]))
+        self._basic = self._basic or state.get("basic") is True
+        self._answered = self._answered or state.get("open") is True
+
     def send(self, method: str, url: str, wanted: Grants | None, **kwargs: Any) -> httpx.Response:
         response = super().send(method, url, wanted, **kwargs)
         if response.status_code != 401:
