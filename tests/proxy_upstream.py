@@ -68,7 +68,7 @@ class BareRegistry:
         return httpx.Client(base_url=self.url, auth=self.auth, timeout=60, verify=verify)
 
 
-def _tls_material(base: Path, name: str) -> tuple[Path, Path, str]:
+def tls_material(base: Path, name: str) -> tuple[Path, Path, str]:
     """A private CA and a certificate for `name` (a DNS name) it issued: (certificate
     file, key file, the CA's PEM)."""
     now = dt.datetime.now(dt.UTC)
@@ -126,7 +126,7 @@ def bare_registry(
         auth = HTPASSWD_AUTH.format(path=path)
     tls, ca, scheme = "", "", "http"
     if tls_name:
-        cert_file, key_file, ca = _tls_material(base, tls_name)
+        cert_file, key_file, ca = tls_material(base, tls_name)
         tls = f", tls: {{certificate: {cert_file}, key: {key_file}}}"
         scheme = "https"
     config = CONFIG.format(root=base / "storage", port=port, auth=auth, tls=tls)
