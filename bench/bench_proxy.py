@@ -14,6 +14,12 @@ Timed with skopeo copy into a fresh OCI layout, interleaved round by round (medi
   project at the same time (skopeo, fetch + store on the same cores): what a cache that
   fetches, serves and stores every byte costs at best on this machine, whatever does it.
   `direct / floor` is the ceiling of the cold ratio.
+- split (--split): where a cold pull's time goes, timed with plain HTTP clients (no
+  skopeo): the manifest GET through the proxy against the upstream's; the blobs fetched in
+  parallel (as skopeo does) through the proxy against the upstream, with the time to the
+  first byte (the gate's decision and nginx's hops) apart from the body; the same blobs
+  warm (distribution through nginx); and how long after the last byte the blobs are
+  checked and linked (the staging file's hash and move, off the client's path).
 - crowd: N clients pull the same uncached image at once through a new proxy project (plain
   HTTP clients, one thread each); the upstream sits behind the logging relay of
   tests/proxy_upstream.py, so the bytes fetched from it are counted. Reported: bytes
@@ -101,15 +107,84 @@ def _floor(registry_host: str, instance: Instance, work: Path) -> float:
     return elapsed
 
 
-def _crowd(instance: Instance, relay: FaultyRelay, clients: int) -> dict[str, Any]:
-    project = _proxy_project(instance, relay.url)
-    repository = f"{project}/bench/crowd"
+def _pull_headers(instance: Instance, repository: str) -> dict[str, str]:
     with instance.client() as api:
         token = api.get(
             "/service/token",
             params={"service": "harbor-registry", "scope": f"repository:{repository}:pull"},
         ).json()["token"]
-    headers = {"Authorization": f"Bearer {token}"}
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _fetch_all(
+    base: str, repository: str, digests: list[str], headers: dict[str, str]
+) -> tuple[float, float]:
+    """Every blob at once, one connection each (skopeo's way): (the slowest time to the
+    first byte, the time until the last byte)."""
+    clients = [httpx.Client(base_url=base, headers=headers, timeout=600) for _ in digests]
+
+    def one(client: httpx.Client, digest: str) -> float:
+        with client, client.stream("GET", f"/v2/{repository}/blobs/{digest}") as blob:
+            first = time.perf_counter() - started
+            blob.raise_for_status()
+            for _ in blob.iter_raw(MIB):
+                pass
+        return first
+
+    with ThreadPoolExecutor(max_workers=len(digests)) as pool:
+        started = time.perf_counter()
+        ttfb = max(pool.map(one, clients, digests))
+    return ttfb, time.perf_counter() - started
+
+
+def _split_round(instance: Instance, registry_url: str, data_dir: Path) -> dict[str, float]:
+    project = _proxy_project(instance, registry_url)
+    repository = f"{project}/bench/big"
+    proxy_headers = _pull_headers(instance, repository)
+    accept = {"Accept": ACCEPT}
+    started = time.perf_counter()
+    direct_doc = httpx.get(f"{registry_url}/v2/bench/big/manifests/v1", headers=accept).json()
+    direct_manifest = time.perf_counter() - started
+    started = time.perf_counter()
+    doc = httpx.get(
+        f"{instance.url}/v2/{repository}/manifests/v1",
+        headers={**proxy_headers, **accept},
+        timeout=60,
+    ).json()
+    cold_manifest = time.perf_counter() - started
+    assert doc == direct_doc
+    digests = [d["digest"] for d in [doc["config"], *doc["layers"]]]
+    direct_ttfb, direct_blobs = _fetch_all(registry_url, "bench/big", digests, {})
+    cold_ttfb, cold_blobs = _fetch_all(instance.url, repository, digests, proxy_headers)
+    landed_at = time.perf_counter()
+    links = data_dir / "registry/docker/registry/v2/repositories" / repository / "_layers"
+    while not all((links / "sha256" / d[7:] / "link").exists() for d in digests):
+        assert time.perf_counter() - landed_at < 60, "the blobs never landed"
+        time.sleep(0.01)
+    landing = time.perf_counter() - landed_at
+    warm_ttfb, warm_blobs = _fetch_all(instance.url, repository, digests, proxy_headers)
+    return {
+        "direct_manifest": direct_manifest,
+        "cold_manifest": cold_manifest,
+        "direct_blobs": direct_blobs,
+        "direct_first_byte": direct_ttfb,
+        "cold_blobs": cold_blobs,
+        "cold_first_byte": cold_ttfb,
+        "landing_after_last_byte": landing,
+        "warm_blobs": warm_blobs,
+        "warm_first_byte": warm_ttfb,
+    }
+
+
+def _split(instance: Instance, registry_url: str, rounds: int) -> dict[str, float]:
+    taken = [_split_round(instance, registry_url, instance.data_dir) for _ in range(rounds)]
+    return {k: round(statistics.median(r[k] for r in taken), 3) for k in taken[0]}
+
+
+def _crowd(instance: Instance, relay: FaultyRelay, clients: int) -> dict[str, Any]:
+    project = _proxy_project(instance, relay.url)
+    repository = f"{project}/bench/crowd"
+    headers = _pull_headers(instance, repository)
 
     def one(_: int) -> int:
         served = 0
@@ -148,6 +223,7 @@ def run(
     crowd_layer_mib: int,
     *,
     with_floor: bool = False,
+    split: int = 0,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-proxy-") as tmp:
         work = Path(tmp)
@@ -193,6 +269,8 @@ def run(
             results["warm_ratio_normal_over_proxy"] = round(
                 statistics.median(normal) / statistics.median(warm), 3
             )
+            if split:
+                results["split_medians_seconds"] = _split(instance, registry.url, split)
             if crowd:
                 push_image(
                     registry, "bench/crowd", "v1", layer_sizes=(crowd_layer_mib * MIB,) * layers
@@ -210,6 +288,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--crowd", type=int, default=20, help="0 skips it")
     parser.add_argument("--crowd-layer-mib", type=int, default=16)
     parser.add_argument("--floor", action="store_true", help="also time fetch + store at once")
+    parser.add_argument(
+        "--split", type=int, default=0, help="rounds of the cold pull's breakdown (0: none)"
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     results = run(
@@ -219,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         args.crowd,
         args.crowd_layer_mib,
         with_floor=args.floor,
+        split=args.split,
     )
     print(json.dumps(results, indent=2))
     if args.out:

@@ -247,6 +247,10 @@ HARBOR: dict[str, Any] = {
     # share HARBOR_DATA_DIR (the staging files) and the filesystem driver.
     "PROXY_NGINX_FETCH": env.get("HARBOR_PROXY_NGINX_FETCH", "true").lower() == "true",
     "PROXY_STAGING_DIR": str(RUNTIME.data_dir / "proxy-staging"),
+    # the CAs nginx checks an HTTPS upstream's certificate against when it fetches a blob:
+    # the system's, HARBOR_PROXY_UPSTREAM_CAS (a PEM file) and the registry endpoints' own,
+    # written by `platform prepare` (harbor_py/management/commands/platform.py)
+    "PROXY_UPSTREAM_CA_BUNDLE": str(RUNTIME.config_dir / "proxy-upstream-cas.pem"),
     "S3": {
         "REGION": env.get("HARBOR_S3_REGION", "us-east-1"),
         "ENDPOINT": env.get("HARBOR_S3_ENDPOINT", ""),  # distribution's regionendpoint

@@ -38,7 +38,7 @@ from django.conf import settings
 
 from harbor_py.core.errors import Code
 from projects.models import Project
-from proxy_cache import flights, manifests, services, upstreams
+from proxy_cache import fetch_route, flights, manifests, selectors, services, upstreams
 from proxy_cache.manifests import NotCached
 from registry import storage_probe, upstream
 from replication.adapters.base import PUSH, TransferError, grants
@@ -57,6 +57,7 @@ _END, _ABORT = object(), object()
 # a waiting client lead a second one)
 HANDOVER_BASE_SECONDS = 60.0
 HANDOVER_BYTES_PER_SECOND = 1024 * 1024
+HANDOVER_UNKNOWN_SECONDS = 240.0  # the size unknown (a HEAD answered with a redirect)
 STAGED_WAIT_SECONDS = 10.0  # for a file nginx is still fetching after its client left
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
@@ -73,7 +74,10 @@ class BlobStream:
 class Handover:
     """A blob miss for nginx to fetch (the X-Accel-Redirect answer, proxy_cache/gate.py)."""
 
-    url: str  # the blob's URL upstream
+    location: str  # nginx's fetch location (proxy_cache/fetch_route.py)
+    url: str  # the blob's URL upstream, with the host's address
+    host: str  # the upstream's Host header
+    server_name: str  # the name its certificate is checked against (and SNI)
     authorization: str  # the Authorization header for it ("" for none)
     store: str  # where nginx stores the whole body (the staging file)
     flight: str  # the single flight's token, which nginx's notice brings back
@@ -159,20 +163,33 @@ def _relay(response: httpx.Response) -> Iterator[bytes]:
 
 
 def open_blob(
-    project: Project, name: str, digest: str, start: int = 0, *, hand_over: bool = False
+    project: Project,
+    name: str,
+    digest: str,
+    start: int = 0,
+    *,
+    hand_over: bool = False,
+    failed_flight: str = "",
 ) -> BlobStream | Handover:
     """The blob's bytes for a client, from byte `start` on (a client resuming a broken
     transfer): from the cache, or streamed from the upstream into the cache as they go to
     the client (the whole blob is fetched and cached; the first `start` bytes are not
     sent), or, when `hand_over` is allowed and possible, a Handover for nginx. Raises
-    NotCached, also when the upstream fails before the first byte."""
+    NotCached, also when the upstream fails before the first byte. `failed_flight`: the
+    token of a fetch handed to nginx that the upstream did not answer with the blob (this
+    request comes back from it): that flight ends, and this one is not handed over."""
     local = _open_local(name, digest, start)
     if local is not None:
         return local
     source = upstreams.of_project(project.registry_id)  # type: ignore[arg-type]  # a proxy project
+    key = f"b:{source.endpoint_id}:{digest}"
+    if failed_flight:
+        hand_over = False  # never twice: nginx would loop between the two
+        if _TOKEN.match(failed_flight):
+            flights.release_token(key, failed_flight)
+        logger.info("proxy cache: nginx's fetch of %s failed; streamed by the gate", digest)
     if upstreams.is_open(source.endpoint_id):
         raise _unreachable(source, name, "the upstream registry is marked unavailable")
-    key = f"b:{source.endpoint_id}:{digest}"
     deadline = time.monotonic() + FOLLOW_SECONDS
     lock = flights.try_lead(key)
     while lock is None and time.monotonic() < deadline:
@@ -193,7 +210,7 @@ def open_blob(
             if _import_leftover(name, digest) and (local := _open_local(name, digest)):
                 flights.release(lock)
                 return local
-            handover = _handover(source, remote, digest, lock)
+            handover = _handover(source, name, remote, digest, lock)
             if handover is not None:
                 return handover
         opened = source.adapter.open_blob(remote, digest)
@@ -257,34 +274,54 @@ def _staging_path(staging: str, digest: str, token: str) -> str:
 
 
 def _handover(
-    source: upstreams.Upstream, remote: str, digest: str, lock: object
+    source: upstreams.Upstream, name: str, remote: str, digest: str, lock: object
 ) -> Handover | None:
-    """The fetch for nginx, when it can do it: one HEAD upstream (which also fetches the
-    token the GET needs) answered 200 without a redirect. None: stream it here."""
+    """The fetch for nginx, when it can do it. None: stream it here.
+
+    A blob that a manifest recorded here lists (what a cold pull asks for right after the
+    manifest) is handed over at once, with the size the manifest gave and the adapter's
+    token for the scope (renewed before it expires); else one HEAD upstream first (which
+    also learns the size and fetches the token). Whatever nginx then meets that is not
+    the blob (a 401 for a token this process never held, a 404, an error) comes back to
+    the gate (`X-Harbor-Proxy-Failed`, deploy/nginx.conf), which streams or refuses as
+    before; a redirect (a CDN) nginx follows."""
     staging = _staging_dir()
-    if staging is None or not source.nginx_fetchable:
+    if staging is None or source.fetch_location is None:
         return None
     adapter = source.adapter
+    base = adapter.client.base_url
+    address = fetch_route.address(base)
+    if address is None:
+        return None
     path = f"/v2/{remote}/blobs/{digest}"
     wanted = grants(remote, _PULL)
-    try:
-        response = adapter.send("HEAD", path, wanted)  # type: ignore[attr-defined]  # a V2Client
-    except TransferError:
-        return None  # the stream path asks again and says why
-    length = response.headers.get("Content-Length", "")
-    if response.status_code != 200 or not length.isdigit():
-        return None  # a redirect (a CDN), an error: the stream path deals with it
+    size = selectors.listed_blob_size(name, digest)
+    headers = adapter.ready_headers(wanted)  # type: ignore[attr-defined]  # a V2Client
+    if size is None or headers is None:
+        try:
+            response = adapter.send("HEAD", path, wanted)  # type: ignore[attr-defined]  # a V2Client
+        except TransferError:
+            return None  # the stream path asks again and says why
+        length = response.headers.get("Content-Length", "")
+        if response.status_code == 200 and length.isdigit():
+            size = int(length)
+        elif not response.is_redirect:
+            return None  # an error: the stream path reports it
+        headers = adapter.headers_for(wanted)  # type: ignore[attr-defined]  # a V2Client
     os.makedirs(staging, exist_ok=True)
     flights.hand_over(
         lock,  # type: ignore[arg-type]  # a redis Lock
-        HANDOVER_BASE_SECONDS + int(length) / HANDOVER_BYTES_PER_SECOND,
+        HANDOVER_BASE_SECONDS
+        + (HANDOVER_UNKNOWN_SECONDS if size is None else size / HANDOVER_BYTES_PER_SECOND),
     )
     token = flights.token_of(lock)  # type: ignore[arg-type]  # a redis Lock
-    authorization = adapter.headers_for(wanted).get("Authorization", "")  # type: ignore[attr-defined]  # a V2Client
-    base = str(adapter.client.base_url).rstrip("/")
+    port = f":{base.port}" if base.port else ""
     return Handover(
-        url=f"{base}{path}",
-        authorization=authorization,
+        location=source.fetch_location,
+        url=f"{base.scheme}://{address}{port}{base.path.rstrip('/')}{path}",
+        host=base.netloc.decode(),
+        server_name=base.host,
+        authorization=headers.get("Authorization", ""),
         store=_staging_path(staging, digest, token),
         flight=token,
     )

@@ -100,7 +100,13 @@ class Handler:
         start = _range_start(request)
         try:
             stream = blobs.open_blob(
-                project, name, digest, start, hand_over=not request.headers.get("Range")
+                project,
+                name,
+                digest,
+                start,
+                hand_over=not request.headers.get("Range"),
+                # nginx's fetch came back (deploy/nginx.conf, @harbor_proxy_fetch_failed)
+                failed_flight=request.headers.get("X-Harbor-Proxy-Failed", ""),
             )
         except DomainError as exc:
             return _error(exc, manifest=False)
@@ -142,8 +148,10 @@ def _handed_over(handover: blobs.Handover) -> HttpResponse:
     """nginx fetches the blob itself (deploy/nginx.conf, /_harbor_proxy_fetch); these
     headers are for it alone: nginx never passes them on to the client."""
     response = HttpResponse(status=200)
-    response["X-Accel-Redirect"] = "/_harbor_proxy_fetch"
+    response["X-Accel-Redirect"] = handover.location
     response["X-Harbor-Upstream-Url"] = handover.url
+    response["X-Harbor-Upstream-Host"] = handover.host
+    response["X-Harbor-Upstream-Name"] = handover.server_name
     response["X-Harbor-Upstream-Auth"] = handover.authorization
     response["X-Harbor-Store"] = handover.store
     response["X-Harbor-Flight"] = handover.flight

@@ -127,6 +127,7 @@ def get(project: Project, name: str, reference: str) -> Served:
             upstreams.failed(source.endpoint_id, str(exc))
             return stale(f"the upstream registry failed: {exc}")
         upstreams.succeeded(source.endpoint_id)
+        upstreams.share_auth(source)
         if not digest:
             return stale(f"the tag {reference} is gone from {remote} upstream", missing=True)
         if local is not None and local.digest == digest:
@@ -147,6 +148,7 @@ def get(project: Project, name: str, reference: str) -> Served:
             return stale(f"the upstream registry failed: {exc}", missing=exc.status == 404)
         if found is None:
             return stale(f"{remote}@{digest} is gone upstream", missing=True)
+        upstreams.share_auth(source)
         served = _record(project, name, *found, tag_name)
         what = f"{name}:{tag_name}" if tag_name else name
         services.log(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from jobs.models import Task
 from proxy_cache import upstreams
 from proxy_cache.services import VENDOR_TYPE
+from registry.models import ArtifactBlob
 from replication.models import RegistryEndpoint
 
 
@@ -31,3 +32,13 @@ def job_logs(project_id: int, limit: int = 7) -> list[dict[str, object]]:
         {"task_id": r["pk"], "day": r["execution__parameters"].get("day", ""), "log": r["log"]}
         for r in rows
     ]
+
+
+def listed_blob_size(repository: str, digest: str) -> int | None:
+    """The size of `digest` as a manifest recorded in `repository` lists it (a cold pull
+    asks for the blobs of the manifest it was just served); None when none lists it."""
+    return (
+        ArtifactBlob.objects.filter(artifact__repository__name=repository, blob__digest=digest)
+        .values_list("blob__size", flat=True)
+        .first()
+    )

@@ -5,7 +5,8 @@ its time-out once per cool-down, not on every pull."""
 
 from __future__ import annotations
 
-import ipaddress
+import contextlib
+import json
 import logging
 import threading
 import time
@@ -17,7 +18,7 @@ import redis
 
 from harbor_py.core import redis_conn
 from harbor_py.core.errors import Code, DomainError, bad_request
-from harbor_py.core.runtime import nameservers
+from proxy_cache import fetch_route
 from replication.adapters.base import RemoteAdapter, TransferError, adapter_type
 from replication.models import RegistryEndpoint
 
@@ -38,9 +39,8 @@ class Upstream:
     endpoint_name: str
     docker_hub: bool
     adapter: RemoteAdapter
-    # nginx may fetch its blobs (proxy_cache/blobs.py): plain HTTP, or HTTPS checked
-    # against the system's CAs; a name nginx can resolve
-    nginx_fetchable: bool = False
+    # where nginx fetches its blobs (proxy_cache/fetch_route.py), None: it cannot
+    fetch_location: str | None = None
 
     def remote_name(self, local_name: str) -> str:
         """`<project>/<path>` here is `<path>` upstream; on Docker Hub a one-part path is an
@@ -94,6 +94,8 @@ def of_project(project_registry_id: int) -> Upstream:
                 cached[1].close()
             adapter = adapter_type(endpoint.type).open(endpoint, None)
             adapter.client.timeout = TIMEOUT
+            if (known := _shared_auth(endpoint)) is not None and hasattr(adapter, "learn"):
+                adapter.learn(known)
             cached = _adapters[endpoint.pk] = (endpoint.update_time, adapter)
     adapter = cached[1]
     return Upstream(
@@ -101,20 +103,39 @@ def of_project(project_registry_id: int) -> Upstream:
         endpoint.name,
         endpoint.type == DOCKER_HUB,
         adapter,
-        nginx_fetchable=_nginx_fetchable(adapter.client.base_url, endpoint),
+        fetch_location=fetch_route.location(
+            adapter.client.base_url,
+            insecure=endpoint.insecure,
+            ca_certificate=endpoint.ca_certificate,
+        ),
     )
 
 
-def _nginx_fetchable(url: httpx.URL, endpoint: RegistryEndpoint) -> bool:
-    if url.scheme == "https" and (endpoint.insecure or endpoint.ca_certificate):
-        return False  # nginx checks every certificate against the system's CAs alone
-    if url.scheme not in ("http", "https"):
-        return False
+def _auth_key(endpoint_id: int, updated: datetime) -> str:
+    return f"harbor:proxy:auth:{endpoint_id}:{updated.timestamp()}"
+
+
+def _shared_auth(endpoint: RegistryEndpoint) -> dict[str, object] | None:
     try:
-        ipaddress.ip_address(url.host)
-    except ValueError:
-        return bool(nameservers())  # nginx's resolver (deploy/nginx.conf)
-    return True
+        found = _redis().get(_auth_key(endpoint.pk, endpoint.update_time))
+    except redis.RedisError:
+        return None
+    return json.loads(found) if found else None
+
+
+def share_auth(source: Upstream) -> None:
+    """What this process's adapter learnt of how the upstream authenticates, for the other
+    web processes' (their first blob fetch handed to nginx then needs no HEAD first,
+    proxy_cache/blobs.py): kept in Redis under the endpoint's version, for an hour."""
+    state = getattr(source.adapter, "auth_state", lambda: None)()
+    with _adapters_lock:
+        cached = _adapters.get(source.endpoint_id)
+    if state is None or cached is None or cached[1] is not source.adapter:
+        return
+    key = _auth_key(source.endpoint_id, cached[0])
+    with contextlib.suppress(redis.RedisError):
+        # a realm or Basic is what a challenge said; "open" never replaces them
+        _redis().set(key, json.dumps(state), ex=3600, nx="open" in state)
 
 
 def forget_adapters() -> None:

@@ -5,6 +5,9 @@ htpasswd) on a TCP port, fronted by a small fault-injecting relay that keeps an 
         with FaultyRelay(registry.url) as relay:   # what the proxy project points at
             relay.mode = "down"                     # every request: connection closed
             relay.cut_next_blob = 4096              # the next blob GET breaks off after 4 KiB
+            relay.fail_next_blob_get = 401          # the next blob GET (not HEAD) answers 401
+            relay.redirect_blobs_to = cdn.url       # blob GETs: 307 to another relay (a CDN)
+            cdn.refuse_authorization = True         # 400 to a request with credentials
             relay.count("GET", "/blobs/")           # the access log
 
 Clients push straight to distribution (`push_image`), the proxy pulls through the relay.
@@ -12,10 +15,12 @@ Clients push straight to distribution (`push_image`), the proxy pulls through th
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import shutil
 import socket
+import ssl
 import threading
 import warnings
 from collections.abc import Iterator
@@ -25,6 +30,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from tests.distribution_process import serving
 from tests.imagegen import OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, random_layer
@@ -36,7 +45,7 @@ log: {{level: warn}}
 storage:
   filesystem: {{rootdirectory: {root}}}
   delete: {{enabled: true}}
-http: {{addr: "127.0.0.1:{port}"}}
+http: {{addr: "127.0.0.1:{port}"{tls}}}
 {auth}
 """
 HTPASSWD_AUTH = """auth:
@@ -48,14 +57,61 @@ HTPASSWD_AUTH = """auth:
 class BareRegistry:
     host: str
     auth: tuple[str, str] | None = None
+    ca: str = ""  # the PEM of the CA of its certificate, when it serves HTTPS
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}"
+        return f"{'https' if self.ca else 'http'}://{self.host}"
+
+    def client(self) -> httpx.Client:
+        verify = ssl.create_default_context(cadata=self.ca) if self.ca else True
+        return httpx.Client(base_url=self.url, auth=self.auth, timeout=60, verify=verify)
+
+
+def tls_material(base: Path, name: str) -> tuple[Path, Path, str]:
+    """A private CA and a certificate for `name` (a DNS name) it issued: (certificate
+    file, key file, the CA's PEM)."""
+    now = dt.datetime.now(dt.UTC)
+
+    def issue(subject: str, key, issuer_key, issuer=None):
+        subject_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject_name)
+            .issuer_name(issuer or subject_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+        )
+        if issuer is None:
+            builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        else:
+            san = x509.SubjectAlternativeName([x509.DNSName(name)])
+            builder = builder.add_extension(san, False)
+        return builder.sign(issuer_key, hashes.SHA256())
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = issue("proxy test CA", ca_key, ca_key)
+    certificate = issue(name, key, ca_key, ca.subject)
+    cert_file, key_file = base / "server.crt", base / "server.key"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file, ca.public_bytes(serialization.Encoding.PEM).decode()
 
 
 @contextmanager
-def bare_registry(base: Path, *, htpasswd: tuple[str, str] | None = None) -> Iterator[BareRegistry]:
+def bare_registry(
+    base: Path, *, htpasswd: tuple[str, str] | None = None, tls_name: str = ""
+) -> Iterator[BareRegistry]:
+    """A distribution on a free port; `tls_name`: over HTTPS, with a certificate for that
+    name from a private CA (BareRegistry.ca)."""
     if not shutil.which(DOCKER_REGISTRY):
         import pytest
 
@@ -68,16 +124,22 @@ def bare_registry(base: Path, *, htpasswd: tuple[str, str] | None = None) -> Ite
         user, password = htpasswd
         path.write_text(f"{user}:{_bcrypt(password)}\n")
         auth = HTPASSWD_AUTH.format(path=path)
-    config = CONFIG.format(root=base / "storage", port=port, auth=auth)
+    tls, ca, scheme = "", "", "http"
+    if tls_name:
+        cert_file, key_file, ca = tls_material(base, tls_name)
+        tls = f", tls: {{certificate: {cert_file}, key: {key_file}}}"
+        scheme = "https"
+    config = CONFIG.format(root=base / "storage", port=port, auth=auth, tls=tls)
 
     def answers() -> bool:
         try:
-            return httpx.get(f"http://127.0.0.1:{port}/v2/", timeout=2).status_code in (200, 401)
+            answer = httpx.get(f"{scheme}://127.0.0.1:{port}/v2/", timeout=2, verify=False)
         except httpx.HTTPError:
             return False
+        return answer.status_code in (200, 401)
 
     with serving(base, config, ready=answers, poll=0.1):
-        yield BareRegistry(f"127.0.0.1:{port}", htpasswd)
+        yield BareRegistry(f"{tls_name or '127.0.0.1'}:{port}", htpasswd, ca)
 
 
 def _bcrypt(password: str) -> str:
@@ -96,7 +158,7 @@ def _digest(data: bytes) -> str:
 
 def put_blob(registry: BareRegistry, repository: str, data: bytes) -> str:
     digest = _digest(data)
-    with httpx.Client(base_url=registry.url, auth=registry.auth, timeout=60) as client:
+    with registry.client() as client:
         started = client.post(f"/v2/{repository}/blobs/uploads/")
         assert started.status_code == 202, started.text
         done = client.put(
@@ -110,7 +172,7 @@ def put_blob(registry: BareRegistry, repository: str, data: bytes) -> str:
 
 def put_manifest(registry: BareRegistry, repository: str, reference: str, doc: dict) -> str:
     body = json.dumps(doc).encode()
-    with httpx.Client(base_url=registry.url, auth=registry.auth, timeout=60) as client:
+    with registry.client() as client:
         response = client.put(
             f"/v2/{repository}/manifests/{reference}",
             content=body,
@@ -187,7 +249,7 @@ def push_index(
 
 
 def delete_manifest(registry: BareRegistry, repository: str, digest: str) -> None:
-    with httpx.Client(base_url=registry.url, auth=registry.auth, timeout=60) as client:
+    with registry.client() as client:
         response = client.delete(f"/v2/{repository}/manifests/{digest}")
     assert response.status_code == 202, response.text
 
@@ -202,13 +264,20 @@ class FaultyRelay:
     """Relays HTTP to `target`, logging every request; faults on demand:
     mode "ok" | "down" (the connection is closed unanswered) | an HTTP status to answer
     with (e.g. 429, 503); cut_next_blob: the next blob GET sends its headers and this many
-    bytes of the body, then the connection is dropped."""
+    bytes of the body, then the connection is dropped; fail_next_blob_get: the next blob
+    GET (HEADs pass) answers this status; redirect_blobs_to: every blob GET answers 307 to
+    the same path (and a signature in the query) on that URL, as Docker Hub sends blob
+    GETs to its CDN; refuse_authorization: a request with an Authorization header gets
+    400, as a CDN's signed URL refuses a second credential."""
 
     def __init__(self, target: str) -> None:
         self.target = target
         self.mode: str | int = "ok"
         self.cut_next_blob: int | None = None
         self.cut_only: str = ""  # a digest: cut_next_blob waits for a GET of that blob
+        self.fail_next_blob_get: int | None = None
+        self.redirect_blobs_to: str | None = None
+        self.refuse_authorization = False
         self.log: list[tuple[str, str, int]] = []
         self.blob_bytes = 0  # body bytes of blob GETs relayed
         self._lock = threading.Lock()
@@ -269,6 +338,18 @@ class FaultyRelay:
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
+                blob_get = method == "GET" and "/blobs/sha256:" in self.path
+                if relay.redirect_blobs_to and blob_get:
+                    self.send_response(307)
+                    self.send_header("Location", f"{relay.redirect_blobs_to}{self.path}?sig=x")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if relay.refuse_authorization and self.headers.get("Authorization"):
+                    mode = 400
+                if blob_get and relay.fail_next_blob_get is not None:
+                    with relay._lock:
+                        mode, relay.fail_next_blob_get = relay.fail_next_blob_get, None
                 if isinstance(mode, int):
                     body = json.dumps({"errors": [{"code": "UNAVAILABLE", "message": "x"}]})
                     self.send_response(mode)

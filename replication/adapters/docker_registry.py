@@ -1,8 +1,9 @@
 """The docker-registry adapter: any registry that speaks the distribution v2 API.
 
 Bearer token auth: a 401's WWW-Authenticate challenge sends it to the registry's token
-realm with the endpoint's Basic credentials, and tokens are cached per set of scopes (a
-registry that challenges Basic gets the credentials on each request). Repositories come
+realm with the endpoint's Basic credentials, and tokens are cached per set of scopes until
+shortly before they expire (a registry that challenges Basic gets the credentials on each
+request). Repositories come
 from /v2/_catalog, artifacts from the tags (one HEAD per tag); tags cannot be deleted alone.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 import re
 import threading
+import time
 from typing import Any
 
 import httpx
@@ -19,6 +21,11 @@ from replication.adapters.base import Grants, SourceArtifact, TransferError
 from replication.adapters.v2 import V2Client, next_link, refusal, scope_strings, verification
 
 CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
+# A token without `expires_in` lives 60 s (the distribution token spec); one is renewed
+# this long before it expires, so that a request it authorizes (e.g. the proxy cache's
+# blob fetch handed to nginx, proxy_cache/blobs.py) does not start with a stale one.
+DEFAULT_TOKEN_SECONDS = 60
+RENEW_BEFORE_SECONDS = 20
 
 
 class DockerRegistryAdapter(V2Client):
@@ -34,8 +41,9 @@ class DockerRegistryAdapter(V2Client):
             limits=httpx.Limits(max_keepalive_connections=16, max_connections=32),
             transport=transport,
         )
-        self._tokens: dict[tuple[str, ...], str] = {}
+        self._tokens: dict[tuple[str, ...], tuple[str, float]] = {}  # token, renew after
         self._basic = False
+        self._answered = False  # a request was answered without asking for credentials
         self._realm: tuple[str, str] | None = None  # (realm, service) of the last challenge
         self._lock = threading.Lock()
 
@@ -44,7 +52,7 @@ class DockerRegistryAdapter(V2Client):
 
     def headers_for(self, wanted: Grants | None) -> dict[str, str]:
         key = tuple(scope_strings(wanted or ()))
-        token = self._tokens.get(key)
+        token = self._token(key)
         if token is None and key and self._realm:
             # the realm is known from an earlier challenge: no 401 round trip per scope
             token = self._fetch_token(*self._realm, key)
@@ -55,6 +63,42 @@ class DockerRegistryAdapter(V2Client):
             raw = base64.b64encode(f"{user}:{password}".encode()).decode()
             return {"Authorization": f"Basic {raw}"}
         return {}
+
+    def _token(self, key: tuple[str, ...]) -> str | None:
+        found = self._tokens.get(key)
+        if found is None or found[1] <= time.monotonic():
+            return None
+        return found[0]
+
+    def ready_headers(self, wanted: Grants | None) -> dict[str, str] | None:
+        """The headers that authorize `wanted` now, without asking the registry first;
+        None while this adapter has not learnt how the registry authenticates (no request
+        answered yet, nor challenged)."""
+        if not (self._realm or self._basic or self._answered):
+            return None
+        return self.headers_for(wanted)
+
+    def auth_state(self) -> dict[str, Any] | None:
+        """How the registry authenticates, as learnt (None: not yet), for another process's
+        adapter of the same endpoint (`learn`): the token realm, Basic, or none."""
+        if self._realm:
+            return {"realm": list(self._realm)}
+        if self._basic:
+            return {"basic": True}
+        return {"open": True} if self._answered else None
+
+    def learn(self, state: dict[str, Any]) -> None:
+        realm = state.get("realm")
+        if isinstance(realm, list) and len(realm) == 2:
+            self._realm = (str(realm[0]), str(realm[1]))
+        self._basic = self._basic or state.get("basic") is True
+        self._answered = self._answered or state.get("open") is True
+
+    def send(self, method: str, url: str, wanted: Grants | None, **kwargs: Any) -> httpx.Response:
+        response = super().send(method, url, wanted, **kwargs)
+        if response.status_code != 401:
+            self._answered = True
+        return response
 
     def on_unauthorized(self, response: httpx.Response, wanted: Grants | None) -> bool:
         key = tuple(scope_strings(wanted or ()))
@@ -72,7 +116,7 @@ class DockerRegistryAdapter(V2Client):
         if not realm:
             return False
         self._realm = (realm, params.get("service", ""))
-        previous = self._tokens.get(key)
+        previous = self._token(key)
         scopes = key or ((params["scope"],) if "scope" in params else ())
         token = self._fetch_token(realm, params.get("service", ""), scopes, key)
         return bool(token) and token != previous
@@ -92,8 +136,12 @@ class DockerRegistryAdapter(V2Client):
             raise TransferError(f"token service {realm}: {refusal(status, '')}", status)
         body = answer.json()
         token = body.get("token") or body.get("access_token") or ""
+        lifetime = body.get("expires_in")
+        if not isinstance(lifetime, int) or lifetime <= 0:
+            lifetime = DEFAULT_TOKEN_SECONDS
+        renew_after = time.monotonic() + max(lifetime - RENEW_BEFORE_SECONDS, lifetime / 2)
         with self._lock:
-            self._tokens[scopes if key is None else key] = token
+            self._tokens[scopes if key is None else key] = (token, renew_after)
         return token
 
     def ping(self) -> None:

@@ -38,6 +38,7 @@ from harbor_py.processes import (
     supervisor_environment,
 )
 from harbor_py.topology import load_topology
+from proxy_cache import fetch_route
 from scanning.services import ensure_default_scanner
 
 DEPLOY_DIR = BASE_DIR / "deploy"
@@ -162,10 +163,29 @@ def render_configs(rt: Runtime, target: Path | None = None) -> Path:
         **supervisor_context(rt),
     }
     config_dir.mkdir(parents=True, exist_ok=True)
-    for name in ("registry.yml", "nginx.conf", "supervisord.conf", "nginx-proxy-headers.conf"):
+    for name in (
+        "registry.yml",
+        "nginx.conf",
+        "supervisord.conf",
+        "nginx-proxy-headers.conf",
+        "nginx-proxy-fetch.conf",
+        "nginx-proxy-fetch-from.conf",
+    ):
         text = engine.get_template(name).render(Context(context, autoescape=False))
         (config_dir / name).write_text(text)
+    write_upstream_cas(rt)
     return config_dir
+
+
+def write_upstream_cas(rt: Runtime, *, with_endpoints: bool = False) -> None:
+    """The CAs nginx checks a proxy cache's HTTPS upstream against (deploy/nginx.conf),
+    where the gate reads them too (settings.HARBOR["PROXY_UPSTREAM_CA_BUNDLE"])."""
+    rt.config_dir.mkdir(parents=True, exist_ok=True)
+    fetch_route.write_ca_bundle(
+        str(rt.config_dir / "proxy-upstream-cas.pem"),
+        env.get("HARBOR_PROXY_UPSTREAM_CAS", ""),
+        with_endpoints=with_endpoints,
+    )
 
 
 def _require_migrated() -> None:
@@ -250,6 +270,7 @@ class Command(BaseCommand):
             call_command("migrate", interactive=False, verbosity=0)
         else:
             _require_migrated()
+        write_upstream_cas(rt, with_endpoints=True)
         call_command("collectstatic", interactive=False, verbosity=0)
         if ensure_admin(password=rt.admin_password):
             self.stdout.write("created the admin user")

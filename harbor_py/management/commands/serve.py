@@ -23,7 +23,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from harbor_py.core import env
 from harbor_py.core.runtime import Runtime
-from harbor_py.management.commands.platform import render_configs
+from harbor_py.management.commands.platform import render_configs, write_upstream_cas
 from harbor_py.processes import ROLES, node_name, process_environment, role_argv
 
 
@@ -42,6 +42,8 @@ class Command(BaseCommand):
         config_dir = rt.config_dir / f"{role}-{node_name()}"
         if role in ("nginx", "registry"):
             render_configs(rt, config_dir)
+        if role == "nginx":
+            write_upstream_cas(rt, with_endpoints=True)
         argv = role_argv(role, rt, config_dir, node=node_name())
         # render_configs has refused settings role_environment cannot pass on.
         environment = process_environment(role, env.variables())
