@@ -80,10 +80,8 @@ UNSENT = (
 )
 
 
-def drain(topo: bench.Topology) -> tuple[float, float, float]:
-    """Wait until every event is delivered: (seconds, the worker's and PostgreSQL's CPU
-    seconds meanwhile; the latter is mostly the worker's statements, which a round's
-    figures count as PostgreSQL's, not the worker's)."""
+def drain(topo: bench.Topology) -> tuple[float, float]:
+    """Wait until every event is delivered: (seconds, the worker's CPU seconds meanwhile)."""
     assert topo.instance is not None
     before = topo.cpu_by_component(bench.process_table())
     started = time.monotonic()
@@ -94,11 +92,7 @@ def drain(topo: bench.Topology) -> tuple[float, float, float]:
                 break
             time.sleep(0.5)
     after = topo.cpu_by_component(bench.process_table())
-    return (
-        time.monotonic() - started,
-        after.get("celery", 0.0) - before.get("celery", 0.0),
-        after.get("postgres", 0.0) - before.get("postgres", 0.0),
-    )
+    return time.monotonic() - started, after.get("celery", 0.0) - before.get("celery", 0.0)
 
 
 def latency(topo: bench.Topology, images: list, pushers: int, receiver: Receiver) -> list[float]:
@@ -174,10 +168,10 @@ def main(argv: list[str] | None = None) -> int:
             rate, cpu = push_round(topo, next(images), f"{project}/r{number}", args.parallel)
             rates[project].append(rate)
             report_round(project, rate, cpu)
-            seconds, worker, database = drain(topo)
+            seconds, worker = drain(topo)
             bench.log(
                 f"  drained in {seconds:.1f} s; worker CPU {1000 * worker / args.tiny:.1f} "
-                f"ms/img, PostgreSQL {1000 * database / args.tiny:.1f} ms/img meanwhile"
+                "ms/img meanwhile"
             )
         pairs = [h / q for q, h in zip(rates["quiet"], rates["hooked"], strict=True)]
         ratio = statistics.median(rates["hooked"]) / statistics.median(rates["quiet"])

@@ -28,6 +28,10 @@ class JobType:
     # The Celery task that beat runs for a schedule of this job type whose first argument
     # is the vendor id (a policy's); empty: jobs.tasks.run_scheduled (argument: the type).
     schedule_task: str = ""
+    # Its runs' log lines are written with the statement that ends the run (or puts it
+    # back to pending for a retry), not one by one: for short jobs whose log nobody
+    # follows live (a webhook delivery), one statement less per line.
+    log_at_end: bool = False
 
 
 _JOBS: dict[str, JobType] = {}
