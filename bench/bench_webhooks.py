@@ -3,7 +3,7 @@ event takes from the end of its push to the receiver.
 
     .venv/bin/python -m bench.bench_webhooks [--rounds 4] [--tiny 60] [--parallel 8]
                                              [--pushers 50] [--latency-pushes 100]
-                                             [--worker-nice 0]
+                                             [--worker-nice 10]
 
 One instance (tests.stack, PostgreSQL), two projects: `quiet` without webhooks and
 `hooked` with five policies (PUSH_ARTIFACT, one receiver on loopback each, Default and
@@ -16,7 +16,9 @@ prints how long that took and the worker's CPU per image for it (the deliveries'
 which on a busy instance competes with pushes for the same cores). Goal: hooked/quiet of
 the median images/s >= 0.95. Latency: --latency-pushes images pushed by --pushers
 concurrent skopeo into `timed` (one policy, one receiver); for each, the time from the end
-of its skopeo push to the receiver's arrival of its PUSH_ARTIFACT; p50 and p95.
+of its skopeo push to the receiver's arrival of its PUSH_ARTIFACT; p50 and p95. The
+instance runs as deployed: its worker at the default HARBOR_WORKER_NICE unless
+--worker-nice says otherwise.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import psycopg
 
 from bench import bench
 from bench.bench_ab import push_round, report_round
+from harbor_py.processes import DEFAULT_WORKER_NICE
 from tests.stack import Instance, database_url, reset_skopeo_cache, skopeo
 from tests.webhook_receiver import Receiver
 
@@ -49,7 +52,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pushers", type=int, default=50, help="latency: concurrent skopeo")
     parser.add_argument("--latency-pushes", type=int, default=100, help="latency: images")
     parser.add_argument(
-        "--worker-nice", type=int, default=0, help="HARBOR_WORKER_NICE of the instance (0)"
+        "--worker-nice",
+        type=int,
+        default=DEFAULT_WORKER_NICE,
+        help=f"HARBOR_WORKER_NICE of the instance ({DEFAULT_WORKER_NICE}, the default)",
     )
     return parser.parse_args(argv)
 

@@ -22,6 +22,24 @@ def node_name() -> str:
     return env.get("HARBOR_NODE_NAME") or socket.gethostname()
 
 
+# Background jobs (webhook deliveries, GC, replication, scans) yield the CPU to the data
+# path (nginx, distribution, gunicorn) where they share cores: docs/deployment.md says
+# what it costs them, docs/webhooks.md ("Figures") what it gives pushes.
+DEFAULT_WORKER_NICE = 10
+
+
+def worker_niceness() -> int:
+    """HARBOR_WORKER_NICE (0-19; 0: the worker runs at the data path's priority)."""
+    value = env.get("HARBOR_WORKER_NICE", str(DEFAULT_WORKER_NICE))
+    try:
+        nice = int(value)
+    except ValueError:
+        nice = -1
+    if not 0 <= nice <= 19:
+        raise ValueError(f"HARBOR_WORKER_NICE {value!r} is not a niceness from 0 to 19")
+    return nice
+
+
 def role_argv(role: str, rt: Runtime, config_dir: Path, *, node: str) -> list[str]:
     """The command line of a role; nginx and registry read their config from config_dir,
     `node` names the Celery worker."""
@@ -45,11 +63,9 @@ def role_argv(role: str, rt: Runtime, config_dir: Path, *, node: str) -> list[st
         ]
     if role == "worker":
         concurrency = env.get("HARBOR_WORKER_CONCURRENCY", "2")
-        # background jobs (webhook deliveries, GC, replication...) may yield the CPU to the
-        # data path: docs/deployment.md, docs/webhooks.md ("Figures") for what it costs
-        nice = env.get("HARBOR_WORKER_NICE", "0")
+        nice = worker_niceness()
         return [
-            *(["/usr/bin/nice", "-n", str(int(nice))] if int(nice) > 0 else []),
+            *(["/usr/bin/nice", "-n", str(nice)] if nice > 0 else []),
             str(bin_dir / "celery"),
             *("-A", "harbor_py", "worker", "--loglevel", "INFO"),
             *("--concurrency", concurrency, "-n", f"harbor-{node}@%h"),

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
-from jobs.lease import Heartbeat
+from jobs.lease import HeldLease
 from jobs.models import Execution, Task
 
 
@@ -19,19 +19,40 @@ class JobContext:
     task_id: int
     execution_id: int
     parameters: dict[str, Any]
-    lease: Heartbeat | None = None
+    lease: HeldLease | None = None
     attempt: int = 1  # 1 + the times the job asked to be run again (RetryLater)
+    # Keep the log lines for the statement that ends the run (jobs.registry.JobType).
+    log_at_end: bool = False
+    _log: list[str] = field(default_factory=list, init=False, repr=False)
+    _records: list[str] = field(default_factory=list, init=False, repr=False)
 
     def log(self, message: str, *, event: str | None = None, **params: Any) -> None:
         """A line of the task's log (English, as the API serves it). With `event`, also a
         structured record of it (`Task.records`: the event's name and its parameters, plain
         JSON values), which a surface words in its own language."""
         now = timezone.now().isoformat(timespec="seconds")
-        changes: dict[str, Any] = {"log": Concat("log", Value(f"{now} {message}\n"))}
+        self._log.append(f"{now} {message}\n")
         if event is not None:
             record = json.dumps({"time": now, "event": event, "params": params}, default=str)
-            changes["records"] = Concat("records", Value(record + "\n"))
-        Task.objects.filter(pk=self.task_id).update(**changes)
+            self._records.append(record + "\n")
+        if not self.log_at_end:
+            self.write_log()
+
+    def unwritten(self) -> dict[str, Any]:
+        """The update of the task's columns that appends the lines not written yet (for a
+        statement of the caller's); they count as written from then on."""
+        changes: dict[str, Any] = {}
+        if self._log:
+            changes["log"] = Concat("log", Value("".join(self._log)))
+        if self._records:
+            changes["records"] = Concat("records", Value("".join(self._records)))
+        self._log, self._records = [], []
+        return changes
+
+    def write_log(self) -> None:
+        """Write the lines not written yet."""
+        if changes := self.unwritten():
+            Task.objects.filter(pk=self.task_id).update(**changes)
 
     def progress(self, percent: int) -> None:
         """How far the run is (0-100), for the UI's progress bar; in the task's extra_attrs."""

@@ -16,6 +16,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from django.db import DatabaseError, connection
 from django.db.models import F, Q
@@ -99,17 +101,38 @@ def orphaned_task_ids() -> list[int]:
     return found + [pk for pk, worker in here if _owner_is_dead(worker)]
 
 
-class Heartbeat:
-    """Renews the lease of (task, run) until stopped; `lost` tells that another worker took
-    the task over (this one was presumed dead), so the job should stop."""
+class HeldLease(Protocol):
+    """What a running job knows of its task's lease (a Lease, a Heartbeat)."""
 
-    def __init__(self, task_id: int, run: int) -> None:
-        self.task_id, self.run = task_id, run
-        self.lost = threading.Event()
+    @property
+    def run(self) -> int: ...
+
+    @property
+    def lost(self) -> threading.Event: ...
+
+
+@dataclass(frozen=True)
+class Lease:
+    """One task's lease held by this worker: run `run`; `lost` is set when another worker
+    took the task over (this one was presumed dead), so the job should stop."""
+
+    task_id: int
+    run: int
+    lost: threading.Event = field(default_factory=threading.Event, compare=False)
+
+
+class Leases:
+    """Renews the leases of tasks this worker runs until stopped, from one thread and in
+    one statement: one task (Heartbeat), or a batch that it claimed at once and runs one
+    after the other (jobs.runner.run_claimed), each released as it ends."""
+
+    def __init__(self, leases: list[Lease]) -> None:
+        self._held = {lease.task_id: lease for lease in leases}
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, daemon=True, name="job-heartbeat")
 
-    def __enter__(self) -> Heartbeat:
+    def __enter__(self) -> Leases:
         self._thread.start()
         return self
 
@@ -117,26 +140,67 @@ class Heartbeat:
         self._stop.set()
         self._thread.join(timeout=30)
 
-    def _taken_over(self) -> bool:
+    def held(self, task_id: int) -> Lease | None:
+        """The task's lease, unless another worker took the task over."""
+        with self._lock:
+            return self._held.get(task_id)
+
+    def release(self, task_id: int) -> None:
+        """The task's run ended (or went back to pending): its lease is no longer renewed."""
+        with self._lock:
+            self._held.pop(task_id, None)
+
+    def _renew(self, held: list[Lease]) -> None:
+        now, me = timezone.now(), this_worker()
+        renewed = 0
+        for run in {lease.run for lease in held}:
+            ids = [lease.task_id for lease in held if lease.run == run]
+            mine = Task.objects.filter(pk__in=ids, run_count=run, worker=me)
+            renewed += mine.update(heartbeat=now)
+        if renewed == len(held):
+            return
         # A row this connection cannot see (a test's open transaction) is not a takeover.
-        owner = Task.objects.filter(pk=self.task_id).values_list("run_count", "worker").first()
-        return owner is not None and owner != (self.run, this_worker())
+        owners = {
+            pk: (run, worker)
+            for pk, run, worker in Task.objects.filter(
+                pk__in=[lease.task_id for lease in held]
+            ).values_list("pk", "run_count", "worker")
+        }
+        for lease in held:
+            owner = owners.get(lease.task_id)
+            if owner is not None and owner != (lease.run, me):
+                lease.lost.set()
+                self.release(lease.task_id)
 
     def _beat(self) -> None:
         try:
             while not self._stop.wait(HEARTBEAT_SECONDS):
+                with self._lock:
+                    held = list(self._held.values())
+                if not held:
+                    continue
                 try:
-                    renewed = Task.objects.filter(
-                        pk=self.task_id, run_count=self.run, worker=this_worker()
-                    ).update(heartbeat=timezone.now())
-                    if not renewed and self._taken_over():
-                        self.lost.set()
-                        return
+                    self._renew(held)
                 except DatabaseError:
                     # The database is failing over (or restarting): the lease goes on at
                     # the next beat, on a new session. Ending the thread here would let the
                     # lease go stale under a job that is still running.
-                    logger.warning("job %s: heartbeat not renewed", self.task_id, exc_info=True)
+                    logger.warning("jobs %s: heartbeat not renewed", held, exc_info=True)
                     connection.close()
         finally:
             connection.close()  # this thread's own connection
+
+
+class Heartbeat(Leases):
+    """Renews the lease of (task, run) until stopped; `lost` tells that another worker took
+    the task over (this one was presumed dead), so the job should stop."""
+
+    def __init__(self, task_id: int, run: int) -> None:
+        self.task_id, self.run = task_id, run
+        lease = Lease(task_id, run)
+        self.lost = lease.lost
+        super().__init__([lease])
+
+    def __enter__(self) -> Heartbeat:
+        super().__enter__()
+        return self

@@ -32,6 +32,10 @@ class JobType:
     # (before the first, or while it waits for a retry): what a run would have cleaned up
     # on seeing the stop (scanning: its reports still at the adapter).
     stopped_between_runs: Callable[[int], None] | None = None
+    # Its runs' log lines are written with the statement that ends the run (or puts it
+    # back to pending for a retry), not one by one: for short jobs whose log nobody
+    # follows live (a webhook delivery), one statement less per line.
+    log_at_end: bool = False
 
 
 _JOBS: dict[str, JobType] = {}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from celery import current_app, shared_task
@@ -14,9 +15,9 @@ from django.utils import timezone
 from harbor_py.core import readonly
 from jobs import queues
 from jobs.context import JobContext, RetryLater, Stopped
-from jobs.lease import Heartbeat, claim, held_by_live_worker, this_worker
+from jobs.lease import Heartbeat, HeldLease, Lease, Leases, claim, held_by_live_worker, this_worker
 from jobs.models import FINAL, Execution, Status, Task
-from jobs.registry import after_stop_between_runs, declaration
+from jobs.registry import JobType, after_stop_between_runs, declaration
 
 __all__ = [
     "JobContext",
@@ -25,6 +26,7 @@ __all__ = [
     "enqueue",
     "enqueue_many",
     "run",
+    "run_claimed",
     "run_task",
 ]
 
@@ -42,12 +44,16 @@ def _finish(
     message: str = "",
     results: dict[str, Any] | None = None,
     run: int | None = None,
+    context: JobContext | None = None,
 ) -> None:
+    """End the task and its execution; with the lines its job's `context` has not
+    written yet (JobType.log_at_end) in the same statement."""
     now = timezone.now()
     mine = Task.objects.filter(pk=task.pk)
     if run is not None:
         mine = mine.filter(run_count=run, worker=this_worker())
-    if not mine.update(status=status, status_message=message, end_time=now):
+    unwritten = context.unwritten() if context is not None else {}
+    if not mine.update(status=status, status_message=message, end_time=now, **unwritten):
         return  # another worker took the task over: its run reports
     Execution.objects.filter(pk=task.execution_id).update(
         status=status,
@@ -57,17 +63,23 @@ def _finish(
     )
 
 
+@dataclass(frozen=True)
+class _Retry:
+    later: RetryLater
+    log: dict[str, Any]  # the log lines not written yet (JobContext.unwritten)
+
+
 def countdowns_wait() -> bool:
     """Celery holds a message sent with a countdown until it is due; in eager mode (the
     tests without a worker) it runs it at once."""
     return not current_app.conf.task_always_eager
 
 
-def _retry_later(task: Task, run: int, retry: RetryLater, vendor_type: str) -> None:
-    """Put the task back to pending, due in `retry.countdown` seconds (kept in its
-    `heartbeat`: `run` waits for it, jobs.lease requeues a retry whose message was lost),
-    and send its message again with that countdown."""
-    countdown = retry.countdown
+def _retry_later(task: Task, run: int, retry: _Retry, vendor_type: str) -> None:
+    """Put the task back to pending, due in `countdown` seconds (kept in its `heartbeat`:
+    `run` waits for it, jobs.lease requeues a retry whose message was lost), with the log
+    lines its run had not written yet, and send its message again with that countdown."""
+    countdown = retry.later.countdown
     mine = Task.objects.filter(pk=task.pk, run_count=run, worker=this_worker())
     # read again: the job may have written its own attributes (progress) during the run
     attrs = mine.values_list("extra_attrs", flat=True).first()
@@ -77,7 +89,8 @@ def _retry_later(task: Task, run: int, retry: RetryLater, vendor_type: str) -> N
         countdown = 0.0  # stopped during this run: the next one ends it at once
     attrs = {**attrs, RETRIES: int(attrs.get(RETRIES, 0)) + 1}
     due = timezone.now() + dt.timedelta(seconds=countdown)
-    if mine.update(status=Status.PENDING, worker="", heartbeat=due, extra_attrs=attrs):
+    pending = {"status": Status.PENDING, "worker": "", "heartbeat": due, "extra_attrs": attrs}
+    if mine.update(**pending, **retry.log):
         run_task.apply_async(
             args=(task.pk,), queue=queues.queue_name(vendor_type), countdown=countdown
         )
@@ -124,31 +137,68 @@ def run(task_id: int) -> None:
         return  # a live worker runs it, or it finished meanwhile
     if execution.status != Status.RUNNING:
         Execution.objects.filter(pk=execution.pk).update(status=Status.RUNNING)
-    retry: RetryLater | None = None
     with Heartbeat(task.pk, run_number) as lease:
-        context = JobContext(task.pk, execution.pk, execution.parameters, lease, retries + 1)
-        if run_number - retries > 1:
-            context.log(f"run {run_number}: the worker of the previous run was lost")
-        try:
-            if job is None:
-                raise LookupError(f"no job type {execution.vendor_type} is declared")
-            results = job.runner(context)
-        except RetryLater as later:
-            if not lease.lost.is_set():
-                retry = later
-        except Stopped:
-            if lease.lost.is_set():
-                return
-            context.log("stopped on request")
-            _finish(task, Status.STOPPED, "stopped on request", run=run_number)
-        except Exception as exc:
-            logger.exception("job %s failed", execution.vendor_type)
-            context.log("failed: " + "".join(traceback.format_exception_only(exc)).strip())
-            _finish(task, Status.ERROR, str(exc)[:1000], run=run_number)
-        else:
-            _finish(task, Status.SUCCESS, results=results or {}, run=run_number)
+        retry = _execute(task, execution, job, lease, retries)
     if retry is not None:  # after the lease ended: an eager run (tests) starts it at once
         _retry_later(task, run_number, retry, execution.vendor_type)
+
+
+def _execute(
+    task: Task, execution: Execution, job: JobType | None, lease: HeldLease, retries: int
+) -> _Retry | None:
+    """Run the job of a task this worker holds (`lease`) and record how it ended; or the
+    retry it asked for, which the caller sends once the lease ends (_retry_later)."""
+    context = JobContext(
+        task.pk,
+        execution.pk,
+        execution.parameters,
+        lease,
+        retries + 1,
+        log_at_end=job is not None and job.log_at_end,
+    )
+    if lease.run - retries > 1:
+        context.log(f"run {lease.run}: the worker of the previous run was lost")
+    try:
+        if job is None:
+            raise LookupError(f"no job type {execution.vendor_type} is declared")
+        results = job.runner(context)
+    except RetryLater as later:
+        if not lease.lost.is_set():
+            return _Retry(later, context.unwritten())
+    except Stopped:
+        if lease.lost.is_set():
+            return None
+        context.log("stopped on request")
+        _finish(task, Status.STOPPED, "stopped on request", run=lease.run, context=context)
+    except Exception as exc:
+        logger.exception("job %s failed", execution.vendor_type)
+        context.log("failed: " + "".join(traceback.format_exception_only(exc)).strip())
+        _finish(task, Status.ERROR, str(exc)[:1000], run=lease.run, context=context)
+    else:
+        _finish(task, Status.SUCCESS, results=results or {}, run=lease.run, context=context)
+    return None
+
+
+def run_claimed(tasks: Sequence[Task]) -> None:
+    """Tasks this worker claimed as it created them (jobs.services.start_executions,
+    `inline`: Running, run 1, their executions Running), run one after the other under one
+    lease renewal. A task another worker took over meanwhile (this one presumed dead) is
+    left to it; one whose run failed unexpectedly is requeued by jobs.lease."""
+    with Leases([Lease(task.pk, task.run_count) for task in tasks]) as leases:
+        for task in tasks:
+            execution = task.execution
+            retry = None
+            lease = leases.held(task.pk)
+            try:
+                if lease is not None:
+                    job = declaration(execution.vendor_type)
+                    retry = _execute(task, execution, job, lease, retries=0)
+            except Exception:
+                logger.exception("task %s could not be run", task.pk)
+            finally:
+                leases.release(task.pk)
+            if retry is not None and lease is not None:
+                _retry_later(task, lease.run, retry, execution.vendor_type)
 
 
 # Named as it was when it lived in jobs.tasks, so that queued messages still find it.

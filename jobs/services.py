@@ -21,9 +21,10 @@ from audit.services import record
 from harbor_py.core.actor import Actor
 from harbor_py.core.errors import Code, DomainError, bad_request
 from jobs import queues
+from jobs.lease import this_worker
 from jobs.models import FINAL, Execution, Schedule, Status, Task, Trigger
 from jobs.registry import after_stop_between_runs, declaration
-from jobs.runner import enqueue, enqueue_many, run_tasks
+from jobs.runner import enqueue, enqueue_many, run_claimed, run_tasks
 
 PRESET_CRONS = {"Hourly": "0 0 * * * *", "Daily": "0 0 0 * * *", "Weekly": "0 0 0 * * 0"}
 # Who starts the runs that beat schedules (not audited: see above).
@@ -113,25 +114,39 @@ class NewExecution:
     extra_attrs: dict[str, Any] = field(default_factory=dict)
 
 
-@transaction.atomic
+# No savepoint: its callers add nothing that an error of it should leave standing (the
+# outbox delivery, which rolls back whole), and it runs once per event on the worker.
+@transaction.atomic(savepoint=False)
 def start_executions(
     new: Sequence[NewExecution], *, trigger: str, actor: Actor, inline: bool = False
 ) -> list[Execution]:
     """Several executions with one task each, as start_execution makes one, in one INSERT
     of the executions and one of the tasks; after commit one message per job type runs
-    their tasks one after the other (jobs.runner.run_tasks), or, `inline` (a caller that
-    is itself a Celery task), this process runs them after commit, without a message: a
-    worker lost meanwhile leaves them to jobs.tasks.resume_orphaned_tasks. Only for job
-    types that may have several active executions (single_active=False)."""
+    their tasks one after the other (jobs.runner.run_tasks). `inline` (a caller that is
+    itself a Celery task): the tasks are written already claimed by this worker (Running,
+    run 1, under its lease) and it runs them after commit, without a message or a claim
+    of each (jobs.runner.run_claimed); a worker lost meanwhile leaves them to
+    jobs.tasks.resume_orphaned_tasks, as any run it had claimed. A job type that is paused
+    or writes registry data (read-only mode may skip it) is never claimed ahead: its tasks
+    go through jobs.runner.run, which checks. Only for job types that may have several
+    active executions (single_active=False)."""
+    claimable: dict[str, bool] = {}
     for item in new:
         job = declaration(item.vendor_type)
         if job is None or job.single_active:
             raise bad_request(f"no job type {item.vendor_type} that runs several at a time")
+        if inline and item.vendor_type not in claimable:
+            claimable[item.vendor_type] = not job.writes_registry and not queues.is_paused(
+                item.vendor_type
+            )
+    claimed = {vendor_type for vendor_type, ok in claimable.items() if ok}
+    now, worker = timezone.now(), this_worker()
     executions = Execution.objects.bulk_create(
         [
             Execution(
                 vendor_type=item.vendor_type,
                 vendor_id=item.vendor_id,
+                status=Status.RUNNING if item.vendor_type in claimed else Status.PENDING,
                 trigger=trigger,
                 parameters=item.parameters,
                 single_active=False,
@@ -140,12 +155,30 @@ def start_executions(
             for item in new
         ]
     )
-    tasks = Task.objects.bulk_create([Task(execution=execution) for execution in executions])
+    tasks = Task.objects.bulk_create(
+        [
+            Task(
+                execution=execution,
+                status=Status.RUNNING,
+                run_count=1,
+                worker=worker,
+                start_time=now,
+                heartbeat=now,
+            )
+            if execution.vendor_type in claimed
+            else Task(execution=execution)
+            for execution in executions
+        ]
+    )
     for execution in executions:
         _audit_job(actor, execution, "create", _started(trigger, execution.parameters))
     by_type: dict[str, list[int]] = {}
+    ahead: list[Task] = []
     for execution, task in zip(executions, tasks, strict=True):
-        by_type.setdefault(execution.vendor_type, []).append(task.pk)
+        if execution.vendor_type in claimed:
+            ahead.append(task)
+        else:
+            by_type.setdefault(execution.vendor_type, []).append(task.pk)
     for vendor_type, task_ids in by_type.items():  # robust: as start_execution's
         send = (
             functools.partial(run_tasks, task_ids)
@@ -153,6 +186,8 @@ def start_executions(
             else functools.partial(enqueue_many, task_ids, vendor_type)
         )
         transaction.on_commit(send, robust=True)
+    if ahead:
+        transaction.on_commit(functools.partial(run_claimed, ahead), robust=True)
     return executions
 
 

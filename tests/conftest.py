@@ -8,8 +8,13 @@ from django.conf import settings
 from django.utils import translation
 
 from accounts.keys import generate_signing_material
+from tests import stack
 from tests.run_cache import clear_run_cache
 from tests.seaweedfs import SeaweedFS, running_seaweedfs
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    stack.WORKER_NICE = "0"  # the instances the tests start (tests/stack.py says why)
 
 
 @pytest.hookimpl(tryfirst=True)

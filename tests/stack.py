@@ -31,6 +31,13 @@ def database_url(name: str) -> str:
     return PG_DSN.rsplit("/", 1)[0] + f"/{name}"
 
 
+# The worker's niceness of the instances started here; None: the deployed default (the
+# benches). The test suite sets "0" (tests/conftest.py): the test machine runs other
+# suites' instances at once, and a niced worker would wait for their CPU, not its own data
+# path's, slowing the jobs the tests wait for for no reason of theirs.
+WORKER_NICE: str | None = None
+
+
 def instance_environment(port: int, data_dir: Path, **extra: str) -> dict[str, str]:
     """This process's environment without its harbor-py settings, plus an instance's."""
     env = {
@@ -42,6 +49,7 @@ def instance_environment(port: int, data_dir: Path, **extra: str) -> dict[str, s
         HARBOR_PORT=str(port),
         HARBOR_DATA_DIR=str(data_dir),
         HARBOR_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        **({"HARBOR_WORKER_NICE": WORKER_NICE} if WORKER_NICE is not None else {}),
         **extra,
     )
     return env

@@ -19,6 +19,7 @@ class WebhooksConfig(AppConfig):
                     audit_name="webhook",
                     writes_registry=False,
                     single_active=False,
+                    log_at_end=True,  # a request and its answer: one write per run
                 )
             )
         consumers.subscribe_all()

@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from harbor_py.core.actor import Actor
-from harbor_py.core.db import fetch_all
+from harbor_py.core.db import fetch_all, fetch_one
 from harbor_py.core.events import Event, subscribe
 from jobs.models import Execution, Trigger
 from jobs.services import NewExecution, start_executions
@@ -156,7 +156,7 @@ def _external_host() -> str:
 
 
 def _repository(full_name: str, project: Project) -> dict[str, Any]:
-    repository = Repository.objects.filter(name=full_name).only("creation_time").first()
+    repository = fetch_one(Repository, "name = %s", [full_name])
     created = int(repository.creation_time.timestamp()) if repository else None
     return payloads.repository_data(full_name, public=project.public, created=created)
 
@@ -334,7 +334,7 @@ def notify(value: Event, key: str) -> None:
     if not project_name or not event_type:
         return
     policies = policies_for(project_name, event_type)
-    project = Project.objects.filter(name=project_name).first()
+    project = fetch_one(Project, "name = %s", [project_name])
     if not policies or project is None:
         return
     data, operator = event_data(value, project)

@@ -16,14 +16,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import connection
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from harbor_py.core import secretbox
 from jobs.context import JobContext, RetryLater
-from jobs.models import Execution
 from webhooks import sender
-from webhooks.models import TargetState, WebhookPolicy
+from webhooks.models import WebhookPolicy
 from webhooks.payloads import SLACK
 
 VENDOR_TYPES = ("WEBHOOK", "SLACK")
@@ -59,6 +57,25 @@ def request_headers(params: dict[str, Any], target: dict[str, Any], body: bytes)
     return headers
 
 
+_POLICY = (
+    "SELECT p.*, EXISTS (SELECT 1 FROM notification_target_state s WHERE s.policy_id = p.id "
+    "AND s.address = %s AND s.failing) AS target_failing FROM notification_policy p "
+    "WHERE p.id = (SELECT vendor_id FROM execution WHERE id = %s)"
+)
+
+
+def _policy(execution_id: int, address: str) -> tuple[WebhookPolicy | None, bool]:
+    """The execution's policy (its vendor id), and whether its target at `address` is
+    marked failing: one statement, a plain SELECT (harbor_py.core.db says why)."""
+    for policy in WebhookPolicy.objects.raw(_POLICY, [address, execution_id]):
+        return policy, bool(getattr(policy, "target_failing", False))
+    return None, False
+
+
+_SUCCEEDED = (
+    "UPDATE notification_target_state SET consecutive_failures = 0, failing = %s, "
+    "last_status = %s, last_error = '', last_delivery = %s WHERE policy_id = %s AND address = %s"
+)
 _FAILED = (
     "UPDATE notification_target_state SET consecutive_failures = consecutive_failures + 1, "
     "failing = (consecutive_failures + 1 >= %s), last_status = %s, last_error = %s, "
@@ -71,10 +88,8 @@ def _record(policy_id: int, address: str, outcome: sender.Outcome | None, error:
     failing now."""
     now = timezone.now()
     if outcome is not None and outcome.ok:
-        TargetState.objects.filter(policy_id=policy_id, address=address).update(
-            consecutive_failures=0, failing=False, last_status=str(outcome.status),
-            last_error="", last_delivery=now,
-        )  # fmt: skip
+        with connection.cursor() as cursor:
+            cursor.execute(_SUCCEEDED, [False, str(outcome.status), now, policy_id, address])
         return False
     status = str(outcome.status) if outcome is not None and outcome.status else "error"
     with connection.cursor() as cursor:
@@ -91,16 +106,7 @@ def _lines(first: str, second: str) -> str:
 def run(context: JobContext) -> dict[str, Any]:
     params = context.parameters
     address = params["address"]
-    # one statement: the policy (the execution's vendor id) and whether the target is failing
-    vendor_id = Execution.objects.filter(pk=context.execution_id).values("vendor_id")[:1]
-    failing_now = TargetState.objects.filter(
-        policy_id=OuterRef("pk"), address=address, failing=True
-    )
-    policy = (
-        WebhookPolicy.objects.filter(pk=vendor_id)
-        .annotate(target_failing=Exists(failing_now))
-        .first()
-    )
+    policy, target_failing = _policy(context.execution_id, address)
     results = {"event_type": params["event_type"], "payload": params["payload"]}
     if policy is None:
         raise DeliveryFailed("the policy was deleted before the event was sent")
@@ -110,7 +116,7 @@ def run(context: JobContext) -> dict[str, Any]:
         raise DeliveryFailed(f"the policy has no target {address} any more")
     body = params["payload"].encode()
     headers = request_headers(params, target, body)
-    attempts = 1 if policy.target_failing else MAX_ATTEMPTS
+    attempts = 1 if target_failing else MAX_ATTEMPTS
     attempt = min(context.attempt, attempts)
     if attempts == 1:
         context.log(f"target {address} is marked failing: one attempt, no retries")

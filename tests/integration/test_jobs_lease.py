@@ -160,3 +160,26 @@ def test_the_heartbeat_outlives_a_database_failover(monkeypatch):
             assert dt.datetime.now() < deadline, "the lease was never renewed after the errors"
             time.sleep(0.05)
     assert not beat.lost.is_set()
+
+
+@pytest.mark.django_db(transaction=True)  # the lease thread's connection sees the rows
+def test_a_batchs_leases_are_renewed_together_and_a_task_taken_over_is_let_go(monkeypatch):
+    """jobs.runner.run_claimed holds the leases of the tasks it claimed ahead while it runs
+    them one after the other: the ones still waiting are renewed too (their lease would
+    go stale behind a slow one), and one that another worker took over is lost to this
+    one, which then leaves it alone."""
+    monkeypatch.setattr(lease, "HEARTBEAT_SECONDS", 0.05)
+    me = lease.this_worker()
+    waiting = _running_task(worker=me, heartbeat_age=100)
+    taken = _running_task(worker="other-host:1", heartbeat_age=0, run_count=2)
+    held = [lease.Lease(waiting.pk, 1), lease.Lease(taken.pk, 1)]
+    with lease.Leases(held) as leases:
+        deadline = time.monotonic() + 5
+        while Task.objects.get(pk=waiting.pk).heartbeat < timezone.now() - dt.timedelta(seconds=5):
+            assert time.monotonic() < deadline, "the waiting task's lease was never renewed"
+            time.sleep(0.05)
+        while leases.held(taken.pk) is not None:
+            assert time.monotonic() < deadline, "the task taken over was never let go"
+            time.sleep(0.05)
+    assert held[1].lost.is_set() and not held[0].lost.is_set()
+    assert Task.objects.get(pk=taken.pk).worker == "other-host:1"

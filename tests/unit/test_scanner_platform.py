@@ -1,7 +1,9 @@
-"""The built-in scanner as a process of the platform: supervisord runs it (unless turned
-off) on the listen address `serve scanner` uses."""
+"""The platform's processes: the built-in scanner, which supervisord runs (unless turned
+off) on the listen address `serve scanner` uses, and the worker's CPU priority."""
 
 from __future__ import annotations
+
+import pytest
 
 from harbor_py.core.runtime import load_runtime
 from harbor_py.management.commands.platform import render_configs
@@ -33,3 +35,16 @@ def test_serve_scanner_listens_next_to_the_public_port_by_default(tmp_path, monk
     assert "scanner" in ROLES
     argv = role_argv("scanner", rt, rt.config_dir, node="n")
     assert argv[1:4] == ["scanner.wsgi:application", "--bind", "127.0.0.1:19000"]
+
+
+def test_the_worker_runs_niced_by_default(tmp_path, monkeypatch):
+    """Background jobs yield the CPU to the data path unless HARBOR_WORKER_NICE says
+    otherwise (docs/deployment.md); a value nice would not take is refused."""
+    monkeypatch.delenv("HARBOR_WORKER_NICE", raising=False)
+    rt = _runtime(tmp_path)
+    assert role_argv("worker", rt, rt.config_dir, node="n")[:3] == ["/usr/bin/nice", "-n", "10"]
+    monkeypatch.setenv("HARBOR_WORKER_NICE", "0")
+    assert role_argv("worker", rt, rt.config_dir, node="n")[0].endswith("/celery")
+    monkeypatch.setenv("HARBOR_WORKER_NICE", "20")
+    with pytest.raises(ValueError, match="HARBOR_WORKER_NICE"):
+        role_argv("worker", rt, rt.config_dir, node="n")

@@ -19,7 +19,7 @@ import sys
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from harbor_py.core import env
 from harbor_py.core.runtime import Runtime
@@ -44,7 +44,10 @@ class Command(BaseCommand):
             render_configs(rt, config_dir)
         if role == "nginx":
             write_upstream_cas(rt, with_endpoints=True)
-        argv = role_argv(role, rt, config_dir, node=node_name())
+        try:
+            argv = role_argv(role, rt, config_dir, node=node_name())
+        except ValueError as exc:  # a setting the process would not understand
+            raise CommandError(str(exc)) from exc
         # render_configs has refused settings role_environment cannot pass on.
         environment = process_environment(role, env.variables())
         if role == "beat":
