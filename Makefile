@@ -46,10 +46,11 @@ frontend/node_modules/.installed: frontend/package.json frontend/package-lock.js
 
 # The whole suite, end-to-end tests included (real distribution, nginx, skopeo, ...), on
 # TEST_WORKERS pytest-xdist workers (most of an end-to-end test's time is spent waiting on
-# processes); a module whose tests share an instance runs on one worker (tests/conftest.py).
+# processes); a module whose tests share an instance runs on one worker (tests/conftest.py),
+# in the order tests/conftest.py sets (longest end-to-end modules first), not xdist's.
 # `make test TEST_WORKERS=0` runs it in one process.
 TEST_WORKERS ?= 3
-XDIST = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
+XDIST = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder)
 
 test: test-deps
 	$(VENV)/bin/pytest $(XDIST) $(PYTEST_ARGS)

@@ -28,6 +28,7 @@ from tests.stack import (
     drop_database,
     free_port,
     instance_environment,
+    migrated_template,
     recreate_database,
 )
 
@@ -151,7 +152,7 @@ class Cluster:
 
     def prepare(self) -> None:
         """The one-shot `migrate` service of the compose file."""
-        recreate_database(self.db_name)
+        recreate_database(self.db_name, template=migrated_template())
         self.redis().flushdb()
         self.manage("platform", "prepare")
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from _pytest.nodeid import NodeId  # pytest 9's node ids (_name_group)
@@ -37,9 +39,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")
 def pytest_collection_modifyitems_e2e_first(items: list[pytest.Item]) -> None:
     """End-to-end tests first (after pytest-django's reordering, which puts tests without
-    the database last): the long ones then start early instead of making the run's tail.
-    They use no test database, so the order of the database tests is kept."""
-    items.sort(key=lambda item: "/e2e/" not in str(item.path))
+    the database last), the longest modules first: the workers hand out groups in this
+    order (`make test` passes --no-loadscope-reorder; by default xdist would order them
+    by their number of tests), so the long ones start early and the short ones and the
+    integration tests fill the other workers meanwhile, instead of one long module
+    running alone at the end. End-to-end tests use no test database, so the order of the
+    database tests is kept."""
+    expected = _expected_e2e_seconds()
+    items.sort(key=lambda item: _e2e_rank(item, expected))
+
+
+E2E_DURATIONS = Path(__file__).parent / "e2e" / "durations.json"
+UNMEASURED_E2E_SECONDS = 60  # a module with an instance of its own, until it is measured
+
+
+def _expected_e2e_seconds() -> dict[str, float]:
+    """Each end-to-end module's measured time, setup and teardown included
+    (tests/README.md, "Running in parallel", says how to measure it again)."""
+    return json.loads(E2E_DURATIONS.read_text())
+
+
+def _e2e_rank(item: pytest.Item, expected: dict[str, float]) -> tuple[bool, float]:
+    if "/e2e/" not in str(item.path):
+        return (True, 0.0)
+    return (False, -expected.get(item.path.name, UNMEASURED_E2E_SECONDS))
 
 
 @pytest.fixture(autouse=True)

@@ -82,3 +82,28 @@ def test_an_e2e_module_or_a_group_runs_on_one_worker(tmp_path: Path):
     assert len(set(workers["e2e"])) == 1, workers
     assert len(set(workers["grouped"])) == 1, workers
     assert len(set(workers["alone"])) > 1, workers  # handed out one by one
+
+
+def test_e2e_modules_come_first_the_longest_first(tmp_path: Path):
+    """The workers take groups in collection order (`make test` passes
+    --no-loadscope-reorder): the end-to-end modules measured longest come first
+    (tests/e2e/durations.json), an unmeasured one counts as a minute, the rest keep theirs."""
+    (tmp_path / "e2e").mkdir()
+    for name in ("test_oras_client.py", "test_unmeasured.py", "test_chaos.py"):
+        (tmp_path / "e2e" / name).write_text("def test_one():\n    pass\n")
+    (tmp_path / "test_first_alphabetically.py").write_text("def test_one():\n    pass\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-c", str(REPO_ROOT / "pyproject.toml"),
+         "--rootdir", str(REPO_ROOT), "-p", "tests.conftest", "-p", "no:cacheprovider",
+         "--collect-only", "-q", str(tmp_path)],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    order = [line.split("::")[0].rsplit("/", 1)[-1] for line in result.stdout.splitlines()]
+    assert order[:4] == [
+        "test_chaos.py",
+        "test_unmeasured.py",
+        "test_oras_client.py",
+        "test_first_alphabetically.py",
+    ], result.stdout
