@@ -217,6 +217,7 @@ def referrers_index(
 
 
 _REFERENCED = "SELECT 1 FROM artifact_reference WHERE child_id = %s LIMIT 1"
+_CHILDREN = "id IN (SELECT child_id FROM artifact_reference WHERE parent_id = %s)"
 _KEPT = (
     "SELECT EXISTS (SELECT 1 FROM tag WHERE artifact_id = %s) OR EXISTS (SELECT 1 FROM "
     "artifact_reference WHERE child_id = %s AND parent_id NOT IN ({doomed}))"
@@ -248,13 +249,14 @@ def deletion_set(root: Artifact) -> list[Artifact] | None:
                 if cursor.fetchone()[0]:
                     continue
         doomed[artifact.pk] = artifact
-        # its accessories (forced: they go with it) and its children (if nothing keeps them)
-        for related in fetch_all(
+        # its accessories (forced: they go with it), then its children (if nothing keeps
+        # them); two statements, each on its index (an OR of the two scanned the table)
+        accessories = fetch_all(
             Artifact,
-            "(repository_id = %s AND subject_digest = %s) OR id IN "
-            "(SELECT child_id FROM artifact_reference WHERE parent_id = %s) ORDER BY id",
-            [artifact.repository_id, artifact.digest, artifact.pk],
-        ):
-            accessory = related.subject_digest == artifact.digest
-            pending.append((related, accessory))
+            "repository_id = %s AND subject_digest = %s",
+            [artifact.repository_id, artifact.digest],
+        )
+        pending.extend((accessory, True) for accessory in accessories)
+        children = fetch_all(Artifact, _CHILDREN, [artifact.pk])
+        pending.extend((child, False) for child in children)
     return list(doomed.values())

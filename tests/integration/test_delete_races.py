@@ -458,7 +458,8 @@ def _sharing_the_layer_of(doc: dict) -> dict:
 
 
 def _blob_sizes(doc: dict) -> int:
-    return doc["config"]["size"] + sum(layer["size"] for layer in doc["layers"])
+    """What an image adds to its project's usage: its manifest, config and layers."""
+    return len(_json(doc)) + doc["config"]["size"] + sum(layer["size"] for layer in doc["layers"])
 
 
 def test_a_push_sharing_a_blob_with_an_artifact_being_deleted_is_counted_once(project):

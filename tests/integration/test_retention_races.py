@@ -177,7 +177,8 @@ def test_a_push_sharing_a_layer_with_what_retention_deletes_is_counted_once(proj
     _pulls_back(new, "new")
     used = Quota.objects.get(project=project).used
     assert used == usage.measured(project.pk)
-    shared = old["layers"][0]["size"]
-    assert (
-        used == shared + again["config"]["size"] + new["config"]["size"] + new["layers"][0]["size"]
-    )
+    # the manifests, configs and layers of `again` and `new`, the shared layer once
+    blobs = {
+        d["digest"]: d["size"] for doc in (again, new) for d in [doc["config"], *doc["layers"]]
+    }
+    assert used == sum(blobs.values()) + sum(len(json.dumps(doc)) for doc in (again, new))
