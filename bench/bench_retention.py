@@ -26,6 +26,8 @@ pushes   --rounds interleaved rounds: pushes alone for --push-seconds, then push
          the run / the mean of the alone windows around it; the goal: median >= 0.9.
          Each run is sampled every 20 ms in pg_stat_activity (pushes waiting for a lock,
          for the run's backend, on the quota row) and its backend's CPU read from /proc.
+         The run goes in a thread at CPU priority --worker-nice (default 10: the
+         instance's HARBOR_WORKER_NICE), as a worker runs it; its CPU is that thread's.
 real run the small set's every project (--real-projects: fewer), after the rounds.
 
 Results on stdout, JSON with --out. Take figures on a quiet machine (quietrun).
@@ -420,6 +422,7 @@ def _during_run(policy: Any, nice: int) -> dict[str, Any]:
             started.set()
             go.wait()
             result["run"] = _run(policy, dry_run=False)
+            result["backend_after"] = _backend_cpu(result["pid"])  # before the backend exits
         except BaseException as exc:
             result["error"] = exc
         finally:
@@ -440,7 +443,7 @@ def _during_run(policy: Any, nice: int) -> dict[str, Any]:
     if "error" in result:
         raise result["error"]
     run = result["run"]
-    run["backend_cpu_seconds"] = _backend_cpu(pid) - backend
+    run["backend_cpu_seconds"] = result["backend_after"] - backend
     run["locks"] = sampler.summary()
     run["nice"] = nice
     return run
