@@ -26,6 +26,8 @@ pushes   --rounds interleaved rounds: pushes alone for --push-seconds, then push
          the run / the mean of the alone windows around it; the goal: median >= 0.9.
          Each run is sampled every 20 ms in pg_stat_activity (pushes waiting for a lock,
          for the run's backend, on the quota row) and its backend's CPU read from /proc.
+         The run goes in a thread at CPU priority --worker-nice (default 10: the
+         instance's HARBOR_WORKER_NICE), as a worker runs it; its CPU is that thread's.
 real run the small set's every project (--real-projects: fewer), after the rounds.
 
 Results on stdout, JSON with --out. Take figures on a quiet machine (quietrun).
@@ -51,6 +53,9 @@ from tests.stack import PG_DSN, drop_database, recreate_database
 
 DATABASE = "hpy_bench_retention"
 GOAL = 0.9
+# The instance's default HARBOR_WORKER_NICE (docs/deployment.md): background jobs yield
+# the CPU to the data path. The bench runs the real runs as such a worker would.
+WORKER_NICE = 10
 
 
 def _setup_django(data_dir: Path, *, create: bool) -> None:
@@ -208,7 +213,8 @@ def _policy(project_name: str, keep: int, repositories: str = "**") -> Any:
 
 
 def _run(policy: Any, *, dry_run: bool) -> dict[str, Any]:
-    """One run, as the worker runs it (in this process); wall and CPU seconds."""
+    """One run, as the worker runs it (in this thread); wall and CPU seconds (this
+    thread's: the sampler's aside)."""
     from jobs import runner
     from jobs.models import Execution, Task
 
@@ -218,9 +224,9 @@ def _run(policy: Any, *, dry_run: bool) -> dict[str, Any]:
         parameters={"policy_id": policy.pk, "dry_run": dry_run},
     )
     task = Task.objects.create(execution=execution)
-    wall, cpu = time.perf_counter(), time.process_time()
+    wall, cpu = time.perf_counter(), time.thread_time()
     runner.run(task.pk)
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
     execution.refresh_from_db()
     if execution.status != "Success":
         raise RuntimeError(f"retention run {execution.pk}: {execution.status_message}")
@@ -397,22 +403,49 @@ def _set_keep(policy: Any, keep: int) -> None:
     policy.refresh_from_db()
 
 
-def _during_run(policy: Any) -> dict[str, Any]:
-    """The big repository's real run, its backend sampled."""
+def _during_run(policy: Any, nice: int) -> dict[str, Any]:
+    """The big repository's real run, its backend sampled. The run goes in a thread at CPU
+    priority `nice` (Linux sets it per thread), as a worker started under `nice -n
+    HARBOR_WORKER_NICE` runs it (harbor_py.processes); its PostgreSQL backend, the
+    sampler and the pushers keep the default priority, as in an instance."""
     from django.db import connection
 
-    connection.ensure_connection()
-    pid = connection.connection.info.backend_pid
+    started, go = threading.Event(), threading.Event()
+    result: dict[str, Any] = {}
+
+    def body() -> None:
+        try:
+            if nice:
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+            connection.ensure_connection()
+            result["pid"] = connection.connection.info.backend_pid
+            started.set()
+            go.wait()
+            result["run"] = _run(policy, dry_run=False)
+            result["backend_after"] = _backend_cpu(result["pid"])  # before the backend exits
+        except BaseException as exc:
+            result["error"] = exc
+        finally:
+            started.set()
+            connection.close()
+
+    thread = threading.Thread(target=body)
+    thread.start()
+    started.wait()
+    pid = result.get("pid", 0)
     sampler = _Sampler(os.environ["DATABASE_URL"], pid)
     backend = _backend_cpu(pid)
     sampler.start()
-    try:
-        run = _run(policy, dry_run=False)
-    finally:
-        sampler.done.set()
-        sampler.join()
-    run["backend_cpu_seconds"] = _backend_cpu(pid) - backend
+    go.set()
+    thread.join()
+    sampler.done.set()
+    sampler.join()
+    if "error" in result:
+        raise result["error"]
+    run = result["run"]
+    run["backend_cpu_seconds"] = result["backend_after"] - backend
     run["locks"] = sampler.summary()
+    run["nice"] = nice
     return run
 
 
@@ -435,6 +468,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--push-seconds", type=float, default=5, help="each alone window")
     parser.add_argument(
         "--pace", type=float, default=1.0, help="HARBOR_RETENTION_PACE of the real runs"
+    )
+    parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=WORKER_NICE,
+        help=f"CPU priority of the real runs, as HARBOR_WORKER_NICE ({WORKER_NICE})",
     )
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     parser.add_argument("--pusher", type=float, help=argparse.SUPPRESS)
@@ -469,6 +508,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["HARBOR_RETENTION_PACE"] = str(args.pace)
 
         results: dict[str, Any] = {"data": data, "load_average": load, "pace": args.pace}
+        results["worker_nice"] = args.worker_nice
         runs = [_run(p, dry_run=True) for p in small]
         artifacts = sum(r["total"] for r in runs)
         cpu = sum(r["cpu_seconds"] for r in runs)
@@ -496,7 +536,8 @@ def main(argv: list[str] | None = None) -> int:
             during = []
             for i in range(args.rounds):
                 _set_keep(big, args.big - (i + 1) * per_round)
-                during.append(_push_window(0, data_dir, during=lambda: _during_run(big)))
+                run = lambda: _during_run(big, args.worker_nice)  # noqa: E731
+                during.append(_push_window(0, data_dir, during=run))
                 alone.append(_push_window(args.push_seconds, data_dir))
                 print(f"round {i + 1} done: {_brief(alone[-2:], during[-1])}", flush=True)
             small_real = small if args.real_projects is None else small[: args.real_projects]

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.db import connection
+
 from harbor_py.core.errors import Code, DomainError
 from immutable import selectors
-from registry.models import Artifact, Tag
+from registry.models import Artifact
 
 
 class TagImmutable(DomainError):
@@ -37,9 +39,18 @@ def check_move(
 
 def check_artifacts_deletable(artifacts: Iterable[Artifact]) -> None:
     by_repository: dict[tuple[int, str], list[str]] = {}
-    rows = Tag.objects.filter(artifact__in=list(artifacts)).values_list(
-        "repository__project_id", "repository__name", "name"
-    )
+    ids = [a.pk for a in artifacts]
+    if not ids:
+        return
+    # on a cursor: every delete asks this, on its locked rows (harbor_py.core.db)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT r.project_id, r.name, t.name FROM tag t "
+            "JOIN repository r ON r.id = t.repository_id "
+            f"WHERE t.artifact_id IN ({', '.join(['%s'] * len(ids))})",
+            ids,
+        )
+        rows = cursor.fetchall()
     for project_id, repository_name, tag in rows:
         by_repository.setdefault((project_id, repository_name), []).append(tag)
     for (project_id, repository_name), tags in by_repository.items():

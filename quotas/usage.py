@@ -1,20 +1,53 @@
 """Keeping `quota.used` exact: the size of the distinct blobs a project's artifacts
 reference.
 
-Every writer of references takes the project's quota row lock (`lock`) before it reads
-or writes references, so writers of one project queue there and each statement after the
-lock sees what the previous writer committed (READ COMMITTED takes a new snapshot per
-statement):
+Every computation of a change to `used` runs under the project's quota row lock (`lock`),
+in a statement issued after the lock was granted: writers of one project queue there, and
+each such statement sees what the previous holder committed (READ COMMITTED takes a new
+snapshot per statement):
 
 - a push adds the sizes of the blobs it is about to reference that nothing in the project
-  references yet (`charge`, one UPDATE ... RETURNING), refused when over the hard limit;
+  references yet (`charge`, one UPDATE ... RETURNING), refused when over the hard limit,
+  and records its references before it commits, still holding the lock;
 - a delete of artifacts subtracts the sizes of the blobs they referenced that nothing left
   in the project references (`released`: the same per-blob statement as `charge`, so its
   cost follows the deleted artifacts' blobs, not the project's size); a repository delete
   recomputes the sum from the references that remain (`recompute`, set-based).
 
+A delete removes its artifacts' references *before* it takes the lock (issue #25: the
+row is then held for one UPDATE, the tag and artifact rows and the commit, not for the
+whole delete), holding its artifacts' rows `FOR UPDATE` from the start. Why no push's
+blob is lost or undercounted: call B a blob the deleted artifacts reference and a push
+also references.
+
+- The push charged B *before* the delete took the lock. Its `charge` ran under the lock
+  and did not see the delete's uncommitted removals: it saw B still referenced by the
+  doomed artifacts and added nothing, which was true of the committed state. The push
+  committed its reference to B before it let the lock go; the delete's `released` runs
+  after the lock was granted, so its statement sees that reference and subtracts nothing
+  for B. `used` counts B once, and B is referenced once more.
+- The push charged B *after* the delete committed: its statement sees the references gone,
+  and the delete had subtracted B (nothing left referenced it): the push adds B. Exact.
+- The push cannot add a reference to a doomed artifact, nor re-record one, meanwhile: it
+  pins the artifact (`FOR KEY SHARE`) before the quota lock, which waits for the delete's
+  `FOR UPDATE`; and the delete re-checks its artifacts on those locked rows before it
+  deletes anything (#19, docs/deletes.md), so what it decided is what it deletes.
+- Two deletes of artifacts sharing B: the first to take the lock sees the other's
+  uncommitted removals as still there and keeps B; the second sees the first's commit
+  and subtracts B. Exact.
+
+What a push does while it holds the lock must never wait for a row such a delete has
+removed but not committed, or the two would deadlock (the delete waits for the lock).
+A push under the lock writes its own artifact's blob references, reads references, and,
+when one transaction records a whole push (`registry.services.record_manifest_push`:
+copies, replication into this instance), writes its tag: a tag of a doomed artifact that
+the push moves. So a delete removes every row that references its artifacts before the
+lock *except their tags*, and the tags and the artifact rows themselves after it
+(registry.services.delete_artifacts); a push records its index references and build
+history before it takes the lock (registry.push.reserve).
+
 Lock order: a push locks its blob rows (the GC guard's touch, in digest order), its
-artifact row and then the quota row, so while it waits GC's mark skips its blobs; a delete
+artifact rows and then the quota row, so while it waits GC's mark skips its blobs; a delete
 locks its artifact rows and then the quota row, and never a blob row; GC's mark and sweep
 never take the quota row. No cycle (docs/deletes.md).
 """
@@ -67,6 +100,7 @@ class LockedQuota:
     project_id: int
     hard: int
     used: int
+    recomputed: bool = False  # the row was missing: `used` is from the references now
 
 
 class QuotaExceeded(DomainError):
@@ -116,7 +150,7 @@ def lock(project_id: int) -> LockedQuota:
             cursor.execute(sql, [project_id])
             row = cursor.fetchone()
         locked = LockedQuota(row[0], project_id, row[1], row[2])
-        return LockedQuota(locked.id, project_id, locked.hard, recompute(locked))
+        return LockedQuota(locked.id, project_id, locked.hard, recompute(locked), True)
     return LockedQuota(row[0], project_id, row[1], row[2])
 
 
@@ -166,33 +200,35 @@ def recomputed(project_id: int) -> Iterator[None]:
     recompute(quota)
 
 
-@contextmanager
-def released(project_id: int, artifact_ids: list[int]) -> Iterator[None]:
-    """Around a delete of these artifacts' references, in its transaction (the caller
-    holds their rows' locks, so their references cannot change): lock first, then, after
-    the delete, subtract what their blobs no longer add to the project. Exact
-    while `used` was (every writer of references holds the lock); the lock is held for a
-    few statements about these blobs, where a recompute read every reference of the
-    project (a retention run in a project of 20,000 artifacts held it for that long on
-    every delete, docs/retention.md)."""
-    # Read before the lock: the caller's row locks keep these references as they are.
+def referenced_blobs(artifact_ids: list[int]) -> list[tuple[int, int]]:
+    """The blobs (id, size) these artifacts reference: read before their references are
+    deleted, for `released`. The caller holds the artifacts' rows, so they stay as read."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT DISTINCT b.id, b.size FROM artifact_blob ab JOIN blob b ON b.id = ab.blob_id "
             f"WHERE ab.artifact_id IN ({', '.join(['%s'] * len(artifact_ids))})",
             artifact_ids,
         )
-        sizes = list(cursor.fetchall())
+        return list(cursor.fetchall())
+
+
+def released(project_id: int, blobs: list[tuple[int, int]]) -> None:
+    """After a delete removed (uncommitted) the references of artifacts that referenced
+    `blobs`: lock the quota row, then subtract what those blobs no longer add to the
+    project, in a statement that sees every push committed before the lock was granted
+    (the argument is in this module's notes). Exact while `used` was; the statement
+    reads the references of these blobs only, where a recompute read every reference of
+    the project (a retention run in a project of 20,000 artifacts held the row for that
+    long on every delete, docs/retention.md). The lock is held until the commit."""
     quota = lock(project_id)
-    yield
-    if not sizes:
+    if not blobs or quota.recomputed:  # a recompute after the delete already counts it
         return
     sql = (
-        f"UPDATE quota SET used = used - ({new_size_sql(len(sizes))}), update_time = %s "
+        f"UPDATE quota SET used = used - ({new_size_sql(len(blobs))}), update_time = %s "
         "WHERE id = %s"
     )
     with connection.cursor() as cursor:
-        pairs = [value for pair in sizes for value in pair]
+        pairs = [value for pair in blobs for value in pair]
         cursor.execute(sql, [*pairs, project_id, timezone.now(), quota.id])
 
 

@@ -305,16 +305,19 @@ def reserve(
     )
     if deleting:
         raise BlobsBeingDeleted(deleting)
-    # Lock order: repository, blobs, artifact, quota (deleters: repository, artifacts, quota).
+    # Lock order: repository, blobs, artifacts (this one, an index's children), quota
+    # (deleters: repository, artifacts, quota).
     artifact, created = _artifact(parsed, repository, image_config, tag)
     if created and artifact.subject_digest:  # an accessory: its subject's deleter waits
         locks.pin_subject(repository.pk, artifact.subject_digest)
-    # After the touch: while a push waits here its blob rows stay locked, so GC skips them.
-    quota = usage.lock(project.pk)
     if created:
         _references(artifact, parsed, repository, new_repository=new_repository)
         if image_config is not None and image_config.history is not None:
             _add_build_history(artifact, image_config.history)
+    # Last, for the blob references only: what a push does holding it never waits for a
+    # delete's uncommitted rows (quotas.usage's notes). After the touch: while a push
+    # waits here its blob rows stay locked, so GC skips them.
+    quota = usage.lock(project.pk)
     used = usage.charge(quota, {blob.id: blob.size for blob in blobs.values()})
     _warn(project, quota.used, used, quota.hard)
     insert(

@@ -16,7 +16,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Collate
 
-from harbor_py.core.db import fetch_one
+from harbor_py.core.db import fetch_all, fetch_one
 from harbor_py.core.errors import not_found
 from projects.models import Project
 from registry.manifests import IMAGE_MANIFESTS, OCI_INDEX
@@ -216,12 +216,23 @@ def referrers_index(
     }
 
 
+_REFERENCED = "SELECT 1 FROM artifact_reference WHERE child_id = %s LIMIT 1"
+_CHILDREN = "id IN (SELECT child_id FROM artifact_reference WHERE parent_id = %s)"
+_KEPT = (
+    "SELECT EXISTS (SELECT 1 FROM tag WHERE artifact_id = %s) OR EXISTS (SELECT 1 FROM "
+    "artifact_reference WHERE child_id = %s AND parent_id NOT IN ({doomed}))"
+)
+
+
 def deletion_set(root: Artifact) -> list[Artifact] | None:
     """What deleting `root` removes, as Harbor's deleteDeeply: the root, its accessories,
     and the children that no tag and no other index keeps. None when an index still
-    references the root (it has to be deleted first)."""
-    if ArtifactReference.objects.filter(child=root).exists():
-        return None
+    references the root (it has to be deleted first). Read on cursors (harbor_py.core.db):
+    every delete runs this, a retention run thousands of times."""
+    with connection.cursor() as cursor:
+        cursor.execute(_REFERENCED, [root.pk])
+        if cursor.fetchone() is not None:
+            return None
     doomed: dict[int, Artifact] = {}
     pending: list[tuple[Artifact, bool]] = [(root, True)]
     while pending:
@@ -229,16 +240,23 @@ def deletion_set(root: Artifact) -> list[Artifact] | None:
         if artifact.pk in doomed:
             continue
         if not forced:
-            if Tag.objects.filter(artifact=artifact).exists():
-                continue
-            parents = ArtifactReference.objects.filter(child=artifact)
-            if parents.exclude(parent_id__in=list(doomed)).exists():
-                continue
+            others = list(doomed)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    _KEPT.format(doomed=", ".join(["%s"] * len(others))),
+                    [artifact.pk, artifact.pk, *others],
+                )
+                if cursor.fetchone()[0]:
+                    continue
         doomed[artifact.pk] = artifact
-        accessories = Artifact.objects.filter(
-            repository_id=artifact.repository_id, subject_digest=artifact.digest
+        # its accessories (forced: they go with it), then its children (if nothing keeps
+        # them); two statements, each on its index (an OR of the two scanned the table)
+        accessories = fetch_all(
+            Artifact,
+            "repository_id = %s AND subject_digest = %s",
+            [artifact.repository_id, artifact.digest],
         )
         pending.extend((accessory, True) for accessory in accessories)
-        children = Artifact.objects.filter(referenced_by__parent=artifact).distinct()
+        children = fetch_all(Artifact, _CHILDREN, [artifact.pk])
         pending.extend((child, False) for child in children)
     return list(doomed.values())

@@ -10,7 +10,9 @@ from django.utils import timezone
 
 from audit.services import record
 from harbor_gc.storage import storage_from_settings
+from harbor_py.core import cascade
 from harbor_py.core.actor import Actor
+from harbor_py.core.db import fetch_all
 from harbor_py.core.errors import DomainError, bad_request, conflict, not_found
 from harbor_py.core.events import publish
 from immutable.enforcement import check_move, check_tags
@@ -121,18 +123,22 @@ def _record(
     )
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # inside the deleter's transaction: nothing to undo alone
 def delete_artifacts(
     *, root: Artifact, artifacts: list[Artifact], actor: Actor, reason: str = ""
 ) -> None:
     """The database side of deleting `root` deeply (its manifests are already gone from
     storage): the root, the children and accessories that went with it, their tags and
-    labels. Blobs stay for garbage collection."""
+    labels, and every row that references them. Blobs stay for garbage collection."""
     repository = root.repository
-    tags = tuple(sorted(root.tags.values_list("name", flat=True)))  # before the rows go
+    ids = [a.pk for a in artifacts]
+    # Lock first (artifacts before the quota row, the order a push takes them in): a
+    # concurrent writer of rows that reference these artifacts (the config reader adding a
+    # build history, a push pinning one) then waits for us instead of breaking the delete.
+    locks.for_delete(ids)
+    tags = tuple(sorted(t.name for t in fetch_all(Tag, "artifact_id = %s", [root.pk])))
     project = repository.name.split("/", 1)[0]
     publish(ArtifactDeleted(project, repository.name, root.digest, tags, actor.username))
-    doomed = Artifact.objects.filter(pk__in=[a.pk for a in artifacts])
     others = len(artifacts) - 1
     _record(
         repository=repository,
@@ -146,13 +152,15 @@ def delete_artifacts(
             if part
         ),
     )
-    # Lock first (artifacts before the quota row, the order a push takes them in): a
-    # concurrent writer of rows that reference these artifacts (the config reader adding a
-    # build history, a push pinning one) then waits for us instead of breaking the delete.
-    # The quota row last, held from here to the commit: pushes into the project wait for it.
-    locks.for_delete(a.pk for a in artifacts)
-    with usage.released(repository.project_id, [a.pk for a in artifacts]):
-        doomed.delete()
+    # Set-based (harbor_py.core.cascade), and the quota row as late as it can be: every
+    # row that references the artifacts goes first, their blob references with them; then
+    # the quota row is locked and adjusted; then the tags (a push holding the quota row may
+    # be writing one of them: it must not wait for us, quotas.usage's notes) and the
+    # artifact rows. The row is held from there to the commit.
+    blobs = usage.referenced_blobs(ids)
+    cascade.delete(Artifact, ids, but=(Tag, Artifact))
+    usage.released(repository.project_id, blobs)
+    cascade.delete(Artifact, ids, only=(Tag, Artifact))
 
 
 @transaction.atomic

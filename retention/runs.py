@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from harbor_py.core import env
 from harbor_py.core.actor import Actor
+from harbor_py.core.db import fetch_all
 from harbor_py.core.errors import Code, DomainError
 from harbor_py.core.events import publish
 from immutable.matching import selector_accepts
@@ -101,8 +102,8 @@ class _Unchanged:
         self.tags, self.since = set(decision.tags), plan.evaluated_at
 
     def __call__(self, artifact: Artifact) -> bool:
-        rows = Tag.objects.filter(artifact_id=artifact.pk).values_list("name", "push_time")
-        return {n for n, _ in rows} == self.tags and all(t <= self.since for _, t in rows)
+        tags = fetch_all(Tag, "artifact_id = %s", [artifact.pk])  # once per delete: no ORM
+        return {t.name for t in tags} == self.tags and all(t.push_time <= self.since for t in tags)
 
 
 def _apply(

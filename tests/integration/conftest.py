@@ -7,11 +7,13 @@ import itertools
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import redis
+from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts.models import User, UserGroup
@@ -47,6 +49,31 @@ def modules_on_sqlite(tmp_path: Path, *modules: str) -> subprocess.CompletedProc
         text=True,
         timeout=900,
     )
+
+
+@contextmanager
+def at_statement(
+    prefix: str, step: Callable[[], object], *, before: bool = False
+) -> Iterator[None]:
+    """Run `step` once, after (or `before`) the first statement of this thread's database
+    connection that starts with `prefix`: a race test's way into the middle of a
+    transaction (a delete between its row deletes and its quota lock)."""
+    fired: list[int] = []
+
+    def wrapper(execute, sql, params, many, context):
+        hit = not fired and sql.lstrip().startswith(prefix)
+        if hit:
+            fired.append(1)
+        if hit and before:
+            step()
+        result = execute(sql, params, many, context)
+        if hit and not before:
+            step()
+        return result
+
+    with connection.execute_wrapper(wrapper):
+        yield
+    assert fired, f"no statement began with {prefix!r}"
 
 
 def assert_harbor_error(response, status: int, code: str | None = None) -> dict:

@@ -33,12 +33,12 @@ from projects.models import Project
 from quotas import usage
 from quotas.models import Quota
 from registry import blob_sizes, deletion, push, selectors, services, upstream
-from registry.manifests import MANIFEST_ACCEPT
+from registry.manifests import MANIFEST_ACCEPT, parse_manifest
 from registry.models import Artifact, Blob, Repository, Tag
 from replication.local import LocalRegistry
 from tests.distribution import bearer, put_manifest, stored_manifest, upload_blob
 from tests.imagegen import OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, random_layer
-from tests.integration.conftest import PASSWORD, basic, modules_on_sqlite
+from tests.integration.conftest import PASSWORD, at_statement, basic, modules_on_sqlite
 
 pytest_plugins = ["tests.distribution_plugin"]
 # transaction=True: the concurrent push runs in a thread on its own connection.
@@ -55,6 +55,7 @@ class Background:
         self.result: object = None
         self.error: BaseException | None = None
         self.done = threading.Event()
+        self.in_time = False  # finished within HELD seconds (_meanwhile)
 
         def run() -> None:
             try:
@@ -91,7 +92,7 @@ def _once(monkeypatch, owner: object, name: str, before: Callable[..., object]) 
 def _meanwhile(call: Callable[[], object]) -> Background:
     """Start `call` and give it HELD seconds: enough to finish unless a lock holds it."""
     background = Background(call)
-    background.done.wait(HELD)
+    background.in_time = background.done.wait(HELD)
     return background
 
 
@@ -443,6 +444,90 @@ def test_api_tag_delete_leaves_a_tag_a_push_moved_meanwhile(project, client_for,
     # PostgreSQL lets the push move the tag first, and the delete then finds it elsewhere;
     # SQLite's write lock holds the push until the delete of the old tag has committed.
     assert answer == (404 if connection.vendor == "postgresql" else 200)
+
+
+# A delete removes the rows that reference its artifacts before it locks the project's
+# quota row (quotas.usage's notes): a push into the project meanwhile is not held by it.
+REFERENCES_DELETED = 'DELETE FROM "artifact_blob"'
+QUOTA_LOCK = "SELECT id, hard, used FROM quota"
+
+
+def _sharing_the_layer_of(doc: dict) -> dict:
+    """Another image (a config of its own) over the same layer as `doc`."""
+    return {**_image(), "layers": doc["layers"]}
+
+
+def _blob_sizes(doc: dict) -> int:
+    """What an image adds to its project's usage: its manifest, config and layers."""
+    return len(_json(doc)) + doc["config"]["size"] + sum(layer["size"] for layer in doc["layers"])
+
+
+def test_a_push_sharing_a_blob_with_an_artifact_being_deleted_is_counted_once(project):
+    """The delete has removed (not committed) the references of the artifact; a push of an
+    image over the same layer charges it meanwhile: on PostgreSQL without waiting for the
+    delete, seeing the layer still referenced; the delete then sees the push's reference and
+    keeps the layer counted. Failed before the quota row was locked after the deletes (the
+    push waited for the whole delete)."""
+    old = _image()
+    _pushed(old, "old")
+    new = _sharing_the_layer_of(old)
+    pushes: list[Background] = []
+    url = f"/api/v2.0/projects/demo/repositories/app/artifacts/{_digest(old)}"
+
+    def push_meanwhile() -> None:
+        pushes.append(_meanwhile(lambda: _push(new, "new")))
+
+    with at_statement(REFERENCES_DELETED, push_meanwhile):
+        assert _api_delete(url) == 200
+    assert pushes[0].join() == 201
+    if connection.vendor == "postgresql":  # SQLite: the push waits for the write lock
+        assert pushes[0].in_time, "the push waited for the delete"
+    _pulls_back(new, "new")
+    _quota_exact(project)
+    assert Quota.objects.get(project=project).used == _blob_sizes(new)
+
+
+def test_a_copy_moving_the_tag_of_an_artifact_being_deleted_is_not_held_by_it(project):
+    """One transaction records a whole push (a copy, replication into this instance) and so
+    writes its tag holding the quota row. The delete is about to lock that row, its
+    artifact's tag still in place: the copy moves the tag and commits without waiting for
+    the delete (a delete that had removed its tags before the lock would hold the copy on
+    the tag row while waiting for the row the copy holds: a deadlock), and the delete then
+    leaves the moved tag alone."""
+    old = _image()
+    _pushed(old, "t")
+    new = _image()
+    body = _json(new)
+    stored = upstream.request(
+        "PUT",
+        REPO,
+        f"/v2/{REPO}/manifests/{_digest(new)}",
+        frozenset({"pull", "push"}),
+        headers={"Content-Type": OCI_MANIFEST},
+        content=body,
+    )
+    assert stored.status_code == 201
+    project_row = Project.objects.get(pk=project.pk)
+
+    def copy() -> object:
+        return services.record_manifest_push(
+            project=project_row,
+            repository_name=REPO,
+            parsed=parse_manifest(body, OCI_MANIFEST),
+            tag="t",
+            actor=Actor(username="owner"),
+        )
+
+    copies: list[Background] = []
+    artifact = Artifact.objects.select_related("repository").get(digest=_digest(old))
+    with at_statement(QUOTA_LOCK, lambda: copies.append(_meanwhile(copy)), before=True):
+        assert deletion.delete_artifact(artifact=artifact, actor=Actor(username="owner"))
+    copies[0].join()
+    if connection.vendor == "postgresql":  # SQLite: the copy waits for the write lock
+        assert copies[0].in_time, "the copy waited for the delete"
+    assert Tag.objects.get(repository__name=REPO, name="t").artifact.digest == _digest(new)
+    _pulls_back(new, "t")
+    _quota_exact(project)
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="runs the module on SQLite")

@@ -17,12 +17,15 @@ from django.test import Client
 from django.utils import timezone
 
 from harbor_py.core.actor import Actor
+from quotas import usage
+from quotas.models import Quota
 from registry import deletion, upstream
 from registry.manifests import MANIFEST_ACCEPT
 from registry.models import Artifact, Tag
 from retention import runs, services
 from tests.distribution import bearer, put_manifest, upload_blob
 from tests.imagegen import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, random_layer
+from tests.integration.conftest import at_statement
 
 pytest_plugins = ["tests.distribution_plugin"]
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -70,6 +73,7 @@ class Background:
     def __init__(self, call: Callable[[], object]) -> None:
         self.result: object = None
         self.done = threading.Event()
+        self.in_time = False  # finished within the seconds a test gave it
 
         def run() -> None:
             try:
@@ -149,3 +153,32 @@ def test_a_push_that_retags_before_the_delete_keeps_the_artifact(project, monkey
     assert (results["deleted"], results["kept_meanwhile"]) == (0, 1)
     _pulls_back(old, "old")
     _pulls_back(old, "again")
+
+
+def test_a_push_sharing_a_layer_with_what_retention_deletes_is_counted_once(project):
+    """Retention has removed the old artifact's references, not yet locked the project's
+    quota row: a push over the same layer lands meanwhile (on PostgreSQL without waiting
+    for the delete), and the quota counts the layer once (quotas.usage's notes)."""
+    old, new = _old_and_new(project)
+    again = {**_image(), "layers": old["layers"]}
+    pushes: list[Background] = []
+
+    def push_meanwhile() -> None:
+        pushes.append(Background(lambda: _push(again, "again")))
+        pushes[0].in_time = pushes[0].done.wait(2.0)
+
+    with at_statement('DELETE FROM "artifact_blob"', push_meanwhile):
+        results = _run(project)
+    assert pushes[0].done.wait(60) and pushes[0].result == 201
+    if connection.vendor == "postgresql":  # SQLite: the push waits for the write lock
+        assert pushes[0].in_time, "the push waited for the delete"
+    assert results["deleted"] == 1
+    _pulls_back(again, "again")
+    _pulls_back(new, "new")
+    used = Quota.objects.get(project=project).used
+    assert used == usage.measured(project.pk)
+    # the manifests, configs and layers of `again` and `new`, the shared layer once
+    blobs = {
+        d["digest"]: d["size"] for doc in (again, new) for d in [doc["config"], *doc["layers"]]
+    }
+    assert used == sum(blobs.values()) + sum(len(json.dumps(doc)) for doc in (again, new))
