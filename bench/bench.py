@@ -199,6 +199,7 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 COMPONENTS = (
     ("docker-registry", "distribution"),
     ("gunicorn", "gunicorn"),
+    ("granian", "granian"),  # the core program under granian (harbor_py.ops.granian_serve)
     ("celery", "celery"),
     ("redis-server", "redis"),
     ("nginx", "nginx"),
