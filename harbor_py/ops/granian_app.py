@@ -13,9 +13,12 @@ import signal
 from multiprocessing import util
 
 from harbor_py.ops import access_log
+from harbor_py.ops.granian_serve import WithoutProcessEnvironment, inherited_names
 from harbor_py.wsgi import application as django_application
 
-application = access_log.AccessLogged(django_application)
+application = access_log.AccessLogged(
+    WithoutProcessEnvironment(django_application, inherited_names(os.environ))
+)
 
 
 def _end_with_the_main_process() -> None:

@@ -10,11 +10,14 @@ from __future__ import annotations
 import os
 import stat
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from granian.cli import entrypoint
 
 from harbor_py.ops import metrics_files
+from harbor_py.ops.access_log import StartResponse, WSGIApp
 
 
 def remove_stale_socket(argv: list[str]) -> None:
@@ -31,6 +34,47 @@ def remove_stale_socket(argv: list[str]) -> None:
     if not stat.S_ISSOCK(mode):
         raise SystemExit(f"{path} is not a socket")
     os.unlink(path)
+
+
+class WithoutProcessEnvironment:
+    """granian starts every request's WSGI environ from a copy of the process environment
+    (granian/wsgi.py): DATABASE_URL, HARBOR_SECRET_KEY and the rest would be in Django's
+    request.META, which error reports and debugging tools print. They are dropped here;
+    what the request itself carries (headers, CGI variables) is kept."""
+
+    def __init__(self, app: WSGIApp, inherited: frozenset[str]) -> None:
+        self.app, self.inherited = app, inherited
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Any:
+        for name in self.inherited:
+            environ.pop(name, None)
+        return self.app(environ, start_response)
+
+
+# What a request sets is never dropped, even where the process environment has the same
+# name: its headers (HTTP_*) and the CGI variables of PEP 3333.
+_REQUEST_NAMES = frozenset(
+    [
+        "REQUEST_METHOD",
+        "SCRIPT_NAME",
+        "PATH_INFO",
+        "QUERY_STRING",
+        "CONTENT_TYPE",
+        "CONTENT_LENGTH",
+        "SERVER_NAME",
+        "SERVER_PORT",
+        "SERVER_PROTOCOL",
+        "REMOTE_ADDR",
+        "REMOTE_PORT",
+    ]
+)
+
+
+def inherited_names(environment: Mapping[str, str]) -> frozenset[str]:
+    """The process environment's names that no request sets."""
+    return frozenset(
+        name for name in environment if not name.startswith("HTTP_") and name not in _REQUEST_NAMES
+    )
 
 
 def main() -> None:

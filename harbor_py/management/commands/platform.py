@@ -135,6 +135,13 @@ def _registry_environment() -> str:
         raise CommandError(str(exc)) from exc
 
 
+def _commands(rt: Runtime) -> dict[str, str]:
+    try:
+        return supervisor_commands(rt)
+    except ValueError as exc:  # a setting the program would not understand (HARBOR_WEB_SERVER)
+        raise CommandError(str(exc)) from exc
+
+
 def render_configs(rt: Runtime, target: Path | None = None) -> Path:
     """Render deploy/ into `target` (default: the instance's config dir); returns it."""
     config_dir = target or rt.config_dir
@@ -150,7 +157,7 @@ def render_configs(rt: Runtime, target: Path | None = None) -> Path:
         "static_root": settings.STATIC_ROOT,
         "venv": Path(sys.executable).parent.parent,
         "base_dir": BASE_DIR,
-        "commands": supervisor_commands(rt),
+        "commands": _commands(rt),
         "builtin_scanner": settings.HARBOR["BUILTIN_SCANNER"],
         "registry_log_level": env.get("HARBOR_REGISTRY_LOG_LEVEL", "warn"),
         "environment": _supervisor_environment(rt),
