@@ -95,18 +95,38 @@ class JsonAccessLogger(Logger):
     ) -> None:
         if not self.access_log_enabled:
             return
-        _buffer.add(
-            access_line(
-                remote=environ.get("REMOTE_ADDR"),
-                method=environ.get("REQUEST_METHOD"),
-                path=environ.get("PATH_INFO"),
-                query=environ.get("QUERY_STRING"),
-                status=_status(resp.status),
-                bytes_sent=getattr(resp, "sent", None),
-                duration_ms=request_time.seconds * 1000 + request_time.microseconds // 1000,
-                request_id=_request_id(resp.headers),
-            )
+        _add(
+            environ,
+            resp.status,
+            resp.headers,
+            bytes_sent=getattr(resp, "sent", None),
+            duration_ms=request_time.seconds * 1000 + request_time.microseconds // 1000,
+            logger="gunicorn.access",
         )
+
+
+def _add(
+    environ: MutableMapping[str, Any],
+    status: str | int,
+    headers: Iterable[tuple[str, str]],
+    *,
+    bytes_sent: int | None,
+    duration_ms: int,
+    logger: str,
+) -> None:
+    _buffer.add(
+        access_line(
+            remote=environ.get("REMOTE_ADDR"),
+            method=environ.get("REQUEST_METHOD"),
+            path=environ.get("PATH_INFO"),
+            query=environ.get("QUERY_STRING"),
+            status=_status(status),
+            bytes_sent=bytes_sent,
+            duration_ms=duration_ms,
+            request_id=_request_id(headers),
+            logger=logger,
+        )
+    )
 
 
 StartResponse = Callable[..., Any]
@@ -173,16 +193,7 @@ class _LoggedStream:
 
 def _log(environ: dict[str, Any], answer: list[Any], sent: int, started: float) -> None:
     status, headers = answer
-    _buffer.add(
-        access_line(
-            remote=environ.get("REMOTE_ADDR"),
-            method=environ.get("REQUEST_METHOD"),
-            path=environ.get("PATH_INFO"),
-            query=environ.get("QUERY_STRING"),
-            status=_status(status),
-            bytes_sent=sent,
-            duration_ms=int((time.perf_counter() - started) * 1000),
-            request_id=_request_id(headers),
-            logger="granian.access",
-        )
+    duration_ms = int((time.perf_counter() - started) * 1000)
+    _add(
+        environ, status, headers, bytes_sent=sent, duration_ms=duration_ms, logger="granian.access"
     )
