@@ -101,7 +101,7 @@ def web_argv(bind: str, bin_dir: Path) -> list[str]:
         # a worker that dies is replaced, as gunicorn's arbiter does
         "--respawn-failed-workers",
         *("--log-config", str(GRANIAN_LOGGING)),
-        "harbor_py.ops.granian_app:application",
+        "harbor_py.granian_app:application",
     ]
 
 

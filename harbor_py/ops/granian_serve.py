@@ -3,7 +3,7 @@ the default): granian's own command line, after what gunicorn does before it bin
 `python -m harbor_py.ops.granian_serve <granian options> <app>`.
 
 granian's main process loads no application: it forks the workers, which import
-harbor_py.ops.granian_app each."""
+harbor_py.granian_app each."""
 
 from __future__ import annotations
 

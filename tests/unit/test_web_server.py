@@ -25,7 +25,7 @@ def test_core_runs_under_granian_by_default(monkeypatch):
     monkeypatch.setenv("HARBOR_WEB_WORKERS", "3")
     argv = web_argv("unix:/run/h/gunicorn.sock", BIN)
     assert argv[:3] == ["/venv/bin/python", "-m", "harbor_py.ops.granian_serve"]
-    assert argv[-1] == "harbor_py.ops.granian_app:application"
+    assert argv[-1] == "harbor_py.granian_app:application"
     options = " ".join(argv)
     assert "--interface wsgi" in options
     assert "--uds /run/h/gunicorn.sock --uds-permissions 0660" in options
