@@ -94,7 +94,7 @@ def registry_memory(instance: Instance) -> str:
     return f"rss {status['VmRSS'].strip()}, peak {status['VmHWM'].strip()}"
 
 
-GATE_COMPONENTS = ("gunicorn", "postgres")  # what the gate adds; the least noisy figure
+GATE_COMPONENTS = ("gunicorn", "granian", "postgres")  # what the gate adds; the least noisy figure
 
 
 def gate_cpu(cpu: dict[str, float]) -> float:

@@ -51,7 +51,16 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 _T = TypeVar("_T")
-COMPONENTS = ("gunicorn", "postgres", "distribution", "nginx", "redis", "celery", "supervisord")
+COMPONENTS = (
+    "gunicorn",
+    "granian",
+    "postgres",
+    "distribution",
+    "nginx",
+    "redis",
+    "celery",
+    "supervisord",
+)
 
 
 class Client:

@@ -1,4 +1,5 @@
-"""gunicorn's access lines as JSON on stdout (supervisord writes them to core-access.log).
+"""The web server's access lines as JSON on stdout (supervisord writes them to
+core-access.log): gunicorn calls JsonAccessLogger, granian serves AccessLogged.
 
 gunicorn's own Logger.access builds a dict of every request header, response header and
 WSGI environ variable for each request and then goes through logging's record machinery
@@ -19,7 +20,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import MutableMapping
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from typing import Any
 
 from gunicorn.glogging import Logger
@@ -79,14 +80,13 @@ def flush() -> None:
     _buffer.flush()
 
 
-def _status(resp: Any) -> int | str:
-    status = resp.status
+def _status(status: str | int) -> int | str:
     code = status.split(None, 1)[0] if isinstance(status, str) else str(status)
     return int(code) if code.isdigit() else code
 
 
-def _request_id(resp: Any) -> str | None:
-    return next((v for k, v in resp.headers if k.lower() == REQUEST_ID_HEADER), None)
+def _request_id(headers: Iterable[tuple[str, str]]) -> str | None:
+    return next((v for k, v in headers if k.lower() == REQUEST_ID_HEADER), None)
 
 
 class JsonAccessLogger(Logger):
@@ -95,15 +95,105 @@ class JsonAccessLogger(Logger):
     ) -> None:
         if not self.access_log_enabled:
             return
-        _buffer.add(
-            access_line(
-                remote=environ.get("REMOTE_ADDR"),
-                method=environ.get("REQUEST_METHOD"),
-                path=environ.get("PATH_INFO"),
-                query=environ.get("QUERY_STRING"),
-                status=_status(resp),
-                bytes_sent=getattr(resp, "sent", None),
-                duration_ms=request_time.seconds * 1000 + request_time.microseconds // 1000,
-                request_id=_request_id(resp),
-            )
+        _add(
+            environ,
+            resp.status,
+            resp.headers,
+            bytes_sent=getattr(resp, "sent", None),
+            duration_ms=request_time.seconds * 1000 + request_time.microseconds // 1000,
+            logger="gunicorn.access",
         )
+
+
+def _add(
+    environ: MutableMapping[str, Any],
+    status: str | int,
+    headers: Iterable[tuple[str, str]],
+    *,
+    bytes_sent: int | None,
+    duration_ms: int,
+    logger: str,
+) -> None:
+    _buffer.add(
+        access_line(
+            remote=environ.get("REMOTE_ADDR"),
+            method=environ.get("REQUEST_METHOD"),
+            path=environ.get("PATH_INFO"),
+            query=environ.get("QUERY_STRING"),
+            status=_status(status),
+            bytes_sent=bytes_sent,
+            duration_ms=duration_ms,
+            request_id=_request_id(headers),
+            logger=logger,
+        )
+    )
+
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+class AccessLogged:
+    """A WSGI application that writes its own access lines, for granian: granian's access
+    log formats a %-string through logging's record machinery and cannot carry the
+    response's X-Request-Id.
+
+    A response that is not streamed is handed over as a one-item list, which granian sends
+    in one call from Rust; any other iterable costs a call back into Python per item and
+    one for close(). Its close() (Django's request_finished: connection upkeep) runs
+    before granian writes the bytes, as it would have after."""
+
+    def __init__(self, app: WSGIApp) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
+        answer: list[Any] = ["500", []]
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            answer[:] = (status, headers)
+            return start_response(status, headers, exc_info)
+
+        body = self.app(environ, start)
+        if getattr(body, "streaming", True):
+            return _LoggedStream(body, environ, answer, started)
+        try:
+            content = b"".join(body)
+        finally:
+            body.close()  # type: ignore[attr-defined]  # a Django response: not streaming
+        _log(environ, answer, len(content), started)
+        return [content]
+
+
+class _LoggedStream:
+    """A streamed body, counted as it goes; its access line is written when it closes."""
+
+    def __init__(
+        self, body: Iterable[bytes], environ: dict[str, Any], answer: list[Any], started: float
+    ) -> None:
+        self.body, self.environ, self.answer, self.started = body, environ, answer, started
+        self.chunks: Iterator[bytes] = iter(body)
+        self.sent = 0
+
+    def __iter__(self) -> _LoggedStream:
+        return self
+
+    def __next__(self) -> bytes:
+        chunk = next(self.chunks)
+        self.sent += len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        try:
+            if close := getattr(self.body, "close", None):
+                close()
+        finally:
+            _log(self.environ, self.answer, self.sent, self.started)
+
+
+def _log(environ: dict[str, Any], answer: list[Any], sent: int, started: float) -> None:
+    status, headers = answer
+    duration_ms = int((time.perf_counter() - started) * 1000)
+    _add(
+        environ, status, headers, bytes_sent=sent, duration_ms=duration_ms, logger="granian.access"
+    )

@@ -6,7 +6,7 @@ of the request that enqueued a Celery task) on every line logged while serving i
 
 The id lives in a contextvar set by harbor_py.middleware.RequestIdMiddleware; Celery tasks
 carry it in a message header (before_task_publish) and restore it while they run
-(task_prerun), falling back to the task id. gunicorn's access lines (access_line,
+(task_prerun), falling back to the task id. The web server's access lines (access_line,
 written by harbor_py.ops.access_log) carry method, path, status, bytes, duration_ms and
 the X-Request-Id the response carried.
 """
@@ -60,8 +60,9 @@ def access_line(
     bytes_sent: int | None,
     duration_ms: int,
     request_id: str | None,
+    logger: str = "gunicorn.access",
 ) -> str:
-    """One access line (harbor_py.ops.access_log writes them for gunicorn)."""
+    """One access line (harbor_py.ops.access_log writes them for gunicorn and granian)."""
     fields = {
         "remote": remote,
         "method": method,
@@ -73,7 +74,7 @@ def access_line(
         "request_id": request_id or None,
         "message": f"{method} {path} {status}",
     }
-    return _line("gunicorn.access", "info", time.time(), fields)
+    return _line(logger, "info", time.time(), fields)
 
 
 class JsonFormatter(logging.Formatter):

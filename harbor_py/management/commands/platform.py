@@ -139,7 +139,7 @@ def _registry_environment() -> str:
 def _supervisor_commands(rt: Runtime) -> dict[str, str]:
     try:
         return supervisor_commands(rt)
-    except ValueError as exc:  # a setting the process would not understand
+    except ValueError as exc:  # a setting the program would not understand (HARBOR_WEB_SERVER)
         raise CommandError(str(exc)) from exc
 
 

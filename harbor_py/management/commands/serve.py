@@ -4,7 +4,7 @@ The roles of deploy/docker-compose.yml and of a highly available node (docs/depl
 
     nginx     render deploy/nginx.conf, then exec nginx
     registry  render deploy/registry.yml, then exec distribution
-    web       exec gunicorn
+    web       exec granian (or gunicorn: HARBOR_WEB_SERVER)
     worker    exec a Celery worker
     beat      Celery beat, only while this process holds the beat lock in Redis
 

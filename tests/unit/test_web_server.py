@@ -1,0 +1,170 @@
+"""The `core` program under granian (harbor_py.processes.web_argv, #31): its command line,
+the JSON access lines it writes through harbor_py.ops.access_log.AccessLogged, and the
+unix socket a server that was killed leaves behind. The end-to-end tests run every request
+of the platform through it."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+from django.core.management.base import CommandError
+
+from harbor_py.ops import access_log
+from harbor_py.ops.access_log import AccessLogged
+from harbor_py.ops.granian_serve import remove_stale_socket
+from harbor_py.processes import granian_bind, web_argv
+
+BIN = Path("/venv/bin")
+
+
+def test_core_runs_under_granian_by_default(monkeypatch):
+    monkeypatch.delenv("HARBOR_WEB_SERVER", raising=False)
+    monkeypatch.setenv("HARBOR_WEB_WORKERS", "3")
+    argv = web_argv("unix:/run/h/gunicorn.sock", BIN)
+    assert argv[:3] == ["/venv/bin/python", "-m", "harbor_py.ops.granian_serve"]
+    assert argv[-1] == "harbor_py.granian_app:application"
+    options = " ".join(argv)
+    assert "--interface wsgi" in options
+    assert "--uds /run/h/gunicorn.sock --uds-permissions 0660" in options
+    assert "--workers 3 --blocking-threads 8" in options
+    assert "--respawn-failed-workers" in options
+
+
+def test_gunicorn_stays_selectable(monkeypatch):
+    monkeypatch.setenv("HARBOR_WEB_SERVER", "gunicorn")
+    argv = web_argv("127.0.0.1:8000", BIN)
+    assert argv[:2] == ["/venv/bin/gunicorn", "harbor_py.wsgi:application"]
+    assert "--bind 127.0.0.1:8000" in " ".join(argv)
+
+
+@pytest.mark.parametrize(
+    ("bind", "options"),
+    [
+        ("0.0.0.0:8000", ["--host", "0.0.0.0", "--port", "8000"]),
+        ("[::]:8000", ["--host", "::", "--port", "8000"]),
+        (":8000", ["--host", "0.0.0.0", "--port", "8000"]),
+    ],
+)
+def test_gunicorn_style_binds_become_granian_options(bind, options):
+    assert granian_bind(bind) == options
+
+
+def test_settings_granian_would_not_understand_are_refused(tmp_path, monkeypatch):
+    from harbor_py.core.runtime import load_runtime
+    from harbor_py.management.commands.platform import render_configs
+
+    rt = load_runtime({"HARBOR_PORT": "18999", "HARBOR_DATA_DIR": str(tmp_path / "data")})
+    rt.keys_dir.mkdir(parents=True)
+    (rt.keys_dir / "registry_http_secret").write_text("secret")
+    monkeypatch.setenv("HARBOR_WEB_SERVER", "uwsgi")
+    with pytest.raises(CommandError, match="HARBOR_WEB_SERVER"):
+        render_configs(rt, tmp_path / "config")
+    monkeypatch.setenv("HARBOR_WEB_SERVER", "granian")
+    monkeypatch.setenv("HARBOR_WEB_BIND", "localhost")
+    with pytest.raises(CommandError, match="HARBOR_WEB_BIND"):
+        render_configs(rt, tmp_path / "config")
+
+
+class _Body:
+    """A Django response as the WSGI server sees it."""
+
+    def __init__(self, chunks: list[bytes], *, streaming: bool) -> None:
+        self.chunks, self.streaming, self.closed = chunks, streaming, False
+
+    def __iter__(self):
+        return iter(self.chunks)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _serve(body: _Body, capsys: pytest.CaptureFixture[str]) -> tuple[list[bytes], dict, str]:
+    def app(environ, start_response):
+        start_response("201 Created", [("X-Request-Id", "rid-1"), ("Content-Type", "x/y")])
+        return body
+
+    started: list = []
+    environ = {
+        "REMOTE_ADDR": "10.0.0.2",
+        "REQUEST_METHOD": "PUT",
+        "PATH_INFO": "/v2/p/r/manifests/v1",
+        "QUERY_STRING": "",
+    }
+    answer = AccessLogged(app)(environ, lambda *args: started.append(args))
+    sent = list(answer)
+    if hasattr(answer, "close"):
+        answer.close()
+    access_log.flush()
+    lines = capsys.readouterr().out.splitlines()
+    assert started[0][0] == "201 Created"
+    assert len(lines) == 1
+    return sent, json.loads(lines[0]), started[0][0]
+
+
+def test_a_response_is_handed_over_whole_and_logged(capsys):
+    access_log.flush()
+    capsys.readouterr()
+    body = _Body([b"ab", b"cde"], streaming=False)
+    sent, line, _ = _serve(body, capsys)
+    assert sent == [b"abcde"]
+    assert body.closed  # Django's request_finished: connection upkeep
+    assert line["logger"] == "granian.access"
+    assert (line["method"], line["path"], line["status"], line["bytes"]) == (
+        "PUT",
+        "/v2/p/r/manifests/v1",
+        201,
+        5,
+    )
+    assert line["request_id"] == "rid-1"
+    assert line["remote"] == "10.0.0.2"
+
+
+def test_a_streamed_response_is_logged_when_it_closes(capsys):
+    access_log.flush()
+    capsys.readouterr()
+    body = _Body([b"a" * 10, b"b" * 7], streaming=True)
+    sent, line, _ = _serve(body, capsys)
+    assert sent == [b"a" * 10, b"b" * 7]  # chunk by chunk, not joined
+    assert body.closed
+    assert (line["status"], line["bytes"], line["request_id"]) == (201, 17, "rid-1")
+
+
+def test_a_stale_socket_is_removed_before_granian_binds(tmp_path):
+    path = tmp_path / "core.sock"
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(str(path))  # closed without unlinking: what a killed server leaves
+    assert path.exists()
+    remove_stale_socket(["granian_serve", "--uds", str(path), "app:application"])
+    assert not path.exists()
+    remove_stale_socket(["granian_serve", "--uds", str(path), "app:application"])  # none left
+
+    path.write_text("not a socket")
+    with pytest.raises(SystemExit, match="not a socket"):
+        remove_stale_socket(["granian_serve", "--uds", str(path), "app:application"])
+    assert path.exists()
+
+
+def test_the_process_environment_stays_out_of_the_request():
+    from harbor_py.ops.granian_serve import WithoutProcessEnvironment, inherited_names
+
+    seen: dict = {}
+
+    def app(environ, start_response):
+        seen.update(environ)
+        return []
+
+    # granian's environ: a copy of os.environ, then the request's own variables over it
+    environ = {
+        "DATABASE_URL": "postgres://secret@db/harbor",
+        "HARBOR_SECRET_KEY": "k",
+        "PATH_INFO": "/v2/",
+        "HTTP_AUTHORIZATION": "Bearer t",
+    }
+    process = {"DATABASE_URL": "x", "HARBOR_SECRET_KEY": "y", "PATH_INFO": "/", "HTTP_PROXY": "p"}
+    inherited = inherited_names(process)
+    assert inherited == {"DATABASE_URL", "HARBOR_SECRET_KEY"}
+    WithoutProcessEnvironment(app, inherited)(environ, lambda *a: None)
+    assert seen == {"PATH_INFO": "/v2/", "HTTP_AUTHORIZATION": "Bearer t"}
