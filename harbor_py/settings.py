@@ -128,8 +128,11 @@ CACHES = {
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env.get("HARBOR_CACHE_PREFIX", f"harbor-{RUNTIME.port}"),
     },
-    # Per-process cache for hot, cheap-to-rebuild values (internal registry tokens).
-    "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Per-process cache for hot, cheap-to-rebuild values (the content-trust pull verdicts).
+    "local": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "OPTIONS": {"MAX_ENTRIES": 10000},
+    },
 }
 
 CELERY_BROKER_URL = (
