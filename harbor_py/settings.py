@@ -122,7 +122,7 @@ REDIS_SENTINEL = (
     if env.get("REDIS_SENTINELS")
     else None
 )
-CACHES = {
+CACHES: dict[str, dict[str, Any]] = {
     "default": {
         "BACKEND": "harbor_py.core.cache.HarborRedisCache",
         "LOCATION": REDIS_URL,
