@@ -122,17 +122,14 @@ REDIS_SENTINEL = (
     if env.get("REDIS_SENTINELS")
     else None
 )
-CACHES: dict[str, dict[str, Any]] = {
+CACHES = {
     "default": {
         "BACKEND": "harbor_py.core.cache.HarborRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env.get("HARBOR_CACHE_PREFIX", f"harbor-{RUNTIME.port}"),
     },
     # Per-process cache for hot, cheap-to-rebuild values (the content-trust pull verdicts).
-    "local": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        "OPTIONS": {"MAX_ENTRIES": 10000},
-    },
+    "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
 }
 
 CELERY_BROKER_URL = (
