@@ -26,6 +26,7 @@ system-deps:
 test-deps: deps
 	@deploy/install-system.sh test
 	@PYTHON=$(PYTHON) deploy/build-skopeo.sh  # upstream skopeo with sigstore (docs/signatures.md)
+	@PYTHON=$(PYTHON) deploy/build-podman.sh  # upstream podman with sigstore (docs/signatures.md)
 	@$(MAKE) -s tests/oidc_provider/node_modules/.installed
 
 # The OpenID provider of the OIDC tests (npm oidc-provider), pinned by its package-lock.json.

@@ -9,7 +9,9 @@ a cosign signature (tag scheme) by one key: `trust-on` has content trust on
 signature check at the gate; `trust-off` has the policy off. Manifest GETs of the two are
 interleaved in rounds (ABBA), one request at a time on one keep-alive connection each, so
 that load on the machine falls on both alike. The gate's verdict is cached per artifact
-and key set: after the first pull, a pull with the policy on costs two cache reads more.
+and key set, in each gunicorn process, under the project's content-trust generation that
+the pull reads with the project row anyway: after the first pull, a pull with the policy
+on costs one lookup in the process's memory more (no query, no round trip).
 
 Prints the median and p95 wall time per GET of each, their ratio (goal: on/off medians
 within 1.15, i.e. within noise on a shared machine), and the gunicorn CPU per GET of each.

@@ -37,6 +37,9 @@ if [ "$profile" = test ]; then
     want podman podman
     want buildah buildah
     want /bin/busybox busybox-static  # the base image those tests build and push
+    # The upstream podman deploy/build-podman.sh builds (cgo; SQLite from the system)
+    want gcc gcc
+    want /usr/include/sqlite3.h libsqlite3-dev
     # Failover tests (docs/deployment.md): Redis Sentinel; Patroni (Debian's, on the system
     # python that the postgres user can run) with etcd and HAProxy, over PostgreSQL 15.
     want redis-sentinel redis-sentinel

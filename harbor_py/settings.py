@@ -128,7 +128,7 @@ CACHES = {
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env.get("HARBOR_CACHE_PREFIX", f"harbor-{RUNTIME.port}"),
     },
-    # Per-process cache for hot, cheap-to-rebuild values (internal registry tokens).
+    # Per-process cache for hot, cheap-to-rebuild values (the content-trust pull verdicts).
     "local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
 }
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 from django.conf import settings
 from django.db import models
 
@@ -16,6 +18,11 @@ class Project(models.Model):
     # project is a pull-through cache of (proxy_cache/); NULL for an ordinary project.
     # A plain column, not a foreign key: projects sits below replication.
     registry_id = models.IntegerField(null=True, blank=True, default=None)
+    # Versions the content-trust verdicts cached for the project's pulls (signatures.policy):
+    # bumped by the signatures app in the transaction that changes the keys the project
+    # trusts. On this row because every pull reads the row anyway; it starts at the time of
+    # creation so that no earlier project's verdicts can match it.
+    trust_generation = models.BigIntegerField(default=time.time_ns)
     creation_time = models.DateTimeField(auto_now_add=True)
     update_time = models.DateTimeField(auto_now=True)
 

@@ -1,48 +1,30 @@
-"""Counters that version the cached pull verdicts: one per project (bumped when its keys
-change or one of its artifacts is deleted) and one for the system's keys. A verdict is
-cached under the counters it was computed with, so a bump retires every cached verdict of
-the project at once, in one write."""
+"""The content-trust generation of a project (`Project.trust_generation`): a pull verdict
+is cached under the generation it was computed at, so a bump retires every cached verdict
+of the project at once, in one write.
+
+Bumped in the transaction that changes the keys the project trusts (every project's, for
+a system key), so that no pull that starts after the commit can use a verdict for the old
+keys; and after the commit that deletes an artifact of the project (it may have been the
+signature that allowed its subject). The pull path reads the generation with the project
+row that it reads anyway: no query, no round trip."""
 
 from __future__ import annotations
 
-import time
-from typing import Any
+from django.db.models import F
 
-from django.core.cache import cache
-from django.db import transaction
-
-SYSTEM = "sign:gen:*"
+from projects.models import Project
 
 
-def project_key(project_name: str) -> str:
-    return f"sign:gen:p:{project_name}"
+def bump(*, project_id: int | None) -> None:
+    """The project's generation, or every project's (None: the system's keys changed)."""
+    projects = Project.objects.all()
+    if project_id is None:
+        # every row locked in one order: two concurrent bumps of all cannot deadlock
+        list(projects.select_for_update().order_by("pk").values_list("pk", flat=True))
+    else:
+        projects = projects.filter(pk=project_id)
+    projects.update(trust_generation=F("trust_generation") + 1)
 
 
-def _fresh() -> int:
-    """A starting value no earlier counter had (a counter Redis evicted must not come
-    back at a value that verdicts were cached under)."""
-    return time.time_ns() // 1000
-
-
-def read(project_name: str, *also: str) -> tuple[int, int, dict[str, Any]]:
-    """(the project's counter, the system's, the values of the keys `also`) in one round
-    trip when both counters exist."""
-    counters = [project_key(project_name), SYSTEM]
-    found = cache.get_many([*counters, *also])
-    for key in counters:
-        if key not in found:
-            cache.add(key, _fresh(), timeout=None)
-            found[key] = cache.get(key)
-    return found[counters[0]], found[counters[1]], found
-
-
-def bump(project_name: str | None) -> None:
-    key = SYSTEM if project_name is None else project_key(project_name)
-    try:
-        cache.incr(key)
-    except ValueError:  # not there (evicted): a fresh value retires the old verdicts too
-        cache.set(key, _fresh(), timeout=None)
-
-
-def bump_after_commit(project_name: str | None) -> None:
-    transaction.on_commit(lambda: bump(project_name))
+def bump_named(project_name: str) -> None:
+    Project.objects.filter(name=project_name).update(trust_generation=F("trust_generation") + 1)

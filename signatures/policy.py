@@ -3,23 +3,27 @@ metadata `enable_content_trust_cosign` (cosign signatures) and `enable_content_t
 (Notation signatures). With either on, a manifest GET of an artifact needs a signature of
 that kind; when the project or the system trusts keys, one that verifies with a trusted key.
 
-Cost: with both off, two dictionary lookups. With one on, an allowed pull reads two
-counters and the cached verdict from the cache in one `MGET`; the verdict is
-computed (database, stored checks, at most one verification per signature and key set) only
-on a miss. Refusals are not cached: a signature pushed a moment later is seen at once.
+Cost: with both off, two dictionary lookups. With one on, an allowed pull finds its verdict
+in this process's memory (Django's "local" cache), stamped with the project's content-trust
+generation, which the pull has read with the project row (signatures.generations): no query,
+no round trip. The verdict is computed (database, stored checks, at most one verification
+per signature and key set) only on a miss. Refusals are not cached: a signature pushed a
+moment later is seen at once.
 Signatures, SBOMs and other accessories are always pullable, so that clients can verify."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.cache import cache
+from django.core.cache import caches
 
 from registry.accessories import COSIGN, NOTATION
 from registry.events import ArtifactDeleted
 from registry.pull_policy import PullRequest
 from signatures import generations, services
 
+# Bounds the life of a verdict that a lost bump left valid (a process that died between the
+# commit of a delete and its bump, signatures.generations); key changes bump in their commit.
 VERDICT_SECONDS = 600
 POLICIES = (("enable_content_trust_cosign", COSIGN), ("enable_content_trust", NOTATION))
 
@@ -38,19 +42,20 @@ def check(request: PullRequest) -> str | None:
     if artifact.subject_digest:
         return None  # a signature, SBOM...: pullable, so that clients can verify
     kinds = kinds_of(metadata)
-    repository = request.repository
+    project = request.repository.project
+    # What the verdict was computed for: the artifact, the policies and the keys (as of the
+    # generation, read before the verdict is computed, so never newer than what it saw).
+    stamp = f"{artifact.digest}:{'+'.join(kinds)}:{project.pk}:{project.trust_generation}"
+    verdicts = caches["local"]
     key = f"sign:ok:{artifact.pk}"
-    project_generation, system_generation, found = generations.read(repository.project.name, key)
-    # The verdict holds what it was computed for: the digest, the policies and counters.
-    stamp = f"{artifact.digest}:{'+'.join(kinds)}:{project_generation}:{system_generation}"
-    if found.get(key) == stamp:
+    if verdicts.get(key) == stamp:
         return None
-    message = services.refusal(artifact, repository, kinds)
+    message = services.refusal(artifact, request.repository, kinds)
     if message is None:
-        cache.set(key, stamp, timeout=VERDICT_SECONDS)
+        verdicts.set(key, stamp, timeout=VERDICT_SECONDS)
     return message
 
 
 def on_artifact_deleted(event: ArtifactDeleted, key: str) -> None:
     """A deleted artifact may have been the signature that allowed its subject."""
-    generations.bump(event.project)
+    generations.bump_named(event.project)

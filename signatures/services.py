@@ -88,11 +88,11 @@ def delete_key(*, key: TrustedKey, actor: Actor) -> None:
 
 
 def _keys_changed(project: Project | None) -> None:
-    """After commit: retire the cached pull verdicts (a pull then looks up the checks for
-    the new key set, never an older set's), and re-verify the signatures in the
-    background (signatures.tasks.on_keys_changed), so that pulls and pages find the new
-    key set's checks stored."""
-    generations.bump_after_commit(project.name if project else None)
+    """Retire the cached pull verdicts in this transaction (a pull then looks up the checks
+    for the new key set, never an older set's), and after commit re-verify the signatures
+    in the background (signatures.tasks.on_keys_changed), so that pulls and pages find the
+    new key set's checks stored."""
+    generations.bump(project_id=project.pk if project else None)
     publish(TrustedKeysChanged(project_id=project.pk if project else 0))
 
 

@@ -8,8 +8,10 @@ Debian 12's skopeo 1.9.3 and podman 4.3.1 are built with sigstore disabled (a De
 patch: "sigstore disabled"). With those, the test signs in skopeo's format itself (skopeo
 still pushes image and signature) and podman pulls without client-side verification, so
 that the gate's check is what is tested. `make test-deps` builds an upstream skopeo with
-sigstore into a cache (deploy/build-skopeo.sh); with it, the clients sign and verify for
-real (`test_upstream_skopeo_signs_and_verifies_with_policy_json`)."""
+sigstore into a cache (deploy/build-skopeo.sh), and an upstream podman
+(deploy/build-podman.sh); with them, the clients sign and verify for real
+(`test_upstream_skopeo_signs_and_verifies_with_policy_json`,
+`test_upstream_podman_verifies_with_policy_json`)."""
 
 from __future__ import annotations
 
@@ -29,20 +31,19 @@ from tests.imagegen import ImageLayout, make_image
 from tests.stack import ADMIN_PASSWORD, Instance
 
 ADMIN = ("admin", ADMIN_PASSWORD)
-UPSTREAM_SKOPEO = (
-    Path(os.environ.get("HARBOR_TOOLS_CACHE") or Path.home() / ".cache" / "harbor-py")
-    / "skopeo"
-    / "bin"
-    / "skopeo"
-)
+TOOLS_CACHE = Path(os.environ.get("HARBOR_TOOLS_CACHE") or Path.home() / ".cache" / "harbor-py")
+UPSTREAM_SKOPEO = TOOLS_CACHE / "skopeo" / "bin" / "skopeo"
+UPSTREAM_PODMAN = TOOLS_CACHE / "podman" / "bin" / "podman"
 pytestmark = pytest.mark.skipif(
     not (shutil.which("skopeo") and shutil.which("podman")), reason="needs skopeo and podman"
 )
 
 
 class Clients:
-    def __init__(self, root: Path, stack: Instance, skopeo: str = "skopeo") -> None:
-        self.root, self.stack, self.skopeo = root, stack, skopeo
+    def __init__(
+        self, root: Path, stack: Instance, skopeo: str = "skopeo", podman: str = "podman"
+    ) -> None:
+        self.root, self.stack, self.skopeo, self.podman = root, stack, skopeo, podman
         home = root / "home"
         registries_d = home / ".config" / "containers" / "registries.d"
         registries_d.mkdir(parents=True)
@@ -99,7 +100,7 @@ class Clients:
 
     def pull(self, ref: str, policy: Path) -> subprocess.CompletedProcess[str]:
         return self.run(
-            "podman", "--root", str(self.root / "storage"), "--runroot", self.runroot,
+            self.podman, "--root", str(self.root / "storage"), "--runroot", self.runroot,
             "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "file",
             "pull", "--tls-verify=false", f"--creds={ADMIN[0]}:{ADMIN[1]}",
             "--signature-policy", str(policy), ref,
@@ -300,3 +301,67 @@ def test_upstream_skopeo_signs_and_verifies_with_policy_json(stack: Instance, tm
     assert no_signature.returncode != 0
     assert "Source image rejected" in no_signature.stderr, no_signature.stderr
     assert "A signature was required, but no signature exists" in no_signature.stderr
+
+
+# podman 5 starts its network backend even for a pull, and knows only netavark unless
+# built with the `cni` tag; Debian 12 ships CNI plugins, not netavark (to do: the tag).
+NETAVARK = any(
+    Path(d, "netavark").exists()
+    for d in (
+        "/usr/local/libexec/podman",
+        "/usr/local/lib/podman",
+        "/usr/libexec/podman",
+        "/usr/lib/podman",
+    )
+)
+
+
+@pytest.mark.skipif(
+    not (UPSTREAM_SKOPEO.exists() and UPSTREAM_PODMAN.exists() and NETAVARK),
+    reason=f"needs the upstream skopeo and podman that `make test-deps` builds "
+    f"({UPSTREAM_SKOPEO}, {UPSTREAM_PODMAN}; deploy/build-skopeo.sh and "
+    "deploy/build-podman.sh say why they did not), and netavark for podman 5",
+)
+def test_upstream_podman_verifies_with_policy_json(stack: Instance, tmp_path: Path):
+    """Issue #23's podman: upstream skopeo pushes signed, and an upstream podman pulls
+    with a policy.json that requires sigstoreSigned by the public key: the image signed by
+    that key pulls (through the gate, which verified it with the project's key); one
+    signed by another key and an unsigned one, which the gate serves once content trust
+    is off, are refused by podman itself."""
+    clients = Clients(tmp_path, stack, skopeo=str(UPSTREAM_SKOPEO), podman=str(UPSTREAM_PODMAN))
+    try:
+        _, ci_key, ci_pass, ci_pub = _key_files(tmp_path, "ci")
+        _, other_key, other_pass, _ = _key_files(tmp_path, "other")
+        project = _trusting_project(stack, "sigp", ci_pub)
+        repository = f"{stack.host}/{project}/app"
+        good = make_image(tmp_path / "good", layer_sizes=[2048])
+        bad = make_image(tmp_path / "bad", layer_sizes=[2048])
+        unsigned = make_image(tmp_path / "unsigned", layer_sizes=[1024])
+        assert clients.push_signed(good, f"{repository}:v1", ci_key, ci_pass) == "skopeo"
+        assert clients.push_signed(bad, f"{repository}:v2", other_key, other_pass) == "skopeo"
+        assert clients.copy(f"oci:{unsigned.path}", f"docker://{repository}:v3").returncode == 0
+        policy = _policy(tmp_path / "policy.json", f"{stack.host}/{project}", ci_pub)
+
+        pulled = clients.pull(f"{repository}:v1", policy)
+        assert pulled.returncode == 0, pulled.stderr
+        # podman prints the ID of the image it stored: the config digest's hex
+        assert pulled.stdout.split()[-1] == good.config_digest.removeprefix("sha256:")
+
+        # the gate refuses v2 and v3 first; with content trust off it serves them, and
+        # podman's policy refuses each
+        with stack.client() as api:
+            api.put(
+                f"/api/v2.0/projects/{project}/metadatas/enable_content_trust_cosign",
+                json={"enable_content_trust_cosign": "false"},
+            ).raise_for_status()
+        other_key_signed = clients.pull(f"{repository}:v2", policy)
+        assert other_key_signed.returncode != 0
+        assert "Source image rejected" in other_key_signed.stderr, other_key_signed.stderr
+        assert "cryptographic signature verification failed" in other_key_signed.stderr
+        no_signature = clients.pull(f"{repository}:v3", policy)
+        assert no_signature.returncode != 0
+        assert "A signature was required, but no signature exists" in no_signature.stderr, (
+            no_signature.stderr
+        )
+    finally:
+        shutil.rmtree(clients.runroot, ignore_errors=True)

@@ -17,7 +17,7 @@ from registry import deletion
 from registry.accessories import cosign_tag
 from registry.models import Artifact, Blob, Repository
 from registry.pull_policy import PullRequest
-from signatures import generations, policy, reading, selectors, services
+from signatures import policy, reading, selectors, services
 from signatures.models import SignatureCheck, TrustedKey
 from tests import signing
 from tests.distribution import bearer, push_image, push_index, put_manifest, upload_blob
@@ -291,11 +291,11 @@ def test_a_key_change_rechecks_in_the_background_and_a_pull_never_uses_a_stale_c
         patched.setattr(reading, "check", verifying)
         assert pull("v1").status_code == 200  # the stored check, no verification
 
-    # ci deleted; the re-check has not run yet (its callback is dropped), the verdict
-    # counters are bumped: the stored check for the old key set is not used
+    # ci deleted; the re-check has not run yet (its callback is dropped): the key change
+    # bumped the project's generation in its own transaction, so neither the verdict
+    # cached in this process nor the stored check for the old key set is used
     with django_capture_on_commit_callbacks(execute=False):
         services.delete_key(key=TrustedKey.objects.get(name="ci"), actor=Actor(username="o"))
-    generations.bump(project.name)
     assert "no trusted key verifies it (tried: stranger)" in refusal(pull("v1"))
     TrustedKey.objects.filter(name="stranger").delete()
     # a system key: every project's signatures are re-checked against the new set
@@ -370,25 +370,34 @@ def test_a_platform_image_of_a_signed_index_is_pullable(demo):
 
 
 def test_the_check_is_free_when_off_and_cached_when_on(demo, monkeypatch, redis_commands):
-    repository = Repository.objects.select_related("project").get(name=REPO)
-    artifact = Artifact.objects.get(digest=demo["v1"])
-    request = PullRequest(repository=repository, artifact=artifact, subject="owner")
+    def asked() -> PullRequest:  # as the gate asks: the repository and its project read
+        repository = Repository.objects.select_related("project").get(name=REPO)
+        artifact = Artifact.objects.get(digest=demo["v1"])
+        return PullRequest(repository=repository, artifact=artifact, subject="owner")
+
     redis_commands.clear()
     with CaptureQueriesContext(connection) as queries:
-        assert policy.check(request) is None
-    assert (len(queries), redis_commands) == (0, [])
+        assert policy.check(asked()) is None
+    assert (len(queries), redis_commands) == (2, [])  # asked()'s own two
 
-    repository.project.metadata = {"enable_content_trust_cosign": "true"}
+    enable(demo["project"], enable_content_trust_cosign="true")
     cosign(signing.ec_key(), demo["v1"])
     computed = []
     original = services.refusal
     monkeypatch.setattr(services, "refusal", lambda *a: computed.append(1) or original(*a))
-    assert policy.check(request) is None
+    assert policy.check(asked()) is None
+    request = asked()
     redis_commands.clear()
     with CaptureQueriesContext(connection) as queries:
         assert policy.check(request) is None
-    assert len(computed) == 1 and len(queries) == 0
-    assert redis_commands == ["MGET"]
+    # cached in this process under the project's generation: no query, no round trip
+    assert (len(computed), len(queries), redis_commands) == (1, 0, [])
+
+    # a system key (which does not verify the signature) retires the verdict in its own
+    # transaction: the next pull's project row has the new generation
+    trust(None, signing.ec_key(), "org")
+    assert "no trusted key verifies it (tried: org)" in (policy.check(asked()) or "")
+    assert len(computed) == 2
 
 
 # --- the API ------------------------------------------------------------------------------
