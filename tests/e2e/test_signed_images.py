@@ -102,6 +102,7 @@ class Clients:
         return self.run(
             self.podman, "--root", str(self.root / "storage"), "--runroot", self.runroot,
             "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs", "--events-backend", "file",
+            "--network-backend", "cni",
             "pull", "--tls-verify=false", f"--creds={ADMIN[0]}:{ADMIN[1]}",
             "--signature-policy", str(policy), ref,
             check=False,
@@ -303,24 +304,16 @@ def test_upstream_skopeo_signs_and_verifies_with_policy_json(stack: Instance, tm
     assert "A signature was required, but no signature exists" in no_signature.stderr
 
 
-# podman 5 starts its network backend even for a pull, and knows only netavark unless
-# built with the `cni` tag; Debian 12 ships CNI plugins, not netavark (to do: the tag).
-NETAVARK = any(
-    Path(d, "netavark").exists()
-    for d in (
-        "/usr/local/libexec/podman",
-        "/usr/local/lib/podman",
-        "/usr/libexec/podman",
-        "/usr/lib/podman",
-    )
-)
+# podman 5 starts its network backend even for a pull: deploy/build-podman.sh builds it
+# with CNI, whose plugins Debian 12 ships (containernetworking-plugins, with its podman).
+CNI_PLUGINS = Path("/usr/lib/cni/bridge").exists()
 
 
 @pytest.mark.skipif(
-    not (UPSTREAM_SKOPEO.exists() and UPSTREAM_PODMAN.exists() and NETAVARK),
+    not (UPSTREAM_SKOPEO.exists() and UPSTREAM_PODMAN.exists() and CNI_PLUGINS),
     reason=f"needs the upstream skopeo and podman that `make test-deps` builds "
     f"({UPSTREAM_SKOPEO}, {UPSTREAM_PODMAN}; deploy/build-skopeo.sh and "
-    "deploy/build-podman.sh say why they did not), and netavark for podman 5",
+    "deploy/build-podman.sh say why they did not), and Debian's CNI plugins",
 )
 def test_upstream_podman_verifies_with_policy_json(stack: Instance, tmp_path: Path):
     """Issue #23's podman: upstream skopeo pushes signed, and an upstream podman pulls
