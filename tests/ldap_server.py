@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import datetime as dt
 import shutil
 import subprocess
 import tempfile
@@ -33,6 +32,7 @@ from pathlib import Path
 import ldap
 
 from tests.stack import free_port
+from tests.tls import self_signed
 
 SLAPD = "/usr/sbin/slapd"
 MODULE_DIR = Path("/usr/lib/ldap")
@@ -236,37 +236,6 @@ def _module_available(name: str) -> bool:
     return (MODULE_DIR / f"{name}.la").exists() or (MODULE_DIR / f"{name}.so").exists()
 
 
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 @dataclass
 class LdapServer:
     shape: Shape
@@ -340,7 +309,7 @@ class LdapServer:
             modules.append("ppolicy")  # its schema: pwdAccountLockedTime
         tls = []
         if self.tls_port:
-            cert, key = _self_signed(self.directory)
+            cert, key = self_signed("127.0.0.1").write(self.directory)
             tls = [f"TLSCertificateFile {cert}", f"TLSCertificateKeyFile {key}"]
         lines = [
             *includes,

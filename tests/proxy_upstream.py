@@ -15,7 +15,6 @@ Clients push straight to distribution (`push_image`), the proxy pulls through th
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import shutil
@@ -30,14 +29,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from tests.distribution_process import serving
 from tests.imagegen import OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_MANIFEST, random_layer
 from tests.stack import DOCKER_REGISTRY, free_port
+from tests.tls import tls_material
 
 CONFIG = """
 version: 0.1
@@ -66,44 +62,6 @@ class BareRegistry:
     def client(self) -> httpx.Client:
         verify = ssl.create_default_context(cadata=self.ca) if self.ca else True
         return httpx.Client(base_url=self.url, auth=self.auth, timeout=60, verify=verify)
-
-
-def tls_material(base: Path, name: str) -> tuple[Path, Path, str]:
-    """A private CA and a certificate for `name` (a DNS name) it issued: (certificate
-    file, key file, the CA's PEM)."""
-    now = dt.datetime.now(dt.UTC)
-
-    def issue(subject: str, key, issuer_key, issuer=None):
-        subject_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(subject_name)
-            .issuer_name(issuer or subject_name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
-        )
-        if issuer is None:
-            builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-        else:
-            san = x509.SubjectAlternativeName([x509.DNSName(name)])
-            builder = builder.add_extension(san, False)
-        return builder.sign(issuer_key, hashes.SHA256())
-
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca = issue("proxy test CA", ca_key, ca_key)
-    certificate = issue(name, key, ca_key, ca.subject)
-    cert_file, key_file = base / "server.crt", base / "server.key"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_file, key_file, ca.public_bytes(serialization.Encoding.PEM).decode()
 
 
 @contextmanager

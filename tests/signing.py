@@ -17,7 +17,9 @@ import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-from cryptography.x509.oid import NameOID
+
+from tests import tls
+from tests.tls import PrivateKey
 
 SIMPLE_SIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -26,8 +28,6 @@ EMPTY_CONFIG = "application/vnd.oci.empty.v1+json"
 NOTATION_TYPE = "application/vnd.cncf.notary.signature"
 JWS = "application/jose+json"
 COSE = "application/cose"
-
-PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 
 
 def ec_key(curve: ec.EllipticCurve | None = None) -> ec.EllipticCurvePrivateKey:
@@ -110,19 +110,7 @@ def cosign_signature(
 
 
 def certificate(key: PrivateKey, name: str = "harbor-py test signer") -> x509.Certificate:
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = dt.datetime.now(dt.UTC)
-    algorithm = None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .sign(key, algorithm)
-    )
+    return tls.certificate(key, name)
 
 
 def notation_envelope(key: PrivateKey, signed_digest: str, size: int = 1) -> bytes:

@@ -3,19 +3,12 @@ the periodic health refresh, single_active_replication and event-based pull poli
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import ssl
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from django.test import TestCase
 from django_celery_beat.models import PeriodicTask
 
@@ -28,6 +21,7 @@ from replication import services, tasks
 from replication.models import RegistryEndpoint, ReplicationPolicy
 from tests.contract import assert_matches
 from tests.integration.conftest import assert_harbor_error
+from tests.tls import tls_material
 
 pytestmark = pytest.mark.django_db
 API = "/api/v2.0"
@@ -36,25 +30,6 @@ API = "/api/v2.0"
 @pytest.fixture
 def api(admin, client_for):
     return client_for(admin)
-
-
-def _certificate(subject: str, key: ec.EllipticCurvePrivateKey, issuer=None, issuer_key=None):
-    now = dt.datetime.now(dt.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-        .issuer_name(issuer or x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-    )
-    if issuer is None:
-        builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-    else:
-        san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
-        builder = builder.add_extension(san, False)
-    return builder.sign(issuer_key or key, hashes.SHA256())
 
 
 class _V2(BaseHTTPRequestHandler):
@@ -72,31 +47,14 @@ class _V2(BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def tls_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """A registry's /v2/ over HTTPS with a certificate of a private CA: (url, CA PEM)."""
-    base: Path = tmp_path_factory.mktemp("tls")
-    ca_key, server_key = (
-        ec.generate_private_key(ec.SECP256R1()),
-        ec.generate_private_key(ec.SECP256R1()),
-    )
-    ca = _certificate("test CA", ca_key)
-    server = _certificate("127.0.0.1", server_key, ca.subject, ca_key)
-    (base / "server.pem").write_bytes(
-        server.public_bytes(serialization.Encoding.PEM)
-        + server_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    cert_file, key_file, ca = tls_material(tmp_path_factory.mktemp("tls"), "127.0.0.1")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(base / "server.pem")
+    context.load_cert_chain(cert_file, key_file)
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _V2)
     httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield (
-        f"https://127.0.0.1:{httpd.server_address[1]}",
-        ca.public_bytes(serialization.Encoding.PEM).decode(),
-    )
+    yield f"https://127.0.0.1:{httpd.server_address[1]}", ca
     httpd.shutdown()
 
 

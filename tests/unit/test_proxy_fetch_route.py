@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from proxy_cache import fetch_route
-from tests.proxy_upstream import tls_material
+from tests.tls import tls_material
 
 
 @pytest.fixture
