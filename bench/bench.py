@@ -1072,6 +1072,21 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def without_proxy() -> None:
+    """Everything goes to 127.0.0.1 directly, whatever proxy the environment names."""
+    for name in ("http_proxy", "https_proxy", "all_proxy"):
+        os.environ.pop(name, None)
+        os.environ.pop(name.upper(), None)
+
+
+def unwind_on_signals() -> None:
+    """Ctrl-C, SIGTERM and SIGHUP all unwind through the caller's finally (SIGINT
+    explicitly: a shell starting us in the background would otherwise leave it ignored)."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
+
+
 @contextlib.contextmanager
 def cleanup_guard() -> Iterator[None]:
     """Ignore further Ctrl-C/SIGTERM while stopping what was started."""
@@ -1085,14 +1100,8 @@ def cleanup_guard() -> Iterator[None]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    for name in ("http_proxy", "https_proxy", "all_proxy"):
-        os.environ.pop(name, None)
-        os.environ.pop(name.upper(), None)  # everything goes to 127.0.0.1 directly
-    # Ctrl-C, SIGTERM and SIGHUP all unwind through the finally below (SIGINT explicitly:
-    # a shell starting us in the background would otherwise leave it ignored).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGHUP, _interrupt)
+    without_proxy()
+    unwind_on_signals()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="harbor-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     bench = Bench(args=args, workdir=workdir)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import statistics
 import sys
 import tempfile
@@ -120,9 +119,7 @@ def report_round(side: str, rate: float, cpu: dict[str, float]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    for name in ("http_proxy", "https_proxy", "all_proxy"):
-        os.environ.pop(name, None)
-        os.environ.pop(name.upper(), None)  # everything goes to 127.0.0.1 directly
+    bench.without_proxy()
     workdir = Path(tempfile.mkdtemp(prefix="harbor-bench-ab-"))
     sizes = types.SimpleNamespace(
         runs=0, big_mib=1, big_layers=1, tiny=args.tiny, tiny_kib=4, tiny_runs=2 * args.rounds + 2

@@ -38,7 +38,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
@@ -51,7 +50,16 @@ from typing import Any
 
 import psycopg
 
-from bench.bench import cleanup_guard, git_state, http_client, log, percentile, settle
+from bench.bench import (
+    cleanup_guard,
+    git_state,
+    http_client,
+    log,
+    percentile,
+    settle,
+    unwind_on_signals,
+    without_proxy,
+)
 from tests.stack import ADMIN_PASSWORD, PG_DSN, REPO_ROOT, Instance
 
 MEMBER = ("bench-dev", "Bench-Passw0rd")
@@ -317,10 +325,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def sql(instance: Instance, statement: str) -> tuple[Any, ...] | None:
     """One statement on the instance's database, outside any transaction."""
     conn = psycopg.connect(PG_DSN.rsplit("/", 1)[0] + f"/{instance.db_name}")
@@ -348,12 +352,8 @@ def table_counts(instance: Instance) -> tuple[int, int]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    for name in ("http_proxy", "https_proxy", "all_proxy"):
-        os.environ.pop(name, None)
-        os.environ.pop(name.upper(), None)  # everything goes to 127.0.0.1 directly
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGHUP, _interrupt)
+    without_proxy()
+    unwind_on_signals()
     workdir = Path(tempfile.mkdtemp(prefix="harbor-bench-api-"))
     started = time.monotonic()
     calls = bench_calls(args)
