@@ -146,6 +146,23 @@ def make_group(db) -> Callable[..., UserGroup]:
 
 
 @pytest.fixture
+def team(make_user, make_project) -> dict[str, User | Project]:
+    """demo (private): owner (admin role), dev, guest, maint, limited; plus bob, an outsider."""
+    users = {n: make_user(n) for n in ("owner", "dev", "guest", "maint", "limited", "bob")}
+    project = make_project(
+        "demo",
+        owner=users["owner"],
+        members={
+            users["dev"]: Role.DEVELOPER,
+            users["guest"]: Role.GUEST,
+            users["maint"]: Role.MAINTAINER,
+            users["limited"]: Role.LIMITED_GUEST,
+        },
+    )
+    return {**users, "project": project}
+
+
+@pytest.fixture
 def admin(make_user) -> User:
     return make_user("admin", sysadmin=True)
 

@@ -8,7 +8,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditLog
-from projects.roles import Role
 from registry.models import ArtifactLabel, Label
 from tests.contract import assert_matches
 from tests.integration.conftest import assert_harbor_error
@@ -18,22 +17,6 @@ from tests.integration.registry_data import image
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v2.0/labels"
-
-
-@pytest.fixture
-def team(make_user, make_project):
-    users = {n: make_user(n) for n in ("owner", "maint", "dev", "guest", "limited", "bob")}
-    project = make_project(
-        "demo",
-        owner=users["owner"],
-        members={
-            users["maint"]: Role.MAINTAINER,
-            users["dev"]: Role.DEVELOPER,
-            users["guest"]: Role.GUEST,
-            users["limited"]: Role.LIMITED_GUEST,
-        },
-    )
-    return {**users, "project": project}
 
 
 def project_label(project, name: str = "prod") -> Label:

@@ -20,24 +20,6 @@ def by_name(role_id: int, username: str) -> dict:
     return {"role_id": role_id, "member_user": {"username": username}}
 
 
-@pytest.fixture
-def team(make_user, make_project):
-    """demo (private): owner (admin role), dev, guest, maint, limited; plus bob, an outsider."""
-    users = {n: make_user(n) for n in ("owner", "dev", "guest", "maint", "limited", "bob")}
-    project = make_project(
-        "demo",
-        owner=users["owner"],
-        members={
-            users["dev"]: Role.DEVELOPER,
-            users["guest"]: Role.GUEST,
-            users["maint"]: Role.MAINTAINER,
-            users["limited"]: Role.LIMITED_GUEST,
-        },
-    )
-    users["project"] = project
-    return users
-
-
 def test_project_admin_adds_member(client_for, team):
     response = client_for(team["owner"]).post(url(), by_name(2, "bob"), format="json")
     assert response.status_code == 201, response.content
