@@ -13,6 +13,13 @@ from projects.roles import Role
 ALL = frozenset({"pull", "push", "delete"})
 PULL = frozenset({"pull"})
 PULL_PUSH = frozenset({"pull", "push"})
+REGISTRY_ACTIONS = {  # each role's in a project it is a member of
+    Role.PROJECT_ADMIN: ALL,
+    Role.DEVELOPER: PULL_PUSH,
+    Role.GUEST: PULL,
+    Role.MAINTAINER: ALL,
+    Role.LIMITED_GUEST: PULL,
+}
 
 pytestmark = pytest.mark.django_db
 
@@ -28,16 +35,7 @@ def granted(user, *scopes: Scope) -> dict[tuple[str, str], frozenset[str]]:
     return as_dict
 
 
-@pytest.mark.parametrize(
-    ("role", "expected"),
-    [
-        (Role.PROJECT_ADMIN, ALL),
-        (Role.DEVELOPER, PULL_PUSH),
-        (Role.GUEST, PULL),
-        (Role.MAINTAINER, ALL),
-        (Role.LIMITED_GUEST, PULL),
-    ],
-)
+@pytest.mark.parametrize(("role", "expected"), REGISTRY_ACTIONS.items())
 def test_each_role_gets_exactly_its_registry_actions(make_user, make_project, role, expected):
     assert int(role) in {1, 2, 3, 4, 5}
     user = make_user()
@@ -47,16 +45,7 @@ def test_each_role_gets_exactly_its_registry_actions(make_user, make_project, ro
     }
 
 
-@pytest.mark.parametrize(
-    ("role", "expected"),
-    [
-        (Role.PROJECT_ADMIN, ALL),
-        (Role.DEVELOPER, PULL_PUSH),
-        (Role.GUEST, PULL),
-        (Role.MAINTAINER, ALL),
-        (Role.LIMITED_GUEST, PULL),
-    ],
-)
+@pytest.mark.parametrize(("role", "expected"), REGISTRY_ACTIONS.items())
 def test_star_expands_to_the_allowed_subset(make_user, make_project, role, expected):
     user = make_user()
     make_project("priv", members={user: role})
