@@ -8,7 +8,6 @@ password."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,13 +15,13 @@ from pathlib import Path
 import pytest
 
 from tests import oidc_op
+from tests.browser import chromium, chromium_missing, new_tab
 from tests.imagegen import make_image
 from tests.stack import ADMIN_PASSWORD, Instance, running_instance, skopeo
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 # An instance of its own, the provider and chromium: about 100 s on the loaded machine.
 pytestmark = pytest.mark.slow
-CHROMIUM = "/usr/bin/chromium"
 ADMIN = ("admin", ADMIN_PASSWORD)
 
 
@@ -30,8 +29,8 @@ ADMIN = ("admin", ADMIN_PASSWORD)
 def oidc_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Instance, object]]:
     if why := oidc_op.available():
         pytest.skip(why)
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("chromium is not installed (deploy/install-system.sh test)")
+    if why := chromium_missing():
+        pytest.skip(why)
     with running_instance(tmp_path_factory.mktemp("oidc-stack")) as instance:
         users = {"alice": {"groups": ["developers", "harbor-admins"], "name": "Alice A"}}
         callback = f"{instance.url}/c/oidc/callback"
@@ -51,10 +50,8 @@ def test_sign_in_through_the_provider_and_push_with_the_cli_secret(oidc_stack, t
     expect = playwright_api.expect
     project = f"oidc-{uuid.uuid4().hex[:6]}"
     stack.create_project(project)
-    with playwright_api.sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_context(base_url=stack.url, locale="en-US").new_page()
-        page.set_default_timeout(20_000)
+    with chromium() as browser:
+        _, page = new_tab(browser, stack.url, locale="en-US")
 
         page.goto("/account/sign-in")
         page.get_by_role("link", name="Login via TestOP").click()
@@ -99,4 +96,3 @@ def test_sign_in_through_the_provider_and_push_with_the_cli_secret(oidc_stack, t
         page.get_by_label("Password").fill(ADMIN_PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
-        browser.close()

@@ -8,7 +8,6 @@ docs/screenshots/ (the Chinese one needs a CJK font: deploy/install-system.sh te
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -17,31 +16,21 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.browser import LAPTOP, chromium, new_tab, sign_in, signed_in
 from tests.imagegen import make_image
 from tests.stack import ADMIN_PASSWORD, Instance, skopeo
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 ADMIN = ("admin", ADMIN_PASSWORD)
 
 
 @pytest.fixture(scope="module")
 def page(stack: Instance) -> Iterator[object]:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("chromium is not installed (deploy/install-system.sh test)")
-    with playwright_api.sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        context = browser.new_context(
-            base_url=stack.url,
-            viewport={"width": 1366, "height": 800},  # a laptop screen
-            locale="en-US",
-        )
+    with chromium() as browser:
+        context, tab = new_tab(browser, stack.url, viewport=LAPTOP, locale="en-US")
         context.grant_permissions(["clipboard-read", "clipboard-write"], origin=stack.url)
-        tab = context.new_page()
-        tab.set_default_timeout(20_000)
         yield tab
-        browser.close()
 
 
 def shot(page, name: str) -> None:
@@ -154,9 +143,7 @@ def in_english(page, stack: Instance) -> None:
     """Signed in as admin, in English, whatever an earlier test left."""
     page.goto("/projects/")
     if "/account/sign-in" in page.url:
-        page.locator("#id_principal").fill("admin")
-        page.locator("#id_password").fill(ADMIN_PASSWORD)
-        page.locator("form.stacked button[type=submit]").click()
+        sign_in(page, ADMIN)
         page.goto("/projects/")
     if page.locator("html").get_attribute("lang") != "en":
         page.locator("#language").select_option("en")
@@ -244,19 +231,6 @@ def test_robot_secret_once_and_immutable_tags(stack: Instance, page, tmp_path: P
 
 
 # -- #28: the rough edges, at a laptop and a phone size, in English and 简体中文 -------------
-
-
-def sign_in_fresh(browser, stack: Instance, user: tuple[str, str], **options):
-    """A new browser context signed in as `user` (its own cookies and language)."""
-    context = browser.new_context(base_url=stack.url, **options)
-    tab = context.new_page()
-    tab.set_default_timeout(20_000)
-    tab.goto("/account/sign-in")
-    tab.locator("#id_principal").fill(user[0])
-    tab.locator("#id_password").fill(user[1])
-    tab.locator("form.stacked button[type=submit]").click()
-    playwright_api.expect(tab.locator("header.top nav")).to_have_count(1)  # signed in
-    return context, tab
 
 
 def focused_id(page) -> str:
@@ -405,9 +379,9 @@ def test_rough_edges_fixed(stack: Instance, page, tmp_path: Path):
 
 def test_phone_size_header_menu_and_tables(stack: Instance, page):
     expect = playwright_api.expect
-    context, phone = sign_in_fresh(
+    context, phone = signed_in(
         page.context.browser,
-        stack,
+        stack.url,
         ADMIN,
         viewport={"width": 390, "height": 844},
         locale="en-US",
@@ -639,7 +613,7 @@ def test_every_page_is_translated_in_chinese(stack: Instance, page, tmp_path: Pa
         "/admin/security",  # refused: a sysadmin's
     ]
     for user, pages in ((ADMIN, admin_pages), (guest, guest_pages)):
-        context, tab = sign_in_fresh(page.context.browser, stack, user, locale="zh-CN")
+        context, tab = signed_in(page.context.browser, stack.url, user, locale="zh-CN")
         if user == ADMIN:
             pages = [*pages, _gc_dry_run(tab)]
         walk(tab, user[0], pages)
@@ -828,7 +802,7 @@ def test_columns_hidden_are_remembered_on_the_server(stack: Instance, page):
     expect(created).to_be_hidden()
     expect(page.get_by_role("columnheader", name="Quota used")).to_be_hidden()
     expect(page.get_by_role("columnheader", name="My role")).to_be_visible()
-    context, other = sign_in_fresh(page.context.browser, stack, ADMIN, locale="en-US")
+    context, other = signed_in(page.context.browser, stack.url, ADMIN, locale="en-US")
     other.goto("/projects/")
     expect(other.get_by_role("columnheader", name="Created")).to_be_hidden()
     expect(other.get_by_role("columnheader", name="Name")).to_be_visible()
@@ -904,9 +878,9 @@ def test_every_page_fits_a_phone_in_both_languages(stack: Instance, page, tmp_pa
     ]
     too_wide: dict[str, dict[str, float]] = {}
     for locale in ("en-US", "zh-CN"):
-        context, phone = sign_in_fresh(
+        context, phone = signed_in(
             page.context.browser,
-            stack,
+            stack.url,
             ADMIN,
             viewport={"width": 390, "height": 844},
             locale=locale,

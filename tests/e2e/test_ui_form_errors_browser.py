@@ -5,17 +5,16 @@ form), in English and in 简体中文. One browser session; each test walks seve
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
+from tests.browser import LAPTOP, chromium, signed_in
 from tests.stack import ADMIN_PASSWORD, Instance
 
 playwright_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = "/usr/bin/chromium"
 LANGUAGES = ("en", "zh-hans")
 
 # The words each form's errors must say, by language (Django's own for its field checks;
@@ -49,20 +48,9 @@ WORDS = {
 
 @pytest.fixture(scope="module")
 def page(stack: Instance) -> Iterator[object]:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("chromium is not installed (deploy/install-system.sh test)")
-    with playwright_api.sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        context = browser.new_context(base_url=stack.url, viewport={"width": 1366, "height": 800})
-        tab = context.new_page()
-        tab.set_default_timeout(20_000)
-        tab.goto("/account/sign-in")
-        tab.locator("#id_principal").fill("admin")
-        tab.locator("#id_password").fill(ADMIN_PASSWORD)
-        tab.locator("form.stacked button[type=submit]").click()
-        playwright_api.expect(tab.locator("header.top nav")).to_have_count(1)  # signed in
+    with chromium() as browser:
+        _, tab = signed_in(browser, stack.url, ("admin", ADMIN_PASSWORD), viewport=LAPTOP)
         yield tab
-        browser.close()
 
 
 def speak(page, language: str) -> None:
