@@ -168,6 +168,11 @@ class Plan:
     def retained(self) -> int:
         return sum(1 for d in self.decisions if not d.delete)
 
+    @property
+    def to_apply(self) -> bool:
+        """Whether a real run deletes anything here (an artifact or a tag)."""
+        return any(d.delete or d.deleted_tags for d in self.decisions)
+
     def lines(self) -> list[str]:
         """The task log's table: one line per artifact (and per removed tag)."""
         out = []
