@@ -32,11 +32,11 @@ pushes   A separate process records pushes (registry.services.record_manifest_pu
          passed (then the whole set's time is extrapolated from the projects run).
          The big repository: each round's run deletes (--big - --big-keep) / --rounds
          artifacts (/ the number of paces), and the pushes go into big/pushed (the same
-         quota row as the deletes). --pace 1,2: the rounds of both again at pace 2.
+         quota row as the deletes). --pace 2,1: the rounds of both again at pace 1.
          Deletes are re-checked under their lock and deleted from a real distribution
          (which answers 404 for manifests it never stored). Runs go in a thread at CPU
          priority --worker-nice (default 10: the instance's HARBOR_WORKER_NICE), as a
-         worker runs them, pace --pace (the instance's default 1); each is sampled every
+         worker runs them, pace --pace (the instance's default 2); each is sampled every
          20 ms in pg_stat_activity (pushes waiting for a lock, for the run's backend, on
          the quota row), its backend's CPU read from /proc before its connection closes,
          its Python CPU the thread's.
@@ -617,9 +617,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--pace",
         type=lambda text: [float(p) for p in text.split(",")],
-        default=[1.0],
-        help="HARBOR_RETENTION_PACE of the real runs (1); a list (1,2): the push rounds "
-        "again at each, the rest of the run at the first",
+        default=[2.0],
+        help="HARBOR_RETENTION_PACE of the real runs (2, the instance's); a list (2,1): the "
+        "push rounds again at each, the rest of the run at the first",
     )
     parser.add_argument(
         "--worker-nice",
