@@ -309,6 +309,25 @@ def test_a_run_costs_a_few_statements_per_repository(project):
     assert (statements(8) - statements(2)) / 6 <= 3
 
 
+@pytest.mark.parametrize("untag_only", [False, True])
+def test_the_default_tag_selector_is_evaluated_without_a_regular_expression(project, untag_only):
+    """`**` (every tag) is the tag's presence: no expression per tag of every candidate,
+    which a repository of 20,000 tags paid on every run (issue #25)."""
+    from django.test.utils import CaptureQueriesContext
+
+    _image(project, "app", "old", days_ago=2)
+    _image(project, "app", "new", days_ago=1)
+    policy = _policy(project, _rule("latestPushedK", 1), untag_only=untag_only)
+    with CaptureQueriesContext(connection) as captured:
+        _run(policy, dry_run=True)
+    evaluation = [q["sql"] for q in captured if q["sql"].startswith("WITH c AS")]
+    assert len(evaluation) == 1
+    assert " ~ " not in evaluation[0] and "REGEXP" not in evaluation[0]
+    assert _left(project) == {"old", "new"}
+    _run(policy, dry_run=False)
+    assert _left(project) == {"new"}
+
+
 def test_untag_only_keeps_an_artifact_another_of_its_tags_keeps(project):
     both = _image(project, "app", "release-1", "build-17", days_ago=5)
     _image(project, "app", "build-18", days_ago=4)
