@@ -229,6 +229,11 @@ urlpatterns = [
         name="retention-rule-delete",
     ),
     path(
+        "projects/<str:name>/retention/rules/<int:index>/toggle",
+        retention_views.rule_toggle,
+        name="retention-rule-toggle",
+    ),
+    path(
         "projects/<str:name>/retention/settings",
         retention_views.settings_save,
         name="retention-settings",

@@ -54,6 +54,7 @@ SELECT COALESCE(t.id, -a.id) AS cid, a.id AS artifact_id, a.digest AS digest, t.
 FROM artifact a LEFT JOIN tag t ON t.artifact_id = a.id
 WHERE {_ROOT}
 """
+_EVERY_NAME = regex_source("**")
 _LABELLED = (
     "EXISTS (SELECT 1 FROM label_reference lr JOIN harbor_label l ON l.id = lr.label_id "
     "WHERE lr.artifact_id = c.artifact_id AND l.name {test})"
@@ -69,6 +70,10 @@ def _rule_filter(rule: Rule, untag_only: bool, params: list[Any]) -> str:
     """The rule's tag and label selectors as a condition on a candidate row `c`."""
     op, parts = _regex_op(), []
     for pattern, excludes in rule.tag_patterns:
+        if regex_source(pattern) == _EVERY_NAME and not excludes:
+            # `**`, the default selector: having a tag is enough, no expression per tag
+            parts.append("(c.tag_name IS NOT NULL)" if untag_only else "(c.tagged > 0)")
+            continue
         negate = "NOT " if excludes else ""
         if untag_only:
             parts.append(f"(c.tag_name IS NOT NULL AND {negate}(c.tag_name {op} %s))")
@@ -167,6 +172,11 @@ class Plan:
     @property
     def retained(self) -> int:
         return sum(1 for d in self.decisions if not d.delete)
+
+    @property
+    def to_apply(self) -> bool:
+        """Whether a real run deletes anything here (an artifact or a tag)."""
+        return any(d.delete or d.deleted_tags for d in self.decisions)
 
     def lines(self) -> list[str]:
         """The task log's table: one line per artifact (and per removed tag)."""

@@ -129,11 +129,18 @@ def rule_add(request: HttpRequest, name: str) -> HttpResponse:
     return _page(request, access, rule_form=form)
 
 
-@signed_in
-def rule_delete(request: HttpRequest, name: str, index: int) -> HttpResponse:
+def _with_rule(
+    request: HttpRequest, name: str, index: int
+) -> tuple[ProjectAccess, RetentionPolicy]:
     access, policy = _editing(request, name)
     if policy is None or not any(r["id"] == index for r in policy.rules):
         raise InWords(Code.NOT_FOUND, _("This retention rule does not exist."))
+    return access, policy
+
+
+@signed_in
+def rule_delete(request: HttpRequest, name: str, index: int) -> HttpResponse:
+    access, policy = _with_rule(request, name, index)
     if request.method != "POST":
         cancel = f"/projects/{name}/retention"
         return confirm(
@@ -144,6 +151,21 @@ def rule_delete(request: HttpRequest, name: str, index: int) -> HttpResponse:
         request, _save, access=access, policy=policy, actor=Actor.of_request(request), rules=rules
     ):
         messages.success(request, _("Retention rule deleted."))
+    return redirect("ui:project-retention", name=name)
+
+
+@require_POST
+@signed_in
+def rule_toggle(request: HttpRequest, name: str, index: int) -> HttpResponse:
+    """Harbor's Disable / Enable of a rule: a run skips a disabled rule, which stays."""
+    access, policy = _with_rule(request, name, index)
+    disabling = not next(r for r in policy.rules if r["id"] == index).get("disabled")
+    rules = [{**r, "disabled": disabling} if r["id"] == index else r for r in policy.rules]
+    if attempt(
+        request, _save, access=access, policy=policy, actor=Actor.of_request(request), rules=rules
+    ):
+        done = _("Retention rule disabled.") if disabling else _("Retention rule enabled.")
+        messages.success(request, done)
     return redirect("ui:project-retention", name=name)
 
 

@@ -287,6 +287,47 @@ def test_dry_run_lists_exactly_what_the_real_run_deletes_and_it_is_audited(proje
     assert all(f"retention policy {policy.pk}" in e.description for e in audited)
 
 
+def test_a_run_costs_a_few_statements_per_repository(project):
+    """Issue #25's scale (Harbor's small set is 10,000 repositories): a repository with
+    nothing to delete costs its evaluation, its tags and its task's one INSERT, log
+    included; the stop flag and the immutability rules are not read per repository."""
+    from django.test.utils import CaptureQueriesContext
+
+    def statements(repositories: int) -> int:
+        for r in range(repositories):
+            _image(project, f"n{repositories}-{r}", "v1")
+        scope = {"kind": "doublestar", "decoration": "repoMatches", "pattern": f"n{repositories}-*"}
+        policy = _policy(project, _rule("always", repos=[scope]))
+        with CaptureQueriesContext(connection) as captured:
+            execution = _run(policy, dry_run=False)
+        assert execution.extra_attrs["repositories"] == repositories
+        task = execution.tasks.get(extra_attrs__repository=f"ret/n{repositories}-0")
+        assert task.status == Status.SUCCESS and "RETAIN" in task.log
+        services.delete_policy(policy=policy, actor=ADMIN)
+        return len(captured)
+
+    assert (statements(8) - statements(2)) / 6 <= 3
+
+
+@pytest.mark.parametrize("untag_only", [False, True])
+def test_the_default_tag_selector_is_evaluated_without_a_regular_expression(project, untag_only):
+    """`**` (every tag) is the tag's presence: no expression per tag of every candidate,
+    which a repository of 20,000 tags paid on every run (issue #25)."""
+    from django.test.utils import CaptureQueriesContext
+
+    _image(project, "app", "old", days_ago=2)
+    _image(project, "app", "new", days_ago=1)
+    policy = _policy(project, _rule("latestPushedK", 1), untag_only=untag_only)
+    with CaptureQueriesContext(connection) as captured:
+        _run(policy, dry_run=True)
+    evaluation = [q["sql"] for q in captured if q["sql"].startswith("WITH c AS")]
+    assert len(evaluation) == 1
+    assert " ~ " not in evaluation[0] and "REGEXP" not in evaluation[0]
+    assert _left(project) == {"old", "new"}
+    _run(policy, dry_run=False)
+    assert _left(project) == {"new"}
+
+
 def test_untag_only_keeps_an_artifact_another_of_its_tags_keeps(project):
     both = _image(project, "app", "release-1", "build-17", days_ago=5)
     _image(project, "app", "build-18", days_ago=4)

@@ -1,7 +1,7 @@
 """The tag retention tab and the job service dashboard in the web UI (issue #25): rules
-added and deleted with the API's permissions, the schedule and option, a dry run whose
-page shows what it would delete and keep and why; the dashboard for sysadmins only, with
-pause and resume."""
+added, disabled and enabled, and deleted with the API's permissions, the schedule and
+option, a dry run whose page shows what it would delete and keep and why; the dashboard
+for sysadmins only, with pause and resume."""
 
 from __future__ import annotations
 
@@ -79,6 +79,15 @@ def test_a_project_admin_adds_rules_and_a_dry_run_shows_why(project, owner):
     assert "shop/web" in page and "no rule retains" in page and "retained by rule 1" in page
     history = ui.get("/projects/shop/retention").content.decode()
     assert f"#{execution.pk}" in history
+
+    assert ui.post("/projects/shop/retention/rules/1/toggle").status_code == 302
+    policy.refresh_from_db()
+    assert policy.rules[0]["disabled"] is True  # Harbor's Disable: a run skips it
+    assert "Enable" in ui.get("/projects/shop/retention").content.decode()
+    assert ui.post("/projects/shop/retention/rules/1/toggle").status_code == 302
+    policy.refresh_from_db()
+    assert policy.rules[0]["disabled"] is False
+    assert ui.post("/projects/shop/retention/rules/9/toggle").status_code == 404
 
     confirm = ui.get("/projects/shop/retention/rules/1/delete")
     assert confirm.status_code == 200 and policy.rules  # asks first

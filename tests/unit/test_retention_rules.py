@@ -130,7 +130,7 @@ def test_the_sql_regex_is_the_matchers(pattern, yes, no):
 
 
 @pytest.mark.parametrize(
-    ("raw", "expected"), [(None, 1.0), ("0", 0.0), ("2.5", 2.5), ("-1", 0.0), ("x", 1.0)]
+    ("raw", "expected"), [(None, 2.0), ("0", 0.0), ("2.5", 2.5), ("-1", 0.0), ("x", 2.0)]
 )
 def test_the_pace_of_deletes_comes_from_the_environment(monkeypatch, raw, expected):
     from retention.runs import pace
