@@ -118,7 +118,8 @@ def web_argv(bind: str, bin_dir: Path) -> list[str]:
         # a worker that dies is replaced, as gunicorn's arbiter does
         "--respawn-failed-workers",
         *("--log-config", str(GRANIAN_LOGGING)),
-        "harbor_py.granian_app:application",
+        # each worker calls it after the fork; the main process has loaded the module
+        *("--factory", "harbor_py.granian_app:worker_application"),
     ]
 
 
