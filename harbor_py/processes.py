@@ -90,11 +90,10 @@ GRANIAN_LOGGING = Path(__file__).resolve().parent / "ops" / "granian_logging.jso
 
 
 def web_argv(bind: str, bin_dir: Path) -> list[str]:
-    """The `core` program: harbor_py.wsgi's application under gunicorn or, with
-    HARBOR_WEB_SERVER=granian, under granian (a Rust HTTP server; about a fifth less CPU
-    per registry request, docs/performance-gate.md). gunicorn stays the default until a
-    granian node restarts as fast under load (docs/performance-gate.md, "granian")."""
-    server = env.get("HARBOR_WEB_SERVER", "gunicorn")
+    """The `core` program: harbor_py.wsgi's application under granian (a Rust HTTP server;
+    about a fifth less CPU per registry request than gunicorn's Python request handling,
+    docs/performance-gate.md) or, with HARBOR_WEB_SERVER=gunicorn, under gunicorn."""
+    server = env.get("HARBOR_WEB_SERVER", "granian")
     workers = env.get("HARBOR_WEB_WORKERS", "2")
     if server == "gunicorn":
         # JSON logs and metrics from harbor_py/ops/gunicorn_conf.py.

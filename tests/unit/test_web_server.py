@@ -20,8 +20,8 @@ from harbor_py.processes import granian_bind, web_argv
 BIN = Path("/venv/bin")
 
 
-def test_core_runs_under_granian_when_chosen(monkeypatch):
-    monkeypatch.setenv("HARBOR_WEB_SERVER", "granian")
+def test_core_runs_under_granian_by_default(monkeypatch):
+    monkeypatch.delenv("HARBOR_WEB_SERVER", raising=False)
     monkeypatch.setenv("HARBOR_WEB_WORKERS", "3")
     argv = web_argv("unix:/run/h/gunicorn.sock", BIN)
     assert argv[:3] == ["/venv/bin/python", "-m", "harbor_py.ops.granian_serve"]
@@ -33,8 +33,8 @@ def test_core_runs_under_granian_when_chosen(monkeypatch):
     assert "--respawn-failed-workers" in options
 
 
-def test_gunicorn_is_the_default(monkeypatch):
-    monkeypatch.delenv("HARBOR_WEB_SERVER", raising=False)
+def test_gunicorn_stays_selectable(monkeypatch):
+    monkeypatch.setenv("HARBOR_WEB_SERVER", "gunicorn")
     argv = web_argv("127.0.0.1:8000", BIN)
     assert argv[:2] == ["/venv/bin/gunicorn", "harbor_py.wsgi:application"]
     assert "--bind 127.0.0.1:8000" in " ".join(argv)
