@@ -86,6 +86,7 @@ def role_argv(role: str, rt: Runtime, config_dir: Path, *, node: str) -> list[st
 
 WEB_SERVERS = ("granian", "gunicorn")
 WEB_THREADS = "8"  # per worker process: requests that wait (on distribution, PostgreSQL) at once
+GRANIAN_SERVE = "harbor_py.ops.granian_serve"
 GRANIAN_LOGGING = Path(__file__).resolve().parent / "ops" / "granian_logging.json"
 
 
@@ -110,7 +111,7 @@ def web_argv(bind: str, bin_dir: Path) -> list[str]:
         raise ValueError(f"HARBOR_WEB_SERVER {server!r} is not one of {', '.join(WEB_SERVERS)}")
     return [
         str(bin_dir / "python"),
-        *("-m", "harbor_py.ops.granian_serve"),
+        *("-m", GRANIAN_SERVE),
         *("--interface", "wsgi", "--http", "1", "--no-ws"),
         *granian_bind(bind),
         *("--workers", workers, "--blocking-threads", WEB_THREADS),

@@ -93,14 +93,16 @@ class OneListenerServer(MPServer):
         self._sso.listen(self.backlog)  # granian's build only binds; its workers listen
 
 
-def main() -> None:
-    remove_stale_socket(sys.argv)
+def main(options: list[str]) -> None:
+    """Serves with granian's command-line options (the application last); also called by
+    `manage.py serve web`, in its own process."""
+    remove_stale_socket(options)
     # Once per start, before any worker writes: files of processes that are gone.
     metrics_files.prepare()
-    preload(sys.argv)
+    preload(options)
     granian.cli.Server = OneListenerServer  # the class granian's command line starts
-    granian.cli.entrypoint()
+    granian.cli.cli.main(args=options, prog_name="granian", auto_envvar_prefix="GRANIAN")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -241,3 +241,22 @@ def test_preloading_opens_no_connection_and_starts_no_thread():
         check=True,
     ).stdout.splitlines()
     assert out == ["[] 1", "[True, True]"]  # no socket, one thread; app and URL conf loaded
+
+
+def test_serve_web_runs_granian_in_its_own_process(monkeypatch):
+    """`manage.py serve web` (compose, HA nodes) has Django loaded: it hands granian's
+    options to granian_serve instead of exec'ing a second interpreter that loads it again."""
+    from django.core.management import call_command
+
+    from harbor_py.ops import granian_serve
+
+    served: list[list[str]] = []
+    monkeypatch.setattr(granian_serve, "main", served.append)
+    monkeypatch.setattr("os.execve", lambda *args: pytest.fail(f"exec'd {args[0]}"))
+    monkeypatch.delenv("HARBOR_WEB_SERVER", raising=False)
+    monkeypatch.setenv("HARBOR_WEB_BIND", "127.0.0.1:18998")
+    call_command("serve", "web")
+    [options] = served
+    assert options[:2] == ["--interface", "wsgi"]
+    assert "--host 127.0.0.1 --port 18998" in " ".join(options)
+    assert options[-2:] == ["--factory", "harbor_py.granian_app:worker_application"]
