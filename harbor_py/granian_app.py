@@ -1,7 +1,11 @@
 """granian's WSGI application for the `core` program: harbor_py.wsgi's application (the same
 handlers, middleware and views gunicorn serves) with its access lines, and what
-gunicorn_conf does for each gunicorn worker. Each granian worker imports this module once,
-after granian forked it."""
+gunicorn_conf does for each gunicorn worker.
+
+granian's main process imports this module before it forks the workers
+(harbor_py.ops.granian_serve preloads the application it serves), so each worker starts
+with Django, every app and the URL conf loaded; granian then calls `worker_application`
+in each worker (`--factory`) for what is the worker's alone."""
 
 from __future__ import annotations
 
@@ -12,14 +16,15 @@ import os
 import signal
 from multiprocessing import util
 
-from harbor_py.core import env
+from django.urls import get_resolver
+
 from harbor_py.ops import access_log
-from harbor_py.ops.granian_serve import WithoutProcessEnvironment, inherited_names
+from harbor_py.ops.access_log import WSGIApp
+from harbor_py.ops.granian_serve import hide_process_environment
 from harbor_py.wsgi import application as django_application
 
-application = access_log.AccessLogged(
-    WithoutProcessEnvironment(django_application, inherited_names(env.variables()))
-)
+get_resolver().url_patterns  # noqa: B018  # imports the URL conf, every view: not per worker
+application = access_log.AccessLogged(django_application)
 
 
 def _end_with_the_main_process() -> None:
@@ -34,12 +39,15 @@ def _end_with_the_main_process() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-_end_with_the_main_process()
-
-# A granian worker is a multiprocessing.Process: it ends through os._exit, which runs
-# multiprocessing's finalizers and not atexit's. The lines still buffered are written then.
-util.Finalize(None, access_log.flush, exitpriority=0)
-
-# As gunicorn_conf.post_worker_init: the loaded application's objects leave every later
-# full garbage collection (about 8% of a registry request's CPU).
-gc.freeze()
+def worker_application() -> WSGIApp:
+    """The application, for a granian worker that has just been forked."""
+    hide_process_environment()
+    _end_with_the_main_process()
+    # A granian worker is a multiprocessing.Process: it ends through os._exit, which runs
+    # multiprocessing's finalizers and not atexit's. The lines still buffered are written then.
+    util.Finalize(None, access_log.flush, exitpriority=0)
+    # As gunicorn_conf.post_worker_init: the loaded application's objects leave every later
+    # full garbage collection (about 8% of a registry request's CPU). granian_serve froze
+    # what the main process loaded; this is for what its start-up added since.
+    gc.freeze()
+    return application

@@ -86,15 +86,15 @@ def role_argv(role: str, rt: Runtime, config_dir: Path, *, node: str) -> list[st
 
 WEB_SERVERS = ("granian", "gunicorn")
 WEB_THREADS = "8"  # per worker process: requests that wait (on distribution, PostgreSQL) at once
+GRANIAN_SERVE = "harbor_py.ops.granian_serve"
 GRANIAN_LOGGING = Path(__file__).resolve().parent / "ops" / "granian_logging.json"
 
 
 def web_argv(bind: str, bin_dir: Path) -> list[str]:
-    """The `core` program: harbor_py.wsgi's application under gunicorn or, with
-    HARBOR_WEB_SERVER=granian, under granian (a Rust HTTP server; about a fifth less CPU
-    per registry request, docs/performance-gate.md). gunicorn stays the default until a
-    granian node restarts as fast under load (docs/performance-gate.md, "granian")."""
-    server = env.get("HARBOR_WEB_SERVER", "gunicorn")
+    """The `core` program: harbor_py.wsgi's application under granian (a Rust HTTP server;
+    about a fifth less CPU per registry request than gunicorn's Python request handling,
+    docs/performance-gate.md) or, with HARBOR_WEB_SERVER=gunicorn, under gunicorn."""
+    server = env.get("HARBOR_WEB_SERVER", "granian")
     workers = env.get("HARBOR_WEB_WORKERS", "2")
     if server == "gunicorn":
         # JSON logs and metrics from harbor_py/ops/gunicorn_conf.py.
@@ -111,14 +111,15 @@ def web_argv(bind: str, bin_dir: Path) -> list[str]:
         raise ValueError(f"HARBOR_WEB_SERVER {server!r} is not one of {', '.join(WEB_SERVERS)}")
     return [
         str(bin_dir / "python"),
-        *("-m", "harbor_py.ops.granian_serve"),
+        *("-m", GRANIAN_SERVE),
         *("--interface", "wsgi", "--http", "1", "--no-ws"),
         *granian_bind(bind),
         *("--workers", workers, "--blocking-threads", WEB_THREADS),
         # a worker that dies is replaced, as gunicorn's arbiter does
         "--respawn-failed-workers",
         *("--log-config", str(GRANIAN_LOGGING)),
-        "harbor_py.granian_app:application",
+        # each worker calls it after the fork; the main process has loaded the module
+        *("--factory", "harbor_py.granian_app:worker_application"),
     ]
 
 

@@ -20,12 +20,12 @@ from harbor_py.processes import granian_bind, web_argv
 BIN = Path("/venv/bin")
 
 
-def test_core_runs_under_granian_when_chosen(monkeypatch):
-    monkeypatch.setenv("HARBOR_WEB_SERVER", "granian")
+def test_core_runs_under_granian_by_default(monkeypatch):
+    monkeypatch.delenv("HARBOR_WEB_SERVER", raising=False)
     monkeypatch.setenv("HARBOR_WEB_WORKERS", "3")
     argv = web_argv("unix:/run/h/gunicorn.sock", BIN)
     assert argv[:3] == ["/venv/bin/python", "-m", "harbor_py.ops.granian_serve"]
-    assert argv[-1] == "harbor_py.granian_app:application"
+    assert argv[-2:] == ["--factory", "harbor_py.granian_app:worker_application"]
     options = " ".join(argv)
     assert "--interface wsgi" in options
     assert "--uds /run/h/gunicorn.sock --uds-permissions 0660" in options
@@ -33,8 +33,8 @@ def test_core_runs_under_granian_when_chosen(monkeypatch):
     assert "--respawn-failed-workers" in options
 
 
-def test_gunicorn_is_the_default(monkeypatch):
-    monkeypatch.delenv("HARBOR_WEB_SERVER", raising=False)
+def test_gunicorn_stays_selectable(monkeypatch):
+    monkeypatch.setenv("HARBOR_WEB_SERVER", "gunicorn")
     argv = web_argv("127.0.0.1:8000", BIN)
     assert argv[:2] == ["/venv/bin/gunicorn", "harbor_py.wsgi:application"]
     assert "--bind 127.0.0.1:8000" in " ".join(argv)
@@ -147,24 +147,116 @@ def test_a_stale_socket_is_removed_before_granian_binds(tmp_path):
     assert path.exists()
 
 
-def test_the_process_environment_stays_out_of_the_request():
-    from harbor_py.ops.granian_serve import WithoutProcessEnvironment, inherited_names
+class _Protocol:
+    """granian's side of one request, as its WSGI callback wrapper calls it."""
+
+    def response_bytes(self, status: int, headers: list, body: bytes) -> None:
+        self.answer = (status, body)
+
+
+def _environ_granian_gives(scope: dict) -> dict:
+    """The environ granian's own builder (granian/wsgi.py) hands the application."""
+    from granian.wsgi import _callback_wrapper
 
     seen: dict = {}
 
     def app(environ, start_response):
         seen.update(environ)
-        return []
+        start_response("200 OK", [])
+        return [b""]
 
-    # granian's environ: a copy of os.environ, then the request's own variables over it
-    environ = {
+    _callback_wrapper(app, {}, None)(_Protocol(), scope)
+    return seen
+
+
+def test_the_process_environment_stays_out_of_the_request(monkeypatch):
+    import granian.wsgi
+
+    from harbor_py.ops.granian_serve import hide_process_environment
+
+    monkeypatch.setattr(granian.wsgi, "os", granian.wsgi.os)  # restored afterwards
+    for name, value in {
         "DATABASE_URL": "postgres://secret@db/harbor",
-        "HARBOR_SECRET_KEY": "k",
+        "HTTP_PROXY": "http://proxy:3128",  # named like a request's `Proxy` header
+        "HTTP_X_FORWARDED_FOR": "10.9.9.9",
+        "CONTENT_LENGTH": "7",
+        "CONTENT_TYPE": "x/y",
+    }.items():
+        monkeypatch.setenv(name, value)
+    scope = {
+        "REQUEST_METHOD": "GET",
         "PATH_INFO": "/v2/",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "10.0.0.2",
+        "wsgi.url_scheme": "http",
         "HTTP_AUTHORIZATION": "Bearer t",
+        "HTTP_X_FORWARDED_FOR": "10.0.0.1",  # the request's own header wins
     }
-    process = {"DATABASE_URL": "x", "HARBOR_SECRET_KEY": "y", "PATH_INFO": "/", "HTTP_PROXY": "p"}
-    inherited = inherited_names(process)
-    assert inherited == {"DATABASE_URL", "HARBOR_SECRET_KEY"}
-    WithoutProcessEnvironment(app, inherited)(environ, lambda *a: None)
-    assert seen == {"PATH_INFO": "/v2/", "HTTP_AUTHORIZATION": "Bearer t"}
+    hide_process_environment()
+    environ = _environ_granian_gives(scope)
+    assert {name: environ[name] for name in scope} == scope
+    added = {name for name in set(environ) - set(scope) if not name.startswith("wsgi.")}
+    assert added == {"GATEWAY_INTERFACE", "SCRIPT_NAME", "SERVER_SOFTWARE"}  # granian's own
+
+
+def test_the_main_process_listens_for_every_worker():
+    from harbor_py.ops.granian_serve import OneListenerServer
+
+    server = OneListenerServer("app:application", address="127.0.0.1", port=0)
+    server._init_shared_socket()
+    try:
+        listener = server._sso
+        assert listener is not None and listener.get_inheritable()  # the forked workers'
+        assert server._ssp is None  # no worker binds a socket of its own
+        # the kernel queues connections from now on, although no worker has started
+        assert listener.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) == 1
+        assert listener.getsockname()[0] == "127.0.0.1"
+    finally:
+        server._drop_shared_socket()
+
+
+def test_preloading_opens_no_connection_and_starts_no_thread():
+    """What the workers inherit from granian's main process (granian_serve.preload)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import os, sys, threading\n"
+        "from harbor_py.ops.granian_serve import preload\n"
+        "preload(['granian_serve', '--factory', 'harbor_py.granian_app:worker_application'])\n"
+        "fds = [os.readlink(f'/proc/self/fd/{fd}') for fd in os.listdir('/proc/self/fd')\n"
+        "       if os.path.exists(f'/proc/self/fd/{fd}')]\n"
+        "print([fd for fd in fds if fd.startswith('socket:')], threading.active_count())\n"
+        "print([m in sys.modules for m in ('harbor_py.granian_app', 'registry.v2_urls')])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", probe],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout.splitlines()
+    assert out == ["[] 1", "[True, True]"]  # no socket, one thread; app and URL conf loaded
+
+
+def test_serve_web_runs_granian_in_its_own_process(monkeypatch):
+    """`manage.py serve web` (compose, HA nodes) has Django loaded: it hands granian's
+    options to granian_serve instead of exec'ing a second interpreter that loads it again."""
+    from django.core.management import call_command
+
+    from harbor_py.ops import granian_serve
+
+    served: list[list[str]] = []
+    monkeypatch.setattr(granian_serve, "main", served.append)
+    monkeypatch.setattr("os.execve", lambda *args: pytest.fail(f"exec'd {args[0]}"))
+    monkeypatch.delenv("HARBOR_WEB_SERVER", raising=False)
+    monkeypatch.setenv("HARBOR_WEB_BIND", "127.0.0.1:18998")
+    call_command("serve", "web")
+    [options] = served
+    assert options[:2] == ["--interface", "wsgi"]
+    assert "--host 127.0.0.1 --port 18998" in " ".join(options)
+    assert options[-2:] == ["--factory", "harbor_py.granian_app:worker_application"]

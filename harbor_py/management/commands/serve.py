@@ -4,7 +4,7 @@ The roles of deploy/docker-compose.yml and of a highly available node (docs/depl
 
     nginx     render deploy/nginx.conf, then exec nginx
     registry  render deploy/registry.yml, then exec distribution
-    web       exec granian (or gunicorn: HARBOR_WEB_SERVER)
+    web       granian, in this process (or exec gunicorn: HARBOR_WEB_SERVER)
     worker    exec a Celery worker
     beat      Celery beat, only while this process holds the beat lock in Redis
 
@@ -20,11 +20,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connections
 
 from harbor_py.core import env
 from harbor_py.core.runtime import Runtime
 from harbor_py.management.commands.platform import render_configs, write_upstream_cas
-from harbor_py.processes import ROLES, node_name, process_environment, role_argv
+from harbor_py.processes import GRANIAN_SERVE, ROLES, node_name, process_environment, role_argv
 
 
 class Command(BaseCommand):
@@ -55,4 +56,14 @@ class Command(BaseCommand):
 
             sys.exit(run_while_leader(argv, node=node_name()))
         sys.stdout.flush()
+        if argv[1:3] == ["-m", GRANIAN_SERVE]:
+            # granian in this process, which has loaded Django already: an exec would load
+            # it again before granian's main process preloads the application (about 1.5 s
+            # of CPU, more where a node restarts on a loaded machine). The environment is
+            # this process's (role_environment adds nothing for web).
+            from harbor_py.ops import granian_serve
+
+            connections.close_all()  # none may be shared with the forked workers
+            granian_serve.main(argv[3:])
+            return
         os.execve(argv[0], argv, environment)
