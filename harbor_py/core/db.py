@@ -50,10 +50,23 @@ def fetch_all(model: type[M], where: str, params: Sequence[Any]) -> list[M]:
     return _fetch(model, where, params)
 
 
+def delete_returning(model: type[M], where: str, params: Sequence[Any]) -> list[M]:
+    """DELETE the rows of `model` matching `where` in one statement: the rows deleted."""
+    select, _, _ = _plan(model, connection.vendor)
+    columns = select.removeprefix("SELECT ").split(" FROM ", 1)[0]
+    table = connection.ops.quote_name(model._meta.db_table)
+    return _rows(model, f"DELETE FROM {table} WHERE {where} RETURNING {columns}", params)
+
+
 def _fetch(model: type[M], where: str, params: Sequence[Any]) -> list[M]:
-    select, attnames, conversions = _plan(model, connection.vendor)
+    select, _, _ = _plan(model, connection.vendor)
+    return _rows(model, f"{select} WHERE {where}", params)
+
+
+def _rows(model: type[M], sql: str, params: Sequence[Any]) -> list[M]:
+    _, attnames, conversions = _plan(model, connection.vendor)
     with connection.cursor() as cursor:
-        cursor.execute(f"{select} WHERE {where}", list(params))
+        cursor.execute(sql, list(params))
         rows = cursor.fetchall()
     instances = []
     for row in rows:

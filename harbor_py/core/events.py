@@ -6,16 +6,17 @@ the publisher's transaction and delivers only after it commits:
 
 - an in-process consumer is called after commit, in the publishing process, best effort;
 - a durable consumer gets a row in the outbox (harbor_py.core.outbox), written in the same
-  transaction as the change, and delivered by a Celery task started after commit (and by a
-  periodic sweep for rows a lost task or worker left): at least once, with the row's key
-  as the dedupe key. Its `wants` filter runs in the publisher's transaction, so that an
-  event nobody wants costs no write.
+  transaction as the change, and delivered by a Celery task that the commit wakes (one
+  wake-up per burst of commits, `wake`; and by a periodic sweep for rows a lost task or
+  worker left): at least once, with the row's key as the dedupe key. Its `wants` filter
+  runs in the publisher's transaction, so that an event nobody wants costs no write.
 
 docs/events.md lists the events, their payloads and the guarantees.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import uuid
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from celery import shared_task
+from django.core.cache import cache
 from django.db import transaction
 
 from harbor_py.core import outbox
@@ -127,9 +129,8 @@ def publish(value: Event) -> None:
     event_id = uuid.uuid4().hex
     durable = [c for c in consumers if c.durable and (c.wants is None or c.wants(value))]
     if durable:
-        ids = outbox.write(value.name, encode(value), event_id, [c.name for c in durable])
-        # robust: a broker that is down must not fail the publisher; the sweep delivers
-        transaction.on_commit(lambda: deliver_events.delay(ids), robust=True)
+        outbox.write(value.name, encode(value), event_id, [c.name for c in durable])
+        transaction.on_commit(wake, robust=True)
     local = [c for c in consumers if not c.durable]
     if local:
         transaction.on_commit(lambda: _call(value, event_id, local), robust=True)
@@ -153,9 +154,49 @@ def _deliver_row(consumer_name: str, event_name: str, payload: dict[str, Any], k
     consumer.handle(decode(event_name, payload), key)
 
 
+# Set by the commit that sent the delivery's message, cleared by the delivery when it starts:
+# while it is set, a message is on its way and further commits send none.
+WAKE_KEY = "events:outbox:wake"
+# How long a message that was lost (its worker died before it started) holds back the
+# next one; the sweep delivers the rows meanwhile.
+WAKE_SECONDS = 10
+
+
+def wake() -> None:
+    """After a commit that wrote outbox rows: start a delivery unless one is on its way
+    (WAKE_KEY set and not yet cleared by it). That delivery sees these rows: it clears the
+    key before it reads them, and the key was there after they committed. So a burst of
+    commits costs one Redis SET NX each and one Celery message, not a message each."""
+    try:
+        if not cache.add(WAKE_KEY, 1, timeout=WAKE_SECONDS):
+            return
+    except Exception:  # Redis is down: a message then is the best this commit can do
+        logger.warning("could not set the outbox's wake-up key", exc_info=True)
+    try:
+        deliver_pending.delay()
+    except Exception:  # a broker that is down must not fail the publisher; the sweep delivers
+        logger.warning("could not wake the outbox delivery; the sweep delivers", exc_info=True)
+        with contextlib.suppress(Exception):
+            cache.delete(WAKE_KEY)  # the next commit tries again
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def deliver_pending() -> int:
+    """Deliver the pending outbox rows, oldest first, until none is left (a wake-up)."""
+    try:
+        cache.delete(WAKE_KEY)  # commits from now on wake another delivery
+    except Exception:  # Redis is down: deliver all the same (the key expires by itself)
+        logger.warning("could not clear the outbox's wake-up key", exc_info=True)
+    delivered, more = outbox.deliver_pending(_deliver_row)
+    if more:
+        wake()  # the rest in a message of its own: other tasks of this worker go between
+    return delivered
+
+
 @shared_task(acks_late=True, ignore_result=True)
 def deliver_events(ids: list[int]) -> int:
-    """Deliver the outbox rows that one commit wrote."""
+    """Deliver the outbox rows that one commit wrote (the message of an older release:
+    its messages may still be queued during an upgrade)."""
     return outbox.deliver(ids, _deliver_row)
 
 

@@ -223,3 +223,59 @@ def test_django_handler_on_a_blob_head(make_project) -> None:
         _report("blob HEAD through Django", through_django, 2000)
         _report("blob HEAD, registry handler", through_registry_handler, 2000)
         _report("blob HEAD, view only", view_only, 2000)
+
+
+DISCARD_QUEUE = "bench-push-parts-discard"
+
+
+def test_event_publish_with_webhooks(make_project) -> None:
+    """#26: what a push's `artifact_pushed` costs the web process in a project with five
+    webhook policies against one without: the outbox INSERT in the push's transaction and
+    what runs after its commit, with a real Celery broker (Redis; the messages go to a
+    queue of their own, emptied at the end): the coalesced wake-up (`events.wake`, one
+    SET NX per commit while a message is on its way) against a message per commit (the
+    release before it)."""
+    from celery import current_app
+    from django.core.cache import cache
+
+    from harbor_py.core import events, redis_conn
+    from registry.events import ArtifactPushed
+    from webhooks.models import WebhookPolicy
+
+    make_project("quiet")
+    hooked = make_project("hooked")
+    for k in range(5):
+        WebhookPolicy.objects.create(
+            project=hooked,
+            name=f"hook{k}",
+            event_types=["PUSH_ARTIFACT"],
+            targets=[{"type": "http", "address": f"http://127.0.0.1:9/{k}"}],
+        )
+    digest = "sha256:" + "a" * 64
+    woken = events.wake
+
+    def message() -> None:
+        events.deliver_events.apply_async(([1],), queue=DISCARD_QUEUE)
+
+    def pushed(project: str, after_commit: Callable[[], None]) -> Callable[[], None]:
+        def call() -> None:
+            events.wake = after_commit  # what publish registers
+            with transaction.atomic():
+                events.publish(ArtifactPushed(project, f"{project}/app", digest, ("v1",), "a"))
+
+        return call
+
+    eager, current_app.conf.task_always_eager = current_app.conf.task_always_eager, False
+    cache.set(events.WAKE_KEY, 1, 3600)  # a message on its way: the steady state of a burst
+    try:
+        for _ in range(ROUNDS):  # interleaved: the machine's load moves between rounds
+            _report("publish, no policy", pushed("quiet", woken), 1000)
+            _report("five policies, wake-up", pushed("hooked", woken), 1000)
+            _report("five policies, message", pushed("hooked", message), 1000)
+        _report("a Celery message alone", message, 1000)
+        _report("SET NX on a held key", lambda: cache.add(events.WAKE_KEY, 1, 60), 1000)
+    finally:
+        events.wake = woken
+        current_app.conf.task_always_eager = eager
+        cache.delete(events.WAKE_KEY)
+        redis_conn.client(timeout=5).delete(DISCARD_QUEUE)

@@ -10,10 +10,11 @@ import subprocess
 import sys
 
 import pytest
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.test import TestCase
 
-from harbor_py.core import events, outbox
+from harbor_py.core import events, outbox, redis_conn
 from harbor_py.core.actor import Actor
 from harbor_py.core.events import DuplicateRegistration, publish, subscribe
 from harbor_py.models import EventOutbox
@@ -97,15 +98,79 @@ def test_a_lost_delivery_is_made_by_the_sweep(fired, monkeypatch):
     def broker_down(*args):
         raise ConnectionError("broker unreachable")
 
-    monkeypatch.setattr(events.deliver_events, "delay", broker_down)
+    monkeypatch.setattr(events.deliver_pending, "delay", broker_down)
     with TestCase.captureOnCommitCallbacks(execute=True):
         publish(_pushed())
     assert fired == [] and EventOutbox.objects.count() == 1
+    assert cache.get(events.WAKE_KEY) is None  # the next commit tries to wake it again
     assert events.sweep_events() == 0  # too young: its own delivery may still come
     _age_outbox()
     assert events.sweep_events() == 1
     assert [pk for pk, _, _ in fired] == [policy.pk]
     assert EventOutbox.objects.count() == 0
+
+
+@pytest.fixture
+def wake_ups(monkeypatch) -> list[None]:
+    """The delivery messages sent (queued, not run)."""
+    sent: list[None] = []
+    monkeypatch.setattr(events.deliver_pending, "delay", lambda: sent.append(None))
+    return sent
+
+
+def _commit_push(tag: str) -> None:
+    with TestCase.captureOnCommitCallbacks(execute=True), transaction.atomic():
+        publish(ArtifactPushed("proj", "proj/app", DIGEST, (tag,), "admin"))
+
+
+def test_a_burst_of_commits_wakes_one_delivery_that_takes_every_row(fired, wake_ups):
+    """The first commit sends the delivery's message; the commits after it, while that
+    message has not started, send none (one SET NX each). The delivery clears the key
+    before it reads the rows, so it takes theirs too; the next commit wakes it again."""
+    policy = _event_policy()
+    for n in range(5):
+        _commit_push(f"v{n}")
+    assert len(wake_ups) == 1 and EventOutbox.objects.count() == 5 and fired == []
+    assert events.deliver_pending() == 5
+    assert [event["tags"] for pk, event, _ in fired] == [[f"v{n}"] for n in range(5)]
+    assert all(pk == policy.pk for pk, _, _ in fired) and not EventOutbox.objects.exists()
+    _commit_push("v5")
+    assert len(wake_ups) == 2  # the delivery that started cleared the key
+    assert events.deliver_pending() == 1 and len(fired) == 6
+
+
+def test_a_lost_wake_up_is_made_good_by_the_sweep(fired, wake_ups):
+    """The message of a wake-up is lost (its worker died before it started): the commits
+    within WAKE_SECONDS send none, and the sweep delivers their rows; once the key has
+    expired, a commit sends a message again."""
+    _event_policy()
+    for n in range(3):
+        _commit_push(f"v{n}")
+    assert len(wake_ups) == 1 and EventOutbox.objects.count() == 3
+    ttl = redis_conn.client(timeout=5).ttl(cache.make_key(events.WAKE_KEY))
+    assert 0 < ttl <= events.WAKE_SECONDS  # a lost message holds the next one back that long
+    _age_outbox()
+    assert events.sweep_events() == 3 and len(fired) == 3
+    cache.delete(events.WAKE_KEY)  # what its expiry does
+    _commit_push("v3")
+    assert len(wake_ups) == 2
+
+
+def test_a_pending_delivery_leaves_a_failing_row_to_the_sweep(fired, monkeypatch):
+    """A row whose consumer fails is not taken again by the same delivery (it would fail
+    again now): the rows after it are delivered, it waits for the sweep."""
+    policy = _event_policy()
+    monkeypatch.setattr(events.deliver_pending, "delay", lambda: None)
+    calls = iter([lambda *a: 1 / 0])
+    monkeypatch.setattr(tasks.replicate_event, "delay", lambda *a: next(calls, fired.append)(a))
+    _commit_push("v0")
+    _commit_push("v1")
+    assert events.deliver_pending() == 1
+    assert [event["tags"] for _, event, _ in fired] == [["v1"]]
+    assert EventOutbox.objects.get().attempts == 1
+    assert events.deliver_pending() == 0  # the sweep's now
+    _age_outbox()
+    assert events.sweep_events() == 1 and [pk for pk, _, _ in fired] == [policy.pk] * 2
 
 
 def test_a_delivery_that_dies_midway_is_made_again(fired, monkeypatch):
@@ -174,7 +239,7 @@ def killed(*args):
     os.kill(os.getpid(), signal.SIGKILL)  # the worker dies holding the row's lock
 
 tasks.replicate_event.delay = killed
-events.deliver_events([int(sys.argv[1])])
+events.deliver_pending()
 """
 
 
@@ -184,13 +249,13 @@ def test_a_worker_killed_during_delivery_leaves_the_event_to_the_sweep(fired, mo
     consumer: PostgreSQL rolls its delivery back, the row stays, and the sweep here (the
     next worker) delivers the event."""
     policy = _event_policy()
-    monkeypatch.setattr(events.deliver_events, "delay", lambda ids: None)  # queued, not run
+    monkeypatch.setattr(events.deliver_pending, "delay", lambda: None)  # queued, not run
     publish(_pushed())  # outside a transaction: committed at once
     row = EventOutbox.objects.get()
     database = connection.settings_dict
     url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
     worker = subprocess.run(
-        [sys.executable, "-c", KILLED_WORKER, str(row.pk)],
+        [sys.executable, "-c", KILLED_WORKER],
         env={
             **os.environ,
             "DATABASE_URL": url,
@@ -217,4 +282,5 @@ def test_beat_sweeps_the_outbox_with_a_task_the_worker_knows():
     app.loader.import_default_modules()  # what a worker does at start (autodiscovery)
     sweep = PeriodicTask.objects.get(name="harbor: sweep the event outbox")
     assert sweep.enabled and sweep.interval.every == outbox.SWEEP_SECONDS
-    assert sweep.task in app.tasks and events.deliver_events.name in app.tasks
+    assert sweep.task in app.tasks and events.deliver_pending.name in app.tasks
+    assert events.deliver_events.name in app.tasks  # an older release's messages
