@@ -103,17 +103,21 @@ def _repository(
         cursor.execute(sql, [tag or "", name])
         row = cursor.fetchone()
         if row is None:
-            # The project's row, pinned: a project delete that committed since the gate
-            # looked the project up (it refuses only while repositories exist) would make
-            # the insert fail on the foreign key, a 500; one in progress waits for us.
-            cursor.execute(f"SELECT 1 FROM project WHERE id = %s{locks.key_share()}", [project.pk])
-            if cursor.fetchone() is None:
-                raise ProjectGone(project.name)
+            # Only while the project's row is there, pinned: a project delete that committed
+            # since the gate looked the project up (it refuses only while repositories
+            # exist) would make the insert fail on the foreign key, a 500; one in progress
+            # waits for us.
             created = Repository(project=project, name=name)
-            if insert([created], on_conflict=IGNORE_CONFLICTS, returning_pk=True):
+            pinned = (
+                f"EXISTS (SELECT 1 FROM project WHERE id = %s{locks.key_share()})",
+                [project.pk],
+            )
+            if insert([created], on_conflict=IGNORE_CONFLICTS, returning_pk=True, when=pinned):
                 return created, None, True  # new: no tags, no artifacts yet
-            cursor.execute(sql, [tag or "", name])  # a concurrent push made it
+            cursor.execute(sql, [tag or "", name])  # a concurrent push made it, or no project
             row = cursor.fetchone()
+            if row is None:
+                raise ProjectGone(project.name)
     repository_id, project_id, tagged = row
     repository = Repository.from_db(
         connection.alias, ["id", "project_id", "name"], [repository_id, project_id, name]

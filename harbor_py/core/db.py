@@ -67,45 +67,57 @@ def _fetch(model: type[M], where: str, params: Sequence[Any]) -> list[M]:
 
 @lru_cache(maxsize=256)
 def _insert_sql(
-    model: type[models.Model], rows: int, suffix: str, vendor: str
+    model: type[models.Model], rows: int, suffix: str, vendor: str, when: str = ""
 ) -> tuple[str, list[models.Field]]:
-    """The INSERT for `rows` rows; `vendor` is only part of the cache key (see _plan)."""
+    """The INSERT for `rows` rows (one row `when` a condition holds); `vendor` is only part
+    of the cache key (see _plan)."""
     fields = [f for f in model._meta.concrete_fields if not isinstance(f, AutoFieldMixin)]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)  # type: ignore[arg-type]  # concrete fields have a column
-    values = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * rows)
-    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES {values} {suffix}", fields
+    row = ", ".join(["%s"] * len(fields))
+    values = f"SELECT {row} WHERE {when}" if when else ", ".join([f"({row})"] * rows)
+    if not when:
+        values = f"VALUES {values}"
+    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) {values} {suffix}", fields
 
 
 def insert(
-    objs: Sequence[models.Model], *, on_conflict: str = "", returning_pk: bool = False
+    objs: Sequence[models.Model],
+    *,
+    on_conflict: str = "",
+    returning_pk: bool = False,
+    when: tuple[str, Sequence[object]] | None = None,
 ) -> int:
     """INSERT the instances (of one model) in one statement, their values prepared as
     `save()` prepares them (auto_now, JSON, ...); no signals are sent. Returns how many
     rows were written. `on_conflict` is the clause after VALUES, e.g. IGNORE_CONFLICTS or
     "ON CONFLICT (a, b) DO UPDATE SET c = EXCLUDED.c" (PostgreSQL and SQLite read the same
     syntax). `returning_pk` sets the primary key of each written instance; with a clause
-    that may skip rows, only for a single instance (left without a pk when skipped)."""
+    that may skip rows, only for a single instance (left without a pk when skipped).
+    `when`: an SQL condition and its parameters; a single instance is written only if it
+    holds (`INSERT ... SELECT ... WHERE`), e.g. its parent row exists, pinned."""
     if not objs:
         return 0
-    if returning_pk and on_conflict and len(objs) > 1:
-        raise ValueError("returning_pk with a conflict clause takes one instance")
+    if ((returning_pk and on_conflict) or when) and len(objs) > 1:
+        raise ValueError("returning_pk with a conflict clause, or `when`, takes one instance")
     model = type(objs[0])
     pk = model._meta.pk
     quoted_pk = connection.ops.quote_name(pk.column)  # type: ignore[arg-type]  # a primary key has a column
     suffix = f"{on_conflict} RETURNING {quoted_pk}" if returning_pk else on_conflict
-    sql, fields = _insert_sql(model, len(objs), suffix, connection.vendor)
+    condition, condition_params = when or ("", ())
+    sql, fields = _insert_sql(model, len(objs), suffix, connection.vendor, condition)
     params = [
         field.get_db_prep_save(field.pre_save(obj, add=True), connection)
         for obj in objs
         for field in fields
     ]
+    params += condition_params
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         if not returning_pk:
             return cursor.rowcount
         rows = cursor.fetchall()
-    for obj, (value,) in zip(objs, rows, strict=not on_conflict):
+    for obj, (value,) in zip(objs, rows, strict=not (on_conflict or when)):
         setattr(obj, pk.attname, value)
         obj._state.adding = False
         obj._state.db = connection.alias

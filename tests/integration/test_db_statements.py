@@ -110,3 +110,14 @@ def test_insert_values_are_parameters_not_sql(make_project):
     hostile = "demo/x'); DROP TABLE repository; --"
     insert([Repository(project=project, name=hostile)])
     assert Repository.objects.filter(name=hostile).exists()
+
+
+def test_insert_when_writes_the_row_only_while_the_condition_holds(make_project):
+    project = make_project("demo")
+    exists = "EXISTS (SELECT 1 FROM project WHERE id = %s)"
+    written = Repository(project=project, name="demo/a")
+    assert insert([written], returning_pk=True, when=(exists, [project.pk])) == 1
+    assert written.pk is not None and Repository.objects.get(pk=written.pk).name == "demo/a"
+    skipped = Repository(project=project, name="demo/b")
+    assert insert([skipped], returning_pk=True, when=(exists, [project.pk + 1000])) == 0
+    assert skipped.pk is None and not Repository.objects.filter(name="demo/b").exists()

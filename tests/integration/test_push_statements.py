@@ -20,10 +20,13 @@ from django.http import HttpResponse
 from django.test.utils import CaptureQueriesContext
 
 from harbor_py.wsgi import RegistryHandler
-from registry import pull_through
+from projects.models import Project
+from registry import pull_through, push
+from registry.models import Artifact, Repository
 from tests.distribution import bearer, upload_blob
 from tests.imagegen import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, random_layer
 from tests.integration.conftest import PASSWORD
+from tests.integration.registry_data import parsed_image
 
 pytestmark = pytest.mark.django_db(transaction=True)
 pytest_plugins = ["tests.distribution_plugin"]
@@ -88,7 +91,7 @@ def measured(monkeypatch) -> Callable[..., tuple[int, bytes]]:
     return measure
 
 
-def push(measure: Callable[..., tuple[int, bytes]], user: str, repository: str) -> Costs:
+def client_push(measure: Callable[..., tuple[int, bytes]], user: str, repository: str) -> Costs:
     """A one-layer image pushed as skopeo does: token, HEAD of each new blob, the uploads
     (straight to distribution, as nginx sends them), the manifest PUT."""
     layer = random_layer(256)
@@ -127,19 +130,28 @@ def push(measure: Callable[..., tuple[int, bytes]], user: str, repository: str) 
 def test_a_tiny_push_stays_within_its_budget(distribution, make_user, make_project, measured):
     make_user("admin", sysadmin=True)
     make_project("bench")
-    push(measured, "admin", "bench/warm")  # connections, prepared statements, caches
-    costs = push(measured, "admin", "bench/app")
+    client_push(measured, "admin", "bench/warm")  # connections, prepared statements, caches
+    costs = client_push(measured, "admin", "bench/app")
     counts = {name: (len(sqls), len(sent)) for name, (_, sqls, sent) in costs.items()}
     assert counts == {
         "token": (2, 1),  # the user, the project; one MGET (accounts.credentials)
         "HEAD layer": (0, 0),  # the token grants push: no proxy cache (v2_views._may_be_proxy)
         "HEAD config": (0, 0),
-        # the project; two transactions (registry.push): 10 statements and 6; the
+        # the project; two transactions (registry.push): 9 statements and 6; the
         # configuration and the webhooks' event types from Redis
-        "manifest PUT": (18, 2),
+        "manifest PUT": (17, 2),
     }, {name: sqls for name, (_, sqls, _) in costs.items()}
     put = costs["manifest PUT"][1]
     assert sum('FROM "project"' in sql for sql in put) == 1  # scan on push asks no row
+
+
+def test_a_push_into_a_project_deleted_meanwhile_records_nothing(make_project):
+    """The repository's INSERT is written only while the project row is there (pinned)."""
+    gone = make_project("gone")
+    Project.objects.filter(pk=gone.pk).delete()
+    with pytest.raises(push.ProjectGone):
+        push.reserve(project=gone, repository_name="gone/app", parsed=parsed_image("a"), tag="v1")
+    assert not Repository.objects.exists() and not Artifact.objects.exists()
 
 
 class _Proxy:
