@@ -106,11 +106,7 @@ def insert(
     suffix = f"{on_conflict} RETURNING {quoted_pk}" if returning_pk else on_conflict
     condition, condition_params = when or ("", ())
     sql, fields = _insert_sql(model, len(objs), suffix, connection.vendor, condition)
-    params = [
-        field.get_db_prep_save(field.pre_save(obj, add=True), connection)
-        for obj in objs
-        for field in fields
-    ]
+    params = [value for obj in objs for value in _prepared(obj, fields)]
     params += condition_params
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -122,3 +118,50 @@ def insert(
         obj._state.adding = False
         obj._state.db = connection.alias
     return len(rows)
+
+
+def _prepared(obj: models.Model, fields: Sequence[models.Field]) -> list[Any]:
+    return [field.get_db_prep_save(field.pre_save(obj, add=True), connection) for field in fields]
+
+
+def insert_with_child(parent: models.Model, child: models.Model) -> bool:
+    """INSERT `parent` unless it conflicts (IGNORE_CONFLICTS) and, when it was written,
+    `child`, whose foreign key to it the database fills in: one statement on PostgreSQL (a
+    data-modifying WITH), two elsewhere. Whether `parent` was written (its pk set then)."""
+    if connection.vendor != "postgresql":
+        if not insert([parent], on_conflict=IGNORE_CONFLICTS, returning_pk=True):
+            return False
+        link = next(f for f in type(child)._meta.concrete_fields if f.related_model is type(parent))
+        setattr(child, link.attname, parent.pk)  # the child was made before the parent's pk
+        insert([child], on_conflict=IGNORE_CONFLICTS)
+        return True
+    parent_model, pk = type(parent), type(parent)._meta.pk
+    quote = connection.ops.quote_name
+    parent_sql, parent_fields = _insert_sql(
+        parent_model,
+        1,
+        f"{IGNORE_CONFLICTS} RETURNING {quote(pk.column)}",  # type: ignore[arg-type]  # a primary key has a column
+        connection.vendor,
+    )
+    fields = [f for f in type(child)._meta.concrete_fields if not isinstance(f, AutoFieldMixin)]
+    link = next(f for f in fields if f.related_model is parent_model)
+    columns = ", ".join(quote(f.column) for f in fields)  # type: ignore[arg-type]  # concrete fields have a column
+    values = ", ".join(f"parent.{quote(pk.column)}" if f is link else "%s" for f in fields)  # type: ignore[arg-type]  # likewise
+    sql = (
+        f"WITH parent AS ({parent_sql}), child AS (INSERT INTO {quote(type(child)._meta.db_table)} "
+        f"({columns}) SELECT {values} FROM parent {IGNORE_CONFLICTS}) "
+        f"SELECT {quote(pk.column)} FROM parent"  # type: ignore[arg-type]  # likewise
+    )
+    params = _prepared(parent, parent_fields) + _prepared(
+        child, [f for f in fields if f is not link]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    setattr(parent, pk.attname, row[0])
+    parent._state.adding = False
+    parent._state.db = connection.alias
+    setattr(child, link.attname, row[0])
+    return True

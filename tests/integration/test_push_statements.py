@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import json
-import sys
 from collections.abc import Callable
 
 import pytest
-import redis
 from django.db import connection
 from django.http import HttpResponse
 from django.test.utils import CaptureQueriesContext
@@ -27,6 +24,7 @@ from tests.distribution import bearer, upload_blob
 from tests.imagegen import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, random_layer
 from tests.integration.conftest import PASSWORD
 from tests.integration.registry_data import parsed_image
+from tests.wsgi_environ import environ
 
 pytestmark = pytest.mark.django_db(transaction=True)
 pytest_plugins = ["tests.distribution_plugin"]
@@ -34,57 +32,28 @@ pytest_plugins = ["tests.distribution_plugin"]
 Costs = dict[str, tuple[int, list[str], list[str]]]  # request: status, statements, Redis
 
 
-def call(
-    handler: RegistryHandler,
-    method: str,
-    path: str,
-    *,
-    query: str = "",
-    authorization: str = "",
-    body: bytes = b"",
-    content_type: str = "",
-) -> tuple[int, bytes]:
-    environ = {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": path,
-        "QUERY_STRING": query,
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "80",
-        "HTTP_HOST": "127.0.0.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "HTTP_AUTHORIZATION": authorization,
-        "CONTENT_LENGTH": str(len(body)),
-        "CONTENT_TYPE": content_type,
-        "wsgi.input": io.BytesIO(body),
-        "wsgi.url_scheme": "http",
-        "wsgi.errors": sys.stderr,
-    }
+def call(handler: RegistryHandler, method: str, path: str, **kwargs) -> tuple[int, bytes]:
+    """`environ()`'s keyword arguments: query, authorization, body, content_type."""
     statuses: list[str] = []
-    chunks = handler(environ, lambda status, headers: statuses.append(status))
+    chunks = handler(
+        environ(method, path, **kwargs), lambda status, headers: statuses.append(status)
+    )
     content = b"".join(chunks)
     chunks.close()  # type: ignore[attr-defined]  # Django's response
     return int(statuses[0].split()[0]), content
 
 
 @pytest.fixture
-def measured(monkeypatch) -> Callable[..., tuple[int, bytes]]:
+def measured(redis_commands) -> Callable[..., tuple[int, bytes]]:
     """call(), recording each request's statements and Redis commands in `.costs`."""
-    sent: list[str] = []
-    original = redis.Redis.execute_command
-
-    def counting(self, *args, **options):
-        sent.append(str(args[0]))
-        return original(self, *args, **options)
-
-    monkeypatch.setattr(redis.Redis, "execute_command", counting)
     handler = RegistryHandler()
     costs: Costs = {}
 
     def measure(name: str, method: str, path: str, **kwargs) -> tuple[int, bytes]:
-        sent.clear()
+        redis_commands.clear()
         with CaptureQueriesContext(connection) as queries:
             status, content = call(handler, method, path, **kwargs)
-        costs[name] = (status, [q["sql"] for q in queries.captured_queries], list(sent))
+        costs[name] = (status, [q["sql"] for q in queries.captured_queries], list(redis_commands))
         return status, content
 
     measure.costs = costs  # type: ignore[attr-defined]  # the fixture's record
@@ -137,9 +106,9 @@ def test_a_tiny_push_stays_within_its_budget(distribution, make_user, make_proje
         "token": (2, 1),  # the user, the project; one MGET (accounts.credentials)
         "HEAD layer": (0, 0),  # the token grants push: no proxy cache (v2_views._may_be_proxy)
         "HEAD config": (0, 0),
-        # the project; two transactions (registry.push): 9 statements and 6; the
+        # the project; two transactions (registry.push): 8 statements and 6; the
         # configuration and the webhooks' event types from Redis
-        "manifest PUT": (17, 2),
+        "manifest PUT": (16, 2),
     }, {name: sqls for name, (_, sqls, _) in costs.items()}
     put = costs["manifest PUT"][1]
     assert sum('FROM "project"' in sql for sql in put) == 1  # scan on push asks no row
