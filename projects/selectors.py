@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -151,6 +154,30 @@ def find_project(name_or_id: str, *, is_name: bool | None = None) -> Project | N
     if not is_name and name_or_id.isascii() and name_or_id.isdigit():
         return fetch_one(Project, "id = %s", [int(name_or_id)])
     return fetch_one(Project, "name = %s", [name_or_id])
+
+
+# The project row a registry write read at its start, standing for its project until the
+# write ends (`standing_for`): consumers' filters that run in the write's transaction read
+# it from here instead of the table (a push into a project whose settings changed a few ms
+# earlier is decided as one a few ms earlier would have been).
+_standing: ContextVar[Project | None] = ContextVar("projects_standing_row", default=None)
+
+
+@contextmanager
+def standing_for(project: Project) -> Iterator[None]:
+    token = _standing.set(project)
+    try:
+        yield
+    finally:
+        _standing.reset(token)
+
+
+def project_named(name: str) -> Project | None:
+    """The project called `name`: the row of `standing_for` when it is that one."""
+    standing = _standing.get()
+    if standing is not None and standing.name == name:
+        return standing
+    return find_project(name, is_name=True)
 
 
 def visible_projects(user: AnyUser) -> QuerySet[Project]:

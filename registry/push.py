@@ -32,7 +32,7 @@ from django.utils import timezone
 from audit.services import record
 from harbor_gc import guard
 from harbor_py.core.actor import Actor
-from harbor_py.core.db import IGNORE_CONFLICTS, fetch_all, insert
+from harbor_py.core.db import IGNORE_CONFLICTS, fetch_all, insert, insert_with_child
 from harbor_py.core.events import publish
 from immutable.enforcement import TagImmutable, check_move
 from immutable.selectors import immutable_tags
@@ -103,17 +103,21 @@ def _repository(
         cursor.execute(sql, [tag or "", name])
         row = cursor.fetchone()
         if row is None:
-            # The project's row, pinned: a project delete that committed since the gate
-            # looked the project up (it refuses only while repositories exist) would make
-            # the insert fail on the foreign key, a 500; one in progress waits for us.
-            cursor.execute(f"SELECT 1 FROM project WHERE id = %s{locks.key_share()}", [project.pk])
-            if cursor.fetchone() is None:
-                raise ProjectGone(project.name)
+            # Only while the project's row is there, pinned: a project delete that committed
+            # since the gate looked the project up (it refuses only while repositories
+            # exist) would make the insert fail on the foreign key, a 500; one in progress
+            # waits for us.
             created = Repository(project=project, name=name)
-            if insert([created], on_conflict=IGNORE_CONFLICTS, returning_pk=True):
+            pinned = (
+                f"EXISTS (SELECT 1 FROM project WHERE id = %s{locks.key_share()})",
+                [project.pk],
+            )
+            if insert([created], on_conflict=IGNORE_CONFLICTS, returning_pk=True, when=pinned):
                 return created, None, True  # new: no tags, no artifacts yet
-            cursor.execute(sql, [tag or "", name])  # a concurrent push made it
+            cursor.execute(sql, [tag or "", name])  # a concurrent push made it, or no project
             row = cursor.fetchone()
+            if row is None:
+                raise ProjectGone(project.name)
     repository_id, project_id, tagged = row
     repository = Repository.from_db(
         connection.alias, ["id", "project_id", "name"], [repository_id, project_id, name]
@@ -166,10 +170,16 @@ def _artifact(
     tag: str | None = None,
 ) -> tuple[Artifact, bool]:
     """The artifact row of this digest, and whether this push created it: one INSERT for a
-    new digest, and the stored row when the digest was pushed before."""
+    new digest (with its build history, when the config has one), and the stored row when
+    the digest was pushed before."""
     while True:
         artifact = _new_artifact(parsed, repository, image_config, tag)
-        if insert([artifact], on_conflict=IGNORE_CONFLICTS, returning_pk=True):
+        history = image_config.history if image_config is not None else None
+        if history is None:
+            written = insert([artifact], on_conflict=IGNORE_CONFLICTS, returning_pk=True)
+        else:
+            written = insert_with_child(artifact, _build_history(artifact, history))
+        if written:
             return artifact, True
         # Pinned: a deleter that holds it makes us wait, and then we insert it again.
         stored = fetch_all(
@@ -312,8 +322,6 @@ def reserve(
         locks.pin_subject(repository.pk, artifact.subject_digest)
     if created:
         _references(artifact, parsed, repository, new_repository=new_repository)
-        if image_config is not None and image_config.history is not None:
-            _add_build_history(artifact, image_config.history)
     # Last, for the blob references only: what a push does holding it never waits for a
     # delete's uncommitted rows (quotas.usage's notes). After the touch: while a push
     # waits here its blob rows stay locked, so GC skips them.
@@ -415,10 +423,13 @@ def apply_image_config(artifact: Artifact, image_config: ImageConfig) -> None:
         _add_build_history(artifact, image_config.history)
 
 
-def _add_build_history(artifact: Artifact, history: list[object]) -> None:
-    addition = ArtifactAddition(
+def _build_history(artifact: Artifact, history: list[object]) -> ArtifactAddition:
+    return ArtifactAddition(
         artifact=artifact,
         type=ArtifactAddition.Type.BUILD_HISTORY,
         content=json.dumps(history, separators=(",", ":")),
     )
-    insert([addition], on_conflict=IGNORE_CONFLICTS)
+
+
+def _add_build_history(artifact: Artifact, history: list[object]) -> None:
+    insert([_build_history(artifact, history)], on_conflict=IGNORE_CONFLICTS)

@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonRespons
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts import robot_selectors
-from accounts.tokens import InvalidToken
+from accounts.tokens import InvalidToken, TokenClaims
 from harbor_gc import guard
 from harbor_py.core.actor import Actor
 from harbor_py.core.errors import Code, DomainError
@@ -24,7 +24,7 @@ from harbor_py.core.http import client_address, status_of
 from harbor_py.core.oci import API_VERSION_HEADER, challenge, oci_error
 from harbor_py.core.oci import blob_head as blob_head_answer
 from projects.models import Project
-from projects.selectors import find_project
+from projects.selectors import find_project, standing_for
 from registry import (
     blob_sizes,
     deletion,
@@ -230,6 +230,17 @@ def _proxy(name: str, repository: object = None) -> tuple[pull_through.Handler, 
     return (handler, project) if project is not None and project.is_proxy else None
 
 
+def _may_be_proxy(claims: TokenClaims, name: str) -> bool:
+    """Whether `name`'s project may be a proxy cache, as far as the token tells: no project
+    that is one grants push (ProjectAccess.registry_actions), and a project is one from its
+    creation or never (registry_id). So a pusher's HEADs of new blobs read no project row;
+    only a project deleted and re-created as a proxy cache within the token's lifetime
+    answers such a HEAD 404 instead of fetching upstream, as its push token lets the client
+    upload the blob anyway. `push` itself, not `*`: a system administrator's `*` is granted
+    in a proxy cache too."""
+    return "push" not in claims.access.get(("repository", name), frozenset())
+
+
 def _proxy_push_refused(name: str) -> HttpResponse | None:
     """Harbor refuses a push to a proxy-cache project with 403 DENIED."""
     project = find_project(project_of(name), is_name=True)
@@ -303,13 +314,16 @@ def _put_manifest(request: HttpRequest, name: str, reference: str, actor: Actor)
         return oci_error(404, "NAME_UNKNOWN", f"repository name not known to registry: {name}")
     tag = None if is_digest(reference) else reference
     sizes = blob_sizes.verified_sizes(name, parsed)
-    for _ in range(push.ATTEMPTS):
-        try:
-            return _record_and_put(request, name, reference, parsed, project, tag, sizes, actor)
-        except push.ArtifactGone:
-            continue  # a deleter took the artifact between reserve and complete: again
-        except push.ProjectGone:
-            return oci_error(404, "NAME_UNKNOWN", f"repository name not known to registry: {name}")
+    with standing_for(project):
+        for _ in range(push.ATTEMPTS):
+            try:
+                return _record_and_put(request, name, reference, parsed, project, tag, sizes, actor)
+            except push.ArtifactGone:
+                continue  # a deleter took the artifact between reserve and complete: again
+            except push.ProjectGone:
+                return oci_error(
+                    404, "NAME_UNKNOWN", f"repository name not known to registry: {name}"
+                )
     return oci_error(503, "UNAVAILABLE", "the artifact was deleted while pushed; push again")
 
 
@@ -454,7 +468,7 @@ def blob_head(request: HttpRequest, name: str, digest: str) -> HttpResponseBase:
         if result.status_code != 200:
             return _relay(result, head=True)
         size = int(result.headers.get("Content-Length") or 0)
-    if size is None and (proxy := _proxy(name)) is not None:
+    if size is None and _may_be_proxy(claims, name) and (proxy := _proxy(name)) is not None:
         return proxy[0].blob(request, proxy[1], name, digest)
     # Absent, or being deleted by GC: 404, and the client uploads it (again).
     stored = size if isinstance(size, int) and guard.touch_one(digest) else None

@@ -42,6 +42,7 @@ from jobs.context import JobContext, RetryLater, Stopped
 from jobs.models import FINAL, Execution, Status, Task, Trigger
 from jobs.runner import RETRIES
 from projects.models import Project
+from projects.selectors import project_named
 from registry import services as registry_services
 from registry import upstream
 from registry.events import ScanFinished
@@ -751,8 +752,9 @@ def on_artifact_pushed(event: Any, key: str) -> None:
 
 
 def wants_push(event: Any) -> bool:
-    """Only pushes into projects that scan on push cost an outbox row (one indexed read in
-    the push's transaction)."""
-    metadata = Project.objects.filter(name=event.project).values_list("metadata", flat=True)
-    found = metadata.first() or {}
+    """Only pushes into projects that scan on push cost an outbox row. The gate's push
+    reads no row for it: the project row it read at its start stands for the project
+    (projects.selectors.standing_for); any other publisher, one indexed read."""
+    project = project_named(event.project)
+    found = project.metadata if project is not None else {}
     return found.get("auto_scan") == "true" or found.get("auto_sbom_generation") == "true"

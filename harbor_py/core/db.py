@@ -80,46 +80,101 @@ def _rows(model: type[M], sql: str, params: Sequence[Any]) -> list[M]:
 
 @lru_cache(maxsize=256)
 def _insert_sql(
-    model: type[models.Model], rows: int, suffix: str, vendor: str
+    model: type[models.Model], rows: int, suffix: str, vendor: str, when: str = ""
 ) -> tuple[str, list[models.Field]]:
-    """The INSERT for `rows` rows; `vendor` is only part of the cache key (see _plan)."""
+    """The INSERT for `rows` rows (one row `when` a condition holds); `vendor` is only part
+    of the cache key (see _plan)."""
     fields = [f for f in model._meta.concrete_fields if not isinstance(f, AutoFieldMixin)]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)  # type: ignore[arg-type]  # concrete fields have a column
-    values = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * rows)
-    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES {values} {suffix}", fields
+    row = ", ".join(["%s"] * len(fields))
+    values = f"SELECT {row} WHERE {when}" if when else ", ".join([f"({row})"] * rows)
+    if not when:
+        values = f"VALUES {values}"
+    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) {values} {suffix}", fields
 
 
 def insert(
-    objs: Sequence[models.Model], *, on_conflict: str = "", returning_pk: bool = False
+    objs: Sequence[models.Model],
+    *,
+    on_conflict: str = "",
+    returning_pk: bool = False,
+    when: tuple[str, Sequence[object]] | None = None,
 ) -> int:
     """INSERT the instances (of one model) in one statement, their values prepared as
     `save()` prepares them (auto_now, JSON, ...); no signals are sent. Returns how many
     rows were written. `on_conflict` is the clause after VALUES, e.g. IGNORE_CONFLICTS or
     "ON CONFLICT (a, b) DO UPDATE SET c = EXCLUDED.c" (PostgreSQL and SQLite read the same
     syntax). `returning_pk` sets the primary key of each written instance; with a clause
-    that may skip rows, only for a single instance (left without a pk when skipped)."""
+    that may skip rows, only for a single instance (left without a pk when skipped).
+    `when`: an SQL condition and its parameters; a single instance is written only if it
+    holds (`INSERT ... SELECT ... WHERE`), e.g. its parent row exists, pinned."""
     if not objs:
         return 0
-    if returning_pk and on_conflict and len(objs) > 1:
-        raise ValueError("returning_pk with a conflict clause takes one instance")
+    if ((returning_pk and on_conflict) or when) and len(objs) > 1:
+        raise ValueError("returning_pk with a conflict clause, or `when`, takes one instance")
     model = type(objs[0])
     pk = model._meta.pk
     quoted_pk = connection.ops.quote_name(pk.column)  # type: ignore[arg-type]  # a primary key has a column
     suffix = f"{on_conflict} RETURNING {quoted_pk}" if returning_pk else on_conflict
-    sql, fields = _insert_sql(model, len(objs), suffix, connection.vendor)
-    params = [
-        field.get_db_prep_save(field.pre_save(obj, add=True), connection)
-        for obj in objs
-        for field in fields
-    ]
+    condition, condition_params = when or ("", ())
+    sql, fields = _insert_sql(model, len(objs), suffix, connection.vendor, condition)
+    params = [value for obj in objs for value in _prepared(obj, fields)]
+    params += condition_params
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         if not returning_pk:
             return cursor.rowcount
         rows = cursor.fetchall()
-    for obj, (value,) in zip(objs, rows, strict=not on_conflict):
+    for obj, (value,) in zip(objs, rows, strict=not (on_conflict or when)):
         setattr(obj, pk.attname, value)
         obj._state.adding = False
         obj._state.db = connection.alias
     return len(rows)
+
+
+def _prepared(obj: models.Model, fields: Sequence[models.Field]) -> list[Any]:
+    return [field.get_db_prep_save(field.pre_save(obj, add=True), connection) for field in fields]
+
+
+def insert_with_child(parent: models.Model, child: models.Model) -> bool:
+    """INSERT `parent` unless it conflicts (IGNORE_CONFLICTS) and, when it was written,
+    `child`, whose foreign key to it the database fills in: one statement on PostgreSQL (a
+    data-modifying WITH), two elsewhere. Whether `parent` was written (its pk set then)."""
+    if connection.vendor != "postgresql":
+        if not insert([parent], on_conflict=IGNORE_CONFLICTS, returning_pk=True):
+            return False
+        link = next(f for f in type(child)._meta.concrete_fields if f.related_model is type(parent))
+        setattr(child, link.attname, parent.pk)  # the child was made before the parent's pk
+        insert([child], on_conflict=IGNORE_CONFLICTS)
+        return True
+    parent_model, pk = type(parent), type(parent)._meta.pk
+    quote = connection.ops.quote_name
+    parent_sql, parent_fields = _insert_sql(
+        parent_model,
+        1,
+        f"{IGNORE_CONFLICTS} RETURNING {quote(pk.column)}",  # type: ignore[arg-type]  # a primary key has a column
+        connection.vendor,
+    )
+    fields = [f for f in type(child)._meta.concrete_fields if not isinstance(f, AutoFieldMixin)]
+    link = next(f for f in fields if f.related_model is parent_model)
+    columns = ", ".join(quote(f.column) for f in fields)  # type: ignore[arg-type]  # concrete fields have a column
+    values = ", ".join(f"parent.{quote(pk.column)}" if f is link else "%s" for f in fields)  # type: ignore[arg-type]  # likewise
+    sql = (
+        f"WITH parent AS ({parent_sql}), child AS (INSERT INTO {quote(type(child)._meta.db_table)} "
+        f"({columns}) SELECT {values} FROM parent {IGNORE_CONFLICTS}) "
+        f"SELECT {quote(pk.column)} FROM parent"  # type: ignore[arg-type]  # likewise
+    )
+    params = _prepared(parent, parent_fields) + _prepared(
+        child, [f for f in fields if f is not link]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    setattr(parent, pk.attname, row[0])
+    parent._state.adding = False
+    parent._state.db = connection.alias
+    setattr(child, link.attname, row[0])
+    return True

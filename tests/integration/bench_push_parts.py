@@ -49,6 +49,7 @@ from tests.imagegen import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, random_laye
 from tests.integration.conftest import PASSWORD
 from tests.integration.registry_data import parsed_image
 from tests.legacy_keys import make_rsa_signing_material
+from tests.wsgi_environ import environ
 
 pytestmark = pytest.mark.django_db(transaction=True)
 pytest_plugins = ["tests.distribution_plugin"]
@@ -132,19 +133,7 @@ def test_costs(distribution, make_user, make_project) -> None:
 
 
 def _environ(method: str, path: str, query: str, authorization: str) -> dict[str, object]:
-    return {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": path,
-        "QUERY_STRING": query,
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "80",
-        "HTTP_HOST": "127.0.0.1",
-        "HTTP_AUTHORIZATION": authorization,
-        "REMOTE_ADDR": "127.0.0.1",
-        "wsgi.input": io.BytesIO(b""),
-        "wsgi.url_scheme": "http",
-        "wsgi.errors": sys.stderr,
-    }
+    return environ(method, path, query=query, authorization=authorization)
 
 
 def test_token_request(make_user, make_project, settings, tmp_path) -> None:

@@ -7,9 +7,9 @@ import pytest
 from django.forms.models import model_to_dict
 
 from accounts.models import User
-from harbor_py.core.db import IGNORE_CONFLICTS, fetch_one, insert
+from harbor_py.core.db import IGNORE_CONFLICTS, fetch_one, insert, insert_with_child
 from projects.models import Project
-from registry.models import Artifact, Repository, Tag
+from registry.models import Artifact, ArtifactAddition, Repository, Tag
 from tests.integration.registry_data import image
 
 pytestmark = pytest.mark.django_db
@@ -110,3 +110,34 @@ def test_insert_values_are_parameters_not_sql(make_project):
     hostile = "demo/x'); DROP TABLE repository; --"
     insert([Repository(project=project, name=hostile)])
     assert Repository.objects.filter(name=hostile).exists()
+
+
+def test_insert_when_writes_the_row_only_while_the_condition_holds(make_project):
+    project = make_project("demo")
+    exists = "EXISTS (SELECT 1 FROM project WHERE id = %s)"
+    written = Repository(project=project, name="demo/a")
+    assert insert([written], returning_pk=True, when=(exists, [project.pk])) == 1
+    assert written.pk is not None and Repository.objects.get(pk=written.pk).name == "demo/a"
+    skipped = Repository(project=project, name="demo/b")
+    assert insert([skipped], returning_pk=True, when=(exists, [project.pk + 1000])) == 0
+    assert skipped.pk is None and not Repository.objects.filter(name="demo/b").exists()
+
+
+def test_insert_with_child_writes_both_or_neither(make_project):
+    artifact = image(make_project("demo"), "app", "v1")
+    repository = artifact.repository
+    history = '[{"created_by":"x"}]'
+    new = Artifact(repository=repository, digest="sha256:" + "c" * 64, media_type="m", size=1)
+    addition = ArtifactAddition(artifact=new, type="build_history", content=history)
+    assert insert_with_child(new, addition) is True
+    assert new.pk is not None and new._state.adding is False and addition.artifact_id == new.pk
+    stored = ArtifactAddition.objects.get(artifact_id=new.pk)
+    assert (stored.type, stored.content, stored.content_type) == (
+        "build_history",
+        history,
+        "application/json; charset=utf-8",
+    )
+    again = Artifact(repository=repository, digest=new.digest, media_type="m", size=1)
+    other = ArtifactAddition(artifact=again, type="other", content="[]")
+    assert insert_with_child(again, other) is False  # the digest is there: neither is written
+    assert again.pk is None and not ArtifactAddition.objects.filter(type="other").exists()
