@@ -12,6 +12,7 @@ import hashlib
 import importlib.metadata
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -97,6 +98,58 @@ def _database_exists(name: str) -> bool:
         )
 
 
+TEMPLATE_PREFIX = "harbor_e2e_tpl_"
+# One connection per process, held until it exits, with a shared advisory lock per
+# template the process uses: drop_stale_templates drops only templates nobody holds.
+_template_locks: psycopg.Connection | None = None
+_held_templates: set[str] = set()
+
+
+def _template_lock_key(digest: str) -> int:
+    return int(digest[:15], 16)  # 60 bits: a PostgreSQL bigint
+
+
+def _hold_template(digest: str) -> None:
+    """Take this process's shared lock on a template; waits while a cleanup drops it."""
+    global _template_locks
+    if digest in _held_templates:
+        return
+    if _template_locks is None:
+        _template_locks = psycopg.connect(PG_DSN, autocommit=True)
+    _template_locks.execute("SELECT pg_advisory_lock_shared(%s)", (_template_lock_key(digest),))
+    _held_templates.add(digest)
+
+
+def drop_stale_templates(keep: str, *, prefix: str = TEMPLATE_PREFIX) -> list[str]:
+    """Drop the templates of other migration sets (`prefix` + another digest) and the
+    half-built copies (`..._<pid>`) of any, each only while no process holds its digest's
+    lock: a concurrent session of other code keeps its template, and one that starts
+    meanwhile waits in _hold_template, then builds it again. Returns what was dropped."""
+    dropped = []
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        names = [
+            name
+            for (name,) in conn.execute(
+                "SELECT datname FROM pg_database WHERE starts_with(datname, %s)", (prefix,)
+            )
+        ]
+        for name in sorted(names):
+            digest, _, builder = name.removeprefix(prefix).partition("_")
+            if (digest == keep and not builder) or not re.fullmatch(r"[0-9a-f]{16}", digest):
+                continue
+            key = _template_lock_key(digest)
+            if not conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
+                continue  # in use, or being built
+            try:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                dropped.append(name)
+            except psycopg.errors.ObjectInUse:  # someone is connected to it: leave it
+                pass
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+    return dropped
+
+
 def migrated_template(root: Path = REPO_ROOT) -> str:
     """A database with every migration of `root` applied, which an instance's database is
     copied from (CREATE DATABASE ... TEMPLATE): `migrate` on an empty database is the
@@ -104,8 +157,13 @@ def migrated_template(root: Path = REPO_ROOT) -> str:
     the suite starts about 30. Made once per set of migrations, by whichever process
     needs it first: migrated under a name of its own, then renamed, so a concurrent
     process never copies a half-migrated one. The instance still runs `migrate` at start
-    (`platform up`), which finds nothing to do."""
-    name = f"harbor_e2e_tpl_{_migrations_key(root)}"
+    (`platform up`), which finds nothing to do. A process's first call drops the
+    templates of other migration sets that no process uses (drop_stale_templates)."""
+    digest = _migrations_key(root)
+    name = f"{TEMPLATE_PREFIX}{digest}"
+    if _template_locks is None:
+        drop_stale_templates(digest)
+    _hold_template(digest)
     if _database_exists(name):
         return name
     building = f"{name}_{os.getpid()}"
