@@ -16,14 +16,19 @@ from tests.stack import REPO_ROOT
 
 RECORD = """
 import os
+import time
 from pathlib import Path
 
 import pytest
 
 
+def _worker():
+    return os.environ["PYTEST_XDIST_WORKER"]
+
+
 def _ran(kind):
     with (Path(os.environ["SAMPLE_OUT"])).open("a") as out:
-        out.write(f"{kind} {os.environ['PYTEST_XDIST_WORKER']}\\n")
+        out.write(f"{kind} {_worker()}\\n")
 """
 E2E_MODULE = (
     RECORD
@@ -52,6 +57,16 @@ def test_in_an_explicit_group(n):
 @pytest.mark.parametrize("n", range(12))
 def test_alone(n):
     _ran("alone")
+    # Hold this worker until another one has run a test of these too: handed out one by
+    # one, the other takes one once its group is done, however late it started (under
+    # load, one worker could otherwise run them all before the other asked for work).
+    # Handed out as one group, nothing comes, and the outer test says so.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        ran = Path(os.environ["SAMPLE_OUT"]).read_text().splitlines()
+        if {line.split()[1] for line in ran if line.startswith("alone ")} - {_worker()}:
+            return
+        time.sleep(0.05)
 """
 )
 
