@@ -14,10 +14,12 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,7 +140,7 @@ def drop_stale_templates(keep: str, *, prefix: str = TEMPLATE_PREFIX) -> list[st
             if (digest == keep and not builder) or not re.fullmatch(r"[0-9a-f]{16}", digest):
                 continue
             key = _template_lock_key(digest)
-            if not conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
+            if conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone() != (True,):
                 continue  # in use, or being built
             try:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
@@ -253,10 +255,34 @@ class Instance:
             )
 
     def stop(self) -> None:
-        self.manage("platform", "down", check=False)
+        self.stop_platform()
         if self.database == "postgres":
             with contextlib.suppress(psycopg.Error):
                 drop_database(self.db_name)
+
+    def stop_platform(self, timeout: float = 60) -> None:
+        """What `platform down` does (test_platform runs that command), faster: no Django
+        process to ask supervisord (2-3 s of CPU per instance), and once supervisord has
+        begun its shutdown (so that it restarts nothing), every program but Redis is sent
+        SIGTERM at once instead of one priority after the other (13 s at load 20, most of
+        it waiting on each in turn); Redis stays the last, for the workers' goodbyes."""
+        try:
+            pid = int((self.data_dir / "run" / "supervisord.pid").read_text())
+            if b"supervisord" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return  # a pid file left behind, its number reused
+        except (OSError, ValueError):  # never started, or stopped already
+            return
+        log = self.data_dir / "logs" / "supervisord.log"
+        shutting_down = log.read_text(errors="replace").count(" to die") if log.exists() else 0
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        hurried = False
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _running(pid):
+            if not hurried and log.read_text(errors="replace").count(" to die") > shutting_down:
+                hurried = True
+                _terminate_children(pid, spare=b"redis-server")
+            time.sleep(0.1)
 
     def registry_process(self) -> Path | None:
         """/proc/<pid> of this instance's distribution, if it runs."""
@@ -351,6 +377,26 @@ def reset_skopeo_cache() -> None:
     """skopeo remembers where blobs live; benchmarks and tests that count uploads reset it."""
     for path in ("/var/lib/containers/cache",):
         shutil.rmtree(path, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    """The process exists and is not a zombie (supervisord daemonizes: init reaps it)."""
+    try:
+        return (Path(f"/proc/{pid}") / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _terminate_children(parent: int, *, spare: bytes) -> None:
+    """SIGTERM the process group of each child of `parent` (supervisord starts each
+    program in a group of its own), but for those whose command starts with `spare`."""
+    for proc in Path("/proc").iterdir():
+        try:
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if ppid == parent and not (proc / "cmdline").read_bytes().startswith(spare):
+                os.killpg(int(proc.name), signal.SIGTERM)
+        except (OSError, ValueError, IndexError):  # not a process, or it ended
+            continue
 
 
 @contextlib.contextmanager
