@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import collections
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,7 +47,11 @@ def pytest_collection_modifyitems_e2e_first(items: list[pytest.Item]) -> None:
     running alone at the end. End-to-end tests use no test database, so the order of the
     database tests is kept."""
     expected = _expected_e2e_seconds()
-    items.sort(key=lambda item: _e2e_rank(item, expected))
+    group_seconds: dict[str, float] = collections.defaultdict(float)
+    modules = {(_group(item), item.path.name) for item in items if "/e2e/" in str(item.path)}
+    for group, module in modules:  # a group of several modules: their sum
+        group_seconds[group] += expected.get(module, UNMEASURED_E2E_SECONDS)
+    items.sort(key=lambda item: _e2e_rank(item, group_seconds))
 
 
 E2E_DURATIONS = Path(__file__).parent / "e2e" / "durations.json"
@@ -59,10 +64,18 @@ def _expected_e2e_seconds() -> dict[str, float]:
     return json.loads(E2E_DURATIONS.read_text())
 
 
-def _e2e_rank(item: pytest.Item, expected: dict[str, float]) -> tuple[bool, float]:
+def _group(item: pytest.Item) -> str:
+    """The xdist group an end-to-end test is handed out in: its module's, or one that
+    several modules share (they run on one worker, one after the other)."""
+    mark = item.get_closest_marker("xdist_group")
+    return str(mark.args[0]) if mark and mark.args else item.nodeid.split("::")[0]
+
+
+def _e2e_rank(item: pytest.Item, group_seconds: dict[str, float]) -> tuple[bool, float, str]:
     if "/e2e/" not in str(item.path):
-        return (True, 0.0)
-    return (False, -expected.get(item.path.name, UNMEASURED_E2E_SECONDS))
+        return (True, 0.0, "")
+    group = _group(item)
+    return (False, -group_seconds[group], group)
 
 
 @pytest.fixture(autouse=True)

@@ -23,6 +23,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
         yield instance
 
 
+@pytest.fixture(scope="session")
+def second(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
+    """A second plain instance: the destination (and pull-based source) of the replication
+    modules, which share one xdist group (replication_support.REPLICATION), so that it
+    starts once for them."""
+    with running_instance(tmp_path_factory.mktemp("second")) as instance:
+        yield instance
+
+
 @pytest.fixture
 def images(tmp_path: Path) -> Path:
     return tmp_path

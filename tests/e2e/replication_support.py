@@ -19,6 +19,9 @@ from tests.stack import ADMIN_PASSWORD, Instance, skopeo
 
 ADMIN = ("admin", ADMIN_PASSWORD)
 API = "/api/v2.0"
+# The modules that use the session fixture `second` (tests/e2e/conftest.py): one xdist
+# group, so that one worker runs them and the instance starts once.
+REPLICATION = pytest.mark.xdist_group("replication")
 
 
 def create_endpoint(

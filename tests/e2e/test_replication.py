@@ -8,15 +8,14 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.e2e.replication_support import (
     ADMIN,
     API,
+    REPLICATION,
     artifact_tags,
     assert_identical,
     create_endpoint,
@@ -25,13 +24,9 @@ from tests.e2e.replication_support import (
     wait_until,
 )
 from tests.imagegen import make_image
-from tests.stack import ADMIN_PASSWORD, Instance, running_instance, skopeo
+from tests.stack import ADMIN_PASSWORD, Instance, skopeo
 
-
-@pytest.fixture(scope="module")
-def second(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
-    with running_instance(tmp_path_factory.mktemp("second")) as instance:
-        yield instance
+pytestmark = REPLICATION  # `second` starts once for this module and the faults module
 
 
 def _endpoint(on: Instance, to: Instance, name: str) -> int:

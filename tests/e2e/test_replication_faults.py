@@ -10,7 +10,6 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -19,6 +18,7 @@ import pytest
 from tests.e2e.replication_support import (
     ADMIN,
     API,
+    REPLICATION,
     artifact_tags,
     assert_identical,
     create_endpoint,
@@ -34,15 +34,12 @@ from tests.e2e.replication_support import (
     worker_pool_pids,
 )
 from tests.imagegen import ImageLayout, make_image
-from tests.stack import ADMIN_PASSWORD, PG_DSN, Instance, running_instance, skopeo
+from tests.stack import ADMIN_PASSWORD, PG_DSN, Instance, skopeo
 
 MIB = 1 << 20
 
 
-@pytest.fixture(scope="module")
-def second(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
-    with running_instance(tmp_path_factory.mktemp("destination")) as instance:
-        yield instance
+pytestmark = REPLICATION  # `second` starts once for this module and test_replication
 
 
 @pytest.fixture(scope="module")

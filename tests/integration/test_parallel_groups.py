@@ -16,14 +16,19 @@ from tests.stack import REPO_ROOT
 
 RECORD = """
 import os
+import time
 from pathlib import Path
 
 import pytest
 
 
+def _worker():
+    return os.environ["PYTEST_XDIST_WORKER"]
+
+
 def _ran(kind):
     with (Path(os.environ["SAMPLE_OUT"])).open("a") as out:
-        out.write(f"{kind} {os.environ['PYTEST_XDIST_WORKER']}\\n")
+        out.write(f"{kind} {_worker()}\\n")
 """
 E2E_MODULE = (
     RECORD
@@ -52,6 +57,16 @@ def test_in_an_explicit_group(n):
 @pytest.mark.parametrize("n", range(12))
 def test_alone(n):
     _ran("alone")
+    # Hold this worker until another one has run a test of these too: handed out one by
+    # one, the other takes one once its group is done, however late it started (under
+    # load, one worker could otherwise run them all before the other asked for work).
+    # Handed out as one group, nothing comes, and the outer test says so.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        ran = Path(os.environ["SAMPLE_OUT"]).read_text().splitlines()
+        if {line.split()[1] for line in ran if line.startswith("alone ")} - {_worker()}:
+            return
+        time.sleep(0.05)
 """
 )
 
@@ -106,4 +121,35 @@ def test_e2e_modules_come_first_the_longest_first(tmp_path: Path):
         "test_unmeasured.py",
         "test_oras_client.py",
         "test_first_alphabetically.py",
+    ], result.stdout
+
+
+def test_modules_of_one_group_go_together_by_their_sum(tmp_path: Path):
+    """End-to-end modules that share an explicit xdist group (one worker runs them, one
+    after the other) are ranked by their summed durations and stay together."""
+    (tmp_path / "e2e").mkdir()
+    pair = 'import pytest\n\npytestmark = pytest.mark.xdist_group("pair")\n'
+    for name, head in (
+        ("test_chaos.py", ""),
+        ("test_unmeasured.py", ""),
+        ("test_replication.py", pair),
+        ("test_oras_client.py", pair),
+    ):
+        (tmp_path / "e2e" / name).write_text(head + "\n\ndef test_one():\n    pass\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-c", str(REPO_ROOT / "pyproject.toml"),
+         "--rootdir", str(REPO_ROOT), "-p", "tests.conftest", "-p", "no:cacheprovider",
+         "--collect-only", "-q", str(tmp_path)],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    order = [line.split("::")[0].rsplit("/", 1)[-1] for line in result.stdout.splitlines()]
+    # chaos (about 300 s) > the pair (replication about 100 s + oras client 2 s) > an
+    # unmeasured module (60 s); ranked alone, oras client would come last
+    assert order[:4] == [
+        "test_chaos.py",
+        "test_oras_client.py",
+        "test_replication.py",
+        "test_unmeasured.py",
     ], result.stdout
