@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.bench_proxy                       # 4 x 64 MiB, 3 rounds
     .venv/bin/python -m bench.bench_proxy --layer-mib 16 --rounds 5 --crowd 20
+    .venv/bin/python -m bench.bench_proxy --rounds 6 --crowd 0 --before-root /tmp/before
 
 Timed with skopeo copy into a fresh OCI layout, interleaved round by round (medians):
 
@@ -24,6 +25,9 @@ Timed with skopeo copy into a fresh OCI layout, interleaved round by round (medi
   HTTP clients, one thread each); the upstream sits behind the logging relay of
   tests/proxy_upstream.py, so the bytes fetched from it are counted. Reported: bytes
   fetched from the upstream per byte served (1/N is the ideal).
+
+--before-root: a second instance runs another checkout's code (`git archive` of a
+commit); its rounds interleave with this one's (the direct pull is shared).
 
 Wall-clock figures on a loaded machine swing; the ratios come from interleaved rounds.
 """
@@ -164,7 +168,21 @@ def _split_round(instance: Instance, registry_url: str, data_dir: Path) -> dict[
         time.sleep(0.01)
     landing = time.perf_counter() - landed_at
     warm_ttfb, warm_blobs = _fetch_all(instance.url, repository, digests, proxy_headers)
+    # the warm manifest (the tag's HEAD upstream) against the normal project's (distribution)
+    started = time.perf_counter()
+    httpx.get(
+        f"{instance.url}/v2/{repository}/manifests/v1", headers={**proxy_headers, **accept}
+    ).raise_for_status()
+    warm_manifest = time.perf_counter() - started
+    normal_headers = _pull_headers(instance, "normal/big")
+    started = time.perf_counter()
+    httpx.get(
+        f"{instance.url}/v2/normal/big/manifests/v1", headers={**normal_headers, **accept}
+    ).raise_for_status()
+    normal_manifest = time.perf_counter() - started
     return {
+        "warm_manifest": warm_manifest,
+        "normal_manifest": normal_manifest,
         "direct_manifest": direct_manifest,
         "cold_manifest": cold_manifest,
         "direct_blobs": direct_blobs,
@@ -256,6 +274,11 @@ def _figures(direct: list[float], sides: dict[str, list[tuple[float, float, floa
             ),
             "warm_ratio_normal_over_proxy": round(
                 statistics.median(normal) / statistics.median(warm), 3
+            ),
+            # what the front door (nginx, the token, the gate's manifest) costs any pull:
+            # the ceiling of the cold ratio, whatever the proxy cache does
+            "normal_ratio_direct_over_normal": round(
+                statistics.median(direct) / statistics.median(normal), 3
             ),
             # the spread: each round's own ratio (its pulls ran back to back)
             "cold_ratio_per_round": _ratios(direct, cold),
