@@ -14,7 +14,7 @@ from harbor_py.core.http import client_address, status_of
 from harbor_py.core.oci import API_VERSION_HEADER, oci_error
 from harbor_py.core.oci import blob_head as blob_head_answer
 from projects.models import Project
-from proxy_cache import blobs, manifests, upstreams
+from proxy_cache import blobs, manifests, services, upstreams
 from registry import pull_policy, pulls, upstream
 
 _PULL = frozenset({"pull"})
@@ -41,8 +41,37 @@ def _range_start(request: HttpRequest) -> int:
     return int(found.group(1)) if found else 0
 
 
+class _Answer(HttpResponse):
+    """A manifest answer whose job-log lines are written once the client has it: the WSGI
+    server closes a response after its last byte."""
+
+    lines: list[services.Line] = []
+
+    def close(self) -> None:
+        try:
+            services.write(self.lines)
+        finally:
+            super().close()
+
+
 class Handler:
     def manifest(
+        self, request: HttpRequest, project: Project, name: str, reference: str, subject: str
+    ) -> HttpResponse:
+        lines: list[services.Line] = []
+        try:
+            with services.held() as lines:
+                response = self._manifest(request, project, name, reference, subject)
+        except BaseException:
+            services.write(lines)
+            raise
+        if isinstance(response, _Answer):
+            response.lines = lines
+        else:
+            services.write(lines)
+        return response
+
+    def _manifest(
         self, request: HttpRequest, project: Project, name: str, reference: str, subject: str
     ) -> HttpResponse:
         name = upstreams.local_name(project.registry_id, name)  # type: ignore[arg-type]  # a proxy project
@@ -69,7 +98,7 @@ class Handler:
                 )
             if served.stale_reason:
                 manifests.audit_stale(served, actor=actor, project=project)
-        response = HttpResponse(b"" if head else served.body, content_type=served.media_type)
+        response = _Answer(b"" if head else served.body, content_type=served.media_type)
         response["Content-Length"] = str(len(served.body))
         response["Docker-Content-Digest"] = served.digest
         response["ETag"] = f'"{served.digest}"'

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import httpx
@@ -30,7 +31,7 @@ from projects.models import Project
 from proxy_cache import flights, services, upstreams
 from proxy_cache.models import CachedManifest
 from registry import image_config, push, selectors, storage_probe, upstream
-from registry.manifests import ManifestInvalid, parse_manifest
+from registry.manifests import ManifestInvalid, ParsedManifest, parse_manifest
 from registry.models import Artifact, Repository, Tag
 from registry.names import is_digest
 from replication.adapters.base import TransferError
@@ -117,6 +118,9 @@ def get(project: Project, name: str, reference: str) -> Served:
 
     if upstreams.is_open(source.endpoint_id):
         return stale("the upstream registry is marked unavailable after recent failures")
+    if local is None and not is_digest(reference):
+        # nothing cached for the tag: one GET by tag (its digest is the body's), no HEAD
+        return _fetch(project, source, name, reference, stale, tag=reference)
     digest = reference
     if not is_digest(reference):
         try:
@@ -132,25 +136,46 @@ def get(project: Project, name: str, reference: str) -> Served:
             return stale(f"the tag {reference} is gone from {remote} upstream", missing=True)
         if local is not None and local.digest == digest:
             return local
-    tag_name = None if is_digest(reference) else reference
-    with flights.leading(f"m:{source.endpoint_id}:{remote}@{digest}"):
+    tag_name = None if digest == reference else reference
+    return _fetch(project, source, name, digest, stale, tag=tag_name)
+
+
+def _fetch(
+    project: Project,
+    source: upstreams.Upstream,
+    name: str,
+    reference: str,
+    stale: Callable[..., Served],
+    *,
+    tag: str | None,
+) -> Served:
+    """One GET upstream of `reference` (a tag or a digest; single flight), recorded with
+    `tag`, the tag the client asked for (None: by digest)."""
+    remote = source.remote_name(name)
+    separator = "@" if is_digest(reference) else ":"
+    with flights.leading(f"m:{source.endpoint_id}:{remote}{separator}{reference}"):
         # the flight before this one may have brought it in
-        repository, artifact, tag = _local(name, tag_name or digest)
-        if repository is not None and artifact is not None and artifact.digest == digest:
-            done = _served_local(name, repository, artifact, tag)
+        repository, artifact, tag_row = _local(name, tag or reference)
+        fetched = artifact is not None and (artifact.digest == reference or tag == reference)
+        if fetched and repository is not None and artifact is not None:
+            done = _served_local(name, repository, artifact, tag_row)
             if done is not None:
                 return done
         try:
-            found = source.adapter.manifest(remote, digest)
+            found = source.adapter.manifest(remote, reference)
         except TransferError as exc:
-            if upstreams.unavailable(exc):
+            unavailable = upstreams.unavailable(exc)
+            if unavailable:
                 upstreams.failed(source.endpoint_id, str(exc))
-            return stale(f"the upstream registry failed: {exc}", missing=exc.status == 404)
+            # a tag refused otherwise (as its HEAD was) is unknown
+            missing = exc.status == 404 or not (unavailable or is_digest(reference))
+            return stale(f"the upstream registry failed: {exc}", missing=missing)
         if found is None:
-            return stale(f"{remote}@{digest} is gone upstream", missing=True)
+            return stale(f"{remote}{separator}{reference} is gone upstream", missing=True)
+        upstreams.succeeded(source.endpoint_id)
         upstreams.share_auth(source)
-        served = _record(project, name, *found, tag_name)
-        what = f"{name}:{tag_name}" if tag_name else name
+        served = _record(project, name, *found, tag)
+        what = f"{name}:{tag}" if tag else name
         services.log(
             project_id=project.pk,
             message=f"fetched the manifest of {what} ({served.digest}) from "
@@ -189,11 +214,6 @@ def _record(project: Project, name: str, body: bytes, media_type: str, tag: str 
         parsed = parse_manifest(body, media_type)
     except ManifestInvalid as exc:
         raise NotCached(Code.NOT_FOUND, f"the upstream's manifest is invalid: {exc}") from None
-    CachedManifest.objects.update_or_create(
-        repository=name,
-        digest=parsed.digest,
-        defaults={"media_type": parsed.media_type, "body": body},
-    )
     config = image_config.stored_config(parsed)  # read when the config blob is cached
     known = config if isinstance(config, image_config.ImageConfig) else None
     reserve = functools.partial(push.reserve, project=project, repository_name=name)
@@ -202,31 +222,47 @@ def _record(project: Project, name: str, body: bytes, media_type: str, tag: str 
             # config_read: else read when the config blob lands (manifests.landed)
             reservation = reserve(parsed=parsed, tag=tag, image_config=known, config_read=True)
             with push.pinned(reservation):
-                push.complete(reservation=reservation, tag=tag, actor=PROXY)
+                artifact = push.complete(reservation=reservation, tag=tag, actor=PROXY)
+                # kept with its artifact, in its transaction (the row goes with it: CASCADE)
+                _keep(name, parsed, body, artifact)
+                tag_row = Tag.objects.filter(repository=reservation.repository, name=tag).first()
             break
         except push.ArtifactGone:
             continue
         except (push.BlobsBeingDeleted, IntegrityError, DomainError) as exc:
             # over the quota, or an immutable tag here that moved upstream: the client
-            # gets what it asked for, the cache keeps what it had
+            # gets what it asked for, the cache keeps what it had (nothing of this one:
+            # materialize() would otherwise put it into storage past the quota)
             message = getattr(exc, "message", str(exc))
             logger.warning(
                 "proxy cache: %s@%s served, not recorded: %s", name, parsed.digest, message
             )
-            # not kept either: materialize() would put it into storage past the quota
-            CachedManifest.objects.filter(
-                repository=name, digest=parsed.digest, artifact__isnull=True
-            ).delete()
             return Served(body, parsed.media_type, parsed.digest, None, None, None)
+    else:
+        return Served(body, parsed.media_type, parsed.digest, None, None, None)
     transaction.on_commit(lambda: materialize(name))
-    repository, artifact, tag_row = _local(name, tag or parsed.digest)
-    if artifact is not None and artifact.digest != parsed.digest:  # the tag moved meanwhile
-        artifact, tag_row = selectors.resolve(repository, parsed.digest)  # type: ignore[arg-type]  # found above
-    if artifact is not None:  # the row goes with the artifact (CASCADE, models.py)
-        CachedManifest.objects.filter(repository=name, digest=parsed.digest).update(
-            artifact=artifact
-        )
+    repository = reservation.repository
+    repository.project = project
     return Served(body, parsed.media_type, parsed.digest, repository, artifact, tag_row)
+
+
+def _keep(name: str, parsed: ParsedManifest, body: bytes, artifact: Artifact) -> None:
+    """The manifest's bytes, as served (one statement: insert, or update the row a
+    recording before left)."""
+    CachedManifest.objects.bulk_create(
+        [
+            CachedManifest(
+                repository=name,
+                digest=parsed.digest,
+                media_type=parsed.media_type,
+                body=body,
+                artifact=artifact,
+            )
+        ],
+        update_conflicts=True,
+        unique_fields=["repository", "digest"],
+        update_fields=["media_type", "body", "artifact", "cached_time"],
+    )
 
 
 def audit_stale(served: Served, *, actor: Actor, project: Project) -> None:

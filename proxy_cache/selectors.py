@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from django.db import connection
+
 from jobs.models import Task
 from proxy_cache import upstreams
 from proxy_cache.services import VENDOR_TYPE
-from registry.models import ArtifactBlob
 from replication.models import RegistryEndpoint
 
 
@@ -37,8 +38,13 @@ def job_logs(project_id: int, limit: int = 7) -> list[dict[str, object]]:
 def listed_blob_size(repository: str, digest: str) -> int | None:
     """The size of `digest` as a manifest recorded in `repository` lists it (a cold pull
     asks for the blobs of the manifest it was just served); None when none lists it."""
-    return (
-        ArtifactBlob.objects.filter(artifact__repository__name=repository, blob__digest=digest)
-        .values_list("blob__size", flat=True)
-        .first()
-    )
+    # on every blob miss: a plain SELECT, no ORM query to compile (harbor_py.core.db)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT b.size FROM artifact_blob ab JOIN artifact a ON a.id = ab.artifact_id"
+            " JOIN repository r ON r.id = a.repository_id JOIN blob b ON b.id = ab.blob_id"
+            " WHERE r.name = %s AND b.digest = %s LIMIT 1",
+            [repository, digest],
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row is not None else None

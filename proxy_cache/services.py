@@ -10,6 +10,10 @@ project's page (docs/proxy-cache.md)."""
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 
 from django.db import DatabaseError, transaction
 from django.db.models import Value
@@ -23,17 +27,44 @@ logger = logging.getLogger(__name__)
 
 VENDOR_TYPE = "PROXY_CACHE"
 _tasks: dict[tuple[int, str], int] = {}  # (project, day) -> the task holding its log
+Line = tuple[int, datetime, str]  # project, when, the line
+_held = threading.local()
 
 
 def log(*, project_id: int, message: str) -> None:
     """One line in the project's job log of today. Never fails the pull it describes."""
     now = timezone.now()
-    line = f"{now.isoformat(timespec='seconds')} {message}\n"
+    line = (project_id, now, f"{now.isoformat(timespec='seconds')} {message}\n")
+    lines: list[Line] | None = getattr(_held, "lines", None)
+    if lines is not None:
+        lines.append(line)
+    else:
+        write([line])
+
+
+@contextmanager
+def held() -> Iterator[list[Line]]:
+    """The lines logged inside are held, not written: for the caller to `write` once the
+    client has its answer (a cold manifest's client does not wait on the job log)."""
+    lines: list[Line] = []
+    _held.lines = lines
+    try:
+        yield lines
+    finally:
+        _held.lines = None
+
+
+def write(lines: list[Line]) -> None:
+    for project_id, now, line in lines:
+        _write(project_id, now, line)
+
+
+def _write(project_id: int, now: datetime, line: str) -> None:
     try:
         task_id = _task_of(project_id, now.date().isoformat())
         Task.objects.filter(pk=task_id).update(log=Concat("log", Value(line)), update_time=now)
     except DatabaseError:
-        logger.warning("proxy cache: job log of project %s: %s", project_id, message)
+        logger.warning("proxy cache: job log of project %s: %s", project_id, line.rstrip())
 
 
 def _task_of(project_id: int, day: str) -> int:

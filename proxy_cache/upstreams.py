@@ -17,6 +17,7 @@ import httpx
 import redis
 
 from harbor_py.core import redis_conn
+from harbor_py.core.db import fetch_one
 from harbor_py.core.errors import Code, DomainError, bad_request
 from proxy_cache import fetch_route
 from replication.adapters.base import RemoteAdapter, TransferError, adapter_type
@@ -82,7 +83,7 @@ def check_endpoint(registry_id: int) -> None:
 
 
 def of_project(project_registry_id: int) -> Upstream:
-    endpoint = RegistryEndpoint.objects.filter(pk=project_registry_id).first()
+    endpoint = fetch_one(RegistryEndpoint, "id = %s", [project_registry_id])  # every miss
     if endpoint is None:
         raise DomainError(
             Code.NOT_FOUND, f"the registry {project_registry_id} is gone", key="proxy.registry_gone"
@@ -111,6 +112,9 @@ def of_project(project_registry_id: int) -> Upstream:
     )
 
 
+_shared: dict[str, tuple[str, float]] = {}  # what share_auth wrote, until when it is fresh
+
+
 def _auth_key(endpoint_id: int, updated: datetime) -> str:
     return f"harbor:proxy:auth:{endpoint_id}:{updated.timestamp()}"
 
@@ -132,10 +136,17 @@ def share_auth(source: Upstream) -> None:
         cached = _adapters.get(source.endpoint_id)
     if state is None or cached is None or cached[1] is not source.adapter:
         return
-    key = _auth_key(source.endpoint_id, cached[0])
+    key, value = _auth_key(source.endpoint_id, cached[0]), json.dumps(state)
+    now = time.monotonic()
+    shared, fresh_until = _shared.get(key, ("", 0.0))
+    if shared == value and fresh_until > now:
+        return  # this process said so less than half an hour ago: no write per pull
     with contextlib.suppress(redis.RedisError):
         # a realm or Basic is what a challenge said; "open" never replaces them
-        _redis().set(key, json.dumps(state), ex=3600, nx="open" in state)
+        _redis().set(key, value, ex=3600, nx="open" in state)
+        if len(_shared) > 1000:
+            _shared.clear()
+        _shared[key] = (value, now + 1800)
 
 
 def forget_adapters() -> None:
