@@ -47,14 +47,15 @@ class _NoEnvironment:
 
 def hide_process_environment() -> None:
     """granian starts every request's WSGI environ from a copy of the process environment
-    (`dict(os.environ)` in granian/wsgi.py, its only use of `os`), and the request's own
-    variables go over it: DATABASE_URL and the secret key would be in Django's request.META,
-    which error reports print, and a variable named like a header (HTTP_PROXY) or
-    CONTENT_TYPE/CONTENT_LENGTH would pass for the request's own where the request has none.
-    Each worker calls this before granian builds that copy (harbor_py.granian_app), so the
-    environ holds the request's variables and granian's fixed ones only, at no cost per
-    request. tests/unit/test_web_server.py runs granian's own environ builder against it."""
-    granian.wsgi.os = _NoEnvironment  # type: ignore[assignment]
+    (a dict() of the os module's environ in granian/wsgi.py, its only use of `os`), and
+    the request's own variables go over it: DATABASE_URL and the secret key would be in
+    Django's request.META, which error reports print, and a variable named like a header
+    (HTTP_PROXY) or CONTENT_TYPE/CONTENT_LENGTH would pass for the request's own where the
+    request has none. Each worker calls this before granian builds that copy
+    (harbor_py.granian_app), so the environ holds the request's variables and granian's
+    fixed ones only, at no cost per request. tests/unit/test_web_server.py runs granian's
+    own environ builder against it."""
+    granian.wsgi.os = _NoEnvironment  # type: ignore[assignment]  # a stand-in for the os module
 
 
 def preload(argv: list[str]) -> None:
@@ -87,7 +88,7 @@ class OneListenerServer(MPServer):
             return
         self._ssp = None
         holder = SocketSpec(self.bind_addr, self.bind_port, self.backlog).build()
-        self._shd, self._sfd = holder, holder.get_fd()  # type: ignore[assignment]
+        self._shd, self._sfd = holder, holder.get_fd()  # type: ignore[assignment]  # granian's own attributes, typed for its builder
         self._sso = socket.socket(fileno=self._sfd)
         self._sso.set_inheritable(True)
         self._sso.listen(self.backlog)  # granian's build only binds; its workers listen

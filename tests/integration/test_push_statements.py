@@ -93,7 +93,7 @@ def client_push(measure: Callable[..., tuple[int, bytes]], user: str, repository
         content_type=OCI_MANIFEST,
     )
     assert status == 201, content
-    return measure.costs  # type: ignore[attr-defined]
+    return measure.costs  # type: ignore[attr-defined]  # set on the function by the fixture
 
 
 def test_a_tiny_push_stays_within_its_budget(distribution, make_user, make_project, measured):
