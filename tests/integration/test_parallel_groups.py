@@ -99,14 +99,9 @@ def test_an_e2e_module_or_a_group_runs_on_one_worker(tmp_path: Path):
     assert len(set(workers["alone"])) > 1, workers  # handed out one by one
 
 
-def test_e2e_modules_come_first_the_longest_first(tmp_path: Path):
-    """The workers take groups in collection order (`make test` passes
-    --no-loadscope-reorder): the end-to-end modules measured longest come first
-    (tests/e2e/durations.json), an unmeasured one counts as a minute, the rest keep theirs."""
-    (tmp_path / "e2e").mkdir()
-    for name in ("test_oras_client.py", "test_unmeasured.py", "test_chaos.py"):
-        (tmp_path / "e2e" / name).write_text("def test_one():\n    pass\n")
-    (tmp_path / "test_first_alphabetically.py").write_text("def test_one():\n    pass\n")
+def _collection_order(tmp_path: Path) -> tuple[list[str], str]:
+    """The module of each test, in the order tests/conftest.py collects `tmp_path`'s tests,
+    and pytest's listing."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-c", str(REPO_ROOT / "pyproject.toml"),
@@ -115,13 +110,25 @@ def test_e2e_modules_come_first_the_longest_first(tmp_path: Path):
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    order = [line.split("::")[0].rsplit("/", 1)[-1] for line in result.stdout.splitlines()]
+    lines = result.stdout.splitlines()
+    return [line.split("::")[0].rsplit("/", 1)[-1] for line in lines], result.stdout
+
+
+def test_e2e_modules_come_first_the_longest_first(tmp_path: Path):
+    """The workers take groups in collection order (`make test` passes
+    --no-loadscope-reorder): the end-to-end modules measured longest come first
+    (tests/e2e/durations.json), an unmeasured one counts as a minute, the rest keep theirs."""
+    (tmp_path / "e2e").mkdir()
+    for name in ("test_oras_client.py", "test_unmeasured.py", "test_chaos.py"):
+        (tmp_path / "e2e" / name).write_text("def test_one():\n    pass\n")
+    (tmp_path / "test_first_alphabetically.py").write_text("def test_one():\n    pass\n")
+    order, listing = _collection_order(tmp_path)
     assert order[:4] == [
         "test_chaos.py",
         "test_unmeasured.py",
         "test_oras_client.py",
         "test_first_alphabetically.py",
-    ], result.stdout
+    ], listing
 
 
 def test_modules_of_one_group_go_together_by_their_sum(tmp_path: Path):
@@ -136,15 +143,7 @@ def test_modules_of_one_group_go_together_by_their_sum(tmp_path: Path):
         ("test_oras_client.py", pair),
     ):
         (tmp_path / "e2e" / name).write_text(head + "\n\ndef test_one():\n    pass\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-c", str(REPO_ROOT / "pyproject.toml"),
-         "--rootdir", str(REPO_ROOT), "-p", "tests.conftest", "-p", "no:cacheprovider",
-         "--collect-only", "-q", str(tmp_path)],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    order = [line.split("::")[0].rsplit("/", 1)[-1] for line in result.stdout.splitlines()]
+    order, listing = _collection_order(tmp_path)
     # chaos (about 300 s) > the pair (replication about 100 s + oras client 2 s) > an
     # unmeasured module (60 s); ranked alone, oras client would come last
     assert order[:4] == [
@@ -152,4 +151,4 @@ def test_modules_of_one_group_go_together_by_their_sum(tmp_path: Path):
         "test_oras_client.py",
         "test_replication.py",
         "test_unmeasured.py",
-    ], result.stdout
+    ], listing
