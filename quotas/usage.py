@@ -54,14 +54,15 @@ never take the quota row. No cycle (docs/deletes.md).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from django.db import connection
+from django.db import connection, models
 from django.utils import timezone
 
 from harbor_py.core import configuration
+from harbor_py.core.db import IGNORE_CONFLICTS, insert, then_insert
 from harbor_py.core.errors import Code, DomainError
 from projects.models import Project
 from quotas.models import Quota
@@ -160,19 +161,24 @@ def new_size_sql(count: int) -> str:
     return _NEW_SIZE.format(rows=", ".join(["(%s, %s)"] * count))
 
 
-def charge(quota: LockedQuota, sizes: dict[int, int]) -> int:
-    """Add what these blobs (id -> stored size) add to the project (call before recording
-    the references, holding `lock`). Raises QuotaExceeded, leaving usage as it was."""
+def charge(
+    quota: LockedQuota, sizes: dict[int, int], references: Sequence[models.Model] = ()
+) -> int:
+    """Add what these blobs (id -> stored size) add to the project, holding `lock`, and
+    then record `references`, the rows that make the project reference them, in the same
+    statement: the charge does not see them (harbor_py.core.db.then_insert), as if it had
+    run before. Raises QuotaExceeded; the caller's transaction then rolls back both."""
     if not sizes:
+        insert(references, on_conflict=IGNORE_CONFLICTS)
         return quota.used
     sql = (
         f"UPDATE quota SET used = used + ({new_size_sql(len(sizes))}), update_time = %s "
         "WHERE id = %s RETURNING used"
     )
     pairs = [value for pair in sizes.items() for value in pair]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*pairs, quota.project_id, timezone.now(), quota.id])
-        used = cursor.fetchone()[0]
+    params = [*pairs, quota.project_id, timezone.now(), quota.id]
+    row = then_insert(sql, params, references, IGNORE_CONFLICTS)
+    used: int = row[0] if row else quota.used
     if quota.hard >= 0 and used > quota.hard and used > quota.used and enforced():
         raise QuotaExceeded(adding=used - quota.used, used=quota.used, hard=quota.hard)
     return used

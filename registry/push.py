@@ -32,7 +32,13 @@ from django.utils import timezone
 from audit.services import record
 from harbor_gc import guard
 from harbor_py.core.actor import Actor
-from harbor_py.core.db import IGNORE_CONFLICTS, fetch_all, insert, insert_with_child
+from harbor_py.core.db import (
+    IGNORE_CONFLICTS,
+    fetch_all,
+    found_or_inserted,
+    insert,
+    insert_with_child,
+)
 from harbor_py.core.events import publish
 from immutable.enforcement import TagImmutable, check_move
 from immutable.selectors import immutable_tags
@@ -99,25 +105,21 @@ def _repository(
     whether this push created the repository; read in one statement on a cursor: this runs
     on every push (harbor_py.core.db says why)."""
     sql = _PINNED_REPOSITORY_SQL if locks.key_share() else _REPOSITORY_SQL
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [tag or "", name])
-        row = cursor.fetchone()
-        if row is None:
-            # Only while the project's row is there, pinned: a project delete that committed
-            # since the gate looked the project up (it refuses only while repositories
-            # exist) would make the insert fail on the foreign key, a 500; one in progress
-            # waits for us.
-            created = Repository(project=project, name=name)
-            pinned = (
-                f"EXISTS (SELECT 1 FROM project WHERE id = %s{locks.key_share()})",
-                [project.pk],
-            )
-            if insert([created], on_conflict=IGNORE_CONFLICTS, returning_pk=True, when=pinned):
-                return created, None, True  # new: no tags, no artifacts yet
-            cursor.execute(sql, [tag or "", name])  # a concurrent push made it, or no project
+    # A missing repository is inserted in the same statement (harbor_py.core.db), only
+    # while the project's row is there, pinned: a project delete that committed since the
+    # gate looked the project up (it refuses only while repositories exist) would make the
+    # insert fail on the foreign key, a 500; one in progress waits for us.
+    created = Repository(project=project, name=name)
+    pinned = (f"EXISTS (SELECT 1 FROM project WHERE id = %s{locks.key_share()})", [project.pk])
+    row, made = found_or_inserted(sql, [tag or "", name], created, pinned)
+    if made:
+        return created, None, True  # new: no tags, no artifacts yet
+    if row is None:  # a concurrent push made it, or no project
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [tag or "", name])
             row = cursor.fetchone()
-            if row is None:
-                raise ProjectGone(project.name)
+        if row is None:
+            raise ProjectGone(project.name)
     repository_id, project_id, tagged = row
     repository = Repository.from_db(
         connection.alias, ["id", "project_id", "name"], [repository_id, project_id, name]
@@ -326,12 +328,12 @@ def reserve(
     # delete's uncommitted rows (quotas.usage's notes). After the touch: while a push
     # waits here its blob rows stay locked, so GC skips them.
     quota = usage.lock(project.pk)
-    used = usage.charge(quota, {blob.id: blob.size for blob in blobs.values()})
-    _warn(project, quota.used, used, quota.hard)
-    insert(
+    used = usage.charge(
+        quota,
+        {blob.id: blob.size for blob in blobs.values()},
         [ArtifactBlob(artifact=artifact, blob_id=blob.id) for blob in blobs.values()],
-        on_conflict=IGNORE_CONFLICTS,
     )
+    _warn(project, quota.used, used, quota.hard)
     config_pending = created and not config_read and artifact.media_type.endswith("json")
     return Reservation(
         project, repository, artifact, created, config_pending, tag_existed=tagged is not None

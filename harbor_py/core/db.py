@@ -178,3 +178,66 @@ def insert_with_child(parent: models.Model, child: models.Model) -> bool:
     parent._state.db = connection.alias
     setattr(child, link.attname, row[0])
     return True
+
+
+def found_or_inserted(
+    select: str, params: Sequence[Any], obj: models.Model, when: tuple[str, Sequence[object]]
+) -> tuple[tuple[Any, ...] | None, bool]:
+    """The row that `select` finds (at most one, its first column never NULL), else `obj`
+    inserted (IGNORE_CONFLICTS, only if `when` holds): (the row, False), (None, True) with
+    `obj`'s pk set, or (None, False) when neither. One statement on PostgreSQL (a
+    data-modifying WITH whose INSERT runs only when the SELECT found nothing), two elsewhere."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(select, list(params))
+            row = cursor.fetchone()
+        if row is not None:
+            return tuple(row), False
+        return None, bool(insert([obj], on_conflict=IGNORE_CONFLICTS, returning_pk=True, when=when))
+    model, pk = type(obj), type(obj)._meta.pk
+    column = connection.ops.quote_name(pk.column)  # type: ignore[arg-type]  # a primary key has a column
+    condition, condition_params = when
+    insert_sql, fields = _insert_sql(
+        model,
+        1,
+        f"{IGNORE_CONFLICTS} RETURNING {column}",
+        connection.vendor,
+        f"NOT EXISTS (SELECT 1 FROM found) AND {condition}",
+    )
+    sql = (
+        f"WITH found AS ({select}), made AS ({insert_sql}) "
+        f"SELECT made.{column}, found.* FROM (SELECT 1) AS one "
+        "LEFT JOIN found ON true LEFT JOIN made ON true"
+    )
+    values: list[Any] = [*params, *_prepared(obj, fields), *condition_params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        made, *row = cursor.fetchone()
+    if row[0] is not None:
+        return tuple(row), False
+    if made is None:
+        return None, False
+    setattr(obj, pk.attname, made)
+    obj._state.adding = False
+    obj._state.db = connection.alias
+    return None, True
+
+
+def then_insert(
+    sql: str, params: Sequence[Any], objs: Sequence[models.Model], on_conflict: str = ""
+) -> tuple[Any, ...] | None:
+    """`sql` (its first row returned), and then `objs` inserted, in one statement on
+    PostgreSQL (a data-modifying WITH: `sql` does not see the new rows, as if it had run
+    first), two elsewhere."""
+    if not objs or connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql, list(params))
+            row = cursor.fetchone()
+        insert(objs, on_conflict=on_conflict)
+        return None if row is None else tuple(row)
+    insert_sql, fields = _insert_sql(type(objs[0]), len(objs), on_conflict, connection.vendor)
+    rows = [value for obj in objs for value in _prepared(obj, fields)]
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH written AS ({insert_sql}) {sql}", [*rows, *params])
+        row = cursor.fetchone()
+    return None if row is None else tuple(row)

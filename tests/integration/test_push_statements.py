@@ -106,9 +106,10 @@ def test_a_tiny_push_stays_within_its_budget(distribution, make_user, make_proje
         "token": (2, 1),  # the user, the project; one MGET (accounts.credentials)
         "HEAD layer": (0, 0),  # the token grants push: no proxy cache (v2_views._may_be_proxy)
         "HEAD config": (0, 0),
-        # the project; two transactions (registry.push): 8 statements and 6; the
-        # configuration and the webhooks' event types from Redis
-        "manifest PUT": (16, 2),
+        # the project; two transactions (registry.push): 7 statements (the new repository
+        # read or inserted in one, the quota charge and the blob references in one) and 6;
+        # the configuration and the webhooks' event types from Redis
+        "manifest PUT": (14, 2),
     }, {name: sqls for name, (_, sqls, _) in costs.items()}
     put = costs["manifest PUT"][1]
     assert sum('FROM "project"' in sql for sql in put) == 1  # scan on push asks no row
