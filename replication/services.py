@@ -18,6 +18,7 @@ from harbor_py.core.errors import Code, DomainError, bad_request, conflict
 from jobs import services as job_services
 from jobs.models import Execution, Status, Trigger
 from projects.models import Project
+from replication import policy_cache
 from replication.adapters.base import TransferError, open_adapter
 from replication.models import RegistryEndpoint, ReplicationPolicy
 
@@ -174,6 +175,7 @@ def _schedule(policy: ReplicationPolicy) -> None:
 def _save_policy(policy: ReplicationPolicy, actor: Actor, operation: str) -> ReplicationPolicy:
     _check_policy(policy)
     policy.save()
+    policy_cache.forget()
     _schedule(policy)
     _audit(actor=actor, operation=operation, kind="replication_policy", name=policy.name)
     return policy
@@ -208,6 +210,7 @@ def delete_policy(*, policy: ReplicationPolicy, actor: Actor) -> None:
     if policy.periodic_task_id:
         PeriodicTask.objects.filter(pk=policy.periodic_task_id).delete()
     policy.delete()
+    policy_cache.forget()
     _audit(actor=actor, operation="delete", kind="replication_policy", name=policy.name)
 
 

@@ -1,28 +1,19 @@
 """Event-based replication: a consumer of the registry's events (harbor_py.core.events).
 A push, an artifact deletion or a tag deletion runs the matching push-based event
 policies; pull-based policies never react to events (the events are this instance's).
-Subscribed in ReplicationConfig.ready; durable, so a lost worker loses no event."""
+Subscribed in ReplicationConfig.ready; durable, so a lost worker loses no event.
+`wanted` runs on every push and reads the policies from the cache (replication.policy_cache)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from harbor_py.core.db import fetch_all
 from harbor_py.core.events import subscribe
 from registry.events import ArtifactDeleted, ArtifactPushed, TagDeleted
 from replication import filters
-from replication.models import ReplicationPolicy
+from replication.policy_cache import CACHE_KEY, Summary, cached, policies, summaries
 
 RegistryEvent = ArtifactPushed | ArtifactDeleted | TagDeleted
-
-
-def _policies() -> list[ReplicationPolicy]:
-    # Read on every push: a plain SELECT (harbor_py.core.db says why).
-    return fetch_all(
-        ReplicationPolicy,
-        "enabled = %s AND trigger_type = %s AND src_registry_id IS NULL",
-        [True, ReplicationPolicy.TriggerType.EVENT_BASED.value],
-    )
 
 
 def _as_dict(event: RegistryEvent) -> dict[str, Any]:
@@ -41,26 +32,30 @@ def _as_dict(event: RegistryEvent) -> dict[str, Any]:
     }
 
 
-def _matching(event: RegistryEvent) -> list[ReplicationPolicy]:
+def _matching(event: RegistryEvent, summaries: list[Summary]) -> list[int]:
     deleting = not isinstance(event, ArtifactPushed)
     return [
-        policy
-        for policy in _policies()
-        if (policy.replicate_deletion or not deleting)
-        and filters.parse(policy.filters).repository(event.repository)
+        pk
+        for pk, replicate_deletion, policy_filters in summaries
+        if (replicate_deletion or not deleting)
+        and filters.parse(policy_filters).repository(event.repository)
     ]
+
+
+def reads(event: RegistryEvent) -> str:
+    return CACHE_KEY
 
 
 def wanted(event: RegistryEvent) -> bool:
     """In the publisher's transaction: an outbox row only when a policy matches."""
-    return bool(_matching(event))
+    return bool(_matching(event, cached()))
 
 
 def replicate(event: RegistryEvent, key: str) -> None:
     from replication.tasks import replicate_event
 
-    for policy in _matching(event):
-        replicate_event.delay(policy.pk, _as_dict(event), key)
+    for pk in _matching(event, summaries(policies())):
+        replicate_event.delay(pk, _as_dict(event), key)
 
 
 def subscribe_all() -> None:
@@ -71,4 +66,5 @@ def subscribe_all() -> None:
             name=f"replication.triggers:{event_type.name}",
             durable=True,
             wants=wanted,
+            reads=reads,
         )

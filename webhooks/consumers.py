@@ -1,8 +1,9 @@
 """Webhooks as a durable consumer of domain events (harbor_py.core.events).
 
 `wants` runs in the publisher's transaction: it reads the event types of the project's
-enabled policies from the cache (`wanted_types`, one Redis GET, no SQL; refilled by one
-SELECT on a miss and dropped whenever a policy of the project changes), so a project
+enabled policies from the cache (`wanted_types`, no SQL: one Redis GET, which the event's
+other consumers share, `reads`; refilled by one SELECT on a miss and dropped whenever a
+policy of the project changes), so a project
 without webhooks gets no outbox row and one with webhooks gets one row per event.
 `notify` runs in a Celery worker, inside the outbox's delivery transaction: it builds the
 notification once and writes an execution (jobs) per matching policy and target, all in
@@ -20,6 +21,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
+from harbor_py.core import read_ahead
 from harbor_py.core.actor import Actor
 from harbor_py.core.db import fetch_all, fetch_one
 from harbor_py.core.events import Event, subscribe
@@ -116,7 +118,7 @@ def wanted_types(project: str) -> frozenset[str]:
     """The event types that the project's enabled policies listen to: from the cache
     (one round trip, no SQL on the push path), else one SELECT that refills it."""
     key = _wanted_key(project)
-    cached = cache.get(key)
+    cached = read_ahead.get(key)  # read ahead with the other consumers' (`reads`)
     if cached is not None:
         return frozenset(cached)
     found = fetch_all(
@@ -135,6 +137,13 @@ def forget_wanted(project: str) -> None:
     key = _wanted_key(project)
     cache.delete(key)
     transaction.on_commit(lambda: cache.delete(key), robust=True)
+
+
+def reads(value: Event) -> str | None:
+    if isinstance(value, ReplicationFinished):
+        return None  # its project is a query: looked up only by `wanted`
+    project = project_of(value)
+    return _wanted_key(project) if project else None
 
 
 def wanted(value: Event) -> bool:
@@ -361,5 +370,10 @@ def subscribe_all() -> None:
         RetentionFinished,
     ):
         subscribe(
-            event_type, notify, name=f"webhooks:{event_type.name}", durable=True, wants=wanted
+            event_type,
+            notify,
+            name=f"webhooks:{event_type.name}",
+            durable=True,
+            wants=wanted,
+            reads=reads,
         )

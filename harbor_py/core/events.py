@@ -28,7 +28,7 @@ from celery import shared_task
 from django.core.cache import cache
 from django.db import transaction
 
-from harbor_py.core import outbox
+from harbor_py.core import outbox, read_ahead
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,9 @@ class Consumer:
     handle: Handler
     durable: bool
     wants: Callable[[Any], bool] | None = None
+    # The cache key that `wants` reads for an event, if any (through read_ahead.get):
+    # publish reads every such key of the event's consumers in one round trip.
+    reads: Callable[[Any], str | None] | None = None
 
 
 _EVENT_TYPES: dict[str, type[Event]] = {}
@@ -86,12 +89,13 @@ def subscribe(
     name: str,
     durable: bool = False,
     wants: Callable[[Any], bool] | None = None,
+    reads: Callable[[Any], str | None] | None = None,
 ) -> None:
     """Call `handler(event, key)` after each commit that published an `event_type`.
     `name` identifies the consumer in the outbox: keep it stable across releases."""
     if name in _CONSUMERS:
         raise DuplicateRegistration(f"the event consumer {name} is registered twice")
-    consumer = Consumer(name, event_type, handler, durable, wants)
+    consumer = Consumer(name, event_type, handler, durable, wants, reads)
     _CONSUMERS[name] = consumer
     _BY_TYPE.setdefault(event_type, []).append(consumer)
 
@@ -127,13 +131,19 @@ def publish(value: Event) -> None:
     if not consumers:
         return
     event_id = uuid.uuid4().hex
-    durable = [c for c in consumers if c.durable and (c.wants is None or c.wants(value))]
+    durable = _wanting(value, [c for c in consumers if c.durable])
     if durable:
         outbox.write(value.name, encode(value), event_id, [c.name for c in durable])
         transaction.on_commit(wake, robust=True)
     local = [c for c in consumers if not c.durable]
     if local:
         transaction.on_commit(lambda: _call(value, event_id, local), robust=True)
+
+
+def _wanting(value: Event, consumers: Sequence[Consumer]) -> list[Consumer]:
+    keys = {key for c in consumers if c.reads and (key := c.reads(value))}
+    with read_ahead.ahead(keys):
+        return [c for c in consumers if c.wants is None or c.wants(value)]
 
 
 def _call(value: Event, event_id: str, consumers: Sequence[Consumer]) -> None:

@@ -90,6 +90,26 @@ def test_an_event_nobody_wants_writes_no_outbox_row(fired):
     assert EventOutbox.objects.count() == 0 and fired == []
 
 
+def test_a_policy_written_applies_to_the_next_push_though_the_policies_are_cached(fired):
+    """A push reads the event policies from the cache (replication.policy_cache); a policy
+    created, disabled or deleted applies to the very next push all the same."""
+
+    def rows_after_push() -> int:
+        publish(_pushed())
+        return EventOutbox.objects.count()
+
+    assert rows_after_push() == 0  # no policy: none wants it, and the empty list is cached
+    policy = _event_policy()
+    assert rows_after_push() == 1
+    admin = Actor(username="admin")
+    services.update_policy(policy=policy, values={"enabled": False}, actor=admin)
+    assert rows_after_push() == 1
+    services.update_policy(policy=policy, values={"enabled": True}, actor=admin)
+    assert rows_after_push() == 2
+    services.delete_policy(policy=policy, actor=admin)
+    assert rows_after_push() == 2
+
+
 def test_a_lost_delivery_is_made_by_the_sweep(fired, monkeypatch):
     """The broker is down at commit (the task that would deliver is never queued): the
     push still succeeds, the event waits in the outbox and the sweep delivers it."""

@@ -107,12 +107,14 @@ def test_a_tiny_push_stays_within_its_budget(distribution, make_user, make_proje
         "HEAD layer": (0, 0),  # the token grants push: no proxy cache (v2_views._may_be_proxy)
         "HEAD config": (0, 0),
         # the project; two transactions (registry.push): 7 statements (the new repository
-        # read or inserted in one, the quota charge and the blob references in one) and 6;
-        # the configuration and the webhooks' event types from Redis
-        "manifest PUT": (14, 2),
+        # read or inserted in one, the quota charge and the blob references in one) and 5
+        # (the replication policies from the cache); from Redis the configuration, and the
+        # event consumers' cached choices (webhooks, replication) in one MGET
+        "manifest PUT": (13, 2),
     }, {name: sqls for name, (_, sqls, _) in costs.items()}
     put = costs["manifest PUT"][1]
     assert sum('FROM "project"' in sql for sql in put) == 1  # scan on push asks no row
+    assert costs["manifest PUT"][2] == ["GET", "MGET"]
 
 
 def test_a_push_into_a_project_deleted_meanwhile_records_nothing(make_project):
