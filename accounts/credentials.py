@@ -12,23 +12,17 @@ user invalidates every cached entry at once.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
-from collections.abc import Callable, Iterator
-from contextvars import ContextVar
+from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
 from django.core.cache import cache
 
 from accounts.models import User
+from harbor_py.core import read_ahead
 from harbor_py.core.db import fetch_one
-
-# (cache key, value or None) that the caller already read (`prefetched`).
-_prefetched: ContextVar[tuple[str, object] | None] = ContextVar(
-    "credential_prefetched", default=None
-)
 
 
 def _mac(*parts: str) -> str:
@@ -38,23 +32,6 @@ def _mac(*parts: str) -> str:
 
 def cache_key(username: str, password: str) -> str:
     return "credential:" + _mac(username, password)
-
-
-@contextlib.contextmanager
-def prefetched(key: str, value: object) -> Iterator[None]:
-    """Within the block, `check_cached` uses this value of `key` instead of reading it."""
-    token = _prefetched.set((key, value))
-    try:
-        yield
-    finally:
-        _prefetched.reset(token)
-
-
-def _remembered(key: str) -> object:
-    known = _prefetched.get()
-    if known is not None and known[0] == key:
-        return known[1]
-    return cache.get(key)
 
 
 def check_cached(
@@ -71,7 +48,7 @@ def check_cached(
     (the user id, or `robot:<id>` for robot accounts). `timeout`: how long a success is
     remembered, CREDENTIAL_CACHE_SECONDS by default."""
     key, account = cache_key(username, password), _mac(subject, stored_hash)
-    remembered = _remembered(key)
+    remembered = read_ahead.get(key)  # read with the login's other keys (accounts.login)
     if isinstance(remembered, str) and hmac.compare_digest(remembered, account):
         return True
     if not (check(password) if check else check_password(password, stored_hash)):

@@ -29,6 +29,7 @@ from accounts.credentials import check_local_credentials
 from accounts.login_errors import LoginRefused
 from accounts.models import User
 from accounts.robots import RobotUser
+from harbor_py.core import read_ahead
 from harbor_py.core.actor import Actor
 
 MAX_FAILURES = 10
@@ -102,7 +103,7 @@ def authenticate_credentials(
             _audit(username, address, success=False, description="throttled: too many failures")
         raise LoginThrottled(f"too many failed logins; try again in {WINDOW_SECONDS // 60} minutes")
     try:
-        with credentials.prefetched(credential_key, seen.get(credential_key)):
+        with read_ahead.given({credential_key: seen.get(credential_key)}):
             user = _verify(username, password, address)
     except LoginRefused as exc:
         if exc.counts_as_failure:

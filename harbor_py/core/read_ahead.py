@@ -1,9 +1,10 @@
 """Cache entries read together in one round trip, for code that would read them one by one.
 
 A caller that knows which entries the code it is about to run reads (`harbor_py.core.events`:
-the `wants` filters of an event's consumers) reads them in one MGET inside `ahead(keys)`;
-that code reads each through `get(key)`, which answers from the MGET's values for those
-keys (a miss included) and from the cache for any other key.
+the `wants` filters of an event's consumers) reads them in one MGET inside `ahead(keys)`,
+or hands over what it read with other keys of its own (`given`; `accounts.login`); that
+code reads each through `get(key)`, which answers from those values for those keys (a miss
+included) and from the cache for any other key.
 """
 
 from __future__ import annotations
@@ -25,7 +26,15 @@ def ahead(keys: Collection[str]) -> Iterator[None]:
         yield
         return
     found = cache.get_many(keys)
-    token = _values.set({key: found.get(key) for key in keys})
+    with given({key: found.get(key) for key in keys}):
+        yield
+
+
+@contextlib.contextmanager
+def given(values: dict[str, Any]) -> Iterator[None]:
+    """Within the block, `get` answers for these keys with these values (None: a miss),
+    which the caller read in a round trip of its own."""
+    token = _values.set(values)
     try:
         yield
     finally:
@@ -36,5 +45,5 @@ def get(key: str) -> Any:
     """The cache's value of `key` (None on a miss), read ahead or now."""
     values = _values.get()
     if values is not None and key in values:
-        return values.pop(key)  # once: a writer in the block may have changed it since
+        return values[key]
     return cache.get(key)
