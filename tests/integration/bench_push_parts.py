@@ -16,13 +16,16 @@ and, for #31, what Django's handler and middleware add to a request of the hot p
 blob HEAD (404) through `WSGIHandler`, through the registry paths' `RegistryHandler`
 (harbor_py.wsgi) and the view called on the same WSGI request;
 and a token request (Basic credentials already remembered) through `WSGIHandler`, signed
-by the ES256 key against an RSA-3072 one, with its credential check alone beside it.
+by the ES256 key against an RSA-3072 one, with its credential check alone beside it;
+and the database side of a manifest PUT (`recording a push`: reserve, pinned, complete),
+which `git archive`s of two commits can run in turn to compare their statements' cost.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import itertools
 import json
 import statistics
 import sys
@@ -40,6 +43,7 @@ from accounts.login import authenticate_credentials
 from accounts.tokens import Scope, mint
 from frontend.middleware import ContentSecurityPolicyMiddleware
 from harbor_py.core import configuration
+from harbor_py.core.actor import Actor
 from harbor_py.wsgi import RegistryHandler
 from registry import blob_sizes, locks, push
 from registry.manifests import parse_manifest
@@ -268,3 +272,25 @@ def test_event_publish_with_webhooks(make_project) -> None:
         current_app.conf.task_always_eager = eager
         cache.delete(events.WAKE_KEY)
         redis_conn.client(timeout=5).delete(DISCARD_QUEUE)
+
+
+def test_recording_a_push(make_user, make_project) -> None:
+    """The database side of a manifest PUT, without distribution's: `push.reserve` of a new
+    image into a new repository, then `push.pinned` and `push.complete` (tag, events,
+    audit), as `registry.v2_views._record_and_put` runs them."""
+    project = make_project("bench", owner=make_user("alice"))
+    actor = Actor(username="alice", client_address="127.0.0.1")
+    serials = itertools.count()
+
+    def recorded() -> None:
+        serial = next(serials)
+        reservation = push.reserve(
+            project=project,
+            repository_name=f"bench/app{serial}",
+            parsed=parsed_image(f"image{serial}"),
+            tag="v1",
+        )
+        with push.pinned(reservation):
+            push.complete(reservation=reservation, tag="v1", actor=actor)
+
+    _report("recording a push", recorded, 500)
