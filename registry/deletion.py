@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import ParamSpec, TypeVar
 
 import httpx
@@ -21,10 +21,11 @@ from django.db import OperationalError, connection, transaction
 from psycopg import errors as pg_errors
 
 from harbor_py.core.actor import Actor
+from harbor_py.core.db import fetch_all
 from harbor_py.core.errors import Code, DomainError
-from immutable.enforcement import check_artifacts_deletable
+from immutable.enforcement import check_artifacts_deletable, refusals
 from registry import locks, selectors, services, upstream
-from registry.models import Artifact, ArtifactReference, Repository
+from registry.models import Artifact, ArtifactReference, Repository, Tag
 
 DELETE = frozenset({"delete"})
 RETRIES = 3
@@ -136,6 +137,81 @@ def delete_artifact(
     _delete_manifests(artifact.repository.name, [a.digest for a in doomed])
     services.delete_artifacts(root=artifact, artifacts=doomed, actor=actor, reason=reason)
     return True
+
+
+# The roots of a batch that have an index above them, children or accessories: the
+# others are their own deletion set, without a statement each.
+_FAMILIES = (
+    "SELECT a.id FROM artifact a WHERE a.id IN ({ids}) AND (EXISTS (SELECT 1 FROM "
+    "artifact_reference r WHERE r.child_id = a.id) OR EXISTS (SELECT 1 FROM artifact_reference "
+    "r WHERE r.parent_id = a.id) OR EXISTS (SELECT 1 FROM artifact s WHERE s.repository_id = "
+    "a.repository_id AND s.subject_digest = a.digest))"
+)
+
+
+def _locked_deletion_sets(roots: list[Artifact]) -> dict[int, list[Artifact] | DomainError]:
+    """`_locked_deletion_set` of each locked root, or why it cannot go."""
+    if not roots:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(_FAMILIES.format(ids=", ".join(["%s"] * len(roots))), [r.pk for r in roots])
+        families = {pk for (pk,) in cursor.fetchall()}
+    sets: dict[int, list[Artifact] | DomainError] = {}
+    for root in roots:
+        try:
+            sets[root.pk] = _locked_deletion_set(root, deep=True) if root.pk in families else [root]
+        except DomainError as exc:
+            sets[root.pk] = exc
+    return sets
+
+
+Outcome = bool | DomainError
+
+
+@_retried
+def delete_artifacts(
+    *,
+    artifacts: Sequence[Artifact],
+    actor: Actor,
+    still_wanted: Callable[[Artifact, list[Tag]], bool],
+    reason: str = "",
+) -> dict[int, Outcome]:
+    """`delete_artifact` (deep) of several artifacts of one project in one transaction:
+    each root's outcome (True: deleted; False: gone meanwhile, or `still_wanted`, given
+    the root and its tags on its locked row, refused; else why it was kept). The rows are
+    locked, their tags read and the immutability rules applied once for the batch, and
+    the rows deleted, audited and released from the quota in one set of statements
+    (services.delete_artifact_sets); a push that re-tags one of them waits for the whole
+    batch. Each root's manifests are deleted from distribution on their own: one that
+    distribution refuses keeps that root, not the batch."""
+    outcomes: dict[int, Outcome] = {}
+    locked = locks.for_delete([a.pk for a in artifacts])
+    tags: dict[int, list[Tag]] = {pk: [] for pk in locked}
+    if locked:
+        for tag in fetch_all(Tag, f"artifact_id IN ({', '.join(['%s'] * len(locked))})", [*locked]):
+            tags[tag.artifact_id].append(tag)
+    roots = []
+    for artifact in artifacts:
+        wanted = artifact.pk in locked and still_wanted(artifact, tags[artifact.pk])
+        outcomes[artifact.pk] = wanted
+        if wanted:
+            roots.append(artifact)
+    sets = _locked_deletion_sets(roots)
+    refused = refusals({pk: s for pk, s in sets.items() if isinstance(s, list)})
+    done = []
+    for root in roots:
+        doomed = sets[root.pk]
+        if isinstance(doomed, DomainError) or root.pk in refused:
+            outcomes[root.pk] = doomed if isinstance(doomed, DomainError) else refused[root.pk]
+            continue
+        try:
+            _delete_manifests(root.repository.name, [a.digest for a in doomed])
+        except DomainError as exc:  # this root's rows stay, as a single delete's would
+            outcomes[root.pk] = exc
+            continue
+        done.append((root, doomed, tuple(sorted(t.name for t in tags[root.pk]))))
+    services.delete_artifact_sets(done, actor=actor, reason=reason)
+    return outcomes
 
 
 @_retried
