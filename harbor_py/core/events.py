@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import logging
 import threading
 import uuid
@@ -148,23 +147,36 @@ def publish(value: Event) -> None:
 _pending = threading.local()  # (consumer, key): its delivery registered with on_commit
 
 
+class _Delivery:
+    """A coalescing consumer's call after the commit; pending until it ran."""
+
+    def __init__(self, value: Event, event_id: str, consumer: Consumer) -> None:
+        self.value, self.event_id, self.consumer, self.ran = value, event_id, consumer, False
+
+    def __call__(self) -> None:
+        self.ran = True
+        _call(self.value, self.event_id, [self.consumer])
+
+
 def _coalesced(consumer: Consumer, value: Event, event_id: str) -> bool:
     """Whether `consumer` (one that coalesces) is already to be called for an event of
     the same key when the current transaction commits; else its call is registered. The
-    call counts only while Django still holds it: a rolled-back savepoint drops it (and
-    the next event registers its own), a commit runs and clears it."""
+    call counts only while Django still holds it and it has not run: a rolled-back
+    savepoint drops it (and the next event registers its own), a commit runs it."""
     if consumer.coalesce is None or not connection.in_atomic_block:
         return False
-    calls: dict[tuple[str, Hashable], Callable[[], None]] = _pending.__dict__.setdefault(
-        "calls", {}
-    )
+    calls: dict[tuple[str, Hashable], _Delivery] = _pending.__dict__.setdefault("calls", {})
     key = (consumer.name, consumer.coalesce(value))
     call = calls.get(key)
-    if call is not None and any(entry[1] is call for entry in connection.run_on_commit):
+    if (
+        call is not None
+        and not call.ran
+        and any(entry[1] is call for entry in connection.run_on_commit)
+    ):
         return True
     if len(calls) > 1000:
         calls.clear()
-    calls[key] = call = functools.partial(_call, value, event_id, [consumer])
+    calls[key] = call = _Delivery(value, event_id, consumer)
     transaction.on_commit(call, robust=True)
     return True
 
