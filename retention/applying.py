@@ -13,7 +13,7 @@ run checks for a stop and rests (`pace`).
 A repository's task is written once, when it is finished, and the finished tasks in one
 INSERT per TASK_BATCH (a dry run writes 10,000 of them); a repository whose deletes span
 more than one batch gets its task (running) after its first batch, so that a long run
-shows it, and its log grows batch by batch.
+shows it, and its log grows every LOG_SECONDS.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ RETENTION_USER = "harbor-retention"
 RETENTION = Actor.system(RETENTION_USER)
 DELETE_BATCH = 25
 TASK_BATCH = 100
+LOG_SECONDS = 2.0
 DEFAULT_PACE = "2"
 
 
@@ -147,6 +148,7 @@ class Deleter:
         self.factor, self.gone = pace(), list[str]()
         self.queue: list[tuple[_Open, Decision]] = []
         self.open: dict[int, _Open] = {}
+        self.log_due = 0.0
 
     def add(self, found: Plan, repository: Repository) -> None:
         """A repository with something to apply: its tags to remove go now, its
@@ -239,8 +241,11 @@ class Deleter:
                     log=_text(state.lines),
                 ).pk
                 state.lines = []
-            elif state.lines:
+            elif state.lines and time.monotonic() >= self.log_due:
+                # at most every LOG_SECONDS: each append rewrites the log (a repository of
+                # 20,000 artifacts: 2 MB)
                 Task.objects.filter(pk=state.task_id).update(**state.log_change())
+                self.log_due = time.monotonic() + LOG_SECONDS
 
     def _outcome(self, state: _Open, decision: Decision, outcome: deletion.Outcome | None) -> None:
         counted, lines, repository = state.counts, state.lines, state.found.repository

@@ -21,6 +21,7 @@ from registry import deletion
 from registry.models import Artifact, Tag
 from retention import runs, services
 from retention.runs import RETENTION_USER
+from tests.integration import registry_data
 from tests.integration.test_retention import ADMIN, _image, _policy, _rule, _run
 
 pytest_plugins = ["tests.distribution_plugin"]
@@ -138,3 +139,13 @@ def test_a_manifest_distribution_refuses_keeps_that_artifact_only(project, monke
     r2 = execution.tasks.get(extra_attrs__repository="bat/r2")
     assert r2.status == Status.ERROR and "refused" in r2.log
     assert Quota.objects.get(project=project).used == usage.measured(project.pk)
+
+
+def test_an_accessory_follows_its_subject_in_a_batch(project):
+    """An image (no index above or below it) with a signature: the batch finds its
+    accessory on the subject digest and deletes it with the image."""
+    old = _old_and_new(project)
+    signature = registry_data.referrer(project, "r1", old["r1"])
+    _run(_policy(project, _rule("latestPushedK", 1)), dry_run=False)
+    assert not Artifact.objects.filter(pk__in=[old["r1"].pk, signature.pk]).exists()
+    assert _tags(project) == {f"new-{r}" for r in REPOSITORIES}
