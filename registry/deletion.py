@@ -152,24 +152,17 @@ _FAMILIES = (
 )
 
 
-def _locked_deletion_sets(roots: list[Artifact]) -> dict[int, list[Artifact] | DomainError]:
-    """`_locked_deletion_set` of each locked root, or why it cannot go."""
+def _families(roots: list[Artifact]) -> set[int]:
+    """The roots with an index above them, children or accessories."""
     if not roots:
-        return {}
+        return set()
     ids, marks = [r.pk for r in roots], ", ".join(["%s"] * len(roots))
     with connection.cursor() as cursor:
         cursor.execute(
             _FAMILIES.format(ids=marks, digests=marks),
             [*ids, *ids, *ids, *[r.digest for r in roots]],
         )
-        families = {pk for (pk,) in cursor.fetchall()}
-    sets: dict[int, list[Artifact] | DomainError] = {}
-    for root in roots:
-        try:
-            sets[root.pk] = _locked_deletion_set(root, deep=True) if root.pk in families else [root]
-        except DomainError as exc:
-            sets[root.pk] = exc
-    return sets
+        return {pk for (pk,) in cursor.fetchall()}
 
 
 Outcome = bool | DomainError
@@ -186,11 +179,16 @@ def delete_artifacts(
     """`delete_artifact` (deep) of several artifacts of one project in one transaction:
     each root's outcome (True: deleted; False: gone meanwhile, or `still_wanted`, given
     the root and its tags on its locked row, refused; else why it was kept). The rows are
-    locked, their tags read and the immutability rules applied once for the batch, and
-    the rows deleted, audited and released from the quota in one set of statements
-    (services.delete_artifact_sets); a push that re-tags one of them waits for the whole
-    batch. Each root's manifests are deleted from distribution on their own: one that
-    distribution refuses keeps that root, not the batch."""
+    locked and their tags read once for the batch; the roots without an index above or
+    below them and without accessories (all of Harbor's small set) are their own deletion
+    set, checked against the immutability rules at once and deleted, audited and
+    released from the quota with one set of statements (services.unlink, then
+    services.finish: the quota row last, once); the others go one by one before them, in
+    the same transaction. A push that re-tags one of them waits for the whole batch. Each
+    root's manifests are deleted from distribution on their own: one that distribution
+    refuses keeps that root, not the batch."""
+    if len({a.repository.project_id for a in artifacts}) > 1:
+        raise ValueError("the artifacts of one project at a time: one quota row")
     outcomes: dict[int, Outcome] = {}
     locked = locks.for_delete([a.pk for a in artifacts])
     tags: dict[int, list[Tag]] = {pk: [] for pk in locked}
@@ -203,21 +201,41 @@ def delete_artifacts(
         outcomes[artifact.pk] = wanted
         if wanted:
             roots.append(artifact)
-    sets = _locked_deletion_sets(roots)
-    refused = refusals({pk: s for pk, s in sets.items() if isinstance(s, list)})
-    done = []
-    for root in roots:
-        doomed = sets[root.pk]
-        if isinstance(doomed, DomainError) or root.pk in refused:
-            outcomes[root.pk] = doomed if isinstance(doomed, DomainError) else refused[root.pk]
-            continue
+    families = _families(roots)
+    unlinked: list[tuple[Artifact, list[Artifact]]] = []
+    blobs: list[tuple[int, int]] = []
+
+    def unlink(group: list[tuple[Artifact, list[Artifact]]]) -> None:
+        refused = refusals({root.pk: doomed for root, doomed in group})
+        done = []
+        for root, doomed in group:
+            if root.pk in refused:
+                outcomes[root.pk] = refused[root.pk]
+                continue
+            try:
+                _delete_manifests(root.repository.name, [a.digest for a in doomed])
+            except DomainError as exc:  # this root's rows stay, as a single delete's would
+                outcomes[root.pk] = exc
+                continue
+            done.append((root, doomed, tuple(sorted(t.name for t in tags[root.pk]))))
+        if done:
+            blobs.extend(services.unlink(done, actor=actor, reason=reason))
+            unlinked.extend((root, doomed) for root, doomed, _ in done)
+
+    # Indexes and artifacts with accessories one by one, each deletion set read after
+    # the previous root's references went: a child two indexes of the batch share goes
+    # with the second, as with two deletes one after the other.
+    for root in (r for r in roots if r.pk in families):
         try:
-            _delete_manifests(root.repository.name, [a.digest for a in doomed])
-        except DomainError as exc:  # this root's rows stay, as a single delete's would
+            doomed = _locked_deletion_set(root, deep=True)
+        except DomainError as exc:
             outcomes[root.pk] = exc
             continue
-        done.append((root, doomed, tuple(sorted(t.name for t in tags[root.pk]))))
-    services.delete_artifact_sets(done, actor=actor, reason=reason)
+        unlink([(root, doomed)])
+    unlink([(root, [root]) for root in roots if root.pk not in families])
+    if unlinked:
+        ids = [a.pk for _, doomed in unlinked for a in doomed]
+        services.finish(unlinked[0][0].repository.project_id, ids, blobs)
     return outcomes
 
 

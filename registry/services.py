@@ -135,22 +135,20 @@ def delete_artifacts(
     # build history, a push pinning one) then waits for us instead of breaking the delete.
     locks.for_delete([a.pk for a in artifacts])
     tags = tuple(sorted(t.name for t in fetch_all(Tag, "artifact_id = %s", [root.pk])))
-    delete_artifact_sets([(root, artifacts, tags)], actor=actor, reason=reason)
+    blobs = unlink([(root, artifacts, tags)], actor=actor, reason=reason)
+    finish(root.repository.project_id, [a.pk for a in artifacts], blobs)
 
 
-@transaction.atomic(savepoint=False)
-def delete_artifact_sets(
+def unlink(
     sets: list[tuple[Artifact, list[Artifact], tuple[str, ...]]], *, actor: Actor, reason: str = ""
-) -> None:
-    """delete_artifacts of several roots of one project, each with its deletion set and
-    its tags, every row already locked by the caller (registry.deletion.delete_artifacts):
-    one audit record and one event per root, and one set of statements for the rows and
-    the quota."""
-    if not sets:
-        return
-    project_ids = {root.repository.project_id for root, _, _ in sets}
-    if len(project_ids) != 1:
-        raise ValueError("the artifacts of one project at a time: one quota row")
+) -> list[tuple[int, int]]:
+    """The first part of deleting these roots (each with its deletion set, its tags, every
+    row locked by the caller), inside the caller's transaction: one audit record and one
+    event per root, and every row that references the artifacts but their tags, in one
+    statement per table; the blobs (id, size) they referenced, for `finish`. After it, a
+    deletion set read in the same transaction no longer sees these artifacts' references
+    (registry.deletion.delete_artifacts: an index that shares a child with one deleted
+    before it in the batch takes the child)."""
     entries = []
     for root, artifacts, tags in sets:
         repository = root.repository
@@ -177,15 +175,19 @@ def delete_artifact_sets(
             )
         )
     record_entries(entries)
-    # Set-based (harbor_py.core.cascade), and the quota row as late as it can be: every
-    # row that references the artifacts goes first, their blob references with them; then
-    # the quota row is locked and adjusted; then the tags (a push holding the quota row may
-    # be writing one of them: it must not wait for us, quotas.usage's notes) and the
-    # artifact rows. The row is held from there to the commit.
     ids = [a.pk for _, artifacts, _ in sets for a in artifacts]
     blobs = usage.referenced_blobs(ids)
     cascade.delete(Artifact, ids, but=(Tag, Artifact))
-    usage.released(project_ids.pop(), blobs)
+    return blobs
+
+
+def finish(project_id: int, ids: list[int], blobs: list[tuple[int, int]]) -> None:
+    """The last part, the quota row as late as it can be: every row that references the
+    artifacts went first (`unlink`), their blob references with them; now the quota row
+    is locked and adjusted; then the tags (a push holding the quota row may be writing one
+    of them: it must not wait for us, quotas.usage's notes) and the artifact rows. The
+    row is held from there to the commit."""
+    usage.released(project_id, list(dict(blobs).items()))  # a blob of two roots once
     cascade.delete(Artifact, ids, only=(Tag, Artifact))
 
 

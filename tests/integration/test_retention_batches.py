@@ -6,9 +6,12 @@ artifact only, one audit record each, the quota exact. A real distribution."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from audit.models import AuditLog
 from harbor_py.core.errors import Code, DomainError
@@ -149,3 +152,25 @@ def test_an_accessory_follows_its_subject_in_a_batch(project):
     _run(_policy(project, _rule("latestPushedK", 1)), dry_run=False)
     assert not Artifact.objects.filter(pk__in=[old["r1"].pk, signature.pk]).exists()
     assert _tags(project) == {f"new-{r}" for r in REPOSITORIES}
+
+
+def test_a_child_two_deleted_indexes_share_goes_with_the_second(project):
+    """Two old multi-arch indexes share a platform image, both deleted in one batch: the
+    second index's deletion set is read after the first's references went (in the same
+    transaction), so the shared child goes with it, as with two deletes one after the
+    other; nothing is left behind."""
+    shared = registry_data.image(project, "app", architecture="arm64")
+    firsts = [registry_data.image(project, "app"), registry_data.image(project, "app")]
+    old = [registry_data.index(project, "app", f"old-{i}", [firsts[i], shared]) for i in (0, 1)]
+    newest = [registry_data.image(project, "app")]
+    new = registry_data.index(project, "app", "new", newest)
+    earlier = [shared.pk, *[a.pk for a in firsts], *[a.pk for a in old]]
+    Artifact.objects.filter(pk__in=earlier).update(push_time=timezone.now() - dt.timedelta(days=3))
+    Tag.objects.filter(name__startswith="old-").update(
+        push_time=timezone.now() - dt.timedelta(days=3)
+    )
+    execution = _run(_policy(project, _rule("latestPushedK", 1)), dry_run=False)
+    assert execution.extra_attrs["deleted"] == 2
+    left = set(Artifact.objects.filter(repository__name="bat/app").values_list("pk", flat=True))
+    assert left == {new.pk, newest[0].pk}
+    assert Quota.objects.get(project=project).used == usage.measured(project.pk)
