@@ -137,28 +137,43 @@ def record(
     Returns the entry, unsaved when only forwarded, or None when its type is disabled.
     The actor gives the operator's name and client address. Never pass secrets
     (passwords, tokens) in any field."""
+    return record_entry(
+        Entry(
+            username=actor.username,
+            operation=operation,
+            resource_type=resource_type,
+            resource=resource,
+            project_id=project_id,
+            project_name=project_name,
+            description=description,
+            success=success,
+            client_address=actor.client_address,
+        )
+    )
+
+
+def record_entry(queued: Entry) -> AuditLog | None:
+    """record() of an Entry."""
+    written = record_entries([queued])
+    return written[0] if written else None
+
+
+def record_entries(queued: Sequence[Entry]) -> list[AuditLog]:
+    """record() of several entries in one INSERT (a retention batch's deletes): the
+    entries written (unsaved when only forwarded), those of disabled types left out."""
     rules = policy()
-    entry = Entry(
-        username=actor.username,
-        operation=operation,
-        resource_type=resource_type,
-        resource=resource,
-        project_id=project_id,
-        project_name=project_name,
-        description=description,
-        success=success,
-        client_address=actor.client_address,
-    ).row()
-    if entry.event_type in rules.disabled:
-        return None
+    entries = [e.row() for e in queued]
+    entries = [e for e in entries if e.event_type not in rules.disabled]
+    if not entries:
+        return []
     # savepoint=False: joins the caller's transaction without a SAVEPOINT round trip.
     with transaction.atomic(savepoint=False):
         if rules.store:
-            insert([entry], returning_pk=True)
+            insert(entries, returning_pk=True)
         if rules.forward:
-            insert([AuditOutbox(payload=payload(entry))])
-            publish(AuditLogged(entries=1))
-    return entry
+            insert([AuditOutbox(payload=payload(entry)) for entry in entries])
+            publish(AuditLogged(entries=len(entries)))
+    return entries
 
 
 def record_many(entries: Sequence[Entry]) -> int:

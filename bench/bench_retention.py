@@ -20,26 +20,30 @@ dry run  every project's policy, run as the job runs it (retention.runs.run): th
          time, this process's CPU time, per repository; then the big repository's.
 pushes   A separate process records pushes (registry.services.record_manifest_push, the
          database side of a push: repository and artifact rows, the quota row, the tag,
-         audit) from 2 threads, as fast as they can. --rounds interleaved rounds: pushes
-         alone for --push-seconds, then pushes during a real run, ... and alone again at
-         the end; a round's ratio is the pushes per second during the run over the mean of
-         the alone windows around it; the goal: median >= 0.9.
+         audit) from 2 threads, as fast as they can. Interleaved rounds: pushes alone for
+         --push-seconds, then pushes during a real run, alone again, ...; --rounds rounds
+         at each pace of --pace, the paces taking turns (2,1: round 1 at pace 2, round 1
+         at pace 1, round 2 at pace 2, ...); a round's ratio is the pushes per second
+         during the run over the mean of the alone windows around it; the goal: median
+         >= 0.9 at each pace.
          The small set: each round's run is the real run of the next --round-projects
          projects, and the pushes go into all the small set's projects in turn
-         (<project>/pushed, which the policies do not select); the rest of the real run
-         (--real-projects in all, default every project) follows without pushes, after
-         the big repository's rounds, until --deadline seconds of the whole call have
-         passed (then the whole set's time is extrapolated from the projects run).
-         The big repository: each round's run deletes (--big - --big-keep) / --rounds
-         artifacts (/ the number of paces), and the pushes go into big/pushed (the same
-         quota row as the deletes). --pace 2,1: the rounds of both again at pace 1.
+         (<project>/pushed, which the policies do not select). The big repository: each
+         round's run deletes (--big - --big-keep) / --rounds / (number of paces) artifacts,
+         and the pushes go into big/pushed (the same quota row as the deletes).
+full     Then, without pushes, the small set's real runs until every project (of
+         --real-projects, default all) was run once at each pace, the paces' order
+         alternating from project to project; each run deletes one artifact per
+         repository (the second run of a project keeps one fewer), so the small set's
+         whole real run (10,000 deletes) is measured at each pace, interleaved with the
+         other's. No run starts after --deadline seconds of the call (the rest is then
+         extrapolated from the runs without pushes).
          Deletes are re-checked under their lock and deleted from a real distribution
          (which answers 404 for manifests it never stored). Runs go in a thread at CPU
          priority --worker-nice (default 10: the instance's HARBOR_WORKER_NICE), as a
-         worker runs them, pace --pace (the instance's default 2); each is sampled every
-         20 ms in pg_stat_activity (pushes waiting for a lock, for the run's backend, on
-         the quota row), its backend's CPU read from /proc before its connection closes,
-         its Python CPU the thread's.
+         worker runs them; each is sampled every 50 ms in pg_stat_activity (pushes
+         waiting for a lock, for the run's backend, on the quota row), its backend's CPU
+         read from /proc, its Python CPU the thread's.
 
 Results on stdout, JSON with --out. Take figures on a quiet machine (quietrun).
 """
@@ -420,12 +424,16 @@ def _set_keep(policy: Any, keep: int) -> None:
     policy.refresh_from_db()
 
 
-def _worker_runs(policies: list[Any], nice: int, until: float | None = None) -> dict[str, Any]:
-    """Real runs of these policies one after the other, their backend sampled, as a worker
-    runs them: in a thread at CPU priority `nice` (Linux sets it per thread), as a worker
-    started under `nice -n HARBOR_WORKER_NICE` runs it (harbor_py.processes); its
-    PostgreSQL backend, the sampler and the pushers keep the default priority, as in an
-    instance. No run but the first starts after the monotonic time `until`."""
+def _worker_runs(
+    items: list[tuple[Any, float, int | None]], nice: int, until: float | None = None
+) -> dict[str, Any]:
+    """Real runs one after the other, as a worker runs them: in a thread at CPU priority
+    `nice` (Linux sets it per thread), as a worker started under `nice -n
+    HARBOR_WORKER_NICE` runs it (harbor_py.processes); its PostgreSQL backend, the sampler
+    and the pushers keep the default priority, as in an instance. Each item is a policy,
+    the pace of its run and the latestPushedK its first rule is set to first (None: as
+    it is). No run but the first starts after the monotonic time `until`. The figures per
+    pace, and in all."""
     from django.db import connection
 
     started, go = threading.Event(), threading.Event()
@@ -439,11 +447,16 @@ def _worker_runs(policies: list[Any], nice: int, until: float | None = None) -> 
             result["pid"] = connection.connection.info.backend_pid
             started.set()
             go.wait()
-            for policy in policies:
+            for policy, pace, keep in items:
                 if until is not None and result["runs"] and time.monotonic() >= until:
                     break  # after one run at least
-                result["runs"].append(_run(policy, dry_run=False))
-            result["backend_after"] = _backend_cpu(result["pid"])  # before the backend exits
+                if keep is not None:
+                    _set_keep(policy, keep)
+                os.environ["HARBOR_RETENTION_PACE"] = str(pace)
+                before = _backend_cpu(result["pid"])
+                run = _run(policy, dry_run=False)
+                run["backend_cpu_seconds"] = _backend_cpu(result["pid"]) - before
+                result["runs"].append({"pace": pace, **run})
         except BaseException as exc:
             result["error"] = exc
         finally:
@@ -455,7 +468,6 @@ def _worker_runs(policies: list[Any], nice: int, until: float | None = None) -> 
     started.wait()
     pid = result.get("pid", 0)
     sampler = _Sampler(os.environ["DATABASE_URL"], pid)
-    backend = _backend_cpu(pid)
     sampler.start()
     go.set()
     thread.join()
@@ -464,11 +476,13 @@ def _worker_runs(policies: list[Any], nice: int, until: float | None = None) -> 
     if "error" in result:
         raise result["error"]
     runs = result["runs"]
-    total = {k: sum(r[k] for r in runs) for k in ("wall_seconds", "cpu_seconds", "deleted")}
+    total = _merged(runs)
     total.update(
-        projects=len(runs),
         repositories=sum(r["repositories"] for r in runs),
-        backend_cpu_seconds=result["backend_after"] - backend,
+        by_pace={
+            pace: _merged([r for r in runs if r["pace"] == pace])
+            for pace in sorted({r["pace"] for r in runs})
+        },
         locks=sampler.summary(),
         nice=nice,
     )
@@ -488,26 +502,30 @@ def _per_delete(run: dict[str, Any]) -> dict[str, float]:
 def _rounds(
     label: str, args: argparse.Namespace, data_dir: Path, into: str, run: Any
 ) -> dict[str, Any]:
-    """Interleaved push windows: alone, during `run(i)`, alone, ...; each round's ratio
-    and its run's figures, printed as each round ends (a call cut short still says what
-    it measured)."""
+    """Interleaved push windows: alone, during `run(i, pace)`, alone, ..., the paces
+    taking turns (round i at each pace before round i + 1); each round's ratio (its
+    pushes per second over the mean of the alone windows around it) and its run's
+    figures, printed as each round ends (a call cut short still says what it measured).
+    Per pace: the median ratio and its spread."""
     alone = [_push_window(args.push_seconds, data_dir, into)]
     rounds = []
-    for i in range(args.rounds):
-        window = _push_window(0, data_dir, into, during=lambda: run(i))  # noqa: B023
+    turns = [(i, pace) for i in range(args.rounds) for pace in args.pace]
+    for n, (i, pace) in enumerate(turns):
+        window = _push_window(0, data_dir, into, during=lambda: run(i, pace))  # noqa: B023
         alone.append(_push_window(args.push_seconds, data_dir, into))
         figures = window.pop("run")
-        baseline = (alone[i]["per_second"] + alone[i + 1]["per_second"]) / 2
+        baseline = (alone[n]["per_second"] + alone[n + 1]["per_second"]) / 2
         rounds.append(
             {
+                "pace": pace,
                 "ratio": round(window["per_second"] / baseline, 3) if baseline else 0.0,
                 "pushes_per_second": {
-                    "alone_before": round(alone[i]["per_second"], 1),
+                    "alone_before": round(alone[n]["per_second"], 1),
                     "during": round(window["per_second"], 1),
-                    "alone_after": round(alone[i + 1]["per_second"], 1),
+                    "alone_after": round(alone[n + 1]["per_second"], 1),
                 },
                 "cpu_ms_per_push": {
-                    "alone": alone[i]["cpu_ms_per_push"],
+                    "alone": alone[n]["cpu_ms_per_push"],
                     "during": window["cpu_ms_per_push"],
                 },
                 "run_wall_seconds": round(figures["wall_seconds"], 2),
@@ -518,59 +536,77 @@ def _rounds(
             }
         )
         shown = {k: v for k, v in rounds[-1].items() if k != "_run"}
-        print(f"{label}, round {i + 1}: {json.dumps(shown)}", flush=True)
-    ratios = [r["ratio"] for r in rounds]
-    return {
-        "rounds": rounds,
-        "median_ratio": statistics.median(ratios),
-        "ratio_range": [min(ratios), max(ratios)],
-        "median_run_wall_seconds": statistics.median(r["run_wall_seconds"] for r in rounds),
-        "median_deletes_per_second": statistics.median(r["deletes_per_second"] for r in rounds),
-    }
+        print(f"{label}, pace {pace:g}, round {i + 1}: {json.dumps(shown)}", flush=True)
+    found: dict[str, Any] = {"rounds": rounds}
+    for pace in args.pace:
+        at = [r for r in rounds if r["pace"] == pace]
+        ratios = [r["ratio"] for r in at]
+        found[f"pace {pace:g}"] = {
+            "median_ratio": statistics.median(ratios),
+            "ratio_range": [min(ratios), max(ratios)],
+            "median_run_wall_seconds": statistics.median(r["run_wall_seconds"] for r in at),
+            "median_deletes_per_second": statistics.median(r["deletes_per_second"] for r in at),
+            "median_backend_cpu_ms_per_delete": statistics.median(
+                r["backend_cpu_ms_per_delete"] for r in at
+            ),
+            "median_cpu_ms_per_delete": statistics.median(r["cpu_ms_per_delete"] for r in at),
+        }
+    return found
 
 
 def _merged(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    keys = ("wall_seconds", "cpu_seconds", "backend_cpu_seconds", "deleted", "projects")
-    return {k: sum(r[k] for r in runs) for k in keys}
+    keys = ("wall_seconds", "cpu_seconds", "backend_cpu_seconds", "deleted")
+    return {**{k: sum(r.get(k, 0) for r in runs) for k in keys}, "projects": len(runs)}
 
 
-def _small_rounds(
-    args: argparse.Namespace, data_dir: Path, real: list[Any], label: str
+def _full_runs(
+    args: argparse.Namespace, small: list[Any], done: dict[int, list[float]]
+) -> list[tuple[Any, float, int | None]]:
+    """The runs that complete the small set at every pace: each project once at each
+    pace (the rounds ran some already), the paces' order alternating from project to
+    project. Each run deletes one artifact per repository: the first keeps the latest
+    --keep, the second one fewer (and the release-* artifact), and so on."""
+    items: list[tuple[Any, float, int | None]] = []
+    for p, policy in enumerate(small):
+        order = args.pace if p % 2 == 0 else list(reversed(args.pace))
+        for pace in order:
+            if pace not in done.setdefault(p, []):
+                done[p].append(pace)
+                items.append((policy, pace, args.keep - (len(done[p]) - 1)))
+    return items
+
+
+def _small_summary(
+    found: dict[str, Any], rest: dict[str, Any], args: argparse.Namespace, of_projects: int
 ) -> dict[str, Any]:
-    """The small set's push rounds: each round's run is the real run of the next
-    --round-projects projects of `real`."""
-    per = max(1, min(args.round_projects, len(real) // max(args.rounds, 1)))
-    found = _rounds(
-        label,
-        args,
-        data_dir,
-        "small",
-        lambda i: _worker_runs(real[i * per : (i + 1) * per], args.worker_nice),
-    )
-    found["round_projects"] = per
-    return found
-
-
-def _small_rest(found: dict[str, Any], rest: dict[str, Any], of_projects: int) -> dict[str, Any]:
-    """The small set's real run in all: the rounds' projects and the rest's."""
-    during = _merged([r.pop("_run") for r in found["rounds"]])
-    done = _merged([during, rest])
-    per_project = rest["wall_seconds"] / max(rest["projects"], 1)
-    found.update(
-        projects=done["projects"],
-        of_projects=of_projects,
-        deleted=done["deleted"],
-        wall_seconds=round(done["wall_seconds"], 1),
-        **_per_delete(done),
-        with_pushes={"projects": during["projects"], **_per_delete(during)},
-        without_pushes={"projects": rest["projects"], **_per_delete(rest)},
-        # the projects not run (deadline), at the rate of those run without pushes
-        estimated_wall_seconds_all=round(
-            done["wall_seconds"] + per_project * (of_projects - done["projects"]), 1
-        ),
-        locks_without_pushes=rest["locks"],
-    )
-    return found
+    """The small set's real runs at each pace: those of the rounds (with pushes) and the
+    rest (without), and the whole set's time (estimated for projects the deadline left)."""
+    summary = {}
+    for pace in args.pace:
+        during = _merged([r["_run"] for r in found["rounds"] if r["pace"] == pace])
+        during["projects"] = sum(
+            r["_run"]["projects"] for r in found["rounds"] if r["pace"] == pace
+        )
+        alone = rest["by_pace"].get(pace) or _merged([])
+        done = _merged([during, alone])
+        done["projects"] = during["projects"] + alone["projects"]
+        per_project = alone["wall_seconds"] / max(alone["projects"], 1)
+        missing = of_projects - done["projects"]
+        summary[f"pace {pace:g}"] = {
+            "projects": done["projects"],
+            "of_projects": of_projects,
+            "deleted": done["deleted"],
+            "wall_seconds": round(done["wall_seconds"], 1),
+            **_per_delete(done),
+            "with_pushes": {"projects": during["projects"], **_per_delete(during)},
+            "without_pushes": {"projects": alone["projects"], **_per_delete(alone)},
+            # the projects not run (deadline), at the rate of those run without pushes
+            "estimated_wall_seconds_all": round(
+                done["wall_seconds"] + per_project * max(missing, 0), 1
+            ),
+        }
+    summary["locks_without_pushes"] = rest["locks"]
+    return summary
 
 
 def _dry(policies: list[Any]) -> dict[str, Any]:
@@ -680,49 +716,57 @@ def main(argv: list[str] | None = None) -> int:
             real = small[: args.real_projects or len(small)]
             medians: dict[str, float] = {}
             results["push_rounds"] = {}
-            # each round of the big repository deletes this many more
-            per_round = (args.big - args.big_keep) // args.rounds // len(args.pace)
+            per = max(1, min(args.round_projects, len(real) // (args.rounds * len(args.pace))))
+            done: dict[int, list[float]] = {}  # project: the paces it was run at
+
+            def small_round(i: int, pace: float) -> dict[str, Any]:
+                first = (i * len(args.pace) + args.pace.index(pace)) * per
+                for p in range(first, first + per):
+                    done[p] = [pace]
+                return _worker_runs(
+                    [(policy, pace, None) for policy in real[first : first + per]],
+                    args.worker_nice,
+                )
+
+            small_found = _rounds("small set", args, data_dir, "small", small_round)
+            small_found["round_projects"] = per
+            results["push_rounds"]["small set"] = small_found
             if big is not None:
+                # each round of the big repository deletes this many more
+                per_round = (args.big - args.big_keep) // args.rounds // len(args.pace)
                 _set_keep(big, args.big)  # nothing to delete until the first round
-            for pace in args.pace:
-                os.environ["HARBOR_RETENTION_PACE"] = str(pace)
-                label = f"small set, pace {pace:g}"
-                if pace == args.pace[0]:
-                    small_real = found = _small_rounds(args, data_dir, real, label)
-                else:
-                    found = _small_rounds(args, data_dir, real, label)
-                    for round_ in found["rounds"]:
-                        round_.pop("_run")
-                results["push_rounds"][label] = found
-                real = real[args.rounds * found["round_projects"] :]
-                if big is None:
-                    continue
 
-                def big_round(i: int, policy: Any = big) -> dict[str, Any]:
+                def big_round(i: int, pace: float, policy: Any = big) -> dict[str, Any]:
                     remaining = policy.rules[0]["params"]["latestPushedK"]
-                    _set_keep(policy, remaining - per_round)
-                    return _worker_runs([policy], args.worker_nice)
+                    return _worker_runs([(policy, pace, remaining - per_round)], args.worker_nice)
 
-                label = f"big repository, pace {pace:g}"
-                found = _rounds(label, args, data_dir, "big", big_round)
+                found = _rounds("big repository", args, data_dir, "big", big_round)
                 for round_ in found["rounds"]:
                     round_.pop("_run")
-                results["push_rounds"][label] = found
-            # the rest of the small set's real run, without pushes, until the deadline
-            os.environ["HARBOR_RETENTION_PACE"] = str(args.pace[0])
-            rest = _worker_runs(real, args.worker_nice, until=deadline)
-            results["real_run_small"] = _small_rest(small_real, rest, len(small))
-            shown = {k: v for k, v in small_real.items() if k != "rounds"}
-            print(f"real run, small set: {json.dumps(shown)}", flush=True)
+                results["push_rounds"]["big repository"] = found
+            # the rest of the small set's real runs, each project at each pace, without
+            # pushes, until the deadline
+            rest = _worker_runs(_full_runs(args, real, done), args.worker_nice, until=deadline)
+            results["real_run_small"] = _small_summary(small_found, rest, args, len(real))
+            for round_ in small_found["rounds"]:
+                round_.pop("_run")
+            for pace in args.pace:
+                print(
+                    f"real run, small set, pace {pace:g}: "
+                    f"{json.dumps(results['real_run_small'][f'pace {pace:g}'])}",
+                    flush=True,
+                )
         for label, found in results["push_rounds"].items():
-            spread = found["ratio_range"]
-            medians[label] = found["median_ratio"]
-            print(
-                f"{label}: pushes during its real runs / alone, median of {args.rounds} "
-                f"rounds {found['median_ratio']:.3f} (rounds {spread[0]:.3f}-{spread[1]:.3f}; "
-                f"goal >= {GOAL})",
-                flush=True,
-            )
+            for pace in args.pace:
+                at = found[f"pace {pace:g}"]
+                spread = at["ratio_range"]
+                medians[f"{label}, pace {pace:g}"] = at["median_ratio"]
+                print(
+                    f"{label}, pace {pace:g}: pushes during its real runs / alone, median of "
+                    f"{args.rounds} rounds {at['median_ratio']:.3f} (rounds "
+                    f"{spread[0]:.3f}-{spread[1]:.3f}; goal >= {GOAL})",
+                    flush=True,
+                )
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         results["child_cpu_seconds"] = round(children.ru_utime + children.ru_stime, 2)
         results["call_seconds"] = round(time.monotonic() - began, 1)

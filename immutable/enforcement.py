@@ -9,6 +9,7 @@ from django.db import connection
 
 from harbor_py.core.errors import Code, DomainError
 from immutable import selectors
+from immutable.matching import CompiledRule, protected
 from registry.models import Artifact
 
 
@@ -24,9 +25,9 @@ class TagImmutable(DomainError):
 
 
 def check_tags(*, project_id: int, repository_name: str, tags: Iterable[str]) -> None:
-    protected = selectors.immutable_tags(project_id, repository_name, list(tags))
-    if protected:
-        raise TagImmutable(repository_name, protected[0])
+    found = selectors.immutable_tags(project_id, repository_name, list(tags))
+    if found:
+        raise TagImmutable(repository_name, found[0])
 
 
 def check_move(
@@ -55,3 +56,32 @@ def check_artifacts_deletable(artifacts: Iterable[Artifact]) -> None:
         by_repository.setdefault((project_id, repository_name), []).append(tag)
     for (project_id, repository_name), tags in by_repository.items():
         check_tags(project_id=project_id, repository_name=repository_name, tags=tags)
+
+
+def refusals(sets: dict[int, list[Artifact]]) -> dict[int, TagImmutable]:
+    """check_artifacts_deletable of several deletion sets (root id: its set) at once: the
+    roots whose set holds a protected tag, and the first such tag. One statement for the
+    tags, the rules read once per project."""
+    root_of = {a.pk: root for root, doomed in sets.items() for a in doomed}
+    if not root_of:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT t.artifact_id, r.project_id, r.name, t.name FROM tag t "
+            "JOIN repository r ON r.id = t.repository_id "
+            f"WHERE t.artifact_id IN ({', '.join(['%s'] * len(root_of))}) ORDER BY t.id",
+            list(root_of),
+        )
+        rows = cursor.fetchall()
+    rules: dict[int, list[CompiledRule]] = {}
+    refused: dict[int, TagImmutable] = {}
+    for artifact_id, project_id, repository_name, tag in rows:
+        root = root_of[artifact_id]
+        if root in refused:
+            continue
+        if project_id not in rules:
+            rules[project_id] = selectors.active_rules(project_id)
+        path = selectors.repository_path(repository_name)
+        if rules[project_id] and protected(rules[project_id], path, tag):
+            refused[root] = TagImmutable(repository_name, tag)
+    return refused

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import ParamSpec, TypeVar
 
 import httpx
@@ -21,10 +21,11 @@ from django.db import OperationalError, connection, transaction
 from psycopg import errors as pg_errors
 
 from harbor_py.core.actor import Actor
+from harbor_py.core.db import fetch_all
 from harbor_py.core.errors import Code, DomainError
-from immutable.enforcement import check_artifacts_deletable
+from immutable.enforcement import check_artifacts_deletable, refusals
 from registry import locks, selectors, services, upstream
-from registry.models import Artifact, ArtifactReference, Repository
+from registry.models import Artifact, ArtifactReference, Repository, Tag
 
 DELETE = frozenset({"delete"})
 RETRIES = 3
@@ -136,6 +137,106 @@ def delete_artifact(
     _delete_manifests(artifact.repository.name, [a.digest for a in doomed])
     services.delete_artifacts(root=artifact, artifacts=doomed, actor=actor, reason=reason)
     return True
+
+
+# The roots of a batch that have an index above them, children or accessories: the
+# others are their own deletion set, without a statement each. Each part on its index
+# (an EXISTS per root let the planner hash the whole artifact table: 40 ms a batch in a
+# project of 120,000 artifacts).
+_FAMILIES = (
+    "SELECT child_id FROM artifact_reference WHERE child_id IN ({ids}) "
+    "UNION ALL SELECT parent_id FROM artifact_reference WHERE parent_id IN ({ids}) "
+    "UNION ALL SELECT a.id FROM artifact a JOIN artifact s ON s.subject_digest = a.digest "
+    "AND s.repository_id = a.repository_id WHERE a.id IN ({ids}) AND s.subject_digest IN "
+    "({digests})"
+)
+
+
+def _families(roots: list[Artifact]) -> set[int]:
+    """The roots with an index above them, children or accessories."""
+    if not roots:
+        return set()
+    ids, marks = [r.pk for r in roots], ", ".join(["%s"] * len(roots))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _FAMILIES.format(ids=marks, digests=marks),
+            [*ids, *ids, *ids, *[r.digest for r in roots]],
+        )
+        return {pk for (pk,) in cursor.fetchall()}
+
+
+Outcome = bool | DomainError
+
+
+@_retried
+def delete_artifacts(
+    *,
+    artifacts: Sequence[Artifact],
+    actor: Actor,
+    still_wanted: Callable[[Artifact, list[Tag]], bool],
+    reason: str = "",
+) -> dict[int, Outcome]:
+    """`delete_artifact` (deep) of several artifacts of one project in one transaction:
+    each root's outcome (True: deleted; False: gone meanwhile, or `still_wanted`, given
+    the root and its tags on its locked row, refused; else why it was kept). The rows are
+    locked and their tags read once for the batch; the roots without an index above or
+    below them and without accessories (all of Harbor's small set) are their own deletion
+    set, checked against the immutability rules at once and deleted, audited and
+    released from the quota with one set of statements (services.unlink, then
+    services.finish: the quota row last, once); the others go one by one before them, in
+    the same transaction. A push that re-tags one of them waits for the whole batch. Each
+    root's manifests are deleted from distribution on their own: one that distribution
+    refuses keeps that root, not the batch."""
+    if len({a.repository.project_id for a in artifacts}) > 1:
+        raise ValueError("the artifacts of one project at a time: one quota row")
+    outcomes: dict[int, Outcome] = {}
+    locked = locks.for_delete([a.pk for a in artifacts])
+    tags: dict[int, list[Tag]] = {pk: [] for pk in locked}
+    if locked:
+        for tag in fetch_all(Tag, f"artifact_id IN ({', '.join(['%s'] * len(locked))})", [*locked]):
+            tags[tag.artifact_id].append(tag)
+    roots = []
+    for artifact in artifacts:
+        wanted = artifact.pk in locked and still_wanted(artifact, tags[artifact.pk])
+        outcomes[artifact.pk] = wanted
+        if wanted:
+            roots.append(artifact)
+    families = _families(roots)
+    unlinked: list[tuple[Artifact, list[Artifact]]] = []
+    blobs: list[tuple[int, int]] = []
+
+    def unlink(group: list[tuple[Artifact, list[Artifact]]]) -> None:
+        refused = refusals({root.pk: doomed for root, doomed in group})
+        done = []
+        for root, doomed in group:
+            if root.pk in refused:
+                outcomes[root.pk] = refused[root.pk]
+                continue
+            try:
+                _delete_manifests(root.repository.name, [a.digest for a in doomed])
+            except DomainError as exc:  # this root's rows stay, as a single delete's would
+                outcomes[root.pk] = exc
+                continue
+            done.append((root, doomed, tuple(sorted(t.name for t in tags[root.pk]))))
+        if done:
+            blobs.extend(services.unlink(done, actor=actor, reason=reason))
+            unlinked.extend((root, doomed) for root, doomed, _ in done)
+
+    # Indexes and artifacts with accessories one by one, each deletion set read after
+    # the previous root's references went: a child two indexes of the batch share goes
+    # with the second, as with two deletes one after the other.
+    for root in (r for r in roots if r.pk in families):
+        try:
+            doomed = _locked_deletion_set(root, deep=True)
+        except DomainError as exc:
+            outcomes[root.pk] = exc
+            continue
+        unlink([(root, doomed)])
+    unlink([(root, [root]) for root in roots if root.pk not in families])
+    if unlinked:
+        ids = [a.pk for _, doomed in unlinked for a in doomed]
+        services.finish(unlinked[0][0].repository.project_id, ids, blobs)
+    return outcomes
 
 
 @_retried

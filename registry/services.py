@@ -8,7 +8,7 @@ import logging
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from audit.services import record
+from audit.services import Entry, record, record_entries
 from harbor_gc.storage import storage_from_settings
 from harbor_py.core import cascade
 from harbor_py.core.actor import Actor
@@ -130,36 +130,64 @@ def delete_artifacts(
     """The database side of deleting `root` deeply (its manifests are already gone from
     storage): the root, the children and accessories that went with it, their tags and
     labels, and every row that references them. Blobs stay for garbage collection."""
-    repository = root.repository
-    ids = [a.pk for a in artifacts]
     # Lock first (artifacts before the quota row, the order a push takes them in): a
     # concurrent writer of rows that reference these artifacts (the config reader adding a
     # build history, a push pinning one) then waits for us instead of breaking the delete.
-    locks.for_delete(ids)
+    locks.for_delete([a.pk for a in artifacts])
     tags = tuple(sorted(t.name for t in fetch_all(Tag, "artifact_id = %s", [root.pk])))
-    project = repository.name.split("/", 1)[0]
-    publish(ArtifactDeleted(project, repository.name, root.digest, tags, actor.username))
-    others = len(artifacts) - 1
-    _record(
-        repository=repository,
-        actor=actor,
-        operation="delete",
-        resource_type="artifact",
-        resource=f"{repository.name}@{root.digest}",
-        description="; ".join(
-            part
-            for part in (reason, f"with {others} child or accessory artifacts" if others else "")
-            if part
-        ),
-    )
-    # Set-based (harbor_py.core.cascade), and the quota row as late as it can be: every
-    # row that references the artifacts goes first, their blob references with them; then
-    # the quota row is locked and adjusted; then the tags (a push holding the quota row may
-    # be writing one of them: it must not wait for us, quotas.usage's notes) and the
-    # artifact rows. The row is held from there to the commit.
+    blobs = unlink([(root, artifacts, tags)], actor=actor, reason=reason)
+    finish(root.repository.project_id, [a.pk for a in artifacts], blobs)
+
+
+def unlink(
+    sets: list[tuple[Artifact, list[Artifact], tuple[str, ...]]], *, actor: Actor, reason: str = ""
+) -> list[tuple[int, int]]:
+    """The first part of deleting these roots (each with its deletion set, its tags, every
+    row locked by the caller), inside the caller's transaction: one audit record and one
+    event per root, and every row that references the artifacts but their tags, in one
+    statement per table; the blobs (id, size) they referenced, for `finish`. After it, a
+    deletion set read in the same transaction no longer sees these artifacts' references
+    (registry.deletion.delete_artifacts: an index that shares a child with one deleted
+    before it in the batch takes the child)."""
+    entries = []
+    for root, artifacts, tags in sets:
+        repository = root.repository
+        project = repository.name.split("/", 1)[0]
+        publish(ArtifactDeleted(project, repository.name, root.digest, tags, actor.username))
+        others = len(artifacts) - 1
+        entries.append(
+            Entry(
+                username=actor.username,
+                operation="delete",
+                resource_type="artifact",
+                resource=f"{repository.name}@{root.digest}",
+                project_id=repository.project_id,
+                project_name=project,
+                description="; ".join(
+                    part
+                    for part in (
+                        reason,
+                        f"with {others} child or accessory artifacts" if others else "",
+                    )
+                    if part
+                ),
+                client_address=actor.client_address,
+            )
+        )
+    record_entries(entries)
+    ids = [a.pk for _, artifacts, _ in sets for a in artifacts]
     blobs = usage.referenced_blobs(ids)
     cascade.delete(Artifact, ids, but=(Tag, Artifact))
-    usage.released(repository.project_id, blobs)
+    return blobs
+
+
+def finish(project_id: int, ids: list[int], blobs: list[tuple[int, int]]) -> None:
+    """The last part, the quota row as late as it can be: every row that references the
+    artifacts went first (`unlink`), their blob references with them; now the quota row
+    is locked and adjusted; then the tags (a push holding the quota row may be writing one
+    of them: it must not wait for us, quotas.usage's notes) and the artifact rows. The
+    row is held from there to the commit."""
+    usage.released(project_id, list(dict(blobs).items()))  # a blob of two roots once
     cascade.delete(Artifact, ids, only=(Tag, Artifact))
 
 

@@ -16,6 +16,11 @@ class SignaturesConfig(AppConfig):
 
         pull_policy.register("content_trust", policy.check)
         # A deleted signature (or subject) may turn an allowed pull into a refusal.
-        subscribe(ArtifactDeleted, policy.on_artifact_deleted, name="signatures.forget_verdicts")
+        subscribe(
+            ArtifactDeleted,
+            policy.on_artifact_deleted,
+            name="signatures.forget_verdicts",
+            coalesce=lambda event: event.project,  # one bump per project and commit
+        )
         # New keys: the signatures are verified again in the background.
         subscribe(TrustedKeysChanged, tasks.on_keys_changed, name="signatures.recheck")

@@ -19,14 +19,15 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from celery import shared_task
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 
 from harbor_py.core import outbox, read_ahead
 
@@ -58,6 +59,7 @@ class Consumer:
     # The cache key that `wants` reads for an event, if any (through read_ahead.get):
     # publish reads every such key of the event's consumers in one round trip.
     reads: Callable[[Any], str | None] | None = None
+    coalesce: Callable[[Any], Hashable] | None = None
 
 
 _EVENT_TYPES: dict[str, type[Event]] = {}
@@ -90,12 +92,18 @@ def subscribe(
     durable: bool = False,
     wants: Callable[[Any], bool] | None = None,
     reads: Callable[[Any], str | None] | None = None,
+    coalesce: Callable[[Any], Hashable] | None = None,
 ) -> None:
     """Call `handler(event, key)` after each commit that published an `event_type`.
-    `name` identifies the consumer in the outbox: keep it stable across releases."""
+    `name` identifies the consumer in the outbox: keep it stable across releases.
+    `coalesce` (in-process consumers): the handler is called once per commit for the
+    events of equal `coalesce(event)`, with the first of them (a retention batch deletes
+    dozens of artifacts of one project in a transaction: one bump of its generation)."""
     if name in _CONSUMERS:
         raise DuplicateRegistration(f"the event consumer {name} is registered twice")
-    consumer = Consumer(name, event_type, handler, durable, wants, reads)
+    if coalesce is not None and durable:
+        raise ValueError("only in-process consumers coalesce")
+    consumer = Consumer(name, event_type, handler, durable, wants, reads, coalesce)
     _CONSUMERS[name] = consumer
     _BY_TYPE.setdefault(event_type, []).append(consumer)
 
@@ -135,7 +143,7 @@ def publish(value: Event) -> None:
     if durable:
         outbox.write(value.name, encode(value), event_id, [c.name for c in durable])
         transaction.on_commit(wake, robust=True)
-    local = [c for c in consumers if not c.durable]
+    local = [c for c in consumers if not c.durable and not _coalesced(c, value, event_id)]
     if local:
         transaction.on_commit(lambda: _call(value, event_id, local), robust=True)
 
@@ -144,6 +152,43 @@ def _wanting(value: Event, consumers: Sequence[Consumer]) -> list[Consumer]:
     keys = {key for c in consumers if c.reads and (key := c.reads(value))}
     with read_ahead.ahead(keys):
         return [c for c in consumers if c.wants is None or c.wants(value)]
+
+
+_pending = threading.local()  # (consumer, key): its delivery registered with on_commit
+
+
+class _Delivery:
+    """A coalescing consumer's call after the commit; pending until it ran."""
+
+    def __init__(self, value: Event, event_id: str, consumer: Consumer) -> None:
+        self.value, self.event_id, self.consumer, self.ran = value, event_id, consumer, False
+
+    def __call__(self) -> None:
+        self.ran = True
+        _call(self.value, self.event_id, [self.consumer])
+
+
+def _coalesced(consumer: Consumer, value: Event, event_id: str) -> bool:
+    """Whether `consumer` (one that coalesces) is already to be called for an event of
+    the same key when the current transaction commits; else its call is registered. The
+    call counts only while Django still holds it and it has not run: a rolled-back
+    savepoint drops it (and the next event registers its own), a commit runs it."""
+    if consumer.coalesce is None or not connection.in_atomic_block:
+        return False
+    calls: dict[tuple[str, Hashable], _Delivery] = _pending.__dict__.setdefault("calls", {})
+    key = (consumer.name, consumer.coalesce(value))
+    call = calls.get(key)
+    if (
+        call is not None
+        and not call.ran
+        and any(entry[1] is call for entry in connection.run_on_commit)
+    ):
+        return True
+    if len(calls) > 1000:
+        calls.clear()
+    calls[key] = call = _Delivery(value, event_id, consumer)
+    transaction.on_commit(call, robust=True)
+    return True
 
 
 def _call(value: Event, event_id: str, consumers: Sequence[Consumer]) -> None:

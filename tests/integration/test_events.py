@@ -304,3 +304,30 @@ def test_beat_sweeps_the_outbox_with_a_task_the_worker_knows():
     assert sweep.enabled and sweep.interval.every == outbox.SWEEP_SECONDS
     assert sweep.task in app.tasks and events.deliver_pending.name in app.tasks
     assert events.deliver_events.name in app.tasks  # an older release's messages
+
+
+def test_a_coalescing_consumer_is_called_once_per_key_and_commit():
+    """Retention deletes dozens of artifacts of a project in one transaction: a consumer
+    that coalesces (the content-trust generation's bump) runs once per project, with the
+    first event; a savepoint rolled back takes its registration with it."""
+    seen: list[str] = []
+    subscribe(
+        TagCreated,
+        lambda e, key: seen.append(f"{e.project}:{e.tag}"),
+        name="test:coalesced",
+        coalesce=lambda e: e.project,
+    )
+    try:
+        with TestCase.captureOnCommitCallbacks(execute=True), transaction.atomic():
+            for project, tag in (("a", "1"), ("a", "2"), ("b", "3"), ("a", "4")):
+                publish(TagCreated(project, f"{project}/app", tag, DIGEST, "admin"))
+        assert seen == ["a:1", "b:3"]
+        seen.clear()
+        with TestCase.captureOnCommitCallbacks(execute=True), transaction.atomic():
+            with pytest.raises(RuntimeError), transaction.atomic():
+                publish(TagCreated("a", "a/app", "5", DIGEST, "admin"))
+                raise RuntimeError("rolled back")
+            publish(TagCreated("a", "a/app", "6", DIGEST, "admin"))
+        assert seen == ["a:6"]
+    finally:
+        events.unsubscribe("test:coalesced")

@@ -471,6 +471,7 @@ def test_retention_on_sqlite(tmp_path: Path):
     run again on SQLite, where the evaluation's regular expressions are Django's REGEXP
     function and the deletes' locks are SQLite's write lock (docs/deletes.md)."""
     races = str(Path(__file__).with_name("test_retention_races.py"))
-    result = modules_on_sqlite(tmp_path, __file__, races)
+    batches = str(Path(__file__).with_name("test_retention_batches.py"))
+    result = modules_on_sqlite(tmp_path, __file__, races, batches)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and "1 skipped" in result.stdout
