@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
-import itertools
 import logging
 import os
 import queue
@@ -30,7 +29,7 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -241,7 +240,30 @@ def open_blob(
         return BlobStream(size, iter(()), from_upstream=True, start=start)
     except (httpx.HTTPError, httpx.StreamError) as exc:
         raise _unreachable(source, name, f"the transfer broke off: {exc}") from None
-    return BlobStream(size, itertools.chain([first], chunks), from_upstream=True, start=start)
+    return BlobStream(size, _Prepended(first, chunks), from_upstream=True, start=start)
+
+
+class _Prepended:
+    """`first`, then `rest`; closing it closes `rest` (the tee: its lock, its upload, its
+    job-log line), as the WSGI server's close() of the response does, also when the client
+    left before the end (Django closes a streamed body that has a close(); a chain has
+    none, and the tee waited for the garbage collector)."""
+
+    def __init__(self, first: bytes, rest: Generator[bytes, None, None]) -> None:
+        self._first: bytes | None = first
+        self._rest = rest
+
+    def __iter__(self) -> _Prepended:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._first is not None:
+            first, self._first = self._first, None
+            return first
+        return next(self._rest)
+
+    def close(self) -> None:
+        self._rest.close()
 
 
 def _wait_for_leader(key: str, name: str, digest: str, deadline: float) -> None:
@@ -461,7 +483,7 @@ def _tee(
     *,
     skip: int = 0,
     project_id: int,
-) -> Iterator[bytes]:
+) -> Generator[bytes, None, None]:
     """The upstream's bytes to the client (but the first `skip`), and the same bytes into
     the cache."""
     writer = _LocalWriter(name, digest, size) if size >= 0 else None

@@ -43,13 +43,19 @@ def _range_start(request: HttpRequest) -> int:
 
 class _Answer(HttpResponse):
     """A manifest answer whose job-log lines are written once the client has it: the WSGI
-    server closes a response after its last byte."""
+    server closes a response after its last byte (or once the client went away).
+    granian's wrapper closes other responses before it sends them
+    (harbor_py.ops.access_log.AccessLogged): `close_after_sending` says this one waits."""
 
-    lines: list[services.Line] = []
+    lines: tuple[services.Line, ...] = ()
+
+    @property
+    def close_after_sending(self) -> bool:
+        return bool(self.lines)  # a warm hit logs nothing: sent whole, as any answer
 
     def close(self) -> None:
         try:
-            services.write(self.lines)
+            services.write(self.lines)  # never raises: the client has its answer
         finally:
             super().close()
 
@@ -66,7 +72,7 @@ class Handler:
             services.write(lines)
             raise
         if isinstance(response, _Answer):
-            response.lines = lines
+            response.lines = tuple(lines)
         else:
             services.write(lines)
         return response

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from django.db import DatabaseError, transaction
+from django.db import transaction
 from django.db.models import Value
 from django.db.models.functions import Concat
 from django.utils import timezone
@@ -54,7 +54,9 @@ def held() -> Iterator[list[Line]]:
         _held.lines = None
 
 
-def write(lines: list[Line]) -> None:
+def write(lines: Iterable[Line]) -> None:
+    """Never raises: it runs after the pull's answer (the response's close()), where an
+    exception would cost the client its connection, or under granian a 500."""
     for project_id, now, line in lines:
         _write(project_id, now, line)
 
@@ -63,8 +65,10 @@ def _write(project_id: int, now: datetime, line: str) -> None:
     try:
         task_id = _task_of(project_id, now.date().isoformat())
         Task.objects.filter(pk=task_id).update(log=Concat("log", Value(line)), update_time=now)
-    except DatabaseError:
-        logger.warning("proxy cache: job log of project %s: %s", project_id, line.rstrip())
+    except Exception as exc:  # a lost connection is an InterfaceError, no DatabaseError
+        logger.warning(
+            "proxy cache: job log of project %s (%s): %s", project_id, exc, line.rstrip()
+        )
 
 
 def _task_of(project_id: int, day: str) -> int:

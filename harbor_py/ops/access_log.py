@@ -141,7 +141,10 @@ class AccessLogged:
     A response that is not streamed is handed over as a one-item list, which granian sends
     in one call from Rust; any other iterable costs a call back into Python per item and
     one for close(). Its close() (Django's request_finished: connection upkeep) runs
-    before granian writes the bytes, as it would have after."""
+    before granian writes the bytes, as it would have after; but for a response whose
+    close() does work the client must not wait on (`close_after_sending`, e.g. the proxy
+    cache's job log): that one is handed over as an iterable, which granian closes once
+    it sent the bytes, or once the client went away."""
 
     def __init__(self, app: WSGIApp) -> None:
         self.app = app
@@ -155,7 +158,7 @@ class AccessLogged:
             return start_response(status, headers, exc_info)
 
         body = self.app(environ, start)
-        if getattr(body, "streaming", True):
+        if getattr(body, "streaming", True) or getattr(body, "close_after_sending", False):
             return _LoggedStream(body, environ, answer, started)
         try:
             content = b"".join(body)

@@ -261,3 +261,46 @@ def test_the_job_log_keeps_one_task_per_project_and_day_and_the_ui_shows_it(
     assert "Proxy cache job log" in page and "served cache/app:v1 from the cache: gone" in page
     assert "elsewhere" not in page
     assert "Proxy cache job log" not in browser.get("/projects/other/logs").content.decode()
+
+
+def test_a_job_log_line_that_cannot_be_written_never_fails_the_answer(
+    make_project, endpoint, monkeypatch, caplog
+):
+    from django.db import InterfaceError
+    from django.utils import timezone
+
+    from proxy_cache import services
+
+    project = make_project("cache")
+
+    def lost(project_id: int, day: str) -> int:
+        raise InterfaceError("connection already closed")  # no DatabaseError
+
+    monkeypatch.setattr(services, "_task_of", lost)
+    # after the answer (the response's close()): an exception would cost the client its
+    # connection, or under granian turn the answer into a 500
+    services.write([(project.pk, timezone.now(), "fetched the manifest of cache/app:v1\n")])
+    assert "connection already closed" in caplog.text
+    assert "fetched the manifest of cache/app:v1" in caplog.text
+
+
+def test_closing_a_streamed_blob_s_response_closes_its_tee_when_the_client_left_early():
+    from django.http import StreamingHttpResponse
+
+    from proxy_cache import blobs
+
+    ended: list[str] = []
+
+    def tee():  # blobs._tee: its `finally` releases the flight, the upload and logs
+        try:
+            yield b"first"
+            yield b"second"
+        finally:
+            ended.append("released")
+
+    chunks = tee()
+    first = next(chunks)  # open_blob reads the first bytes before it answers
+    response = StreamingHttpResponse(blobs._Prepended(first, chunks))
+    assert next(iter(response)) == b"first"
+    response.close()  # what the WSGI server does when the client went away
+    assert ended == ["released"]

@@ -132,6 +132,19 @@ def test_a_streamed_response_is_logged_when_it_closes(capsys):
     assert (line["status"], line["bytes"], line["request_id"]) == (201, 17, "rid-1")
 
 
+def test_a_response_with_work_after_sending_is_closed_after_its_bytes(capsys):
+    access_log.flush()
+    capsys.readouterr()
+    body = _Body([b"{}"], streaming=False)
+    body.close_after_sending = True  # type: ignore[attr-defined]  # proxy_cache.gate's job log
+    environ = {"REMOTE_ADDR": "", "REQUEST_METHOD": "GET", "PATH_INFO": "/", "QUERY_STRING": ""}
+    answer = AccessLogged(lambda environ, start: body)(environ, lambda *args: None)
+    assert not body.closed  # granian sends the bytes first
+    assert list(answer) == [b"{}"]
+    answer.close()  # type: ignore[attr-defined]  # an iterable granian closes
+    assert body.closed
+
+
 def test_a_stale_socket_is_removed_before_granian_binds(tmp_path):
     path = tmp_path / "core.sock"
     with socket.socket(socket.AF_UNIX) as listener:
