@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
+import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
@@ -29,8 +29,9 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        given = request.headers.get("X-Request-Id", "")
-        request_id = given if _SAFE_ID.match(given) else uuid.uuid4().hex
+        # META, not request.headers: that parses every header of the request into a dict
+        given = request.META.get("HTTP_X_REQUEST_ID", "")
+        request_id = given if _SAFE_ID.match(given) else secrets.token_hex(16)
         request.request_id = request_id  # type: ignore[attr-defined]  # our attribute on Django's request
         token = current_request_id.set(request_id)  # for every log line of this request
         try:

@@ -2,7 +2,6 @@ from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from accounts import session_views
-from accounts.api.views import registry_token
 from harbor_py.api import configurations, system
 
 api_v2: list[URLPattern | URLResolver] = [
@@ -31,8 +30,7 @@ api_v2: list[URLPattern | URLResolver] = [
 
 urlpatterns = [
     # The registry routes first: they take most requests, and Django tries patterns in order.
-    path("", include("registry.v2_urls")),
-    path("service/token", registry_token),
+    path("", include("harbor_py.registry_urls")),
     path("c/login", session_views.session_login),
     path("c/log_out", session_views.session_logout),
     path("api/version", system.VersionView.as_view()),

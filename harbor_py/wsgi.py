@@ -15,6 +15,8 @@ from typing import Any
 
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.wsgi import get_wsgi_application
+from django.http import HttpRequest
+from django.urls import ResolverMatch, get_resolver
 
 from harbor_py.core import env
 
@@ -23,13 +25,23 @@ env.set_default("DJANGO_SETTINGS_MODULE", "harbor_py.settings")
 
 class RegistryHandler(WSGIHandler):
     """Django's WSGI handler (request signals, URL resolution, exception handling, the
-    handler400/404/500 views) over the registry paths' middleware chain."""
+    handler400/404/500 views) over the registry paths' middleware chain, resolving with the
+    registry paths' URL conf alone (harbor_py.registry_urls, which the site's includes):
+    the same patterns and views, without the walk through the site's."""
 
     def load_middleware(self, is_async: bool = False) -> None:
         from harbor_py.middleware import registry_middleware
 
         with registry_middleware():
             super().load_middleware(is_async)
+        self.resolver = get_resolver("harbor_py.registry_urls")
+
+    def resolve_request(self, request: HttpRequest) -> ResolverMatch:
+        # Django's resolve_request with the registry's URL conf; nothing on this path sets
+        # request.urlconf. A miss raises Resolver404, answered by the site's handler404.
+        match = self.resolver.resolve(request.path_info)
+        request.resolver_match = match
+        return match
 
 
 class Dispatcher:

@@ -113,6 +113,7 @@ def _add(
     bytes_sent: int | None,
     duration_ms: int,
     logger: str,
+    cpu_ms: float | None = None,
 ) -> None:
     _buffer.add(
         access_line(
@@ -125,6 +126,7 @@ def _add(
             duration_ms=duration_ms,
             request_id=_request_id(headers),
             logger=logger,
+            cpu_ms=cpu_ms,
         )
     )
 
@@ -144,13 +146,20 @@ class AccessLogged:
     before granian writes the bytes, as it would have after; but for a response whose
     close() does work the client must not wait on (`close_after_sending`, e.g. the proxy
     cache's job log): that one is handed over as an iterable, which granian closes once
-    it sent the bytes, or once the client went away."""
+    it sent the bytes, or once the client went away.
+
+    Each line carries `cpu_ms`, the CPU time of the thread that served the request while
+    it was in the application (signals, middleware, view, close), from one clock read at
+    each end: the web server's own parsing and writing are not in it. Summed over a bench
+    by request kind, it says where the web server's CPU goes (docs/performance-gate.md).
+    A streamed body is sent after the call returns, from granian's threads: its line
+    counts the call only."""
 
     def __init__(self, app: WSGIApp) -> None:
         self.app = app
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         answer: list[Any] = ["500", []]
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -159,12 +168,12 @@ class AccessLogged:
 
         body = self.app(environ, start)
         if getattr(body, "streaming", True) or getattr(body, "close_after_sending", False):
-            return _LoggedStream(body, environ, answer, started)
+            return _LoggedStream(body, environ, answer, started, time.thread_time() - cpu)
         try:
             content = b"".join(body)
         finally:
             body.close()  # type: ignore[attr-defined]  # a Django response: not streaming
-        _log(environ, answer, len(content), started)
+        _log(environ, answer, len(content), started, time.thread_time() - cpu)
         return [content]
 
 
@@ -172,9 +181,15 @@ class _LoggedStream:
     """A streamed body, counted as it goes; its access line is written when it closes."""
 
     def __init__(
-        self, body: Iterable[bytes], environ: dict[str, Any], answer: list[Any], started: float
+        self,
+        body: Iterable[bytes],
+        environ: dict[str, Any],
+        answer: list[Any],
+        started: float,
+        cpu: float,
     ) -> None:
         self.body, self.environ, self.answer, self.started = body, environ, answer, started
+        self.cpu = cpu
         self.chunks: Iterator[bytes] = iter(body)
         self.sent = 0
 
@@ -191,12 +206,18 @@ class _LoggedStream:
             if close := getattr(self.body, "close", None):
                 close()
         finally:
-            _log(self.environ, self.answer, self.sent, self.started)
+            _log(self.environ, self.answer, self.sent, self.started, self.cpu)
 
 
-def _log(environ: dict[str, Any], answer: list[Any], sent: int, started: float) -> None:
+def _log(environ: dict[str, Any], answer: list[Any], sent: int, started: float, cpu: float) -> None:
     status, headers = answer
     duration_ms = int((time.perf_counter() - started) * 1000)
     _add(
-        environ, status, headers, bytes_sent=sent, duration_ms=duration_ms, logger="granian.access"
+        environ,
+        status,
+        headers,
+        bytes_sent=sent,
+        duration_ms=duration_ms,
+        logger="granian.access",
+        cpu_ms=round(cpu * 1000, 3),
     )

@@ -61,6 +61,7 @@ def access_line(
     duration_ms: int,
     request_id: str | None,
     logger: str = "gunicorn.access",
+    cpu_ms: float | None = None,
 ) -> str:
     """One access line (harbor_py.ops.access_log writes them for gunicorn and granian)."""
     fields = {
@@ -71,6 +72,7 @@ def access_line(
         "status": status,
         "bytes": bytes_sent,
         "duration_ms": duration_ms,
+        "cpu_ms": cpu_ms,
         "request_id": request_id or None,
         "message": f"{method} {path} {status}",
     }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -120,6 +121,21 @@ def test_a_response_is_handed_over_whole_and_logged(capsys):
     )
     assert line["request_id"] == "rid-1"
     assert line["remote"] == "10.0.0.2"
+
+
+def test_an_access_line_carries_the_cpu_time_the_application_spent(capsys):
+    access_log.flush()
+    capsys.readouterr()
+
+    class Busy(_Body):
+        def __iter__(self):
+            deadline = time.thread_time() + 0.02
+            while time.thread_time() < deadline:  # 20 ms of this thread's CPU
+                pass
+            return super().__iter__()
+
+    _, line, _ = _serve(Busy([b"ab"], streaming=False), capsys)
+    assert 20 <= line["cpu_ms"] < 1000
 
 
 def test_a_streamed_response_is_logged_when_it_closes(capsys):
