@@ -41,13 +41,20 @@ class JobContext:
     def unwritten(self) -> dict[str, Any]:
         """The update of the task's columns that appends the lines not written yet (for a
         statement of the caller's); they count as written from then on."""
+        log, records = self.unwritten_text()
         changes: dict[str, Any] = {}
-        if self._log:
-            changes["log"] = Concat("log", Value("".join(self._log)))
-        if self._records:
-            changes["records"] = Concat("records", Value("".join(self._records)))
-        self._log, self._records = [], []
+        if log:
+            changes["log"] = Concat("log", Value(log))
+        if records:
+            changes["records"] = Concat("records", Value(records))
         return changes
+
+    def unwritten_text(self) -> tuple[str, str]:
+        """The log's and the records' text not written yet, for an SQL statement of the
+        caller's; they count as written from then on."""
+        text = ("".join(self._log), "".join(self._records))
+        self._log, self._records = [], []
+        return text
 
     def write_log(self) -> None:
         """Write the lines not written yet."""

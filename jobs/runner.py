@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery import current_app, shared_task
+from django.db import connection
 from django.utils import timezone
 
 from harbor_py.core import readonly
@@ -38,6 +39,16 @@ RETRIES = "retries"  # in a task's extra_attrs: how often its job asked to run a
 DUE_SLACK_SECONDS = 1.0
 
 
+# Plain statements (harbor_py.core.db says why): a run's end is written once per task, on
+# every delivery of a webhook among others. `||` is SQL's concatenation in PostgreSQL and
+# SQLite alike.
+_END_TASK = (
+    'UPDATE "task" SET status = %s, status_message = %s, end_time = %s, log = log || %s, '
+    "records = records || %s WHERE id = %s"
+)
+_END_EXECUTION = 'UPDATE "execution" SET status = %s, status_message = %s, end_time = %s'
+
+
 def _finish(
     task: Task,
     status: str,
@@ -49,18 +60,24 @@ def _finish(
     """End the task and its execution; with the lines its job's `context` has not
     written yet (JobType.log_at_end) in the same statement."""
     now = timezone.now()
-    mine = Task.objects.filter(pk=task.pk)
+    log, records = context.unwritten_text() if context is not None else ("", "")
+    end_task = _END_TASK
+    params: list[Any] = [status, message, now, log, records, task.pk]
     if run is not None:
-        mine = mine.filter(run_count=run, worker=this_worker())
-    unwritten = context.unwritten() if context is not None else {}
-    if not mine.update(status=status, status_message=message, end_time=now, **unwritten):
-        return  # another worker took the task over: its run reports
-    Execution.objects.filter(pk=task.execution_id).update(
-        status=status,
-        status_message=message,
-        end_time=now,
-        **({"extra_attrs": results} if results is not None else {}),
-    )
+        end_task += " AND run_count = %s AND worker = %s"
+        params += [run, this_worker()]
+    with connection.cursor() as cursor:
+        cursor.execute(end_task, params)
+        if not cursor.rowcount:
+            return  # another worker took the task over: its run reports
+        end_execution, params = _END_EXECUTION, [status, message, now]
+        if results is not None:
+            end_execution += ", extra_attrs = %s"
+            params.append(_EXTRA_ATTRS.get_db_prep_save(results, connection))
+        cursor.execute(end_execution + " WHERE id = %s", [*params, task.execution_id])
+
+
+_EXTRA_ATTRS = Execution._meta.get_field("extra_attrs")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from audit.services import record
 from harbor_py.core.actor import Actor
+from harbor_py.core.db import insert
 from harbor_py.core.errors import Code, DomainError, bad_request
 from jobs import queues
 from jobs.lease import this_worker
@@ -141,35 +142,36 @@ def start_executions(
             )
     claimed = {vendor_type for vendor_type, ok in claimable.items() if ok}
     now, worker = timezone.now(), this_worker()
-    executions = Execution.objects.bulk_create(
-        [
-            Execution(
-                vendor_type=item.vendor_type,
-                vendor_id=item.vendor_id,
-                status=Status.RUNNING if item.vendor_type in claimed else Status.PENDING,
-                trigger=trigger,
-                parameters=item.parameters,
-                single_active=False,
-                extra_attrs=item.extra_attrs,
-            )
-            for item in new
-        ]
-    )
-    tasks = Task.objects.bulk_create(
-        [
-            Task(
-                execution=execution,
-                status=Status.RUNNING,
-                run_count=1,
-                worker=worker,
-                start_time=now,
-                heartbeat=now,
-            )
-            if execution.vendor_type in claimed
-            else Task(execution=execution)
-            for execution in executions
-        ]
-    )
+    # core.db.insert, not bulk_create: Django's bulk insert sends the JSON columns as text
+    # arrays (UNNEST), whose escaping of every quote of a webhook's payload cost a third
+    # of the outbox delivery's CPU
+    executions = [
+        Execution(
+            vendor_type=item.vendor_type,
+            vendor_id=item.vendor_id,
+            status=Status.RUNNING if item.vendor_type in claimed else Status.PENDING,
+            trigger=trigger,
+            parameters=item.parameters,
+            single_active=False,
+            extra_attrs=item.extra_attrs,
+        )
+        for item in new
+    ]
+    insert(executions, returning_pk=True)
+    tasks = [
+        Task(
+            execution=execution,
+            status=Status.RUNNING,
+            run_count=1,
+            worker=worker,
+            start_time=now,
+            heartbeat=now,
+        )
+        if execution.vendor_type in claimed
+        else Task(execution=execution)
+        for execution in executions
+    ]
+    insert(tasks, returning_pk=True)
     for execution in executions:
         _audit_job(actor, execution, "create", _started(trigger, execution.parameters))
     by_type: dict[str, list[int]] = {}
