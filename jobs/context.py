@@ -23,6 +23,9 @@ class JobContext:
     attempt: int = 1  # 1 + the times the job asked to be run again (RetryLater)
     # Keep the log lines for the statement that ends the run (jobs.registry.JobType).
     log_at_end: bool = False
+    # What the job's creator already read for it (jobs.services.NewExecution.prepared), in
+    # memory, on its first run in the worker that created it; None otherwise.
+    prepared: Any = None
     _log: list[str] = field(default_factory=list, init=False, repr=False)
     _records: list[str] = field(default_factory=list, init=False, repr=False)
 

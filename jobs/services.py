@@ -113,6 +113,9 @@ class NewExecution:
     parameters: dict[str, Any]
     vendor_id: int = 0
     extra_attrs: dict[str, Any] = field(default_factory=dict)
+    # In memory only, never stored: what the caller already read for the job, handed to
+    # its first run when this worker runs it inline (JobContext.prepared).
+    prepared: Any = None
 
 
 # No savepoint: its callers add nothing that an error of it should leave standing (the
@@ -176,9 +179,11 @@ def start_executions(
         _audit_job(actor, execution, "create", _started(trigger, execution.parameters))
     by_type: dict[str, list[int]] = {}
     ahead: list[Task] = []
-    for execution, task in zip(executions, tasks, strict=True):
+    prepared: dict[int, Any] = {}
+    for item, execution, task in zip(new, executions, tasks, strict=True):
         if execution.vendor_type in claimed:
             ahead.append(task)
+            prepared[task.pk] = item.prepared
         else:
             by_type.setdefault(execution.vendor_type, []).append(task.pk)
     for vendor_type, task_ids in by_type.items():  # robust: as start_execution's
@@ -189,7 +194,7 @@ def start_executions(
         )
         transaction.on_commit(send, robust=True)
     if ahead:
-        transaction.on_commit(functools.partial(run_claimed, ahead), robust=True)
+        transaction.on_commit(functools.partial(run_claimed, ahead, prepared), robust=True)
     return executions
 
 

@@ -2,7 +2,8 @@
 (`harbor_py.core.events.deliver_pending`, the task the worker runs) of a burst of
 PUSH_ARTIFACT events to a project with five policies (the bench's shape: one receiver
 each, Default and CloudEvents), the receivers in a process of their own. Printed per
-round: CPU of this process per delivery, SQL statements and Redis commands per delivery;
+round: CPU of this process and of its PostgreSQL backend per delivery, SQL statements and
+Redis commands per delivery;
 then a cProfile of one round. Not collected by `make test`; run it explicitly:
 
     .venv/bin/python -m pytest tests/integration/bench_webhook_delivery.py -s -q
@@ -17,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -31,7 +33,7 @@ from registry.events import ArtifactPushed
 pytestmark = pytest.mark.django_db(transaction=True)
 POLICIES = 5
 EVENTS = 40  # per round: one burst that one outbox delivery takes
-ROUNDS = 3
+ROUNDS = 5
 DIGEST = "sha256:" + "d" * 64
 
 _RECEIVERS = """
@@ -66,6 +68,16 @@ def _publish(count: int, serial: list[int]) -> None:
                 publish(ArtifactPushed("hooked", "hooked/app", DIGEST, (f"v{serial[0]}",), "bench"))
 
 
+def _backend_cpu() -> float:
+    """CPU seconds of this connection's PostgreSQL backend (from /proc: same machine)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / 100  # clock ticks
+
+
 def _deliver() -> None:
     events.deliver_pending()
 
@@ -98,18 +110,23 @@ def test_delivery_cost(make_user, make_project, client_for, redis_commands, rece
         _publish(EVENTS, serial)
         deliveries = EVENTS * POLICIES
         redis_commands.clear()
+        backend = _backend_cpu()
         started = time.process_time()
         with CaptureQueriesContext(connection) as queries:
             _deliver()
         cpu = (time.process_time() - started) * 1000 / deliveries
+        backend = (_backend_cpu() - backend) * 1000 / deliveries
         statements = [q["sql"] for q in queries if "SAVEPOINT" not in q["sql"]]
-        rows.append((cpu, len(statements) / deliveries, len(redis_commands) / deliveries))
+        rows.append((cpu, backend))
         print(
-            f"\n{deliveries} deliveries: {cpu:.2f} ms CPU, "
+            f"\n{deliveries} deliveries: {cpu:.2f} ms CPU, PostgreSQL {backend:.2f} ms, "
             f"{len(statements) / deliveries:.2f} statements, "
             f"{len(redis_commands) / deliveries:.2f} Redis commands per delivery"
         )
-    print(f"median of {ROUNDS}: {statistics.median(r[0] for r in rows):.2f} ms CPU per delivery")
+    print(
+        f"medians of {ROUNDS}: {statistics.median(r[0] for r in rows):.2f} ms CPU per delivery, "
+        f"PostgreSQL {statistics.median(r[1] for r in rows):.2f} ms"
+    )
     _publish(EVENTS, serial)
     profile = cProfile.Profile(time.process_time)
     profile.enable()
