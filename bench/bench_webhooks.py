@@ -1,27 +1,27 @@
 """Webhooks bench (#26): what five webhook policies cost a tiny-image push, and how long an
 event takes from the end of its push to the receiver.
 
-    .venv/bin/python -m bench.bench_webhooks [--rounds 5] [--tiny 150] [--parallel 8]
+    .venv/bin/python -m bench.bench_webhooks [--rounds 5] [--tiny 120] [--parallel 8]
                                              [--pushers 50] [--latency-pushes 100]
                                              [--worker-nice 10]
 
-One instance (tests.stack, PostgreSQL), two projects: `quiet` without webhooks and
-`hooked` with five policies (PUSH_ARTIFACT, one receiver on loopback each, Default and
-CloudEvents formats). Throughput: --rounds rounds into each project, interleaved ABBA
-(quiet, hooked, hooked, quiet, ...), each of --tiny new one-layer images pushed by
---parallel concurrent skopeo; printed per round with the CPU per image by component. After
-each round the bench waits until the worker has sent every delivery (no outbox row, no
-pending WEBHOOK execution), so that a round's deliveries do not land on the next round, and
-prints how long that took and the worker's CPU per image for it (the deliveries' own cost,
-which on a busy instance competes with pushes for the same cores); at the end, the
-worker's CPU per delivery of the hooked rounds (during the round and after it, over the
-five deliveries of an image). A round of 150 images (7-10 s at 15-20 img/s) is long
-enough for a steady rate, where 30 (1.5-2.5 s) was not; the defaults take about 4-5
-minutes on the 2-core VM. Goal: hooked/quiet of the median images/s >= 0.95. Latency:
---latency-pushes images pushed by --pushers concurrent skopeo into `timed` (one policy,
-one receiver); for each, the time from the end of its skopeo push to the receiver's
-arrival of its PUSH_ARTIFACT; p50 and p95. The instance runs as deployed: its worker at
-the default HARBOR_WORKER_NICE unless --worker-nice says otherwise.
+One instance (tests.stack, PostgreSQL), two projects: `quiet` without webhooks and `hooked`
+with five policies (PUSH_ARTIFACT, one receiver on loopback each, Default and CloudEvents
+formats). Throughput: --rounds rounds into each project, interleaved ABBA (quiet, hooked,
+hooked, quiet, ...), each of --tiny new one-layer images pushed by --parallel concurrent
+skopeo; printed per round with the CPU per image by component. After each round the bench
+waits until the worker has sent every delivery (no outbox row, no pending WEBHOOK
+execution), so that a round's deliveries do not land on the next round, and prints how long
+that took and the worker's CPU per image for it (the deliveries' own cost, which on a busy
+instance competes with pushes for the same cores); at the end, the worker's CPU per
+delivery of the hooked rounds (during the round and after it, over the five deliveries of
+an image). A round of 120 images (6-8 s at 15-20 img/s) is long enough for a steady rate,
+where 30 (1.5-2.5 s) was not; the defaults take about 4-5 minutes on the 2-core VM (the run
+prints how long it took). Goal: hooked/quiet of the median images/s >= 0.95. Latency:
+--latency-pushes images pushed by --pushers concurrent skopeo into `timed` (one policy, one
+receiver); for each, the time from the end of its skopeo push to the receiver's arrival of
+its PUSH_ARTIFACT; p50 and p95. The instance runs as deployed: its worker at the default
+HARBOR_WORKER_NICE unless --worker-nice says otherwise.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ POLICIES = 5  # of `hooked`, one target each: deliveries per image
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_webhooks")
     parser.add_argument("--rounds", type=int, default=5, help="rounds per project (5)")
-    parser.add_argument("--tiny", type=int, default=150, help="images per round (150)")
+    parser.add_argument("--tiny", type=int, default=120, help="images per round (120)")
     parser.add_argument("--parallel", type=int, default=8, help="concurrent skopeo (8)")
     parser.add_argument("--pushers", type=int, default=50, help="latency: concurrent skopeo")
     parser.add_argument("--latency-pushes", type=int, default=100, help="latency: images")
@@ -133,6 +133,7 @@ def latency(topo: bench.Topology, images: list, pushers: int, receiver: Receiver
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="harbor-bench-webhooks-"))
     sizes = types.SimpleNamespace(
         runs=0, big_mib=1, big_layers=1, tiny=args.tiny, tiny_kib=4, tiny_runs=2 * args.rounds + 2
@@ -208,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print("delivery latency: no event arrived")
         bench.log(f"load average at end: {Path('/proc/loadavg').read_text().split()[:3]}")
+        bench.log(f"took {time.monotonic() - started:.0f} s")
         return 0 if ratio >= GOAL and delays else 1
     finally:
         topo.stop()
