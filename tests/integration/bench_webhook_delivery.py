@@ -136,6 +136,7 @@ def test_delivery_cost(make_user, make_project, client_for, redis_commands, rece
     stats = pstats.Stats(profile, stream=out)
     stats.sort_stats("cumulative").print_stats("/w3/(webhooks|jobs|harbor_py)/", 40)
     stats.sort_stats("tottime").print_stats(25)
+    stats.print_callees("db.py.*insert")
     print(out.getvalue())
     done = Execution.objects.filter(vendor_type="WEBHOOK")
     assert done.exclude(status="Success").count() == 0
