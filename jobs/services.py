@@ -19,13 +19,13 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from audit.services import record
 from harbor_py.core.actor import Actor
-from harbor_py.core.db import insert
 from harbor_py.core.errors import Code, DomainError, bad_request
 from jobs import queues
 from jobs.lease import this_worker
 from jobs.models import FINAL, Execution, Schedule, Status, Task, Trigger
 from jobs.registry import after_stop_between_runs, declaration
 from jobs.runner import enqueue, enqueue_many, run_claimed, run_tasks
+from jobs.writes import insert_executions
 
 PRESET_CRONS = {"Hourly": "0 0 * * * *", "Daily": "0 0 0 * * *", "Weekly": "0 0 0 * * 0"}
 # Who starts the runs that beat schedules (not audited: see above).
@@ -145,7 +145,7 @@ def start_executions(
             )
     claimed = {vendor_type for vendor_type, ok in claimable.items() if ok}
     now, worker = timezone.now(), this_worker()
-    # core.db.insert, not bulk_create: Django's bulk insert sends the JSON columns as text
+    # jobs.writes, not bulk_create: Django's bulk insert sends the JSON columns as text
     # arrays (UNNEST), whose escaping of every quote of a webhook's payload cost a third
     # of the outbox delivery's CPU
     executions = [
@@ -157,10 +157,11 @@ def start_executions(
             parameters=item.parameters,
             single_active=False,
             extra_attrs=item.extra_attrs,
+            start_time=now,
+            update_time=now,
         )
         for item in new
     ]
-    insert(executions, returning_pk=True)
     tasks = [
         Task(
             execution=execution,
@@ -169,12 +170,14 @@ def start_executions(
             worker=worker,
             start_time=now,
             heartbeat=now,
+            creation_time=now,
+            update_time=now,
         )
         if execution.vendor_type in claimed
-        else Task(execution=execution)
+        else Task(execution=execution, creation_time=now, update_time=now)
         for execution in executions
     ]
-    insert(tasks, returning_pk=True)
+    insert_executions(executions, tasks, now=now, worker=worker)
     for execution in executions:
         _audit_job(actor, execution, "create", _started(trigger, execution.parameters))
     by_type: dict[str, list[int]] = {}
