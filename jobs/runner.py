@@ -62,6 +62,7 @@ def _finish(
     written yet (JobType.log_at_end) in the same statement."""
     now = timezone.now()
     log, records = context.unwritten_text() if context is not None else ("", "")
+    also = context.at_end() if context is not None else []
     end_task = _END_TASK
     task_params: list[Any] = [status, message, now, log, records, task.pk]
     if run is not None:
@@ -74,13 +75,17 @@ def _finish(
         params.append(_EXTRA_ATTRS.get_db_prep_save(results, connection))
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # no execution ended when the task's run was not this one's any more
+            # no execution ended when the task's run was not this one's any more; the
+            # job's own statements run in any case, as they would have run before it
+            jobs = "".join(f"job{n} AS ({sql}), " for n, (sql, _) in enumerate(also))
             cursor.execute(
-                f"WITH ended AS ({end_task} RETURNING execution_id) {end_execution} "
+                f"WITH {jobs}ended AS ({end_task} RETURNING execution_id) {end_execution} "
                 "WHERE id = (SELECT execution_id FROM ended)",
-                [*task_params, *params],
+                [*(p for _, job_params in also for p in job_params), *task_params, *params],
             )
             return
+        for sql, job_params in also:
+            cursor.execute(sql, job_params)
         cursor.execute(end_task, task_params)
         if not cursor.rowcount:
             return  # another worker took the task over: its run reports

@@ -99,13 +99,18 @@ _FAILED = (
 )
 
 
-def _record(policy_id: int, address: str, outcome: sender.Outcome | None, error: str) -> bool:
-    """Update the target's state after a delivery (one statement); returns whether it is
-    failing now."""
+def _record(
+    context: JobContext,
+    policy_id: int,
+    address: str,
+    outcome: sender.Outcome | None,
+    error: str,
+) -> bool:
+    """Update the target's state after a delivery (one statement; after a success, in
+    the statement that ends the run); returns whether it is failing now."""
     now = timezone.now()
     if outcome is not None and outcome.ok:
-        with connection.cursor() as cursor:
-            cursor.execute(_SUCCEEDED, [False, str(outcome.status), now, policy_id, address])
+        context.with_end(_SUCCEEDED, [False, str(outcome.status), now, policy_id, address])
         return False
     status = str(outcome.status) if outcome is not None and outcome.status else "error"
     with connection.cursor() as cursor:
@@ -163,7 +168,7 @@ def run(context: JobContext) -> dict[str, Any]:
             # re-scheduled, not slept: the worker slot is free until then (jobs.runner)
             raise RetryLater(pause, f"{error}; attempt {attempt + 1} in {pause:g} s")
         context.log(_lines(request, answer))
-    failing = _record(policy.pk, address, outcome, error)
+    failing = _record(context, policy.pk, address, outcome, error)
     if outcome is None or not outcome.ok:
         if failing:
             context.log(f"target {address} is marked failing")

@@ -727,8 +727,9 @@ def test_a_delivery_stays_within_its_statement_budget(world, receivers):
     included) to the logged answer: the statements (savepoints aside) that it runs. The
     budget is what the last pass left (22, then 19: a separate UPDATE of the execution's
     extra_attrs, a SELECT of the failing mark, a log write per request; then 15: the task's
-    SELECT, claim and Running UPDATEs, and its log written apart from its end; then 13: the
-    delivery's SELECT of its policy, and the execution's end apart from the task's)."""
+    SELECT, claim and Running UPDATEs, and its log written apart from its end; then 12: the
+    delivery's SELECT of its policy, the execution's end apart from the task's, and the
+    target's state apart from them)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -739,7 +740,7 @@ def test_a_delivery_stays_within_its_statement_budget(world, receivers):
         push(tags=("v2",))
     sqls = [q["sql"] for q in queries if "SAVEPOINT" not in q["sql"]]
     assert len(hook.wait_for(2, timeout=10)) == 2
-    assert len(sqls) <= 13, "\n".join(s[:120] for s in sqls)
+    assert len(sqls) <= 12, "\n".join(s[:120] for s in sqls)
 
 
 def test_one_event_to_five_policies_writes_its_deliveries_together(world, receivers, monkeypatch):
@@ -768,10 +769,13 @@ def test_one_event_to_five_policies_writes_its_deliveries_together(world, receiv
     # Running UPDATE per task, and its log goes with its end
     claims = ('SELECT "task"', 'UPDATE "execution" SET "status" = \'Running')
     assert not [s for s in sqls if s.startswith(claims)]
-    # each delivery ends its task and its execution in one statement
+    # each delivery ends its task and its execution, and records its target's success,
+    # in one statement
     ends = [s for s in sqls if 'UPDATE "task"' in s]
     assert len(ends) == 5 and all('UPDATE "execution"' in s for s in ends), ends
-    assert not [s for s in sqls if s.startswith('UPDATE "execution"')]
+    assert all("UPDATE notification_target_state" in s for s in ends), ends
+    apart = ('UPDATE "execution"', "UPDATE notification_target_state")
+    assert not [s for s in sqls if s.startswith(apart)]
     # the policies as the event's transaction read them: no SELECT of them per delivery
     policy_reads = [s for s in sqls if s.startswith("SELECT") and "notification_policy" in s]
     assert len(policy_reads) == 1, policy_reads
