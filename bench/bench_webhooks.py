@@ -1,7 +1,7 @@
 """Webhooks bench (#26): what five webhook policies cost a tiny-image push, and how long an
 event takes from the end of its push to the receiver.
 
-    .venv/bin/python -m bench.bench_webhooks [--rounds 5] [--tiny 120] [--parallel 8]
+    .venv/bin/python -m bench.bench_webhooks [--rounds 5] [--tiny 300] [--parallel 8]
                                              [--pushers 50] [--latency-pushes 100]
                                              [--worker-nice 10]
 
@@ -15,9 +15,9 @@ execution), so that a round's deliveries do not land on the next round, and prin
 that took and the worker's CPU per image for it (the deliveries' own cost, which on a busy
 instance competes with pushes for the same cores); at the end, the worker's CPU per
 delivery of the hooked rounds (during the round and after it, over the five deliveries of
-an image). A round of 120 images (6-8 s at 15-20 img/s) is long enough for a steady rate,
-where 30 (1.5-2.5 s) was not; the defaults take about 4-5 minutes on the 2-core VM (the run
-prints how long it took). Goal: hooked/quiet of the median images/s >= 0.95. Latency:
+an image). A round of 300 images (9-20 s at 15-33 img/s) is long enough for a steady rate,
+where 30 (1-2.5 s) was not; the defaults take 3-5 minutes on the 2-core VM (the run prints
+how long it took). Goal: hooked/quiet of the median images/s >= 0.95. Latency:
 --latency-pushes images pushed by --pushers concurrent skopeo into `timed` (one policy, one
 receiver); for each, the time from the end of its skopeo push to the receiver's arrival of
 its PUSH_ARTIFACT; p50 and p95. The instance runs as deployed: its worker at the default
@@ -51,7 +51,7 @@ POLICIES = 5  # of `hooked`, one target each: deliveries per image
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_webhooks")
     parser.add_argument("--rounds", type=int, default=5, help="rounds per project (5)")
-    parser.add_argument("--tiny", type=int, default=120, help="images per round (120)")
+    parser.add_argument("--tiny", type=int, default=300, help="images per round (300)")
     parser.add_argument("--parallel", type=int, default=8, help="concurrent skopeo (8)")
     parser.add_argument("--pushers", type=int, default=50, help="latency: concurrent skopeo")
     parser.add_argument("--latency-pushes", type=int, default=100, help="latency: images")
