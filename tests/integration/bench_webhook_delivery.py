@@ -2,9 +2,9 @@
 (`harbor_py.core.events.deliver_pending`, the task the worker runs) of a burst of
 PUSH_ARTIFACT events to a project with five policies (the bench's shape: one receiver
 each, Default and CloudEvents), the receivers in a process of their own. Printed per
-round: CPU of this process and of its PostgreSQL backend per delivery, SQL statements and
-Redis commands per delivery;
-then a cProfile of one round. Not collected by `make test`; run it explicitly:
+round: CPU of this process and of its PostgreSQL backend per delivery, and SQL statements
+and Redis commands per delivery; then a cProfile (CPU time) of one more round. Not
+collected by `make test`; run it explicitly:
 
     .venv/bin/python -m pytest tests/integration/bench_webhook_delivery.py -s -q
 """
@@ -18,7 +18,6 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -29,6 +28,7 @@ from harbor_py.core import events
 from harbor_py.core.events import publish
 from jobs.models import Execution
 from registry.events import ArtifactPushed
+from tests.backend_cpu import backend_cpu
 
 pytestmark = pytest.mark.django_db(transaction=True)
 POLICIES = 5
@@ -68,16 +68,6 @@ def _publish(count: int, serial: list[int]) -> None:
                 publish(ArtifactPushed("hooked", "hooked/app", DIGEST, (f"v{serial[0]}",), "bench"))
 
 
-def _backend_cpu() -> float:
-    """CPU seconds of this connection's PostgreSQL backend (from /proc: same machine)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / 100  # clock ticks
-
-
 def _deliver() -> None:
     events.deliver_pending()
 
@@ -110,12 +100,12 @@ def test_delivery_cost(make_user, make_project, client_for, redis_commands, rece
         _publish(EVENTS, serial)
         deliveries = EVENTS * POLICIES
         redis_commands.clear()
-        backend = _backend_cpu()
+        backend = backend_cpu()
         started = time.process_time()
         with CaptureQueriesContext(connection) as queries:
             _deliver()
         cpu = (time.process_time() - started) * 1000 / deliveries
-        backend = (_backend_cpu() - backend) * 1000 / deliveries
+        backend = (backend_cpu() - backend) * 1000 / deliveries
         statements = [q["sql"] for q in queries if "SAVEPOINT" not in q["sql"]]
         rows.append((cpu, backend))
         print(
@@ -136,7 +126,6 @@ def test_delivery_cost(make_user, make_project, client_for, redis_commands, rece
     stats = pstats.Stats(profile, stream=out)
     stats.sort_stats("cumulative").print_stats("/w3/(webhooks|jobs|harbor_py)/", 40)
     stats.sort_stats("tottime").print_stats(25)
-    stats.print_callees("db.py.*insert")
     print(out.getvalue())
     done = Execution.objects.filter(vendor_type="WEBHOOK")
     assert done.exclude(status="Success").count() == 0
