@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,11 @@ class JobContext:
     attempt: int = 1  # 1 + the times the job asked to be run again (RetryLater)
     # Keep the log lines for the statement that ends the run (jobs.registry.JobType).
     log_at_end: bool = False
+    # What the job's creator already read for it (jobs.services.NewExecution.prepared), in
+    # memory, on its first run in the worker that created it; None otherwise.
+    prepared: Any = None
+    # Statements to run with the run's end (with_end), not written yet.
+    _at_end: list[tuple[str, list[Any]]] = field(default_factory=list, init=False, repr=False)
     _log: list[str] = field(default_factory=list, init=False, repr=False)
     _records: list[str] = field(default_factory=list, init=False, repr=False)
 
@@ -41,13 +47,31 @@ class JobContext:
     def unwritten(self) -> dict[str, Any]:
         """The update of the task's columns that appends the lines not written yet (for a
         statement of the caller's); they count as written from then on."""
+        log, records = self.unwritten_text()
         changes: dict[str, Any] = {}
-        if self._log:
-            changes["log"] = Concat("log", Value("".join(self._log)))
-        if self._records:
-            changes["records"] = Concat("records", Value("".join(self._records)))
-        self._log, self._records = [], []
+        if log:
+            changes["log"] = Concat("log", Value(log))
+        if records:
+            changes["records"] = Concat("records", Value(records))
         return changes
+
+    def with_end(self, sql: str, params: Sequence[Any]) -> None:
+        """Run an UPDATE of the job's own (no RETURNING) with the statement that ends this
+        run successfully or not (jobs.runner): on PostgreSQL in that very statement, so in
+        its transaction and round trip; elsewhere just before it."""
+        self._at_end.append((sql, list(params)))
+
+    def at_end(self) -> list[tuple[str, list[Any]]]:
+        """The statements given to with_end, not run yet; they count as run from then on."""
+        statements, self._at_end = self._at_end, []
+        return statements
+
+    def unwritten_text(self) -> tuple[str, str]:
+        """The log's and the records' text not written yet, for an SQL statement of the
+        caller's; they count as written from then on."""
+        text = ("".join(self._log), "".join(self._records))
+        self._log, self._records = [], []
+        return text
 
     def write_log(self) -> None:
         """Write the lines not written yet."""

@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from celery import current_app, shared_task
+from django.db import connection
 from django.utils import timezone
 
 from harbor_py.core import readonly
@@ -38,6 +39,17 @@ RETRIES = "retries"  # in a task's extra_attrs: how often its job asked to run a
 DUE_SLACK_SECONDS = 1.0
 
 
+# Plain statements (harbor_py.core.db says why): a run's end is written once per task, on
+# every delivery of a webhook among others; on PostgreSQL the task's and the execution's
+# ends are one statement (one round trip, one commit). `||` is SQL's concatenation in
+# PostgreSQL and SQLite alike.
+_END_TASK = (
+    'UPDATE "task" SET status = %s, status_message = %s, end_time = %s, log = log || %s, '
+    "records = records || %s WHERE id = %s"
+)
+_END_EXECUTION = 'UPDATE "execution" SET status = %s, status_message = %s, end_time = %s'
+
+
 def _finish(
     task: Task,
     status: str,
@@ -49,18 +61,38 @@ def _finish(
     """End the task and its execution; with the lines its job's `context` has not
     written yet (JobType.log_at_end) in the same statement."""
     now = timezone.now()
-    mine = Task.objects.filter(pk=task.pk)
+    log, records = context.unwritten_text() if context is not None else ("", "")
+    also = context.at_end() if context is not None else []
+    end_task = _END_TASK
+    task_params: list[Any] = [status, message, now, log, records, task.pk]
     if run is not None:
-        mine = mine.filter(run_count=run, worker=this_worker())
-    unwritten = context.unwritten() if context is not None else {}
-    if not mine.update(status=status, status_message=message, end_time=now, **unwritten):
-        return  # another worker took the task over: its run reports
-    Execution.objects.filter(pk=task.execution_id).update(
-        status=status,
-        status_message=message,
-        end_time=now,
-        **({"extra_attrs": results} if results is not None else {}),
-    )
+        end_task += " AND run_count = %s AND worker = %s"
+        task_params += [run, this_worker()]
+    end_execution = _END_EXECUTION
+    params: list[Any] = [status, message, now]
+    if results is not None:
+        end_execution += ", extra_attrs = %s"
+        params.append(_EXTRA_ATTRS.get_db_prep_save(results, connection))
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # no execution ended when the task's run was not this one's any more; the
+            # job's own statements run in any case, as they would have run before it
+            jobs = "".join(f"job{n} AS ({sql}), " for n, (sql, _) in enumerate(also))
+            cursor.execute(
+                f"WITH {jobs}ended AS ({end_task} RETURNING execution_id) {end_execution} "
+                "WHERE id = (SELECT execution_id FROM ended)",
+                [*(p for _, job_params in also for p in job_params), *task_params, *params],
+            )
+            return
+        for sql, job_params in also:
+            cursor.execute(sql, job_params)
+        cursor.execute(end_task, task_params)
+        if not cursor.rowcount:
+            return  # another worker took the task over: its run reports
+        cursor.execute(end_execution + " WHERE id = %s", [*params, task.execution_id])
+
+
+_EXTRA_ATTRS = Execution._meta.get_field("extra_attrs")
 
 
 @dataclass(frozen=True)
@@ -144,7 +176,12 @@ def run(task_id: int) -> None:
 
 
 def _execute(
-    task: Task, execution: Execution, job: JobType | None, lease: HeldLease, retries: int
+    task: Task,
+    execution: Execution,
+    job: JobType | None,
+    lease: HeldLease,
+    retries: int,
+    prepared: Any = None,
 ) -> _Retry | None:
     """Run the job of a task this worker holds (`lease`) and record how it ended; or the
     retry it asked for, which the caller sends once the lease ends (_retry_later)."""
@@ -155,6 +192,7 @@ def _execute(
         lease,
         retries + 1,
         log_at_end=job is not None and job.log_at_end,
+        prepared=prepared,
     )
     if lease.run - retries > 1:
         context.log(f"run {lease.run}: the worker of the previous run was lost")
@@ -179,11 +217,12 @@ def _execute(
     return None
 
 
-def run_claimed(tasks: Sequence[Task]) -> None:
+def run_claimed(tasks: Sequence[Task], prepared: Mapping[int, Any] | None = None) -> None:
     """Tasks this worker claimed as it created them (jobs.services.start_executions,
     `inline`: Running, run 1, their executions Running), run one after the other under one
-    lease renewal. A task another worker took over meanwhile (this one presumed dead) is
-    left to it; one whose run failed unexpectedly is requeued by jobs.lease."""
+    lease renewal, each job given what its creator `prepared` for it (by task id). A task
+    another worker took over meanwhile (this one presumed dead) is left to it; one whose
+    run failed unexpectedly is requeued by jobs.lease."""
     with Leases([Lease(task.pk, task.run_count) for task in tasks]) as leases:
         for task in tasks:
             execution = task.execution
@@ -192,7 +231,8 @@ def run_claimed(tasks: Sequence[Task]) -> None:
             try:
                 if lease is not None:
                     job = declaration(execution.vendor_type)
-                    retry = _execute(task, execution, job, lease, retries=0)
+                    ready = (prepared or {}).get(task.pk)
+                    retry = _execute(task, execution, job, lease, retries=0, prepared=ready)
             except Exception:
                 logger.exception("task %s could not be run", task.pk)
             finally:

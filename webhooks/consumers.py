@@ -37,7 +37,7 @@ from replication.models import ReplicationPolicy
 from retention.events import RetentionFinished
 from retention.models import RetentionPolicy
 from webhooks import payloads
-from webhooks.delivery import vendor_type_of
+from webhooks.delivery import DeliveryPolicy, vendor_type_of
 from webhooks.models import WebhookPolicy
 from webhooks.payloads import Notification
 
@@ -269,20 +269,21 @@ _NEXT_SEQUENCES = (
     "consecutive_failures, failing, last_status, last_error, last_trigger) VALUES {rows} "
     "ON CONFLICT (policy_id, address) DO UPDATE "
     "SET sequence = notification_target_state.sequence + 1, last_trigger = EXCLUDED.last_trigger "
-    "RETURNING policy_id, address, sequence"
+    "RETURNING policy_id, address, sequence, failing"
 )
 
 
-def _next_sequences(targets: list[tuple[int, str]]) -> dict[tuple[int, str], int]:
-    """The next delivery number of each (policy, address): one statement, which holds the
-    state rows' locks until the outbox delivery commits (concurrent events of one target
-    queue there; taken in one order, so two events never wait for each other)."""
+def _next_sequences(targets: list[tuple[int, str]]) -> dict[tuple[int, str], tuple[int, bool]]:
+    """The next delivery number of each (policy, address), and whether it is marked
+    failing: one statement, which holds the state rows' locks until the outbox delivery
+    commits (concurrent events of one target queue there; taken in one order, so two
+    events never wait for each other)."""
     pairs = sorted(set(targets))
     now = timezone.now()
     sql = _NEXT_SEQUENCES.format(rows=", ".join(["(%s, %s, 1, 0, false, '', '', %s)"] * len(pairs)))
     with connection.cursor() as cursor:
         cursor.execute(sql, [value for pair in pairs for value in (*pair, now)])
-        return {(int(p), str(a)): int(n) for p, a, n in cursor.fetchall()}
+        return {(int(p), str(a)): (int(n), bool(f)) for p, a, n, f in cursor.fetchall()}
 
 
 def _deliveries(
@@ -292,7 +293,7 @@ def _deliveries(
     new = []
     for policy in policies:
         for index, target in enumerate(policy.targets):
-            sequence = sequences[(policy.pk, target["address"])]
+            sequence, failing = sequences[(policy.pk, target["address"])]
             body, content_type = payloads.render(
                 note,
                 notify_type=target.get("type", payloads.HTTP),
@@ -318,6 +319,9 @@ def _deliveries(
                     parameters=parameters,
                     vendor_id=policy.pk,
                     extra_attrs={"event_type": note.event_type, "payload": payload},
+                    # the policy as this transaction read it: its first attempt, sent by
+                    # this worker right after the commit, reads it no more
+                    prepared=DeliveryPolicy(policy.pk, policy.targets, failing),
                 )
             )
     return new

@@ -13,6 +13,8 @@ id, same sequence, same body), so the receiver gets it at least once."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
@@ -21,7 +23,6 @@ from django.utils import timezone
 from harbor_py.core import secretbox
 from jobs.context import JobContext, RetryLater
 from webhooks import sender
-from webhooks.models import WebhookPolicy
 from webhooks.payloads import SLACK
 
 VENDOR_TYPES = ("WEBHOOK", "SLACK")
@@ -58,18 +59,33 @@ def request_headers(params: dict[str, Any], target: dict[str, Any], body: bytes)
 
 
 _POLICY = (
-    "SELECT p.*, EXISTS (SELECT 1 FROM notification_target_state s WHERE s.policy_id = p.id "
-    "AND s.address = %s AND s.failing) AS target_failing FROM notification_policy p "
+    "SELECT p.id, p.targets, EXISTS (SELECT 1 FROM notification_target_state s "
+    "WHERE s.policy_id = p.id AND s.address = %s AND s.failing) FROM notification_policy p "
     "WHERE p.id = (SELECT vendor_id FROM execution WHERE id = %s)"
 )
 
 
-def _policy(execution_id: int, address: str) -> tuple[WebhookPolicy | None, bool]:
-    """The execution's policy (its vendor id), and whether its target at `address` is
-    marked failing: one statement, a plain SELECT (harbor_py.core.db says why)."""
-    for policy in WebhookPolicy.objects.raw(_POLICY, [address, execution_id]):
-        return policy, bool(getattr(policy, "target_failing", False))
-    return None, False
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """What a delivery needs of its policy: its targets' current settings, and whether
+    the target it sends to is marked failing."""
+
+    pk: int
+    targets: list[dict[str, Any]]
+    target_failing: bool
+
+
+def _policy(execution_id: int, address: str) -> DeliveryPolicy | None:
+    """The execution's policy (its vendor id) with its targets, and whether its target at
+    `address` is marked failing: one plain SELECT (harbor_py.core.db says why)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_POLICY, [address, execution_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    pk, targets, failing = row
+    decoded = json.loads(targets) if isinstance(targets, str) else targets
+    return DeliveryPolicy(int(pk), decoded, bool(failing))
 
 
 _SUCCEEDED = (
@@ -83,13 +99,18 @@ _FAILED = (
 )
 
 
-def _record(policy_id: int, address: str, outcome: sender.Outcome | None, error: str) -> bool:
-    """Update the target's state after a delivery (one statement); returns whether it is
-    failing now."""
+def _record(
+    context: JobContext,
+    policy_id: int,
+    address: str,
+    outcome: sender.Outcome | None,
+    error: str,
+) -> bool:
+    """Update the target's state after a delivery (one statement; after a success, in
+    the statement that ends the run); returns whether it is failing now."""
     now = timezone.now()
     if outcome is not None and outcome.ok:
-        with connection.cursor() as cursor:
-            cursor.execute(_SUCCEEDED, [False, str(outcome.status), now, policy_id, address])
+        context.with_end(_SUCCEEDED, [False, str(outcome.status), now, policy_id, address])
         return False
     status = str(outcome.status) if outcome is not None and outcome.status else "error"
     with connection.cursor() as cursor:
@@ -106,7 +127,9 @@ def _lines(first: str, second: str) -> str:
 def run(context: JobContext) -> dict[str, Any]:
     params = context.parameters
     address = params["address"]
-    policy, target_failing = _policy(context.execution_id, address)
+    policy = context.prepared
+    if not isinstance(policy, DeliveryPolicy):  # a retry, a test send: read it now
+        policy = _policy(context.execution_id, address)
     results = {"event_type": params["event_type"], "payload": params["payload"]}
     if policy is None:
         raise DeliveryFailed("the policy was deleted before the event was sent")
@@ -116,7 +139,7 @@ def run(context: JobContext) -> dict[str, Any]:
         raise DeliveryFailed(f"the policy has no target {address} any more")
     body = params["payload"].encode()
     headers = request_headers(params, target, body)
-    attempts = 1 if target_failing else MAX_ATTEMPTS
+    attempts = 1 if policy.target_failing else MAX_ATTEMPTS
     attempt = min(context.attempt, attempts)
     if attempts == 1:
         context.log(f"target {address} is marked failing: one attempt, no retries")
@@ -145,7 +168,7 @@ def run(context: JobContext) -> dict[str, Any]:
             # re-scheduled, not slept: the worker slot is free until then (jobs.runner)
             raise RetryLater(pause, f"{error}; attempt {attempt + 1} in {pause:g} s")
         context.log(_lines(request, answer))
-    failing = _record(policy.pk, address, outcome, error)
+    failing = _record(context, policy.pk, address, outcome, error)
     if outcome is None or not outcome.ok:
         if failing:
             context.log(f"target {address} is marked failing")

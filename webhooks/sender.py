@@ -1,5 +1,5 @@
-"""Sending one webhook request, safely: no credentials of the registry (a bare client that
-ignores the environment: no proxy variables, no .netrc, no cookies), no redirect to
+"""Sending one webhook request, safely: no credentials of the registry (a bare connection
+pool that ignores the environment: no proxy variables, no .netrc, no cookies), no redirect to
 another host, bounded time and response size, and targets on loopback or private
 addresses refused when WEBHOOK_REFUSE_PRIVATE_TARGETS is on (docs/webhooks.md)."""
 
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 from django.conf import settings
 
@@ -118,46 +119,54 @@ def send(
     """POST once (following only redirects to the same scheme, host and port, which keep
     the method: 307/308). Retryable: no answer, a time-out, a 5xx."""
     deadline = time.monotonic() + timeout
-    client = _client(verify)
-    try:
-        for _ in range(MAX_SAME_HOST_REDIRECTS + 1):
-            address = check_address(url)
-            try:
-                outcome, location = _exchange(client, url, address, body, headers, deadline)
-            except (httpx.TimeoutException, TimeoutError) as exc:
-                return Outcome(None, "", f"timed out: {exc or type(exc).__name__}", True)
-            except httpx.HTTPError as exc:
-                return Outcome(None, "", f"{type(exc).__name__}: {exc}", True)
-            if location is None:
-                return outcome
-            target = urljoin(url, location)
-            if outcome.status not in (307, 308) or not _same_origin(url, target):
-                return Outcome(
-                    outcome.status,
-                    outcome.excerpt,
-                    f"redirect to {target} refused (only 307/308 to the same host are followed)",
-                )
-            url = target
-    finally:
-        client.cookies.clear()  # nothing a receiver set goes to the next request
+    pool = _pool(verify)
+    for _ in range(MAX_SAME_HOST_REDIRECTS + 1):
+        address = check_address(url)
+        try:
+            outcome, location = _exchange(pool, url, address, body, headers, deadline)
+        except (httpcore.TimeoutException, TimeoutError) as exc:
+            return Outcome(None, "", f"timed out: {exc or type(exc).__name__}", True)
+        except _NO_ANSWER as exc:
+            return Outcome(None, "", f"{type(exc).__name__}: {exc}", True)
+        if location is None:
+            return outcome
+        target = urljoin(url, location)
+        if outcome.status not in (307, 308) or not _same_origin(url, target):
+            return Outcome(
+                outcome.status,
+                outcome.excerpt,
+                f"redirect to {target} refused (only 307/308 to the same host are followed)",
+            )
+        url = target
     return Outcome(None, "", "too many redirects")
 
 
+# What httpcore raises when a request got no HTTP answer (its time-outs apart).
+_NO_ANSWER = (
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+    httpcore.UnsupportedProtocol,
+    httpcore.ConnectionNotAvailable,
+)
+
+
 @lru_cache(maxsize=2)
-def _client(verify: bool) -> httpx.Client:
-    """One client per process and certificate check: building the TLS context costs about
-    25 ms of CPU, more than the rest of a delivery. No keep-alive (a connection a receiver
-    dropped meanwhile would fail the next delivery), no credentials, no environment."""
-    return httpx.Client(
-        verify=verify,
-        follow_redirects=False,
-        trust_env=False,
-        limits=httpx.Limits(max_keepalive_connections=0),
+def _pool(verify: bool) -> httpcore.ConnectionPool:
+    """One connection pool per process and certificate check (building the TLS context
+    costs about 25 ms of CPU, more than the rest of a delivery). httpcore, not an httpx
+    client: no cookie jar, no authentication, no proxy or .netrc from the environment, no
+    redirects (send follows the allowed ones itself), and less CPU per request (0.45 ms
+    on loopback, against 0.62-0.85 for the httpx client). No keep-alive: a connection a
+    receiver dropped meanwhile would fail the next delivery, and on loopback a kept
+    connection cost more CPU per request, not less."""
+    return httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+        max_keepalive_connections=0,
     )
 
 
 def _exchange(
-    client: httpx.Client,
+    pool: httpcore.ConnectionPool,
     url: str,
     address: str | None,
     body: bytes,
@@ -165,24 +174,28 @@ def _exchange(
     deadline: float,
 ) -> tuple[Outcome, str | None]:
     connect_to, host, extensions = pinned_request(url, address)
-    with client.stream(
+    sent = {"User-Agent": USER_AGENT, **headers, **host}
+    timeouts = {"connect": CONNECT_TIMEOUT, "read": READ_TIMEOUT, "write": READ_TIMEOUT}
+    with pool.stream(
         "POST",
         connect_to,
         content=body,
-        headers={"User-Agent": USER_AGENT, **headers, **host},
-        timeout=httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT),
-        extensions=extensions,
+        headers=[(name.encode(), value.encode()) for name, value in sent.items()],
+        extensions={**extensions, "timeout": {**timeouts, "pool": CONNECT_TIMEOUT}},
     ) as response:
         received = bytearray()
-        for chunk in response.iter_bytes():
+        for chunk in response.iter_stream():
             received.extend(chunk[: MAX_RESPONSE_BYTES - len(received)])
             if len(received) >= MAX_RESPONSE_BYTES:
                 break  # the rest is not read: the connection is closed
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the response took longer than {TOTAL_TIMEOUT:.0f} s")
         excerpt = received[: EXCERPT_CHARS * 4].decode("utf-8", "replace")[:EXCERPT_CHARS]
-        status = response.status_code
-        location = response.headers.get("location") if 300 <= status < 400 else None
+        status = response.status
+        location = None
+        if 300 <= status < 400:
+            found = [value for name, value in response.headers if name.lower() == b"location"]
+            location = found[0].decode("latin-1") if found else None
         return Outcome(status, excerpt, "" if status < 400 else f"HTTP {status}", status >= 500), (
             location
         )

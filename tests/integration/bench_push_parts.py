@@ -31,7 +31,6 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from django.core.handlers.wsgi import WSGIHandler, WSGIRequest
@@ -48,6 +47,7 @@ from harbor_py.wsgi import RegistryHandler
 from registry import blob_sizes, locks, push
 from registry.manifests import parse_manifest
 from registry.v2_views import blob_head
+from tests.backend_cpu import backend_cpu
 from tests.distribution import upload_blob
 from tests.imagegen import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, random_layer
 from tests.integration.conftest import PASSWORD
@@ -60,24 +60,15 @@ pytest_plugins = ["tests.distribution_plugin"]
 ROUNDS = 3
 
 
-def _backend_cpu() -> float:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / 100  # clock ticks
-
-
 def _cost(call: Callable[[], object], count: int) -> tuple[float, float]:
     """ms per call: this process's CPU, the PostgreSQL backend's."""
     for _ in range(20):
         call()
-    backend = _backend_cpu()
+    backend = backend_cpu()
     started = time.process_time()
     for _ in range(count):
         call()
-    return (time.process_time() - started) * 1000 / count, (_backend_cpu() - backend) * 1000 / count
+    return (time.process_time() - started) * 1000 / count, (backend_cpu() - backend) * 1000 / count
 
 
 def _report(name: str, call: Callable[[], object], count: int) -> None:
