@@ -15,8 +15,14 @@ from django.views.decorators.http import require_POST
 
 from frontend.forms import refusal_text, refuse
 from frontend.refusals import InWords
-from frontend.retention_forms import RetentionRuleForm, RetentionSettingsForm
-from frontend.views.base import attempt, signed_in
+from frontend.retention_forms import (
+    RetentionRuleForm,
+    RetentionSettingsForm,
+    includes_untagged,
+    rule_words,
+    unshown_selectors,
+)
+from frontend.views.base import attempt, is_htmx, signed_in
 from frontend.views.projects import confirm, render_tab
 from harbor_py.core.actor import Actor
 from harbor_py.core.errors import Code, DomainError
@@ -24,7 +30,6 @@ from jobs.models import FINAL
 from projects.selectors import ProjectAccess, require_access_by_name
 from retention import selectors, services
 from retention.models import RetentionPolicy
-from retention.rules import compiled
 
 RESOURCE = "tag-retention"
 
@@ -58,9 +63,13 @@ def _page(
 ) -> HttpResponse:
     policy = selectors.policy_of_project(access.project.pk)
     editable = access.can(RESOURCE, "update" if policy else "create")
-    described = {r.index: r.describe() for r in compiled(policy.rules)} if policy else {}
     rules = [
-        {"index": rule["id"], "rule": rule, "text": described.get(rule["id"], "")}
+        {
+            "index": rule["id"],
+            "rule": rule,
+            "text": rule_words(rule),
+            "untagged": includes_untagged(rule),
+        }
         for rule in (policy.rules if policy else [])
     ]
     if settings_form is None and editable:
@@ -139,6 +148,32 @@ def _with_rule(
 
 
 @signed_in
+def rule_edit(request: HttpRequest, name: str, index: int) -> HttpResponse:
+    """Harbor's Edit of a rule: the rule form prefilled; saving replaces the rule in place
+    (its position, disabled state and the selectors the form does not show stay)."""
+    access, policy = _with_rule(request, name, index)
+    rule = next(r for r in policy.rules if r["id"] == index)
+    form = RetentionRuleForm(request.POST or None, initial=RetentionRuleForm.initial_of(rule))
+    if request.method == "POST" and form.is_valid():
+        edited = {**form.rule_data(editing=rule), "id": index}
+        rules = [edited if r["id"] == index else r for r in policy.rules]
+        if _saved(request, access, policy, form, _("Retention rule saved."), rules=rules):
+            return redirect("ui:project-retention", name=name)
+    unshown_tags, unshown_repositories = unshown_selectors(rule)
+    return render_tab(
+        request,
+        access,
+        "retention",
+        "frontend/retention_rule.html",
+        status=400 if form.errors else 200,
+        index=index,
+        rule=rule,
+        rule_form=form,
+        unshown=[*unshown_repositories, *unshown_tags],
+    )
+
+
+@signed_in
 def rule_delete(request: HttpRequest, name: str, index: int) -> HttpResponse:
     access, policy = _with_rule(request, name, index)
     if request.method != "POST":
@@ -214,11 +249,13 @@ def execution(request: HttpRequest, name: str, execution_id: int) -> HttpRespons
         if attempt(request, services.stop, execution=found, actor=Actor.of_request(request)):
             messages.success(request, _("Stop requested."))
         return redirect("ui:retention-execution", name=name, execution_id=execution_id)
+    # while it runs, htmx asks for the panel every 2 s (the page without script: a refresh)
+    template = "_retention_progress" if is_htmx(request) else "retention_execution"
     return render_tab(
         request,
         access,
         "retention",
-        "frontend/retention_execution.html",
+        f"frontend/{template}.html",
         execution=found,
         running=found.status not in FINAL,
         can_stop=access.can(RESOURCE, "operate"),
