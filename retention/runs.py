@@ -26,6 +26,7 @@ its own blobs only: quotas.usage.released) and the CPU stay mostly free for push
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -81,9 +82,27 @@ def applicable(rules: list[Rule], repository: str) -> list[Rule]:
     return [r for r in rules if all(selector_accepts(s, path) for s in r.repository_selectors)]
 
 
-def _text(lines: list[str]) -> str:
+Line = tuple[str, str, dict[str, Any]]  # the English line, its event, its parameters
+
+
+def _texts(lines: list[Line]) -> dict[str, str]:
+    """A task's `log` (English, as the API serves it) and `records` (the same lines as
+    events and parameters, which the UI words in its language: frontend.retention_log)."""
     stamp = timezone.now().isoformat(timespec="seconds")
-    return "".join(f"{stamp} {line}\n" for line in lines)
+    return {
+        "log": "".join(f"{stamp} {line}\n" for line, _, _ in lines),
+        "records": "".join(
+            json.dumps({"time": stamp, "event": event, "params": params}, default=str) + "\n"
+            for _, event, params in lines
+        ),
+    }
+
+
+def _planned(found: Plan) -> list[Line]:
+    return [
+        (line, event, params)
+        for line, (event, params) in zip(found.lines(), found.records(), strict=True)
+    ]
 
 
 class _TaskLog:
@@ -91,18 +110,21 @@ class _TaskLog:
     next batch starts, the last ones with the task's final update."""
 
     def __init__(self, task_id: int) -> None:
-        self.task_id, self.lines = task_id, list[str]()
+        self.task_id, self.lines = task_id, list[Line]()
+
+    def add(self, line: str, event: str, **params: Any) -> None:
+        self.lines.append((line, event, params))
 
     def write(self) -> None:
-        if self.lines:
-            text = _text(self.lines)
-            Task.objects.filter(pk=self.task_id).update(log=Concat("log", Value(text)))
-            self.lines = []
+        if changes := self.unwritten():
+            Task.objects.filter(pk=self.task_id).update(**changes)
 
     def unwritten(self) -> dict[str, Any]:
-        """The final update's change of the log (JobContext.unwritten's shape)."""
-        text, self.lines = _text(self.lines), []
-        return {"log": Concat("log", Value(text))} if text else {}
+        """The update of the log and its records (JobContext.unwritten's shape)."""
+        if not self.lines:
+            return {}
+        texts, self.lines = _texts(self.lines), []
+        return {column: Concat(column, Value(text)) for column, text in texts.items()}
 
 
 class _StopCheck:
@@ -170,13 +192,16 @@ def _apply(
         rows = {
             a.pk: a for a in fetch_all(Artifact, f"id IN ({', '.join(['%s'] * len(ids))})", ids)
         }
-        lines = log.lines
         for decision in batch:
             artifact = rows.get(decision.artifact_id)
             if artifact is not None:
                 artifact.repository = repository
             if artifact is None:
-                lines.append(f"gone    {decision.digest}: deleted meanwhile")
+                log.add(
+                    f"gone    {decision.digest}: deleted meanwhile",
+                    "retention.gone",
+                    digest=decision.digest,
+                )
                 continue
             started = time.monotonic()
             try:
@@ -188,25 +213,33 @@ def _apply(
                 )
             except DomainError as exc:
                 counts["failed" if exc.code == Code.UNKNOWN else "kept_meanwhile"] += 1
-                lines.append(f"KEPT    {decision.digest}: {exc.message}")
+                log.add(
+                    f"KEPT    {decision.digest}: {exc.message}",
+                    "retention.kept",
+                    digest=decision.digest,
+                    **_why(exc),
+                )
                 continue
             finally:
                 _rest(started, factor)
             if done:
                 counts["deleted"] += 1
-                lines.append(f"deleted {decision.digest}")
+                log.add(f"deleted {decision.digest}", "retention.deleted", digest=decision.digest)
                 gone.extend(
                     [f"{found.repository}:{t}" for t in sorted(decision.tags)]
                     or [f"{found.repository}@{decision.digest}"]
                 )
             else:
                 counts["kept_meanwhile"] += 1
-                lines.append(f"KEPT    {decision.digest}: tagged or pushed during the run")
+                log.add(
+                    f"KEPT    {decision.digest}: tagged or pushed during the run",
+                    "retention.kept_changed",
+                    digest=decision.digest,
+                )
     for start in range(0, len(untag), DELETE_BATCH):
         if stopping():
             raise Stopped
         log.write()
-        lines = log.lines
         for decision in untag[start : start + DELETE_BATCH]:
             for name in decision.deleted_tags:
                 tag = (
@@ -216,7 +249,11 @@ def _apply(
                 )
                 if tag is None or tag.artifact_id != decision.artifact_id:
                     counts["kept_meanwhile"] += 1
-                    lines.append(f"KEPT    {found.repository}:{name}: moved or deleted meanwhile")
+                    log.add(
+                        f"KEPT    {found.repository}:{name}: moved or deleted meanwhile",
+                        "retention.tag_moved",
+                        tag=name,
+                    )
                     continue
                 started = time.monotonic()
                 try:
@@ -228,14 +265,20 @@ def _apply(
                     )
                 except DomainError as exc:
                     counts["kept_meanwhile"] += 1
-                    lines.append(f"KEPT    {found.repository}:{name}: {exc.message}")
+                    line = f"KEPT    {found.repository}:{name}: {exc.message}"
+                    log.add(line, "retention.tag_kept", tag=name, **_why(exc))
                     continue
                 finally:
                     _rest(started, factor)
                 counts["untagged"] += 1
-                lines.append(f"untagged {found.repository}:{name}")
+                log.add(f"untagged {found.repository}:{name}", "retention.untagged", tag=name)
                 gone.append(f"{found.repository}:{name}")
     return counts
+
+
+def _why(exc: DomainError) -> dict[str, Any]:
+    """A refusal's reason for a record: its words, and its key where it has one."""
+    return {"why": exc.message, "why_key": exc.key, "why_params": exc.params or {}}
 
 
 def _counts(**counts: int) -> dict[str, int]:
@@ -267,7 +310,7 @@ def _finished_task(context: JobContext, found: Plan, counts: dict[str, int]) -> 
     Task.objects.create(
         execution_id=context.execution_id,
         start_time=found.evaluated_at,
-        log=_text(found.lines()),
+        **_texts(_planned(found)),
         **_final(found, counts),
     )
 
@@ -288,7 +331,7 @@ def _apply_in_task(
         status=Status.RUNNING,
         start_time=found.evaluated_at,
         extra_attrs={"kind": "repository", "repository": found.repository},
-        log=_text(found.lines()),
+        **_texts(_planned(found)),
     )
     log = _TaskLog(task.pk)
     try:
@@ -314,7 +357,13 @@ def run(context: JobContext) -> dict[str, Any]:
     context.log(
         f"{'dry run' if dry_run else 'run'} of retention policy {policy.pk} "
         f"(project {policy.project.name}, {len(rules)} enabled rules"
-        f"{', removing only unretained tags' if policy.untag_only else ''})"
+        f"{', removing only unretained tags' if policy.untag_only else ''})",
+        event="retention.started",
+        dry_run=dry_run,
+        policy=policy.pk,
+        project=policy.project.name,
+        rules=len(rules),
+        untag_only=policy.untag_only,
     )
     totals = {"repositories": 0, "total": 0, "retained": 0, "deleted": 0, "untagged": 0}
     totals.update(kept_meanwhile=0, failed=0)
@@ -353,7 +402,9 @@ def run(context: JobContext) -> dict[str, Any]:
     context.log(
         f"{totals['repositories']} repositories, {totals['total']} artifacts: "
         f"{verb} {totals['deleted']} artifacts and {totals['untagged']} more tags, "
-        f"{totals['kept_meanwhile']} kept because they changed during the run"
+        f"{totals['kept_meanwhile']} kept because they changed during the run",
+        event="retention.dry_run_done" if dry_run else "retention.done",
+        **totals,
     )
     if not dry_run:
         publish(
@@ -378,4 +429,4 @@ def _aggregate_pulls(context: JobContext) -> None:
     try:
         pulls.aggregate()
     except Exception as exc:  # Redis away: the last aggregated times are still good
-        context.log(f"pull times not refreshed: {exc}")
+        context.log(f"pull times not refreshed: {exc}", event="retention.pulls", why=str(exc))

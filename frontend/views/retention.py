@@ -22,6 +22,7 @@ from frontend.retention_forms import (
     rule_words,
     unshown_selectors,
 )
+from frontend.retention_log import retention_log
 from frontend.views.base import attempt, is_htmx, signed_in
 from frontend.views.projects import confirm, render_tab
 from harbor_py.core.actor import Actor
@@ -259,6 +260,6 @@ def execution(request: HttpRequest, name: str, execution_id: int) -> HttpRespons
         execution=found,
         running=found.status not in FINAL,
         can_stop=access.can(RESOURCE, "operate"),
-        summary=selectors.controller_log(found),
-        tasks=list(selectors.tasks(found)),
+        summary=retention_log(*selectors.controller_log(found)),
+        tasks=[(task, retention_log(task.log, task.records)) for task in selectors.tasks(found)],
     )

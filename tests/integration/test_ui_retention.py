@@ -17,11 +17,13 @@ from harbor_py.core.actor import Actor
 from jobs import queues, runner
 from jobs.models import Execution, Status, Task
 from projects.roles import Role
+from registry.models import Tag
 from retention import services as retention_services
 from retention.models import RetentionPolicy
 from tests.integration.registry_data import image
 
 pytestmark = pytest.mark.django_db
+pytest_plugins = ["tests.distribution_plugin"]
 
 
 def signed(user) -> Client:
@@ -381,3 +383,38 @@ def test_a_running_retention_run_refreshes_its_panel(project, owner):
     runner.run(execution.tasks.get().pk)
     done = ui.get(started["Location"], HTTP_HX_REQUEST="true").content.decode()
     assert "every 2s" not in done and "shop/web" in done
+
+
+@pytest.mark.parametrize("untag_only", [False, True])
+def test_a_runs_page_says_what_was_deleted_and_kept_and_why_in_chinese(
+    distribution, project, owner, untag_only
+):
+    """The run's logs in the page's language, from the records the run keeps beside its
+    English lines (which the API serves as they were)."""
+    ui = signed(owner)
+    assert ui.post("/projects/shop/retention/rules", rule_form()).status_code == 302
+    if untag_only:
+        ui.post("/projects/shop/retention/settings", {"cron": "", "untag_only": "on"})
+    older = image(project, "web", "v1")
+    image(project, "web", "v2")
+    if untag_only:  # v1 goes, its artifact stays for its other tag, which rule 2 keeps
+        Tag.objects.create(repository=older.repository, artifact=older, name="keep")
+        ui.post("/projects/shop/retention/rules", rule_form(template="always", tag_pattern="keep"))
+    started = ui.post("/projects/shop/retention/run", {"dry_run": "false"})
+    execution = Execution.objects.get(vendor_type="RETENTION")
+    runner.run(execution.tasks.get().pk)
+    zh = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
+    zh.force_login(owner)
+    page = zh.get(started["Location"]).content.decode()
+    assert "由规则 1 保留" in page and "保留最近推送的 1 个制品" in page  # by rule 1 (...)
+    assert "shop/web" in page
+    if untag_only:
+        assert "移除 sha256:" in page and "的标签 v1" in page  # v1 to be removed
+        assert "已移除标签 v1" in page and "keep\uff1a由规则" in page  # removed; keep kept
+    else:
+        assert "已删除 sha256:" in page  # deleted
+    assert "1 个仓库" in page  # the summary
+    for english in ("retained by", "RETAIN", "DELETE", "deleted sha256", "repositories,"):
+        assert english not in page, english
+    task = execution.tasks.exclude(extra_attrs__kind="controller").get()
+    assert "retained by rule 1" in task.log  # the API's log stays English
