@@ -38,6 +38,8 @@ WORDS = {
         "save": "Save",
         "active": "Active",
         "edited_rule": "retain the most recently pushed 2 artifacts",
+        "delete": ("Delete sha256:", "retained by no rule"),
+        "retain": ("Retain sha256:", "retained by rule 1"),
     },
     "zh-hans": {
         "tab": "Tag 保留",
@@ -57,6 +59,8 @@ WORDS = {
         "save": "保存",
         "active": "活动",
         "edited_rule": "保留最近推送的 2 个制品",
+        "delete": ("删除 sha256:", "没有规则保留它"),
+        "retain": ("保留 sha256:", "由规则 1 保留"),
     },
 }
 
@@ -97,8 +101,10 @@ def test_retention_tab_and_job_service_page(stack: Instance, page, tmp_path: Pat
     expect(tasks).to_contain_text(f"{project}/app")
     log = tasks.locator("pre.log").first.text_content() or ""
     lines = log.splitlines()
-    assert any("DELETE" in x and " old " in x and "retained by no rule" in x for x in lines), log
-    assert any("RETAIN" in x and " new " in x and "retained by rule 1" in x for x in lines), log
+    # in the page's language (the run's records), the tag in brackets
+    deleting, retaining = words["delete"], words["retain"]
+    assert any(all(w in x for w in deleting) and "old" in x for x in lines), log
+    assert any(all(w in x for w in retaining) and "new" in x for x in lines), log
     # Nothing was deleted: both tags are still there.
     tags = skopeo("list-tags", f"docker://{stack.host}/{project}/app", creds=ADMIN).stdout
     assert '"old"' in tags and '"new"' in tags
