@@ -222,13 +222,25 @@ def settings_save(request: HttpRequest, name: str) -> HttpResponse:
     return _page(request, access, settings_form=form)
 
 
-@require_POST
 @signed_in
 def run(request: HttpRequest, name: str) -> HttpResponse:
+    """A dry run at once; a real run deletes, so its button asks first (GET: Harbor's
+    "Run now" confirmation; the confirmation POSTs back)."""
     access = require_access_by_name(request.user, name, RESOURCE, "operate")
     policy = selectors.policy_of_project(access.project.pk)
     if policy is None:
         raise InWords(Code.NOT_FOUND, _("This project has no retention policy."))
+    if request.method != "POST":
+        return confirm(
+            request,
+            _("Run the tag retention of %(project)s now?") % {"project": name},
+            cancel=f"/projects/{name}/retention",
+            detail=_(
+                "Every artifact of the repositories the rules select that no rule retains "
+                "is deleted. A dry run shows what would be deleted first."
+            ),
+            action=_("Yes, run now"),
+        )
     dry_run = request.POST.get("dry_run") == "true"
     try:
         execution = services.start(policy=policy, dry_run=dry_run, actor=Actor.of_request(request))

@@ -418,3 +418,19 @@ def test_a_runs_page_says_what_was_deleted_and_kept_and_why_in_chinese(
         assert english not in page, english
     task = execution.tasks.exclude(extra_attrs__kind="controller").get()
     assert "retained by rule 1" in task.log  # the API's log stays English
+
+
+def test_run_now_asks_first_and_a_dry_run_does_not(project, owner):
+    ui = signed(owner)
+    assert ui.post("/projects/shop/retention/rules", rule_form()).status_code == 302
+    tab = ui.get("/projects/shop/retention").content.decode()
+    assert 'href="/projects/shop/retention/run"' in tab  # Run now: a link to its question
+    asked = ui.get("/projects/shop/retention/run")
+    assert (
+        asked.status_code == 200 and "Run the tag retention of shop now?" in asked.content.decode()
+    )
+    assert not Execution.objects.filter(vendor_type="RETENTION").exists()
+    confirmed = ui.post("/projects/shop/retention/run")  # the confirmation's POST
+    execution = Execution.objects.get(vendor_type="RETENTION")
+    assert confirmed["Location"].endswith(f"/retention/runs/{execution.pk}")
+    assert execution.parameters["dry_run"] is False
