@@ -12,6 +12,8 @@ from django.utils.translation import gettext_lazy as _
 
 from frontend.checked_forms import Check, ServiceChecked
 from frontend.control_forms import REPOSITORY_DECORATIONS, TAG_DECORATIONS, pattern_check
+from frontend.forms import ScheduleForm
+from jobs.services import PRESET_CRONS
 
 TEMPLATES = [
     ("latestPushedK", _("retain the most recently pushed # artifacts")),
@@ -166,16 +168,11 @@ class RetentionRuleForm(ServiceChecked):
         return rule
 
 
-class RetentionSettingsForm(forms.Form):
-    cron = forms.CharField(
-        label=_("Schedule (cron)"),
-        max_length=64,
-        required=False,
-        help_text=_(
-            "Six fields, seconds first, e.g. 0 0 0 * * * for every day at midnight; "
-            "empty: no schedule"
-        ),
-    )
+class RetentionSettingsForm(ScheduleForm):
+    """Harbor's schedule of a policy (None, Hourly, Daily, Weekly or a Custom cron, as
+    the GC's) and the untag-only option. Without a type (an older page), a cron is
+    Custom and none is None."""
+
     untag_only = forms.BooleanField(
         label=_("Remove only the tags no rule retains"),
         required=False,
@@ -184,3 +181,23 @@ class RetentionSettingsForm(forms.Form):
             "or remove whole artifacts, as in Harbor."
         ),
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["type"].required = False
+
+    @staticmethod
+    def initial_of(cron: str, untag_only: bool) -> dict[str, Any]:
+        preset = next((name for name, value in PRESET_CRONS.items() if value == cron), None)
+        kind = preset or ("Custom" if cron else "None")
+        return {"type": kind, "cron": cron if kind == "Custom" else "", "untag_only": untag_only}
+
+    def clean_type(self) -> str:
+        return self.cleaned_data.get("type") or ("Custom" if self.data.get("cron") else "None")
+
+    def schedule_cron(self) -> str:
+        """The policy's cron: a preset's, the typed one for Custom, none for None."""
+        kind = self.cleaned_data["type"]
+        if kind == "Custom":
+            return str(self.cleaned_data["cron"])
+        return PRESET_CRONS.get(kind, "")

@@ -74,11 +74,10 @@ def _page(
         for rule in (policy.rules if policy else [])
     ]
     if settings_form is None and editable:
+        cron = (policy.trigger.get("settings") or {}).get("cron", "") if policy else ""
+        untag_only = policy.untag_only if policy else False
         settings_form = RetentionSettingsForm(
-            initial={
-                "cron": (policy.trigger.get("settings") or {}).get("cron", "") if policy else "",
-                "untag_only": policy.untag_only if policy else False,
-            }
+            initial=RetentionSettingsForm.initial_of(cron, untag_only)
         )
     refused = any(f is not None and f.errors for f in (rule_form, settings_form))
     return render_tab(
@@ -212,7 +211,7 @@ def settings_save(request: HttpRequest, name: str) -> HttpResponse:
     form = RetentionSettingsForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
-        trigger = {"kind": "Schedule", "settings": {"cron": data["cron"]}, "references": {}}
+        trigger = {"kind": "Schedule", "settings": {"cron": form.schedule_cron()}, "references": {}}
         done = _("Retention settings saved.")
         untag_only = data["untag_only"]
         if _saved(

@@ -92,6 +92,7 @@ def test_retention_tab_and_job_service_page(stack: Instance, page, tmp_path: Pat
     rules = page.locator("#retention-rule-table tbody tr")
     expect(rules).to_have_count(1)
     cron = "0 0 3 * * *" if language == "en" else "0 0 4 * * *"  # a row per language
+    page.locator("#id_type").select_option("Custom")  # the cron field shows for Custom
     page.locator("#id_cron").fill(cron)  # a schedule, for the job service below
     page.locator("form[action$='/retention/settings'] button[type=submit]").click()
     page.get_by_role("button", name=words["dry_run"], exact=True).click()

@@ -434,3 +434,29 @@ def test_run_now_asks_first_and_a_dry_run_does_not(project, owner):
     execution = Execution.objects.get(vendor_type="RETENTION")
     assert confirmed["Location"].endswith(f"/retention/runs/{execution.pk}")
     assert execution.parameters["dry_run"] is False
+
+
+def test_the_schedule_is_none_hourly_daily_weekly_or_custom(project, owner):
+    """Harbor's schedule choices, as the GC's: a preset's cron, or a typed one."""
+    ui = signed(owner)
+    assert ui.post("/projects/shop/retention/rules", rule_form()).status_code == 302
+    policy = RetentionPolicy.objects.get(project=project)
+
+    def saved(**data: str) -> str:
+        assert ui.post("/projects/shop/retention/settings", data).status_code == 302
+        policy.refresh_from_db()
+        return policy.trigger["settings"]["cron"]
+
+    assert saved(type="Weekly", cron="ignored") == "0 0 0 * * 0"
+    form = ui.get("/projects/shop/retention").context["settings_form"]
+    assert (form["type"].value(), form["cron"].value()) == ("Weekly", "")
+    assert saved(type="Custom", cron="0 30 2 * * 1") == "0 30 2 * * 1"
+    form = ui.get("/projects/shop/retention").context["settings_form"]
+    assert (form["type"].value(), form["cron"].value()) == ("Custom", "0 30 2 * * 1")
+    assert saved(type="None", cron="0 30 2 * * 1") == ""
+    assert saved(type="Hourly") == "0 0 * * * *"
+    missing = ui.post("/projects/shop/retention/settings", {"type": "Custom", "cron": ""})
+    assert missing.status_code == 400
+    assert ui.post("/projects/shop/retention/settings", {"type": "Yearly"}).status_code == 400
+    policy.refresh_from_db()
+    assert policy.trigger["settings"]["cron"] == "0 0 * * * *"
