@@ -321,6 +321,9 @@ def test_the_dashboard_shows_and_toggles_whether_a_schedule_is_paused(
     assert api.get("/api/v2.0/schedules/all/paused").json() == {"paused": False}
 
     assert ui.post("/admin/jobservice/schedules/RETENTION", {"action": "stop"}).status_code == 400
+    upper = ui.post("/admin/jobservice/queues/RETENTION", {"action": "PAUSE"})  # any case
+    assert upper.status_code == 302 and queues.is_paused("RETENTION")
+    assert ui.post("/admin/jobservice/queues/RETENTION", {"action": "Resume"}).status_code == 302
     assert ui.post("/admin/jobservice/schedules/NOPE", {"action": "pause"}).status_code == 302
     assert not queues.paused_types()
     user = signed(make_user())
