@@ -23,7 +23,7 @@ from frontend.retention_forms import (
     unshown_selectors,
 )
 from frontend.retention_log import retention_log
-from frontend.views.base import attempt, is_htmx, signed_in
+from frontend.views.base import attempt, is_htmx, page_of, signed_in
 from frontend.views.projects import confirm, render_tab
 from harbor_py.core.actor import Actor
 from harbor_py.core.errors import Code, DomainError
@@ -91,7 +91,7 @@ def _page(
         rule_form=rule_form or (RetentionRuleForm() if editable else None),
         settings_form=settings_form,
         can_run=policy is not None and access.can(RESOURCE, "operate"),
-        executions=list(selectors.executions(policy)[:20]) if policy else [],
+        page=page_of(request, selectors.executions(policy)) if policy else None,
     )
 
 

@@ -463,3 +463,17 @@ def test_the_schedule_is_none_hourly_daily_weekly_or_custom(project, owner):
     assert ui.post("/projects/shop/retention/settings", {"type": "Yearly"}).status_code == 400
     policy.refresh_from_db()
     assert policy.trigger["settings"]["cron"] == "0 0 * * * *"
+
+
+def test_the_history_has_pages(project, owner):
+    ui = signed(owner)
+    assert ui.post("/projects/shop/retention/rules", rule_form()).status_code == 302
+    policy = RetentionPolicy.objects.get(project=project)
+    for _ in range(17):
+        Execution.objects.create(vendor_type="RETENTION", vendor_id=policy.pk, status="Success")
+    first = ui.get("/projects/shop/retention").content.decode()
+    table = first.split('<table id="retention-runs">')[1].split("</table>")[0]
+    assert table.count("/retention/runs/") == 15 and 'rel="next"' in first
+    second = ui.get("/projects/shop/retention?page=2").content.decode()
+    table = second.split('<table id="retention-runs">')[1].split("</table>")[0]
+    assert table.count("/retention/runs/") == 2
