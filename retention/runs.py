@@ -83,17 +83,18 @@ def applicable(rules: list[Rule], repository: str) -> list[Rule]:
 
 
 Line = tuple[str, str, dict[str, Any]]  # the English line, its event, its parameters
+_encode = json.JSONEncoder(default=str).encode  # once: json.dumps builds one per call
 
 
 def _texts(lines: list[Line]) -> dict[str, str]:
     """A task's `log` (English, as the API serves it) and `records` (the same lines as
     events and parameters, which the UI words in its language: frontend.retention_log)."""
     stamp = timezone.now().isoformat(timespec="seconds")
+    head = f'{{"time": "{stamp}", "event": "'  # a record is {"time", "event", "params"}
     return {
         "log": "".join(f"{stamp} {line}\n" for line, _, _ in lines),
         "records": "".join(
-            json.dumps({"time": stamp, "event": event, "params": params}, default=str) + "\n"
-            for _, event, params in lines
+            f'{head}{event}", "params": {_encode(params)}}}\n' for _, event, params in lines
         ),
     }
 
