@@ -7,7 +7,7 @@ logged before records existed shows its lines as they are."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import SimpleNamespace
 from typing import Any
 
@@ -95,15 +95,17 @@ def _words(event: str, params: dict[str, Any]) -> str | None:
         return None  # a record of another version: its English line instead
 
 
-def translated(log: str, records: str) -> str:
-    """The log in the page's language: a line for each record, worded by its event, or
-    the English line where a record is not known."""
+def translated(
+    log: str, records: str, words: Callable[[str, dict[str, Any]], str | None] = _words
+) -> str:
+    """The log in the page's language: a line for each record, worded by its event
+    (`words`: the GC's by default), or the English line where a record is not known."""
     lines = log.splitlines()
     parsed = [json.loads(line) for line in records.splitlines() if line.strip()]
     if not parsed or len(parsed) != len(lines):
         return log  # logged without records (or with lines of no event): as it is
     shown = []
     for line, record in zip(lines, parsed, strict=True):
-        words = _words(str(record.get("event")), record.get("params") or {})
-        shown.append(f"{record.get('time')} {words}" if words is not None else line)
+        worded = words(str(record.get("event")), record.get("params") or {})
+        shown.append(f"{record.get('time')} {worded}" if worded is not None else line)
     return "\n".join(shown) + ("\n" if log.endswith("\n") else "")

@@ -224,6 +224,11 @@ urlpatterns = [
         name="retention-rule-add",
     ),
     path(
+        "projects/<str:name>/retention/rules/<int:index>/edit",
+        retention_views.rule_edit,
+        name="retention-rule-edit",
+    ),
+    path(
         "projects/<str:name>/retention/rules/<int:index>/delete",
         retention_views.rule_delete,
         name="retention-rule-delete",
@@ -251,6 +256,16 @@ urlpatterns = [
         "admin/jobservice/queues/<str:job_type>",
         jobservice_views.queue_action,
         name="jobservice-queue",
+    ),
+    path(
+        "admin/jobservice/schedules/<str:job_type>",
+        jobservice_views.schedule_action,
+        name="jobservice-schedule",
+    ),
+    path(
+        "admin/jobservice/jobs/<int:job_id>/log",
+        jobservice_views.job_log,
+        name="jobservice-log",
     ),
     path(
         "admin/jobservice/jobs/<int:job_id>/stop",

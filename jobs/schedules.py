@@ -49,6 +49,13 @@ def schedule_item(task: PeriodicTask) -> dict[str, Any]:
     }
 
 
+def with_paused(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The schedule items, each with whether its job type is paused (its scheduled runs
+    wait in the queue until it is resumed): the paused set is read once."""
+    held = queues.paused_types()
+    return [{**item, "paused": item["vendor_type"] in held} for item in items]
+
+
 def paused(job_type: str) -> bool:
     """Whether the scheduled runs of `job_type` (or of every job type: `all`) are held."""
     held = queues.paused_types()

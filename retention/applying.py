@@ -18,6 +18,7 @@ shows it, and its log grows every LOG_SECONDS.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -58,9 +59,34 @@ def _rest(started: float, factor: float) -> None:
         time.sleep(factor * (time.monotonic() - started))
 
 
-def _text(lines: list[str]) -> str:
+Line = tuple[str, str, dict[str, Any]]  # the English line, its event, its parameters
+_encode = json.JSONEncoder(default=str).encode  # once: json.dumps builds one per call
+
+
+def _texts(lines: list[Line]) -> dict[str, str]:
+    """A task's `log` (English, as the API serves it) and `records` (the same lines as
+    events and parameters, which the UI words in its language: frontend.retention_log)."""
     stamp = timezone.now().isoformat(timespec="seconds")
-    return "".join(f"{stamp} {line}\n" for line in lines)
+    head = f'{{"time": "{stamp}", "event": "'  # a record is {"time", "event", "params"}
+    return {
+        "log": "".join(f"{stamp} {line}\n" for line, _, _ in lines),
+        "records": "".join(
+            f'{head}{event}", "params": {_encode(params)}}}\n' for _, event, params in lines
+        ),
+    }
+
+
+def planned(found: Plan) -> list[Line]:
+    """The plan's lines with their records, line for line."""
+    return [
+        (line, event, params)
+        for line, (event, params) in zip(found.lines(), found.records(), strict=True)
+    ]
+
+
+def _why(exc: DomainError) -> dict[str, Any]:
+    """A refusal's reason for a record: its words, and its key where it has one."""
+    return {"why": exc.message, "why_key": exc.key, "why_params": exc.params or {}}
 
 
 def counts(**given: int) -> dict[str, int]:
@@ -88,12 +114,12 @@ class Tasks:
     def __init__(self, execution_id: int) -> None:
         self.execution_id, self.pending = execution_id, list[Task]()
 
-    def finished(self, found: Plan, counted: dict[str, int], lines: list[str]) -> None:
+    def finished(self, found: Plan, counted: dict[str, int], lines: list[Line]) -> None:
         self.pending.append(
             Task(
                 execution_id=self.execution_id,
                 start_time=found.evaluated_at,
-                log=_text(lines),
+                **_texts(lines),
                 **_final(found, counted),
             )
         )
@@ -122,12 +148,15 @@ class _Open:
 
     def __init__(self, found: Plan, repository: Repository) -> None:
         self.found, self.repository = found, repository
-        self.counts, self.lines, self.waiting = counts(), found.lines(), 0
+        self.counts, self.lines, self.waiting = counts(), planned(found), 0
         self.task_id: int | None = None
 
     def log_change(self) -> dict[str, Any]:
-        text, self.lines = _text(self.lines), []
-        return {"log": Concat("log", Value(text))} if text else {}
+        """The update of the log and its records (JobContext.unwritten's shape)."""
+        if not self.lines:
+            return {}
+        texts, self.lines = _texts(self.lines), []
+        return {column: Concat(column, Value(text)) for column, text in texts.items()}
 
 
 class Deleter:
@@ -179,7 +208,7 @@ class Deleter:
                         start_time=state.found.evaluated_at,
                         end_time=timezone.now(),
                         extra_attrs={"kind": "repository", "repository": state.found.repository},
-                        log=_text(state.lines),
+                        **_texts(state.lines),
                     )
                 )
             else:
@@ -238,7 +267,7 @@ class Deleter:
                     status=Status.RUNNING,
                     start_time=state.found.evaluated_at,
                     extra_attrs={"kind": "repository", "repository": state.found.repository},
-                    log=_text(state.lines),
+                    **_texts(state.lines),
                 ).pk
                 state.lines = []
             elif state.lines and time.monotonic() >= self.log_due:
@@ -250,20 +279,40 @@ class Deleter:
     def _outcome(self, state: _Open, decision: Decision, outcome: deletion.Outcome | None) -> None:
         counted, lines, repository = state.counts, state.lines, state.found.repository
         if outcome is None:
-            lines.append(f"gone    {decision.digest}: deleted meanwhile")
+            lines.append(
+                (
+                    f"gone    {decision.digest}: deleted meanwhile",
+                    "retention.gone",
+                    {"digest": decision.digest},
+                )
+            )
         elif isinstance(outcome, DomainError):
             counted["failed" if outcome.code == Code.UNKNOWN else "kept_meanwhile"] += 1
-            lines.append(f"KEPT    {decision.digest}: {outcome.message}")
+            lines.append(
+                (
+                    f"KEPT    {decision.digest}: {outcome.message}",
+                    "retention.kept",
+                    {"digest": decision.digest, **_why(outcome)},
+                )
+            )
         elif outcome:
             counted["deleted"] += 1
-            lines.append(f"deleted {decision.digest}")
+            lines.append(
+                (f"deleted {decision.digest}", "retention.deleted", {"digest": decision.digest})
+            )
             self.gone.extend(
                 [f"{repository}:{t}" for t in sorted(decision.tags)]
                 or [f"{repository}@{decision.digest}"]
             )
         else:
             counted["kept_meanwhile"] += 1
-            lines.append(f"KEPT    {decision.digest}: tagged or pushed during the run")
+            lines.append(
+                (
+                    f"KEPT    {decision.digest}: tagged or pushed during the run",
+                    "retention.kept_changed",
+                    {"digest": decision.digest},
+                )
+            )
 
     def _untag(self, state: _Open) -> None:
         """untag_only: the tags no rule retains, one locked delete each
@@ -280,7 +329,13 @@ class Deleter:
                 )
                 if tag is None or tag.artifact_id != decision.artifact_id:
                     counted["kept_meanwhile"] += 1
-                    lines.append(f"KEPT    {found.repository}:{name}: moved or deleted meanwhile")
+                    lines.append(
+                        (
+                            f"KEPT    {found.repository}:{name}: moved or deleted meanwhile",
+                            "retention.tag_moved",
+                            {"tag": name},
+                        )
+                    )
                     continue
                 started = time.monotonic()
                 try:
@@ -292,10 +347,13 @@ class Deleter:
                     )
                 except DomainError as exc:
                     counted["kept_meanwhile"] += 1
-                    lines.append(f"KEPT    {found.repository}:{name}: {exc.message}")
+                    line = f"KEPT    {found.repository}:{name}: {exc.message}"
+                    lines.append((line, "retention.tag_kept", {"tag": name, **_why(exc)}))
                     continue
                 finally:
                     _rest(started, self.factor)
                 counted["untagged"] += 1
-                lines.append(f"untagged {found.repository}:{name}")
+                lines.append(
+                    (f"untagged {found.repository}:{name}", "retention.untagged", {"tag": name})
+                )
                 self.gone.append(f"{found.repository}:{name}")

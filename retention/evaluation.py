@@ -156,6 +156,10 @@ class Decision:
     reason: str
     deleted_tags: tuple[str, ...] = ()  # untag_only: tags that go while the artifact stays
     tag_reasons: dict[str, str] = field(default_factory=dict)
+    # `reason` as plain values, for the log's records (a surface words them in its own
+    # language): {"rule": index, "template", "param"}, {"immutable": tag}, {"kept":
+    # [per tag, one of those with its "tag"]}, {"no_tag": true} or {} (retained by no rule)
+    why: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -189,6 +193,15 @@ class Plan:
                 out.append(f"UNTAG  {d.digest}  {tag}  {d.tag_reasons.get(tag, '')}")
         return out
 
+    def records(self) -> list[tuple[str, dict[str, Any]]]:
+        """`lines()` as (event, parameters), line for line."""
+        out: list[tuple[str, dict[str, Any]]] = []
+        for d in self.decisions:
+            event = "retention.delete" if d.delete else "retention.retain"
+            out.append((event, {"digest": d.digest, "tags": list(d.tags), **d.why}))
+            out.extend(("retention.untag", {"digest": d.digest, "tag": t}) for t in d.deleted_tags)
+        return out
+
 
 def _tags(repository_id: int) -> dict[int, list[str]]:
     with connection.cursor() as cursor:
@@ -213,6 +226,12 @@ def plan(
 ) -> Plan:
     """What the rules keep and delete in this repository, and why."""
     described = {rule.index: rule.describe() for rule in rules}
+    by_index = {rule.index: rule for rule in rules}
+
+    def by_rule(index: int) -> dict[str, Any]:
+        rule = by_index[index]
+        return {"rule": index, "template": rule.template, "param": rule.param}
+
     rows = evaluate_rows(repository_id, rules, untag_only=untag_only, now=now)
     tags = _tags(repository_id)
     by_artifact: dict[int, list[Row]] = {}
@@ -227,13 +246,13 @@ def plan(
         if not untag_only:
             rule = artifact_rows[0].rule
             if rule:
+                reason = f"retained by {described[rule]}"
                 decisions.append(
-                    Decision(artifact_id, digest, names, False, f"retained by {described[rule]}")
+                    Decision(artifact_id, digest, names, False, reason, why=by_rule(rule))
                 )
             elif locked:
-                decisions.append(
-                    Decision(artifact_id, digest, names, False, f"immutable tag {locked[0]}")
-                )
+                reason, why = f"immutable tag {locked[0]}", {"immutable": locked[0]}
+                decisions.append(Decision(artifact_id, digest, names, False, reason, why=why))
             else:
                 decisions.append(Decision(artifact_id, digest, names, True, "retained by no rule"))
             continue
@@ -241,6 +260,10 @@ def plan(
         if keeping or locked:
             reasons = [f"{r.tag or '<untagged>'} retained by {described[r.rule]}" for r in keeping]
             reasons += [f"{n} immutable" for n in locked if n not in {r.tag for r in keeping}]
+            kept = [{"tag": r.tag or "", **by_rule(r.rule)} for r in keeping]
+            kept += [
+                {"tag": n, "immutable": n} for n in locked if n not in {r.tag for r in keeping}
+            ]
             doomed_tags = tuple(n for n in names if n not in kept_tags)
             decisions.append(
                 Decision(
@@ -251,9 +274,11 @@ def plan(
                     "; ".join(reasons),
                     deleted_tags=doomed_tags,
                     tag_reasons={n: "retained by no rule" for n in doomed_tags},
+                    why={"kept": kept},
                 )
             )
         else:
             reason = "no rule retains any of its tags" if names else "retained by no rule"
-            decisions.append(Decision(artifact_id, digest, names, True, reason))
+            nothing: dict[str, Any] = {"no_tag": True} if names else {}
+            decisions.append(Decision(artifact_id, digest, names, True, reason, why=nothing))
     return Plan(repository_id, repository, now, decisions)

@@ -40,7 +40,7 @@ from jobs.context import JobContext, Stopped
 from jobs.models import Task
 from registry import pulls
 from registry.models import Repository
-from retention.applying import RETENTION_USER, Deleter, Tasks, counts, pace
+from retention.applying import RETENTION_USER, Deleter, Tasks, counts, pace, planned
 from retention.evaluation import Plan, plan
 from retention.events import RetentionFinished
 from retention.models import RetentionPolicy
@@ -106,7 +106,13 @@ def run(context: JobContext) -> dict[str, Any]:
     context.log(
         f"{'dry run' if dry_run else 'run'} of retention policy {policy.pk} "
         f"(project {policy.project.name}, {len(rules)} enabled rules"
-        f"{', removing only unretained tags' if policy.untag_only else ''})"
+        f"{', removing only unretained tags' if policy.untag_only else ''})",
+        event="retention.started",
+        dry_run=dry_run,
+        policy=policy.pk,
+        project=policy.project.name,
+        rules=len(rules),
+        untag_only=policy.untag_only,
     )
     totals = {"repositories": 0, "total": 0, "retained": 0, "deleted": 0, "untagged": 0}
     totals.update(kept_meanwhile=0, failed=0)
@@ -143,12 +149,12 @@ def run(context: JobContext) -> dict[str, Any]:
                     untagged=sum(len(d.deleted_tags) for d in found.decisions),
                 )
                 finished(found, would)
-                tasks.finished(found, would, found.lines())
+                tasks.finished(found, would, planned(found))
             elif found.to_apply:
                 deleter.add(found, repository)
             else:
                 finished(found, counts())
-                tasks.finished(found, counts(), found.lines())
+                tasks.finished(found, counts(), planned(found))
         deleter.flush()
     except Stopped:
         deleter.stopped()
@@ -160,7 +166,9 @@ def run(context: JobContext) -> dict[str, Any]:
     context.log(
         f"{totals['repositories']} repositories, {totals['total']} artifacts: "
         f"{verb} {totals['deleted']} artifacts and {totals['untagged']} more tags, "
-        f"{totals['kept_meanwhile']} kept because they changed during the run"
+        f"{totals['kept_meanwhile']} kept because they changed during the run",
+        event="retention.dry_run_done" if dry_run else "retention.done",
+        **totals,
     )
     if not dry_run:
         publish(
@@ -185,4 +193,4 @@ def _aggregate_pulls(context: JobContext) -> None:
     try:
         pulls.aggregate()
     except Exception as exc:  # Redis away: the last aggregated times are still good
-        context.log(f"pull times not refreshed: {exc}")
+        context.log(f"pull times not refreshed: {exc}", event="retention.pulls", why=str(exc))

@@ -32,6 +32,7 @@ def tasks(execution: Execution) -> QuerySet[Task]:
     return execution.tasks.exclude(extra_attrs__kind=CONTROLLER).order_by("pk")
 
 
-def controller_log(execution: Execution) -> str:
+def controller_log(execution: Execution) -> tuple[str, str]:
+    """The run's own log: its lines and their records (jobs.context.JobContext.log)."""
     task = execution.tasks.filter(extra_attrs__kind=CONTROLLER).first()
-    return task.log if task else ""
+    return (task.log, task.records) if task else ("", "")

@@ -13,21 +13,26 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from frontend import job_log as job_log_words
 from frontend.refusals import InWords
 from frontend.views.base import attempt, is_htmx, sysadmin_only
 from harbor_py.core.actor import Actor
 from harbor_py.core.errors import Code
 from jobs import queues, schedules, services
-from jobs.models import Task
+from jobs.models import FINAL, Task
 
 
 def _workers() -> dict[str, Any]:
     """The worker pools and workers, from `celery inspect`: a broadcast that waits its
     time-out (jobs.queues.INSPECT_TIMEOUT) for the workers' answers."""
     try:
-        return {"pools": queues.pools(), "workers": queues.workers("all") or []}
+        pools = queues.pools()
+        found = queues.workers("all") or []
     except Exception as exc:  # the broker or the workers are away: say so
         return {"pools": [], "workers": [], "unavailable": str(exc)}
+    # a run of ours has a task id (its log and Stop); another Celery task its uuid
+    workers = [{**w, "harbor_job": str(w["job_id"]).isdigit()} for w in found]
+    return {"pools": pools, "workers": workers}
 
 
 @sysadmin_only
@@ -42,7 +47,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         context.update(queues=[], queues_unavailable=str(exc))
     if context["asked"]:
         context.update(_workers())
-    context["schedules"] = [schedules.schedule_item(t) for t in schedules.periodic_tasks()]
+    items = [schedules.schedule_item(t) for t in schedules.periodic_tasks()]
+    context["schedules"] = schedules.with_paused(items)
+    context["schedules_paused"] = schedules.paused("all")
     return render(request, "frontend/jobservice.html", context)
 
 
@@ -54,10 +61,8 @@ def workers(request: HttpRequest) -> HttpResponse:
     return render(request, "frontend/_jobservice_workers.html", _workers())
 
 
-@require_POST
-@sysadmin_only
-def queue_action(request: HttpRequest, job_type: str) -> HttpResponse:
-    action = request.POST.get("action", "")
+def _act(request: HttpRequest, job_type: str, action: str) -> None:
+    """PUT /jobservice/queues/{job_type}'s service (it checks and audits the action)."""
     if attempt(
         request,
         services.act_on_queue,
@@ -66,16 +71,57 @@ def queue_action(request: HttpRequest, job_type: str) -> HttpResponse:
         actor=Actor.of_request(request),
     ):
         done = {"pause": _("Paused."), "resume": _("Resumed."), "stop": _("Pending jobs stopped.")}
-        messages.success(request, f"{job_type}: {done[action]}")
+        which = _("Every job type") if job_type.lower() == "all" else job_type
+        messages.success(request, f"{which}: {done[action.lower()]}")
+
+
+@require_POST
+@sysadmin_only
+def queue_action(request: HttpRequest, job_type: str) -> HttpResponse:
+    _act(request, job_type, request.POST.get("action", ""))
     return redirect("ui:jobservice")
 
 
 @require_POST
 @sysadmin_only
-def stop_job(request: HttpRequest, job_id: int) -> HttpResponse:
+def schedule_action(request: HttpRequest, job_type: str) -> HttpResponse:
+    """Pause or resume the scheduled runs of a job type (or of `all`, Harbor's "Pause
+    all"): what GET /schedules/{job_type}/paused reads. A paused type's runs wait in its
+    queue, scheduled or not, and start when it is resumed."""
+    action = request.POST.get("action", "")
+    if action.lower() not in ("pause", "resume"):
+        raise InWords(Code.BAD_REQUEST, _("Choose Pause or Resume."))
+    _act(request, job_type, action)
+    return redirect(f"{reverse('ui:jobservice')}#job-schedules")
+
+
+def _job(job_id: int) -> Task:
     task = Task.objects.select_related("execution").filter(pk=job_id).first()
     if task is None:
         raise InWords(Code.NOT_FOUND, _("This job does not exist."))
+    return task
+
+
+@require_POST
+@sysadmin_only
+def stop_job(request: HttpRequest, job_id: int) -> HttpResponse:
+    task = _job(job_id)
     if attempt(request, services.stop_job, task=task, actor=Actor.of_request(request)):
         messages.success(request, _("Stop requested."))
+    if request.POST.get("next") == "log":
+        return redirect("ui:jobservice-log", job_id=job_id)
     return redirect("ui:jobservice")
+
+
+@sysadmin_only
+def job_log(request: HttpRequest, job_id: int) -> HttpResponse:
+    """A job's log, as GET /jobservice/jobs/{id}/log serves it (in the page's language
+    where the job keeps records, `frontend.job_log`), with its Stop while it runs."""
+    task = _job(job_id)
+    context = {
+        "section": "jobservice",
+        "task": task,
+        "log": job_log_words.translated(task.log, task.records),
+        "running": task.execution.status not in FINAL,
+    }
+    return render(request, "frontend/jobservice_log.html", context)

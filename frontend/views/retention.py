@@ -15,8 +15,15 @@ from django.views.decorators.http import require_POST
 
 from frontend.forms import refusal_text, refuse
 from frontend.refusals import InWords
-from frontend.retention_forms import RetentionRuleForm, RetentionSettingsForm
-from frontend.views.base import attempt, signed_in
+from frontend.retention_forms import (
+    RetentionRuleForm,
+    RetentionSettingsForm,
+    includes_untagged,
+    rule_words,
+    unshown_selectors,
+)
+from frontend.retention_log import retention_log
+from frontend.views.base import attempt, is_htmx, page_of, signed_in
 from frontend.views.projects import confirm, render_tab
 from harbor_py.core.actor import Actor
 from harbor_py.core.errors import Code, DomainError
@@ -24,7 +31,6 @@ from jobs.models import FINAL
 from projects.selectors import ProjectAccess, require_access_by_name
 from retention import selectors, services
 from retention.models import RetentionPolicy
-from retention.rules import compiled
 
 RESOURCE = "tag-retention"
 
@@ -58,17 +64,20 @@ def _page(
 ) -> HttpResponse:
     policy = selectors.policy_of_project(access.project.pk)
     editable = access.can(RESOURCE, "update" if policy else "create")
-    described = {r.index: r.describe() for r in compiled(policy.rules)} if policy else {}
     rules = [
-        {"index": rule["id"], "rule": rule, "text": described.get(rule["id"], "")}
+        {
+            "index": rule["id"],
+            "rule": rule,
+            "text": rule_words(rule),
+            "untagged": includes_untagged(rule),
+        }
         for rule in (policy.rules if policy else [])
     ]
     if settings_form is None and editable:
+        cron = (policy.trigger.get("settings") or {}).get("cron", "") if policy else ""
+        untag_only = policy.untag_only if policy else False
         settings_form = RetentionSettingsForm(
-            initial={
-                "cron": (policy.trigger.get("settings") or {}).get("cron", "") if policy else "",
-                "untag_only": policy.untag_only if policy else False,
-            }
+            initial=RetentionSettingsForm.initial_of(cron, untag_only)
         )
     refused = any(f is not None and f.errors for f in (rule_form, settings_form))
     return render_tab(
@@ -82,7 +91,7 @@ def _page(
         rule_form=rule_form or (RetentionRuleForm() if editable else None),
         settings_form=settings_form,
         can_run=policy is not None and access.can(RESOURCE, "operate"),
-        executions=list(selectors.executions(policy)[:20]) if policy else [],
+        page=page_of(request, selectors.executions(policy)) if policy else None,
     )
 
 
@@ -139,6 +148,32 @@ def _with_rule(
 
 
 @signed_in
+def rule_edit(request: HttpRequest, name: str, index: int) -> HttpResponse:
+    """Harbor's Edit of a rule: the rule form prefilled; saving replaces the rule in place
+    (its position, disabled state and the selectors the form does not show stay)."""
+    access, policy = _with_rule(request, name, index)
+    rule = next(r for r in policy.rules if r["id"] == index)
+    form = RetentionRuleForm(request.POST or None, initial=RetentionRuleForm.initial_of(rule))
+    if request.method == "POST" and form.is_valid():
+        edited = {**form.rule_data(editing=rule), "id": index}
+        rules = [edited if r["id"] == index else r for r in policy.rules]
+        if _saved(request, access, policy, form, _("Retention rule saved."), rules=rules):
+            return redirect("ui:project-retention", name=name)
+    unshown_tags, unshown_repositories = unshown_selectors(rule)
+    return render_tab(
+        request,
+        access,
+        "retention",
+        "frontend/retention_rule.html",
+        status=400 if form.errors else 200,
+        index=index,
+        rule=rule,
+        rule_form=form,
+        unshown=[*unshown_repositories, *unshown_tags],
+    )
+
+
+@signed_in
 def rule_delete(request: HttpRequest, name: str, index: int) -> HttpResponse:
     access, policy = _with_rule(request, name, index)
     if request.method != "POST":
@@ -176,7 +211,7 @@ def settings_save(request: HttpRequest, name: str) -> HttpResponse:
     form = RetentionSettingsForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
-        trigger = {"kind": "Schedule", "settings": {"cron": data["cron"]}, "references": {}}
+        trigger = {"kind": "Schedule", "settings": {"cron": form.schedule_cron()}, "references": {}}
         done = _("Retention settings saved.")
         untag_only = data["untag_only"]
         if _saved(
@@ -186,13 +221,25 @@ def settings_save(request: HttpRequest, name: str) -> HttpResponse:
     return _page(request, access, settings_form=form)
 
 
-@require_POST
 @signed_in
 def run(request: HttpRequest, name: str) -> HttpResponse:
+    """A dry run at once; a real run deletes, so its button asks first (GET: Harbor's
+    "Run now" confirmation; the confirmation POSTs back)."""
     access = require_access_by_name(request.user, name, RESOURCE, "operate")
     policy = selectors.policy_of_project(access.project.pk)
     if policy is None:
         raise InWords(Code.NOT_FOUND, _("This project has no retention policy."))
+    if request.method != "POST":
+        return confirm(
+            request,
+            _("Run the tag retention of %(project)s now?") % {"project": name},
+            cancel=f"/projects/{name}/retention",
+            detail=_(
+                "Every artifact of the repositories the rules select that no rule retains "
+                "is deleted. A dry run shows what would be deleted first."
+            ),
+            action=_("Yes, run now"),
+        )
     dry_run = request.POST.get("dry_run") == "true"
     try:
         execution = services.start(policy=policy, dry_run=dry_run, actor=Actor.of_request(request))
@@ -214,14 +261,16 @@ def execution(request: HttpRequest, name: str, execution_id: int) -> HttpRespons
         if attempt(request, services.stop, execution=found, actor=Actor.of_request(request)):
             messages.success(request, _("Stop requested."))
         return redirect("ui:retention-execution", name=name, execution_id=execution_id)
+    # while it runs, htmx asks for the panel every 2 s (the page without script: a refresh)
+    template = "_retention_progress" if is_htmx(request) else "retention_execution"
     return render_tab(
         request,
         access,
         "retention",
-        "frontend/retention_execution.html",
+        f"frontend/{template}.html",
         execution=found,
         running=found.status not in FINAL,
         can_stop=access.can(RESOURCE, "operate"),
-        summary=selectors.controller_log(found),
-        tasks=list(selectors.tasks(found)),
+        summary=retention_log(*selectors.controller_log(found)),
+        tasks=[(task, retention_log(task.log, task.records)) for task in selectors.tasks(found)],
     )
