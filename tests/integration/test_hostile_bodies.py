@@ -6,13 +6,16 @@ check (tests/e2e/test_fuzz.py fuzzes the same bodies on a whole instance)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 from django_celery_beat.models import PeriodicTask
 
 from harbor_py.core.actor import Actor
+from replication import services as replication_services
 from replication.models import RegistryEndpoint
 from retention import services as retention_services
-from retention.models import RetentionPolicy
 from scanning.models import Scanner
 from tests.integration.conftest import assert_harbor_error, at_statement
 from tests.integration.test_delete_races import Background
@@ -198,26 +201,40 @@ def test_ids_beyond_64_bits(api, path):
     assert_harbor_error(response, response.status_code)
 
 
-@pytest.mark.django_db(transaction=True)
-def test_two_updates_of_a_retention_policy_at_once(admin, make_project):
-    """Each update replaces the policy's beat task (one name per policy): the second, read
-    before the first committed, deleted the task the first had replaced and created one
-    under the same name (a unique violation, 500). Found by the fuzzer's concurrent PUTs."""
-    project = make_project("demo", owner=admin)
+def _retention_policy(project) -> tuple[Any, Callable[[Any], object]]:
     body = _retention(project.pk)
     body["trigger"]["settings"]["cron"] = "0 0 0 * * *"
     policy = retention_services.create_policy(project=project, data=body, actor=ADMIN)
+    return policy, lambda stale: retention_services.update_policy(
+        policy=stale, data=body, actor=ADMIN
+    )
+
+
+def _replication_policy(project) -> tuple[Any, Callable[[Any], object]]:
+    endpoint = RegistryEndpoint.objects.create(name="r", type="harbor", url="http://127.0.0.1:9")
+    values = {"dest_registry": endpoint, "trigger_type": "scheduled", "cron": "0 0 0 * * *"}
+    policy = replication_services.create_policy(values={"name": "p", **values}, actor=ADMIN)
+    return policy, lambda stale: replication_services.update_policy(
+        policy=stale, values=values, actor=ADMIN
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("made", [_retention_policy, _replication_policy])
+def test_two_updates_of_a_scheduled_policy_at_once(admin, make_project, made):
+    """Each update replaces the policy's beat task (one name per policy): the second, read
+    before the first committed, deleted the task the first had replaced and created one
+    under the same name (a unique violation, 500). Found by the fuzzer's concurrent PUTs."""
+    policy, update = made(make_project("demo", owner=admin))
     meanwhile: list[Background] = []
 
-    def update(stale: RetentionPolicy) -> None:
-        retention_services.update_policy(policy=stale, data=body, actor=ADMIN)
-
     def second_update() -> None:
-        stale = RetentionPolicy.objects.get(pk=policy.pk)
+        stale = type(policy).objects.get(pk=policy.pk)
         meanwhile.append(Background(lambda: update(stale)))
         meanwhile[0].done.wait(2)  # held by the first update's lock, or done (failed) already
 
     with at_statement('DELETE FROM "django_celery_beat_periodictask"', second_update):
-        update(RetentionPolicy.objects.get(pk=policy.pk))
+        update(type(policy).objects.get(pk=policy.pk))
     meanwhile[0].join()
-    assert PeriodicTask.objects.filter(name=f"harbor-retention-policy-{policy.pk}").count() == 1
+    name = PeriodicTask.objects.get(pk=type(policy).objects.get(pk=policy.pk).periodic_task_id)
+    assert name.name.endswith(f"-policy-{policy.pk}")
