@@ -36,7 +36,10 @@ def parse_urls(value: str) -> tuple[str, ...]:
         if not raw:
             continue
         text = raw if "://" in raw else f"ldap://{raw}"
-        parts = urlsplit(text)
+        try:
+            parts = urlsplit(text)  # raises on a bracket it cannot close
+        except ValueError as exc:
+            raise SettingsError(f"invalid LDAP URL {raw!r}: {exc}") from None
         scheme = parts.scheme.lower()
         if scheme not in ("ldap", "ldaps"):
             raise SettingsError(f"unsupported LDAP URL scheme in {raw!r}: use ldap:// or ldaps://")

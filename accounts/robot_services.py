@@ -94,7 +94,7 @@ def _normalized(spec: RobotSpec, project: Project | None) -> list[dict[str, Any]
     permissions: list[dict[str, Any]] = []
     for item in spec.permissions:
         kind, namespace = item.get("kind"), item.get("namespace")
-        if kind not in _CATALOGUE or not isinstance(namespace, str):
+        if not isinstance(kind, str) or kind not in _CATALOGUE or not isinstance(namespace, str):
             raise bad_request("each permission needs kind project or system and a namespace")
         if kind == "system" and (spec.level != "system" or namespace != SYSTEM_NAMESPACE):
             raise bad_request("system permissions belong to system robots, in namespace /")
@@ -112,7 +112,7 @@ def _normalized(spec: RobotSpec, project: Project | None) -> list[dict[str, Any]
         access = []
         for entry in item.get("access") or []:
             pair = (entry.get("resource"), entry.get("action"))
-            if pair not in _CATALOGUE[kind]:
+            if not all(isinstance(p, str) for p in pair) or pair not in _CATALOGUE[kind]:
                 raise bad_request(f"{kind} permission {pair[0]}:{pair[1]} does not exist")
             access.append({"resource": pair[0], "action": pair[1], "effect": "allow"})
         if not access:

@@ -198,7 +198,8 @@ def tool_version(*command: str) -> str:
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 COMPONENTS = (
     ("docker-registry", "distribution"),
-    # before gunicorn: granian's command line names the socket, run/gunicorn.sock
+    # before gunicorn: granian's command line named the socket run/gunicorn.sock until it
+    # was renamed run/web.sock
     ("granian", "granian"),  # the core program under granian (harbor_py.ops.granian_serve)
     ("gunicorn", "gunicorn"),
     ("celery", "celery"),

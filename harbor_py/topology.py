@@ -6,9 +6,9 @@ nodes behind one nginx, docs/deployment.md) sets these from the environment; the
 templates in deploy/ are rendered for all of them, so there is one source of truth.
 
     HARBOR_LISTEN               nginx listen address            127.0.0.1:<HARBOR_PORT>
-    HARBOR_CORE_UPSTREAMS       gunicorn servers nginx balances  the local gunicorn socket
+    HARBOR_CORE_UPSTREAMS       web servers nginx balances      the local web socket
     HARBOR_REGISTRY_UPSTREAMS   distribution servers nginx uses  the local registry socket
-    HARBOR_WEB_BIND             where this node's gunicorn binds the local gunicorn socket
+    HARBOR_WEB_BIND             where this node's web server binds  the local web socket
     HARBOR_REGISTRY_BIND        where this node's distribution binds  the local registry socket
 """
 
@@ -35,7 +35,7 @@ class Topology:
     listen: str
     core_upstreams: tuple[str, ...]
     registry_upstreams: tuple[str, ...]
-    web_bind: str  # gunicorn --bind syntax: host:port or unix:/path
+    web_bind: str  # host:port or unix:/path (gunicorn's --bind syntax)
     registry_net: str  # distribution http.net: tcp or unix
     registry_addr: str
 
@@ -46,12 +46,12 @@ class Topology:
 
 
 def load_topology(rt: Runtime) -> Topology:
-    web_bind = env.get("HARBOR_WEB_BIND", f"unix:{rt.gunicorn_socket}")
+    web_bind = env.get("HARBOR_WEB_BIND", f"unix:{rt.web_socket}")
     registry_bind = env.get("HARBOR_REGISTRY_BIND", str(rt.registry_socket))
     registry_is_socket = registry_bind.startswith("/")
     return Topology(
         listen=env.get("HARBOR_LISTEN", f"127.0.0.1:{rt.port}"),
-        core_upstreams=_servers(env.get("HARBOR_CORE_UPSTREAMS", str(rt.gunicorn_socket))),
+        core_upstreams=_servers(env.get("HARBOR_CORE_UPSTREAMS", str(rt.web_socket))),
         registry_upstreams=_servers(env.get("HARBOR_REGISTRY_UPSTREAMS", str(rt.registry_socket))),
         web_bind=web_bind,
         registry_net="unix" if registry_is_socket else "tcp",

@@ -27,6 +27,8 @@ from jobs.registry import after_stop_between_runs, declaration
 from jobs.runner import enqueue, enqueue_many, run_claimed, run_tasks
 from jobs.writes import insert_executions
 
+# the types a schedule body may name besides Manual (a run now); "Schedule" is Custom
+SCHEDULE_TYPES = frozenset({"Hourly", "Daily", "Weekly", "Custom", "None", "Schedule"})
 PRESET_CRONS = {"Hourly": "0 0 * * * *", "Daily": "0 0 0 * * *", "Weekly": "0 0 0 * * 0"}
 # Who starts the runs that beat schedules (not audited: see above).
 SCHEDULER = Actor.system("harbor-scheduler")

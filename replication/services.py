@@ -192,6 +192,10 @@ def create_policy(*, values: dict[str, Any], actor: Actor) -> ReplicationPolicy:
 def update_policy(
     *, policy: ReplicationPolicy, values: dict[str, Any], actor: Actor
 ) -> ReplicationPolicy:
+    # One update at a time, each replacing the beat task the one before it made (its name
+    # is the policy's): read unlocked, two deleted the same old task and both created one.
+    locked = ReplicationPolicy.objects.select_for_update().get(pk=policy.pk)
+    policy.periodic_task_id = locked.periodic_task_id
     _assign(policy, POLICY_FIELDS, values)
     return _save_policy(policy, actor, "update")
 

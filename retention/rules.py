@@ -128,7 +128,7 @@ def _param(template: str, params: Any) -> dict[str, int]:
     if not TEMPLATES[template][2]:
         return {}
     value = params.get(template) if isinstance(params, dict) else None
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit():  # not "²"
         value = int(value)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
@@ -157,7 +157,7 @@ def clean_rules(raw: Any) -> list[dict[str, Any]]:
         if not isinstance(item, dict):
             raise bad_request("each rule must be an object")
         template = item.get("template")
-        if template not in TEMPLATES:
+        if not isinstance(template, str) or template not in TEMPLATES:
             raise bad_request(f"rule {index}: template must be one of {', '.join(TEMPLATES)}")
         if (item.get("action") or "retain") != "retain":
             raise bad_request(f"rule {index}: action must be retain")

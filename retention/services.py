@@ -102,6 +102,10 @@ def create_policy(*, project: Project, data: dict[str, Any], actor: Actor) -> Re
 def update_policy(
     *, policy: RetentionPolicy, data: dict[str, Any], actor: Actor
 ) -> RetentionPolicy:
+    # One update at a time, each replacing the beat task the one before it made (its name
+    # is the policy's): read unlocked, two deleted the same old task and both created one.
+    locked = RetentionPolicy.objects.select_for_update().get(pk=policy.pk)
+    policy.periodic_task_id = locked.periodic_task_id
     _apply(policy, data)
     policy.save()
     _schedule(policy)

@@ -66,6 +66,8 @@ class Endpoint:
             ) from None
         except httpx.HTTPError as exc:
             raise AdapterError(f"the scanner adapter at {self.url} is unreachable: {exc}") from None
+        except (httpx.InvalidURL, ValueError) as exc:  # a registration stored before its check
+            raise AdapterError(f"the scanner adapter URL {self.url} is invalid: {exc}") from None
 
 
 def _json(response: httpx.Response, what: str) -> Any:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
 import redis
 from django.db import IntegrityError, transaction
@@ -15,6 +14,7 @@ from django.utils import timezone
 from audit.services import record
 from harbor_py.core.actor import Actor
 from harbor_py.core.errors import Code, DomainError, bad_request, conflict
+from harbor_py.core.http import http_url_problem
 from projects.models import Project
 from scanning import adapter, cache
 from scanning.models import CVEAllowlist, ProjectScanner, Scanner
@@ -26,10 +26,9 @@ logger = logging.getLogger(__name__)
 
 
 def _check_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if problem := http_url_problem(url):
         raise bad_request(
-            f"invalid scanner url {url!r}: an http or https URL is required",
+            f"invalid scanner url {url!r}: {problem}",
             key="scanner.url_invalid",
         )
     return url.rstrip("/")

@@ -18,6 +18,8 @@ import httpcore
 import httpx
 from django.conf import settings
 
+from harbor_py.core.http import http_url_problem
+
 CONNECT_TIMEOUT = 3.0
 READ_TIMEOUT = 10.0
 TOTAL_TIMEOUT = 15.0  # the whole exchange of one attempt, body included
@@ -61,9 +63,9 @@ def check_address(url: str) -> str | None:
     the checked address to connect to (None when the setting is off): the request goes
     there and nowhere else, so a DNS answer that changes after the check (rebinding) does
     not reach a private address."""
+    if problem := http_url_problem(url):
+        raise Refused(f"{url!r} is not an http or https URL: {problem}")
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise Refused(f"{url!r} is not an http or https URL")
     if not refuse_private():
         return None
     try:

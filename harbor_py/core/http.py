@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.http import HttpRequest
 from rest_framework.request import Request
 
@@ -11,6 +13,20 @@ from harbor_py.core.errors import Code, DomainError
 def client_address(request: HttpRequest | Request) -> str:
     """The caller's address. nginx, the only front door, sets X-Real-IP."""
     return request.META.get("HTTP_X_REAL_IP") or request.META.get("REMOTE_ADDR", "")
+
+
+def http_url_problem(url: str) -> str | None:
+    """Why `url` is not an http(s) URL with a host and a valid port, or None. urlsplit
+    raises on a bracket it cannot close, and its `port` on one out of range or not a
+    number: unchecked, a URL a client wrote was a 500 where it was parsed."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  # raises ValueError for a bad port
+    except ValueError as exc:
+        return str(exc)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "an http or https URL with a host is required"
+    return None
 
 
 # The HTTP status of each domain error code, the same on the REST API and the /v2 gate.

@@ -52,8 +52,9 @@ class Runtime:
         return self.run_dir / "registry.sock"
 
     @property
-    def gunicorn_socket(self) -> Path:
-        return self.run_dir / "gunicorn.sock"
+    def web_socket(self) -> Path:
+        """Where the web server (granian or gunicorn) listens, for nginx."""
+        return self.run_dir / "web.sock"
 
     @property
     def redis_socket(self) -> Path:

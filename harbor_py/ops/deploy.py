@@ -3,6 +3,8 @@ rotation, the log forwarder and the metrics exporter, from the environment."""
 
 from __future__ import annotations
 
+import socket
+from pathlib import Path
 from typing import Any
 
 from harbor_py.core import env
@@ -24,3 +26,33 @@ def supervisor_context(rt: Runtime) -> dict[str, Any]:
         "metrics_listen": metrics_listen,
         "metrics_environment": multiproc if metrics_listen else "",
     }
+
+
+def bridge_legacy_web_socket(rt: Runtime) -> None:
+    """The web socket was run/gunicorn.sock before it was renamed run/web.sock. An instance
+    started before the rename keeps its server on the old path after `platform up` has
+    rendered nginx.conf for the new one (it says "already running"): web.sock links to
+    the old socket while a server listens there, so an nginx that supervisord restarts
+    still reaches it. Once nothing listens, the link and the old socket go, before
+    supervisord starts the new server (which refuses a link: granian_serve)."""
+    legacy = rt.run_dir / "gunicorn.sock"
+    if _listening(legacy):
+        if not rt.web_socket.exists() and not rt.web_socket.is_symlink():
+            rt.web_socket.symlink_to(legacy)
+        return
+    if rt.web_socket.is_symlink():
+        rt.web_socket.unlink()
+    if legacy.is_socket():
+        legacy.unlink()
+
+
+def _listening(path: Path) -> bool:
+    if not path.is_socket():
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(2)
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True

@@ -150,7 +150,7 @@ class ScheduleView(_SystemJobView):
                 parameters=parameters,
                 actor=Actor.of_request(request),
             )
-        if kind not in {"Hourly", "Daily", "Weekly", "Custom", "None", "Schedule"}:
+        if not isinstance(kind, str) or kind not in services.SCHEDULE_TYPES:
             raise bad_request("schedule.type must be Manual, Hourly, Daily, Weekly, Custom or None")
         services.set_schedule(
             vendor_type=self.vendor_type,

@@ -150,4 +150,8 @@ def adapter_type(name: str) -> AdapterType:
 
 def open_adapter(endpoint: Any, transport: httpx.BaseTransport | None = None) -> RemoteAdapter:
     """The adapter of a registry endpoint, by its type."""
-    return adapter_type(endpoint.type).open(endpoint, transport)
+    kind = adapter_type(endpoint.type)
+    try:
+        return kind.open(endpoint, transport)
+    except (httpx.InvalidURL, ValueError) as exc:  # an endpoint stored before its URL check
+        raise TransferError(f"the registry URL {endpoint.url!r} is invalid: {exc}") from None

@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
+from harbor_py.core.http import http_url_problem
 from jobs.models import Execution, Status, Task, Trigger
 from replication.models import RegistryEndpoint, ReplicationPolicy
 
@@ -138,8 +139,8 @@ def _check_ca(value: str | None) -> str | None:
 
 
 def _check_url(value: str) -> str:
-    if not value.startswith(("http://", "https://")):
-        raise serializers.ValidationError("the url must start with http:// or https://")
+    if problem := http_url_problem(value):
+        raise serializers.ValidationError(f"the url must be an http(s) URL: {problem}")
     return value.rstrip("/")
 
 

@@ -300,7 +300,7 @@ class ScanAllScheduleView(APIView):
                 vendor_type=scans.SCAN_ALL, parameters={}, actor=_actor(request)
             )
             return
-        if kind not in {"Hourly", "Daily", "Weekly", "Custom", "None", "Schedule"}:
+        if not isinstance(kind, str) or kind not in job_services.SCHEDULE_TYPES:
             raise bad_request(
                 "schedule.type must be Manual, Hourly, Daily, Weekly, Custom or None",
                 key="scan_all.schedule_invalid",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import configparser
 import re
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import yaml
 
 from harbor_py.core.runtime import BASE_DIR, load_runtime
 from harbor_py.management.commands.platform import render_configs
+from harbor_py.ops.deploy import bridge_legacy_web_socket
 from harbor_py.processes import ROLES
 
 COMPOSE = BASE_DIR / "deploy" / "docker-compose.yml"
@@ -65,7 +67,7 @@ def test_the_embedded_default_uses_unix_sockets(render):
     config_dir, nginx, registry = render()
     assert _nginx_accepts(config_dir).returncode == 0, _nginx_accepts(config_dir).stderr
     assert "listen 127.0.0.1:18999;" in nginx
-    assert _servers(nginx, "core") == [f"unix:{config_dir.parent}/data/run/gunicorn.sock"]
+    assert _servers(nginx, "core") == [f"unix:{config_dir.parent}/data/run/web.sock"]
     assert "proxy_next_upstream" not in nginx  # one node: nothing to fail over to
     assert registry["http"]["net"] == "unix"
     assert registry["http"]["addr"].endswith("/run/registry.sock")
@@ -279,3 +281,38 @@ def test_distribution_never_purges_uploads_itself(render, settings, storage):
     settings.HARBOR = {**settings.HARBOR, "STORAGE": storage}
     _, _, registry = render()
     assert registry["storage"]["maintenance"] == {"uploadpurging": {"enabled": False}}
+
+
+def test_an_instance_started_before_the_socket_rename_stays_reachable(tmp_path):
+    """`platform up` on an instance still running the old code renders nginx.conf for
+    run/web.sock while its web server listens on run/gunicorn.sock."""
+    rt = load_runtime({"HARBOR_DATA_DIR": str(tmp_path / "data")})
+    rt.run_dir.mkdir(parents=True)
+    legacy = rt.run_dir / "gunicorn.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as old_server:
+        old_server.bind(str(legacy))
+        old_server.listen()
+        bridge_legacy_web_socket(rt)
+        bridge_legacy_web_socket(rt)  # again (`platform up` twice): unchanged
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as nginx:
+            nginx.connect(str(rt.web_socket))
+            nginx.sendall(b"GET")
+            received = []
+            for _ in range(3):  # the bridge's two probes first, which sent nothing
+                accepted, _ = old_server.accept()
+                with accepted:
+                    received.append(accepted.recv(3))
+            assert received == [b"", b"", b"GET"]
+    # The old server is gone (`platform down`): the next prepare clears the way for the new.
+    bridge_legacy_web_socket(rt)
+    assert not rt.web_socket.is_symlink() and not rt.web_socket.exists()
+    assert not legacy.exists()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as new_server:
+        new_server.bind(str(rt.web_socket))
+
+
+def test_a_fresh_instance_gets_no_link(tmp_path):
+    rt = load_runtime({"HARBOR_DATA_DIR": str(tmp_path / "data")})
+    rt.run_dir.mkdir(parents=True)
+    bridge_legacy_web_socket(rt)
+    assert sorted(rt.run_dir.iterdir()) == []

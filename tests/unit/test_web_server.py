@@ -24,12 +24,12 @@ BIN = Path("/venv/bin")
 def test_core_runs_under_granian_by_default(monkeypatch):
     monkeypatch.delenv("HARBOR_WEB_SERVER", raising=False)
     monkeypatch.setenv("HARBOR_WEB_WORKERS", "3")
-    argv = web_argv("unix:/run/h/gunicorn.sock", BIN)
+    argv = web_argv("unix:/run/h/web.sock", BIN)
     assert argv[:3] == ["/venv/bin/python", "-m", "harbor_py.ops.granian_serve"]
     assert argv[-2:] == ["--factory", "harbor_py.granian_app:worker_application"]
     options = " ".join(argv)
     assert "--interface wsgi" in options
-    assert "--uds /run/h/gunicorn.sock --uds-permissions 0660" in options
+    assert "--uds /run/h/web.sock --uds-permissions 0660" in options
     assert "--workers 3 --blocking-threads 8" in options
     assert "--respawn-failed-workers" in options
 

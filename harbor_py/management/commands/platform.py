@@ -30,7 +30,7 @@ from accounts.services import ensure_admin
 from harbor_py.core import env
 from harbor_py.core.oci import challenge_header
 from harbor_py.core.runtime import BASE_DIR, Runtime, load_or_create_secret, nameservers
-from harbor_py.ops.deploy import supervisor_context
+from harbor_py.ops.deploy import bridge_legacy_web_socket, supervisor_context
 from harbor_py.processes import (
     REGISTRY_DROPPED_ENVIRONMENT,
     role_environment,
@@ -273,6 +273,7 @@ class Command(BaseCommand):
                 " delete it once its tokens have expired"
             )
         render_configs(rt)
+        bridge_legacy_web_socket(rt)
         if migrate:
             call_command("migrate", interactive=False, verbosity=0)
         else:
