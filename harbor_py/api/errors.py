@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db import DataError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.csrf import csrf_failure
+from redis import exceptions as redis_errors
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -91,9 +92,9 @@ def harbor_exception_handler(exc: Exception, context: dict[str, Any]) -> Respons
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
     response = exception_handler(exc, context)
-    if response is None and _database_unavailable(exc):
-        logger.warning("database unavailable: %s", exc)
-        return _unavailable(Response(error_body("SERVICE_UNAVAILABLE", DATABASE_DOWN), status=503))
+    if response is None and (down := _unavailable_backend(exc)):
+        logger.warning("%s: %s", down, exc)
+        return _unavailable(Response(error_body("SERVICE_UNAVAILABLE", down), status=503))
     if response is None:
         logger.exception("unhandled API error", exc_info=exc)
         return Response(
@@ -136,22 +137,36 @@ def bad_request_view(request: HttpRequest, exception: Exception | None = None) -
 def server_error_view(request: HttpRequest) -> HttpResponse:
     """Django's handler500, called while the exception is being handled: a database that
     is unavailable (a failover) is a 503 to retry, anything else a 500."""
-    if _database_unavailable(sys.exc_info()[1]):
+    if down := _unavailable_backend(sys.exc_info()[1]):
         if _registry_path(request):  # OCI's own code
-            return _unavailable(oci_error(503, "UNAVAILABLE", DATABASE_DOWN))
-        return _unavailable(json_error(503, DATABASE_DOWN))
+            return _unavailable(oci_error(503, "UNAVAILABLE", down))
+        return _unavailable(json_error(503, down))
     if _registry_path(request):
         return oci_error(500, "UNKNOWN", "internal server error")
     return json_error(500, "internal server error")
 
 
 DATABASE_DOWN = "the database is unavailable; retry shortly"
+CACHE_DOWN = "Redis is unavailable; retry shortly"
+# What a Redis failover looks like to a command (Sentinel promotes a replica in seconds):
+# no master found or the connection lost or timed out, a write to the old master that
+# came back as a replica, a replica still loading its data.
+_REDIS_FAILOVER = (
+    redis_errors.ConnectionError,
+    redis_errors.TimeoutError,
+    redis_errors.ReadOnlyError,
+)
 
 
-def _database_unavailable(exc: BaseException | None) -> bool:
-    """A lost or refused connection (what a failover looks like to a query: HAProxy sends
-    no session to a standby), or a deadlock or serialization failure: worth retrying."""
-    return isinstance(exc, db.OperationalError | db.InterfaceError)
+def _unavailable_backend(exc: BaseException | None) -> str | None:
+    """Why the request is worth retrying, if it is: a lost or refused database connection
+    (what a failover looks like to a query: HAProxy sends no session to a standby), a
+    deadlock or serialization failure, or Redis failing over."""
+    if isinstance(exc, db.OperationalError | db.InterfaceError):
+        return DATABASE_DOWN
+    if isinstance(exc, _REDIS_FAILOVER):
+        return CACHE_DOWN
+    return None
 
 
 def _unavailable(response: ResponseT) -> ResponseT:
