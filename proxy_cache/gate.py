@@ -47,7 +47,7 @@ class _Answer(HttpResponse):
     granian's wrapper closes other responses before it sends them
     (harbor_py.ops.access_log.AccessLogged): `close_after_sending` says this one waits."""
 
-    lines: tuple[services.Line, ...] = ()
+    lines: tuple[services.Work, ...] = ()
 
     @property
     def close_after_sending(self) -> bool:
@@ -64,7 +64,7 @@ class Handler:
     def manifest(
         self, request: HttpRequest, project: Project, name: str, reference: str, subject: str
     ) -> HttpResponse:
-        lines: list[services.Line] = []
+        lines: list[services.Work] = []
         try:
             with services.held() as lines:
                 response = self._manifest(request, project, name, reference, subject)

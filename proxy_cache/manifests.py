@@ -240,7 +240,8 @@ def _record(project: Project, name: str, body: bytes, media_type: str, tag: str 
             return Served(body, parsed.media_type, parsed.digest, None, None, None)
     else:
         return Served(body, parsed.media_type, parsed.digest, None, None, None)
-    transaction.on_commit(lambda: materialize(name))
+    # after the answer (the served bytes are CachedManifest's, not distribution's)
+    transaction.on_commit(lambda: services.later(functools.partial(materialize, name)))
     repository = reservation.repository
     repository.project = project
     return Served(body, parsed.media_type, parsed.digest, repository, artifact, tag_row)

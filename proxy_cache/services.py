@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 VENDOR_TYPE = "PROXY_CACHE"
 _tasks: dict[tuple[int, str], int] = {}  # (project, day) -> the task holding its log
 Line = tuple[int, datetime, str]  # project, when, the line
+Work = Line | Callable[[], object]  # a job-log line, or work that may wait for the answer
 _held = threading.local()
 
 
@@ -35,18 +36,25 @@ def log(*, project_id: int, message: str) -> None:
     """One line in the project's job log of today. Never fails the pull it describes."""
     now = timezone.now()
     line = (project_id, now, f"{now.isoformat(timespec='seconds')} {message}\n")
-    lines: list[Line] | None = getattr(_held, "lines", None)
+    later(line)
+
+
+def later(work: Work) -> None:
+    """A job-log line or work the client need not wait for: held inside `held`, else done
+    now."""
+    lines: list[Work] | None = getattr(_held, "lines", None)
     if lines is not None:
-        lines.append(line)
+        lines.append(work)
     else:
-        write([line])
+        write([work])
 
 
 @contextmanager
-def held() -> Iterator[list[Line]]:
-    """The lines logged inside are held, not written: for the caller to `write` once the
-    client has its answer (a cold manifest's client does not wait on the job log)."""
-    lines: list[Line] = []
+def held() -> Iterator[list[Work]]:
+    """The lines logged (and the work deferred) inside are held: for the caller to
+    `write` once the client has its answer (a cold manifest's client does not wait on the
+    job log, nor on putting the manifest into distribution)."""
+    lines: list[Work] = []
     _held.lines = lines
     try:
         yield lines
@@ -54,11 +62,21 @@ def held() -> Iterator[list[Line]]:
         _held.lines = None
 
 
-def write(lines: Iterable[Line]) -> None:
+def write(lines: Iterable[Work]) -> None:
     """Never raises: it runs after the pull's answer (the response's close()), where an
     exception would cost the client its connection, or under granian a 500."""
-    for project_id, now, line in lines:
-        _write(project_id, now, line)
+    for work in lines:
+        if callable(work):
+            _run(work)
+        else:
+            _write(*work)
+
+
+def _run(work: Callable[[], object]) -> None:
+    try:
+        work()
+    except Exception as exc:  # the next landed blob or pull does it again
+        logger.warning("proxy cache: after the answer, %r failed: %s", work, exc)
 
 
 def _write(project_id: int, now: datetime, line: str) -> None:

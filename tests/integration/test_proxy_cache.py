@@ -304,3 +304,35 @@ def test_closing_a_streamed_blob_s_response_closes_its_tee_when_the_client_left_
     assert next(iter(response)) == b"first"
     response.close()  # what the WSGI server does when the client went away
     assert ended == ["released"]
+
+
+@pytest.mark.django_db(transaction=True)  # the recording's on_commit must run
+def test_a_cold_manifest_is_put_into_distribution_after_the_answer(
+    make_project, monkeypatch, tmp_path
+):
+    """materialize() (a query and a stat per blob, or distribution's PUT) is not on the
+    cold manifest's path: the answer's bytes are CachedManifest's."""
+    from django.test import RequestFactory
+
+    from proxy_cache import gate, manifests
+    from tests.proxy_upstream import bare_registry, push_image
+
+    put: list[str] = []
+    monkeypatch.setattr(manifests, "materialize", lambda name: put.append(name) or 0)
+    with bare_registry(tmp_path / "upstream") as registry:
+        image = push_image(registry, "team/app", "v1")
+        endpoint = RegistryEndpoint.objects.create(
+            name="up", type="docker-registry", url=registry.url, insecure=True
+        )
+        project = make_project("cache")
+        Project.objects.filter(pk=project.pk).update(registry_id=endpoint.pk)
+        project.refresh_from_db()
+        request = RequestFactory().get("/v2/cache/team/app/manifests/v1")
+
+        response = gate.HANDLER.manifest(request, project, "cache/team/app", "v1", "admin")
+
+        assert response.status_code == 200
+        assert response["Docker-Content-Digest"] == image.digest
+        assert put == []  # not before the answer
+        response.close()  # the server closes it after its last byte
+    assert put == ["cache/team/app"]
