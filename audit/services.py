@@ -137,24 +137,21 @@ def record(
     Returns the entry, unsaved when only forwarded, or None when its type is disabled.
     The actor gives the operator's name and client address. Never pass secrets
     (passwords, tokens) in any field."""
-    return record_entry(
-        Entry(
-            username=actor.username,
-            operation=operation,
-            resource_type=resource_type,
-            resource=resource,
-            project_id=project_id,
-            project_name=project_name,
-            description=description,
-            success=success,
-            client_address=actor.client_address,
-        )
+    written = record_entries(
+        [
+            Entry(
+                username=actor.username,
+                operation=operation,
+                resource_type=resource_type,
+                resource=resource,
+                project_id=project_id,
+                project_name=project_name,
+                description=description,
+                success=success,
+                client_address=actor.client_address,
+            )
+        ]
     )
-
-
-def record_entry(queued: Entry) -> AuditLog | None:
-    """record() of an Entry."""
-    written = record_entries([queued])
     return written[0] if written else None
 
 

@@ -127,10 +127,15 @@ def insert(
             return cursor.rowcount
         rows = cursor.fetchall()
     for obj, (value,) in zip(objs, rows, strict=not (on_conflict or when)):
-        setattr(obj, pk.attname, value)
-        obj._state.adding = False
-        obj._state.db = connection.alias
+        _written(obj, value)
     return len(rows)
+
+
+def _written(obj: models.Model, pk_value: Any) -> None:
+    """`obj` as the database wrote it: its primary key set, no longer to be added."""
+    setattr(obj, obj._meta.pk.attname, pk_value)
+    obj._state.adding = False
+    obj._state.db = connection.alias
 
 
 def _prepared(obj: models.Model, fields: Sequence[models.Field]) -> list[Any]:
@@ -173,9 +178,7 @@ def insert_with_child(parent: models.Model, child: models.Model) -> bool:
         row = cursor.fetchone()
     if row is None:
         return False
-    setattr(parent, pk.attname, row[0])
-    parent._state.adding = False
-    parent._state.db = connection.alias
+    _written(parent, row[0])
     setattr(child, link.attname, row[0])
     return True
 
@@ -217,9 +220,7 @@ def found_or_inserted(
         return tuple(row), False
     if made is None:
         return None, False
-    setattr(obj, pk.attname, made)
-    obj._state.adding = False
-    obj._state.db = connection.alias
+    _written(obj, made)
     return None, True
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import threading
 import uuid
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
@@ -154,14 +153,16 @@ def _wanting(value: Event, consumers: Sequence[Consumer]) -> list[Consumer]:
         return [c for c in consumers if c.wants is None or c.wants(value)]
 
 
-_pending = threading.local()  # (consumer, key): its delivery registered with on_commit
-
-
 class _Delivery:
-    """A coalescing consumer's call after the commit; pending until it ran."""
+    """A coalescing consumer's call after the commit, for the events of one key; pending
+    until it ran (a test's captured callbacks run while Django still lists them)."""
 
-    def __init__(self, value: Event, event_id: str, consumer: Consumer) -> None:
-        self.value, self.event_id, self.consumer, self.ran = value, event_id, consumer, False
+    def __init__(self, value: Event, event_id: str, consumer: Consumer, key: Hashable) -> None:
+        self.value, self.event_id, self.consumer, self.key = value, event_id, consumer, key
+        self.ran = False
+
+    def pending(self, consumer: Consumer, key: Hashable) -> bool:
+        return not self.ran and self.consumer is consumer and self.key == key
 
     def __call__(self) -> None:
         self.ran = True
@@ -170,24 +171,17 @@ class _Delivery:
 
 def _coalesced(consumer: Consumer, value: Event, event_id: str) -> bool:
     """Whether `consumer` (one that coalesces) is already to be called for an event of
-    the same key when the current transaction commits; else its call is registered. The
-    call counts only while Django still holds it and it has not run: a rolled-back
-    savepoint drops it (and the next event registers its own), a commit runs it."""
+    the same key when the current transaction commits; else its call is registered. Django
+    holds the calls still to run: a rolled-back savepoint drops its own (and the next event
+    registers one again), a commit takes each out before it runs it."""
     if consumer.coalesce is None or not connection.in_atomic_block:
         return False
-    calls: dict[tuple[str, Hashable], _Delivery] = _pending.__dict__.setdefault("calls", {})
-    key = (consumer.name, consumer.coalesce(value))
-    call = calls.get(key)
-    if (
-        call is not None
-        and not call.ran
-        and any(entry[1] is call for entry in connection.run_on_commit)
-    ):
-        return True
-    if len(calls) > 1000:
-        calls.clear()
-    calls[key] = call = _Delivery(value, event_id, consumer)
-    transaction.on_commit(call, robust=True)
+    key = consumer.coalesce(value)
+    for entry in connection.run_on_commit:  # (savepoint ids, the call, robust)
+        call = entry[1]
+        if isinstance(call, _Delivery) and call.pending(consumer, key):
+            return True
+    transaction.on_commit(_Delivery(value, event_id, consumer, key), robust=True)
     return True
 
 
