@@ -19,6 +19,7 @@ from retention import services as retention_services
 from scanning.models import Scanner
 from tests.integration.conftest import assert_harbor_error, at_statement
 from tests.integration.test_delete_races import Background
+from tests.integration.test_retention import _rule as retention_rule
 
 pytestmark = pytest.mark.django_db
 HUGE = "99999999999999999999999"
@@ -32,16 +33,7 @@ def api(admin, make_project, client_for):
 
 
 def _rule(**changes) -> dict:
-    return {
-        "template": "latestPushedK",
-        "action": "retain",
-        "params": {"latestPushedK": 3},
-        "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "**"}],
-        "scope_selectors": {
-            "repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]
-        },
-        **changes,
-    }
+    return {**retention_rule("latestPushedK", 3), **changes}
 
 
 def _retention(project_id: int, **rule) -> dict:
